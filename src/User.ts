@@ -1,0 +1,106 @@
+/**
+ * The user domain: the fields every user has, the inputs that create and update one, and OAuth accounts.
+ *
+ * Types are generic in the user type `U` so that an app's own model (another ID type, extra fields) is
+ * typed end to end; `User` is the default model (UUID string IDs, no extra fields).
+ */
+import type * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+
+/** The fields FastAPI Users gives every user, with the app's choice of ID type. */
+export interface BaseUser<Id = unknown> {
+  readonly id: Id
+  readonly email: string
+  readonly hashedPassword: string
+  readonly isActive: boolean
+  readonly isSuperuser: boolean
+  readonly isVerified: boolean
+}
+
+/** The names of the fields every user has. */
+export type BaseField = keyof BaseUser
+
+/** The fields an app adds to its user model. */
+export type ExtraFields<U extends BaseUser> = Omit<U, BaseField>
+
+/** The ID type of a user model. */
+export type IdOf<U extends BaseUser> = U["id"]
+
+/** An e-mail address as users type it: stored as given, compared case-insensitively. */
+export const Email = Schema.String.pipe(
+  Schema.maxLength(320),
+  Schema.pattern(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, { message: () => "value is not a valid email address" }),
+  Schema.annotations({ identifier: "Email", title: "E-mail address" })
+)
+
+/** A UUID user ID, as a lowercase string. */
+export const UserId = Schema.UUID.annotations({ identifier: "UserId" })
+
+/** The default user model. */
+export const User = Schema.Struct({
+  id: UserId,
+  email: Schema.String,
+  hashedPassword: Schema.String,
+  isActive: Schema.Boolean,
+  isSuperuser: Schema.Boolean,
+  isVerified: Schema.Boolean
+}).annotations({ identifier: "User" })
+
+/** A user of the default model. */
+export interface User extends Schema.Schema.Type<typeof User> {}
+
+/** An OAuth account linked to a user. `expiresAt` is in seconds since the epoch. */
+export const OAuthAccount = Schema.Struct({
+  id: Schema.String,
+  oauthName: Schema.String,
+  accessToken: Schema.String,
+  expiresAt: Schema.NullOr(Schema.Int),
+  refreshToken: Schema.NullOr(Schema.String),
+  accountId: Schema.String,
+  accountEmail: Schema.String
+}).annotations({ identifier: "OAuthAccount" })
+
+/** An OAuth account linked to a user. */
+export interface OAuthAccount extends Schema.Schema.Type<typeof OAuthAccount> {}
+
+/** What an OAuth provider tells us about an account: an `OAuthAccount` before it is stored. */
+export interface OAuthAccountCreate {
+  readonly oauthName: string
+  readonly accessToken: string
+  readonly accountId: string
+  readonly accountEmail: string
+  readonly expiresAt?: number | null | undefined
+  readonly refreshToken?: string | null | undefined
+}
+
+/** A user together with its OAuth accounts, as the OAuth operations return it. */
+export type UserWithOAuth<U extends BaseUser = User> = U & { readonly oauthAccounts: ReadonlyArray<OAuthAccount> }
+
+/**
+ * The input that registers a user. A "safe" create (public routes) ignores the three flags; an
+ * "unsafe" one (admins, scripts) applies them.
+ */
+export type UserCreate<U extends BaseUser = User> = {
+  readonly email: string
+  readonly password: Redacted.Redacted<string>
+  readonly isActive?: boolean | undefined
+  readonly isSuperuser?: boolean | undefined
+  readonly isVerified?: boolean | undefined
+} & ExtraFields<U>
+
+/**
+ * A patch to a user: only the fields present are applied. `password: null` leaves the password unchanged.
+ */
+export type UserUpdate<U extends BaseUser = User> = {
+  readonly email?: string | undefined
+  readonly password?: Redacted.Redacted<string> | null | undefined
+  readonly isActive?: boolean | undefined
+  readonly isSuperuser?: boolean | undefined
+  readonly isVerified?: boolean | undefined
+} & Partial<ExtraFields<U>>
+
+/** The row a repository stores for a new user: every field but the ID, which it may assign. */
+export type UserInsert<U extends BaseUser = User> = Omit<U, "id"> & { readonly id?: IdOf<U> | undefined }
+
+/** The stored fields that change in an update (never the ID). */
+export type UserPatch<U extends BaseUser = User> = Partial<Omit<U, "id">>

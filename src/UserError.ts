@@ -1,0 +1,56 @@
+/**
+ * The typed failures of the user manager, one class per FastAPI Users exception.
+ *
+ * None of them carries a password, a hash or a token: they are safe to log and to send to a client.
+ */
+import * as Schema from "effect/Schema"
+
+/** A value could not be parsed into a user ID. */
+export class InvalidID extends Schema.TaggedError<InvalidID>()("InvalidID", {}) {}
+
+/** A user with this e-mail (compared case-insensitively) already exists. */
+export class UserAlreadyExists extends Schema.TaggedError<UserAlreadyExists>()("UserAlreadyExists", {}) {}
+
+/** No user matches the ID, e-mail or OAuth account that was looked up. */
+export class UserNotExists extends Schema.TaggedError<UserNotExists>()("UserNotExists", {}) {}
+
+/** The operation needs an active user. */
+export class UserInactive extends Schema.TaggedError<UserInactive>()("UserInactive", {}) {}
+
+/** The user's e-mail is already verified. */
+export class UserAlreadyVerified extends Schema.TaggedError<UserAlreadyVerified>()("UserAlreadyVerified", {}) {}
+
+/** A verification token was malformed, expired, signed for another audience or does not match its user. */
+export class InvalidVerifyToken extends Schema.TaggedError<InvalidVerifyToken>()("InvalidVerifyToken", {}) {}
+
+/** A reset-password token was malformed, expired, already used, or the password changed since it was issued. */
+export class InvalidResetPasswordToken extends Schema.TaggedError<InvalidResetPasswordToken>()(
+  "InvalidResetPasswordToken",
+  {}
+) {}
+
+/** The password was rejected by the `PasswordValidator`; `reason` is meant for the user. */
+export class InvalidPassword extends Schema.TaggedError<InvalidPassword>()("InvalidPassword", {
+  reason: Schema.String
+}) {}
+
+/** The e-mail/password pair does not match a user. Deliberately says no more than that. */
+export class InvalidCredentials extends Schema.TaggedError<InvalidCredentials>()("InvalidCredentials", {}) {}
+
+/** A `UserHooks.onBeforeDelete` hook failed, so the user was not deleted. */
+export class UserDeleteAborted extends Schema.TaggedError<UserDeleteAborted>()("UserDeleteAborted", {
+  cause: Schema.Defect
+}) {}
+
+/** Every typed failure of the user manager. */
+export type UserError =
+  | InvalidID
+  | UserAlreadyExists
+  | UserNotExists
+  | UserInactive
+  | UserAlreadyVerified
+  | InvalidVerifyToken
+  | InvalidResetPasswordToken
+  | InvalidPassword
+  | InvalidCredentials
+  | UserDeleteAborted

@@ -1,0 +1,73 @@
+/**
+ * Lifecycle hooks: what the app does when users register, verify, reset passwords, log in, change or go.
+ *
+ * Every hook is a no-op until a layer overrides it; `UserHooks.layer({ onAfterRegister })` overrides one
+ * and keeps the others. `request` is the HTTP request that triggered the operation, when there was one.
+ *
+ * Failure policy: an `onAfter*` hook runs once the change is stored, so its failure cannot undo it. The
+ * manager logs the failure (hook name and user ID) and the operation still succeeds. `onBeforeDelete`
+ * runs before anything changes: its failure aborts the deletion with `UserDeleteAborted`.
+ */
+import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Option from "effect/Option"
+import type { BaseUser, User } from "./User.js"
+
+/** The HTTP request behind an operation, if any. */
+export type Request = Option.Option<HttpServerRequest.HttpServerRequest>
+
+/** What an update changed: the stored fields given in the patch, and whether the password changed. */
+export type UserChanges<U extends BaseUser = User> = Partial<Omit<U, "id" | "hashedPassword">> & {
+  readonly passwordChanged?: true
+}
+
+/** The hooks, each returning an effect the manager runs at the documented point. */
+export interface UserHooksService<U extends BaseUser = User> {
+  readonly onAfterRegister: (user: U, request: Request) => Effect.Effect<void, unknown>
+  readonly onAfterUpdate: (user: U, changes: UserChanges<U>, request: Request) => Effect.Effect<void, unknown>
+  readonly onAfterLogin: (
+    user: U,
+    request: Request,
+    response: Option.Option<HttpServerResponse.HttpServerResponse>
+  ) => Effect.Effect<void, unknown>
+  readonly onAfterRequestVerify: (user: U, token: string, request: Request) => Effect.Effect<void, unknown>
+  readonly onAfterVerify: (user: U, request: Request) => Effect.Effect<void, unknown>
+  readonly onAfterForgotPassword: (user: U, token: string, request: Request) => Effect.Effect<void, unknown>
+  readonly onAfterResetPassword: (user: U, request: Request) => Effect.Effect<void, unknown>
+  readonly onBeforeDelete: (user: U, request: Request) => Effect.Effect<void, unknown>
+  readonly onAfterDelete: (user: U, request: Request) => Effect.Effect<void, unknown>
+}
+
+/** Hooks that do nothing. */
+export const noHooks: UserHooksService<any> = {
+  onAfterRegister: () => Effect.void,
+  onAfterUpdate: () => Effect.void,
+  onAfterLogin: () => Effect.void,
+  onAfterRequestVerify: () => Effect.void,
+  onAfterVerify: () => Effect.void,
+  onAfterForgotPassword: () => Effect.void,
+  onAfterResetPassword: () => Effect.void,
+  onBeforeDelete: () => Effect.void,
+  onAfterDelete: () => Effect.void
+}
+
+/** The hooks in use; no-ops unless a layer provides some. */
+export class UserHooks extends Context.Reference<UserHooks>()("effect-users/UserHooks", {
+  defaultValue: (): UserHooksService<any> => noHooks
+}) {
+  /** Overrides the given hooks; the others stay no-ops. */
+  static readonly layer = <U extends BaseUser = User>(hooks: Partial<UserHooksService<U>>): Layer.Layer<UserHooks> =>
+    Layer.succeed(UserHooks, { ...noHooks, ...hooks })
+
+  /** Like `layer`, for hooks that need services: `make` runs once, when the layer is built. */
+  static readonly layerEffect = <U extends BaseUser = User, E = never, R = never>(
+    make: Effect.Effect<Partial<UserHooksService<U>>, E, R>
+  ): Layer.Layer<UserHooks, E, R> =>
+    Layer.effect(
+      UserHooks,
+      Effect.map(make, (hooks) => ({ ...noHooks, ...hooks }))
+    )
+}

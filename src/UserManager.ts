@@ -1,0 +1,425 @@
+/**
+ * The user manager: FastAPI Users' `BaseUserManager` as an Effect service.
+ *
+ * It is built from a `UserRepository`, a `UserManagerConfig` and the swappable parts (`IdParser`,
+ * `PasswordValidator`, `PasswordHasher`, `TokenCodec`, `UserHooks`), each of which has a default.
+ */
+
+import { randomBytes } from "node:crypto"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Equal from "effect/Equal"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import { IdParser } from "./IdParser.js"
+import { PasswordHasher } from "./PasswordHasher.js"
+import { type PasswordOwner, PasswordValidator } from "./PasswordValidator.js"
+import { TokenCodec } from "./TokenCodec.js"
+import type {
+  BaseUser,
+  IdOf,
+  OAuthAccount,
+  OAuthAccountCreate,
+  User,
+  UserCreate,
+  UserInsert,
+  UserPatch,
+  UserUpdate,
+  UserWithOAuth
+} from "./User.js"
+import {
+  InvalidCredentials,
+  type InvalidID,
+  type InvalidPassword,
+  InvalidResetPasswordToken,
+  InvalidVerifyToken,
+  UserAlreadyExists,
+  UserAlreadyVerified,
+  UserDeleteAborted,
+  UserInactive,
+  UserNotExists
+} from "./UserError.js"
+import { type Request, type UserChanges, UserHooks } from "./UserHooks.js"
+import { UserManagerConfig } from "./UserManagerConfig.js"
+import type { UserModel, UserOf } from "./UserModel.js"
+import { UserRepository, type UserRepositoryService } from "./UserRepository.js"
+
+/** Whether a create or update comes from the user (safe: the flags are ignored) or from an admin. */
+export interface SafeOption {
+  /** When true, `isActive`, `isSuperuser` and `isVerified` in the input are ignored. Default false. */
+  readonly safe?: boolean | undefined
+}
+
+/** How `oauthCallback` treats an e-mail that already belongs to a user, and new users' verified flag. */
+export interface OAuthCallbackOptions {
+  /** Link the account to the user who has its e-mail instead of failing with `UserAlreadyExists`. Default false. */
+  readonly associateByEmail?: boolean | undefined
+  /** Whether users created by the callback start verified. Default false. */
+  readonly isVerifiedByDefault?: boolean | undefined
+}
+
+/** The e-mail and password a user logs in with. */
+export interface Credentials {
+  readonly username: string
+  readonly password: Redacted.Redacted<string>
+}
+
+/** The manager's operations. Hooks see the HTTP request when the caller runs inside an HTTP handler. */
+export interface UserManagerService<U extends BaseUser = User> {
+  /** The user with this ID, or `UserNotExists`. */
+  readonly get: (id: IdOf<U>) => Effect.Effect<U, UserNotExists>
+  /** The user with this e-mail in any case, or `UserNotExists`. */
+  readonly getByEmail: (email: string) => Effect.Effect<U, UserNotExists>
+  /** The user linked to this OAuth account, or `UserNotExists`. */
+  readonly getByOAuthAccount: (oauthName: string, accountId: string) => Effect.Effect<UserWithOAuth<U>, UserNotExists>
+  /** Validates the password, stores a user with its hash, then runs `onAfterRegister`. */
+  readonly create: (input: UserCreate<U>, options?: SafeOption) => Effect.Effect<U, InvalidPassword | UserAlreadyExists>
+  /** Makes a verification token and hands it to `onAfterRequestVerify`. */
+  readonly requestVerify: (user: U) => Effect.Effect<void, UserInactive | UserAlreadyVerified>
+  /** Marks the token's user verified, then runs `onAfterVerify`. */
+  readonly verify: (token: string) => Effect.Effect<U, InvalidVerifyToken | UserAlreadyVerified>
+  /** Makes a reset-password token and hands it to `onAfterForgotPassword`. */
+  readonly forgotPassword: (user: U) => Effect.Effect<void, UserInactive>
+  /** Sets a new password with a reset token (usable once), then runs `onAfterResetPassword`. */
+  readonly resetPassword: (
+    token: string,
+    password: Redacted.Redacted<string>
+  ) => Effect.Effect<U, InvalidResetPasswordToken | UserNotExists | UserInactive | InvalidPassword>
+  /** Applies the fields given, then runs `onAfterUpdate`. A new e-mail resets `isVerified`. */
+  readonly update: (
+    user: U,
+    patch: UserUpdate<U>,
+    options?: SafeOption
+  ) => Effect.Effect<U, InvalidPassword | UserAlreadyExists | UserNotExists>
+  /** Runs `onBeforeDelete`, deletes the user, then runs `onAfterDelete`. */
+  readonly delete: (user: U) => Effect.Effect<void, UserDeleteAborted>
+  /** The user these credentials belong to, active or not (callers decide), or `InvalidCredentials`. */
+  readonly authenticate: (credentials: Credentials) => Effect.Effect<U, InvalidCredentials>
+  /** Logs in through an OAuth account: refreshes a known account, links one by e-mail, or registers a user. */
+  readonly oauthCallback: (
+    account: OAuthAccountCreate,
+    options?: OAuthCallbackOptions
+  ) => Effect.Effect<UserWithOAuth<U>, UserAlreadyExists>
+  /** Links an OAuth account to a logged-in user, then runs `onAfterUpdate` with no changes. */
+  readonly oauthAssociateCallback: (
+    user: U,
+    account: OAuthAccountCreate
+  ) => Effect.Effect<UserWithOAuth<U>, UserNotExists>
+  /** Checks a password against the `PasswordValidator`. */
+  readonly validatePassword: (
+    password: Redacted.Redacted<string>,
+    user: PasswordOwner
+  ) => Effect.Effect<void, InvalidPassword>
+  /** Parses an outside value into an ID with the `IdParser`. */
+  readonly parseId: (value: unknown) => Effect.Effect<IdOf<U>, InvalidID>
+  /** Runs `onAfterLogin`; login routes call it once they have built their response. */
+  readonly onAfterLogin: (
+    user: U,
+    response: Option.Option<HttpServerResponse.HttpServerResponse>
+  ) => Effect.Effect<void>
+}
+
+const VerifyClaims = Schema.Struct({ sub: Schema.String, email: Schema.String })
+const ResetClaims = Schema.Struct({ sub: Schema.String, password_fgpt: Schema.String })
+
+// Fields a caller may never set through create or update: the store and the manager own them.
+const protectedFields = ["id", "hashedPassword", "oauthAccounts"] as const
+const flagFields = ["isActive", "isSuperuser", "isVerified"] as const
+
+const definedFields = (input: object, omit: ReadonlyArray<string>): Record<string, unknown> =>
+  Object.fromEntries(Object.entries(input).filter(([key, value]) => value !== undefined && !omit.includes(key)))
+
+/** Builds the manager from the services in context. */
+export const make = Effect.gen(function* () {
+  const repository: UserRepositoryService<any> = yield* UserRepository
+  const config = yield* UserManagerConfig
+  const idParser = yield* IdParser
+  const validator = yield* PasswordValidator
+  const hasher = yield* PasswordHasher
+  const codec = yield* TokenCodec
+  const hooks = yield* UserHooks
+
+  // Unknown e-mails are checked against this hash, so that they cost what a wrong password costs.
+  const dummyHash = yield* hasher.hash(Redacted.make(randomBytes(32).toString("base64url")))
+
+  const currentRequest: Effect.Effect<Request> = Effect.serviceOption(HttpServerRequest.HttpServerRequest)
+
+  // An after-hook follows a change that is already stored: its failure is logged, never turned into the
+  // operation's failure (a client told "registration failed" would retry into UserAlreadyExists).
+  const runAfterHook = (name: string, user: BaseUser, hook: (request: Request) => Effect.Effect<void, unknown>) =>
+    Effect.flatMap(currentRequest, hook).pipe(
+      Effect.catchAllCause((cause) =>
+        Effect.logError(`UserHooks.${name} failed; the operation it followed stands`, cause).pipe(
+          Effect.annotateLogs({ hook: name, userId: String(user.id) })
+        )
+      ),
+      Effect.withSpan(`UserHooks.${name}`)
+    )
+
+  const someOrNotExists = <A>(found: Option.Option<A>) =>
+    Option.isSome(found) ? Effect.succeed(found.value) : Effect.fail(new UserNotExists())
+
+  const get = Effect.fn("UserManager.get")((id: unknown) => Effect.flatMap(repository.get(id), someOrNotExists))
+
+  const getByEmail = Effect.fn("UserManager.getByEmail")((email: string) =>
+    Effect.flatMap(repository.getByEmail(email), someOrNotExists)
+  )
+
+  const getByOAuthAccount = Effect.fn("UserManager.getByOAuthAccount")((oauthName: string, accountId: string) =>
+    Effect.flatMap(repository.getByOAuthAccount(oauthName, accountId), someOrNotExists)
+  )
+
+  const newId = Option.match(idParser.generate, {
+    onNone: () => Effect.succeed({}),
+    onSome: (generate) => Effect.map(generate, (id) => ({ id }))
+  })
+
+  const create = Effect.fn("UserManager.create")(function* (input: UserCreate<any>, options?: SafeOption) {
+    yield* validator.validate(input.password, input)
+    if (Option.isSome(yield* repository.getByEmail(input.email))) return yield* new UserAlreadyExists()
+    const fields = definedFields(input, ["password", ...protectedFields, ...(options?.safe ? flagFields : [])])
+    const user = yield* repository.create({
+      isActive: true,
+      isSuperuser: false,
+      isVerified: false,
+      ...fields,
+      ...(yield* newId),
+      hashedPassword: yield* hasher.hash(input.password)
+    } as UserInsert<any>)
+    yield* runAfterHook("onAfterRegister", user, (request) => hooks.onAfterRegister(user, request))
+    return user
+  })
+
+  const requestVerify = Effect.fn("UserManager.requestVerify")(function* (user: BaseUser) {
+    if (!user.isActive) return yield* new UserInactive()
+    if (user.isVerified) return yield* new UserAlreadyVerified()
+    const token = yield* codec.sign(
+      { sub: String(user.id), email: user.email },
+      {
+        secret: config.verificationTokenSecret,
+        audience: config.verificationTokenAudience,
+        lifetime: config.verificationTokenLifetime
+      }
+    )
+    yield* runAfterHook("onAfterRequestVerify", user, (request) => hooks.onAfterRequestVerify(user, token, request))
+  })
+
+  const verify = Effect.fn("UserManager.verify")(function* (token: string) {
+    const invalid = () => new InvalidVerifyToken()
+    const claims = yield* codec
+      .verify(token, {
+        secret: config.verificationTokenSecret,
+        audience: config.verificationTokenAudience
+      })
+      .pipe(Effect.flatMap(Schema.decodeUnknown(VerifyClaims)), Effect.mapError(invalid))
+    const user = yield* Effect.flatMap(repository.getByEmail(claims.email), Effect.mapError(invalid))
+    const id = yield* Effect.mapError(idParser.parse(claims.sub), invalid)
+    if (!Equal.equals(id, user.id)) return yield* invalid()
+    if (user.isVerified) return yield* new UserAlreadyVerified()
+    const verified = yield* repository.update(user, { isVerified: true }).pipe(
+      Effect.catchTag("UserAlreadyExists", () =>
+        Effect.dieMessage("UserRepository.update reported a taken e-mail on a verify")
+      ),
+      Effect.mapError(invalid)
+    )
+    yield* runAfterHook("onAfterVerify", verified, (request) => hooks.onAfterVerify(verified, request))
+    return verified
+  })
+
+  const forgotPassword = Effect.fn("UserManager.forgotPassword")(function* (user: BaseUser) {
+    if (!user.isActive) return yield* new UserInactive()
+    // The token carries a hash of the current password hash: once the password changes, the token is spent.
+    const fingerprint = yield* hasher.hash(Redacted.make(user.hashedPassword))
+    const token = yield* codec.sign(
+      { sub: String(user.id), password_fgpt: fingerprint },
+      {
+        secret: config.resetPasswordTokenSecret,
+        audience: config.resetPasswordTokenAudience,
+        lifetime: config.resetPasswordTokenLifetime
+      }
+    )
+    yield* runAfterHook("onAfterForgotPassword", user, (request) => hooks.onAfterForgotPassword(user, token, request))
+  })
+
+  /** Validates, checks the e-mail, hashes and stores a patch; returns the user and what changed. */
+  const applyUpdate = Effect.fnUntraced(function* (user: BaseUser, patch: UserUpdate<any>, safe: boolean) {
+    const stored: Record<string, unknown> = definedFields(patch, [
+      "password",
+      "email",
+      ...protectedFields,
+      ...flagFields
+    ])
+    const { email, password } = patch
+    if (password !== undefined && password !== null) {
+      yield* validator.validate(password, { email: email ?? user.email })
+    }
+    if (email !== undefined && email !== user.email) {
+      const owner = yield* repository.getByEmail(email)
+      if (Option.isSome(owner) && !Equal.equals(owner.value.id, user.id)) return yield* new UserAlreadyExists()
+      // A new address has not been proven to belong to the user.
+      stored.email = email
+      stored.isVerified = false
+    }
+    if (!safe)
+      Object.assign(
+        stored,
+        definedFields(
+          patch,
+          Object.keys(patch).filter((key) => !flagFields.includes(key as never))
+        )
+      )
+    const changes: Record<string, unknown> = { ...stored }
+    if (password !== undefined && password !== null) {
+      stored.hashedPassword = yield* hasher.hash(password)
+      changes.passwordChanged = true
+    }
+    const updated = Object.keys(stored).length === 0 ? user : yield* repository.update(user, stored as UserPatch<any>)
+    return { updated, changes: changes as UserChanges<any> }
+  })
+
+  const resetPassword = Effect.fn("UserManager.resetPassword")(function* (
+    token: string,
+    password: Redacted.Redacted<string>
+  ) {
+    const invalid = () => new InvalidResetPasswordToken()
+    const claims = yield* codec
+      .verify(token, {
+        secret: config.resetPasswordTokenSecret,
+        audience: config.resetPasswordTokenAudience
+      })
+      .pipe(Effect.flatMap(Schema.decodeUnknown(ResetClaims)), Effect.mapError(invalid))
+    const id = yield* Effect.mapError(idParser.parse(claims.sub), invalid)
+    const user = yield* get(id)
+    if (!(yield* hasher.verify(Redacted.make(user.hashedPassword), claims.password_fgpt))) return yield* invalid()
+    if (!user.isActive) return yield* new UserInactive()
+    const { updated } = yield* applyUpdate(user, { password }, true).pipe(
+      Effect.catchTag("UserAlreadyExists", () =>
+        Effect.dieMessage("UserRepository.update reported a taken e-mail on a password reset")
+      )
+    )
+    yield* runAfterHook("onAfterResetPassword", updated, (request) => hooks.onAfterResetPassword(updated, request))
+    return updated
+  })
+
+  const update = Effect.fn("UserManager.update")(function* (
+    user: BaseUser,
+    patch: UserUpdate<any>,
+    options?: SafeOption
+  ) {
+    const { changes, updated } = yield* applyUpdate(user, patch, options?.safe ?? false)
+    yield* runAfterHook("onAfterUpdate", updated, (request) => hooks.onAfterUpdate(updated, changes, request))
+    return updated
+  })
+
+  const deleteUser = Effect.fn("UserManager.delete")(function* (user: BaseUser) {
+    yield* Effect.flatMap(currentRequest, (request) => hooks.onBeforeDelete(user, request)).pipe(
+      Effect.catchAllCause((cause) => Effect.fail(new UserDeleteAborted({ cause })))
+    )
+    yield* repository.delete(user)
+    yield* runAfterHook("onAfterDelete", user, (request) => hooks.onAfterDelete(user, request))
+  })
+
+  const authenticate = Effect.fn("UserManager.authenticate")(function* ({ password, username }: Credentials) {
+    const found = yield* repository.getByEmail(username)
+    if (Option.isNone(found)) {
+      yield* hasher.verify(password, dummyHash)
+      return yield* new InvalidCredentials()
+    }
+    const user = found.value
+    if (!(yield* hasher.verify(password, user.hashedPassword))) return yield* new InvalidCredentials()
+    if (!hasher.needsRehash(user.hashedPassword)) return user
+    const hashedPassword = yield* hasher.hash(password)
+    return yield* repository.update(user, { hashedPassword }).pipe(Effect.orElseSucceed(() => user))
+  })
+
+  const oauthCallback = Effect.fn("UserManager.oauthCallback")(function* (
+    account: OAuthAccountCreate,
+    options?: OAuthCallbackOptions
+  ) {
+    const linked = yield* repository.getByOAuthAccount(account.oauthName, account.accountId)
+    if (Option.isSome(linked)) {
+      const user = linked.value
+      const existing = user.oauthAccounts.find(
+        (candidate: OAuthAccount) =>
+          candidate.oauthName === account.oauthName && candidate.accountId === account.accountId
+      )!
+      return yield* repository
+        .updateOAuthAccount(user, existing, {
+          accessToken: account.accessToken,
+          expiresAt: account.expiresAt ?? null,
+          refreshToken: account.refreshToken ?? null
+        })
+        .pipe(Effect.orElseSucceed(() => user))
+    }
+    const owner = yield* repository.getByEmail(account.accountEmail)
+    if (Option.isSome(owner)) {
+      if (!options?.associateByEmail) return yield* new UserAlreadyExists()
+      return yield* repository
+        .addOAuthAccount(owner.value, account)
+        .pipe(Effect.catchTag("UserNotExists", () => new UserAlreadyExists()))
+    }
+    // OAuth users never log in with a password: theirs is random and unknown to anyone.
+    const hashedPassword = yield* hasher.hash(Redacted.make(randomBytes(32).toString("base64url")))
+    const user = yield* repository.createWithOAuthAccount(
+      {
+        ...(yield* newId),
+        email: account.accountEmail,
+        hashedPassword,
+        isActive: true,
+        isSuperuser: false,
+        isVerified: options?.isVerifiedByDefault ?? false
+      } as UserInsert<any>,
+      account
+    )
+    yield* runAfterHook("onAfterRegister", user, (request) => hooks.onAfterRegister(user, request))
+    return user
+  })
+
+  const oauthAssociateCallback = Effect.fn("UserManager.oauthAssociateCallback")(function* (
+    user: BaseUser,
+    account: OAuthAccountCreate
+  ) {
+    const updated = yield* repository.addOAuthAccount(user, account)
+    yield* runAfterHook("onAfterUpdate", updated, (request) => hooks.onAfterUpdate(updated, {}, request))
+    return updated
+  })
+
+  return UserManager.of({
+    get,
+    getByEmail,
+    getByOAuthAccount,
+    create,
+    requestVerify,
+    verify,
+    forgotPassword,
+    resetPassword,
+    update,
+    delete: deleteUser,
+    authenticate,
+    oauthCallback,
+    oauthAssociateCallback,
+    validatePassword: (password, user) => validator.validate(password, user),
+    parseId: (value) => idParser.parse(value) as Effect.Effect<any, InvalidID>,
+    onAfterLogin: (user, response) =>
+      runAfterHook("onAfterLogin", user, (request) => hooks.onAfterLogin(user, request, response))
+  } as UserManagerService<any>)
+})
+
+/** The user manager. */
+export class UserManager extends Context.Tag("effect-users/UserManager")<UserManager, UserManagerService<User>>() {
+  /** The manager over the `UserRepository` and `UserManagerConfig` in context, with every other part defaulted. */
+  static readonly layer: Layer.Layer<UserManager, never, UserRepository | UserManagerConfig> = Layer.effect(
+    UserManager,
+    make
+  )
+
+  /** The tag typed for an app's own user model. */
+  static readonly forModel = <Id extends Schema.Schema.Any, Fields extends Schema.Struct.Fields>(
+    _model: UserModel<Id, Fields>
+  ): Context.Tag<UserManager, UserManagerService<UserOf<UserModel<Id, Fields>>>> =>
+    UserManager as Context.Tag<UserManager, any>
+}

@@ -1,0 +1,94 @@
+/**
+ * The manager's settings: the secrets, lifetimes and audiences of verification and reset-password tokens.
+ * A missing secret, or one shorter than 32 bytes, fails the layer with a message naming the setting.
+ */
+import * as Config from "effect/Config"
+import * as ConfigError from "effect/ConfigError"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+
+/** The settings as given; everything but the secrets has a default. */
+export interface UserManagerOptions {
+  readonly resetPasswordTokenSecret: Redacted.Redacted<string>
+  readonly verificationTokenSecret: Redacted.Redacted<string>
+  /** Default 1 hour. */
+  readonly resetPasswordTokenLifetime?: Duration.DurationInput | undefined
+  /** Default 1 hour. */
+  readonly verificationTokenLifetime?: Duration.DurationInput | undefined
+  /** Default "effect-users:reset" (FastAPI Users writes "fastapi-users:reset"). */
+  readonly resetPasswordTokenAudience?: string | undefined
+  /** Default "effect-users:verify" (FastAPI Users writes "fastapi-users:verify"). */
+  readonly verificationTokenAudience?: string | undefined
+}
+
+/** The settings in force. */
+export interface UserManagerSettings {
+  readonly resetPasswordTokenSecret: Redacted.Redacted<string>
+  readonly verificationTokenSecret: Redacted.Redacted<string>
+  readonly resetPasswordTokenLifetime: Duration.Duration
+  readonly verificationTokenLifetime: Duration.Duration
+  readonly resetPasswordTokenAudience: string
+  readonly verificationTokenAudience: string
+}
+
+/** The shortest secret accepted, in bytes (HS256 keys should be at least as long as the hash). */
+export const minimumSecretBytes = 32
+
+const checkSecret = (name: string, secret: Redacted.Redacted<string> | undefined) => {
+  const value = secret === undefined ? undefined : Redacted.value(secret)
+  if (typeof value !== "string" || value.length === 0) {
+    return Effect.fail(ConfigError.MissingData([name], `${name} is missing: set a secret of at least 32 bytes`))
+  }
+  return Buffer.byteLength(value, "utf8") < minimumSecretBytes
+    ? Effect.fail(ConfigError.InvalidData([name], `${name} is too short: it must be at least 32 bytes`))
+    : Effect.void
+}
+
+/** Checks the options and fills in the defaults. */
+export const makeSettings = (
+  options: UserManagerOptions
+): Effect.Effect<UserManagerSettings, ConfigError.ConfigError> =>
+  Effect.gen(function* () {
+    yield* checkSecret("resetPasswordTokenSecret", options.resetPasswordTokenSecret)
+    yield* checkSecret("verificationTokenSecret", options.verificationTokenSecret)
+    return {
+      resetPasswordTokenSecret: options.resetPasswordTokenSecret,
+      verificationTokenSecret: options.verificationTokenSecret,
+      resetPasswordTokenLifetime: Duration.decode(options.resetPasswordTokenLifetime ?? "1 hour"),
+      verificationTokenLifetime: Duration.decode(options.verificationTokenLifetime ?? "1 hour"),
+      resetPasswordTokenAudience: options.resetPasswordTokenAudience ?? "effect-users:reset",
+      verificationTokenAudience: options.verificationTokenAudience ?? "effect-users:verify"
+    }
+  })
+
+const optional = <A>(config: Config.Config<A>) => Config.map(Config.option(config), Option.getOrUndefined)
+
+/** The environment variables `layerConfig()` reads when given no config. */
+export const fromEnv: Config.Config.Wrap<UserManagerOptions> = {
+  resetPasswordTokenSecret: Config.redacted("USERS_RESET_PASSWORD_TOKEN_SECRET"),
+  verificationTokenSecret: Config.redacted("USERS_VERIFICATION_TOKEN_SECRET"),
+  resetPasswordTokenLifetime: optional(Config.duration("USERS_RESET_PASSWORD_TOKEN_LIFETIME")),
+  verificationTokenLifetime: optional(Config.duration("USERS_VERIFICATION_TOKEN_LIFETIME")),
+  resetPasswordTokenAudience: optional(Config.string("USERS_RESET_PASSWORD_TOKEN_AUDIENCE")),
+  verificationTokenAudience: optional(Config.string("USERS_VERIFICATION_TOKEN_AUDIENCE"))
+}
+
+/** The manager's settings. */
+export class UserManagerConfig extends Context.Tag("effect-users/UserManagerConfig")<
+  UserManagerConfig,
+  UserManagerSettings
+>() {
+  /** Settings given as values. */
+  static readonly layer = (options: UserManagerOptions): Layer.Layer<UserManagerConfig, ConfigError.ConfigError> =>
+    Layer.effect(UserManagerConfig, makeSettings(options))
+
+  /** Settings read through `Config` (by default from the `USERS_*` environment variables of `fromEnv`). */
+  static readonly layerConfig = (
+    config: Config.Config.Wrap<UserManagerOptions> = fromEnv
+  ): Layer.Layer<UserManagerConfig, ConfigError.ConfigError> =>
+    Layer.effect(UserManagerConfig, Effect.flatMap(Config.unwrap(config), makeSettings))
+}

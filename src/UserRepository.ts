@@ -1,0 +1,175 @@
+/**
+ * The storage contract for users and their OAuth accounts, and an in-memory implementation for tests
+ * and prototypes. `SqlUserRepository` implements the same contract over `@effect/sql`.
+ *
+ * Rules every implementation keeps (the conformance suite checks them): e-mails are stored as given and
+ * compared case-insensitively, two users never share an e-mail in any case (even under concurrent
+ * writes: the loser gets `UserAlreadyExists`), and deleting a user deletes its OAuth accounts.
+ */
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Equal from "effect/Equal"
+import * as Layer from "effect/Layer"
+import * as MutableHashMap from "effect/MutableHashMap"
+import * as Option from "effect/Option"
+import type * as Schema from "effect/Schema"
+import type {
+  BaseUser,
+  IdOf,
+  OAuthAccount,
+  OAuthAccountCreate,
+  User,
+  UserInsert,
+  UserPatch,
+  UserWithOAuth
+} from "./User.js"
+import { UserAlreadyExists, UserNotExists } from "./UserError.js"
+import type { UserModel, UserOf } from "./UserModel.js"
+
+/** The tokens of an OAuth account that a new login refreshes. */
+export type OAuthAccountUpdate = Partial<Pick<OAuthAccount, "accessToken" | "expiresAt" | "refreshToken">>
+
+/** Stores users and their OAuth accounts. Storage faults are defects; only a caller's mistakes are typed. */
+export interface UserRepositoryService<U extends BaseUser = User> {
+  readonly get: (id: IdOf<U>) => Effect.Effect<Option.Option<U>>
+  /** Finds the user whose e-mail equals this one, ignoring case. */
+  readonly getByEmail: (email: string) => Effect.Effect<Option.Option<U>>
+  readonly getByOAuthAccount: (oauthName: string, accountId: string) => Effect.Effect<Option.Option<UserWithOAuth<U>>>
+  /** Stores a new user; assigns the ID when `id` is absent. */
+  readonly create: (user: UserInsert<U>) => Effect.Effect<U, UserAlreadyExists>
+  /** Stores a new user and its first OAuth account at once: both or neither. */
+  readonly createWithOAuthAccount: (
+    user: UserInsert<U>,
+    account: OAuthAccountCreate
+  ) => Effect.Effect<UserWithOAuth<U>, UserAlreadyExists>
+  readonly update: (user: U, patch: UserPatch<U>) => Effect.Effect<U, UserAlreadyExists | UserNotExists>
+  /** Deletes the user and its OAuth accounts; deleting a missing user does nothing. */
+  readonly delete: (user: U) => Effect.Effect<void>
+  readonly addOAuthAccount: (user: U, account: OAuthAccountCreate) => Effect.Effect<UserWithOAuth<U>, UserNotExists>
+  readonly updateOAuthAccount: (
+    user: U,
+    account: OAuthAccount,
+    patch: OAuthAccountUpdate
+  ) => Effect.Effect<UserWithOAuth<U>, UserNotExists>
+}
+
+interface Stored {
+  readonly user: BaseUser
+  readonly oauthAccounts: ReadonlyArray<OAuthAccount>
+}
+
+const toAccount = (account: OAuthAccountCreate): OAuthAccount => ({
+  id: crypto.randomUUID(),
+  oauthName: account.oauthName,
+  accessToken: account.accessToken,
+  expiresAt: account.expiresAt ?? null,
+  refreshToken: account.refreshToken ?? null,
+  accountId: account.accountId,
+  accountEmail: account.accountEmail
+})
+
+/** Builds an in-memory repository. IDs the caller does not give are assigned 1, 2, 3… */
+export const makeMemory = (): UserRepositoryService<any> => {
+  const users = MutableHashMap.empty<unknown, Stored>()
+  const idsByEmail = new Map<string, unknown>()
+  let nextId = 1
+
+  const withOAuth = ({ oauthAccounts, user }: Stored): UserWithOAuth<any> => ({ ...user, oauthAccounts })
+  const ownerOf = (email: string) => Option.fromNullable(idsByEmail.get(email.toLowerCase()))
+  const takenByOther = (email: string, id: unknown) =>
+    Option.exists(ownerOf(email), (owner) => !Equal.equals(owner, id))
+
+  // Each method checks and writes in one synchronous step, so concurrent fibers cannot interleave.
+  const insert = (input: UserInsert<any>, accounts: ReadonlyArray<OAuthAccount>) =>
+    Effect.suspend(() => {
+      if (Option.isSome(ownerOf(input.email))) return Effect.fail(new UserAlreadyExists())
+      const user = { ...input, id: input.id ?? nextId++ } as BaseUser
+      const stored = { user, oauthAccounts: accounts }
+      MutableHashMap.set(users, user.id, stored)
+      idsByEmail.set(user.email.toLowerCase(), user.id)
+      return Effect.succeed(stored)
+    })
+
+  const modify = (id: unknown, f: (stored: Stored) => Stored) =>
+    Effect.suspend(() =>
+      Option.match(MutableHashMap.get(users, id), {
+        onNone: () => Effect.fail(new UserNotExists()),
+        onSome: (stored) => {
+          const next = f(stored)
+          MutableHashMap.set(users, id, next)
+          idsByEmail.delete(stored.user.email.toLowerCase())
+          idsByEmail.set(next.user.email.toLowerCase(), id)
+          return Effect.succeed(next)
+        }
+      })
+    )
+
+  return {
+    get: (id) => Effect.sync(() => Option.map(MutableHashMap.get(users, id), ({ user }) => user)),
+    getByEmail: (email) =>
+      Effect.sync(() =>
+        Option.flatMap(ownerOf(email), (id) => Option.map(MutableHashMap.get(users, id), ({ user }) => user))
+      ),
+    getByOAuthAccount: (oauthName, accountId) =>
+      Effect.sync(() => {
+        for (const [, stored] of users) {
+          if (stored.oauthAccounts.some((a) => a.oauthName === oauthName && a.accountId === accountId)) {
+            return Option.some(withOAuth(stored))
+          }
+        }
+        return Option.none()
+      }),
+    create: (input) => Effect.map(insert(input, []), ({ user }) => user),
+    createWithOAuthAccount: (input, account) => Effect.map(insert(input, [toAccount(account)]), withOAuth),
+    update: (user, patch) =>
+      Effect.suspend(
+        (): Effect.Effect<BaseUser, UserAlreadyExists | UserNotExists> =>
+          patch.email !== undefined && takenByOther(patch.email, user.id)
+            ? Effect.fail(new UserAlreadyExists())
+            : Effect.map(
+                modify(user.id, (stored) => ({ ...stored, user: { ...stored.user, ...patch } })),
+                (s) => s.user
+              )
+      ),
+    delete: (user) =>
+      Effect.sync(() => {
+        const stored = MutableHashMap.get(users, user.id)
+        if (Option.isNone(stored)) return
+        MutableHashMap.remove(users, user.id)
+        idsByEmail.delete(stored.value.user.email.toLowerCase())
+      }),
+    addOAuthAccount: (user, account) =>
+      Effect.map(
+        modify(user.id, (stored) => ({ ...stored, oauthAccounts: [...stored.oauthAccounts, toAccount(account)] })),
+        withOAuth
+      ),
+    updateOAuthAccount: (user, account, patch) =>
+      Effect.map(
+        modify(user.id, (stored) => ({
+          ...stored,
+          oauthAccounts: stored.oauthAccounts.map((existing) =>
+            existing.id === account.id ? { ...existing, ...definedOnly(patch) } : existing
+          )
+        })),
+        withOAuth
+      )
+  }
+}
+
+const definedOnly = <A extends object>(patch: A): Partial<A> =>
+  Object.fromEntries(Object.entries(patch).filter(([, value]) => value !== undefined)) as Partial<A>
+
+/** The user store in use. */
+export class UserRepository extends Context.Tag("effect-users/UserRepository")<
+  UserRepository,
+  UserRepositoryService<User>
+>() {
+  /** A fresh in-memory store, for tests and prototypes; it works for any user model. */
+  static readonly layerMemory: Layer.Layer<UserRepository> = Layer.sync(UserRepository, makeMemory)
+
+  /** The tag typed for an app's own user model. */
+  static readonly forModel = <Id extends Schema.Schema.Any, Fields extends Schema.Struct.Fields>(
+    _model: UserModel<Id, Fields>
+  ): Context.Tag<UserRepository, UserRepositoryService<UserOf<UserModel<Id, Fields>>>> =>
+    UserRepository as Context.Tag<UserRepository, any>
+}

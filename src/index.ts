@@ -1,0 +1,38 @@
+/**
+ * effect-users: FastAPI Users' user manager for Effect.
+ */
+export { IdParser, type IdParserService, integerParser, uuidParser } from "./IdParser.js"
+export { type Argon2Options, makeArgon2, PasswordHasher, type PasswordHasherService } from "./PasswordHasher.js"
+export {
+  type PasswordOwner,
+  type PasswordRule,
+  PasswordValidator,
+  type PasswordValidatorService
+} from "./PasswordValidator.js"
+export {
+  type Claims,
+  InvalidToken,
+  makeJwt,
+  type SignOptions,
+  TokenCodec,
+  type TokenCodecService,
+  type VerifyOptions
+} from "./TokenCodec.js"
+export * from "./User.js"
+export * from "./UserError.js"
+export { noHooks, type Request, type UserChanges, UserHooks, type UserHooksService } from "./UserHooks.js"
+export {
+  type Credentials,
+  type OAuthCallbackOptions,
+  type SafeOption,
+  UserManager,
+  type UserManagerService
+} from "./UserManager.js"
+export {
+  minimumSecretBytes,
+  UserManagerConfig,
+  type UserManagerOptions,
+  type UserManagerSettings
+} from "./UserManagerConfig.js"
+export * as UserModel from "./UserModel.js"
+export { makeMemory, type OAuthAccountUpdate, UserRepository, type UserRepositoryService } from "./UserRepository.js"
