@@ -1,0 +1,110 @@
+import { createHash } from "node:crypto"
+import { Effect, Layer, Redacted } from "effect"
+import {
+  type BaseUser,
+  PasswordHasher,
+  type PasswordHasherService,
+  UserHooks,
+  type UserHooksService,
+  UserManager,
+  UserManagerConfig,
+  type UserManagerOptions,
+  type UserManagerService,
+  UserRepository
+} from "effect-users"
+
+export const verifySecret = Redacted.make("verify-secret-verify-secret-verify-secret")
+export const resetSecret = Redacted.make("reset-secret-reset-secret-reset-secret-reset")
+
+export const testConfig = (options: Partial<UserManagerOptions> = {}) =>
+  UserManagerConfig.layer({ verificationTokenSecret: verifySecret, resetPasswordTokenSecret: resetSecret, ...options })
+
+/** A fast, deterministic hasher for manager tests; it counts how often it hashes and verifies. */
+export const makeFakeHasher = () => {
+  const counts = { hash: 0, verify: 0 }
+  const digest = (password: Redacted.Redacted<string>) =>
+    `fake$${createHash("sha256").update(Redacted.value(password)).digest("hex")}`
+  const service: PasswordHasherService = {
+    hash: (password) =>
+      Effect.sync(() => {
+        counts.hash++
+        return digest(password)
+      }),
+    verify: (password, hash) =>
+      Effect.sync(() => {
+        counts.verify++
+        return digest(password) === hash
+      }),
+    needsRehash: (hash) => !hash.startsWith("fake$")
+  }
+  return { counts, service, digest }
+}
+
+export type HookCall = { readonly hook: keyof UserHooksService; readonly args: ReadonlyArray<unknown> }
+
+/** Hooks that record every call, with some overridden. */
+export const recordingHooks = (overrides: Partial<UserHooksService<any>> = {}) => {
+  const calls: Array<HookCall> = []
+  const record =
+    (hook: keyof UserHooksService) =>
+    (...args: ReadonlyArray<unknown>) =>
+      Effect.suspend(() => {
+        calls.push({ hook, args })
+        const override = overrides[hook] as
+          | ((...args: ReadonlyArray<unknown>) => Effect.Effect<void, unknown>)
+          | undefined
+        return override ? override(...args) : Effect.void
+      })
+  const names: ReadonlyArray<keyof UserHooksService> = [
+    "onAfterRegister",
+    "onAfterUpdate",
+    "onAfterLogin",
+    "onAfterRequestVerify",
+    "onAfterVerify",
+    "onAfterForgotPassword",
+    "onAfterResetPassword",
+    "onBeforeDelete",
+    "onAfterDelete"
+  ]
+  const hooks = Object.fromEntries(names.map((name) => [name, record(name)])) as unknown as UserHooksService<any>
+  return {
+    calls,
+    layer: UserHooks.layer(hooks),
+    named: (hook: keyof UserHooksService) => calls.filter((c) => c.hook === hook)
+  }
+}
+
+export interface Harness {
+  readonly users: UserManagerService<any>
+  readonly hasher: ReturnType<typeof makeFakeHasher>
+  readonly hooks: ReturnType<typeof recordingHooks>
+}
+
+/**
+ * Builds a manager over the `UserRepository` in context with a fake hasher and recording hooks;
+ * `extra` layers (validator, config, ID parser, …) override the defaults.
+ */
+export const harness = (
+  options: { readonly hooks?: Partial<UserHooksService<any>>; readonly extra?: Layer.Layer<never, any> } = {}
+): Effect.Effect<Harness, never, UserRepository> =>
+  Effect.gen(function* () {
+    const repository = yield* UserRepository
+    const hasher = makeFakeHasher()
+    const hooks = recordingHooks(options.hooks)
+    const layer = UserManager.layer.pipe(
+      Layer.provide(Layer.mergeAll(testConfig(), options.extra ?? Layer.empty)),
+      Layer.provide(Layer.succeed(UserRepository, repository)),
+      Layer.provide(Layer.mergeAll(PasswordHasher.layer(hasher.service), hooks.layer)),
+      Layer.orDie
+    )
+    const users = yield* Effect.provide(UserManager, layer)
+    return { users, hasher, hooks }
+  })
+
+let counter = 0
+/** A fresh e-mail address, so that tests sharing a database never collide. */
+export const freshEmail = (name = "user") => `${name}.${Date.now().toString(36)}${(counter++).toString(36)}@camelot.bt`
+
+export const password = (value: string) => Redacted.make(value)
+
+export type AnyUser = BaseUser<any>
