@@ -45,6 +45,16 @@ const bcryptPrefix = /^\$2[abxy]\$/
 // with a fixed message, so nothing of the input can reach a log.
 const hashingFault = (operation: string) => () => new Error(`PasswordHasher: ${operation} failed`)
 
+/** Lets at most `concurrency` hashes and verifies of a hasher run at once; the others wait their turn. */
+export const withConcurrencyLimit = (hasher: PasswordHasherService, concurrency: number): PasswordHasherService => {
+  const permit = Effect.unsafeMakeSemaphore(concurrency).withPermits(1)
+  return {
+    hash: (password) => permit(hasher.hash(password)),
+    verify: (password, hash) => permit(hasher.verify(password, hash)),
+    needsRehash: hasher.needsRehash
+  }
+}
+
 /** Builds the argon2id hasher (which also verifies bcrypt) with the given parameters. */
 export const makeArgon2 = (options: Argon2Options = {}): PasswordHasherService => {
   const params = {
@@ -54,15 +64,12 @@ export const makeArgon2 = (options: Argon2Options = {}): PasswordHasherService =
     parallelism: options.parallelism ?? 1
   } as argon2.Options
   const current = `$argon2id$v=19$m=${params.memoryCost},t=${params.timeCost},p=${params.parallelism}$`
-  const permits = Effect.unsafeMakeSemaphore(options.concurrency ?? availableParallelism()).withPermits(1)
 
   const hash = (password: Redacted.Redacted<string>) =>
-    permits(
-      Effect.tryPromise({
-        try: (signal) => argon2.hash(Redacted.value(password), params, signal),
-        catch: hashingFault("hash")
-      })
-    ).pipe(Effect.orDie, Effect.withSpan("PasswordHasher.hash"))
+    Effect.tryPromise({
+      try: (signal) => argon2.hash(Redacted.value(password), params, signal),
+      catch: hashingFault("hash")
+    }).pipe(Effect.orDie, Effect.withSpan("PasswordHasher.hash"))
 
   const verify = (password: Redacted.Redacted<string>, stored: string) => {
     const check = stored.startsWith("$argon2")
@@ -71,14 +78,17 @@ export const makeArgon2 = (options: Argon2Options = {}): PasswordHasherService =
         ? (signal: AbortSignal) => bcrypt.verify(Redacted.value(password), stored, signal)
         : undefined
     if (check === undefined) return Effect.succeed(false)
-    return permits(Effect.tryPromise({ try: check, catch: hashingFault("verify") })).pipe(
+    return Effect.tryPromise({ try: check, catch: hashingFault("verify") }).pipe(
       // A malformed stored hash is a mismatch, not an outage.
       Effect.orElseSucceed(() => false),
       Effect.withSpan("PasswordHasher.verify")
     )
   }
 
-  return { hash, verify, needsRehash: (stored) => !stored.startsWith(current) }
+  return withConcurrencyLimit(
+    { hash, verify, needsRehash: (stored) => !stored.startsWith(current) },
+    options.concurrency ?? availableParallelism()
+  )
 }
 
 /** The password hasher in use; argon2id with OWASP's minimum parameters unless a layer provides another. */

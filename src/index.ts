@@ -2,7 +2,13 @@
  * effect-users: FastAPI Users' user manager for Effect.
  */
 export { IdParser, type IdParserService, integerParser, uuidParser } from "./IdParser.js"
-export { type Argon2Options, makeArgon2, PasswordHasher, type PasswordHasherService } from "./PasswordHasher.js"
+export {
+  type Argon2Options,
+  makeArgon2,
+  PasswordHasher,
+  type PasswordHasherService,
+  withConcurrencyLimit
+} from "./PasswordHasher.js"
 export {
   type PasswordOwner,
   type PasswordRule,
