@@ -2,7 +2,10 @@
  * Signed, expiring tokens: the verification and reset-password tokens (and any other JWT the app needs).
  * The default codec writes the JWTs FastAPI Users writes (HS256, `aud`, `exp` = now + lifetime), so a
  * service sharing the secret and audiences can read ours and we can read theirs. Time comes from `Clock`.
+ * Any codec (asymmetric keys, PASETO, opaque tokens) can replace it through `TokenCodec.layer`.
  */
+
+import { createHmac, timingSafeEqual } from "node:crypto"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -10,7 +13,6 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
-import * as jose from "jose"
 
 /** A token that is malformed, badly signed, expired or meant for another audience. */
 export class InvalidToken extends Schema.TaggedError<InvalidToken>()("InvalidToken", {
@@ -39,60 +41,75 @@ export interface TokenCodecService {
   readonly verify: (token: string, options: VerifyOptions) => Effect.Effect<Claims, InvalidToken>
 }
 
-const keys = new WeakMap<Redacted.Redacted<string>, Uint8Array>()
-const keyOf = (secret: Redacted.Redacted<string>) => {
-  let key = keys.get(secret)
-  if (key === undefined) {
-    key = new TextEncoder().encode(Redacted.value(secret))
-    keys.set(secret, key)
+/** The HMAC algorithms a JWT codec can use. */
+export type HmacAlgorithm = "HS256" | "HS384" | "HS512"
+
+const digests = { HS256: "sha256", HS384: "sha384", HS512: "sha512" } as const
+
+const encodeJson = (value: object) => Buffer.from(JSON.stringify(value)).toString("base64url")
+
+const decodeJson = (part: string): Record<string, unknown> | undefined => {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(part, "base64url").toString("utf8"))
+    return typeof value === "object" && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined
+  } catch {
+    return undefined
   }
-  return key
 }
 
-const audienceList = (audience: string | ReadonlyArray<string>) =>
-  typeof audience === "string" ? audience : [...audience]
+const base64url = /^[A-Za-z0-9_-]*$/
 
-const reasonOf = (error: unknown) =>
-  error instanceof jose.errors.JWTExpired
-    ? "expired"
-    : error instanceof jose.errors.JWTClaimValidationFailed
-      ? `invalid claim ${error.claim}`
-      : error instanceof jose.errors.JOSEAlgNotAllowed
-        ? "algorithm not allowed"
-        : error instanceof jose.errors.JWSSignatureVerificationFailed
-          ? "bad signature"
-          : "malformed"
-
-/** JWTs signed with HMAC (`HS256` by default; only the given algorithm is accepted when verifying). */
-export const makeJwt = (options: { readonly algorithm?: "HS256" | "HS384" | "HS512" } = {}): TokenCodecService => {
+/**
+ * JWTs signed with HMAC, as PyJWT (FastAPI Users) writes them: `{"alg","typ":"JWT"}` header, `aud`, and
+ * `exp` = now + lifetime in whole seconds. Verifying accepts only the configured algorithm and requires
+ * `exp` and a matching `aud`.
+ *
+ * HMAC runs synchronously through node:crypto (microseconds) rather than WebCrypto, whose jobs queue on
+ * libuv's thread pool behind password hashes: token checks stay fast during a login flood.
+ */
+export const makeJwt = (options: { readonly algorithm?: HmacAlgorithm | undefined } = {}): TokenCodecService => {
   const algorithm = options.algorithm ?? "HS256"
+  const header = encodeJson({ alg: algorithm, typ: "JWT" })
+  const mac = (secret: Redacted.Redacted<string>, input: string) =>
+    createHmac(digests[algorithm], Redacted.value(secret)).update(input).digest()
+  const invalid = (reason: string) => Effect.fail(new InvalidToken({ reason }))
+
   return {
     sign: (claims, { audience, lifetime, secret }) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        Effect.promise(() =>
-          new jose.SignJWT({ ...claims })
-            .setProtectedHeader({ alg: algorithm, typ: "JWT" })
-            .setAudience(audienceList(audience))
-            .setExpirationTime(Math.floor((now + Duration.toMillis(lifetime)) / 1000))
-            .sign(keyOf(secret))
-        )
-      ).pipe(Effect.withSpan("TokenCodec.sign")),
-    verify: (token, { audience, secret }) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        Effect.tryPromise({
-          try: () =>
-            jose.jwtVerify(token, keyOf(secret), {
-              algorithms: [algorithm],
-              audience: audienceList(audience),
-              currentDate: new Date(now),
-              requiredClaims: ["exp", "aud"]
-            }),
-          catch: (error) => new InvalidToken({ reason: reasonOf(error) })
+      Effect.map(Clock.currentTimeMillis, (now) => {
+        const payload = encodeJson({
+          ...claims,
+          aud: typeof audience === "string" ? audience : [...audience],
+          exp: Math.floor((now + Duration.toMillis(lifetime)) / 1000)
         })
-      ).pipe(
-        Effect.map(({ payload }) => payload as Claims),
-        Effect.withSpan("TokenCodec.verify")
-      )
+        return `${header}.${payload}.${mac(secret, `${header}.${payload}`).toString("base64url")}`
+      }),
+    verify: (token, { audience, secret }) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const parts = token.split(".")
+        if (parts.length !== 3 || !parts.every((part) => base64url.test(part))) return invalid("malformed")
+        const [encodedHeader, encodedPayload, signature] = parts as [string, string, string]
+        const tokenHeader = decodeJson(encodedHeader)
+        if (tokenHeader === undefined) return invalid("malformed")
+        if (tokenHeader.alg !== algorithm || "crit" in tokenHeader) return invalid("algorithm not allowed")
+        const expected = mac(secret, `${encodedHeader}.${encodedPayload}`)
+        const given = Buffer.from(signature, "base64url")
+        if (given.length !== expected.length || !timingSafeEqual(given, expected)) return invalid("bad signature")
+        const claims = decodeJson(encodedPayload)
+        if (claims === undefined) return invalid("malformed")
+        const seconds = Math.floor(now / 1000)
+        if (typeof claims.exp !== "number") return invalid("invalid claim exp")
+        if (claims.exp <= seconds) return invalid("expired")
+        if (claims.nbf !== undefined && (typeof claims.nbf !== "number" || claims.nbf > seconds)) {
+          return invalid("invalid claim nbf")
+        }
+        const accepted = typeof audience === "string" ? [audience] : audience
+        const aud = typeof claims.aud === "string" ? [claims.aud] : claims.aud
+        if (!Array.isArray(aud) || !aud.some((value) => accepted.includes(value))) return invalid("invalid claim aud")
+        return Effect.succeed(claims as Claims)
+      })
   }
 }
 
@@ -101,7 +118,7 @@ export class TokenCodec extends Context.Reference<TokenCodec>()("effect-users/To
   defaultValue: (): TokenCodecService => makeJwt()
 }) {
   /** JWTs with another HMAC algorithm. */
-  static readonly jwt = (options: { readonly algorithm?: "HS256" | "HS384" | "HS512" } = {}): Layer.Layer<TokenCodec> =>
+  static readonly jwt = (options: { readonly algorithm?: HmacAlgorithm | undefined } = {}): Layer.Layer<TokenCodec> =>
     Layer.succeed(TokenCodec, makeJwt(options))
 
   /** Any other codec. */

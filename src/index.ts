@@ -17,6 +17,7 @@ export {
 } from "./PasswordValidator.js"
 export {
   type Claims,
+  type HmacAlgorithm,
   InvalidToken,
   makeJwt,
   type SignOptions,

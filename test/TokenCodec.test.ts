@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Redacted, TestClock } from "effect"
+import { Clock, Effect, Redacted, TestClock } from "effect"
 import { makeJwt } from "effect-users"
+import * as jose from "jose"
 
 const secret = Redacted.make("a-token-secret-of-at-least-32-bytes!!")
 const codec = makeJwt()
@@ -51,6 +52,58 @@ describe("TokenCodec (JWT)", () => {
       for (const token of ["", "abc", "a.b.c", "...", `${"x".repeat(10_000)}.y.z`]) {
         assert.strictEqual(yield* reason(token), "malformed", token.slice(0, 20))
       }
+    })
+  )
+
+  it.effect("reads tokens jose signs and writes tokens jose verifies", () =>
+    Effect.gen(function* () {
+      const key = new TextEncoder().encode(Redacted.value(secret))
+      const exp = Math.floor((yield* Clock.currentTimeMillis) / 1000) + 60
+      const fromJose = yield* Effect.promise(() =>
+        new jose.SignJWT({ sub: "42" })
+          .setProtectedHeader({ alg: "HS256" })
+          .setAudience(["x", "effect-users:verify"])
+          .setExpirationTime(exp)
+          .sign(key)
+      )
+      assert.strictEqual((yield* codec.verify(fromJose, options)).sub, "42")
+      const ours = yield* codec.sign({ sub: "42" }, { ...options, lifetime: "1 minute" })
+      const { payload, protectedHeader } = yield* Effect.promise(() =>
+        jose.jwtVerify(ours, key, { algorithms: ["HS256"], audience: "effect-users:verify", currentDate: new Date(0) })
+      )
+      assert.deepStrictEqual(protectedHeader, { alg: "HS256", typ: "JWT" })
+      assert.deepStrictEqual(payload, { sub: "42", aud: "effect-users:verify", exp: 60 })
+    })
+  )
+
+  it.effect("refuses a token without exp, with a non-numeric exp, or not yet valid", () =>
+    Effect.gen(function* () {
+      const key = new TextEncoder().encode(Redacted.value(secret))
+      const sign = (claims: Record<string, unknown>) =>
+        Effect.promise(() => new jose.SignJWT(claims).setProtectedHeader({ alg: "HS256" }).sign(key))
+      assert.strictEqual(yield* reason(yield* sign({ aud: "effect-users:verify" })), "invalid claim exp")
+      assert.strictEqual(
+        yield* reason(yield* sign({ aud: "effect-users:verify", exp: "9999999999" })),
+        "invalid claim exp"
+      )
+      assert.strictEqual(
+        yield* reason(yield* sign({ aud: "effect-users:verify", exp: 9_999_999_999, nbf: 9_999_999_000 })),
+        "invalid claim nbf"
+      )
+      assert.strictEqual(yield* reason(yield* sign({ exp: 9_999_999_999 })), "invalid claim aud")
+    })
+  )
+
+  it.effect("a tampered payload or signature is refused", () =>
+    Effect.gen(function* () {
+      const token = yield* codec.sign({ sub: "42" }, { ...options, lifetime: "1 minute" })
+      const [header, , signature] = token.split(".")
+      const forged = Buffer.from(JSON.stringify({ sub: "1", aud: "effect-users:verify", exp: 9_999_999_999 })).toString(
+        "base64url"
+      )
+      assert.strictEqual(yield* reason(`${header}.${forged}.${signature}`), "bad signature")
+      assert.strictEqual(yield* reason(`${token.slice(0, -2)}AA`), "bad signature")
+      assert.strictEqual(yield* reason(`${token}=`), "malformed")
     })
   )
 
