@@ -17,7 +17,7 @@ import type * as Option from "effect/Option"
 import type { BaseUser, User } from "./User.js"
 
 /** The HTTP request behind an operation, if any. */
-export type Request = Option.Option<HttpServerRequest.HttpServerRequest>
+export type HookRequest = Option.Option<HttpServerRequest.HttpServerRequest>
 
 /** What an update changed: the stored fields given in the patch, and whether the password changed. */
 export type UserChanges<U extends BaseUser = User> = Partial<Omit<U, "id" | "hashedPassword">> & {
@@ -26,19 +26,19 @@ export type UserChanges<U extends BaseUser = User> = Partial<Omit<U, "id" | "has
 
 /** The hooks, each returning an effect the manager runs at the documented point. */
 export interface UserHooksService<U extends BaseUser = User> {
-  readonly onAfterRegister: (user: U, request: Request) => Effect.Effect<void, unknown>
-  readonly onAfterUpdate: (user: U, changes: UserChanges<U>, request: Request) => Effect.Effect<void, unknown>
+  readonly onAfterRegister: (user: U, request: HookRequest) => Effect.Effect<void, unknown>
+  readonly onAfterUpdate: (user: U, changes: UserChanges<U>, request: HookRequest) => Effect.Effect<void, unknown>
   readonly onAfterLogin: (
     user: U,
-    request: Request,
+    request: HookRequest,
     response: Option.Option<HttpServerResponse.HttpServerResponse>
   ) => Effect.Effect<void, unknown>
-  readonly onAfterRequestVerify: (user: U, token: string, request: Request) => Effect.Effect<void, unknown>
-  readonly onAfterVerify: (user: U, request: Request) => Effect.Effect<void, unknown>
-  readonly onAfterForgotPassword: (user: U, token: string, request: Request) => Effect.Effect<void, unknown>
-  readonly onAfterResetPassword: (user: U, request: Request) => Effect.Effect<void, unknown>
-  readonly onBeforeDelete: (user: U, request: Request) => Effect.Effect<void, unknown>
-  readonly onAfterDelete: (user: U, request: Request) => Effect.Effect<void, unknown>
+  readonly onAfterRequestVerify: (user: U, token: string, request: HookRequest) => Effect.Effect<void, unknown>
+  readonly onAfterVerify: (user: U, request: HookRequest) => Effect.Effect<void, unknown>
+  readonly onAfterForgotPassword: (user: U, token: string, request: HookRequest) => Effect.Effect<void, unknown>
+  readonly onAfterResetPassword: (user: U, request: HookRequest) => Effect.Effect<void, unknown>
+  readonly onBeforeDelete: (user: U, request: HookRequest) => Effect.Effect<void, unknown>
+  readonly onAfterDelete: (user: U, request: HookRequest) => Effect.Effect<void, unknown>
 }
 
 /** Hooks that do nothing. */

@@ -43,7 +43,7 @@ import {
   UserInactive,
   UserNotExists
 } from "./UserError.js"
-import { type Request, type UserChanges, UserHooks } from "./UserHooks.js"
+import { type HookRequest, type UserChanges, UserHooks } from "./UserHooks.js"
 import { UserManagerConfig } from "./UserManagerConfig.js"
 import type { UserModel, UserOf } from "./UserModel.js"
 import { UserRepository, type UserRepositoryService } from "./UserRepository.js"
@@ -130,6 +130,9 @@ const ResetClaims = Schema.Struct({ sub: Schema.String, password_fgpt: Schema.St
 const protectedFields = ["id", "hashedPassword", "oauthAccounts"] as const
 const flagFields = ["isActive", "isSuperuser", "isVerified"] as const
 
+const pick = (input: object, keys: ReadonlyArray<string>): object =>
+  Object.fromEntries(Object.entries(input).filter(([key]) => keys.includes(key)))
+
 const definedFields = (input: object, omit: ReadonlyArray<string>): Record<string, unknown> =>
   Object.fromEntries(Object.entries(input).filter(([key, value]) => value !== undefined && !omit.includes(key)))
 
@@ -146,11 +149,11 @@ export const make = Effect.gen(function* () {
   // Unknown e-mails are checked against this hash, so that they cost what a wrong password costs.
   const dummyHash = yield* hasher.hash(Redacted.make(randomBytes(32).toString("base64url")))
 
-  const currentRequest: Effect.Effect<Request> = Effect.serviceOption(HttpServerRequest.HttpServerRequest)
+  const currentRequest: Effect.Effect<HookRequest> = Effect.serviceOption(HttpServerRequest.HttpServerRequest)
 
   // An after-hook follows a change that is already stored: its failure is logged, never turned into the
   // operation's failure (a client told "registration failed" would retry into UserAlreadyExists).
-  const runAfterHook = (name: string, user: BaseUser, hook: (request: Request) => Effect.Effect<void, unknown>) =>
+  const runAfterHook = (name: string, user: BaseUser, hook: (request: HookRequest) => Effect.Effect<void, unknown>) =>
     Effect.flatMap(currentRequest, hook).pipe(
       Effect.catchAllCause((cause) =>
         Effect.logError(`UserHooks.${name} failed; the operation it followed stands`, cause).pipe(
@@ -264,14 +267,7 @@ export const make = Effect.gen(function* () {
       stored.email = email
       stored.isVerified = false
     }
-    if (!safe)
-      Object.assign(
-        stored,
-        definedFields(
-          patch,
-          Object.keys(patch).filter((key) => !flagFields.includes(key as never))
-        )
-      )
+    if (!safe) Object.assign(stored, definedFields(pick(patch, flagFields), []))
     const changes: Record<string, unknown> = { ...stored }
     if (password !== undefined && password !== null) {
       stored.hashedPassword = yield* hasher.hash(password)

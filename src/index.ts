@@ -27,7 +27,7 @@ export {
 } from "./TokenCodec.js"
 export * from "./User.js"
 export * from "./UserError.js"
-export { noHooks, type Request, type UserChanges, UserHooks, type UserHooksService } from "./UserHooks.js"
+export { type HookRequest, noHooks, type UserChanges, UserHooks, type UserHooksService } from "./UserHooks.js"
 export {
   type Credentials,
   type OAuthCallbackOptions,
