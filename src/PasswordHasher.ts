@@ -65,20 +65,26 @@ export const makeArgon2 = (options: Argon2Options = {}): PasswordHasherService =
   } as argon2.Options
   const current = `$argon2id$v=19$m=${params.memoryCost},t=${params.timeCost},p=${params.parallelism}$`
 
+  // A started hash runs to the end on libuv's pool whatever happens to the fiber, so it holds its permit until
+  // then (uninterruptible): interrupted logins cannot pile up hashes beyond the bound. (An AbortSignal would
+  // not stop a running hash either, and costs @node-rs/argon2 a slower path.)
+  const run = <A>(operation: string, task: () => Promise<A>) =>
+    Effect.uninterruptible(Effect.tryPromise({ try: task, catch: hashingFault(operation) }))
+
   const hash = (password: Redacted.Redacted<string>) =>
-    Effect.tryPromise({
-      try: (signal) => argon2.hash(Redacted.value(password), params, signal),
-      catch: hashingFault("hash")
-    }).pipe(Effect.orDie, Effect.withSpan("PasswordHasher.hash"))
+    run("hash", () => argon2.hash(Redacted.value(password), params)).pipe(
+      Effect.orDie,
+      Effect.withSpan("PasswordHasher.hash")
+    )
 
   const verify = (password: Redacted.Redacted<string>, stored: string) => {
     const check = stored.startsWith("$argon2")
-      ? (signal: AbortSignal) => argon2.verify(stored, Redacted.value(password), undefined, signal)
+      ? () => argon2.verify(stored, Redacted.value(password))
       : bcryptPrefix.test(stored)
-        ? (signal: AbortSignal) => bcrypt.verify(Redacted.value(password), stored, signal)
+        ? () => bcrypt.verify(Redacted.value(password), stored)
         : undefined
     if (check === undefined) return Effect.succeed(false)
-    return Effect.tryPromise({ try: check, catch: hashingFault("verify") }).pipe(
+    return run("verify", check).pipe(
       // A malformed stored hash is a mismatch, not an outage.
       Effect.orElseSucceed(() => false),
       Effect.withSpan("PasswordHasher.verify")
