@@ -18,7 +18,7 @@ import * as Schema from "effect/Schema"
 import { IdParser } from "./IdParser.js"
 import { PasswordHasher } from "./PasswordHasher.js"
 import { type PasswordOwner, PasswordValidator } from "./PasswordValidator.js"
-import { TokenCodec } from "./TokenCodec.js"
+import { type SignOptions, TokenCodec } from "./TokenCodec.js"
 import type {
   BaseUser,
   IdOf,
@@ -149,6 +149,20 @@ export const make = Effect.gen(function* () {
   // Unknown e-mails are checked against this hash, so that they cost what a wrong password costs.
   const dummyHash = yield* hasher.hash(Redacted.make(randomBytes(32).toString("base64url")))
 
+  const verifyToken: SignOptions = {
+    secret: config.verificationTokenSecret,
+    audience: config.verificationTokenAudience,
+    lifetime: config.verificationTokenLifetime
+  }
+  const resetToken: SignOptions = {
+    secret: config.resetPasswordTokenSecret,
+    audience: config.resetPasswordTokenAudience,
+    lifetime: config.resetPasswordTokenLifetime
+  }
+  /** Verifies a token and decodes the claims the operation needs; any problem is an `InvalidToken` or a `ParseError`. */
+  const decodeClaims = <A, I>(token: string, options: SignOptions, claims: Schema.Schema<A, I>) =>
+    Effect.flatMap(codec.verify(token, options), Schema.decodeUnknown(claims))
+
   const currentRequest: Effect.Effect<HookRequest> = Effect.serviceOption(HttpServerRequest.HttpServerRequest)
 
   // An after-hook follows a change that is already stored: its failure is logged, never turned into the
@@ -200,25 +214,13 @@ export const make = Effect.gen(function* () {
   const requestVerify = Effect.fn("UserManager.requestVerify")(function* (user: BaseUser) {
     if (!user.isActive) return yield* new UserInactive()
     if (user.isVerified) return yield* new UserAlreadyVerified()
-    const token = yield* codec.sign(
-      { sub: String(user.id), email: user.email },
-      {
-        secret: config.verificationTokenSecret,
-        audience: config.verificationTokenAudience,
-        lifetime: config.verificationTokenLifetime
-      }
-    )
+    const token = yield* codec.sign({ sub: String(user.id), email: user.email }, verifyToken)
     yield* runAfterHook("onAfterRequestVerify", user, (request) => hooks.onAfterRequestVerify(user, token, request))
   })
 
   const verify = Effect.fn("UserManager.verify")(function* (token: string) {
     const invalid = () => new InvalidVerifyToken()
-    const claims = yield* codec
-      .verify(token, {
-        secret: config.verificationTokenSecret,
-        audience: config.verificationTokenAudience
-      })
-      .pipe(Effect.flatMap(Schema.decodeUnknown(VerifyClaims)), Effect.mapError(invalid))
+    const claims = yield* Effect.mapError(decodeClaims(token, verifyToken, VerifyClaims), invalid)
     const user = yield* Effect.flatMap(repository.getByEmail(claims.email), Effect.mapError(invalid))
     const id = yield* Effect.mapError(idParser.parse(claims.sub), invalid)
     if (!Equal.equals(id, user.id)) return yield* invalid()
@@ -237,14 +239,7 @@ export const make = Effect.gen(function* () {
     if (!user.isActive) return yield* new UserInactive()
     // The token carries a hash of the current password hash: once the password changes, the token is spent.
     const fingerprint = yield* hasher.hash(Redacted.make(user.hashedPassword))
-    const token = yield* codec.sign(
-      { sub: String(user.id), password_fgpt: fingerprint },
-      {
-        secret: config.resetPasswordTokenSecret,
-        audience: config.resetPasswordTokenAudience,
-        lifetime: config.resetPasswordTokenLifetime
-      }
-    )
+    const token = yield* codec.sign({ sub: String(user.id), password_fgpt: fingerprint }, resetToken)
     yield* runAfterHook("onAfterForgotPassword", user, (request) => hooks.onAfterForgotPassword(user, token, request))
   })
 
@@ -282,12 +277,7 @@ export const make = Effect.gen(function* () {
     password: Redacted.Redacted<string>
   ) {
     const invalid = () => new InvalidResetPasswordToken()
-    const claims = yield* codec
-      .verify(token, {
-        secret: config.resetPasswordTokenSecret,
-        audience: config.resetPasswordTokenAudience
-      })
-      .pipe(Effect.flatMap(Schema.decodeUnknown(ResetClaims)), Effect.mapError(invalid))
+    const claims = yield* Effect.mapError(decodeClaims(token, resetToken, ResetClaims), invalid)
     const id = yield* Effect.mapError(idParser.parse(claims.sub), invalid)
     const user = yield* get(id)
     if (!(yield* hasher.verify(Redacted.make(user.hashedPassword), claims.password_fgpt))) return yield* invalid()
