@@ -2,6 +2,7 @@
  * effect-users: FastAPI Users' user manager for Effect.
  */
 export { IdParser, type IdParserService, integerParser, uuidParser } from "./IdParser.js"
+export * as Migrations from "./Migrations.js"
 export {
   type Argon2Options,
   makeArgon2,
@@ -15,6 +16,7 @@ export {
   PasswordValidator,
   type PasswordValidatorService
 } from "./PasswordValidator.js"
+export * as SqlUserRepository from "./SqlUserRepository.js"
 export {
   type Claims,
   type HmacAlgorithm,

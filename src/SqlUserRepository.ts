@@ -1,0 +1,260 @@
+/**
+ * The `UserRepository` contract over `@effect/sql`, written once for PostgreSQL (`@effect/sql-pg`) and
+ * SQLite (`@effect/sql-sqlite-node`). Tables and columns follow FastAPI Users' SQLAlchemy models
+ * (`user`, `oauth_account`, snake_case columns), so it reads and writes a FastAPI Users database as is.
+ *
+ * Two users never share an e-mail in any case because the database says so: the unique index on
+ * `lower(email)` that `Migrations` creates turns a lost race into `UserAlreadyExists`.
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import * as SchemaAST from "effect/SchemaAST"
+import { OAuthAccount, type OAuthAccountCreate, type UserInsert, type UserPatch, type UserWithOAuth } from "./User.js"
+import { UserAlreadyExists, UserNotExists } from "./UserError.js"
+import * as UserModel from "./UserModel.js"
+import { type OAuthAccountUpdate, UserRepository, type UserRepositoryService } from "./UserRepository.js"
+
+/** Table names and the app's user model; the defaults are FastAPI Users' tables and its default model. */
+export interface Options<M extends UserModel.UserModel<any, any> = typeof UserModel.Default> {
+  /** The users table (default `user`). */
+  readonly userTable?: string | undefined
+  /** The OAuth accounts table (default `oauth_account`). */
+  readonly oauthAccountTable?: string | undefined
+  /** The app's user model; each field is stored in the snake_case column of its name (`firstName` → `first_name`). */
+  readonly model?: M | undefined
+}
+
+/** The column a model field is stored in: `hashedPassword` → `hashed_password`. */
+export const columnName = (field: string): string => field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)
+
+const quote = (identifier: string) => `"${identifier.replaceAll('"', '""')}"`
+
+const isBooleanAst = (ast: SchemaAST.AST): boolean =>
+  ast._tag === "BooleanKeyword" || (ast._tag === "Union" && ast.types.some(isBooleanAst))
+
+interface Column {
+  readonly field: string
+  readonly column: string
+  readonly boolean: boolean
+}
+
+const columnsOf = (schema: Schema.Schema.Any): ReadonlyArray<Column> => {
+  const encoded = SchemaAST.encodedAST(schema.ast)
+  if (encoded._tag !== "TypeLiteral") throw new Error("SqlUserRepository: the user model must be a struct")
+  return encoded.propertySignatures.map(({ name, type }) => ({
+    field: String(name),
+    column: columnName(String(name)),
+    boolean: isBooleanAst(type)
+  }))
+}
+
+const accountColumns: ReadonlyArray<Column> = columnsOf(OAuthAccount)
+
+/** Whether a failed write broke the uniqueness of `email` (either index: FastAPI Users' or `lower(email)`). */
+const isEmailConflict = (error: SqlError): boolean => {
+  const cause = error.cause as { code?: unknown; detail?: unknown; message?: unknown } | undefined
+  if (cause?.code === "23505" && typeof cause.detail === "string") {
+    // detail reads `Key (lower(email::text))=(...) already exists.`: only the part before the value names columns
+    const end = cause.detail.indexOf(")=(")
+    return /\bemail\b/.test(cause.detail.slice(0, end === -1 ? 0 : end))
+  }
+  if (cause?.code === "SQLITE_CONSTRAINT_UNIQUE" && typeof cause.message === "string") {
+    // `UNIQUE constraint failed: user.email` or `UNIQUE constraint failed: index 'ix_user_email_lower'`
+    return /\.email$|index '[^']*email[^']*'/.test(cause.message)
+  }
+  return false
+}
+
+const catchEmailConflict = <A, R>(effect: Effect.Effect<A, SqlError, R>): Effect.Effect<A, UserAlreadyExists, R> =>
+  Effect.catchAll(effect, (error) =>
+    isEmailConflict(error) ? Effect.fail(new UserAlreadyExists()) : Effect.die(error)
+  )
+
+/** Builds the repository over the `SqlClient` in context (PostgreSQL or SQLite). */
+export const make = <M extends UserModel.UserModel<any, any> = typeof UserModel.Default>(
+  options: Options<M> = {}
+): Effect.Effect<UserRepositoryService<UserModel.UserOf<M>>, never, SqlClient.SqlClient> =>
+  Effect.gen(function* () {
+    // Our own column names: an app's client may camelCase results or snake_case identifiers, we must not.
+    const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+    const sqlite = sql.onDialectOrElse({ sqlite: () => true, pg: () => false, orElse: () => undefined })
+    if (sqlite === undefined) return yield* Effect.dieMessage("SqlUserRepository supports PostgreSQL and SQLite")
+
+    const model = options.model ?? UserModel.Default
+    const users = sql(options.userTable ?? "user")
+    const accounts = sql(options.oauthAccountTable ?? "oauth_account")
+    const userColumns = columnsOf(model.User)
+    const selectUser = sql.literal(userColumns.map(({ column }) => quote(column)).join(", "))
+    const selectAccount = sql.literal(accountColumns.map(({ column }) => quote(column)).join(", "))
+
+    // Stored users decode without services: a model's schemas have no context requirements.
+    const userSchema = model.User as Schema.Schema<any, any>
+    const decodeUser = Schema.decodeUnknown(userSchema)
+    const encodeUser = Schema.encodeUnknown(Schema.partial(userSchema))
+    const encodeId = Schema.encodeUnknown(model.id as Schema.Schema<any, any>)
+    const decodeAccounts = Schema.decodeUnknown(Schema.Array(OAuthAccount))
+
+    const toRow = (columns: ReadonlyArray<Column>, encoded: Record<string, unknown>) => {
+      const row: Record<string, unknown> = {}
+      for (const { boolean, column, field } of columns) {
+        const value = encoded[field]
+        if (value === undefined) continue
+        row[column] = sqlite && boolean && typeof value === "boolean" ? (value ? 1 : 0) : value
+      }
+      return row
+    }
+    const fromRow = (columns: ReadonlyArray<Column>, row: Record<string, unknown>) => {
+      const encoded: Record<string, unknown> = {}
+      for (const { boolean, column, field } of columns) {
+        const value = row[column]
+        encoded[field] = sqlite && boolean && typeof value === "number" ? value !== 0 : value
+      }
+      return encoded
+    }
+
+    const userRow = (input: Record<string, unknown>) =>
+      Effect.map(encodeUser(input), (encoded) => toRow(userColumns, encoded as Record<string, unknown>))
+    const readUser = (rows: ReadonlyArray<Record<string, unknown>>) =>
+      rows.length === 0 ? Effect.succeedNone : Effect.asSome(decodeUser(fromRow(userColumns, rows[0]!)))
+    const readAccounts = (rows: ReadonlyArray<Record<string, unknown>>) =>
+      decodeAccounts(rows.map((row) => fromRow(accountColumns, row)))
+    const accountRow = (userId: unknown, account: OAuthAccountCreate) => ({
+      id: crypto.randomUUID(),
+      user_id: userId,
+      oauth_name: account.oauthName,
+      access_token: account.accessToken,
+      expires_at: account.expiresAt ?? null,
+      refresh_token: account.refreshToken ?? null,
+      account_id: account.accountId,
+      account_email: account.accountEmail
+    })
+
+    const selectById = (id: unknown) => sql`SELECT ${selectUser} FROM ${users} WHERE id = ${id}`
+    const accountsOf = (id: unknown) =>
+      Effect.flatMap(sql`SELECT ${selectAccount} FROM ${accounts} WHERE user_id = ${id}`, readAccounts)
+    const withOAuth = (id: unknown) =>
+      Effect.gen(function* () {
+        const user = yield* Effect.flatMap(selectById(id), readUser)
+        if (Option.isNone(user)) return yield* new UserNotExists()
+        const oauthAccounts = yield* accountsOf(id)
+        return { ...user.value, oauthAccounts } as UserWithOAuth<any>
+      })
+
+    const insertUser = (input: UserInsert<any>) =>
+      Effect.flatMap(userRow(input), (row) =>
+        catchEmailConflict(sql`INSERT INTO ${users} ${sql.insert(row)} RETURNING ${selectUser}`)
+      ).pipe(Effect.flatMap(readUser), Effect.map(Option.getOrThrow))
+
+    const service: UserRepositoryService<any> = {
+      get: (id) =>
+        Effect.flatMap(encodeId(id), selectById).pipe(
+          Effect.flatMap(readUser),
+          Effect.orDie,
+          Effect.withSpan("SqlUserRepository.get")
+        ),
+
+      getByEmail: (email) =>
+        sql`SELECT ${selectUser} FROM ${users} WHERE lower(email) = lower(${email}) LIMIT 1`.pipe(
+          Effect.flatMap(readUser),
+          Effect.orDie,
+          Effect.withSpan("SqlUserRepository.getByEmail")
+        ),
+
+      getByOAuthAccount: (oauthName, accountId) =>
+        sql`SELECT user_id FROM ${accounts} WHERE oauth_name = ${oauthName} AND account_id = ${accountId} LIMIT 1`.pipe(
+          Effect.flatMap((rows) =>
+            rows.length === 0
+              ? Effect.succeedNone
+              : withOAuth(rows[0]!.user_id).pipe(
+                  Effect.asSome,
+                  Effect.catchTag("UserNotExists", () => Effect.succeedNone)
+                )
+          ),
+          Effect.orDie,
+          Effect.withSpan("SqlUserRepository.getByOAuthAccount")
+        ),
+
+      create: (input) =>
+        insertUser(input).pipe(Effect.catchTag("ParseError", Effect.die), Effect.withSpan("SqlUserRepository.create")),
+
+      createWithOAuthAccount: (input, account) =>
+        Effect.gen(function* () {
+          const user = yield* insertUser(input)
+          const rows =
+            yield* sql`INSERT INTO ${accounts} ${sql.insert(accountRow(yield* encodeId(user.id), account))} RETURNING ${selectAccount}`
+          return { ...user, oauthAccounts: yield* readAccounts(rows) } as UserWithOAuth<any>
+        }).pipe(
+          sql.withTransaction,
+          Effect.catchTags({ ParseError: Effect.die, SqlError: Effect.die }),
+          Effect.withSpan("SqlUserRepository.createWithOAuthAccount")
+        ),
+
+      update: (user, patch: UserPatch<any>) =>
+        Effect.gen(function* () {
+          const id = yield* encodeId(user.id)
+          const { id: _, ...fields } = patch as Record<string, unknown>
+          const row = yield* userRow(fields)
+          const rows =
+            Object.keys(row).length === 0
+              ? yield* selectById(id)
+              : yield* catchEmailConflict(
+                  sql`UPDATE ${users} SET ${sql.update(row)} WHERE id = ${id} RETURNING ${selectUser}`
+                )
+          const updated = yield* readUser(rows)
+          if (Option.isNone(updated)) return yield* new UserNotExists()
+          return updated.value
+        }).pipe(
+          Effect.catchTags({ ParseError: Effect.die, SqlError: Effect.die }),
+          Effect.withSpan("SqlUserRepository.update")
+        ),
+
+      delete: (user) =>
+        Effect.gen(function* () {
+          const id = yield* encodeId(user.id)
+          // SQLite enforces ON DELETE CASCADE only with `PRAGMA foreign_keys = ON`: delete the accounts ourselves
+          yield* sql`DELETE FROM ${accounts} WHERE user_id = ${id}`
+          yield* sql`DELETE FROM ${users} WHERE id = ${id}`
+        }).pipe(sql.withTransaction, Effect.orDie, Effect.withSpan("SqlUserRepository.delete")),
+
+      addOAuthAccount: (user, account) =>
+        Effect.gen(function* () {
+          const id = yield* encodeId(user.id)
+          const exists = yield* sql`SELECT 1 AS found FROM ${users} WHERE id = ${id}`
+          if (exists.length === 0) return yield* new UserNotExists()
+          yield* sql`INSERT INTO ${accounts} ${sql.insert(accountRow(id, account))}`
+          return yield* withOAuth(id)
+        }).pipe(
+          sql.withTransaction,
+          Effect.catchTags({ ParseError: Effect.die, SqlError: Effect.die }),
+          Effect.withSpan("SqlUserRepository.addOAuthAccount")
+        ),
+
+      updateOAuthAccount: (user, account, patch: OAuthAccountUpdate) =>
+        Effect.gen(function* () {
+          const id = yield* encodeId(user.id)
+          const row = toRow(accountColumns, patch)
+          if (Object.keys(row).length > 0) {
+            yield* sql`UPDATE ${accounts} SET ${sql.update(row)} WHERE id = ${account.id} AND user_id = ${id}`
+          }
+          return yield* withOAuth(id)
+        }).pipe(
+          sql.withTransaction,
+          Effect.catchTags({ ParseError: Effect.die, SqlError: Effect.die }),
+          Effect.withSpan("SqlUserRepository.updateOAuthAccount")
+        )
+    }
+    return service
+  })
+
+/** `UserRepository` over the `SqlClient` in context, with FastAPI Users' tables and the default model. */
+export const layer: Layer.Layer<UserRepository, never, SqlClient.SqlClient> = Layer.effect(UserRepository, make())
+
+/** `UserRepository` over the `SqlClient` in context, with other table names or the app's own model. */
+export const layerWith = <M extends UserModel.UserModel<any, any> = typeof UserModel.Default>(
+  options: Options<M>
+): Layer.Layer<UserRepository, never, SqlClient.SqlClient> =>
+  Layer.effect(UserRepository, make(options) as Effect.Effect<UserRepositoryService<any>, never, SqlClient.SqlClient>)

@@ -1,0 +1,132 @@
+import * as SqlClient from "@effect/sql/SqlClient"
+import { SqliteClient } from "@effect/sql-sqlite-node"
+import { assert, describe, layer } from "@effect/vitest"
+import { Effect, Layer, Option, String as Str } from "effect"
+import { Migrations, SqlUserRepository, UserRepository } from "effect-users"
+import { userManagerSuite } from "./UserManagerSuite.js"
+import { userRepositorySuite } from "./UserRepositorySuite.js"
+import { describePg, freshDatabase } from "./utils/PgTest.js"
+import { customRepository, defaultRepository } from "./utils/SqlTest.js"
+import { freshEmail } from "./utils/TestUsers.js"
+
+const sqlite = () => SqliteClient.layer({ filename: ":memory:" })
+
+const newUser = (email = freshEmail()) => ({
+  id: crypto.randomUUID(),
+  email,
+  hashedPassword: "fake$hash",
+  isActive: true,
+  isSuperuser: false,
+  isVerified: true
+})
+
+const oauth = { oauthName: "google", accessToken: "token", accountId: "acct", accountEmail: "a@camelot.bt" }
+
+describe("SQLite", () => {
+  userRepositorySuite("SqlUserRepository on SQLite", {
+    default: defaultRepository(sqlite()),
+    custom: customRepository(sqlite())
+  })
+  userManagerSuite("UserManager over SqlUserRepository on SQLite", defaultRepository(sqlite()))
+
+  const client = sqlite()
+  layer(Layer.merge(defaultRepository(client), client), { excludeTestServices: true })("SQLite storage", (it) => {
+    it.effect("stores FastAPI Users' snake_case columns with booleans as 0/1", () =>
+      Effect.gen(function* () {
+        const repository = yield* UserRepository
+        const sql = yield* SqlClient.SqlClient
+        const user = yield* repository.create(newUser())
+        const [row] = yield* sql`SELECT * FROM "user" WHERE id = ${user.id}`
+        assert.deepStrictEqual(row, {
+          id: user.id,
+          email: user.email,
+          hashed_password: "fake$hash",
+          is_active: 1,
+          is_superuser: 0,
+          is_verified: 1
+        })
+      })
+    )
+
+    it.effect("delete removes the user's rows in oauth_account", () =>
+      Effect.gen(function* () {
+        const repository = yield* UserRepository
+        const sql = yield* SqlClient.SqlClient
+        const user = yield* repository.createWithOAuthAccount(newUser(), { ...oauth, accountId: "sqlite-delete" })
+        yield* repository.delete(user)
+        const rows = yield* sql`SELECT id FROM oauth_account WHERE user_id = ${user.id}`
+        assert.strictEqual(rows.length, 0)
+      })
+    )
+  })
+
+  // An app's client may transform names; the repository keeps FastAPI Users' columns regardless.
+  const transforming = SqliteClient.layer({
+    filename: ":memory:",
+    transformQueryNames: Str.camelToSnake,
+    transformResultNames: Str.snakeToCamel
+  })
+  layer(defaultRepository(transforming), { excludeTestServices: true })("SQLite client with name transforms", (it) => {
+    it.effect("reads and writes the same columns", () =>
+      Effect.gen(function* () {
+        const repository = yield* UserRepository
+        const user = yield* repository.create(newUser())
+        assert.deepStrictEqual(yield* repository.getByEmail(user.email.toUpperCase()), Option.some(user))
+      })
+    )
+  })
+})
+
+describePg("PostgreSQL", () => {
+  const db = freshDatabase()
+
+  userRepositorySuite("SqlUserRepository on PostgreSQL", {
+    default: defaultRepository(db.client),
+    custom: customRepository(db.client)
+  })
+  userManagerSuite("UserManager over SqlUserRepository on PostgreSQL", defaultRepository(db.client))
+
+  layer(Layer.merge(defaultRepository(db.client), db.client), { excludeTestServices: true })(
+    "PostgreSQL storage",
+    (it) => {
+      it.effect("getByEmail uses the unique index on lower(email)", () =>
+        Effect.gen(function* () {
+          const repository = yield* UserRepository
+          const sql = yield* SqlClient.SqlClient
+          yield* sql`INSERT INTO "user" (id, email, hashed_password, is_active, is_superuser, is_verified)
+            SELECT gen_random_uuid(), 'filler' || i || '@camelot.bt', 'x', true, false, false
+            FROM generate_series(1, 5000) AS i`
+          yield* sql`ANALYZE "user"`
+          const email = freshEmail("Indexed")
+          yield* repository.create(newUser(email))
+          const plan = yield* sql<{ "QUERY PLAN": string }>`EXPLAIN SELECT id FROM "user"
+            WHERE lower(email) = lower(${email.toUpperCase()}) LIMIT 1`
+          const text = plan.map((row) => row["QUERY PLAN"]).join("\n")
+          assert.include(text, Migrations.emailIndexName("user"), text)
+          assert.notInclude(text, "Seq Scan", text)
+          assert.isTrue(Option.isSome(yield* repository.getByEmail(email.toUpperCase())))
+        })
+      )
+
+      it.effect("deleting a user removes its OAuth accounts and access tokens", () =>
+        Effect.gen(function* () {
+          const repository = yield* UserRepository
+          const sql = yield* SqlClient.SqlClient
+          const user = yield* repository.createWithOAuthAccount(newUser(), { ...oauth, accountId: "pg-delete" })
+          yield* sql`INSERT INTO accesstoken (token, user_id) VALUES (${"t".repeat(43)}, ${user.id})`
+          yield* repository.delete(user)
+          assert.strictEqual((yield* sql`SELECT 1 FROM oauth_account WHERE user_id = ${user.id}`).length, 0)
+          assert.strictEqual((yield* sql`SELECT 1 FROM accesstoken WHERE user_id = ${user.id}`).length, 0)
+        })
+      )
+
+      it.effect("works through SqlUserRepository.layer", () =>
+        Effect.gen(function* () {
+          const repository = yield* Effect.provide(UserRepository, SqlUserRepository.layer)
+          const user = yield* repository.create(newUser())
+          assert.deepStrictEqual(yield* repository.get(user.id), Option.some(user))
+        })
+      )
+    }
+  )
+})

@@ -1,0 +1,7 @@
+import { UserRepository } from "effect-users"
+import { userRepositorySuite } from "./UserRepositorySuite.js"
+
+userRepositorySuite("UserRepository.layerMemory", {
+  default: UserRepository.layerMemory,
+  custom: UserRepository.layerMemory
+})

@@ -1,0 +1,369 @@
+import { assert, describe, layer } from "@effect/vitest"
+import { Cause, Effect, Exit, type Layer, Option, Schema } from "effect"
+import { type OAuthAccount, UserModel, UserRepository } from "effect-users"
+import { freshEmail } from "./utils/TestUsers.js"
+
+/** An app's own model: integer IDs assigned by the store and three extra fields. */
+export const CustomModel = UserModel.make({
+  id: Schema.Int,
+  fields: { firstName: Schema.String, birthYear: Schema.NullOr(Schema.Int), newsletter: Schema.Boolean }
+})
+export type CustomUser = UserModel.UserOf<typeof CustomModel>
+
+const DefaultRepository = UserRepository
+const CustomRepository = UserRepository.forModel(CustomModel)
+
+const newUser = (email = freshEmail()) => ({
+  id: crypto.randomUUID(),
+  email,
+  hashedPassword: "fake$hash",
+  isActive: true,
+  isSuperuser: false,
+  isVerified: false
+})
+
+const newCustomUser = (email = freshEmail()) => ({
+  email,
+  hashedPassword: "fake$hash",
+  isActive: true,
+  isSuperuser: false,
+  isVerified: true,
+  firstName: "Lancelot",
+  birthYear: null,
+  newsletter: false
+})
+
+const account = (overrides: Partial<Parameters<UserRepository["Type"]["addOAuthAccount"]>[1]> = {}) => ({
+  oauthName: "google",
+  accessToken: "access-1",
+  accountId: `acct-${crypto.randomUUID()}`,
+  accountEmail: freshEmail("oauth"),
+  ...overrides
+})
+
+const byName = (accounts: ReadonlyArray<OAuthAccount>) =>
+  [...accounts].sort((a, b) => a.oauthName.localeCompare(b.oauthName))
+
+/** Mixes the case of an e-mail differently for each `i`. */
+const recase = (email: string, i: number) =>
+  [...email].map((c, j) => ((i >> (j % 8)) & 1 ? c.toUpperCase() : c.toLowerCase())).join("")
+
+/** Runs the effects concurrently and checks that exactly one succeeds and every other fails with `tag`. */
+const exactlyOneWinner = <A, E extends { readonly _tag: string }>(
+  effects: ReadonlyArray<Effect.Effect<A, E>>,
+  tag: string
+) =>
+  Effect.gen(function* () {
+    const exits = yield* Effect.all(
+      effects.map((effect) => Effect.exit(effect)),
+      { concurrency: "unbounded" }
+    )
+    const winners = exits.filter(Exit.isSuccess)
+    assert.strictEqual(winners.length, 1)
+    for (const exit of exits.filter(Exit.isFailure)) {
+      const failure = Cause.failureOption(exit.cause)
+      assert.isTrue(Option.isSome(failure), `a loser ended with a defect: ${Cause.pretty(exit.cause)}`)
+      assert.strictEqual(Option.getOrThrow(failure)._tag, tag)
+    }
+    return winners[0]!.value
+  })
+
+/**
+ * The `UserRepository` contract, run over any implementation: `layers.default` stores the default model,
+ * `layers.custom` stores `CustomModel`. Tests share each store, so each uses its own e-mail addresses.
+ */
+export const userRepositorySuite = (
+  name: string,
+  layers: {
+    readonly default: Layer.Layer<UserRepository, unknown>
+    readonly custom: Layer.Layer<UserRepository, unknown>
+  }
+) => {
+  layer(layers.default, { excludeTestServices: true })(`${name}: default model`, (it) => {
+    describe("users", () => {
+      it.effect("create stores the user as given and get finds it by ID", () =>
+        Effect.gen(function* () {
+          const repository = yield* DefaultRepository
+          const input = newUser(freshEmail("Gawain"))
+          const created = yield* repository.create(input)
+          assert.deepStrictEqual(created, input)
+          assert.deepStrictEqual(yield* repository.get(input.id), Option.some(input))
+          assert.isTrue(Option.isNone(yield* repository.get(crypto.randomUUID())))
+        })
+      )
+
+      it.effect("getByEmail ignores case and returns the e-mail as stored", () =>
+        Effect.gen(function* () {
+          const repository = yield* DefaultRepository
+          const email = freshEmail("Sir.Galahad")
+          const user = yield* repository.create(newUser(email))
+          for (const variant of [email, email.toLowerCase(), email.toUpperCase()]) {
+            const found = yield* repository.getByEmail(variant)
+            assert.strictEqual(Option.getOrThrow(found).id, user.id)
+            assert.strictEqual(Option.getOrThrow(found).email, email)
+          }
+          assert.isTrue(Option.isNone(yield* repository.getByEmail(freshEmail("nobody"))))
+        })
+      )
+
+      it.effect("create fails with UserAlreadyExists when the e-mail is taken in any case", () =>
+        Effect.gen(function* () {
+          const repository = yield* DefaultRepository
+          const email = freshEmail("percival")
+          yield* repository.create(newUser(email))
+          const error = yield* Effect.flip(repository.create(newUser(email.toUpperCase())))
+          assert.strictEqual(error._tag, "UserAlreadyExists")
+          const same = yield* Effect.flip(repository.create(newUser(email)))
+          assert.strictEqual(same._tag, "UserAlreadyExists")
+        })
+      )
+
+      it.effect(
+        "50 concurrent creates with one e-mail in varying case: one winner, UserAlreadyExists for the rest",
+        () =>
+          Effect.gen(function* () {
+            const repository = yield* DefaultRepository
+            const email = freshEmail("race")
+            const attempts = Array.from({ length: 50 }, (_, i) => repository.create(newUser(recase(email, i))))
+            const winner = yield* exactlyOneWinner(attempts, "UserAlreadyExists")
+            const stored = yield* repository.getByEmail(email)
+            assert.strictEqual(Option.getOrThrow(stored).id, winner.id)
+          })
+      )
+
+      it.effect("update applies only the fields in the patch", () =>
+        Effect.gen(function* () {
+          const repository = yield* DefaultRepository
+          const user = yield* repository.create(newUser())
+          const updated = yield* repository.update(user, { isVerified: true, hashedPassword: "fake$other" })
+          assert.deepStrictEqual(updated, { ...user, isVerified: true, hashedPassword: "fake$other" })
+          assert.deepStrictEqual(yield* repository.get(user.id), Option.some(updated))
+          assert.deepStrictEqual(yield* repository.update(updated, {}), updated)
+        })
+      )
+
+      it.effect("update changes the e-mail, also to another case of its own", () =>
+        Effect.gen(function* () {
+          const repository = yield* DefaultRepository
+          const user = yield* repository.create(newUser(freshEmail("bors")))
+          const upper = yield* repository.update(user, { email: user.email.toUpperCase() })
+          assert.strictEqual(upper.email, user.email.toUpperCase())
+          const moved = freshEmail("bors.new")
+          yield* repository.update(upper, { email: moved })
+          assert.isTrue(Option.isNone(yield* repository.getByEmail(user.email)))
+          assert.strictEqual(Option.getOrThrow(yield* repository.getByEmail(moved)).id, user.id)
+        })
+      )
+
+      it.effect("update fails with UserAlreadyExists when another user has the e-mail in any case", () =>
+        Effect.gen(function* () {
+          const repository = yield* DefaultRepository
+          const first = yield* repository.create(newUser())
+          const second = yield* repository.create(newUser())
+          const error = yield* Effect.flip(repository.update(second, { email: first.email.toUpperCase() }))
+          assert.strictEqual(error._tag, "UserAlreadyExists")
+          assert.deepStrictEqual(yield* repository.get(second.id), Option.some(second))
+        })
+      )
+
+      it.effect("concurrent updates to one e-mail: one winner, UserAlreadyExists for the rest", () =>
+        Effect.gen(function* () {
+          const repository = yield* DefaultRepository
+          const target = freshEmail("target")
+          const users = yield* Effect.all(Array.from({ length: 20 }, () => repository.create(newUser())))
+          const winner = yield* exactlyOneWinner(
+            users.map((user, i) => repository.update(user, { email: recase(target, i) })),
+            "UserAlreadyExists"
+          )
+          assert.strictEqual(Option.getOrThrow(yield* repository.getByEmail(target)).id, winner.id)
+        })
+      )
+
+      it.effect("update fails with UserNotExists for a missing user", () =>
+        Effect.gen(function* () {
+          const repository = yield* DefaultRepository
+          const ghost = newUser()
+          assert.strictEqual((yield* Effect.flip(repository.update(ghost, { isActive: false })))._tag, "UserNotExists")
+          assert.strictEqual((yield* Effect.flip(repository.update(ghost, {})))._tag, "UserNotExists")
+        })
+      )
+
+      it.effect("delete removes the user and frees its e-mail; deleting a missing user does nothing", () =>
+        Effect.gen(function* () {
+          const repository = yield* DefaultRepository
+          const user = yield* repository.create(newUser())
+          yield* repository.delete(user)
+          assert.isTrue(Option.isNone(yield* repository.get(user.id)))
+          assert.isTrue(Option.isNone(yield* repository.getByEmail(user.email)))
+          yield* repository.delete(user)
+          yield* repository.create(newUser(user.email))
+        })
+      )
+    })
+
+    describe("OAuth accounts", () => {
+      it.effect("createWithOAuthAccount stores both; getByOAuthAccount finds the user with its accounts", () =>
+        Effect.gen(function* () {
+          const repository = yield* DefaultRepository
+          const input = newUser()
+          const details = account({ expiresAt: 1_900_000_000, refreshToken: "refresh-1" })
+          const created = yield* repository.createWithOAuthAccount(input, details)
+          assert.strictEqual(created.id, input.id)
+          assert.strictEqual(created.oauthAccounts.length, 1)
+          const [stored] = created.oauthAccounts
+          assert.deepStrictEqual({ ...stored!, id: "" }, { id: "", ...details })
+          const found = Option.getOrThrow(yield* repository.getByOAuthAccount("google", details.accountId))
+          assert.deepStrictEqual(found, created)
+          assert.isTrue(Option.isNone(yield* repository.getByOAuthAccount("github", details.accountId)))
+          assert.isTrue(Option.isNone(yield* repository.getByOAuthAccount("google", "unknown")))
+        })
+      )
+
+      it.effect("an account without expiry or refresh token stores null for both", () =>
+        Effect.gen(function* () {
+          const repository = yield* DefaultRepository
+          const created = yield* repository.createWithOAuthAccount(newUser(), account())
+          assert.strictEqual(created.oauthAccounts[0]!.expiresAt, null)
+          assert.strictEqual(created.oauthAccounts[0]!.refreshToken, null)
+        })
+      )
+
+      it.effect("createWithOAuthAccount with a taken e-mail stores neither user nor account", () =>
+        Effect.gen(function* () {
+          const repository = yield* DefaultRepository
+          const existing = yield* repository.create(newUser())
+          const details = account()
+          const input = newUser(existing.email.toUpperCase())
+          const error = yield* Effect.flip(repository.createWithOAuthAccount(input, details))
+          assert.strictEqual(error._tag, "UserAlreadyExists")
+          assert.isTrue(Option.isNone(yield* repository.getByOAuthAccount("google", details.accountId)))
+          assert.isTrue(Option.isNone(yield* repository.get(input.id)))
+        })
+      )
+
+      it.effect("addOAuthAccount links another account; a missing user fails with UserNotExists", () =>
+        Effect.gen(function* () {
+          const repository = yield* DefaultRepository
+          const user = yield* repository.create(newUser())
+          const google = account()
+          const github = account({ oauthName: "github", accessToken: "gh-token" })
+          yield* repository.addOAuthAccount(user, google)
+          const both = yield* repository.addOAuthAccount(user, github)
+          assert.deepStrictEqual(
+            byName(both.oauthAccounts).map((a) => [a.oauthName, a.accountId]),
+            [
+              ["github", github.accountId],
+              ["google", google.accountId]
+            ]
+          )
+          const viaGithub = Option.getOrThrow(yield* repository.getByOAuthAccount("github", github.accountId))
+          assert.strictEqual(viaGithub.id, user.id)
+          assert.deepStrictEqual(byName(viaGithub.oauthAccounts), byName(both.oauthAccounts))
+          const error = yield* Effect.flip(repository.addOAuthAccount(newUser(), account()))
+          assert.strictEqual(error._tag, "UserNotExists")
+        })
+      )
+
+      it.effect("updateOAuthAccount changes the tokens given and leaves the rest", () =>
+        Effect.gen(function* () {
+          const repository = yield* DefaultRepository
+          const created = yield* repository.createWithOAuthAccount(
+            newUser(),
+            account({ expiresAt: 1_800_000_000, refreshToken: "refresh-1" })
+          )
+          const linked = yield* repository.addOAuthAccount(created, account({ oauthName: "github" }))
+          const google = linked.oauthAccounts.find((a) => a.oauthName === "google")!
+          const github = linked.oauthAccounts.find((a) => a.oauthName === "github")!
+          const updated = yield* repository.updateOAuthAccount(created, google, { accessToken: "access-2" })
+          assert.deepStrictEqual(
+            byName(updated.oauthAccounts),
+            byName([github, { ...google, accessToken: "access-2" }])
+          )
+          const cleared = yield* repository.updateOAuthAccount(created, google, { expiresAt: null, refreshToken: null })
+          assert.deepStrictEqual(
+            cleared.oauthAccounts.find((a) => a.id === google.id),
+            {
+              ...google,
+              accessToken: "access-2",
+              expiresAt: null,
+              refreshToken: null
+            }
+          )
+          const error = yield* Effect.flip(repository.updateOAuthAccount(newUser(), google, { accessToken: "x" }))
+          assert.strictEqual(error._tag, "UserNotExists")
+        })
+      )
+
+      it.effect("delete removes the user's OAuth accounts", () =>
+        Effect.gen(function* () {
+          const repository = yield* DefaultRepository
+          const details = account()
+          const user = yield* repository.createWithOAuthAccount(newUser(), details)
+          yield* repository.delete(user)
+          assert.isTrue(Option.isNone(yield* repository.getByOAuthAccount("google", details.accountId)))
+          const again = yield* repository.createWithOAuthAccount(newUser(user.email), details)
+          const found = Option.getOrThrow(yield* repository.getByOAuthAccount("google", details.accountId))
+          assert.strictEqual(found.id, again.id)
+          assert.strictEqual(found.oauthAccounts.length, 1)
+        })
+      )
+    })
+  })
+
+  layer(layers.custom, { excludeTestServices: true })(`${name}: custom model with integer IDs`, (it) => {
+    it.effect("create assigns distinct integer IDs and keeps the extra fields", () =>
+      Effect.gen(function* () {
+        const repository = yield* CustomRepository
+        const first = yield* repository.create(newCustomUser())
+        const second = yield* repository.create({ ...newCustomUser(), birthYear: 1999, newsletter: true })
+        assert.isTrue(Number.isSafeInteger(first.id))
+        assert.notStrictEqual(first.id, second.id)
+        assert.deepStrictEqual(yield* repository.get(second.id), Option.some(second))
+        assert.strictEqual(second.birthYear, 1999)
+        assert.strictEqual(second.newsletter, true)
+        assert.strictEqual(first.newsletter, false)
+        assert.strictEqual(first.firstName, "Lancelot")
+        const found = Option.getOrThrow(yield* repository.getByEmail(first.email.toUpperCase()))
+        assert.deepStrictEqual(found, first)
+      })
+    )
+
+    it.effect("update changes extra fields", () =>
+      Effect.gen(function* () {
+        const repository = yield* CustomRepository
+        const user = yield* repository.create(newCustomUser())
+        const updated = yield* repository.update(user, { firstName: "Elaine", newsletter: true, birthYear: 2001 })
+        assert.deepStrictEqual(updated, { ...user, firstName: "Elaine", newsletter: true, birthYear: 2001 })
+        assert.deepStrictEqual(yield* repository.get(user.id), Option.some(updated))
+      })
+    )
+
+    it.effect("e-mails stay unique in any case", () =>
+      Effect.gen(function* () {
+        const repository = yield* CustomRepository
+        const email = freshEmail("Tristan")
+        yield* exactlyOneWinner(
+          Array.from({ length: 10 }, (_, i) => repository.create(newCustomUser(recase(email, i)))),
+          "UserAlreadyExists"
+        )
+      })
+    )
+
+    it.effect("OAuth accounts link to integer IDs; delete removes them", () =>
+      Effect.gen(function* () {
+        const repository = yield* CustomRepository
+        const details = account()
+        const created = yield* repository.createWithOAuthAccount(newCustomUser(), details)
+        assert.isTrue(Number.isSafeInteger(created.id))
+        assert.strictEqual(created.firstName, "Lancelot")
+        const found = Option.getOrThrow(yield* repository.getByOAuthAccount("google", details.accountId))
+        assert.deepStrictEqual(found, created)
+        const linked = yield* repository.addOAuthAccount(created, account({ oauthName: "github" }))
+        assert.strictEqual(linked.oauthAccounts.length, 2)
+        yield* repository.delete(created)
+        assert.isTrue(Option.isNone(yield* repository.get(created.id)))
+        assert.isTrue(Option.isNone(yield* repository.getByOAuthAccount("google", details.accountId)))
+      })
+    )
+  })
+}
