@@ -1,0 +1,119 @@
+import { readFileSync } from "node:fs"
+import { assert, layer } from "@effect/vitest"
+import * as argon2 from "@node-rs/argon2"
+import { Effect, Layer, Option, Redacted } from "effect"
+import { Migrations, SqlUserRepository, UserManager, UserRepository } from "effect-users"
+import { beforeAll } from "vitest"
+import { describePg, freshDatabase } from "./utils/PgTest.js"
+import { testConfig } from "./utils/TestUsers.js"
+
+const fixture = readFileSync(new URL("./fixtures/fastapi-users.sql", import.meta.url), "utf8")
+const current = "$argon2id$v=19$m=19456,t=2,p=1$"
+
+describePg("A FastAPI Users database on PostgreSQL (test/fixtures/fastapi-users.sql)", () => {
+  const db = freshDatabase()
+  beforeAll(async () => {
+    await db.query(fixture)
+  })
+
+  const snapshot = async () => ({
+    users: await db.query(`SELECT * FROM "user" ORDER BY email`),
+    accounts: await db.query("SELECT * FROM oauth_account ORDER BY id"),
+    tokens: await db.query("SELECT * FROM accesstoken ORDER BY token")
+  })
+  const userRow = async (email: string) => (await db.query(`SELECT * FROM "user" WHERE email = $1`, [email]))[0]
+
+  const repository = SqlUserRepository.layer.pipe(Layer.provide(db.client))
+  const manager = UserManager.layer.pipe(Layer.provide(Layer.merge(repository, testConfig())))
+
+  layer(Layer.mergeAll(manager, repository, db.client), { excludeTestServices: true })("effect-users on it", (it) => {
+    it.effect("the migrations only add what is missing and leave every row as it was", () =>
+      Effect.gen(function* () {
+        const before = yield* Effect.promise(snapshot)
+        const applied = yield* Migrations.run()
+        assert.strictEqual(applied.length, 4)
+        assert.deepStrictEqual(yield* Effect.promise(snapshot), before)
+        const indexes = yield* Effect.promise(() =>
+          db.query(`SELECT indexname FROM pg_indexes WHERE tablename = 'user'`)
+        )
+        assert.includeMembers(
+          indexes.map((row) => row.indexname),
+          ["ix_user_email", Migrations.emailIndexName("user")]
+        )
+        assert.deepStrictEqual(yield* Migrations.run(), [])
+      })
+    )
+
+    it.effect("the repository reads FastAPI Users' rows and OAuth accounts", () =>
+      Effect.gen(function* () {
+        const repository = yield* UserRepository
+        const morgan = Option.getOrThrow(yield* repository.getByEmail("morgan.lefay@avalon.bt"))
+        assert.deepStrictEqual(
+          { ...morgan, hashedPassword: "" },
+          {
+            id: "6f1c2d3e-4a5b-4c6d-8e7f-0a1b2c3d4e5f",
+            email: "Morgan.LeFay@Avalon.bt",
+            hashedPassword: "",
+            isActive: true,
+            isSuperuser: true,
+            isVerified: true
+          }
+        )
+        const viaGoogle = Option.getOrThrow(yield* repository.getByOAuthAccount("google", "108765432109876543210"))
+        assert.strictEqual(viaGoogle.id, morgan.id)
+        assert.deepStrictEqual(viaGoogle.oauthAccounts, [
+          {
+            id: "9c4d5e6f-7a8b-4c9d-be0f-3a4b5c6d7e8f",
+            oauthName: "google",
+            accessToken: "ya29.fixture-access-token",
+            expiresAt: 1893456000,
+            refreshToken: "fixture-refresh-token",
+            accountId: "108765432109876543210",
+            accountEmail: "morgan.lefay@gmail.example"
+          }
+        ])
+      })
+    )
+
+    it.effect("a wrong password fails and changes nothing", () =>
+      Effect.gen(function* () {
+        const users = yield* UserManager
+        const before = yield* Effect.promise(snapshot)
+        const error = yield* Effect.flip(
+          users.authenticate({ username: "merlin@avalon.bt", password: Redacted.make("excalibur-argon2") })
+        )
+        assert.strictEqual(error._tag, "InvalidCredentials")
+        assert.deepStrictEqual(yield* Effect.promise(snapshot), before)
+      })
+    )
+
+    it.effect("argon2id (m=65536,t=3,p=4) and bcrypt users log in, are re-hashed, and keep every other column", () =>
+      Effect.gen(function* () {
+        const users = yield* UserManager
+        const before = yield* Effect.promise(snapshot)
+        const logins = [
+          { stored: "Morgan.LeFay@Avalon.bt", typed: "MORGAN.LEFAY@avalon.bt", password: "excalibur-argon2" },
+          { stored: "merlin@avalon.bt", typed: "Merlin@Avalon.bt", password: "excalibur-bcrypt" }
+        ]
+        for (const login of logins) {
+          const old = yield* Effect.promise(() => userRow(login.stored))
+          const user = yield* users.authenticate({ username: login.typed, password: Redacted.make(login.password) })
+          assert.strictEqual(user.id, old.id)
+          const row = yield* Effect.promise(() => userRow(login.stored))
+          assert.isTrue(row.hashed_password.startsWith(current), row.hashed_password)
+          assert.isTrue(yield* Effect.promise(() => argon2.verify(row.hashed_password, login.password)))
+          assert.deepStrictEqual({ ...row, hashed_password: old.hashed_password }, old)
+          assert.strictEqual(user.hashedPassword, row.hashed_password)
+          // Logging in again verifies the new hash and does not re-hash.
+          yield* users.authenticate({ username: login.stored, password: Redacted.make(login.password) })
+          assert.strictEqual((yield* Effect.promise(() => userRow(login.stored))).hashed_password, row.hashed_password)
+        }
+        const after = yield* Effect.promise(snapshot)
+        assert.deepStrictEqual(after.accounts, before.accounts)
+        assert.deepStrictEqual(after.tokens, before.tokens)
+        const nimue = (rows: ReadonlyArray<any>) => rows.find((row) => row.email === "nimue@avalon.bt")
+        assert.deepStrictEqual(nimue(after.users), nimue(before.users))
+      })
+    )
+  })
+})

@@ -1,0 +1,115 @@
+import * as SqlClient from "@effect/sql/SqlClient"
+import { SqliteClient } from "@effect/sql-sqlite-node"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, type Layer, Option } from "effect"
+import { Migrations, SqlUserRepository, UserRepository } from "effect-users"
+import { describePg, freshDatabase } from "./utils/PgTest.js"
+
+let counter = 0
+/** Table names no other test uses, so that tests can share one database. */
+const freshTables = () => {
+  const prefix = `m${counter++}_${Date.now().toString(36)}`
+  return {
+    userTable: `${prefix}_user`,
+    oauthAccountTable: `${prefix}_oauth_account`,
+    accessTokenTable: `${prefix}_accesstoken`,
+    table: `${prefix}_migrations`
+  }
+}
+
+const tablesOf = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  const rows = yield* sql.onDialectOrElse({
+    sqlite: () => sql<{ name: string }>`SELECT name FROM sqlite_master WHERE type = 'table'`,
+    orElse: () => sql<{ name: string }>`SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public'`
+  })
+  return rows.map((row) => row.name)
+})
+
+const migrationSpec = (name: string, client: () => Layer.Layer<SqlClient.SqlClient, unknown>) =>
+  describe(name, () => {
+    it.live("create the tables once; a second run applies nothing", () =>
+      Effect.gen(function* () {
+        const tables = freshTables()
+        const applied = yield* Migrations.run(tables)
+        assert.deepStrictEqual(
+          applied.map(([id]) => id),
+          [1, 2, 3, 4]
+        )
+        assert.includeMembers(yield* tablesOf, [tables.userTable, tables.oauthAccountTable, tables.accessTokenTable])
+        assert.deepStrictEqual(yield* Migrations.run(tables), [])
+      }).pipe(Effect.provide(client()))
+    )
+
+    it.live("are safe to run on tables that already exist, and keep their rows", () =>
+      Effect.gen(function* () {
+        const sql = yield* SqlClient.SqlClient
+        const tables = freshTables()
+        const uuid = sql.literal(sql.onDialectOrElse({ sqlite: () => "CHAR(36)", orElse: () => "UUID" }))
+        yield* sql`CREATE TABLE ${sql(tables.userTable)} (id ${uuid} PRIMARY KEY, email VARCHAR(320) NOT NULL,
+          hashed_password VARCHAR(1024) NOT NULL, is_active BOOLEAN NOT NULL, is_superuser BOOLEAN NOT NULL,
+          is_verified BOOLEAN NOT NULL)`
+        yield* sql`CREATE UNIQUE INDEX ${sql(`ix_${tables.userTable}_email`)} ON ${sql(tables.userTable)} (email)`
+        yield* sql`INSERT INTO ${sql(tables.userTable)} VALUES
+          ('6f1c2d3e-4a5b-4c6d-8e7f-0a1b2c3d4e5f', 'Kay@Camelot.bt', 'x', TRUE, FALSE, TRUE)`
+        yield* Migrations.run(tables)
+        assert.includeMembers(yield* tablesOf, [tables.oauthAccountTable, tables.accessTokenTable])
+        const { table: _, ...repositoryTables } = tables
+        const repository = yield* Effect.provide(UserRepository, SqlUserRepository.layerWith(repositoryTables))
+        const kay = yield* repository.getByEmail("kay@camelot.bt")
+        assert.deepStrictEqual(
+          kay.pipe(Option.map((user) => [user.email, user.isActive, user.isVerified])),
+          Option.some(["Kay@Camelot.bt", true, true])
+        )
+      }).pipe(Effect.provide(client()))
+    )
+
+    it.live("refuse the lower(email) index when e-mails differ only by case, listing them", () =>
+      Effect.gen(function* () {
+        const sql = yield* SqlClient.SqlClient
+        const tables = freshTables()
+        const { table: _, ...repositoryTables } = tables
+        // Only the first migration: FastAPI Users' own unique index is case-sensitive.
+        const first = Migrations.migrations(tables)["0001_create_user"]!
+        yield* first
+        const repository = yield* Effect.provide(UserRepository, SqlUserRepository.layerWith(repositoryTables))
+        for (const email of ["Gareth@Orkney.bt", "gareth@orkney.bt", "GARETH@ORKNEY.BT", "gaheris@orkney.bt"]) {
+          yield* repository.create({
+            id: crypto.randomUUID(),
+            email,
+            hashedPassword: "x",
+            isActive: true,
+            isSuperuser: false,
+            isVerified: false
+          })
+        }
+        const error = yield* Effect.flip(Migrations.run(tables))
+        assert.strictEqual(error._tag, "EmailCaseConflict")
+        assert.deepStrictEqual((error as Migrations.EmailCaseConflict).emails, [
+          "GARETH@ORKNEY.BT",
+          "Gareth@Orkney.bt",
+          "gareth@orkney.bt"
+        ])
+        assert.include(error.message, "GARETH@ORKNEY.BT, Gareth@Orkney.bt, gareth@orkney.bt")
+        assert.include(error.message, `lower(email) of table "${tables.userTable}"`)
+        assert.notInclude(error.message, "gaheris")
+        // The migrator runs in one transaction: a refused run leaves no half-made schema behind.
+        assert.notInclude(yield* tablesOf, tables.oauthAccountTable)
+
+        // Once the duplicates are resolved, the migrations complete.
+        yield* sql`DELETE FROM ${sql(tables.userTable)} WHERE email <> ${"gareth@orkney.bt"} AND lower(email) = ${"gareth@orkney.bt"}`
+        const applied = yield* Migrations.run(tables)
+        assert.deepStrictEqual(
+          applied.map(([id]) => id),
+          [1, 2, 3, 4]
+        )
+      }).pipe(Effect.provide(client()))
+    )
+  })
+
+migrationSpec("Migrations on SQLite", () => SqliteClient.layer({ filename: ":memory:" }))
+
+describePg("PostgreSQL", () => {
+  const db = freshDatabase()
+  migrationSpec("Migrations on PostgreSQL", () => db.client)
+})
