@@ -8,6 +8,7 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
+import type * as Statement from "@effect/sql/Statement"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -53,6 +54,9 @@ const columnsOf = (schema: Schema.Schema.Any): ReadonlyArray<Column> => {
 }
 
 const accountColumns: ReadonlyArray<Column> = columnsOf(OAuthAccount)
+
+// A call-site stack trace per span costs more than the rest of a primary-key read; the span name says enough.
+const spanOptions = { captureStackTrace: false } as const
 
 /** Whether a failed write broke the uniqueness of `email` (either index: FastAPI Users' or `lower(email)`). */
 const isEmailConflict = (error: SqlError): boolean => {
@@ -133,9 +137,18 @@ export const make = <M extends UserModel.UserModel<any, any> = typeof UserModel.
       account_email: account.accountEmail
     })
 
-    const selectById = (id: unknown) => sql`SELECT ${selectUser} FROM ${users} WHERE id = ${id}`
-    const accountsOf = (id: unknown) =>
-      Effect.flatMap(sql`SELECT ${selectAccount} FROM ${accounts} WHERE user_id = ${id}`, readAccounts)
+    // The reads are the hot path: compile their SQL once (placeholders in the dialect's style), then send it as is.
+    const prepare = (statement: Statement.Statement<any>) => {
+      const [text] = statement.compile()
+      return (...params: ReadonlyArray<unknown>) => sql.unsafe<Record<string, unknown>>(text, params)
+    }
+    const selectById = prepare(sql`SELECT ${selectUser} FROM ${users} WHERE id = ${null}`)
+    const selectByEmail = prepare(sql`SELECT ${selectUser} FROM ${users} WHERE lower(email) = lower(${null}) LIMIT 1`)
+    const selectOwner = prepare(
+      sql`SELECT user_id FROM ${accounts} WHERE oauth_name = ${null} AND account_id = ${null} LIMIT 1`
+    )
+    const selectAccounts = prepare(sql`SELECT ${selectAccount} FROM ${accounts} WHERE user_id = ${null}`)
+    const accountsOf = (id: unknown) => Effect.flatMap(selectAccounts(id), readAccounts)
     const withOAuth = (id: unknown) =>
       Effect.gen(function* () {
         const user = yield* Effect.flatMap(selectById(id), readUser)
@@ -154,18 +167,18 @@ export const make = <M extends UserModel.UserModel<any, any> = typeof UserModel.
         Effect.flatMap(encodeId(id), selectById).pipe(
           Effect.flatMap(readUser),
           Effect.orDie,
-          Effect.withSpan("SqlUserRepository.get")
+          Effect.withSpan("SqlUserRepository.get", spanOptions)
         ),
 
       getByEmail: (email) =>
-        sql`SELECT ${selectUser} FROM ${users} WHERE lower(email) = lower(${email}) LIMIT 1`.pipe(
+        selectByEmail(email).pipe(
           Effect.flatMap(readUser),
           Effect.orDie,
-          Effect.withSpan("SqlUserRepository.getByEmail")
+          Effect.withSpan("SqlUserRepository.getByEmail", spanOptions)
         ),
 
       getByOAuthAccount: (oauthName, accountId) =>
-        sql`SELECT user_id FROM ${accounts} WHERE oauth_name = ${oauthName} AND account_id = ${accountId} LIMIT 1`.pipe(
+        selectOwner(oauthName, accountId).pipe(
           Effect.flatMap((rows) =>
             rows.length === 0
               ? Effect.succeedNone
@@ -175,11 +188,14 @@ export const make = <M extends UserModel.UserModel<any, any> = typeof UserModel.
                 )
           ),
           Effect.orDie,
-          Effect.withSpan("SqlUserRepository.getByOAuthAccount")
+          Effect.withSpan("SqlUserRepository.getByOAuthAccount", spanOptions)
         ),
 
       create: (input) =>
-        insertUser(input).pipe(Effect.catchTag("ParseError", Effect.die), Effect.withSpan("SqlUserRepository.create")),
+        insertUser(input).pipe(
+          Effect.catchTag("ParseError", Effect.die),
+          Effect.withSpan("SqlUserRepository.create", spanOptions)
+        ),
 
       createWithOAuthAccount: (input, account) =>
         Effect.gen(function* () {
@@ -190,7 +206,7 @@ export const make = <M extends UserModel.UserModel<any, any> = typeof UserModel.
         }).pipe(
           sql.withTransaction,
           Effect.catchTags({ ParseError: Effect.die, SqlError: Effect.die }),
-          Effect.withSpan("SqlUserRepository.createWithOAuthAccount")
+          Effect.withSpan("SqlUserRepository.createWithOAuthAccount", spanOptions)
         ),
 
       update: (user, patch: UserPatch<any>) =>
@@ -209,7 +225,7 @@ export const make = <M extends UserModel.UserModel<any, any> = typeof UserModel.
           return updated.value
         }).pipe(
           Effect.catchTags({ ParseError: Effect.die, SqlError: Effect.die }),
-          Effect.withSpan("SqlUserRepository.update")
+          Effect.withSpan("SqlUserRepository.update", spanOptions)
         ),
 
       delete: (user) =>
@@ -218,7 +234,7 @@ export const make = <M extends UserModel.UserModel<any, any> = typeof UserModel.
           // SQLite enforces ON DELETE CASCADE only with `PRAGMA foreign_keys = ON`: delete the accounts ourselves
           yield* sql`DELETE FROM ${accounts} WHERE user_id = ${id}`
           yield* sql`DELETE FROM ${users} WHERE id = ${id}`
-        }).pipe(sql.withTransaction, Effect.orDie, Effect.withSpan("SqlUserRepository.delete")),
+        }).pipe(sql.withTransaction, Effect.orDie, Effect.withSpan("SqlUserRepository.delete", spanOptions)),
 
       addOAuthAccount: (user, account) =>
         Effect.gen(function* () {
@@ -230,7 +246,7 @@ export const make = <M extends UserModel.UserModel<any, any> = typeof UserModel.
         }).pipe(
           sql.withTransaction,
           Effect.catchTags({ ParseError: Effect.die, SqlError: Effect.die }),
-          Effect.withSpan("SqlUserRepository.addOAuthAccount")
+          Effect.withSpan("SqlUserRepository.addOAuthAccount", spanOptions)
         ),
 
       updateOAuthAccount: (user, account, patch: OAuthAccountUpdate) =>
@@ -244,7 +260,7 @@ export const make = <M extends UserModel.UserModel<any, any> = typeof UserModel.
         }).pipe(
           sql.withTransaction,
           Effect.catchTags({ ParseError: Effect.die, SqlError: Effect.die }),
-          Effect.withSpan("SqlUserRepository.updateOAuthAccount")
+          Effect.withSpan("SqlUserRepository.updateOAuthAccount", spanOptions)
         )
     }
     return service
