@@ -1,7 +1,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, describe, layer } from "@effect/vitest"
-import { Effect, Layer, Option, String as Str } from "effect"
+import { Cause, Effect, Exit, Layer, Option, String as Str } from "effect"
 import { Migrations, SqlUserRepository, UserRepository } from "effect-users"
 import { userManagerSuite } from "./UserManagerSuite.js"
 import { userRepositorySuite } from "./UserRepositorySuite.js"
@@ -45,6 +45,15 @@ describe("SQLite", () => {
           is_superuser: 0,
           is_verified: 1
         })
+      })
+    )
+
+    it.effect("a duplicate ID is a defect, not UserAlreadyExists: only e-mail conflicts are typed", () =>
+      Effect.gen(function* () {
+        const repository = yield* UserRepository
+        const user = yield* repository.create(newUser())
+        const exit = yield* Effect.exit(repository.create({ ...newUser(), id: user.id }))
+        assert.isTrue(Exit.isFailure(exit) && Cause.isDie(exit.cause) && !Cause.isFailure(exit.cause))
       })
     )
 
@@ -117,6 +126,28 @@ describePg("PostgreSQL", () => {
           yield* repository.delete(user)
           assert.strictEqual((yield* sql`SELECT 1 FROM oauth_account WHERE user_id = ${user.id}`).length, 0)
           assert.strictEqual((yield* sql`SELECT 1 FROM accesstoken WHERE user_id = ${user.id}`).length, 0)
+        })
+      )
+
+      it.effect("createWithOAuthAccount rolls the user back when the account cannot be stored", () =>
+        Effect.gen(function* () {
+          const repository = yield* UserRepository
+          const input = newUser()
+          // access_token is varchar(1024): PostgreSQL rejects this one after the user row was inserted.
+          const exit = yield* Effect.exit(
+            repository.createWithOAuthAccount(input, { ...oauth, accountId: "too-long", accessToken: "x".repeat(2000) })
+          )
+          assert.isTrue(Exit.isFailure(exit) && Cause.isDie(exit.cause))
+          assert.isTrue(Option.isNone(yield* repository.get(input.id)))
+          assert.isTrue(Option.isNone(yield* repository.getByEmail(input.email)))
+        })
+      )
+      it.effect("a duplicate ID is a defect, not UserAlreadyExists: only e-mail conflicts are typed", () =>
+        Effect.gen(function* () {
+          const repository = yield* UserRepository
+          const user = yield* repository.create(newUser())
+          const exit = yield* Effect.exit(repository.create({ ...newUser(), id: user.id }))
+          assert.isTrue(Exit.isFailure(exit) && Cause.isDie(exit.cause) && !Cause.isFailure(exit.cause))
         })
       )
 
