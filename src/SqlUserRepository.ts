@@ -148,10 +148,10 @@ export const make = <M extends UserModel.UserModel<any, any> = typeof UserModel.
       sql`SELECT user_id FROM ${accounts} WHERE oauth_name = ${null} AND account_id = ${null} LIMIT 1`
     )
     const selectAccounts = prepare(sql`SELECT ${selectAccount} FROM ${accounts} WHERE user_id = ${null}`)
-    const accountsOf = (id: unknown) => Effect.flatMap(selectAccounts(id), readAccounts)
+    const accountsOf = (id: unknown) => Effect.flatMap(selectAccounts(id), (rows) => readAccounts(rows))
     const withOAuth = (id: unknown) =>
       Effect.gen(function* () {
-        const user = yield* Effect.flatMap(selectById(id), readUser)
+        const user = yield* Effect.flatMap(selectById(id), (rows) => readUser(rows))
         if (Option.isNone(user)) return yield* new UserNotExists()
         const oauthAccounts = yield* accountsOf(id)
         return { ...user.value, oauthAccounts } as UserWithOAuth<any>
@@ -160,19 +160,22 @@ export const make = <M extends UserModel.UserModel<any, any> = typeof UserModel.
     const insertUser = (input: UserInsert<any>) =>
       Effect.flatMap(userRow(input), (row) =>
         catchEmailConflict(sql`INSERT INTO ${users} ${sql.insert(row)} RETURNING ${selectUser}`)
-      ).pipe(Effect.flatMap(readUser), Effect.map(Option.getOrThrow))
+      ).pipe(
+        Effect.flatMap((rows) => readUser(rows)),
+        Effect.map((user) => Option.getOrThrow(user))
+      )
 
     const service: UserRepositoryService<any> = {
       get: (id) =>
-        Effect.flatMap(encodeId(id), selectById).pipe(
-          Effect.flatMap(readUser),
+        Effect.flatMap(encodeId(id), (encoded) => selectById(encoded)).pipe(
+          Effect.flatMap((rows) => readUser(rows)),
           Effect.orDie,
           Effect.withSpan("SqlUserRepository.get", spanOptions)
         ),
 
       getByEmail: (email) =>
         selectByEmail(email).pipe(
-          Effect.flatMap(readUser),
+          Effect.flatMap((rows) => readUser(rows)),
           Effect.orDie,
           Effect.withSpan("SqlUserRepository.getByEmail", spanOptions)
         ),
@@ -193,7 +196,7 @@ export const make = <M extends UserModel.UserModel<any, any> = typeof UserModel.
 
       create: (input) =>
         insertUser(input).pipe(
-          Effect.catchTag("ParseError", Effect.die),
+          Effect.catchTag("ParseError", (error) => Effect.die(error)),
           Effect.withSpan("SqlUserRepository.create", spanOptions)
         ),
 
@@ -205,7 +208,7 @@ export const make = <M extends UserModel.UserModel<any, any> = typeof UserModel.
           return { ...user, oauthAccounts: yield* readAccounts(rows) } as UserWithOAuth<any>
         }).pipe(
           sql.withTransaction,
-          Effect.catchTags({ ParseError: Effect.die, SqlError: Effect.die }),
+          Effect.catchTags({ ParseError: (error) => Effect.die(error), SqlError: (error) => Effect.die(error) }),
           Effect.withSpan("SqlUserRepository.createWithOAuthAccount", spanOptions)
         ),
 
@@ -224,7 +227,7 @@ export const make = <M extends UserModel.UserModel<any, any> = typeof UserModel.
           if (Option.isNone(updated)) return yield* new UserNotExists()
           return updated.value
         }).pipe(
-          Effect.catchTags({ ParseError: Effect.die, SqlError: Effect.die }),
+          Effect.catchTags({ ParseError: (error) => Effect.die(error), SqlError: (error) => Effect.die(error) }),
           Effect.withSpan("SqlUserRepository.update", spanOptions)
         ),
 
@@ -245,7 +248,7 @@ export const make = <M extends UserModel.UserModel<any, any> = typeof UserModel.
           return yield* withOAuth(id)
         }).pipe(
           sql.withTransaction,
-          Effect.catchTags({ ParseError: Effect.die, SqlError: Effect.die }),
+          Effect.catchTags({ ParseError: (error) => Effect.die(error), SqlError: (error) => Effect.die(error) }),
           Effect.withSpan("SqlUserRepository.addOAuthAccount", spanOptions)
         ),
 
@@ -259,7 +262,7 @@ export const make = <M extends UserModel.UserModel<any, any> = typeof UserModel.
           return yield* withOAuth(id)
         }).pipe(
           sql.withTransaction,
-          Effect.catchTags({ ParseError: Effect.die, SqlError: Effect.die }),
+          Effect.catchTags({ ParseError: (error) => Effect.die(error), SqlError: (error) => Effect.die(error) }),
           Effect.withSpan("SqlUserRepository.updateOAuthAccount", spanOptions)
         )
     }
