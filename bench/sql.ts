@@ -12,8 +12,8 @@ import pg from "pg"
 const serverUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres"
 const name = `effect_users_bench_${randomBytes(4).toString("hex")}`
 const url = Object.assign(new URL(serverUrl), { pathname: `/${name}` }).toString()
-const users = 2_000
-const rounds = 3_000
+const users = 1_000
+const rounds = 2_000
 const target = 1.3
 
 const admin = async (text: string) => {
