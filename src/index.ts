@@ -1,6 +1,19 @@
 /**
  * effect-users: FastAPI Users' user manager for Effect.
  */
+
+export * as AuthBackend from "./http/AuthBackend.js"
+export * as AuthStrategy from "./http/AuthStrategy.js"
+export {
+  Authenticator,
+  type AuthenticatorService,
+  CurrentUser,
+  OptionalUser,
+  type Requirement
+} from "./http/CurrentUser.js"
+export * as HttpErrors from "./http/HttpErrors.js"
+export * as UserSchemas from "./http/UserSchemas.js"
+export * as UsersApi from "./http/UsersApi.js"
 export { IdParser, type IdParserService, integerParser, uuidParser } from "./IdParser.js"
 export * as Migrations from "./Migrations.js"
 export {

@@ -1,0 +1,84 @@
+/**
+ * The full effect-users API (`npm start`): register, bearer-JWT and cookie-database login, verify, reset,
+ * users, Swagger UI at /docs, on http://127.0.0.1:8000 (PORT and HOST override).
+ *
+ * Storage: an SQLite file (`effect-users.sqlite`, or SQLITE_FILE), created and migrated on first start;
+ * PostgreSQL when DATABASE_URL is set. Verification and reset tokens are printed to the console, as in
+ * FastAPI Users' example: send them by e-mail in a real app.
+ */
+import { createServer } from "node:http"
+import { HttpApiBuilder, HttpApiSwagger, HttpServer } from "@effect/platform"
+import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
+import type { SqlClient } from "@effect/sql"
+import { PgClient } from "@effect/sql-pg"
+import { SqliteClient } from "@effect/sql-sqlite-node"
+import { Config, type ConfigError, ConfigProvider, Effect, Layer, Option } from "effect"
+import { Migrations, SqlUserRepository, UserHooks, UserManager, UserManagerConfig } from "effect-users"
+import { makeApp } from "./app.js"
+
+const devSecrets = {
+  USERS_AUTH_SECRET: "development-auth-secret-CHANGE-ME-0123456789",
+  USERS_VERIFICATION_TOKEN_SECRET: "development-verify-secret-CHANGE-ME-0123456789",
+  USERS_RESET_PASSWORD_TOKEN_SECRET: "development-reset-secret-CHANGE-ME-0123456789"
+}
+
+const missing = Object.keys(devSecrets).filter((name) => !process.env[name])
+if (missing.length > 0) {
+  const line = "!".repeat(78)
+  console.warn(
+    `${line}\n!!! DEVELOPMENT SECRETS IN USE for ${missing.join(", ")}.\n` +
+      "!!! Anyone can forge logins and tokens. Set these variables before exposing this server.\n" +
+      `${line}`
+  )
+}
+
+// Environment first; the development defaults only fill what is missing.
+const configProvider = ConfigProvider.fromEnv().pipe(
+  ConfigProvider.orElse(() => ConfigProvider.fromMap(new Map(Object.entries(devSecrets))))
+)
+
+const Database = Layer.unwrapEffect(
+  Effect.gen(function* (): Effect.fn.Return<Layer.Layer<SqlClient.SqlClient, unknown>, ConfigError.ConfigError> {
+    const url = yield* Config.option(Config.redacted("DATABASE_URL"))
+    if (Option.isSome(url)) {
+      yield* Effect.log("Storage: PostgreSQL (DATABASE_URL)")
+      return PgClient.layer({ url: url.value })
+    }
+    const filename = yield* Config.string("SQLITE_FILE").pipe(Config.withDefault("effect-users.sqlite"))
+    yield* Effect.log(`Storage: SQLite file ${filename}`)
+    return SqliteClient.layer({ filename })
+  })
+)
+
+const Hooks = UserHooks.layer({
+  onAfterRegister: (user) => Effect.log(`User ${user.id} has registered.`),
+  onAfterForgotPassword: (user, token) =>
+    Effect.log(`User ${user.id} has forgot their password. Reset token: ${token}`),
+  onAfterRequestVerify: (user, token) =>
+    Effect.log(`Verification requested for user ${user.id}. Verification token: ${token}`)
+})
+
+const Users = UserManager.layer.pipe(
+  Layer.provide([SqlUserRepository.layer, UserManagerConfig.layerConfig(), Hooks]),
+  Layer.provideMerge(Migrations.layer()),
+  Layer.provideMerge(Database)
+)
+
+const app = makeApp({ secureCookie: process.env.COOKIE_SECURE !== "false" })
+
+const Server = HttpApiBuilder.serve().pipe(
+  Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
+  Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
+  Layer.provide(app.ApiLive),
+  Layer.provide(Users),
+  HttpServer.withLogAddress,
+  Layer.provide(
+    NodeHttpServer.layerConfig(createServer, {
+      port: Config.port("PORT").pipe(Config.withDefault(8000)),
+      host: Config.string("HOST").pipe(Config.withDefault("127.0.0.1"))
+    })
+  ),
+  Layer.provide(Layer.setConfigProvider(configProvider))
+)
+
+NodeRuntime.runMain(Layer.launch(Server))

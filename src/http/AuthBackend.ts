@@ -1,0 +1,131 @@
+/**
+ * Login backends: a transport (how the token travels: `Authorization: Bearer` or a cookie) paired with a
+ * strategy (how the token maps to a user: JWT or database). Declared once, at module level, next to the
+ * app's `HttpApi`; the strategy is an effect that runs when the server's layer is built.
+ */
+import * as HttpApiSecurity from "@effect/platform/HttpApiSecurity"
+import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as OpenApi from "@effect/platform/OpenApi"
+import type * as ConfigError from "effect/ConfigError"
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import type { AuthStrategy } from "./AuthStrategy.js"
+
+/** Cookie settings; the defaults are FastAPI Users' `CookieTransport` defaults. */
+export interface CookieOptions {
+  /** Default "fastapiusersauth". */
+  readonly name?: string | undefined
+  /** Default: a session cookie (no Max-Age). */
+  readonly maxAge?: Duration.DurationInput | undefined
+  /** Default "/". */
+  readonly path?: string | undefined
+  readonly domain?: string | undefined
+  /** Default true. */
+  readonly secure?: boolean | undefined
+  /** Default true. */
+  readonly httpOnly?: boolean | undefined
+  /** Default "lax". */
+  readonly sameSite?: "lax" | "strict" | "none" | undefined
+}
+
+/** How a token travels between client and server. */
+export interface Transport {
+  readonly _tag: "Bearer" | "Cookie"
+  /** The OpenAPI security scheme of this transport. */
+  readonly security: HttpApiSecurity.HttpApiSecurity
+  /** The token the request carries, if any. */
+  readonly read: (request: HttpServerRequest.HttpServerRequest) => Option.Option<string>
+  /** The response of a successful login. */
+  readonly loginResponse: (token: string) => HttpServerResponse.HttpServerResponse
+  /** The response of a logout. */
+  readonly logoutResponse: () => HttpServerResponse.HttpServerResponse
+}
+
+/** `Authorization: Bearer <token>`; login answers 200 `{"access_token", "token_type": "bearer"}`, logout 204. */
+export const bearerTransport = (options: { readonly tokenUrl?: string | undefined } = {}): Transport => ({
+  _tag: "Bearer",
+  security: HttpApiSecurity.bearer.pipe(
+    HttpApiSecurity.annotate(
+      OpenApi.Description,
+      options.tokenUrl === undefined ? "Bearer token" : `Bearer token from POST ${options.tokenUrl}`
+    )
+  ),
+  read: (request) => {
+    const header = request.headers.authorization
+    if (header === undefined) return Option.none()
+    const space = header.indexOf(" ")
+    if (space === -1 || header.slice(0, space).toLowerCase() !== "bearer") return Option.none()
+    const token = header.slice(space + 1).trim()
+    return token.length === 0 ? Option.none() : Option.some(token)
+  },
+  loginResponse: (token) =>
+    HttpServerResponse.unsafeJson({ access_token: token, token_type: "bearer" }, { status: 200 }),
+  logoutResponse: () => HttpServerResponse.empty({ status: 204 })
+})
+
+/** A cookie; login answers 204 with `Set-Cookie`, logout 204 with the cookie cleared (empty, Max-Age=0). */
+export const cookieTransport = (options: CookieOptions = {}): Transport => {
+  const name = options.name ?? "fastapiusersauth"
+  const attributes = {
+    path: options.path ?? "/",
+    domain: options.domain,
+    secure: options.secure ?? true,
+    httpOnly: options.httpOnly ?? true,
+    sameSite: options.sameSite ?? "lax"
+  } as const
+  return {
+    _tag: "Cookie",
+    security: HttpApiSecurity.apiKey({ in: "cookie", key: name }),
+    read: (request) => {
+      const value = request.cookies[name]
+      return value === undefined || value.length === 0 ? Option.none() : Option.some(value)
+    },
+    loginResponse: (token) =>
+      HttpServerResponse.unsafeSetCookie(HttpServerResponse.empty({ status: 204 }), name, token, {
+        ...attributes,
+        ...(options.maxAge === undefined ? {} : { maxAge: options.maxAge })
+      }),
+    logoutResponse: () =>
+      HttpServerResponse.unsafeSetCookie(HttpServerResponse.empty({ status: 204 }), name, "", {
+        ...attributes,
+        maxAge: 0
+      })
+  }
+}
+
+/** A named backend: routes at `/auth/{name}/login` and `/auth/{name}/logout`. */
+export interface AuthBackend<Name extends string = string, R = any> {
+  readonly name: Name
+  readonly transport: Transport
+  readonly strategy: Effect.Effect<AuthStrategy, ConfigError.ConfigError, R>
+}
+
+/** Any backend. */
+export type Any = AuthBackend<string, any>
+
+/** What a backend's strategy needs. */
+export type Context<B> = B extends AuthBackend<string, infer R> ? R : never
+
+/** Pairs a transport with a strategy under a name. */
+export const make = <const Name extends string, R>(
+  name: Name,
+  transport: Transport,
+  strategy: Effect.Effect<AuthStrategy, ConfigError.ConfigError, R>
+): AuthBackend<Name, R> => ({ name, transport, strategy })
+
+/** A bearer backend; its login route is the token URL in the OpenAPI document. */
+export const bearer = <const Name extends string, R>(
+  name: Name,
+  strategy: Effect.Effect<AuthStrategy, ConfigError.ConfigError, R>,
+  options: { readonly prefix?: string | undefined } = {}
+): AuthBackend<Name, R> =>
+  make(name, bearerTransport({ tokenUrl: `${options.prefix ?? "/auth"}/${name}/login` }), strategy)
+
+/** A cookie backend. */
+export const cookie = <const Name extends string, R>(
+  name: Name,
+  strategy: Effect.Effect<AuthStrategy, ConfigError.ConfigError, R>,
+  options: CookieOptions = {}
+): AuthBackend<Name, R> => make(name, cookieTransport(options), strategy)

@@ -1,0 +1,73 @@
+/**
+ * Who is calling: the services the authentication middlewares provide to handlers, and the runtime that
+ * resolves a request to a user through the login backends (first backend that yields a user wins).
+ */
+import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import type { User } from "../User.js"
+import type { Transport } from "./AuthBackend.js"
+import type { AuthStrategy } from "./AuthStrategy.js"
+
+/** The authenticated user, provided by an authentication middleware. */
+export class CurrentUser extends Context.Tag("effect-users/CurrentUser")<CurrentUser, User>() {}
+
+/** The authenticated user if there is one, provided by an `optional` authentication middleware. */
+export class OptionalUser extends Context.Tag("effect-users/OptionalUser")<OptionalUser, Option.Option<User>>() {}
+
+/** What a route asks of its caller; FastAPI Users' `current_user(...)` options. */
+export interface Requirement {
+  /** Yield no user instead of failing. */
+  readonly optional?: boolean | undefined
+  /** The user must be active (else 401). */
+  readonly active?: boolean | undefined
+  /** The user must be verified (else 403). */
+  readonly verified?: boolean | undefined
+  /** The user must be a superuser (else 403). */
+  readonly superuser?: boolean | undefined
+}
+
+/** A backend with its strategy built. */
+export interface RunningBackend {
+  readonly name: string
+  readonly transport: Transport
+  readonly strategy: AuthStrategy
+}
+
+/** The login backends in use, in order. */
+export interface AuthenticatorService {
+  readonly backends: ReadonlyArray<RunningBackend>
+  readonly backend: (name: string) => RunningBackend
+  /** The user of the first backend (among `names`, default all) whose token maps to a user. */
+  readonly authenticate: (
+    request: HttpServerRequest.HttpServerRequest,
+    names?: ReadonlyArray<string>
+  ) => Effect.Effect<Option.Option<User>>
+}
+
+/** The login backends in use. */
+export class Authenticator extends Context.Tag("effect-users/Authenticator")<Authenticator, AuthenticatorService>() {}
+
+/** Builds the authenticator from running backends. */
+export const makeAuthenticator = (backends: ReadonlyArray<RunningBackend>): AuthenticatorService => {
+  const byName = new Map(backends.map((backend) => [backend.name, backend]))
+  return {
+    backends,
+    backend: (name) => byName.get(name)!,
+    authenticate: (request, names) =>
+      Effect.suspend(() => {
+        const candidates = names === undefined ? backends : backends.filter((b) => names.includes(b.name))
+        const step = (index: number): Effect.Effect<Option.Option<User>> => {
+          const backend = candidates[index]
+          if (backend === undefined) return Effect.succeedNone
+          const token = backend.transport.read(request)
+          if (Option.isNone(token)) return step(index + 1)
+          return Effect.flatMap(backend.strategy.read(token.value), (user) =>
+            Option.isSome(user) ? Effect.succeed(user as Option.Option<User>) : step(index + 1)
+          )
+        }
+        return step(0)
+      })
+  }
+}

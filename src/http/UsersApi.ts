@@ -1,0 +1,523 @@
+/**
+ * FastAPI Users' routers as `HttpApiGroup`s, and the layer that implements them.
+ *
+ * `UsersApi.make(options)` is called once at module level. It returns the groups (register, one auth group
+ * per login backend, verify, reset, users), the authentication middlewares (for the app's own endpoints
+ * too), `addTo(api)` which adds every group to the app's `HttpApi`, and `layer(api)` which implements them
+ * against that API.
+ */
+import type * as HttpApi from "@effect/platform/HttpApi"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
+import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
+import * as HttpApiMiddleware from "@effect/platform/HttpApiMiddleware"
+import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
+import type * as HttpApiSecurity from "@effect/platform/HttpApiSecurity"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as OpenApi from "@effect/platform/OpenApi"
+import type * as ConfigError from "effect/ConfigError"
+import * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import type { User } from "../User.js"
+import type { InvalidPassword } from "../UserError.js"
+import { UserManager } from "../UserManager.js"
+import type * as UserModel from "../UserModel.js"
+import type * as AuthBackend from "./AuthBackend.js"
+import { Authenticator, CurrentUser, makeAuthenticator, OptionalUser, type Requirement } from "./CurrentUser.js"
+import {
+  detail,
+  detailWithReason,
+  ErrorCode,
+  Forbidden,
+  layerValidationErrors,
+  NotFound,
+  Unauthorized,
+  ValidationError
+} from "./HttpErrors.js"
+import * as UserSchemas from "./UserSchemas.js"
+
+/** Options of `make`. */
+export interface Options<Backends extends ReadonlyArray<AuthBackend.Any>> {
+  /** The login backends, in the order a request's token is tried. */
+  readonly backends: Backends
+  /** Refuse logins and protected routes to unverified users (FastAPI Users' `requires_verification`). */
+  readonly requiresVerification?: boolean | undefined
+  /** The app's user model, for the JSON shapes; default UUID IDs and no extra fields. */
+  readonly model?: UserModel.UserModel<Schema.Schema.Any, Schema.Struct.Fields> | undefined
+  /** Prefix of the auth routes; default "/auth". */
+  readonly authPrefix?: `/${string}` | undefined
+  /** Prefix of the users routes; default "/users". */
+  readonly usersPrefix?: `/${string}` | undefined
+}
+
+const AuthFailure = Schema.Union(Unauthorized, Forbidden)
+
+let tagCounter = 0
+
+/** An authentication middleware tag: runs the backends, checks the requirement, provides `CurrentUser`. */
+const makeAuthenticationTag = (label: string, security: Record<string, HttpApiSecurity.HttpApiSecurity>) => {
+  class Authentication extends HttpApiMiddleware.Tag<Authentication>()(
+    `effect-users/Authentication/${label}/${tagCounter++}`,
+    { failure: AuthFailure, provides: CurrentUser, security }
+  ) {}
+  return Authentication
+}
+
+/** An optional authentication middleware tag: provides `OptionalUser` and never fails. */
+const makeOptionalTag = (label: string, security: Record<string, HttpApiSecurity.HttpApiSecurity>) => {
+  class OptionalAuthentication extends HttpApiMiddleware.Tag<OptionalAuthentication>()(
+    `effect-users/OptionalAuthentication/${label}/${tagCounter++}`,
+    { provides: OptionalUser, security }
+  ) {}
+  return OptionalAuthentication
+}
+
+const unauthorized: Unauthorized = { detail: "Unauthorized" }
+const forbidden: Forbidden = { detail: "Forbidden" }
+
+const check = (requirement: Requirement, found: Option.Option<User>): Effect.Effect<User, Unauthorized | Forbidden> => {
+  if (Option.isNone(found)) return Effect.fail(unauthorized)
+  const user = found.value
+  if (requirement.active && !user.isActive) return Effect.fail(unauthorized)
+  if (requirement.verified && !user.isVerified) return Effect.fail(forbidden)
+  if (requirement.superuser && !user.isSuperuser) return Effect.fail(forbidden)
+  return Effect.succeed(user)
+}
+
+/** The implementation of an authentication tag: its security handlers all resolve the same request once. */
+const implementTag = (
+  tag: HttpApiMiddleware.TagClassSecurityAny,
+  requirement: Requirement,
+  names: ReadonlyArray<string>
+): Layer.Layer<never, never, Authenticator> =>
+  Layer.effect(
+    tag as any,
+    Effect.map(Authenticator, (authenticator) => {
+      // HttpApi tries the security schemes one after another until one succeeds; the first attempt already
+      // tried every backend, so later attempts reuse its result instead of querying again.
+      const results = new WeakMap<object, Exit.Exit<unknown, unknown>>()
+      const resolve = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+        const known = results.get(request)
+        if (known !== undefined) return known
+        const run: Effect.Effect<unknown, unknown> = Effect.flatMap(
+          authenticator.authenticate(request, names),
+          (found): Effect.Effect<unknown, unknown> =>
+            requirement.optional ? Effect.option(check(requirement, found)) : check(requirement, found)
+        )
+        return Effect.onExit(run, (exit) => Effect.sync(() => results.set(request, exit)))
+      })
+      return Object.fromEntries(Object.keys(tag.security).map((key) => [key, () => resolve]))
+    })
+  ) as any
+
+type AuthGroupName<B> = B extends AuthBackend.AuthBackend<infer Name, any> ? `auth.${Name}` : never
+
+const capitalize = (word: string) => word.charAt(0).toUpperCase() + word.slice(1)
+
+/** Builds the groups, middlewares and layer of FastAPI Users' routers for these backends. */
+export const make = <const Backends extends ReadonlyArray<AuthBackend.Any>>(options: Options<Backends>) => {
+  const schemas = options.model === undefined ? UserSchemas.Default : UserSchemas.make(options.model)
+  const { UserCreate, UserRead, UserUpdate } = schemas
+  const authPrefix = options.authPrefix ?? "/auth"
+  const usersPrefix = options.usersPrefix ?? "/users"
+  const requiresVerification = options.requiresVerification ?? false
+  const backendNames = options.backends.map((backend) => backend.name)
+  const security = Object.fromEntries(
+    options.backends.map((backend) => [backend.name, backend.transport.security])
+  ) as Record<string, HttpApiSecurity.HttpApiSecurity>
+
+  const registry: Array<{
+    readonly tag: HttpApiMiddleware.TagClassSecurityAny
+    readonly requirement: Requirement
+    readonly names: ReadonlyArray<string>
+  }> = []
+
+  /**
+   * An authentication middleware for the app's own endpoints, with FastAPI Users' `current_user` options:
+   * missing/invalid token or inactive user → 401, unverified or not superuser (when required) → 403;
+   * `optional` provides `OptionalUser` instead of failing. Implement it with `layerAuthentication(tag)`.
+   */
+  const authentication = (requirement: Requirement = {}) => {
+    const label = [
+      requirement.active && "active",
+      requirement.verified && "verified",
+      requirement.superuser && "superuser"
+    ]
+      .filter(Boolean)
+      .join("+")
+    const tag = makeAuthenticationTag(label || "any", security)
+    registry.push({ tag: tag as any, requirement, names: backendNames })
+    return tag
+  }
+
+  /** Like `authentication({ optional: true, ... })`: handlers read `OptionalUser`. */
+  const optionalAuthentication = (requirement: Omit<Requirement, "optional"> = {}) => {
+    const tag = makeOptionalTag("optional", security)
+    registry.push({ tag: tag as any, requirement: { ...requirement, optional: true }, names: backendNames })
+    return tag
+  }
+
+  /** Active (and verified when required) users: `/users/me`. */
+  const Authenticated = authentication({ active: true, verified: requiresVerification })
+  /** Active superusers (verified when required): `/users/{id}`. */
+  const Superuser = authentication({ active: true, verified: requiresVerification, superuser: true })
+
+  const passwordError = <const Code extends string>(code: Code) => detailWithReason(code)
+
+  const RegisterGroup = HttpApiGroup.make("register")
+    .add(
+      HttpApiEndpoint.post("register", "/register")
+        .setPayload(UserCreate)
+        .addSuccess(UserRead, { status: 201 })
+        .addError(detail(ErrorCode.REGISTER_USER_ALREADY_EXISTS, 400))
+        .addError(passwordError(ErrorCode.REGISTER_INVALID_PASSWORD))
+        .addError(ValidationError)
+        .annotate(OpenApi.Summary, "Register")
+    )
+    .prefix(authPrefix)
+    .annotate(OpenApi.Title, "auth")
+
+  const makeAuthGroup = <B extends AuthBackend.Any>(backend: B) => {
+    const Logout = makeAuthenticationTag(`logout.${backend.name}`, { [backend.name]: backend.transport.security })
+    registry.push({
+      tag: Logout as any,
+      requirement: { active: true, verified: requiresVerification },
+      names: [backend.name]
+    })
+    const login = HttpApiEndpoint.post("login", "/login")
+      .setPayload(UserSchemas.LoginForm.pipe(HttpApiSchema.withEncoding({ kind: "UrlParams" })))
+      .addError(detail(ErrorCode.LOGIN_BAD_CREDENTIALS, 400, "Bad credentials or the user is inactive"))
+      .addError(detail(ErrorCode.LOGIN_USER_NOT_VERIFIED, 400, "The user is not verified"))
+      .addError(ValidationError)
+      .annotate(OpenApi.Summary, `Log in (${backend.name})`)
+    return HttpApiGroup.make(`auth.${backend.name}` as AuthGroupName<B>)
+      .add(
+        backend.transport._tag === "Bearer"
+          ? login.addSuccess(UserSchemas.BearerResponse)
+          : login.addSuccess(HttpApiSchema.NoContent)
+      )
+      .add(
+        HttpApiEndpoint.post("logout", "/logout")
+          .addSuccess(HttpApiSchema.NoContent)
+          .middleware(Logout)
+          .annotate(OpenApi.Summary, `Log out (${backend.name})`)
+      )
+      .prefix(`${authPrefix}/${backend.name}`)
+      .annotate(OpenApi.Title, `auth:${backend.name}`)
+      .annotate(OpenApi.Description, `${capitalize(backend.transport._tag.toLowerCase())} login backend`)
+  }
+  const authGroups = options.backends.map(makeAuthGroup) as Array<ReturnType<typeof makeAuthGroup<Backends[number]>>>
+
+  const Accepted = Schema.Null.annotations(HttpApiSchema.annotations({ status: 202 }))
+
+  const VerifyGroup = HttpApiGroup.make("verify")
+    .add(
+      HttpApiEndpoint.post("requestVerifyToken", "/request-verify-token")
+        .setPayload(UserSchemas.EmailBody)
+        .addSuccess(Accepted)
+        .addError(ValidationError)
+        .annotate(OpenApi.Summary, "Request a verification token (always 202)")
+    )
+    .add(
+      HttpApiEndpoint.post("verify", "/verify")
+        .setPayload(UserSchemas.TokenBody)
+        .addSuccess(UserRead)
+        .addError(detail(ErrorCode.VERIFY_USER_BAD_TOKEN, 400))
+        .addError(detail(ErrorCode.VERIFY_USER_ALREADY_VERIFIED, 400))
+        .addError(ValidationError)
+        .annotate(OpenApi.Summary, "Verify")
+    )
+    .prefix(authPrefix)
+
+  const ResetGroup = HttpApiGroup.make("reset")
+    .add(
+      HttpApiEndpoint.post("forgotPassword", "/forgot-password")
+        .setPayload(UserSchemas.EmailBody)
+        .addSuccess(Accepted)
+        .addError(ValidationError)
+        .annotate(OpenApi.Summary, "Forgot password (always 202)")
+    )
+    .add(
+      HttpApiEndpoint.post("resetPassword", "/reset-password")
+        .setPayload(UserSchemas.ResetPasswordBody)
+        .addSuccess(Schema.Null)
+        .addError(detail(ErrorCode.RESET_PASSWORD_BAD_TOKEN, 400, "Bad, expired or used token, or inactive user"))
+        .addError(passwordError(ErrorCode.RESET_PASSWORD_INVALID_PASSWORD))
+        .addError(ValidationError)
+        .annotate(OpenApi.Summary, "Reset password")
+    )
+    .prefix(authPrefix)
+
+  const IdPath = Schema.Struct({ id: Schema.String })
+  const UsersGroup = HttpApiGroup.make("users")
+    .add(
+      HttpApiEndpoint.get("me", "/me").addSuccess(UserRead).middleware(Authenticated).annotate(OpenApi.Summary, "Me")
+    )
+    .add(
+      HttpApiEndpoint.patch("patchMe", "/me")
+        .setPayload(UserUpdate)
+        .addSuccess(UserRead)
+        .addError(detail(ErrorCode.UPDATE_USER_EMAIL_ALREADY_EXISTS, 400))
+        .addError(passwordError(ErrorCode.UPDATE_USER_INVALID_PASSWORD))
+        .addError(ValidationError)
+        .middleware(Authenticated)
+        .annotate(OpenApi.Summary, "Update me")
+    )
+    .add(
+      HttpApiEndpoint.get("user", "/:id")
+        .setPath(IdPath)
+        .addSuccess(UserRead)
+        .addError(NotFound)
+        .middleware(Superuser)
+        .annotate(OpenApi.Summary, "Get a user (superuser)")
+    )
+    .add(
+      HttpApiEndpoint.patch("patchUser", "/:id")
+        .setPath(IdPath)
+        .setPayload(UserUpdate)
+        .addSuccess(UserRead)
+        .addError(detail(ErrorCode.UPDATE_USER_EMAIL_ALREADY_EXISTS, 400))
+        .addError(passwordError(ErrorCode.UPDATE_USER_INVALID_PASSWORD))
+        .addError(NotFound)
+        .addError(ValidationError)
+        .middleware(Superuser)
+        .annotate(OpenApi.Summary, "Update a user (superuser)")
+    )
+    .add(
+      HttpApiEndpoint.del("deleteUser", "/:id")
+        .setPath(IdPath)
+        .addSuccess(HttpApiSchema.NoContent)
+        .addError(NotFound)
+        .middleware(Superuser)
+        .annotate(OpenApi.Summary, "Delete a user (superuser)")
+    )
+    .prefix(usersPrefix)
+
+  type Groups =
+    | typeof RegisterGroup
+    | (typeof authGroups)[number]
+    | typeof VerifyGroup
+    | typeof ResetGroup
+    | typeof UsersGroup
+
+  const groups: ReadonlyArray<HttpApiGroup.HttpApiGroup.Any> = [
+    RegisterGroup,
+    ...authGroups,
+    VerifyGroup,
+    ResetGroup,
+    UsersGroup
+  ]
+
+  /** Adds every group to the app's API. */
+  const addTo = <Id extends string, G extends HttpApiGroup.HttpApiGroup.Any, E, R>(
+    api: HttpApi.HttpApi<Id, G, E, R>
+  ): HttpApi.HttpApi<Id, G | Groups, E, R> => groups.reduce((acc: any, group) => acc.add(group), api)
+
+  type GroupNames = HttpApiGroup.HttpApiGroup.Name<Groups>
+  type StrategyContext = AuthBackend.Context<Backends[number]>
+
+  const invalidPassword = (code: string) => (error: InvalidPassword) =>
+    Effect.fail({ detail: { code, reason: error.reason } })
+  const fail = (code: string) => () => Effect.fail({ detail: code })
+
+  /** The running backends (their strategies built) and every authentication middleware's implementation. */
+  const layerAuthenticator: Layer.Layer<
+    Authenticator,
+    ConfigError.ConfigError,
+    UserManager | Exclude<StrategyContext, UserManager>
+  > = Layer.effect(
+    Authenticator,
+    Effect.map(
+      Effect.forEach(options.backends, (backend) =>
+        Effect.map(backend.strategy, (strategy) => ({ name: backend.name, transport: backend.transport, strategy }))
+      ),
+      makeAuthenticator
+    )
+  )
+
+  /** Implements an authentication tag made by `authentication` or `optionalAuthentication`. */
+  const layerAuthentication = <I, S>(tag: import("effect/Context").Tag<I, S>): Layer.Layer<I, never, Authenticator> => {
+    const entry = registry.find((candidate) => candidate.tag === (tag as unknown))
+    if (entry === undefined) throw new Error("layerAuthentication: this tag was not made by this UsersApi")
+    return implementTag(entry.tag, entry.requirement, entry.names) as any
+  }
+
+  /**
+   * Implements every group against the app's API (which must contain them: see `addTo`), answers malformed
+   * requests with 422, and provides `Authenticator` plus `Authenticated` and `Superuser` for the app's use.
+   */
+  const layer = <Id extends string, G extends HttpApiGroup.HttpApiGroup.Any, E, R>(
+    api: HttpApi.HttpApi<Id, G | Groups, E, R>
+  ): Layer.Layer<
+    | HttpApiGroup.ApiGroup<Id, GroupNames>
+    | Authenticator
+    | InstanceType<typeof Authenticated>
+    | InstanceType<typeof Superuser>,
+    ConfigError.ConfigError,
+    UserManager | Exclude<StrategyContext, UserManager>
+  > => {
+    const anyApi = api as any
+    const group = HttpApiBuilder.group as unknown as (
+      api: unknown,
+      name: string,
+      build: (handlers: any) => any
+    ) => Layer.Layer<never, never, any>
+    const register = group(anyApi, "register", (handlers: any) =>
+      handlers.handle("register", ({ payload }: any) =>
+        Effect.flatMap(UserManager, (users) =>
+          users.create(payload, { safe: true }).pipe(
+            Effect.catchTags({
+              UserAlreadyExists: fail(ErrorCode.REGISTER_USER_ALREADY_EXISTS),
+              InvalidPassword: invalidPassword(ErrorCode.REGISTER_INVALID_PASSWORD)
+            })
+          )
+        )
+      )
+    )
+
+    const auth = options.backends.map((backend) =>
+      group(anyApi, `auth.${backend.name}`, (handlers: any) =>
+        Effect.gen(function* () {
+          const users = yield* UserManager
+          const { strategy, transport } = (yield* Authenticator).backend(backend.name)
+          return handlers
+            .handle("login", ({ payload }: any) =>
+              Effect.gen(function* () {
+                const user = yield* users
+                  .authenticate(payload)
+                  .pipe(Effect.catchTag("InvalidCredentials", fail(ErrorCode.LOGIN_BAD_CREDENTIALS)))
+                if (!user.isActive) return yield* fail(ErrorCode.LOGIN_BAD_CREDENTIALS)()
+                if (requiresVerification && !user.isVerified) return yield* fail(ErrorCode.LOGIN_USER_NOT_VERIFIED)()
+                const response = transport.loginResponse(yield* strategy.write(user))
+                yield* users.onAfterLogin(user, Option.some(response))
+                return response
+              })
+            )
+            .handle("logout", () =>
+              Effect.gen(function* () {
+                const user = yield* CurrentUser
+                const request = yield* HttpServerRequest.HttpServerRequest
+                const token = transport.read(request)
+                if (Option.isSome(token)) yield* strategy.destroy(token.value, user)
+                return transport.logoutResponse()
+              })
+            )
+        })
+      )
+    )
+
+    const verify = group(anyApi, "verify", (handlers: any) =>
+      Effect.map(UserManager, (users) =>
+        handlers
+          .handle("requestVerifyToken", ({ payload }: any) =>
+            users.getByEmail(payload.email).pipe(
+              Effect.flatMap((user) => users.requestVerify(user)),
+              Effect.ignore,
+              Effect.as(null)
+            )
+          )
+          .handle("verify", ({ payload }: any) =>
+            users.verify(payload.token).pipe(
+              Effect.catchTags({
+                InvalidVerifyToken: fail(ErrorCode.VERIFY_USER_BAD_TOKEN),
+                UserAlreadyVerified: fail(ErrorCode.VERIFY_USER_ALREADY_VERIFIED)
+              })
+            )
+          )
+      )
+    )
+
+    const reset = group(anyApi, "reset", (handlers: any) =>
+      Effect.map(UserManager, (users) =>
+        handlers
+          .handle("forgotPassword", ({ payload }: any) =>
+            users.getByEmail(payload.email).pipe(
+              Effect.flatMap((user) => users.forgotPassword(user)),
+              Effect.ignore,
+              Effect.as(null)
+            )
+          )
+          .handle("resetPassword", ({ payload }: any) =>
+            users.resetPassword(payload.token, payload.password).pipe(
+              Effect.as(null),
+              Effect.catchTags({
+                InvalidResetPasswordToken: fail(ErrorCode.RESET_PASSWORD_BAD_TOKEN),
+                UserNotExists: fail(ErrorCode.RESET_PASSWORD_BAD_TOKEN),
+                UserInactive: fail(ErrorCode.RESET_PASSWORD_BAD_TOKEN),
+                InvalidPassword: invalidPassword(ErrorCode.RESET_PASSWORD_INVALID_PASSWORD)
+              })
+            )
+          )
+      )
+    )
+
+    const usersGroup = group(anyApi, "users", (handlers: any) =>
+      Effect.map(UserManager, (users) => {
+        const notFound = () => Effect.fail(NotFound.make({ detail: "Not Found" }))
+        const byId = (id: string) =>
+          users.parseId(id).pipe(
+            Effect.flatMap((parsed) => users.get(parsed)),
+            Effect.catchTags({ InvalidID: notFound, UserNotExists: notFound })
+          )
+        const update = (user: User, payload: any, safe: boolean) =>
+          users.update(user, payload, { safe }).pipe(
+            Effect.catchTags({
+              UserAlreadyExists: fail(ErrorCode.UPDATE_USER_EMAIL_ALREADY_EXISTS),
+              InvalidPassword: invalidPassword(ErrorCode.UPDATE_USER_INVALID_PASSWORD),
+              UserNotExists: notFound
+            })
+          )
+        return handlers
+          .handle("me", () => CurrentUser)
+          .handle("patchMe", ({ payload }: any) =>
+            Effect.flatMap(CurrentUser, (user) =>
+              update(user, payload, true).pipe(Effect.catchTag("Not Found" as never, () => Effect.fail(unauthorized)))
+            )
+          )
+          .handle("user", ({ path }: any) => byId(path.id))
+          .handle("patchUser", ({ path, payload }: any) =>
+            Effect.flatMap(byId(path.id), (user) => update(user, payload, false))
+          )
+          .handle("deleteUser", ({ path }: any) =>
+            byId(path.id).pipe(
+              Effect.flatMap((user) => users.delete(user)),
+              Effect.catchTag("UserDeleteAborted", (error) => Effect.die(error)),
+              Effect.as(HttpServerResponse.empty({ status: 204 }))
+            )
+          )
+      })
+    )
+
+    const middlewares = Layer.unwrapEffect(
+      Effect.sync(() =>
+        Layer.mergeAll(Layer.empty, ...registry.map((entry) => implementTag(entry.tag, entry.requirement, entry.names)))
+      )
+    )
+
+    return Layer.mergeAll(register, ...auth, verify, reset, usersGroup, layerValidationErrors).pipe(
+      Layer.provideMerge(middlewares),
+      Layer.provideMerge(layerAuthenticator)
+    ) as any
+  }
+
+  return {
+    schemas,
+    register: RegisterGroup,
+    auth: authGroups,
+    verify: VerifyGroup,
+    reset: ResetGroup,
+    users: UsersGroup,
+    groups,
+    Authenticated,
+    Superuser,
+    authentication,
+    optionalAuthentication,
+    layerAuthentication,
+    addTo,
+    layer
+  } as const
+}
