@@ -2,7 +2,7 @@
  * The full effect-users API (`npm start`): register, bearer-JWT and cookie-database login, verify, reset,
  * users, Swagger UI at /docs, on http://127.0.0.1:8000 (PORT and HOST override).
  *
- * Storage: an SQLite file (`effect-users.sqlite`, or SQLITE_FILE), created and migrated on first start;
+ * Storage: an SQLite file (`effect-users.db`, or SQLITE_FILE), created and migrated on first start;
  * PostgreSQL when DATABASE_URL is set. Verification and reset tokens are printed to the console, as in
  * FastAPI Users' example: send them by e-mail in a real app.
  */
@@ -44,7 +44,7 @@ const Database = Layer.unwrapEffect(
       yield* Effect.log("Storage: PostgreSQL (DATABASE_URL)")
       return PgClient.layer({ url: url.value })
     }
-    const filename = yield* Config.string("SQLITE_FILE").pipe(Config.withDefault("effect-users.sqlite"))
+    const filename = yield* Config.string("SQLITE_FILE").pipe(Config.withDefault("effect-users.db"))
     yield* Effect.log(`Storage: SQLite file ${filename}`)
     return SqliteClient.layer({ filename })
   })

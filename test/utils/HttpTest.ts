@@ -1,0 +1,85 @@
+/**
+ * A real server on port 0 running `examples/app.ts` over a SQL client, with a fast fake hasher and hooks
+ * that record the verification and reset tokens; requests go through `fetch`.
+ */
+import { createServer } from "node:http"
+import { HttpApiBuilder, HttpApiSwagger, HttpServer } from "@effect/platform"
+import { NodeHttpServer } from "@effect/platform-node"
+import type * as SqlClient from "@effect/sql/SqlClient"
+import { ConfigProvider, Effect, Layer } from "effect"
+import { Migrations, PasswordHasher, SqlUserRepository, UserManager } from "effect-users"
+import { type AppOptions, makeApp } from "../../examples/app.js"
+import { makeFakeHasher, recordingHooks, testConfig } from "./TestUsers.js"
+
+export const authSecret = "auth-secret-auth-secret-auth-secret-auth"
+
+/** The server layer; outputs the HttpServer (for its address), the manager and the SQL client. */
+export const makeServer = (client: Layer.Layer<SqlClient.SqlClient, unknown>, options: AppOptions = {}) => {
+  const hooks = recordingHooks()
+  const app = makeApp({ secureCookie: true, ...options })
+  const Users = UserManager.layer.pipe(
+    Layer.provide([SqlUserRepository.layer, testConfig(), hooks.layer, PasswordHasher.layer(makeFakeHasher().service)]),
+    Layer.provideMerge(Migrations.layer()),
+    Layer.provideMerge(client)
+  )
+  const layer = HttpApiBuilder.serve().pipe(
+    Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
+    Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
+    Layer.provide(app.ApiLive),
+    Layer.provideMerge(Users),
+    Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
+    Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map([["USERS_AUTH_SECRET", authSecret]])))),
+    Layer.orDie
+  )
+  return { layer, hooks, app }
+}
+
+/** The last token a hook received (`onAfterRequestVerify` / `onAfterForgotPassword`). */
+export const lastToken = (
+  hooks: ReturnType<typeof recordingHooks>,
+  hook: "onAfterRequestVerify" | "onAfterForgotPassword"
+) => hooks.named(hook).at(-1)?.args[1] as string
+
+export interface Reply {
+  readonly status: number
+  readonly headers: Headers
+  readonly body: any
+}
+
+/** `fetch` against the server in context. */
+export const request = (
+  path: string,
+  init: {
+    readonly method?: string
+    readonly json?: unknown
+    readonly form?: Record<string, string>
+    readonly body?: string
+    readonly headers?: Record<string, string>
+  } = {}
+): Effect.Effect<Reply, never, HttpServer.HttpServer> =>
+  Effect.gen(function* () {
+    const server = yield* HttpServer.HttpServer
+    const address = server.address as HttpServer.TcpAddress
+    const headers: Record<string, string> = { ...init.headers }
+    let body: string | undefined = init.body
+    if (init.json !== undefined) {
+      headers["content-type"] = "application/json"
+      body = JSON.stringify(init.json)
+    } else if (init.form !== undefined) {
+      headers["content-type"] = "application/x-www-form-urlencoded"
+      body = new URLSearchParams(init.form).toString()
+    }
+    return yield* Effect.promise(async () => {
+      const response = await fetch(`http://127.0.0.1:${address.port}${path}`, {
+        method: init.method ?? (body === undefined ? "GET" : "POST"),
+        headers,
+        ...(body === undefined ? {} : { body })
+      })
+      const text = await response.text()
+      let parsed: unknown = text
+      try {
+        parsed = text === "" ? undefined : JSON.parse(text)
+      } catch {}
+      return { status: response.status, headers: response.headers, body: parsed }
+    })
+  })
