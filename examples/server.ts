@@ -12,8 +12,16 @@ import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
 import type { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
 import { SqliteClient } from "@effect/sql-sqlite-node"
-import { Config, type ConfigError, ConfigProvider, Effect, Layer, Option } from "effect"
-import { Migrations, SqlUserRepository, UserHooks, UserManager, UserManagerConfig } from "effect-users"
+import { Config, type ConfigError, ConfigProvider, Effect, Layer, Option, Redacted } from "effect"
+import {
+  Migrations,
+  makeArgon2Workers,
+  PasswordHasher,
+  SqlUserRepository,
+  UserHooks,
+  UserManager,
+  UserManagerConfig
+} from "effect-users"
 import { makeApp } from "./app.js"
 
 const devSecrets = {
@@ -40,7 +48,7 @@ const configProvider = ConfigProvider.fromEnv().pipe(
 const Database = Layer.unwrapEffect(
   Effect.gen(function* (): Effect.fn.Return<Layer.Layer<SqlClient.SqlClient, unknown>, ConfigError.ConfigError> {
     const url = yield* Config.option(Config.redacted("DATABASE_URL"))
-    if (Option.isSome(url)) {
+    if (Option.isSome(url) && Redacted.value(url.value) !== "") {
       yield* Effect.log("Storage: PostgreSQL (DATABASE_URL)")
       return PgClient.layer({ url: url.value })
     }
@@ -59,7 +67,13 @@ const Hooks = UserHooks.layer({
 })
 
 const Users = UserManager.layer.pipe(
-  Layer.provide([SqlUserRepository.layer, UserManagerConfig.layerConfig(), Hooks]),
+  Layer.provide([
+    SqlUserRepository.layer,
+    UserManagerConfig.layerConfig(),
+    Hooks,
+    // Argon2id on niced worker threads: logins use the idle CPU, token checks keep their latency.
+    PasswordHasher.layer(makeArgon2Workers())
+  ]),
   Layer.provideMerge(Migrations.layer()),
   Layer.provideMerge(Database)
 )

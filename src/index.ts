@@ -2,6 +2,7 @@
  * effect-users: FastAPI Users' user manager for Effect.
  */
 
+export { type Argon2WorkersOptions, makeArgon2Workers } from "./Argon2Workers.js"
 export * as AuthBackend from "./http/AuthBackend.js"
 export * as AuthStrategy from "./http/AuthStrategy.js"
 export {

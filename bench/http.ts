@@ -1,0 +1,185 @@
+/**
+ * HTTP bench (`npm run bench:http`): the example server (`examples/server.ts`, SQLite, real argon2) in a
+ * child process, autocannon on loopback in this one. Bounded runs of a few seconds; prints three ratios:
+ *
+ * 1. login throughput / argon2 verifies per second measured alone (the hash-bound limit), target ≥ 90%;
+ * 2. p99 of GET /users/me (JWT) at 20 req/s while a login flood saturates the CPU, target < 25 ms;
+ * 3. GET /users/me (JWT + database lookup) throughput / a bare endpoint returning a constant, target ≥ 50%.
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import { rmSync } from "node:fs"
+import { createRequire } from "node:module"
+import { availableParallelism, tmpdir } from "node:os"
+import { join } from "node:path"
+import { Effect, Redacted } from "effect"
+import { makeArgon2 } from "effect-users"
+
+interface Result {
+  readonly requests: { readonly average: number }
+  readonly latency: { readonly p50: number; readonly p99: number }
+  readonly non2xx: number
+  readonly errors: number
+}
+
+// Each load generator runs in its own process (autocannon's CLI): in this process, two generators would
+// share one event loop and add their own queueing to the latencies they report.
+const cli = createRequire(import.meta.url).resolve("autocannon/autocannon.js")
+const cannon = (args: ReadonlyArray<string>) =>
+  new Promise<Result>((resolve, reject) => {
+    const child = spawn(process.execPath, [cli, "--json", ...args], { stdio: ["ignore", "pipe", "ignore"] })
+    let output = ""
+    child.stdout.on("data", (chunk: Buffer) => {
+      output += chunk.toString()
+    })
+    child.on("exit", () => {
+      try {
+        resolve(JSON.parse(output) as Result)
+      } catch {
+        reject(new Error(`autocannon: unreadable output ${output.slice(0, 200)}`))
+      }
+    })
+  })
+
+const port = Number(process.env.BENCH_PORT ?? 8765)
+const base = `http://127.0.0.1:${port}`
+const seconds = Number(process.env.BENCH_SECONDS ?? 5)
+const file = join(tmpdir(), `effect-users-bench-${process.pid}.db`)
+const email = "bench@camelot.bt"
+const password = "bench-password-123"
+const form = new URLSearchParams({ username: email, password }).toString()
+
+const startServer = () =>
+  new Promise<ChildProcess>((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", "examples/server.ts"], {
+      env: { ...process.env, PORT: String(port), SQLITE_FILE: file, DATABASE_URL: "" }, // SQLite, always
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let output = ""
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString()
+      if (output.includes("Listening on")) resolve(child)
+    }
+    child.stdout!.on("data", onData)
+    child.stderr!.on("data", onData)
+    child.on("exit", (code) => reject(new Error(`server exited (${code}):\n${output}`)))
+  })
+
+const argon2Alone = async () => {
+  const hasher = makeArgon2()
+  const secret = Redacted.make(password)
+  const hash = await Effect.runPromise(hasher.hash(secret))
+  const deadline = Date.now() + seconds * 1000
+  let count = 0
+  const worker = async () => {
+    while (Date.now() < deadline) {
+      await Effect.runPromise(hasher.verify(secret, hash))
+      count++
+    }
+  }
+  const start = Date.now()
+  await Promise.all(Array.from({ length: availableParallelism() * 2 }, worker))
+  return count / ((Date.now() - start) / 1000)
+}
+
+const login = (duration: number) =>
+  cannon([
+    "-c",
+    "10",
+    "-d",
+    String(duration),
+    "-m",
+    "POST",
+    "-H",
+    "content-type=application/x-www-form-urlencoded",
+    "-b",
+    form,
+    `${base}/auth/jwt/login`
+  ])
+
+const get = (
+  path: string,
+  token: string,
+  options: { readonly connections?: number; readonly rate?: number; readonly duration?: number } = {}
+) =>
+  cannon([
+    "-c",
+    String(options.connections ?? 10),
+    "-d",
+    String(options.duration ?? seconds),
+    ...(options.rate === undefined ? [] : ["-R", String(options.rate)]),
+    "-H",
+    `authorization=Bearer ${token}`,
+    `${base}${path}`
+  ])
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+const check = (name: string, result: Result) => {
+  if (result.non2xx > 0 || result.errors > 0) {
+    throw new Error(`${name}: ${result.non2xx} non-2xx answers and ${result.errors} errors`)
+  }
+}
+
+const percent = (value: number) => `${(value * 100).toFixed(0)}%`
+const verdict = (ok: boolean) => (ok ? "PASS" : "FAIL")
+
+const main = async () => {
+  console.log(`HTTP bench: ${availableParallelism()} cores, ${seconds} s per run, server on ${base}`)
+  const server = await startServer()
+  try {
+    await fetch(`${base}/auth/register`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ email, password })
+    })
+    const reply = await fetch(`${base}/auth/jwt/login`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: form
+    })
+    const { access_token: token } = (await reply.json()) as { access_token: string }
+
+    // Warm-up, so that JIT and connection setup do not count.
+    await get("/users/me", token, { duration: 1 })
+    await get("/greetings/ping", token, { duration: 1 })
+
+    const limit = await argon2Alone()
+    const logins = await login(seconds)
+    check("login", logins)
+    const loginRatio = logins.requests.average / limit
+
+    // The probe starts once the flood is under way and ends before it does.
+    const [, probe] = await Promise.all([
+      login(seconds + 2),
+      sleep(1000).then(() => get("/users/me", token, { connections: 1, rate: 20 }))
+    ])
+    check("me during flood", probe)
+
+    const bare = await get("/greetings/ping", token)
+    const me = await get("/users/me", token)
+    check("bare", bare)
+    check("me", me)
+    const meRatio = me.requests.average / bare.requests.average
+
+    console.log("")
+    console.log(`argon2 verifies/s alone:          ${limit.toFixed(1)}`)
+    console.log(`login req/s (c=10):               ${logins.requests.average.toFixed(1)}`)
+    console.log(
+      `1. login / argon2 limit:          ${percent(loginRatio)}  (target ≥ 90%)  ${verdict(loginRatio >= 0.9)}`
+    )
+    console.log(
+      `2. /users/me p99 in login flood:  ${probe.latency.p99} ms (p50 ${probe.latency.p50} ms; target < 25 ms)  ${verdict(probe.latency.p99 < 25)}`
+    )
+    console.log(`bare endpoint req/s (c=10):       ${bare.requests.average.toFixed(0)}`)
+    console.log(`/users/me JWT + DB req/s (c=10):  ${me.requests.average.toFixed(0)}`)
+    console.log(`3. /users/me / bare endpoint:     ${percent(meRatio)}  (target ≥ 50%)  ${verdict(meRatio >= 0.5)}`)
+  } finally {
+    server.kill("SIGTERM")
+    rmSync(file, { force: true })
+  }
+}
+
+main().catch((error) => {
+  console.error(error)
+  process.exitCode = 1
+})
