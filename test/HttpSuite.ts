@@ -470,6 +470,7 @@ export const httpSuite = (name: string, client: Layer.Layer<SqlClient.SqlClient,
         ]) {
           assert.include(text, code)
         }
+        assert.notInclude(text, "HttpApiDecodeError")
         assert.property(spec.paths["/auth/register"].post.responses, "422")
         assert.property(spec.paths["/users/me"].get.responses, "401")
         assert.property(spec.paths["/users/{id}"].get.responses, "403")

@@ -32,7 +32,7 @@ export const ErrorCode = {
 export const detail = <const Code extends string>(code: Code, status: number, description?: string) =>
   Schema.Struct({ detail: Schema.Literal(code) }).annotations({
     ...HttpApiSchema.annotations({ status }),
-    identifier: `Error.${code}`,
+    identifier: `Error.${code.replaceAll(" ", "")}`,
     description: description ?? code,
     examples: [{ detail: code }]
   })
@@ -118,3 +118,38 @@ export const layerValidationErrors: Layer.Layer<never> = HttpApiBuilder.middlewa
     return Effect.failCause(cause)
   })
 )
+
+const decodeErrorRef = "#/components/schemas/HttpApiDecodeError"
+
+/**
+ * An `OpenApi.Transform` that removes @effect/platform's 400 `HttpApiDecodeError` from every response
+ * (`layerValidationErrors` answers 422 instead). `UsersApi.make(...).addTo(api)` installs it; an app
+ * that sets its own transform can call this one from it.
+ */
+export const openApiTransform = (spec: Record<string, any>): Record<string, any> => {
+  for (const operations of Object.values<Record<string, any>>(spec.paths ?? {})) {
+    for (const operation of Object.values<Record<string, any>>(operations)) {
+      const responses: Record<string, any> = operation?.responses ?? {}
+      for (const [status, response] of Object.entries<any>(responses)) {
+        const schema = response?.content?.["application/json"]?.schema
+        if (schema === undefined) continue
+        if (schema.$ref === decodeErrorRef) {
+          delete responses[status]
+        } else if (Array.isArray(schema.anyOf)) {
+          const rest = schema.anyOf.filter((member: any) => member.$ref !== decodeErrorRef)
+          if (rest.length === schema.anyOf.length) continue
+          response.content["application/json"].schema = rest.length === 1 ? rest[0] : { anyOf: rest }
+          const names = rest.map((member: any) => String(member.$ref ?? "").replace("#/components/schemas/Error.", ""))
+          response.description = names.join(" | ")
+        }
+      }
+    }
+  }
+  const schemas = spec.components?.schemas
+  if (schemas !== undefined && !JSON.stringify(spec.paths).includes(decodeErrorRef)) {
+    delete schemas.HttpApiDecodeError
+    delete schemas.Issue
+    delete schemas.PropertyKey
+  }
+  return spec
+}

@@ -35,6 +35,7 @@ import {
   Forbidden,
   layerValidationErrors,
   NotFound,
+  openApiTransform,
   Unauthorized,
   ValidationError
 } from "./HttpErrors.js"
@@ -315,7 +316,8 @@ export const make = <const Backends extends ReadonlyArray<AuthBackend.Any>>(opti
   /** Adds every group to the app's API. */
   const addTo = <Id extends string, G extends HttpApiGroup.HttpApiGroup.Any, E, R>(
     api: HttpApi.HttpApi<Id, G, E, R>
-  ): HttpApi.HttpApi<Id, G | Groups, E, R> => groups.reduce((acc: any, group) => acc.add(group), api)
+  ): HttpApi.HttpApi<Id, G | Groups, E, R> =>
+    groups.reduce((acc: any, group) => acc.add(group), api).annotate(OpenApi.Transform, openApiTransform)
 
   type GroupNames = HttpApiGroup.HttpApiGroup.Name<Groups>
   type StrategyContext = AuthBackend.Context<Backends[number]>
