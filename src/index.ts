@@ -13,6 +13,7 @@ export {
   type Requirement
 } from "./http/CurrentUser.js"
 export * as HttpErrors from "./http/HttpErrors.js"
+export * as OAuth from "./http/OAuth.js"
 export * as UserSchemas from "./http/UserSchemas.js"
 export * as UsersApi from "./http/UsersApi.js"
 export { IdParser, type IdParserService, integerParser, uuidParser } from "./IdParser.js"

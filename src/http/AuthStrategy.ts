@@ -29,7 +29,8 @@ export interface AuthStrategy {
 /** A value given directly or read through `Config`. */
 export type Configurable<A> = A | Config.Config<A>
 
-const resolve = <A>(value: Configurable<A>): Effect.Effect<A, ConfigError.ConfigError> =>
+/** The value, read from `Config` if it is one. */
+export const resolveConfigurable = <A>(value: Configurable<A>): Effect.Effect<A, ConfigError.ConfigError> =>
   Config.isConfig(value) ? value : Effect.succeed(value)
 
 /** Options of the JWT strategy. */
@@ -53,7 +54,7 @@ export interface JwtOptions {
 export const jwt = (options: JwtOptions): Effect.Effect<AuthStrategy, ConfigError.ConfigError, UserManager> =>
   Effect.gen(function* () {
     const users = yield* UserManager
-    const secret = yield* resolve(options.secret)
+    const secret = yield* resolveConfigurable(options.secret)
     if (Buffer.byteLength(Redacted.value(secret)) < 32) {
       return yield* Effect.dieMessage("The JWT strategy's secret must be at least 32 bytes")
     }
