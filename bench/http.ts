@@ -4,7 +4,8 @@
  *
  * 1. login throughput / argon2 verifies per second measured alone (the hash-bound limit), target ≥ 90%;
  * 2. p99 of GET /users/me (JWT) at 20 req/s while a login flood saturates the CPU, target < 25 ms;
- * 3. GET /users/me (JWT + database lookup) throughput / a bare endpoint returning a constant, target ≥ 50%.
+ * 3. GET /users/me (JWT + database lookup) throughput / a bare endpoint returning a constant, target ≥ 50%
+ *    (median of three alternating rounds).
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { rmSync } from "node:fs"
@@ -155,11 +156,16 @@ const main = async () => {
     ])
     check("me during flood", probe)
 
-    const bare = await get("/greetings/ping", token)
-    const me = await get("/users/me", token)
-    check("bare", bare)
-    check("me", me)
-    const meRatio = me.requests.average / bare.requests.average
+    // Alternating short runs, median ratio: the two endpoints see the same machine (other load drifts).
+    const rounds: Array<{ readonly bare: Result; readonly me: Result; readonly ratio: number }> = []
+    for (let round = 0; round < 3; round++) {
+      const bare = await get("/greetings/ping", token, { duration: Math.max(2, Math.round(seconds / 2)) })
+      const me = await get("/users/me", token, { duration: Math.max(2, Math.round(seconds / 2)) })
+      check("bare", bare)
+      check("me", me)
+      rounds.push({ bare, me, ratio: me.requests.average / bare.requests.average })
+    }
+    const { bare, me, ratio: meRatio } = rounds.sort((a, b) => a.ratio - b.ratio)[1]!
 
     console.log("")
     console.log(`argon2 verifies/s alone:          ${limit.toFixed(1)}`)
