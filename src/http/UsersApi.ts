@@ -465,24 +465,23 @@ export const make = <const Backends extends ReadonlyArray<AuthBackend.Any>>(opti
             Effect.flatMap((parsed) => users.get(parsed)),
             Effect.catchTags({ InvalidID: notFound, UserNotExists: notFound })
           )
-        const update = (user: User, payload: any, safe: boolean) =>
+        // A user deleted between authentication and update: 404 on /users/{id}, 401 on /users/me.
+        const update = (user: User, payload: any, safe: boolean, gone: () => Effect.Effect<never, unknown>) =>
           users.update(user, payload, { safe }).pipe(
             Effect.catchTags({
               UserAlreadyExists: fail(ErrorCode.UPDATE_USER_EMAIL_ALREADY_EXISTS),
               InvalidPassword: invalidPassword(ErrorCode.UPDATE_USER_INVALID_PASSWORD),
-              UserNotExists: notFound
+              UserNotExists: gone
             })
           )
         return handlers
           .handle("me", () => CurrentUser)
           .handle("patchMe", ({ payload }: any) =>
-            Effect.flatMap(CurrentUser, (user) =>
-              update(user, payload, true).pipe(Effect.catchTag("Not Found" as never, () => Effect.fail(unauthorized)))
-            )
+            Effect.flatMap(CurrentUser, (user) => update(user, payload, true, () => Effect.fail(unauthorized)))
           )
           .handle("user", ({ path }: any) => byId(path.id))
           .handle("patchUser", ({ path, payload }: any) =>
-            Effect.flatMap(byId(path.id), (user) => update(user, payload, false))
+            Effect.flatMap(byId(path.id), (user) => update(user, payload, false, notFound))
           )
           .handle("deleteUser", ({ path }: any) =>
             byId(path.id).pipe(
