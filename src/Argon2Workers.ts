@@ -25,12 +25,12 @@ const { parentPort, workerData } = require("node:worker_threads")
 const { setPriority } = require("node:os")
 const argon2 = require(workerData.argon2)
 try { setPriority(workerData.niceness) } catch {}
-parentPort.on("message", ({ id, op, password, hash }) => {
+parentPort.on("message", ({ op, password, hash }) => {
   try {
     const value = op === "hash" ? argon2.hashSync(password, workerData.params) : argon2.verifySync(hash, password)
-    parentPort.postMessage({ id, ok: true, value })
+    parentPort.postMessage({ ok: true, value })
   } catch {
-    parentPort.postMessage({ id, ok: false })
+    parentPort.postMessage({ ok: false })
   }
 })
 `
@@ -51,46 +51,67 @@ export const makeArgon2Workers = (options: Argon2WorkersOptions = {}): PasswordH
     niceness: options.niceness ?? 10,
     params
   }
-  type Pending = (reply: { readonly ok: boolean; readonly value?: unknown }) => void
-  const pending = new Map<number, Pending>()
+  type Reply = { readonly ok: boolean; readonly value?: unknown }
+  type Job = { readonly message: object; readonly reply: (reply: Reply) => void }
   const idle: Array<Worker> = []
-  const queue: Array<(worker: Worker) => void> = []
-  let nextId = 0
-  let started = false
+  const busy = new Map<Worker, Job>()
+  const queue: Array<Job> = []
+  let spawned = false
 
-  const start = () => {
-    started = true
-    for (let index = 0; index < size; index++) {
-      const worker = new Worker(workerSource, { eval: true, workerData })
-      worker.unref()
-      worker.on("message", (reply: { readonly id: number; readonly ok: boolean; readonly value?: unknown }) => {
-        const resume = pending.get(reply.id)
-        pending.delete(reply.id)
-        release(worker)
-        resume?.(reply)
-      })
-      idle.push(worker)
-    }
+  const dispatch = (worker: Worker, job: Job) => {
+    busy.set(worker, job)
+    worker.postMessage(job.message)
   }
   const release = (worker: Worker) => {
+    busy.delete(worker)
     const next = queue.shift()
     if (next === undefined) idle.push(worker)
-    else next(worker)
+    else dispatch(worker, next)
+  }
+  const spawn = () => {
+    const worker = new Worker(workerSource, { eval: true, workerData })
+    worker.unref()
+    worker.on("message", (reply: Reply) => {
+      const job = busy.get(worker)
+      release(worker)
+      job?.reply(reply)
+    })
+    // A thread that dies (out of memory, say) fails its job and is replaced, so nothing waits forever.
+    worker.on("error", () => {})
+    worker.on("exit", () => {
+      const job = busy.get(worker)
+      busy.delete(worker)
+      const index = idle.indexOf(worker)
+      if (index !== -1) idle.splice(index, 1)
+      job?.reply({ ok: false })
+      release(spawn())
+    })
+    return worker
   }
 
+  // The pool's threads bound the hashes in flight: an interrupted fiber's hash still finishes on its thread
+  // before the thread takes the next job. A job still waiting in the queue is simply dropped.
   const run = (message: { readonly op: "hash" | "verify"; readonly password: string; readonly hash?: string }) =>
-    // A started hash runs to its end on its thread whatever happens to the fiber, so it is not interruptible.
     Effect.async<unknown, Error>((resume) => {
-      if (!started) start()
-      const id = nextId++
-      pending.set(id, (reply) =>
-        resume(reply.ok ? Effect.succeed(reply.value) : Effect.fail(new Error(`PasswordHasher: ${message.op} failed`)))
-      )
-      const send = (worker: Worker) => worker.postMessage({ id, ...message })
+      if (!spawned) {
+        spawned = true
+        for (let index = 0; index < size; index++) idle.push(spawn())
+      }
+      const job: Job = {
+        message,
+        reply: (reply) =>
+          resume(
+            reply.ok ? Effect.succeed(reply.value) : Effect.fail(new Error(`PasswordHasher: ${message.op} failed`))
+          )
+      }
       const worker = idle.pop()
-      if (worker === undefined) queue.push(send)
-      else send(worker)
-    }).pipe(Effect.uninterruptible)
+      if (worker === undefined) queue.push(job)
+      else dispatch(worker, job)
+      return Effect.sync(() => {
+        const waiting = queue.indexOf(job)
+        if (waiting !== -1) queue.splice(waiting, 1)
+      })
+    })
 
   return {
     hash: (password) =>

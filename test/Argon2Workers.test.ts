@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Redacted } from "effect"
+import { Effect, Fiber, Redacted } from "effect"
 import { makeArgon2, makeArgon2Workers } from "effect-users"
 
 const secret = Redacted.make("correct-horse-battery")
@@ -33,6 +33,18 @@ describe("makeArgon2Workers", () => {
         { concurrency: "unbounded" }
       )
       assert.deepStrictEqual(checks, [true, true, true, true, true, true])
+    })
+  )
+
+  it.live("a waiting hash can be interrupted, and the pool goes on serving", () =>
+    Effect.gen(function* () {
+      const workers = makeArgon2Workers({ ...light, threads: 1 })
+      const running = yield* Effect.fork(workers.hash(Redacted.make("first")))
+      const waiting = yield* Effect.fork(workers.hash(Redacted.make("second")))
+      yield* Fiber.interrupt(waiting)
+      const first = yield* Fiber.join(running)
+      assert.isTrue(yield* workers.verify(Redacted.make("first"), first))
+      assert.isTrue(yield* workers.verify(Redacted.make("third"), yield* workers.hash(Redacted.make("third"))))
     })
   )
 
