@@ -1,6 +1,7 @@
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, describe, layer } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Redacted } from "effect"
+import { UserManager } from "effect-users"
 import { httpSuite } from "./HttpSuite.js"
 import { makeServer, request } from "./utils/HttpTest.js"
 import { describePg, freshDatabase } from "./utils/PgTest.js"
@@ -23,6 +24,33 @@ describe("HTTP on SQLite", () => {
       })
     )
   })
+})
+
+describe("HTTP with a refusing onBeforeDelete hook", () => {
+  const refuse = {
+    onBeforeDelete: (user: { email: string }) =>
+      user.email.startsWith("keep") ? Effect.fail("has orders") : Effect.void
+  }
+  layer(makeServer(SqliteClient.layer({ filename: ":memory:" }), {}, refuse).layer, { excludeTestServices: true })(
+    "DELETE /users/{id}",
+    (it) => {
+      it.effect("answers 409 DELETE_USER_ABORTED, not 500, and the user stays", () =>
+        Effect.gen(function* () {
+          const users = yield* UserManager
+          const password = Redacted.make("correct-horse-battery")
+          const admin = yield* users.create({ email: freshEmail("admin"), password, isSuperuser: true })
+          const kept = yield* users.create({ email: freshEmail("keep"), password })
+          const login = yield* request("/auth/jwt/login", {
+            form: { username: admin.email, password: "correct-horse-battery" }
+          })
+          const headers = { authorization: `Bearer ${login.body.access_token}` }
+          const reply = yield* request(`/users/${kept.id}`, { method: "DELETE", headers })
+          assert.deepStrictEqual([reply.status, reply.body], [409, { detail: "DELETE_USER_ABORTED" }])
+          assert.strictEqual((yield* request(`/users/${kept.id}`, { headers })).status, 200)
+        })
+      )
+    }
+  )
 })
 
 describePg("HTTP on PostgreSQL", () => {

@@ -78,6 +78,8 @@ const makeOptionalTag = (label: string, security: Record<string, HttpApiSecurity
 }
 
 const unauthorized: Unauthorized = { detail: "Unauthorized" }
+const DeleteAborted = detail(ErrorCode.DELETE_USER_ABORTED, 409, "An onBeforeDelete hook refused the deletion")
+const deleteAborted = { detail: ErrorCode.DELETE_USER_ABORTED } as const
 const forbidden: Forbidden = { detail: "Forbidden" }
 
 const check = (requirement: Requirement, found: Option.Option<User>): Effect.Effect<User, Unauthorized | Forbidden> => {
@@ -293,6 +295,7 @@ export const make = <const Backends extends ReadonlyArray<AuthBackend.Any>>(opti
         .setPath(IdPath)
         .addSuccess(HttpApiSchema.NoContent)
         .addError(NotFound)
+        .addError(DeleteAborted)
         .middleware(Superuser)
         .annotate(OpenApi.Summary, "Delete a user (superuser)")
     )
@@ -486,7 +489,7 @@ export const make = <const Backends extends ReadonlyArray<AuthBackend.Any>>(opti
           .handle("deleteUser", ({ path }: any) =>
             byId(path.id).pipe(
               Effect.flatMap((user) => users.delete(user)),
-              Effect.catchTag("UserDeleteAborted", (error) => Effect.die(error)),
+              Effect.catchTag("UserDeleteAborted", () => Effect.fail(deleteAborted)),
               Effect.as(HttpServerResponse.empty({ status: 204 }))
             )
           )

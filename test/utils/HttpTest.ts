@@ -7,15 +7,19 @@ import { HttpApiBuilder, HttpApiSwagger, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import { ConfigProvider, Effect, Layer } from "effect"
-import { Migrations, PasswordHasher, SqlUserRepository, UserManager } from "effect-users"
+import { Migrations, PasswordHasher, SqlUserRepository, type UserHooksService, UserManager } from "effect-users"
 import { type AppOptions, makeApp } from "../../examples/app.js"
 import { makeFakeHasher, recordingHooks, testConfig } from "./TestUsers.js"
 
 export const authSecret = "auth-secret-auth-secret-auth-secret-auth"
 
 /** The server layer; outputs the HttpServer (for its address), the manager and the SQL client. */
-export const makeServer = (client: Layer.Layer<SqlClient.SqlClient, unknown>, options: AppOptions = {}) => {
-  const hooks = recordingHooks()
+export const makeServer = (
+  client: Layer.Layer<SqlClient.SqlClient, unknown>,
+  options: AppOptions = {},
+  hookOverrides: Partial<UserHooksService<any>> = {}
+) => {
+  const hooks = recordingHooks(hookOverrides)
   const app = makeApp({ secureCookie: true, ...options })
   const Users = UserManager.layer.pipe(
     Layer.provide([SqlUserRepository.layer, testConfig(), hooks.layer, PasswordHasher.layer(makeFakeHasher().service)]),
