@@ -180,15 +180,14 @@ export const make = Effect.gen(function* () {
   const someOrNotExists = <A>(found: Option.Option<A>) =>
     Option.isSome(found) ? Effect.succeed(found.value) : Effect.fail(new UserNotExists())
 
-  const get = Effect.fn("UserManager.get")((id: unknown) => Effect.flatMap(repository.get(id), someOrNotExists))
+  // Lookups sit on every authenticated request: their spans skip the call-site stack capture of `Effect.fn`.
+  const lookup = <A>(name: string, found: Effect.Effect<Option.Option<A>>) =>
+    Effect.withSpan(Effect.flatMap(found, someOrNotExists), `UserManager.${name}`, { captureStackTrace: false })
 
-  const getByEmail = Effect.fn("UserManager.getByEmail")((email: string) =>
-    Effect.flatMap(repository.getByEmail(email), someOrNotExists)
-  )
-
-  const getByOAuthAccount = Effect.fn("UserManager.getByOAuthAccount")((oauthName: string, accountId: string) =>
-    Effect.flatMap(repository.getByOAuthAccount(oauthName, accountId), someOrNotExists)
-  )
+  const get = (id: unknown) => lookup("get", repository.get(id))
+  const getByEmail = (email: string) => lookup("getByEmail", repository.getByEmail(email))
+  const getByOAuthAccount = (oauthName: string, accountId: string) =>
+    lookup("getByOAuthAccount", repository.getByOAuthAccount(oauthName, accountId))
 
   const newId = Option.match(idParser.generate, {
     onNone: () => Effect.succeed({}),
