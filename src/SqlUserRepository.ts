@@ -17,7 +17,12 @@ import * as SchemaAST from "effect/SchemaAST"
 import { OAuthAccount, type OAuthAccountCreate, type UserInsert, type UserPatch, type UserWithOAuth } from "./User.js"
 import { UserAlreadyExists, UserNotExists } from "./UserError.js"
 import * as UserModel from "./UserModel.js"
-import { type OAuthAccountUpdate, UserRepository, type UserRepositoryService } from "./UserRepository.js"
+import {
+  newOAuthAccount,
+  type OAuthAccountUpdate,
+  UserRepository,
+  type UserRepositoryService
+} from "./UserRepository.js"
 
 /** Table names and the app's user model; the defaults are FastAPI Users' tables and its default model. */
 export interface Options<M extends UserModel.UserModel<any, any> = typeof UserModel.Default> {
@@ -127,14 +132,8 @@ export const make = <M extends UserModel.UserModel<any, any> = typeof UserModel.
     const readAccounts = (rows: ReadonlyArray<Record<string, unknown>>) =>
       decodeAccounts(rows.map((row) => fromRow(accountColumns, row)))
     const accountRow = (userId: unknown, account: OAuthAccountCreate) => ({
-      id: crypto.randomUUID(),
-      user_id: userId,
-      oauth_name: account.oauthName,
-      access_token: account.accessToken,
-      expires_at: account.expiresAt ?? null,
-      refresh_token: account.refreshToken ?? null,
-      account_id: account.accountId,
-      account_email: account.accountEmail
+      ...toRow(accountColumns, newOAuthAccount(account)),
+      user_id: userId
     })
 
     // The reads are the hot path: compile their SQL once (placeholders in the dialect's style), then send it as is.

@@ -58,7 +58,8 @@ interface Stored {
   readonly oauthAccounts: ReadonlyArray<OAuthAccount>
 }
 
-const toAccount = (account: OAuthAccountCreate): OAuthAccount => ({
+/** The stored form of an OAuth account a provider reported: a fresh ID, absent tokens as null. */
+export const newOAuthAccount = (account: OAuthAccountCreate): OAuthAccount => ({
   id: crypto.randomUUID(),
   oauthName: account.oauthName,
   accessToken: account.accessToken,
@@ -120,7 +121,7 @@ export const makeMemory = (): UserRepositoryService<any> => {
         return Option.none()
       }),
     create: (input) => Effect.map(insert(input, []), ({ user }) => user),
-    createWithOAuthAccount: (input, account) => Effect.map(insert(input, [toAccount(account)]), withOAuth),
+    createWithOAuthAccount: (input, account) => Effect.map(insert(input, [newOAuthAccount(account)]), withOAuth),
     update: (user, patch) =>
       Effect.suspend(
         (): Effect.Effect<BaseUser, UserAlreadyExists | UserNotExists> =>
@@ -140,7 +141,10 @@ export const makeMemory = (): UserRepositoryService<any> => {
       }),
     addOAuthAccount: (user, account) =>
       Effect.map(
-        modify(user.id, (stored) => ({ ...stored, oauthAccounts: [...stored.oauthAccounts, toAccount(account)] })),
+        modify(user.id, (stored) => ({
+          ...stored,
+          oauthAccounts: [...stored.oauthAccounts, newOAuthAccount(account)]
+        })),
         withOAuth
       ),
     updateOAuthAccount: (user, account, patch) =>
