@@ -84,6 +84,10 @@ export const makeMemory = (): UserRepositoryService<any> => {
   const insert = (input: UserInsert<any>, accounts: ReadonlyArray<OAuthAccount>) =>
     Effect.suspend(() => {
       if (Option.isSome(ownerOf(input.email))) return Effect.fail(new UserAlreadyExists())
+      // Like a primary key: a taken ID is the caller's bug, not a conflict it can handle.
+      if (input.id !== undefined && MutableHashMap.has(users, input.id)) {
+        return Effect.dieMessage("UserRepository: a user with this ID already exists")
+      }
       const user = { ...input, id: input.id ?? nextId++ } as BaseUser
       const stored = { user, oauthAccounts: accounts }
       MutableHashMap.set(users, user.id, stored)

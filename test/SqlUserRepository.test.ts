@@ -48,15 +48,6 @@ describe("SQLite", () => {
       })
     )
 
-    it.effect("a duplicate ID is a defect, not UserAlreadyExists: only e-mail conflicts are typed", () =>
-      Effect.gen(function* () {
-        const repository = yield* UserRepository
-        const user = yield* repository.create(newUser())
-        const exit = yield* Effect.exit(repository.create({ ...newUser(), id: user.id }))
-        assert.isTrue(Exit.isFailure(exit) && Cause.isDie(exit.cause) && !Cause.isFailure(exit.cause))
-      })
-    )
-
     it.effect("delete removes the user's rows in oauth_account", () =>
       Effect.gen(function* () {
         const repository = yield* UserRepository
@@ -140,14 +131,6 @@ describePg("PostgreSQL", () => {
           assert.isTrue(Exit.isFailure(exit) && Cause.isDie(exit.cause))
           assert.isTrue(Option.isNone(yield* repository.get(input.id)))
           assert.isTrue(Option.isNone(yield* repository.getByEmail(input.email)))
-        })
-      )
-      it.effect("a duplicate ID is a defect, not UserAlreadyExists: only e-mail conflicts are typed", () =>
-        Effect.gen(function* () {
-          const repository = yield* UserRepository
-          const user = yield* repository.create(newUser())
-          const exit = yield* Effect.exit(repository.create({ ...newUser(), id: user.id }))
-          assert.isTrue(Exit.isFailure(exit) && Cause.isDie(exit.cause) && !Cause.isFailure(exit.cause))
         })
       )
 

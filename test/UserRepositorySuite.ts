@@ -131,6 +131,16 @@ export const userRepositorySuite = (
           })
       )
 
+      it.effect("a duplicate ID is a defect, not UserAlreadyExists, and leaves the stored user as it was", () =>
+        Effect.gen(function* () {
+          const repository = yield* DefaultRepository
+          const user = yield* repository.create(newUser())
+          const exit = yield* Effect.exit(repository.create({ ...newUser(), id: user.id }))
+          assert.isTrue(Exit.isFailure(exit) && Cause.isDie(exit.cause) && !Cause.isFailure(exit.cause))
+          assert.deepStrictEqual(yield* repository.get(user.id), Option.some(user))
+        })
+      )
+
       it.effect("update applies only the fields in the patch", () =>
         Effect.gen(function* () {
           const repository = yield* DefaultRepository
