@@ -4,21 +4,12 @@ import { assert, describe, layer } from "@effect/vitest"
 import { Cause, Effect, Exit, Layer, Option, String as Str } from "effect"
 import { Migrations, SqlUserRepository, UserRepository } from "effect-users"
 import { userManagerSuite } from "./UserManagerSuite.js"
-import { userRepositorySuite } from "./UserRepositorySuite.js"
+import { newUser, userRepositorySuite } from "./UserRepositorySuite.js"
 import { describePg, freshDatabase } from "./utils/PgTest.js"
 import { customRepository, defaultRepository } from "./utils/SqlTest.js"
 import { freshEmail } from "./utils/TestUsers.js"
 
 const sqlite = () => SqliteClient.layer({ filename: ":memory:" })
-
-const newUser = (email = freshEmail()) => ({
-  id: crypto.randomUUID(),
-  email,
-  hashedPassword: "fake$hash",
-  isActive: true,
-  isSuperuser: false,
-  isVerified: true
-})
 
 const oauth = { oauthName: "google", accessToken: "token", accountId: "acct", accountEmail: "a@camelot.bt" }
 
@@ -35,7 +26,7 @@ describe("SQLite", () => {
       Effect.gen(function* () {
         const repository = yield* UserRepository
         const sql = yield* SqlClient.SqlClient
-        const user = yield* repository.create(newUser())
+        const user = yield* repository.create({ ...newUser(), isVerified: true })
         const [row] = yield* sql`SELECT * FROM "user" WHERE id = ${user.id}`
         assert.deepStrictEqual(row, {
           id: user.id,

@@ -13,7 +13,8 @@ export type CustomUser = UserModel.UserOf<typeof CustomModel>
 const DefaultRepository = UserRepository
 const CustomRepository = UserRepository.forModel(CustomModel)
 
-const newUser = (email = freshEmail()) => ({
+/** A default-model user to store, with its own e-mail. */
+export const newUser = (email = freshEmail()) => ({
   id: crypto.randomUUID(),
   email,
   hashedPassword: "fake$hash",
