@@ -60,7 +60,9 @@ const columnsOf = (schema: Schema.Schema.Any): ReadonlyArray<Column> => {
 
 const accountColumns: ReadonlyArray<Column> = columnsOf(OAuthAccount)
 
-// A call-site stack trace per span costs more than the rest of a primary-key read; the span name says enough.
+// Writes get a span each, without the call-site stack trace (the name says enough). Reads get none: they
+// run on every authenticated request, a span costs about as many runtime steps as the read itself, and
+// @effect/sql's own `sql.execute` span already shows the query.
 const spanOptions = { captureStackTrace: false } as const
 
 /** Whether a failed write broke the uniqueness of `email` (either index: FastAPI Users' or `lower(email)`). */
@@ -168,15 +170,13 @@ export const make = <M extends UserModel.UserModel<any, any> = typeof UserModel.
       get: (id) =>
         Effect.flatMap(encodeId(id), (encoded) => selectById(encoded)).pipe(
           Effect.flatMap((rows) => readUser(rows)),
-          Effect.orDie,
-          Effect.withSpan("SqlUserRepository.get", spanOptions)
+          Effect.orDie
         ),
 
       getByEmail: (email) =>
         selectByEmail(email).pipe(
           Effect.flatMap((rows) => readUser(rows)),
-          Effect.orDie,
-          Effect.withSpan("SqlUserRepository.getByEmail", spanOptions)
+          Effect.orDie
         ),
 
       getByOAuthAccount: (oauthName, accountId) =>
@@ -189,8 +189,7 @@ export const make = <M extends UserModel.UserModel<any, any> = typeof UserModel.
                   Effect.catchTag("UserNotExists", () => Effect.succeedNone)
                 )
           ),
-          Effect.orDie,
-          Effect.withSpan("SqlUserRepository.getByOAuthAccount", spanOptions)
+          Effect.orDie
         ),
 
       create: (input) =>

@@ -55,19 +55,18 @@ export const makeAuthenticator = (backends: ReadonlyArray<RunningBackend>): Auth
   return {
     backends,
     backend: (name) => byName.get(name)!,
-    authenticate: (request, names) =>
-      Effect.suspend(() => {
-        const candidates = names === undefined ? backends : backends.filter((b) => names.includes(b.name))
-        const step = (index: number): Effect.Effect<Option.Option<User>> => {
-          const backend = candidates[index]
-          if (backend === undefined) return Effect.succeedNone
-          const token = backend.transport.read(request)
-          if (Option.isNone(token)) return step(index + 1)
-          return Effect.flatMap(backend.strategy.read(token.value), (user) =>
-            Option.isSome(user) ? Effect.succeed(user as Option.Option<User>) : step(index + 1)
-          )
-        }
-        return step(0)
-      })
+    authenticate: (request, names) => {
+      const candidates = names === undefined ? backends : backends.filter((backend) => names.includes(backend.name))
+      const step = (index: number): Effect.Effect<Option.Option<User>> => {
+        const backend = candidates[index]
+        if (backend === undefined) return Effect.succeedNone
+        const token = backend.transport.read(request)
+        if (Option.isNone(token)) return step(index + 1)
+        return Effect.flatMap(backend.strategy.read(token.value), (user) =>
+          Option.isSome(user) ? Effect.succeed(user as Option.Option<User>) : step(index + 1)
+        )
+      }
+      return step(0)
+    }
   }
 }

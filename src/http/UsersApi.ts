@@ -18,7 +18,6 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as OpenApi from "@effect/platform/OpenApi"
 import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
-import type * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
@@ -91,29 +90,35 @@ const check = (requirement: Requirement, found: Option.Option<User>): Effect.Eff
   return Effect.succeed(user)
 }
 
-/** The implementation of an authentication tag: its security handlers all resolve the same request once. */
+/**
+ * The implementation of an authentication tag. HttpApi calls the handler of each security scheme in turn
+ * until one succeeds; the first already tried every backend, so the others repeat its failure instead of
+ * querying again. The success path stays free of bookkeeping: it runs on every authenticated request.
+ */
 const implementTag = (
   tag: HttpApiMiddleware.TagClassSecurityAny,
   requirement: Requirement,
-  names: ReadonlyArray<string>
+  names: ReadonlyArray<string> | undefined
 ): Layer.Layer<never, never, Authenticator> =>
   Layer.effect(
     tag as any,
     Effect.map(Authenticator, (authenticator) => {
-      // HttpApi tries the security schemes one after another until one succeeds; the first attempt already
-      // tried every backend, so later attempts reuse its result instead of querying again.
-      const results = new WeakMap<object, Exit.Exit<unknown, unknown>>()
-      const resolve = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
-        const known = results.get(request)
-        if (known !== undefined) return known
-        const run: Effect.Effect<unknown, unknown> = Effect.flatMap(
+      const failures = new WeakMap<object, unknown>()
+      const resolve = (request: HttpServerRequest.HttpServerRequest): Effect.Effect<unknown, unknown> =>
+        Effect.flatMap(
           authenticator.authenticate(request, names),
           (found): Effect.Effect<unknown, unknown> =>
             requirement.optional ? Effect.option(check(requirement, found)) : check(requirement, found)
         )
-        return Effect.onExit(run, (exit) => Effect.sync(() => results.set(request, exit)))
-      })
-      return Object.fromEntries(Object.keys(tag.security).map((key) => [key, () => resolve]))
+      const first = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+        Effect.tapError(resolve(request), (error) => Effect.sync(() => failures.set(request, error)))
+      )
+      const again = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+        failures.has(request) ? Effect.fail(failures.get(request)) : resolve(request)
+      )
+      return Object.fromEntries(
+        Object.keys(tag.security).map((key, index) => [key, () => (index === 0 ? first : again)])
+      )
     })
   ) as any
 
@@ -128,7 +133,6 @@ export const make = <const Backends extends ReadonlyArray<AuthBackend.Any>>(opti
   const authPrefix = options.authPrefix ?? "/auth"
   const usersPrefix = options.usersPrefix ?? "/users"
   const requiresVerification = options.requiresVerification ?? false
-  const backendNames = options.backends.map((backend) => backend.name)
   const security = Object.fromEntries(
     options.backends.map((backend) => [backend.name, backend.transport.security])
   ) as Record<string, HttpApiSecurity.HttpApiSecurity>
@@ -136,7 +140,8 @@ export const make = <const Backends extends ReadonlyArray<AuthBackend.Any>>(opti
   const registry: Array<{
     readonly tag: HttpApiMiddleware.TagClassSecurityAny
     readonly requirement: Requirement
-    readonly names: ReadonlyArray<string>
+    /** The backends it tries; default all. */
+    readonly names?: ReadonlyArray<string>
   }> = []
 
   /**
@@ -153,14 +158,14 @@ export const make = <const Backends extends ReadonlyArray<AuthBackend.Any>>(opti
       .filter(Boolean)
       .join("+")
     const tag = makeAuthenticationTag(label || "any", security)
-    registry.push({ tag: tag as any, requirement, names: backendNames })
+    registry.push({ tag: tag as any, requirement })
     return tag
   }
 
   /** Like `authentication({ optional: true, ... })`: handlers read `OptionalUser`. */
   const optionalAuthentication = (requirement: Omit<Requirement, "optional"> = {}) => {
     const tag = makeOptionalTag("optional", security)
-    registry.push({ tag: tag as any, requirement: { ...requirement, optional: true }, names: backendNames })
+    registry.push({ tag: tag as any, requirement: { ...requirement, optional: true } })
     return tag
   }
 
@@ -460,6 +465,9 @@ export const make = <const Backends extends ReadonlyArray<AuthBackend.Any>>(opti
       )
     )
 
+    // `/users/me` is the hottest route: its body is encoded here and sent as is, which skips HttpApi's
+    // per-response lookup of the success schema's status and encoding annotations.
+    const encodeRead = Schema.encodeSync(UserRead)
     const usersGroup = group(anyApi, "users", (handlers: any) =>
       Effect.map(UserManager, (users) => {
         const notFound = () => Effect.fail(NotFound.make({ detail: "Not Found" }))
@@ -478,7 +486,7 @@ export const make = <const Backends extends ReadonlyArray<AuthBackend.Any>>(opti
             })
           )
         return handlers
-          .handle("me", () => CurrentUser)
+          .handle("me", () => Effect.map(CurrentUser, (user) => HttpServerResponse.unsafeJson(encodeRead(user))))
           .handle("patchMe", ({ payload }: any) =>
             Effect.flatMap(CurrentUser, (user) => update(user, payload, true, () => Effect.fail(unauthorized)))
           )
