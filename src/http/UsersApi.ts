@@ -41,13 +41,16 @@ import {
 import * as UserSchemas from "./UserSchemas.js"
 
 /** Options of `make`. */
-export interface Options<Backends extends ReadonlyArray<AuthBackend.Any>> {
+export interface Options<
+  Backends extends ReadonlyArray<AuthBackend.Any>,
+  Model extends UserModel.UserModel<any, any> = typeof UserModel.Default
+> {
   /** The login backends, in the order a request's token is tried. */
   readonly backends: Backends
   /** Refuse logins and protected routes to unverified users (FastAPI Users' `requires_verification`). */
   readonly requiresVerification?: boolean | undefined
   /** The app's user model, for the JSON shapes; default UUID IDs and no extra fields. */
-  readonly model?: UserModel.UserModel<Schema.Schema.Any, Schema.Struct.Fields> | undefined
+  readonly model?: Model | undefined
   /** Prefix of the auth routes; default "/auth". */
   readonly authPrefix?: `/${string}` | undefined
   /** Prefix of the users routes; default "/users". */
@@ -127,7 +130,12 @@ type AuthGroupName<B> = B extends AuthBackend.AuthBackend<infer Name, any> ? `au
 const capitalize = (word: string) => word.charAt(0).toUpperCase() + word.slice(1)
 
 /** Builds the groups, middlewares and layer of FastAPI Users' routers for these backends. */
-export const make = <const Backends extends ReadonlyArray<AuthBackend.Any>>(options: Options<Backends>) => {
+export const make = <
+  const Backends extends ReadonlyArray<AuthBackend.Any>,
+  Model extends UserModel.UserModel<any, any> = typeof UserModel.Default
+>(
+  options: Options<Backends, Model>
+) => {
   const schemas = options.model === undefined ? UserSchemas.Default : UserSchemas.make(options.model)
   const { UserCreate, UserRead, UserUpdate } = schemas
   const authPrefix = options.authPrefix ?? "/auth"
@@ -516,8 +524,19 @@ export const make = <const Backends extends ReadonlyArray<AuthBackend.Any>>(opti
     ) as any
   }
 
+  /** The authenticated user, typed by the model: `CurrentUser` holds it. */
+  const currentUser = CurrentUser as unknown as Effect.Effect<UserModel.UserOf<Model>, never, CurrentUser>
+  /** The caller's user if any, typed by the model: `OptionalUser` holds it. */
+  const optionalUser = OptionalUser as unknown as Effect.Effect<
+    Option.Option<UserModel.UserOf<Model>>,
+    never,
+    OptionalUser
+  >
+
   return {
     schemas,
+    currentUser,
+    optionalUser,
     register: RegisterGroup,
     auth: authGroups,
     verify: VerifyGroup,
