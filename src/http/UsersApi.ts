@@ -18,6 +18,7 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as OpenApi from "@effect/platform/OpenApi"
 import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
@@ -84,19 +85,21 @@ const DeleteAborted = detail(ErrorCode.DELETE_USER_ABORTED, 409, "An onBeforeDel
 const deleteAborted = { detail: ErrorCode.DELETE_USER_ABORTED } as const
 const forbidden: Forbidden = { detail: "Forbidden" }
 
-const check = (requirement: Requirement, found: Option.Option<User>): Effect.Effect<User, Unauthorized | Forbidden> => {
-  if (Option.isNone(found)) return Effect.fail(unauthorized)
+/** The user if they meet the requirement, else the 401 or 403 to answer. */
+const check = (requirement: Requirement, found: Option.Option<User>): Either.Either<User, Unauthorized | Forbidden> => {
+  if (Option.isNone(found)) return Either.left(unauthorized)
   const user = found.value
-  if (requirement.active && !user.isActive) return Effect.fail(unauthorized)
-  if (requirement.verified && !user.isVerified) return Effect.fail(forbidden)
-  if (requirement.superuser && !user.isSuperuser) return Effect.fail(forbidden)
-  return Effect.succeed(user)
+  if (requirement.active && !user.isActive) return Either.left(unauthorized)
+  if (requirement.verified && !user.isVerified) return Either.left(forbidden)
+  if (requirement.superuser && !user.isSuperuser) return Either.left(forbidden)
+  return Either.right(user)
 }
 
 /**
  * The implementation of an authentication tag. HttpApi calls the handler of each security scheme in turn
  * until one succeeds; the first already tried every backend, so the others repeat its failure instead of
- * querying again. The success path stays free of bookkeeping: it runs on every authenticated request.
+ * querying again. The first records its failure where it decides it, so the success path (every
+ * authenticated request) carries no bookkeeping.
  */
 const implementTag = (
   tag: HttpApiMiddleware.TagClassSecurityAny,
@@ -106,19 +109,19 @@ const implementTag = (
   Layer.effect(
     tag as any,
     Effect.map(Authenticator, (authenticator) => {
-      const failures = new WeakMap<object, unknown>()
+      const failures = new WeakMap<object, Unauthorized | Forbidden>()
       const resolve = (request: HttpServerRequest.HttpServerRequest): Effect.Effect<unknown, unknown> =>
-        Effect.flatMap(
-          authenticator.authenticate(request, names),
-          (found): Effect.Effect<unknown, unknown> =>
-            requirement.optional ? Effect.option(check(requirement, found)) : check(requirement, found)
-        )
-      const first = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
-        Effect.tapError(resolve(request), (error) => Effect.sync(() => failures.set(request, error)))
-      )
-      const again = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
-        failures.has(request) ? Effect.fail(failures.get(request)) : resolve(request)
-      )
+        Effect.flatMap(authenticator.authenticate(request, names), (found): Effect.Effect<unknown, unknown> => {
+          const verdict = check(requirement, found)
+          if (requirement.optional) return Effect.succeed(Either.getRight(verdict))
+          if (Either.isLeft(verdict)) failures.set(request, verdict.left)
+          return verdict
+        })
+      const first = Effect.flatMap(HttpServerRequest.HttpServerRequest, resolve)
+      const again = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+        const failure = failures.get(request)
+        return failure === undefined ? resolve(request) : Effect.fail(failure)
+      })
       return Object.fromEntries(
         Object.keys(tag.security).map((key, index) => [key, () => (index === 0 ? first : again)])
       )
