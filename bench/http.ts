@@ -166,8 +166,11 @@ const main = async () => {
     // percent over seconds, so only runs close in time compare fairly.
     const pairs: Array<{ readonly bare: Result; readonly me: Result; readonly ratio: number }> = []
     for (let pair = 0; pair < pairCount; pair++) {
-      const bare = await get("/greetings/ping", token, { duration: 1 })
-      const me = await get("/users/me", token, { duration: 1 })
+      // Every other pair runs in the opposite order, so that a steady drift favours neither endpoint.
+      const bareFirst = pair % 2 === 0
+      const first = await get(bareFirst ? "/greetings/ping" : "/users/me", token, { duration: 1 })
+      const second = await get(bareFirst ? "/users/me" : "/greetings/ping", token, { duration: 1 })
+      const [bare, me] = bareFirst ? [first, second] : [second, first]
       check("bare", bare)
       check("me", me)
       pairs.push({ bare, me, ratio: me.requests.average / bare.requests.average })

@@ -14,6 +14,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as SchemaAST from "effect/SchemaAST"
+import * as coalesce from "./internal/coalesce.js"
 import { OAuthAccount, type OAuthAccountCreate, type UserInsert, type UserPatch, type UserWithOAuth } from "./User.js"
 import { UserAlreadyExists, UserNotExists } from "./UserError.js"
 import * as UserModel from "./UserModel.js"
@@ -166,9 +167,26 @@ export const make = <M extends UserModel.UserModel<any, any> = typeof UserModel.
         Effect.map((user) => Option.getOrThrow(user))
       )
 
+    // Reads by ID (one per authenticated request) from concurrent requests share one query per event-loop
+    // turn. A key the batch did not find is asked again on its own: the database may match a key written
+    // otherwise than it returns it (an upper-case UUID in PostgreSQL), and a miss must be a real miss.
+    const coalescedById = yield* coalesce.make((ids: ReadonlyArray<unknown>) =>
+      Effect.map(
+        ids.length === 1 ? selectById(ids[0]) : sql`SELECT ${selectUser} FROM ${users} WHERE ${sql.in("id", ids)}`,
+        (rows) => new Map(rows.map((row) => [String(row.id), row]))
+      )
+    )
+    const rowById = (id: unknown) =>
+      Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (transaction) =>
+        // Inside a transaction the read must use its connection: the batch runs on a fiber of its own.
+        Option.isSome(transaction)
+          ? selectById(id)
+          : Effect.flatMap(coalescedById(id), (row) => (row === undefined ? selectById(id) : Effect.succeed([row])))
+      )
+
     const service: UserRepositoryService<any> = {
       get: (id) =>
-        Effect.flatMap(encodeId(id), (encoded) => selectById(encoded)).pipe(
+        Effect.flatMap(encodeId(id), (encoded) => rowById(encoded)).pipe(
           Effect.flatMap((rows) => readUser(rows)),
           Effect.orDie
         ),

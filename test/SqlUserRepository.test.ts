@@ -1,7 +1,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, describe, layer } from "@effect/vitest"
-import { Cause, Effect, Exit, Layer, Option, String as Str } from "effect"
+import { Cause, Effect, Exit, Layer, Option, String as Str, Tracer } from "effect"
 import { Migrations, SqlUserRepository, UserRepository } from "effect-users"
 import { userManagerSuite } from "./UserManagerSuite.js"
 import { newUser, userRepositorySuite } from "./UserRepositorySuite.js"
@@ -13,12 +13,88 @@ const sqlite = () => SqliteClient.layer({ filename: ":memory:" })
 
 const oauth = { oauthName: "google", accessToken: "token", accountId: "acct", accountEmail: "a@camelot.bt" }
 
+/** A tracer that keeps the text of every query run under it. */
+const queryLog = () => {
+  const queries: Array<string> = []
+  const tracer = Tracer.make({
+    span: (name, parent, context, links, startTime, kind) => {
+      const attributes = new Map<string, unknown>()
+      return {
+        _tag: "Span",
+        name,
+        spanId: "span",
+        traceId: "trace",
+        parent,
+        context,
+        status: { _tag: "Started", startTime },
+        attributes,
+        links,
+        sampled: true,
+        kind,
+        end: () => {
+          if (name === "sql.execute") queries.push(String(attributes.get("db.query.text")))
+        },
+        attribute: (key, value) => attributes.set(key, value),
+        event: () => {},
+        addLinks: () => {}
+      }
+    },
+    context: (f) => f()
+  })
+  return { queries, tracer }
+}
+
+/**
+ * Reads by ID that concurrent fibers start in one event-loop turn share one query. The tracer given to the
+ * repository's layer (and so to these tests) records the text of every query.
+ */
+const coalescedReadsSuite = (name: string, client: Layer.Layer<SqlClient.SqlClient, unknown>) => {
+  const log = queryLog()
+  const repository = defaultRepository(client).pipe(Layer.provide(Layer.setTracer(log.tracer)))
+  layer(Layer.merge(repository, client), { excludeTestServices: true })(name, (it) => {
+    it.effect("concurrent reads by ID share one query; each caller gets its own user, a missing ID none", () =>
+      Effect.gen(function* () {
+        const repository = yield* UserRepository
+        const users = yield* Effect.forEach([1, 2, 3, 4, 5], () => repository.create(newUser()))
+        const missing = crypto.randomUUID()
+        log.queries.length = 0
+        const found = yield* Effect.forEach(
+          [...users.map((user) => user.id), missing, users[0]!.id],
+          (id) => repository.get(id),
+          { concurrency: "unbounded" }
+        )
+        assert.deepStrictEqual(found, [...users.map(Option.some), Option.none(), Option.some(users[0]!)])
+        // One query for the six distinct IDs, then the missing one asked again on its own (a miss in a batch
+        // is confirmed before it is believed).
+        assert.strictEqual(log.queries.length, 2, log.queries.join("\n"))
+        assert.match(log.queries[0]!, /"id" IN \([?$\d]+(,[?$\d]+){5}\)/)
+        assert.match(log.queries[1]!, /WHERE id = /)
+      })
+    )
+
+    it.effect("a read by ID inside a transaction runs on the transaction's connection", () =>
+      Effect.gen(function* () {
+        const repository = yield* UserRepository
+        const sql = yield* SqlClient.SqlClient
+        const user = yield* repository.create(newUser())
+        const found = yield* sql.withTransaction(
+          Effect.flatMap(repository.update(user, { isVerified: true }), () => repository.get(user.id))
+        )
+        // A batched read would wait for SQLite's only connection (the transaction holds it) or, on
+        // PostgreSQL, read the committed row on another connection, without the uncommitted change.
+        assert.isTrue(Option.isSome(found) && found.value.isVerified)
+      }).pipe(Effect.timeout("5 seconds"))
+    )
+  })
+}
+
 describe("SQLite", () => {
   userRepositorySuite("SqlUserRepository on SQLite", {
     default: defaultRepository(sqlite()),
     custom: customRepository(sqlite())
   })
   userManagerSuite("UserManager over SqlUserRepository on SQLite", defaultRepository(sqlite()))
+  coalescedReadsSuite("SQLite: reads by ID", sqlite())
 
   const client = sqlite()
   layer(Layer.merge(defaultRepository(client), client), { excludeTestServices: true })("SQLite storage", (it) => {
@@ -76,6 +152,7 @@ describePg("PostgreSQL", () => {
     custom: customRepository(db.client)
   })
   userManagerSuite("UserManager over SqlUserRepository on PostgreSQL", defaultRepository(db.client))
+  coalescedReadsSuite("PostgreSQL: reads by ID", db.client)
 
   layer(Layer.merge(defaultRepository(db.client), db.client), { excludeTestServices: true })(
     "PostgreSQL storage",
