@@ -2,7 +2,8 @@
  * HTTP bench (`npm run bench:http`): the example server (`examples/server.ts`, SQLite, real argon2) in a
  * child process, autocannon on loopback (each run in a process of its own). Bounded runs; prints three ratios:
  *
- * 1. login throughput / argon2 verifies per second measured alone (the hash-bound limit), target ≥ 90%;
+ * 1. login throughput / argon2 verifies per second measured alone (the hash-bound limit), target ≥ 90%
+ *    (median of three alternating pairs);
  * 2. p99 of GET /users/me (JWT) at 20 req/s while a login flood saturates the CPU, target < 25 ms (printed
  *    beside the same probe's p99 on the idle server, the machine's own floor);
  * 3. GET /users/me (JWT + database lookup) throughput / a bare endpoint returning a constant, target ≥ 50%
@@ -146,10 +147,23 @@ const main = async () => {
     await get("/users/me", token, { duration: 1 })
     await get("/greetings/ping", token, { duration: 1 })
 
-    const limit = await argon2Alone()
-    const logins = await login(seconds)
-    check("login", logins)
-    const loginRatio = logins.requests.average / limit
+    // Three pairs in alternating order, median ratio, for the same reason as figure 3 below.
+    const loginPairs: Array<{ readonly limit: number; readonly logins: Result; readonly ratio: number }> = []
+    for (let pair = 0; pair < 3; pair++) {
+      let limit: number
+      let logins: Result
+      if (pair % 2 === 0) {
+        limit = await argon2Alone()
+        logins = await login(seconds)
+      } else {
+        logins = await login(seconds)
+        limit = await argon2Alone()
+      }
+      check("login", logins)
+      loginPairs.push({ limit, logins, ratio: logins.requests.average / limit })
+    }
+    const loginSorted = [...loginPairs].sort((a, b) => a.ratio - b.ratio)
+    const { limit, logins, ratio: loginRatio } = loginSorted[1]!
 
     // The same probe twice: on the idle server (this machine's own latency floor), then inside a flood. It
     // starts once the flood is under way and ends before it does.
@@ -182,7 +196,8 @@ const main = async () => {
     console.log(`argon2 verifies/s alone:          ${limit.toFixed(1)}`)
     console.log(`login req/s (c=10):               ${logins.requests.average.toFixed(1)}`)
     console.log(
-      `1. login / argon2 limit:          ${percent(loginRatio)}  (target ≥ 90%)  ${verdict(loginRatio >= 0.9)}`
+      `1. login / argon2 limit:          ${percent(loginRatio)}  (target ≥ 90%)  ${verdict(loginRatio >= 0.9)}` +
+        `  (median of 3 pairs; range ${percent(loginSorted[0]!.ratio)}–${percent(loginSorted[2]!.ratio)})`
     )
     console.log(
       `2. /users/me p99 in login flood:  ${probe.latency.p99} ms (p50 ${probe.latency.p50} ms; target < 25 ms)  ${verdict(probe.latency.p99 < 25)}` +
