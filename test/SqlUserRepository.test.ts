@@ -96,6 +96,29 @@ describe("SQLite", () => {
   userManagerSuite("UserManager over SqlUserRepository on SQLite", defaultRepository(sqlite()))
   coalescedReadsSuite("SQLite: reads by ID", sqlite())
 
+  const uncoalesced = queryLog()
+  layer(
+    SqlUserRepository.layerWith({ coalesceReads: false }).pipe(
+      Layer.provide(Migrations.layer()),
+      Layer.provide(sqlite()),
+      Layer.provide(Layer.setTracer(uncoalesced.tracer)),
+      Layer.orDie
+    ),
+    { excludeTestServices: true }
+  )("SQLite: coalesceReads: false", (it) => {
+    it.effect("each read by ID runs its own query", () =>
+      Effect.gen(function* () {
+        const repository = yield* UserRepository
+        const users = yield* Effect.forEach([1, 2, 3], () => repository.create(newUser()))
+        uncoalesced.queries.length = 0
+        const found = yield* Effect.forEach(users, (user) => repository.get(user.id), { concurrency: "unbounded" })
+        assert.deepStrictEqual(found, users.map(Option.some))
+        assert.strictEqual(uncoalesced.queries.length, 3)
+        assert.isTrue(uncoalesced.queries.every((query) => / WHERE id = /.test(query)))
+      })
+    )
+  })
+
   const client = sqlite()
   layer(Layer.merge(defaultRepository(client), client), { excludeTestServices: true })("SQLite storage", (it) => {
     it.effect("stores FastAPI Users' snake_case columns with booleans as 0/1", () =>
