@@ -1,39 +1,8 @@
 import { assert, it } from "@effect/vitest"
-import { Effect, Layer, Logger, Option, Redacted, Tracer } from "effect"
+import { Effect, Layer, Logger, Option, Redacted } from "effect"
 import { UserManager, UserManagerConfig, UserRepository } from "effect-users"
 import { resetSecret, verifySecret } from "./utils/TestUsers.js"
-
-/** A tracer that keeps everything spans are told: names, attributes, events and how they ended. */
-const recordingTracer = () => {
-  const recorded: Array<unknown> = []
-  const tracer = Tracer.make({
-    span: (name, parent, context, links, startTime, kind) => {
-      const attributes = new Map<string, unknown>()
-      const span: Tracer.Span = {
-        _tag: "Span",
-        name,
-        spanId: Math.random().toString(16).slice(2),
-        traceId: "trace",
-        parent,
-        context,
-        status: { _tag: "Started", startTime },
-        attributes,
-        links,
-        sampled: true,
-        kind,
-        // Tracers export a failure's cause; a success value is never exported.
-        end: (_endTime, exit) =>
-          recorded.push({ name, attributes: [...attributes], failure: exit._tag === "Failure" ? exit.cause : null }),
-        attribute: (key, value) => attributes.set(key, value),
-        event: (eventName, _time, eventAttributes) => recorded.push({ eventName, eventAttributes }),
-        addLinks: () => {}
-      }
-      return span
-    },
-    context: (f) => f()
-  })
-  return { recorded, tracer }
-}
+import { recordingTracer } from "./utils/Tracing.js"
 
 const plain = "a-Very-Secret-Passw0rd"
 

@@ -1,55 +1,25 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, describe, layer } from "@effect/vitest"
-import { Cause, Effect, Exit, Layer, Option, String as Str, Tracer } from "effect"
+import { Cause, Effect, Exit, Layer, Option, String as Str } from "effect"
 import { Migrations, SqlUserRepository, UserRepository } from "effect-users"
 import { userManagerSuite } from "./UserManagerSuite.js"
 import { newUser, userRepositorySuite } from "./UserRepositorySuite.js"
 import { describePg, freshDatabase } from "./utils/PgTest.js"
 import { customRepository, defaultRepository } from "./utils/SqlTest.js"
 import { freshEmail } from "./utils/TestUsers.js"
+import { recordingTracer } from "./utils/Tracing.js"
 
 const sqlite = () => SqliteClient.layer({ filename: ":memory:" })
 
 const oauth = { oauthName: "google", accessToken: "token", accountId: "acct", accountEmail: "a@camelot.bt" }
-
-/** A tracer that keeps the text of every query run under it. */
-const queryLog = () => {
-  const queries: Array<string> = []
-  const tracer = Tracer.make({
-    span: (name, parent, context, links, startTime, kind) => {
-      const attributes = new Map<string, unknown>()
-      return {
-        _tag: "Span",
-        name,
-        spanId: "span",
-        traceId: "trace",
-        parent,
-        context,
-        status: { _tag: "Started", startTime },
-        attributes,
-        links,
-        sampled: true,
-        kind,
-        end: () => {
-          if (name === "sql.execute") queries.push(String(attributes.get("db.query.text")))
-        },
-        attribute: (key, value) => attributes.set(key, value),
-        event: () => {},
-        addLinks: () => {}
-      }
-    },
-    context: (f) => f()
-  })
-  return { queries, tracer }
-}
 
 /**
  * Reads by ID that concurrent fibers start in one event-loop turn share one query. The tracer given to the
  * repository's layer (and so to these tests) records the text of every query.
  */
 const coalescedReadsSuite = (name: string, client: Layer.Layer<SqlClient.SqlClient, unknown>) => {
-  const log = queryLog()
+  const log = recordingTracer()
   const repository = defaultRepository(client).pipe(Layer.provide(Layer.setTracer(log.tracer)))
   layer(Layer.merge(repository, client), { excludeTestServices: true })(name, (it) => {
     it.effect("concurrent reads by ID share one query; each caller gets its own user, a missing ID none", () =>
@@ -57,7 +27,7 @@ const coalescedReadsSuite = (name: string, client: Layer.Layer<SqlClient.SqlClie
         const repository = yield* UserRepository
         const users = yield* Effect.forEach([1, 2, 3, 4, 5], () => repository.create(newUser()))
         const missing = crypto.randomUUID()
-        log.queries.length = 0
+        log.recorded.length = 0
         const found = yield* Effect.forEach(
           [...users.map((user) => user.id), missing, users[0]!.id],
           (id) => repository.get(id),
@@ -66,9 +36,10 @@ const coalescedReadsSuite = (name: string, client: Layer.Layer<SqlClient.SqlClie
         assert.deepStrictEqual(found, [...users.map(Option.some), Option.none(), Option.some(users[0]!)])
         // One query for the six distinct IDs, then the missing one asked again on its own (a miss in a batch
         // is confirmed before it is believed).
-        assert.strictEqual(log.queries.length, 2, log.queries.join("\n"))
-        assert.match(log.queries[0]!, /"id" IN \([?$\d]+(,[?$\d]+){5}\)/)
-        assert.match(log.queries[1]!, /WHERE id = /)
+        const queries = log.queries()
+        assert.strictEqual(queries.length, 2, queries.join("\n"))
+        assert.match(queries[0]!, /"id" IN \([?$\d]+(,[?$\d]+){5}\)/)
+        assert.match(queries[1]!, /WHERE id = /)
       })
     )
 
@@ -96,7 +67,7 @@ describe("SQLite", () => {
   userManagerSuite("UserManager over SqlUserRepository on SQLite", defaultRepository(sqlite()))
   coalescedReadsSuite("SQLite: reads by ID", sqlite())
 
-  const uncoalesced = queryLog()
+  const uncoalesced = recordingTracer()
   layer(
     SqlUserRepository.layerWith({ coalesceReads: false }).pipe(
       Layer.provide(Migrations.layer()),
@@ -110,11 +81,12 @@ describe("SQLite", () => {
       Effect.gen(function* () {
         const repository = yield* UserRepository
         const users = yield* Effect.forEach([1, 2, 3], () => repository.create(newUser()))
-        uncoalesced.queries.length = 0
+        uncoalesced.recorded.length = 0
         const found = yield* Effect.forEach(users, (user) => repository.get(user.id), { concurrency: "unbounded" })
         assert.deepStrictEqual(found, users.map(Option.some))
-        assert.strictEqual(uncoalesced.queries.length, 3)
-        assert.isTrue(uncoalesced.queries.every((query) => / WHERE id = /.test(query)))
+        const queries = uncoalesced.queries()
+        assert.strictEqual(queries.length, 3)
+        assert.isTrue(queries.every((query) => / WHERE id = /.test(query)))
       })
     )
   })
