@@ -13,6 +13,9 @@ import type * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type { AuthStrategy } from "./AuthStrategy.js"
 
+/** `Cache-Control: no-store`: the headers of every response that carries a token or a user. */
+export const noStore = { "cache-control": "no-store" } as const
+
 /** Cookie settings; the defaults are FastAPI Users' `CookieTransport` defaults. */
 export interface CookieOptions {
   /** Default "fastapiusersauth". */
@@ -61,8 +64,8 @@ export const bearerTransport = (options: { readonly tokenUrl?: string | undefine
     return token.length === 0 ? Option.none() : Option.some(token)
   },
   loginResponse: (token) =>
-    HttpServerResponse.unsafeJson({ access_token: token, token_type: "bearer" }, { status: 200 }),
-  logoutResponse: () => HttpServerResponse.empty({ status: 204 })
+    HttpServerResponse.unsafeJson({ access_token: token, token_type: "bearer" }, { status: 200, headers: noStore }),
+  logoutResponse: () => HttpServerResponse.empty({ status: 204, headers: noStore })
 })
 
 /** A cookie; login answers 204 with `Set-Cookie`, logout 204 with the cookie cleared (empty, Max-Age=0). */
@@ -83,12 +86,12 @@ export const cookieTransport = (options: CookieOptions = {}): Transport => {
       return value === undefined || value.length === 0 ? Option.none() : Option.some(value)
     },
     loginResponse: (token) =>
-      HttpServerResponse.unsafeSetCookie(HttpServerResponse.empty({ status: 204 }), name, token, {
+      HttpServerResponse.unsafeSetCookie(HttpServerResponse.empty({ status: 204, headers: noStore }), name, token, {
         ...attributes,
         ...(options.maxAge === undefined ? {} : { maxAge: options.maxAge })
       }),
     logoutResponse: () =>
-      HttpServerResponse.unsafeSetCookie(HttpServerResponse.empty({ status: 204 }), name, "", {
+      HttpServerResponse.unsafeSetCookie(HttpServerResponse.empty({ status: 204, headers: noStore }), name, "", {
         ...attributes,
         maxAge: 0
       })

@@ -93,26 +93,40 @@ interface DecodeError {
 }
 
 const isDecodeError = (u: unknown): u is DecodeError => Predicate.isTagged(u, "HttpApiDecodeError")
+
+// Schema's messages end with the submitted value (`Expected string, actual "hunter2"`): never send it back.
+const withoutValue = (message: string) => {
+  const actual = message.indexOf(", actual ")
+  return actual === -1 ? message : message.slice(0, actual)
+}
+
+const issuesOf = (error: DecodeError): Array<typeof ValidationIssue.Type> => {
+  const seen = new Set<string>()
+  const issues: Array<typeof ValidationIssue.Type> = []
+  for (const issue of error.issues) {
+    const loc = ["body", ...issue.path.map((key) => (typeof key === "number" ? key : String(key)))]
+    const entry = { loc, msg: withoutValue(issue.message), type: issue._tag }
+    // A union payload (the login's form or JSON) reports each problem once per member.
+    const key = JSON.stringify(entry)
+    if (seen.has(key)) continue
+    seen.add(key)
+    issues.push(entry)
+  }
+  return issues
+}
 const isBodyReadError = (u: unknown) =>
   Predicate.isTagged(u, "RequestError") && Predicate.hasProperty(u, "reason") && u.reason === "Decode"
 
 /**
  * An API-level middleware that answers malformed requests with 422 and a `detail` list, as FastAPI does,
  * instead of @effect/platform's 400 `HttpApiDecodeError`; a body that is not valid JSON is a 422 too, not a 500.
+ * Each issue names the field (`loc`) and the problem, never the submitted value.
  */
 export const layerValidationErrors: Layer.Layer<never> = HttpApiBuilder.middleware((app) =>
   Effect.catchAllCause(app, (cause) => {
     const error = Cause.squash(cause)
     if (isDecodeError(error)) {
-      return Effect.succeed(
-        validationResponse(
-          error.issues.map((issue) => ({
-            loc: ["body", ...issue.path.map((key) => (typeof key === "number" ? key : String(key)))],
-            msg: issue.message,
-            type: issue._tag
-          }))
-        )
-      )
+      return Effect.succeed(validationResponse(issuesOf(error)))
     }
     if (isBodyReadError(error)) {
       return Effect.succeed(validationResponse([{ loc: ["body"], msg: "JSON decode error", type: "json_invalid" }]))

@@ -8,20 +8,24 @@ import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import type * as HttpApiMiddleware from "@effect/platform/HttpApiMiddleware"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as OpenApi from "@effect/platform/OpenApi"
-import type * as ConfigError from "effect/ConfigError"
+import * as ConfigError from "effect/ConfigError"
 import type * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import type * as Redacted from "effect/Redacted"
+import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import { makeJwt } from "../TokenCodec.js"
 import { UserManager } from "../UserManager.js"
+import { minimumSecretBytes } from "../UserManagerConfig.js"
+import { noStore } from "./AuthBackend.js"
 import { type Configurable, resolveConfigurable } from "./AuthStrategy.js"
 import { Authenticator, CurrentUser } from "./CurrentUser.js"
 import { detail, ErrorCode } from "./HttpErrors.js"
+import { Token } from "./UserSchemas.js"
 
 /** A failure talking to the provider (code exchange, profile lookup). */
 export class OAuthProviderError extends Schema.TaggedError<OAuthProviderError>()("OAuthProviderError", {
@@ -55,7 +59,7 @@ export interface OAuthProvider {
 export interface OAuthOptions {
   /** The login backend whose login response the callback returns (its name in `UsersApi.make`). */
   readonly backend: string
-  /** Signs the `state` parameter. */
+  /** Signs the `state` parameter: at least 32 bytes, else the layer fails naming `stateSecret`. */
   readonly stateSecret: Configurable<Redacted.Redacted<string>>
   /** How long a state is valid; default 10 minutes. */
   readonly stateLifetime?: Duration.DurationInput | undefined
@@ -74,14 +78,26 @@ const stateAudience = "effect-users:oauth-state"
 const AuthorizeResponse = Schema.Struct({ authorization_url: Schema.String }).annotations({
   identifier: "OAuth2AuthorizeResponse"
 })
+const Scope = Schema.String.pipe(Schema.maxLength(256))
 const AuthorizeParams = Schema.Struct({
-  scopes: Schema.optional(Schema.Union(Schema.String, Schema.Array(Schema.String)))
+  scopes: Schema.optional(Schema.Union(Scope, Schema.Array(Scope).pipe(Schema.maxItems(64))))
 })
 const CallbackParams = Schema.Struct({
-  code: Schema.optional(Schema.String),
-  state: Schema.optional(Schema.String),
-  error: Schema.optional(Schema.String)
+  code: Schema.optional(Token),
+  state: Schema.optional(Token),
+  error: Schema.optional(Token)
 })
+
+/** The state secret, refused at layer construction when shorter than 32 bytes. */
+const checkStateSecret = (secret: Redacted.Redacted<string>) =>
+  Buffer.byteLength(Redacted.value(secret), "utf8") >= minimumSecretBytes
+    ? Effect.succeed(secret)
+    : Effect.fail(
+        ConfigError.InvalidData(
+          ["stateSecret"],
+          `OAuth stateSecret is too short: it must be at least ${minimumSecretBytes} bytes`
+        )
+      )
 
 const InvalidState = detail(ErrorCode.OAUTH_INVALID_STATE, 400, "The state is missing, forged or expired")
 const NoEmail = detail(ErrorCode.OAUTH_NOT_AVAILABLE_EMAIL, 400, "The provider did not share an e-mail")
@@ -148,7 +164,7 @@ export const make = <
     const build = Effect.gen(function* () {
       const manager = yield* UserManager
       const authenticator = yield* Authenticator
-      const secret = yield* resolveConfigurable(options.stateSecret)
+      const secret = yield* Effect.flatMap(resolveConfigurable(options.stateSecret), checkStateSecret)
       const codec = makeJwt()
       const lifetime = options.stateLifetime ?? "10 minutes"
       const { strategy, transport } = authenticator.backend(options.backend)
@@ -170,7 +186,7 @@ export const make = <
             const scopes =
               params.scopes === undefined ? [] : typeof params.scopes === "string" ? [params.scopes] : params.scopes
             const url = yield* provider.authorizationUrl({ redirectUri: yield* redirectUri(route), state, scopes })
-            return { authorization_url: url }
+            return HttpServerResponse.unsafeJson({ authorization_url: url }, { headers: noStore })
           })
 
       const fail = (code: string) => Effect.fail({ detail: code })
@@ -198,6 +214,8 @@ export const make = <
         expiresAt: tokens.expiresAt ?? null,
         refreshToken: tokens.refreshToken ?? null
       })
+
+      const encodeRead = Schema.encodeSync(users.schemas.UserRead)
 
       const login = (handlers: any) =>
         handlers
@@ -230,9 +248,10 @@ export const make = <
               const { claims, profile, tokens } = yield* exchange("/associate/callback", urlParams)
               if (claims.sub !== String(user.id)) return yield* fail(ErrorCode.OAUTH_INVALID_STATE)
               const email = Option.getOrElse(profile.email, () => user.email)
-              return yield* manager
+              const linked = yield* manager
                 .oauthAssociateCallback(user, account(tokens, profile, email))
                 .pipe(Effect.catchTag("UserNotExists", () => fail(ErrorCode.OAUTH_INVALID_STATE)))
+              return HttpServerResponse.unsafeJson(encodeRead(linked), { headers: noStore })
             })
           )
       return { login, associate }

@@ -3,6 +3,7 @@
  * (`is_active`, …), never the password hash. Built from a `UserModel`, so an app's own fields and ID type
  * appear in the API too (`first_name` for a `firstName` field).
  */
+import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import * as Schema from "effect/Schema"
 import { Email } from "../User.js"
 import * as UserModel from "../UserModel.js"
@@ -19,7 +20,21 @@ const renamed = (fields: Schema.Struct.Fields, optional: boolean): Schema.Struct
     })
   )
 
-const Password = Schema.Redacted(Schema.String).annotations({ title: "Password" })
+/** The longest password accepted, in UTF-16 units: refused in O(1) before any hashing or character counting. */
+export const maxPasswordLength = 4096
+
+/** The longest token accepted (verify, reset, OAuth parameters), in characters. */
+export const maxTokenLength = 8192
+
+/** The longest login username (an e-mail address) accepted. */
+export const maxUsernameLength = 320
+
+const Password = Schema.Redacted(Schema.String.pipe(Schema.maxLength(maxPasswordLength))).annotations({
+  title: "Password"
+})
+
+/** A token as a request carries it: a string of at most `maxTokenLength` characters. */
+export const Token = Schema.String.pipe(Schema.maxLength(maxTokenLength))
 
 /** The schemas of a model's HTTP bodies. */
 export interface UserSchemas {
@@ -64,17 +79,22 @@ export const BearerResponse = Schema.Struct({
   token_type: Schema.Literal("bearer")
 }).annotations({ identifier: "BearerResponse" })
 
+const loginFields = { username: Schema.String.pipe(Schema.maxLength(maxUsernameLength)), password: Password }
+
 /** The login form: `application/x-www-form-urlencoded` `username` (the e-mail) and `password`. */
-export const LoginForm = Schema.Struct({
-  username: Schema.String,
-  password: Schema.Redacted(Schema.String)
-}).annotations({ identifier: "LoginForm" })
+export const LoginForm = Schema.Struct(loginFields).annotations({ identifier: "LoginForm" })
+
+/** The login body: FastAPI Users' urlencoded form, or the same fields as JSON (ours). */
+export const LoginBody = Schema.Union(
+  LoginForm.pipe(HttpApiSchema.withEncoding({ kind: "UrlParams" })),
+  Schema.Struct(loginFields).annotations({ identifier: "LoginJson" })
+)
 
 /** `{"email": ...}`, the body of forgot-password and request-verify-token. */
 export const EmailBody = Schema.Struct({ email: Email })
 
 /** `{"token": ...}`, the body of verify. */
-export const TokenBody = Schema.Struct({ token: Schema.String })
+export const TokenBody = Schema.Struct({ token: Token })
 
 /** `{"token": ..., "password": ...}`, the body of reset-password. */
-export const ResetPasswordBody = Schema.Struct({ token: Schema.String, password: Password })
+export const ResetPasswordBody = Schema.Struct({ token: Token, password: Password })

@@ -27,6 +27,7 @@ import type { InvalidPassword } from "../UserError.js"
 import { UserManager } from "../UserManager.js"
 import type * as UserModel from "../UserModel.js"
 import type * as AuthBackend from "./AuthBackend.js"
+import { noStore } from "./AuthBackend.js"
 import { Authenticator, CurrentUser, makeAuthenticator, OptionalUser, type Requirement } from "./CurrentUser.js"
 import {
   detail,
@@ -39,6 +40,7 @@ import {
   Unauthorized,
   ValidationError
 } from "./HttpErrors.js"
+import * as RequestLimits from "./RequestLimits.js"
 import * as UserSchemas from "./UserSchemas.js"
 
 /** Options of `make`. */
@@ -56,6 +58,8 @@ export interface Options<
   readonly authPrefix?: `/${string}` | undefined
   /** Prefix of the users routes; default "/users". */
   readonly usersPrefix?: `/${string}` | undefined
+  /** The largest request body accepted on every route of the API, in bytes (413 above); default 64 KiB. */
+  readonly maxBodySize?: number | undefined
 }
 
 const AuthFailure = Schema.Union(Unauthorized, Forbidden)
@@ -191,6 +195,7 @@ export const make = <
     .add(
       HttpApiEndpoint.post("register", "/register")
         .setPayload(UserCreate)
+        .middleware(RequestLimits.JsonOnly)
         .addSuccess(UserRead, { status: 201 })
         .addError(detail(ErrorCode.REGISTER_USER_ALREADY_EXISTS, 400))
         .addError(passwordError(ErrorCode.REGISTER_INVALID_PASSWORD))
@@ -208,7 +213,8 @@ export const make = <
       names: [backend.name]
     })
     const login = HttpApiEndpoint.post("login", "/login")
-      .setPayload(UserSchemas.LoginForm.pipe(HttpApiSchema.withEncoding({ kind: "UrlParams" })))
+      .setPayload(UserSchemas.LoginBody)
+      .middleware(RequestLimits.JsonOrForm)
       .addError(detail(ErrorCode.LOGIN_BAD_CREDENTIALS, 400, "Bad credentials or the user is inactive"))
       .addError(detail(ErrorCode.LOGIN_USER_NOT_VERIFIED, 400, "The user is not verified"))
       .addError(ValidationError)
@@ -237,6 +243,7 @@ export const make = <
     .add(
       HttpApiEndpoint.post("requestVerifyToken", "/request-verify-token")
         .setPayload(UserSchemas.EmailBody)
+        .middleware(RequestLimits.JsonOnly)
         .addSuccess(Accepted)
         .addError(ValidationError)
         .annotate(OpenApi.Summary, "Request a verification token (always 202)")
@@ -244,6 +251,7 @@ export const make = <
     .add(
       HttpApiEndpoint.post("verify", "/verify")
         .setPayload(UserSchemas.TokenBody)
+        .middleware(RequestLimits.JsonOnly)
         .addSuccess(UserRead)
         .addError(detail(ErrorCode.VERIFY_USER_BAD_TOKEN, 400))
         .addError(detail(ErrorCode.VERIFY_USER_ALREADY_VERIFIED, 400))
@@ -256,6 +264,7 @@ export const make = <
     .add(
       HttpApiEndpoint.post("forgotPassword", "/forgot-password")
         .setPayload(UserSchemas.EmailBody)
+        .middleware(RequestLimits.JsonOnly)
         .addSuccess(Accepted)
         .addError(ValidationError)
         .annotate(OpenApi.Summary, "Forgot password (always 202)")
@@ -263,6 +272,7 @@ export const make = <
     .add(
       HttpApiEndpoint.post("resetPassword", "/reset-password")
         .setPayload(UserSchemas.ResetPasswordBody)
+        .middleware(RequestLimits.JsonOnly)
         .addSuccess(Schema.Null)
         .addError(detail(ErrorCode.RESET_PASSWORD_BAD_TOKEN, 400, "Bad, expired or used token, or inactive user"))
         .addError(passwordError(ErrorCode.RESET_PASSWORD_INVALID_PASSWORD))
@@ -279,6 +289,7 @@ export const make = <
     .add(
       HttpApiEndpoint.patch("patchMe", "/me")
         .setPayload(UserUpdate)
+        .middleware(RequestLimits.JsonOnly)
         .addSuccess(UserRead)
         .addError(detail(ErrorCode.UPDATE_USER_EMAIL_ALREADY_EXISTS, 400))
         .addError(passwordError(ErrorCode.UPDATE_USER_INVALID_PASSWORD))
@@ -298,6 +309,7 @@ export const make = <
       HttpApiEndpoint.patch("patchUser", "/:id")
         .setPath(IdPath)
         .setPayload(UserUpdate)
+        .middleware(RequestLimits.JsonOnly)
         .addSuccess(UserRead)
         .addError(detail(ErrorCode.UPDATE_USER_EMAIL_ALREADY_EXISTS, 400))
         .addError(passwordError(ErrorCode.UPDATE_USER_INVALID_PASSWORD))
@@ -377,11 +389,18 @@ export const make = <
     | HttpApiGroup.ApiGroup<Id, GroupNames>
     | Authenticator
     | InstanceType<typeof Authenticated>
-    | InstanceType<typeof Superuser>,
+    | InstanceType<typeof Superuser>
+    | RequestLimits.JsonOnly
+    | RequestLimits.JsonOrForm,
     ConfigError.ConfigError,
     UserManager | Exclude<StrategyContext, UserManager>
   > => {
     const anyApi = api as any
+    // User bodies are encoded here and sent as is, with `no-store`; on `/users/me`, the hottest route, this
+    // also skips HttpApi's per-response lookup of the success schema's status and encoding annotations.
+    const encodeRead = Schema.encodeSync(UserRead)
+    const sendUser = (user: User, status = 200) =>
+      HttpServerResponse.unsafeJson(encodeRead(user), { status, headers: noStore })
     const group = HttpApiBuilder.group as unknown as (
       api: unknown,
       name: string,
@@ -391,6 +410,7 @@ export const make = <
       handlers.handle("register", ({ payload }: any) =>
         Effect.flatMap(UserManager, (users) =>
           users.create(payload, { safe: true }).pipe(
+            Effect.map((user) => sendUser(user, 201)),
             Effect.catchTags({
               UserAlreadyExists: fail(ErrorCode.REGISTER_USER_ALREADY_EXISTS),
               InvalidPassword: invalidPassword(ErrorCode.REGISTER_INVALID_PASSWORD)
@@ -443,6 +463,7 @@ export const make = <
           )
           .handle("verify", ({ payload }: any) =>
             users.verify(payload.token).pipe(
+              Effect.map((user) => sendUser(user)),
               Effect.catchTags({
                 InvalidVerifyToken: fail(ErrorCode.VERIFY_USER_BAD_TOKEN),
                 UserAlreadyVerified: fail(ErrorCode.VERIFY_USER_ALREADY_VERIFIED)
@@ -464,7 +485,7 @@ export const make = <
           )
           .handle("resetPassword", ({ payload }: any) =>
             users.resetPassword(payload.token, payload.password).pipe(
-              Effect.as(null),
+              Effect.as(HttpServerResponse.unsafeJson(null, { headers: noStore })),
               Effect.catchTags({
                 InvalidResetPasswordToken: fail(ErrorCode.RESET_PASSWORD_BAD_TOKEN),
                 UserNotExists: fail(ErrorCode.RESET_PASSWORD_BAD_TOKEN),
@@ -476,9 +497,6 @@ export const make = <
       )
     )
 
-    // `/users/me` is the hottest route: its body is encoded here and sent as is, which skips HttpApi's
-    // per-response lookup of the success schema's status and encoding annotations.
-    const encodeRead = Schema.encodeSync(UserRead)
     const usersGroup = group(anyApi, "users", (handlers: any) =>
       Effect.map(UserManager, (users) => {
         const notFound = () => Effect.fail(NotFound.make({ detail: "Not Found" }))
@@ -494,14 +512,15 @@ export const make = <
               UserAlreadyExists: fail(ErrorCode.UPDATE_USER_EMAIL_ALREADY_EXISTS),
               InvalidPassword: invalidPassword(ErrorCode.UPDATE_USER_INVALID_PASSWORD),
               UserNotExists: gone
-            })
+            }),
+            Effect.map((updated) => sendUser(updated))
           )
         return handlers
-          .handle("me", () => Effect.map(CurrentUser, (user) => HttpServerResponse.unsafeJson(encodeRead(user))))
+          .handle("me", () => Effect.map(CurrentUser, (user) => sendUser(user)))
           .handle("patchMe", ({ payload }: any) =>
             Effect.flatMap(CurrentUser, (user) => update(user, payload, true, () => Effect.fail(unauthorized)))
           )
-          .handle("user", ({ path }: any) => byId(path.id))
+          .handle("user", ({ path }: any) => Effect.map(byId(path.id), (user) => sendUser(user)))
           .handle("patchUser", ({ path, payload }: any) =>
             Effect.flatMap(byId(path.id), (user) => update(user, payload, false, notFound))
           )
@@ -509,7 +528,7 @@ export const make = <
             byId(path.id).pipe(
               Effect.flatMap((user) => users.delete(user)),
               Effect.catchTag("UserDeleteAborted", () => Effect.fail(deleteAborted)),
-              Effect.as(HttpServerResponse.empty({ status: 204 }))
+              Effect.as(HttpServerResponse.empty({ status: 204, headers: noStore }))
             )
           )
       })
@@ -521,7 +540,16 @@ export const make = <
       )
     )
 
-    return Layer.mergeAll(register, ...auth, verify, reset, usersGroup, layerValidationErrors).pipe(
+    return Layer.mergeAll(
+      register,
+      ...auth,
+      verify,
+      reset,
+      usersGroup,
+      layerValidationErrors,
+      RequestLimits.layer({ maxBodySize: options.maxBodySize })
+    ).pipe(
+      Layer.provideMerge(RequestLimits.layerContentTypes),
       Layer.provideMerge(middlewares),
       Layer.provideMerge(layerAuthenticator)
     ) as any

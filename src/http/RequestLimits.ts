@@ -1,0 +1,181 @@
+/**
+ * Bounds on what a request may send: a body size limit for every route of an API (413 before anything is
+ * parsed or hashed), and the content types a JSON endpoint accepts (415 otherwise), so that a browser cannot
+ * send it a cross-site form, `text/plain` or multipart body without a CORS preflight.
+ */
+
+import type { IncomingMessage } from "node:http"
+import { Readable } from "node:stream"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpApiMiddleware from "@effect/platform/HttpApiMiddleware"
+import type * as HttpApp from "@effect/platform/HttpApp"
+import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
+import * as HttpServerError from "@effect/platform/HttpServerError"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as UrlParams from "@effect/platform/UrlParams"
+import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import { detail } from "./HttpErrors.js"
+
+/** The default body limit: 64 KiB, far above any body of the user routes. */
+export const defaultMaxBodySize = 64 * 1024
+
+/** Options of the body limit. */
+export interface Options {
+  /** The largest body accepted, in bytes; default 64 KiB. */
+  readonly maxBodySize?: number | undefined
+}
+
+/** 413: the body is larger than the limit. */
+export const PayloadTooLarge = detail("PAYLOAD_TOO_LARGE", 413, "The request body is larger than the server accepts")
+/** 413 body. */
+export type PayloadTooLarge = typeof PayloadTooLarge.Type
+
+/** 415: the body's content type is not one the endpoint accepts. */
+export const UnsupportedMediaType = detail(
+  "UNSUPPORTED_MEDIA_TYPE",
+  415,
+  "The endpoint accepts application/json bodies only (login: also the urlencoded form)"
+)
+/** 415 body. */
+export type UnsupportedMediaType = typeof UnsupportedMediaType.Type
+
+// The connection is closed after a 413: the rest of the body is never read.
+const tooLarge = HttpServerResponse.unsafeJson(
+  { detail: "PAYLOAD_TOO_LARGE" },
+  { status: 413, headers: { connection: "close" } }
+)
+
+const Bounded = Symbol.for("effect-users/RequestLimits/Bounded")
+
+/** The request with its body already read into `bytes`: every body accessor answers from them. */
+const withBody = (
+  request: HttpServerRequest.HttpServerRequest,
+  bytes: Uint8Array
+): HttpServerRequest.HttpServerRequest => {
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8")
+  const decodeError = (cause: unknown) => new HttpServerError.RequestError({ request, reason: "Decode", cause })
+  return Object.create(request, {
+    [Bounded]: { value: true },
+    text: { value: Effect.succeed(text) },
+    json: {
+      value: Effect.try({ try: () => (text === "" ? null : (JSON.parse(text) as unknown)), catch: decodeError })
+    },
+    urlParamsBody: {
+      value: Effect.try({ try: () => UrlParams.fromInput(new URLSearchParams(text)), catch: decodeError })
+    },
+    arrayBuffer: { value: Effect.sync(() => bytes.slice().buffer) },
+    stream: { value: Stream.succeed(bytes) },
+    modify: {
+      value: (options: Parameters<HttpServerRequest.HttpServerRequest["modify"]>[0]) =>
+        withBody(request.modify(options), bytes)
+    }
+  })
+}
+
+/**
+ * Reads a body of unknown length up to `max` bytes. Past the limit it stops listening and leaves the rest
+ * to be discarded (the 413 closes the connection): destroying the request here would reset the socket
+ * before the 413 could be written.
+ */
+const readAtMost = (source: IncomingMessage, max: number): Effect.Effect<Uint8Array | undefined> =>
+  Effect.async<Uint8Array | undefined>((resume) => {
+    const chunks: Array<Buffer> = []
+    let size = 0
+    const cleanup = () => {
+      source.off("data", onData)
+      source.off("end", onEnd)
+      source.off("error", onError)
+    }
+    const onData = (chunk: Buffer) => {
+      size += chunk.length
+      if (size > max) {
+        cleanup()
+        resume(Effect.succeed(undefined))
+      } else {
+        chunks.push(chunk)
+      }
+    }
+    const onEnd = () => {
+      cleanup()
+      resume(Effect.succeed(Buffer.concat(chunks, size)))
+    }
+    // The client went away: the server interrupts the request's fiber; nothing to answer.
+    const onError = () => cleanup()
+    source.on("data", onData)
+    source.on("end", onEnd)
+    source.on("error", onError)
+    return Effect.sync(cleanup)
+  })
+
+const nodeSource = (request: HttpServerRequest.HttpServerRequest): IncomingMessage | undefined => {
+  const source: unknown = NodeHttpServerRequest.toIncomingMessage(request)
+  return source instanceof Readable ? (source as IncomingMessage) : undefined
+}
+
+/**
+ * An `HttpMiddleware` that bounds request bodies: a `Content-Length` above the limit answers 413
+ * `{"detail": "PAYLOAD_TOO_LARGE"}` before reading anything; a body without one (chunked) is read up to
+ * the limit and answered 413 as soon as it passes it. A request without a body costs two header lookups.
+ */
+export const middleware =
+  (options: Options = {}) =>
+  <E, R>(app: HttpApp.Default<E, R>): HttpApp.Default<E, R | HttpServerRequest.HttpServerRequest> => {
+    const max = options.maxBodySize ?? defaultMaxBodySize
+    return Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+      const headers = request.headers
+      const length = headers["content-length"]
+      if (length !== undefined) return Number(length) <= max ? app : Effect.succeed(tooLarge)
+      if (headers["transfer-encoding"] === undefined || Bounded in request) return app
+      const source = nodeSource(request)
+      if (source === undefined) return HttpIncomingMessage.withMaxBodySize(app, Option.some(max))
+      return Effect.flatMap(readAtMost(source, max), (bytes) =>
+        bytes === undefined
+          ? Effect.succeed(tooLarge)
+          : Effect.provideService(app, HttpServerRequest.HttpServerRequest, withBody(request, bytes))
+      )
+    })
+  }
+
+/**
+ * The body limit for every route of the `HttpApi` it is provided to (ours and the app's own), as an
+ * API-level middleware. `UsersApi.make(...).layer(api)` installs it with `maxBodySize` of `UsersApi.make`.
+ */
+export const layer = (options: Options = {}): Layer.Layer<never> => {
+  const limit = middleware(options)
+  return HttpApiBuilder.middleware((app) => limit(app))
+}
+
+const essence = (request: HttpServerRequest.HttpServerRequest): string => {
+  const header = request.headers["content-type"]
+  if (header === undefined) return ""
+  const semicolon = header.indexOf(";")
+  return (semicolon === -1 ? header : header.slice(0, semicolon)).trim().toLowerCase()
+}
+
+const unsupported: UnsupportedMediaType = { detail: "UNSUPPORTED_MEDIA_TYPE" }
+
+/** An endpoint middleware: the body must be `application/json` (any parameters, e.g. a charset), else 415. */
+export class JsonOnly extends HttpApiMiddleware.Tag<JsonOnly>()("effect-users/RequestLimits/JsonOnly", {
+  failure: UnsupportedMediaType
+}) {}
+
+/** An endpoint middleware: the body must be `application/json` or `application/x-www-form-urlencoded`, else 415. */
+export class JsonOrForm extends HttpApiMiddleware.Tag<JsonOrForm>()("effect-users/RequestLimits/JsonOrForm", {
+  failure: UnsupportedMediaType
+}) {}
+
+const accepting = (types: ReadonlyArray<string>) =>
+  Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+    types.includes(essence(request)) ? Effect.void : Effect.fail(unsupported)
+  )
+
+/** Implements `JsonOnly` and `JsonOrForm`. */
+export const layerContentTypes: Layer.Layer<JsonOnly | JsonOrForm> = Layer.mergeAll(
+  Layer.succeed(JsonOnly, accepting(["application/json"])),
+  Layer.succeed(JsonOrForm, accepting(["application/json", "application/x-www-form-urlencoded"]))
+)
