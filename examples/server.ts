@@ -1,6 +1,7 @@
 /**
  * The full effect-users API (`npm start`): register, bearer-JWT and cookie-database login, verify, reset,
- * users, Swagger UI at /docs, on http://127.0.0.1:8000 (PORT and HOST override).
+ * users, Swagger UI at /docs, on http://127.0.0.1:8000 (PORT and HOST override). Without its secrets it runs
+ * with development ones, on a loopback HOST only.
  *
  * Storage: an SQLite file (`effect-users.db`, or SQLITE_FILE), created and migrated on first start;
  * PostgreSQL when DATABASE_URL is set. Verification and reset tokens are printed to the console, as in
@@ -23,14 +24,14 @@ import {
   UserManagerConfig
 } from "effect-users"
 import { makeApp } from "./app.js"
+import { checkSecrets, devSecrets } from "./devSecrets.js"
 
-const devSecrets = {
-  USERS_AUTH_SECRET: "development-auth-secret-CHANGE-ME-0123456789",
-  USERS_VERIFICATION_TOKEN_SECRET: "development-verify-secret-CHANGE-ME-0123456789",
-  USERS_RESET_PASSWORD_TOKEN_SECRET: "development-reset-secret-CHANGE-ME-0123456789"
+const host = process.env.HOST || "127.0.0.1"
+const { missing, refusal } = checkSecrets(process.env, host)
+if (refusal !== undefined) {
+  console.error(refusal)
+  process.exit(1)
 }
-
-const missing = Object.keys(devSecrets).filter((name) => !process.env[name])
 if (missing.length > 0) {
   const line = "!".repeat(78)
   console.warn(
@@ -89,7 +90,7 @@ const Server = HttpApiBuilder.serve().pipe(
   Layer.provide(
     NodeHttpServer.layerConfig(createServer, {
       port: Config.port("PORT").pipe(Config.withDefault(8000)),
-      host: Config.string("HOST").pipe(Config.withDefault("127.0.0.1"))
+      host: Config.succeed(host)
     })
   ),
   Layer.provide(Layer.setConfigProvider(configProvider))
