@@ -3,7 +3,7 @@ import { HttpApi, HttpApiBuilder } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, layer } from "@effect/vitest"
-import { Effect, Layer, Option, Redacted } from "effect"
+import { Cause, Effect, Exit, Layer, Option, Redacted } from "effect"
 import {
   AuthBackend,
   AuthStrategy,
@@ -68,6 +68,31 @@ layer(Server, { excludeTestServices: true })("OAuth routes with a fake provider"
       assert.strictEqual(url.searchParams.get("scope"), "email profile")
       assert.match(url.searchParams.get("redirect_uri")!, /\/auth\/fake\/callback$/)
       assert.strictEqual(url.searchParams.get("state")!.split(".").length, 3)
+      const reply = yield* request("/auth/fake/authorize")
+      assert.strictEqual(reply.headers.get("cache-control"), "no-store")
+    })
+  )
+
+  it.effect("a state secret under 32 bytes fails the layer, naming stateSecret", () =>
+    Effect.gen(function* () {
+      const Weak = OAuth.make(Users, fake, { backend: "jwt", stateSecret: Redacted.make("31-bytes-is-one-byte-too-short!") })
+      const WeakApi = Users.addTo(HttpApi.make("weak-oauth")).add(Weak.group).add(Weak.associateGroup)
+      const exit = yield* Layer.build(Weak.layer(WeakApi).pipe(Layer.provide(Users.layer(WeakApi)))).pipe(
+        Effect.scoped,
+        Effect.exit
+      )
+      assert.isTrue(Exit.isFailure(exit))
+      const message = Cause.pretty((exit as Exit.Failure<unknown, unknown>).cause)
+      assert.include(message, "stateSecret")
+      assert.include(message, "32 bytes")
+      assert.notInclude(message, "31-bytes-is-one-byte-too-short!")
+      const long = OAuth.make(Users, fake, { backend: "jwt", stateSecret: Redacted.make("x".repeat(32)) })
+      const LongApi = Users.addTo(HttpApi.make("long-oauth")).add(long.group).add(long.associateGroup)
+      const built = yield* Layer.build(long.layer(LongApi).pipe(Layer.provide(Users.layer(LongApi)))).pipe(
+        Effect.scoped,
+        Effect.exit
+      )
+      assert.isTrue(Exit.isSuccess(built))
     })
   )
 
@@ -77,6 +102,7 @@ layer(Server, { excludeTestServices: true })("OAuth routes with a fake provider"
       const state = stateFrom(yield* authorize())
       const first = yield* request(`/auth/fake/callback?code=good:acct-1:${email}&state=${state}`)
       assert.strictEqual(first.status, 200)
+      assert.strictEqual(first.headers.get("cache-control"), "no-store")
       const me = yield* request("/users/me", { headers: { authorization: `Bearer ${first.body.access_token}` } })
       assert.deepInclude(me.body, { email, is_verified: false })
       const second = yield* request(`/auth/fake/callback?code=good:acct-1:${email}&state=${state}`)
@@ -129,7 +155,10 @@ layer(Server, { excludeTestServices: true })("OAuth routes with a fake provider"
         { headers }
       )
       assert.strictEqual(linked.status, 200)
+      assert.strictEqual(linked.headers.get("cache-control"), "no-store")
       assert.strictEqual(linked.body.email, email)
+      assert.notProperty(linked.body, "oauth_accounts")
+      assert.notProperty(linked.body, "hashed_password")
       const found = yield* users.getByOAuthAccount("fake", "acct-9").pipe(Effect.orDie)
       assert.strictEqual(found.email, email)
 
