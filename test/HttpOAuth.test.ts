@@ -75,7 +75,10 @@ layer(Server, { excludeTestServices: true })("OAuth routes with a fake provider"
 
   it.effect("a state secret under 32 bytes fails the layer, naming stateSecret", () =>
     Effect.gen(function* () {
-      const Weak = OAuth.make(Users, fake, { backend: "jwt", stateSecret: Redacted.make("31-bytes-is-one-byte-too-short!") })
+      const Weak = OAuth.make(Users, fake, {
+        backend: "jwt",
+        stateSecret: Redacted.make("31-bytes-is-one-byte-too-short!")
+      })
       const WeakApi = Users.addTo(HttpApi.make("weak-oauth")).add(Weak.group).add(Weak.associateGroup)
       const exit = yield* Layer.build(Weak.layer(WeakApi).pipe(Layer.provide(Users.layer(WeakApi)))).pipe(
         Effect.scoped,
