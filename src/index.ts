@@ -14,6 +14,7 @@ export {
 } from "./http/CurrentUser.js"
 export * as HttpErrors from "./http/HttpErrors.js"
 export * as OAuth from "./http/OAuth.js"
+export * as RequestLimits from "./http/RequestLimits.js"
 export * as UserSchemas from "./http/UserSchemas.js"
 export * as UsersApi from "./http/UsersApi.js"
 export { IdParser, type IdParserService, integerParser, uuidParser } from "./IdParser.js"
