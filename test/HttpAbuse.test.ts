@@ -287,6 +287,29 @@ const abuseSuite = (name: string, client: Layer.Layer<SqlClient.SqlClient, unkno
       })
     )
 
+    it.effect("deeply nested JSON is a 422 on every JSON route, not a stack overflow (500)", () =>
+      Effect.gen(function* () {
+        const { auth } = yield* registered()
+        const deep = "[".repeat(20_000) + "]".repeat(20_000)
+        const bodies = [deep, `{"email":${deep},"password":"x"}`, `{"token":{"a":${deep}}}`]
+        for (const path of ["/auth/register", "/auth/jwt/login", "/auth/verify", "/auth/reset-password", "/users/me"]) {
+          for (const body of bodies) {
+            const reply = yield* request(path, {
+              method: path === "/users/me" ? "PATCH" : "POST",
+              body,
+              headers: { ...auth, "content-type": "application/json" }
+            })
+            assert.strictEqual(reply.status, 422, path)
+            assert.deepStrictEqual(reply.body.detail[0].loc, ["body"])
+          }
+        }
+        // Brackets inside strings are text, not nesting.
+        const email = freshEmail("brackets")
+        const ok = yield* request("/auth/register", { json: { email, password: `${"[".repeat(100)}-horse` } })
+        assert.strictEqual(ok.status, 201)
+      })
+    )
+
     it.effect("oversized fields are 422 before any work: token 8 KiB, password 4 KiB, username 320", () =>
       Effect.gen(function* () {
         const { auth, email } = yield* registered()
