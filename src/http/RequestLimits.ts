@@ -18,8 +18,9 @@ import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequ
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
-import { detail } from "./HttpErrors.js"
+import { detail, ValidationError } from "./HttpErrors.js"
 
 /** The default body limit: 64 KiB, far above any body of the user routes. */
 export const defaultMaxBodySize = 64 * 1024
@@ -159,23 +160,64 @@ const essence = (request: HttpServerRequest.HttpServerRequest): string => {
 
 const unsupported: UnsupportedMediaType = { detail: "UNSUPPORTED_MEDIA_TYPE" }
 
-/** An endpoint middleware: the body must be `application/json` (any parameters, e.g. a charset), else 415. */
+/** The deepest nesting of arrays and objects a JSON body may have. */
+export const maxJsonDepth = 32
+
+/** Whether `[` and `{` outside strings nest deeper than `max`, in one pass. */
+const nestedDeeperThan = (text: string, max: number): boolean => {
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const char = text.charCodeAt(i)
+    if (inString) {
+      if (char === 92)
+        i++ // a backslash escapes the next character
+      else if (char === 34) inString = false
+    } else if (char === 34) {
+      inString = true
+    } else if (char === 91 || char === 123) {
+      if (++depth > max) return true
+    } else if (char === 93 || char === 125) {
+      depth--
+    }
+  }
+  return false
+}
+
+// Schema's error formatters recurse into the value: a deeply nested body would overflow the stack (a 500).
+const tooDeep: ValidationError = {
+  detail: [{ loc: ["body"], msg: `JSON nested deeper than ${maxJsonDepth} levels`, type: "json_invalid" }]
+}
+
+const Failure = Schema.Union(UnsupportedMediaType, ValidationError)
+type Failure = typeof Failure.Type
+
+/**
+ * An endpoint middleware: the body must be `application/json` (any parameters, e.g. a charset), else 415;
+ * nested at most `maxJsonDepth` levels, else 422.
+ */
 export class JsonOnly extends HttpApiMiddleware.Tag<JsonOnly>()("effect-users/RequestLimits/JsonOnly", {
-  failure: UnsupportedMediaType
+  failure: Failure
 }) {}
 
-/** An endpoint middleware: the body must be `application/json` or `application/x-www-form-urlencoded`, else 415. */
+/** Like `JsonOnly`, and accepts `application/x-www-form-urlencoded` too (the login form). */
 export class JsonOrForm extends HttpApiMiddleware.Tag<JsonOrForm>()("effect-users/RequestLimits/JsonOrForm", {
-  failure: UnsupportedMediaType
+  failure: Failure
 }) {}
 
-const accepting = (types: ReadonlyArray<string>) =>
-  Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
-    types.includes(essence(request)) ? Effect.void : Effect.fail(unsupported)
-  )
+const accepting = (form: boolean): Effect.Effect<void, Failure, HttpServerRequest.HttpServerRequest> =>
+  Effect.flatMap(HttpServerRequest.HttpServerRequest, (request): Effect.Effect<void, Failure> => {
+    const type = essence(request)
+    if (form && type === "application/x-www-form-urlencoded") return Effect.void
+    if (type !== "application/json") return Effect.fail(unsupported)
+    // The request caches its text: the payload's decoding reads it again for free.
+    return Effect.flatMap(Effect.orDie(request.text), (text) =>
+      nestedDeeperThan(text, maxJsonDepth) ? Effect.fail(tooDeep) : Effect.void
+    )
+  })
 
 /** Implements `JsonOnly` and `JsonOrForm`. */
 export const layerContentTypes: Layer.Layer<JsonOnly | JsonOrForm> = Layer.mergeAll(
-  Layer.succeed(JsonOnly, accepting(["application/json"])),
-  Layer.succeed(JsonOrForm, accepting(["application/json", "application/x-www-form-urlencoded"]))
+  Layer.succeed(JsonOnly, accepting(false)),
+  Layer.succeed(JsonOrForm, accepting(true))
 )
