@@ -399,8 +399,10 @@ export const make = <
     // User bodies are encoded here and sent as is, with `no-store`; on `/users/me`, the hottest route, this
     // also skips HttpApi's per-response lookup of the success schema's status and encoding annotations.
     const encodeRead = Schema.encodeSync(UserRead)
-    const sendUser = (user: User, status = 200) =>
-      HttpServerResponse.unsafeJson(encodeRead(user), { status, headers: noStore })
+    const ok = { status: 200, headers: noStore } as const
+    const created = { status: 201, headers: noStore } as const
+    const sendUser = (user: User, options: typeof ok | typeof created = ok) =>
+      HttpServerResponse.unsafeJson(encodeRead(user), options)
     const group = HttpApiBuilder.group as unknown as (
       api: unknown,
       name: string,
@@ -410,7 +412,7 @@ export const make = <
       handlers.handle("register", ({ payload }: any) =>
         Effect.flatMap(UserManager, (users) =>
           users.create(payload, { safe: true }).pipe(
-            Effect.map((user) => sendUser(user, 201)),
+            Effect.map((user) => sendUser(user, created)),
             Effect.catchTags({
               UserAlreadyExists: fail(ErrorCode.REGISTER_USER_ALREADY_EXISTS),
               InvalidPassword: invalidPassword(ErrorCode.REGISTER_INVALID_PASSWORD)
