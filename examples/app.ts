@@ -11,6 +11,8 @@ export interface AppOptions {
   readonly requiresVerification?: boolean
   /** `Secure` on the auth cookie; default true (browsers treat http://127.0.0.1 and localhost as secure). */
   readonly secureCookie?: boolean
+  /** The largest request body accepted, in bytes; default 64 KiB. */
+  readonly maxBodySize?: number
 }
 
 /** The authentication secret: `USERS_AUTH_SECRET`, at least 32 bytes. */
@@ -27,7 +29,8 @@ export const makeApp = (options: AppOptions = {}) => {
         secure: options.secureCookie ?? true
       })
     ],
-    requiresVerification: options.requiresVerification ?? false
+    requiresVerification: options.requiresVerification ?? false,
+    maxBodySize: options.maxBodySize
   })
 
   // The app's own authentication requirements, with FastAPI Users' `current_user(...)` options.

@@ -433,6 +433,26 @@ describe("HTTP abuse on SQLite", () => {
   abuseSuite("abuse", SqliteClient.layer({ filename: ":memory:" }))
 })
 
+describe("A body limit set by the app", () => {
+  const small = makeServer(SqliteClient.layer({ filename: ":memory:" }), { maxBodySize: 1024 })
+  layer(small.layer, { excludeTestServices: true })("maxBodySize: 1024", (it) => {
+    it.effect("applies to our routes and the app's own: 413 past 1 KiB, handled under it", () =>
+      Effect.gen(function* () {
+        const email = freshEmail("small")
+        const over = yield* request("/auth/register", { json: { email, password: "p".repeat(1024) } })
+        assert.deepStrictEqual([over.status, over.body], [413, { detail: "PAYLOAD_TOO_LARGE" }])
+        const under = yield* request("/auth/register", { json: { email, password } })
+        assert.strictEqual(under.status, 201)
+        const own = yield* request("/greetings/ping", { method: "POST", body: "x".repeat(1025) })
+        assert.strictEqual(own.status, 413)
+        const port = yield* serverPort
+        const cut = yield* Effect.promise(() => streamed(port, { path: "/greetings/ping", total: 4096 }))
+        assert.strictEqual(cut.status, 413)
+      })
+    )
+  })
+})
+
 describePg("HTTP abuse on PostgreSQL", () => {
   const database = freshDatabase()
   abuseSuite("abuse", database.client)
