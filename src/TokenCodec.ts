@@ -13,6 +13,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import { minimumSecretBytes } from "./UserManagerConfig.js"
 
 /** A token that is malformed, badly signed, expired or meant for another audience. */
 export class InvalidToken extends Schema.TaggedError<InvalidToken>()("InvalidToken", {
@@ -61,10 +62,19 @@ const decodeJson = (part: string): Record<string, unknown> | undefined => {
 
 const base64url = /^[A-Za-z0-9_-]*$/
 
+/** The longest token `verify` reads (8 KiB); longer ones are refused before they are split or decoded. */
+export const maxTokenLength = 8192
+
+// Base64url text whose last character carries bits the decoder drops: re-encoding gives other text.
+const isCanonical = (text: string, bytes: Buffer) => bytes.toString("base64url") === text
+
+const isFiniteNumber = (value: unknown): value is number => typeof value === "number" && Number.isFinite(value)
+
 /**
  * JWTs signed with HMAC, as PyJWT (FastAPI Users) writes them: `{"alg","typ":"JWT"}` header, `aud`, and
  * `exp` = now + lifetime in whole seconds. Verifying accepts only the configured algorithm and requires
- * `exp` and a matching `aud`.
+ * a finite `exp`, a matching `aud`, a canonical base64url signature and at most `maxTokenLength` characters.
+ * A secret shorter than `minimumSecretBytes` is a defect, on signing and on verifying.
  *
  * HMAC runs synchronously through node:crypto (microseconds) rather than WebCrypto, whose jobs queue on
  * libuv's thread pool behind password hashes: token checks stay fast during a login flood.
@@ -75,19 +85,28 @@ export const makeJwt = (options: { readonly algorithm?: HmacAlgorithm | undefine
   const mac = (secret: Redacted.Redacted<string>, input: string) =>
     createHmac(digests[algorithm], Redacted.value(secret)).update(input).digest()
   const invalid = (reason: string) => Effect.fail(new InvalidToken({ reason }))
+  const shortSecret = (secret: Redacted.Redacted<string>) =>
+    Buffer.byteLength(Redacted.value(secret), "utf8") < minimumSecretBytes
+  const refuseSecret = Effect.dieMessage(
+    `TokenCodec (JWT ${algorithm}): the HMAC secret must be at least ${minimumSecretBytes} bytes`
+  )
 
   return {
     sign: (claims, { audience, lifetime, secret }) =>
-      Effect.map(Clock.currentTimeMillis, (now) => {
-        const payload = encodeJson({
-          ...claims,
-          aud: typeof audience === "string" ? audience : [...audience],
-          exp: Math.floor((now + Duration.toMillis(lifetime)) / 1000)
-        })
-        return `${header}.${payload}.${mac(secret, `${header}.${payload}`).toString("base64url")}`
-      }),
+      shortSecret(secret)
+        ? refuseSecret
+        : Effect.map(Clock.currentTimeMillis, (now) => {
+            const payload = encodeJson({
+              ...claims,
+              aud: typeof audience === "string" ? audience : [...audience],
+              exp: Math.floor((now + Duration.toMillis(lifetime)) / 1000)
+            })
+            return `${header}.${payload}.${mac(secret, `${header}.${payload}`).toString("base64url")}`
+          }),
     verify: (token, { audience, secret }) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        if (shortSecret(secret)) return refuseSecret
+        if (token.length > maxTokenLength) return invalid("too long")
         const parts = token.split(".")
         if (parts.length !== 3 || !parts.every((part) => base64url.test(part))) return invalid("malformed")
         const [encodedHeader, encodedPayload, signature] = parts as [string, string, string]
@@ -96,13 +115,14 @@ export const makeJwt = (options: { readonly algorithm?: HmacAlgorithm | undefine
         if (tokenHeader.alg !== algorithm || "crit" in tokenHeader) return invalid("algorithm not allowed")
         const expected = mac(secret, `${encodedHeader}.${encodedPayload}`)
         const given = Buffer.from(signature, "base64url")
+        if (!isCanonical(signature, given)) return invalid("malformed")
         if (given.length !== expected.length || !timingSafeEqual(given, expected)) return invalid("bad signature")
         const claims = decodeJson(encodedPayload)
         if (claims === undefined) return invalid("malformed")
         const seconds = Math.floor(now / 1000)
-        if (typeof claims.exp !== "number") return invalid("invalid claim exp")
+        if (!isFiniteNumber(claims.exp)) return invalid("invalid claim exp")
         if (claims.exp <= seconds) return invalid("expired")
-        if (claims.nbf !== undefined && (typeof claims.nbf !== "number" || claims.nbf > seconds)) {
+        if (claims.nbf !== undefined && (!isFiniteNumber(claims.nbf) || claims.nbf > seconds)) {
           return invalid("invalid claim nbf")
         }
         const accepted = typeof audience === "string" ? [audience] : audience
@@ -120,6 +140,9 @@ export class TokenCodec extends Context.Reference<TokenCodec>()("effect-users/To
   /** JWTs with another HMAC algorithm. */
   static readonly jwt = (options: { readonly algorithm?: HmacAlgorithm | undefined } = {}): Layer.Layer<TokenCodec> =>
     Layer.succeed(TokenCodec, makeJwt(options))
+
+  /** The longest token the JWT codec reads (8 KiB). */
+  static readonly maxTokenLength = maxTokenLength
 
   /** Any other codec. */
   static readonly layer = (service: TokenCodecService): Layer.Layer<TokenCodec> => Layer.succeed(TokenCodec, service)

@@ -38,6 +38,7 @@ export {
   type HmacAlgorithm,
   InvalidToken,
   makeJwt,
+  maxTokenLength,
   type SignOptions,
   TokenCodec,
   type TokenCodecService,
