@@ -182,10 +182,11 @@ describe("TokenCodec (JWT)", () => {
         const token = yield* codec.sign({ sub: "42" }, { ...options, lifetime: "1 minute" })
         for (const short of ["", "k", "x".repeat(31), "é".repeat(15)]) {
           const weak = Redacted.make(short)
-          for (const exit of [
+          const exits: ReadonlyArray<Exit.Exit<unknown, unknown>> = [
             yield* Effect.exit(codec.sign({ sub: "42" }, { secret: weak, audience: "a", lifetime: "1 minute" })),
             yield* Effect.exit(codec.verify(token, { secret: weak, audience: "effect-users:verify" }))
-          ]) {
+          ]
+          for (const exit of exits) {
             assert.isTrue(Exit.isFailure(exit) && Cause.isDie(exit.cause) && !Cause.isFailure(exit.cause))
             if (Exit.isFailure(exit)) assert.include(Cause.pretty(exit.cause), "at least 32 bytes")
           }
