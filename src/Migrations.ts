@@ -1,6 +1,7 @@
 /**
  * The schema `SqlUserRepository` reads, as `@effect/sql` migrations for PostgreSQL and SQLite: FastAPI
- * Users' tables `user`, `oauth_account` and `accesstoken`, plus a unique index on `lower(email)`.
+ * Users' tables `user`, `oauth_account` and `accesstoken`, a unique index on `lower(email)`, and the
+ * `email_key` column (each e-mail's `emailKey`, computed in TypeScript) with its unique index.
  *
  * Every statement is `CREATE ... IF NOT EXISTS`, so running them against an existing FastAPI Users
  * database only adds what is missing. Apps add their own migrations next to these with
@@ -12,6 +13,7 @@ import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
+import { emailKey } from "./User.js"
 
 /** Table names and the type of user IDs. */
 export interface Options {
@@ -25,18 +27,30 @@ export interface Options {
   readonly idType?: "uuid" | "integer" | undefined
 }
 
-/** Two or more users have e-mails that differ only by case, so `lower(email)` cannot be made unique. */
+/**
+ * Two or more users have e-mails that are one address (they differ only by case, or by Unicode form for
+ * `index: "email_key"`), so the unique index on `lower(email)` or `email_key` cannot be made.
+ */
 export class EmailCaseConflict extends Schema.TaggedError<EmailCaseConflict>()("EmailCaseConflict", {
   table: Schema.String,
-  emails: Schema.Array(Schema.String)
+  emails: Schema.Array(Schema.String),
+  index: Schema.optionalWith(Schema.Literal("lower(email)", "email_key"), { default: () => "lower(email)" })
 }) {
   get message() {
+    const how =
+      this.index === "email_key" ? "are one address under Unicode case folding and NFC" : "differ only by case"
     return (
-      `Cannot create the unique index on lower(email) of table "${this.table}": these e-mails differ only by case: ` +
+      `Cannot create the unique index on ${this.index} of table "${this.table}": these e-mails ${how}: ` +
       `${this.emails.join(", ")}. Merge or rename those users, then run the migrations again.`
     )
   }
 }
+
+/** The column holding each e-mail's `emailKey`, written by `SqlUserRepository` on every insert and e-mail change. */
+export const emailKeyColumn = "email_key"
+
+/** The name of the unique index on `email_key` of a users table. */
+export const emailKeyIndexName = (userTable: string): string => `ix_${userTable}_email_key`
 
 /** The name of the unique index on `lower(email)` of a users table. */
 export const emailIndexName = (userTable: string): string => `ix_${userTable}_email_lower`
@@ -118,11 +132,43 @@ export const migrations = (options: Options = {}): Record<string, Migration> => 
     yield* sql`CREATE UNIQUE INDEX IF NOT EXISTS ${sql(emailIndexName(userTable))} ON ${sql(userTable)} (lower(email))`
   })
 
+  // The key is computed here, not in SQL: SQLite's lower() folds ASCII only and PostgreSQL's depends on the
+  // locale, so only TypeScript gives both databases the same key as the repository writes.
+  const emailKeyUnique: Migration = Effect.gen(function* () {
+    const { sql: client, sqlite } = yield* dialect
+    const sql = client.withoutTransforms()
+    const table = sql(userTable)
+    const columns = sqlite
+      ? yield* sql<{ name: string }>`SELECT name FROM pragma_table_info(${userTable})`
+      : yield* sql<{ name: string }>`SELECT column_name AS name FROM information_schema.columns
+          WHERE table_schema = current_schema() AND table_name = ${userTable}`
+    if (!columns.some((column) => column.name === emailKeyColumn)) {
+      // Folding can lengthen an address (ß → ss, ﬃ → ffi): up to three times its 320 characters.
+      yield* sql`ALTER TABLE ${table} ADD COLUMN ${sql(emailKeyColumn)} VARCHAR(1024)`
+    }
+    const rows = yield* sql<{ id: unknown; email: string }>`SELECT id, email FROM ${table}`
+    const byKey = new Map<string, Array<{ id: unknown; email: string }>>()
+    for (const row of rows) {
+      const key = emailKey(row.email)
+      byKey.set(key, [...(byKey.get(key) ?? []), row])
+    }
+    const conflicts = [...byKey.entries()].filter(([, group]) => group.length > 1).sort(([a], [b]) => (a < b ? -1 : 1))
+    if (conflicts.length > 0) {
+      const emails = conflicts.flatMap(([, group]) => group.map((row) => row.email).sort())
+      return yield* new EmailCaseConflict({ table: userTable, emails, index: "email_key" })
+    }
+    for (const [key, [row]] of byKey) {
+      yield* sql`UPDATE ${table} SET ${sql(emailKeyColumn)} = ${key} WHERE id = ${row!.id}`
+    }
+    yield* sql`CREATE UNIQUE INDEX IF NOT EXISTS ${sql(emailKeyIndexName(userTable))} ON ${table} (${sql(emailKeyColumn)})`
+  })
+
   return {
     "0001_create_user": createUser,
     "0002_create_oauth_account": createOAuthAccount,
     "0003_create_accesstoken": createAccessToken,
-    "0004_user_email_lower_unique": uniqueLowerEmail
+    "0004_user_email_lower_unique": uniqueLowerEmail,
+    "0005_user_email_key": emailKeyUnique
   }
 }
 
@@ -131,7 +177,7 @@ export const loader = (options: Options = {}): Migrator.Loader => Migrator.fromR
 
 /**
  * Runs the migrations not yet applied (recorded in `effect_sql_migrations`, or `table`) and returns them.
- * Fails with `EmailCaseConflict` when existing e-mails differ only by case.
+ * Fails with `EmailCaseConflict` when existing e-mails are one address (differ only by case or Unicode form).
  */
 export const run = (
   options: Options & { readonly table?: string | undefined } = {}

@@ -26,20 +26,28 @@ export interface PasswordValidatorService {
 
 const reject = (reason: string) => Effect.fail(new InvalidPassword({ reason }))
 
-// Counted in code points, so that "é" or an emoji is one character as users see it.
-const length = (password: Redacted.Redacted<string>) => [...Redacted.value(password)].length
+// Counted in code points, so that "é" or an emoji is one character as users see it. A string of n UTF-16
+// units holds between n/2 and n code points, so only a length between the bound and twice it is counted,
+// and the count stops at the bound: a hostile 10 MB password costs no more than a 128-character one.
+const exceeds = (text: string, bound: number): boolean => {
+  if (text.length <= bound) return false
+  if (text.length > 2 * bound) return true
+  let count = 0
+  for (const _ of text) if (++count > bound) return true
+  return false
+}
 
 /** At least `min` characters. */
 export const minLength =
   (min: number): PasswordRule =>
   (password) =>
-    length(password) < min ? reject(`Password should be at least ${min} characters`) : Effect.void
+    exceeds(Redacted.value(password), min - 1) ? Effect.void : reject(`Password should be at least ${min} characters`)
 
-/** At most `max` characters (bounds the cost of hashing hostile input). */
+/** At most `max` characters (bounds the cost of hashing hostile input); checked without reading a long password. */
 export const maxLength =
   (max: number): PasswordRule =>
   (password) =>
-    length(password) > max ? reject(`Password should be at most ${max} characters`) : Effect.void
+    exceeds(Redacted.value(password), max) ? reject(`Password should be at most ${max} characters`) : Effect.void
 
 /** Must not contain the user's e-mail address, compared case-insensitively. */
 export const notContainingEmail: PasswordRule = (password, user) =>

@@ -3,8 +3,9 @@
  * SQLite (`@effect/sql-sqlite-node`). Tables and columns follow FastAPI Users' SQLAlchemy models
  * (`user`, `oauth_account`, snake_case columns), so it reads and writes a FastAPI Users database as is.
  *
- * Two users never share an e-mail in any case because the database says so: the unique index on
- * `lower(email)` that `Migrations` creates turns a lost race into `UserAlreadyExists`.
+ * Two users never share an e-mail because the database says so: every write stores the e-mail's `emailKey`
+ * (NFC, full Unicode case folding, computed here) in `email_key`, whose unique index (`Migrations`) turns a
+ * lost race into `UserAlreadyExists`. Lookups by e-mail use that key.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
@@ -15,7 +16,15 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as SchemaAST from "effect/SchemaAST"
 import * as coalesce from "./internal/coalesce.js"
-import { OAuthAccount, type OAuthAccountCreate, type UserInsert, type UserPatch, type UserWithOAuth } from "./User.js"
+import { emailKeyColumn } from "./Migrations.js"
+import {
+  emailKey,
+  OAuthAccount,
+  type OAuthAccountCreate,
+  type UserInsert,
+  type UserPatch,
+  type UserWithOAuth
+} from "./User.js"
 import { UserAlreadyExists, UserNotExists } from "./UserError.js"
 import * as UserModel from "./UserModel.js"
 import {
@@ -72,17 +81,17 @@ const accountColumns: ReadonlyArray<Column> = columnsOf(OAuthAccount)
 // @effect/sql's own `sql.execute` span already shows the query.
 const spanOptions = { captureStackTrace: false } as const
 
-/** Whether a failed write broke the uniqueness of `email` (either index: FastAPI Users' or `lower(email)`). */
+/** Whether a failed write broke the uniqueness of an e-mail (FastAPI Users' index, `lower(email)` or `email_key`). */
 const isEmailConflict = (error: SqlError): boolean => {
   const cause = error.cause as { code?: unknown; detail?: unknown; message?: unknown } | undefined
   if (cause?.code === "23505" && typeof cause.detail === "string") {
     // detail reads `Key (lower(email::text))=(...) already exists.`: only the part before the value names columns
     const end = cause.detail.indexOf(")=(")
-    return /\bemail\b/.test(cause.detail.slice(0, end === -1 ? 0 : end))
+    return /\bemail(_key)?\b/.test(cause.detail.slice(0, end === -1 ? 0 : end))
   }
   if (cause?.code === "SQLITE_CONSTRAINT_UNIQUE" && typeof cause.message === "string") {
-    // `UNIQUE constraint failed: user.email` or `UNIQUE constraint failed: index 'ix_user_email_lower'`
-    return /\.email$|index '[^']*email[^']*'/.test(cause.message)
+    // `UNIQUE constraint failed: user.email` (or `.email_key`), or `... failed: index 'ix_user_email_lower'`
+    return /\.email(_key)?$|index '[^']*email[^']*'/.test(cause.message)
   }
   return false
 }
@@ -151,7 +160,11 @@ export const make = <M extends UserModel.UserModel<any, any> = typeof UserModel.
       return (...params: ReadonlyArray<unknown>) => sql.unsafe<Record<string, unknown>>(text, params)
     }
     const selectById = prepare(sql`SELECT ${selectUser} FROM ${users} WHERE id = ${null}`)
-    const selectByEmail = prepare(sql`SELECT ${selectUser} FROM ${users} WHERE lower(email) = lower(${null}) LIMIT 1`)
+    const keyColumn = sql(emailKeyColumn)
+    // A row some other program wrote after the migrations (FastAPI Users itself) has no key: found by lower(email).
+    const selectByEmail = prepare(
+      sql`SELECT ${selectUser} FROM ${users} WHERE ${keyColumn} = ${null} OR (${keyColumn} IS NULL AND lower(email) = lower(${null})) LIMIT 1`
+    )
     const selectOwner = prepare(
       sql`SELECT user_id FROM ${accounts} WHERE oauth_name = ${null} AND account_id = ${null} LIMIT 1`
     )
@@ -165,9 +178,12 @@ export const make = <M extends UserModel.UserModel<any, any> = typeof UserModel.
         return { ...user.value, oauthAccounts } as UserWithOAuth<any>
       })
 
+    const withKey = (row: Record<string, unknown>, email: unknown) =>
+      typeof email === "string" ? { ...row, [emailKeyColumn]: emailKey(email) } : row
+
     const insertUser = (input: UserInsert<any>) =>
       Effect.flatMap(userRow(input), (row) =>
-        catchEmailConflict(sql`INSERT INTO ${users} ${sql.insert(row)} RETURNING ${selectUser}`)
+        catchEmailConflict(sql`INSERT INTO ${users} ${sql.insert(withKey(row, input.email))} RETURNING ${selectUser}`)
       ).pipe(
         Effect.flatMap((rows) => readUser(rows)),
         Effect.map((user) => Option.getOrThrow(user))
@@ -199,7 +215,11 @@ export const make = <M extends UserModel.UserModel<any, any> = typeof UserModel.
         ),
 
       getByEmail: (email) =>
-        selectByEmail(email).pipe(
+        // PostgreSQL cannot store a NUL character (so no user has one), and fails the query that holds one.
+        (email.includes("\u0000")
+          ? Effect.succeed<ReadonlyArray<Record<string, unknown>>>([])
+          : selectByEmail(emailKey(email), email)
+        ).pipe(
           Effect.flatMap((rows) => readUser(rows)),
           Effect.orDie
         ),
@@ -239,7 +259,7 @@ export const make = <M extends UserModel.UserModel<any, any> = typeof UserModel.
         Effect.gen(function* () {
           const id = yield* encodeId(user.id)
           const { id: _, ...fields } = patch as Record<string, unknown>
-          const row = yield* userRow(fields)
+          const row = withKey(yield* userRow(fields), fields.email)
           const rows =
             Object.keys(row).length === 0
               ? yield* selectById(id)
@@ -252,6 +272,28 @@ export const make = <M extends UserModel.UserModel<any, any> = typeof UserModel.
         }).pipe(
           Effect.catchTags({ ParseError: (error) => Effect.die(error), SqlError: (error) => Effect.die(error) }),
           Effect.withSpan("SqlUserRepository.update", spanOptions)
+        ),
+
+      updateIf: (user, patch: UserPatch<any>, expected) =>
+        Effect.gen(function* () {
+          const id = yield* encodeId(user.id)
+          const { id: _, ...fields } = patch as Record<string, unknown>
+          const row = withKey(yield* userRow(fields), fields.email)
+          const conditions = Object.entries(yield* userRow(expected)).map(
+            ([column, value]) => sql`${sql(column)} = ${value}`
+          )
+          const where = sql.and([sql`id = ${id}`, ...conditions])
+          // One statement: the database checks the expectation and writes under the row's lock.
+          const rows =
+            Object.keys(row).length === 0
+              ? yield* sql`SELECT ${selectUser} FROM ${users} WHERE ${where}`
+              : yield* catchEmailConflict(
+                  sql`UPDATE ${users} SET ${sql.update(row)} WHERE ${where} RETURNING ${selectUser}`
+                )
+          return yield* readUser(rows)
+        }).pipe(
+          Effect.catchTags({ ParseError: (error) => Effect.die(error), SqlError: (error) => Effect.die(error) }),
+          Effect.withSpan("SqlUserRepository.updateIf", spanOptions)
         ),
 
       delete: (user) =>

@@ -26,8 +26,36 @@ export type ExtraFields<U extends BaseUser> = Omit<U, BaseField>
 /** The ID type of a user model. */
 export type IdOf<U extends BaseUser> = U["id"]
 
-/** An e-mail address as users type it: stored as given, compared case-insensitively. */
-export const Email = Schema.String.pipe(
+/** An e-mail as it is stored and looked up: trimmed, in Unicode NFC (one spelling for "é", composed or not). */
+export const normalizeEmail = (email: string): string => email.trim().normalize("NFC")
+
+/**
+ * The canonical key of an e-mail: two addresses are one account exactly when their keys are equal. It is
+ * the normalised e-mail under full Unicode case folding, so `Émile@`/`émile@` and `ß`/`SS` are one address.
+ */
+export const emailKey = (email: string): string =>
+  // JavaScript has no case folding, so it is built from full case mappings: toUpperCase applies the one-to-many
+  // mappings folding needs (ß → SS, ﬁ → FI), the last toLowerCase brings every variant to one form (σ/ς/Σ,
+  // K/Kelvin sign), and the first one takes ẞ (no upper case) to ß. This joins a few more pairs than
+  // CaseFolding.txt (dotless ı with i); joining only ever refuses a lookalike, never splits an account.
+  normalizeEmail(email).toLowerCase().toUpperCase().toLowerCase().normalize("NFC")
+
+// Control (NUL included), format (zero-width, bidi), line and paragraph separator characters: invisible or
+// unprintable, they would make one address look like another.
+const invisible = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u
+
+/**
+ * An e-mail address as users type it: trimmed and NFC-normalised when decoded, refused when it holds
+ * control, format or separator characters. Stored as typed otherwise, compared by `emailKey`.
+ */
+export const Email = Schema.transform(Schema.String, Schema.String, {
+  strict: true,
+  decode: normalizeEmail,
+  encode: (email) => email
+}).pipe(
+  Schema.filter((email) => !invisible.test(email), {
+    message: () => "value must not contain control, format or separator characters"
+  }),
   Schema.maxLength(320),
   Schema.pattern(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, { message: () => "value is not a valid email address" }),
   Schema.annotations({ identifier: "Email", title: "E-mail address" })

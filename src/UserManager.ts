@@ -123,6 +123,12 @@ export interface UserManagerService<U extends BaseUser = User> {
   ) => Effect.Effect<void>
 }
 
+/**
+ * The longest password `authenticate` hashes, in UTF-16 units: a longer one fails with `InvalidCredentials`
+ * at once, before any lookup or hash, for known and unknown e-mails alike (no policy accepts one this long).
+ */
+export const maxLoginPasswordLength = 4096
+
 const VerifyClaims = Schema.Struct({ sub: Schema.String, email: Schema.String })
 const ResetClaims = Schema.Struct({ sub: Schema.String, password_fgpt: Schema.String })
 
@@ -307,6 +313,7 @@ export const make = Effect.gen(function* () {
   })
 
   const authenticate = Effect.fn("UserManager.authenticate")(function* ({ password, username }: Credentials) {
+    if (Redacted.value(password).length > maxLoginPasswordLength) return yield* new InvalidCredentials()
     const found = yield* repository.getByEmail(username)
     if (Option.isNone(found)) {
       yield* hasher.verify(password, dummyHash)

@@ -3,8 +3,9 @@
  * and prototypes. `SqlUserRepository` implements the same contract over `@effect/sql`.
  *
  * Rules every implementation keeps (the conformance suite checks them): e-mails are stored as given and
- * compared case-insensitively, two users never share an e-mail in any case (even under concurrent
- * writes: the loser gets `UserAlreadyExists`), and deleting a user deletes its OAuth accounts.
+ * compared by `emailKey` (NFC, full Unicode case folding), two users never share an e-mail under that key
+ * (even under concurrent writes: the loser gets `UserAlreadyExists`), a conditional update (`updateIf`)
+ * checks and writes in one atomic step, and deleting a user deletes its OAuth accounts.
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -13,15 +14,16 @@ import * as Layer from "effect/Layer"
 import * as MutableHashMap from "effect/MutableHashMap"
 import * as Option from "effect/Option"
 import type * as Schema from "effect/Schema"
-import type {
-  BaseUser,
-  IdOf,
-  OAuthAccount,
-  OAuthAccountCreate,
-  User,
-  UserInsert,
-  UserPatch,
-  UserWithOAuth
+import {
+  type BaseUser,
+  emailKey,
+  type IdOf,
+  type OAuthAccount,
+  type OAuthAccountCreate,
+  type User,
+  type UserInsert,
+  type UserPatch,
+  type UserWithOAuth
 } from "./User.js"
 import { UserAlreadyExists, UserNotExists } from "./UserError.js"
 import type { UserModel, UserOf } from "./UserModel.js"
@@ -29,10 +31,18 @@ import type { UserModel, UserOf } from "./UserModel.js"
 /** The tokens of an OAuth account that a new login refreshes. */
 export type OAuthAccountUpdate = Partial<Pick<OAuthAccount, "accessToken" | "expiresAt" | "refreshToken">>
 
+/**
+ * What a conditional update expects the stored user to hold, field by field (exact equality): the change
+ * is written only if every field given still has this value when it is written.
+ */
+export type UserExpectation<U extends BaseUser = User> = Partial<
+  Pick<U, "email" | "hashedPassword" | "isActive" | "isVerified">
+>
+
 /** Stores users and their OAuth accounts. Storage faults are defects; only a caller's mistakes are typed. */
 export interface UserRepositoryService<U extends BaseUser = User> {
   readonly get: (id: IdOf<U>) => Effect.Effect<Option.Option<U>>
-  /** Finds the user whose e-mail equals this one, ignoring case. */
+  /** Finds the user whose e-mail has this one's `emailKey` (any case, any Unicode normal form). */
   readonly getByEmail: (email: string) => Effect.Effect<Option.Option<U>>
   readonly getByOAuthAccount: (oauthName: string, accountId: string) => Effect.Effect<Option.Option<UserWithOAuth<U>>>
   /** Stores a new user; assigns the ID when `id` is absent. */
@@ -43,6 +53,16 @@ export interface UserRepositoryService<U extends BaseUser = User> {
     account: OAuthAccountCreate
   ) => Effect.Effect<UserWithOAuth<U>, UserAlreadyExists>
   readonly update: (user: U, patch: UserPatch<U>) => Effect.Effect<U, UserAlreadyExists | UserNotExists>
+  /**
+   * Applies the patch only if the stored user still matches `expected`, checked and written in one atomic
+   * step (one `UPDATE ... WHERE` in SQL): of concurrent calls expecting one state, one wins. `None` when the
+   * user is missing or no longer matches.
+   */
+  readonly updateIf: (
+    user: U,
+    patch: UserPatch<U>,
+    expected: UserExpectation<U>
+  ) => Effect.Effect<Option.Option<U>, UserAlreadyExists>
   /** Deletes the user and its OAuth accounts; deleting a missing user does nothing. */
   readonly delete: (user: U) => Effect.Effect<void>
   readonly addOAuthAccount: (user: U, account: OAuthAccountCreate) => Effect.Effect<UserWithOAuth<U>, UserNotExists>
@@ -76,7 +96,7 @@ export const makeMemory = (): UserRepositoryService<any> => {
   let nextId = 1
 
   const withOAuth = ({ oauthAccounts, user }: Stored): UserWithOAuth<any> => ({ ...user, oauthAccounts })
-  const ownerOf = (email: string) => Option.fromNullable(idsByEmail.get(email.toLowerCase()))
+  const ownerOf = (email: string) => Option.fromNullable(idsByEmail.get(emailKey(email)))
   const takenByOther = (email: string, id: unknown) =>
     Option.exists(ownerOf(email), (owner) => !Equal.equals(owner, id))
 
@@ -91,23 +111,35 @@ export const makeMemory = (): UserRepositoryService<any> => {
       const user = { ...input, id: input.id ?? nextId++ } as BaseUser
       const stored = { user, oauthAccounts: accounts }
       MutableHashMap.set(users, user.id, stored)
-      idsByEmail.set(user.email.toLowerCase(), user.id)
+      idsByEmail.set(emailKey(user.email), user.id)
       return Effect.succeed(stored)
     })
 
-  const modify = (id: unknown, f: (stored: Stored) => Stored) =>
-    Effect.suspend(() =>
-      Option.match(MutableHashMap.get(users, id), {
-        onNone: () => Effect.fail(new UserNotExists()),
-        onSome: (stored) => {
-          const next = f(stored)
-          MutableHashMap.set(users, id, next)
-          idsByEmail.delete(stored.user.email.toLowerCase())
-          idsByEmail.set(next.user.email.toLowerCase(), id)
-          return Effect.succeed(next)
-        }
-      })
+  // Synchronous steps: the effects below run each one inside a single `Effect.suspend`, never split by a yield.
+  const modifyNow = (id: unknown, f: (stored: Stored) => Stored): Stored | UserNotExists => {
+    const stored = MutableHashMap.get(users, id)
+    if (Option.isNone(stored)) return new UserNotExists()
+    const next = f(stored.value)
+    MutableHashMap.set(users, id, next)
+    idsByEmail.delete(emailKey(stored.value.user.email))
+    idsByEmail.set(emailKey(next.user.email), id)
+    return next
+  }
+  const updateNow = (user: BaseUser, patch: UserPatch<any>): Stored | UserAlreadyExists | UserNotExists =>
+    patch.email !== undefined && takenByOther(patch.email, user.id)
+      ? new UserAlreadyExists()
+      : modifyNow(user.id, (stored) => ({ ...stored, user: { ...stored.user, ...patch } }))
+  const matches = (id: unknown, expected: Record<string, unknown>) =>
+    Option.exists(MutableHashMap.get(users, id), ({ user }) =>
+      Object.entries(expected).every(
+        ([field, value]) => value === undefined || (user as unknown as Record<string, unknown>)[field] === value
+      )
     )
+  const lift = <E>(result: Stored | E): Effect.Effect<Stored, E> =>
+    result instanceof UserNotExists || result instanceof UserAlreadyExists
+      ? Effect.fail(result as E)
+      : Effect.succeed(result as Stored)
+  const modify = (id: unknown, f: (stored: Stored) => Stored) => Effect.suspend(() => lift(modifyNow(id, f)))
 
   return {
     get: (id) => Effect.sync(() => Option.map(MutableHashMap.get(users, id), ({ user }) => user)),
@@ -126,22 +158,20 @@ export const makeMemory = (): UserRepositoryService<any> => {
       }),
     create: (input) => Effect.map(insert(input, []), ({ user }) => user),
     createWithOAuthAccount: (input, account) => Effect.map(insert(input, [newOAuthAccount(account)]), withOAuth),
-    update: (user, patch) =>
-      Effect.suspend(
-        (): Effect.Effect<BaseUser, UserAlreadyExists | UserNotExists> =>
-          patch.email !== undefined && takenByOther(patch.email, user.id)
-            ? Effect.fail(new UserAlreadyExists())
-            : Effect.map(
-                modify(user.id, (stored) => ({ ...stored, user: { ...stored.user, ...patch } })),
-                (s) => s.user
-              )
-      ),
+    update: (user, patch) => Effect.suspend(() => Effect.map(lift(updateNow(user, patch)), (stored) => stored.user)),
+    updateIf: (user, patch, expected) =>
+      Effect.suspend(() => {
+        if (!matches(user.id, expected)) return Effect.succeedNone
+        const result = updateNow(user, patch)
+        if (result instanceof UserAlreadyExists) return Effect.fail(result)
+        return Effect.succeed(result instanceof UserNotExists ? Option.none() : Option.some(result.user))
+      }),
     delete: (user) =>
       Effect.sync(() => {
         const stored = MutableHashMap.get(users, user.id)
         if (Option.isNone(stored)) return
         MutableHashMap.remove(users, user.id)
-        idsByEmail.delete(stored.value.user.email.toLowerCase())
+        idsByEmail.delete(emailKey(stored.value.user.email))
       }),
     addOAuthAccount: (user, account) =>
       Effect.map(

@@ -49,6 +49,7 @@ export * from "./UserError.js"
 export { type HookRequest, noHooks, type UserChanges, UserHooks, type UserHooksService } from "./UserHooks.js"
 export {
   type Credentials,
+  maxLoginPasswordLength,
   type OAuthCallbackOptions,
   type SafeOption,
   UserManager,
