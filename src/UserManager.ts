@@ -19,17 +19,18 @@ import { IdParser } from "./IdParser.js"
 import { PasswordHasher } from "./PasswordHasher.js"
 import { type PasswordOwner, PasswordValidator } from "./PasswordValidator.js"
 import { type SignOptions, TokenCodec } from "./TokenCodec.js"
-import type {
-  BaseUser,
-  IdOf,
-  OAuthAccount,
-  OAuthAccountCreate,
-  User,
-  UserCreate,
-  UserInsert,
-  UserPatch,
-  UserUpdate,
-  UserWithOAuth
+import {
+  type BaseUser,
+  type IdOf,
+  normalizeEmail,
+  type OAuthAccount,
+  type OAuthAccountCreate,
+  type User,
+  type UserCreate,
+  type UserInsert,
+  type UserPatch,
+  type UserUpdate,
+  type UserWithOAuth
 } from "./User.js"
 import {
   InvalidCredentials,
@@ -130,7 +131,17 @@ export interface UserManagerService<U extends BaseUser = User> {
 export const maxLoginPasswordLength = 4096
 
 const VerifyClaims = Schema.Struct({ sub: Schema.String, email: Schema.String })
-const ResetClaims = Schema.Struct({ sub: Schema.String, password_fgpt: Schema.String })
+/**
+ * A reset token names the password hash it may replace (FastAPI Users' `password_fgpt`, a hash of the
+ * stored hash) and, in ours, the e-mail it was sent to: a password change or an e-mail change spends it.
+ * The e-mail is a claim of its own rather than folded into the fingerprint, so that FastAPI Users reads our
+ * tokens and we read theirs (theirs carry no `email`, and are spent by a password change only).
+ */
+const ResetClaims = Schema.Struct({
+  sub: Schema.String,
+  password_fgpt: Schema.String,
+  email: Schema.optional(Schema.String)
+})
 
 // Fields a caller may never set through create or update: the store and the manager own them.
 const protectedFields = ["id", "hashedPassword", "oauthAccounts"] as const
@@ -199,9 +210,13 @@ export const make = Effect.gen(function* () {
   })
 
   const create = Effect.fn("UserManager.create")(function* (input: UserCreate<any>, options?: SafeOption) {
-    yield* validator.validate(input.password, input)
-    if (Option.isSome(yield* repository.getByEmail(input.email))) return yield* new UserAlreadyExists()
-    const fields = definedFields(input, ["password", ...protectedFields, ...(options?.safe ? flagFields : [])])
+    const email = normalizeEmail(input.email)
+    yield* validator.validate(input.password, { ...input, email })
+    if (Option.isSome(yield* repository.getByEmail(email))) return yield* new UserAlreadyExists()
+    const fields = {
+      ...definedFields(input, ["password", ...protectedFields, ...(options?.safe ? flagFields : [])]),
+      email
+    }
     const user = yield* repository.create({
       isActive: true,
       isSuperuser: false,
@@ -228,12 +243,23 @@ export const make = Effect.gen(function* () {
     const id = yield* Effect.mapError(idParser.parse(claims.sub), invalid)
     if (!Equal.equals(id, user.id)) return yield* invalid()
     if (user.isVerified) return yield* new UserAlreadyVerified()
-    const verified = yield* repository.update(user, { isVerified: true }).pipe(
-      Effect.catchTag("UserAlreadyExists", () =>
-        Effect.dieMessage("UserRepository.update reported a taken e-mail on a verify")
-      ),
-      Effect.mapError(invalid)
-    )
+    // Conditional on the e-mail the token names, still unverified, in one write: of concurrent verifies one
+    // wins, and a verify racing an e-mail change never marks the new, unproven address verified.
+    const written = yield* repository
+      .updateIf(user, { isVerified: true }, { email: user.email, isVerified: false })
+      .pipe(
+        Effect.catchTag("UserAlreadyExists", () =>
+          Effect.dieMessage("UserRepository.updateIf reported a taken e-mail on a verify")
+        )
+      )
+    if (Option.isNone(written)) {
+      const now = yield* repository.getByEmail(claims.email)
+      const sameUser = Option.exists(now, (current) => Equal.equals(current.id, user.id))
+      return yield* sameUser && Option.exists(now, (current) => current.isVerified)
+        ? Effect.fail(new UserAlreadyVerified())
+        : Effect.fail(invalid())
+    }
+    const verified = written.value
     yield* runAfterHook("onAfterVerify", verified, (request) => hooks.onAfterVerify(verified, request))
     return verified
   })
@@ -242,7 +268,7 @@ export const make = Effect.gen(function* () {
     if (!user.isActive) return yield* new UserInactive()
     // The token carries a hash of the current password hash: once the password changes, the token is spent.
     const fingerprint = yield* hasher.hash(Redacted.make(user.hashedPassword))
-    const token = yield* codec.sign({ sub: String(user.id), password_fgpt: fingerprint }, resetToken)
+    const token = yield* codec.sign({ sub: String(user.id), password_fgpt: fingerprint, email: user.email }, resetToken)
     yield* runAfterHook("onAfterForgotPassword", user, (request) => hooks.onAfterForgotPassword(user, token, request))
   })
 
@@ -254,7 +280,8 @@ export const make = Effect.gen(function* () {
       ...protectedFields,
       ...flagFields
     ])
-    const { email, password } = patch
+    const email = patch.email === undefined ? undefined : normalizeEmail(patch.email)
+    const { password } = patch
     if (password !== undefined && password !== null) {
       yield* validator.validate(password, { email: email ?? user.email })
     }
@@ -284,12 +311,21 @@ export const make = Effect.gen(function* () {
     const id = yield* Effect.mapError(idParser.parse(claims.sub), invalid)
     const user = yield* get(id)
     if (!(yield* hasher.verify(Redacted.make(user.hashedPassword), claims.password_fgpt))) return yield* invalid()
+    if (claims.email !== undefined && claims.email !== user.email) return yield* invalid()
     if (!user.isActive) return yield* new UserInactive()
-    const { updated } = yield* applyUpdate(user, { password }, true).pipe(
-      Effect.catchTag("UserAlreadyExists", () =>
-        Effect.dieMessage("UserRepository.update reported a taken e-mail on a password reset")
+    yield* validator.validate(password, user)
+    const hashedPassword = yield* hasher.hash(password)
+    // Written only over the hash and e-mail the token was checked against, in one statement: of concurrent
+    // resets with one token exactly one wins, and a change that lands meanwhile spends the token.
+    const written = yield* repository
+      .updateIf(user, { hashedPassword }, { hashedPassword: user.hashedPassword, email: user.email, isActive: true })
+      .pipe(
+        Effect.catchTag("UserAlreadyExists", () =>
+          Effect.dieMessage("UserRepository.updateIf reported a taken e-mail on a password reset")
+        )
       )
-    )
+    if (Option.isNone(written)) return yield* invalid()
+    const updated = written.value
     yield* runAfterHook("onAfterResetPassword", updated, (request) => hooks.onAfterResetPassword(updated, request))
     return updated
   })
@@ -357,7 +393,7 @@ export const make = Effect.gen(function* () {
     const user = yield* repository.createWithOAuthAccount(
       {
         ...(yield* newId),
-        email: account.accountEmail,
+        email: normalizeEmail(account.accountEmail),
         hashedPassword,
         isActive: true,
         isSuperuser: false,

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs"
 import { assert, layer } from "@effect/vitest"
 import * as argon2 from "@node-rs/argon2"
 import { Effect, Layer, Option, Redacted } from "effect"
-import { Migrations, SqlUserRepository, UserManager, UserRepository } from "effect-users"
+import { emailKey, Migrations, SqlUserRepository, UserManager, UserRepository } from "effect-users"
 import { beforeAll } from "vitest"
 import { describePg, freshDatabase } from "./utils/PgTest.js"
 import { testConfig } from "./utils/TestUsers.js"
@@ -31,14 +31,24 @@ describePg("A FastAPI Users database on PostgreSQL (test/fixtures/fastapi-users.
       Effect.gen(function* () {
         const before = yield* Effect.promise(snapshot)
         const applied = yield* Migrations.run()
-        assert.strictEqual(applied.length, 4)
-        assert.deepStrictEqual(yield* Effect.promise(snapshot), before)
+        assert.strictEqual(applied.length, 5)
+        // Every row keeps every column; only the new email_key column is added, filled with each e-mail's key.
+        const after = yield* Effect.promise(snapshot)
+        assert.deepStrictEqual(
+          after.users.map(({ email_key: _, ...row }) => row),
+          before.users
+        )
+        assert.deepStrictEqual(
+          after.users.map((row) => row.email_key),
+          before.users.map((row) => emailKey(row.email))
+        )
+        assert.deepStrictEqual({ ...after, users: [] }, { ...before, users: [] })
         const indexes = yield* Effect.promise(() =>
           db.query(`SELECT indexname FROM pg_indexes WHERE tablename = 'user'`)
         )
         assert.includeMembers(
           indexes.map((row) => row.indexname),
-          ["ix_user_email", Migrations.emailIndexName("user")]
+          ["ix_user_email", Migrations.emailIndexName("user"), Migrations.emailKeyIndexName("user")]
         )
         assert.deepStrictEqual(yield* Migrations.run(), [])
       })

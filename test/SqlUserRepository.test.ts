@@ -105,7 +105,8 @@ describe("SQLite", () => {
           hashed_password: "fake$hash",
           is_active: 1,
           is_superuser: 0,
-          is_verified: 1
+          is_verified: 1,
+          email_key: user.email.toLowerCase()
         })
       })
     )
@@ -152,7 +153,7 @@ describePg("PostgreSQL", () => {
   layer(Layer.merge(defaultRepository(db.client), db.client), { excludeTestServices: true })(
     "PostgreSQL storage",
     (it) => {
-      it.effect("getByEmail uses the unique index on lower(email)", () =>
+      it.effect("getByEmail uses the unique indexes on email_key and lower(email), never a scan", () =>
         Effect.gen(function* () {
           const repository = yield* UserRepository
           const sql = yield* SqlClient.SqlClient
@@ -162,9 +163,17 @@ describePg("PostgreSQL", () => {
           yield* sql`ANALYZE "user"`
           const email = freshEmail("Indexed")
           yield* repository.create(newUser(email))
-          const plan = yield* sql<{ "QUERY PLAN": string }>`EXPLAIN SELECT id FROM "user"
-            WHERE lower(email) = lower(${email.toUpperCase()}) LIMIT 1`
+          // The repository's own query (the first query of a `getByEmail`), explained.
+          const traced = recordingTracer()
+          yield* repository.getByEmail(email.toUpperCase()).pipe(Effect.withTracer(traced.tracer))
+          const query = traced.queries()[0]!
+          assert.include(query, "email_key")
+          const plan = yield* sql.unsafe<{ "QUERY PLAN": string }>(`EXPLAIN ${query}`, [
+            email.toLowerCase(),
+            email.toUpperCase()
+          ])
           const text = plan.map((row) => row["QUERY PLAN"]).join("\n")
+          assert.include(text, Migrations.emailKeyIndexName("user"), text)
           assert.include(text, Migrations.emailIndexName("user"), text)
           assert.notInclude(text, "Seq Scan", text)
           assert.isTrue(Option.isSome(yield* repository.getByEmail(email.toUpperCase())))
