@@ -3,6 +3,7 @@ import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, describe, layer } from "@effect/vitest"
 import { Cause, Effect, Exit, Layer, Option, String as Str } from "effect"
 import { Migrations, SqlUserRepository, UserRepository } from "effect-users"
+import { singleUseManagerSuite, singleUseRepositorySuite } from "./SingleUseSuite.js"
 import { userManagerSuite } from "./UserManagerSuite.js"
 import { newUser, userRepositorySuite } from "./UserRepositorySuite.js"
 import { describePg, freshDatabase } from "./utils/PgTest.js"
@@ -66,6 +67,8 @@ describe("SQLite", () => {
   })
   userManagerSuite("UserManager over SqlUserRepository on SQLite", defaultRepository(sqlite()))
   coalescedReadsSuite("SQLite: reads by ID", sqlite())
+  singleUseRepositorySuite("SqlUserRepository on SQLite", defaultRepository(sqlite()))
+  singleUseManagerSuite("UserManager over SqlUserRepository on SQLite", defaultRepository(sqlite()))
 
   const uncoalesced = recordingTracer()
   layer(
@@ -149,6 +152,8 @@ describePg("PostgreSQL", () => {
   })
   userManagerSuite("UserManager over SqlUserRepository on PostgreSQL", defaultRepository(db.client))
   coalescedReadsSuite("PostgreSQL: reads by ID", db.client)
+  singleUseRepositorySuite("SqlUserRepository on PostgreSQL", defaultRepository(db.client))
+  singleUseManagerSuite("UserManager over SqlUserRepository on PostgreSQL", defaultRepository(db.client))
 
   layer(Layer.merge(defaultRepository(db.client), db.client), { excludeTestServices: true })(
     "PostgreSQL storage",

@@ -1,4 +1,6 @@
 import { UserRepository } from "effect-users"
+import { singleUseManagerSuite } from "./SingleUseSuite.js"
 import { userManagerSuite } from "./UserManagerSuite.js"
 
 userManagerSuite("UserManager (in memory)", UserRepository.layerMemory)
+singleUseManagerSuite("UserManager (in memory)", UserRepository.layerMemory)
