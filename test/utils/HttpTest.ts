@@ -1,13 +1,20 @@
 /**
- * A real server on port 0 running `examples/app.ts` over a SQL client, with a fast fake hasher and hooks
- * that record the verification and reset tokens; requests go through `fetch`.
+ * A real server on port 0 running `examples/app.ts` over a SQL client, with a fast fake hasher (or the one
+ * given) and hooks that record the verification and reset tokens; requests go through `fetch`.
  */
 import { createServer } from "node:http"
 import { HttpApiBuilder, HttpApiSwagger, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import { ConfigProvider, Effect, Layer } from "effect"
-import { Migrations, PasswordHasher, SqlUserRepository, type UserHooksService, UserManager } from "effect-users"
+import {
+  Migrations,
+  PasswordHasher,
+  type PasswordHasherService,
+  SqlUserRepository,
+  type UserHooksService,
+  UserManager
+} from "effect-users"
 import { type AppOptions, makeApp } from "../../examples/app.js"
 import { makeFakeHasher, recordingHooks, testConfig } from "./TestUsers.js"
 
@@ -17,12 +24,13 @@ export const authSecret = "auth-secret-auth-secret-auth-secret-auth"
 export const makeServer = (
   client: Layer.Layer<SqlClient.SqlClient, unknown>,
   options: AppOptions = {},
-  hookOverrides: Partial<UserHooksService<any>> = {}
+  hookOverrides: Partial<UserHooksService<any>> = {},
+  hasher: PasswordHasherService = makeFakeHasher().service
 ) => {
   const hooks = recordingHooks(hookOverrides)
   const app = makeApp({ secureCookie: true, ...options })
   const Users = UserManager.layer.pipe(
-    Layer.provide([SqlUserRepository.layer, testConfig(), hooks.layer, PasswordHasher.layer(makeFakeHasher().service)]),
+    Layer.provide([SqlUserRepository.layer, testConfig(), hooks.layer, PasswordHasher.layer(hasher)]),
     Layer.provideMerge(Migrations.layer()),
     Layer.provideMerge(client)
   )
