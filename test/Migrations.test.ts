@@ -2,7 +2,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, type Layer, Option } from "effect"
-import { Migrations, SqlUserRepository, UserRepository } from "effect-users"
+import { emailKey, Migrations, SqlUserRepository, UserRepository } from "effect-users"
 import { describePg, freshDatabase } from "./utils/PgTest.js"
 
 let counter = 0
@@ -102,6 +102,73 @@ const migrationSpec = (name: string, client: () => Layer.Layer<SqlClient.SqlClie
           applied.map(([id]) => id),
           [1, 2, 3, 4, 5]
         )
+      }).pipe(Effect.provide(client()))
+    )
+
+    it.live("backfill email_key in TypeScript; refuse addresses that are one under the key, listing them", () =>
+      Effect.gen(function* () {
+        const sql = yield* SqlClient.SqlClient
+        const tables = freshTables()
+        const { table: _, ...repositoryTables } = tables
+        const steps = Migrations.migrations(tables)
+        // An older schema: the first four migrations, not yet email_key.
+        for (const id of ["0001_create_user", "0002_create_oauth_account", "0003_create_accesstoken"]) {
+          yield* steps[id]!
+        }
+        yield* steps["0004_user_email_lower_unique"]!
+        // lower() keeps these apart (ß is not ss, NFD is not NFC), so FastAPI Users' indexes let them in.
+        const emails = [
+          "Gauß@Göttingen.de",
+          "GAUSS@göttingen.de",
+          "E\u0301mile@zola.fr",
+          "émile@zola.fr",
+          "kay@camelot.bt"
+        ]
+        for (const email of emails) {
+          yield* sql`INSERT INTO ${sql(tables.userTable)} ${sql.insert({
+            id: crypto.randomUUID(),
+            email,
+            hashed_password: "x",
+            is_active: 1,
+            is_superuser: 0,
+            is_verified: 0
+          })}`
+        }
+        const error = yield* Effect.flip(Migrations.run(tables))
+        assert.strictEqual(error._tag, "EmailCaseConflict")
+        const conflict = error as Migrations.EmailCaseConflict
+        assert.strictEqual(conflict.index, "email_key")
+        assert.sameMembers([...conflict.emails], emails.slice(0, 4))
+        assert.include(error.message, `email_key of table "${tables.userTable}"`)
+        for (const email of emails.slice(0, 4)) assert.include(error.message, email)
+        assert.notInclude(error.message, "kay@")
+
+        yield* sql`DELETE FROM ${sql(tables.userTable)} WHERE email IN (${emails[1]!}, ${emails[2]!})`
+        assert.deepStrictEqual(
+          (yield* Migrations.run(tables)).map(([id]) => id),
+          [1, 2, 3, 4, 5]
+        )
+        const rows = yield* sql<{
+          email: string
+          email_key: string
+        }>`SELECT email, email_key FROM ${sql(tables.userTable)}`
+        assert.strictEqual(rows.length, 3)
+        for (const row of rows) assert.strictEqual(row.email_key, emailKey(row.email))
+        const repository = yield* Effect.provide(UserRepository, SqlUserRepository.layerWith(repositoryTables))
+        assert.strictEqual(Option.getOrThrow(yield* repository.getByEmail("gauss@GÖTTINGEN.DE")).email, emails[0])
+        assert.strictEqual(Option.getOrThrow(yield* repository.getByEmail("E\u0301MILE@zola.fr")).email, emails[3])
+        // The unique index on email_key settles what lower(email) cannot.
+        const taken = yield* Effect.flip(
+          repository.create({
+            id: crypto.randomUUID(),
+            email: "gauss@göttingen.de",
+            hashedPassword: "x",
+            isActive: true,
+            isSuperuser: false,
+            isVerified: false
+          })
+        )
+        assert.strictEqual(taken._tag, "UserAlreadyExists")
       }).pipe(Effect.provide(client()))
     )
   })
