@@ -125,5 +125,57 @@ describePg("A FastAPI Users database on PostgreSQL (test/fixtures/fastapi-users.
         assert.deepStrictEqual(nimue(after.users), nimue(before.users))
       })
     )
+
+    it.effect("a user FastAPI Users itself writes after the migrations (no email_key) is found and logs in", () =>
+      Effect.gen(function* () {
+        const users = yield* UserManager
+        const morgan = yield* Effect.promise(() => userRow("Morgan.LeFay@Avalon.bt"))
+        // FastAPI Users knows nothing of email_key: its INSERT leaves it NULL.
+        yield* Effect.promise(() =>
+          db.query(
+            `INSERT INTO "user" (id, email, hashed_password, is_active, is_superuser, is_verified)
+             VALUES ('9d3c4d5e-6f7a-4b8c-ad9e-2f3a4b5c6d7f', 'Vivian@Avalon.bt', $1, true, false, false)`,
+            [morgan.hashed_password]
+          )
+        )
+        const vivian = yield* users.getByEmail("vivian@AVALON.bt")
+        assert.strictEqual(vivian.id, "9d3c4d5e-6f7a-4b8c-ad9e-2f3a4b5c6d7f")
+        const login = yield* users.authenticate({
+          username: "VIVIAN@avalon.bt",
+          password: Redacted.make("excalibur-argon2")
+        })
+        assert.strictEqual(login.id, vivian.id)
+        // The lower(email) index still keeps a second account for her address out.
+        const again = yield* Effect.flip(
+          users.create({ email: "vivian@avalon.bt", password: Redacted.make("a-new-password") })
+        )
+        assert.strictEqual(again._tag, "UserAlreadyExists")
+      })
+    )
+  })
+})
+
+describePg("A FastAPI Users database whose e-mails are one address under Unicode case folding", () => {
+  const db = freshDatabase()
+  beforeAll(async () => {
+    await db.query(fixture)
+    // FastAPI Users' indexes (email, and lower(email) once migrated) let these in: ß is not ss to lower().
+    await db.query(`INSERT INTO "user" (id, email, hashed_password, is_active, is_superuser, is_verified) VALUES
+      ('1e2f3a4b-5c6d-4e7f-8a9b-0c1d2e3f4a5b', 'Gauß@Avalon.bt', 'x', true, false, false),
+      ('2f3a4b5c-6d7e-4f8a-9b0c-1d2e3f4a5b6c', 'GAUSS@avalon.bt', 'x', true, false, false)`)
+  })
+
+  layer(db.client, { excludeTestServices: true })("migrating it", (it) => {
+    it.effect("refuses with EmailCaseConflict listing them, and changes nothing", () =>
+      Effect.gen(function* () {
+        const before = yield* Effect.promise(() => db.query(`SELECT * FROM "user" ORDER BY email`))
+        const error = yield* Effect.flip(Migrations.run())
+        assert.strictEqual(error._tag, "EmailCaseConflict")
+        assert.deepStrictEqual((error as Migrations.EmailCaseConflict).emails, ["GAUSS@avalon.bt", "Gauß@Avalon.bt"])
+        assert.include(error.message, "GAUSS@avalon.bt, Gauß@Avalon.bt")
+        assert.notInclude(error.message, "merlin")
+        assert.deepStrictEqual(yield* Effect.promise(() => db.query(`SELECT * FROM "user" ORDER BY email`)), before)
+      })
+    )
   })
 })
