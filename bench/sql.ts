@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { PgClient } from "@effect/sql-pg"
 import { Effect, Layer, Option, Redacted } from "effect"
-import { Migrations, SqlUserRepository, UserRepository } from "effect-users"
+import { emailKey, Migrations, SqlUserRepository, UserRepository } from "effect-users"
 import pg from "pg"
 
 const serverUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres"
@@ -51,7 +51,10 @@ const program = Effect.gen(function* () {
   const plain = {
     getByEmail: (email: string) =>
       pool
-        .query(`SELECT ${columns} FROM "user" WHERE lower(email) = lower($1) LIMIT 1`, [email])
+        .query(
+          `SELECT ${columns} FROM "user" WHERE email_key = $1 OR (email_key IS NULL AND lower(email) = lower($2)) LIMIT 1`,
+          [emailKey(email), email]
+        )
         .then((r) => r.rows[0]),
     get: (id: string) => pool.query(`SELECT ${columns} FROM "user" WHERE id = $1`, [id]).then((r) => r.rows[0])
   }
