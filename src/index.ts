@@ -62,4 +62,10 @@ export {
   type UserManagerSettings
 } from "./UserManagerConfig.js"
 export * as UserModel from "./UserModel.js"
-export { makeMemory, type OAuthAccountUpdate, UserRepository, type UserRepositoryService } from "./UserRepository.js"
+export {
+  makeMemory,
+  type OAuthAccountUpdate,
+  type UserExpectation,
+  UserRepository,
+  type UserRepositoryService
+} from "./UserRepository.js"
