@@ -287,6 +287,29 @@ export const singleUseManagerSuite = (name: string, repository: Layer.Layer<User
         })
       )
 
+      it.effect("a reset racing an e-mail change never lands after it (20 trials)", () =>
+        Effect.gen(function* () {
+          const h = yield* interleaving
+          let landed = 0
+          for (let trial = 0; trial < 20; trial++) {
+            const user = yield* register(h.users)
+            const token = yield* forgotPasswordToken(h, user)
+            const change = h.users.update(user, { email: freshEmail("moved") })
+            const reset = Effect.exit(h.users.resetPassword(token, password("a brand new password")))
+            const exit =
+              trial % 2 === 0
+                ? (yield* Effect.all([reset, change], { concurrency: "unbounded" }))[0]
+                : (yield* Effect.all([change, reset], { concurrency: "unbounded" }))[1]
+            // A reset that succeeds wrote over the e-mail its token names: before the change, never after it.
+            if (Exit.isSuccess(exit)) {
+              landed++
+              assert.strictEqual(exit.value.email, user.email, `trial ${trial}: the reset landed after the change`)
+            }
+          }
+          assert.isBelow(landed, 20)
+        })
+      )
+
       it.effect("a reset token is spent by an e-mail change (and by a change of its case)", () =>
         Effect.gen(function* () {
           const h = yield* harness()
