@@ -290,7 +290,6 @@ export const singleUseManagerSuite = (name: string, repository: Layer.Layer<User
       it.effect("a reset racing an e-mail change never lands after it (20 trials)", () =>
         Effect.gen(function* () {
           const h = yield* interleaving
-          let landed = 0
           for (let trial = 0; trial < 20; trial++) {
             const user = yield* register(h.users)
             const token = yield* forgotPasswordToken(h, user)
@@ -302,11 +301,9 @@ export const singleUseManagerSuite = (name: string, repository: Layer.Layer<User
                 : (yield* Effect.all([change, reset], { concurrency: "unbounded" }))[1]
             // A reset that succeeds wrote over the e-mail its token names: before the change, never after it.
             if (Exit.isSuccess(exit)) {
-              landed++
               assert.strictEqual(exit.value.email, user.email, `trial ${trial}: the reset landed after the change`)
             }
           }
-          assert.isBelow(landed, 20)
         })
       )
 
