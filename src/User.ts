@@ -48,11 +48,23 @@ const invisible = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u
  * An e-mail address as users type it: trimmed and NFC-normalised when decoded, refused when it holds
  * control, format or separator characters. Stored as typed otherwise, compared by `emailKey`.
  */
-export const Email = Schema.transform(Schema.String, Schema.String, {
-  strict: true,
-  decode: normalizeEmail,
-  encode: (email) => email
-}).pipe(
+export const Email = Schema.transform(
+  // What OpenAPI shows: JSON Schema describes the encoded side, which the refinements below do not reach.
+  Schema.String.annotations({
+    jsonSchema: {
+      type: "string",
+      title: "E-mail address",
+      maxLength: 320,
+      description: "Trimmed and NFC-normalised; no control, format (zero-width, bidi) or separator characters"
+    }
+  }),
+  Schema.String,
+  {
+    strict: true,
+    decode: normalizeEmail,
+    encode: (email) => email
+  }
+).pipe(
   Schema.filter((email) => !invisible.test(email), {
     message: () => "value must not contain control, format or separator characters"
   }),
