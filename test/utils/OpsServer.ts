@@ -39,7 +39,10 @@ export interface OpsServerOptions {
 }
 
 /** The server layer (outputs HttpServer, UserManager and SqlClient), its recording hooks and its logs. */
-export const makeOpsServer = (client: Layer.Layer<SqlClient.SqlClient, unknown>, options: OpsServerOptions = {}) => {
+export const makeOpsServer = <RC = never>(
+  client: Layer.Layer<SqlClient.SqlClient, unknown, RC>,
+  options: OpsServerOptions = {}
+) => {
   const hooks = recordingHooks(options.hooks)
   const logs: Array<LogEntry> = []
   const logger = Logger.replace(
