@@ -72,6 +72,7 @@ describe.skipIf(!PgCluster.available)("outage: PostgreSQL stopped and restarted 
                 json: { token: resetToken, password: `${password}!` }
               }),
               "the app's own route": request("/greetings/hello", { headers: bearer }),
+              "optional authentication": request("/greetings/welcome", { headers: bearer }),
               "logout (cookie)": request("/auth/cookie/logout", { method: "POST", headers: cookie })
             }
             for (const [what, send] of Object.entries(down)) {
