@@ -96,5 +96,8 @@ describe("Failures.classify", () => {
     assert.include(text, "SqlError: Failed to execute statement")
     assert.include(text, "ParseError")
     assert.notInclude(text, "$argon2id$secret")
+    const invalid = Failures.describe(sqlError(withCode('invalid input syntax for type uuid: "s3cret"', "22P02")))
+    assert.include(invalid, "[22P02]")
+    assert.notInclude(invalid, "s3cret")
   })
 })

@@ -127,7 +127,8 @@ const describeOne = (u: unknown): string => {
   // A ParseError's message quotes the value that failed to decode (a row, a hash): never log it.
   if (name === "ParseError") return "ParseError (a value did not decode; not shown)"
   const code = codeOf(u)
-  const message = messageOf(u).slice(0, 300)
+  // PostgreSQL's data exceptions (class 22) quote the offending value: keep the code, drop the message.
+  const message = code?.startsWith("22") ? "(data exception; message not shown)" : messageOf(u).slice(0, 300)
   return `${name}${message === "" ? "" : `: ${message}`}${code === undefined ? "" : ` [${code}]`}`
 }
 
