@@ -1,13 +1,16 @@
 /**
  * HTTP bench (`npm run bench:http`): the example server (`examples/server.ts`, SQLite, real argon2) in a
- * child process, autocannon on loopback (each run in a process of its own). Bounded runs; prints three ratios:
+ * child process, autocannon on loopback (each run in a process of its own). Bounded runs; prints four ratios:
  *
  * 1. login throughput / argon2 verifies per second measured alone (the hash-bound limit), target ≥ 90%
  *    (median of three alternating pairs);
  * 2. p99 of GET /users/me (JWT) at 20 req/s while a login flood saturates the CPU, target < 25 ms (printed
  *    beside the same probe's p99 on the idle server, the machine's own floor);
  * 3. GET /users/me (JWT + database lookup) throughput / a bare endpoint returning a constant, target ≥ 50%
- *    (median of 11 alternating pairs of one-second runs; BENCH_PAIRS changes the count).
+ *    (median of 11 alternating pairs of one-second runs; BENCH_PAIRS changes the count);
+ * 4. POST /auth/forgot-password median response time, known / unknown address, target 0.9–1.1 (the known
+ *    address's work, an argon2 fingerprint of the stored hash, a token and the server's logging hook, runs
+ *    after the 202; BENCH_FORGOT_PAIRS alternating requests each, each timed once the previous job ended).
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { rmSync } from "node:fs"
@@ -47,10 +50,14 @@ const port = Number(process.env.BENCH_PORT ?? 8765)
 const base = `http://127.0.0.1:${port}`
 const seconds = Number(process.env.BENCH_SECONDS ?? 5)
 const pairCount = Number(process.env.BENCH_PAIRS ?? 11)
+const forgotPairs = Number(process.env.BENCH_FORGOT_PAIRS ?? 100)
 const file = join(tmpdir(), `effect-users-bench-${process.pid}.db`)
 const email = "bench@camelot.bt"
 const password = "bench-password-123"
 const form = new URLSearchParams({ username: email, password }).toString()
+
+// How many forgot-password jobs for the known address the server has finished (its hook logs a line).
+let resetJobsDone = 0
 
 const startServer = () =>
   new Promise<ChildProcess>((resolve, reject) => {
@@ -60,7 +67,9 @@ const startServer = () =>
     })
     let output = ""
     const onData = (chunk: Buffer) => {
-      output += chunk.toString()
+      const text = chunk.toString()
+      output += text
+      resetJobsDone += text.split("has forgot their password").length - 1
       if (output.includes("Listening on")) resolve(child)
     }
     child.stdout!.on("data", onData)
@@ -117,6 +126,42 @@ const get = (
   ])
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+const median = (values: ReadonlyArray<number>) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
+
+/** One forgot-password request's response time in ms (status checked). */
+const forgot = async (address: string) => {
+  const start = performance.now()
+  const reply = await fetch(`${base}/auth/forgot-password`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ email: address })
+  })
+  await reply.arrayBuffer()
+  const ms = performance.now() - start
+  if (reply.status !== 202) throw new Error(`forgot-password: ${reply.status}`)
+  return ms
+}
+
+// Alternating known and unknown addresses (the order flips every pair). After a known address the bench
+// waits for its background job (one argon2 hash, a token, the hook's log line) to end, so that no request
+// is timed while another's job runs.
+const forgotRatio = async () => {
+  const known: Array<number> = []
+  const unknown: Array<number> = []
+  for (let pair = 0; pair < forgotPairs; pair++) {
+    const order = pair % 2 === 0 ? [email, "nobody@camelot.bt"] : ["nobody@camelot.bt", email]
+    for (const address of order) {
+      const done = resetJobsDone
+      const ms = await forgot(address)
+      ;(address === email ? known : unknown).push(ms)
+      const deadline = Date.now() + 5000
+      while (address === email && resetJobsDone === done && Date.now() < deadline) await sleep(5)
+      await sleep(20)
+    }
+  }
+  return { known: median(known), unknown: median(unknown), ratio: median(known) / median(unknown) }
+}
 
 const check = (name: string, result: Result) => {
   if (result.non2xx > 0 || result.errors > 0) {
@@ -192,6 +237,9 @@ const main = async () => {
     const sorted = [...pairs].sort((a, b) => a.ratio - b.ratio)
     const { bare, me, ratio: meRatio } = sorted[Math.floor(sorted.length / 2)]!
 
+    for (let i = 0; i < 10; i++) await forgot(i % 2 === 0 ? email : "nobody@camelot.bt") // warm-up
+    const forgotTimes = await forgotRatio()
+
     console.log("")
     console.log(`argon2 verifies/s alone:          ${limit.toFixed(1)}`)
     console.log(`login req/s (c=10):               ${logins.requests.average.toFixed(1)}`)
@@ -208,6 +256,11 @@ const main = async () => {
     console.log(
       `3. /users/me / bare endpoint:     ${percent(meRatio)}  (target ≥ 50%)  ${verdict(meRatio >= 0.5)}` +
         `  (median of ${pairs.length} pairs; range ${percent(sorted[0]!.ratio)}–${percent(sorted.at(-1)!.ratio)})`
+    )
+    const forgotOk = forgotTimes.ratio >= 0.9 && forgotTimes.ratio <= 1.1
+    console.log(
+      `4. forgot-password known/unknown: ${forgotTimes.ratio.toFixed(2)}  (target 0.9–1.1)  ${verdict(forgotOk)}` +
+        `  (medians of ${forgotPairs} each: known ${forgotTimes.known.toFixed(2)} ms, unknown ${forgotTimes.unknown.toFixed(2)} ms)`
     )
   } finally {
     server.kill("SIGTERM")

@@ -51,7 +51,8 @@ const Database = Layer.unwrapEffect(
     const url = yield* Config.option(Config.redacted("DATABASE_URL"))
     if (Option.isSome(url) && Redacted.value(url.value) !== "") {
       yield* Effect.log("Storage: PostgreSQL (DATABASE_URL)")
-      return PgClient.layer({ url: url.value })
+      // pg's pool waits for a free connection without limit by default: a request must get its 503 instead.
+      return PgClient.layer({ url: url.value, connectTimeout: "5 seconds" })
     }
     const filename = yield* Config.string("SQLITE_FILE").pipe(Config.withDefault("effect-users.db"))
     yield* Effect.log(`Storage: SQLite file ${filename}`)

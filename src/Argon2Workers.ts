@@ -10,9 +10,15 @@ import { availableParallelism } from "node:os"
 import { Worker } from "node:worker_threads"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
-import { type Argon2Options, makeArgon2, type PasswordHasherService } from "./PasswordHasher.js"
+import {
+  type Argon2Options,
+  type BoundedHasherService,
+  defaultQueuePerCore,
+  makeArgon2,
+  queueFull
+} from "./PasswordHasher.js"
 
-/** Options of the worker pool: argon2 parameters, the number of threads and their niceness. */
+/** Options of the worker pool: argon2 parameters, the number of threads, their niceness and the queue bound. */
 export interface Argon2WorkersOptions extends Omit<Argon2Options, "concurrency"> {
   /** Worker threads, i.e. hashes in flight at once (default: the number of cores). */
   readonly threads?: number | undefined
@@ -36,7 +42,7 @@ parentPort.on("message", ({ op, password, hash }) => {
 `
 
 /** Builds the worker-pool hasher. Workers are unref'ed: they never keep the process alive. */
-export const makeArgon2Workers = (options: Argon2WorkersOptions = {}): PasswordHasherService => {
+export const makeArgon2Workers = (options: Argon2WorkersOptions = {}): BoundedHasherService => {
   const params = {
     algorithm: 2, // Argon2id (a const enum isolatedModules cannot import)
     memoryCost: options.memoryCost ?? 19456,
@@ -44,8 +50,9 @@ export const makeArgon2Workers = (options: Argon2WorkersOptions = {}): PasswordH
     parallelism: options.parallelism ?? 1
   }
   // bcrypt and needsRehash are the libuv-pool hasher's; only argon2 work goes to the workers.
-  const fallback = makeArgon2({ ...params, concurrency: 1 })
   const size = options.threads ?? availableParallelism()
+  const bound = options.queue ?? defaultQueuePerCore * size
+  const fallback = makeArgon2({ ...params, concurrency: 1, queue: bound })
   const workerData = {
     argon2: createRequire(import.meta.url).resolve("@node-rs/argon2"),
     niceness: options.niceness ?? 10,
@@ -90,8 +97,13 @@ export const makeArgon2Workers = (options: Argon2WorkersOptions = {}): PasswordH
   }
 
   // The pool's threads bound the hashes in flight: an interrupted fiber's hash still finishes on its thread
-  // before the thread takes the next job. A job still waiting in the queue is simply dropped.
+  // before the thread takes the next job. A job still waiting in the queue is simply dropped. A full queue
+  // sheds the job at once (a defect: the callers' types stay as they are; HTTP answers 503).
   const run = (message: { readonly op: "hash" | "verify"; readonly password: string; readonly hash?: string }) =>
+    Effect.suspend(() =>
+      spawned && idle.length === 0 && queue.length >= bound ? Effect.die(queueFull()) : enqueue(message)
+    )
+  const enqueue = (message: { readonly op: "hash" | "verify"; readonly password: string; readonly hash?: string }) =>
     Effect.async<unknown, Error>((resume) => {
       if (!spawned) {
         spawned = true
@@ -128,6 +140,7 @@ export const makeArgon2Workers = (options: Argon2WorkersOptions = {}): PasswordH
             Effect.withSpan("PasswordHasher.verify")
           )
         : fallback.verify(password, stored),
-    needsRehash: fallback.needsRehash
+    needsRehash: fallback.needsRehash,
+    load: () => ({ running: busy.size, waiting: queue.length })
   }
 }

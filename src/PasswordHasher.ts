@@ -12,6 +12,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
+import { ServiceUnavailable } from "./UserError.js"
 
 /** Hashes and verifies passwords. Plain passwords only ever travel as `Redacted`. */
 export interface PasswordHasherService {
@@ -23,7 +24,7 @@ export interface PasswordHasherService {
   readonly needsRehash: (hash: string) => boolean
 }
 
-/** Argon2id parameters and how many hashes may run at once. */
+/** Argon2id parameters, how many hashes may run at once and how many may wait. */
 export interface Argon2Options {
   /** KiB of memory per hash (default 19456). */
   readonly memoryCost?: number | undefined
@@ -36,7 +37,26 @@ export interface Argon2Options {
    * and leaves libuv's pool room for the cheap work (file I/O, WebCrypto) that shares it.
    */
   readonly concurrency?: number | undefined
+  /** Hashes and verifies waiting for their turn (default `defaultQueuePerCore` × concurrency); see `withConcurrencyLimit`. */
+  readonly queue?: number | undefined
 }
+
+/** A hasher that bounds its work, and what it holds right now. */
+export interface BoundedHasherService extends PasswordHasherService {
+  /** Hashes running and waiting at this moment. */
+  readonly load: () => { readonly running: number; readonly waiting: number }
+}
+
+/**
+ * Default waiting hashes per hash in flight. At 25–50 ms per hash, the last of 32 waits about 0.8–1.6 s:
+ * past that a client is better told "503, retry after 1 s" than kept waiting into its own timeout, and a
+ * flood no longer stretches every login's latency. A waiting entry is a suspended fiber (no argon2 memory).
+ */
+export const defaultQueuePerCore = 32
+
+/** The defect of a hasher whose queue is full: the HTTP edge answers 503 with `Retry-After: 1`. */
+export const queueFull = (): ServiceUnavailable =>
+  new ServiceUnavailable({ reason: "PasswordHasher: the hash queue is full", retryAfter: 1 })
 
 const ARGON2ID = 2 // @node-rs/argon2's Algorithm.Argon2id: a const enum that isolatedModules cannot import
 const bcryptPrefix = /^\$2[abxy]\$/
@@ -45,18 +65,44 @@ const bcryptPrefix = /^\$2[abxy]\$/
 // with a fixed message, so nothing of the input can reach a log.
 const hashingFault = (operation: string) => () => new Error(`PasswordHasher: ${operation} failed`)
 
-/** Lets at most `concurrency` hashes and verifies of a hasher run at once; the others wait their turn. */
-export const withConcurrencyLimit = (hasher: PasswordHasherService, concurrency: number): PasswordHasherService => {
-  const permit = Effect.unsafeMakeSemaphore(concurrency).withPermits(1)
+/**
+ * Lets at most `concurrency` hashes and verifies of a hasher run at once and at most `queue` wait their
+ * turn; beyond that, `hash` and `verify` die at once with `ServiceUnavailable` (load shedding: the manager's
+ * signatures stay as they are, the HTTP edge answers 503). A waiter that is interrupted leaves the queue.
+ */
+export const withConcurrencyLimit = (
+  hasher: PasswordHasherService,
+  concurrency: number,
+  queue: number = defaultQueuePerCore * concurrency
+): BoundedHasherService => {
+  const semaphore = Effect.unsafeMakeSemaphore(concurrency)
+  let admitted = 0
+  let running = 0
+  const counted = <A>(effect: Effect.Effect<A>) =>
+    Effect.acquireUseRelease(
+      Effect.sync(() => running++),
+      () => effect,
+      () => Effect.sync(() => running--)
+    )
+  // The counter moves only where interruption cannot split it from its release.
+  const permit = <A>(effect: Effect.Effect<A>): Effect.Effect<A> =>
+    Effect.uninterruptibleMask((restore) =>
+      Effect.suspend(() => {
+        if (admitted >= concurrency + queue) return Effect.die(queueFull())
+        admitted++
+        return restore(semaphore.withPermits(1)(counted(effect))).pipe(Effect.ensuring(Effect.sync(() => admitted--)))
+      })
+    )
   return {
     hash: (password) => permit(hasher.hash(password)),
     verify: (password, hash) => permit(hasher.verify(password, hash)),
-    needsRehash: hasher.needsRehash
+    needsRehash: hasher.needsRehash,
+    load: () => ({ running, waiting: admitted - running })
   }
 }
 
 /** Builds the argon2id hasher (which also verifies bcrypt) with the given parameters. */
-export const makeArgon2 = (options: Argon2Options = {}): PasswordHasherService => {
+export const makeArgon2 = (options: Argon2Options = {}): BoundedHasherService => {
   const params = {
     algorithm: ARGON2ID,
     memoryCost: options.memoryCost ?? 19456,
@@ -91,9 +137,11 @@ export const makeArgon2 = (options: Argon2Options = {}): PasswordHasherService =
     )
   }
 
+  const concurrency = options.concurrency ?? availableParallelism()
   return withConcurrencyLimit(
     { hash, verify, needsRehash: (stored) => !stored.startsWith(current) },
-    options.concurrency ?? availableParallelism()
+    concurrency,
+    options.queue ?? defaultQueuePerCore * concurrency
   )
 }
 

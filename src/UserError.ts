@@ -54,3 +54,14 @@ export type UserError =
   | InvalidPassword
   | InvalidCredentials
   | UserDeleteAborted
+
+/**
+ * A dependency cannot serve the request right now (storage down, a full hash queue, ...): the HTTP edge
+ * answers 503 with `Retry-After`. Raised as a defect, so the manager's signatures stay free of it; `reason`
+ * is for operators' logs and never holds input.
+ */
+export class ServiceUnavailable extends Schema.TaggedError<ServiceUnavailable>()("ServiceUnavailable", {
+  reason: Schema.String,
+  /** Seconds after which a retry may succeed. */
+  retryAfter: Schema.optional(Schema.Number)
+}) {}

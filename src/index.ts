@@ -5,6 +5,7 @@
 export { type Argon2WorkersOptions, makeArgon2Workers } from "./Argon2Workers.js"
 export * as AuthBackend from "./http/AuthBackend.js"
 export * as AuthStrategy from "./http/AuthStrategy.js"
+export * as BackgroundWork from "./http/BackgroundWork.js"
 export {
   Authenticator,
   type AuthenticatorService,
@@ -12,6 +13,7 @@ export {
   OptionalUser,
   type Requirement
 } from "./http/CurrentUser.js"
+export * as Failures from "./http/Failures.js"
 export * as HttpErrors from "./http/HttpErrors.js"
 export * as OAuth from "./http/OAuth.js"
 export * as RequestLimits from "./http/RequestLimits.js"
@@ -21,9 +23,12 @@ export { IdParser, type IdParserService, integerParser, uuidParser } from "./IdP
 export * as Migrations from "./Migrations.js"
 export {
   type Argon2Options,
+  type BoundedHasherService,
+  defaultQueuePerCore,
   makeArgon2,
   PasswordHasher,
   type PasswordHasherService,
+  queueFull,
   withConcurrencyLimit
 } from "./PasswordHasher.js"
 export {

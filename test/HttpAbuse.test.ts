@@ -9,7 +9,7 @@ import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, describe, layer } from "@effect/vitest"
 import { Effect, type Layer, Option, Redacted } from "effect"
 import { UserManager } from "effect-users"
-import { lastToken, makeServer, request } from "./utils/HttpTest.js"
+import { makeServer, nextToken, request } from "./utils/HttpTest.js"
 import { describePg, freshDatabase } from "./utils/PgTest.js"
 import { freshEmail } from "./utils/TestUsers.js"
 
@@ -361,11 +361,16 @@ const abuseSuite = (name: string, client: Layer.Layer<SqlClient.SqlClient, unkno
           yield* request("/users/me", { method: "PATCH", json: { is_active: true }, headers: auth }),
           "PATCH /users/me"
         )
+        // Both hooks run after the 202, in the background: wait for their tokens.
+        const verifyCalls = hooks.named("onAfterRequestVerify").length
         yield* request("/auth/request-verify-token", { json: { email } })
-        noStore(yield* request("/auth/verify", { json: { token: lastToken(hooks, "onAfterRequestVerify") } }), "verify")
+        const verifyToken = yield* nextToken(hooks, "onAfterRequestVerify", verifyCalls)
+        noStore(yield* request("/auth/verify", { json: { token: verifyToken } }), "verify")
+        const resetCalls = hooks.named("onAfterForgotPassword").length
         yield* request("/auth/forgot-password", { json: { email } })
+        const resetToken = yield* nextToken(hooks, "onAfterForgotPassword", resetCalls)
         const reset = yield* request("/auth/reset-password", {
-          json: { token: lastToken(hooks, "onAfterForgotPassword"), password: "another-horse-battery" }
+          json: { token: resetToken, password: "another-horse-battery" }
         })
         noStore(reset, "reset")
         noStore(yield* request("/auth/cookie/logout", { method: "POST", headers: { cookie } }), "cookie logout")

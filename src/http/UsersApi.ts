@@ -28,7 +28,9 @@ import { UserManager } from "../UserManager.js"
 import type * as UserModel from "../UserModel.js"
 import type * as AuthBackend from "./AuthBackend.js"
 import { noStore } from "./AuthBackend.js"
+import { BackgroundWork, layer as layerBackgroundWork } from "./BackgroundWork.js"
 import { Authenticator, CurrentUser, makeAuthenticator, OptionalUser, type Requirement } from "./CurrentUser.js"
+import * as Failures from "./Failures.js"
 import {
   detail,
   detailWithReason,
@@ -453,14 +455,29 @@ export const make = <
       )
     )
 
+    // The lookup, the token and the hook run after the 202, so its timing says nothing about the address;
+    // the hooks still see the request. Unknown, inactive or verified users are expected outcomes, not errors.
+    const afterResponse = (name: string, work: Effect.Effect<void, unknown>) =>
+      Effect.all([BackgroundWork, HttpServerRequest.HttpServerRequest]).pipe(
+        Effect.flatMap(([background, request]) =>
+          background.submit(
+            name,
+            work.pipe(
+              Effect.catchAll(() => Effect.void),
+              Effect.provideService(HttpServerRequest.HttpServerRequest, request)
+            )
+          )
+        ),
+        Effect.as(null)
+      )
+
     const verify = group(anyApi, "verify", (handlers: any) =>
       Effect.map(UserManager, (users) =>
         handlers
           .handle("requestVerifyToken", ({ payload }: any) =>
-            users.getByEmail(payload.email).pipe(
-              Effect.flatMap((user) => users.requestVerify(user)),
-              Effect.ignore,
-              Effect.as(null)
+            afterResponse(
+              "requestVerifyToken",
+              Effect.flatMap(users.getByEmail(payload.email), (user) => users.requestVerify(user))
             )
           )
           .handle("verify", ({ payload }: any) =>
@@ -479,10 +496,9 @@ export const make = <
       Effect.map(UserManager, (users) =>
         handlers
           .handle("forgotPassword", ({ payload }: any) =>
-            users.getByEmail(payload.email).pipe(
-              Effect.flatMap((user) => users.forgotPassword(user)),
-              Effect.ignore,
-              Effect.as(null)
+            afterResponse(
+              "forgotPassword",
+              Effect.flatMap(users.getByEmail(payload.email), (user) => users.forgotPassword(user))
             )
           )
           .handle("resetPassword", ({ payload }: any) =>
@@ -549,9 +565,11 @@ export const make = <
       reset,
       usersGroup,
       layerValidationErrors,
-      RequestLimits.layer({ maxBodySize: options.maxBodySize })
+      RequestLimits.layer({ maxBodySize: options.maxBodySize }),
+      Failures.layer
     ).pipe(
       Layer.provideMerge(RequestLimits.layerContentTypes),
+      Layer.provide(layerBackgroundWork),
       Layer.provideMerge(middlewares),
       Layer.provideMerge(layerAuthenticator)
     ) as any

@@ -52,6 +52,26 @@ export const lastToken = (
   hook: "onAfterRequestVerify" | "onAfterForgotPassword"
 ) => hooks.named(hook).at(-1)?.args[1] as string
 
+/**
+ * The token of the next call of a hook after `before` calls: these hooks run after the 202, in the
+ * background, so the test waits for them (polling, 10 s at most).
+ */
+export const nextToken = (
+  hooks: ReturnType<typeof recordingHooks>,
+  hook: "onAfterRequestVerify" | "onAfterForgotPassword",
+  before: number
+): Effect.Effect<string> =>
+  Effect.suspend(() => {
+    const deadline = Date.now() + 10_000
+    const loop: Effect.Effect<string> = Effect.suspend(() => {
+      const calls = hooks.named(hook)
+      if (calls.length > before) return Effect.succeed(calls[before]!.args[1] as string)
+      if (Date.now() > deadline) return Effect.dieMessage(`${hook} was not called within 10 s`)
+      return Effect.zipRight(Effect.sleep(10), loop)
+    })
+    return loop
+  })
+
 export interface Reply {
   readonly status: number
   readonly headers: Headers

@@ -1,0 +1,170 @@
+/**
+ * Outages are 503, not 401 or 500 (issue 8, item 5), against a real PostgreSQL that the test stops and
+ * starts itself: every route answers 503 `{"detail": "SERVICE_UNAVAILABLE"}` with `Retry-After` while the
+ * database is down (a valid token included), logs the cause once per failure without secrets, and the same
+ * requests succeed again once the database is back, without restarting the app. Also: a pool that stays
+ * exhausted answers 503 within its connect timeout instead of hanging.
+ */
+
+import * as SqlClient from "@effect/sql/SqlClient"
+import { PgClient } from "@effect/sql-pg"
+import { assert, describe, layer } from "@effect/vitest"
+import { Duration, Effect, Fiber, Layer, Redacted } from "effect"
+import { type Reply, request } from "./utils/HttpTest.js"
+import { makeOpsServer, pollUntil } from "./utils/OpsServer.js"
+import * as PgCluster from "./utils/PgCluster.js"
+import { describePg, freshDatabase } from "./utils/PgTest.js"
+import { freshEmail } from "./utils/TestUsers.js"
+
+const password = "correct-horse-battery"
+
+const assertUnavailable = (reply: Reply, what: string) => {
+  assert.strictEqual(reply.status, 503, `${what}: ${reply.status} ${JSON.stringify(reply.body)}`)
+  assert.deepStrictEqual(reply.body, { detail: "SERVICE_UNAVAILABLE" }, what)
+  assert.match(reply.headers.get("retry-after") ?? "", /^[1-9]\d*$/, what)
+}
+
+const timed = (effect: Effect.Effect<Reply, never, any>) =>
+  Effect.map(Effect.timed(effect), ([duration, reply]) => ({ reply, ms: Duration.toMillis(duration) }))
+
+describe.skipIf(!PgCluster.available)("outage: PostgreSQL stopped and restarted under a running server", () => {
+  const client = Layer.unwrapEffect(
+    Effect.map(PgCluster.PgCluster, (cluster) =>
+      PgClient.layer({ url: Redacted.make(cluster.url), connectTimeout: "2 seconds" })
+    )
+  )
+  const server = makeOpsServer(client)
+  const { hooks, logs } = server
+
+  layer(Layer.provideMerge(server.layer, PgCluster.layer), { excludeTestServices: true, timeout: 60_000 })(
+    "every route",
+    (it) => {
+      it.effect(
+        "503 with Retry-After on every route while down (a valid token is never a 401), logged once each; back by itself",
+        () =>
+          Effect.gen(function* () {
+            const cluster = yield* PgCluster.PgCluster
+            const email = freshEmail()
+            assert.strictEqual((yield* request("/auth/register", { json: { email, password } })).status, 201)
+            const jwt = yield* request("/auth/jwt/login", { form: { username: email, password } })
+            const bearer = { authorization: `Bearer ${jwt.body.access_token}` }
+            const cookieLogin = yield* request("/auth/cookie/login", { form: { username: email, password } })
+            const cookieValue = /^fastapiusersauth=([^;]*)/.exec(cookieLogin.headers.get("set-cookie") ?? "")?.[1] ?? ""
+            const cookie = { cookie: `fastapiusersauth=${cookieValue}` }
+            assert.strictEqual((yield* request("/users/me", { headers: bearer })).status, 200)
+            assert.strictEqual((yield* request("/users/me", { headers: cookie })).status, 200)
+            assert.strictEqual((yield* request("/auth/forgot-password", { json: { email } })).status, 202)
+            const resetToken = yield* pollUntil(
+              Effect.sync(() => hooks.named("onAfterForgotPassword").at(-1)?.args[1] as string | undefined),
+              (token) => token !== undefined
+            )
+
+            yield* cluster.stop
+            const logsBefore = logs.length
+            const down = {
+              register: request("/auth/register", { json: { email: freshEmail(), password } }),
+              "jwt login": request("/auth/jwt/login", { form: { username: email, password } }),
+              "cookie login": request("/auth/cookie/login", { form: { username: email, password } }),
+              "/users/me (bearer JWT)": request("/users/me", { headers: bearer }),
+              "/users/me (cookie, database token)": request("/users/me", { headers: cookie }),
+              "PATCH /users/me": request("/users/me", { method: "PATCH", json: { is_active: true }, headers: bearer }),
+              "reset-password": request("/auth/reset-password", {
+                json: { token: resetToken, password: `${password}!` }
+              }),
+              "the app's own route": request("/greetings/hello", { headers: bearer }),
+              "optional authentication": request("/greetings/welcome", { headers: bearer }),
+              "logout (cookie)": request("/auth/cookie/logout", { method: "POST", headers: cookie })
+            }
+            for (const [what, send] of Object.entries(down)) {
+              const { ms, reply } = yield* timed(send)
+              assertUnavailable(reply, what)
+              assert.strictEqual(reply.headers.get("retry-after"), "5", what)
+              assert.isBelow(ms, 3000, `${what} answered in ${ms} ms`)
+            }
+            // forgot-password answers 202 before its lookup runs; once that background lookup has met the
+            // outage, new requests get 503 until Retry-After has passed.
+            const forgot = yield* pollUntil(
+              request("/auth/forgot-password", { json: { email } }),
+              (reply) => reply.status === 503
+            )
+            assertUnavailable(forgot, "forgot-password")
+            assertUnavailable(yield* request("/auth/request-verify-token", { json: { email } }), "request-verify-token")
+
+            const during = logs.slice(logsBefore)
+            const answered = during.filter((entry) => entry.message.startsWith("Service unavailable, answered 503"))
+            const storage = answered.filter((entry) => entry.message.includes("storage unavailable: SqlError"))
+            assert.strictEqual(storage.length, Object.keys(down).length)
+            for (const entry of answered) assert.strictEqual(entry.level, "ERROR")
+            for (const entry of storage)
+              assert.match(entry.message, /SqlError.*ECONNREFUSED|SqlError.*57P01|SqlError.*terminat/i)
+            assert.isTrue(
+              during.some((entry) => entry.message.startsWith("Background forgotPassword failed: storage unavailable")),
+              "the background lookup's failure is logged"
+            )
+            // Once per failure: every 503 answered has one log line, and nothing else logged an error.
+            const errors = during.filter((entry) => entry.level === "ERROR")
+            assert.strictEqual(
+              errors.length,
+              answered.length + during.filter((entry) => entry.message.startsWith("Background")).length
+            )
+            const text = server.logText()
+            for (const secret of [password, resetToken!, cookieValue, jwt.body.access_token as string, "fake$"]) {
+              assert.notInclude(text, secret)
+            }
+
+            yield* cluster.start
+            const me = yield* pollUntil(
+              request("/users/me", { headers: bearer }),
+              (reply) => reply.status !== 503,
+              20_000
+            )
+            assert.strictEqual(me.status, 200)
+            assert.strictEqual((yield* request("/users/me", { headers: cookie })).status, 200)
+            assert.strictEqual((yield* request("/greetings/hello", { headers: bearer })).status, 200)
+            assert.strictEqual((yield* request("/auth/jwt/login", { form: { username: email, password } })).status, 200)
+            assert.strictEqual(
+              (yield* request("/auth/register", { json: { email: freshEmail(), password } })).status,
+              201
+            )
+            const reset = yield* request("/auth/reset-password", {
+              json: { token: resetToken, password: `${password}!` }
+            })
+            assert.strictEqual(reset.status, 200)
+            const forgotAgain = yield* pollUntil(
+              request("/auth/forgot-password", { json: { email } }),
+              (reply) => reply.status === 202,
+              20_000
+            )
+            assert.strictEqual(forgotAgain.status, 202)
+          })
+      )
+    }
+  )
+})
+
+describePg("outage: a pool that stays exhausted", () => {
+  const database = freshDatabase()
+  const client = PgClient.layer({ url: Redacted.make(database.url), maxConnections: 2, connectTimeout: "1 second" })
+  const server = makeOpsServer(client)
+
+  layer(server.layer, { excludeTestServices: true })("pool", (it) => {
+    it.effect("answers 503 within the connect timeout instead of waiting for a connection", () =>
+      Effect.gen(function* () {
+        const email = freshEmail()
+        yield* request("/auth/register", { json: { email, password } })
+        const jwt = yield* request("/auth/jwt/login", { form: { username: email, password } })
+        const bearer = { authorization: `Bearer ${jwt.body.access_token}` }
+        const sql = yield* SqlClient.SqlClient
+        // Both connections of the pool are busy for longer than the connect timeout.
+        const holders = yield* Effect.forEach([1, 2], () => Effect.fork(Effect.ignore(sql`SELECT pg_sleep(4)`)))
+        yield* Effect.sleep(300)
+        const { ms, reply } = yield* timed(request("/users/me", { headers: bearer }))
+        assertUnavailable(reply, "/users/me with the pool exhausted")
+        assert.isBelow(ms, 3000)
+        assert.isTrue(server.logs.some((entry) => /timeout exceeded when trying to connect/.test(entry.message)))
+        yield* Fiber.joinAll(holders)
+        assert.strictEqual((yield* request("/users/me", { headers: bearer })).status, 200)
+      })
+    )
+  })
+})
