@@ -42,14 +42,29 @@ export const makeFakeHasher = () => {
 
 export type HookCall = { readonly hook: keyof UserHooksService; readonly args: ReadonlyArray<unknown> }
 
-/** Hooks that record every call, with some overridden. */
+/** What a recorder holds: the calls, in order, and those of one hook. */
+export interface HookRecorder {
+  readonly calls: ReadonlyArray<HookCall>
+  readonly named: (hook: keyof UserHooksService) => ReadonlyArray<HookCall>
+}
+
+const makeRecorder = (calls: Array<HookCall>): HookRecorder => ({
+  calls,
+  named: (hook) => calls.filter((c) => c.hook === hook)
+})
+
+/**
+ * Hooks that record every call, with some overridden. `recorder()` starts a recorder of its own that sees
+ * only the calls made after it was started: a test sharing a server with others reads its own calls.
+ */
 export const recordingHooks = (overrides: Partial<UserHooksService<any>> = {}) => {
   const calls: Array<HookCall> = []
+  const recorders: Array<Array<HookCall>> = [calls]
   const record =
     (hook: keyof UserHooksService) =>
     (...args: ReadonlyArray<unknown>) =>
       Effect.suspend(() => {
-        calls.push({ hook, args })
+        for (const recorded of recorders) recorded.push({ hook, args })
         const override = overrides[hook] as
           | ((...args: ReadonlyArray<unknown>) => Effect.Effect<void, unknown>)
           | undefined
@@ -68,9 +83,13 @@ export const recordingHooks = (overrides: Partial<UserHooksService<any>> = {}) =
   ]
   const hooks = Object.fromEntries(names.map((name) => [name, record(name)])) as unknown as UserHooksService<any>
   return {
-    calls,
+    ...makeRecorder(calls),
     layer: UserHooks.layer(hooks),
-    named: (hook: keyof UserHooksService) => calls.filter((c) => c.hook === hook)
+    recorder: (): HookRecorder => {
+      const own: Array<HookCall> = []
+      recorders.push(own)
+      return makeRecorder(own)
+    }
   }
 }
 
