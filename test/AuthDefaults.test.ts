@@ -48,7 +48,11 @@ const withManager = <A, E, R>(effect: (users: UserManagerService<any>) => Effect
   })
 
 /** Reads the token `offset` after it was written: some user just under the lifetime, none at and after it. */
-const lifetimeCases = (strategy: AuthStrategy.AuthStrategy, users: UserManagerService<any>, lifetime: string) =>
+const lifetimeCases = (
+  strategy: AuthStrategy.AuthStrategy,
+  users: UserManagerService<any>,
+  lifetime: Duration.DurationInput
+) =>
   Effect.gen(function* () {
     const user = yield* users.create({ email: freshEmail(), password: password("correct horse battery") })
     const token = yield* strategy.write(user)

@@ -3,7 +3,6 @@
  * route (not only login), inactive superusers, the access token's expiry, and tokens that are real JWTs
  * but not access tokens of this server.
  */
-import { createHmac } from "node:crypto"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, describe, layer } from "@effect/vitest"
@@ -11,21 +10,13 @@ import { Effect, type Layer, Redacted } from "effect"
 import { UserManager } from "effect-users"
 import { defined, eventually } from "./utils/Eventually.js"
 import { authSecret, makeServer, request } from "./utils/HttpTest.js"
+import { payloadOf, signJwt } from "./utils/Jwt.js"
 import { describePg, freshDatabase } from "./utils/PgTest.js"
 import { freshEmail } from "./utils/TestUsers.js"
 
 const password = "correct-horse-battery"
 const unauthorized = [401, { detail: "Unauthorized" }]
 const forbidden = [403, { detail: "Forbidden" }]
-
-const base64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url")
-const payloadOf = (token: string) => JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString())
-
-/** A real HS256 JWT with these claims, signed with `secret` (no codec of ours involved). */
-const signJwt = (claims: Record<string, unknown>, secret: string) => {
-  const input = `${base64url({ alg: "HS256", typ: "JWT" })}.${base64url(claims)}`
-  return `${input}.${createHmac("sha256", secret).update(input).digest("base64url")}`
-}
 
 const auth = (token: string) => ({ authorization: `Bearer ${token}` })
 const statusAndBody = (reply: { status: number; body: unknown }) => [reply.status, reply.body]

@@ -4,7 +4,7 @@
  */
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, describe, layer } from "@effect/vitest"
-import { Effect, type Layer, Redacted } from "effect"
+import { Effect, type Layer } from "effect"
 import {
   makeArgon2,
   PasswordHasher,
