@@ -15,6 +15,7 @@ import {
   UsersApi
 } from "effect-users"
 import { request } from "./utils/HttpTest.js"
+import { payloadOf, signJwt } from "./utils/Jwt.js"
 import { freshEmail, makeFakeHasher, testConfig } from "./utils/TestUsers.js"
 
 const secret = Redacted.make("auth-secret-auth-secret-auth-secret-auth")
@@ -107,10 +108,15 @@ layer(Server, { excludeTestServices: true })("OAuth routes with a fake provider"
       assert.strictEqual(first.status, 200)
       assert.strictEqual(first.headers.get("cache-control"), "no-store")
       const me = yield* request("/users/me", { headers: { authorization: `Bearer ${first.body.access_token}` } })
+      assert.strictEqual(me.status, 200)
       assert.deepInclude(me.body, { email, is_verified: false })
-      const second = yield* request(`/auth/fake/callback?code=good:acct-1:${email}&state=${state}`)
+      // A second login asks for a state of its own (a replayed state is issue 12's business, not asserted here).
+      const second = yield* request(
+        `/auth/fake/callback?code=good:acct-1:${email}&state=${stateFrom(yield* authorize())}`
+      )
+      assert.strictEqual(second.status, 200)
       const again = yield* request("/users/me", { headers: { authorization: `Bearer ${second.body.access_token}` } })
-      assert.strictEqual(again.body.id, me.body.id)
+      assert.deepStrictEqual([again.status, again.body.id], [200, me.body.id])
     })
   )
 
@@ -120,7 +126,7 @@ layer(Server, { excludeTestServices: true })("OAuth routes with a fake provider"
       const forged = yield* request(`/auth/fake/callback?code=good:x:${freshEmail()}&state=forged`)
       assert.deepStrictEqual([forged.status, forged.body], [400, { detail: "OAUTH_INVALID_STATE" }])
       const missing = yield* request(`/auth/fake/callback?code=good:x:${freshEmail()}`)
-      assert.deepStrictEqual(missing.body, { detail: "OAUTH_INVALID_STATE" })
+      assert.deepStrictEqual([missing.status, missing.body], [400, { detail: "OAUTH_INVALID_STATE" }])
       const noEmail = yield* request(`/auth/fake/callback?code=good:acct-2:-&state=${state}`)
       assert.deepStrictEqual([noEmail.status, noEmail.body], [400, { detail: "OAUTH_NOT_AVAILABLE_EMAIL" }])
 
@@ -135,7 +141,7 @@ layer(Server, { excludeTestServices: true })("OAuth routes with a fake provider"
       yield* users.update(owner, { isActive: false }).pipe(Effect.orDie)
       const inactiveEmail = freshEmail()
       const created = yield* request(`/auth/fake/callback?code=good:acct-4:${inactiveEmail}&state=${state}`)
-      assert.strictEqual(created.status, 200)
+      assert.deepStrictEqual([created.status, created.body.token_type], [200, "bearer"])
       const user = yield* users.getByEmail(inactiveEmail).pipe(Effect.orDie)
       yield* users.update(user, { isActive: false }).pipe(Effect.orDie)
       const inactive = yield* request(`/auth/fake/callback?code=good:acct-4:${inactiveEmail}&state=${state}`)
@@ -145,7 +151,8 @@ layer(Server, { excludeTestServices: true })("OAuth routes with a fake provider"
 
   it.effect("associate: needs a user; links the provider account to the caller; a state of another user fails", () =>
     Effect.gen(function* () {
-      assert.strictEqual((yield* request("/auth/fake/associate/authorize")).status, 401)
+      const anonymous = yield* request("/auth/fake/associate/authorize")
+      assert.deepStrictEqual([anonymous.status, anonymous.body], [401, { detail: "Unauthorized" }])
       const users = yield* UserManager
       const email = freshEmail()
       yield* users.create({ email, password: Redacted.make("correct-horse-battery") }).pipe(Effect.orDie)
@@ -170,6 +177,24 @@ layer(Server, { excludeTestServices: true })("OAuth routes with a fake provider"
         headers
       })
       assert.deepStrictEqual([wrong.status, wrong.body], [400, { detail: "OAUTH_INVALID_STATE" }])
+    })
+  )
+
+  it.effect("the state lives 10 minutes by default: exp is written so, and an expired state is refused", () =>
+    Effect.gen(function* () {
+      const state = stateFrom(yield* authorize())
+      const claims = payloadOf(state)
+      const now = Math.floor(Date.now() / 1000)
+      assert.isAtLeast(claims.exp, now + 600 - 5)
+      assert.isAtMost(claims.exp, now + 600 + 1)
+      const key = Redacted.value(secret)
+      const email = freshEmail("expiry")
+      const fresh = signJwt({ ...claims, exp: now + 60 }, key)
+      const accepted = yield* request(`/auth/fake/callback?code=good:acct-exp:${email}&state=${fresh}`)
+      assert.deepStrictEqual([accepted.status, accepted.body.token_type], [200, "bearer"])
+      const expired = signJwt({ ...claims, exp: now - 1 }, key)
+      const refused = yield* request(`/auth/fake/callback?code=good:acct-exp:${email}&state=${expired}`)
+      assert.deepStrictEqual([refused.status, refused.body], [400, { detail: "OAUTH_INVALID_STATE" }])
     })
   )
 })
