@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Redacted } from "effect"
+import { Effect, Exit, Fiber, FiberStatus, Redacted } from "effect"
 import { makeArgon2, makeArgon2Workers } from "effect-users"
+import { eventually } from "./utils/Eventually.js"
 
 const secret = Redacted.make("correct-horse-battery")
 const light = { memoryCost: 1024, timeCost: 1 }
@@ -41,7 +42,12 @@ describe("makeArgon2Workers", () => {
       const workers = makeArgon2Workers({ ...light, threads: 1 })
       const running = yield* Effect.fork(workers.hash(Redacted.make("first")))
       const waiting = yield* Effect.fork(workers.hash(Redacted.make("second")))
-      yield* Fiber.interrupt(waiting)
+      // Interrupt only once the second hash is provably waiting for the pool's single thread.
+      yield* eventually(
+        Effect.filterOrFail(Fiber.status(waiting), FiberStatus.isSuspended, () => new Error("not waiting yet"))
+      )
+      const exit = yield* Fiber.interrupt(waiting)
+      assert.isTrue(Exit.isInterrupted(exit))
       const first = yield* Fiber.join(running)
       assert.isTrue(yield* workers.verify(Redacted.make("first"), first))
       assert.isTrue(yield* workers.verify(Redacted.make("third"), yield* workers.hash(Redacted.make("third"))))

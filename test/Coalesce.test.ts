@@ -1,6 +1,6 @@
 /** The batching of lookups that concurrent fibers start in one event-loop turn (`src/internal/coalesce.ts`). */
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Effect, Exit, Fiber } from "effect"
+import { Cause, Deferred, Effect, Exit, Fiber } from "effect"
 import * as coalesce from "../src/internal/coalesce.js"
 
 /** A lookup that records the keys of each call and finds the even numbers. */
@@ -54,12 +54,24 @@ describe("coalesce", () => {
 
   it.effect("a caller interrupted while it waits leaves the others of its batch their answers", () =>
     Effect.gen(function* () {
-      const { lookup } = evens()
-      const find = yield* coalesce.make(lookup)
+      const { calls, lookup } = evens()
+      // The lookup holds until released, so both callers are provably waiting on it when one is interrupted.
+      const started = yield* Deferred.make<void>()
+      const release = yield* Deferred.make<void>()
+      const held = (keys: ReadonlyArray<number>) =>
+        Deferred.succeed(started, undefined).pipe(
+          Effect.zipRight(Deferred.await(release)),
+          Effect.zipRight(lookup(keys))
+        )
+      const find = yield* coalesce.make(held)
       const interrupted = yield* Effect.fork(find(2))
       const other = yield* Effect.fork(find(4))
-      yield* Fiber.interrupt(interrupted)
+      yield* Deferred.await(started)
+      const exit = yield* Fiber.interrupt(interrupted)
+      assert.isTrue(Exit.isInterrupted(exit))
+      yield* Deferred.succeed(release, undefined)
       assert.strictEqual(yield* Fiber.join(other), "found 4")
+      assert.deepStrictEqual(calls, [[2, 4]])
     })
   )
 
