@@ -3,6 +3,7 @@ import { existsSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import { waitFor } from "./utils/Eventually.js"
 
 const root = new URL("../", import.meta.url).pathname
 const file = join(tmpdir(), `effect-users-server-test-${process.pid}.db`)
@@ -57,13 +58,15 @@ describe("npm start (examples/server.ts)", () => {
       headers: { "content-type": "application/x-www-form-urlencoded" },
       body: new URLSearchParams({ username: email, password })
     })
+    assert.strictEqual(login.status, 200)
     const { access_token } = (await login.json()) as { access_token: string }
     const me = await fetch(`${base}/users/me`, { headers: { authorization: `Bearer ${access_token}` } })
+    assert.strictEqual(me.status, 200)
     assert.strictEqual(((await me.json()) as { email: string }).email, email)
 
     await fetch(`${base}/auth/request-verify-token`, { method: "POST", headers: json, body: JSON.stringify({ email }) })
-    await new Promise((resolve) => setTimeout(resolve, 200))
-    assert.match(output, /Verification token: [\w-]+\.[\w-]+\.[\w-]+/)
+    const token = /Verification token: [\w-]+\.[\w-]+\.[\w-]+/
+    await waitFor(() => token.test(output), "the verification token in the server's output")
     assert.notInclude(output, password)
 
     const docs = await fetch(`${base}/docs`)

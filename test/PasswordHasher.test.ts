@@ -1,8 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as argon2 from "@node-rs/argon2"
 import * as bcrypt from "@node-rs/bcrypt"
-import { Effect, Layer, Redacted } from "effect"
+import { Deferred, Effect, Fiber, Layer, Redacted } from "effect"
 import { makeArgon2, UserManager, UserManagerConfig, UserRepository, withConcurrencyLimit } from "effect-users"
+import { eventually } from "./utils/Eventually.js"
 import { resetSecret, verifySecret } from "./utils/TestUsers.js"
 
 const hasher = makeArgon2()
@@ -60,24 +61,43 @@ describe("PasswordHasher (argon2id)", () => {
     Effect.gen(function* () {
       let inFlight = 0
       let peak = 0
+      // The fake work holds until the gate opens: every job the bound lets through is in flight at once.
+      const gate = yield* Deferred.make<void>()
       const track = <A>(result: A) =>
         Effect.acquireUseRelease(
           Effect.sync(() => {
             inFlight++
             peak = Math.max(peak, inFlight)
           }),
-          () => Effect.as(Effect.sleep("1 millis"), result),
+          () => Effect.as(Deferred.await(gate), result),
           () => Effect.sync(() => inFlight--)
         )
       const limited = withConcurrencyLimit(
         { hash: () => track("hash"), verify: () => track(true), needsRehash: () => false },
         2
       )
-      const results = yield* Effect.all(
-        Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? limited.hash(pw) : limited.verify(pw, "x"))),
-        { concurrency: "unbounded" }
+      const all = yield* Effect.fork(
+        Effect.all(
+          Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? limited.hash(pw) : limited.verify(pw, "x"))),
+          { concurrency: "unbounded" }
+        )
       )
-      assert.lengthOf(results, 10)
+      yield* eventually(
+        Effect.filterOrFail(
+          Effect.sync(() => inFlight),
+          (n) => n === 2,
+          () => new Error("waiting")
+        )
+      )
+      // Every job has had its chance to start: the other eight wait for a permit.
+      yield* Effect.repeatN(Effect.yieldNow(), 20)
+      assert.strictEqual(inFlight, 2)
+      yield* Deferred.succeed(gate, undefined)
+      const results = yield* Fiber.join(all)
+      assert.deepStrictEqual(
+        results,
+        Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? "hash" : true))
+      )
       assert.strictEqual(peak, 2)
     })
   )

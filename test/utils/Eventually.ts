@@ -23,3 +23,12 @@ export const defined = <A>(get: () => A | undefined, what: string): Effect.Effec
     const value = get()
     return value === undefined ? Effect.fail(new Error(`still waiting for ${what}`)) : Effect.succeed(value)
   })
+
+/** `eventually` for plain async tests: resolves once `check` returns true, rejects after `timeout` ms. */
+export const waitFor = async (check: () => boolean, what: string, timeout = 5_000): Promise<void> => {
+  const deadline = Date.now() + timeout
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
