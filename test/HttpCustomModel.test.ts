@@ -136,8 +136,10 @@ const customModelSuite = (name: string, client: Layer.Layer<SqlClient.SqlClient,
         const token = yield* login(admin.email)
         const found = yield* request(`/users/${admin.id}`, { headers: auth(token) })
         assert.deepInclude(found.body, { id: admin.id, first_name: "Arthur" })
-        assert.strictEqual((yield* request(`/users/${admin.id + 100000}`, { headers: auth(token) })).status, 404)
-        assert.strictEqual((yield* request("/users/not-a-number", { headers: auth(token) })).status, 404)
+        for (const id of [admin.id + 100000, "not-a-number"]) {
+          const missing = yield* request(`/users/${id}`, { headers: auth(token) })
+          assert.deepStrictEqual([missing.status, missing.body], [404, { detail: "Not Found" }])
+        }
       })
     )
   })

@@ -105,7 +105,7 @@ layer(Server, { excludeTestServices: true })("OAuth routes with a fake provider"
       const email = freshEmail("oauth")
       const state = stateFrom(yield* authorize())
       const first = yield* request(`/auth/fake/callback?code=good:acct-1:${email}&state=${state}`)
-      assert.strictEqual(first.status, 200)
+      assert.deepStrictEqual([first.status, first.body.token_type], [200, "bearer"])
       assert.strictEqual(first.headers.get("cache-control"), "no-store")
       const me = yield* request("/users/me", { headers: { authorization: `Bearer ${first.body.access_token}` } })
       assert.strictEqual(me.status, 200)
@@ -114,7 +114,7 @@ layer(Server, { excludeTestServices: true })("OAuth routes with a fake provider"
       const second = yield* request(
         `/auth/fake/callback?code=good:acct-1:${email}&state=${stateFrom(yield* authorize())}`
       )
-      assert.strictEqual(second.status, 200)
+      assert.deepStrictEqual([second.status, second.body.token_type], [200, "bearer"])
       const again = yield* request("/users/me", { headers: { authorization: `Bearer ${second.body.access_token}` } })
       assert.deepStrictEqual([again.status, again.body.id], [200, me.body.id])
     })
@@ -136,7 +136,7 @@ layer(Server, { excludeTestServices: true })("OAuth routes with a fake provider"
       const taken = yield* request(`/auth/fake/callback?code=good:acct-3:${email}&state=${state}`)
       assert.deepStrictEqual([taken.status, taken.body], [400, { detail: "OAUTH_USER_ALREADY_EXISTS" }])
       const refused = yield* request(`/auth/fake/callback?code=bad&state=${state}`)
-      assert.strictEqual(refused.status, 400)
+      assert.deepStrictEqual([refused.status, refused.body], [400, { detail: "OAUTH_CALLBACK_ERROR" }])
 
       yield* users.update(owner, { isActive: false }).pipe(Effect.orDie)
       const inactiveEmail = freshEmail()
