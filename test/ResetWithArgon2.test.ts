@@ -27,7 +27,11 @@ const wrappedArgon2 = () => {
   const verified: Array<string> = []
   const service: PasswordHasherService = {
     hash: inner.hash,
-    verify: (pw, hash) => Effect.suspend(() => (verified.push(hash), inner.verify(pw, hash))),
+    verify: (pw, hash) =>
+      Effect.zipRight(
+        Effect.sync(() => verified.push(hash)),
+        inner.verify(pw, hash)
+      ),
     needsRehash: inner.needsRehash
   }
   return { inner, verified, layer: PasswordHasher.layer(service) }
