@@ -135,6 +135,24 @@ const guardsSuite = (name: string, client: Layer.Layer<SqlClient.SqlClient, unkn
           }
         })
     )
+
+    it.effect("a backend's logout takes only that backend's token", () =>
+      Effect.gen(function* () {
+        const { token, user } = yield* loggedIn()
+        const login = yield* request("/auth/cookie/login", { form: { username: user.email, password } })
+        const cookie = /^fastapiusersauth=([^;]*)/.exec(login.headers.get("set-cookie") ?? "")?.[1] ?? ""
+        assert.deepStrictEqual([login.status, cookie.length], [204, 43])
+        const wrongCookie = yield* request("/auth/cookie/logout", { method: "POST", headers: auth(token) })
+        assert.deepStrictEqual(statusAndBody(wrongCookie), unauthorized)
+        const headers = { cookie: `fastapiusersauth=${cookie}` }
+        const wrongBearer = yield* request("/auth/jwt/logout", { method: "POST", headers })
+        assert.deepStrictEqual(statusAndBody(wrongBearer), unauthorized)
+        const me = yield* request("/users/me", { headers })
+        assert.deepStrictEqual([me.status, me.body.email], [200, user.email])
+        const out = yield* request("/auth/cookie/logout", { method: "POST", headers })
+        assert.deepStrictEqual(statusAndBody(out), [204, undefined])
+      })
+    )
   })
 }
 
