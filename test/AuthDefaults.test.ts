@@ -2,8 +2,9 @@
  * The login backends' defaults and lifetimes, on the clock: the cookie's attributes with no options, the
  * JWT strategy's lifetime, the database strategy's lifetime just under and just over the limit.
  */
+import { createHash } from "node:crypto"
 import * as Cookies from "@effect/platform/Cookies"
-import type * as SqlClient from "@effect/sql/SqlClient"
+import * as SqlClient from "@effect/sql/SqlClient"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, describe, it, layer } from "@effect/vitest"
 import { Duration, Effect, Layer, Option, Redacted, TestClock } from "effect"
@@ -96,6 +97,33 @@ const databaseLifetimeSuite = (name: string, client: Layer.Layer<SqlClient.SqlCl
   })
 
 databaseLifetimeSuite("SQLite", SqliteClient.layer({ filename: ":memory:" }))
+
+const sqlite = SqliteClient.layer({ filename: ":memory:" })
+layer(Layer.merge(defaultRepository(sqlite), sqlite))("database strategy over rows others wrote (SQLite)", (it) => {
+  it.effect("created_at in SQLite's CURRENT_TIMESTAMP form is UTC; one with an offset is read with it", () =>
+    withManager((users) =>
+      Effect.gen(function* () {
+        const strategy = yield* AuthStrategy.database()
+        const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+        const user = yield* users.create({ email: freshEmail(), password: password("correct horse battery") })
+        const stored = (createdAt: string) =>
+          Effect.gen(function* () {
+            const token = `token-${createdAt}`
+            const digest = createHash("sha256").update(token).digest("base64url")
+            yield* sql`INSERT INTO accesstoken (token, created_at, user_id) VALUES (${digest}, ${createdAt}, ${String(user.id)})`
+            return token
+          })
+        const utc = yield* stored("2026-06-01 10:00:00")
+        const offset = yield* stored("2026-06-01T12:00:00+02:00")
+        const valid = (token: string) => Effect.map(strategy.read(token), Option.isSome)
+        yield* TestClock.setTime(Date.parse("2026-06-01T10:59:59Z"))
+        assert.deepStrictEqual([yield* valid(utc), yield* valid(offset)], [true, true])
+        yield* TestClock.setTime(Date.parse("2026-06-01T11:00:01Z"))
+        assert.deepStrictEqual([yield* valid(utc), yield* valid(offset)], [false, false])
+      })
+    )
+  )
+})
 
 describePg("PostgreSQL", () => {
   const db = freshDatabase()
