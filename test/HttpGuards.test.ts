@@ -136,6 +136,19 @@ const guardsSuite = (name: string, client: Layer.Layer<SqlClient.SqlClient, unkn
         })
     )
 
+    it.effect("optional authentication that asks for an active user treats an inactive one as a stranger", () =>
+      Effect.gen(function* () {
+        const active = yield* loggedIn()
+        const inactive = yield* loggedIn({ isActive: false })
+        const welcome = (token: string) => request("/greetings/welcome", { headers: auth(token) })
+        assert.deepStrictEqual(statusAndBody(yield* welcome(active.token)), [
+          200,
+          { message: `Welcome back, ${active.user.email}` }
+        ])
+        assert.deepStrictEqual(statusAndBody(yield* welcome(inactive.token)), [200, { message: "Welcome, stranger" }])
+      })
+    )
+
     it.effect("a backend's logout takes only that backend's token", () =>
       Effect.gen(function* () {
         const { token, user } = yield* loggedIn()
