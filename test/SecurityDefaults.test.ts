@@ -1,7 +1,7 @@
 /** Security decisions no other test pins: the flags of users OAuth registers, the JWT strategy's key length. */
 import { assert, describe, layer } from "@effect/vitest"
 import { Cause, Effect, Exit, Redacted } from "effect"
-import { AuthStrategy, UserManager, UserRepository } from "effect-users"
+import { AuthStrategy, type OAuthAccount, UserManager, UserRepository } from "effect-users"
 import { freshEmail, harness } from "./utils/TestUsers.js"
 
 const account = (email: string) => ({
@@ -25,6 +25,31 @@ layer(UserRepository.layerMemory)("security defaults", (it) => {
         assert.notStrictEqual(first.hashedPassword, h.hasher.digest(Redacted.make("")))
         const trusted = yield* h.users.oauthCallback(account(freshEmail("oauth")), { isVerifiedByDefault: true })
         assert.deepStrictEqual([trusted.isActive, trusted.isSuperuser, trusted.isVerified], [true, false, true])
+      })
+    )
+  })
+
+  describe("oauthCallback on a known account", () => {
+    it.effect("refreshes that account's tokens only, keeping a new expiry and refresh token", () =>
+      Effect.gen(function* () {
+        const h = yield* harness()
+        const github = account(freshEmail("linked"))
+        const user = yield* h.users.oauthCallback(github)
+        const google = { ...account(user.email), oauthName: "google", accessToken: "google-1" }
+        yield* h.users.oauthCallback(google, { associateByEmail: true })
+        const refreshed = yield* h.users.oauthCallback({
+          ...google,
+          accessToken: "google-2",
+          expiresAt: 1_900_000_000,
+          refreshToken: "google-refresh"
+        })
+        const byName = Object.fromEntries(refreshed.oauthAccounts.map((a: OAuthAccount) => [a.oauthName, a]))
+        assert.deepInclude(byName.google, {
+          accessToken: "google-2",
+          expiresAt: 1_900_000_000,
+          refreshToken: "google-refresh"
+        })
+        assert.deepInclude(byName.github, { accessToken: "access-1", expiresAt: null, refreshToken: null })
       })
     )
   })

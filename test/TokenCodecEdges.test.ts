@@ -77,6 +77,27 @@ describe("TokenCodec edges", () => {
       assert.strictEqual(yield* verdict(resigned(header, base64url([claims]))), "malformed")
       assert.strictEqual(yield* verdict(resigned(base64url(["HS256"]), payload)), "malformed")
       assert.strictEqual(yield* verdict(resigned(header, Buffer.from("not json").toString("base64url"))), "malformed")
+      for (const part of [base64url(null), base64url(42), base64url("HS256")]) {
+        assert.deepStrictEqual(yield* Effect.exit(verdict(resigned(part, payload))), Exit.succeed("malformed"))
+        assert.deepStrictEqual(yield* Effect.exit(verdict(resigned(header, part))), Exit.succeed("malformed"))
+      }
+      for (const parts of [`${header}.${payload}`, `${header}.${payload}.${signature}.${signature}`]) {
+        assert.deepStrictEqual(yield* Effect.exit(verdict(parts)), Exit.succeed("malformed"))
+      }
+    })
+  )
+  it.effect("a codec made with no options writes HS256 JWT headers and reads only those", () =>
+    Effect.gen(function* () {
+      const fresh = makeJwt()
+      const token = yield* fresh.sign({ sub: "42" }, { ...options, lifetime: "1 minute" })
+      const header = JSON.parse(Buffer.from(token.split(".")[0]!, "base64url").toString())
+      assert.deepStrictEqual(header, { alg: "HS256", typ: "JWT" })
+      assert.strictEqual((yield* fresh.verify(token, options)).sub, "42")
+      const hs384 = yield* makeJwt({ algorithm: "HS384" }).sign({ sub: "42" }, { ...options, lifetime: "1 minute" })
+      assert.strictEqual(
+        yield* Effect.flip(fresh.verify(hs384, options)).pipe(Effect.map((e) => e.reason)),
+        "algorithm not allowed"
+      )
     })
   )
 })
