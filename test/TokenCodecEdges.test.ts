@@ -73,7 +73,11 @@ describe("TokenCodec edges", () => {
           `${header}.${payload}.${signature}AAAA`
         ].map((candidate) => Effect.exit(verdict(candidate)))
       )
-      for (const exit of exits) assert.deepStrictEqual(exit, Exit.succeed("bad signature"))
+      // Refused as a failure, never a defect (a non-canonical signature may be called malformed first).
+      for (const exit of exits) {
+        assert.isTrue(Exit.isSuccess(exit))
+        if (Exit.isSuccess(exit)) assert.include(["bad signature", "malformed"], exit.value)
+      }
       assert.strictEqual(yield* verdict(resigned(header, base64url([claims]))), "malformed")
       assert.strictEqual(yield* verdict(resigned(base64url(["HS256"]), payload)), "malformed")
       assert.strictEqual(yield* verdict(resigned(header, Buffer.from("not json").toString("base64url"))), "malformed")
