@@ -98,6 +98,13 @@ describe("the packed package", () => {
     for (const line of install.trim().split("\n")) await sh(line, dir, npmEnv())
     writeFileSync(join(dir, "tsconfig.json"), tsconfig)
     writeFileSync(join(dir, "app.ts"), app)
+    // Beside the app, a file that reaches every entry's declarations, so that `tsc` checks them all.
+    writeFileSync(
+      join(dir, "entries.ts"),
+      ["", "/http", "/sql", "/testing"]
+        .map((entry, i) => `export * as Entry${i} from "effect-users${entry}"\n`)
+        .join("")
+    )
     assert.notInclude(tsconfig, "skipLibCheck")
     assert.strictEqual(JSON.parse(readFileSync(join(dir, "package.json"), "utf8")).type, "module")
 
