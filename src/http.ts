@@ -14,5 +14,6 @@ export {
 } from "./http/CurrentUser.js"
 export * as HttpErrors from "./http/HttpErrors.js"
 export * as OAuth from "./http/OAuth.js"
+export * as RequestLimits from "./http/RequestLimits.js"
 export * as UserSchemas from "./http/UserSchemas.js"
 export * as UsersApi from "./http/UsersApi.js"

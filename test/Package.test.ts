@@ -6,6 +6,8 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { promisify } from "node:util"
 import { afterAll, assert, describe, it } from "@effect/vitest"
+import * as Http from "../src/http.js"
+import * as Root from "../src/index.js"
 
 const root = fileURLToPath(new URL("../", import.meta.url))
 const run = promisify(execFile)
@@ -69,6 +71,15 @@ const secrets = {
   USERS_VERIFICATION_TOKEN_SECRET: "package-test-verify-secret-0123456789abcdef",
   USERS_RESET_PASSWORD_TOKEN_SECRET: "package-test-reset-secret-0123456789abcdef"
 }
+
+describe("the sub-path entries", () => {
+  it("effect-users/http exports every src/http module that the root exports, as the same value", () => {
+    const modules = readdirSync(join(root, "src/http")).map((file) => file.replace(/\.ts$/, ""))
+    const exported = modules.filter((name) => name in Root)
+    assert.includeMembers(exported, ["UsersApi", "OAuth", "CurrentUser"])
+    for (const name of exported) assert.strictEqual(Reflect.get(Http, name), Reflect.get(Root, name), name)
+  })
+})
 
 describe("the packed package", () => {
   const temp = mkdtempSync(join(tmpdir(), "effect-users-package-"))
