@@ -82,11 +82,10 @@ describe("the sub-path entries", () => {
 })
 
 describe("the packed package", () => {
-  const temp = mkdtempSync(join(tmpdir(), "effect-users-package-"))
-  const server: { process?: ReturnType<typeof spawn> } = {}
+  const made: { temp?: string; process?: ReturnType<typeof spawn> } = {}
   afterAll(() => {
-    server.process?.kill()
-    rmSync(temp, { recursive: true, force: true })
+    made.process?.kill()
+    if (made.temp !== undefined) rmSync(made.temp, { recursive: true, force: true })
   })
 
   it("installs from its tarball as the README says, type-checks strictly, serves register → login → /users/me", async () => {
@@ -96,7 +95,8 @@ describe("the packed package", () => {
       ["sh", "json", "ts", "sh"]
     )
     const [install, tsconfig, app, start] = blocks.map((block) => block.code) as [string, string, string, string]
-    const dir = join(temp, "my-app")
+    made.temp = mkdtempSync(join(tmpdir(), "effect-users-package-"))
+    const dir = join(made.temp, "my-app")
     mkdirSync(dir)
 
     // The tarball holds the build, its sources (for the declaration maps), package.json and the README.
@@ -136,7 +136,7 @@ describe("the packed package", () => {
     const port = await freePort()
     const [command, ...args] = launch.split(" ") as [string, ...Array<string>]
     const child = spawn(command, args, { cwd: dir, env: { ...npmEnv(), ...secrets, PORT: String(port) } })
-    server.process = child
+    made.process = child
     let output = ""
     child.stdout.on("data", (chunk) => (output += chunk))
     child.stderr.on("data", (chunk) => (output += chunk))
