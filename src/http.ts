@@ -5,6 +5,7 @@
 
 export * as AuthBackend from "./http/AuthBackend.js"
 export * as AuthStrategy from "./http/AuthStrategy.js"
+export * as BackgroundWork from "./http/BackgroundWork.js"
 export {
   Authenticator,
   type AuthenticatorService,
@@ -12,6 +13,7 @@ export {
   OptionalUser,
   type Requirement
 } from "./http/CurrentUser.js"
+export * as Failures from "./http/Failures.js"
 export * as HttpErrors from "./http/HttpErrors.js"
 export * as OAuth from "./http/OAuth.js"
 export * as RequestLimits from "./http/RequestLimits.js"
