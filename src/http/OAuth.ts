@@ -3,6 +3,7 @@
  * for any provider implementing `OAuthProvider`. The `state` parameter is a signed JWT that expires quickly
  * (CSRF protection); the association state also names the user who asked for it.
  */
+import type * as HttpApi from "@effect/platform/HttpApi"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
@@ -160,7 +161,14 @@ export const make = <
     )
     .prefix(prefix)
 
-  const layer = (api: unknown): Layer.Layer<never, ConfigError.ConfigError, UserManager | Authenticator> => {
+  /** Implements both groups against the app's API (which must contain them). */
+  const layer = <Id extends string, G extends HttpApiGroup.HttpApiGroup.Any, E, R>(
+    api: HttpApi.HttpApi<Id, G, E, R>
+  ): Layer.Layer<
+    HttpApiGroup.ApiGroup<Id, `oauth.${Name}` | `oauthAssociate.${Name}`>,
+    ConfigError.ConfigError,
+    UserManager | Authenticator
+  > => {
     const build = Effect.gen(function* () {
       const manager = yield* UserManager
       const authenticator = yield* Authenticator

@@ -68,23 +68,39 @@ const AuthFailure = Schema.Union(Unauthorized, Forbidden)
 
 let tagCounter = 0
 
-/** An authentication middleware tag: runs the backends, checks the requirement, provides `CurrentUser`. */
-const makeAuthenticationTag = (label: string, security: Record<string, HttpApiSecurity.HttpApiSecurity>) => {
-  class Authentication extends HttpApiMiddleware.Tag<Authentication>()(
-    `effect-users/Authentication/${label}/${tagCounter++}`,
-    { failure: AuthFailure, provides: CurrentUser, security }
-  ) {}
-  return Authentication
+/** Identifies, in a layer's context, an authentication middleware of `make`: it provides `CurrentUser`. */
+export interface Authentication {
+  readonly [HttpApiMiddleware.TypeId]: {
+    readonly provides: CurrentUser
+    readonly failure: Unauthorized | Forbidden
+    readonly failureContext: never
+  }
 }
 
-/** An optional authentication middleware tag: provides `OptionalUser` and never fails. */
-const makeOptionalTag = (label: string, security: Record<string, HttpApiSecurity.HttpApiSecurity>) => {
-  class OptionalAuthentication extends HttpApiMiddleware.Tag<OptionalAuthentication>()(
-    `effect-users/OptionalAuthentication/${label}/${tagCounter++}`,
-    { provides: OptionalUser, security }
-  ) {}
-  return OptionalAuthentication
+/** Identifies, in a layer's context, an optional authentication middleware of `make`: it provides `OptionalUser`. */
+export interface OptionalAuthentication {
+  readonly [HttpApiMiddleware.TypeId]: {
+    readonly provides: OptionalUser
+    readonly failure: never
+    readonly failureContext: never
+  }
 }
+
+// Named types (not local classes) so that the declarations emitted for `make` can refer to them.
+/** An authentication middleware tag: runs the backends, checks the requirement, provides `CurrentUser`. */
+const makeAuthenticationTag = (label: string, security: Record<string, HttpApiSecurity.HttpApiSecurity>) =>
+  HttpApiMiddleware.Tag<Authentication>()(`effect-users/Authentication/${label}/${tagCounter++}`, {
+    failure: AuthFailure,
+    provides: CurrentUser,
+    security
+  })
+
+/** An optional authentication middleware tag: provides `OptionalUser` and never fails. */
+const makeOptionalTag = (label: string, security: Record<string, HttpApiSecurity.HttpApiSecurity>) =>
+  HttpApiMiddleware.Tag<OptionalAuthentication>()(`effect-users/OptionalAuthentication/${label}/${tagCounter++}`, {
+    provides: OptionalUser,
+    security
+  })
 
 const unauthorized: Unauthorized = { detail: "Unauthorized" }
 const DeleteAborted = detail(ErrorCode.DELETE_USER_ABORTED, 409, "An onBeforeDelete hook refused the deletion")
@@ -390,8 +406,7 @@ export const make = <
   ): Layer.Layer<
     | HttpApiGroup.ApiGroup<Id, GroupNames>
     | Authenticator
-    | InstanceType<typeof Authenticated>
-    | InstanceType<typeof Superuser>
+    | Authentication
     | RequestLimits.JsonOnly
     | RequestLimits.JsonOrForm,
     ConfigError.ConfigError,

@@ -1,0 +1,21 @@
+/**
+ * `effect-users/http`: FastAPI Users' routes on `@effect/platform` HttpApi, their login backends and the
+ * authenticated user. The same values as the package root exports.
+ */
+
+export * as AuthBackend from "./http/AuthBackend.js"
+export * as AuthStrategy from "./http/AuthStrategy.js"
+export * as BackgroundWork from "./http/BackgroundWork.js"
+export {
+  Authenticator,
+  type AuthenticatorService,
+  CurrentUser,
+  OptionalUser,
+  type Requirement
+} from "./http/CurrentUser.js"
+export * as Failures from "./http/Failures.js"
+export * as HttpErrors from "./http/HttpErrors.js"
+export * as OAuth from "./http/OAuth.js"
+export * as RequestLimits from "./http/RequestLimits.js"
+export * as UserSchemas from "./http/UserSchemas.js"
+export * as UsersApi from "./http/UsersApi.js"

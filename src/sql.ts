@@ -1,0 +1,7 @@
+/**
+ * `effect-users/sql`: the `@effect/sql` repository (PostgreSQL or SQLite, whichever `SqlClient` the app
+ * provides) and the migrations that create FastAPI Users' tables. The same values as the package root exports.
+ */
+
+export * as Migrations from "./Migrations.js"
+export * as SqlUserRepository from "./SqlUserRepository.js"

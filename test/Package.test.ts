@@ -1,0 +1,174 @@
+import { execFile, spawn } from "node:child_process"
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { createServer } from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { promisify } from "node:util"
+import { afterAll, assert, describe, it } from "@effect/vitest"
+import * as Http from "../src/http.js"
+import * as Root from "../src/index.js"
+
+const root = fileURLToPath(new URL("../", import.meta.url))
+const run = promisify(execFile)
+
+/** The code blocks of the README's "Install in your app" section, in order, with their language. */
+const installSection = () => {
+  const readme = readFileSync(join(root, "README.md"), "utf8")
+  const section = /\n## Install in your app\n([\s\S]*?)\n## /.exec(readme)?.[1] ?? ""
+  return Array.from(section.matchAll(/```(\w+)\n([\s\S]*?)```/g), (match) => ({ lang: match[1]!, code: match[2]! }))
+}
+
+// The app gets a clean npm environment: `npm test` exports npm_* variables (this package's prefix among them).
+const npmEnv = (): NodeJS.ProcessEnv => ({
+  ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^npm_|^init_cwd$/i.test(name))),
+  npm_config_audit: "false",
+  npm_config_fund: "false",
+  npm_config_prefer_offline: "true",
+  npm_config_update_notifier: "false"
+})
+
+const sh = async (command: string, cwd: string, env: NodeJS.ProcessEnv) => {
+  try {
+    return (await run("sh", ["-c", command], { cwd, env, maxBuffer: 64 * 1024 * 1024 })).stdout
+  } catch (error) {
+    const { stdout, stderr } = error as { stdout?: string; stderr?: string }
+    throw new Error(`\`${command}\` failed in ${cwd}:\n${stdout ?? ""}\n${stderr ?? ""}`)
+  }
+}
+
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const server = createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      server.close(() => (typeof address === "object" && address !== null ? resolve(address.port) : reject(address)))
+    })
+  })
+
+/** Every installed copy of a package under `dir/node_modules`, nested ones included. */
+const copiesOf = (dir: string, name: string): Array<string> => {
+  const modules = join(dir, "node_modules")
+  const entries = (() => {
+    try {
+      return readdirSync(modules)
+    } catch {
+      return []
+    }
+  })()
+  const packages = entries.flatMap((entry) =>
+    entry.startsWith("@") ? readdirSync(join(modules, entry)).map((sub) => `${entry}/${sub}`) : [entry]
+  )
+  return packages.flatMap((pkg) => [
+    ...(pkg === name ? [join(modules, pkg)] : []),
+    ...copiesOf(join(modules, pkg), name)
+  ])
+}
+
+const secrets = {
+  USERS_AUTH_SECRET: "package-test-auth-secret-0123456789abcdef",
+  USERS_VERIFICATION_TOKEN_SECRET: "package-test-verify-secret-0123456789abcdef",
+  USERS_RESET_PASSWORD_TOKEN_SECRET: "package-test-reset-secret-0123456789abcdef"
+}
+
+describe("the sub-path entries", () => {
+  it("effect-users/http exports every src/http module that the root exports, as the same value", () => {
+    const modules = readdirSync(join(root, "src/http")).map((file) => file.replace(/\.ts$/, ""))
+    const exported = modules.filter((name) => name in Root)
+    assert.includeMembers(exported, ["UsersApi", "OAuth", "CurrentUser"])
+    for (const name of exported) assert.strictEqual(Reflect.get(Http, name), Reflect.get(Root, name), name)
+  })
+})
+
+describe("the packed package", () => {
+  const made: { temp?: string; process?: ReturnType<typeof spawn> } = {}
+  afterAll(() => {
+    made.process?.kill()
+    if (made.temp !== undefined) rmSync(made.temp, { recursive: true, force: true })
+  })
+
+  it("installs from its tarball as the README says, type-checks strictly, serves register → login → /users/me", async () => {
+    const blocks = installSection()
+    assert.deepStrictEqual(
+      blocks.map((block) => block.lang),
+      ["sh", "json", "ts", "sh"]
+    )
+    const [install, tsconfig, app, start] = blocks.map((block) => block.code) as [string, string, string, string]
+    made.temp = mkdtempSync(join(tmpdir(), "effect-users-package-"))
+    const dir = join(made.temp, "my-app")
+    mkdirSync(dir)
+
+    // The tarball holds the build, its sources (for the declaration maps), package.json and the README.
+    const [packed] = JSON.parse(await sh(`npm pack --json --pack-destination ${JSON.stringify(dir)}`, root, npmEnv()))
+    const files: Array<string> = packed.files.map((file: { path: string }) => file.path)
+    assert.deepStrictEqual(files.filter((path) => !/^(dist|src)\//.test(path)).sort(), ["README.md", "package.json"])
+    assert.includeMembers(files, ["package.json", "dist/index.js", "dist/index.d.ts", "dist/http.d.ts"])
+    assert.include(install, `npm install ./${packed.filename} `)
+
+    for (const line of install.trim().split("\n")) await sh(line, dir, npmEnv())
+    writeFileSync(join(dir, "tsconfig.json"), tsconfig)
+    writeFileSync(join(dir, "app.ts"), app)
+    // Beside the app, a file that reaches every entry's declarations, so that `tsc` checks them all.
+    writeFileSync(
+      join(dir, "entries.ts"),
+      ["", "/http", "/sql", "/testing"]
+        .map((entry, i) => `export * as Entry${i} from "effect-users${entry}"\n`)
+        .join("")
+    )
+    assert.notInclude(tsconfig, "skipLibCheck")
+    assert.strictEqual(JSON.parse(readFileSync(join(dir, "package.json"), "utf8")).type, "module")
+
+    // One copy of effect and @effect/platform: a second one made every route answer 404, silently.
+    assert.deepStrictEqual(copiesOf(dir, "effect"), [join(dir, "node_modules", "effect")])
+    assert.deepStrictEqual(copiesOf(dir, "@effect/platform"), [join(dir, "node_modules", "@effect/platform")])
+
+    // The sub-path entries are the root's modules, not copies.
+    const same = await sh(
+      `node --input-type=module -e 'const [r, h, s, t] = await Promise.all(["", "/http", "/sql", "/testing"].map((p) => import("effect-users" + p))); console.log(JSON.stringify([r.UsersApi === h.UsersApi, r.SqlUserRepository === s.SqlUserRepository, r.UserRepository === t.UserRepository]))'`,
+      dir,
+      npmEnv()
+    )
+    assert.deepStrictEqual(JSON.parse(same), [true, true, true])
+
+    const [compile, launch] = start.trim().split("\n") as [string, string]
+    await sh(compile, dir, npmEnv())
+    const port = await freePort()
+    const [command, ...args] = launch.split(" ") as [string, ...Array<string>]
+    const child = spawn(command, args, { cwd: dir, env: { ...npmEnv(), ...secrets, PORT: String(port) } })
+    made.process = child
+    let output = ""
+    child.stdout.on("data", (chunk) => (output += chunk))
+    child.stderr.on("data", (chunk) => (output += chunk))
+    const deadline = Date.now() + 30_000
+    while (!output.includes(`Listening on http://127.0.0.1:${port}`)) {
+      assert.isNull(child.exitCode, `the app exited:\n${output}`)
+      assert.isBelow(Date.now(), deadline, `the app did not listen within 30 s:\n${output}`)
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+
+    const base = `http://127.0.0.1:${port}`
+    const email = "lancelot@camelot.bt"
+    const registered = await fetch(`${base}/auth/register`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ email, password: "guinevere!" })
+    })
+    assert.strictEqual(registered.status, 201)
+    const user = (await registered.json()) as { readonly email: string }
+    assert.strictEqual(user.email, email)
+
+    const login = await fetch(`${base}/auth/jwt/login`, {
+      method: "POST",
+      body: new URLSearchParams({ username: email, password: "guinevere!" })
+    })
+    assert.strictEqual(login.status, 200)
+    const { access_token: token, token_type: tokenType } = (await login.json()) as Record<string, string>
+    assert.strictEqual(tokenType, "bearer")
+
+    const me = await fetch(`${base}/users/me`, { headers: { authorization: `Bearer ${token}` } })
+    assert.strictEqual(me.status, 200)
+    assert.deepStrictEqual(await me.json(), user)
+    assert.notInclude(output, "guinevere!")
+  }, 300_000)
+})
