@@ -41,12 +41,15 @@ export const emailKey = (email: string): string =>
   normalizeEmail(email).toLowerCase().toUpperCase().toLowerCase().normalize("NFC")
 
 // Control (NUL included), format (zero-width, bidi), line and paragraph separator characters: invisible or
-// unprintable, they would make one address look like another.
-const invisible = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u
+// unprintable, they would make one address look like another. Lone surrogates, private-use and unassigned code
+// points (noncharacters included) and U+FFFD, what a decoder leaves of bytes that are not UTF-8, are not what the
+// user typed: storage would keep another address (a lone surrogate is U+FFFD once encoded).
+const invisible = /[\p{C}\p{Zl}\p{Zp}\uFFFD]/u
 
 /**
  * An e-mail address as users type it: trimmed and NFC-normalised when decoded, refused when it holds
- * control, format or separator characters. Stored as typed otherwise, compared by `emailKey`.
+ * control, format, separator, surrogate, private-use or unassigned characters, or U+FFFD. Stored as typed
+ * otherwise, compared by `emailKey`.
  */
 export const Email = Schema.transform(
   // What OpenAPI shows: JSON Schema describes the encoded side, which the refinements below do not reach.
@@ -55,7 +58,8 @@ export const Email = Schema.transform(
       type: "string",
       title: "E-mail address",
       maxLength: 320,
-      description: "Trimmed and NFC-normalised; no control, format (zero-width, bidi) or separator characters"
+      description:
+        "Trimmed and NFC-normalised; no control, format (zero-width, bidi), separator, surrogate, private-use or unassigned characters"
     }
   }),
   Schema.String,
@@ -66,7 +70,7 @@ export const Email = Schema.transform(
   }
 ).pipe(
   Schema.filter((email) => !invisible.test(email), {
-    message: () => "value must not contain control, format or separator characters"
+    message: () => "value must not contain control, format, separator, private-use or unassigned characters"
   }),
   Schema.maxLength(320),
   Schema.pattern(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, { message: () => "value is not a valid email address" }),

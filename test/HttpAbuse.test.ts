@@ -341,6 +341,42 @@ const abuseSuite = (name: string, client: Layer.Layer<SqlClient.SqlClient, unkno
       })
     )
 
+    it.effect(
+      "e-mails with lone surrogates, private-use, noncharacters or malformed UTF-8: 422, nobody registered",
+      () =>
+        Effect.gen(function* () {
+          const { auth } = yield* registered()
+          for (const odd of ["\ud800", "\udfff", "\ue000", "\u{f0000}", "\uffff", "\ufdd0", "\u{10ffff}", "\ufffd"]) {
+            const email = freshEmail(`odd${odd}x`)
+            const reply = yield* request("/auth/register", { json: { email, password } })
+            assert.strictEqual(reply.status, 422, JSON.stringify(odd))
+            assert.deepStrictEqual(reply.body.detail[0].loc, ["body", "email"])
+            assert.isFalse(yield* exists(email), JSON.stringify(odd))
+            const patched = yield* request("/users/me", { method: "PATCH", json: { email }, headers: auth })
+            assert.strictEqual(patched.status, 422, JSON.stringify(odd))
+          }
+          // Bytes that are not UTF-8 decode to U+FFFD: the account would not hold the address that was sent.
+          const email = freshEmail("bytes")
+          const [local, domain] = email.split("@")
+          const port = yield* serverPort
+          const body = Buffer.concat([
+            Buffer.from(`{"email":"${local}`),
+            Buffer.from([0xff, 0xfe, 0xc3]),
+            Buffer.from(`@${domain}","password":"${password}"}`)
+          ])
+          const reply = yield* Effect.promise(() =>
+            fetch(`http://127.0.0.1:${port}/auth/register`, {
+              method: "POST",
+              headers: { "content-type": "application/json" },
+              body
+            }).then(async (response) => ({ status: response.status, body: await response.json() }))
+          )
+          assert.strictEqual(reply.status, 422)
+          assert.deepStrictEqual(reply.body.detail[0].loc, ["body", "email"])
+          assert.isFalse(yield* exists(`${local}\ufffd\ufffd\ufffd@${domain}`))
+        })
+    )
+
     it.effect("token-bearing and user responses carry Cache-Control: no-store", () =>
       Effect.gen(function* () {
         const noStore = (reply: { headers: Headers; status: number }, label: string) => {
