@@ -118,6 +118,29 @@ const nodeSource = (request: HttpServerRequest.HttpServerRequest): IncomingMessa
   return source instanceof Readable ? (source as IncomingMessage) : undefined
 }
 
+/** How long a connection answered 413 keeps reading, and discarding, what the client still sends. */
+const lingerMillis = 2_000
+
+/**
+ * The 413, closing the connection with a lingering close (RFC 9112, 9.6). Node destroys the socket as soon as a
+ * `Connection: close` response is written; with the client still sending, that close is a reset, and the
+ * client's TCP stack drops the 413 before the client reads it. Here the socket is half-closed instead, the rest
+ * of the body is discarded, and the socket is destroyed once the client closes or after `lingerMillis`.
+ */
+const refuse = (request: HttpServerRequest.HttpServerRequest): Effect.Effect<HttpServerResponse.HttpServerResponse> =>
+  Effect.sync(() => {
+    const socket = nodeSource(request)?.socket
+    if (socket !== undefined && !socket.destroyed) {
+      socket.destroySoon = () => {
+        socket.end()
+        const timer = setTimeout(() => socket.destroy(), lingerMillis)
+        timer.unref()
+        socket.once("close", () => clearTimeout(timer))
+      }
+    }
+    return tooLarge
+  })
+
 /**
  * An `HttpMiddleware` that bounds request bodies: a `Content-Length` above the limit answers 413
  * `{"detail": "PAYLOAD_TOO_LARGE"}` before reading anything; a body without one (chunked) is read up to
@@ -130,13 +153,13 @@ export const middleware =
     return Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
       const headers = request.headers
       const length = headers["content-length"]
-      if (length !== undefined) return Number(length) <= max ? app : Effect.succeed(tooLarge)
+      if (length !== undefined) return Number(length) <= max ? app : refuse(request)
       if (headers["transfer-encoding"] === undefined || Bounded in request) return app
       const source = nodeSource(request)
       if (source === undefined) return HttpIncomingMessage.withMaxBodySize(app, Option.some(max))
       return Effect.flatMap(readAtMost(source, max), (bytes) =>
         bytes === undefined
-          ? Effect.succeed(tooLarge)
+          ? refuse(request)
           : Effect.provideService(app, HttpServerRequest.HttpServerRequest, withBody(request, bytes))
       )
     })
