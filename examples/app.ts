@@ -22,6 +22,7 @@ export const authSecret = Config.redacted("USERS_AUTH_SECRET")
 export const makeApp = (options: AppOptions = {}) => {
   // Two login backends: a bearer JWT (stateless) and a cookie holding a database token (revoked on logout).
   const Users = UsersApi.make({
+    name: "app",
     backends: [
       AuthBackend.bearer("jwt", AuthStrategy.jwt({ secret: authSecret, lifetime: "1 hour" })),
       AuthBackend.cookie("cookie", AuthStrategy.database({ lifetime: "1 hour" }), {
@@ -34,8 +35,8 @@ export const makeApp = (options: AppOptions = {}) => {
   })
 
   // The app's own authentication requirements, with FastAPI Users' `current_user(...)` options.
-  const Verified = Users.authentication({ active: true, verified: true })
-  const MaybeUser = Users.optionalAuthentication({ active: true })
+  class Verified extends Users.Authentication<Verified>()("app/Verified", { active: true, verified: true }) {}
+  class MaybeUser extends Users.OptionalAuthentication<MaybeUser>()("app/MaybeUser", { active: true }) {}
 
   class GreetingsApi extends HttpApiGroup.make("greetings")
     .add(
