@@ -67,10 +67,10 @@ export const Authentication =
   <S extends Security>(security: S, backends?: ReadonlyArray<string>) =>
   <Self>() =>
   <const Id extends string>(id: Id, requirement: Omit<Requirement, "optional"> = {}): AuthenticationTag<Self, Id, S> =>
-    Object.assign(
-      HttpApiMiddleware.Tag<Self>()(id, { failure: AuthFailure, provides: CurrentUser, security }),
-      { requirement: { ...requirement, optional: false }, backends } satisfies Settings
-    )
+    Object.assign(HttpApiMiddleware.Tag<Self>()(id, { failure: AuthFailure, provides: CurrentUser, security }), {
+      requirement: { ...requirement, optional: false },
+      backends
+    } satisfies Settings)
 
 /** Like `Authentication`, for tags that provide `OptionalUser` (none when the caller fails the requirement). */
 export const OptionalAuthentication =

@@ -84,12 +84,14 @@ export interface Errors<T extends ErrorTable> {
 
 const entrySchema = (entry: ErrorEntry) =>
   entry.reason
-    ? Schema.Struct({ detail: Schema.Struct({ code: Schema.Literal(entry.code), reason: Schema.String }) }).annotations({
-        ...HttpApiSchema.annotations({ status: entry.status }),
-        identifier: `Error.${entry.code}`,
-        description: entry.description ?? `${entry.code}: the password was rejected; \`reason\` says why`,
-        examples: [{ detail: { code: entry.code, reason: "Password should be at least 8 characters" } }]
-      })
+    ? Schema.Struct({ detail: Schema.Struct({ code: Schema.Literal(entry.code), reason: Schema.String }) }).annotations(
+        {
+          ...HttpApiSchema.annotations({ status: entry.status }),
+          identifier: `Error.${entry.code}`,
+          description: entry.description ?? `${entry.code}: the password was rejected; \`reason\` says why`,
+          examples: [{ detail: { code: entry.code, reason: "Password should be at least 8 characters" } }]
+        }
+      )
     : detail(entry.code, entry.status, entry.description)
 
 /**

@@ -60,7 +60,9 @@ function schemasOf<Id extends Schema.Schema.Any, Fields extends Schema.Struct.Fi
   model: UserModel.UserModel<Id, Fields> | undefined
 ): UserSchemas.UserSchemas<Id, Fields>
 // Without a model the type parameters keep their defaults, which are the default model's.
-function schemasOf(model: UserModel.UserModel<Schema.Schema.Any, Schema.Struct.Fields> | undefined): UsersGroups.Schemas {
+function schemasOf(
+  model: UserModel.UserModel<Schema.Schema.Any, Schema.Struct.Fields> | undefined
+): UsersGroups.Schemas {
   return model === undefined ? UserSchemas.Default : UserSchemas.make(model)
 }
 
@@ -131,9 +133,7 @@ const layerGroups = (api: ErasedApi, settings: Settings) => {
         return handlers
           .handle("login", ({ payload }) =>
             Effect.gen(function* () {
-              const user = yield* users
-                .authenticate(payload)
-                .pipe(Effect.mapError((error) => LoginErrors.body(error)))
+              const user = yield* users.authenticate(payload).pipe(Effect.mapError((error) => LoginErrors.body(error)))
               if (!user.isActive) return yield* LoginErrors.fail("UserInactive")
               if (requiresVerification && !user.isVerified) return yield* LoginErrors.fail("UserNotVerified")
               const response = transport.loginResponse(yield* strategy.write(user))
@@ -303,7 +303,6 @@ export const make = <
       .reduce<HttpApi.HttpApi<ApiId, G | Groups, E, R>>((acc, group) => acc.add(group), api)
       .annotate(OpenApi.Transform, openApiTransform)
 
-
   /**
    * Implements every group against the app's API (which must contain them: see `addTo`), answers malformed
    * requests with 422, and provides `Authenticator` plus `Authenticated` and `Superuser` for the app's use.
@@ -354,6 +353,8 @@ export const make = <
   }
 
   return {
+    /** The login backends, as given. */
+    backends: options.backends,
     schemas,
     /** The authenticated user, typed by the model: `CurrentUser` holds it. */
     currentUser: typedUser(options.model),
