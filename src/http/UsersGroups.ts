@@ -250,14 +250,16 @@ const IdPath = Schema.Struct({ id: Schema.String })
 export const declareGroups = <
   Name extends string,
   const Backends extends ReadonlyArray<AuthBackend.Any>,
-  S extends Schemas,
+  Read extends Schema.Schema.Any,
+  Create extends Schema.Schema.Any,
+  Update extends Schema.Schema.Any,
   A extends HttpApiMiddleware.HttpApiMiddleware.AnyId,
   AS,
   U extends HttpApiMiddleware.HttpApiMiddleware.AnyId,
   US
 >(
   options: GroupOptions & { readonly backends: Backends },
-  schemas: S,
+  schemas: { readonly UserRead: Read; readonly UserCreate: Create; readonly UserUpdate: Update },
   tags: {
     readonly Authenticated: Context.Tag<A, AS>
     readonly Superuser: Context.Tag<U, US>
@@ -265,15 +267,16 @@ export const declareGroups = <
   }
 ) => {
   const { Authenticated, Superuser } = tags
+  const { UserCreate, UserRead, UserUpdate } = schemas
   const authPrefix = options.authPrefix ?? "/auth"
   const usersPrefix = options.usersPrefix ?? "/users"
 
   const register = HttpApiGroup.make("register")
     .add(
       HttpApiEndpoint.post("register", "/register")
-        .setPayload(schemas.UserCreate)
+        .setPayload(UserCreate)
         .middleware(RequestLimits.JsonOnly)
-        .addSuccess(schemas.UserRead, { status: 201 })
+        .addSuccess(UserRead, { status: 201 })
         .addError(RegisterErrors.schema)
         .addError(ValidationError)
         .annotate(OpenApi.Summary, "Register")
@@ -298,7 +301,7 @@ export const declareGroups = <
       HttpApiEndpoint.post("verify", "/verify")
         .setPayload(UserSchemas.TokenBody)
         .middleware(RequestLimits.JsonOnly)
-        .addSuccess(schemas.UserRead)
+        .addSuccess(UserRead)
         .addError(VerifyErrors.schema)
         .addError(ValidationError)
         .annotate(OpenApi.Summary, "Verify")
@@ -327,16 +330,13 @@ export const declareGroups = <
 
   const users = HttpApiGroup.make("users")
     .add(
-      HttpApiEndpoint.get("me", "/me")
-        .addSuccess(schemas.UserRead)
-        .middleware(Authenticated)
-        .annotate(OpenApi.Summary, "Me")
+      HttpApiEndpoint.get("me", "/me").addSuccess(UserRead).middleware(Authenticated).annotate(OpenApi.Summary, "Me")
     )
     .add(
       HttpApiEndpoint.patch("patchMe", "/me")
-        .setPayload(schemas.UserUpdate)
+        .setPayload(UserUpdate)
         .middleware(RequestLimits.JsonOnly)
-        .addSuccess(schemas.UserRead)
+        .addSuccess(UserRead)
         .addError(PatchMeErrors.schema)
         .addError(ValidationError)
         .middleware(Authenticated)
@@ -345,7 +345,7 @@ export const declareGroups = <
     .add(
       HttpApiEndpoint.get("user", "/:id")
         .setPath(IdPath)
-        .addSuccess(schemas.UserRead)
+        .addSuccess(UserRead)
         .addError(UserErrors.schema)
         .middleware(Superuser)
         .annotate(OpenApi.Summary, "Get a user (superuser)")
@@ -353,9 +353,9 @@ export const declareGroups = <
     .add(
       HttpApiEndpoint.patch("patchUser", "/:id")
         .setPath(IdPath)
-        .setPayload(schemas.UserUpdate)
+        .setPayload(UserUpdate)
         .middleware(RequestLimits.JsonOnly)
-        .addSuccess(schemas.UserRead)
+        .addSuccess(UserRead)
         .addError(PatchUserErrors.schema)
         .addError(ValidationError)
         .middleware(Superuser)
@@ -383,7 +383,9 @@ export type Declared<
   typeof declareGroups<
     Name,
     Backends,
-    S,
+    S["UserRead"],
+    S["UserCreate"],
+    S["UserUpdate"],
     Authenticated<Name>,
     Tags<Name, Backends>["Authenticated"]["Service"],
     Superuser<Name>,
