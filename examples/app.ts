@@ -4,7 +4,7 @@
  */
 import { HttpApi, HttpApiBuilder, HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
 import { Config, Effect, Layer, Option, Schema } from "effect"
-import { AuthBackend, AuthStrategy, CurrentUser, OptionalUser, UsersApi } from "effect-users"
+import { AuthBackend, AuthStrategy, CurrentUser, OptionalUser, SqlAccessTokenStore, UsersApi } from "effect-users"
 
 /** Options read from the environment by the server; tests pass them directly. */
 export interface AppOptions {
@@ -74,11 +74,12 @@ export const makeApp = (options: AppOptions = {}) => {
       .handle("ping", () => Effect.succeed({ pong: true }))
   )
 
-  /** The API's implementation; needs a `UserManager` and a `SqlClient` (for the database strategy). */
+  /** The API's implementation; needs a `UserManager` and a `SqlClient` (the database strategy's tokens). */
   const ApiLive = HttpApiBuilder.api(Api).pipe(
     Layer.provide(GreetingsLive),
     Layer.provide([Users.layerAuthentication(Verified), Users.layerAuthentication(MaybeUser)]),
-    Layer.provideMerge(Users.layer(Api))
+    Layer.provideMerge(Users.layer(Api)),
+    Layer.provide(SqlAccessTokenStore.layer)
   )
 
   return { Api, Users, ApiLive }
