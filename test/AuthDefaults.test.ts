@@ -48,6 +48,7 @@ describe("cookie transport", () => {
 })
 
 /** The manager over the repository in context, as the strategies need it. */
+// biome-ignore lint/suspicious/noExplicitAny: a test helper over every user model or an untyped JSON reply
 const withManager = <A, E, R>(effect: (users: UserManagerService<any>) => Effect.Effect<A, E, R>) =>
   Effect.gen(function* () {
     const { users } = yield* harness()
@@ -58,6 +59,7 @@ const withManager = <A, E, R>(effect: (users: UserManagerService<any>) => Effect
 /** Reads the token `offset` after it was written: some user just under the lifetime, none at and after it. */
 const lifetimeCases = (
   strategy: AuthStrategy.AuthStrategy,
+  // biome-ignore lint/suspicious/noExplicitAny: a test helper over every user model or an untyped JSON reply
   users: UserManagerService<any>,
   lifetime: Duration.DurationInput
 ) =>

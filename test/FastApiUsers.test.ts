@@ -121,6 +121,7 @@ describePg("A FastAPI Users database on PostgreSQL (test/fixtures/fastapi-users.
         const after = yield* Effect.promise(snapshot)
         assert.deepStrictEqual(after.accounts, before.accounts)
         assert.deepStrictEqual(after.tokens, before.tokens)
+        // biome-ignore lint/suspicious/noExplicitAny: a test helper over every user model or an untyped JSON reply
         const nimue = (rows: ReadonlyArray<any>) => rows.find((row) => row.email === "nimue@avalon.bt")
         assert.deepStrictEqual(nimue(after.users), nimue(before.users))
       })

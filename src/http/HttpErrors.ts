@@ -210,32 +210,42 @@ export const layerValidationErrors: Layer.Layer<never> = HttpApiBuilder.middlewa
 
 const decodeErrorRef = "#/components/schemas/HttpApiDecodeError"
 
+type JsonObject = Record<string, unknown>
+const isObject = (u: unknown): u is JsonObject => typeof u === "object" && u !== null && !Array.isArray(u)
+const empty: JsonObject = {}
+const asObject = (u: unknown): JsonObject => (isObject(u) ? u : empty)
+const objectAt = (parent: JsonObject, key: string): JsonObject => asObject(parent[key])
+
 /**
  * An `OpenApi.Transform` that removes @effect/platform's 400 `HttpApiDecodeError` from every response
  * (`layerValidationErrors` answers 422 instead). `UsersApi.make(...).addTo(api)` installs it; an app
  * that sets its own transform can call this one from it.
  */
-export const openApiTransform = (spec: Record<string, any>): Record<string, any> => {
-  for (const operations of Object.values<Record<string, any>>(spec.paths ?? {})) {
-    for (const operation of Object.values<Record<string, any>>(operations)) {
-      const responses: Record<string, any> = operation?.responses ?? {}
-      for (const [status, response] of Object.entries<any>(responses)) {
-        const schema = response?.content?.["application/json"]?.schema
-        if (schema === undefined) continue
+export const openApiTransform = (spec: Record<string, unknown>): Record<string, unknown> => {
+  for (const operations of Object.values(objectAt(spec, "paths"))) {
+    for (const operation of Object.values(asObject(operations))) {
+      const responses = objectAt(asObject(operation), "responses")
+      for (const [status, response] of Object.entries(responses)) {
+        const content = objectAt(objectAt(asObject(response), "content"), "application/json")
+        const schema = content.schema
+        if (!isObject(schema)) continue
         if (schema.$ref === decodeErrorRef) {
           delete responses[status]
         } else if (Array.isArray(schema.anyOf)) {
-          const rest = schema.anyOf.filter((member: any) => member.$ref !== decodeErrorRef)
-          if (rest.length === schema.anyOf.length) continue
-          response.content["application/json"].schema = rest.length === 1 ? rest[0] : { anyOf: rest }
-          const names = rest.map((member: any) => String(member.$ref ?? "").replace("#/components/schemas/Error.", ""))
-          response.description = names.join(" | ")
+          const members: ReadonlyArray<unknown> = schema.anyOf
+          const rest = members.filter((member) => asObject(member).$ref !== decodeErrorRef)
+          if (rest.length === members.length) continue
+          content.schema = rest.length === 1 ? rest[0] : { anyOf: rest }
+          const names = rest.map((member) =>
+            String(asObject(member).$ref ?? "").replace("#/components/schemas/Error.", "")
+          )
+          asObject(response).description = names.join(" | ")
         }
       }
     }
   }
-  const schemas = spec.components?.schemas
-  if (schemas !== undefined && !JSON.stringify(spec.paths).includes(decodeErrorRef)) {
+  const schemas = objectAt(objectAt(spec, "components"), "schemas")
+  if (!JSON.stringify(spec.paths ?? {}).includes(decodeErrorRef)) {
     delete schemas.HttpApiDecodeError
     delete schemas.Issue
     delete schemas.PropertyKey

@@ -1,6 +1,6 @@
 /**
  * OAuth2 login and association routes (FastAPI Users' `get_oauth_router` and `get_oauth_associate_router`)
- * for any provider implementing `OAuthProvider`. The `state` parameter is a signed JWT that expires quickly
+ * for every provider implementing `OAuthProvider`. The `state` parameter is a signed JWT that expires quickly
  * (CSRF protection); the association state also names the user who asked for it.
  */
 

@@ -29,7 +29,7 @@ const renamed = (fields: Schema.Struct.Fields, optional: boolean): Schema.Struct
     })
   )
 
-/** The longest password accepted, in UTF-16 units: refused in O(1) before any hashing or character counting. */
+/** The longest password accepted, in UTF-16 units: refused in O(1) before hashing or counting characters. */
 export const maxPasswordLength = 4096
 
 /** The longest token accepted (verify, reset, OAuth parameters), in characters. */
@@ -103,7 +103,7 @@ export interface UserSchemas<Id extends Schema.Schema.Any, Fields extends Schema
   readonly UserUpdate: Schema.Schema<UpdateType<Fields>, UpdateEncoded<Fields>, Schema.Struct.Context<Fields>>
 }
 
-/** The schemas of any model: what code that works for every model (the routes' handlers) sees. */
+/** The schemas of every model: what code that works for all models (the routes' handlers) sees. */
 export type Any = UserSchemas<Schema.Schema.Any, {}>
 
 /** The schemas of a model. */

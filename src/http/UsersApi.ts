@@ -82,7 +82,7 @@ function typedOptionalUser(): Effect.Effect<Option.Option<User>, never, Optional
 }
 
 /**
- * The groups as the handlers below see them: declared by the same `declareGroups`, for backends of any
+ * The groups as the handlers below see them: declared by the same `declareGroups`, for backends of every
  * name and the default model. Handlers of every app run against this instantiation (TypeScript cannot check
  * handlers against groups whose schemas are still type parameters), so each is checked against its
  * endpoint once, here. Login handlers answer the transport's own response, so one transport kind serves both.
@@ -358,7 +358,7 @@ export const make = <
     schemas,
     /** The authenticated user, typed by the model: `CurrentUser` holds it. */
     currentUser: typedUser(options.model),
-    /** The caller's user if any, typed by the model: `OptionalUser` holds it. */
+    /** The caller's user, if there is one, typed by the model: `OptionalUser` holds it. */
     optionalUser: typedOptionalUser(options.model),
     register: declared.register,
     auth: declared.auth,
