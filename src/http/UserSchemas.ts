@@ -103,9 +103,6 @@ export interface UserSchemas<Id extends Schema.Schema.Any, Fields extends Schema
   readonly UserUpdate: Schema.Schema<UpdateType<Fields>, UpdateEncoded<Fields>, Schema.Struct.Context<Fields>>
 }
 
-/** The schemas of every model: what code that works for all models (the routes' handlers) sees. */
-export type Any = UserSchemas<Schema.Schema.Any, {}>
-
 /** The schemas of a model. */
 export type Of<M> = M extends UserModel.UserModel<infer Id, infer Fields> ? UserSchemas<Id, Fields> : never
 
