@@ -4,7 +4,7 @@
  */
 import { HttpApi, HttpApiBuilder, HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
 import { Config, Effect, Layer, Option, Schema } from "effect"
-import { AuthBackend, AuthStrategy, CurrentUser, OptionalUser, UsersApi } from "effect-users"
+import { AuthBackend, AuthStrategy, CurrentUser, OptionalUser, SqlAccessTokenStore, UsersApi } from "effect-users"
 
 /** Options read from the environment by the server; tests pass them directly. */
 export interface AppOptions {
@@ -22,6 +22,7 @@ export const authSecret = Config.redacted("USERS_AUTH_SECRET")
 export const makeApp = (options: AppOptions = {}) => {
   // Two login backends: a bearer JWT (stateless) and a cookie holding a database token (revoked on logout).
   const Users = UsersApi.make({
+    name: "app",
     backends: [
       AuthBackend.bearer("jwt", AuthStrategy.jwt({ secret: authSecret, lifetime: "1 hour" })),
       AuthBackend.cookie("cookie", AuthStrategy.database({ lifetime: "1 hour" }), {
@@ -34,8 +35,8 @@ export const makeApp = (options: AppOptions = {}) => {
   })
 
   // The app's own authentication requirements, with FastAPI Users' `current_user(...)` options.
-  const Verified = Users.authentication({ active: true, verified: true })
-  const MaybeUser = Users.optionalAuthentication({ active: true })
+  class Verified extends Users.Authentication<Verified>()("app/Verified", { active: true, verified: true }) {}
+  class MaybeUser extends Users.OptionalAuthentication<MaybeUser>()("app/MaybeUser", { active: true }) {}
 
   class GreetingsApi extends HttpApiGroup.make("greetings")
     .add(
@@ -73,11 +74,12 @@ export const makeApp = (options: AppOptions = {}) => {
       .handle("ping", () => Effect.succeed({ pong: true }))
   )
 
-  /** The API's implementation; needs a `UserManager` and a `SqlClient` (for the database strategy). */
+  /** The API's implementation; needs a `UserManager` and a `SqlClient` (the database strategy's tokens). */
   const ApiLive = HttpApiBuilder.api(Api).pipe(
     Layer.provide(GreetingsLive),
     Layer.provide([Users.layerAuthentication(Verified), Users.layerAuthentication(MaybeUser)]),
-    Layer.provideMerge(Users.layer(Api))
+    Layer.provideMerge(Users.layer(Api)),
+    Layer.provide(SqlAccessTokenStore.layer)
   )
 
   return { Api, Users, ApiLive }

@@ -132,6 +132,12 @@ export const migrations = (options: Options = {}): Record<string, Migration> => 
     yield* sql`CREATE UNIQUE INDEX IF NOT EXISTS ${sql(emailIndexName(userTable))} ON ${sql(userTable)} (lower(email))`
   })
 
+  // Revoking every session of a user is one statement on this index.
+  const accessTokenUserId: Migration = Effect.gen(function* () {
+    const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+    yield* sql`CREATE INDEX IF NOT EXISTS ${sql(`ix_${tokenTable}_user_id`)} ON ${sql(tokenTable)} (user_id)`
+  })
+
   // The key is computed here, not in SQL: SQLite's lower() folds ASCII only and PostgreSQL's depends on the
   // locale, so only TypeScript gives both databases the same key as the repository writes.
   const emailKeyUnique: Migration = Effect.gen(function* () {
@@ -168,7 +174,8 @@ export const migrations = (options: Options = {}): Record<string, Migration> => 
     "0002_create_oauth_account": createOAuthAccount,
     "0003_create_accesstoken": createAccessToken,
     "0004_user_email_lower_unique": uniqueLowerEmail,
-    "0005_user_email_key": emailKeyUnique
+    "0005_user_email_key": emailKeyUnique,
+    "0006_accesstoken_user_id": accessTokenUserId
   }
 }
 

@@ -35,6 +35,7 @@ import {
 } from "./UserRepository.js"
 
 /** Table names, the app's user model and how reads by ID run; the defaults are FastAPI Users' tables and model. */
+// biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel/layerWith give it the model's type
 export interface Options<M extends UserModel.UserModel<any, any> = typeof UserModel.Default> {
   /** The users table (default `user`). */
   readonly userTable?: string | undefined
@@ -102,6 +103,7 @@ const catchEmailConflict = <A, R>(effect: Effect.Effect<A, SqlError, R>): Effect
   )
 
 /** Builds the repository over the `SqlClient` in context (PostgreSQL or SQLite). */
+// biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel/layerWith give it the model's type
 export const make = <M extends UserModel.UserModel<any, any> = typeof UserModel.Default>(
   options: Options<M> = {}
 ): Effect.Effect<UserRepositoryService<UserModel.UserOf<M>>, never, SqlClient.SqlClient> =>
@@ -119,9 +121,11 @@ export const make = <M extends UserModel.UserModel<any, any> = typeof UserModel.
     const selectAccount = sql.literal(accountColumns.map(({ column }) => quote(column)).join(", "))
 
     // Stored users decode without services: a model's schemas have no context requirements.
+    // biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel/layerWith give it the model's type
     const userSchema = model.User as Schema.Schema<any, any>
     const decodeUser = Schema.decodeUnknown(userSchema)
     const encodeUser = Schema.encodeUnknown(Schema.partial(userSchema))
+    // biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel/layerWith give it the model's type
     const encodeId = Schema.encodeUnknown(model.id as Schema.Schema<any, any>)
     const decodeAccounts = Schema.decodeUnknown(Schema.Array(OAuthAccount))
 
@@ -155,6 +159,7 @@ export const make = <M extends UserModel.UserModel<any, any> = typeof UserModel.
     })
 
     // The reads are the hot path: compile their SQL once (placeholders in the dialect's style), then send it as is.
+    // biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel/layerWith give it the model's type
     const prepare = (statement: Statement.Statement<any>) => {
       const [text] = statement.compile()
       return (...params: ReadonlyArray<unknown>) => sql.unsafe<Record<string, unknown>>(text, params)
@@ -175,12 +180,14 @@ export const make = <M extends UserModel.UserModel<any, any> = typeof UserModel.
         const user = yield* Effect.flatMap(selectById(id), (rows) => readUser(rows))
         if (Option.isNone(user)) return yield* new UserNotExists()
         const oauthAccounts = yield* accountsOf(id)
+        // biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel/layerWith give it the model's type
         return { ...user.value, oauthAccounts } as UserWithOAuth<any>
       })
 
     const withKey = (row: Record<string, unknown>, email: unknown) =>
       typeof email === "string" ? { ...row, [emailKeyColumn]: emailKey(email) } : row
 
+    // biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel/layerWith give it the model's type
     const insertUser = (input: UserInsert<any>) =>
       Effect.flatMap(userRow(input), (row) =>
         catchEmailConflict(sql`INSERT INTO ${users} ${sql.insert(withKey(row, input.email))} RETURNING ${selectUser}`)
@@ -207,6 +214,7 @@ export const make = <M extends UserModel.UserModel<any, any> = typeof UserModel.
       )
     const readById = options.coalesceReads === false ? selectById : rowById
 
+    // biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel/layerWith give it the model's type
     const service: UserRepositoryService<any> = {
       get: (id) =>
         Effect.flatMap(encodeId(id), (encoded) => readById(encoded)).pipe(
@@ -248,6 +256,7 @@ export const make = <M extends UserModel.UserModel<any, any> = typeof UserModel.
           const user = yield* insertUser(input)
           const rows =
             yield* sql`INSERT INTO ${accounts} ${sql.insert(accountRow(yield* encodeId(user.id), account))} RETURNING ${selectAccount}`
+          // biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel/layerWith give it the model's type
           return { ...user, oauthAccounts: yield* readAccounts(rows) } as UserWithOAuth<any>
         }).pipe(
           sql.withTransaction,
@@ -255,6 +264,7 @@ export const make = <M extends UserModel.UserModel<any, any> = typeof UserModel.
           Effect.withSpan("SqlUserRepository.createWithOAuthAccount", spanOptions)
         ),
 
+      // biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel/layerWith give it the model's type
       update: (user, patch: UserPatch<any>) =>
         Effect.gen(function* () {
           const id = yield* encodeId(user.id)
@@ -274,6 +284,7 @@ export const make = <M extends UserModel.UserModel<any, any> = typeof UserModel.
           Effect.withSpan("SqlUserRepository.update", spanOptions)
         ),
 
+      // biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel/layerWith give it the model's type
       updateIf: (user, patch: UserPatch<any>, expected) =>
         Effect.gen(function* () {
           const id = yield* encodeId(user.id)
@@ -338,7 +349,9 @@ export const make = <M extends UserModel.UserModel<any, any> = typeof UserModel.
 export const layer: Layer.Layer<UserRepository, never, SqlClient.SqlClient> = Layer.effect(UserRepository, make())
 
 /** `UserRepository` over the `SqlClient` in context, with other tables, the app's own model, or uncoalesced reads. */
+// biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel/layerWith give it the model's type
 export const layerWith = <M extends UserModel.UserModel<any, any> = typeof UserModel.Default>(
   options: Options<M>
 ): Layer.Layer<UserRepository, never, SqlClient.SqlClient> =>
+  // biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel/layerWith give it the model's type
   Layer.effect(UserRepository, make(options) as Effect.Effect<UserRepositoryService<any>, never, SqlClient.SqlClient>)

@@ -42,6 +42,7 @@ export interface UserHooksService<U extends BaseUser = User> {
 }
 
 /** Hooks that do nothing. */
+// biome-ignore lint/suspicious/noExplicitAny: the no-op hooks fit every user model
 export const noHooks: UserHooksService<any> = {
   onAfterRegister: () => Effect.void,
   onAfterUpdate: () => Effect.void,
@@ -56,6 +57,7 @@ export const noHooks: UserHooksService<any> = {
 
 /** The hooks in use; no-ops unless a layer provides some. */
 export class UserHooks extends Context.Reference<UserHooks>()("effect-users/UserHooks", {
+  // biome-ignore lint/suspicious/noExplicitAny: the no-op hooks fit every user model
   defaultValue: (): UserHooksService<any> => noHooks
 }) {
   /** Overrides the given hooks; the others stay no-ops. */

@@ -155,6 +155,7 @@ const definedFields = (input: object, omit: ReadonlyArray<string>): Record<strin
 
 /** Builds the manager from the services in context. */
 export const make = Effect.gen(function* () {
+  // biome-ignore lint/suspicious/noExplicitAny: one manager for every user model; forModel gives it the model's type
   const repository: UserRepositoryService<any> = yield* UserRepository
   const config = yield* UserManagerConfig
   const idParser = yield* IdParser
@@ -209,6 +210,7 @@ export const make = Effect.gen(function* () {
     onSome: (generate) => Effect.map(generate, (id) => ({ id }))
   })
 
+  // biome-ignore lint/suspicious/noExplicitAny: one manager for every user model; forModel gives it the model's type
   const create = Effect.fn("UserManager.create")(function* (input: UserCreate<any>, options?: SafeOption) {
     const email = normalizeEmail(input.email)
     yield* validator.validate(input.password, { ...input, email })
@@ -224,6 +226,7 @@ export const make = Effect.gen(function* () {
       ...fields,
       ...(yield* newId),
       hashedPassword: yield* hasher.hash(input.password)
+      // biome-ignore lint/suspicious/noExplicitAny: one manager for every user model; forModel gives it the model's type
     } as UserInsert<any>)
     yield* runAfterHook("onAfterRegister", user, (request) => hooks.onAfterRegister(user, request))
     return user
@@ -273,6 +276,7 @@ export const make = Effect.gen(function* () {
   })
 
   /** Validates, checks the e-mail, hashes and stores a patch; returns the user and what changed. */
+  // biome-ignore lint/suspicious/noExplicitAny: one manager for every user model; forModel gives it the model's type
   const applyUpdate = Effect.fnUntraced(function* (user: BaseUser, patch: UserUpdate<any>, safe: boolean) {
     const stored: Record<string, unknown> = definedFields(patch, [
       "password",
@@ -298,7 +302,9 @@ export const make = Effect.gen(function* () {
       stored.hashedPassword = yield* hasher.hash(password)
       changes.passwordChanged = true
     }
+    // biome-ignore lint/suspicious/noExplicitAny: one manager for every user model; forModel gives it the model's type
     const updated = Object.keys(stored).length === 0 ? user : yield* repository.update(user, stored as UserPatch<any>)
+    // biome-ignore lint/suspicious/noExplicitAny: one manager for every user model; forModel gives it the model's type
     return { updated, changes: changes as UserChanges<any> }
   })
 
@@ -332,6 +338,7 @@ export const make = Effect.gen(function* () {
 
   const update = Effect.fn("UserManager.update")(function* (
     user: BaseUser,
+    // biome-ignore lint/suspicious/noExplicitAny: one manager for every user model; forModel gives it the model's type
     patch: UserUpdate<any>,
     options?: SafeOption
   ) {
@@ -398,6 +405,7 @@ export const make = Effect.gen(function* () {
         isActive: true,
         isSuperuser: false,
         isVerified: options?.isVerifiedByDefault ?? false
+        // biome-ignore lint/suspicious/noExplicitAny: one manager for every user model; forModel gives it the model's type
       } as UserInsert<any>,
       account
     )
@@ -429,9 +437,11 @@ export const make = Effect.gen(function* () {
     oauthCallback,
     oauthAssociateCallback,
     validatePassword: (password, user) => validator.validate(password, user),
+    // biome-ignore lint/suspicious/noExplicitAny: one manager for every user model; forModel gives it the model's type
     parseId: (value) => idParser.parse(value) as Effect.Effect<any, InvalidID>,
     onAfterLogin: (user, response) =>
       runAfterHook("onAfterLogin", user, (request) => hooks.onAfterLogin(user, request, response))
+    // biome-ignore lint/suspicious/noExplicitAny: one manager for every user model; forModel gives it the model's type
   } as UserManagerService<any>)
 })
 
@@ -447,5 +457,6 @@ export class UserManager extends Context.Tag("effect-users/UserManager")<UserMan
   static readonly forModel = <Id extends Schema.Schema.Any, Fields extends Schema.Struct.Fields>(
     _model: UserModel<Id, Fields>
   ): Context.Tag<UserManager, UserManagerService<UserOf<UserModel<Id, Fields>>>> =>
+    // biome-ignore lint/suspicious/noExplicitAny: one manager for every user model; forModel gives it the model's type
     UserManager as Context.Tag<UserManager, any>
 }

@@ -90,17 +90,20 @@ export const newOAuthAccount = (account: OAuthAccountCreate): OAuthAccount => ({
 })
 
 /** Builds an in-memory repository. IDs the caller does not give are assigned 1, 2, 3… */
+// biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel gives it the model's type
 export const makeMemory = (): UserRepositoryService<any> => {
   const users = MutableHashMap.empty<unknown, Stored>()
   const idsByEmail = new Map<string, unknown>()
   let nextId = 1
 
+  // biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel gives it the model's type
   const withOAuth = ({ oauthAccounts, user }: Stored): UserWithOAuth<any> => ({ ...user, oauthAccounts })
   const ownerOf = (email: string) => Option.fromNullable(idsByEmail.get(emailKey(email)))
   const takenByOther = (email: string, id: unknown) =>
     Option.exists(ownerOf(email), (owner) => !Equal.equals(owner, id))
 
   // Each method checks and writes in one synchronous step, so concurrent fibers cannot interleave.
+  // biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel gives it the model's type
   const insert = (input: UserInsert<any>, accounts: ReadonlyArray<OAuthAccount>) =>
     Effect.suspend(() => {
       if (Option.isSome(ownerOf(input.email))) return Effect.fail(new UserAlreadyExists())
@@ -125,6 +128,7 @@ export const makeMemory = (): UserRepositoryService<any> => {
     idsByEmail.set(emailKey(next.user.email), id)
     return next
   }
+  // biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel gives it the model's type
   const updateNow = (user: BaseUser, patch: UserPatch<any>): Stored | UserAlreadyExists | UserNotExists =>
     patch.email !== undefined && takenByOther(patch.email, user.id)
       ? new UserAlreadyExists()
@@ -209,5 +213,6 @@ export class UserRepository extends Context.Tag("effect-users/UserRepository")<
   static readonly forModel = <Id extends Schema.Schema.Any, Fields extends Schema.Struct.Fields>(
     _model: UserModel<Id, Fields>
   ): Context.Tag<UserRepository, UserRepositoryService<UserOf<UserModel<Id, Fields>>>> =>
+    // biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel gives it the model's type
     UserRepository as Context.Tag<UserRepository, any>
 }

@@ -4,6 +4,7 @@
  */
 
 export * as AuthBackend from "./http/AuthBackend.js"
+export * as Authentication from "./http/Authentication.js"
 export * as AuthStrategy from "./http/AuthStrategy.js"
 export * as BackgroundWork from "./http/BackgroundWork.js"
 export {
@@ -19,3 +20,4 @@ export * as OAuth from "./http/OAuth.js"
 export * as RequestLimits from "./http/RequestLimits.js"
 export * as UserSchemas from "./http/UserSchemas.js"
 export * as UsersApi from "./http/UsersApi.js"
+export * as UsersGroups from "./http/UsersGroups.js"

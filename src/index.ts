@@ -2,8 +2,10 @@
  * effect-users: FastAPI Users' user manager for Effect.
  */
 
+export * as AccessTokenStore from "./AccessTokenStore.js"
 export { type Argon2WorkersOptions, makeArgon2Workers } from "./Argon2Workers.js"
 export * as AuthBackend from "./http/AuthBackend.js"
+export * as Authentication from "./http/Authentication.js"
 export * as AuthStrategy from "./http/AuthStrategy.js"
 export * as BackgroundWork from "./http/BackgroundWork.js"
 export {
@@ -19,6 +21,7 @@ export * as OAuth from "./http/OAuth.js"
 export * as RequestLimits from "./http/RequestLimits.js"
 export * as UserSchemas from "./http/UserSchemas.js"
 export * as UsersApi from "./http/UsersApi.js"
+export * as UsersGroups from "./http/UsersGroups.js"
 export { IdParser, type IdParserService, integerParser, uuidParser } from "./IdParser.js"
 export * as Migrations from "./Migrations.js"
 export {
@@ -37,6 +40,7 @@ export {
   PasswordValidator,
   type PasswordValidatorService
 } from "./PasswordValidator.js"
+export * as SqlAccessTokenStore from "./SqlAccessTokenStore.js"
 export * as SqlUserRepository from "./SqlUserRepository.js"
 export {
   type Claims,

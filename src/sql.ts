@@ -1,7 +1,8 @@
 /**
- * `effect-users/sql`: the `@effect/sql` repository (PostgreSQL or SQLite, whichever `SqlClient` the app
+ * `effect-users/sql`: the `@effect/sql` repository and access token store (PostgreSQL or SQLite, whichever `SqlClient` the app
  * provides) and the migrations that create FastAPI Users' tables. The same values as the package root exports.
  */
 
 export * as Migrations from "./Migrations.js"
+export * as SqlAccessTokenStore from "./SqlAccessTokenStore.js"
 export * as SqlUserRepository from "./SqlUserRepository.js"

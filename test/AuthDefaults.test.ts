@@ -8,7 +8,14 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, describe, it, layer } from "@effect/vitest"
 import { Duration, Effect, Layer, Option, Redacted, TestClock } from "effect"
-import { AuthBackend, AuthStrategy, UserManager, type UserManagerService, UserRepository } from "effect-users"
+import {
+  AuthBackend,
+  AuthStrategy,
+  SqlAccessTokenStore,
+  UserManager,
+  type UserManagerService,
+  UserRepository
+} from "effect-users"
 import { describePg, freshDatabase } from "./utils/PgTest.js"
 import { defaultRepository } from "./utils/SqlTest.js"
 import { freshEmail, harness, password } from "./utils/TestUsers.js"
@@ -41,6 +48,7 @@ describe("cookie transport", () => {
 })
 
 /** The manager over the repository in context, as the strategies need it. */
+// biome-ignore lint/suspicious/noExplicitAny: a test helper over every user model or an untyped JSON reply
 const withManager = <A, E, R>(effect: (users: UserManagerService<any>) => Effect.Effect<A, E, R>) =>
   Effect.gen(function* () {
     const { users } = yield* harness()
@@ -51,6 +59,7 @@ const withManager = <A, E, R>(effect: (users: UserManagerService<any>) => Effect
 /** Reads the token `offset` after it was written: some user just under the lifetime, none at and after it. */
 const lifetimeCases = (
   strategy: AuthStrategy.AuthStrategy,
+  // biome-ignore lint/suspicious/noExplicitAny: a test helper over every user model or an untyped JSON reply
   users: UserManagerService<any>,
   lifetime: Duration.DurationInput
 ) =>
@@ -80,50 +89,56 @@ layer(UserRepository.layerMemory)("JWT strategy lifetime", (it) => {
 })
 
 const databaseLifetimeSuite = (name: string, client: Layer.Layer<SqlClient.SqlClient, unknown>) =>
-  layer(Layer.merge(defaultRepository(client), client))(name, (it) => {
-    it.effect("database strategy, default 1 hour: valid a second before, refused a second after", () =>
-      withManager((users) =>
-        Effect.flatMap(AuthStrategy.database(), (strategy) => lifetimeCases(strategy, users, "1 hour"))
-      )
-    )
-
-    it.effect("database strategy, 2 hours: valid a second before, refused a second after", () =>
-      withManager((users) =>
-        Effect.flatMap(AuthStrategy.database({ lifetime: "2 hours" }), (strategy) =>
-          lifetimeCases(strategy, users, "2 hours")
+  layer(Layer.mergeAll(defaultRepository(client), SqlAccessTokenStore.layer.pipe(Layer.provide(client)), client))(
+    name,
+    (it) => {
+      it.effect("database strategy, default 1 hour: valid a second before, refused a second after", () =>
+        withManager((users) =>
+          Effect.flatMap(AuthStrategy.database(), (strategy) => lifetimeCases(strategy, users, "1 hour"))
         )
       )
-    )
-  })
+
+      it.effect("database strategy, 2 hours: valid a second before, refused a second after", () =>
+        withManager((users) =>
+          Effect.flatMap(AuthStrategy.database({ lifetime: "2 hours" }), (strategy) =>
+            lifetimeCases(strategy, users, "2 hours")
+          )
+        )
+      )
+    }
+  )
 
 databaseLifetimeSuite("SQLite", SqliteClient.layer({ filename: ":memory:" }))
 
 const sqlite = SqliteClient.layer({ filename: ":memory:" })
-layer(Layer.merge(defaultRepository(sqlite), sqlite))("database strategy over rows others wrote (SQLite)", (it) => {
-  it.effect("created_at in SQLite's CURRENT_TIMESTAMP form is UTC; one with an offset is read with it", () =>
-    withManager((users) =>
-      Effect.gen(function* () {
-        const strategy = yield* AuthStrategy.database()
-        const sql = (yield* SqlClient.SqlClient).withoutTransforms()
-        const user = yield* users.create({ email: freshEmail(), password: password("correct horse battery") })
-        const stored = (createdAt: string) =>
-          Effect.gen(function* () {
-            const token = `token-${createdAt}`
-            const digest = createHash("sha256").update(token).digest("base64url")
-            yield* sql`INSERT INTO accesstoken (token, created_at, user_id) VALUES (${digest}, ${createdAt}, ${String(user.id)})`
-            return token
-          })
-        const utc = yield* stored("2026-06-01 10:00:00")
-        const offset = yield* stored("2026-06-01T12:00:00+02:00")
-        const valid = (token: string) => Effect.map(strategy.read(token), Option.isSome)
-        yield* TestClock.setTime(Date.parse("2026-06-01T10:59:59Z"))
-        assert.deepStrictEqual([yield* valid(utc), yield* valid(offset)], [true, true])
-        yield* TestClock.setTime(Date.parse("2026-06-01T11:00:01Z"))
-        assert.deepStrictEqual([yield* valid(utc), yield* valid(offset)], [false, false])
-      })
+layer(Layer.mergeAll(defaultRepository(sqlite), SqlAccessTokenStore.layer.pipe(Layer.provide(sqlite)), sqlite))(
+  "database strategy over rows others wrote (SQLite)",
+  (it) => {
+    it.effect("created_at in SQLite's CURRENT_TIMESTAMP form is UTC; one with an offset is read with it", () =>
+      withManager((users) =>
+        Effect.gen(function* () {
+          const strategy = yield* AuthStrategy.database()
+          const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+          const user = yield* users.create({ email: freshEmail(), password: password("correct horse battery") })
+          const stored = (createdAt: string) =>
+            Effect.gen(function* () {
+              const token = `token-${createdAt}`
+              const digest = createHash("sha256").update(token).digest("base64url")
+              yield* sql`INSERT INTO accesstoken (token, created_at, user_id) VALUES (${digest}, ${createdAt}, ${String(user.id)})`
+              return token
+            })
+          const utc = yield* stored("2026-06-01 10:00:00")
+          const offset = yield* stored("2026-06-01T12:00:00+02:00")
+          const valid = (token: string) => Effect.map(strategy.read(token), Option.isSome)
+          yield* TestClock.setTime(Date.parse("2026-06-01T10:59:59Z"))
+          assert.deepStrictEqual([yield* valid(utc), yield* valid(offset)], [true, true])
+          yield* TestClock.setTime(Date.parse("2026-06-01T11:00:01Z"))
+          assert.deepStrictEqual([yield* valid(utc), yield* valid(offset)], [false, false])
+        })
+      )
     )
-  )
-})
+  }
+)
 
 describePg("PostgreSQL", () => {
   const db = freshDatabase()

@@ -31,7 +31,7 @@ describePg("A FastAPI Users database on PostgreSQL (test/fixtures/fastapi-users.
       Effect.gen(function* () {
         const before = yield* Effect.promise(snapshot)
         const applied = yield* Migrations.run()
-        assert.strictEqual(applied.length, 5)
+        assert.strictEqual(applied.length, 6)
         // Every row keeps every column; only the new email_key column is added, filled with each e-mail's key.
         const after = yield* Effect.promise(snapshot)
         assert.deepStrictEqual(
@@ -49,6 +49,13 @@ describePg("A FastAPI Users database on PostgreSQL (test/fixtures/fastapi-users.
         assert.includeMembers(
           indexes.map((row) => row.indexname),
           ["ix_user_email", Migrations.emailIndexName("user"), Migrations.emailKeyIndexName("user")]
+        )
+        const tokenIndexes = yield* Effect.promise(() =>
+          db.query(`SELECT indexname FROM pg_indexes WHERE tablename = 'accesstoken'`)
+        )
+        assert.include(
+          tokenIndexes.map((row) => row.indexname),
+          "ix_accesstoken_user_id"
         )
         assert.deepStrictEqual(yield* Migrations.run(), [])
       })
@@ -121,6 +128,7 @@ describePg("A FastAPI Users database on PostgreSQL (test/fixtures/fastapi-users.
         const after = yield* Effect.promise(snapshot)
         assert.deepStrictEqual(after.accounts, before.accounts)
         assert.deepStrictEqual(after.tokens, before.tokens)
+        // biome-ignore lint/suspicious/noExplicitAny: a test helper over every user model or an untyped JSON reply
         const nimue = (rows: ReadonlyArray<any>) => rows.find((row) => row.email === "nimue@avalon.bt")
         assert.deepStrictEqual(nimue(after.users), nimue(before.users))
       })

@@ -333,6 +333,7 @@ const abuseSuite = (name: string, client: Layer.Layer<SqlClient.SqlClient, unkno
           assert.notInclude(text, "actual", path)
           if (field !== undefined)
             assert.deepInclude(
+              // biome-ignore lint/suspicious/noExplicitAny: a test helper over every user model or an untyped JSON reply
               reply.body.detail.map((issue: any) => issue.loc),
               ["body", field]
             )
@@ -381,6 +382,7 @@ const abuseSuite = (name: string, client: Layer.Layer<SqlClient.SqlClient, unkno
           const reply = yield* request(path, { json })
           assert.strictEqual(reply.status, 422, path)
           assert.deepInclude(
+            // biome-ignore lint/suspicious/noExplicitAny: a test helper over every user model or an untyped JSON reply
             reply.body.detail.map((issue: any) => issue.loc),
             ["body", field]
           )

@@ -24,6 +24,7 @@ const assertUnavailable = (reply: Reply, what: string) => {
   assert.match(reply.headers.get("retry-after") ?? "", /^[1-9]\d*$/, what)
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: a test helper over every user model or an untyped JSON reply
 const timed = (effect: Effect.Effect<Reply, never, any>) =>
   Effect.map(Effect.timed(effect), ([duration, reply]) => ({ reply, ms: Duration.toMillis(duration) }))
 

@@ -37,6 +37,7 @@ const wrappedArgon2 = () => {
   return { inner, verified, layer: PasswordHasher.layer(service) }
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: a test helper over every user model or an untyped JSON reply
 const register = (users: UserManagerService<any>, email = freshEmail()) =>
   users.create({ email, password: password("correct horse battery") })
 

@@ -50,6 +50,7 @@ const yielding = <S extends object>(service: S): S =>
  * production, so a read-then-write would lose the race here too.
  */
 const interleaving = Effect.gen(function* () {
+  // biome-ignore lint/suspicious/noExplicitAny: a test helper over every user model or an untyped JSON reply
   const repository: UserRepositoryService<any> = yield* UserRepository
   const hasher = makeFakeHasher().service
   const { hash, verify } = yielding({ hash: hasher.hash, verify: hasher.verify })
@@ -82,6 +83,7 @@ const requestVerifyToken = (h: Harness, user: unknown) =>
     return h.hooks.named("onAfterRequestVerify").at(-1)!.args[1] as string
   })
 
+// biome-ignore lint/suspicious/noExplicitAny: a test helper over every user model or an untyped JSON reply
 const register = (users: UserManagerService<any>, email = freshEmail()) =>
   users.create({ email, password: password("correct horse battery") })
 

@@ -49,6 +49,7 @@ const pyJwtToken = (claims: Record<string, unknown>, secret: Redacted.Redacted<s
 
 /** Registers a user through the manager (unsafe, so flags can be set). */
 const register = (
+  // biome-ignore lint/suspicious/noExplicitAny: a test helper over every user model or an untyped JSON reply
   users: UserManagerService<any>,
   fields: { email?: string; password?: string; isActive?: boolean; isVerified?: boolean; isSuperuser?: boolean } = {}
 ) =>
@@ -61,6 +62,7 @@ const register = (
   })
 
 /** The verification token the manager hands to `onAfterRequestVerify`. */
+// biome-ignore lint/suspicious/noExplicitAny: a test helper over every user model or an untyped JSON reply
 const requestVerifyToken = (h: Effect.Effect.Success<ReturnType<typeof harness>>, user: any) =>
   Effect.gen(function* () {
     yield* h.users.requestVerify(user)
@@ -68,6 +70,7 @@ const requestVerifyToken = (h: Effect.Effect.Success<ReturnType<typeof harness>>
   })
 
 /** The reset token the manager hands to `onAfterForgotPassword`. */
+// biome-ignore lint/suspicious/noExplicitAny: a test helper over every user model or an untyped JSON reply
 const forgotPasswordToken = (h: Effect.Effect.Success<ReturnType<typeof harness>>, user: any) =>
   Effect.gen(function* () {
     yield* h.users.forgotPassword(user)
@@ -165,6 +168,7 @@ export const userManagerSuite = (name: string, repository: Layer.Layer<UserRepos
           const email = freshEmail()
           const error = yield* Effect.flip(users.create({ email, password: password("short") }))
           assert.strictEqual(error._tag, "InvalidPassword")
+          // biome-ignore lint/suspicious/noExplicitAny: a test helper over every user model or an untyped JSON reply
           assert.strictEqual((error as any).reason, "Password should be at least 8 characters")
           assert.strictEqual(hasher.counts.hash, 1) // the dummy hash made when the manager was built
           assert.isTrue(Option.isNone(yield* Effect.option(users.getByEmail(email))))
@@ -564,6 +568,7 @@ export const userManagerSuite = (name: string, repository: Layer.Layer<UserRepos
         Effect.gen(function* () {
           const h = yield* harness()
           const user = yield* register(h.users)
+          // biome-ignore lint/suspicious/noExplicitAny: a test helper over every user model or an untyped JSON reply
           const patch = { id: "0b5d1f9a-7c3e-4c1e-9b0a-2f4f7f6a1d11", hashedPassword: "x" } as any
           const updated = yield* h.users.update(user, patch)
           assert.strictEqual(updated.id, user.id)

@@ -33,12 +33,15 @@ export interface CookieOptions {
   readonly sameSite?: "lax" | "strict" | "none" | undefined
 }
 
-/** How a token travels between client and server. */
-export interface Transport {
-  readonly _tag: "Bearer" | "Cookie"
+/** How a token travels: in an `Authorization: Bearer` header or in a cookie. */
+export type Kind = "Bearer" | "Cookie"
+
+/** How a token travels between client and server; `K` decides the login route's response. */
+export interface Transport<K extends Kind = Kind> {
+  readonly _tag: K
   /** The OpenAPI security scheme of this transport. */
   readonly security: HttpApiSecurity.HttpApiSecurity
-  /** The token the request carries, if any. */
+  /** The token the request carries, if there is one. */
   readonly read: (request: HttpServerRequest.HttpServerRequest) => Option.Option<string>
   /** The response of a successful login. */
   readonly loginResponse: (token: string) => HttpServerResponse.HttpServerResponse
@@ -47,7 +50,7 @@ export interface Transport {
 }
 
 /** `Authorization: Bearer <token>`; login answers 200 `{"access_token", "token_type": "bearer"}`, logout 204. */
-export const bearerTransport = (options: { readonly tokenUrl?: string | undefined } = {}): Transport => ({
+export const bearerTransport = (options: { readonly tokenUrl?: string | undefined } = {}): Transport<"Bearer"> => ({
   _tag: "Bearer",
   security: HttpApiSecurity.bearer.pipe(
     HttpApiSecurity.annotate(
@@ -69,7 +72,7 @@ export const bearerTransport = (options: { readonly tokenUrl?: string | undefine
 })
 
 /** A cookie; login answers 204 with `Set-Cookie`, logout 204 with the cookie cleared (empty, Max-Age=0). */
-export const cookieTransport = (options: CookieOptions = {}): Transport => {
+export const cookieTransport = (options: CookieOptions = {}): Transport<"Cookie"> => {
   const name = options.name ?? "fastapiusersauth"
   const attributes = {
     path: options.path ?? "/",
@@ -98,32 +101,38 @@ export const cookieTransport = (options: CookieOptions = {}): Transport => {
   }
 }
 
-/** A named backend: routes at `/auth/{name}/login` and `/auth/{name}/logout`. */
-export interface AuthBackend<Name extends string = string, R = any> {
+/**
+ * A named backend: routes at `/auth/{name}/login` and `/auth/{name}/logout`. `R` is what its strategy needs;
+ * `K`, its transport's kind, types the login route (a bearer token body, or a cookie and no content).
+ */
+export interface AuthBackend<Name extends string = string, R = never, K extends Kind = Kind> {
   readonly name: Name
-  readonly transport: Transport
+  readonly transport: Transport<K>
   readonly strategy: Effect.Effect<AuthStrategy, ConfigError.ConfigError, R>
 }
 
-/** Any backend. */
-export type Any = AuthBackend<string, any>
+/** Every backend, whatever its name, needs and transport. */
+export type Any = AuthBackend<string, unknown, Kind>
 
 /** What a backend's strategy needs. */
-export type Context<B> = B extends AuthBackend<string, infer R> ? R : never
+export type Context<B> = B extends AuthBackend<string, infer R, Kind> ? R : never
+
+/** The name of a backend. */
+export type NameOf<B> = B extends AuthBackend<infer Name, infer _R, Kind> ? Name : never
 
 /** Pairs a transport with a strategy under a name. */
-export const make = <const Name extends string, R>(
+export const make = <const Name extends string, R, K extends Kind>(
   name: Name,
-  transport: Transport,
+  transport: Transport<K>,
   strategy: Effect.Effect<AuthStrategy, ConfigError.ConfigError, R>
-): AuthBackend<Name, R> => ({ name, transport, strategy })
+): AuthBackend<Name, R, K> => ({ name, transport, strategy })
 
 /** A bearer backend; its login route is the token URL in the OpenAPI document. */
 export const bearer = <const Name extends string, R>(
   name: Name,
   strategy: Effect.Effect<AuthStrategy, ConfigError.ConfigError, R>,
   options: { readonly prefix?: string | undefined } = {}
-): AuthBackend<Name, R> =>
+): AuthBackend<Name, R, "Bearer"> =>
   make(name, bearerTransport({ tokenUrl: `${options.prefix ?? "/auth"}/${name}/login` }), strategy)
 
 /** A cookie backend. */
@@ -131,4 +140,4 @@ export const cookie = <const Name extends string, R>(
   name: Name,
   strategy: Effect.Effect<AuthStrategy, ConfigError.ConfigError, R>,
   options: CookieOptions = {}
-): AuthBackend<Name, R> => make(name, cookieTransport(options), strategy)
+): AuthBackend<Name, R, "Cookie"> => make(name, cookieTransport(options), strategy)

@@ -1,10 +1,9 @@
 /**
  * Login strategies: how a token is issued for a user, read back into a user, and revoked on logout.
- * `jwt` is stateless (FastAPI Users' `JWTStrategy`); `database` keeps opaque tokens in the `accesstoken`
- * table (FastAPI Users' `DatabaseStrategy`), stored hashed.
+ * `jwt` is stateless (FastAPI Users' `JWTStrategy`); `database` keeps opaque tokens, stored hashed, in an
+ * `AccessTokenStore` (FastAPI Users' `DatabaseStrategy` over its `accesstoken` table).
  */
 import { createHash, randomBytes } from "node:crypto"
-import * as SqlClient from "@effect/sql/SqlClient"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
@@ -12,6 +11,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import { AccessTokenStore } from "../AccessTokenStore.js"
 import { type HmacAlgorithm, makeJwt, type TokenCodecService } from "../TokenCodec.js"
 import type { BaseUser } from "../User.js"
 import { UserManager } from "../UserManager.js"
@@ -19,11 +19,11 @@ import { UserManager } from "../UserManager.js"
 /** A strategy, bound to the manager and storage it needs. */
 export interface AuthStrategy {
   /** The user a token belongs to, if the token is valid and the user exists. */
-  readonly read: (token: string) => Effect.Effect<Option.Option<BaseUser<any>>>
+  readonly read: (token: string) => Effect.Effect<Option.Option<BaseUser>>
   /** Issues a token for the user. */
-  readonly write: (user: BaseUser<any>) => Effect.Effect<string>
+  readonly write: (user: BaseUser) => Effect.Effect<string>
   /** Revokes a token; stateless strategies cannot and do nothing. */
-  readonly destroy: (token: string, user: BaseUser<any>) => Effect.Effect<void>
+  readonly destroy: (token: string, user: BaseUser) => Effect.Effect<void>
 }
 
 /** A value given directly or read through `Config`. */
@@ -77,47 +77,33 @@ export const jwt = (options: JwtOptions): Effect.Effect<AuthStrategy, ConfigErro
 export interface DatabaseOptions {
   /** How long a token is valid after it was issued; default 1 hour. */
   readonly lifetime?: Duration.DurationInput | undefined
-  /** The table; default `accesstoken` (columns `token`, `created_at`, `user_id`). */
-  readonly table?: string | undefined
 }
 
 // Only a SHA-256 of each token is stored: a leaked table cannot be replayed as sessions. A token has 256
 // bits of entropy, so a fast unsalted hash is enough (nothing to brute-force, unlike a password).
 const digest = (token: string) => createHash("sha256").update(token).digest("base64url")
 
-// SQLite's CURRENT_TIMESTAMP writes "YYYY-MM-DD HH:MM:SS" in UTC, without a zone.
-const toMillis = (value: unknown): number => {
-  if (value instanceof Date) return value.getTime()
-  if (typeof value === "number") return value
-  const text = String(value)
-  return new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(text) ? text : `${text.replace(" ", "T")}Z`).getTime()
-}
-
 /**
- * Opaque tokens (32 random bytes, base64url) in an `accesstoken` table through `@effect/sql`; stored as
- * their SHA-256, rejected once older than `lifetime`, deleted on logout.
+ * Opaque tokens (32 random bytes, base64url) in the `AccessTokenStore` (`SqlAccessTokenStore.layer` for
+ * FastAPI Users' `accesstoken` table, `AccessTokenStore.layerMemory` in tests); stored as their SHA-256,
+ * rejected once older than `lifetime`, deleted on logout.
  */
 export const database = (
   options: DatabaseOptions = {}
-): Effect.Effect<AuthStrategy, never, UserManager | SqlClient.SqlClient> =>
+): Effect.Effect<AuthStrategy, never, UserManager | AccessTokenStore> =>
   Effect.gen(function* () {
     const users = yield* UserManager
-    const sql = (yield* SqlClient.SqlClient).withoutTransforms()
-    const table = sql(options.table ?? "accesstoken")
+    const store = yield* AccessTokenStore
     const lifetime = Duration.toMillis(options.lifetime ?? "1 hour")
-    const timestamp = (millis: number) =>
-      sql.onDialectOrElse({ sqlite: () => new Date(millis).toISOString(), orElse: () => new Date(millis) })
     return {
       read: (token) =>
         Effect.gen(function* () {
           if (token.length === 0 || token.length > 100) return Option.none()
-          const rows = yield* sql<{ readonly user_id: unknown; readonly created_at: unknown }>`
-            select user_id, created_at from ${table} where token = ${digest(token)}`.pipe(Effect.orDie)
-          const row = rows[0]
-          if (row === undefined) return Option.none()
+          const stored = yield* store.read(digest(token))
+          if (Option.isNone(stored)) return Option.none()
           const now = yield* Clock.currentTimeMillis
-          if (toMillis(row.created_at) + lifetime <= now) return Option.none()
-          return yield* users.parseId(row.user_id).pipe(
+          if (stored.value.createdAt.getTime() + lifetime <= now) return Option.none()
+          return yield* users.parseId(stored.value.userId).pipe(
             Effect.flatMap((id) => users.get(id)),
             Effect.option
           )
@@ -126,11 +112,9 @@ export const database = (
         Effect.gen(function* () {
           const token = randomBytes(32).toString("base64url")
           const now = yield* Clock.currentTimeMillis
-          yield* sql`insert into ${table} (token, created_at, user_id) values (${digest(token)}, ${timestamp(now)}, ${String(user.id)})`.pipe(
-            Effect.orDie
-          )
+          yield* store.write(digest(token), { userId: String(user.id), createdAt: new Date(now) })
           return token
         }),
-      destroy: (token) => sql`delete from ${table} where token = ${digest(token)}`.pipe(Effect.orDie, Effect.asVoid)
+      destroy: (token) => store.delete(digest(token))
     }
   })

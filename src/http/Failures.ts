@@ -1,8 +1,8 @@
 /**
  * What the HTTP edge answers when a request fails for a reason that is not the client's: 503
  * `{"detail": "SERVICE_UNAVAILABLE"}` with `Retry-After` when a dependency is down or overloaded (storage
- * unreachable, pool exhausted, a full hash queue: any `ServiceUnavailable`), 500
- * `{"detail": "INTERNAL_SERVER_ERROR"}` for any other defect. Each is logged once, as one error line that
+ * unreachable, pool exhausted, a full hash queue: every `ServiceUnavailable`), 500
+ * `{"detail": "INTERNAL_SERVER_ERROR"}` for every other defect. Each is logged once, as one error line that
  * names the cause without its data (no parameters, no input, no tokens).
  *
  * Storage faults are defects in this codebase (repositories `orDie` their `SqlError`s), so they are told
@@ -81,7 +81,7 @@ const isConnectionFault = (u: unknown, depth = 0): boolean => {
 }
 
 /**
- * The unavailability a failure or defect stands for, if any: a `ServiceUnavailable`, or an `SqlError` whose
+ * The unavailability a failure or defect stands for, if there is one: a `ServiceUnavailable`, or an `SqlError` whose
  * cause is a connection or availability problem (also when wrapped as the `cause` of another error).
  */
 export const unavailability = (u: unknown): Option.Option<Unavailability> => {
@@ -108,7 +108,7 @@ export type Verdict =
 
 const expected: Verdict = { _tag: "Expected" }
 
-/** Classifies a request's failure: any unavailability is a 503; a defect with no typed failure is a 500. */
+/** Classifies a request's failure: an unavailability is a 503; a defect with no typed failure is a 500. */
 export const classify = (cause: Cause.Cause<unknown>): Verdict => {
   const defects = Chunk.toReadonlyArray(Cause.defects(cause))
   const failures = Chunk.toReadonlyArray(Cause.failures(cause))

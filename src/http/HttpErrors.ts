@@ -48,6 +48,79 @@ export const detailWithReason = <const Code extends string>(code: Code) =>
     examples: [{ detail: { code, reason: "Password should be at least 8 characters" } }]
   })
 
+/** One row of an error table: the status and code a typed error answers with. */
+export interface ErrorEntry<Code extends string = string> {
+  readonly status: number
+  readonly code: Code
+  /** The OpenAPI description of the error; default the code. */
+  readonly description?: string | undefined
+  /** The body carries the error's `reason` (`{"detail": {"code", "reason"}}`), as for rejected passwords. */
+  readonly reason?: true | undefined
+}
+
+/** A route's error table: typed errors (by `_tag`) to the status and code each answers with. */
+export type ErrorTable = Readonly<Record<string, ErrorEntry>>
+
+/** The body an entry answers with. */
+export type EntryBody<E> = E extends { readonly code: infer Code; readonly reason: true }
+  ? { readonly detail: { readonly code: Code; readonly reason: string } }
+  : E extends { readonly code: infer Code }
+    ? { readonly detail: Code }
+    : never
+
+/** The bodies a table answers with. */
+export type TableBody<T extends ErrorTable> = EntryBody<T[keyof T]>
+
+/** A table's errors: the schema the endpoint declares (`.addError(errors.schema)`) and the handler's mapping. */
+export interface Errors<T extends ErrorTable> {
+  readonly table: T
+  /** Every body of the table, each member annotated with its status. */
+  readonly schema: Schema.Schema<TableBody<T>>
+  /** The body of a typed error the table lists. */
+  readonly body: (error: { readonly _tag: keyof T & string; readonly reason?: string }) => TableBody<T>
+  /** Fails with the body of an entry, for failures the handler decides itself (an inactive user at login). */
+  readonly fail: (tag: keyof T & string) => Effect.Effect<never, TableBody<T>>
+}
+
+const entrySchema = (entry: ErrorEntry) =>
+  entry.reason
+    ? Schema.Struct({ detail: Schema.Struct({ code: Schema.Literal(entry.code), reason: Schema.String }) }).annotations(
+        {
+          ...HttpApiSchema.annotations({ status: entry.status }),
+          identifier: `Error.${entry.code}`,
+          description: entry.description ?? `${entry.code}: the password was rejected; \`reason\` says why`,
+          examples: [{ detail: { code: entry.code, reason: "Password should be at least 8 characters" } }]
+        }
+      )
+    : detail(entry.code, entry.status, entry.description)
+
+/**
+ * A route's error table; each code is written once, and feeds both the endpoint's declared errors and the
+ * handler's mapping. Entries sharing a code share one schema (several manager errors, one answer).
+ */
+export function errorTable<const T extends ErrorTable>(table: T): Errors<T>
+// The union is assembled from the rows at run time; the signature above states its type.
+export function errorTable(table: ErrorTable): {
+  readonly table: ErrorTable
+  readonly schema: Schema.Schema.AnyNoContext
+  readonly body: (error: { readonly _tag: string; readonly reason?: string }) => unknown
+  readonly fail: (tag: string) => Effect.Effect<never, unknown>
+} {
+  const byCode = new Map<string, ErrorEntry>()
+  for (const entry of Object.values(table)) if (!byCode.has(entry.code)) byCode.set(entry.code, entry)
+  const members = [...byCode.values()].map(entrySchema)
+  const bodyOf = (tag: string, reason: string) => {
+    const entry = table[tag]!
+    return entry.reason ? { detail: { code: entry.code, reason } } : { detail: entry.code }
+  }
+  return {
+    table,
+    schema: members.length === 1 ? members[0]! : Schema.Union(...members),
+    body: (error) => bodyOf(error._tag, error.reason ?? ""),
+    fail: (tag) => Effect.fail(bodyOf(tag, ""))
+  }
+}
+
 /** 401: no user, a missing or invalid token, or an inactive user. */
 export const Unauthorized = detail("Unauthorized", 401, "Missing token, invalid token or inactive user")
 /** 401 body. */
@@ -137,32 +210,42 @@ export const layerValidationErrors: Layer.Layer<never> = HttpApiBuilder.middlewa
 
 const decodeErrorRef = "#/components/schemas/HttpApiDecodeError"
 
+type JsonObject = Record<string, unknown>
+const isObject = (u: unknown): u is JsonObject => typeof u === "object" && u !== null && !Array.isArray(u)
+const empty: JsonObject = {}
+const asObject = (u: unknown): JsonObject => (isObject(u) ? u : empty)
+const objectAt = (parent: JsonObject, key: string): JsonObject => asObject(parent[key])
+
 /**
  * An `OpenApi.Transform` that removes @effect/platform's 400 `HttpApiDecodeError` from every response
  * (`layerValidationErrors` answers 422 instead). `UsersApi.make(...).addTo(api)` installs it; an app
  * that sets its own transform can call this one from it.
  */
-export const openApiTransform = (spec: Record<string, any>): Record<string, any> => {
-  for (const operations of Object.values<Record<string, any>>(spec.paths ?? {})) {
-    for (const operation of Object.values<Record<string, any>>(operations)) {
-      const responses: Record<string, any> = operation?.responses ?? {}
-      for (const [status, response] of Object.entries<any>(responses)) {
-        const schema = response?.content?.["application/json"]?.schema
-        if (schema === undefined) continue
+export const openApiTransform = (spec: Record<string, unknown>): Record<string, unknown> => {
+  for (const operations of Object.values(objectAt(spec, "paths"))) {
+    for (const operation of Object.values(asObject(operations))) {
+      const responses = objectAt(asObject(operation), "responses")
+      for (const [status, response] of Object.entries(responses)) {
+        const content = objectAt(objectAt(asObject(response), "content"), "application/json")
+        const schema = content.schema
+        if (!isObject(schema)) continue
         if (schema.$ref === decodeErrorRef) {
           delete responses[status]
         } else if (Array.isArray(schema.anyOf)) {
-          const rest = schema.anyOf.filter((member: any) => member.$ref !== decodeErrorRef)
-          if (rest.length === schema.anyOf.length) continue
-          response.content["application/json"].schema = rest.length === 1 ? rest[0] : { anyOf: rest }
-          const names = rest.map((member: any) => String(member.$ref ?? "").replace("#/components/schemas/Error.", ""))
-          response.description = names.join(" | ")
+          const members: ReadonlyArray<unknown> = schema.anyOf
+          const rest = members.filter((member) => asObject(member).$ref !== decodeErrorRef)
+          if (rest.length === members.length) continue
+          content.schema = rest.length === 1 ? rest[0] : { anyOf: rest }
+          const names = rest.map((member) =>
+            String(asObject(member).$ref ?? "").replace("#/components/schemas/Error.", "")
+          )
+          asObject(response).description = names.join(" | ")
         }
       }
     }
   }
-  const schemas = spec.components?.schemas
-  if (schemas !== undefined && !JSON.stringify(spec.paths).includes(decodeErrorRef)) {
+  const schemas = objectAt(objectAt(spec, "components"), "schemas")
+  if (!JSON.stringify(spec.paths ?? {}).includes(decodeErrorRef)) {
     delete schemas.HttpApiDecodeError
     delete schemas.Issue
     delete schemas.PropertyKey

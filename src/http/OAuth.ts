@@ -1,11 +1,13 @@
 /**
  * OAuth2 login and association routes (FastAPI Users' `get_oauth_router` and `get_oauth_associate_router`)
- * for any provider implementing `OAuthProvider`. The `state` parameter is a signed JWT that expires quickly
+ * for every provider implementing `OAuthProvider`. The `state` parameter is a signed JWT that expires quickly
  * (CSRF protection); the association state also names the user who asked for it.
  */
+
 import type * as HttpApi from "@effect/platform/HttpApi"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
+import type * as HttpApiError from "@effect/platform/HttpApiError"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import type * as HttpApiMiddleware from "@effect/platform/HttpApiMiddleware"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
@@ -13,6 +15,7 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as OpenApi from "@effect/platform/OpenApi"
 import * as ConfigError from "effect/ConfigError"
 import type * as Context from "effect/Context"
+import * as Data from "effect/Data"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -20,13 +23,16 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import { makeJwt } from "../TokenCodec.js"
+import type { User } from "../User.js"
 import { UserManager } from "../UserManager.js"
 import { minimumSecretBytes } from "../UserManagerConfig.js"
+import type * as AuthBackend from "./AuthBackend.js"
 import { noStore } from "./AuthBackend.js"
 import { type Configurable, resolveConfigurable } from "./AuthStrategy.js"
 import { Authenticator, CurrentUser } from "./CurrentUser.js"
-import { detail, ErrorCode } from "./HttpErrors.js"
-import { Token } from "./UserSchemas.js"
+import { ErrorCode, errorTable } from "./HttpErrors.js"
+import * as UserSchemas from "./UserSchemas.js"
+import type * as UsersGroups from "./UsersGroups.js"
 
 /** A failure talking to the provider (code exchange, profile lookup). */
 export class OAuthProviderError extends Schema.TaggedError<OAuthProviderError>()("OAuthProviderError", {
@@ -57,9 +63,9 @@ export interface OAuthProvider {
 }
 
 /** Options of the OAuth routes of one provider. */
-export interface OAuthOptions {
+export interface OAuthOptions<Backend extends string = string> {
   /** The login backend whose login response the callback returns (its name in `UsersApi.make`). */
-  readonly backend: string
+  readonly backend: Backend
   /** Signs the `state` parameter: at least 32 bytes, else the layer fails naming `stateSecret`. */
   readonly stateSecret: Configurable<Redacted.Redacted<string>>
   /** How long a state is valid; default 10 minutes. */
@@ -84,9 +90,9 @@ const AuthorizeParams = Schema.Struct({
   scopes: Schema.optional(Schema.Union(Scope, Schema.Array(Scope).pipe(Schema.maxItems(64))))
 })
 const CallbackParams = Schema.Struct({
-  code: Schema.optional(Token),
-  state: Schema.optional(Token),
-  error: Schema.optional(Token)
+  code: Schema.optional(UserSchemas.Token),
+  state: Schema.optional(UserSchemas.Token),
+  error: Schema.optional(UserSchemas.Token)
 })
 
 /** The state secret, refused at layer construction when shorter than 32 bytes. */
@@ -100,180 +106,229 @@ const checkStateSecret = (secret: Redacted.Redacted<string>) =>
         )
       )
 
-const InvalidState = detail(ErrorCode.OAUTH_INVALID_STATE, 400, "The state is missing, forged or expired")
-const NoEmail = detail(ErrorCode.OAUTH_NOT_AVAILABLE_EMAIL, 400, "The provider did not share an e-mail")
-const AlreadyExists = detail(ErrorCode.OAUTH_USER_ALREADY_EXISTS, 400, "Another user has this e-mail")
-const BadCredentials = detail(ErrorCode.LOGIN_BAD_CREDENTIALS, 400, "The user is inactive")
-const CallbackError = detail("OAUTH_CALLBACK_ERROR", 400, "The provider refused the code or the profile lookup")
+/** The errors of the login callback. */
+export const CallbackErrors = errorTable({
+  InvalidState: {
+    status: 400,
+    code: ErrorCode.OAUTH_INVALID_STATE,
+    description: "The state is missing, forged or expired"
+  },
+  NoEmail: {
+    status: 400,
+    code: ErrorCode.OAUTH_NOT_AVAILABLE_EMAIL,
+    description: "The provider did not share an e-mail"
+  },
+  UserAlreadyExists: {
+    status: 400,
+    code: ErrorCode.OAUTH_USER_ALREADY_EXISTS,
+    description: "Another user has this e-mail"
+  },
+  UserInactive: { status: 400, code: ErrorCode.LOGIN_BAD_CREDENTIALS, description: "The user is inactive" },
+  OAuthProviderError: {
+    status: 400,
+    code: "OAUTH_CALLBACK_ERROR",
+    description: "The provider refused the code or the profile lookup"
+  }
+})
+
+/** The errors of the association callback. */
+export const AssociateCallbackErrors = errorTable({
+  InvalidState: CallbackErrors.table.InvalidState,
+  UserNotExists: CallbackErrors.table.InvalidState,
+  OAuthProviderError: CallbackErrors.table.OAuthProviderError
+})
+
+/** The two groups of a provider: login, and association for a logged-in user. */
+export const declareGroups = <
+  const Name extends string,
+  I extends HttpApiMiddleware.HttpApiMiddleware.AnyId,
+  S,
+  ReadSchema extends Schema.Schema.Any
+>(
+  name: Name,
+  authenticated: Context.Tag<I, S>,
+  UserRead: ReadSchema,
+  prefix: `/${string}`
+) => ({
+  group: HttpApiGroup.make(`oauth.${name}`)
+    .add(
+      HttpApiEndpoint.get("authorize", "/authorize")
+        .setUrlParams(AuthorizeParams)
+        .addSuccess(AuthorizeResponse)
+        .annotate(OpenApi.Summary, `Authorization URL of ${name}`)
+    )
+    .add(
+      HttpApiEndpoint.get("callback", "/callback")
+        .setUrlParams(CallbackParams)
+        .addSuccess(Schema.Unknown)
+        .addError(CallbackErrors.schema)
+    )
+    .prefix(prefix),
+  associateGroup: HttpApiGroup.make(`oauthAssociate.${name}`)
+    .add(
+      HttpApiEndpoint.get("authorize", "/associate/authorize")
+        .setUrlParams(AuthorizeParams)
+        .addSuccess(AuthorizeResponse)
+        .middleware(authenticated)
+    )
+    .add(
+      HttpApiEndpoint.get("callback", "/associate/callback")
+        .setUrlParams(CallbackParams)
+        .addSuccess(UserRead)
+        .addError(AssociateCallbackErrors.schema)
+        .middleware(authenticated)
+    )
+    .prefix(prefix)
+})
+
+type Erased = ReturnType<
+  typeof declareGroups<
+    string,
+    UsersGroups.Authenticated<string>,
+    UsersGroups.Tags<string, ReadonlyArray<AuthBackend.Any>>["Authenticated"]["Service"],
+    typeof UserSchemas.Default.UserRead
+  >
+>
+type ErasedApi = HttpApi.HttpApi<string, Erased["group"] | Erased["associateGroup"], HttpApiError.HttpApiDecodeError>
+
+class InvalidState extends Data.TaggedError("InvalidState") {}
 
 /**
  * The OAuth groups of one provider: `oauth.{name}` (`GET /auth/{name}/authorize`, `GET /auth/{name}/callback`)
  * and `oauthAssociate.{name}` (`GET /auth/{name}/associate/authorize` and `/associate/callback`, for a
- * logged-in user), plus `layer` implementing them. `users` is the value of `UsersApi.make`.
+ * logged-in user), plus `layer` implementing them. `users` is the value of `UsersApi.make`; `options.backend`
+ * names one of its backends.
  */
 export const make = <
   const Name extends string,
   I extends HttpApiMiddleware.HttpApiMiddleware.AnyId,
   S,
-  ReadSchema extends Schema.Schema<any, any>
+  ReadSchema extends Schema.Schema.Any,
+  Backend extends string
 >(
-  users: { readonly Authenticated: Context.Tag<I, S>; readonly schemas: { readonly UserRead: ReadSchema } },
+  users: {
+    readonly Authenticated: Context.Tag<I, S>
+    readonly schemas: { readonly UserRead: ReadSchema }
+    readonly backends: ReadonlyArray<{ readonly name: Backend }>
+  },
   provider: OAuthProvider & { readonly name: Name },
-  options: OAuthOptions
+  options: OAuthOptions<NoInfer<Backend>>
 ) => {
-  const prefix = `${options.authPrefix ?? "/auth"}/${provider.name}` as `/${string}`
-  const callbackErrors = (endpoint: any) =>
-    endpoint
-      .addError(InvalidState)
-      .addError(NoEmail)
-      .addError(AlreadyExists)
-      .addError(BadCredentials)
-      .addError(CallbackError)
+  const prefix: `/${string}` = `${options.authPrefix ?? "/auth"}/${provider.name}`
+  const { associateGroup, group } = declareGroups(provider.name, users.Authenticated, users.schemas.UserRead, prefix)
 
-  const group = HttpApiGroup.make(`oauth.${provider.name}` as `oauth.${Name}`)
-    .add(
-      HttpApiEndpoint.get("authorize", "/authorize")
-        .setUrlParams(AuthorizeParams)
-        .addSuccess(AuthorizeResponse)
-        .annotate(OpenApi.Summary, `Authorization URL of ${provider.name}`)
-    )
-    .add(
-      callbackErrors(
-        HttpApiEndpoint.get("callback", "/callback").setUrlParams(CallbackParams).addSuccess(Schema.Unknown)
-      ) as HttpApiEndpoint.HttpApiEndpoint<"callback", "GET">
-    )
-    .prefix(prefix)
+  const build = Effect.gen(function* () {
+    const manager = yield* UserManager
+    const authenticator = yield* Authenticator
+    const secret = yield* Effect.flatMap(resolveConfigurable(options.stateSecret), checkStateSecret)
+    const codec = makeJwt()
+    const lifetime = options.stateLifetime ?? "10 minutes"
+    const { strategy, transport } = authenticator.backend(options.backend)
 
-  const associateGroup = HttpApiGroup.make(`oauthAssociate.${provider.name}` as `oauthAssociate.${Name}`)
-    .add(
-      HttpApiEndpoint.get("authorize", "/associate/authorize")
-        .setUrlParams(AuthorizeParams)
-        .addSuccess(AuthorizeResponse)
-        .middleware(users.Authenticated)
-    )
-    .add(
-      HttpApiEndpoint.get("callback", "/associate/callback")
-        .setUrlParams(CallbackParams)
-        .addSuccess(users.schemas.UserRead)
-        .addError(InvalidState)
-        .addError(CallbackError)
-        .middleware(users.Authenticated)
-    )
-    .prefix(prefix)
-
-  /** Implements both groups against the app's API (which must contain them). */
-  const layer = <Id extends string, G extends HttpApiGroup.HttpApiGroup.Any, E, R>(
-    api: HttpApi.HttpApi<Id, G, E, R>
-  ): Layer.Layer<
-    HttpApiGroup.ApiGroup<Id, `oauth.${Name}` | `oauthAssociate.${Name}`>,
-    ConfigError.ConfigError,
-    UserManager | Authenticator
-  > => {
-    const build = Effect.gen(function* () {
-      const manager = yield* UserManager
-      const authenticator = yield* Authenticator
-      const secret = yield* Effect.flatMap(resolveConfigurable(options.stateSecret), checkStateSecret)
-      const codec = makeJwt()
-      const lifetime = options.stateLifetime ?? "10 minutes"
-      const { strategy, transport } = authenticator.backend(options.backend)
-
-      const redirectUri = (route: string) =>
-        options.redirectUrl !== undefined
-          ? Effect.succeed(options.redirectUrl)
-          : Effect.map(HttpServerRequest.HttpServerRequest, (request) => {
-              const host = request.headers.host ?? "127.0.0.1"
-              const proto = request.headers["x-forwarded-proto"] ?? "http"
-              return `${proto}://${host}${prefix}${route}`
-            })
-
-      const authorize =
-        (route: string, claims: Record<string, unknown>) =>
-        (params: { scopes?: string | ReadonlyArray<string> | undefined }) =>
-          Effect.gen(function* () {
-            const state = yield* codec.sign(claims, { secret, audience: stateAudience, lifetime })
-            const scopes =
-              params.scopes === undefined ? [] : typeof params.scopes === "string" ? [params.scopes] : params.scopes
-            const url = yield* provider.authorizationUrl({ redirectUri: yield* redirectUri(route), state, scopes })
-            return HttpServerResponse.unsafeJson({ authorization_url: url }, { headers: noStore })
+    const redirectUri = (route: string) =>
+      options.redirectUrl !== undefined
+        ? Effect.succeed(options.redirectUrl)
+        : Effect.map(HttpServerRequest.HttpServerRequest, (request) => {
+            const host = request.headers.host ?? "127.0.0.1"
+            const proto = request.headers["x-forwarded-proto"] ?? "http"
+            return `${proto}://${host}${prefix}${route}`
           })
 
-      const fail = (code: string) => Effect.fail({ detail: code })
-
-      const exchange = (route: string, params: typeof CallbackParams.Type) =>
+    const authorize =
+      (route: string, claims: Record<string, unknown>) =>
+      (params: { readonly scopes?: string | ReadonlyArray<string> | undefined }) =>
         Effect.gen(function* () {
-          if (params.code === undefined || params.state === undefined) return yield* fail(ErrorCode.OAUTH_INVALID_STATE)
-          const claims = yield* codec
-            .verify(params.state, { secret, audience: stateAudience })
-            .pipe(Effect.catchAll(() => fail(ErrorCode.OAUTH_INVALID_STATE)))
-          const tokens = yield* provider
-            .exchangeCode(params.code, yield* redirectUri(route))
-            .pipe(Effect.catchAll(() => fail("OAUTH_CALLBACK_ERROR")))
-          const profile = yield* provider
-            .getIdEmail(tokens.accessToken)
-            .pipe(Effect.catchAll(() => fail("OAUTH_CALLBACK_ERROR")))
-          return { claims, tokens, profile }
+          const state = yield* codec.sign(claims, { secret, audience: stateAudience, lifetime })
+          const scopes =
+            params.scopes === undefined ? [] : typeof params.scopes === "string" ? [params.scopes] : params.scopes
+          const url = yield* provider.authorizationUrl({ redirectUri: yield* redirectUri(route), state, scopes })
+          return HttpServerResponse.unsafeJson({ authorization_url: url }, { headers: noStore })
         })
 
-      const account = (tokens: OAuthTokens, profile: { readonly accountId: string }, email: string) => ({
-        oauthName: provider.name,
-        accessToken: tokens.accessToken,
-        accountId: profile.accountId,
-        accountEmail: email,
-        expiresAt: tokens.expiresAt ?? null,
-        refreshToken: tokens.refreshToken ?? null
+    const exchange = (route: string, params: typeof CallbackParams.Type) =>
+      Effect.gen(function* () {
+        if (params.code === undefined || params.state === undefined) return yield* new InvalidState()
+        const claims = yield* codec
+          .verify(params.state, { secret, audience: stateAudience })
+          .pipe(Effect.mapError(() => new InvalidState()))
+        const tokens = yield* provider.exchangeCode(params.code, yield* redirectUri(route))
+        const profile = yield* provider.getIdEmail(tokens.accessToken)
+        return { claims, tokens, profile }
       })
 
-      const encodeRead = Schema.encodeSync(users.schemas.UserRead)
+    const account = (tokens: OAuthTokens, profile: { readonly accountId: string }, email: string) => ({
+      oauthName: provider.name,
+      accessToken: tokens.accessToken,
+      accountId: profile.accountId,
+      accountEmail: email,
+      expiresAt: tokens.expiresAt ?? null,
+      refreshToken: tokens.refreshToken ?? null
+    })
 
-      const login = (handlers: any) =>
-        handlers
-          .handle("authorize", ({ urlParams }: any) => authorize("/callback", {})(urlParams))
-          .handle("callback", ({ urlParams }: any) =>
-            Effect.gen(function* () {
-              const { profile, tokens } = yield* exchange("/callback", urlParams)
-              if (Option.isNone(profile.email)) return yield* fail(ErrorCode.OAUTH_NOT_AVAILABLE_EMAIL)
-              const user = yield* manager
-                .oauthCallback(account(tokens, profile, profile.email.value), {
+    const read: Schema.Schema.Any = users.schemas.UserRead
+    const encodeRead = Schema.encodeSync(read as Schema.Schema<User, unknown>)
+    return { manager, strategy, transport, authorize, exchange, account, encodeRead }
+  })
+
+  /** Implements both groups against the app's API (which must contain them). */
+  const layer = <ApiId extends string, G extends HttpApiGroup.HttpApiGroup.Any, E, R>(
+    api: HttpApi.HttpApi<ApiId, G | typeof group | typeof associateGroup, E, R>
+  ): Layer.Layer<
+    HttpApiGroup.ApiGroup<ApiId, `oauth.${Name}` | `oauthAssociate.${Name}`>,
+    ConfigError.ConfigError,
+    UserManager | Authenticator | I
+  > => {
+    // The one cast of the API, as in `UsersApi.layer`: these groups come from `declareGroups`, and the
+    // handlers are checked against its instantiation for the default model (`Erased`).
+    const erased: HttpApi.HttpApi.Any = api
+    const typed = erased as ErasedApi
+    const name: string = provider.name
+    const implemented = Layer.unwrapEffect(
+      Effect.map(build, ({ account, authorize, encodeRead, exchange, manager, strategy, transport }) => {
+        const login = HttpApiBuilder.group(typed, `oauth.${name}`, (handlers) =>
+          handlers
+            .handle("authorize", ({ urlParams }) => authorize("/callback", {})(urlParams))
+            .handle("callback", ({ urlParams }) =>
+              Effect.gen(function* () {
+                const { profile, tokens } = yield* exchange("/callback", urlParams)
+                if (Option.isNone(profile.email)) return yield* CallbackErrors.fail("NoEmail")
+                const user = yield* manager.oauthCallback(account(tokens, profile, profile.email.value), {
                   associateByEmail: options.associateByEmail,
                   isVerifiedByDefault: options.isVerifiedByDefault
                 })
-                .pipe(Effect.catchTag("UserAlreadyExists", () => fail(ErrorCode.OAUTH_USER_ALREADY_EXISTS)))
-              if (!user.isActive) return yield* fail(ErrorCode.LOGIN_BAD_CREDENTIALS)
-              const response = transport.loginResponse(yield* strategy.write(user))
-              yield* manager.onAfterLogin(user, Option.some(response))
-              return response
-            })
-          )
-
-      const associate = (handlers: any) =>
-        handlers
-          .handle("authorize", ({ urlParams }: any) =>
-            Effect.flatMap(CurrentUser, (user) => authorize("/associate/callback", { sub: String(user.id) })(urlParams))
-          )
-          .handle("callback", ({ urlParams }: any) =>
-            Effect.gen(function* () {
-              const user = yield* CurrentUser
-              const { claims, profile, tokens } = yield* exchange("/associate/callback", urlParams)
-              if (claims.sub !== String(user.id)) return yield* fail(ErrorCode.OAUTH_INVALID_STATE)
-              const email = Option.getOrElse(profile.email, () => user.email)
-              const linked = yield* manager
-                .oauthAssociateCallback(user, account(tokens, profile, email))
-                .pipe(Effect.catchTag("UserNotExists", () => fail(ErrorCode.OAUTH_INVALID_STATE)))
-              return HttpServerResponse.unsafeJson(encodeRead(linked), { headers: noStore })
-            })
-          )
-      return { login, associate }
-    })
-    return Layer.unwrapEffect(
-      Effect.map(build, ({ associate, login }) => {
-        const groupLayer = (name: string, f: (handlers: any) => any) =>
-          (HttpApiBuilder.group as any)(api, name, f) as Layer.Layer<never>
-        return Layer.mergeAll(
-          groupLayer(`oauth.${provider.name}`, login),
-          groupLayer(`oauthAssociate.${provider.name}`, associate)
+                if (!user.isActive) return yield* CallbackErrors.fail("UserInactive")
+                const response = transport.loginResponse(yield* strategy.write(user))
+                yield* manager.onAfterLogin(user, Option.some(response))
+                return response
+              }).pipe(Effect.mapError((error) => ("detail" in error ? error : CallbackErrors.body(error))))
+            )
         )
+        const associate = HttpApiBuilder.group(typed, `oauthAssociate.${name}`, (handlers) =>
+          handlers
+            .handle("authorize", ({ urlParams }) =>
+              Effect.flatMap(CurrentUser, (user) =>
+                authorize("/associate/callback", { sub: String(user.id) })(urlParams)
+              )
+            )
+            .handle("callback", ({ urlParams }) =>
+              Effect.gen(function* () {
+                const user = yield* CurrentUser
+                const { claims, profile, tokens } = yield* exchange("/associate/callback", urlParams)
+                if (claims.sub !== String(user.id)) return yield* new InvalidState()
+                const email = Option.getOrElse(profile.email, () => user.email)
+                const linked = yield* manager.oauthAssociateCallback(user, account(tokens, profile, email))
+                return HttpServerResponse.unsafeJson(encodeRead(linked), { headers: noStore })
+              }).pipe(Effect.mapError((error) => AssociateCallbackErrors.body(error)))
+            )
+        )
+        return Layer.merge(login, associate)
       })
-    ) as any
+    )
+    return implemented as Layer.Layer<
+      HttpApiGroup.ApiGroup<ApiId, `oauth.${Name}` | `oauthAssociate.${Name}`>,
+      ConfigError.ConfigError,
+      UserManager | Authenticator | I
+    >
   }
 
   return { group, associateGroup, layer }

@@ -22,7 +22,7 @@ import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { detail, ValidationError } from "./HttpErrors.js"
 
-/** The default body limit: 64 KiB, far above any body of the user routes. */
+/** The default body limit: 64 KiB, far above every body of the user routes. */
 export const defaultMaxBodySize = 64 * 1024
 
 /** Options of the body limit. */
@@ -216,7 +216,7 @@ const Failure = Schema.Union(UnsupportedMediaType, ValidationError)
 type Failure = typeof Failure.Type
 
 /**
- * An endpoint middleware: the body must be `application/json` (any parameters, e.g. a charset), else 415;
+ * An endpoint middleware: the body must be `application/json` (with or without parameters, e.g. a charset), else 415;
  * nested at most `maxJsonDepth` levels, else 422.
  */
 export class JsonOnly extends HttpApiMiddleware.Tag<JsonOnly>()("effect-users/RequestLimits/JsonOnly", {

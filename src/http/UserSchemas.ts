@@ -4,11 +4,20 @@
  * appear in the API too (`first_name` for a `firstName` field).
  */
 import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
+import type * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import { Email } from "../User.js"
 import * as UserModel from "../UserModel.js"
 
 const snake = (key: string) => key.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`)
+
+/** A camelCase key in snake_case, as `snake` writes it at run time (`firstName` → `first_name`). */
+export type Snake<S extends string> = S extends `${infer Head}${infer Tail}`
+  ? `${Head extends Lowercase<Head> ? Head : `_${Lowercase<Head>}`}${Snake<Tail>}`
+  : S
+
+/** An object type with its keys in snake_case. */
+export type Snaked<A> = { readonly [K in keyof A as K extends string ? Snake<K> : K]: A[K] }
 
 const renamed = (fields: Schema.Struct.Fields, optional: boolean): Schema.Struct.Fields =>
   Object.fromEntries(
@@ -20,7 +29,7 @@ const renamed = (fields: Schema.Struct.Fields, optional: boolean): Schema.Struct
     })
   )
 
-/** The longest password accepted, in UTF-16 units: refused in O(1) before any hashing or character counting. */
+/** The longest password accepted, in UTF-16 units: refused in O(1) before hashing or counting characters. */
 export const maxPasswordLength = 4096
 
 /** The longest token accepted (verify, reset, OAuth parameters), in characters. */
@@ -36,18 +45,75 @@ const Password = Schema.Redacted(Schema.String.pipe(Schema.maxLength(maxPassword
 /** A token as a request carries it: a string of at most `maxTokenLength` characters. */
 export const Token = Schema.String.pipe(Schema.maxLength(maxTokenLength))
 
-/** The schemas of a model's HTTP bodies. */
-export interface UserSchemas {
-  /** A user as the API returns it. */
-  readonly UserRead: Schema.Schema<any, any>
-  /** The body of `POST /auth/register`. */
-  readonly UserCreate: Schema.Schema<any, any>
-  /** The body of `PATCH /users/me` and `PATCH /users/{id}`. */
-  readonly UserUpdate: Schema.Schema<any, any>
+interface Flags {
+  readonly isActive: boolean
+  readonly isSuperuser: boolean
+  readonly isVerified: boolean
 }
 
+/** A user as the API returns it: the model's user without its password hash. */
+export type ReadType<Id extends Schema.Schema.Any, Fields extends Schema.Struct.Fields> = {
+  readonly id: Schema.Schema.Type<Id>
+  readonly email: string
+} & Flags &
+  Schema.Struct.Type<Fields>
+
+/** The JSON of `ReadType`: snake_case keys. */
+export type ReadEncoded<Id extends Schema.Schema.Any, Fields extends Schema.Struct.Fields> = {
+  readonly id: Schema.Schema.Encoded<Id>
+  readonly email: string
+} & Snaked<Flags> &
+  Snaked<Schema.Struct.Encoded<Fields>>
+
+/** The body of `POST /auth/register`: e-mail, password, the flags (ignored unless by an admin), the model's fields. */
+export type CreateType<Fields extends Schema.Struct.Fields> = {
+  readonly email: string
+  readonly password: Redacted.Redacted<string>
+} & Partial<Flags> &
+  Schema.Struct.Type<Fields>
+
+/** The JSON of `CreateType`. */
+export type CreateEncoded<Fields extends Schema.Struct.Fields> = {
+  readonly email: string
+  readonly password: string
+} & Partial<Snaked<Flags>> &
+  Snaked<Schema.Struct.Encoded<Fields>>
+
+/** The body of the `PATCH` routes: every field optional; a null password leaves it unchanged. */
+export type UpdateType<Fields extends Schema.Struct.Fields> = {
+  readonly email?: string
+  readonly password?: Redacted.Redacted<string> | null
+} & Partial<Flags> &
+  Partial<Schema.Struct.Type<Fields>>
+
+/** The JSON of `UpdateType`. */
+export type UpdateEncoded<Fields extends Schema.Struct.Fields> = {
+  readonly email?: string
+  readonly password?: string | null
+} & Partial<Snaked<Flags>> &
+  Partial<Snaked<Schema.Struct.Encoded<Fields>>>
+
+/** The schemas of a model's HTTP bodies, typed by its ID schema and fields. */
+export interface UserSchemas<Id extends Schema.Schema.Any, Fields extends Schema.Struct.Fields> {
+  /** A user as the API returns it. */
+  readonly UserRead: Schema.Schema<ReadType<Id, Fields>, ReadEncoded<Id, Fields>, Schema.Schema.Context<Id>>
+  /** The body of `POST /auth/register`. */
+  readonly UserCreate: Schema.Schema<CreateType<Fields>, CreateEncoded<Fields>, Schema.Struct.Context<Fields>>
+  /** The body of `PATCH /users/me` and `PATCH /users/{id}`. */
+  readonly UserUpdate: Schema.Schema<UpdateType<Fields>, UpdateEncoded<Fields>, Schema.Struct.Context<Fields>>
+}
+
+/** The schemas of a model. */
+export type Of<M> = M extends UserModel.UserModel<infer Id, infer Fields> ? UserSchemas<Id, Fields> : never
+
 /** Builds the read, create and update schemas of a user model (FastAPI Users' `schemas.BaseUser*`). */
-export const make = (model: UserModel.UserModel<any, any>): UserSchemas => {
+export function make<Id extends Schema.Schema.Any, Fields extends Schema.Struct.Fields>(
+  model: UserModel.UserModel<Id, Fields>
+): UserSchemas<Id, Fields>
+// The struct is built field by field, so its type is known only as the signature above states it.
+export function make(model: UserModel.UserModel<Schema.Schema.Any, Schema.Struct.Fields>): {
+  readonly [K in keyof UserSchemas<Schema.Schema.Any, {}>]: Schema.Schema.Any
+} {
   const flags = { isActive: Schema.Boolean, isSuperuser: Schema.Boolean, isVerified: Schema.Boolean }
   return {
     UserRead: Schema.Struct({
@@ -55,23 +121,23 @@ export const make = (model: UserModel.UserModel<any, any>): UserSchemas => {
       email: Schema.String,
       ...renamed(flags, false),
       ...renamed(model.fields, false)
-    }).annotations({ identifier: "UserRead" }) as unknown as Schema.Schema<any, any>,
+    }).annotations({ identifier: "UserRead" }),
     UserCreate: Schema.Struct({
       email: Email,
       password: Password,
       ...renamed(flags, true),
       ...renamed(model.fields, false)
-    }).annotations({ identifier: "UserCreate" }) as unknown as Schema.Schema<any, any>,
+    }).annotations({ identifier: "UserCreate" }),
     UserUpdate: Schema.Struct({
       ...renamed({ email: Email, password: Schema.NullOr(Password) }, true),
       ...renamed(flags, true),
       ...renamed(model.fields, true)
-    }).annotations({ identifier: "UserUpdate" }) as unknown as Schema.Schema<any, any>
+    }).annotations({ identifier: "UserUpdate" })
   }
 }
 
 /** The schemas of the default model (UUID IDs, no extra fields). */
-export const Default: UserSchemas = make(UserModel.Default)
+export const Default = make(UserModel.Default)
 
 /** A bearer login's body: `{"access_token": ..., "token_type": "bearer"}`. */
 export const BearerResponse = Schema.Struct({

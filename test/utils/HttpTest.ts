@@ -24,6 +24,7 @@ export const authSecret = "auth-secret-auth-secret-auth-secret-auth"
 export const makeServer = (
   client: Layer.Layer<SqlClient.SqlClient, unknown>,
   options: AppOptions = {},
+  // biome-ignore lint/suspicious/noExplicitAny: a test helper over every user model or an untyped JSON reply
   hookOverrides: Partial<UserHooksService<any>> = {},
   hasher: PasswordHasherService = makeFakeHasher().service
 ) => {
@@ -75,6 +76,7 @@ export const nextToken = (
 export interface Reply {
   readonly status: number
   readonly headers: Headers
+  // biome-ignore lint/suspicious/noExplicitAny: a test helper over every user model or an untyped JSON reply
   readonly body: any
 }
 

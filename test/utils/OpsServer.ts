@@ -34,6 +34,7 @@ export interface LogEntry {
 export interface OpsServerOptions {
   readonly hasher?: PasswordHasherService | undefined
   readonly validator?: PasswordValidatorService | undefined
+  // biome-ignore lint/suspicious/noExplicitAny: a test helper over every user model or an untyped JSON reply
   readonly hooks?: Partial<UserHooksService<any>> | undefined
   readonly background?: BackgroundWork.BackgroundWorkOptions | undefined
 }

@@ -39,6 +39,7 @@ export const freshDatabase = () => {
     url,
     client: PgClient.layer({ url: Redacted.make(url) }),
     /** Runs one query with plain `pg` on this database. */
+    // biome-ignore lint/suspicious/noExplicitAny: a test helper over every user model or an untyped JSON reply
     query: <R extends pg.QueryResultRow = any>(text: string, values?: ReadonlyArray<unknown>) =>
       (async () => {
         const client = new pg.Client({ connectionString: url })

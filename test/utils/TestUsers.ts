@@ -57,6 +57,7 @@ const makeRecorder = (calls: Array<HookCall>): HookRecorder => ({
  * Hooks that record every call, with some overridden. `recorder()` starts a recorder of its own that sees
  * only the calls made after it was started: a test sharing a server with others reads its own calls.
  */
+// biome-ignore lint/suspicious/noExplicitAny: a test helper over every user model or an untyped JSON reply
 export const recordingHooks = (overrides: Partial<UserHooksService<any>> = {}) => {
   const calls: Array<HookCall> = []
   const recorders: Array<Array<HookCall>> = [calls]
@@ -81,6 +82,7 @@ export const recordingHooks = (overrides: Partial<UserHooksService<any>> = {}) =
     "onBeforeDelete",
     "onAfterDelete"
   ]
+  // biome-ignore lint/suspicious/noExplicitAny: a test helper over every user model or an untyped JSON reply
   const hooks = Object.fromEntries(names.map((name) => [name, record(name)])) as unknown as UserHooksService<any>
   return {
     ...makeRecorder(calls),
@@ -94,6 +96,7 @@ export const recordingHooks = (overrides: Partial<UserHooksService<any>> = {}) =
 }
 
 export interface Harness {
+  // biome-ignore lint/suspicious/noExplicitAny: a test helper over every user model or an untyped JSON reply
   readonly users: UserManagerService<any>
   readonly hasher: ReturnType<typeof makeFakeHasher>
   readonly hooks: ReturnType<typeof recordingHooks>
@@ -104,6 +107,7 @@ export interface Harness {
  * `extra` layers (validator, config, ID parser, …) override the defaults.
  */
 export const harness = (
+  // biome-ignore lint/suspicious/noExplicitAny: a test helper over every user model or an untyped JSON reply
   options: { readonly hooks?: Partial<UserHooksService<any>>; readonly extra?: Layer.Layer<never, any> } = {}
 ): Effect.Effect<Harness, never, UserRepository> =>
   Effect.gen(function* () {
@@ -126,4 +130,5 @@ export const freshEmail = (name = "user") => `${name}.${Date.now().toString(36)}
 
 export const password = (value: string) => Redacted.make(value)
 
+// biome-ignore lint/suspicious/noExplicitAny: a test helper over every user model or an untyped JSON reply
 export type AnyUser = BaseUser<any>

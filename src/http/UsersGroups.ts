@@ -1,0 +1,399 @@
+/**
+ * The declarations of FastAPI Users' routers: the groups (register, one auth group per login backend, verify,
+ * reset, users), the error table of each route, and the authentication middleware tags they use. Nothing
+ * here runs a request: `UsersApi` implements these groups.
+ */
+import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
+import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
+import type * as HttpApiMiddleware from "@effect/platform/HttpApiMiddleware"
+import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
+import type * as HttpApiSecurity from "@effect/platform/HttpApiSecurity"
+import * as OpenApi from "@effect/platform/OpenApi"
+import type * as Context from "effect/Context"
+import * as Schema from "effect/Schema"
+import type * as AuthBackend from "./AuthBackend.js"
+import { Authentication, type AuthenticationTag, type AuthFailure, type Security } from "./Authentication.js"
+import type { CurrentUser } from "./CurrentUser.js"
+import { ErrorCode, errorTable, ValidationError } from "./HttpErrors.js"
+import * as RequestLimits from "./RequestLimits.js"
+import * as UserSchemas from "./UserSchemas.js"
+
+const notFound = { status: 404, code: "Not Found", description: "No user with this ID" } as const
+const badCredentials = ErrorCode.LOGIN_BAD_CREDENTIALS
+const badResetToken = {
+  status: 400,
+  code: ErrorCode.RESET_PASSWORD_BAD_TOKEN,
+  description: "Bad, expired or used token, or inactive user"
+} as const
+
+/** `POST /auth/register`. */
+export const RegisterErrors = errorTable({
+  UserAlreadyExists: { status: 400, code: ErrorCode.REGISTER_USER_ALREADY_EXISTS },
+  InvalidPassword: { status: 400, code: ErrorCode.REGISTER_INVALID_PASSWORD, reason: true }
+})
+
+/** `POST /auth/{backend}/login`; `UserInactive` and `UserNotVerified` are the handler's own verdicts. */
+export const LoginErrors = errorTable({
+  InvalidCredentials: { status: 400, code: badCredentials, description: "Bad credentials or the user is inactive" },
+  UserInactive: { status: 400, code: badCredentials },
+  UserNotVerified: { status: 400, code: ErrorCode.LOGIN_USER_NOT_VERIFIED, description: "The user is not verified" }
+})
+
+/** `POST /auth/verify`. */
+export const VerifyErrors = errorTable({
+  InvalidVerifyToken: { status: 400, code: ErrorCode.VERIFY_USER_BAD_TOKEN },
+  UserAlreadyVerified: { status: 400, code: ErrorCode.VERIFY_USER_ALREADY_VERIFIED }
+})
+
+/** `POST /auth/reset-password`. */
+export const ResetPasswordErrors = errorTable({
+  InvalidResetPasswordToken: badResetToken,
+  UserNotExists: badResetToken,
+  UserInactive: badResetToken,
+  InvalidPassword: { status: 400, code: ErrorCode.RESET_PASSWORD_INVALID_PASSWORD, reason: true }
+})
+
+/** `PATCH /users/me` (a user deleted meanwhile is the middleware's 401). */
+export const PatchMeErrors = errorTable({
+  UserAlreadyExists: { status: 400, code: ErrorCode.UPDATE_USER_EMAIL_ALREADY_EXISTS },
+  InvalidPassword: { status: 400, code: ErrorCode.UPDATE_USER_INVALID_PASSWORD, reason: true }
+})
+
+/** `GET /users/{id}`. */
+export const UserErrors = errorTable({ InvalidID: notFound, UserNotExists: notFound })
+
+/** `PATCH /users/{id}`. */
+export const PatchUserErrors = errorTable({ ...PatchMeErrors.table, ...UserErrors.table })
+
+/** `DELETE /users/{id}`. */
+export const DeleteUserErrors = errorTable({
+  ...UserErrors.table,
+  UserDeleteAborted: {
+    status: 409,
+    code: ErrorCode.DELETE_USER_ABORTED,
+    description: "An onBeforeDelete hook refused the deletion"
+  }
+})
+
+/** What a required authentication middleware provides and how it fails, as its tag's instances carry it. */
+export interface RequiredAuthentication {
+  readonly [HttpApiMiddleware.TypeId]: {
+    readonly provides: CurrentUser
+    readonly failure: typeof AuthFailure.Type
+    readonly failureContext: never
+  }
+}
+
+/** The built-in `Authenticated` tag of the `UsersApi` named `Name`: active, and verified when required. */
+export interface Authenticated<Name extends string> extends RequiredAuthentication {
+  readonly "effect-users/Authenticated": Name
+}
+
+/** The built-in `Superuser` tag of the `UsersApi` named `Name`. */
+export interface Superuser<Name extends string> extends RequiredAuthentication {
+  readonly "effect-users/Superuser": Name
+}
+
+/** The logout routes' tags (one per backend, each trying that backend's token only). */
+export interface Logout<Name extends string> extends RequiredAuthentication {
+  readonly "effect-users/Logout": Name
+}
+
+/** The logout tag of one backend. */
+export type LogoutTag<Name extends string> = AuthenticationTag<Logout<Name>, string, Security>
+
+/** The security schemes of these backends, by name. */
+export type SecurityOf<Backends extends ReadonlyArray<AuthBackend.Any>> = {
+  readonly [K in AuthBackend.NameOf<Backends[number]>]: HttpApiSecurity.HttpApiSecurity
+}
+
+/** The authentication tags of a `UsersApi`. */
+export interface Tags<Name extends string, Backends extends ReadonlyArray<AuthBackend.Any>> {
+  readonly Authenticated: AuthenticationTag<Authenticated<Name>, `${Name}/Authenticated`, SecurityOf<Backends>>
+  readonly Superuser: AuthenticationTag<Superuser<Name>, `${Name}/Superuser`, SecurityOf<Backends>>
+  /** By backend name. */
+  readonly logout: Readonly<Record<string, LogoutTag<Name>>>
+}
+
+/** The security schemes of the backends, by name. */
+export function securityOf<const Backends extends ReadonlyArray<AuthBackend.Any>>(
+  backends: Backends
+): SecurityOf<Backends>
+export function securityOf(backends: ReadonlyArray<AuthBackend.Any>): Record<string, HttpApiSecurity.HttpApiSecurity> {
+  return Object.fromEntries(backends.map((backend) => [backend.name, backend.transport.security]))
+}
+
+/** The authentication tags of a `UsersApi` named `name` (their keys start with it). */
+export function declareTags<const Name extends string, const Backends extends ReadonlyArray<AuthBackend.Any>>(
+  name: Name,
+  backends: Backends,
+  requiresVerification: boolean
+): Tags<Name, Backends>
+export function declareTags(
+  name: string,
+  backends: ReadonlyArray<AuthBackend.Any>,
+  requiresVerification: boolean
+): Tags<string, ReadonlyArray<AuthBackend.Any>> {
+  const security = securityOf(backends)
+  const required = Authentication(security)
+  const logout: Record<string, LogoutTag<string>> = {}
+  for (const backend of backends) {
+    const only: Security = { [backend.name]: backend.transport.security }
+    logout[backend.name] = Authentication(only, [backend.name])<Logout<string>>()(`${name}/Logout/${backend.name}`, {
+      active: true,
+      verified: requiresVerification
+    })
+  }
+  return {
+    Authenticated: required<Authenticated<string>>()(`${name}/Authenticated`, {
+      active: true,
+      verified: requiresVerification
+    }),
+    Superuser: required<Superuser<string>>()(`${name}/Superuser`, {
+      active: true,
+      verified: requiresVerification,
+      superuser: true
+    }),
+    logout
+  }
+}
+
+/** Where the groups are mounted. */
+export interface GroupOptions {
+  /** Prefix of the auth routes; default "/auth". */
+  readonly authPrefix?: `/${string}` | undefined
+  /** Prefix of the users routes; default "/users". */
+  readonly usersPrefix?: `/${string}` | undefined
+}
+
+/** The schemas the groups are declared with: a model's (see `UserSchemas.make`). */
+export interface Schemas {
+  readonly UserRead: Schema.Schema.Any
+  readonly UserCreate: Schema.Schema.Any
+  readonly UserUpdate: Schema.Schema.Any
+}
+
+const login = (backend: string) =>
+  HttpApiEndpoint.post("login", "/login")
+    .setPayload(UserSchemas.LoginBody)
+    .middleware(RequestLimits.JsonOrForm)
+    .addError(LoginErrors.schema)
+    .addError(ValidationError)
+    .annotate(OpenApi.Summary, `Log in (${backend})`)
+
+const logout = <Self extends HttpApiMiddleware.HttpApiMiddleware.AnyId, S>(
+  backend: string,
+  tag: Context.Tag<Self, S>
+) =>
+  HttpApiEndpoint.post("logout", "/logout")
+    .addSuccess(HttpApiSchema.NoContent)
+    .middleware(tag)
+    .annotate(OpenApi.Summary, `Log out (${backend})`)
+
+/** The auth group of a bearer backend: login answers the token. */
+export const bearerGroup = <const N extends string, Self extends HttpApiMiddleware.HttpApiMiddleware.AnyId, S>(
+  name: N,
+  logoutTag: Context.Tag<Self, S>,
+  prefix: `/${string}`
+) =>
+  HttpApiGroup.make(`auth.${name}`)
+    .add(login(name).addSuccess(UserSchemas.BearerResponse))
+    .add(logout(name, logoutTag))
+    .prefix(`${prefix}/${name}`)
+    .annotate(OpenApi.Title, `auth:${name}`)
+    .annotate(OpenApi.Description, "Bearer login backend")
+
+/** The auth group of a cookie backend: login answers 204 with the cookie. */
+export const cookieGroup = <const N extends string, Self extends HttpApiMiddleware.HttpApiMiddleware.AnyId, S>(
+  name: N,
+  logoutTag: Context.Tag<Self, S>,
+  prefix: `/${string}`
+) =>
+  HttpApiGroup.make(`auth.${name}`)
+    .add(login(name).addSuccess(HttpApiSchema.NoContent))
+    .add(logout(name, logoutTag))
+    .prefix(`${prefix}/${name}`)
+    .annotate(OpenApi.Title, `auth:${name}`)
+    .annotate(OpenApi.Description, "Cookie login backend")
+
+/** The auth group of a backend, its login typed by the backend's transport. */
+export type AuthGroup<Name extends string, B> =
+  B extends AuthBackend.AuthBackend<infer N, infer _R, infer K>
+    ? K extends "Bearer"
+      ? ReturnType<typeof bearerGroup<N, Logout<Name>, LogoutTag<Name>["Service"]>>
+      : ReturnType<typeof cookieGroup<N, Logout<Name>, LogoutTag<Name>["Service"]>>
+    : never
+
+function authGroupOf<Name extends string, B extends AuthBackend.Any>(
+  backend: B,
+  logoutTag: LogoutTag<Name>,
+  prefix: `/${string}`
+): AuthGroup<Name, B>
+// Which of the two groups a backend gets is decided by its transport's kind, as `AuthGroup` states.
+function authGroupOf(
+  backend: AuthBackend.Any,
+  logoutTag: LogoutTag<string>,
+  prefix: `/${string}`
+): HttpApiGroup.HttpApiGroup.Any {
+  return backend.transport._tag === "Bearer"
+    ? bearerGroup(backend.name, logoutTag, prefix)
+    : cookieGroup(backend.name, logoutTag, prefix)
+}
+
+const Accepted = Schema.Null.annotations(HttpApiSchema.annotations({ status: 202 }))
+const IdPath = Schema.Struct({ id: Schema.String })
+
+/**
+ * FastAPI Users' routers as groups, with these schemas and tags. Declared once, generically: the app's
+ * groups are this function's instantiation for its backends and model.
+ */
+export const declareGroups = <
+  Name extends string,
+  const Backends extends ReadonlyArray<AuthBackend.Any>,
+  Read extends Schema.Schema.Any,
+  Create extends Schema.Schema.Any,
+  Update extends Schema.Schema.Any,
+  A extends HttpApiMiddleware.HttpApiMiddleware.AnyId,
+  AS,
+  U extends HttpApiMiddleware.HttpApiMiddleware.AnyId,
+  US
+>(
+  options: GroupOptions & { readonly backends: Backends },
+  schemas: { readonly UserRead: Read; readonly UserCreate: Create; readonly UserUpdate: Update },
+  tags: {
+    readonly Authenticated: Context.Tag<A, AS>
+    readonly Superuser: Context.Tag<U, US>
+    readonly logout: Readonly<Record<string, LogoutTag<Name>>>
+  }
+) => {
+  const { Authenticated, Superuser } = tags
+  const { UserCreate, UserRead, UserUpdate } = schemas
+  const authPrefix = options.authPrefix ?? "/auth"
+  const usersPrefix = options.usersPrefix ?? "/users"
+
+  const register = HttpApiGroup.make("register")
+    .add(
+      HttpApiEndpoint.post("register", "/register")
+        .setPayload(UserCreate)
+        .middleware(RequestLimits.JsonOnly)
+        .addSuccess(UserRead, { status: 201 })
+        .addError(RegisterErrors.schema)
+        .addError(ValidationError)
+        .annotate(OpenApi.Summary, "Register")
+    )
+    .prefix(authPrefix)
+    .annotate(OpenApi.Title, "auth")
+
+  const auth = options.backends.map((backend: Backends[number]) =>
+    authGroupOf<Name, Backends[number]>(backend, tags.logout[backend.name]!, authPrefix)
+  )
+
+  const verify = HttpApiGroup.make("verify")
+    .add(
+      HttpApiEndpoint.post("requestVerifyToken", "/request-verify-token")
+        .setPayload(UserSchemas.EmailBody)
+        .middleware(RequestLimits.JsonOnly)
+        .addSuccess(Accepted)
+        .addError(ValidationError)
+        .annotate(OpenApi.Summary, "Request a verification token (always 202)")
+    )
+    .add(
+      HttpApiEndpoint.post("verify", "/verify")
+        .setPayload(UserSchemas.TokenBody)
+        .middleware(RequestLimits.JsonOnly)
+        .addSuccess(UserRead)
+        .addError(VerifyErrors.schema)
+        .addError(ValidationError)
+        .annotate(OpenApi.Summary, "Verify")
+    )
+    .prefix(authPrefix)
+
+  const reset = HttpApiGroup.make("reset")
+    .add(
+      HttpApiEndpoint.post("forgotPassword", "/forgot-password")
+        .setPayload(UserSchemas.EmailBody)
+        .middleware(RequestLimits.JsonOnly)
+        .addSuccess(Accepted)
+        .addError(ValidationError)
+        .annotate(OpenApi.Summary, "Forgot password (always 202)")
+    )
+    .add(
+      HttpApiEndpoint.post("resetPassword", "/reset-password")
+        .setPayload(UserSchemas.ResetPasswordBody)
+        .middleware(RequestLimits.JsonOnly)
+        .addSuccess(Schema.Null)
+        .addError(ResetPasswordErrors.schema)
+        .addError(ValidationError)
+        .annotate(OpenApi.Summary, "Reset password")
+    )
+    .prefix(authPrefix)
+
+  const users = HttpApiGroup.make("users")
+    .add(
+      HttpApiEndpoint.get("me", "/me").addSuccess(UserRead).middleware(Authenticated).annotate(OpenApi.Summary, "Me")
+    )
+    .add(
+      HttpApiEndpoint.patch("patchMe", "/me")
+        .setPayload(UserUpdate)
+        .middleware(RequestLimits.JsonOnly)
+        .addSuccess(UserRead)
+        .addError(PatchMeErrors.schema)
+        .addError(ValidationError)
+        .middleware(Authenticated)
+        .annotate(OpenApi.Summary, "Update me")
+    )
+    .add(
+      HttpApiEndpoint.get("user", "/:id")
+        .setPath(IdPath)
+        .addSuccess(UserRead)
+        .addError(UserErrors.schema)
+        .middleware(Superuser)
+        .annotate(OpenApi.Summary, "Get a user (superuser)")
+    )
+    .add(
+      HttpApiEndpoint.patch("patchUser", "/:id")
+        .setPath(IdPath)
+        .setPayload(UserUpdate)
+        .middleware(RequestLimits.JsonOnly)
+        .addSuccess(UserRead)
+        .addError(PatchUserErrors.schema)
+        .addError(ValidationError)
+        .middleware(Superuser)
+        .annotate(OpenApi.Summary, "Update a user (superuser)")
+    )
+    .add(
+      HttpApiEndpoint.del("deleteUser", "/:id")
+        .setPath(IdPath)
+        .addSuccess(HttpApiSchema.NoContent)
+        .addError(DeleteUserErrors.schema)
+        .middleware(Superuser)
+        .annotate(OpenApi.Summary, "Delete a user (superuser)")
+    )
+    .prefix(usersPrefix)
+
+  return { register, auth, verify, reset, users }
+}
+
+/** The groups of `declareGroups` for these parameters. */
+export type Declared<
+  Name extends string,
+  Backends extends ReadonlyArray<AuthBackend.Any>,
+  S extends Schemas
+> = ReturnType<
+  typeof declareGroups<
+    Name,
+    Backends,
+    S["UserRead"],
+    S["UserCreate"],
+    S["UserUpdate"],
+    Authenticated<Name>,
+    Tags<Name, Backends>["Authenticated"]["Service"],
+    Superuser<Name>,
+    Tags<Name, Backends>["Superuser"]["Service"]
+  >
+>
+
+/** Every group of `Declared`, as a union. */
+export type GroupsOf<D extends { readonly auth: ReadonlyArray<HttpApiGroup.HttpApiGroup.Any> }> =
+  | D[Exclude<keyof D, "auth">]
+  | D["auth"][number]

@@ -1,0 +1,117 @@
+/**
+ * Programs that must not compile. `tsc --noEmit` checks this file (tsconfig includes `test`): each
+ * `@ts-expect-error` fails the type check if the line below it ever compiles. Nothing here runs.
+ */
+import { HttpApi, HttpApiBuilder, HttpApiEndpoint, HttpApiGroup } from "@effect/platform"
+import { Effect, Layer, Redacted, Schema } from "effect"
+import { AuthBackend, AuthStrategy, OAuth, type UserManager, UserModel, UserSchemas, UsersApi } from "effect-users"
+
+const secret = Redacted.make("type-tests-secret-type-tests-secret-type")
+const Users = UsersApi.make({ backends: [AuthBackend.bearer("jwt", AuthStrategy.jwt({ secret }))] })
+
+class Notes extends HttpApiGroup.make("notes")
+  .add(
+    HttpApiEndpoint.get("list", "/notes")
+      .addSuccess(Schema.Array(Schema.Struct({ title: Schema.String })))
+      .middleware(Users.Authenticated)
+  )
+  .add(HttpApiEndpoint.post("create", "/notes").setPayload(Schema.Struct({ title: Schema.String }))) {}
+
+class Api extends Users.addTo(HttpApi.make("notes-app")).add(Notes) {}
+
+// A correct program, so the wrong ones below fail for the reason their comments give.
+export const NotesLive = HttpApiBuilder.group(Api, "notes", (handlers) =>
+  handlers
+    .handle("list", () => Effect.succeed([{ title: "first" }]))
+    .handle("create", ({ payload }) => Effect.as(Effect.log(payload.title), undefined))
+)
+
+// A handler for an endpoint the group does not have (a misspelt name).
+export const WrongName = HttpApiBuilder.group(Api, "notes", (handlers) =>
+  // @ts-expect-error: "lsit" is not an endpoint of "notes"
+  handlers.handle("lsit", () => Effect.succeed([]))
+)
+
+// A handler that answers the wrong shape (a number where the endpoint declares a list of notes).
+export const WrongShape = HttpApiBuilder.group(Api, "notes", (handlers) =>
+  // @ts-expect-error: the success schema is an array of `{ title: string }`
+  handlers.handle("list", () => Effect.succeed(42))
+)
+
+// Our routes are checked the same way: "me" answers a user, not a string.
+export const WrongUsersHandler = HttpApiBuilder.group(Api, "users", (handlers) =>
+  // @ts-expect-error: `/users/me` answers a user
+  handlers.handle("me", () => Effect.succeed("me"))
+)
+
+// Reading a payload field the endpoint does not declare.
+export const WrongPayload = HttpApiBuilder.group(Api, "notes", (handlers) =>
+  // @ts-expect-error: the payload has `title`, not `body`
+  handlers.handle("create", ({ payload }) => Effect.as(Effect.log(payload.body), undefined))
+)
+
+const UsersLive = Users.layer(Api)
+
+// The whole app: our groups and the app's own; it needs only the manager.
+export const Complete: Layer.Layer<HttpApi.Api, unknown, UserManager> = HttpApiBuilder.api(Api).pipe(
+  Layer.provide(NotesLive),
+  Layer.provide(UsersLive)
+)
+
+// An app that implements our groups but forgets its own `notes` group: `HttpApiBuilder.api(Api)` still
+// requires `ApiGroup<"notes-app", "notes">`, so the layer does not fit the one the server is given.
+// @ts-expect-error: ApiGroup<"notes-app", "notes"> is not provided
+export const MissingGroup: Layer.Layer<HttpApi.Api, unknown, UserManager> = HttpApiBuilder.api(Api).pipe(
+  Layer.provide(UsersLive)
+)
+
+// An app that forgets our layer: our groups (and the `Authenticated` middleware) stay required.
+// @ts-expect-error: ApiGroup<"notes-app", "users"> and the rest are not provided
+export const MissingUsers: Layer.Layer<HttpApi.Api, unknown, UserManager> = HttpApiBuilder.api(Api).pipe(
+  Layer.provide(NotesLive)
+)
+
+// OAuth options are checked: a misspelt option, and a backend the app does not have.
+declare const provider: OAuth.OAuthProvider & { readonly name: "github" }
+// @ts-expect-error: `stateSecrets` is not an option (it is `stateSecret`)
+OAuth.make(Users, provider, { backend: "jwt", stateSecrets: secret })
+// @ts-expect-error: the app has no backend named "cookie"
+OAuth.make(Users, provider, { backend: "cookie", stateSecret: secret })
+
+// `UserSchemas.make(model)` is typed by the model: its create payload carries the model's fields in
+// snake_case on the wire and camelCase once decoded, and nothing else.
+const Knight = UserModel.make({ id: Schema.Int, fields: { firstName: Schema.String } })
+const KnightSchemas = UserSchemas.make(Knight)
+export const created: typeof KnightSchemas.UserCreate.Type = {
+  email: "lancelot@camelot.bt",
+  password: Redacted.make("correct-horse"),
+  firstName: "Lancelot"
+}
+export const wire: typeof KnightSchemas.UserCreate.Encoded = {
+  email: "lancelot@camelot.bt",
+  password: "correct-horse",
+  first_name: "Lancelot"
+}
+export const missingField: typeof KnightSchemas.UserCreate.Type = {
+  email: "lancelot@camelot.bt",
+  // @ts-expect-error: the model requires `firstName` (and `password` is a Redacted, not a string)
+  password: "correct-horse"
+}
+export const read: typeof KnightSchemas.UserRead.Type = {
+  // @ts-expect-error: the model's IDs are integers
+  id: "7",
+  email: "lancelot@camelot.bt",
+  isActive: true,
+  isSuperuser: false,
+  isVerified: false,
+  firstName: "Lancelot"
+}
+export const wrongWire: typeof KnightSchemas.UserRead.Encoded = {
+  id: 7,
+  email: "lancelot@camelot.bt",
+  is_active: true,
+  is_superuser: false,
+  is_verified: false,
+  // @ts-expect-error: on the wire the field is `first_name`
+  firstName: "Lancelot"
+}
