@@ -3,6 +3,7 @@
  * beyond that, hash and verify die at once with `ServiceUnavailable` and the HTTP edge answers 503 with
  * `Retry-After`, instead of queueing without limit.
  */
+import { availableParallelism } from "node:os"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, describe, it, layer } from "@effect/vitest"
 import { Cause, Deferred, Effect, Exit, Fiber, FiberId, Option, Redacted } from "effect"
@@ -109,6 +110,17 @@ describe("argon2 hashers shed beyond their queue", () => {
       })
     )
   }
+})
+
+describe("argon2 hashers' default bounds", () => {
+  it.live("makeArgon2() runs one hash per core at once and queues the rest, none shed", () =>
+    Effect.gen(function* () {
+      const cores = availableParallelism()
+      const { exits, maxRunning } = yield* flood(makeArgon2(light), 3 * cores)
+      assert.strictEqual(maxRunning, cores)
+      assert.isTrue(exits.every(Exit.isSuccess))
+    })
+  )
 })
 
 describe("HTTP: a full hash queue answers 503 with Retry-After at once", () => {
