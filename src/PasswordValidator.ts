@@ -6,22 +6,33 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
+import type { BaseUser, ExtraFields, User } from "./User.js"
 import { InvalidPassword } from "./UserError.js"
 
-/** What a rule may know of the user: the user being created or updated. */
-export interface PasswordOwner {
+/**
+ * What a rule knows of the user whose password it checks, with the app's own fields: on a create, the input
+ * without the password (the flags only when given); on an update or reset, the user as it will be stored,
+ * patch applied (so the new e-mail), without its ID and hash.
+ */
+export type PasswordOwner<U extends BaseUser = User> = {
   readonly email: string
-}
+  readonly isActive?: boolean | undefined
+  readonly isSuperuser?: boolean | undefined
+  readonly isVerified?: boolean | undefined
+} & ExtraFields<U>
 
-/** One password rule: fails with `InvalidPassword` and a reason meant for the user. */
-export type PasswordRule = (
+/**
+ * One password rule: fails with `InvalidPassword` and a reason meant for the user. A rule for an app's model
+ * is a `PasswordRule<PasswordOwner<AppUser>>` and sees its fields; the built-in rules need only the e-mail.
+ */
+export type PasswordRule<O extends PasswordOwner = PasswordOwner> = (
   password: Redacted.Redacted<string>,
-  user: PasswordOwner
+  user: O
 ) => Effect.Effect<void, InvalidPassword>
 
 /** Validates a password for a user. */
-export interface PasswordValidatorService {
-  readonly validate: PasswordRule
+export interface PasswordValidatorService<O extends PasswordOwner = PasswordOwner> {
+  readonly validate: PasswordRule<O>
 }
 
 const reject = (reason: string) => Effect.fail(new InvalidPassword({ reason }))
@@ -57,7 +68,7 @@ export const notContainingEmail: PasswordRule = (password, user) =>
 
 /** Runs rules in order and fails with the first rejection. */
 export const all =
-  (...rules: ReadonlyArray<PasswordRule>): PasswordRule =>
+  <O extends PasswordOwner = PasswordOwner>(...rules: ReadonlyArray<PasswordRule<O>>): PasswordRule<O> =>
   (password, user) =>
     Effect.forEach(rules, (rule) => rule(password, user), { discard: true })
 
@@ -66,7 +77,8 @@ export const defaultRule: PasswordRule = all(minLength(8), maxLength(128), notCo
 
 /** The password policy in use; `defaultRule` unless a layer provides another. */
 export class PasswordValidator extends Context.Reference<PasswordValidator>()("effect-users/PasswordValidator", {
-  defaultValue: (): PasswordValidatorService => ({ validate: defaultRule })
+  // biome-ignore lint/suspicious/noExplicitAny: one reference serves every user model; the manager reads it typed
+  defaultValue: (): PasswordValidatorService<any> => ({ validate: defaultRule })
 }) {
   static readonly minLength = minLength
   static readonly maxLength = maxLength
@@ -74,7 +86,8 @@ export class PasswordValidator extends Context.Reference<PasswordValidator>()("e
   /** 8 to 128 characters, not containing the e-mail. */
   static readonly defaultRule = defaultRule
 
-  /** Replaces the policy with these rules, checked in order. */
-  static readonly layer = (...rules: ReadonlyArray<PasswordRule>): Layer.Layer<PasswordValidator> =>
-    Layer.succeed(PasswordValidator, { validate: all(...rules) })
+  /** Replaces the policy with these rules, checked in order; rules for an app's model may mix with the built-in ones. */
+  static readonly layer = <O extends PasswordOwner = PasswordOwner>(
+    ...rules: ReadonlyArray<PasswordRule<O>>
+  ): Layer.Layer<PasswordValidator> => Layer.succeed(PasswordValidator, { validate: all(...rules) })
 }

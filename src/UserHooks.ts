@@ -7,14 +7,18 @@
  * Failure policy: an `onAfter*` hook runs once the change is stored, so its failure cannot undo it. The
  * manager logs the failure (hook name and user ID) and the operation still succeeds. `onBeforeDelete`
  * runs before anything changes: its failure aborts the deletion with `UserDeleteAborted`.
+ *
+ * Hooks that call the manager (FastAPI Users' `on_after_register` calling `request_verify`) come from
+ * `UserHooks.layerWithManager((users) => hooks)`: the manager is built first, then hands itself to them.
  */
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import type * as Option from "effect/Option"
+import * as Option from "effect/Option"
 import type { BaseUser, User } from "./User.js"
+import type { UserManagerService } from "./UserManager.js"
 
 /** The HTTP request behind an operation, if any. */
 export type HookRequest = Option.Option<HttpServerRequest.HttpServerRequest>
@@ -55,6 +59,55 @@ export const noHooks: UserHooksService<any> = {
   onAfterDelete: () => Effect.void
 }
 
+const hookNames: ReadonlyArray<keyof UserHooksService> = [
+  "onAfterRegister",
+  "onAfterUpdate",
+  "onAfterLogin",
+  "onAfterRequestVerify",
+  "onAfterVerify",
+  "onAfterForgotPassword",
+  "onAfterResetPassword",
+  "onBeforeDelete",
+  "onAfterDelete"
+]
+
+/**
+ * The manager running a hook: `UserManager` provides itself to every hook effect it runs, so that hooks
+ * built by `UserHooks.layerWithManager` reach it without the layers depending on each other.
+ */
+export class HookManager extends Context.Tag("effect-users/UserHooks/HookManager")<
+  HookManager,
+  // biome-ignore lint/suspicious/noExplicitAny: the manager of whichever user model runs the hook
+  UserManagerService<any>
+>() {}
+
+// biome-ignore lint/suspicious/noExplicitAny: a hook's arguments, forwarded unchanged
+type AnyHook = (...args: ReadonlyArray<any>) => Effect.Effect<void, unknown>
+
+const withManager = <U extends BaseUser>(
+  make: (users: UserManagerService<U>) => Partial<UserHooksService<U>>
+): UserHooksService<U> => {
+  // Built once per manager, on its first hook call.
+  const built = new WeakMap<object, Partial<UserHooksService<U>>>()
+  const hooksOf = (users: UserManagerService<U>) => {
+    let hooks = built.get(users)
+    if (hooks === undefined) {
+      hooks = make(users)
+      built.set(users, hooks)
+    }
+    return hooks
+  }
+  const delegate =
+    (name: keyof UserHooksService): AnyHook =>
+    (...args) =>
+      Effect.flatMap(Effect.serviceOption(HookManager), (users) => {
+        if (Option.isNone(users)) return Effect.dieMessage(`UserHooks.${name} ran outside a UserManager`)
+        const hook = hooksOf(users.value)[name] as AnyHook | undefined
+        return hook === undefined ? Effect.void : hook(...args)
+      })
+  return Object.fromEntries(hookNames.map((name) => [name, delegate(name)])) as unknown as UserHooksService<U>
+}
+
 /** The hooks in use; no-ops unless a layer provides some. */
 export class UserHooks extends Context.Reference<UserHooks>()("effect-users/UserHooks", {
   // biome-ignore lint/suspicious/noExplicitAny: the no-op hooks fit every user model
@@ -72,4 +125,13 @@ export class UserHooks extends Context.Reference<UserHooks>()("effect-users/User
       UserHooks,
       Effect.map(make, (hooks) => ({ ...noHooks, ...hooks }))
     )
+
+  /**
+   * Hooks that use the manager running them, e.g. to send the verification e-mail on registration:
+   * `UserHooks.layerWithManager((users) => ({ onAfterRegister: (user) => users.requestVerify(user) }))`.
+   * `make` runs once per manager, on its first hook call; the hooks it leaves out stay no-ops.
+   */
+  static readonly layerWithManager = <U extends BaseUser = User>(
+    make: (users: UserManagerService<U>) => Partial<UserHooksService<U>>
+  ): Layer.Layer<UserHooks> => Layer.succeed(UserHooks, withManager(make))
 }

@@ -44,7 +44,7 @@ import {
   UserInactive,
   UserNotExists
 } from "./UserError.js"
-import { type HookRequest, type UserChanges, UserHooks } from "./UserHooks.js"
+import { HookManager, type HookRequest, type UserChanges, UserHooks } from "./UserHooks.js"
 import { UserManagerConfig } from "./UserManagerConfig.js"
 import type { UserModel, UserOf } from "./UserModel.js"
 import { UserRepository, type UserRepositoryService } from "./UserRepository.js"
@@ -113,7 +113,7 @@ export interface UserManagerService<U extends BaseUser = User> {
   /** Checks a password against the `PasswordValidator`. */
   readonly validatePassword: (
     password: Redacted.Redacted<string>,
-    user: PasswordOwner
+    user: PasswordOwner<U>
   ) => Effect.Effect<void, InvalidPassword>
   /** Parses an outside value into an ID with the `IdParser`. */
   readonly parseId: (value: unknown) => Effect.Effect<IdOf<U>, InvalidID>
@@ -153,6 +153,12 @@ const pick = (input: object, keys: ReadonlyArray<string>): object =>
 const definedFields = (input: object, omit: ReadonlyArray<string>): Record<string, unknown> =>
   Object.fromEntries(Object.entries(input).filter(([key, value]) => value !== undefined && !omit.includes(key)))
 
+/** What a password rule sees of a stored user (or one about to be): every field but the ID and the hash. */
+const ownerOf = (user: object): PasswordOwner<any> =>
+  Object.fromEntries(
+    Object.entries(user).filter(([key]) => key !== "password" && !protectedFields.includes(key as never))
+  ) as PasswordOwner<any>
+
 /** Builds the manager from the services in context. */
 export const make = Effect.gen(function* () {
   // biome-ignore lint/suspicious/noExplicitAny: one manager for every user model; forModel gives it the model's type
@@ -182,11 +188,16 @@ export const make = Effect.gen(function* () {
     Effect.flatMap(codec.verify(token, options), Schema.decodeUnknown(claims))
 
   const currentRequest: Effect.Effect<HookRequest> = Effect.serviceOption(HttpServerRequest.HttpServerRequest)
+  // Set once the service exists, below: hooks run only after `make` has returned it.
+  let self: UserManagerService<any> | undefined
+  // Every hook runs with this manager in context, so hooks built by `UserHooks.layerWithManager` can call it.
+  const runHook = (hook: (request: HookRequest) => Effect.Effect<void, unknown>) =>
+    Effect.flatMap(currentRequest, hook).pipe(Effect.provideService(HookManager, self!))
 
   // An after-hook follows a change that is already stored: its failure is logged, never turned into the
   // operation's failure (a client told "registration failed" would retry into UserAlreadyExists).
   const runAfterHook = (name: string, user: BaseUser, hook: (request: HookRequest) => Effect.Effect<void, unknown>) =>
-    Effect.flatMap(currentRequest, hook).pipe(
+    runHook(hook).pipe(
       Effect.catchAllCause((cause) =>
         Effect.logError(`UserHooks.${name} failed; the operation it followed stands`, cause).pipe(
           Effect.annotateLogs({ hook: name, userId: String(user.id) })
@@ -213,7 +224,7 @@ export const make = Effect.gen(function* () {
   // biome-ignore lint/suspicious/noExplicitAny: one manager for every user model; forModel gives it the model's type
   const create = Effect.fn("UserManager.create")(function* (input: UserCreate<any>, options?: SafeOption) {
     const email = normalizeEmail(input.email)
-    yield* validator.validate(input.password, { ...input, email })
+    yield* validator.validate(input.password, ownerOf({ ...input, email }))
     if (Option.isSome(yield* repository.getByEmail(email))) return yield* new UserAlreadyExists()
     const fields = {
       ...definedFields(input, ["password", ...protectedFields, ...(options?.safe ? flagFields : [])]),
@@ -287,7 +298,9 @@ export const make = Effect.gen(function* () {
     const email = patch.email === undefined ? undefined : normalizeEmail(patch.email)
     const { password } = patch
     if (password !== undefined && password !== null) {
-      yield* validator.validate(password, { email: email ?? user.email })
+      // The rule sees the user as it will be stored: the patch applied, the new e-mail, flags only if unsafe.
+      const flags = safe ? {} : definedFields(pick(patch, flagFields), [])
+      yield* validator.validate(password, ownerOf({ ...user, ...stored, ...flags, email: email ?? user.email }))
     }
     if (email !== undefined && email !== user.email) {
       const owner = yield* repository.getByEmail(email)
@@ -319,7 +332,7 @@ export const make = Effect.gen(function* () {
     if (!(yield* hasher.verify(Redacted.make(user.hashedPassword), claims.password_fgpt))) return yield* invalid()
     if (claims.email !== undefined && claims.email !== user.email) return yield* invalid()
     if (!user.isActive) return yield* new UserInactive()
-    yield* validator.validate(password, user)
+    yield* validator.validate(password, ownerOf(user))
     const hashedPassword = yield* hasher.hash(password)
     // Written only over the hash and e-mail the token was checked against, in one statement: of concurrent
     // resets with one token exactly one wins, and a change that lands meanwhile spends the token.
@@ -348,7 +361,7 @@ export const make = Effect.gen(function* () {
   })
 
   const deleteUser = Effect.fn("UserManager.delete")(function* (user: BaseUser) {
-    yield* Effect.flatMap(currentRequest, (request) => hooks.onBeforeDelete(user, request)).pipe(
+    yield* runHook((request) => hooks.onBeforeDelete(user, request)).pipe(
       Effect.catchAllCause((cause) => Effect.fail(new UserDeleteAborted({ cause })))
     )
     yield* repository.delete(user)
@@ -422,7 +435,7 @@ export const make = Effect.gen(function* () {
     return updated
   })
 
-  return UserManager.of({
+  self = UserManager.of({
     get,
     getByEmail,
     getByOAuthAccount,
@@ -443,6 +456,7 @@ export const make = Effect.gen(function* () {
       runAfterHook("onAfterLogin", user, (request) => hooks.onAfterLogin(user, request, response))
     // biome-ignore lint/suspicious/noExplicitAny: one manager for every user model; forModel gives it the model's type
   } as UserManagerService<any>)
+  return self
 })
 
 /** The user manager. */

@@ -1,6 +1,17 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Redacted } from "effect"
-import { PasswordValidator } from "effect-users"
+import { Effect, Exit, Layer, Redacted, Schema } from "effect"
+import {
+  IdParser,
+  InvalidPassword,
+  PasswordHasher,
+  type PasswordOwner,
+  type PasswordRule,
+  PasswordValidator,
+  UserManager,
+  UserModel,
+  UserRepository
+} from "effect-users"
+import { freshEmail, makeFakeHasher, password, testConfig } from "./utils/TestUsers.js"
 
 const owner = { email: "gawain@camelot.bt" }
 const check = (rule: ReturnType<typeof PasswordValidator.maxLength>, text: string) =>
@@ -48,5 +59,79 @@ describe("PasswordValidator length rules", () => {
         assert.isBelow(ms, 50)
       }
     })
+  )
+})
+
+const Squire = UserModel.make({ id: Schema.Int, fields: { firstName: Schema.String } })
+type Squire = UserModel.UserOf<typeof Squire>
+
+describe("PasswordValidator rules for an app's model", () => {
+  const seen: Array<PasswordOwner<Squire>> = []
+  // A rule written for the app's model: it sees `firstName`, and mixes with the built-in rules.
+  const notContainingFirstName: PasswordRule<PasswordOwner<Squire>> = (pw, user) => {
+    seen.push(user)
+    return Redacted.value(pw).toLowerCase().includes(user.firstName.toLowerCase())
+      ? Effect.fail(new InvalidPassword({ reason: "Password should not contain your first name" }))
+      : Effect.void
+  }
+  const Squires = UserManager.forModel(Squire)
+  const Users = UserManager.layer.pipe(
+    Layer.provide([
+      UserRepository.layerMemory,
+      testConfig(),
+      IdParser.integer,
+      PasswordHasher.layer(makeFakeHasher().service),
+      PasswordValidator.layer(PasswordValidator.defaultRule, notContainingFirstName)
+    ])
+  )
+  const reason = <A, E extends { readonly _tag: string }>(effect: Effect.Effect<A, E>) =>
+    effect.pipe(
+      Effect.flip,
+      Effect.map((e) => (e instanceof InvalidPassword ? e.reason : e._tag))
+    )
+
+  it.effect("a create passes the input without the password; the default rules still apply", () =>
+    Effect.gen(function* () {
+      const users = yield* Squires
+      seen.length = 0
+      const email = freshEmail("tristan")
+      const create = (pw: string) => users.create({ email, password: password(pw), firstName: "Tristan" })
+      assert.strictEqual(yield* reason(create("sir tristan!")), "Password should not contain your first name")
+      assert.strictEqual(yield* reason(create(`my ${email}`)), "Password should not contain e-mail")
+      assert.strictEqual(yield* reason(create("short")), "Password should be at least 8 characters")
+      assert.deepStrictEqual(seen[0], { email, firstName: "Tristan" })
+      const user = yield* create("isolde forever")
+      assert.strictEqual(user.firstName, "Tristan")
+    }).pipe(Effect.provide(Users))
+  )
+
+  it.effect("an update passes the user with the patch applied (the new e-mail), without its ID or hash", () =>
+    Effect.gen(function* () {
+      const users = yield* Squires
+      const user = yield* users.create({
+        email: freshEmail("gareth"),
+        password: password("correct horse"),
+        firstName: "Gareth"
+      })
+      seen.length = 0
+      const email = freshEmail("beaumains")
+      // The new first name is what the rule checks against, and the new e-mail.
+      const patched = (pw: string) => users.update(user, { firstName: "Beaumains", email, password: password(pw) })
+      assert.strictEqual(yield* reason(patched("beaumains rides")), "Password should not contain your first name")
+      assert.strictEqual(yield* reason(patched(`x ${email}`)), "Password should not contain e-mail")
+      assert.deepStrictEqual(seen[0], {
+        email,
+        firstName: "Beaumains",
+        isActive: true,
+        isSuperuser: false,
+        isVerified: false
+      })
+      const updated = yield* patched("gareth rides")
+      assert.strictEqual(updated.firstName, "Beaumains")
+      // A safe update ignores the flags, and so does what the rule sees.
+      seen.length = 0
+      yield* users.update(updated, { isSuperuser: true, password: password("another secret") }, { safe: true })
+      assert.strictEqual(seen[0]!.isSuperuser, false)
+    }).pipe(Effect.provide(Users))
   )
 })
