@@ -19,6 +19,7 @@ import * as coalesce from "./internal/coalesce.js"
 import { emailKeyColumn } from "./Migrations.js"
 import {
   emailKey,
+  normalizeEmail,
   OAuthAccount,
   type OAuthAccountCreate,
   type UserInsert,
@@ -30,6 +31,8 @@ import * as UserModel from "./UserModel.js"
 import {
   newOAuthAccount,
   type OAuthAccountUpdate,
+  pageOf,
+  type UserFilters,
   UserRepository,
   type UserRepositoryService
 } from "./UserRepository.js"
@@ -53,6 +56,9 @@ export interface Options<M extends UserModel.UserModel<any, any> = typeof UserMo
 
 /** The column a model field is stored in: `hashedPassword` → `hashed_password`. */
 export const columnName = (field: string): string => field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)
+
+/** A LIKE pattern matching text that starts with `prefix`, taken literally (escaped with `!`). */
+const likePrefix = (prefix: string) => `${prefix.replace(/[!%_]/g, (c) => `!${c}`)}%`
 
 const quote = (identifier: string) => `"${identifier.replaceAll('"', '""')}"`
 
@@ -214,6 +220,30 @@ export const make = <M extends UserModel.UserModel<any, any> = typeof UserModel.
       )
     const readById = options.coalesceReads === false ? selectById : rowById
 
+    const flagFilters = [
+      ["isActive", "is_active"],
+      ["isVerified", "is_verified"],
+      ["isSuperuser", "is_superuser"]
+    ] as const
+    const whereFilters = (filters: UserFilters) => {
+      const conditions: Array<Statement.Fragment> = []
+      if (filters.emailPrefix !== undefined) {
+        const byKey = likePrefix(emailKey(filters.emailPrefix))
+        const byEmail = likePrefix(normalizeEmail(filters.emailPrefix))
+        // Rows without a key (written by another program) are matched by lower(email), as in getByEmail.
+        conditions.push(
+          sql`(${keyColumn} LIKE ${byKey} ESCAPE '!' OR (${keyColumn} IS NULL AND lower(email) LIKE lower(${byEmail}) ESCAPE '!'))`
+        )
+      }
+      for (const [field, column] of flagFilters) {
+        const value = filters[field]
+        if (value !== undefined) conditions.push(sql`${sql(column)} = ${sqlite ? (value ? 1 : 0) : value}`)
+      }
+      return conditions.length === 0 ? sql`1 = 1` : sql.and(conditions)
+    }
+    // PostgreSQL cannot store a NUL character (so no e-mail starts with one), and fails the query that holds one.
+    const matchesNothing = (filters: UserFilters) => filters.emailPrefix?.includes("\u0000") === true
+
     // biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel/layerWith give it the model's type
     const service: UserRepositoryService<any> = {
       get: (id) =>
@@ -244,6 +274,24 @@ export const make = <M extends UserModel.UserModel<any, any> = typeof UserModel.
           ),
           Effect.orDie
         ),
+
+      list: (listOptions) =>
+        Effect.gen(function* () {
+          if (matchesNothing(listOptions)) return []
+          const { limit, offset } = pageOf(listOptions)
+          const rows =
+            yield* sql`SELECT ${selectUser} FROM ${users} WHERE ${whereFilters(listOptions)} ORDER BY id LIMIT ${limit} OFFSET ${offset}`
+          return yield* Effect.forEach(rows, (row) => decodeUser(fromRow(userColumns, row)))
+        }).pipe(Effect.orDie),
+
+      count: (filters) =>
+        Effect.gen(function* () {
+          if (matchesNothing(filters)) return 0
+          const rows = yield* sql<{
+            readonly total: number | string | bigint
+          }>`SELECT COUNT(*) AS total FROM ${users} WHERE ${whereFilters(filters)}`
+          return Number(rows[0]!.total)
+        }).pipe(Effect.orDie),
 
       create: (input) =>
         insertUser(input).pipe(

@@ -47,7 +47,7 @@ import {
 import { HookManager, type HookRequest, type UserChanges, UserHooks } from "./UserHooks.js"
 import { UserManagerConfig } from "./UserManagerConfig.js"
 import type { UserModel, UserOf } from "./UserModel.js"
-import { UserRepository, type UserRepositoryService } from "./UserRepository.js"
+import { type ListOptions, type UserFilters, UserRepository, type UserRepositoryService } from "./UserRepository.js"
 
 /** Whether a create or update comes from the user (safe: the flags are ignored) or from an admin. */
 export interface SafeOption {
@@ -77,7 +77,14 @@ export interface UserManagerService<U extends BaseUser = User> {
   readonly getByEmail: (email: string) => Effect.Effect<U, UserNotExists>
   /** The user linked to this OAuth account, or `UserNotExists`. */
   readonly getByOAuthAccount: (oauthName: string, accountId: string) => Effect.Effect<UserWithOAuth<U>, UserNotExists>
-  /** Validates the password, stores a user with its hash, then runs `onAfterRegister`. */
+  /** A page of the users matching the filters, in ID order: `limit` (default 50, at most 100) after `offset`. */
+  readonly list: (options?: ListOptions) => Effect.Effect<ReadonlyArray<U>>
+  /** How many users match the filters. */
+  readonly count: (filters?: UserFilters) => Effect.Effect<number>
+  /**
+   * Validates the password, stores a user with its hash, then runs `onAfterRegister`. Unless `safe`, the
+   * flags are applied: `create({ email, password, isSuperuser: true, isVerified: true })` makes a superuser.
+   */
   readonly create: (input: UserCreate<U>, options?: SafeOption) => Effect.Effect<U, InvalidPassword | UserAlreadyExists>
   /** Makes a verification token and hands it to `onAfterRequestVerify`. */
   readonly requestVerify: (user: U) => Effect.Effect<void, UserInactive | UserAlreadyVerified>
@@ -439,6 +446,8 @@ export const make = Effect.gen(function* () {
     get,
     getByEmail,
     getByOAuthAccount,
+    list: Effect.fn("UserManager.list")((options?: ListOptions) => repository.list(options ?? {})),
+    count: Effect.fn("UserManager.count")((filters?: UserFilters) => repository.count(filters ?? {})),
     create,
     requestVerify,
     verify,

@@ -39,6 +39,36 @@ export type UserExpectation<U extends BaseUser = User> = Partial<
   Pick<U, "email" | "hashedPassword" | "isActive" | "isVerified">
 >
 
+/** Which users a list or count covers; every filter given must match. */
+export interface UserFilters {
+  /** E-mails starting with this, compared by `emailKey` (any case); `%` and `_` are plain characters. */
+  readonly emailPrefix?: string | undefined
+  readonly isActive?: boolean | undefined
+  readonly isVerified?: boolean | undefined
+  readonly isSuperuser?: boolean | undefined
+}
+
+/** A page of users: at most `limit` (default 50, at most 100) after skipping `offset`, in ID order. */
+export interface ListOptions extends UserFilters {
+  readonly limit?: number | undefined
+  readonly offset?: number | undefined
+}
+
+/** The page size of a list that gives none. */
+export const defaultListLimit = 50
+/** The largest page a list returns, whatever it asks. */
+export const maxListLimit = 100
+
+/** The page a list asks for, bounded: a whole `limit` in 1..100 (default 50), a whole `offset` from 0. */
+export const pageOf = (options: ListOptions): { readonly limit: number; readonly offset: number } => {
+  const whole = (value: number | undefined, fallback: number) =>
+    value === undefined || !Number.isFinite(value) ? fallback : Math.floor(value)
+  return {
+    limit: Math.min(maxListLimit, Math.max(1, whole(options.limit, defaultListLimit))),
+    offset: Math.max(0, whole(options.offset, 0))
+  }
+}
+
 /** Stores users and their OAuth accounts. Storage faults are defects; only a caller's mistakes are typed. */
 export interface UserRepositoryService<U extends BaseUser = User> {
   readonly get: (id: IdOf<U>) => Effect.Effect<Option.Option<U>>
@@ -63,6 +93,10 @@ export interface UserRepositoryService<U extends BaseUser = User> {
     patch: UserPatch<U>,
     expected: UserExpectation<U>
   ) => Effect.Effect<Option.Option<U>, UserAlreadyExists>
+  /** A page of the users matching the filters, in ascending ID order (stable across pages). */
+  readonly list: (options: ListOptions) => Effect.Effect<ReadonlyArray<U>>
+  /** How many users match the filters. */
+  readonly count: (filters: UserFilters) => Effect.Effect<number>
   /** Deletes the user and its OAuth accounts; deleting a missing user does nothing. */
   readonly delete: (user: U) => Effect.Effect<void>
   readonly addOAuthAccount: (user: U, account: OAuthAccountCreate) => Effect.Effect<UserWithOAuth<U>, UserNotExists>
@@ -145,6 +179,21 @@ export const makeMemory = (): UserRepositoryService<any> => {
       : Effect.succeed(result as Stored)
   const modify = (id: unknown, f: (stored: Stored) => Stored) => Effect.suspend(() => lift(modifyNow(id, f)))
 
+  const matching = (filters: UserFilters) => {
+    const prefix = filters.emailPrefix === undefined ? undefined : emailKey(filters.emailPrefix)
+    const found: Array<BaseUser> = []
+    for (const [, { user }] of users) {
+      if (prefix !== undefined && !emailKey(user.email).startsWith(prefix)) continue
+      if (filters.isActive !== undefined && user.isActive !== filters.isActive) continue
+      if (filters.isVerified !== undefined && user.isVerified !== filters.isVerified) continue
+      if (filters.isSuperuser !== undefined && user.isSuperuser !== filters.isSuperuser) continue
+      found.push(user)
+    }
+    return found
+  }
+  // IDs are numbers or strings (UUIDs compare as their lowercase text, as in SQL).
+  const byId = (a: BaseUser, b: BaseUser) => ((a.id as number) < (b.id as number) ? -1 : a.id === b.id ? 0 : 1)
+
   return {
     get: (id) => Effect.sync(() => Option.map(MutableHashMap.get(users, id), ({ user }) => user)),
     getByEmail: (email) =>
@@ -170,6 +219,14 @@ export const makeMemory = (): UserRepositoryService<any> => {
         if (result instanceof UserAlreadyExists) return Effect.fail(result)
         return Effect.succeed(result instanceof UserNotExists ? Option.none() : Option.some(result.user))
       }),
+    list: (options) =>
+      Effect.sync(() => {
+        const { limit, offset } = pageOf(options)
+        return matching(options)
+          .sort(byId)
+          .slice(offset, offset + limit)
+      }),
+    count: (filters) => Effect.sync(() => matching(filters).length),
     delete: (user) =>
       Effect.sync(() => {
         const stored = MutableHashMap.get(users, user.id)

@@ -72,9 +72,13 @@ export {
 } from "./UserManagerConfig.js"
 export * as UserModel from "./UserModel.js"
 export {
+  defaultListLimit,
+  type ListOptions,
   makeMemory,
+  maxListLimit,
   type OAuthAccountUpdate,
   type UserExpectation,
+  type UserFilters,
   UserRepository,
   type UserRepositoryService
 } from "./UserRepository.js"

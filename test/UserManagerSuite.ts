@@ -205,6 +205,28 @@ export const userManagerSuite = (name: string, repository: Layer.Layer<UserRepos
       )
     })
 
+    describe("list and count", () => {
+      it.effect("list and count the users matching the filters; an unsafe create makes a superuser", () =>
+        Effect.gen(function* () {
+          const { users } = yield* harness()
+          const tag = `mgr${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`
+          const admin = yield* register(users, {
+            email: `${tag}.admin@camelot.bt`,
+            isSuperuser: true,
+            isVerified: true
+          })
+          const knight = yield* register(users, { email: `${tag}.knight@camelot.bt` })
+          const byId = [admin, knight].sort((a, b) => (a.id < b.id ? -1 : 1))
+          assert.deepStrictEqual(yield* users.list({ emailPrefix: tag }), byId)
+          assert.deepStrictEqual(yield* users.list({ emailPrefix: tag, isSuperuser: true }), [admin])
+          assert.deepStrictEqual(yield* users.list({ emailPrefix: tag, limit: 1, offset: 1 }), [byId[1]])
+          assert.strictEqual(yield* users.count({ emailPrefix: tag.toUpperCase() }), 2)
+          assert.strictEqual(yield* users.count({ emailPrefix: tag, isVerified: false }), 1)
+          assert.isTrue(admin.isSuperuser && admin.isVerified)
+        })
+      )
+    })
+
     describe("hook failures", () => {
       it.effect("a failing after-hook is logged and the stored change stands", () =>
         Effect.gen(function* () {

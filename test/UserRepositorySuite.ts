@@ -1,6 +1,6 @@
 import { assert, describe, layer } from "@effect/vitest"
 import { Cause, Effect, Exit, type Layer, Option, Schema } from "effect"
-import { type OAuthAccount, UserModel, UserRepository } from "effect-users"
+import { type OAuthAccount, type UserFilters, UserModel, UserRepository } from "effect-users"
 import { freshEmail } from "./utils/TestUsers.js"
 
 /** An app's own model: integer IDs assigned by the store and three extra fields. */
@@ -44,6 +44,9 @@ const account = (overrides: Partial<Parameters<UserRepository["Type"]["addOAuthA
 
 const byName = (accounts: ReadonlyArray<OAuthAccount>) =>
   [...accounts].sort((a, b) => a.oauthName.localeCompare(b.oauthName))
+
+/** A prefix no other test's e-mails start with. */
+const uniqueTag = () => `list${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`
 
 /** Mixes the case of an e-mail differently for each `i`. */
 const recase = (email: string, i: number) =>
@@ -212,6 +215,95 @@ export const userRepositorySuite = (
       )
     })
 
+    describe("list and count", () => {
+      it.effect("pages in ascending ID order: 50 by default, at most 100, no user twice or missed", () =>
+        Effect.gen(function* () {
+          const repository = yield* DefaultRepository
+          const tag = uniqueTag()
+          const created = yield* Effect.forEach(
+            Array.from({ length: 105 }, (_, i) => i),
+            (i) => repository.create(newUser(`${tag}.${i}@camelot.bt`))
+          )
+          const ids = created.map((user) => user.id).sort()
+          const page = (options: { limit?: number; offset?: number }) =>
+            Effect.map(repository.list({ emailPrefix: tag, ...options }), (users) => users.map((user) => user.id))
+          assert.deepStrictEqual(yield* page({}), ids.slice(0, 50))
+          assert.deepStrictEqual(yield* page({ limit: 1000 }), ids.slice(0, 100))
+          assert.deepStrictEqual(yield* page({ limit: 0 }), ids.slice(0, 1))
+          assert.deepStrictEqual(yield* page({ limit: 100, offset: 100 }), ids.slice(100))
+          assert.deepStrictEqual(yield* page({ limit: 10, offset: -5 }), ids.slice(0, 10))
+          const pages: Array<string> = []
+          for (let offset = 0; offset < 105; offset += 30) pages.push(...(yield* page({ limit: 30, offset })))
+          assert.deepStrictEqual(pages, ids)
+          assert.strictEqual(yield* repository.count({ emailPrefix: tag }), 105)
+          const users = yield* repository.list({ emailPrefix: tag, limit: 1 })
+          assert.deepStrictEqual(
+            users[0],
+            created.find((user) => user.id === ids[0])
+          )
+        })
+      )
+
+      it.effect("the e-mail prefix compares by emailKey; % and _ in it are plain characters", () =>
+        Effect.gen(function* () {
+          const repository = yield* DefaultRepository
+          const tag = uniqueTag()
+          const percent = yield* repository.create(newUser(`${tag}%x@camelot.bt`))
+          const underscore = yield* repository.create(newUser(`${tag}_y@camelot.bt`))
+          const bang = yield* repository.create(newUser(`${tag}!z@camelot.bt`))
+          const plain = yield* repository.create(newUser(`${tag}ÉMILE@camelot.bt`))
+          const emails = (emailPrefix: string) =>
+            Effect.map(repository.list({ emailPrefix }), (users) => users.map((user) => user.email).sort())
+          assert.deepStrictEqual(yield* emails(`${tag}%`), [percent.email])
+          assert.deepStrictEqual(yield* emails(`${tag}_`), [underscore.email])
+          assert.deepStrictEqual(yield* emails(`${tag}!`), [bang.email])
+          assert.deepStrictEqual(yield* emails(`${tag.toUpperCase()}émile`), [plain.email])
+          assert.deepStrictEqual(
+            yield* emails(tag.toUpperCase()),
+            [percent, underscore, bang, plain].map((user) => user.email).sort()
+          )
+          assert.deepStrictEqual(yield* emails(`${tag}%%`), [])
+          assert.deepStrictEqual(yield* emails(`${tag}\u0000`), [])
+          assert.strictEqual(yield* repository.count({ emailPrefix: `${tag}_` }), 1)
+          assert.strictEqual(yield* repository.count({ emailPrefix: `${tag}\u0000` }), 0)
+        })
+      )
+
+      it.effect("is_active, is_verified and is_superuser filter, alone and together, in list and count", () =>
+        Effect.gen(function* () {
+          const repository = yield* DefaultRepository
+          const tag = uniqueTag()
+          const flags = [
+            { isActive: true, isVerified: true, isSuperuser: true },
+            { isActive: true, isVerified: false, isSuperuser: false },
+            { isActive: false, isVerified: true, isSuperuser: false },
+            { isActive: false, isVerified: false, isSuperuser: true }
+          ]
+          const created = yield* Effect.forEach(flags, (flag, i) =>
+            repository.create({ ...newUser(`${tag}.${i}@camelot.bt`), ...flag })
+          )
+          const check = (filters: UserFilters, expected: ReadonlyArray<number>) =>
+            Effect.gen(function* () {
+              const found = yield* repository.list({ ...filters, emailPrefix: tag })
+              const ids = expected.map((i) => created[i]!.id).sort()
+              assert.deepStrictEqual(
+                found.map((user) => user.id),
+                ids,
+                JSON.stringify(filters)
+              )
+              assert.strictEqual(yield* repository.count({ ...filters, emailPrefix: tag }), ids.length)
+            })
+          yield* check({}, [0, 1, 2, 3])
+          yield* check({ isActive: true }, [0, 1])
+          yield* check({ isActive: false }, [2, 3])
+          yield* check({ isVerified: true }, [0, 2])
+          yield* check({ isSuperuser: true }, [0, 3])
+          yield* check({ isSuperuser: false, isVerified: false }, [1])
+          yield* check({ isActive: false, isVerified: true, isSuperuser: true }, [])
+        })
+      )
+    })
+
     describe("OAuth accounts", () => {
       it.effect("createWithOAuthAccount stores both; getByOAuthAccount finds the user with its accounts", () =>
         Effect.gen(function* () {
@@ -346,6 +438,24 @@ export const userRepositorySuite = (
         const updated = yield* repository.update(user, { firstName: "Elaine", newsletter: true, birthYear: 2001 })
         assert.deepStrictEqual(updated, { ...user, firstName: "Elaine", newsletter: true, birthYear: 2001 })
         assert.deepStrictEqual(yield* repository.get(user.id), Option.some(updated))
+      })
+    )
+
+    it.effect("list orders integer IDs as numbers and keeps the extra fields", () =>
+      Effect.gen(function* () {
+        const repository = yield* CustomRepository
+        const tag = uniqueTag()
+        const created = yield* Effect.forEach(
+          Array.from({ length: 12 }, (_, i) => i),
+          (i) => repository.create(newCustomUser(`${tag}.${i}@camelot.bt`))
+        )
+        const listed = yield* repository.list({ emailPrefix: tag })
+        assert.deepStrictEqual(
+          listed.map((user) => user.id),
+          created.map((user) => user.id).sort((a, b) => a - b)
+        )
+        assert.deepStrictEqual(listed[0], created[0])
+        assert.strictEqual(yield* repository.count({ emailPrefix: tag, isVerified: true }), 12)
       })
     )
 
