@@ -3,17 +3,14 @@
  * users, Swagger UI at /docs, on http://127.0.0.1:8000 (PORT and HOST override). Without its secrets it runs
  * with development ones, on a loopback HOST only.
  *
- * Storage: an SQLite file (`effect-users.db`, or SQLITE_FILE), created and migrated on first start;
- * PostgreSQL when DATABASE_URL is set. Verification and reset tokens are printed to the console, as in
+ * Storage (`storage.ts`): an SQLite file (`effect-users.db`, or SQLITE_FILE), created and migrated on first
+ * start; PostgreSQL when DATABASE_URL is set. Verification and reset tokens are printed to the console, as in
  * FastAPI Users' example: send them by e-mail in a real app.
  */
 import { createServer } from "node:http"
 import { HttpApiBuilder, HttpApiSwagger, HttpServer } from "@effect/platform"
 import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
-import type { SqlClient } from "@effect/sql"
-import { PgClient } from "@effect/sql-pg"
-import { SqliteClient } from "@effect/sql-sqlite-node"
-import { Config, type ConfigError, ConfigProvider, Effect, Layer, Option, Redacted } from "effect"
+import { Config, Effect, Layer } from "effect"
 import {
   Migrations,
   makeArgon2Workers,
@@ -24,7 +21,8 @@ import {
   UserManagerConfig
 } from "effect-users"
 import { makeApp } from "./app.js"
-import { checkSecrets, devSecrets } from "./devSecrets.js"
+import { checkSecrets } from "./devSecrets.js"
+import { configProvider, Database } from "./storage.js"
 
 const host = process.env.HOST || "127.0.0.1"
 const { missing, refusal } = checkSecrets(process.env, host)
@@ -40,25 +38,6 @@ if (missing.length > 0) {
       `${line}`
   )
 }
-
-// Environment first; the development defaults only fill what is missing.
-const configProvider = ConfigProvider.fromEnv().pipe(
-  ConfigProvider.orElse(() => ConfigProvider.fromMap(new Map(Object.entries(devSecrets))))
-)
-
-const Database = Layer.unwrapEffect(
-  Effect.gen(function* (): Effect.fn.Return<Layer.Layer<SqlClient.SqlClient, unknown>, ConfigError.ConfigError> {
-    const url = yield* Config.option(Config.redacted("DATABASE_URL"))
-    if (Option.isSome(url) && Redacted.value(url.value) !== "") {
-      yield* Effect.log("Storage: PostgreSQL (DATABASE_URL)")
-      // pg's pool waits for a free connection without limit by default: a request must get its 503 instead.
-      return PgClient.layer({ url: url.value, connectTimeout: "5 seconds" })
-    }
-    const filename = yield* Config.string("SQLITE_FILE").pipe(Config.withDefault("effect-users.db"))
-    yield* Effect.log(`Storage: SQLite file ${filename}`)
-    return SqliteClient.layer({ filename })
-  })
-)
 
 const Hooks = UserHooks.layer({
   onAfterRegister: (user) => Effect.log(`User ${user.id} has registered.`),

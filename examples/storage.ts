@@ -1,0 +1,29 @@
+/**
+ * Where the example app keeps its users, shared by `npm start` and `npm run users`: an SQLite file
+ * (`effect-users.db`, or SQLITE_FILE) by default, PostgreSQL when DATABASE_URL is set.
+ */
+import type { SqlClient } from "@effect/sql"
+import { PgClient } from "@effect/sql-pg"
+import { SqliteClient } from "@effect/sql-sqlite-node"
+import { Config, type ConfigError, ConfigProvider, Effect, Layer, Option, Redacted } from "effect"
+import { devSecrets } from "./devSecrets.js"
+
+/** The environment first; the development secrets only fill what is missing. */
+export const configProvider = ConfigProvider.fromEnv().pipe(
+  ConfigProvider.orElse(() => ConfigProvider.fromMap(new Map(Object.entries(devSecrets))))
+)
+
+/** The SQL client chosen by DATABASE_URL and SQLITE_FILE. */
+export const Database = Layer.unwrapEffect(
+  Effect.gen(function* (): Effect.fn.Return<Layer.Layer<SqlClient.SqlClient, unknown>, ConfigError.ConfigError> {
+    const url = yield* Config.option(Config.redacted("DATABASE_URL"))
+    if (Option.isSome(url) && Redacted.value(url.value) !== "") {
+      yield* Effect.log("Storage: PostgreSQL (DATABASE_URL)")
+      // pg's pool waits for a free connection without limit by default: a request must get its 503 instead.
+      return PgClient.layer({ url: url.value, connectTimeout: "5 seconds" })
+    }
+    const filename = yield* Config.string("SQLITE_FILE").pipe(Config.withDefault("effect-users.db"))
+    yield* Effect.log(`Storage: SQLite file ${filename}`)
+    return SqliteClient.layer({ filename })
+  })
+)
