@@ -69,3 +69,13 @@ describe("README custom model", () => {
     assert.include(runTsx("custom-model.ts"), "Percival has ID 1 (number)")
   })
 })
+
+describe("README hooks that use the manager", () => {
+  it("is examples/hooks.ts, word for word", () => {
+    assert.strictEqual(blockAfter("### Hooks"), example("hooks.ts"))
+  })
+
+  it("runs as written with tsx: registering sends the verification token", () => {
+    assert.match(runTsx("hooks.ts"), /To king\.arthur@camelot\.bt: verify with [\w-]+\.[\w-]+\.[\w-]+/)
+  })
+})
