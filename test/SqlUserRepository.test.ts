@@ -114,6 +114,20 @@ describe("SQLite", () => {
       })
     )
 
+    it.effect("list and count find rows without email_key (written by FastAPI Users) by lower(email)", () =>
+      Effect.gen(function* () {
+        const repository = yield* UserRepository
+        const sql = yield* SqlClient.SqlClient
+        const tag = `legacy${crypto.randomUUID().slice(0, 8)}`
+        const user = newUser(`${tag}.Lamorak@camelot.bt`)
+        yield* sql`INSERT INTO "user" (id, email, hashed_password, is_active, is_superuser, is_verified)
+          VALUES (${user.id}, ${user.email}, 'fake$hash', 1, 0, 0)`
+        assert.deepStrictEqual(yield* repository.list({ emailPrefix: `${tag}.lamorak` }), [user])
+        assert.deepStrictEqual(yield* repository.list({ emailPrefix: `${tag}_` }), [])
+        assert.strictEqual(yield* repository.count({ emailPrefix: tag.toUpperCase(), isActive: true }), 1)
+      })
+    )
+
     it.effect("delete removes the user's rows in oauth_account", () =>
       Effect.gen(function* () {
         const repository = yield* UserRepository
