@@ -161,10 +161,10 @@ const definedFields = (input: object, omit: ReadonlyArray<string>): Record<strin
   Object.fromEntries(Object.entries(input).filter(([key, value]) => value !== undefined && !omit.includes(key)))
 
 /** What a password rule sees of a stored user (or one about to be): every field but the ID and the hash. */
-const ownerOf = (user: object): PasswordOwner<any> =>
+const ownerOf = (user: object): PasswordOwner =>
   Object.fromEntries(
     Object.entries(user).filter(([key]) => key !== "password" && !protectedFields.includes(key as never))
-  ) as PasswordOwner<any>
+  ) as PasswordOwner
 
 /** Builds the manager from the services in context. */
 export const make = Effect.gen(function* () {
@@ -196,6 +196,7 @@ export const make = Effect.gen(function* () {
 
   const currentRequest: Effect.Effect<HookRequest> = Effect.serviceOption(HttpServerRequest.HttpServerRequest)
   // Set once the service exists, below: hooks run only after `make` has returned it.
+  // biome-ignore lint/suspicious/noExplicitAny: the manager of whichever user model `make` serves
   let self: UserManagerService<any> | undefined
   // Every hook runs with this manager in context, so hooks built by `UserHooks.layerWithManager` can call it.
   const runHook = (hook: (request: HookRequest) => Effect.Effect<void, unknown>) =>
