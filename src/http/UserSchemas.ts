@@ -8,6 +8,7 @@ import type * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import { Email } from "../User.js"
 import * as UserModel from "../UserModel.js"
+import { maxListLimit } from "../UserRepository.js"
 
 const snake = (key: string) => key.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`)
 
@@ -164,3 +165,28 @@ export const TokenBody = Schema.Struct({ token: Token })
 
 /** `{"token": ..., "password": ...}`, the body of reset-password. */
 export const ResetPasswordBody = Schema.Struct({ token: Token, password: Password })
+
+// A query flag: exactly "true" or "false" (anything else is a 422).
+const Flag = Schema.transform(Schema.Literal("true", "false"), Schema.Boolean, {
+  strict: true,
+  decode: (text) => text === "true",
+  encode: (flag) => (flag ? "true" : "false")
+})
+
+/** The query of `GET /users`: a page (`limit` 1..100, default 50; `offset` from 0) and the filters. */
+export const ListQuery = Schema.Struct({
+  limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, maxListLimit))),
+  offset: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(0, Number.MAX_SAFE_INTEGER))),
+  email: Schema.optional(
+    Schema.String.pipe(Schema.maxLength(maxUsernameLength)).annotations({
+      description: "E-mail prefix, in any case; % and _ are plain characters"
+    })
+  ),
+  is_active: Schema.optional(Flag),
+  is_verified: Schema.optional(Flag),
+  is_superuser: Schema.optional(Flag)
+})
+
+/** A page of users: `items` in ID order, `total` users matching the filters, and the page asked for. */
+export const UserPage = <Read extends Schema.Schema.Any>(UserRead: Read) =>
+  Schema.Struct({ items: Schema.Array(UserRead), total: Schema.Int, limit: Schema.Int, offset: Schema.Int })

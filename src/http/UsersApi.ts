@@ -22,6 +22,7 @@ import * as Schema from "effect/Schema"
 import type { User } from "../User.js"
 import { UserManager } from "../UserManager.js"
 import type * as UserModel from "../UserModel.js"
+import { pageOf } from "../UserRepository.js"
 import type * as AuthBackend from "./AuthBackend.js"
 import { noStore } from "./AuthBackend.js"
 import * as Authentication from "./Authentication.js"
@@ -221,6 +222,21 @@ const layerGroups = (api: ErasedApi, settings: Settings) => {
               )
             )
           )
+        )
+        .handle("list", ({ urlParams }) =>
+          Effect.gen(function* () {
+            const filters = {
+              emailPrefix: urlParams.email,
+              isActive: urlParams.is_active,
+              isVerified: urlParams.is_verified,
+              isSuperuser: urlParams.is_superuser
+            }
+            const page = pageOf(urlParams)
+            const [items, total] = yield* Effect.all([users.list({ ...filters, ...page }), users.count(filters)], {
+              concurrency: 2
+            })
+            return HttpServerResponse.unsafeJson({ items: items.map((user) => encodeRead(user)), total, ...page }, ok)
+          })
         )
         .handle("user", ({ path }) =>
           byId(path.id).pipe(

@@ -343,6 +343,14 @@ export const declareGroups = <
         .annotate(OpenApi.Summary, "Update me")
     )
     .add(
+      HttpApiEndpoint.get("list", "/")
+        .setUrlParams(UserSchemas.ListQuery)
+        .addSuccess(UserSchemas.UserPage(UserRead))
+        .addError(ValidationError)
+        .middleware(Superuser)
+        .annotate(OpenApi.Summary, "List users (superuser)")
+    )
+    .add(
       HttpApiEndpoint.get("user", "/:id")
         .setPath(IdPath)
         .addSuccess(UserRead)
