@@ -4,26 +4,9 @@
 
 export * as AccessTokenStore from "./AccessTokenStore.js"
 export { type Argon2WorkersOptions, makeArgon2Workers } from "./Argon2Workers.js"
-export * as AuthBackend from "./http/AuthBackend.js"
-export * as Authentication from "./http/Authentication.js"
-export * as AuthStrategy from "./http/AuthStrategy.js"
-export * as BackgroundWork from "./http/BackgroundWork.js"
-export {
-  Authenticator,
-  type AuthenticatorService,
-  CurrentUser,
-  OptionalUser,
-  type Requirement
-} from "./http/CurrentUser.js"
-export * as Failures from "./http/Failures.js"
-export * as HttpErrors from "./http/HttpErrors.js"
-export * as OAuth from "./http/OAuth.js"
-export * as RequestLimits from "./http/RequestLimits.js"
-export * as UserSchemas from "./http/UserSchemas.js"
-export * as UsersApi from "./http/UsersApi.js"
-export * as UsersGroups from "./http/UsersGroups.js"
+// The sub-path entries, re-exported whole so that the root and `effect-users/http`, `/sql` never drift apart.
+export * from "./http.js"
 export { IdParser, type IdParserService, integerParser, uuidParser } from "./IdParser.js"
-export * as Migrations from "./Migrations.js"
 export {
   type Argon2Options,
   type BoundedHasherService,
@@ -40,8 +23,7 @@ export {
   PasswordValidator,
   type PasswordValidatorService
 } from "./PasswordValidator.js"
-export * as SqlAccessTokenStore from "./SqlAccessTokenStore.js"
-export * as SqlUserRepository from "./SqlUserRepository.js"
+export * from "./sql.js"
 export {
   type Claims,
   type HmacAlgorithm,
