@@ -3,7 +3,13 @@
  */
 
 export * as AccessTokenStore from "./AccessTokenStore.js"
-export { type Argon2WorkersOptions, makeArgon2Workers } from "./Argon2Workers.js"
+export {
+  type Argon2WorkersOptions,
+  type Argon2WorkersService,
+  acquireArgon2Workers,
+  layerArgon2Workers,
+  makeArgon2Workers
+} from "./Argon2Workers.js"
 // The sub-path entries, re-exported whole so that the root and `effect-users/http`, `/sql` never drift apart.
 export * from "./http.js"
 export { IdParser, type IdParserService, integerParser, uuidParser } from "./IdParser.js"

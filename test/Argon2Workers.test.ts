@@ -1,6 +1,14 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, FiberStatus, Redacted } from "effect"
-import { makeArgon2, makeArgon2Workers } from "effect-users"
+import { Cause, Context, Effect, Exit, Fiber, FiberStatus, Layer, Redacted, Scope } from "effect"
+import {
+  acquireArgon2Workers,
+  layerArgon2Workers,
+  makeArgon2,
+  makeArgon2Workers,
+  PasswordHasher,
+  ServiceUnavailable
+} from "effect-users"
+import { makePool } from "../src/Argon2Workers.js"
 import { eventually } from "./utils/Eventually.js"
 
 const secret = Redacted.make("correct-horse-battery")
@@ -61,6 +69,79 @@ describe("makeArgon2Workers", () => {
       const workers = makeArgon2Workers(light)
       assert.isTrue(yield* workers.verify(secret, hash))
       assert.isTrue(workers.needsRehash(hash))
+    })
+  )
+})
+
+describe("Argon2Workers in a scope", () => {
+  it.live("the layer hashes, and closing the scope ends every thread and fails the jobs still waiting", () =>
+    Effect.gen(function* () {
+      const hash = yield* Effect.scoped(
+        Effect.gen(function* () {
+          const hasher = yield* Layer.build(layerArgon2Workers({ ...light, threads: 2 }))
+          return yield* Context.get(hasher, PasswordHasher).hash(secret)
+        })
+      )
+      assert.isTrue(yield* makeArgon2(light).verify(secret, hash))
+
+      const scope = yield* Scope.make()
+      const workers = yield* acquireArgon2Workers({ ...light, threads: 2 }).pipe(Scope.extend(scope))
+      yield* workers.hash(secret)
+      assert.strictEqual(workers.threads(), 2)
+      const waiting = yield* Effect.fork(
+        Effect.all(
+          Array.from({ length: 6 }, () => workers.hash(secret)),
+          { concurrency: "unbounded" }
+        )
+      )
+      yield* eventually(Effect.filterOrFail(Effect.sync(workers.load), (load) => load.waiting > 0))
+      yield* Scope.close(scope, Exit.void)
+      assert.strictEqual(workers.threads(), 0)
+      const exit = yield* Fiber.await(waiting)
+      assert.isTrue(Exit.isFailure(exit) && Cause.isDie(exit.cause))
+      const after = yield* Effect.exit(workers.hash(secret))
+      assert.isTrue(Exit.isFailure(after) && Cause.isDie(after.cause))
+    })
+  )
+
+  it.live("a pool whose threads cannot start fails its jobs with ServiceUnavailable and stops spawning", () =>
+    Effect.gen(function* () {
+      let spawned = 0
+      const { service, shutdown } = makePool(
+        { ...light, threads: 2 },
+        { argon2Module: "/nonexistent/argon2.js", onSpawn: () => spawned++ }
+      )
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const exit = yield* Effect.exit(service.hash(secret))
+        assert.isTrue(Exit.isFailure(exit) && Cause.isDie(exit.cause))
+        if (Exit.isFailure(exit)) assert.instanceOf(Cause.squash(exit.cause), ServiceUnavailable)
+      }
+      assert.strictEqual(spawned, 2)
+      yield* eventually(Effect.filterOrFail(Effect.sync(service.threads), (threads) => threads === 0))
+      yield* shutdown
+    })
+  )
+
+  it.live("threads that start but keep dying stop the respawning after three deaths in a row", () =>
+    Effect.gen(function* () {
+      let spawned = 0
+      const dying = `
+const { parentPort } = require("node:worker_threads")
+parentPort.on("message", () => process.exit(1))
+parentPort.postMessage({ ready: true })
+`
+      const { service, shutdown } = makePool(
+        { ...light, threads: 1 },
+        { workerSource: dying, onSpawn: () => spawned++ }
+      )
+      const exits = []
+      for (let attempt = 0; attempt < 5; attempt++) exits.push(yield* Effect.exit(service.hash(secret)))
+      const unavailable = exits.map(
+        (exit) => Exit.isFailure(exit) && Cause.squash(exit.cause) instanceof ServiceUnavailable
+      )
+      assert.deepStrictEqual(unavailable, [false, false, true, true, true])
+      assert.strictEqual(spawned, 3)
+      yield* shutdown
     })
   )
 })
