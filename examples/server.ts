@@ -12,9 +12,8 @@ import { HttpApiBuilder, HttpApiSwagger, HttpServer } from "@effect/platform"
 import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
 import { Config, Effect, Layer } from "effect"
 import {
+  layerArgon2Workers,
   Migrations,
-  makeArgon2Workers,
-  PasswordHasher,
   SqlUserRepository,
   UserHooks,
   UserManager,
@@ -53,7 +52,7 @@ const Users = UserManager.layer.pipe(
     UserManagerConfig.layerConfig(),
     Hooks,
     // Argon2id on niced worker threads: logins use the idle CPU, token checks keep their latency.
-    PasswordHasher.layer(makeArgon2Workers())
+    layerArgon2Workers()
   ]),
   Layer.provideMerge(Migrations.layer()),
   Layer.provideMerge(Database)
