@@ -23,7 +23,7 @@ const Users = UserManager.layer.pipe(
     // The repository reads and writes the model's fields (firstName in column first_name).
     SqlUserRepository.layerWith({ model: AppUser }).pipe(Layer.provide(Layer.effectDiscard(migrate))),
     // IDs from URL paths and tokens are integers; the database assigns new ones.
-    IdParser.integer,
+    IdParser.layerInteger,
     UserManagerConfig.layer({
       resetPasswordTokenSecret: Redacted.make("change me: a reset secret of 32+ bytes"),
       verificationTokenSecret: Redacted.make("change me: a verify secret of 32+ bytes")

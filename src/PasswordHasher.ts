@@ -150,8 +150,11 @@ export class PasswordHasher extends Context.Reference<PasswordHasher>()("effect-
   defaultValue: (): PasswordHasherService => makeArgon2()
 }) {
   /** Argon2id with other parameters or another concurrency bound. */
-  static readonly argon2 = (options: Argon2Options = {}): Layer.Layer<PasswordHasher> =>
+  static readonly layerArgon2 = (options: Argon2Options = {}): Layer.Layer<PasswordHasher> =>
     Layer.sync(PasswordHasher, () => makeArgon2(options))
+
+  /** @deprecated use layerArgon2 */
+  static readonly argon2: typeof PasswordHasher.layerArgon2 = PasswordHasher.layerArgon2
 
   /** Any other hasher. */
   static readonly layer = (service: PasswordHasherService): Layer.Layer<PasswordHasher> =>

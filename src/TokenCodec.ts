@@ -138,8 +138,12 @@ export class TokenCodec extends Context.Reference<TokenCodec>()("effect-users/To
   defaultValue: (): TokenCodecService => makeJwt()
 }) {
   /** JWTs with another HMAC algorithm. */
-  static readonly jwt = (options: { readonly algorithm?: HmacAlgorithm | undefined } = {}): Layer.Layer<TokenCodec> =>
-    Layer.succeed(TokenCodec, makeJwt(options))
+  static readonly layerJwt = (
+    options: { readonly algorithm?: HmacAlgorithm | undefined } = {}
+  ): Layer.Layer<TokenCodec> => Layer.succeed(TokenCodec, makeJwt(options))
+
+  /** @deprecated use layerJwt */
+  static readonly jwt: typeof TokenCodec.layerJwt = TokenCodec.layerJwt
 
   /** The longest token the JWT codec reads (8 KiB). */
   static readonly maxTokenLength = maxTokenLength

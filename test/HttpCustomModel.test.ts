@@ -43,7 +43,7 @@ const makeServer = (client: Layer.Layer<SqlClient.SqlClient, unknown>) =>
       UserManager.layer.pipe(
         Layer.provide([
           customRepository(client),
-          IdParser.integer,
+          IdParser.layerInteger,
           testConfig(),
           PasswordHasher.layer(makeFakeHasher().service)
         ])

@@ -79,7 +79,7 @@ describe("PasswordValidator rules for an app's model", () => {
     Layer.provide([
       UserRepository.layerMemory,
       testConfig(),
-      IdParser.integer,
+      IdParser.layerInteger,
       PasswordHasher.layer(makeFakeHasher().service),
       PasswordValidator.layer(PasswordValidator.defaultRule, notContainingFirstName)
     ])

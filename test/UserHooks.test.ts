@@ -22,7 +22,7 @@ const managerWith = (hooks: Layer.Layer<UserHooks>) =>
       UserRepository.layerMemory,
       testConfig(),
       hooks,
-      IdParser.integer,
+      IdParser.layerInteger,
       PasswordHasher.layer(makeFakeHasher().service)
     ])
   )

@@ -118,7 +118,7 @@ export const userManagerSuite = (name: string, repository: Layer.Layer<UserRepos
 
       it.effect("parseId uses the IdParser layer provided", () =>
         Effect.gen(function* () {
-          const { users } = yield* harness({ extra: IdParser.integer })
+          const { users } = yield* harness({ extra: IdParser.layerInteger })
           assert.strictEqual(yield* users.parseId("123"), 123)
           assert.strictEqual((yield* Effect.flip(users.parseId("123.42")))._tag, "InvalidID")
         })

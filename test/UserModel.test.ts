@@ -12,7 +12,7 @@ const AppLayer = UserManager.layer.pipe(
   Layer.provide(
     UserManagerConfig.layer({ verificationTokenSecret: verifySecret, resetPasswordTokenSecret: resetSecret })
   ),
-  Layer.provide(Layer.mergeAll(IdParser.integer, PasswordHasher.layer(makeFakeHasher().service)))
+  Layer.provide(Layer.mergeAll(IdParser.layerInteger, PasswordHasher.layer(makeFakeHasher().service)))
 )
 
 it.effect("an app's model with integer IDs and extra fields is typed and stored end to end", () =>
