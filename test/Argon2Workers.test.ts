@@ -85,16 +85,20 @@ describe("Argon2Workers in a scope", () => {
       assert.isTrue(yield* makeArgon2(light).verify(secret, hash))
 
       const scope = yield* Scope.make()
-      const workers = yield* acquireArgon2Workers({ ...light, threads: 2 }).pipe(Scope.extend(scope))
-      yield* workers.hash(secret)
-      assert.strictEqual(workers.threads(), 2)
+      // Slow hashes (about a second each), so that jobs are still running and waiting when the scope closes.
+      const workers = yield* acquireArgon2Workers({ memoryCost: 19456, timeCost: 40, threads: 2 }).pipe(
+        Scope.extend(scope)
+      )
       const waiting = yield* Effect.fork(
         Effect.all(
           Array.from({ length: 6 }, () => workers.hash(secret)),
           { concurrency: "unbounded" }
         )
       )
-      yield* eventually(Effect.filterOrFail(Effect.sync(workers.load), (load) => load.waiting > 0))
+      yield* eventually(
+        Effect.filterOrFail(Effect.sync(workers.load), (load) => load.running === 2 && load.waiting > 0)
+      )
+      assert.strictEqual(workers.threads(), 2)
       yield* Scope.close(scope, Exit.void)
       assert.strictEqual(workers.threads(), 0)
       const exit = yield* Fiber.await(waiting)
