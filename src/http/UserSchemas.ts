@@ -179,7 +179,7 @@ export const ListQuery = Schema.Struct({
   offset: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(0, Number.MAX_SAFE_INTEGER))),
   email: Schema.optional(
     Schema.String.pipe(Schema.maxLength(maxUsernameLength)).annotations({
-      description: "E-mail prefix, in any case; % and _ are plain characters"
+      description: "E-mail prefix, case-insensitive; % and _ are plain characters"
     })
   ),
   is_active: Schema.optional(Flag),
