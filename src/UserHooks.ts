@@ -59,7 +59,8 @@ export const noHooks: UserHooksService<any> = {
   onAfterDelete: () => Effect.void
 }
 
-const hookNames: ReadonlyArray<keyof UserHooksService> = [
+/** The name of every hook, in the order the operations run them. */
+export const hookNames: ReadonlyArray<keyof UserHooksService> = [
   "onAfterRegister",
   "onAfterUpdate",
   "onAfterLogin",

@@ -43,7 +43,14 @@ export {
 } from "./TokenCodec.js"
 export * from "./User.js"
 export * from "./UserError.js"
-export { type HookRequest, noHooks, type UserChanges, UserHooks, type UserHooksService } from "./UserHooks.js"
+export {
+  type HookRequest,
+  hookNames,
+  noHooks,
+  type UserChanges,
+  UserHooks,
+  type UserHooksService
+} from "./UserHooks.js"
 export {
   type Credentials,
   maxLoginPasswordLength,

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto"
 import { Effect, Layer, Redacted } from "effect"
 import {
   type BaseUser,
+  hookNames,
   PasswordHasher,
   type PasswordHasherService,
   UserHooks,
@@ -71,19 +72,8 @@ export const recordingHooks = (overrides: Partial<UserHooksService<any>> = {}) =
           | undefined
         return override ? override(...args) : Effect.void
       })
-  const names: ReadonlyArray<keyof UserHooksService> = [
-    "onAfterRegister",
-    "onAfterUpdate",
-    "onAfterLogin",
-    "onAfterRequestVerify",
-    "onAfterVerify",
-    "onAfterForgotPassword",
-    "onAfterResetPassword",
-    "onBeforeDelete",
-    "onAfterDelete"
-  ]
   // biome-ignore lint/suspicious/noExplicitAny: a test helper over every user model or an untyped JSON reply
-  const hooks = Object.fromEntries(names.map((name) => [name, record(name)])) as unknown as UserHooksService<any>
+  const hooks = Object.fromEntries(hookNames.map((name) => [name, record(name)])) as unknown as UserHooksService<any>
   return {
     ...makeRecorder(calls),
     layer: UserHooks.layer(hooks),
