@@ -29,6 +29,16 @@ export {
   PasswordValidator,
   type PasswordValidatorService
 } from "./PasswordValidator.js"
+export {
+  type AsymmetricAlgorithm,
+  type JsonWebKeySet,
+  JwtKeySet,
+  type JwtKeySetOptions,
+  type JwtKeySetService,
+  type PublicJwk,
+  type SigningKey,
+  type VerifyingKey
+} from "./JwtKeySet.js"
 export * from "./sql.js"
 export {
   type Claims,
