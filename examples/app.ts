@@ -3,8 +3,17 @@
  * use effect-users' authentication. `examples/server.ts` serves it; the tests and the bench run it too.
  */
 import { HttpApi, HttpApiBuilder, HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
-import { Config, Effect, Layer, Option, Schema } from "effect"
-import { AuthBackend, AuthStrategy, CurrentUser, OptionalUser, SqlAccessTokenStore, UsersApi } from "effect-users"
+import { Config, type ConfigError, Effect, Layer, Option, Schema } from "effect"
+import {
+  AuthBackend,
+  AuthStrategy,
+  CurrentUser,
+  Jwks,
+  JwtKeySet,
+  OptionalUser,
+  SqlAccessTokenStore,
+  UsersApi
+} from "effect-users"
 
 /** Options read from the environment by the server; tests pass them directly. */
 export interface AppOptions {
@@ -13,10 +22,24 @@ export interface AppOptions {
   readonly secureCookie?: boolean
   /** The largest request body accepted, in bytes; default 64 KiB. */
   readonly maxBodySize?: number
+  /**
+   * Asymmetric access tokens: the bearer backend signs with this key set (not `USERS_AUTH_SECRET`) and the
+   * API serves its public keys at `/.well-known/jwks.json`. Default: HS256 with `USERS_AUTH_SECRET`.
+   */
+  readonly keySet?: Layer.Layer<JwtKeySet, ConfigError.ConfigError>
 }
 
 /** The authentication secret: `USERS_AUTH_SECRET`, at least 32 bytes. */
 export const authSecret = Config.redacted("USERS_AUTH_SECRET")
+
+// HS256 with the secret, or the key set's codec when one is in context (`AppOptions.keySet` provides it).
+const jwtStrategy = Effect.flatMap(Effect.serviceOption(JwtKeySet), (keys) =>
+  AuthStrategy.jwt({
+    secret: authSecret,
+    lifetime: "1 hour",
+    codec: Option.getOrUndefined(Option.map(keys, (keySet) => keySet.codec))
+  })
+)
 
 /** Builds the app's API: effect-users' groups plus the app's own `greetings` group. */
 export const makeApp = (options: AppOptions = {}) => {
@@ -24,7 +47,7 @@ export const makeApp = (options: AppOptions = {}) => {
   const Users = UsersApi.make({
     name: "app",
     backends: [
-      AuthBackend.bearer("jwt", AuthStrategy.jwt({ secret: authSecret, lifetime: "1 hour" })),
+      AuthBackend.bearer("jwt", jwtStrategy),
       AuthBackend.cookie("cookie", AuthStrategy.database({ lifetime: "1 hour" }), {
         maxAge: "1 hour",
         secure: options.secureCookie ?? true
@@ -74,13 +97,24 @@ export const makeApp = (options: AppOptions = {}) => {
       .handle("ping", () => Effect.succeed({ pong: true }))
   )
 
-  /** The API's implementation; needs a `UserManager` and a `SqlClient` (the database strategy's tokens). */
-  const ApiLive = HttpApiBuilder.api(Api).pipe(
-    Layer.provide(GreetingsLive),
-    Layer.provide([Users.layerAuthentication(Verified), Users.layerAuthentication(MaybeUser)]),
-    Layer.provideMerge(Users.layer(Api)),
-    Layer.provide(SqlAccessTokenStore.layer)
-  )
+  /** The same API with the JWKS route, served when the app has a key set. */
+  class ApiWithJwks extends Api.add(Jwks.Group) {}
 
-  return { Api, Users, ApiLive }
+  const implement = <A, E, R>(api: Layer.Layer<A, E, R>) =>
+    api.pipe(
+      Layer.provide(GreetingsLive),
+      Layer.provide([Users.layerAuthentication(Verified), Users.layerAuthentication(MaybeUser)]),
+      Layer.provideMerge(Users.layer(Api)),
+      Layer.provide(SqlAccessTokenStore.layer)
+    )
+
+  /** The API's implementation; needs a `UserManager` and a `SqlClient` (the database strategy's tokens). */
+  const ApiLive =
+    options.keySet === undefined
+      ? implement(HttpApiBuilder.api(Api))
+      : implement(HttpApiBuilder.api(ApiWithJwks).pipe(Layer.provide(Jwks.layer(ApiWithJwks)))).pipe(
+          Layer.provide(options.keySet)
+        )
+
+  return { Api, ApiWithJwks, Users, ApiLive }
 }

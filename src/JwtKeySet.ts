@@ -89,11 +89,7 @@ const invalid = (path: ReadonlyArray<string>, message: string) =>
   Effect.fail(ConfigError.InvalidData([...path], message))
 
 const algorithmOfJwk = (jwk: Record<string, unknown>): AsymmetricAlgorithm | undefined =>
-  jwk.kty === "EC" && jwk.crv === "P-256"
-    ? "ES256"
-    : jwk.kty === "OKP" && jwk.crv === "Ed25519"
-      ? "EdDSA"
-      : undefined
+  jwk.kty === "EC" && jwk.crv === "P-256" ? "ES256" : jwk.kty === "OKP" && jwk.crv === "Ed25519" ? "EdDSA" : undefined
 
 const unsupported = "is neither an ES256 (P-256) nor an EdDSA (Ed25519) key"
 

@@ -14,6 +14,16 @@ export {
 export * from "./http.js"
 export { IdParser, type IdParserService, integerParser, uuidParser } from "./IdParser.js"
 export {
+  type AsymmetricAlgorithm,
+  type JsonWebKeySet,
+  JwtKeySet,
+  type JwtKeySetOptions,
+  type JwtKeySetService,
+  type PublicJwk,
+  type SigningKey,
+  type VerifyingKey
+} from "./JwtKeySet.js"
+export {
   type Argon2Options,
   type BoundedHasherService,
   defaultQueuePerCore,
@@ -29,16 +39,6 @@ export {
   PasswordValidator,
   type PasswordValidatorService
 } from "./PasswordValidator.js"
-export {
-  type AsymmetricAlgorithm,
-  type JsonWebKeySet,
-  JwtKeySet,
-  type JwtKeySetOptions,
-  type JwtKeySetService,
-  type PublicJwk,
-  type SigningKey,
-  type VerifyingKey
-} from "./JwtKeySet.js"
 export * from "./sql.js"
 export {
   type Claims,
