@@ -47,7 +47,7 @@ export interface Options {
 
 /** Implements `Group` in the app's API (which must contain it) from the `JwtKeySet` in context. */
 export const layer = <ApiId extends string, G extends HttpApiGroup.HttpApiGroup.Any, E, R>(
-  api: HttpApi.HttpApi<ApiId, G | typeof Group, E, R>,
+  api: HttpApi.HttpApi<ApiId, G, E, R> & ([typeof Group] extends [G] ? unknown : "the API must declare Jwks.Group"),
   options: Options = {}
 ): Layer.Layer<HttpApiGroup.ApiGroup<ApiId, "jwks">, never, JwtKeySet> => {
   const headers = {
