@@ -72,40 +72,53 @@ const row = (name: string, figures: Figures, baseline: Figures) =>
       `   ${(figures.perSecond / baseline.perSecond).toFixed(2)}x verifies/s, ${(figures.p99 / baseline.p99).toFixed(1)}x p99 vs raw`
   )
 
+/** An algorithm's keys, a token our codec signed, and raw node:crypto verify of it. */
+const setup = async (alg: "ES256" | "EdDSA") => {
+  const { privateKey, publicKey } = await jose.generateKeyPair(alg, { extractable: true })
+  const keys = await Effect.runPromise(
+    JwtKeySet.make({ signing: { privateKey: Redacted.make(await jose.exportPKCS8(privateKey)) } })
+  )
+  const token = await Effect.runPromise(keys.codec.sign({ sub: "42" }, options))
+  const [header, payload, signature] = token.split(".") as [string, string, string]
+  const input = Buffer.from(`${header}.${payload}`)
+  const signatureBytes = Buffer.from(signature, "base64url")
+  const keyObject = KeyObject.from(publicKey)
+  const rawKey = alg === "ES256" ? { key: keyObject, dsaEncoding: "ieee-p1363" as const } : keyObject
+  const digest = alg === "ES256" ? "sha256" : null
+  return {
+    alg,
+    keys,
+    token,
+    raw: () => verify(digest, input, rawKey, signatureBytes),
+    jose: () => jose.jwtVerify(token, publicKey, { audience: "bench" })
+  }
+}
+
 const main = async () => {
   const hmac = makeJwt()
   const hmacToken = await Effect.runPromise(hmac.sign({ sub: "42" }, options))
+  const algorithms = [await setup("ES256"), await setup("EdDSA")]
+  console.log("Thread pool idle:\n")
+  for (const subject of algorithms) {
+    const raw = await measure(subject.raw)
+    row(`${subject.alg} raw node:crypto.verify`, raw, raw)
+    row(`${subject.alg} jose.jwtVerify (WebCrypto)`, await measure(subject.jose), raw)
+  }
   const pool = saturate()
   // Let the pool fill before measuring.
   await new Promise((resolve) => setTimeout(resolve, 500))
   console.log(
-    `Thread pool: UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? 4}, ${hashesInFlight} argon2 hashes in flight; ` +
+    `\nThread pool saturated: UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? 4}, ${hashesInFlight} argon2 hashes in flight; ` +
       `${concurrency} verify loops, ${seconds} s each\n`
   )
   const hashesBefore = pool.done()
   const startedAll = performance.now()
 
-  for (const alg of ["ES256", "EdDSA"] as const) {
-    const { privateKey, publicKey } = await jose.generateKeyPair(alg, { extractable: true })
-    const keys = await Effect.runPromise(
-      JwtKeySet.make({ signing: { privateKey: Redacted.make(await jose.exportPKCS8(privateKey)) } })
-    )
-    const token = await Effect.runPromise(keys.codec.sign({ sub: "42" }, options))
-    const [header, payload, signature] = token.split(".") as [string, string, string]
-    const input = Buffer.from(`${header}.${payload}`)
-    const signatureBytes = Buffer.from(signature, "base64url")
-    const keyObject = KeyObject.from(publicKey)
-    const rawKey = alg === "ES256" ? { key: keyObject, dsaEncoding: "ieee-p1363" as const } : keyObject
-    const digest = alg === "ES256" ? "sha256" : null
-
-    const raw = await measure(() => verify(digest, input, rawKey, signatureBytes))
+  for (const { alg, keys, token, raw: rawVerify, jose: joseVerify } of algorithms) {
+    const raw = await measure(rawVerify)
     row(`${alg} raw node:crypto.verify`, raw, raw)
     row(`${alg} JwtKeySet codec`, await measure(() => Effect.runPromise(keys.codec.verify(token, options))), raw)
-    row(
-      `${alg} jose.jwtVerify (WebCrypto)`,
-      await measure(() => jose.jwtVerify(token, publicKey, { audience: "bench" })),
-      raw
-    )
+    row(`${alg} jose.jwtVerify (WebCrypto)`, await measure(joseVerify), raw)
     row(`HS256 codec (vs ${alg} raw)`, await measure(() => Effect.runPromise(hmac.verify(hmacToken, options))), raw)
     console.log("")
   }
