@@ -93,16 +93,9 @@ const algorithmOfJwk = (jwk: Record<string, unknown>): AsymmetricAlgorithm | und
 
 const unsupported = "is neither an ES256 (P-256) nor an EdDSA (Ed25519) key"
 
-const parseJwk = (text: string): Record<string, unknown> | undefined => {
-  try {
-    const value: unknown = JSON.parse(text)
-    return typeof value === "object" && value !== null && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : undefined
-  } catch {
-    return undefined
-  }
-}
+/** What node:crypto's `sign`/`verify` take for this algorithm: JWS wants ECDSA signatures as raw r || s. */
+const cryptoArguments = (algorithm: AsymmetricAlgorithm, key: KeyObject) =>
+  algorithm === "ES256" ? { digest: "sha256", key: { key, dsaEncoding: "ieee-p1363" as const } } : { digest: null, key }
 
 /** Imports one key through jose; errors name the setting and never quote the key. */
 const importKey = (text: string, path: ReadonlyArray<string>) =>
@@ -115,7 +108,7 @@ const importKey = (text: string, path: ReadonlyArray<string>) =>
       )
     let imported: { readonly algorithm: AsymmetricAlgorithm; readonly key: KeyObject } | undefined
     if (trimmed.startsWith("{")) {
-      const jwk = parseJwk(trimmed)
+      const jwk = Jwt.parseObject(trimmed)
       if (jwk === undefined) return yield* invalid(path, "is not valid JWK JSON")
       const algorithm = algorithmOfJwk(jwk)
       if (algorithm === undefined) return yield* invalid(path, unsupported)
@@ -144,26 +137,24 @@ const liveKey = (
   Effect.promise(async (): Promise<LiveKey> => {
     const publicKey = imported.key.type === "private" ? createPublicKey(imported.key) : imported.key
     const { kty, crv, x, y } = await jose.exportJWK(publicKey)
-    const thumbprint = kid ?? (await jose.calculateJwkThumbprint(publicKey))
     const jwk: PublicJwk = {
       kty: kty!,
       crv: crv!,
       x: x!,
       ...(y === undefined ? {} : { y }),
-      kid: thumbprint,
+      kid: kid ?? (await jose.calculateJwkThumbprint(publicKey)),
       alg: imported.algorithm,
       use: "sig"
     }
     // node:crypto verifies synchronously on the event loop; jose's WebCrypto verify would queue on libuv's
     // thread pool behind argon2 hashes during a login flood (bench/codec.ts measures both).
-    const options = imported.algorithm === "ES256" ? { key: publicKey, dsaEncoding: "ieee-p1363" as const } : publicKey
-    const digest = imported.algorithm === "ES256" ? "sha256" : null
+    const { digest, key } = cryptoArguments(imported.algorithm, publicKey)
     return {
       jwk,
       until,
       verify: (input, signature) => {
         try {
-          return verify(digest, Buffer.from(input), options, signature)
+          return verify(digest, Buffer.from(input), key, signature)
         } catch {
           return false
         }
@@ -195,17 +186,15 @@ export const make = (options: JwtKeySetOptions): Effect.Effect<JwtKeySetService,
       keys.set(key.jwk.kid, key)
     }
 
-    const { algorithm, key: privateKey } = signingImport
-    const signOptions = algorithm === "ES256" ? { key: privateKey, dsaEncoding: "ieee-p1363" as const } : privateKey
-    const digest = algorithm === "ES256" ? "sha256" : null
-    const header = Jwt.encodeJson({ alg: algorithm, kid: current.jwk.kid, typ: "JWT" })
+    const { digest, key: privateKey } = cryptoArguments(signingImport.algorithm, signingImport.key)
+    const header = Jwt.encodeJson({ alg: signingImport.algorithm, kid: current.jwk.kid, typ: "JWT" })
     const all = [...keys.values()]
 
     const codec: TokenCodecService = {
       sign: (claims, { audience, lifetime }) =>
         Effect.map(Clock.currentTimeMillis, (now) => {
           const input = `${header}.${Jwt.payload(claims, audience, now + Duration.toMillis(lifetime))}`
-          return `${input}.${sign(digest, Buffer.from(input), signOptions).toString("base64url")}`
+          return `${input}.${sign(digest, Buffer.from(input), privateKey).toString("base64url")}`
         }),
       // ES256 signatures are malleable: (r, n - s) verifies as well as (r, s), so a token's text is not its
       // identity (use `jti`). Ed25519 is not: OpenSSL refuses S >= L.

@@ -10,9 +10,10 @@ export const maxTokenLength = 8192
 /** A JSON object as one base64url part. */
 export const encodeJson = (value: object): string => Buffer.from(JSON.stringify(value)).toString("base64url")
 
-const decodeJson = (part: string): Record<string, unknown> | undefined => {
+/** JSON text that is an object, or undefined (never a parse error, whose message would quote the text). */
+export const parseObject = (text: string): Record<string, unknown> | undefined => {
   try {
-    const value: unknown = JSON.parse(Buffer.from(part, "base64url").toString("utf8"))
+    const value: unknown = JSON.parse(text)
     return typeof value === "object" && value !== null && !Array.isArray(value)
       ? (value as Record<string, unknown>)
       : undefined
@@ -20,6 +21,8 @@ const decodeJson = (part: string): Record<string, unknown> | undefined => {
     return undefined
   }
 }
+
+const decodeJson = (part: string) => parseObject(Buffer.from(part, "base64url").toString("utf8"))
 
 const base64url = /^[A-Za-z0-9_-]*$/
 

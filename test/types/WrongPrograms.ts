@@ -8,7 +8,7 @@ import {
   AuthBackend,
   AuthStrategy,
   Jwks,
-  JwtKeySet,
+  type JwtKeySet,
   OAuth,
   type UserManager,
   UserModel,
