@@ -2,7 +2,7 @@
  * Signed, expiring tokens: the verification and reset-password tokens (and any other JWT the app needs).
  * The default codec writes the JWTs FastAPI Users writes (HS256, `aud`, `exp` = now + lifetime), so a
  * service sharing the secret and audiences can read ours and we can read theirs. Time comes from `Clock`.
- * Any codec (asymmetric keys, PASETO, opaque tokens) can replace it through `TokenCodec.layer`.
+ * Any codec (asymmetric keys: `JwtKeySet`'s; PASETO, opaque tokens) can replace it through `TokenCodec.layer`.
  */
 
 import { createHmac, timingSafeEqual } from "node:crypto"
@@ -88,18 +88,14 @@ export const makeJwt = (options: { readonly algorithm?: HmacAlgorithm | undefine
         ? refuseSecret
         : Effect.flatMap(Clock.currentTimeMillis, (now) =>
             Jwt.decode(token).pipe(
-              Either.filterOrLeft(
-                (jws) => Jwt.allows(jws.header, algorithm),
-                () => "algorithm not allowed"
-              ),
-              Either.filterOrLeft(
-                (jws) => {
-                  const expected = mac(secret, jws.signingInput)
-                  return jws.signature.length === expected.length && timingSafeEqual(jws.signature, expected)
-                },
-                () => "bad signature"
-              ),
-              Either.flatMap((jws) => Jwt.claims(jws, now, audience)),
+              Either.flatMap((jws) => {
+                if (!Jwt.allows(jws.header, algorithm)) return Either.left("algorithm not allowed")
+                const expected = mac(secret, jws.signingInput)
+                if (jws.signature.length !== expected.length || !timingSafeEqual(jws.signature, expected)) {
+                  return Either.left("bad signature")
+                }
+                return Jwt.claims(jws, now, audience)
+              }),
               Either.mapLeft(invalidToken)
             )
           )

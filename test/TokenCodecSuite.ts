@@ -33,6 +33,14 @@ const now = 1_700_000_000
 const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url")
 const claims = { sub: "42", aud: audience, exp: now + 60 }
 
+/** The token with one bit of its signature's first byte flipped (the last bytes may be fixed: Ed25519's S). */
+const tamperSignature = (token: string) => {
+  const [header, payload, signature] = token.split(".") as [string, string, string]
+  const bytes = Buffer.from(signature, "base64url")
+  bytes[0] = bytes[0]! ^ 1
+  return `${header}.${payload}.${bytes.toString("base64url")}`
+}
+
 export const suite = (name: string, subject: Effect.Effect<CodecSubject>) =>
   describe(`TokenCodec contract: ${name}`, () => {
     const setup = Effect.map(subject, (s) => {
@@ -191,7 +199,7 @@ export const suite = (name: string, subject: Effect.Effect<CodecSubject>) =>
         const [header, , signature] = token.split(".")
         const forged = part({ sub: "1", aud: audience, exp: 9_999_999_999 })
         assert.strictEqual(yield* verdict(`${header}.${forged}.${signature}`), "bad signature")
-        assert.strictEqual(yield* verdict(`${token.slice(0, -2)}AA`), "bad signature")
+        assert.strictEqual(yield* verdict(tamperSignature(token)), "bad signature")
         assert.strictEqual(yield* verdict(`${token}=`), "malformed")
       })
     )
@@ -274,7 +282,7 @@ export const suite = (name: string, subject: Effect.Effect<CodecSubject>) =>
         const { codec, options, secrets } = yield* setup
         const token = yield* codec.sign({ sub: "42" }, { ...options, lifetime: "1 minute" })
         const errors = yield* Effect.all(
-          [`${token}x`, `${token.slice(0, -2)}AA`, token.replace(/^[^.]+/, part({ alg: "HS256" }))].map((bad) =>
+          [`${token}x`, tamperSignature(token), token.replace(/^[^.]+/, part({ alg: "HS256" }))].map((bad) =>
             Effect.flip(codec.verify(bad, options))
           )
         )
