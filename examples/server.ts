@@ -65,7 +65,9 @@ const Users = UserManager.layer.pipe(
 
 const app = makeApp({
   secureCookie: process.env.COOKIE_SECURE !== "false",
-  ...(process.env.JWT_PRIVATE_KEY ? { keySet: JwtKeySet.layerConfig() } : {})
+  ...(process.env.JWT_PRIVATE_KEY ? { keySet: JwtKeySet.layerConfig() } : {}),
+  // USERS_REQUIRE_CURRENT_PASSWORD=false: FastAPI Users' PATCH /users/me (a token alone changes password/e-mail).
+  requireCurrentPassword: process.env.USERS_REQUIRE_CURRENT_PASSWORD !== "false"
 })
 
 const Server = HttpApiBuilder.serve().pipe(

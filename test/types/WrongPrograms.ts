@@ -5,6 +5,7 @@
 import { HttpApi, HttpApiBuilder, HttpApiEndpoint, HttpApiGroup } from "@effect/platform"
 import { Effect, Layer, Redacted, Schema } from "effect"
 import {
+  type AccessTokenStore,
   AuthBackend,
   AuthStrategy,
   Jwks,
@@ -63,10 +64,8 @@ export const WrongPayload = HttpApiBuilder.group(Api, "notes", (handlers) =>
 const UsersLive = Users.layer(Api)
 
 // The whole app: our groups and the app's own; it needs only the manager.
-export const Complete: Layer.Layer<HttpApi.Api, unknown, UserManager> = HttpApiBuilder.api(Api).pipe(
-  Layer.provide(NotesLive),
-  Layer.provide(UsersLive)
-)
+export const Complete: Layer.Layer<HttpApi.Api, unknown, UserManager | AccessTokenStore.AccessTokenStore> =
+  HttpApiBuilder.api(Api).pipe(Layer.provide(NotesLive), Layer.provide(UsersLive))
 
 // An app that implements our groups but forgets its own `notes` group: `HttpApiBuilder.api(Api)` still
 // requires `ApiGroup<"notes-app", "notes">`, so the layer does not fit the one the server is given.
@@ -85,22 +84,18 @@ export const MissingUsers: Layer.Layer<HttpApi.Api, unknown, UserManager> = Http
 // or with the group declared but not implemented, the app's layer does not fit.
 class JwksApi extends Api.add(Jwks.Group) {}
 declare const keySet: Layer.Layer<JwtKeySet>
-export const WithJwks: Layer.Layer<HttpApi.Api, unknown, UserManager> = HttpApiBuilder.api(JwksApi).pipe(
-  Layer.provide([NotesLive, Jwks.layer(JwksApi)]),
-  Layer.provide(UsersLive),
-  Layer.provide(keySet)
-)
+export const WithJwks: Layer.Layer<HttpApi.Api, unknown, UserManager | AccessTokenStore.AccessTokenStore> =
+  HttpApiBuilder.api(JwksApi).pipe(
+    Layer.provide([NotesLive, Jwks.layer(JwksApi)]),
+    Layer.provide(UsersLive),
+    Layer.provide(keySet)
+  )
 // @ts-expect-error: JwtKeySet is not provided
-export const JwksWithoutKeys: Layer.Layer<HttpApi.Api, unknown, UserManager> = HttpApiBuilder.api(JwksApi).pipe(
-  Layer.provide([NotesLive, Jwks.layer(JwksApi)]),
-  Layer.provide(UsersLive)
-)
+export const JwksWithoutKeys: Layer.Layer<HttpApi.Api, unknown, UserManager | AccessTokenStore.AccessTokenStore> =
+  HttpApiBuilder.api(JwksApi).pipe(Layer.provide([NotesLive, Jwks.layer(JwksApi)]), Layer.provide(UsersLive))
 // @ts-expect-error: ApiGroup<"notes-app", "jwks"> is not provided
-export const JwksNotImplemented: Layer.Layer<HttpApi.Api, unknown, UserManager> = HttpApiBuilder.api(JwksApi).pipe(
-  Layer.provide(NotesLive),
-  Layer.provide(UsersLive),
-  Layer.provide(keySet)
-)
+export const JwksNotImplemented: Layer.Layer<HttpApi.Api, unknown, UserManager | AccessTokenStore.AccessTokenStore> =
+  HttpApiBuilder.api(JwksApi).pipe(Layer.provide(NotesLive), Layer.provide(UsersLive), Layer.provide(keySet))
 // @ts-expect-error: `Jwks.layer` implements only an API that declares the `jwks` group
 Jwks.layer(Api)
 
