@@ -211,8 +211,8 @@ export const touchInterval: Duration.Duration = Duration.minutes(1)
 /**
  * Opaque tokens (32 random bytes, base64url) in the `AccessTokenStore` (`SqlAccessTokenStore.layer` for
  * FastAPI Users' `accesstoken` table, `AccessTokenStore.layerMemory` in tests); stored as their SHA-256 with
- * the user's session epoch, rejected (and deleted) once older than `lifetime`, idle longer than
- * `idleLifetime`, of another epoch than the user's, or of a user that is gone; deleted on logout.
+ * the user's session epoch, rejected once older than `lifetime`, idle longer than `idleLifetime` or of another
+ * epoch than the user's, and deleted on logout or when its user is gone.
  */
 export const database = (
   options: DatabaseOptions = {}
@@ -237,10 +237,13 @@ export const database = (
         const found = yield* Effect.option(
           Effect.flatMap(users.parseId(stored.value.userId), (id) => users.getWithEpoch(id))
         )
-        if (Option.isNone(found) || found.value.sessionEpoch !== stored.value.epoch) {
+        if (Option.isNone(found)) {
           yield* store.delete(key)
           return Option.none()
         }
+        // Refused, not deleted: while its own password change carries this session over (`keep`), a parallel
+        // request on it sees the new epoch first. Stale rows go with `endAll` and the purge.
+        if (found.value.sessionEpoch !== stored.value.epoch) return Option.none()
         if (now - stored.value.lastUsedAt.getTime() >= touchMillis) yield* store.touch(key, new Date(now))
         return Option.some(found.value.user)
       })
