@@ -5,9 +5,8 @@
  * baseline measured in the same run:
  *
  * 0. memory: the server's RSS idle (10 s without requests), at its peak during a login flood and 10 s after it,
- *    beside the same three
- *    figures for a bare HttpApi server with one constant endpoint (`bench/floor.ts`, the floor of the stack)
- *    flooded the same way (BENCH_FLOOD_CONNECTIONS, default 1000, for BENCH_FLOOD_SECONDS, default 10);
+ *    beside the same three figures for a bare HttpApi server with one constant endpoint (`bench/floor.ts`, the
+ *    floor of the stack) flooded the same way (BENCH_FLOOD_CONNECTIONS, default 1000, BENCH_FLOOD_SECONDS, 10);
  * 1. login throughput / raw `@node-rs/argon2` verifies per second on all cores (its async API on libuv's pool,
  *    in a process of its own, alone), target ≥ 90% (median of three alternating pairs); the raw rate at the
  *    workers' niceness is printed beside it, since on a busy machine niced threads get less of the CPU;
@@ -214,7 +213,7 @@ interface Footprint {
   readonly flood: Result
 }
 
-/** Quiet time before each idle and after reading: long enough for the hashing threads' idle timeout. */
+/** Quiet time before the idle and the after reading (shorter than the hashing threads' idle timeout). */
 const quietMillis = 10_000
 
 /** RSS after `quietMillis` without requests (idle), sampled every 100 ms through `flood` (peak), and `quietMillis` after it. */

@@ -31,8 +31,8 @@ export interface Argon2WorkersOptions extends Omit<Argon2Options, "concurrency">
   readonly niceness?: number | undefined
   /**
    * How long the pool stays idle (no job running or waiting) before its threads end, each giving back its
-   * isolate (about 8 MB); the next job starts them again, paying a thread start (tens of milliseconds).
-   * Default 10 seconds; `Infinity` keeps them for the pool's lifetime.
+   * isolate (about 7 MB); the next job starts them again and waits for a thread start (a few hashes' time).
+   * Default 1 minute; `Duration.infinity` keeps them for the pool's lifetime.
    */
   readonly idleTimeout?: Duration.DurationInput | undefined
 }
@@ -97,7 +97,7 @@ export const makePool = (
     niceness: options.niceness ?? 10,
     params
   }
-  const idleMillis = Duration.toMillis(Duration.decode(options.idleTimeout ?? "10 seconds"))
+  const idleMillis = Duration.toMillis(Duration.decode(options.idleTimeout ?? "1 minute"))
   const all = new Set<Worker>()
   // Threads ended for idleness: their exit is not a death.
   const retired = new Set<Worker>()
