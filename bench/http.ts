@@ -22,7 +22,7 @@
  * lines it prints. A new figure is a new phase in that list; BENCH_PHASES=memory,login runs only those named.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process"
-import { readFileSync, rmSync } from "node:fs"
+import { readdirSync, readFileSync, rmSync } from "node:fs"
 import { createRequire } from "node:module"
 import { availableParallelism, loadavg, tmpdir } from "node:os"
 import { join } from "node:path"
@@ -113,6 +113,26 @@ const rss = (pid: number | undefined) => {
   } catch {
     return Number.NaN
   }
+}
+
+/**
+ * CPU time (ms) each thread of a process has used so far, by kind (Linux: /proc, clock ticks of 10 ms): the
+ * main thread (the event loop), the niced threads (the hashing workers) and the rest (libuv's pool, V8's
+ * platform and GC threads).
+ */
+const cpuByKind = (pid: number | undefined) => {
+  const kinds = { eventLoop: 0, hashing: 0, other: 0 }
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8")
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+      // Fields 14 and 15 (utime, stime) and 19 (nice) of proc(5), counted from the state, field 3.
+      const ms = (Number(fields[11]) + Number(fields[12])) * 10
+      const kind = Number(tid) === pid ? "eventLoop" : Number(fields[16]) > 0 ? "hashing" : "other"
+      kinds[kind] += ms
+    }
+  } catch {}
+  return kinds
 }
 
 /** Raw `@node-rs/argon2` verifies per second, in a process of its own, on libuv's pool with every core busy. */
@@ -273,11 +293,22 @@ const login: Phase = {
       readonly logins: Result
       readonly ratio: number
     }> = []
+    const cpu: Array<{ readonly eventLoop: number; readonly hashing: number; readonly other: number }> = []
     for (let round = 0; round < 3; round++) {
       const steps = [
         async () => rawArgon2(0),
         async () => rawArgon2(workerNiceness),
-        async () => loginAt(server.base, 10, seconds)
+        async () => {
+          const before = cpuByKind(server.child.pid)
+          const result = await loginAt(server.base, 10, seconds)
+          const after = cpuByKind(server.child.pid)
+          cpu.push({
+            eventLoop: (after.eventLoop - before.eventLoop) / result["2xx"],
+            hashing: (after.hashing - before.hashing) / result["2xx"],
+            other: (after.other - before.other) / result["2xx"]
+          })
+          return result
+        }
       ] as const
       const values: Array<unknown> = [undefined, undefined, undefined]
       for (let step = 0; step < 3; step++) {
@@ -293,6 +324,8 @@ const login: Phase = {
     return [
       `   raw @node-rs/argon2 verifies/s:   ${raw.toFixed(1)} (all cores, alone); at niceness ${workerNiceness}: ${niced.toFixed(1)}`,
       `   login req/s (c=10):              ${logins.requests.average.toFixed(1)}  (${percent(logins.requests.average / niced)} of the niced raw rate)`,
+      `   server CPU per login (ms, median of 3 runs): hashing threads ${median(cpu.map((c) => c.hashing)).toFixed(1)},` +
+        ` event loop ${median(cpu.map((c) => c.eventLoop)).toFixed(1)}, other threads ${median(cpu.map((c) => c.other)).toFixed(1)}`,
       `1. login / raw argon2:              ${percent(ratio)}  (target ≥ 90%)  ${verdict(ratio >= 0.9)}` +
         `  (median of 3 rounds; range ${percent(sorted[0]!.ratio)}–${percent(sorted[2]!.ratio)})`
     ]
