@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process"
 import { existsSync, readdirSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 
-const root = join(import.meta.dirname ?? new URL(".", import.meta.url).pathname, "..")
+const root = join(import.meta.dirname, "..")
 const stamp = join(root, "build", ".built")
 const outputs = [stamp, join(root, "dist", "index.js"), join(root, "build", "examples", "server.js")]
 const inputs = [
