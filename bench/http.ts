@@ -273,7 +273,7 @@ const memory: Phase = {
     const ok = ours.idle < 160 && ours.after <= 1.5 * ours.idle
     return [
       `0. memory, RSS in MB (node ${nodeFlags.join(" ") || "without flags"}; flood: c=${floodConnections}, ${floodSeconds} s)`,
-      `   ${"".padEnd(24)}  idle  flood  +10 s   after/idle`,
+      `   ${"".padEnd(24)}${"idle".padStart(6)}${"flood".padStart(6)}${"+10 s".padStart(6)}   after/idle`,
       row("bare HttpApi (floor)", bare),
       row("effect-users server", ours),
       `   over the floor: idle +${(ours.idle - bare.idle).toFixed(0)} MB, 10 s after +${(ours.after - bare.after).toFixed(0)} MB` +
