@@ -1,9 +1,15 @@
 /**
- * HTTP bench (`npm run bench:http`): the example server (`examples/server.ts`, SQLite, real argon2) in a
- * child process, autocannon on loopback (each run in a process of its own). Bounded runs; prints four ratios:
+ * HTTP bench (`npm run bench:http`): the example server in a child process, started exactly as `npm start` starts
+ * it (built JavaScript, plain node, the start script's node flags; the build runs first when stale), on SQLite with
+ * real argon2, and autocannon on loopback (each run in a process of its own). Bounded runs; prints, each beside a
+ * baseline measured in the same run:
  *
- * 1. login throughput / argon2 verifies per second measured alone (the hash-bound limit), target ≥ 90%
- *    (median of three alternating pairs);
+ * 0. memory: the server's RSS idle (10 s without requests), at its peak during a login flood and 10 s after it,
+ *    beside the same three figures for a bare HttpApi server with one constant endpoint (`bench/floor.ts`, the
+ *    floor of the stack) flooded the same way (BENCH_FLOOD_CONNECTIONS, default 1000, BENCH_FLOOD_SECONDS, 10);
+ * 1. login throughput / raw `@node-rs/argon2` verifies per second on all cores (its async API on libuv's pool,
+ *    in a process of its own, alone), target ≥ 90% (median of three alternating pairs); the raw rate at the
+ *    workers' niceness is printed beside it, since on a busy machine niced threads get less of the CPU;
  * 2. p99 of GET /users/me (JWT) at 20 req/s while a login flood saturates the CPU, target < 25 ms (printed
  *    beside the same probe's p99 on the idle server, the machine's own floor);
  * 3. GET /users/me (JWT + database lookup) throughput / a bare endpoint returning a constant, target ≥ 50%
@@ -11,18 +17,20 @@
  * 4. POST /auth/forgot-password median response time, known / unknown address, target 0.9–1.1 (the known
  *    address's work, an argon2 fingerprint of the stored hash, a token and the server's logging hook, runs
  *    after the 202; BENCH_FORGOT_PAIRS alternating requests each, each timed once the previous job ended).
+ *
+ * Each figure is a phase (`allPhases` below): a function of the running server that measures and returns the
+ * lines it prints. A new figure is a new phase in that list; BENCH_PHASES=memory,login runs only those named.
  */
-import { type ChildProcess, spawn } from "node:child_process"
-import { rmSync } from "node:fs"
+import { type ChildProcess, spawn, spawnSync } from "node:child_process"
+import { readdirSync, readFileSync, rmSync } from "node:fs"
 import { createRequire } from "node:module"
-import { availableParallelism, tmpdir } from "node:os"
+import { availableParallelism, loadavg, tmpdir } from "node:os"
 import { join } from "node:path"
-import { Effect, Redacted } from "effect"
-import { makeArgon2 } from "effect-users"
 
 interface Result {
   readonly requests: { readonly average: number }
   readonly latency: { readonly p50: number; readonly p99: number }
+  readonly "2xx": number
   readonly non2xx: number
   readonly errors: number
 }
@@ -47,57 +55,124 @@ const cannon = (args: ReadonlyArray<string>) =>
   })
 
 const port = Number(process.env.BENCH_PORT ?? 8765)
-const base = `http://127.0.0.1:${port}`
+const floorPort = port + 1
 const seconds = Number(process.env.BENCH_SECONDS ?? 5)
 const pairCount = Number(process.env.BENCH_PAIRS ?? 11)
 const forgotPairs = Number(process.env.BENCH_FORGOT_PAIRS ?? 100)
+const floodConnections = Number(process.env.BENCH_FLOOD_CONNECTIONS ?? 1000)
+const floodSeconds = Number(process.env.BENCH_FLOOD_SECONDS ?? 10)
 const file = join(tmpdir(), `effect-users-bench-${process.pid}.db`)
 const email = "bench@camelot.bt"
 const password = "bench-password-123"
 const form = new URLSearchParams({ username: email, password }).toString()
+/** The hashing threads' niceness (`layerArgon2Workers`' default, which the example server keeps). */
+const workerNiceness = 10
 
-// How many forgot-password jobs for the known address the server has finished (its hook logs a line).
-let resetJobsDone = 0
+// `npm start` is `node [flags] build/examples/server.js`: the bench reads its flags, so that both servers run
+// as `npm start` runs, and builds first when the build is stale, as `npm start`'s prestart does.
+const startScript: string = JSON.parse(readFileSync("package.json", "utf8")).scripts.start
+const nodeFlags = startScript.split(/\s+/).slice(1, -1)
 
-const startServer = () =>
-  new Promise<ChildProcess>((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "examples/server.ts"], {
-      env: { ...process.env, PORT: String(port), SQLITE_FILE: file, DATABASE_URL: "" }, // SQLite, always
+/** A server in a child process, started with `npm start`'s node flags, once it listens. */
+interface Running {
+  readonly child: ChildProcess
+  readonly base: string
+  /** Everything it printed so far. */
+  readonly output: () => string
+}
+
+const startNode = (script: string, listenOn: number, env: NodeJS.ProcessEnv = {}) =>
+  new Promise<Running>((resolve, reject) => {
+    const child = spawn(process.execPath, [...nodeFlags, script], {
+      env: { ...process.env, ...env, PORT: String(listenOn) },
       stdio: ["ignore", "pipe", "pipe"]
     })
     let output = ""
     const onData = (chunk: Buffer) => {
-      const text = chunk.toString()
-      output += text
-      resetJobsDone += text.split("has forgot their password").length - 1
-      if (output.includes("Listening on")) resolve(child)
+      output += chunk.toString()
+      if (output.includes("Listening on"))
+        resolve({ child, base: `http://127.0.0.1:${listenOn}`, output: () => output })
     }
     child.stdout!.on("data", onData)
     child.stderr!.on("data", onData)
-    child.on("exit", (code) => reject(new Error(`server exited (${code}):\n${output}`)))
+    child.on("exit", (code) => reject(new Error(`${script} exited (${code}):\n${output}`)))
   })
 
-const argon2Alone = async () => {
-  const hasher = makeArgon2()
-  const secret = Redacted.make(password)
-  const hash = await Effect.runPromise(hasher.hash(secret))
-  const deadline = Date.now() + seconds * 1000
-  let count = 0
-  const worker = async () => {
-    while (Date.now() < deadline) {
-      await Effect.runPromise(hasher.verify(secret, hash))
-      count++
-    }
+const stop = (server: Running) =>
+  new Promise<void>((resolve) => {
+    server.child.removeAllListeners("exit")
+    server.child.once("exit", () => resolve())
+    server.child.kill("SIGTERM")
+  })
+
+/** Resident set size of a process in MB (Linux: /proc), NaN elsewhere. */
+const rss = (pid: number | undefined) => {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8")
+    return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1]) / 1024
+  } catch {
+    return Number.NaN
   }
-  const start = Date.now()
-  await Promise.all(Array.from({ length: availableParallelism() * 2 }, worker))
-  return count / ((Date.now() - start) / 1000)
 }
 
-const login = (duration: number) =>
+/**
+ * CPU time (ms) each thread of a process has used so far, by kind (Linux: /proc, clock ticks of 10 ms): the
+ * main thread (the event loop), the niced threads (the hashing workers) and the rest (libuv's pool, V8's
+ * platform and GC threads).
+ */
+const cpuByKind = (pid: number | undefined) => {
+  const kinds = { eventLoop: 0, hashing: 0, other: 0 }
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8")
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+      // Fields 14 and 15 (utime, stime) and 19 (nice) of proc(5), counted from the state, field 3.
+      const ms = (Number(fields[11]) + Number(fields[12])) * 10
+      const kind = Number(tid) === pid ? "eventLoop" : Number(fields[16]) > 0 ? "hashing" : "other"
+      kinds[kind] += ms
+    }
+  } catch {}
+  return kinds
+}
+
+/** Raw `@node-rs/argon2` verifies per second, in a process of its own, on libuv's pool with every core busy. */
+const rawArgon2Source = `
+import { hash, verify } from "@node-rs/argon2"
+import { setPriority } from "node:os"
+const { seconds, niceness, inFlight, password } = JSON.parse(process.argv[1])
+// Set before libuv's pool starts: on Linux its threads inherit the main thread's niceness.
+setPriority(niceness)
+const stored = await hash(password, { algorithm: 2, memoryCost: 19456, timeCost: 2, parallelism: 1 })
+await Promise.all(Array.from({ length: inFlight }, () => verify(stored, password)))
+let count = 0
+const start = performance.now()
+const deadline = start + seconds * 1000
+await Promise.all(Array.from({ length: inFlight }, async () => {
+  while (performance.now() < deadline) { await verify(stored, password); count++ }
+}))
+console.log(count / ((performance.now() - start) / 1000))
+`
+const rawArgon2 = (niceness: number) => {
+  const cores = availableParallelism()
+  const result = spawnSync(
+    process.execPath,
+    [
+      "--input-type=module",
+      "-e",
+      rawArgon2Source,
+      JSON.stringify({ seconds, niceness, inFlight: cores * 2, password })
+    ],
+    { encoding: "utf8", env: { ...process.env, UV_THREADPOOL_SIZE: String(Math.max(4, cores)) } }
+  )
+  const rate = Number(result.stdout.trim())
+  if (result.status !== 0 || !Number.isFinite(rate)) throw new Error(`raw argon2: ${result.stderr}`)
+  return rate
+}
+
+const loginAt = (base: string, connections: number, duration: number) =>
   cannon([
     "-c",
-    "10",
+    String(connections),
     "-d",
     String(duration),
     "-m",
@@ -110,7 +185,7 @@ const login = (duration: number) =>
   ])
 
 const get = (
-  path: string,
+  url: string,
   token: string,
   options: { readonly connections?: number; readonly rate?: number; readonly duration?: number } = {}
 ) =>
@@ -122,15 +197,191 @@ const get = (
     ...(options.rate === undefined ? [] : ["-R", String(options.rate)]),
     "-H",
     `authorization=Bearer ${token}`,
-    `${base}${path}`
+    url
   ])
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 const median = (values: ReadonlyArray<number>) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
 
+const check = (name: string, result: Result) => {
+  if (result.non2xx > 0 || result.errors > 0) {
+    throw new Error(`${name}: ${result.non2xx} non-2xx answers and ${result.errors} errors`)
+  }
+}
+
+const percent = (value: number) => `${(value * 100).toFixed(0)}%`
+const verdict = (ok: boolean) => (ok ? "PASS" : "FAIL")
+const mb = (value: number) => (Number.isNaN(value) ? "n/a" : value.toFixed(0)).padStart(6)
+
+/** What every phase gets: the example server (registered user, warmed up) and a JWT for that user. */
+interface Bench {
+  readonly server: Running
+  readonly token: string
+}
+
+/** One figure of the bench: it measures on the running server and returns the lines to print. */
+interface Phase {
+  readonly name: string
+  readonly run: (bench: Bench) => Promise<ReadonlyArray<string>>
+}
+
+interface Footprint {
+  readonly idle: number
+  readonly peak: number
+  readonly after: number
+  readonly flood: Result
+}
+
+/** Quiet time before the idle and the after reading (shorter than the hashing threads' idle timeout). */
+const quietMillis = 10_000
+
+/** RSS after `quietMillis` without requests (idle), sampled every 100 ms through `flood` (peak), and `quietMillis` after it. */
+const footprint = async (server: Running, flood: () => Promise<Result>): Promise<Footprint> => {
+  const pid = server.child.pid
+  await sleep(quietMillis)
+  const idle = rss(pid)
+  let peak = idle
+  const timer = setInterval(() => {
+    peak = Math.max(peak, rss(pid))
+  }, 100)
+  const result = await flood()
+  clearInterval(timer)
+  peak = Math.max(peak, rss(pid))
+  await sleep(quietMillis)
+  return { idle, peak, after: rss(pid), flood: result }
+}
+
+const memory: Phase = {
+  name: "memory",
+  run: async ({ server }) => {
+    const floor = await startNode("build/bench/floor.js", floorPort)
+    let bare: Footprint
+    try {
+      await fetch(`${floor.base}/ping`)
+      bare = await footprint(floor, () =>
+        get(`${floor.base}/ping`, "none", { connections: floodConnections, duration: floodSeconds })
+      )
+    } finally {
+      await stop(floor)
+    }
+    const ours = await footprint(server, () => loginAt(server.base, floodConnections, floodSeconds))
+    const row = (name: string, { idle, peak, after }: Footprint) =>
+      `   ${name.padEnd(24)}${mb(idle)}${mb(peak)}${mb(after)}   ${(after / idle).toFixed(2)}x`
+    const answered = (result: Result) =>
+      `${result["2xx"]} answered 2xx, ${result.non2xx} other, ${result.errors} errors`
+    const ok = ours.idle < 160 && ours.after <= 1.5 * ours.idle
+    return [
+      `0. memory, RSS in MB (node ${nodeFlags.join(" ") || "without flags"}; flood: c=${floodConnections}, ${floodSeconds} s)`,
+      `   ${"".padEnd(24)}${"idle".padStart(6)}${"flood".padStart(6)}${"+10 s".padStart(6)}   after/idle`,
+      row("bare HttpApi (floor)", bare),
+      row("effect-users server", ours),
+      `   over the floor: idle +${(ours.idle - bare.idle).toFixed(0)} MB, 10 s after +${(ours.after - bare.after).toFixed(0)} MB` +
+        `  (target: idle < 160 MB, after ≤ 1.5x idle)  ${verdict(ok)}`,
+      `   floor flood (GET /ping): ${answered(bare.flood)}; login flood: ${answered(ours.flood)}`
+    ]
+  }
+}
+
+const login: Phase = {
+  name: "login",
+  run: async ({ server }) => {
+    // Three rounds in rotating order, median ratio, for the same reason as figure 3 below.
+    const rounds: Array<{
+      readonly raw: number
+      readonly niced: number
+      readonly logins: Result
+      readonly ratio: number
+    }> = []
+    const cpu: Array<{ readonly eventLoop: number; readonly hashing: number; readonly other: number }> = []
+    for (let round = 0; round < 3; round++) {
+      const steps = [
+        async () => rawArgon2(0),
+        async () => rawArgon2(workerNiceness),
+        async () => {
+          const before = cpuByKind(server.child.pid)
+          const result = await loginAt(server.base, 10, seconds)
+          const after = cpuByKind(server.child.pid)
+          cpu.push({
+            eventLoop: (after.eventLoop - before.eventLoop) / result["2xx"],
+            hashing: (after.hashing - before.hashing) / result["2xx"],
+            other: (after.other - before.other) / result["2xx"]
+          })
+          return result
+        }
+      ] as const
+      const values: Array<unknown> = [undefined, undefined, undefined]
+      for (let step = 0; step < 3; step++) {
+        const index = (step + round) % 3
+        values[index] = await steps[index]!()
+      }
+      const [raw, niced, logins] = values as [number, number, Result]
+      check("login", logins)
+      rounds.push({ raw, niced, logins, ratio: logins.requests.average / raw })
+    }
+    const sorted = [...rounds].sort((a, b) => a.ratio - b.ratio)
+    const { raw, niced, logins, ratio } = sorted[1]!
+    return [
+      `   raw @node-rs/argon2 verifies/s:   ${raw.toFixed(1)} (all cores, alone); at niceness ${workerNiceness}: ${niced.toFixed(1)}`,
+      `   login req/s (c=10):              ${logins.requests.average.toFixed(1)}  (${percent(logins.requests.average / niced)} of the niced raw rate)`,
+      `   server CPU per login (ms, median of 3 runs): hashing threads ${median(cpu.map((c) => c.hashing)).toFixed(1)},` +
+        ` event loop ${median(cpu.map((c) => c.eventLoop)).toFixed(1)}, other threads ${median(cpu.map((c) => c.other)).toFixed(1)}`,
+      `1. login / raw argon2:              ${percent(ratio)}  (target ≥ 90%)  ${verdict(ratio >= 0.9)}` +
+        `  (median of 3 rounds; range ${percent(sorted[0]!.ratio)}–${percent(sorted[2]!.ratio)})`
+    ]
+  }
+}
+
+const probe: Phase = {
+  name: "probe",
+  run: async ({ server, token }) => {
+    // The same probe twice: on the idle server (this machine's own latency floor), then inside a flood. It
+    // starts once the flood is under way and ends before it does.
+    const probeSeconds = seconds * 2
+    const me = `${server.base}/users/me`
+    const idle = await get(me, token, { connections: 1, rate: 20, duration: probeSeconds })
+    check("me idle", idle)
+    const [, during] = await Promise.all([
+      loginAt(server.base, 10, probeSeconds + 2),
+      sleep(1000).then(() => get(me, token, { connections: 1, rate: 20, duration: probeSeconds }))
+    ])
+    check("me during flood", during)
+    return [
+      `2. /users/me p99 in login flood:    ${during.latency.p99} ms (p50 ${during.latency.p50} ms; target < 25 ms)  ${verdict(during.latency.p99 < 25)}` +
+        `  (idle server: p99 ${idle.latency.p99} ms, p50 ${idle.latency.p50} ms)`
+    ]
+  }
+}
+
+const currentUser: Phase = {
+  name: "me",
+  run: async ({ server, token }) => {
+    // Many alternating one-second runs, median of the pairs' ratios: this machine's speed drifts by tens of
+    // percent over seconds, so only runs close in time compare fairly.
+    const pairs: Array<{ readonly bare: Result; readonly me: Result; readonly ratio: number }> = []
+    for (let pair = 0; pair < pairCount; pair++) {
+      // Every other pair runs in the opposite order, so that a steady drift favours neither endpoint.
+      const bareFirst = pair % 2 === 0
+      const first = await get(`${server.base}${bareFirst ? "/greetings/ping" : "/users/me"}`, token, { duration: 1 })
+      const second = await get(`${server.base}${bareFirst ? "/users/me" : "/greetings/ping"}`, token, { duration: 1 })
+      const [bare, me] = bareFirst ? [first, second] : [second, first]
+      check("bare", bare)
+      check("me", me)
+      pairs.push({ bare, me, ratio: me.requests.average / bare.requests.average })
+    }
+    const sorted = [...pairs].sort((a, b) => a.ratio - b.ratio)
+    const { bare, me, ratio } = sorted[Math.floor(sorted.length / 2)]!
+    return [
+      `   bare endpoint req/s (c=10):       ${bare.requests.average.toFixed(0)}`,
+      `   /users/me JWT + DB req/s (c=10):  ${me.requests.average.toFixed(0)}`,
+      `3. /users/me / bare endpoint:        ${percent(ratio)}  (target ≥ 50%)  ${verdict(ratio >= 0.5)}` +
+        `  (median of ${pairs.length} pairs; range ${percent(sorted[0]!.ratio)}–${percent(sorted.at(-1)!.ratio)})`
+    ]
+  }
+}
+
 /** One forgot-password request's response time in ms (status checked). */
-const forgot = async (address: string) => {
+const forgot = async (base: string, address: string) => {
   const start = performance.now()
   const reply = await fetch(`${base}/auth/forgot-password`, {
     method: "POST",
@@ -143,45 +394,61 @@ const forgot = async (address: string) => {
   return ms
 }
 
-// Alternating known and unknown addresses (the order flips every pair). After a known address the bench
-// waits for its background job (one argon2 hash, a token, the hook's log line) to end, so that no request
-// is timed while another's job runs.
-const forgotRatio = async () => {
-  const known: Array<number> = []
-  const unknown: Array<number> = []
-  for (let pair = 0; pair < forgotPairs; pair++) {
-    const order = pair % 2 === 0 ? [email, "nobody@camelot.bt"] : ["nobody@camelot.bt", email]
-    for (const address of order) {
-      const done = resetJobsDone
-      const ms = await forgot(address)
-      ;(address === email ? known : unknown).push(ms)
-      const deadline = Date.now() + 5000
-      while (address === email && resetJobsDone === done && Date.now() < deadline) await sleep(5)
-      await sleep(20)
+const forgotPassword: Phase = {
+  name: "forgot",
+  run: async ({ server }) => {
+    // How many forgot-password jobs for the known address the server has finished (its hook logs a line).
+    const jobsDone = () => server.output().split("has forgot their password").length - 1
+    for (let i = 0; i < 10; i++) await forgot(server.base, i % 2 === 0 ? email : "nobody@camelot.bt") // warm-up
+    // Alternating known and unknown addresses (the order flips every pair). After a known address the bench
+    // waits for its background job (one argon2 hash, a token, the hook's log line) to end, so that no request
+    // is timed while another's job runs.
+    const known: Array<number> = []
+    const unknown: Array<number> = []
+    for (let pair = 0; pair < forgotPairs; pair++) {
+      const order = pair % 2 === 0 ? [email, "nobody@camelot.bt"] : ["nobody@camelot.bt", email]
+      for (const address of order) {
+        const done = jobsDone()
+        const ms = await forgot(server.base, address)
+        ;(address === email ? known : unknown).push(ms)
+        const deadline = Date.now() + 5000
+        while (address === email && jobsDone() === done && Date.now() < deadline) await sleep(5)
+        await sleep(20)
+      }
     }
-  }
-  return { known: median(known), unknown: median(unknown), ratio: median(known) / median(unknown) }
-}
-
-const check = (name: string, result: Result) => {
-  if (result.non2xx > 0 || result.errors > 0) {
-    throw new Error(`${name}: ${result.non2xx} non-2xx answers and ${result.errors} errors`)
+    const ratio = median(known) / median(unknown)
+    return [
+      `4. forgot-password known/unknown:   ${ratio.toFixed(2)}  (target 0.9–1.1)  ${verdict(ratio >= 0.9 && ratio <= 1.1)}` +
+        `  (medians of ${forgotPairs} each: known ${median(known).toFixed(2)} ms, unknown ${median(unknown).toFixed(2)} ms)`
+    ]
   }
 }
 
-const percent = (value: number) => `${(value * 100).toFixed(0)}%`
-const verdict = (ok: boolean) => (ok ? "PASS" : "FAIL")
+/** The figures, in order; memory first, on the freshly started server. More phases go here. */
+const allPhases: ReadonlyArray<Phase> = [memory, login, probe, currentUser, forgotPassword]
+/** BENCH_PHASES (names, comma-separated) runs only some of them. */
+const chosen = process.env.BENCH_PHASES?.split(",").map((name) => name.trim())
+const phases = chosen === undefined ? allPhases : allPhases.filter((phase) => chosen.includes(phase.name))
+
+const load = () =>
+  loadavg()
+    .map((value) => value.toFixed(1))
+    .join(" ")
 
 const main = async () => {
-  console.log(`HTTP bench: ${availableParallelism()} cores, ${seconds} s per run, server on ${base}`)
-  const server = await startServer()
+  const build = spawnSync(process.execPath, ["scripts/build-if-stale.mjs"], { stdio: "inherit" })
+  if (build.status !== 0) throw new Error("the build failed")
+  console.log(
+    `HTTP bench: ${availableParallelism()} cores, load average ${load()}, ${seconds} s per run, server on port ${port}`
+  )
+  const server = await startNode("build/examples/server.js", port, { SQLITE_FILE: file, DATABASE_URL: "" }) // SQLite
   try {
-    await fetch(`${base}/auth/register`, {
+    await fetch(`${server.base}/auth/register`, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ email, password })
     })
-    const reply = await fetch(`${base}/auth/jwt/login`, {
+    const reply = await fetch(`${server.base}/auth/jwt/login`, {
       method: "POST",
       headers: { "content-type": "application/x-www-form-urlencoded" },
       body: form
@@ -189,81 +456,16 @@ const main = async () => {
     const { access_token: token } = (await reply.json()) as { access_token: string }
 
     // Warm-up, so that JIT and connection setup do not count.
-    await get("/users/me", token, { duration: 1 })
-    await get("/greetings/ping", token, { duration: 1 })
+    await get(`${server.base}/users/me`, token, { duration: 1 })
+    await get(`${server.base}/greetings/ping`, token, { duration: 1 })
 
-    // Three pairs in alternating order, median ratio, for the same reason as figure 3 below.
-    const loginPairs: Array<{ readonly limit: number; readonly logins: Result; readonly ratio: number }> = []
-    for (let pair = 0; pair < 3; pair++) {
-      let limit: number
-      let logins: Result
-      if (pair % 2 === 0) {
-        limit = await argon2Alone()
-        logins = await login(seconds)
-      } else {
-        logins = await login(seconds)
-        limit = await argon2Alone()
-      }
-      check("login", logins)
-      loginPairs.push({ limit, logins, ratio: logins.requests.average / limit })
+    for (const phase of phases) {
+      const lines = await phase.run({ server, token })
+      console.log(`\n[${phase.name}]  (load average ${load()})`)
+      for (const line of lines) console.log(line)
     }
-    const loginSorted = [...loginPairs].sort((a, b) => a.ratio - b.ratio)
-    const { limit, logins, ratio: loginRatio } = loginSorted[1]!
-
-    // The same probe twice: on the idle server (this machine's own latency floor), then inside a flood. It
-    // starts once the flood is under way and ends before it does.
-    const probeSeconds = seconds * 2
-    const idle = await get("/users/me", token, { connections: 1, rate: 20, duration: probeSeconds })
-    check("me idle", idle)
-    const [, probe] = await Promise.all([
-      login(probeSeconds + 2),
-      sleep(1000).then(() => get("/users/me", token, { connections: 1, rate: 20, duration: probeSeconds }))
-    ])
-    check("me during flood", probe)
-
-    // Many alternating one-second runs, median of the pairs' ratios: this machine's speed drifts by tens of
-    // percent over seconds, so only runs close in time compare fairly.
-    const pairs: Array<{ readonly bare: Result; readonly me: Result; readonly ratio: number }> = []
-    for (let pair = 0; pair < pairCount; pair++) {
-      // Every other pair runs in the opposite order, so that a steady drift favours neither endpoint.
-      const bareFirst = pair % 2 === 0
-      const first = await get(bareFirst ? "/greetings/ping" : "/users/me", token, { duration: 1 })
-      const second = await get(bareFirst ? "/users/me" : "/greetings/ping", token, { duration: 1 })
-      const [bare, me] = bareFirst ? [first, second] : [second, first]
-      check("bare", bare)
-      check("me", me)
-      pairs.push({ bare, me, ratio: me.requests.average / bare.requests.average })
-    }
-    const sorted = [...pairs].sort((a, b) => a.ratio - b.ratio)
-    const { bare, me, ratio: meRatio } = sorted[Math.floor(sorted.length / 2)]!
-
-    for (let i = 0; i < 10; i++) await forgot(i % 2 === 0 ? email : "nobody@camelot.bt") // warm-up
-    const forgotTimes = await forgotRatio()
-
-    console.log("")
-    console.log(`argon2 verifies/s alone:          ${limit.toFixed(1)}`)
-    console.log(`login req/s (c=10):               ${logins.requests.average.toFixed(1)}`)
-    console.log(
-      `1. login / argon2 limit:          ${percent(loginRatio)}  (target ≥ 90%)  ${verdict(loginRatio >= 0.9)}` +
-        `  (median of 3 pairs; range ${percent(loginSorted[0]!.ratio)}–${percent(loginSorted[2]!.ratio)})`
-    )
-    console.log(
-      `2. /users/me p99 in login flood:  ${probe.latency.p99} ms (p50 ${probe.latency.p50} ms; target < 25 ms)  ${verdict(probe.latency.p99 < 25)}` +
-        `  (idle server: p99 ${idle.latency.p99} ms, p50 ${idle.latency.p50} ms)`
-    )
-    console.log(`bare endpoint req/s (c=10):       ${bare.requests.average.toFixed(0)}`)
-    console.log(`/users/me JWT + DB req/s (c=10):  ${me.requests.average.toFixed(0)}`)
-    console.log(
-      `3. /users/me / bare endpoint:     ${percent(meRatio)}  (target ≥ 50%)  ${verdict(meRatio >= 0.5)}` +
-        `  (median of ${pairs.length} pairs; range ${percent(sorted[0]!.ratio)}–${percent(sorted.at(-1)!.ratio)})`
-    )
-    const forgotOk = forgotTimes.ratio >= 0.9 && forgotTimes.ratio <= 1.1
-    console.log(
-      `4. forgot-password known/unknown: ${forgotTimes.ratio.toFixed(2)}  (target 0.9–1.1)  ${verdict(forgotOk)}` +
-        `  (medians of ${forgotPairs} each: known ${forgotTimes.known.toFixed(2)} ms, unknown ${forgotTimes.unknown.toFixed(2)} ms)`
-    )
   } finally {
-    server.kill("SIGTERM")
+    await stop(server)
     rmSync(file, { force: true })
   }
 }

@@ -2,8 +2,19 @@
  * An app that composes effect-users' routes into its own HttpApi, next to its own group whose endpoints
  * use effect-users' authentication. `examples/server.ts` serves it; the tests and the bench run it too.
  */
-import { HttpApi, HttpApiBuilder, HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
-import { Config, type ConfigError, Effect, Layer, Option, Schema } from "effect"
+// One module per import (`effect/Effect`, not `effect`): ES modules load a package's index whole, and
+// `@effect/platform`'s carries two inlined API documentation pages (about 20 MB of strings).
+import * as HttpApi from "@effect/platform/HttpApi"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
+import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
+import * as OpenApi from "@effect/platform/OpenApi"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import {
   AuthBackend,
   AuthStrategy,

@@ -12,9 +12,13 @@
  * FastAPI Users' example: send them by e-mail in a real app.
  */
 import { createServer } from "node:http"
-import { HttpApiBuilder, HttpApiSwagger, HttpServer } from "@effect/platform"
-import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
-import { Config, Effect, Layer } from "effect"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpServer from "@effect/platform/HttpServer"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as Config from "effect/Config"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import {
   JwtKeySet,
   layerArgon2Workers,
@@ -26,6 +30,7 @@ import {
 } from "effect-users"
 import { makeApp } from "./app.js"
 import { checkSecrets } from "./devSecrets.js"
+import * as Docs from "./docs.js"
 import { configProvider, Database } from "./storage.js"
 
 const host = process.env.HOST || "127.0.0.1"
@@ -71,8 +76,7 @@ const app = makeApp({
 })
 
 const Server = HttpApiBuilder.serve().pipe(
-  Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
-  Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
+  Layer.provide(Docs.layerLazy({ swagger: "/docs", openApi: "/openapi.json" })),
   Layer.provide(app.ApiLive),
   Layer.provide(Users),
   HttpServer.withLogAddress,

@@ -2,10 +2,14 @@
  * Where the example app keeps its users, shared by `npm start` and `npm run users`: an SQLite file
  * (`effect-users.db`, or SQLITE_FILE) by default, PostgreSQL when DATABASE_URL is set.
  */
-import type { SqlClient } from "@effect/sql"
-import { PgClient } from "@effect/sql-pg"
-import { SqliteClient } from "@effect/sql-sqlite-node"
-import { Config, type ConfigError, ConfigProvider, Effect, Layer, Option, Redacted } from "effect"
+import type * as SqlClient from "@effect/sql/SqlClient"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as ConfigProvider from "effect/ConfigProvider"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
 import { devSecrets } from "./devSecrets.js"
 
 /** The environment first; the development secrets only fill what is missing. */
@@ -19,11 +23,14 @@ export const Database = Layer.unwrapEffect(
     const url = yield* Config.option(Config.redacted("DATABASE_URL"))
     if (Option.isSome(url) && Redacted.value(url.value) !== "") {
       yield* Effect.log("Storage: PostgreSQL (DATABASE_URL)")
+      // Only the chosen driver is loaded.
+      const PgClient = yield* Effect.promise(() => import("@effect/sql-pg/PgClient"))
       // pg's pool waits for a free connection without limit by default: a request must get its 503 instead.
       return PgClient.layer({ url: url.value, connectTimeout: "5 seconds" })
     }
     const filename = yield* Config.string("SQLITE_FILE").pipe(Config.withDefault("effect-users.db"))
     yield* Effect.log(`Storage: SQLite file ${filename}`)
+    const SqliteClient = yield* Effect.promise(() => import("@effect/sql-sqlite-node/SqliteClient"))
     return SqliteClient.layer({ filename })
   })
 )

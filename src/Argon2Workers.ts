@@ -8,6 +8,7 @@
 import { createRequire } from "node:module"
 import { availableParallelism } from "node:os"
 import { Worker } from "node:worker_threads"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
@@ -28,6 +29,12 @@ export interface Argon2WorkersOptions extends Omit<Argon2Options, "concurrency">
   readonly threads?: number | undefined
   /** Niceness of the hashing threads, 0 (normal) to 19 (lowest); default 10. */
   readonly niceness?: number | undefined
+  /**
+   * How long the pool stays idle (no job running or waiting) before its threads end, each giving back its
+   * isolate (about 7 MB); the next job starts them again and waits for a thread start (a few hashes' time).
+   * Default 1 minute; `Duration.infinity` keeps them for the pool's lifetime.
+   */
+  readonly idleTimeout?: Duration.DurationInput | undefined
 }
 
 /** The worker-pool hasher, with its live thread count (threads that started and have not exited yet). */
@@ -90,17 +97,36 @@ export const makePool = (
     niceness: options.niceness ?? 10,
     params
   }
+  const idleMillis = Duration.toMillis(Duration.decode(options.idleTimeout ?? "1 minute"))
   const all = new Set<Worker>()
+  // Threads ended for idleness: their exit is not a death.
+  const retired = new Set<Worker>()
   const idle: Array<Worker> = []
   const busy = new Map<Worker, Job>()
   const queue: Array<Job> = []
   let spawned = false
   let deathsInRow = 0
   let stopped: ServiceUnavailable | undefined
+  let idleTimer: ReturnType<typeof setTimeout> | undefined
+
+  // Once nothing runs or waits, the threads end after `idleMillis` unless a job comes first.
+  const retireWhenIdle = () => {
+    if (busy.size > 0 || queue.length > 0 || !Number.isFinite(idleMillis) || stopped !== undefined) return
+    clearTimeout(idleTimer)
+    idleTimer = setTimeout(() => {
+      spawned = false
+      for (const worker of idle.splice(0)) {
+        retired.add(worker)
+        void worker.terminate()
+      }
+    }, idleMillis)
+    idleTimer.unref()
+  }
 
   const stop = (reason: ServiceUnavailable) => {
     if (stopped !== undefined) return
     stopped = reason
+    clearTimeout(idleTimer)
     idle.length = 0
     for (const job of queue.splice(0)) job.reply({ defect: reason })
     for (const [worker, job] of busy) {
@@ -116,8 +142,10 @@ export const makePool = (
   const release = (worker: Worker) => {
     busy.delete(worker)
     const next = queue.shift()
-    if (next === undefined) idle.push(worker)
-    else dispatch(worker, next)
+    if (next === undefined) {
+      idle.push(worker)
+      retireWhenIdle()
+    } else dispatch(worker, next)
   }
   const spawn = () => {
     const worker = new Worker(internal.workerSource ?? workerSource, { eval: true, workerData })
@@ -140,7 +168,7 @@ export const makePool = (
     // unless it never got ready, or threads keep dying: then respawning would only spin.
     worker.on("exit", () => {
       all.delete(worker)
-      if (stopped !== undefined) return
+      if (retired.delete(worker) || stopped !== undefined) return
       const job = busy.get(worker)
       busy.delete(worker)
       const index = idle.indexOf(worker)
@@ -175,6 +203,7 @@ export const makePool = (
     )
   const enqueue = (message: Message) =>
     Effect.async<unknown, Error>((resume) => {
+      clearTimeout(idleTimer)
       if (!spawned) {
         spawned = true
         for (let index = 0; index < size; index++) idle.push(spawn())
@@ -196,6 +225,7 @@ export const makePool = (
       return Effect.sync(() => {
         const waiting = queue.indexOf(job)
         if (waiting !== -1) queue.splice(waiting, 1)
+        retireWhenIdle()
       })
     })
 

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Context, Effect, Exit, Fiber, FiberStatus, Layer, Redacted, Scope } from "effect"
+import { Cause, Context, Duration, Effect, Exit, Fiber, FiberStatus, Layer, Redacted, Scope } from "effect"
 import {
   acquireArgon2Workers,
   layerArgon2Workers,
@@ -59,6 +59,39 @@ describe("makeArgon2Workers", () => {
       const first = yield* Fiber.join(running)
       assert.isTrue(yield* workers.verify(Redacted.make("first"), first))
       assert.isTrue(yield* workers.verify(Redacted.make("third"), yield* workers.hash(Redacted.make("third"))))
+    })
+  )
+
+  it.live("threads end once the pool has been idle for idleTimeout, and the next job starts them again", () =>
+    Effect.gen(function* () {
+      let spawned = 0
+      const { service: workers, shutdown } = makePool(
+        { ...light, threads: 2, idleTimeout: "1 second" },
+        { onSpawn: () => spawned++ }
+      )
+      const hash = yield* workers.hash(secret)
+      assert.strictEqual(workers.threads(), 2)
+      // Work arriving within the timeout keeps the same threads.
+      yield* Effect.sleep("200 millis")
+      assert.isTrue(yield* workers.verify(secret, hash))
+      yield* Effect.sleep("200 millis")
+      assert.strictEqual(workers.threads(), 2)
+      yield* eventually(Effect.filterOrFail(Effect.sync(workers.threads), (threads) => threads === 0))
+      assert.strictEqual(spawned, 2)
+      assert.isTrue(yield* workers.verify(secret, hash))
+      assert.strictEqual(spawned, 4)
+      assert.strictEqual(workers.threads(), 2)
+      yield* shutdown
+    })
+  )
+
+  it.live("idleTimeout Infinity keeps the threads", () =>
+    Effect.gen(function* () {
+      const { service: workers, shutdown } = makePool({ ...light, threads: 1, idleTimeout: Duration.infinity })
+      yield* workers.hash(secret)
+      yield* Effect.sleep("300 millis")
+      assert.strictEqual(workers.threads(), 1)
+      yield* shutdown
     })
   )
 
