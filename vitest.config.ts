@@ -9,7 +9,7 @@ export default defineConfig({
   },
   test: {
     include: ["test/**/*.test.ts"],
-    globalSetup: ["./test/utils/PgSetup.ts"],
+    globalSetup: ["./test/utils/PgSetup.ts", "./test/utils/RedisSetup.ts"],
     testTimeout: 30_000,
     hookTimeout: 60_000
   }

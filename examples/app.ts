@@ -4,7 +4,15 @@
  */
 import { HttpApi, HttpApiBuilder, HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
 import { Config, Effect, Layer, Option, Schema } from "effect"
-import { AuthBackend, AuthStrategy, CurrentUser, OptionalUser, SqlAccessTokenStore, UsersApi } from "effect-users"
+import {
+  type AccessTokenStore,
+  AuthBackend,
+  AuthStrategy,
+  CurrentUser,
+  OptionalUser,
+  SqlAccessTokenStore,
+  UsersApi
+} from "effect-users"
 
 /** Options read from the environment by the server; tests pass them directly. */
 export interface AppOptions {
@@ -18,6 +26,9 @@ export interface AppOptions {
 /** The authentication secret: `USERS_AUTH_SECRET`, at least 32 bytes. */
 export const authSecret = Config.redacted("USERS_AUTH_SECRET")
 
+/** How long a cookie session lasts (the database strategy's token lifetime, and the Redis store's TTL). */
+export const sessionLifetime = "1 hour"
+
 /** Builds the app's API: effect-users' groups plus the app's own `greetings` group. */
 export const makeApp = (options: AppOptions = {}) => {
   // Two login backends: a bearer JWT (stateless) and a cookie holding a database token (revoked on logout).
@@ -25,8 +36,8 @@ export const makeApp = (options: AppOptions = {}) => {
     name: "app",
     backends: [
       AuthBackend.bearer("jwt", AuthStrategy.jwt({ secret: authSecret, lifetime: "1 hour" })),
-      AuthBackend.cookie("cookie", AuthStrategy.database({ lifetime: "1 hour" }), {
-        maxAge: "1 hour",
+      AuthBackend.cookie("cookie", AuthStrategy.database({ lifetime: sessionLifetime }), {
+        maxAge: sessionLifetime,
         secure: options.secureCookie ?? true
       })
     ],
@@ -74,13 +85,17 @@ export const makeApp = (options: AppOptions = {}) => {
       .handle("ping", () => Effect.succeed({ pong: true }))
   )
 
-  /** The API's implementation; needs a `UserManager` and a `SqlClient` (the database strategy's tokens). */
-  const ApiLive = HttpApiBuilder.api(Api).pipe(
-    Layer.provide(GreetingsLive),
-    Layer.provide([Users.layerAuthentication(Verified), Users.layerAuthentication(MaybeUser)]),
-    Layer.provideMerge(Users.layer(Api)),
-    Layer.provide(SqlAccessTokenStore.layer)
-  )
+  /** The API's implementation with the database strategy's tokens in `tokens`; needs a `UserManager`. */
+  const ApiLiveWith = <E, R>(tokens: Layer.Layer<AccessTokenStore.AccessTokenStore, E, R>) =>
+    HttpApiBuilder.api(Api).pipe(
+      Layer.provide(GreetingsLive),
+      Layer.provide([Users.layerAuthentication(Verified), Users.layerAuthentication(MaybeUser)]),
+      Layer.provideMerge(Users.layer(Api)),
+      Layer.provide(tokens)
+    )
 
-  return { Api, Users, ApiLive }
+  /** The API's implementation with the tokens in SQL; needs a `UserManager` and a `SqlClient`. */
+  const ApiLive = ApiLiveWith(SqlAccessTokenStore.layer)
+
+  return { Api, Users, ApiLive, ApiLiveWith }
 }

@@ -4,3 +4,4 @@
  */
 
 export * as Redis from "./redis/Redis.js"
+export * as RedisAccessTokenStore from "./redis/RedisAccessTokenStore.js"
