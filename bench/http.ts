@@ -62,7 +62,7 @@ let resetJobsDone = 0
 const startServer = () =>
   new Promise<ChildProcess>((resolve, reject) => {
     const child = spawn(process.execPath, ["--import", "tsx", "examples/server.ts"], {
-      env: { ...process.env, PORT: String(port), SQLITE_FILE: file, DATABASE_URL: "" }, // SQLite, always
+      env: { ...process.env, PORT: String(port), SQLITE_FILE: file, DATABASE_URL: "", REDIS_URL: "" }, // SQLite, always
       stdio: ["ignore", "pipe", "pipe"]
     })
     let output = ""

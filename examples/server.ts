@@ -4,7 +4,8 @@
  * with development ones, on a loopback HOST only.
  *
  * Storage (`storage.ts`): an SQLite file (`effect-users.db`, or SQLITE_FILE), created and migrated on first
- * start; PostgreSQL when DATABASE_URL is set. Verification and reset tokens are printed to the console, as in
+ * start; PostgreSQL when DATABASE_URL is set. Cookie sessions are kept in Redis when REDIS_URL is set (keys under
+ * REDIS_KEY_PREFIX, default `effect-users:`), else in the database. Verification and reset tokens are printed to the console, as in
  * FastAPI Users' example: send them by e-mail in a real app.
  */
 import { createServer } from "node:http"
@@ -21,7 +22,7 @@ import {
 } from "effect-users"
 import { makeApp } from "./app.js"
 import { checkSecrets } from "./devSecrets.js"
-import { configProvider, Database } from "./storage.js"
+import { configProvider, Database, TokenStore } from "./storage.js"
 
 const host = process.env.HOST || "127.0.0.1"
 const { missing, refusal } = checkSecrets(process.env, host)
@@ -63,7 +64,7 @@ const app = makeApp({ secureCookie: process.env.COOKIE_SECURE !== "false" })
 const Server = HttpApiBuilder.serve().pipe(
   Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
   Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
-  Layer.provide(app.ApiLive),
+  Layer.provide(app.ApiLiveWith(TokenStore)),
   Layer.provide(Users),
   HttpServer.withLogAddress,
   Layer.provide(
