@@ -68,7 +68,7 @@ describe.skipIf(!canRunServer)("outage: Redis stopped and restarted under a runn
               const { ms, reply } = yield* timed(send)
               assertUnavailable(reply, what)
               // Well under the command timeout: nothing waits in a queue for a reconnection.
-            assert.isBelow(ms, 1000, `${what} answered in ${ms} ms`)
+              assert.isBelow(ms, 1000, `${what} answered in ${ms} ms`)
             }
             const answered = server.logs
               .slice(logsBefore)
