@@ -85,19 +85,24 @@ describeRedis("RedisAccessTokenStore", () => {
   })
 
   layer(storeWith({ lifetime: "300 millis" }), { excludeTestServices: true })("expiry", (it) => {
-    it.effect("an expired token reads nothing and leaves its user's index and the issue index on the next write", () =>
-      Effect.gen(function* () {
-        const store = yield* AccessTokenStore.AccessTokenStore
-        const redis = (yield* Redis.Redis).client
-        const owner = userId()
-        const [old, fresh] = [digest(), digest()]
-        yield* store.write(old, { userId: owner, createdAt: new Date() })
-        yield* Effect.sleep("900 millis")
-        assert.isTrue(Option.isNone(yield* store.read(old)))
-        yield* store.write(fresh, { userId: owner, createdAt: new Date() })
-        assert.deepStrictEqual(yield* Effect.promise(() => redis.zrange(`${prefix}user:${owner}`, 0, -1)), [fresh])
-        assert.isNull(yield* Effect.promise(() => redis.zscore(`${prefix}issued`, old)))
-      })
+    it.effect(
+      "an expired token reads nothing and leaves its user's index and the purge indexes on the next write",
+      () =>
+        Effect.gen(function* () {
+          const store = yield* AccessTokenStore.AccessTokenStore
+          const redis = (yield* Redis.Redis).client
+          const owner = userId()
+          const [old, fresh] = [digest(), digest()]
+          yield* store.write(old, { userId: owner, createdAt: new Date() })
+          yield* Effect.sleep("900 millis")
+          assert.isTrue(Option.isNone(yield* store.read(old)))
+          yield* store.write(fresh, { userId: owner, createdAt: new Date() })
+          assert.deepStrictEqual(yield* Effect.promise(() => redis.zrange(`${prefix}user:${owner}`, 0, -1)), [fresh])
+          for (const index of ["issued", "used", "expiry"]) {
+            assert.isNull(yield* Effect.promise(() => redis.zscore(`${prefix}${index}`, old)), index)
+            assert.isNotNull(yield* Effect.promise(() => redis.zscore(`${prefix}${index}`, fresh)), index)
+          }
+        })
     )
   })
 })
