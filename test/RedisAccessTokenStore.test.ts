@@ -91,13 +91,20 @@ describeRedis("RedisAccessTokenStore", () => {
         Effect.gen(function* () {
           const store = yield* AccessTokenStore.AccessTokenStore
           const redis = (yield* Redis.Redis).client
+          // A store of longer-lived tokens on the same keys keeps the user's index alive past the short token.
+          const lasting = yield* RedisAccessTokenStore.make({ prefix, lifetime: "1 hour" })
           const owner = userId()
-          const [old, fresh] = [digest(), digest()]
+          const [old, long, fresh] = [digest(), digest(), digest()]
+          yield* lasting.write(long, { userId: owner, createdAt: new Date() })
           yield* store.write(old, { userId: owner, createdAt: new Date() })
           yield* Effect.sleep("900 millis")
           assert.isTrue(Option.isNone(yield* store.read(old)))
-          yield* store.write(fresh, { userId: owner, createdAt: new Date() })
-          assert.deepStrictEqual(yield* Effect.promise(() => redis.zrange(`${prefix}user:${owner}`, 0, -1)), [fresh])
+          yield* lasting.write(fresh, { userId: owner, createdAt: new Date() })
+          assert.sameMembers(yield* Effect.promise(() => redis.zrange(`${prefix}user:${owner}`, 0, -1)), [long, fresh])
+          assert.sameMembers(
+            (yield* lasting.listOf(owner)).map(([key]) => key),
+            [long, fresh]
+          )
           for (const index of ["issued", "used", "expiry"]) {
             assert.isNull(yield* Effect.promise(() => redis.zscore(`${prefix}${index}`, old)), index)
             assert.isNotNull(yield* Effect.promise(() => redis.zscore(`${prefix}${index}`, fresh)), index)
