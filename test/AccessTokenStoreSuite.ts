@@ -77,92 +77,120 @@ export const accessTokenStoreSuite = (
       })
     )
 
-    it.effect(
-      "write fills the defaults (epoch 0, last use = issue); read returns what was written, agent cut to 512",
-      () =>
-        Effect.gen(function* () {
-          const store = yield* AccessTokenStore.AccessTokenStore
-          const userId = yield* someone
-          const [plain, full] = [digest(), digest()]
-          const createdAt = at("2026-12-01T10:00:00.000Z")
-          yield* store.write(plain, { userId, createdAt })
-          assert.deepInclude(Option.getOrThrow(yield* store.read(plain)), { userId, epoch: 0 })
-          assert.strictEqual(Option.getOrThrow(yield* store.read(plain)).lastUsedAt.getTime(), createdAt.getTime())
-          const lastUsedAt = at("2026-12-01T10:05:00.000Z")
-          const userAgent = `Mozilla/5.0 ${"x".repeat(600)}`
-          yield* store.write(full, { userId, createdAt, epoch: 7, lastUsedAt, backend: "cookie", userAgent })
-          const stored = Option.getOrThrow(yield* store.read(full))
-          assert.strictEqual(stored.epoch, 7)
-          assert.strictEqual(stored.lastUsedAt.getTime(), lastUsedAt.getTime())
-          assert.strictEqual(stored.backend, "cookie")
-          assert.strictEqual(stored.userAgent, userAgent.slice(0, AccessTokenStore.maxUserAgentLength))
-        })
-    )
-
-    it.effect("listOf: every token of that user with its digest, no one else's; nothing for a user without", () =>
+    it.effect("a token keeps its epoch, last use, backend and user agent; defaults: epoch 0, last use = issue", () =>
       Effect.gen(function* () {
         const store = yield* AccessTokenStore.AccessTokenStore
-        const [alice, bob, carol] = [yield* someone, yield* someone, yield* someone]
+        const userId = yield* someone
+        const [full, bare] = [digest(), digest()]
+        yield* store.write(full, {
+          userId,
+          createdAt: at("2026-12-01T10:00:00.000Z"),
+          epoch: 3,
+          lastUsedAt: at("2026-12-01T10:05:00.000Z"),
+          backend: "cookie",
+          userAgent: "x".repeat(600)
+        })
+        yield* store.write(bare, { userId, createdAt: at("2026-12-01T11:00:00.000Z") })
+        const stored = Option.getOrThrow(yield* store.read(full))
+        assert.deepInclude(stored, { userId, epoch: 3, backend: "cookie" })
+        assert.strictEqual(stored.lastUsedAt.getTime(), at("2026-12-01T10:05:00.000Z").getTime())
+        assert.strictEqual(stored.userAgent, "x".repeat(AccessTokenStore.maxUserAgentLength))
+        const plain = Option.getOrThrow(yield* store.read(bare))
+        assert.strictEqual(plain.epoch, 0)
+        assert.strictEqual(plain.lastUsedAt.getTime(), at("2026-12-01T11:00:00.000Z").getTime())
+        assert.isUndefined(plain.backend)
+        assert.isUndefined(plain.userAgent)
+      })
+    )
+
+    it.effect("listOf gives every token of that user with its digest, and no one else's", () =>
+      Effect.gen(function* () {
+        const store = yield* AccessTokenStore.AccessTokenStore
+        const [alice, bob] = [yield* someone, yield* someone]
         const mine = [digest(), digest()]
-        for (const token of mine) yield* store.write(token, { userId: alice, createdAt: new Date(), backend: "cookie" })
+        for (const token of mine) yield* store.write(token, { userId: alice, createdAt: new Date() })
         yield* store.write(digest(), { userId: bob, createdAt: new Date() })
         const listed = yield* store.listOf(alice)
         assert.sameMembers(
           listed.map(([key]) => key),
           mine
         )
-        for (const [, token] of listed) assert.deepInclude(token, { userId: alice, backend: "cookie", epoch: 0 })
-        assert.deepStrictEqual(yield* store.listOf(carol), [])
-        yield* store.delete(mine[0]!)
-        assert.deepStrictEqual(
-          (yield* store.listOf(alice)).map(([key]) => key),
-          [mine[1]]
-        )
+        assert.isTrue(listed.every(([, token]) => token.userId === alice))
+        assert.deepStrictEqual(yield* store.listOf(crypto.randomUUID()), [])
       })
     )
 
-    it.effect(
-      "touch records the last use and setEpoch the epoch, of that token only; both false for an unknown one",
-      () =>
-        Effect.gen(function* () {
-          const store = yield* AccessTokenStore.AccessTokenStore
-          const userId = yield* someone
-          const [token, other] = [digest(), digest()]
-          const createdAt = at("2026-12-01T10:00:00.000Z")
-          yield* store.write(token, { userId, createdAt, epoch: 1 })
-          yield* store.write(other, { userId, createdAt, epoch: 1 })
-          const used = at("2026-12-01T10:30:00.000Z")
-          assert.isTrue(yield* store.touch(token, used))
-          assert.isTrue(yield* store.setEpoch(token, 2))
-          const stored = Option.getOrThrow(yield* store.read(token))
-          assert.strictEqual(stored.lastUsedAt.getTime(), used.getTime())
-          assert.strictEqual(stored.epoch, 2)
-          assert.strictEqual(stored.createdAt.getTime(), createdAt.getTime())
-          const untouched = Option.getOrThrow(yield* store.read(other))
-          assert.strictEqual(untouched.epoch, 1)
-          assert.strictEqual(untouched.lastUsedAt.getTime(), createdAt.getTime())
-          assert.isFalse(yield* store.touch(digest(), used))
-          assert.isFalse(yield* store.setEpoch(digest(), 3))
-          assert.isTrue(Option.isNone(yield* store.read(digest())))
-        })
-    )
-
-    it.effect("markJti/readJti: a kept record with its epoch; a denial wins over a keep, in either order, raced", () =>
+    it.effect("touch and setEpoch rewrite one token; both say false for a token that is not stored", () =>
       Effect.gen(function* () {
         const store = yield* AccessTokenStore.AccessTokenStore
-        const expiresAt = new Date(Date.now() + 3_600_000)
-        const kept = digest()
-        yield* store.markJti(kept, { _tag: "Kept", epoch: 4 }, expiresAt)
-        assert.deepStrictEqual(yield* store.readJti(kept), Option.some({ _tag: "Kept" as const, epoch: 4 }))
-        assert.isTrue(Option.isNone(yield* store.readJti(digest())))
-        const [first, second] = [digest(), digest()]
-        yield* store.markJti(first, { _tag: "Denied" }, expiresAt)
-        yield* store.markJti(first, { _tag: "Kept", epoch: 5 }, expiresAt)
-        yield* store.markJti(second, { _tag: "Kept", epoch: 5 }, expiresAt)
-        yield* store.markJti(second, { _tag: "Denied" }, expiresAt)
-        for (const jti of [first, second]) {
-          assert.deepStrictEqual(yield* store.readJti(jti), Option.some({ _tag: "Denied" as const }), jti)
-        }
+        const userId = yield* someone
+        const [token, other] = [digest(), digest()]
+        yield* store.write(token, { userId, createdAt: at("2026-12-01T10:00:00.000Z") })
+        yield* store.write(other, { userId, createdAt: at("2026-12-01T10:00:00.000Z") })
+        assert.isTrue(yield* store.touch(token, at("2026-12-01T10:30:00.000Z")))
+        assert.isTrue(yield* store.setEpoch(token, 7))
+        const stored = Option.getOrThrow(yield* store.read(token))
+        assert.strictEqual(stored.lastUsedAt.getTime(), at("2026-12-01T10:30:00.000Z").getTime())
+        assert.strictEqual(stored.epoch, 7)
+        const untouched = Option.getOrThrow(yield* store.read(other))
+        assert.deepInclude(untouched, { epoch: 0 })
+        assert.strictEqual(untouched.lastUsedAt.getTime(), at("2026-12-01T10:00:00.000Z").getTime())
+        assert.isFalse(yield* store.touch(digest(), new Date()))
+        assert.isFalse(yield* store.setEpoch(digest(), 1))
+      })
+    )
+
+    it.effect("jti records: Kept carries its epoch (the latest wins), Denied wins over Kept in either order", () =>
+      Effect.gen(function* () {
+        const store = yield* AccessTokenStore.AccessTokenStore
+        const [kept, deniedAfter, deniedBefore] = [digest(), digest(), digest()]
+        const expiry = at("2030-01-01T00:00:00.000Z")
+        assert.isTrue(Option.isNone(yield* store.readJti(kept)))
+        yield* store.markJti(kept, { _tag: "Kept", epoch: 1 }, expiry)
+        yield* store.markJti(kept, { _tag: "Kept", epoch: 2 }, expiry)
+        assert.deepStrictEqual(yield* store.readJti(kept), Option.some({ _tag: "Kept" as const, epoch: 2 }))
+        yield* store.markJti(deniedAfter, { _tag: "Kept", epoch: 1 }, expiry)
+        yield* store.markJti(deniedAfter, { _tag: "Denied" }, expiry)
+        assert.deepStrictEqual(yield* store.readJti(deniedAfter), Option.some({ _tag: "Denied" as const }))
+        yield* store.markJti(deniedBefore, { _tag: "Denied" }, expiry)
+        yield* store.markJti(deniedBefore, { _tag: "Kept", epoch: 1 }, expiry)
+        assert.deepStrictEqual(yield* store.readJti(deniedBefore), Option.some({ _tag: "Denied" as const }))
+      })
+    )
+
+    it.effect("purgeExpired: idle tokens and expired jti records too, in batches until none is left", () =>
+      Effect.gen(function* () {
+        const store = yield* AccessTokenStore.AccessTokenStore
+        const userId = yield* someone
+        const old = Array.from({ length: 5 }, digest)
+        for (const token of old) yield* store.write(token, { userId, createdAt: at("2002-01-01T00:00:00.000Z") })
+        const [idle, busy] = [digest(), digest()]
+        yield* store.write(idle, { userId, createdAt: at("2002-01-01T02:00:00.000Z") })
+        yield* store.write(busy, {
+          userId,
+          createdAt: at("2002-01-01T02:00:00.000Z"),
+          lastUsedAt: at("2002-01-01T04:00:00.000Z")
+        })
+        const [gone, alive] = [digest(), digest()]
+        yield* store.markJti(gone, { _tag: "Denied" }, at("2002-01-01T00:00:00.000Z"))
+        yield* store.markJti(alive, { _tag: "Denied" }, at("2002-01-01T09:00:00.000Z"))
+        const purged = yield* store.purgeExpired(at("2002-01-01T01:00:00.000Z"), {
+          idleBefore: at("2002-01-01T03:00:00.000Z"),
+          jtiExpiredBefore: at("2002-01-01T05:00:00.000Z"),
+          batchSize: 2
+        })
+        assert.isAtLeast(purged, 7)
+        for (const token of [...old, idle]) assert.isTrue(Option.isNone(yield* store.read(token)))
+        assert.isTrue(Option.isSome(yield* store.read(busy)))
+        assert.isTrue(Option.isNone(yield* store.readJti(gone)))
+        assert.isTrue(Option.isSome(yield* store.readJti(alive)))
+      })
+    )
+
+    it.effect("a Denied raced with Kept marks of one jti wins; a deleted token leaves listOf", () =>
+      Effect.gen(function* () {
+        const store = yield* AccessTokenStore.AccessTokenStore
+        const expiresAt = at("2030-01-01T00:00:00.000Z")
         const raced = Array.from({ length: 10 }, digest)
         yield* Effect.forEach(
           raced,
@@ -180,41 +208,15 @@ export const accessTokenStoreSuite = (
         for (const jti of raced) {
           assert.deepStrictEqual(yield* store.readJti(jti), Option.some({ _tag: "Denied" as const }), jti)
         }
-      })
-    )
-
-    it.effect("purgeExpired also removes idle tokens (idleBefore) and expired jti records (jtiExpiredBefore)", () =>
-      Effect.gen(function* () {
-        const store = yield* AccessTokenStore.AccessTokenStore
         const userId = yield* someone
-        const createdAt = at("2001-01-01T00:00:00.000Z")
-        const [idle, active] = [digest(), digest()]
-        yield* store.write(idle, { userId, createdAt })
-        yield* store.write(active, { userId, createdAt, lastUsedAt: at("2001-01-01T00:00:05.000Z") })
-        const [expired, alive] = [digest(), digest()]
-        const now = Date.now()
-        yield* store.markJti(expired, { _tag: "Denied" }, new Date(now - 1_000))
-        yield* store.markJti(alive, { _tag: "Denied" }, new Date(now + 3_600_000))
-        const purged = yield* store.purgeExpired(at("2000-01-01T00:00:00.000Z"), {
-          idleBefore: at("2001-01-01T00:00:01.000Z"),
-          jtiExpiredBefore: new Date(now)
-        })
-        assert.isAtLeast(purged, 2)
-        assert.isTrue(Option.isNone(yield* store.read(idle)))
-        assert.isTrue(Option.isSome(yield* store.read(active)))
-        assert.isTrue(Option.isNone(yield* store.readJti(expired)))
-        assert.isTrue(Option.isSome(yield* store.readJti(alive)))
-      })
-    )
-
-    it.effect("purgeExpired in batches smaller than the rows still removes them all", () =>
-      Effect.gen(function* () {
-        const store = yield* AccessTokenStore.AccessTokenStore
-        const userId = yield* someone
-        const tokens = Array.from({ length: 7 }, digest)
-        for (const token of tokens) yield* store.write(token, { userId, createdAt: at("1990-01-01T00:00:00.000Z") })
-        assert.isAtLeast(yield* store.purgeExpired(at("1990-01-01T00:00:01.000Z"), { batchSize: 2 }), 7)
-        for (const token of tokens) assert.isTrue(Option.isNone(yield* store.read(token)))
+        const [gone, kept] = [digest(), digest()]
+        yield* store.write(gone, { userId, createdAt: new Date() })
+        yield* store.write(kept, { userId, createdAt: new Date() })
+        yield* store.delete(gone)
+        assert.deepStrictEqual(
+          (yield* store.listOf(userId)).map(([key]) => key),
+          [kept]
+        )
       })
     )
   })

@@ -9,8 +9,9 @@
  * - `{prefix}issued` and `{prefix}used`: every digest scored by its issue and its last-use time, for
  *   `purgeExpired` (no `KEYS` or `SCAN`); `{prefix}expiry` scores them by their key's expiry, so each write also
  *   drops the entries of a few expired tokens: the indexes do not grow without a purge;
- * - `{prefix}jti:{jti}`: a JWT's denied or kept record, expiring a minute after the JWT; `{prefix}jtis` orders
- *   them by expiry for `purgeExpired`.
+ * - `{prefix}jti:{jti}`: a JWT's denied or kept record, expiring a minute after the JWT (or after its write, if
+ *   later); `{prefix}jtis` orders them by the JWT's expiry for `purgeExpired`, `{prefix}jtiexpiry` by the
+ *   record's, for the same clean-up as the tokens'.
  *
  * Every operation that changes more than one key is one Lua script: atomic, and ordered with the others.
  * Time is Redis's own (`TIME`), the clock its expiries run on. Commands that fail die with a `RedisError`.
@@ -118,6 +119,7 @@ for _, digest in ipairs(oldest("used", ARGV[4])) do deleted = deleted + drop(dig
 for _, jti in ipairs(oldest("jtis", ARGV[5])) do
   deleted = deleted + redis.call("DEL", prefix .. "jti:" .. jti)
   redis.call("ZREM", prefix .. "jtis", jti)
+  redis.call("ZREM", prefix .. "jtiexpiry", jti)
 end
 return { deleted, seen }
 `)
@@ -153,22 +155,28 @@ redis.call("HSET", KEYS[1], "epoch", ARGV[2])
 return 1
 `)
 
-// KEYS: jti record, jtis. ARGV: prefix, jti, mark, epoch, expiresAt (ms), grace (ms). A denial is never undone.
+// KEYS: jti record, jtis, jti expiry. ARGV: prefix, jti, mark, epoch, expiresAt (ms), grace (ms). A denial is
+// never undone. The record outlives the later of its JWT's expiry and now by the grace: found until purged.
 const markJtiScript = script(`
 local expires = math.max(tonumber(ARGV[5]), tonumber(redis.call("HGET", KEYS[1], "expires") or "0"))
 if redis.call("HGET", KEYS[1], "mark") ~= "denied" then
   redis.call("HSET", KEYS[1], "mark", ARGV[3], "epoch", ARGV[4])
 end
 redis.call("HSET", KEYS[1], "expires", expires)
-redis.call("PEXPIREAT", KEYS[1], expires + tonumber(ARGV[6]))
--- Records whose key has expired (their expiry plus the grace is past) leave the index.
-redis.call("ZREMRANGEBYSCORE", KEYS[2], "-inf", "(" .. (now - tonumber(ARGV[6])))
+local gone = math.max(expires, now) + tonumber(ARGV[6])
+redis.call("PEXPIREAT", KEYS[1], gone)
+for _, jti in ipairs(redis.call("ZRANGEBYSCORE", KEYS[3], "-inf", now, "LIMIT", 0, 8)) do
+  redis.call("ZREM", KEYS[2], jti)
+  redis.call("ZREM", KEYS[3], jti)
+end
 redis.call("ZADD", KEYS[2], expires, ARGV[2])
+redis.call("ZADD", KEYS[3], gone, ARGV[2])
 `)
 
 const defaultBatchSize = 1000
 
-// A jti record outlives its token's expiry by this much, so that clocks a little apart never drop a denial early.
+// A jti record outlives its token's expiry by this much, so that clocks a little apart never drop a denial early
+// (and a purge finds a record written for an already expired token).
 const jtiGrace = 60_000
 
 const fromFields = (fields: Record<string, string>): Option.Option<StoredToken> =>
@@ -201,7 +209,8 @@ export const make = (options: Options = {}): Effect.Effect<AccessTokenStoreServi
       issued: `${prefix}issued`,
       used: `${prefix}used`,
       expiry: `${prefix}expiry`,
-      jtis: `${prefix}jtis`
+      jtis: `${prefix}jtis`,
+      jtiExpiry: `${prefix}jtiexpiry`
     }
     const asBoolean = (reply: unknown) => Number(reply) === 1
     const purge = (cutoffs: ReadonlyArray<string | number>, batch: number, deleted = 0): Effect.Effect<number> =>
@@ -278,7 +287,7 @@ export const make = (options: Options = {}): Effect.Effect<AccessTokenStoreServi
           .use(
             "markJti",
             markJtiScript(
-              [keys.jti(jti), keys.jtis],
+              [keys.jti(jti), keys.jtis, keys.jtiExpiry],
               [
                 prefix,
                 jti,
