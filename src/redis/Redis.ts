@@ -30,6 +30,7 @@ export interface RedisService {
   /**
    * The ioredis options the client was made with (URL parsed, fail-fast settings applied), for a library that
    * makes its own client of the same server (e.g. `RateLimiter/Redis.layerStore` of `@effect/experimental`).
+   * They hold the URL's password in plain text: never log them.
    */
   readonly options: RedisOptions
   /** Runs commands on the client; a rejection dies with a `RedisError` naming `operation`. */
@@ -54,7 +55,7 @@ export interface Options {
 const millis = (input: Duration.DurationInput | undefined, fallback: Duration.DurationInput) =>
   Math.max(1, Math.round(Duration.toMillis(input ?? fallback)))
 
-/** The ioredis options of `options`: the URL's settings plus the fail-fast ones. */
+/** The ioredis options of `options`: the URL's settings plus the fail-fast ones; throws on a URL that does not parse. */
 export const redisOptions = (options: Options): RedisOptions => {
   const maxDelay = millis(options.maxReconnectDelay, "1 second")
   // Parsing the URL ourselves (instead of `new Redis(url)`) gives other libraries one plain options object.
@@ -85,7 +86,11 @@ export const make = (options: Options): Effect.Effect<RedisService, RedisError, 
   Effect.gen(function* () {
     const runtime = yield* Effect.runtime<never>()
     const log = (effect: Effect.Effect<void>) => void Runtime.runFork(runtime)(effect)
-    const settings = redisOptions(options)
+    // Not the parser's error as the cause: it carries the input, password included.
+    const settings = yield* Effect.try({
+      try: () => redisOptions(options),
+      catch: () => new RedisError({ message: "Redis: the URL does not parse", cause: "invalid URL" })
+    })
     let ready = false
     const client = yield* Effect.acquireRelease(
       Effect.sync(() => new IORedis({ ...settings, lazyConnect: true })),
