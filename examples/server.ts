@@ -22,7 +22,8 @@ import {
 } from "effect-users"
 import { makeApp } from "./app.js"
 import { checkSecrets } from "./devSecrets.js"
-import { configProvider, Database, TokenStore } from "./storage.js"
+import { SessionStore } from "./sessionStore.js"
+import { configProvider, Database } from "./storage.js"
 
 const host = process.env.HOST || "127.0.0.1"
 const { missing, refusal } = checkSecrets(process.env, host)
@@ -68,7 +69,7 @@ const app = makeApp({
 const Server = HttpApiBuilder.serve().pipe(
   Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
   Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
-  Layer.provide(app.ApiLiveWith(TokenStore)),
+  Layer.provide(app.ApiLiveWith(SessionStore)),
   Layer.provide(Users),
   HttpServer.withLogAddress,
   Layer.provide(
