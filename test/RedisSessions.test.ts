@@ -1,12 +1,15 @@
 /**
- * The session features over HTTP with the cookie backend's tokens in Redis (the example app, SQLite users): the
+ * The sessions suite (revocation on every trigger, listing, logout-all...) with the tokens in Redis; and the
+ * session features over HTTP with the cookie backend's tokens in Redis (the example app, SQLite users): the
  * sessions list shows each login with its user agent, one can be ended, JWT logout denies that JWT through a
  * Redis record, and logging out everywhere ends every session and leaves none of the user's keys behind.
  */
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, layer } from "@effect/vitest"
 import { Effect, Layer } from "effect"
+import { UserRepository } from "effect-users"
 import { RedisAccessTokenStore } from "../src/redis.js"
+import { sessionsSuite } from "./SessionsSuite.js"
 import { type Reply, request } from "./utils/HttpTest.js"
 import { makeOpsServer } from "./utils/OpsServer.js"
 import { client, describeRedis, freshPrefix, keysUnder } from "./utils/RedisTest.js"
@@ -15,6 +18,14 @@ import { freshEmail } from "./utils/TestUsers.js"
 const password = "correct-horse-battery"
 
 const cookieOf = (reply: Reply) => ({ cookie: (reply.headers.get("set-cookie") ?? "").split(";")[0]! })
+
+describeRedis("the sessions suite on the Redis store", () => {
+  const prefix = freshPrefix("sessions-suite")
+  sessionsSuite(
+    "Sessions on Redis",
+    Layer.merge(UserRepository.layerMemory, RedisAccessTokenStore.layerWith({ prefix }).pipe(Layer.provide(client)))
+  )
+})
 
 describeRedis("sessions on the Redis store, over HTTP", () => {
   const prefix = freshPrefix("sessions")
