@@ -3,12 +3,14 @@
  * use effect-users' authentication. `examples/server.ts` serves it; the tests and the bench run it too.
  */
 import { HttpApi, HttpApiBuilder, HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
-import { Config, Effect, Layer, Option, Schema } from "effect"
+import { Config, type ConfigError, Effect, Layer, Option, Schema } from "effect"
 import {
   type AccessTokenStore,
   AuthBackend,
   AuthStrategy,
   CurrentUser,
+  Jwks,
+  JwtKeySet,
   OptionalUser,
   SqlAccessTokenStore,
   UsersApi
@@ -23,6 +25,11 @@ export interface AppOptions {
   readonly maxBodySize?: number
   /** `PATCH /users/me` needs `current_password` to change password or e-mail; default true (false: FastAPI Users'). */
   readonly requireCurrentPassword?: boolean
+  /**
+   * Asymmetric access tokens: the bearer backend signs with this key set (not `USERS_AUTH_SECRET`) and the
+   * API serves its public keys at `/.well-known/jwks.json`. Default: HS256 with `USERS_AUTH_SECRET`.
+   */
+  readonly keySet?: Layer.Layer<JwtKeySet, ConfigError.ConfigError>
 }
 
 /** The authentication secret: `USERS_AUTH_SECRET`, at least 32 bytes. */
@@ -31,6 +38,15 @@ export const authSecret = Config.redacted("USERS_AUTH_SECRET")
 /** How long a cookie session lasts (the database strategy's token lifetime, and the Redis store's TTL). */
 export const sessionLifetime = "1 hour"
 
+// HS256 with the secret, or the key set's codec when one is in context (`AppOptions.keySet` provides it).
+const jwtStrategy = Effect.flatMap(Effect.serviceOption(JwtKeySet), (keys) =>
+  AuthStrategy.jwt({
+    secret: authSecret,
+    lifetime: "1 hour",
+    codec: Option.getOrUndefined(Option.map(keys, (keySet) => keySet.codec))
+  })
+)
+
 /** Builds the app's API: effect-users' groups plus the app's own `greetings` group. */
 export const makeApp = (options: AppOptions = {}) => {
   // Two login backends: a bearer JWT and a cookie holding a database token; both end on logout, logout-all,
@@ -38,7 +54,7 @@ export const makeApp = (options: AppOptions = {}) => {
   const Users = UsersApi.make({
     name: "app",
     backends: [
-      AuthBackend.bearer("jwt", AuthStrategy.jwt({ secret: authSecret, lifetime: "1 hour" })),
+      AuthBackend.bearer("jwt", jwtStrategy),
       AuthBackend.cookie("cookie", AuthStrategy.database({ lifetime: sessionLifetime }), {
         maxAge: sessionLifetime,
         secure: options.secureCookie ?? true
@@ -89,17 +105,30 @@ export const makeApp = (options: AppOptions = {}) => {
       .handle("ping", () => Effect.succeed({ pong: true }))
   )
 
-  /** The API's implementation with the database strategy's tokens in `tokens`; needs a `UserManager`. */
-  const ApiLiveWith = <E, R>(tokens: Layer.Layer<AccessTokenStore.AccessTokenStore, E, R>) =>
-    HttpApiBuilder.api(Api).pipe(
+  /** The same API with the JWKS route, served when the app has a key set. */
+  class ApiWithJwks extends Api.add(Jwks.Group) {}
+
+  const implement = <A, E, R, E2, R2>(
+    api: Layer.Layer<A, E, R>,
+    tokens: Layer.Layer<AccessTokenStore.AccessTokenStore, E2, R2>
+  ) =>
+    api.pipe(
       Layer.provide(GreetingsLive),
       Layer.provide([Users.layerAuthentication(Verified), Users.layerAuthentication(MaybeUser)]),
       Layer.provideMerge(Users.layer(Api)),
       Layer.provide(tokens)
     )
 
+  /** The API's implementation with the database strategy's tokens (and JWT records) in `tokens`; needs a `UserManager`. */
+  const ApiLiveWith = <E, R>(tokens: Layer.Layer<AccessTokenStore.AccessTokenStore, E, R>) =>
+    options.keySet === undefined
+      ? implement(HttpApiBuilder.api(Api), tokens)
+      : implement(HttpApiBuilder.api(ApiWithJwks).pipe(Layer.provide(Jwks.layer(ApiWithJwks))), tokens).pipe(
+          Layer.provide(options.keySet)
+        )
+
   /** The API's implementation with the tokens in SQL; needs a `UserManager` and a `SqlClient`. */
   const ApiLive = ApiLiveWith(SqlAccessTokenStore.layer)
 
-  return { Api, Users, ApiLive, ApiLiveWith }
+  return { Api, ApiWithJwks, Users, ApiLive, ApiLiveWith }
 }

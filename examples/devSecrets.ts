@@ -18,9 +18,13 @@ export const isLoopback = (host: string): boolean => {
   return isIPv4(name) && name.startsWith("127.")
 }
 
-/** What the server does about secrets: which are missing, and the error that stops it, if any. */
+/**
+ * What the server does about secrets: which are missing, and the error that stops it, if any. With
+ * `JWT_PRIVATE_KEY` the access tokens are signed with that key, so `USERS_AUTH_SECRET` is not needed.
+ */
 export const checkSecrets = (env: Record<string, string | undefined>, host: string) => {
-  const missing = Object.keys(devSecrets).filter((name) => !env[name])
+  const needed = Object.keys(devSecrets).filter((name) => !(name === "USERS_AUTH_SECRET" && env.JWT_PRIVATE_KEY))
+  const missing = needed.filter((name) => !env[name])
   const refusal =
     missing.length > 0 && !isLoopback(host)
       ? `Refusing to serve on HOST=${host} with development secrets: set ${missing.join(", ")} ` +

@@ -3,6 +3,10 @@
  * users, Swagger UI at /docs, on http://127.0.0.1:8000 (PORT and HOST override). Without its secrets it runs
  * with development ones, on a loopback HOST only.
  *
+ * Access tokens are HS256 JWTs signed with USERS_AUTH_SECRET; with JWT_PRIVATE_KEY (a P-256 or Ed25519 private
+ * key, PKCS#8 PEM or JWK) they are ES256/EdDSA JWTs instead and /.well-known/jwks.json serves the public keys
+ * (JWT_KEY_ID, and JWT_PREVIOUS_KEY / JWT_PREVIOUS_KEY_ID / JWT_PREVIOUS_KEY_UNTIL for a rotation).
+ *
  * Storage (`storage.ts`): an SQLite file (`effect-users.db`, or SQLITE_FILE), created and migrated on first
  * start; PostgreSQL when DATABASE_URL is set. Cookie sessions are kept in Redis when REDIS_URL is set (keys under
  * REDIS_KEY_PREFIX, default `effect-users:`), else in the database. Verification and reset tokens are printed to the console, as in
@@ -13,6 +17,7 @@ import { HttpApiBuilder, HttpApiSwagger, HttpServer } from "@effect/platform"
 import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
 import { Config, Effect, Layer } from "effect"
 import {
+  JwtKeySet,
   layerArgon2Workers,
   Migrations,
   SqlUserRepository,
@@ -63,7 +68,8 @@ const Users = UserManager.layer.pipe(
 const app = makeApp({
   secureCookie: process.env.COOKIE_SECURE !== "false",
   // USERS_REQUIRE_CURRENT_PASSWORD=false: FastAPI Users' PATCH /users/me (a token alone changes password/e-mail).
-  requireCurrentPassword: process.env.USERS_REQUIRE_CURRENT_PASSWORD !== "false"
+  requireCurrentPassword: process.env.USERS_REQUIRE_CURRENT_PASSWORD !== "false",
+  ...(process.env.JWT_PRIVATE_KEY ? { keySet: JwtKeySet.layerConfig() } : {})
 })
 
 const Server = HttpApiBuilder.serve().pipe(

@@ -2,7 +2,7 @@
  * Signed, expiring tokens: the verification and reset-password tokens (and any other JWT the app needs).
  * The default codec writes the JWTs FastAPI Users writes (HS256, `aud`, `exp` = now + lifetime), so a
  * service sharing the secret and audiences can read ours and we can read theirs. Time comes from `Clock`.
- * Any codec (asymmetric keys, PASETO, opaque tokens) can replace it through `TokenCodec.layer`.
+ * Any codec (asymmetric keys: `JwtKeySet`'s; PASETO, opaque tokens) can replace it through `TokenCodec.layer`.
  */
 
 import { createHmac, timingSafeEqual } from "node:crypto"
@@ -10,9 +10,11 @@ import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import * as Jwt from "./internal/jwt.js"
 import { minimumSecretBytes } from "./UserManagerConfig.js"
 
 /** A token that is malformed, badly signed, expired or meant for another audience. */
@@ -47,28 +49,11 @@ export type HmacAlgorithm = "HS256" | "HS384" | "HS512"
 
 const digests = { HS256: "sha256", HS384: "sha384", HS512: "sha512" } as const
 
-const encodeJson = (value: object) => Buffer.from(JSON.stringify(value)).toString("base64url")
-
-const decodeJson = (part: string): Record<string, unknown> | undefined => {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(part, "base64url").toString("utf8"))
-    return typeof value === "object" && value !== null && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : undefined
-  } catch {
-    return undefined
-  }
-}
-
-const base64url = /^[A-Za-z0-9_-]*$/
-
 /** The longest token `verify` reads (8 KiB); longer ones are refused before they are split or decoded. */
-export const maxTokenLength = 8192
+export const maxTokenLength = Jwt.maxTokenLength
 
-// Base64url text whose last character carries bits the decoder drops: re-encoding gives other text.
-const isCanonical = (text: string, bytes: Buffer) => bytes.toString("base64url") === text
-
-const isFiniteNumber = (value: unknown): value is number => typeof value === "number" && Number.isFinite(value)
+/** The refusal of a token, for its reason. */
+export const invalidToken = (reason: string): InvalidToken => new InvalidToken({ reason })
 
 /**
  * JWTs signed with HMAC, as PyJWT (FastAPI Users) writes them: `{"alg","typ":"JWT"}` header, `aud`, and
@@ -81,10 +66,9 @@ const isFiniteNumber = (value: unknown): value is number => typeof value === "nu
  */
 export const makeJwt = (options: { readonly algorithm?: HmacAlgorithm | undefined } = {}): TokenCodecService => {
   const algorithm = options.algorithm ?? "HS256"
-  const header = encodeJson({ alg: algorithm, typ: "JWT" })
+  const header = Jwt.encodeJson({ alg: algorithm, typ: "JWT" })
   const mac = (secret: Redacted.Redacted<string>, input: string) =>
     createHmac(digests[algorithm], Redacted.value(secret)).update(input).digest()
-  const invalid = (reason: string) => Effect.fail(new InvalidToken({ reason }))
   const shortSecret = (secret: Redacted.Redacted<string>) =>
     Buffer.byteLength(Redacted.value(secret), "utf8") < minimumSecretBytes
   const refuseSecret = Effect.dieMessage(
@@ -96,40 +80,25 @@ export const makeJwt = (options: { readonly algorithm?: HmacAlgorithm | undefine
       shortSecret(secret)
         ? refuseSecret
         : Effect.map(Clock.currentTimeMillis, (now) => {
-            const payload = encodeJson({
-              ...claims,
-              aud: typeof audience === "string" ? audience : [...audience],
-              exp: Math.floor((now + Duration.toMillis(lifetime)) / 1000)
-            })
+            const payload = Jwt.payload(claims, audience, now + Duration.toMillis(lifetime))
             return `${header}.${payload}.${mac(secret, `${header}.${payload}`).toString("base64url")}`
           }),
     verify: (token, { audience, secret }) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) => {
-        if (shortSecret(secret)) return refuseSecret
-        if (token.length > maxTokenLength) return invalid("too long")
-        const parts = token.split(".")
-        if (parts.length !== 3 || !parts.every((part) => base64url.test(part))) return invalid("malformed")
-        const [encodedHeader, encodedPayload, signature] = parts as [string, string, string]
-        const tokenHeader = decodeJson(encodedHeader)
-        if (tokenHeader === undefined) return invalid("malformed")
-        if (tokenHeader.alg !== algorithm || "crit" in tokenHeader) return invalid("algorithm not allowed")
-        const expected = mac(secret, `${encodedHeader}.${encodedPayload}`)
-        const given = Buffer.from(signature, "base64url")
-        if (!isCanonical(signature, given)) return invalid("malformed")
-        if (given.length !== expected.length || !timingSafeEqual(given, expected)) return invalid("bad signature")
-        const claims = decodeJson(encodedPayload)
-        if (claims === undefined) return invalid("malformed")
-        const seconds = Math.floor(now / 1000)
-        if (!isFiniteNumber(claims.exp)) return invalid("invalid claim exp")
-        if (claims.exp <= seconds) return invalid("expired")
-        if (claims.nbf !== undefined && (!isFiniteNumber(claims.nbf) || claims.nbf > seconds)) {
-          return invalid("invalid claim nbf")
-        }
-        const accepted = typeof audience === "string" ? [audience] : audience
-        const aud = typeof claims.aud === "string" ? [claims.aud] : claims.aud
-        if (!Array.isArray(aud) || !aud.some((value) => accepted.includes(value))) return invalid("invalid claim aud")
-        return Effect.succeed(claims as Claims)
-      })
+      shortSecret(secret)
+        ? refuseSecret
+        : Effect.flatMap(Clock.currentTimeMillis, (now) =>
+            Jwt.decode(token).pipe(
+              Either.flatMap((jws) => {
+                if (!Jwt.allows(jws.header, algorithm)) return Either.left("algorithm not allowed")
+                const expected = mac(secret, jws.signingInput)
+                if (jws.signature.length !== expected.length || !timingSafeEqual(jws.signature, expected)) {
+                  return Either.left("bad signature")
+                }
+                return Jwt.claims(jws, now, audience)
+              }),
+              Either.mapLeft(invalidToken)
+            )
+          )
   }
 }
 

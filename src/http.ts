@@ -16,6 +16,7 @@ export {
 } from "./http/CurrentUser.js"
 export * as Failures from "./http/Failures.js"
 export * as HttpErrors from "./http/HttpErrors.js"
+export * as Jwks from "./http/Jwks.js"
 export * as OAuth from "./http/OAuth.js"
 export * as RequestLimits from "./http/RequestLimits.js"
 export * as UserSchemas from "./http/UserSchemas.js"

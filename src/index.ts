@@ -14,6 +14,16 @@ export {
 export * from "./http.js"
 export { IdParser, type IdParserService, integerParser, uuidParser } from "./IdParser.js"
 export {
+  type AsymmetricAlgorithm,
+  type JsonWebKeySet,
+  JwtKeySet,
+  type JwtKeySetOptions,
+  type JwtKeySetService,
+  type PublicJwk,
+  type SigningKey,
+  type VerifyingKey
+} from "./JwtKeySet.js"
+export {
   type Argon2Options,
   type BoundedHasherService,
   defaultQueuePerCore,

@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process"
+import { generateKeyPairSync } from "node:crypto"
 import { rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -81,6 +82,17 @@ describe("npm start and the development secrets", () => {
     assert.isUndefined(checkSecrets({}, "127.0.0.1").refusal)
   })
 
+  it("with JWT_PRIVATE_KEY, USERS_AUTH_SECRET is not needed; the other secrets still are", () => {
+    const { USERS_AUTH_SECRET, ...others } = secrets
+    void USERS_AUTH_SECRET
+    const keyed = { ...others, JWT_PRIVATE_KEY: "-----BEGIN PRIVATE KEY-----..." }
+    assert.deepStrictEqual(checkSecrets(keyed, "0.0.0.0"), { missing: [], refusal: undefined })
+    const refusal = checkSecrets({ JWT_PRIVATE_KEY: "x" }, "0.0.0.0").refusal ?? ""
+    assert.include(refusal, "USERS_VERIFICATION_TOKEN_SECRET")
+    assert.notInclude(refusal, "USERS_AUTH_SECRET")
+    assert.include(checkSecrets(others, "0.0.0.0").refusal ?? "", "USERS_AUTH_SECRET")
+  })
+
   it("HOST=0.0.0.0 without secrets: exits non-zero before listening, naming the variables to set", async () => {
     const run = await start({ HOST: "0.0.0.0" })
     assert.isFalse(run.listened)
@@ -98,5 +110,20 @@ describe("npm start and the development secrets", () => {
     assert.isTrue(real.listened, real.output)
     assert.notInclude(real.output, "DEVELOPMENT SECRETS")
     assert.strictEqual(real.code, 0)
+  }, 120_000)
+
+  it("with JWT_PRIVATE_KEY it starts without USERS_AUTH_SECRET and no warning; a bad key stops it", async () => {
+    const { privateKey } = generateKeyPairSync("ed25519")
+    const { USERS_AUTH_SECRET, ...others } = secrets
+    void USERS_AUTH_SECRET
+    const pem = privateKey.export({ type: "pkcs8", format: "pem" }).toString()
+    const keyed = await start({ HOST: "127.0.0.1", ...others, JWT_PRIVATE_KEY: pem })
+    assert.isTrue(keyed.listened, keyed.output)
+    assert.notInclude(keyed.output, "DEVELOPMENT SECRETS")
+    const bad = await start({ HOST: "127.0.0.1", ...others, JWT_PRIVATE_KEY: "not-a-key-hunter2" })
+    assert.isFalse(bad.listened)
+    assert.notStrictEqual(bad.code, 0)
+    assert.include(bad.output, "neither a PEM nor a JWK")
+    assert.notInclude(bad.output, "hunter2")
   }, 120_000)
 })

@@ -5,7 +5,17 @@
 import { HttpApi, HttpApiBuilder, HttpApiEndpoint, HttpApiGroup } from "@effect/platform"
 import { Effect, Layer, Redacted, Schema } from "effect"
 import type { AccessTokenStore } from "effect-users"
-import { AuthBackend, AuthStrategy, OAuth, type UserManager, UserModel, UserSchemas, UsersApi } from "effect-users"
+import {
+  AuthBackend,
+  AuthStrategy,
+  Jwks,
+  type JwtKeySet,
+  OAuth,
+  type UserManager,
+  UserModel,
+  UserSchemas,
+  UsersApi
+} from "effect-users"
 import { Redis, RedisAccessTokenStore } from "effect-users/redis"
 
 const secret = Redacted.make("type-tests-secret-type-tests-secret-type")
@@ -70,6 +80,30 @@ export const MissingGroup: Layer.Layer<HttpApi.Api, unknown, UserManager> = Http
 export const MissingUsers: Layer.Layer<HttpApi.Api, unknown, UserManager> = HttpApiBuilder.api(Api).pipe(
   Layer.provide(NotesLive)
 )
+
+// The JWKS route needs a key set: with `Jwks.layer` and a `JwtKeySet` it is complete; without the key set,
+// or with the group declared but not implemented, the app's layer does not fit.
+class JwksApi extends Api.add(Jwks.Group) {}
+declare const keySet: Layer.Layer<JwtKeySet>
+export const WithJwks: Layer.Layer<HttpApi.Api, unknown, UserManager | AccessTokenStore.AccessTokenStore> =
+  HttpApiBuilder.api(JwksApi).pipe(
+    Layer.provide([NotesLive, Jwks.layer(JwksApi)]),
+    Layer.provide(UsersLive),
+    Layer.provide(keySet)
+  )
+// @ts-expect-error: JwtKeySet is not provided
+export const JwksWithoutKeys: Layer.Layer<HttpApi.Api, unknown, UserManager> = HttpApiBuilder.api(JwksApi).pipe(
+  Layer.provide([NotesLive, Jwks.layer(JwksApi)]),
+  Layer.provide(UsersLive)
+)
+// @ts-expect-error: ApiGroup<"notes-app", "jwks"> is not provided
+export const JwksNotImplemented: Layer.Layer<HttpApi.Api, unknown, UserManager> = HttpApiBuilder.api(JwksApi).pipe(
+  Layer.provide(NotesLive),
+  Layer.provide(UsersLive),
+  Layer.provide(keySet)
+)
+// @ts-expect-error: `Jwks.layer` implements only an API that declares the `jwks` group
+Jwks.layer(Api)
 
 // OAuth options are checked: a misspelt option, and a backend the app does not have.
 declare const provider: OAuth.OAuthProvider & { readonly name: "github" }
