@@ -2,11 +2,14 @@ import { defineConfig } from "vitest/config"
 
 export default defineConfig({
   resolve: {
-    alias: { "effect-users": new URL("./src/index.ts", import.meta.url).pathname }
+    alias: [
+      { find: /^effect-users\/redis$/, replacement: new URL("./src/redis.ts", import.meta.url).pathname },
+      { find: /^effect-users$/, replacement: new URL("./src/index.ts", import.meta.url).pathname }
+    ]
   },
   test: {
     include: ["test/**/*.test.ts"],
-    globalSetup: ["./test/utils/PgSetup.ts"],
+    globalSetup: ["./test/utils/PgSetup.ts", "./test/utils/RedisSetup.ts"],
     testTimeout: 30_000,
     hookTimeout: 60_000
   }

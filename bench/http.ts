@@ -441,7 +441,11 @@ const main = async () => {
   console.log(
     `HTTP bench: ${availableParallelism()} cores, load average ${load()}, ${seconds} s per run, server on port ${port}`
   )
-  const server = await startNode("build/examples/server.js", port, { SQLITE_FILE: file, DATABASE_URL: "" }) // SQLite
+  const server = await startNode("build/examples/server.js", port, {
+    SQLITE_FILE: file,
+    DATABASE_URL: "",
+    REDIS_URL: ""
+  }) // SQLite, sessions in it too
   try {
     await fetch(`${server.base}/auth/register`, {
       method: "POST",

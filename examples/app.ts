@@ -16,6 +16,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import {
+  type AccessTokenStore,
   AuthBackend,
   AuthStrategy,
   CurrentUser,
@@ -45,6 +46,9 @@ export interface AppOptions {
 /** The authentication secret: `USERS_AUTH_SECRET`, at least 32 bytes. */
 export const authSecret = Config.redacted("USERS_AUTH_SECRET")
 
+/** How long a cookie session lasts (the database strategy's token lifetime, and the Redis store's TTL). */
+export const sessionLifetime = "1 hour"
+
 // HS256 with the secret, or the key set's codec when one is in context (`AppOptions.keySet` provides it).
 const jwtStrategy = Effect.flatMap(Effect.serviceOption(JwtKeySet), (keys) =>
   AuthStrategy.jwt({
@@ -62,8 +66,8 @@ export const makeApp = (options: AppOptions = {}) => {
     name: "app",
     backends: [
       AuthBackend.bearer("jwt", jwtStrategy),
-      AuthBackend.cookie("cookie", AuthStrategy.database({ lifetime: "1 hour" }), {
-        maxAge: "1 hour",
+      AuthBackend.cookie("cookie", AuthStrategy.database({ lifetime: sessionLifetime }), {
+        maxAge: sessionLifetime,
         secure: options.secureCookie ?? true
       })
     ],
@@ -115,21 +119,27 @@ export const makeApp = (options: AppOptions = {}) => {
   /** The same API with the JWKS route, served when the app has a key set. */
   class ApiWithJwks extends Api.add(Jwks.Group) {}
 
-  const implement = <A, E, R>(api: Layer.Layer<A, E, R>) =>
+  const implement = <A, E, R, E2, R2>(
+    api: Layer.Layer<A, E, R>,
+    tokens: Layer.Layer<AccessTokenStore.AccessTokenStore, E2, R2>
+  ) =>
     api.pipe(
       Layer.provide(GreetingsLive),
       Layer.provide([Users.layerAuthentication(Verified), Users.layerAuthentication(MaybeUser)]),
       Layer.provideMerge(Users.layer(Api)),
-      Layer.provide(SqlAccessTokenStore.layer)
+      Layer.provide(tokens)
     )
 
-  /** The API's implementation; needs a `UserManager` and a `SqlClient` (the database strategy's tokens). */
-  const ApiLive =
+  /** The API's implementation with the database strategy's tokens (and JWT records) in `tokens`; needs a `UserManager`. */
+  const ApiLiveWith = <E, R>(tokens: Layer.Layer<AccessTokenStore.AccessTokenStore, E, R>) =>
     options.keySet === undefined
-      ? implement(HttpApiBuilder.api(Api))
-      : implement(HttpApiBuilder.api(ApiWithJwks).pipe(Layer.provide(Jwks.layer(ApiWithJwks)))).pipe(
+      ? implement(HttpApiBuilder.api(Api), tokens)
+      : implement(HttpApiBuilder.api(ApiWithJwks).pipe(Layer.provide(Jwks.layer(ApiWithJwks))), tokens).pipe(
           Layer.provide(options.keySet)
         )
 
-  return { Api, ApiWithJwks, Users, ApiLive }
+  /** The API's implementation with the tokens in SQL; needs a `UserManager` and a `SqlClient`. */
+  const ApiLive = ApiLiveWith(SqlAccessTokenStore.layer)
+
+  return { Api, ApiWithJwks, Users, ApiLive, ApiLiveWith }
 }

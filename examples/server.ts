@@ -8,7 +8,8 @@
  * (JWT_KEY_ID, and JWT_PREVIOUS_KEY / JWT_PREVIOUS_KEY_ID / JWT_PREVIOUS_KEY_UNTIL for a rotation).
  *
  * Storage (`storage.ts`): an SQLite file (`effect-users.db`, or SQLITE_FILE), created and migrated on first
- * start; PostgreSQL when DATABASE_URL is set. Verification and reset tokens are printed to the console, as in
+ * start; PostgreSQL when DATABASE_URL is set. Cookie sessions are kept in Redis when REDIS_URL is set (keys under
+ * REDIS_KEY_PREFIX, default `effect-users:`), else in the database. Verification and reset tokens are printed to the console, as in
  * FastAPI Users' example: send them by e-mail in a real app.
  */
 import { createServer } from "node:http"
@@ -31,6 +32,7 @@ import {
 import { makeApp } from "./app.js"
 import { checkSecrets } from "./devSecrets.js"
 import * as Docs from "./docs.js"
+import { SessionStore } from "./sessionStore.js"
 import { configProvider, Database } from "./storage.js"
 
 const host = process.env.HOST || "127.0.0.1"
@@ -77,7 +79,7 @@ const app = makeApp({
 
 const Server = HttpApiBuilder.serve().pipe(
   Layer.provide(Docs.layerLazy({ swagger: "/docs", openApi: "/openapi.json" })),
-  Layer.provide(app.ApiLive),
+  Layer.provide(app.ApiLiveWith(SessionStore)),
   Layer.provide(Users),
   HttpServer.withLogAddress,
   Layer.provide(

@@ -186,4 +186,37 @@ export const accessTokenStoreSuite = (
         assert.isTrue(Option.isSome(yield* store.readJti(alive)))
       })
     )
+
+    it.effect("a Denied raced with Kept marks of one jti wins; a deleted token leaves listOf", () =>
+      Effect.gen(function* () {
+        const store = yield* AccessTokenStore.AccessTokenStore
+        const expiresAt = at("2030-01-01T00:00:00.000Z")
+        const raced = Array.from({ length: 10 }, digest)
+        yield* Effect.forEach(
+          raced,
+          (jti) =>
+            Effect.all(
+              [
+                store.markJti(jti, { _tag: "Kept", epoch: 1 }, expiresAt),
+                store.markJti(jti, { _tag: "Denied" }, expiresAt),
+                store.markJti(jti, { _tag: "Kept", epoch: 2 }, expiresAt)
+              ],
+              { concurrency: "unbounded" }
+            ),
+          { concurrency: "unbounded" }
+        )
+        for (const jti of raced) {
+          assert.deepStrictEqual(yield* store.readJti(jti), Option.some({ _tag: "Denied" as const }), jti)
+        }
+        const userId = yield* someone
+        const [gone, kept] = [digest(), digest()]
+        yield* store.write(gone, { userId, createdAt: new Date() })
+        yield* store.write(kept, { userId, createdAt: new Date() })
+        yield* store.delete(gone)
+        assert.deepStrictEqual(
+          (yield* store.listOf(userId)).map(([key]) => key),
+          [kept]
+        )
+      })
+    )
   })

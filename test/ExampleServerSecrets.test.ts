@@ -27,7 +27,7 @@ const start = (env: Record<string, string>, timeoutMs = 60_000) =>
       void USERS_RESET_PASSWORD_TOKEN_SECRET
       const child = spawn(process.execPath, ["--import", "tsx", "examples/server.ts"], {
         cwd: root,
-        env: { ...rest, PORT: port, SQLITE_FILE: file, DATABASE_URL: "", ...env },
+        env: { ...rest, PORT: port, SQLITE_FILE: file, DATABASE_URL: "", REDIS_URL: "", ...env },
         stdio: ["ignore", "pipe", "pipe"]
       })
       let output = ""

@@ -18,7 +18,7 @@ describe("npm start (examples/server.ts)", () => {
     rmSync(file, { force: true })
     server = spawn(process.execPath, ["--import", "tsx", "examples/server.ts"], {
       cwd: root,
-      env: { ...process.env, PORT: String(port), SQLITE_FILE: file, DATABASE_URL: "" },
+      env: { ...process.env, PORT: String(port), SQLITE_FILE: file, DATABASE_URL: "", REDIS_URL: "" },
       stdio: ["ignore", "pipe", "pipe"]
     })
     await new Promise<void>((resolve, reject) => {

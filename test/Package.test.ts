@@ -79,6 +79,23 @@ describe("the sub-path entries", () => {
     assert.includeMembers(exported, ["UsersApi", "OAuth", "CurrentUser"])
     for (const name of exported) assert.strictEqual(Reflect.get(Http, name), Reflect.get(Root, name), name)
   })
+
+  it("effect-users/redis holds everything that loads ioredis; nothing the root reaches imports it", async () => {
+    const Redis = await import("../src/redis.js")
+    assert.includeMembers(Object.keys(Redis), ["Redis", "RedisAccessTokenStore"])
+    assert.notProperty(Root, "Redis")
+    assert.notProperty(Root, "RedisAccessTokenStore")
+    const exports = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).exports
+    assert.deepStrictEqual(exports["./redis"], { types: "./dist/redis.d.ts", default: "./dist/redis.js" })
+    const sources = (dir: string): Array<string> =>
+      readdirSync(join(root, dir), { withFileTypes: true }).flatMap((entry) =>
+        entry.isDirectory() ? sources(join(dir, entry.name)) : [join(dir, entry.name)]
+      )
+    const importers = sources("src").filter((file) => /from "ioredis"/.test(readFileSync(join(root, file), "utf8")))
+    assert.isNotEmpty(importers)
+    for (const file of importers) assert.match(file, /^src\/redis\//, file)
+    assert.notInclude(readFileSync(join(root, "src/index.ts"), "utf8"), "redis")
+  })
 })
 
 describe("the packed package", () => {
@@ -103,7 +120,13 @@ describe("the packed package", () => {
     const [packed] = JSON.parse(await sh(`npm pack --json --pack-destination ${JSON.stringify(dir)}`, root, npmEnv()))
     const files: Array<string> = packed.files.map((file: { path: string }) => file.path)
     assert.deepStrictEqual(files.filter((path) => !/^(dist|src)\//.test(path)).sort(), ["README.md", "package.json"])
-    assert.includeMembers(files, ["package.json", "dist/index.js", "dist/index.d.ts", "dist/http.d.ts"])
+    assert.includeMembers(files, [
+      "package.json",
+      "dist/index.js",
+      "dist/index.d.ts",
+      "dist/http.d.ts",
+      "dist/redis.js"
+    ])
     assert.include(install, `npm install ./${packed.filename} `)
 
     for (const line of install.trim().split("\n")) await sh(line, dir, npmEnv())

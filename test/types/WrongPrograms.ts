@@ -16,6 +16,7 @@ import {
   UserSchemas,
   UsersApi
 } from "effect-users"
+import { Redis, RedisAccessTokenStore } from "effect-users/redis"
 
 const secret = Redacted.make("type-tests-secret-type-tests-secret-type")
 const Users = UsersApi.make({ backends: [AuthBackend.bearer("jwt", AuthStrategy.jwt({ secret }))] })
@@ -143,3 +144,13 @@ export const wrongWire: typeof KnightSchemas.UserRead.Encoded = {
   // @ts-expect-error: on the wire the field is `first_name`
   firstName: "Lancelot"
 }
+
+// Redis (effect-users/redis): the URL may hold a password, so it is Redacted, never a plain string.
+export const PlainRedisUrl = Redis.layer({
+  // @ts-expect-error: `url` is a `Redacted<string>`
+  url: "redis://:secret@127.0.0.1:6379"
+})
+
+// The Redis token store needs the Redis client: a program that never provides it does not type-check.
+// @ts-expect-error: RedisAccessTokenStore.layer requires `Redis`
+export const StoreWithoutClient: Layer.Layer<AccessTokenStore.AccessTokenStore> = RedisAccessTokenStore.layer

@@ -9,12 +9,14 @@ import { NodeHttpServer } from "@effect/platform-node"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import { Cause, ConfigProvider, Effect, Layer, Logger, type LogLevel } from "effect"
 import {
+  type AccessTokenStore,
   BackgroundWork,
   Migrations,
   PasswordHasher,
   type PasswordHasherService,
   PasswordValidator,
   type PasswordValidatorService,
+  SqlAccessTokenStore,
   SqlUserRepository,
   type UserHooksService,
   UserManager
@@ -31,18 +33,20 @@ export interface LogEntry {
   readonly annotations: Record<string, unknown>
 }
 
-export interface OpsServerOptions {
+export interface OpsServerOptions<RC = never> {
   readonly hasher?: PasswordHasherService | undefined
   readonly validator?: PasswordValidatorService | undefined
   // biome-ignore lint/suspicious/noExplicitAny: a test helper over every user model or an untyped JSON reply
   readonly hooks?: Partial<UserHooksService<any>> | undefined
   readonly background?: BackgroundWork.BackgroundWorkOptions | undefined
+  /** Where the cookie backend's database tokens go; default the SQL client's `accesstoken` table. */
+  readonly tokenStore?: Layer.Layer<AccessTokenStore.AccessTokenStore, unknown, RC> | undefined
 }
 
 /** The server layer (outputs HttpServer, UserManager and SqlClient), its recording hooks and its logs. */
 export const makeOpsServer = <RC = never>(
   client: Layer.Layer<SqlClient.SqlClient, unknown, RC>,
-  options: OpsServerOptions = {}
+  options: OpsServerOptions<RC> = {}
 ) => {
   const hooks = recordingHooks(options.hooks)
   const logs: Array<LogEntry> = []
@@ -58,6 +62,8 @@ export const makeOpsServer = <RC = never>(
     })
   )
   const app = makeApp({ secureCookie: true })
+  const tokens: Layer.Layer<AccessTokenStore.AccessTokenStore, unknown, RC | SqlClient.SqlClient> =
+    options.tokenStore ?? SqlAccessTokenStore.layer
   const Users = UserManager.layer.pipe(
     Layer.provide([
       SqlUserRepository.layer,
@@ -70,7 +76,7 @@ export const makeOpsServer = <RC = never>(
     Layer.provideMerge(client)
   )
   const layer = HttpApiBuilder.serve().pipe(
-    Layer.provide(app.ApiLive),
+    Layer.provide(app.ApiLiveWith(tokens)),
     Layer.provide(BackgroundWork.configure(options.background ?? {})),
     Layer.provideMerge(Users),
     Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
