@@ -77,7 +77,7 @@ export interface ClientOptions<Name extends string> {
   /** Scopes asked for on every authorization, before the ones the client adds. */
   readonly scopes?: ReadonlyArray<string> | undefined
   /** A `fetch` for every request to the provider (a proxy, a test); default the global one. */
-  readonly fetch?: typeof globalThis.fetch | undefined
+  readonly fetch?: client.CustomFetch | undefined
 }
 
 /** Options of a generic OpenID Connect provider. */
@@ -345,14 +345,17 @@ export const github = <const Name extends string = "github">(options: GitHubOpti
       client.ClientSecretPost(Redacted.value(secret))
     )
     if (web.protocol === "http:") client.allowInsecureRequests(config)
-    const fetch = options.fetch ?? globalThis.fetch
+    const fetch: client.CustomFetch = options.fetch ?? ((url, init) => globalThis.fetch(url, init as RequestInit))
     if (options.fetch !== undefined) config[client.customFetch] = options.fetch
     const scopes = options.scopes ?? ["read:user", "user:email"]
 
     const getJson = <A, I>(path: string, schema: Schema.Schema<A, I>, accessToken: string) =>
       Effect.tryPromise({
         try: async () => {
-          const response = await fetch(new URL(path, api), {
+          const response = await fetch(`${api.href.replace(/\/$/, "")}${path}`, {
+            method: "GET",
+            body: undefined,
+            redirect: "manual",
             headers: {
               authorization: `Bearer ${accessToken}`,
               accept: "application/vnd.github+json",

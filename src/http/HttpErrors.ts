@@ -26,6 +26,10 @@ export const ErrorCode = {
   VERIFY_USER_ALREADY_VERIFIED: "VERIFY_USER_ALREADY_VERIFIED",
   UPDATE_USER_EMAIL_ALREADY_EXISTS: "UPDATE_USER_EMAIL_ALREADY_EXISTS",
   UPDATE_USER_INVALID_PASSWORD: "UPDATE_USER_INVALID_PASSWORD",
+  /** Ours: the provider account is already linked to another user. */
+  OAUTH_ACCOUNT_ALREADY_LINKED: "OAUTH_ACCOUNT_ALREADY_LINKED",
+  /** Ours: a post-login redirect that is not on the app's allow-list. */
+  OAUTH_INVALID_REDIRECT: "OAUTH_INVALID_REDIRECT",
   /** Ours: an `onBeforeDelete` hook refused the deletion (FastAPI Users answers 500). */
   DELETE_USER_ABORTED: "DELETE_USER_ABORTED"
 } as const
