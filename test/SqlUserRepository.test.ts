@@ -215,9 +215,9 @@ describePg("PostgreSQL", () => {
         Effect.gen(function* () {
           const repository = yield* UserRepository
           const input = newUser()
-          // access_token is varchar(1024): PostgreSQL rejects this one after the user row was inserted.
+          // PostgreSQL cannot store a NUL character: it rejects this token after the user row was inserted.
           const exit = yield* Effect.exit(
-            repository.createWithOAuthAccount(input, { ...oauth, accountId: "too-long", accessToken: "x".repeat(2000) })
+            repository.createWithOAuthAccount(input, { ...oauth, accountId: "nul", accessToken: "x\u0000y" })
           )
           assert.isTrue(Exit.isFailure(exit) && Cause.isDie(exit.cause))
           assert.isTrue(Option.isNone(yield* repository.get(input.id)))
