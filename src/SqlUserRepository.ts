@@ -13,7 +13,7 @@ import type * as Statement from "@effect/sql/Statement"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import type * as Redacted from "effect/Redacted"
+import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as SchemaAST from "effect/SchemaAST"
 import * as coalesce from "./internal/coalesce.js"
@@ -29,6 +29,7 @@ import {
   type UserWithOAuth
 } from "./User.js"
 import { OAuthAccountAlreadyLinked, UserAlreadyExists, UserNotExists } from "./UserError.js"
+import { minimumSecretBytes } from "./UserManagerConfig.js"
 import * as UserModel from "./UserModel.js"
 import {
   newOAuthAccount,
@@ -185,8 +186,11 @@ export const make = <M extends UserModel.UserModel<any, any> = typeof UserModel.
       Effect.map(encodeUser(input), (encoded) => toRow(userColumns, encoded as Record<string, unknown>))
     const readUser = (rows: ReadonlyArray<Record<string, unknown>>) =>
       rows.length === 0 ? Effect.succeedNone : Effect.asSome(decodeUser(fromRow(userColumns, rows[0]!)))
-    const cipher =
-      options.oauthTokenSecret === undefined ? TokenCipher.plain : TokenCipher.make(options.oauthTokenSecret)
+    const tokenSecret = options.oauthTokenSecret
+    if (tokenSecret !== undefined && Buffer.byteLength(Redacted.value(tokenSecret), "utf8") < minimumSecretBytes) {
+      return yield* Effect.dieMessage(`SqlUserRepository: oauthTokenSecret must be at least ${minimumSecretBytes} bytes`)
+    }
+    const cipher = tokenSecret === undefined ? TokenCipher.plain : TokenCipher.make(tokenSecret)
     const sealTokens = <A extends { accessToken?: string | undefined; refreshToken?: string | null | undefined }>(
       account: A
     ): A => ({
