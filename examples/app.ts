@@ -6,14 +6,27 @@ import { HttpApi, HttpApiBuilder, HttpApiEndpoint, HttpApiGroup, OpenApi } from 
 import { Config, type ConfigError, Effect, Layer, Option, Schema } from "effect"
 import {
   AuthBackend,
+  type Authenticator,
   AuthStrategy,
   CurrentUser,
   Jwks,
   JwtKeySet,
+  OAuth,
+  type OAuthProvider,
+  type OAuthStateStore,
   OptionalUser,
   SqlAccessTokenStore,
+  SqlOAuthStateStore,
+  type UserManager,
   UsersApi
 } from "effect-users"
+
+/** An OAuth provider to mount, with the callback URLs registered for it (see `examples/oauth.ts`). */
+export interface MountedProvider {
+  readonly provider: OAuthProvider.OAuthProvider
+  readonly redirectUrl: string
+  readonly associateRedirectUrl: string
+}
 
 /** Options read from the environment by the server; tests pass them directly. */
 export interface AppOptions {
@@ -27,7 +40,14 @@ export interface AppOptions {
    * API serves its public keys at `/.well-known/jwks.json`. Default: HS256 with `USERS_AUTH_SECRET`.
    */
   readonly keySet?: Layer.Layer<JwtKeySet, ConfigError.ConfigError>
+  /** OAuth providers, logging in through the cookie backend; default none. */
+  readonly oauth?: ReadonlyArray<MountedProvider>
+  /** Where a browser may be sent after an OAuth login (`?redirect_to=`); default none. */
+  readonly postLoginRedirects?: ReadonlyArray<string>
 }
+
+/** Encrypts the OAuth state cookies: `USERS_OAUTH_STATE_SECRET`, at least 32 bytes. */
+export const oauthStateSecret = Config.redacted("USERS_OAUTH_STATE_SECRET")
 
 /** The authentication secret: `USERS_AUTH_SECRET`, at least 32 bytes. */
 export const authSecret = Config.redacted("USERS_AUTH_SECRET")
@@ -97,24 +117,55 @@ export const makeApp = (options: AppOptions = {}) => {
       .handle("ping", () => Effect.succeed({ pong: true }))
   )
 
+  // The providers come from the environment, known only at start-up: their groups are added to the API's
+  // value, which keeps the static type of the API without them.
+  const mounted = (options.oauth ?? []).map(({ associateRedirectUrl, provider, redirectUrl }) =>
+    OAuth.make(Users, provider, {
+      backend: "cookie",
+      stateSecret: oauthStateSecret,
+      redirectUrl,
+      associateRedirectUrl,
+      associateByEmail: true,
+      postLoginRedirects: options.postLoginRedirects,
+      secureCookie: options.secureCookie ?? true
+    })
+  )
+  const withOAuth = <A>(api: A): A =>
+    mounted.reduce(
+      (served, routes) =>
+        (served as unknown as typeof Api).add(routes.group).add(routes.associateGroup) as unknown as A,
+      api
+    )
+  const UsersLive = Users.layer(Api)
+  type RoutesLayer = (
+    api: unknown
+  ) => Layer.Layer<never, ConfigError.ConfigError, UserManager | Authenticator | OAuthStateStore.OAuthStateStore>
+  const OAuthLive = Layer.mergeAll(
+    Layer.empty,
+    ...mounted.map((routes) => (routes.layer as unknown as RoutesLayer)(Api))
+  ).pipe(Layer.provide(UsersLive), Layer.provide(SqlOAuthStateStore.layer))
+
   /** The same API with the JWKS route, served when the app has a key set. */
   class ApiWithJwks extends Api.add(Jwks.Group) {}
 
   const implement = <A, E, R>(api: Layer.Layer<A, E, R>) =>
     api.pipe(
       Layer.provide(GreetingsLive),
+      Layer.provide(OAuthLive),
       Layer.provide([Users.layerAuthentication(Verified), Users.layerAuthentication(MaybeUser)]),
-      Layer.provideMerge(Users.layer(Api)),
+      Layer.provideMerge(UsersLive),
       Layer.provide(SqlAccessTokenStore.layer)
     )
 
+  const ServedApi = withOAuth(Api)
+  const ServedApiWithJwks = withOAuth(ApiWithJwks)
   /** The API's implementation; needs a `UserManager` and a `SqlClient` (the database strategy's tokens). */
   const ApiLive =
     options.keySet === undefined
-      ? implement(HttpApiBuilder.api(Api))
-      : implement(HttpApiBuilder.api(ApiWithJwks).pipe(Layer.provide(Jwks.layer(ApiWithJwks)))).pipe(
+      ? implement(HttpApiBuilder.api(ServedApi))
+      : implement(HttpApiBuilder.api(ServedApiWithJwks).pipe(Layer.provide(Jwks.layer(ApiWithJwks)))).pipe(
           Layer.provide(options.keySet)
         )
 
-  return { Api, ApiWithJwks, Users, ApiLive }
+  return { Api: ServedApi, ApiWithJwks: ServedApiWithJwks, Users, ApiLive }
 }

@@ -10,6 +10,10 @@
  * Storage (`storage.ts`): an SQLite file (`effect-users.db`, or SQLITE_FILE), created and migrated on first
  * start; PostgreSQL when DATABASE_URL is set. Verification and reset tokens are printed to the console, as in
  * FastAPI Users' example: send them by e-mail in a real app.
+ *
+ * OAuth (`oauth.ts`): an OpenID Provider with OIDC_ISSUER + OIDC_CLIENT_ID (+ OIDC_CLIENT_SECRET,
+ * OIDC_REDIRECT_URL), Google with GOOGLE_*, GitHub with GITHUB_*; the state cookies are encrypted with
+ * USERS_OAUTH_STATE_SECRET. OAUTH_POST_LOGIN_REDIRECTS (comma-separated URLs) may follow a login.
  */
 import { createServer } from "node:http"
 import { HttpApiBuilder, HttpApiSwagger, HttpServer } from "@effect/platform"
@@ -26,10 +30,12 @@ import {
 } from "effect-users"
 import { makeApp } from "./app.js"
 import { checkSecrets } from "./devSecrets.js"
+import { providersFromEnv } from "./oauth.js"
 import { configProvider, Database } from "./storage.js"
 
 const host = process.env.HOST || "127.0.0.1"
-const { missing, refusal } = checkSecrets(process.env, host)
+const oauth = providersFromEnv(process.env)
+const { missing, refusal } = checkSecrets(process.env, host, oauth.length > 0 ? ["USERS_OAUTH_STATE_SECRET"] : [])
 if (refusal !== undefined) {
   console.error(refusal)
   process.exit(1)
@@ -65,8 +71,11 @@ const Users = UserManager.layer.pipe(
 
 const app = makeApp({
   secureCookie: process.env.COOKIE_SECURE !== "false",
-  ...(process.env.JWT_PRIVATE_KEY ? { keySet: JwtKeySet.layerConfig() } : {})
+  ...(process.env.JWT_PRIVATE_KEY ? { keySet: JwtKeySet.layerConfig() } : {}),
+  oauth,
+  postLoginRedirects: (process.env.OAUTH_POST_LOGIN_REDIRECTS ?? "").split(",").filter((url) => url !== "")
 })
+if (oauth.length > 0) console.log(`OAuth providers: ${oauth.map(({ provider }) => provider.name).join(", ")}`)
 
 const Server = HttpApiBuilder.serve().pipe(
   Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),

@@ -6,11 +6,11 @@ import type { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Config, type ConfigError, ConfigProvider, Effect, Layer, Option, Redacted } from "effect"
-import { devSecrets } from "./devSecrets.js"
+import { devSecrets, optionalDevSecrets } from "./devSecrets.js"
 
 /** The environment first; the development secrets only fill what is missing. */
 export const configProvider = ConfigProvider.fromEnv().pipe(
-  ConfigProvider.orElse(() => ConfigProvider.fromMap(new Map(Object.entries(devSecrets))))
+  ConfigProvider.orElse(() => ConfigProvider.fromMap(new Map(Object.entries({ ...devSecrets, ...optionalDevSecrets }))))
 )
 
 /** The SQL client chosen by DATABASE_URL and SQLITE_FILE. */

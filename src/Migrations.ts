@@ -262,5 +262,4 @@ export const layer = (
   never,
   Migrator.MigrationError | SqlError | EmailCaseConflict | OAuthAccountConflict,
   SqlClient.SqlClient
-> =>
-  Layer.effectDiscard(run(options))
+> => Layer.effectDiscard(run(options))

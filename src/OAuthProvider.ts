@@ -315,7 +315,9 @@ export interface GitHubOptions<Name extends string> extends ClientOptions<Name> 
 }
 
 const GitHubUser = Schema.Struct({ id: Schema.Union(Schema.Number, Schema.String) })
-const GitHubEmails = Schema.Array(Schema.Struct({ email: Schema.String, primary: Schema.Boolean, verified: Schema.Boolean }))
+const GitHubEmails = Schema.Array(
+  Schema.Struct({ email: Schema.String, primary: Schema.Boolean, verified: Schema.Boolean })
+)
 
 /**
  * GitHub, which is not OpenID Connect: the account ID from `/user`, and the e-mail only when it is the primary

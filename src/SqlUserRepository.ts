@@ -115,7 +115,8 @@ const isEmailConflict = (error: SqlError): boolean => {
 /** Whether a failed write linked a provider account twice (the unique index on `(oauth_name, account_id)`). */
 const isAccountConflict = (error: SqlError): boolean => {
   const cause = error.cause as { code?: unknown; detail?: unknown; message?: unknown } | undefined
-  if (cause?.code === "23505" && typeof cause.detail === "string") return cause.detail.startsWith("Key (oauth_name, account_id)")
+  if (cause?.code === "23505" && typeof cause.detail === "string")
+    return cause.detail.startsWith("Key (oauth_name, account_id)")
   return (
     cause?.code === "SQLITE_CONSTRAINT_UNIQUE" &&
     typeof cause.message === "string" &&
@@ -188,7 +189,9 @@ export const make = <M extends UserModel.UserModel<any, any> = typeof UserModel.
       rows.length === 0 ? Effect.succeedNone : Effect.asSome(decodeUser(fromRow(userColumns, rows[0]!)))
     const tokenSecret = options.oauthTokenSecret
     if (tokenSecret !== undefined && Buffer.byteLength(Redacted.value(tokenSecret), "utf8") < minimumSecretBytes) {
-      return yield* Effect.dieMessage(`SqlUserRepository: oauthTokenSecret must be at least ${minimumSecretBytes} bytes`)
+      return yield* Effect.dieMessage(
+        `SqlUserRepository: oauthTokenSecret must be at least ${minimumSecretBytes} bytes`
+      )
     }
     const cipher = tokenSecret === undefined ? TokenCipher.plain : TokenCipher.make(tokenSecret)
     const sealTokens = <A extends { accessToken?: string | undefined; refreshToken?: string | null | undefined }>(

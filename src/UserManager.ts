@@ -480,13 +480,17 @@ export const make = Effect.gen(function* () {
     if (Option.isSome(linked) && !Equal.equals(linked.value.id, user.id)) return yield* new OAuthAccountAlreadyLinked()
     const updated = Option.isSome(linked)
       ? yield* refreshTokens(linked.value, account)
-      : yield* repository.addOAuthAccount(user, account).pipe(
-          Effect.catchTag("OAuthAccountAlreadyLinked", (error) =>
-            Effect.flatMap(repository.getByOAuthAccount(account.oauthName, account.accountId), (now) =>
-              Option.isSome(now) && Equal.equals(now.value.id, user.id) ? Effect.succeed(now.value) : Effect.fail(error)
+      : yield* repository
+          .addOAuthAccount(user, account)
+          .pipe(
+            Effect.catchTag("OAuthAccountAlreadyLinked", (error) =>
+              Effect.flatMap(repository.getByOAuthAccount(account.oauthName, account.accountId), (now) =>
+                Option.isSome(now) && Equal.equals(now.value.id, user.id)
+                  ? Effect.succeed(now.value)
+                  : Effect.fail(error)
+              )
             )
           )
-        )
     yield* runAfterHook("onAfterUpdate", updated, (request) => hooks.onAfterUpdate(updated, {}, request))
     return updated
   })

@@ -155,7 +155,8 @@ export const makeMemory = (): UserRepositoryService<any> => {
   const insert = (input: UserInsert<any>, accounts: ReadonlyArray<OAuthAccount>) =>
     Effect.suspend((): Effect.Effect<Stored, UserAlreadyExists | OAuthAccountAlreadyLinked> => {
       if (Option.isSome(ownerOf(input.email))) return Effect.fail(new UserAlreadyExists())
-      if (accounts.some((account) => Option.isSome(linkedTo(account)))) return Effect.fail(new OAuthAccountAlreadyLinked())
+      if (accounts.some((account) => Option.isSome(linkedTo(account))))
+        return Effect.fail(new OAuthAccountAlreadyLinked())
       // Like a primary key: a taken ID is the caller's bug, not a conflict it can handle.
       if (input.id !== undefined && MutableHashMap.has(users, input.id)) {
         return Effect.dieMessage("UserRepository: a user with this ID already exists")
@@ -217,8 +218,7 @@ export const makeMemory = (): UserRepositoryService<any> => {
       ),
     getByOAuthAccount: (oauthName, accountId) =>
       Effect.sync(() => Option.map(linkedTo({ oauthName, accountId }), withOAuth)),
-    create: (input) =>
-      Effect.map(insert(input, []) as Effect.Effect<Stored, UserAlreadyExists>, ({ user }) => user),
+    create: (input) => Effect.map(insert(input, []) as Effect.Effect<Stored, UserAlreadyExists>, ({ user }) => user),
     createWithOAuthAccount: (input, account) => Effect.map(insert(input, [newOAuthAccount(account)]), withOAuth),
     update: (user, patch) => Effect.suspend(() => Effect.map(lift(updateNow(user, patch)), (stored) => stored.user)),
     updateIf: (user, patch, expected) =>
@@ -244,16 +244,17 @@ export const makeMemory = (): UserRepositoryService<any> => {
         idsByEmail.delete(emailKey(stored.value.user.email))
       }),
     addOAuthAccount: (user, account) =>
-      Effect.suspend((): Effect.Effect<UserWithOAuth<BaseUser>, UserNotExists | OAuthAccountAlreadyLinked> =>
-        Option.isSome(linkedTo(account))
-          ? Effect.fail(new OAuthAccountAlreadyLinked())
-          : Effect.map(
-              modify(user.id, (stored) => ({
-                ...stored,
-                oauthAccounts: [...stored.oauthAccounts, newOAuthAccount(account)]
-              })),
-              withOAuth
-            )
+      Effect.suspend(
+        (): Effect.Effect<UserWithOAuth<BaseUser>, UserNotExists | OAuthAccountAlreadyLinked> =>
+          Option.isSome(linkedTo(account))
+            ? Effect.fail(new OAuthAccountAlreadyLinked())
+            : Effect.map(
+                modify(user.id, (stored) => ({
+                  ...stored,
+                  oauthAccounts: [...stored.oauthAccounts, newOAuthAccount(account)]
+                })),
+                withOAuth
+              )
       ),
     updateOAuthAccount: (user, account, patch) =>
       Effect.map(

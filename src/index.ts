@@ -12,9 +12,9 @@ export {
 } from "./Argon2Workers.js"
 // The sub-path entries, re-exported whole so that the root and `effect-users/http`, `/sql` never drift apart.
 export * from "./http.js"
+export { IdParser, type IdParserService, integerParser, uuidParser } from "./IdParser.js"
 export * as OAuthProvider from "./OAuthProvider.js"
 export * as OAuthStateStore from "./OAuthStateStore.js"
-export { IdParser, type IdParserService, integerParser, uuidParser } from "./IdParser.js"
 export {
   type AsymmetricAlgorithm,
   type JsonWebKeySet,

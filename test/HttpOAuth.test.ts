@@ -215,13 +215,15 @@ describe("OAuth layer options", () => {
     const routes = OAuth.make(Bearer, provider, { backend: "jwt", stateSecret, ...options })
     const Api = Bearer.addTo(HttpApi.make("options")).add(routes.group).add(routes.associateGroup)
     return Layer.build(
-      routes.layer(Api).pipe(
-        Layer.provide(Bearer.layer(Api)),
-        Layer.provide(OAuthStateStore.layerMemory),
-        Layer.provide(UserManager.layer),
-        Layer.provide([SqlUserRepository.layer, testConfig()]),
-        Layer.provide(SqliteClient.layer({ filename: ":memory:" }))
-      )
+      routes
+        .layer(Api)
+        .pipe(
+          Layer.provide(Bearer.layer(Api)),
+          Layer.provide(OAuthStateStore.layerMemory),
+          Layer.provide(UserManager.layer),
+          Layer.provide([SqlUserRepository.layer, testConfig()]),
+          Layer.provide(SqliteClient.layer({ filename: ":memory:" }))
+        )
     ).pipe(Effect.scoped, Effect.exit)
   }
   const refusal = (exit: Exit.Exit<unknown, unknown>) => {
@@ -232,7 +234,10 @@ describe("OAuth layer options", () => {
   it.effect("a state secret under 32 bytes fails the layer, naming stateSecret and not showing it", () =>
     Effect.gen(function* () {
       const message = refusal(
-        yield* buildWith({ stateSecret: Redacted.make("31-bytes-is-one-byte-too-short!"), baseUrl: "https://a.example" })
+        yield* buildWith({
+          stateSecret: Redacted.make("31-bytes-is-one-byte-too-short!"),
+          baseUrl: "https://a.example"
+        })
       )
       assert.include(message, "stateSecret")
       assert.include(message, "32 bytes")
@@ -247,7 +252,9 @@ describe("OAuth layer options", () => {
       assert.include(refusal(yield* buildWith({ baseUrl: "javascript:alert(1)//" })), "redirectUrl")
       assert.include(refusal(yield* buildWith({ baseUrl: "http://app.example" })), "https")
       assert.include(
-        refusal(yield* buildWith({ redirectUrl: "https://a.example/cb?x=1", associateRedirectUrl: "https://a.example/a" })),
+        refusal(
+          yield* buildWith({ redirectUrl: "https://a.example/cb?x=1", associateRedirectUrl: "https://a.example/a" })
+        ),
         "no query"
       )
       assert.isTrue(

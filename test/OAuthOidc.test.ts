@@ -84,7 +84,12 @@ const makeServer = (client: Layer.Layer<SqlClient.SqlClient, unknown>) =>
           clientSecret: Redacted.make(clientSecret),
           fetch: tamperingFetch
         })
-      const Oidc = OAuth.make(Users, provider("oidc"), { backend: "jwt", stateSecret, baseUrl: base, associateByEmail: true })
+      const Oidc = OAuth.make(Users, provider("oidc"), {
+        backend: "jwt",
+        stateSecret,
+        baseUrl: base,
+        associateByEmail: true
+      })
       const Web = OAuth.make(Users, provider("web"), {
         backend: "cookie",
         stateSecret,
@@ -132,8 +137,11 @@ const suite = (name: string, client: Layer.Layer<SqlClient.SqlClient, unknown>) 
         return { browser, page, url: JSON.parse(page.text).authorization_url as string }
       })
     /** Signs in at the provider; returns the callback URL the provider sent the browser to. */
-    const signIn = (flow: { browser: ReturnType<typeof makeBrowser>; url: string }, sub: string, route = "/auth/oidc/") =>
-      Effect.flatMap(TestProvider, ({ base }) => flow.browser.signIn(flow.url, sub, `${base}${route}`))
+    const signIn = (
+      flow: { browser: ReturnType<typeof makeBrowser>; url: string },
+      sub: string,
+      route = "/auth/oidc/"
+    ) => Effect.flatMap(TestProvider, ({ base }) => flow.browser.signIn(flow.url, sub, `${base}${route}`))
     const me = (token: string) =>
       Effect.flatMap(TestProvider, ({ base }) =>
         makeBrowser().request(`${base}/users/me`, { headers: { authorization: `Bearer ${token}` } })
@@ -207,7 +215,9 @@ const suite = (name: string, client: Layer.Layer<SqlClient.SqlClient, unknown>) 
         assert.deepStrictEqual([withOwnCookie.status, withOwnCookie.text], [400, '{"detail":"OAUTH_INVALID_STATE"}'])
         const noCookie = yield* makeBrowser().request(callback)
         assert.deepStrictEqual([noCookie.status, noCookie.text], [400, '{"detail":"OAUTH_INVALID_STATE"}'])
-        const found = yield* Effect.flatMap(UserManager, (users) => Effect.exit(users.getByOAuthAccount("oidc", attacker)))
+        const found = yield* Effect.flatMap(UserManager, (users) =>
+          Effect.exit(users.getByOAuthAccount("oidc", attacker))
+        )
         assert.strictEqual(found._tag, "Failure")
         // The attacker's own browser still can: the code was not spent by the refused attempts.
         const own = yield* flow.browser.request(callback)
@@ -264,7 +274,9 @@ const suite = (name: string, client: Layer.Layer<SqlClient.SqlClient, unknown>) 
           new jose.SignJWT({ ...jose.decodeJwt(idToken), nonce: "another-request-nonce" })
             .setProtectedHeader({ alg: "RS256", kid })
             .sign(privateKey)
-        const reply = yield* flow.browser.request(callback).pipe(Effect.ensuring(Effect.sync(() => (tamper = undefined))))
+        const reply = yield* flow.browser
+          .request(callback)
+          .pipe(Effect.ensuring(Effect.sync(() => (tamper = undefined))))
         assert.deepStrictEqual([reply.status, reply.text], [400, '{"detail":"OAUTH_CALLBACK_ERROR"}'])
         const found = yield* Effect.flatMap(UserManager, (users) => Effect.exit(users.getByOAuthAccount("oidc", sub)))
         assert.strictEqual(found._tag, "Failure")
@@ -286,7 +298,9 @@ const suite = (name: string, client: Layer.Layer<SqlClient.SqlClient, unknown>) 
           new jose.SignJWT({ ...jose.decodeJwt(idToken), email: victim, email_verified: true })
             .setProtectedHeader({ alg: "RS256", kid: "test-key" })
             .sign(attackerKey)
-        const reply = yield* flow.browser.request(callback).pipe(Effect.ensuring(Effect.sync(() => (tamper = undefined))))
+        const reply = yield* flow.browser
+          .request(callback)
+          .pipe(Effect.ensuring(Effect.sync(() => (tamper = undefined))))
         assert.deepStrictEqual([reply.status, reply.text], [400, '{"detail":"OAUTH_CALLBACK_ERROR"}'])
         const found = yield* Effect.exit(users.getByOAuthAccount("oidc", sub))
         assert.strictEqual(found._tag, "Failure")
@@ -340,7 +354,10 @@ const suite = (name: string, client: Layer.Layer<SqlClient.SqlClient, unknown>) 
         const associate = (headers: Record<string, string>, sub: string) =>
           Effect.gen(function* () {
             const flow = yield* startFlow("/auth/oidc/associate/authorize", makeBrowser(), headers)
-            assert.strictEqual(new URL(flow.url).searchParams.get("redirect_uri"), `${base}/auth/oidc/associate/callback`)
+            assert.strictEqual(
+              new URL(flow.url).searchParams.get("redirect_uri"),
+              `${base}/auth/oidc/associate/callback`
+            )
             const callback = yield* signIn(flow, sub, "/auth/oidc/associate/")
             return yield* flow.browser.request(callback, { headers })
           })

@@ -60,7 +60,6 @@ const coalescedReadsSuite = (name: string, client: Layer.Layer<SqlClient.SqlClie
   })
 }
 
-
 /** `oauthTokenSecret`: provider tokens are encrypted in their columns, read back in clear, old rows still read. */
 const tokenEncryptionSuite = (name: string, client: Layer.Layer<SqlClient.SqlClient, unknown>) => {
   const tokenSecret = Redacted.make("oauth-token-secret-oauth-token-secret")
@@ -74,7 +73,12 @@ const tokenEncryptionSuite = (name: string, client: Layer.Layer<SqlClient.SqlCli
       Effect.gen(function* () {
         const repository = yield* UserRepository
         const sql = yield* SqlClient.SqlClient
-        const details = { ...oauth, accountId: crypto.randomUUID(), accessToken: "gho_secret", refreshToken: "r_secret" }
+        const details = {
+          ...oauth,
+          accountId: crypto.randomUUID(),
+          accessToken: "gho_secret",
+          refreshToken: "r_secret"
+        }
         const user = yield* repository.createWithOAuthAccount(newUser(), details)
         assert.deepStrictEqual(
           [user.oauthAccounts[0]!.accessToken, user.oauthAccounts[0]!.refreshToken],

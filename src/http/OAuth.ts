@@ -10,8 +10,7 @@
  * the request's `Host` or `X-Forwarded-*` headers.
  */
 
-import { timingSafeEqual } from "node:crypto"
-import { hkdfSync } from "node:crypto"
+import { hkdfSync, timingSafeEqual } from "node:crypto"
 import type * as HttpApi from "@effect/platform/HttpApi"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
@@ -274,14 +273,24 @@ const sameText = (a: string, b: string) => {
 }
 
 /** The URL of a callback: the configured one, or `baseUrl` + the route; https (or loopback http), no query. */
-const callbackUrl = (setting: string, explicit: Configurable<string> | undefined, base: Option.Option<string>, path: string) =>
+const callbackUrl = (
+  setting: string,
+  explicit: Configurable<string> | undefined,
+  base: Option.Option<string>,
+  path: string
+) =>
   Effect.gen(function* () {
     const value =
       explicit !== undefined
         ? yield* resolveConfigurable(explicit)
         : Option.isSome(base)
           ? `${base.value.replace(/\/$/, "")}${path}`
-          : yield* Effect.fail(ConfigError.MissingData([setting], `OAuth needs ${setting} or baseUrl: the callback URL registered with the provider`))
+          : yield* Effect.fail(
+              ConfigError.MissingData(
+                [setting],
+                `OAuth needs ${setting} or baseUrl: the callback URL registered with the provider`
+              )
+            )
     const url = yield* checkUrl(setting, value)
     if (url.search !== "" || url.hash !== "") {
       return yield* Effect.fail(ConfigError.InvalidData([setting], `${setting} must have no query or fragment`))
@@ -324,13 +333,20 @@ export const make = <
     const { strategy, transport } = authenticator.backend(options.backend)
     const oauth = yield* provider.make
 
-    const base = options.baseUrl === undefined ? Option.none() : Option.some(yield* resolveConfigurable(options.baseUrl))
+    const base =
+      options.baseUrl === undefined ? Option.none() : Option.some(yield* resolveConfigurable(options.baseUrl))
     const redirectUris = {
       login: yield* callbackUrl("redirectUrl", options.redirectUrl, base, `${prefix}/callback`),
-      associate: yield* callbackUrl("associateRedirectUrl", options.associateRedirectUrl, base, `${prefix}/associate/callback`)
+      associate: yield* callbackUrl(
+        "associateRedirectUrl",
+        options.associateRedirectUrl,
+        base,
+        `${prefix}/associate/callback`
+      )
     }
     const allowed = new Set<string>()
-    for (const entry of options.postLoginRedirects ?? []) allowed.add((yield* checkUrl("postLoginRedirects", entry)).href)
+    for (const entry of options.postLoginRedirects ?? [])
+      allowed.add((yield* checkUrl("postLoginRedirects", entry)).href)
     if (allowed.size > 0 && transport._tag !== "Cookie") {
       return yield* Effect.fail(
         ConfigError.InvalidData(["postLoginRedirects"], "OAuth postLoginRedirects need a cookie backend")
@@ -349,10 +365,14 @@ export const make = <
     const clearCookie = (response: HttpServerResponse.HttpServerResponse) =>
       HttpServerResponse.unsafeSetCookie(response, cookieName, "", { ...cookieAttributes, maxAge: 0 })
 
-    const authorize = (flow: "login" | "associate", user: Option.Option<string>, params: {
-      readonly scopes?: string | ReadonlyArray<string> | undefined
-      readonly redirect_to?: string | undefined
-    }) =>
+    const authorize = (
+      flow: "login" | "associate",
+      user: Option.Option<string>,
+      params: {
+        readonly scopes?: string | ReadonlyArray<string> | undefined
+        readonly redirect_to?: string | undefined
+      }
+    ) =>
       Effect.gen(function* () {
         let redirect: string | undefined
         if (params.redirect_to !== undefined) {
@@ -449,7 +469,8 @@ export const make = <
           isVerifiedByDefault: options.isVerifiedByDefault
         })
         if (!user.isActive) return yield* CallbackErrors.fail("UserInactive")
-        if (users.requiresVerification === true && !user.isVerified) return yield* CallbackErrors.fail("UserNotVerified")
+        if (users.requiresVerification === true && !user.isVerified)
+          return yield* CallbackErrors.fail("UserNotVerified")
         const loggedIn = transport.loginResponse(yield* strategy.write(user))
         const response = clearCookie(
           claims.redirect === undefined
@@ -496,9 +517,7 @@ export const make = <
         const loginGroup = HttpApiBuilder.group(typed, `oauth.${name}`, (handlers) =>
           handlers
             .handle("authorize", ({ urlParams }) =>
-              authorize("login", Option.none(), urlParams).pipe(
-                Effect.mapError((error) => AuthorizeErrors.body(error))
-              )
+              authorize("login", Option.none(), urlParams).pipe(Effect.mapError((error) => AuthorizeErrors.body(error)))
             )
             .handle("callback", ({ urlParams }) => login(urlParams))
             .handle("callbackForm", ({ payload }) => login(payload))

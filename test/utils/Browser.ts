@@ -16,8 +16,8 @@ export interface Page {
 export const makeBrowser = () => {
   const jar = new Map<string, Map<string, string>>()
   const cookiesOf = (host: string) => {
-    let cookies = jar.get(host)
-    if (cookies === undefined) jar.set(host, (cookies = new Map()))
+    const cookies = jar.get(host) ?? new Map<string, string>()
+    jar.set(host, cookies)
     return cookies
   }
   const store = (url: URL, headers: Headers) => {
@@ -36,7 +36,10 @@ export const makeBrowser = () => {
       else cookiesOf(url.host).set(name, value)
     }
   }
-  const request = (url: string, init: { method?: string; form?: Record<string, string>; headers?: Record<string, string> } = {}) =>
+  const request = (
+    url: string,
+    init: { method?: string; form?: Record<string, string>; headers?: Record<string, string> } = {}
+  ) =>
     Effect.promise(async (): Promise<Page> => {
       const target = new URL(url)
       const cookies = [...cookiesOf(target.host)].map(([name, value]) => `${name}=${value}`).join("; ")
@@ -77,7 +80,7 @@ export const makeBrowser = () => {
         if (page.status !== 200 || action === undefined) {
           return yield* Effect.dieMessage(`sign-in stopped at ${page.status}: ${page.text.slice(0, 300)}`)
         }
-        const base = "http://" + new URL(authorizationUrl).host
+        const base = `http://${new URL(authorizationUrl).host}`
         const form: Record<string, string> = page.text.includes('value="login"')
           ? { prompt: "login", login, password: "any password" }
           : { prompt: "consent" }

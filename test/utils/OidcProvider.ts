@@ -35,7 +35,12 @@ export const startOidcProvider = (options: {
     const port = yield* freePort
     const issuer = `http://127.0.0.1:${port}`
     const { privateKey } = yield* Effect.promise(() => jose.generateKeyPair("RS256", { extractable: true }))
-    const jwk = { ...(yield* Effect.promise(() => jose.exportJWK(privateKey))), kid: "test-key", alg: "RS256", use: "sig" }
+    const jwk = {
+      ...(yield* Effect.promise(() => jose.exportJWK(privateKey))),
+      kid: "test-key",
+      alg: "RS256",
+      use: "sig"
+    }
     const provider = new Provider(issuer, {
       clients: [
         {
