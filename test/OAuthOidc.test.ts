@@ -58,6 +58,7 @@ class TestProvider extends Context.Tag("test/TestProvider")<
     readonly privateKey: jose.CryptoKey
     readonly kid: string
     readonly accounts: Map<string, TestAccount>
+    readonly appleSecrets: ReadonlyArray<jose.JWTPayload>
   }
 >() {}
 
@@ -71,7 +72,7 @@ const makeServer = (client: Layer.Layer<SqlClient.SqlClient, unknown>) =>
         clientId,
         clientSecret,
         accounts,
-        redirectUris: ["oidc", "web"].flatMap((name) => [
+        redirectUris: ["oidc", "web", "apple"].flatMap((name) => [
           `${base}/auth/${name}/callback`,
           `${base}/auth/${name}/associate/callback`
         ])
@@ -96,11 +97,45 @@ const makeServer = (client: Layer.Layer<SqlClient.SqlClient, unknown>) =>
         baseUrl: base,
         postLoginRedirects: ["http://127.0.0.1:5173/welcome"]
       })
+      // Sign in with Apple's flow (form_post, ES256 client secret) against the same provider: the token request's
+      // client secret is checked as Apple would, then swapped for the one the provider knows.
+      const appleKey = yield* Effect.promise(() => jose.generateKeyPair("ES256", { extractable: true }))
+      const applePem = yield* Effect.promise(() => jose.exportPKCS8(appleKey.privateKey))
+      const appleSecrets: Array<jose.JWTPayload> = []
+      const appleFetch: CustomFetch = async (url, init) => {
+        if (!url.endsWith("/token")) return tamperingFetch(url, init)
+        const body = new URLSearchParams(init.body as string)
+        const { payload, protectedHeader } = await jose.jwtVerify(body.get("client_secret")!, appleKey.publicKey, {
+          algorithms: ["ES256"],
+          issuer: "TEAM123456",
+          subject: clientId,
+          audience: "https://appleid.apple.com"
+        })
+        assert.strictEqual(protectedHeader.kid, "KEY1234567")
+        appleSecrets.push(payload)
+        body.set("client_secret", clientSecret)
+        return tamperingFetch(url, { ...init, body: body.toString() })
+      }
+      const Apple = OAuth.make(
+        Users,
+        OAuthProvider.apple({
+          issuer: op.issuer,
+          clientId,
+          teamId: "TEAM123456",
+          keyId: "KEY1234567",
+          privateKey: Redacted.make(applePem),
+          scopes: ["openid", "email"],
+          fetch: appleFetch
+        }),
+        { backend: "jwt", stateSecret, baseUrl: base }
+      )
       const Api = Users.addTo(HttpApi.make("oidc-test"))
         .add(Oidc.group)
         .add(Oidc.associateGroup)
         .add(Web.group)
         .add(Web.associateGroup)
+        .add(Apple.group)
+        .add(Apple.associateGroup)
       const Manager = UserManager.layer.pipe(
         Layer.provide([SqlUserRepository.layer, testConfig(), PasswordHasher.layer(makeFakeHasher().service)]),
         Layer.provideMerge(SqlOAuthStateStore.layer),
@@ -110,11 +145,11 @@ const makeServer = (client: Layer.Layer<SqlClient.SqlClient, unknown>) =>
       const UsersLive = Users.layer(Api)
       return HttpApiBuilder.serve().pipe(
         Layer.provide(HttpApiBuilder.api(Api)),
-        Layer.provide(Layer.merge(Oidc.layer(Api), Web.layer(Api)).pipe(Layer.provide(UsersLive))),
+        Layer.provide(Layer.mergeAll(Oidc.layer(Api), Web.layer(Api), Apple.layer(Api)).pipe(Layer.provide(UsersLive))),
         Layer.provide(UsersLive),
         Layer.provideMerge(Manager),
         Layer.provideMerge(NodeHttpServer.layer(createServer, { port, host: "127.0.0.1" })),
-        Layer.provideMerge(Layer.succeed(TestProvider, { ...op, base, accounts })),
+        Layer.provideMerge(Layer.succeed(TestProvider, { ...op, base, accounts, appleSecrets })),
         Layer.orDie
       )
     })
@@ -190,6 +225,31 @@ const suite = (name: string, client: Layer.Layer<SqlClient.SqlClient, unknown>) 
           Effect.orDie
         )
         assert.strictEqual(after.oauthAccounts.length, 1)
+      })
+    )
+
+    it.effect("Sign in with Apple: form_post callback, SameSite=None state cookie, ES256 client secret", () =>
+      Effect.gen(function* () {
+        const { appleSecrets, base } = yield* TestProvider
+        const email = freshEmail("apple")
+        const sub = yield* account({ email, email_verified: true })
+        const flow = yield* startFlow("/auth/apple/authorize")
+        assert.strictEqual(new URL(flow.url).searchParams.get("response_mode"), "form_post")
+        const cookie = flow.page.headers.getSetCookie().find((line) => line.startsWith("effect-users-oauth-apple="))!
+        assert.match(cookie, /SameSite=None/)
+        assert.match(cookie, /Secure/)
+        const { fields, url } = yield* flow.browser.walk(flow.url, sub, `${base}/auth/apple/`)
+        assert.strictEqual(url, `${base}/auth/apple/callback`)
+        assert.isDefined(fields?.code)
+        const reply = yield* flow.browser.request(url, { form: fields! })
+        assert.strictEqual(reply.status, 200, reply.text)
+        const user = yield* me(JSON.parse(reply.text).access_token)
+        assert.strictEqual(JSON.parse(user.text).email, email)
+        const last = appleSecrets.at(-1)!
+        assert.isAtMost(last.exp! - last.iat!, 600)
+        // The same form posted again (a replay) is refused.
+        const replay = yield* flow.browser.request(url, { form: fields! })
+        assert.strictEqual(replay.status, 400)
       })
     )
 

@@ -4,6 +4,16 @@
  */
 import { Effect } from "effect"
 
+/** Undoes HTML escaping of an attribute value. */
+const unescape = (text: string) =>
+  text
+    .replace(/&#x([0-9a-f]+);/gi, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)))
+    .replace(/&#(\d+);/g, (_, decimal: string) => String.fromCharCode(Number(decimal)))
+    .replaceAll("&quot;", '"')
+    .replaceAll("&lt;", "<")
+    .replaceAll("&gt;", ">")
+    .replaceAll("&amp;", "&")
+
 /** What a request answered, with its body read as text. */
 export interface Page {
   readonly status: number
@@ -65,14 +75,16 @@ export const makeBrowser = () => {
 
   /**
    * Opens the authorization URL and signs in as `login` on the provider's development pages (login, then
-   * consent), following redirects until one leaves for `callbackPrefix`; returns that callback URL unopened.
+   * consent), following redirects until the provider sends the browser to `callbackPrefix`: by a redirect
+   * (its URL) or, for `response_mode=form_post`, by an auto-submitting form (its action and fields).
    */
-  const signIn = (authorizationUrl: string, login: string, callbackPrefix: string) =>
+  const walk = (authorizationUrl: string, login: string, callbackPrefix: string) =>
     Effect.gen(function* () {
+      const base = `http://${new URL(authorizationUrl).host}`
       let page = yield* request(authorizationUrl)
       for (let step = 0; step < 20; step++) {
         if (page.location !== undefined) {
-          if (page.location.startsWith(callbackPrefix)) return page.location
+          if (page.location.startsWith(callbackPrefix)) return { url: page.location, fields: undefined }
           page = yield* request(page.location)
           continue
         }
@@ -80,7 +92,13 @@ export const makeBrowser = () => {
         if (page.status !== 200 || action === undefined) {
           return yield* Effect.dieMessage(`sign-in stopped at ${page.status}: ${page.text.slice(0, 300)}`)
         }
-        const base = `http://${new URL(authorizationUrl).host}`
+        if (unescape(action).startsWith(callbackPrefix)) {
+          const fields: Record<string, string> = {}
+          for (const [, name, value] of page.text.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)) {
+            fields[name!] = unescape(value!)
+          }
+          return { url: unescape(action), fields }
+        }
         const form: Record<string, string> = page.text.includes('value="login"')
           ? { prompt: "login", login, password: "any password" }
           : { prompt: "consent" }
@@ -89,5 +107,9 @@ export const makeBrowser = () => {
       return yield* Effect.dieMessage("sign-in did not reach the callback")
     })
 
-  return { request, signIn, cookies: (host: string) => cookiesOf(host) }
+  /** `walk` for providers that redirect: the callback URL, unopened. */
+  const signIn = (authorizationUrl: string, login: string, callbackPrefix: string) =>
+    Effect.map(walk(authorizationUrl, login, callbackPrefix), ({ url }) => url)
+
+  return { request, walk, signIn, cookies: (host: string) => cookiesOf(host) }
 }

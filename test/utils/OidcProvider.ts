@@ -56,6 +56,7 @@ export const startOidcProvider = (options: {
       cookies: { keys: ["test-cookie-key-test-cookie-key"] },
       claims: { openid: ["sub"], email: ["email", "email_verified"] },
       pkce: { required: () => true },
+      ttl: { AccessToken: 3600, AuthorizationCode: 60, Grant: 3600, IdToken: 3600, Interaction: 600, Session: 3600 },
       features: { devInteractions: { enabled: true } },
       findAccount: (_context: unknown, sub: string) => ({
         accountId: sub,
