@@ -5,7 +5,7 @@
 import { Effect } from "effect"
 
 /** Undoes HTML escaping of an attribute value. */
-const unescape = (text: string) =>
+const unescapeHtml = (text: string) =>
   text
     .replace(/&#x([0-9a-f]+);/gi, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)))
     .replace(/&#(\d+);/g, (_, decimal: string) => String.fromCharCode(Number(decimal)))
@@ -92,12 +92,12 @@ export const makeBrowser = () => {
         if (page.status !== 200 || action === undefined) {
           return yield* Effect.dieMessage(`sign-in stopped at ${page.status}: ${page.text.slice(0, 300)}`)
         }
-        if (unescape(action).startsWith(callbackPrefix)) {
+        if (unescapeHtml(action).startsWith(callbackPrefix)) {
           const fields: Record<string, string> = {}
           for (const [, name, value] of page.text.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)) {
-            fields[name!] = unescape(value!)
+            fields[name!] = unescapeHtml(value!)
           }
-          return { url: unescape(action), fields }
+          return { url: unescapeHtml(action), fields }
         }
         const form: Record<string, string> = page.text.includes('value="login"')
           ? { prompt: "login", login, password: "any password" }
