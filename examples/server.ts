@@ -16,7 +16,7 @@
  * USERS_OAUTH_STATE_SECRET. OAUTH_POST_LOGIN_REDIRECTS (comma-separated URLs) may follow a login.
  */
 import { createServer } from "node:http"
-import { HttpApiBuilder, HttpApiSwagger, HttpServer } from "@effect/platform"
+import { HttpApiBuilder, HttpApiSwagger, HttpMiddleware, HttpServer } from "@effect/platform"
 import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
 import { Config, Effect, Layer } from "effect"
 import {
@@ -83,6 +83,8 @@ const Server = HttpApiBuilder.serve().pipe(
   Layer.provide(app.ApiLive),
   Layer.provide(Users),
   HttpServer.withLogAddress,
+  // @effect/platform's request span records the URL with its query: an OAuth callback's carries a code and a state.
+  HttpMiddleware.withTracerDisabledWhen((request) => /^\/auth\/[^/?]+\/(associate\/)?callback/.test(request.url)),
   Layer.provide(
     NodeHttpServer.layerConfig(createServer, {
       port: Config.port("PORT").pipe(Config.withDefault(8000)),

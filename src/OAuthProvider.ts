@@ -6,6 +6,9 @@
  * authorization URL and turns the callback into a profile: account ID, e-mail, and whether the provider
  * verified that e-mail.
  *
+ * An issuer whose discovery fails (down, unreachable) makes the request die with `ServiceUnavailable` (a 503 at
+ * the HTTP edge); the next request tries again.
+ *
  * OpenID Connect id_tokens are checked by `openid-client`: `iss`, `aud`, `azp`, `exp`, `iat`, `nonce`, and
  * (with `enableNonRepudiationChecks`, always on here) the signature against the issuer's JWKS.
  */
@@ -17,6 +20,7 @@ import * as Schema from "effect/Schema"
 import * as jose from "jose"
 import * as client from "openid-client"
 import { type Configurable, resolveConfigurable } from "./http/AuthStrategy.js"
+import { ServiceUnavailable } from "./UserError.js"
 
 /** A failure talking to the provider (discovery, code exchange, id_token check, profile lookup). */
 export class OAuthProviderError extends Schema.TaggedError<OAuthProviderError>()("OAuthProviderError", {
@@ -157,7 +161,12 @@ const makeOidc = <Name extends string>(
         return discovered
       },
       catch: failure("discovery")
-    })
+    }).pipe(
+      // The provider cannot be reached or described: the app cannot serve this now (503), not a bad request.
+      Effect.catchAll(({ reason }) =>
+        Effect.die(new ServiceUnavailable({ reason: `OAuth ${name} ${reason}`, retryAfter: 5 }))
+      )
+    )
     const emailVerified = internals.emailVerified ?? ((claims) => claims.email_verified === true)
 
     return {

@@ -106,11 +106,26 @@ const Server = Layer.unwrapScoped(
       }),
       { backend: "jwt", stateSecret, baseUrl: base }
     )
-    const Api = Users.addTo(HttpApi.make("github-test")).add(GitHub.group).add(GitHub.associateGroup)
+    // An OpenID Provider that is down: nothing listens on its port.
+    const Down = OAuth.make(
+      Users,
+      OAuthProvider.oidc({
+        name: "down",
+        issuer: `http://127.0.0.1:${yield* freePort}`,
+        clientId: "id",
+        clientSecret: Redacted.make("secret")
+      }),
+      { backend: "jwt", stateSecret, baseUrl: base }
+    )
+    const Api = Users.addTo(HttpApi.make("github-test"))
+      .add(GitHub.group)
+      .add(GitHub.associateGroup)
+      .add(Down.group)
+      .add(Down.associateGroup)
     const UsersLive = Users.layer(Api)
     return HttpApiBuilder.serve().pipe(
       Layer.provide(HttpApiBuilder.api(Api)),
-      Layer.provide(GitHub.layer(Api).pipe(Layer.provide(UsersLive))),
+      Layer.provide(Layer.merge(GitHub.layer(Api), Down.layer(Api)).pipe(Layer.provide(UsersLive))),
       Layer.provide(UsersLive),
       Layer.provideMerge(
         UserManager.layer.pipe(
@@ -155,6 +170,17 @@ layer(Server, { excludeTestServices: true })("GitHub against a local server spea
       assert.strictEqual(authorization.searchParams.get("redirect_uri"), `${base}/auth/github/callback`)
       assert.strictEqual(authorization.searchParams.get("scope"), "read:user user:email repo")
       assert.strictEqual(page.headers.get("cache-control"), "no-store")
+    })
+  )
+
+  it.effect("an OpenID Provider that cannot be reached answers 503, and is tried again on the next request", () =>
+    Effect.gen(function* () {
+      const { base } = yield* GitHubServer
+      for (const _ of [1, 2]) {
+        const reply = yield* makeBrowser().request(`${base}/auth/down/authorize`)
+        assert.deepStrictEqual([reply.status, reply.text], [503, '{"detail":"SERVICE_UNAVAILABLE"}'])
+        assert.strictEqual(reply.headers.get("retry-after"), "5")
+      }
     })
   )
 
