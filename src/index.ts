@@ -13,8 +13,6 @@ export {
 // The sub-path entries, re-exported whole so that the root and `effect-users/http`, `/sql` never drift apart.
 export * from "./http.js"
 export { IdParser, type IdParserService, integerParser, uuidParser } from "./IdParser.js"
-export * as OAuthProvider from "./OAuthProvider.js"
-export * as OAuthStateStore from "./OAuthStateStore.js"
 export {
   type AsymmetricAlgorithm,
   type JsonWebKeySet,
@@ -25,6 +23,8 @@ export {
   type SigningKey,
   type VerifyingKey
 } from "./JwtKeySet.js"
+export * as OAuthProvider from "./OAuthProvider.js"
+export * as OAuthStateStore from "./OAuthStateStore.js"
 export {
   type Argon2Options,
   type BoundedHasherService,
