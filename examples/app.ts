@@ -136,13 +136,15 @@ export const makeApp = (options: AppOptions = {}) => {
         (served as unknown as typeof Api).add(routes.group).add(routes.associateGroup) as unknown as A,
       api
     )
+  const ServedApi = withOAuth(Api)
   const UsersLive = Users.layer(Api)
   type RoutesLayer = (
     api: unknown
   ) => Layer.Layer<never, ConfigError.ConfigError, UserManager | Authenticator | OAuthStateStore.OAuthStateStore>
   const OAuthLive = Layer.mergeAll(
     Layer.empty,
-    ...mounted.map((routes) => (routes.layer as unknown as RoutesLayer)(Api))
+    // Implemented against an API value that holds their groups (the layers are keyed by the API's name).
+    ...mounted.map((routes) => (routes.layer as unknown as RoutesLayer)(ServedApi))
   ).pipe(Layer.provide(UsersLive), Layer.provide(SqlOAuthStateStore.layer))
 
   /** The same API with the JWKS route, served when the app has a key set. */
@@ -157,7 +159,6 @@ export const makeApp = (options: AppOptions = {}) => {
       Layer.provide(SqlAccessTokenStore.layer)
     )
 
-  const ServedApi = withOAuth(Api)
   const ServedApiWithJwks = withOAuth(ApiWithJwks)
   /** The API's implementation; needs a `UserManager` and a `SqlClient` (the database strategy's tokens). */
   const ApiLive =
