@@ -18,14 +18,27 @@ import * as Schema from "effect/Schema"
 import {
   type AccessTokenStore,
   AuthBackend,
+  type Authenticator,
   AuthStrategy,
   CurrentUser,
   Jwks,
   JwtKeySet,
+  OAuth,
+  type OAuthProvider,
+  type OAuthStateStore,
   OptionalUser,
   SqlAccessTokenStore,
+  SqlOAuthStateStore,
+  type UserManager,
   UsersApi
 } from "effect-users"
+
+/** An OAuth provider to mount, with the callback URLs registered for it (see `examples/oauth.ts`). */
+export interface MountedProvider {
+  readonly provider: OAuthProvider.OAuthProvider
+  readonly redirectUrl: string
+  readonly associateRedirectUrl: string
+}
 
 /** Options read from the environment by the server; tests pass them directly. */
 export interface AppOptions {
@@ -41,7 +54,14 @@ export interface AppOptions {
   readonly keySet?: Layer.Layer<JwtKeySet, ConfigError.ConfigError>
   /** `PATCH /users/me` needs `current_password` to change password or e-mail; default true (false: FastAPI Users'). */
   readonly requireCurrentPassword?: boolean
+  /** OAuth providers, logging in through the cookie backend; default none. */
+  readonly oauth?: ReadonlyArray<MountedProvider>
+  /** Where a browser may be sent after an OAuth login (`?redirect_to=`); default none. */
+  readonly postLoginRedirects?: ReadonlyArray<string>
 }
+
+/** Encrypts the OAuth state cookies: `USERS_OAUTH_STATE_SECRET`, at least 32 bytes. */
+export const oauthStateSecret = Config.redacted("USERS_OAUTH_STATE_SECRET")
 
 /** The authentication secret: `USERS_AUTH_SECRET`, at least 32 bytes. */
 export const authSecret = Config.redacted("USERS_AUTH_SECRET")
@@ -116,6 +136,36 @@ export const makeApp = (options: AppOptions = {}) => {
       .handle("ping", () => Effect.succeed({ pong: true }))
   )
 
+  // The providers come from the environment, known only at start-up: their groups are added to the API's
+  // value, which keeps the static type of the API without them.
+  const mounted = (options.oauth ?? []).map(({ associateRedirectUrl, provider, redirectUrl }) =>
+    OAuth.make(Users, provider, {
+      backend: "cookie",
+      stateSecret: oauthStateSecret,
+      redirectUrl,
+      associateRedirectUrl,
+      associateByEmail: true,
+      postLoginRedirects: options.postLoginRedirects,
+      secureCookie: options.secureCookie ?? true
+    })
+  )
+  const withOAuth = <A>(api: A): A =>
+    mounted.reduce(
+      (served, routes) =>
+        (served as unknown as typeof Api).add(routes.group).add(routes.associateGroup) as unknown as A,
+      api
+    )
+  const ServedApi = withOAuth(Api)
+  const UsersLive = Users.layer(Api)
+  type RoutesLayer = (
+    api: unknown
+  ) => Layer.Layer<never, ConfigError.ConfigError, UserManager | Authenticator | OAuthStateStore.OAuthStateStore>
+  const OAuthLive = Layer.mergeAll(
+    Layer.empty,
+    // Implemented against an API value that holds their groups (the layers are keyed by the API's name).
+    ...mounted.map((routes) => (routes.layer as unknown as RoutesLayer)(ServedApi))
+  ).pipe(Layer.provide(UsersLive), Layer.provide(SqlOAuthStateStore.layer))
+
   /** The same API with the JWKS route, served when the app has a key set. */
   class ApiWithJwks extends Api.add(Jwks.Group) {}
 
@@ -125,21 +175,23 @@ export const makeApp = (options: AppOptions = {}) => {
   ) =>
     api.pipe(
       Layer.provide(GreetingsLive),
+      Layer.provide(OAuthLive),
       Layer.provide([Users.layerAuthentication(Verified), Users.layerAuthentication(MaybeUser)]),
-      Layer.provideMerge(Users.layer(Api)),
+      Layer.provideMerge(UsersLive),
       Layer.provide(tokens)
     )
 
-  /** The API's implementation with the database strategy's tokens (and JWT records) in `tokens`; needs a `UserManager`. */
-  const ApiLiveWith = <E, R>(tokens: Layer.Layer<AccessTokenStore.AccessTokenStore, E, R>) =>
+  const ServedApiWithJwks = withOAuth(ApiWithJwks)
+  /** The API's implementation with the database strategy's tokens (and JWT records) in `tokens`; needs a `UserManager` and a `SqlClient`. */
+  const ApiLiveWith = <E2, R2>(tokens: Layer.Layer<AccessTokenStore.AccessTokenStore, E2, R2>) =>
     options.keySet === undefined
-      ? implement(HttpApiBuilder.api(Api), tokens)
-      : implement(HttpApiBuilder.api(ApiWithJwks).pipe(Layer.provide(Jwks.layer(ApiWithJwks))), tokens).pipe(
+      ? implement(HttpApiBuilder.api(ServedApi), tokens)
+      : implement(HttpApiBuilder.api(ServedApiWithJwks).pipe(Layer.provide(Jwks.layer(ApiWithJwks))), tokens).pipe(
           Layer.provide(options.keySet)
         )
 
   /** The API's implementation with the tokens in SQL; needs a `UserManager` and a `SqlClient`. */
   const ApiLive = ApiLiveWith(SqlAccessTokenStore.layer)
 
-  return { Api, ApiWithJwks, Users, ApiLive, ApiLiveWith }
+  return { Api: ServedApi, ApiWithJwks: ServedApiWithJwks, Users, ApiLive, ApiLiveWith }
 }

@@ -11,6 +11,11 @@ export const devSecrets = {
   USERS_RESET_PASSWORD_TOKEN_SECRET: "development-reset-secret-CHANGE-ME-0123456789"
 }
 
+/** Development secrets of optional features, required only when the feature is on. */
+export const optionalDevSecrets = {
+  USERS_OAUTH_STATE_SECRET: "development-oauth-state-secret-CHANGE-ME-0123"
+}
+
 /** 127.0.0.0/8, ::1 and localhost. */
 export const isLoopback = (host: string): boolean => {
   const name = host.trim().toLowerCase()
@@ -20,11 +25,16 @@ export const isLoopback = (host: string): boolean => {
 
 /**
  * What the server does about secrets: which are missing, and the error that stops it, if any. With
- * `JWT_PRIVATE_KEY` the access tokens are signed with that key, so `USERS_AUTH_SECRET` is not needed.
+ * `JWT_PRIVATE_KEY` the access tokens are signed with that key, so `USERS_AUTH_SECRET` is not needed;
+ * `alsoNeeded` names the secrets of optional features that are on (OAuth's state secret).
  */
-export const checkSecrets = (env: Record<string, string | undefined>, host: string) => {
+export const checkSecrets = (
+  env: Record<string, string | undefined>,
+  host: string,
+  alsoNeeded: ReadonlyArray<keyof typeof optionalDevSecrets> = []
+) => {
   const needed = Object.keys(devSecrets).filter((name) => !(name === "USERS_AUTH_SECRET" && env.JWT_PRIVATE_KEY))
-  const missing = needed.filter((name) => !env[name])
+  const missing = [...needed, ...alsoNeeded].filter((name) => !env[name])
   const refusal =
     missing.length > 0 && !isLoopback(host)
       ? `Refusing to serve on HOST=${host} with development secrets: set ${missing.join(", ")} ` +

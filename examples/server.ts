@@ -11,9 +11,14 @@
  * start; PostgreSQL when DATABASE_URL is set. Cookie sessions are kept in Redis when REDIS_URL is set (keys under
  * REDIS_KEY_PREFIX, default `effect-users:`), else in the database. Verification and reset tokens are printed to the console, as in
  * FastAPI Users' example: send them by e-mail in a real app.
+ *
+ * OAuth (`oauth.ts`): an OpenID Provider with OIDC_ISSUER + OIDC_CLIENT_ID (+ OIDC_CLIENT_SECRET,
+ * OIDC_REDIRECT_URL), Google with GOOGLE_*, GitHub with GITHUB_*; the state cookies are encrypted with
+ * USERS_OAUTH_STATE_SECRET. OAUTH_POST_LOGIN_REDIRECTS (comma-separated URLs) may follow a login.
  */
 import { createServer } from "node:http"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
@@ -32,11 +37,13 @@ import {
 import { makeApp } from "./app.js"
 import { checkSecrets } from "./devSecrets.js"
 import * as Docs from "./docs.js"
+import { providersFromEnv } from "./oauth.js"
 import { SessionStore } from "./sessionStore.js"
 import { configProvider, Database } from "./storage.js"
 
 const host = process.env.HOST || "127.0.0.1"
-const { missing, refusal } = checkSecrets(process.env, host)
+const oauth = providersFromEnv(process.env)
+const { missing, refusal } = checkSecrets(process.env, host, oauth.length > 0 ? ["USERS_OAUTH_STATE_SECRET"] : [])
 if (refusal !== undefined) {
   console.error(refusal)
   process.exit(1)
@@ -74,14 +81,19 @@ const app = makeApp({
   secureCookie: process.env.COOKIE_SECURE !== "false",
   ...(process.env.JWT_PRIVATE_KEY ? { keySet: JwtKeySet.layerConfig() } : {}),
   // USERS_REQUIRE_CURRENT_PASSWORD=false: FastAPI Users' PATCH /users/me (a token alone changes password/e-mail).
-  requireCurrentPassword: process.env.USERS_REQUIRE_CURRENT_PASSWORD !== "false"
+  requireCurrentPassword: process.env.USERS_REQUIRE_CURRENT_PASSWORD !== "false",
+  oauth,
+  postLoginRedirects: (process.env.OAUTH_POST_LOGIN_REDIRECTS ?? "").split(",").filter((url) => url !== "")
 })
+if (oauth.length > 0) console.log(`OAuth providers: ${oauth.map(({ provider }) => provider.name).join(", ")}`)
 
 const Server = HttpApiBuilder.serve().pipe(
   Layer.provide(Docs.layerLazy({ swagger: "/docs", openApi: "/openapi.json" })),
   Layer.provide(app.ApiLiveWith(SessionStore)),
   Layer.provide(Users),
   HttpServer.withLogAddress,
+  // @effect/platform's request span records the URL with its query: an OAuth callback's carries a code and a state.
+  HttpMiddleware.withTracerDisabledWhen((request) => /^\/auth\/[^/?]+\/(associate\/)?callback/.test(request.url)),
   Layer.provide(
     NodeHttpServer.layerConfig(createServer, {
       port: Config.port("PORT").pipe(Config.withDefault(8000)),

@@ -10,11 +10,11 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import { devSecrets } from "./devSecrets.js"
+import { devSecrets, optionalDevSecrets } from "./devSecrets.js"
 
 /** The environment first; the development secrets only fill what is missing. */
 export const configProvider = ConfigProvider.fromEnv().pipe(
-  ConfigProvider.orElse(() => ConfigProvider.fromMap(new Map(Object.entries(devSecrets))))
+  ConfigProvider.orElse(() => ConfigProvider.fromMap(new Map(Object.entries({ ...devSecrets, ...optionalDevSecrets }))))
 )
 
 /** The SQL client chosen by DATABASE_URL and SQLITE_FILE. */

@@ -1,7 +1,8 @@
 /**
  * The schema `SqlUserRepository` reads, as `@effect/sql` migrations for PostgreSQL and SQLite: FastAPI
- * Users' tables `user`, `oauth_account` and `accesstoken`, a unique index on `lower(email)`, and the
- * `email_key` column (each e-mail's `emailKey`, computed in TypeScript) with its unique index.
+ * Users' tables `user`, `oauth_account` and `accesstoken`, a unique index on `lower(email)`, the
+ * `email_key` column (each e-mail's `emailKey`, computed in TypeScript) with its unique index, a unique
+ * `(oauth_name, account_id)` with `text` token columns, and `oauth_state` (spent OAuth states).
  *
  * `0007_session_epoch` adds the session columns (`session_epoch` and `sessions_revoked_until` on `user`; `epoch`,
  * `last_used_at`, `backend`, `user_agent` on `accesstoken`, all defaulted) and the `accesstoken_jti` table.
@@ -26,6 +27,8 @@ export interface Options {
   readonly oauthAccountTable?: string | undefined
   /** The access tokens table of the database login strategy (default `accesstoken`). */
   readonly accessTokenTable?: string | undefined
+  /** The spent OAuth states of `SqlOAuthStateStore` (default `oauth_state`). */
+  readonly oauthStateTable?: string | undefined
   /** `uuid` (default, FastAPI Users' GUID) or `integer` (assigned by the database). */
   readonly idType?: "uuid" | "integer" | undefined
 }
@@ -49,6 +52,26 @@ export class EmailCaseConflict extends Schema.TaggedError<EmailCaseConflict>()("
   }
 }
 
+/**
+ * One provider account is linked more than once (FastAPI Users has no unique index on it), so the unique index
+ * on `(oauth_name, account_id)` cannot be made. `accounts` lists each duplicate as `name:accountId`.
+ */
+export class OAuthAccountConflict extends Schema.TaggedError<OAuthAccountConflict>()("OAuthAccountConflict", {
+  table: Schema.String,
+  accounts: Schema.Array(Schema.String)
+}) {
+  get message() {
+    return (
+      `Cannot create the unique index on (oauth_name, account_id) of table "${this.table}": these provider ` +
+      `accounts are linked more than once: ${this.accounts.join(", ")}. Keep one row of each (the right user's), ` +
+      "delete the others, then run the migrations again."
+    )
+  }
+}
+
+/** The name of the unique index on `(oauth_name, account_id)` of an OAuth accounts table. */
+export const oauthAccountIndexName = (accountTable: string): string => `ix_${accountTable}_oauth_name_account_id`
+
 /** The column holding each e-mail's `emailKey`, written by `SqlUserRepository` on every insert and e-mail change. */
 export const emailKeyColumn = "email_key"
 
@@ -67,7 +90,7 @@ export const emailKeyIndexName = (userTable: string): string => `ix_${userTable}
 /** The name of the unique index on `lower(email)` of a users table. */
 export const emailIndexName = (userTable: string): string => `ix_${userTable}_email_lower`
 
-type Migration = Effect.Effect<void, SqlError | EmailCaseConflict, SqlClient.SqlClient>
+type Migration = Effect.Effect<void, SqlError | EmailCaseConflict | OAuthAccountConflict, SqlClient.SqlClient>
 
 const dialect = Effect.flatMap(SqlClient.SqlClient, (sql) =>
   sql.onDialectOrElse({
@@ -82,6 +105,7 @@ export const migrations = (options: Options = {}): Record<string, Migration> => 
   const userTable = options.userTable ?? "user"
   const accountTable = options.oauthAccountTable ?? "oauth_account"
   const tokenTable = options.accessTokenTable ?? "accesstoken"
+  const stateTable = options.oauthStateTable ?? "oauth_state"
   const integer = options.idType === "integer"
 
   const columnsOf = (table: string) =>
@@ -222,6 +246,32 @@ export const migrations = (options: Options = {}): Record<string, Migration> => 
     yield* sql`CREATE INDEX IF NOT EXISTS ${sql(`ix_${jtiTable}_expires_at`)} ON ${sql(jtiTable)} (expires_at)`
   })
 
+  // Before the index: a FastAPI Users database may link one provider account to two users (its login then
+  // picks one at random), which only a person can sort out.
+  const oauthAccountUnique: Migration = Effect.gen(function* () {
+    const { sql: client, sqlite } = yield* dialect
+    const sql = client.withoutTransforms()
+    const table = sql(accountTable)
+    const duplicates = yield* sql<{ oauth_name: string; account_id: string }>`SELECT oauth_name, account_id
+      FROM ${table} GROUP BY oauth_name, account_id HAVING count(*) > 1 ORDER BY oauth_name, account_id`
+    if (duplicates.length > 0) {
+      return yield* new OAuthAccountConflict({
+        table: accountTable,
+        accounts: duplicates.map((row) => `${row.oauth_name}:${row.account_id}`)
+      })
+    }
+    yield* sql`CREATE UNIQUE INDEX IF NOT EXISTS ${sql(oauthAccountIndexName(accountTable))} ON ${table} (oauth_name, account_id)`
+    // Some providers' tokens pass 1024 characters. SQLite does not enforce VARCHAR lengths.
+    if (!sqlite) {
+      yield* sql`ALTER TABLE ${table} ALTER COLUMN access_token TYPE TEXT, ALTER COLUMN refresh_token TYPE TEXT`
+    }
+    yield* sql`CREATE TABLE IF NOT EXISTS ${sql(stateTable)} (
+      state VARCHAR(128) PRIMARY KEY,
+      expires_at BIGINT NOT NULL
+    )`
+    yield* sql`CREATE INDEX IF NOT EXISTS ${sql(`ix_${stateTable}_expires_at`)} ON ${sql(stateTable)} (expires_at)`
+  })
+
   return {
     "0001_create_user": createUser,
     "0002_create_oauth_account": createOAuthAccount,
@@ -229,7 +279,8 @@ export const migrations = (options: Options = {}): Record<string, Migration> => 
     "0004_user_email_lower_unique": uniqueLowerEmail,
     "0005_user_email_key": emailKeyUnique,
     "0006_accesstoken_user_id": accessTokenUserId,
-    "0007_session_epoch": sessionEpoch
+    "0007_session_epoch": sessionEpoch,
+    "0009_oauth_account_unique": oauthAccountUnique
   }
 }
 
@@ -238,19 +289,21 @@ export const loader = (options: Options = {}): Migrator.Loader => Migrator.fromR
 
 /**
  * Runs the migrations not yet applied (recorded in `effect_sql_migrations`, or `table`) and returns them.
- * Fails with `EmailCaseConflict` when existing e-mails are one address (differ only by case or Unicode form).
+ * Fails with `EmailCaseConflict` when existing e-mails are one address (differ only by case or Unicode form),
+ * and with `OAuthAccountConflict` when one provider account is linked more than once.
  */
 export const run = (
   options: Options & { readonly table?: string | undefined } = {}
 ): Effect.Effect<
   ReadonlyArray<readonly [id: number, name: string]>,
-  Migrator.MigrationError | SqlError | EmailCaseConflict,
+  Migrator.MigrationError | SqlError | EmailCaseConflict | OAuthAccountConflict,
   SqlClient.SqlClient
 > =>
   Migrator.make({})({ loader: loader(options), ...(options.table === undefined ? {} : { table: options.table }) }).pipe(
     // The migrator turns a failing migration into a defect; give the conflict back to the caller as a typed error.
     Effect.catchAllDefect((defect) =>
-      defect instanceof Migrator.MigrationError && defect.cause instanceof EmailCaseConflict
+      defect instanceof Migrator.MigrationError &&
+      (defect.cause instanceof EmailCaseConflict || defect.cause instanceof OAuthAccountConflict)
         ? Effect.fail(defect.cause)
         : Effect.die(defect)
     )
@@ -259,5 +312,8 @@ export const run = (
 /** Runs the migrations when the layer is built; for apps that migrate on start-up. */
 export const layer = (
   options: Options & { readonly table?: string | undefined } = {}
-): Layer.Layer<never, Migrator.MigrationError | SqlError | EmailCaseConflict, SqlClient.SqlClient> =>
-  Layer.effectDiscard(run(options))
+): Layer.Layer<
+  never,
+  Migrator.MigrationError | SqlError | EmailCaseConflict | OAuthAccountConflict,
+  SqlClient.SqlClient
+> => Layer.effectDiscard(run(options))

@@ -13,9 +13,11 @@ import type * as Statement from "@effect/sql/Statement"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as SchemaAST from "effect/SchemaAST"
 import * as coalesce from "./internal/coalesce.js"
+import * as TokenCipher from "./internal/tokenCipher.js"
 import { emailKeyColumn, revokedUntilColumn, sessionEpochColumn } from "./Migrations.js"
 import {
   emailKey,
@@ -26,7 +28,8 @@ import {
   type UserPatch,
   type UserWithOAuth
 } from "./User.js"
-import { UserAlreadyExists, UserNotExists } from "./UserError.js"
+import { OAuthAccountAlreadyLinked, UserAlreadyExists, UserNotExists } from "./UserError.js"
+import { minimumSecretBytes } from "./UserManagerConfig.js"
 import * as UserModel from "./UserModel.js"
 import {
   newOAuthAccount,
@@ -53,6 +56,12 @@ export interface Options<M extends UserModel.UserModel<any, any> = typeof UserMo
    * its lookup queries. With `false` each read runs its own query, inside its caller's span.
    */
   readonly coalesceReads?: boolean | undefined
+  /**
+   * Encrypts providers' access and refresh tokens at rest (AES-256-GCM, key derived from this secret of 32+
+   * bytes). Tokens stored in plain text before it was set still read; changing the secret makes the stored
+   * tokens unreadable (reads die).
+   */
+  readonly oauthTokenSecret?: Redacted.Redacted<string> | undefined
 }
 
 /** The column a model field is stored in: `hashedPassword` → `hashed_password`. */
@@ -103,6 +112,27 @@ const isEmailConflict = (error: SqlError): boolean => {
   }
   return false
 }
+
+/** Whether a failed write linked a provider account twice (the unique index on `(oauth_name, account_id)`). */
+const isAccountConflict = (error: SqlError): boolean => {
+  const cause = error.cause as { code?: unknown; detail?: unknown; message?: unknown } | undefined
+  if (cause?.code === "23505" && typeof cause.detail === "string")
+    return cause.detail.startsWith("Key (oauth_name, account_id)")
+  return (
+    cause?.code === "SQLITE_CONSTRAINT_UNIQUE" &&
+    typeof cause.message === "string" &&
+    /\.oauth_name, [^ ]+\.account_id$/.test(cause.message)
+  )
+}
+
+const catchAccountConflict = <A, E, R>(
+  effect: Effect.Effect<A, E | SqlError, R>
+): Effect.Effect<A, Exclude<E, SqlError> | OAuthAccountAlreadyLinked, R> =>
+  Effect.catchIf(
+    effect,
+    (error): error is SqlError => (error as { _tag?: unknown })._tag === "SqlError",
+    (error) => (isAccountConflict(error) ? Effect.fail(new OAuthAccountAlreadyLinked()) : Effect.die(error))
+  ) as Effect.Effect<A, Exclude<E, SqlError> | OAuthAccountAlreadyLinked, R>
 
 const catchEmailConflict = <A, R>(effect: Effect.Effect<A, SqlError, R>): Effect.Effect<A, UserAlreadyExists, R> =>
   Effect.catchAll(effect, (error) =>
@@ -175,10 +205,32 @@ export const make = <M extends UserModel.UserModel<any, any> = typeof UserModel.
           })
         )
       )
+    const tokenSecret = options.oauthTokenSecret
+    if (tokenSecret !== undefined && Buffer.byteLength(Redacted.value(tokenSecret), "utf8") < minimumSecretBytes) {
+      return yield* Effect.dieMessage(
+        `SqlUserRepository: oauthTokenSecret must be at least ${minimumSecretBytes} bytes`
+      )
+    }
+    const cipher = tokenSecret === undefined ? TokenCipher.plain : TokenCipher.make(tokenSecret)
+    const sealTokens = <A extends { accessToken?: string | undefined; refreshToken?: string | null | undefined }>(
+      account: A
+    ): A => ({
+      ...account,
+      ...(account.accessToken === undefined ? {} : { accessToken: cipher.encrypt(account.accessToken) }),
+      ...(typeof account.refreshToken === "string" ? { refreshToken: cipher.encrypt(account.refreshToken) } : {})
+    })
     const readAccounts = (rows: ReadonlyArray<Record<string, unknown>>) =>
-      decodeAccounts(rows.map((row) => fromRow(accountColumns, row)))
+      Effect.map(
+        decodeAccounts(rows.map((row) => fromRow(accountColumns, row))),
+        (decoded): ReadonlyArray<OAuthAccount> =>
+          decoded.map((account) => ({
+            ...account,
+            accessToken: cipher.decrypt(account.accessToken),
+            refreshToken: account.refreshToken === null ? null : cipher.decrypt(account.refreshToken)
+          }))
+      )
     const accountRow = (userId: unknown, account: OAuthAccountCreate) => ({
-      ...toRow(accountColumns, newOAuthAccount(account)),
+      ...toRow(accountColumns, sealTokens(newOAuthAccount(account))),
       user_id: userId
     })
 
@@ -355,8 +407,9 @@ export const make = <M extends UserModel.UserModel<any, any> = typeof UserModel.
       createWithOAuthAccount: (input, account) =>
         Effect.gen(function* () {
           const user = yield* insertUser(input)
-          const rows =
-            yield* sql`INSERT INTO ${accounts} ${sql.insert(accountRow(yield* encodeId(user.id), account))} RETURNING ${selectAccount}`
+          const rows = yield* catchAccountConflict(
+            sql`INSERT INTO ${accounts} ${sql.insert(accountRow(yield* encodeId(user.id), account))} RETURNING ${selectAccount}`
+          )
           // biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel/layerWith give it the model's type
           return { ...user, oauthAccounts: yield* readAccounts(rows) } as UserWithOAuth<any>
         }).pipe(
@@ -430,7 +483,7 @@ export const make = <M extends UserModel.UserModel<any, any> = typeof UserModel.
           const id = yield* encodeId(user.id)
           const exists = yield* sql`SELECT 1 AS found FROM ${users} WHERE id = ${id}`
           if (exists.length === 0) return yield* new UserNotExists()
-          yield* sql`INSERT INTO ${accounts} ${sql.insert(accountRow(id, account))}`
+          yield* catchAccountConflict(sql`INSERT INTO ${accounts} ${sql.insert(accountRow(id, account))}`)
           return yield* withOAuth(id)
         }).pipe(
           sql.withTransaction,
@@ -441,7 +494,7 @@ export const make = <M extends UserModel.UserModel<any, any> = typeof UserModel.
       updateOAuthAccount: (user, account, patch: OAuthAccountUpdate) =>
         Effect.gen(function* () {
           const id = yield* encodeId(user.id)
-          const row = toRow(accountColumns, patch)
+          const row = toRow(accountColumns, sealTokens(patch))
           if (Object.keys(row).length > 0) {
             yield* sql`UPDATE ${accounts} SET ${sql.update(row)} WHERE id = ${account.id} AND user_id = ${id}`
           }

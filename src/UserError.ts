@@ -17,6 +17,12 @@ export class UserNotExists extends Schema.TaggedError<UserNotExists>()("UserNotE
 /** The operation needs an active user. */
 export class UserInactive extends Schema.TaggedError<UserInactive>()("UserInactive", {}) {}
 
+/** This provider account (`oauthName`, `accountId`) is already linked to another user. */
+export class OAuthAccountAlreadyLinked extends Schema.TaggedError<OAuthAccountAlreadyLinked>()(
+  "OAuthAccountAlreadyLinked",
+  {}
+) {}
+
 /** The user's e-mail is already verified. */
 export class UserAlreadyVerified extends Schema.TaggedError<UserAlreadyVerified>()("UserAlreadyVerified", {}) {}
 
@@ -54,6 +60,7 @@ export type UserError =
   | InvalidPassword
   | InvalidCredentials
   | UserDeleteAborted
+  | OAuthAccountAlreadyLinked
 
 /**
  * A dependency cannot serve the request right now (storage down, a full hash queue, ...): the HTTP edge

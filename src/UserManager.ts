@@ -38,6 +38,7 @@ import {
   type InvalidPassword,
   InvalidResetPasswordToken,
   InvalidVerifyToken,
+  OAuthAccountAlreadyLinked,
   UserAlreadyExists,
   UserAlreadyVerified,
   UserDeleteAborted,
@@ -73,8 +74,18 @@ export interface UpdateOptions extends SafeOption {
 
 /** How `oauthCallback` treats an e-mail that already belongs to a user, and new users' verified flag. */
 export interface OAuthCallbackOptions {
-  /** Link the account to the user who has its e-mail instead of failing with `UserAlreadyExists`. Default false. */
+  /**
+   * Link the account to the user who has its e-mail instead of failing with `UserAlreadyExists`, but only when
+   * the provider verified the e-mail (`emailVerified`) AND the local user is verified. Default false.
+   */
   readonly associateByEmail?: boolean | undefined
+  /** Whether the provider asserts that it verified `accountEmail`. Default false. */
+  readonly emailVerified?: boolean | undefined
+  /**
+   * DANGEROUS: with `associateByEmail`, link even when the provider or the local account did not verify the
+   * e-mail (FastAPI Users' behaviour). Whoever registers the address at a lax provider takes the account over.
+   */
+  readonly dangerouslyAssociateUnverifiedEmail?: boolean | undefined
   /** Whether users created by the callback start verified. Default false. */
   readonly isVerifiedByDefault?: boolean | undefined
 }
@@ -145,16 +156,23 @@ export interface UserManagerService<U extends BaseUser = User> {
    * this user ask the deny-list.
    */
   readonly raiseRevokedUntil: (user: U, until: number) => Effect.Effect<void>
-  /** Logs in through an OAuth account: refreshes a known account, links one by e-mail, or registers a user. */
+  /**
+   * Logs in through an OAuth account: refreshes a known account, links one by e-mail (see `associateByEmail`),
+   * or registers a user. Concurrent first logins of one account end with one user.
+   */
   readonly oauthCallback: (
     account: OAuthAccountCreate,
     options?: OAuthCallbackOptions
   ) => Effect.Effect<UserWithOAuth<U>, UserAlreadyExists>
-  /** Links an OAuth account to a logged-in user, then runs `onAfterUpdate` with no changes. */
+  /**
+   * Links an OAuth account to a logged-in user, then runs `onAfterUpdate` with no changes. An account the user
+   * already has gets its tokens refreshed (a replay adds no row); one linked to another user fails with
+   * `OAuthAccountAlreadyLinked`.
+   */
   readonly oauthAssociateCallback: (
     user: U,
     account: OAuthAccountCreate
-  ) => Effect.Effect<UserWithOAuth<U>, UserNotExists>
+  ) => Effect.Effect<UserWithOAuth<U>, UserNotExists | OAuthAccountAlreadyLinked>
   /** Checks a password against the `PasswordValidator`. */
   readonly validatePassword: (
     password: Redacted.Redacted<string>,
@@ -464,28 +482,30 @@ export const make = Effect.gen(function* () {
     yield* repository.updateEndingSessions(user, {}, {}).pipe(Effect.orDie)
   })
 
-  const oauthCallback = Effect.fn("UserManager.oauthCallback")(function* (
-    account: OAuthAccountCreate,
-    options?: OAuthCallbackOptions
-  ) {
+  const refreshTokens = (user: UserWithOAuth<BaseUser>, account: OAuthAccountCreate) => {
+    const existing = user.oauthAccounts.find(
+      (candidate: OAuthAccount) =>
+        candidate.oauthName === account.oauthName && candidate.accountId === account.accountId
+    )!
+    return repository
+      .updateOAuthAccount(user, existing, {
+        accessToken: account.accessToken,
+        expiresAt: account.expiresAt ?? null,
+        refreshToken: account.refreshToken ?? null
+      })
+      .pipe(Effect.orElseSucceed(() => user))
+  }
+
+  const linkOrRegister = Effect.fnUntraced(function* (account: OAuthAccountCreate, options?: OAuthCallbackOptions) {
     const linked = yield* repository.getByOAuthAccount(account.oauthName, account.accountId)
-    if (Option.isSome(linked)) {
-      const user = linked.value
-      const existing = user.oauthAccounts.find(
-        (candidate: OAuthAccount) =>
-          candidate.oauthName === account.oauthName && candidate.accountId === account.accountId
-      )!
-      return yield* repository
-        .updateOAuthAccount(user, existing, {
-          accessToken: account.accessToken,
-          expiresAt: account.expiresAt ?? null,
-          refreshToken: account.refreshToken ?? null
-        })
-        .pipe(Effect.orElseSucceed(() => user))
-    }
+    if (Option.isSome(linked)) return yield* refreshTokens(linked.value, account)
     const owner = yield* repository.getByEmail(account.accountEmail)
     if (Option.isSome(owner)) {
       if (!options?.associateByEmail) return yield* new UserAlreadyExists()
+      // Linking by e-mail hands the local account to whoever controls the provider account: only when both
+      // sides proved they own the address.
+      const verified = options.emailVerified === true && owner.value.isVerified
+      if (!verified && !options.dangerouslyAssociateUnverifiedEmail) return yield* new UserAlreadyExists()
       return yield* repository
         .addOAuthAccount(owner.value, account)
         .pipe(Effect.catchTag("UserNotExists", () => new UserAlreadyExists()))
@@ -508,11 +528,43 @@ export const make = Effect.gen(function* () {
     return user
   })
 
+  const oauthCallback = Effect.fn("UserManager.oauthCallback")(function* (
+    account: OAuthAccountCreate,
+    options?: OAuthCallbackOptions
+  ) {
+    // A concurrent first login of the same account won the race (the unique index, or the e-mail it
+    // registered): log in as the user it linked.
+    const afterRace = <E>(error: E) =>
+      Effect.flatMap(repository.getByOAuthAccount(account.oauthName, account.accountId), (linked) =>
+        Option.isSome(linked) ? refreshTokens(linked.value, account) : Effect.fail(error)
+      )
+    return yield* linkOrRegister(account, options).pipe(
+      Effect.catchTags({
+        OAuthAccountAlreadyLinked: () => afterRace(new UserAlreadyExists()),
+        UserAlreadyExists: (error) => afterRace(error)
+      })
+    )
+  })
+
   const oauthAssociateCallback = Effect.fn("UserManager.oauthAssociateCallback")(function* (
     user: BaseUser,
     account: OAuthAccountCreate
   ) {
-    const updated = yield* repository.addOAuthAccount(user, account)
+    const linked = yield* repository.getByOAuthAccount(account.oauthName, account.accountId)
+    if (Option.isSome(linked) && !Equal.equals(linked.value.id, user.id)) return yield* new OAuthAccountAlreadyLinked()
+    const updated = Option.isSome(linked)
+      ? yield* refreshTokens(linked.value, account)
+      : yield* repository
+          .addOAuthAccount(user, account)
+          .pipe(
+            Effect.catchTag("OAuthAccountAlreadyLinked", (error) =>
+              Effect.flatMap(repository.getByOAuthAccount(account.oauthName, account.accountId), (now) =>
+                Option.isSome(now) && Equal.equals(now.value.id, user.id)
+                  ? Effect.succeed(now.value)
+                  : Effect.fail(error)
+              )
+            )
+          )
     yield* runAfterHook("onAfterUpdate", updated, (request) => hooks.onAfterUpdate(updated, {}, request))
     return updated
   })

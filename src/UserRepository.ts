@@ -5,7 +5,9 @@
  * Rules every implementation keeps (the conformance suite checks them): e-mails are stored as given and
  * compared by `emailKey` (NFC, full Unicode case folding), two users never share an e-mail under that key
  * (even under concurrent writes: the loser gets `UserAlreadyExists`), a conditional update (`updateIf`)
- * checks and writes in one atomic step, and deleting a user deletes its OAuth accounts.
+ * checks and writes in one atomic step, one provider account (`oauthName`, `accountId`) is linked to at most
+ * one user and once (the loser of a race gets `OAuthAccountAlreadyLinked`), and deleting a user deletes its
+ * OAuth accounts.
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -25,7 +27,7 @@ import {
   type UserPatch,
   type UserWithOAuth
 } from "./User.js"
-import { UserAlreadyExists, UserNotExists } from "./UserError.js"
+import { OAuthAccountAlreadyLinked, UserAlreadyExists, UserNotExists } from "./UserError.js"
 import type { UserModel, UserOf } from "./UserModel.js"
 
 /** The tokens of an OAuth account that a new login refreshes. */
@@ -97,7 +99,7 @@ export interface UserRepositoryService<U extends BaseUser = User> {
   readonly createWithOAuthAccount: (
     user: UserInsert<U>,
     account: OAuthAccountCreate
-  ) => Effect.Effect<UserWithOAuth<U>, UserAlreadyExists>
+  ) => Effect.Effect<UserWithOAuth<U>, UserAlreadyExists | OAuthAccountAlreadyLinked>
   readonly update: (user: U, patch: UserPatch<U>) => Effect.Effect<U, UserAlreadyExists | UserNotExists>
   /**
    * Applies the patch only if the stored user still matches `expected`, checked and written in one atomic
@@ -127,7 +129,11 @@ export interface UserRepositoryService<U extends BaseUser = User> {
   readonly count: (filters: UserFilters) => Effect.Effect<number>
   /** Deletes the user and its OAuth accounts; deleting a missing user does nothing. */
   readonly delete: (user: U) => Effect.Effect<void>
-  readonly addOAuthAccount: (user: U, account: OAuthAccountCreate) => Effect.Effect<UserWithOAuth<U>, UserNotExists>
+  /** Links a provider account to the user; `OAuthAccountAlreadyLinked` if any user (this one too) has it. */
+  readonly addOAuthAccount: (
+    user: U,
+    account: OAuthAccountCreate
+  ) => Effect.Effect<UserWithOAuth<U>, UserNotExists | OAuthAccountAlreadyLinked>
   readonly updateOAuthAccount: (
     user: U,
     account: OAuthAccount,
@@ -163,14 +169,24 @@ export const makeMemory = (): UserRepositoryService<any> => {
   // biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel gives it the model's type
   const withOAuth = ({ oauthAccounts, user }: Stored): UserWithOAuth<any> => ({ ...user, oauthAccounts })
   const ownerOf = (email: string) => Option.fromNullable(idsByEmail.get(emailKey(email)))
+  const linkedTo = (account: { readonly oauthName: string; readonly accountId: string }) => {
+    for (const [, stored] of users) {
+      if (stored.oauthAccounts.some((a) => a.oauthName === account.oauthName && a.accountId === account.accountId)) {
+        return Option.some(stored)
+      }
+    }
+    return Option.none<Stored>()
+  }
   const takenByOther = (email: string, id: unknown) =>
     Option.exists(ownerOf(email), (owner) => !Equal.equals(owner, id))
 
   // Each method checks and writes in one synchronous step, so concurrent fibers cannot interleave.
   // biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel gives it the model's type
   const insert = (input: UserInsert<any>, accounts: ReadonlyArray<OAuthAccount>) =>
-    Effect.suspend(() => {
+    Effect.suspend((): Effect.Effect<Stored, UserAlreadyExists | OAuthAccountAlreadyLinked> => {
       if (Option.isSome(ownerOf(input.email))) return Effect.fail(new UserAlreadyExists())
+      if (accounts.some((account) => Option.isSome(linkedTo(account))))
+        return Effect.fail(new OAuthAccountAlreadyLinked())
       // Like a primary key: a taken ID is the caller's bug, not a conflict it can handle.
       if (input.id !== undefined && MutableHashMap.has(users, input.id)) {
         return Effect.dieMessage("UserRepository: a user with this ID already exists")
@@ -250,15 +266,8 @@ export const makeMemory = (): UserRepositoryService<any> => {
         Option.flatMap(ownerOf(email), (id) => Option.map(MutableHashMap.get(users, id), withSessions))
       ),
     getByOAuthAccount: (oauthName, accountId) =>
-      Effect.sync(() => {
-        for (const [, stored] of users) {
-          if (stored.oauthAccounts.some((a) => a.oauthName === oauthName && a.accountId === accountId)) {
-            return Option.some(withOAuth(stored))
-          }
-        }
-        return Option.none()
-      }),
-    create: (input) => Effect.map(insert(input, []), ({ user }) => user),
+      Effect.sync(() => Option.map(linkedTo({ oauthName, accountId }), withOAuth)),
+    create: (input) => Effect.map(insert(input, []) as Effect.Effect<Stored, UserAlreadyExists>, ({ user }) => user),
     createWithOAuthAccount: (input, account) => Effect.map(insert(input, [newOAuthAccount(account)]), withOAuth),
     update: (user, patch) => Effect.suspend(() => Effect.map(lift(updateNow(user, patch)), (stored) => stored.user)),
     updateIf: (user, patch, expected) =>
@@ -295,12 +304,17 @@ export const makeMemory = (): UserRepositoryService<any> => {
         idsByEmail.delete(emailKey(stored.value.user.email))
       }),
     addOAuthAccount: (user, account) =>
-      Effect.map(
-        modify(user.id, (stored) => ({
-          ...stored,
-          oauthAccounts: [...stored.oauthAccounts, newOAuthAccount(account)]
-        })),
-        withOAuth
+      Effect.suspend(
+        (): Effect.Effect<UserWithOAuth<BaseUser>, UserNotExists | OAuthAccountAlreadyLinked> =>
+          Option.isSome(linkedTo(account))
+            ? Effect.fail(new OAuthAccountAlreadyLinked())
+            : Effect.map(
+                modify(user.id, (stored) => ({
+                  ...stored,
+                  oauthAccounts: [...stored.oauthAccounts, newOAuthAccount(account)]
+                })),
+                withOAuth
+              )
       ),
     updateOAuthAccount: (user, account, patch) =>
       Effect.map(

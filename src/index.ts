@@ -23,6 +23,8 @@ export {
   type SigningKey,
   type VerifyingKey
 } from "./JwtKeySet.js"
+export * as OAuthProvider from "./OAuthProvider.js"
+export * as OAuthStateStore from "./OAuthStateStore.js"
 export {
   type Argon2Options,
   type BoundedHasherService,

@@ -5,4 +5,5 @@
 
 export * as Migrations from "./Migrations.js"
 export * as SqlAccessTokenStore from "./SqlAccessTokenStore.js"
+export * as SqlOAuthStateStore from "./SqlOAuthStateStore.js"
 export * as SqlUserRepository from "./SqlUserRepository.js"

@@ -31,7 +31,7 @@ describePg("A FastAPI Users database on PostgreSQL (test/fixtures/fastapi-users.
       Effect.gen(function* () {
         const before = yield* Effect.promise(snapshot)
         const applied = yield* Migrations.run()
-        assert.strictEqual(applied.length, 7)
+        assert.strictEqual(applied.length, 8)
         // Every row keeps every column; only the new columns are added: email_key, filled with each e-mail's key,
         // and the session columns, at their defaults (epoch 0: FastAPI Users' tokens stay valid).
         const after = yield* Effect.promise(snapshot)
@@ -65,6 +65,22 @@ describePg("A FastAPI Users database on PostgreSQL (test/fixtures/fastapi-users.
         assert.include(
           tokenIndexes.map((row) => row.indexname),
           "ix_accesstoken_user_id"
+        )
+        // 0009: one provider account, one user; the token columns are text (the rows keep their values).
+        const accountIndexes = yield* Effect.promise(() =>
+          db.query(`SELECT indexname FROM pg_indexes WHERE tablename = 'oauth_account'`)
+        )
+        assert.include(
+          accountIndexes.map((row) => row.indexname),
+          Migrations.oauthAccountIndexName("oauth_account")
+        )
+        const types = yield* Effect.promise(() =>
+          db.query(`SELECT column_name, data_type FROM information_schema.columns
+            WHERE table_name = 'oauth_account' AND column_name IN ('access_token', 'refresh_token') ORDER BY column_name`)
+        )
+        assert.deepStrictEqual(
+          types.map((row) => row.data_type),
+          ["text", "text"]
         )
         assert.deepStrictEqual(yield* Migrations.run(), [])
       })

@@ -13,6 +13,7 @@ const freshTables = () => {
     userTable: `${prefix}_user`,
     oauthAccountTable: `${prefix}_oauth_account`,
     accessTokenTable: `${prefix}_accesstoken`,
+    oauthStateTable: `${prefix}_oauth_state`,
     table: `${prefix}_migrations`
   }
 }
@@ -34,7 +35,7 @@ const migrationSpec = (name: string, client: () => Layer.Layer<SqlClient.SqlClie
         const applied = yield* Migrations.run(tables)
         assert.deepStrictEqual(
           applied.map(([id]) => id),
-          [1, 2, 3, 4, 5, 6, 7]
+          [1, 2, 3, 4, 5, 6, 7, 9]
         )
         assert.includeMembers(yield* tablesOf, [tables.userTable, tables.oauthAccountTable, tables.accessTokenTable])
         assert.deepStrictEqual(yield* Migrations.run(tables), [])
@@ -54,7 +55,7 @@ const migrationSpec = (name: string, client: () => Layer.Layer<SqlClient.SqlClie
           ('6f1c2d3e-4a5b-4c6d-8e7f-0a1b2c3d4e5f', 'Kay@Camelot.bt', 'x', TRUE, FALSE, TRUE)`
         yield* Migrations.run(tables)
         assert.includeMembers(yield* tablesOf, [tables.oauthAccountTable, tables.accessTokenTable])
-        const { table: _, ...repositoryTables } = tables
+        const { table: _, oauthStateTable: _state, ...repositoryTables } = tables
         const repository = yield* Effect.provide(UserRepository, SqlUserRepository.layerWith(repositoryTables))
         const kay = yield* repository.getByEmail("kay@camelot.bt")
         assert.deepStrictEqual(
@@ -100,8 +101,53 @@ const migrationSpec = (name: string, client: () => Layer.Layer<SqlClient.SqlClie
         const applied = yield* Migrations.run(tables)
         assert.deepStrictEqual(
           applied.map(([id]) => id),
-          [1, 2, 3, 4, 5, 6, 7]
+          [1, 2, 3, 4, 5, 6, 7, 9]
         )
+      }).pipe(Effect.provide(client()))
+    )
+
+    it.live("refuse the unique (oauth_name, account_id) when an account is linked twice, listing them", () =>
+      Effect.gen(function* () {
+        const sql = yield* SqlClient.SqlClient
+        const tables = freshTables()
+        const steps = Migrations.migrations(tables)
+        // A FastAPI Users database: no unique index on the provider account.
+        for (const id of ["0001_create_user", "0002_create_oauth_account", "0003_create_accesstoken"]) {
+          yield* steps[id]!
+        }
+        const users = ["lot@orkney.bt", "morgause@orkney.bt", "anna@orkney.bt"].map((email) => ({
+          id: crypto.randomUUID(),
+          email
+        }))
+        for (const user of users) {
+          yield* sql`INSERT INTO ${sql(tables.userTable)} (id, email, hashed_password, is_active, is_superuser, is_verified)
+            VALUES (${user.id}, ${user.email}, 'x', TRUE, FALSE, TRUE)`
+        }
+        const link = (userId: string, name: string, accountId: string) =>
+          sql`INSERT INTO ${sql(tables.oauthAccountTable)} (id, oauth_name, access_token, account_id, account_email, user_id)
+            VALUES (${crypto.randomUUID()}, ${name}, 'token', ${accountId}, 'x@orkney.bt', ${userId})`
+        yield* link(users[0]!.id, "google", "111")
+        yield* link(users[1]!.id, "google", "111")
+        yield* link(users[2]!.id, "github", "222")
+        yield* link(users[2]!.id, "github", "222")
+        yield* link(users[2]!.id, "google", "222")
+        const error = yield* Effect.flip(Migrations.run(tables))
+        assert.strictEqual(error._tag, "OAuthAccountConflict")
+        assert.deepStrictEqual((error as Migrations.OAuthAccountConflict).accounts, ["github:222", "google:111"])
+        assert.include(error.message, `(oauth_name, account_id) of table "${tables.oauthAccountTable}"`)
+        assert.include(error.message, "github:222, google:111")
+        assert.notInclude(error.message, "google:222")
+
+        yield* sql`DELETE FROM ${sql(tables.oauthAccountTable)} WHERE user_id = ${users[1]!.id} OR oauth_name = 'github'`
+        assert.deepStrictEqual(
+          (yield* Migrations.run(tables)).map(([id]) => id),
+          [1, 2, 3, 4, 5, 6, 9]
+        )
+        const again = yield* Effect.exit(link(users[1]!.id, "google", "111"))
+        assert.strictEqual(again._tag, "Failure")
+        // Tokens are text now: PostgreSQL took 1024 characters at most before.
+        yield* sql`INSERT INTO ${sql(tables.oauthAccountTable)} (id, oauth_name, access_token, refresh_token, account_id, account_email, user_id)
+          VALUES (${crypto.randomUUID()}, 'long', ${"a".repeat(5000)}, ${"r".repeat(5000)}, '333', 'x@orkney.bt', ${users[0]!.id})`
       }).pipe(Effect.provide(client()))
     )
 
@@ -109,7 +155,7 @@ const migrationSpec = (name: string, client: () => Layer.Layer<SqlClient.SqlClie
       Effect.gen(function* () {
         const sql = yield* SqlClient.SqlClient
         const tables = freshTables()
-        const { table: _, ...repositoryTables } = tables
+        const { table: _, oauthStateTable: _state, ...repositoryTables } = tables
         const steps = Migrations.migrations(tables)
         // An older schema: the first four migrations, not yet email_key.
         for (const id of ["0001_create_user", "0002_create_oauth_account", "0003_create_accesstoken"]) {
@@ -146,7 +192,7 @@ const migrationSpec = (name: string, client: () => Layer.Layer<SqlClient.SqlClie
         yield* sql`DELETE FROM ${sql(tables.userTable)} WHERE email IN (${emails[1]!}, ${emails[2]!})`
         assert.deepStrictEqual(
           (yield* Migrations.run(tables)).map(([id]) => id),
-          [1, 2, 3, 4, 5, 6, 7]
+          [1, 2, 3, 4, 5, 6, 7, 9]
         )
         const rows = yield* sql<{
           email: string

@@ -36,7 +36,7 @@ layer(UserRepository.layerMemory)("security defaults", (it) => {
         const github = account(freshEmail("linked"))
         const user = yield* h.users.oauthCallback(github)
         const google = { ...account(user.email), oauthName: "google", accessToken: "google-1" }
-        yield* h.users.oauthCallback(google, { associateByEmail: true })
+        yield* h.users.oauthAssociateCallback(user, google)
         const refreshed = yield* h.users.oauthCallback({
           ...google,
           accessToken: "google-2",

@@ -1,7 +1,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, describe, layer } from "@effect/vitest"
-import { Cause, Effect, Exit, Layer, Option, String as Str } from "effect"
+import { Cause, Effect, Exit, Layer, Option, Redacted, String as Str } from "effect"
 import { Migrations, SqlUserRepository, UserRepository } from "effect-users"
 import { singleUseManagerSuite, singleUseRepositorySuite } from "./SingleUseSuite.js"
 import { userManagerSuite } from "./UserManagerSuite.js"
@@ -60,6 +60,57 @@ const coalescedReadsSuite = (name: string, client: Layer.Layer<SqlClient.SqlClie
   })
 }
 
+/** `oauthTokenSecret`: provider tokens are encrypted in their columns, read back in clear, old rows still read. */
+const tokenEncryptionSuite = (name: string, client: Layer.Layer<SqlClient.SqlClient, unknown>) => {
+  const tokenSecret = Redacted.make("oauth-token-secret-oauth-token-secret")
+  const encrypted = SqlUserRepository.layerWith({ oauthTokenSecret: tokenSecret }).pipe(
+    Layer.provide(Migrations.layer()),
+    Layer.provideMerge(client),
+    Layer.orDie
+  )
+  layer(encrypted, { excludeTestServices: true })(name, (it) => {
+    it.effect("tokens are stored encrypted and read in clear; tokens stored in clear before still read", () =>
+      Effect.gen(function* () {
+        const repository = yield* UserRepository
+        const sql = yield* SqlClient.SqlClient
+        const details = {
+          ...oauth,
+          accountId: crypto.randomUUID(),
+          accessToken: "gho_secret",
+          refreshToken: "r_secret"
+        }
+        const user = yield* repository.createWithOAuthAccount(newUser(), details)
+        assert.deepStrictEqual(
+          [user.oauthAccounts[0]!.accessToken, user.oauthAccounts[0]!.refreshToken],
+          ["gho_secret", "r_secret"]
+        )
+        const [row] = yield* sql<{ access_token: string; refresh_token: string }>`
+          SELECT access_token, refresh_token FROM oauth_account WHERE account_id = ${details.accountId}`
+        assert.match(row!.access_token, /^enc:v1:/)
+        assert.notInclude(row!.access_token, "gho_secret")
+        assert.notInclude(row!.refresh_token, "r_secret")
+        const updated = yield* repository.updateOAuthAccount(user, user.oauthAccounts[0]!, { accessToken: "gho_new" })
+        assert.strictEqual(updated.oauthAccounts[0]!.accessToken, "gho_new")
+        const [after] = yield* sql<{ access_token: string }>`
+          SELECT access_token FROM oauth_account WHERE account_id = ${details.accountId}`
+        assert.notInclude(after!.access_token, "gho_new")
+        yield* sql`UPDATE oauth_account SET access_token = 'plain-old' WHERE account_id = ${details.accountId}`
+        const found = Option.getOrThrow(yield* repository.getByOAuthAccount("google", details.accountId))
+        assert.strictEqual(found.oauthAccounts[0]!.accessToken, "plain-old")
+      })
+    )
+
+    it.effect("a secret under 32 bytes is refused when the repository is built", () =>
+      Effect.gen(function* () {
+        const exit = yield* Effect.exit(
+          Layer.build(SqlUserRepository.layerWith({ oauthTokenSecret: Redacted.make("too-short") })).pipe(Effect.scoped)
+        )
+        assert.isTrue(Exit.isFailure(exit) && Cause.pretty(exit.cause).includes("oauthTokenSecret"))
+      })
+    )
+  })
+}
+
 describe("SQLite", () => {
   userRepositorySuite("SqlUserRepository on SQLite", {
     default: defaultRepository(sqlite()),
@@ -69,6 +120,7 @@ describe("SQLite", () => {
   coalescedReadsSuite("SQLite: reads by ID", sqlite())
   singleUseRepositorySuite("SqlUserRepository on SQLite", defaultRepository(sqlite()))
   singleUseManagerSuite("UserManager over SqlUserRepository on SQLite", defaultRepository(sqlite()))
+  tokenEncryptionSuite("SQLite: oauthTokenSecret", sqlite())
 
   const uncoalesced = recordingTracer()
   layer(
@@ -170,6 +222,7 @@ describePg("PostgreSQL", () => {
   coalescedReadsSuite("PostgreSQL: reads by ID", db.client)
   singleUseRepositorySuite("SqlUserRepository on PostgreSQL", defaultRepository(db.client))
   singleUseManagerSuite("UserManager over SqlUserRepository on PostgreSQL", defaultRepository(db.client))
+  tokenEncryptionSuite("PostgreSQL: oauthTokenSecret", db.client)
 
   layer(Layer.merge(defaultRepository(db.client), db.client), { excludeTestServices: true })(
     "PostgreSQL storage",
@@ -217,9 +270,9 @@ describePg("PostgreSQL", () => {
         Effect.gen(function* () {
           const repository = yield* UserRepository
           const input = newUser()
-          // access_token is varchar(1024): PostgreSQL rejects this one after the user row was inserted.
+          // PostgreSQL cannot store a NUL character: it rejects this token after the user row was inserted.
           const exit = yield* Effect.exit(
-            repository.createWithOAuthAccount(input, { ...oauth, accountId: "too-long", accessToken: "x".repeat(2000) })
+            repository.createWithOAuthAccount(input, { ...oauth, accountId: "nul", accessToken: "x\u0000y" })
           )
           assert.isTrue(Exit.isFailure(exit) && Cause.isDie(exit.cause))
           assert.isTrue(Option.isNone(yield* repository.get(input.id)))

@@ -726,13 +726,68 @@ export const userManagerSuite = (name: string, repository: Layer.Layer<UserRepos
       it.effect("an account whose e-mail belongs to a user fails unless associateByEmail links it", () =>
         Effect.gen(function* () {
           const h = yield* harness()
-          const user = yield* register(h.users, { email: freshEmail("Gawain") })
+          const user = yield* register(h.users, { email: freshEmail("Gawain"), isVerified: true })
           const error = yield* Effect.flip(h.users.oauthCallback(account(user.email.toLowerCase())))
           assert.strictEqual(error._tag, "UserAlreadyExists")
-          const linked = yield* h.users.oauthCallback(account(user.email.toLowerCase()), { associateByEmail: true })
+          const linked = yield* h.users.oauthCallback(account(user.email.toLowerCase()), {
+            associateByEmail: true,
+            emailVerified: true
+          })
           assert.strictEqual(linked.id, user.id)
           assert.lengthOf(linked.oauthAccounts, 1)
           assert.lengthOf(h.hooks.named("onAfterRegister"), 1)
+        })
+      )
+
+      it.effect("associateByEmail links only when the provider and the local account verified the e-mail", () =>
+        Effect.gen(function* () {
+          const h = yield* harness()
+          const verified = yield* register(h.users, { email: freshEmail("Tristan"), isVerified: true })
+          const unverified = yield* register(h.users, { email: freshEmail("Mordred") })
+          const attempt = (email: string, emailVerified: boolean) =>
+            Effect.flip(h.users.oauthCallback(account(email.toUpperCase()), { associateByEmail: true, emailVerified }))
+          assert.strictEqual((yield* attempt(verified.email, false))._tag, "UserAlreadyExists")
+          assert.strictEqual((yield* attempt(unverified.email, true))._tag, "UserAlreadyExists")
+          assert.strictEqual(
+            (yield* Effect.flip(h.users.oauthCallback(account(verified.email), { associateByEmail: true })))._tag,
+            "UserAlreadyExists"
+          )
+          // The looser rule is there, under a name that says what it risks.
+          const loose = yield* h.users.oauthCallback(account(unverified.email), {
+            associateByEmail: true,
+            dangerouslyAssociateUnverifiedEmail: true
+          })
+          assert.strictEqual(loose.id, unverified.id)
+        })
+      )
+
+      it.effect("concurrent first logins of one provider account end with one user, all logged in as it", () =>
+        Effect.gen(function* () {
+          const h = yield* harness()
+          const details = account(freshEmail("Galahad"))
+          const users = yield* Effect.all(
+            Array.from({ length: 6 }, () => h.users.oauthCallback(details)),
+            { concurrency: "unbounded" }
+          )
+          assert.strictEqual(new Set(users.map((user) => String(user.id))).size, 1)
+          const found = yield* h.users.getByOAuthAccount("github", details.accountId)
+          assert.lengthOf(found.oauthAccounts, 1)
+          assert.lengthOf(h.hooks.named("onAfterRegister"), 1)
+        })
+      )
+
+      it.effect("oauthAssociateCallback: again refreshes the tokens without a new row; another user's fails", () =>
+        Effect.gen(function* () {
+          const h = yield* harness()
+          const owner = yield* register(h.users)
+          const details = account(freshEmail("shared"))
+          yield* h.users.oauthAssociateCallback(owner, details)
+          const again = yield* h.users.oauthAssociateCallback(owner, { ...details, accessToken: "access-2" })
+          assert.lengthOf(again.oauthAccounts, 1)
+          assert.strictEqual(again.oauthAccounts[0]!.accessToken, "access-2")
+          const thief = yield* register(h.users)
+          const error = yield* Effect.flip(h.users.oauthAssociateCallback(thief, details))
+          assert.strictEqual(error._tag, "OAuthAccountAlreadyLinked")
         })
       )
 

@@ -397,6 +397,57 @@ export const userRepositorySuite = (
         })
       )
 
+      it.effect("one provider account links once: again, to another user, or at account creation fails", () =>
+        Effect.gen(function* () {
+          const repository = yield* DefaultRepository
+          const details = account()
+          const owner = yield* repository.createWithOAuthAccount(newUser(), details)
+          const twice = yield* Effect.flip(repository.addOAuthAccount(owner, details))
+          assert.strictEqual(twice._tag, "OAuthAccountAlreadyLinked")
+          const other = yield* repository.create(newUser())
+          const stolen = yield* Effect.flip(repository.addOAuthAccount(other, details))
+          assert.strictEqual(stolen._tag, "OAuthAccountAlreadyLinked")
+          const fresh = newUser()
+          const created = yield* Effect.flip(repository.createWithOAuthAccount(fresh, details))
+          assert.strictEqual(created._tag, "OAuthAccountAlreadyLinked")
+          // Both or neither: the user of the refused account was not stored.
+          assert.isTrue(Option.isNone(yield* repository.getByEmail(fresh.email)))
+          const found = Option.getOrThrow(yield* repository.getByOAuthAccount("google", details.accountId))
+          assert.deepStrictEqual([found.id, found.oauthAccounts.length], [owner.id, 1])
+          // Another provider may use the same account ID.
+          yield* repository.addOAuthAccount(other, { ...details, oauthName: "github" })
+        })
+      )
+
+      it.effect("concurrent links of one provider account to different users: one winner", () =>
+        Effect.gen(function* () {
+          const repository = yield* DefaultRepository
+          const details = account()
+          const candidates = yield* Effect.forEach([1, 2, 3, 4, 5, 6], () => repository.create(newUser()))
+          const winner = yield* exactlyOneWinner(
+            candidates.map((user) => repository.addOAuthAccount(user, details)),
+            "OAuthAccountAlreadyLinked"
+          )
+          const found = Option.getOrThrow(yield* repository.getByOAuthAccount("google", details.accountId))
+          assert.strictEqual(found.id, winner.id)
+        })
+      )
+
+      it.effect("tokens longer than 1024 characters are stored whole", () =>
+        Effect.gen(function* () {
+          const repository = yield* DefaultRepository
+          const accessToken = "a".repeat(5000)
+          const refreshToken = "r".repeat(3000)
+          const details = account({ accessToken, refreshToken })
+          yield* repository.createWithOAuthAccount(newUser(), details)
+          const found = Option.getOrThrow(yield* repository.getByOAuthAccount("google", details.accountId))
+          assert.deepStrictEqual(
+            [found.oauthAccounts[0]!.accessToken, found.oauthAccounts[0]!.refreshToken],
+            [accessToken, refreshToken]
+          )
+        })
+      )
+
       it.effect("delete removes the user's OAuth accounts", () =>
         Effect.gen(function* () {
           const repository = yield* DefaultRepository

@@ -32,6 +32,10 @@ export const ErrorCode = {
   CURRENT_PASSWORD_INVALID: "CURRENT_PASSWORD_INVALID",
   /** Ours: `DELETE /users/me/sessions/{id}` names no session of the caller. */
   SESSION_NOT_FOUND: "SESSION_NOT_FOUND",
+  /** Ours: the provider account is already linked to another user. */
+  OAUTH_ACCOUNT_ALREADY_LINKED: "OAUTH_ACCOUNT_ALREADY_LINKED",
+  /** Ours: a post-login redirect that is not on the app's allow-list. */
+  OAUTH_INVALID_REDIRECT: "OAUTH_INVALID_REDIRECT",
   /** Ours: an `onBeforeDelete` hook refused the deletion (FastAPI Users answers 500). */
   DELETE_USER_ABORTED: "DELETE_USER_ABORTED"
 } as const

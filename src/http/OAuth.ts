@@ -1,28 +1,40 @@
 /**
- * OAuth2 login and association routes (FastAPI Users' `get_oauth_router` and `get_oauth_associate_router`)
- * for every provider implementing `OAuthProvider`. The `state` parameter is a signed JWT that expires quickly
- * (CSRF protection); the association state also names the user who asked for it.
+ * OAuth2 / OpenID Connect login and association routes (FastAPI Users' `get_oauth_router` and
+ * `get_oauth_associate_router`) for one `OAuthProvider`.
+ *
+ * The state is bound to the browser and works once: `/authorize` makes a random `state`, PKCE verifier and
+ * OIDC nonce and keeps them in an encrypted, HttpOnly, Secure, SameSite cookie scoped to the provider's routes;
+ * the callback needs that cookie AND the same `state` in the URL (another browser's callback URL fails: no
+ * login CSRF), spends the state in the `OAuthStateStore` before it exchanges the code (a replay fails, on every
+ * instance sharing the store), then clears the cookie. The `redirect_uri` comes from configuration, never from
+ * the request's `Host` or `X-Forwarded-*` headers.
  */
 
+import { hkdfSync, timingSafeEqual } from "node:crypto"
 import type * as HttpApi from "@effect/platform/HttpApi"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import type * as HttpApiError from "@effect/platform/HttpApiError"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import type * as HttpApiMiddleware from "@effect/platform/HttpApiMiddleware"
+import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as OpenApi from "@effect/platform/OpenApi"
+import * as Clock from "effect/Clock"
 import * as ConfigError from "effect/ConfigError"
 import type * as Context from "effect/Context"
 import * as Data from "effect/Data"
-import type * as Duration from "effect/Duration"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
-import { makeJwt } from "../TokenCodec.js"
+import * as jose from "jose"
+import * as client from "openid-client"
+import { checkUrl, type OAuthProfile, type OAuthProvider } from "../OAuthProvider.js"
+import { OAuthStateStore } from "../OAuthStateStore.js"
 import type { User } from "../User.js"
 import { UserManager } from "../UserManager.js"
 import { minimumSecretBytes } from "../UserManagerConfig.js"
@@ -34,66 +46,77 @@ import { ErrorCode, errorTable } from "./HttpErrors.js"
 import * as UserSchemas from "./UserSchemas.js"
 import type * as UsersGroups from "./UsersGroups.js"
 
-/** A failure talking to the provider (code exchange, profile lookup). */
-export class OAuthProviderError extends Schema.TaggedError<OAuthProviderError>()("OAuthProviderError", {
-  reason: Schema.String
-}) {}
-
-/** The tokens a provider returns for an authorization code. */
-export interface OAuthTokens {
-  readonly accessToken: string
-  /** Seconds since the epoch. */
-  readonly expiresAt?: number | undefined
-  readonly refreshToken?: string | undefined
-}
-
-/** An OAuth2 provider: the `httpx-oauth` client of FastAPI Users. */
-export interface OAuthProvider {
-  readonly name: string
-  readonly authorizationUrl: (options: {
-    readonly redirectUri: string
-    readonly state: string
-    readonly scopes: ReadonlyArray<string>
-  }) => Effect.Effect<string>
-  readonly exchangeCode: (code: string, redirectUri: string) => Effect.Effect<OAuthTokens, OAuthProviderError>
-  /** The account ID and, when the provider shares it, the e-mail. */
-  readonly getIdEmail: (
-    accessToken: string
-  ) => Effect.Effect<{ readonly accountId: string; readonly email: Option.Option<string> }, OAuthProviderError>
-}
+export {
+  type AuthorizationRequest,
+  type CallbackRequest,
+  type OAuthClient,
+  type OAuthProfile,
+  type OAuthProvider,
+  OAuthProviderError
+} from "../OAuthProvider.js"
 
 /** Options of the OAuth routes of one provider. */
 export interface OAuthOptions<Backend extends string = string> {
   /** The login backend whose login response the callback returns (its name in `UsersApi.make`). */
   readonly backend: Backend
-  /** Signs the `state` parameter: at least 32 bytes, else the layer fails naming `stateSecret`. */
+  /** Encrypts the state cookie: at least 32 bytes, else the layer fails naming `stateSecret`. */
   readonly stateSecret: Configurable<Redacted.Redacted<string>>
   /** How long a state is valid; default 10 minutes. */
   readonly stateLifetime?: Duration.DurationInput | undefined
-  /** The callback URL registered with the provider; default this server's `.../callback` route. */
-  readonly redirectUrl?: string | undefined
-  /** Link to an existing user with the same e-mail instead of failing; default false. */
+  /**
+   * This server's public URL (`https://app.example.com`, with a path if it is mounted under one): the
+   * callbacks are `{baseUrl}{authPrefix}/{name}/callback` and `.../associate/callback`. Needed unless both
+   * `redirectUrl` and `associateRedirectUrl` are given.
+   */
+  readonly baseUrl?: Configurable<string> | undefined
+  /** The login callback URL registered with the provider (overrides `baseUrl`'s). */
+  readonly redirectUrl?: Configurable<string> | undefined
+  /** The association callback URL registered with the provider (overrides `baseUrl`'s). */
+  readonly associateRedirectUrl?: Configurable<string> | undefined
+  /**
+   * Link a login to the existing user with the same e-mail, when the provider says it verified the e-mail AND
+   * the local user is verified; otherwise `OAUTH_USER_ALREADY_EXISTS`. Default false.
+   */
   readonly associateByEmail?: boolean | undefined
+  /** DANGEROUS: with `associateByEmail`, link even unverified e-mails (account takeover by e-mail claim). */
+  readonly dangerouslyAssociateUnverifiedEmail?: boolean | undefined
   /** Whether users created through OAuth start verified; default false. */
   readonly isVerifiedByDefault?: boolean | undefined
+  /**
+   * URLs a login may send the browser to afterwards (`/authorize?redirect_to=...`, exact match): the callback
+   * then answers 303 to it with the login's cookie. Needs a cookie backend. Default none.
+   */
+  readonly postLoginRedirects?: ReadonlyArray<string> | undefined
+  /** The state cookie's name; default `effect-users-oauth-{name}`. */
+  readonly cookieName?: string | undefined
+  /** `Secure` on the state cookie; default true. */
+  readonly secureCookie?: boolean | undefined
   /** Prefix of the routes; default "/auth". */
   readonly authPrefix?: `/${string}` | undefined
 }
-
-const stateAudience = "effect-users:oauth-state"
 
 const AuthorizeResponse = Schema.Struct({ authorization_url: Schema.String }).annotations({
   identifier: "OAuth2AuthorizeResponse"
 })
 const Scope = Schema.String.pipe(Schema.maxLength(256))
+const Scopes = Schema.Union(Scope, Schema.Array(Scope).pipe(Schema.maxItems(64)))
 const AuthorizeParams = Schema.Struct({
-  scopes: Schema.optional(Schema.Union(Scope, Schema.Array(Scope).pipe(Schema.maxItems(64))))
+  scopes: Schema.optional(Scopes),
+  redirect_to: Schema.optional(Schema.String.pipe(Schema.maxLength(2048)))
 })
-const CallbackParams = Schema.Struct({
+const AssociateAuthorizeParams = Schema.Struct({ scopes: Schema.optional(Scopes) })
+const Param = Schema.String.pipe(Schema.maxLength(4096))
+const callbackFields = {
   code: Schema.optional(UserSchemas.Token),
   state: Schema.optional(UserSchemas.Token),
-  error: Schema.optional(UserSchemas.Token)
-})
+  iss: Schema.optional(Param),
+  error: Schema.optional(Param),
+  error_description: Schema.optional(Param),
+  user: Schema.optional(Param)
+}
+const CallbackParams = Schema.Struct(callbackFields)
+const CallbackForm = Schema.Struct(callbackFields).pipe(HttpApiSchema.withEncoding({ kind: "UrlParams" }))
+type CallbackParams = typeof CallbackParams.Type
 
 /** The state secret, refused at layer construction when shorter than 32 bytes. */
 const checkStateSecret = (secret: Redacted.Redacted<string>) =>
@@ -106,12 +129,26 @@ const checkStateSecret = (secret: Redacted.Redacted<string>) =>
         )
       )
 
+/** The errors of the authorize route. */
+export const AuthorizeErrors = errorTable({
+  InvalidRedirect: {
+    status: 400,
+    code: ErrorCode.OAUTH_INVALID_REDIRECT,
+    description: "redirect_to is not one of the app's post-login redirects"
+  },
+  OAuthProviderError: {
+    status: 400,
+    code: "OAUTH_CALLBACK_ERROR",
+    description: "The provider could not be reached or described"
+  }
+})
+
 /** The errors of the login callback. */
 export const CallbackErrors = errorTable({
   InvalidState: {
     status: 400,
     code: ErrorCode.OAUTH_INVALID_STATE,
-    description: "The state is missing, forged or expired"
+    description: "The state is missing, forged, expired, already used, or not this browser's"
   },
   NoEmail: {
     status: 400,
@@ -121,13 +158,18 @@ export const CallbackErrors = errorTable({
   UserAlreadyExists: {
     status: 400,
     code: ErrorCode.OAUTH_USER_ALREADY_EXISTS,
-    description: "Another user has this e-mail"
+    description: "Another user has this e-mail (link it through the associate routes)"
   },
   UserInactive: { status: 400, code: ErrorCode.LOGIN_BAD_CREDENTIALS, description: "The user is inactive" },
+  UserNotVerified: {
+    status: 400,
+    code: ErrorCode.LOGIN_USER_NOT_VERIFIED,
+    description: "The user is not verified"
+  },
   OAuthProviderError: {
     status: 400,
     code: "OAUTH_CALLBACK_ERROR",
-    description: "The provider refused the code or the profile lookup"
+    description: "The provider refused the code, or its id_token or profile failed the checks"
   }
 })
 
@@ -135,6 +177,11 @@ export const CallbackErrors = errorTable({
 export const AssociateCallbackErrors = errorTable({
   InvalidState: CallbackErrors.table.InvalidState,
   UserNotExists: CallbackErrors.table.InvalidState,
+  OAuthAccountAlreadyLinked: {
+    status: 400,
+    code: ErrorCode.OAUTH_ACCOUNT_ALREADY_LINKED,
+    description: "This provider account is linked to another user"
+  },
   OAuthProviderError: CallbackErrors.table.OAuthProviderError
 })
 
@@ -155,21 +202,33 @@ export const declareGroups = <
       HttpApiEndpoint.get("authorize", "/authorize")
         .setUrlParams(AuthorizeParams)
         .addSuccess(AuthorizeResponse)
+        .addError(AuthorizeErrors.schema)
         .annotate(OpenApi.Summary, `Authorization URL of ${name}`)
+        .annotate(OpenApi.Description, "Sets the state cookie the callback needs; open the URL in the same browser.")
     )
     .add(
       HttpApiEndpoint.get("callback", "/callback")
         .setUrlParams(CallbackParams)
         .addSuccess(Schema.Unknown)
         .addError(CallbackErrors.schema)
+        .annotate(OpenApi.Summary, `Log in with ${name}`)
+    )
+    .add(
+      HttpApiEndpoint.post("callbackForm", "/callback")
+        .setPayload(CallbackForm)
+        .addSuccess(Schema.Unknown)
+        .addError(CallbackErrors.schema)
+        .annotate(OpenApi.Summary, `Log in with ${name} (response_mode=form_post)`)
     )
     .prefix(prefix),
   associateGroup: HttpApiGroup.make(`oauthAssociate.${name}`)
     .add(
       HttpApiEndpoint.get("authorize", "/associate/authorize")
-        .setUrlParams(AuthorizeParams)
+        .setUrlParams(AssociateAuthorizeParams)
         .addSuccess(AuthorizeResponse)
+        .addError(AuthorizeErrors.schema)
         .middleware(authenticated)
+        .annotate(OpenApi.Summary, `Authorization URL to link a ${name} account`)
     )
     .add(
       HttpApiEndpoint.get("callback", "/associate/callback")
@@ -177,6 +236,7 @@ export const declareGroups = <
         .addSuccess(UserRead)
         .addError(AssociateCallbackErrors.schema)
         .middleware(authenticated)
+        .annotate(OpenApi.Summary, `Link a ${name} account to the current user`)
     )
     .prefix(prefix)
 })
@@ -192,12 +252,57 @@ type Erased = ReturnType<
 type ErasedApi = HttpApi.HttpApi<string, Erased["group"] | Erased["associateGroup"], HttpApiError.HttpApiDecodeError>
 
 class InvalidState extends Data.TaggedError("InvalidState") {}
+class InvalidRedirect extends Data.TaggedError("InvalidRedirect") {}
+
+/** What the state cookie holds, encrypted (JWE `dir` + `A256GCM`). */
+const CookieClaims = Schema.Struct({
+  state: Schema.String,
+  verifier: Schema.String,
+  nonce: Schema.String,
+  flow: Schema.Literal("login", "associate"),
+  user: Schema.optional(Schema.String),
+  redirect: Schema.optional(Schema.String),
+  exp: Schema.Number
+})
+type CookieClaims = typeof CookieClaims.Type
+
+const sameText = (a: string, b: string) => {
+  const left = Buffer.from(a)
+  const right = Buffer.from(b)
+  return left.length === right.length && timingSafeEqual(left, right)
+}
+
+/** The URL of a callback: the configured one, or `baseUrl` + the route; https (or loopback http), no query. */
+const callbackUrl = (
+  setting: string,
+  explicit: Configurable<string> | undefined,
+  base: Option.Option<string>,
+  path: string
+) =>
+  Effect.gen(function* () {
+    const value =
+      explicit !== undefined
+        ? yield* resolveConfigurable(explicit)
+        : Option.isSome(base)
+          ? `${base.value.replace(/\/$/, "")}${path}`
+          : yield* Effect.fail(
+              ConfigError.MissingData(
+                [setting],
+                `OAuth needs ${setting} or baseUrl: the callback URL registered with the provider`
+              )
+            )
+    const url = yield* checkUrl(setting, value)
+    if (url.search !== "" || url.hash !== "") {
+      return yield* Effect.fail(ConfigError.InvalidData([setting], `${setting} must have no query or fragment`))
+    }
+    return url.href
+  })
 
 /**
- * The OAuth groups of one provider: `oauth.{name}` (`GET /auth/{name}/authorize`, `GET /auth/{name}/callback`)
- * and `oauthAssociate.{name}` (`GET /auth/{name}/associate/authorize` and `/associate/callback`, for a
- * logged-in user), plus `layer` implementing them. `users` is the value of `UsersApi.make`; `options.backend`
- * names one of its backends.
+ * The OAuth groups of one provider: `oauth.{name}` (`GET /auth/{name}/authorize`, `GET|POST
+ * /auth/{name}/callback`) and `oauthAssociate.{name}` (`GET /auth/{name}/associate/authorize` and
+ * `/associate/callback`, for a logged-in user), plus `layer` implementing them. `users` is the value of
+ * `UsersApi.make`; `options.backend` names one of its backends. The layer needs an `OAuthStateStore`.
  */
 export const make = <
   const Name extends string,
@@ -210,8 +315,9 @@ export const make = <
     readonly Authenticated: Context.Tag<I, S>
     readonly schemas: { readonly UserRead: ReadSchema }
     readonly backends: ReadonlyArray<{ readonly name: Backend }>
+    readonly requiresVerification?: boolean | undefined
   },
-  provider: OAuthProvider & { readonly name: Name },
+  provider: OAuthProvider<Name>,
   options: OAuthOptions<NoInfer<Backend>>
 ) => {
   const prefix: `/${string}` = `${options.authPrefix ?? "/auth"}/${provider.name}`
@@ -220,54 +326,177 @@ export const make = <
   const build = Effect.gen(function* () {
     const manager = yield* UserManager
     const authenticator = yield* Authenticator
+    const states = yield* OAuthStateStore
     const secret = yield* Effect.flatMap(resolveConfigurable(options.stateSecret), checkStateSecret)
-    const codec = makeJwt()
-    const lifetime = options.stateLifetime ?? "10 minutes"
+    const key = new Uint8Array(hkdfSync("sha256", Redacted.value(secret), "", "effect-users:oauth-state-cookie", 32))
+    const lifetime = Duration.toMillis(options.stateLifetime ?? "10 minutes")
     const { strategy, transport } = authenticator.backend(options.backend)
+    const oauth = yield* provider.make
 
-    const redirectUri = (route: string) =>
-      options.redirectUrl !== undefined
-        ? Effect.succeed(options.redirectUrl)
-        : Effect.map(HttpServerRequest.HttpServerRequest, (request) => {
-            const host = request.headers.host ?? "127.0.0.1"
-            const proto = request.headers["x-forwarded-proto"] ?? "http"
-            return `${proto}://${host}${prefix}${route}`
-          })
+    const base =
+      options.baseUrl === undefined ? Option.none() : Option.some(yield* resolveConfigurable(options.baseUrl))
+    const redirectUris = {
+      login: yield* callbackUrl("redirectUrl", options.redirectUrl, base, `${prefix}/callback`),
+      associate: yield* callbackUrl(
+        "associateRedirectUrl",
+        options.associateRedirectUrl,
+        base,
+        `${prefix}/associate/callback`
+      )
+    }
+    const allowed = new Set<string>()
+    for (const entry of options.postLoginRedirects ?? [])
+      allowed.add((yield* checkUrl("postLoginRedirects", entry)).href)
+    if (allowed.size > 0 && transport._tag !== "Cookie") {
+      return yield* Effect.fail(
+        ConfigError.InvalidData(["postLoginRedirects"], "OAuth postLoginRedirects need a cookie backend")
+      )
+    }
 
-    const authorize =
-      (route: string, claims: Record<string, unknown>) =>
-      (params: { readonly scopes?: string | ReadonlyArray<string> | undefined }) =>
-        Effect.gen(function* () {
-          const state = yield* codec.sign(claims, { secret, audience: stateAudience, lifetime })
-          const scopes =
-            params.scopes === undefined ? [] : typeof params.scopes === "string" ? [params.scopes] : params.scopes
-          const url = yield* provider.authorizationUrl({ redirectUri: yield* redirectUri(route), state, scopes })
-          return HttpServerResponse.unsafeJson({ authorization_url: url }, { headers: noStore })
-        })
+    const cookieName = options.cookieName ?? `effect-users-oauth-${provider.name}`
+    const audience = `effect-users:oauth-state:${provider.name}`
+    // A form_post callback is a cross-site POST, which carries only SameSite=None cookies.
+    const cookieAttributes = {
+      path: prefix,
+      httpOnly: true,
+      secure: options.secureCookie ?? true,
+      sameSite: provider.responseMode === "form_post" ? "none" : "lax"
+    } as const
+    const clearCookie = (response: HttpServerResponse.HttpServerResponse) =>
+      HttpServerResponse.unsafeSetCookie(response, cookieName, "", { ...cookieAttributes, maxAge: 0 })
 
-    const exchange = (route: string, params: typeof CallbackParams.Type) =>
+    const authorize = (
+      flow: "login" | "associate",
+      user: Option.Option<string>,
+      params: {
+        readonly scopes?: string | ReadonlyArray<string> | undefined
+        readonly redirect_to?: string | undefined
+      }
+    ) =>
       Effect.gen(function* () {
-        if (params.code === undefined || params.state === undefined) return yield* new InvalidState()
-        const claims = yield* codec
-          .verify(params.state, { secret, audience: stateAudience })
-          .pipe(Effect.mapError(() => new InvalidState()))
-        const tokens = yield* provider.exchangeCode(params.code, yield* redirectUri(route))
-        const profile = yield* provider.getIdEmail(tokens.accessToken)
-        return { claims, tokens, profile }
+        let redirect: string | undefined
+        if (params.redirect_to !== undefined) {
+          const url = URL.canParse(params.redirect_to) ? new URL(params.redirect_to).href : undefined
+          if (url === undefined || !allowed.has(url)) return yield* new InvalidRedirect()
+          redirect = url
+        }
+        const now = yield* Clock.currentTimeMillis
+        const claims: CookieClaims = {
+          state: client.randomState(),
+          verifier: client.randomPKCECodeVerifier(),
+          nonce: client.randomNonce(),
+          flow,
+          ...(Option.isSome(user) ? { user: user.value } : {}),
+          ...(redirect === undefined ? {} : { redirect }),
+          exp: Math.floor((now + lifetime) / 1000)
+        }
+        const scopes =
+          params.scopes === undefined ? [] : typeof params.scopes === "string" ? [params.scopes] : params.scopes
+        const url = yield* oauth.authorizationUrl({
+          redirectUri: redirectUris[flow],
+          state: claims.state,
+          nonce: claims.nonce,
+          codeVerifier: claims.verifier,
+          scopes
+        })
+        const sealed = yield* Effect.promise(() =>
+          new jose.EncryptJWT({ ...claims })
+            .setProtectedHeader({ alg: "dir", enc: "A256GCM" })
+            .setAudience(audience)
+            .encrypt(key)
+        )
+        return HttpServerResponse.unsafeSetCookie(
+          HttpServerResponse.unsafeJson({ authorization_url: url }, { headers: noStore }),
+          cookieName,
+          sealed,
+          { ...cookieAttributes, maxAge: Duration.millis(lifetime) }
+        )
       })
 
-    const account = (tokens: OAuthTokens, profile: { readonly accountId: string }, email: string) => ({
+    /** The browser's state, checked against the callback's: it must be this browser's, unspent and unexpired. */
+    const checkState = (flow: "login" | "associate", params: CallbackParams) =>
+      Effect.gen(function* () {
+        const request = yield* HttpServerRequest.HttpServerRequest
+        const sealed = request.cookies[cookieName]
+        if (sealed === undefined || sealed === "" || params.state === undefined) return yield* new InvalidState()
+        const now = yield* Clock.currentTimeMillis
+        const opened = yield* Effect.tryPromise(() =>
+          jose.jwtDecrypt(sealed, key, {
+            audience,
+            currentDate: new Date(now),
+            keyManagementAlgorithms: ["dir"],
+            contentEncryptionAlgorithms: ["A256GCM"]
+          })
+        ).pipe(
+          Effect.flatMap(({ payload }) => Schema.decodeUnknown(CookieClaims)(payload)),
+          Effect.mapError(() => new InvalidState())
+        )
+        if (opened.flow !== flow || !sameText(opened.state, params.state)) return yield* new InvalidState()
+        if (!(yield* states.spend(opened.state, opened.exp * 1000))) return yield* new InvalidState()
+        return opened
+      })
+
+    const exchange = (flow: "login" | "associate", params: CallbackParams, claims: CookieClaims) => {
+      const sent = new URLSearchParams()
+      for (const [name, value] of Object.entries(params)) if (typeof value === "string") sent.set(name, value)
+      return oauth.callback({
+        redirectUri: redirectUris[flow],
+        params: sent,
+        state: claims.state,
+        nonce: claims.nonce,
+        codeVerifier: claims.verifier
+      })
+    }
+
+    const account = (profile: OAuthProfile, email: string) => ({
       oauthName: provider.name,
-      accessToken: tokens.accessToken,
+      accessToken: profile.accessToken,
       accountId: profile.accountId,
       accountEmail: email,
-      expiresAt: tokens.expiresAt ?? null,
-      refreshToken: tokens.refreshToken ?? null
+      expiresAt: profile.expiresAt ?? null,
+      refreshToken: profile.refreshToken ?? null
     })
+
+    const login = (params: CallbackParams) =>
+      Effect.gen(function* () {
+        const claims = yield* checkState("login", params)
+        const profile = yield* exchange("login", params, claims)
+        if (Option.isNone(profile.email)) return yield* CallbackErrors.fail("NoEmail")
+        const user = yield* manager.oauthCallback(account(profile, profile.email.value), {
+          associateByEmail: options.associateByEmail,
+          emailVerified: profile.emailVerified,
+          dangerouslyAssociateUnverifiedEmail: options.dangerouslyAssociateUnverifiedEmail,
+          isVerifiedByDefault: options.isVerifiedByDefault
+        })
+        if (!user.isActive) return yield* CallbackErrors.fail("UserInactive")
+        if (users.requiresVerification === true && !user.isVerified)
+          return yield* CallbackErrors.fail("UserNotVerified")
+        const loggedIn = transport.loginResponse(yield* strategy.write(user))
+        const response = clearCookie(
+          claims.redirect === undefined
+            ? loggedIn
+            : HttpServerResponse.redirect(claims.redirect, { status: 303, headers: noStore }).pipe(
+                HttpServerResponse.mergeCookies(loggedIn.cookies)
+              )
+        )
+        yield* manager.onAfterLogin(user, Option.some(response))
+        return response
+      }).pipe(Effect.mapError((error) => ("detail" in error ? error : CallbackErrors.body(error))))
 
     const read: Schema.Schema.Any = users.schemas.UserRead
     const encodeRead = Schema.encodeSync(read as Schema.Schema<User, unknown>)
-    return { manager, strategy, transport, authorize, exchange, account, encodeRead }
+    const associate = (params: CallbackParams) =>
+      Effect.gen(function* () {
+        const user = yield* CurrentUser
+        const claims = yield* checkState("associate", params)
+        if (claims.user !== String(user.id)) return yield* new InvalidState()
+        const profile = yield* exchange("associate", params, claims)
+        const email = Option.getOrElse(profile.email, () => user.email)
+        const linked = yield* manager.oauthAssociateCallback(user, account(profile, email))
+        return clearCookie(HttpServerResponse.unsafeJson(encodeRead(linked), { headers: noStore }))
+      }).pipe(Effect.mapError((error) => AssociateCallbackErrors.body(error)))
+
+    return { authorize, login, associate }
   })
 
   /** Implements both groups against the app's API (which must contain them). */
@@ -276,7 +505,7 @@ export const make = <
   ): Layer.Layer<
     HttpApiGroup.ApiGroup<ApiId, `oauth.${Name}` | `oauthAssociate.${Name}`>,
     ConfigError.ConfigError,
-    UserManager | Authenticator | I
+    UserManager | Authenticator | OAuthStateStore | I
   > => {
     // The one cast of the API, as in `UsersApi.layer`: these groups come from `declareGroups`, and the
     // handlers are checked against its instantiation for the default model (`Erased`).
@@ -284,50 +513,33 @@ export const make = <
     const typed = erased as ErasedApi
     const name: string = provider.name
     const implemented = Layer.unwrapEffect(
-      Effect.map(build, ({ account, authorize, encodeRead, exchange, manager, strategy, transport }) => {
-        const login = HttpApiBuilder.group(typed, `oauth.${name}`, (handlers) =>
+      Effect.map(build, ({ associate, authorize, login }) => {
+        const loginGroup = HttpApiBuilder.group(typed, `oauth.${name}`, (handlers) =>
           handlers
-            .handle("authorize", ({ urlParams }) => authorize("/callback", {})(urlParams))
-            .handle("callback", ({ urlParams }) =>
-              Effect.gen(function* () {
-                const { profile, tokens } = yield* exchange("/callback", urlParams)
-                if (Option.isNone(profile.email)) return yield* CallbackErrors.fail("NoEmail")
-                const user = yield* manager.oauthCallback(account(tokens, profile, profile.email.value), {
-                  associateByEmail: options.associateByEmail,
-                  isVerifiedByDefault: options.isVerifiedByDefault
-                })
-                if (!user.isActive) return yield* CallbackErrors.fail("UserInactive")
-                const response = transport.loginResponse(yield* strategy.write(user))
-                yield* manager.onAfterLogin(user, Option.some(response))
-                return response
-              }).pipe(Effect.mapError((error) => ("detail" in error ? error : CallbackErrors.body(error))))
+            .handle("authorize", ({ urlParams }) =>
+              authorize("login", Option.none(), urlParams).pipe(Effect.mapError((error) => AuthorizeErrors.body(error)))
             )
+            .handle("callback", ({ urlParams }) => login(urlParams))
+            .handle("callbackForm", ({ payload }) => login(payload))
         )
-        const associate = HttpApiBuilder.group(typed, `oauthAssociate.${name}`, (handlers) =>
+        const associateGroup = HttpApiBuilder.group(typed, `oauthAssociate.${name}`, (handlers) =>
           handlers
             .handle("authorize", ({ urlParams }) =>
               Effect.flatMap(CurrentUser, (user) =>
-                authorize("/associate/callback", { sub: String(user.id) })(urlParams)
+                authorize("associate", Option.some(String(user.id)), urlParams).pipe(
+                  Effect.mapError((error) => AuthorizeErrors.body(error))
+                )
               )
             )
-            .handle("callback", ({ urlParams }) =>
-              Effect.gen(function* () {
-                const user = yield* CurrentUser
-                const { claims, profile, tokens } = yield* exchange("/associate/callback", urlParams)
-                if (claims.sub !== String(user.id)) return yield* new InvalidState()
-                const email = Option.getOrElse(profile.email, () => user.email)
-                const linked = yield* manager.oauthAssociateCallback(user, account(tokens, profile, email))
-                return HttpServerResponse.unsafeJson(encodeRead(linked), { headers: noStore })
-              }).pipe(Effect.mapError((error) => AssociateCallbackErrors.body(error)))
-            )
+            .handle("callback", ({ urlParams }) => associate(urlParams))
         )
-        return Layer.merge(login, associate)
+        return Layer.merge(loginGroup, associateGroup)
       })
     )
     return implemented as Layer.Layer<
       HttpApiGroup.ApiGroup<ApiId, `oauth.${Name}` | `oauthAssociate.${Name}`>,
       ConfigError.ConfigError,
-      UserManager | Authenticator | I
+      UserManager | Authenticator | OAuthStateStore | I
     >
   }
 

@@ -489,6 +489,8 @@ export const make = <
   return {
     /** The login backends, as given. */
     backends: options.backends,
+    /** Whether logins (password and OAuth) need a verified user. */
+    requiresVerification,
     schemas,
     /** The authenticated user, typed by the model: `CurrentUser` holds it. */
     currentUser: typedUser(options.model),

@@ -11,6 +11,7 @@ import {
   Jwks,
   type JwtKeySet,
   OAuth,
+  OAuthProvider,
   type UserManager,
   UserModel,
   UserSchemas,
@@ -101,11 +102,21 @@ export const JwksNotImplemented: Layer.Layer<HttpApi.Api, unknown, UserManager |
 Jwks.layer(Api)
 
 // OAuth options are checked: a misspelt option, and a backend the app does not have.
-declare const provider: OAuth.OAuthProvider & { readonly name: "github" }
+declare const provider: OAuth.OAuthProvider<"github">
 // @ts-expect-error: `stateSecrets` is not an option (it is `stateSecret`)
 OAuth.make(Users, provider, { backend: "jwt", stateSecrets: secret })
 // @ts-expect-error: the app has no backend named "cookie"
 OAuth.make(Users, provider, { backend: "cookie", stateSecret: secret })
+// @ts-expect-error: a generic OpenID Provider needs a name (it is the route and the `oauth_name`)
+OAuthProvider.oidc({ issuer: "https://id.example", clientId: "id", clientSecret: secret })
+// @ts-expect-error: the client secret is `Redacted` (or a `Config` of one), never a plain string
+OAuthProvider.google({ clientId: "id", clientSecret: "plain" })
+// The preset's name types the groups: `oauth.google`.
+export const googleGroup: "oauth.google" = OAuth.make(
+  Users,
+  OAuthProvider.google({ clientId: "id", clientSecret: secret }),
+  { backend: "jwt", stateSecret: secret }
+).group.identifier
 
 // `UserSchemas.make(model)` is typed by the model: its create payload carries the model's fields in
 // snake_case on the wire and camelCase once decoded, and nothing else.

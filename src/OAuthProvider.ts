@@ -1,0 +1,426 @@
+/**
+ * OAuth 2.0 and OpenID Connect providers on `openid-client`: any OpenID Provider by its issuer URL
+ * (discovery), Google, Microsoft (Entra ID, multi-tenant), Apple (form_post, ES256 client secret), GitLab, and
+ * GitHub (plain OAuth 2.0: its user and e-mails endpoints). The HTTP routes (`OAuth.make`) hand each provider
+ * the state, the PKCE verifier and the nonce they keep in the browser's cookie; the provider builds the
+ * authorization URL and turns the callback into a profile: account ID, e-mail, and whether the provider
+ * verified that e-mail.
+ *
+ * An issuer whose discovery fails (down, unreachable) makes the request die with `ServiceUnavailable` (a 503 at
+ * the HTTP edge); the next request tries again.
+ *
+ * OpenID Connect id_tokens are checked by `openid-client`: `iss`, `aud`, `azp`, `exp`, `iat`, `nonce`, and
+ * (with `enableNonRepudiationChecks`, always on here) the signature against the issuer's JWKS.
+ */
+import * as ConfigError from "effect/ConfigError"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import * as jose from "jose"
+import * as client from "openid-client"
+import { type Configurable, resolveConfigurable } from "./http/AuthStrategy.js"
+import { ServiceUnavailable } from "./UserError.js"
+
+/** A failure talking to the provider (discovery, code exchange, id_token check, profile lookup). */
+export class OAuthProviderError extends Schema.TaggedError<OAuthProviderError>()("OAuthProviderError", {
+  reason: Schema.String
+}) {}
+
+/** What a provider says about the account that logged in, with the tokens it issued. */
+export interface OAuthProfile {
+  readonly accountId: string
+  /** The e-mail, when the provider shares one. */
+  readonly email: Option.Option<string>
+  /** Whether the provider asserts that it verified `email` (OpenID Connect's `email_verified`). */
+  readonly emailVerified: boolean
+  readonly accessToken: string
+  /** Seconds since the epoch. */
+  readonly expiresAt?: number | undefined
+  readonly refreshToken?: string | undefined
+}
+
+/** The values of one authorization request, kept in the browser's state cookie until the callback. */
+export interface AuthorizationRequest {
+  readonly redirectUri: string
+  readonly state: string
+  readonly nonce: string
+  readonly codeVerifier: string
+  readonly scopes: ReadonlyArray<string>
+}
+
+/** The callback: the parameters the provider sent (query or form_post body) and the values of the request. */
+export interface CallbackRequest {
+  readonly redirectUri: string
+  readonly params: URLSearchParams
+  readonly state: string
+  readonly nonce: string
+  readonly codeVerifier: string
+}
+
+/** A provider ready to serve, built when the routes' layer is built. */
+export interface OAuthClient {
+  readonly authorizationUrl: (request: AuthorizationRequest) => Effect.Effect<string, OAuthProviderError>
+  readonly callback: (request: CallbackRequest) => Effect.Effect<OAuthProfile, OAuthProviderError>
+}
+
+/** An OAuth provider: a name (its routes are `/auth/{name}/...`) and how to build its client. */
+export interface OAuthProvider<Name extends string = string> {
+  readonly name: Name
+  /** `form_post` providers (Apple) call back with a cross-site POST. */
+  readonly responseMode: "query" | "form_post"
+  readonly make: Effect.Effect<OAuthClient, ConfigError.ConfigError>
+}
+
+/** Options every provider takes. */
+export interface ClientOptions<Name extends string> {
+  /** The provider's name in routes (`/auth/{name}/...`) and in `oauth_account.oauth_name`. */
+  readonly name?: Name | undefined
+  readonly clientId: Configurable<string>
+  readonly clientSecret: Configurable<Redacted.Redacted<string>>
+  /** Scopes asked for on every authorization, before the ones the client adds. */
+  readonly scopes?: ReadonlyArray<string> | undefined
+  /** A `fetch` for every request to the provider (a proxy, a test); default the global one. */
+  readonly fetch?: client.CustomFetch | undefined
+}
+
+/** Options of a generic OpenID Connect provider. */
+export interface OidcOptions<Name extends string> extends ClientOptions<Name> {
+  /** The issuer URL; its `/.well-known/openid-configuration` is read on first use. `http:` only on loopback. */
+  readonly issuer: Configurable<string>
+  /** Extra parameters of the authorization URL (`prompt`, `hd`, ...). */
+  readonly authorizationParams?: Readonly<Record<string, string>> | undefined
+  /** `query` (default) or `form_post`. */
+  readonly responseMode?: "query" | "form_post" | undefined
+}
+
+const loopbacks = new Set(["127.0.0.1", "localhost", "[::1]"])
+
+/** An `https:` URL, or `http:` on a loopback host (development and tests); a `ConfigError` otherwise. */
+export const checkUrl = (setting: string, value: string): Effect.Effect<URL, ConfigError.ConfigError> => {
+  const url = URL.canParse(value) ? new URL(value) : undefined
+  if (url !== undefined && (url.protocol === "https:" || (url.protocol === "http:" && loopbacks.has(url.hostname)))) {
+    return Effect.succeed(url)
+  }
+  return Effect.fail(
+    ConfigError.InvalidData([setting], `${setting} must be an https: URL (http: only on a loopback host)`)
+  )
+}
+
+const failure = (step: string) => (error: unknown) =>
+  new OAuthProviderError({
+    // openid-client's codes and messages name the check that failed, never a token or a secret.
+    reason: `${step}: ${error instanceof Error ? `${(error as { code?: string }).code ?? error.name}: ${error.message}` : "failed"}`
+  })
+
+const secondsFromNow = (seconds: number | undefined) =>
+  seconds === undefined ? undefined : Math.floor(Date.now() / 1000) + seconds
+
+const isTrue = (value: unknown) => value === true || value === "true"
+
+interface OidcInternals {
+  /** Apple: a client secret computed per token request. */
+  readonly clientSecret?: Effect.Effect<string, never> | undefined
+  /** How a provider reads `email_verified` from the claims; default OpenID Connect's boolean. */
+  readonly emailVerified?: ((claims: Record<string, unknown>) => boolean) | undefined
+}
+
+const makeOidc = <Name extends string>(
+  name: Name,
+  options: OidcOptions<Name>,
+  internals: OidcInternals = {}
+): OAuthProvider<Name> => ({
+  name,
+  responseMode: options.responseMode ?? "query",
+  make: Effect.gen(function* () {
+    const issuer = yield* Effect.flatMap(resolveConfigurable(options.issuer), (value) => checkUrl("issuer", value))
+    const clientId = yield* resolveConfigurable(options.clientId)
+    const secret = yield* resolveConfigurable(options.clientSecret)
+    const scopes = options.scopes ?? ["openid", "email", "profile"]
+    // Apple's secret changes; `ClientSecretPost` reads the one the exchange just computed.
+    let currentSecret = Redacted.value(secret)
+    const auth: client.ClientAuth = (as, metadata, body, headers) =>
+      client.ClientSecretPost(currentSecret)(as, metadata, body, headers)
+
+    // Discovery on first use, kept once it succeeds; a failure is retried by the next request.
+    let discovered: Promise<client.Configuration> | undefined
+    const configuration = Effect.tryPromise({
+      try: () => {
+        discovered ??= client
+          .discovery(issuer, clientId, undefined, auth, {
+            execute: [
+              client.enableNonRepudiationChecks,
+              ...(issuer.protocol === "http:" ? [client.allowInsecureRequests] : [])
+            ],
+            ...(options.fetch === undefined ? {} : { [client.customFetch]: options.fetch })
+          })
+          .catch((error) => {
+            discovered = undefined
+            throw error
+          })
+        return discovered
+      },
+      catch: failure("discovery")
+    }).pipe(
+      // The provider cannot be reached or described: the app cannot serve this now (503), not a bad request.
+      Effect.catchAll(({ reason }) =>
+        Effect.die(new ServiceUnavailable({ reason: `OAuth ${name} ${reason}`, retryAfter: 5 }))
+      )
+    )
+    const emailVerified = internals.emailVerified ?? ((claims) => claims.email_verified === true)
+
+    return {
+      authorizationUrl: (request) =>
+        Effect.gen(function* () {
+          const config = yield* configuration
+          const challenge = yield* Effect.promise(() => client.calculatePKCECodeChallenge(request.codeVerifier))
+          const url = client.buildAuthorizationUrl(config, {
+            ...options.authorizationParams,
+            redirect_uri: request.redirectUri,
+            scope: [...new Set([...scopes, ...request.scopes])].join(" "),
+            state: request.state,
+            nonce: request.nonce,
+            code_challenge: challenge,
+            code_challenge_method: "S256",
+            ...(options.responseMode === "form_post" ? { response_mode: "form_post" } : {})
+          })
+          return url.href
+        }),
+      callback: (request) =>
+        Effect.gen(function* () {
+          const config = yield* configuration
+          if (internals.clientSecret !== undefined) currentSecret = yield* internals.clientSecret
+          const currentUrl = new URL(request.redirectUri)
+          for (const [key, value] of request.params) currentUrl.searchParams.append(key, value)
+          const tokens = yield* Effect.tryPromise({
+            try: () =>
+              client.authorizationCodeGrant(config, currentUrl, {
+                pkceCodeVerifier: request.codeVerifier,
+                expectedState: request.state,
+                expectedNonce: request.nonce,
+                idTokenExpected: true
+              }),
+            catch: failure("code exchange")
+          })
+          const claims = tokens.claims()!
+          let profile: Record<string, unknown> = claims
+          if (typeof claims.email !== "string" && config.serverMetadata().userinfo_endpoint !== undefined) {
+            const info = yield* Effect.tryPromise({
+              try: () => client.fetchUserInfo(config, tokens.access_token, claims.sub),
+              catch: failure("userinfo")
+            })
+            profile = { ...info, ...claims, email: info.email, email_verified: info.email_verified }
+          }
+          const email = typeof profile.email === "string" ? Option.some(profile.email) : Option.none()
+          return {
+            accountId: claims.sub,
+            email,
+            emailVerified: Option.isSome(email) && emailVerified(profile),
+            accessToken: tokens.access_token,
+            expiresAt: secondsFromNow(tokens.expires_in),
+            refreshToken: tokens.refresh_token
+          }
+        })
+    }
+  })
+})
+
+/** Any OpenID Provider, found by its issuer URL. `name` is required. */
+export const oidc = <const Name extends string>(
+  options: OidcOptions<Name> & { readonly name: Name }
+): OAuthProvider<Name> => makeOidc(options.name, options)
+
+/** Google (`https://accounts.google.com`); name `google` unless given. */
+export const google = <const Name extends string = "google">(
+  options: ClientOptions<Name> & { readonly authorizationParams?: Readonly<Record<string, string>> | undefined }
+): OAuthProvider<Name> =>
+  makeOidc(options.name ?? ("google" as Name), { ...options, issuer: "https://accounts.google.com" })
+
+/**
+ * Microsoft Entra ID: `tenant` is a tenant ID or `common` (default), `organizations`, `consumers`. Entra's
+ * `email` claim is not verified (`email_verified` is absent): such logins never link to an existing user by
+ * e-mail, unless the tenant is yours and you opt into `dangerouslyAssociateUnverifiedEmail`.
+ */
+export const microsoft = <const Name extends string = "microsoft">(
+  options: ClientOptions<Name> & { readonly tenant?: string | undefined }
+): OAuthProvider<Name> =>
+  makeOidc(options.name ?? ("microsoft" as Name), {
+    ...options,
+    issuer: `https://login.microsoftonline.com/${encodeURIComponent(options.tenant ?? "common")}/v2.0`
+  })
+
+/** GitLab (`https://gitlab.com` or a self-managed `issuer`); name `gitlab` unless given. */
+export const gitlab = <const Name extends string = "gitlab">(
+  options: ClientOptions<Name> & { readonly issuer?: Configurable<string> | undefined }
+): OAuthProvider<Name> =>
+  makeOidc(options.name ?? ("gitlab" as Name), {
+    ...options,
+    issuer: options.issuer ?? "https://gitlab.com",
+    scopes: options.scopes ?? ["openid", "email", "profile"]
+  })
+
+/** Options of Sign in with Apple: its client secret is a JWT signed with the team's ES256 key. */
+export interface AppleOptions<Name extends string> extends Omit<ClientOptions<Name>, "clientSecret"> {
+  /** The Services ID. */
+  readonly clientId: Configurable<string>
+  readonly teamId: Configurable<string>
+  readonly keyId: Configurable<string>
+  /** The `.p8` private key (PKCS#8 PEM). */
+  readonly privateKey: Configurable<Redacted.Redacted<string>>
+  /** Default `https://appleid.apple.com` (tests point it elsewhere). */
+  readonly issuer?: Configurable<string> | undefined
+}
+
+/**
+ * Sign in with Apple: `form_post` callbacks (a cross-site POST, so its state cookie is `SameSite=None`), an
+ * ES256 client secret made per token request, `email_verified` sent as a string. Name `apple` unless given.
+ */
+export const apple = <const Name extends string = "apple">(options: AppleOptions<Name>): OAuthProvider<Name> => {
+  const name = options.name ?? ("apple" as Name)
+  return {
+    name,
+    responseMode: "form_post",
+    make: Effect.gen(function* () {
+      const clientId = yield* resolveConfigurable(options.clientId)
+      const teamId = yield* resolveConfigurable(options.teamId)
+      const keyId = yield* resolveConfigurable(options.keyId)
+      const pem = yield* resolveConfigurable(options.privateKey)
+      const key = yield* Effect.tryPromise({
+        try: () => jose.importPKCS8(Redacted.value(pem), "ES256"),
+        catch: () => ConfigError.InvalidData(["privateKey"], "Apple privateKey must be an ES256 PKCS#8 PEM key")
+      })
+      const clientSecret = Effect.promise(() =>
+        new jose.SignJWT({})
+          .setProtectedHeader({ alg: "ES256", kid: keyId })
+          .setIssuer(teamId)
+          .setSubject(clientId)
+          .setAudience("https://appleid.apple.com")
+          .setIssuedAt()
+          .setExpirationTime("5 minutes")
+          .sign(key)
+      )
+      const inner = makeOidc(
+        name,
+        {
+          ...options,
+          clientSecret: Redacted.make(""),
+          issuer: options.issuer ?? "https://appleid.apple.com",
+          scopes: options.scopes ?? ["openid", "email", "name"],
+          responseMode: "form_post"
+        },
+        { clientSecret, emailVerified: (claims) => isTrue(claims.email_verified) }
+      )
+      return yield* inner.make
+    })
+  }
+}
+
+/** Options of GitHub; the endpoints are GitHub.com's unless given (GitHub Enterprise Server, tests). */
+export interface GitHubOptions<Name extends string> extends ClientOptions<Name> {
+  /** Default `https://github.com`: `/login/oauth/authorize` and `/login/oauth/access_token` live there. */
+  readonly webUrl?: Configurable<string> | undefined
+  /** Default `https://api.github.com`: `/user` and `/user/emails`. */
+  readonly apiUrl?: Configurable<string> | undefined
+}
+
+const GitHubUser = Schema.Struct({ id: Schema.Union(Schema.Number, Schema.String) })
+const GitHubEmails = Schema.Array(
+  Schema.Struct({ email: Schema.String, primary: Schema.Boolean, verified: Schema.Boolean })
+)
+
+/**
+ * GitHub, which is not OpenID Connect: the account ID from `/user`, and the e-mail only when it is the primary
+ * address and verified (from `/user/emails`, scope `user:email`); otherwise none. Name `github` unless given.
+ */
+export const github = <const Name extends string = "github">(options: GitHubOptions<Name>): OAuthProvider<Name> => ({
+  name: options.name ?? ("github" as Name),
+  responseMode: "query",
+  make: Effect.gen(function* () {
+    const web = yield* Effect.flatMap(resolveConfigurable(options.webUrl ?? "https://github.com"), (value) =>
+      checkUrl("webUrl", value)
+    )
+    const api = yield* Effect.flatMap(resolveConfigurable(options.apiUrl ?? "https://api.github.com"), (value) =>
+      checkUrl("apiUrl", value)
+    )
+    const clientId = yield* resolveConfigurable(options.clientId)
+    const secret = yield* resolveConfigurable(options.clientSecret)
+    const base = web.href.replace(/\/$/, "")
+    const config = new client.Configuration(
+      {
+        issuer: base,
+        authorization_endpoint: `${base}/login/oauth/authorize`,
+        token_endpoint: `${base}/login/oauth/access_token`
+      },
+      clientId,
+      undefined,
+      client.ClientSecretPost(Redacted.value(secret))
+    )
+    if (web.protocol === "http:") client.allowInsecureRequests(config)
+    const fetch: client.CustomFetch = options.fetch ?? ((url, init) => globalThis.fetch(url, init as RequestInit))
+    if (options.fetch !== undefined) config[client.customFetch] = options.fetch
+    const scopes = options.scopes ?? ["read:user", "user:email"]
+
+    const getJson = <A, I>(path: string, schema: Schema.Schema<A, I>, accessToken: string) =>
+      Effect.tryPromise({
+        try: async () => {
+          const response = await fetch(`${api.href.replace(/\/$/, "")}${path}`, {
+            method: "GET",
+            body: undefined,
+            redirect: "manual",
+            headers: {
+              authorization: `Bearer ${accessToken}`,
+              accept: "application/vnd.github+json",
+              "user-agent": "effect-users"
+            }
+          })
+          if (!response.ok) throw new Error(`${path} answered ${response.status}`)
+          return response.json() as Promise<unknown>
+        },
+        catch: failure(path)
+      }).pipe(
+        Effect.flatMap((body) => Schema.decodeUnknown(schema)(body)),
+        Effect.mapError((error) =>
+          error._tag === "ParseError" ? new OAuthProviderError({ reason: `${path}: unexpected body` }) : error
+        )
+      )
+
+    return {
+      authorizationUrl: (request) =>
+        Effect.gen(function* () {
+          const challenge = yield* Effect.promise(() => client.calculatePKCECodeChallenge(request.codeVerifier))
+          return client.buildAuthorizationUrl(config, {
+            redirect_uri: request.redirectUri,
+            scope: [...new Set([...scopes, ...request.scopes])].join(" "),
+            state: request.state,
+            code_challenge: challenge,
+            code_challenge_method: "S256",
+            allow_signup: "true"
+          }).href
+        }),
+      callback: (request) =>
+        Effect.gen(function* () {
+          const currentUrl = new URL(request.redirectUri)
+          for (const [key, value] of request.params) currentUrl.searchParams.append(key, value)
+          const tokens = yield* Effect.tryPromise({
+            try: () =>
+              client.authorizationCodeGrant(config, currentUrl, {
+                pkceCodeVerifier: request.codeVerifier,
+                expectedState: request.state
+              }),
+            catch: failure("code exchange")
+          })
+          const user = yield* getJson("/user", GitHubUser, tokens.access_token)
+          const emails = yield* getJson("/user/emails", GitHubEmails, tokens.access_token)
+          const primary = emails.find((entry) => entry.primary && entry.verified)
+          return {
+            accountId: String(user.id),
+            email: Option.fromNullable(primary?.email),
+            emailVerified: primary !== undefined,
+            accessToken: tokens.access_token,
+            expiresAt: secondsFromNow(tokens.expires_in),
+            refreshToken: tokens.refresh_token
+          }
+        })
+    }
+  })
+})

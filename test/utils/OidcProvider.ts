@@ -1,0 +1,78 @@
+/**
+ * A real OpenID Provider for tests: panva's `oidc-provider` on a free loopback port, with one confidential
+ * client registered, PKCE required, its development login and consent pages on, and accounts whose claims
+ * the test decides. Its signing key is the test's, so a test can also sign id_tokens the provider never issued.
+ */
+import { createServer, type Server } from "node:http"
+import type { AddressInfo } from "node:net"
+import { Effect } from "effect"
+import * as jose from "jose"
+import Provider from "oidc-provider"
+
+/** The claims of a test account (`sub` is its login name on the provider's login page). */
+export interface TestAccount {
+  readonly email?: string
+  readonly email_verified?: boolean
+}
+
+/** A port nobody listens on right now. */
+export const freePort = Effect.async<number>((resume) => {
+  const probe = createServer()
+  probe.listen(0, "127.0.0.1", () => {
+    const { port } = probe.address() as AddressInfo
+    probe.close(() => resume(Effect.succeed(port)))
+  })
+})
+
+/** Starts the provider for the scope; `redirectUris` are the client's registered callbacks. */
+export const startOidcProvider = (options: {
+  readonly clientId: string
+  readonly clientSecret: string
+  readonly redirectUris: ReadonlyArray<string>
+  readonly accounts: Map<string, TestAccount>
+}) =>
+  Effect.gen(function* () {
+    const port = yield* freePort
+    const issuer = `http://127.0.0.1:${port}`
+    const { privateKey } = yield* Effect.promise(() => jose.generateKeyPair("RS256", { extractable: true }))
+    const jwk = {
+      ...(yield* Effect.promise(() => jose.exportJWK(privateKey))),
+      kid: "test-key",
+      alg: "RS256",
+      use: "sig"
+    }
+    const provider = new Provider(issuer, {
+      clients: [
+        {
+          client_id: options.clientId,
+          client_secret: options.clientSecret,
+          redirect_uris: options.redirectUris,
+          response_types: ["code"],
+          grant_types: ["authorization_code", "refresh_token"],
+          token_endpoint_auth_method: "client_secret_post"
+        }
+      ],
+      jwks: { keys: [jwk] },
+      cookies: { keys: ["test-cookie-key-test-cookie-key"] },
+      claims: { openid: ["sub"], email: ["email", "email_verified"] },
+      pkce: { required: () => true },
+      ttl: { AccessToken: 3600, AuthorizationCode: 60, Grant: 3600, IdToken: 3600, Interaction: 600, Session: 3600 },
+      features: { devInteractions: { enabled: true } },
+      findAccount: (_context: unknown, sub: string) => ({
+        accountId: sub,
+        claims: () => ({ sub, ...options.accounts.get(sub) })
+      })
+    })
+    const server: Server = createServer(provider.callback())
+    yield* Effect.acquireRelease(
+      Effect.async<void>((resume) => {
+        server.listen(port, "127.0.0.1", () => resume(Effect.void))
+      }),
+      () =>
+        Effect.async<void>((resume) => {
+          server.closeAllConnections()
+          server.close(() => resume(Effect.void))
+        })
+    )
+    return { issuer, privateKey, kid: jwk.kid }
+  })
