@@ -23,6 +23,8 @@ export interface Options {
   readonly oauthAccountTable?: string | undefined
   /** The access tokens table of the database login strategy (default `accesstoken`). */
   readonly accessTokenTable?: string | undefined
+  /** The refresh tokens table (default `refresh_token`); their families go in `{refreshTokenTable}_family`. */
+  readonly refreshTokenTable?: string | undefined
   /** `uuid` (default, FastAPI Users' GUID) or `integer` (assigned by the database). */
   readonly idType?: "uuid" | "integer" | undefined
 }
@@ -70,6 +72,8 @@ export const migrations = (options: Options = {}): Record<string, Migration> => 
   const userTable = options.userTable ?? "user"
   const accountTable = options.oauthAccountTable ?? "oauth_account"
   const tokenTable = options.accessTokenTable ?? "accesstoken"
+  const refreshTable = options.refreshTokenTable ?? "refresh_token"
+  const familyTable = `${refreshTable}_family`
   const integer = options.idType === "integer"
 
   const createUser: Migration = Effect.gen(function* () {
@@ -169,13 +173,41 @@ export const migrations = (options: Options = {}): Record<string, Migration> => 
     yield* sql`CREATE UNIQUE INDEX IF NOT EXISTS ${sql(emailKeyIndexName(userTable))} ON ${table} (${sql(emailKeyColumn)})`
   })
 
+  // Families are deleted with their user; tokens with their family (SQLite enforces neither without
+  // `PRAGMA foreign_keys = ON`, so `SqlRefreshTokenStore` deletes tokens itself and reads them through their family).
+  const createRefreshToken: Migration = Effect.gen(function* () {
+    const { sql: client, sqlite } = yield* dialect
+    const sql = client.withoutTransforms()
+    const userId = sql.literal(integer ? "INTEGER" : sqlite ? "CHAR(36)" : "UUID")
+    const time = sql.literal(sqlite ? "VARCHAR(24)" : "TIMESTAMPTZ")
+    yield* sql`CREATE TABLE IF NOT EXISTS ${sql(familyTable)} (
+      id VARCHAR(43) PRIMARY KEY,
+      user_id ${userId} NOT NULL REFERENCES ${sql(userTable)} (id) ON DELETE CASCADE,
+      backend VARCHAR(100) NOT NULL,
+      epoch VARCHAR(64) NOT NULL,
+      created_at ${time} NOT NULL,
+      last_used_at ${time} NOT NULL,
+      user_agent VARCHAR(512)
+    )`
+    for (const column of ["user_id", "created_at", "last_used_at"]) {
+      yield* sql`CREATE INDEX IF NOT EXISTS ${sql(`ix_${familyTable}_${column}`)} ON ${sql(familyTable)} (${sql(column)})`
+    }
+    yield* sql`CREATE TABLE IF NOT EXISTS ${sql(refreshTable)} (
+      digest VARCHAR(43) PRIMARY KEY,
+      family_id VARCHAR(43) NOT NULL REFERENCES ${sql(familyTable)} (id) ON DELETE CASCADE,
+      spent_at ${time}
+    )`
+    yield* sql`CREATE INDEX IF NOT EXISTS ${sql(`ix_${refreshTable}_family_id`)} ON ${sql(refreshTable)} (family_id)`
+  })
+
   return {
     "0001_create_user": createUser,
     "0002_create_oauth_account": createOAuthAccount,
     "0003_create_accesstoken": createAccessToken,
     "0004_user_email_lower_unique": uniqueLowerEmail,
     "0005_user_email_key": emailKeyUnique,
-    "0006_accesstoken_user_id": accessTokenUserId
+    "0006_accesstoken_user_id": accessTokenUserId,
+    "0008_refresh_token": createRefreshToken
   }
 }
 
