@@ -184,7 +184,7 @@ export const migrations = (options: Options = {}): Record<string, Migration> => 
       id VARCHAR(43) PRIMARY KEY,
       user_id ${userId} NOT NULL REFERENCES ${sql(userTable)} (id) ON DELETE CASCADE,
       backend VARCHAR(100) NOT NULL,
-      epoch VARCHAR(64) NOT NULL,
+      epoch INTEGER NOT NULL,
       created_at ${time} NOT NULL,
       last_used_at ${time} NOT NULL,
       user_agent VARCHAR(512)

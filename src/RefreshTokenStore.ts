@@ -16,8 +16,8 @@ export interface Family {
   readonly userId: string
   /** The login backend's name. */
   readonly backend: string
-  /** The user's session epoch at login, as text: a family of another epoch is dead. */
-  readonly epoch: string
+  /** The user's session epoch at login (or the one a change through this session carried it to). */
+  readonly epoch: number
   /** The login: the absolute lifetime counts from here. */
   readonly createdAt: Date
   /** The last rotation (the login at first): the idle lifetime counts from here. */
@@ -52,6 +52,8 @@ export interface RefreshTokenStoreService {
    * rotations of one token exactly one gets `true`.
    */
   readonly rotate: (familyId: string, spent: string, next: string, at: Date) => Effect.Effect<boolean>
+  /** Carries a family over to another session epoch (the user's own change through it); false if it is gone. */
+  readonly setEpoch: (familyId: string, epoch: number) => Effect.Effect<boolean>
   /** Ends a family and all its tokens; with `userId`, only if the family is that user's. Whether one ended. */
   readonly revoke: (familyId: string, userId?: string | undefined) => Effect.Effect<boolean>
   /** Ends every family of a user; the number ended. */
@@ -115,6 +117,13 @@ export const makeMemory = (): RefreshTokenStoreService => {
         tokens.set(next, { familyId, spentAt: undefined })
         digestsOf.get(familyId)?.add(next)
         families.set(familyId, { ...family, lastUsedAt: at })
+        return true
+      }),
+    setEpoch: (familyId, epoch) =>
+      Effect.sync(() => {
+        const family = families.get(familyId)
+        if (family === undefined) return false
+        families.set(familyId, { ...family, epoch })
         return true
       }),
     revoke: (familyId, userId) =>

@@ -20,7 +20,7 @@ interface FamilyRow {
   readonly id: string
   readonly user_id: unknown
   readonly backend: string
-  readonly epoch: string
+  readonly epoch: number | string
   readonly created_at: unknown
   readonly last_used_at: unknown
   readonly user_agent: string | null
@@ -32,7 +32,7 @@ const toFamily = (row: FamilyRow): Family => ({
   id: row.id,
   userId: String(row.user_id),
   backend: row.backend,
-  epoch: row.epoch,
+  epoch: Number(row.epoch),
   createdAt: toDate(row.created_at),
   lastUsedAt: toDate(row.last_used_at),
   ...(row.user_agent === null ? {} : { userAgent: row.user_agent })
@@ -94,6 +94,12 @@ export const make = (options: Options = {}): Effect.Effect<RefreshTokenStoreServ
           yield* sql`update ${families} set last_used_at = ${time(at)} where id = ${familyId}`
           return true
         }).pipe(sql.withTransaction, Effect.orDie, span("rotate")),
+      setEpoch: (familyId, epoch) =>
+        sql`update ${families} set epoch = ${epoch} where id = ${familyId} returning id`.pipe(
+          Effect.orDie,
+          Effect.map((rows) => rows.length > 0),
+          span("setEpoch")
+        ),
       revoke: (familyId, userId) =>
         endFamilies(
           sql.and(userId === undefined ? [sql`id = ${familyId}`] : [sql`id = ${familyId}`, sql`user_id = ${userId}`])

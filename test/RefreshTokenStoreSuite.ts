@@ -22,7 +22,7 @@ export const refreshTokenStoreSuite = (
       id: digest(),
       userId,
       backend: "jwt",
-      epoch: "0",
+      epoch: 0,
       createdAt: at("2026-12-01T10:00:00.000Z"),
       lastUsedAt: at("2026-12-01T10:00:00.000Z"),
       ...overrides
@@ -33,7 +33,7 @@ export const refreshTokenStoreSuite = (
       Effect.gen(function* () {
         const tokens = yield* store
         const userId = yield* someone
-        const plain = family(userId, { epoch: "7", lastUsedAt: at("2026-12-01T10:05:00.123Z") })
+        const plain = family(userId, { epoch: 7, lastUsedAt: at("2026-12-01T10:05:00.123Z") })
         const withAgent = family(userId, { backend: "mobile", userAgent: "Mozilla/5.0 (X11; Linux x86_64)" })
         const [first, second] = [digest(), digest()]
         yield* tokens.create(plain, first)
@@ -115,6 +115,19 @@ export const refreshTokenStoreSuite = (
         yield* tokens.create(other, digest())
         assert.isTrue(yield* tokens.revoke(other.id))
         assert.deepStrictEqual(yield* tokens.listOf(bob), [])
+      })
+    )
+
+    it.effect("setEpoch carries a family to another epoch; false once the family has ended", () =>
+      Effect.gen(function* () {
+        const tokens = yield* store
+        const started = family(yield* someone)
+        const token = digest()
+        yield* tokens.create(started, token)
+        assert.isTrue(yield* tokens.setEpoch(started.id, 3))
+        assert.strictEqual(Option.getOrThrow(yield* tokens.find(token)).family.epoch, 3)
+        yield* tokens.revoke(started.id)
+        assert.isFalse(yield* tokens.setEpoch(started.id, 4))
       })
     )
 

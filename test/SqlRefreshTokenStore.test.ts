@@ -29,7 +29,7 @@ describePg("SqlRefreshTokenStore on PostgreSQL", () => {
         const user = yield* users.create(newUser())
         const token = crypto.randomUUID()
         const now = new Date()
-        const family = { id: crypto.randomUUID(), userId: String(user.id), backend: "jwt", epoch: "0" }
+        const family = { id: crypto.randomUUID(), userId: String(user.id), backend: "jwt", epoch: 0 }
         yield* tokens.create({ ...family, createdAt: now, lastUsedAt: now }, token)
         yield* users.delete(user)
         assert.isTrue(Option.isNone(yield* tokens.find(token)))
