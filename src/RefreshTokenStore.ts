@@ -32,8 +32,10 @@ export interface FoundToken {
   readonly spentAt: Option.Option<Date>
 }
 
-/** What the purge removes: families that started before `createdBefore` or were idle since `lastUsedBefore`. */
+/** What the purge removes: the backend's families that started before `createdBefore` or were idle since `lastUsedBefore`. */
 export interface PurgeOptions {
+  /** Backends may have lifetimes of their own: one purge covers one backend. */
+  readonly backend: string
   readonly createdBefore: Date
   readonly lastUsedBefore: Date
   /** At most this many families in one call (a bounded batch). */
@@ -138,12 +140,13 @@ export const makeMemory = (): RefreshTokenStoreService => {
           .filter((family) => family.userId === userId)
           .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime())
       ),
-    purgeExpired: ({ createdBefore, lastUsedBefore, limit }) =>
+    purgeExpired: ({ backend, createdBefore, lastUsedBefore, limit }) =>
       Effect.sync(() =>
         endWhere(
           (family) =>
-            family.createdAt.getTime() < createdBefore.getTime() ||
-            family.lastUsedAt.getTime() < lastUsedBefore.getTime(),
+            family.backend === backend &&
+            (family.createdAt.getTime() < createdBefore.getTime() ||
+              family.lastUsedAt.getTime() < lastUsedBefore.getTime()),
           limit
         )
       )

@@ -115,12 +115,11 @@ export const make = (options: Options = {}): Effect.Effect<RefreshTokenStoreServ
           Effect.map((rows) => rows.map(toFamily)),
           span("listOf")
         ),
-      purgeExpired: ({ createdBefore, lastUsedBefore, limit }) =>
+      purgeExpired: ({ backend, createdBefore, lastUsedBefore, limit }) =>
         Effect.gen(function* () {
           const expired = yield* sql<{ readonly id: string }>`select id from ${families}
-            where created_at < ${time(createdBefore)} or last_used_at < ${time(lastUsedBefore)} limit ${limit}`.pipe(
-            Effect.orDie
-          )
+            where backend = ${backend} and (created_at < ${time(createdBefore)} or last_used_at < ${time(lastUsedBefore)})
+            limit ${limit}`.pipe(Effect.orDie)
           if (expired.length === 0) return 0
           return yield* endFamilies(
             sql.and([

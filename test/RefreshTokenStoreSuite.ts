@@ -157,11 +157,15 @@ export const refreshTokenStoreSuite = (
       })
     )
 
-    it.effect("purgeExpired ends families past either lifetime, in batches of at most `limit`", () =>
+    it.effect("purgeExpired ends the backend's families past either lifetime, in batches of at most `limit`", () =>
       Effect.gen(function* () {
         const tokens = yield* store
         const userId = yield* someone
-        const cut = { createdBefore: at("2001-01-01T00:00:00.000Z"), lastUsedBefore: at("2001-01-01T00:00:00.000Z") }
+        const cut = {
+          backend: "jwt",
+          createdBefore: at("2001-01-01T00:00:00.000Z"),
+          lastUsedBefore: at("2001-01-01T00:00:00.000Z")
+        }
         const old = [1, 2, 3].map((day) => family(userId, { createdAt: at(`2000-01-0${day}T00:00:00.000Z`) }))
         const idle = family(userId, {
           createdAt: at("2001-06-01T00:00:00.000Z"),
@@ -171,15 +175,16 @@ export const refreshTokenStoreSuite = (
           createdAt: at("2001-06-01T00:00:00.000Z"),
           lastUsedAt: at("2001-06-02T00:00:00.000Z")
         })
+        const otherBackend = family(userId, { backend: "mobile", createdAt: at("2000-01-01T00:00:00.000Z") })
         const freshToken = digest()
-        for (const f of [...old, idle]) yield* tokens.create(f, digest())
+        for (const f of [...old, idle, otherBackend]) yield* tokens.create(f, digest())
         yield* tokens.create(fresh, freshToken)
         assert.strictEqual(yield* tokens.purgeExpired({ ...cut, limit: 3 }), 3)
         assert.strictEqual(yield* tokens.purgeExpired({ ...cut, limit: 3 }), 1)
         assert.strictEqual(yield* tokens.purgeExpired({ ...cut, limit: 3 }), 0)
         assert.deepStrictEqual(
           (yield* tokens.listOf(userId)).map((f) => f.id),
-          [fresh.id]
+          [otherBackend.id, fresh.id]
         )
         assert.isTrue(Option.isSome(yield* tokens.find(freshToken)))
       })
