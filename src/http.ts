@@ -17,6 +17,7 @@ export {
 export * as Failures from "./http/Failures.js"
 export * as HttpErrors from "./http/HttpErrors.js"
 export * as OAuth from "./http/OAuth.js"
+export * as RefreshTokens from "./http/RefreshTokens.js"
 export * as RequestLimits from "./http/RequestLimits.js"
 export * as UserSchemas from "./http/UserSchemas.js"
 export * as UsersApi from "./http/UsersApi.js"

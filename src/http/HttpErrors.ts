@@ -27,7 +27,11 @@ export const ErrorCode = {
   UPDATE_USER_EMAIL_ALREADY_EXISTS: "UPDATE_USER_EMAIL_ALREADY_EXISTS",
   UPDATE_USER_INVALID_PASSWORD: "UPDATE_USER_INVALID_PASSWORD",
   /** Ours: an `onBeforeDelete` hook refused the deletion (FastAPI Users answers 500). */
-  DELETE_USER_ABORTED: "DELETE_USER_ABORTED"
+  DELETE_USER_ABORTED: "DELETE_USER_ABORTED",
+  /** Ours: an unknown, expired, revoked or malformed refresh token. */
+  REFRESH_TOKEN_INVALID: "REFRESH_TOKEN_INVALID",
+  /** Ours: a refresh token that was spent already; its whole session has been ended. */
+  REFRESH_TOKEN_REUSED: "REFRESH_TOKEN_REUSED"
 } as const
 
 /** A `{"detail": code}` error body with its HTTP status. */

@@ -30,6 +30,8 @@ import { BackgroundWork, layer as layerBackgroundWork } from "./BackgroundWork.j
 import { Authenticator, CurrentUser, makeAuthenticator, OptionalUser } from "./CurrentUser.js"
 import * as Failures from "./Failures.js"
 import { layerValidationErrors, openApiTransform, type Unauthorized } from "./HttpErrors.js"
+import type { RefreshOptions } from "./RefreshTokens.js"
+import * as RefreshTokens from "./RefreshTokens.js"
 import * as RequestLimits from "./RequestLimits.js"
 import * as UserSchemas from "./UserSchemas.js"
 import * as UsersGroups from "./UsersGroups.js"
@@ -90,7 +92,7 @@ function typedOptionalUser(): Effect.Effect<Option.Option<User>, never, Optional
  */
 type Erased = UsersGroups.Declared<
   string,
-  ReadonlyArray<AuthBackend.AuthBackend<string, never, "Bearer">>,
+  ReadonlyArray<AuthBackend.AuthBackend<string, never, "Bearer", RefreshOptions>>,
   typeof UserSchemas.Default
 >
 type ErasedApi = HttpApi.HttpApi<string, UsersGroups.GroupsOf<Erased>, HttpApiError.HttpApiDecodeError>
@@ -125,19 +127,27 @@ const layerGroups = (api: ErasedApi, settings: Settings) => {
     )
   )
 
-  const { LoginErrors } = UsersGroups
+  const { LoginErrors, RefreshErrors } = UsersGroups
+  const sendPair = (pair: RefreshTokens.TokenPair) =>
+    HttpServerResponse.unsafeJson(
+      { access_token: pair.accessToken, token_type: "bearer", refresh_token: pair.refreshToken },
+      ok
+    )
   const auth = settings.backends.map((backend) =>
     HttpApiBuilder.group(api, `auth.${backend.name}`, (handlers) =>
       Effect.gen(function* () {
         const users = yield* UserManager
-        const { strategy, transport } = (yield* Authenticator).backend(backend.name)
+        const { refresh, strategy, transport } = (yield* Authenticator).backend(backend.name)
         return handlers
           .handle("login", ({ payload }) =>
             Effect.gen(function* () {
               const user = yield* users.authenticate(payload).pipe(Effect.mapError((error) => LoginErrors.body(error)))
               if (!user.isActive) return yield* LoginErrors.fail("UserInactive")
               if (requiresVerification && !user.isVerified) return yield* LoginErrors.fail("UserNotVerified")
-              const response = transport.loginResponse(yield* strategy.write(user))
+              const response =
+                refresh === undefined
+                  ? transport.loginResponse(yield* strategy.write(user))
+                  : sendPair(yield* refresh.login(user, { epoch: 0 }))
               yield* users.onAfterLogin(user, Option.some(response))
               return response
             })
@@ -153,6 +163,24 @@ const layerGroups = (api: ErasedApi, settings: Settings) => {
           )
       })
     )
+  )
+
+  const refreshGroups = settings.backends.flatMap((backend) =>
+    backend.refresh === undefined
+      ? []
+      : [
+          HttpApiBuilder.group(api, `refresh.${backend.name}`, (handlers) =>
+            Effect.map(Authenticator, (authenticator) => {
+              const refresh = authenticator.backend(backend.name).refresh!
+              return handlers.handle("refresh", ({ payload }) =>
+                refresh.refresh(payload.refresh_token).pipe(
+                  Effect.map(sendPair),
+                  Effect.mapError((error) => RefreshErrors.body(error))
+                )
+              )
+            })
+          )
+        ]
   )
 
   // The lookup, the token and the hook run after the 202, so its timing says nothing about the address;
@@ -261,7 +289,7 @@ const layerGroups = (api: ErasedApi, settings: Settings) => {
     })
   )
 
-  return Layer.mergeAll(register, ...auth, verify, reset, usersGroup)
+  return Layer.mergeAll(register, ...auth, ...refreshGroups, verify, reset, usersGroup)
 }
 
 /** The running backends, their strategies built. */
@@ -276,7 +304,26 @@ function layerAuthenticator(
     Authenticator,
     Effect.map(
       Effect.forEach(backends, (backend) =>
-        Effect.map(backend.strategy, (strategy) => ({ name: backend.name, transport: backend.transport, strategy }))
+        Effect.gen(function* () {
+          const strategy = yield* backend.strategy
+          const running = { name: backend.name, transport: backend.transport, strategy }
+          if (backend.refresh === undefined) return running
+          const users = yield* UserManager
+          const refresh = yield* RefreshTokens.make(
+            {
+              backend: backend.name,
+              issue: (user) => strategy.write(user),
+              lookup: (userId) =>
+                users.parseId(userId).pipe(
+                  Effect.flatMap((id) => users.get(id)),
+                  Effect.map((user) => ({ user, epoch: 0 })),
+                  Effect.option
+                )
+            },
+            backend.refresh
+          )
+          return { ...running, refresh }
+        })
       ),
       makeAuthenticator
     )
@@ -306,6 +353,7 @@ export const make = <
   const groups: ReadonlyArray<Groups> = [
     declared.register,
     ...declared.auth,
+    ...declared.refresh,
     declared.verify,
     declared.reset,
     declared.users
@@ -378,6 +426,8 @@ export const make = <
     optionalUser: typedOptionalUser(options.model),
     register: declared.register,
     auth: declared.auth,
+    /** The refresh groups, one per bearer backend with refresh tokens. */
+    refresh: declared.refresh,
     verify: declared.verify,
     reset: declared.reset,
     users: declared.users,
