@@ -4,11 +4,11 @@
  * only backends with refresh on have the route, and no token reaches a log line.
  */
 import { createServer } from "node:http"
-import { HttpApi, HttpApiBuilder } from "@effect/platform"
+import { HttpApi, HttpApiBuilder, OpenApi } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import { SqliteClient } from "@effect/sql-sqlite-node"
-import { assert, describe, layer } from "@effect/vitest"
+import { assert, describe, it, layer } from "@effect/vitest"
 import { Effect, Layer, Logger, Redacted } from "effect"
 import {
   AuthBackend,
@@ -185,6 +185,21 @@ const suite = (name: string, client: Layer.Layer<SqlClient.SqlClient, unknown>) 
   })
 
 describe("refresh tokens over HTTP", () => {
+  it("the OpenAPI document has the refresh route of the refresh backend only, its 401 codes, the pair at login", () => {
+    const spec = OpenApi.fromApi(Api)
+    const refreshRoute = JSON.stringify(spec.paths["/auth/jwt/refresh"])
+    for (const code of ["REFRESH_TOKEN_INVALID", "REFRESH_TOKEN_REUSED", "ValidationError", "UNSUPPORTED_MEDIA_TYPE"]) {
+      assert.include(refreshRoute, code)
+    }
+    assert.include(JSON.stringify(spec.paths["/auth/jwt/login"]), "BearerRefreshResponse")
+    assert.include(JSON.stringify(spec.components.schemas.BearerRefreshResponse), "refresh_token")
+    assert.notInclude(JSON.stringify(spec.paths["/auth/plain/login"]), "BearerRefreshResponse")
+    assert.isUndefined(spec.paths["/auth/plain/refresh"])
+    const tags = spec.tags.map((tag) => tag.name)
+    assert.deepStrictEqual(tags, [...new Set(tags)])
+    assert.include(tags, "auth:jwt")
+  })
+
   suite("SQLite", SqliteClient.layer({ filename: ":memory:" }))
 })
 

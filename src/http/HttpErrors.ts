@@ -222,7 +222,7 @@ const objectAt = (parent: JsonObject, key: string): JsonObject => asObject(paren
 
 /**
  * An `OpenApi.Transform` that removes @effect/platform's 400 `HttpApiDecodeError` from every response
- * (`layerValidationErrors` answers 422 instead). `UsersApi.make(...).addTo(api)` installs it; an app
+ * (`layerValidationErrors` answers 422 instead) and lists each tag once. `UsersApi.make(...).addTo(api)` installs it; an app
  * that sets its own transform can call this one from it.
  */
 export const openApiTransform = (spec: Record<string, unknown>): Record<string, unknown> => {
@@ -247,6 +247,15 @@ export const openApiTransform = (spec: Record<string, unknown>): Record<string, 
         }
       }
     }
+  }
+  // A backend's refresh group shares its auth group's tag: list each tag once.
+  if (Array.isArray(spec.tags)) {
+    const tags = new Map<unknown, JsonObject>()
+    for (const tag of spec.tags as ReadonlyArray<unknown>) {
+      const name = asObject(tag).name
+      tags.set(name, { ...asObject(tag), ...tags.get(name) })
+    }
+    spec.tags = [...tags.values()]
   }
   const schemas = objectAt(objectAt(spec, "components"), "schemas")
   if (!JSON.stringify(spec.paths ?? {}).includes(decodeErrorRef)) {
