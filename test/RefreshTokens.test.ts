@@ -35,7 +35,7 @@ const setup = Effect.gen(function* () {
           state.exists ? Option.some({ user: { ...alice, isActive: state.active }, epoch: state.epoch }) : Option.none()
         )
     },
-    { lifetime: "1 day", idleLifetime: "1 hour" }
+    { lifetime: "1 day", idleLifetime: "1 hour", purgeInterval: "10 minutes" }
   ).pipe(Effect.provideService(RefreshTokenStore.RefreshTokenStore, store))
   return { refresh, state, issued, store }
 })
@@ -49,7 +49,20 @@ const failure = <A, E extends { readonly _tag: string }>(effect: Effect.Effect<A
   )
 
 describe("RefreshTokens", () => {
-  it.effect("login issues a 43-character token and an access token of a new family at the login's epoch", () =>
+  it.scoped("expired families are purged every purgeInterval while the scope is open", () =>
+    Effect.gen(function* () {
+      const { refresh, store } = yield* setup
+      yield* refresh.login(alice, { epoch: 0 })
+      yield* TestClock.adjust("55 minutes")
+      const live = yield* refresh.login(alice, { epoch: 0 })
+      assert.strictEqual((yield* store.listOf("alice")).length, 2)
+      yield* TestClock.adjust("15 minutes")
+      assert.strictEqual((yield* store.listOf("alice")).length, 1)
+      assert.strictEqual(yield* failure(refresh.refresh(live.refreshToken)), "success")
+    })
+  )
+
+  it.scoped("login issues a 43-character token and an access token of a new family at the login's epoch", () =>
     Effect.gen(function* () {
       const { issued, refresh, store } = yield* setup
       const pair = yield* refresh.login(alice, { epoch: 0, userAgent: "x".repeat(600) })
@@ -62,7 +75,7 @@ describe("RefreshTokens", () => {
     })
   )
 
-  it.effect("refresh rotates: a new pair of the same family; the old token is spent", () =>
+  it.scoped("refresh rotates: a new pair of the same family; the old token is spent", () =>
     Effect.gen(function* () {
       const { issued, refresh } = yield* setup
       const first = yield* refresh.login(alice, { epoch: 0 })
@@ -74,7 +87,7 @@ describe("RefreshTokens", () => {
     })
   )
 
-  it.effect("a spent token is reuse: the whole family ends, the newest token too", () =>
+  it.scoped("a spent token is reuse: the whole family ends, the newest token too", () =>
     Effect.gen(function* () {
       const { refresh, store } = yield* setup
       const first = yield* refresh.login(alice, { epoch: 0 })
@@ -87,7 +100,7 @@ describe("RefreshTokens", () => {
     })
   )
 
-  it.effect("of 6 concurrent refreshes with one token one wins and the losers end the family", () =>
+  it.scoped("of 6 concurrent refreshes with one token one wins and the losers end the family", () =>
     Effect.gen(function* () {
       const { refresh } = yield* setup
       const first = yield* refresh.login(alice, { epoch: 0 })
@@ -104,7 +117,7 @@ describe("RefreshTokens", () => {
     })
   )
 
-  it.effect("the absolute lifetime counts from the login, however often the family is rotated", () =>
+  it.scoped("the absolute lifetime counts from the login, however often the family is rotated", () =>
     Effect.gen(function* () {
       const { refresh, store } = yield* setup
       let token = (yield* refresh.login(alice, { epoch: 0 })).refreshToken
@@ -118,7 +131,7 @@ describe("RefreshTokens", () => {
     })
   )
 
-  it.effect("the idle lifetime counts from the last refresh", () =>
+  it.scoped("the idle lifetime counts from the last refresh", () =>
     Effect.gen(function* () {
       const { refresh, store } = yield* setup
       const first = yield* refresh.login(alice, { epoch: 0 })
@@ -130,7 +143,7 @@ describe("RefreshTokens", () => {
     })
   )
 
-  it.effect("a family of an older session epoch, of an inactive or of a deleted user fails and ends", () =>
+  it.scoped("a family of an older session epoch, of an inactive or of a deleted user fails and ends", () =>
     Effect.gen(function* () {
       const { refresh, state, store } = yield* setup
       const [a, b, c] = yield* Effect.all([1, 2, 3].map(() => refresh.login(alice, { epoch: 0 })))
@@ -147,7 +160,7 @@ describe("RefreshTokens", () => {
     })
   )
 
-  it.effect("unknown and malformed tokens are RefreshTokenInvalid, never a defect", () =>
+  it.scoped("unknown and malformed tokens are RefreshTokenInvalid, never a defect", () =>
     Effect.gen(function* () {
       const { refresh } = yield* setup
       for (const token of ["", "short", "x".repeat(43), "é".repeat(43), `${"a".repeat(42)}=`, "a".repeat(5000)]) {
@@ -156,7 +169,7 @@ describe("RefreshTokens", () => {
     })
   )
 
-  it.effect("purgeExpired ends the expired families in batches and keeps the live ones", () =>
+  it.scoped("purgeExpired ends the expired families in batches and keeps the live ones", () =>
     Effect.gen(function* () {
       const { refresh, store } = yield* setup
       yield* Effect.all(Array.from({ length: 5 }, () => refresh.login(alice, { epoch: 0 })))

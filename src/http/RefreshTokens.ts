@@ -10,6 +10,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
 import { type Family, RefreshTokenStore, type RefreshTokenStoreService } from "../RefreshTokenStore.js"
 import type { BaseUser } from "../User.js"
 
@@ -19,6 +20,8 @@ export interface RefreshOptions {
   readonly lifetime?: Duration.DurationInput | undefined
   /** How long a family lives without a refresh; default 7 days. */
   readonly idleLifetime?: Duration.DurationInput | undefined
+  /** How often the expired families are purged (in batches of 500) while the server runs; default 1 hour. */
+  readonly purgeInterval?: Duration.DurationInput | undefined
 }
 
 /** An unknown, expired, revoked or malformed refresh token, or one whose user has gone or moved their epoch. */
@@ -74,10 +77,28 @@ const wellFormed = /^[A-Za-z0-9_-]{43}$/
 const digest = (token: string) => createHash("sha256").update(token).digest("base64url")
 const newToken = () => randomBytes(32).toString("base64url")
 
-/** Builds a backend's refresh tokens over the `RefreshTokenStore` in context. */
+/**
+ * Builds a backend's refresh tokens over the `RefreshTokenStore` in context, and purges its expired families
+ * every `purgeInterval` until the scope closes (a failed purge is logged and tried again next time).
+ */
 export const make = (
   dependencies: Dependencies,
   options: RefreshOptions = {}
+): Effect.Effect<RefreshTokensService, never, RefreshTokenStore | Scope.Scope> =>
+  Effect.tap(makeUnscheduled(dependencies, options), (service) =>
+    service.purgeExpired().pipe(
+      Effect.catchAllCause((cause) =>
+        Effect.logWarning(`Purging the expired refresh tokens of backend ${dependencies.backend} failed`, cause)
+      ),
+      Effect.delay(options.purgeInterval ?? "1 hour"),
+      Effect.forever,
+      Effect.forkScoped
+    )
+  )
+
+const makeUnscheduled = (
+  dependencies: Dependencies,
+  options: RefreshOptions
 ): Effect.Effect<RefreshTokensService, never, RefreshTokenStore> =>
   Effect.map(RefreshTokenStore, (store) => {
     const { backend, issue, lookup } = dependencies

@@ -300,7 +300,7 @@ function layerAuthenticator<Backends extends ReadonlyArray<AuthBackend.Any>>(
 function layerAuthenticator(
   backends: ReadonlyArray<AuthBackend.Any>
 ): Layer.Layer<Authenticator, ConfigError.ConfigError, unknown> {
-  return Layer.effect(
+  return Layer.scoped(
     Authenticator,
     Effect.map(
       Effect.forEach(backends, (backend) =>
