@@ -3,7 +3,10 @@
  * Users' tables `user`, `oauth_account` and `accesstoken`, a unique index on `lower(email)`, and the
  * `email_key` column (each e-mail's `emailKey`, computed in TypeScript) with its unique index.
  *
- * Every statement is `CREATE ... IF NOT EXISTS`, so running them against an existing FastAPI Users
+ * `0007_session_epoch` adds the session columns (`session_epoch` and `sessions_revoked_until` on `user`; `epoch`,
+ * `last_used_at`, `backend`, `user_agent` on `accesstoken`, all defaulted) and the `accesstoken_jti` table.
+ *
+ * Every statement is `CREATE ... IF NOT EXISTS` (or checks the column first), so running them against an existing FastAPI Users
  * database only adds what is missing. Apps add their own migrations next to these with
  * `Migrator.fromRecord({ ...Migrations.migrations(), "0100_user_first_name": ... })`.
  */
@@ -51,6 +54,15 @@ export class EmailCaseConflict extends Schema.TaggedError<EmailCaseConflict>()("
 /** The column holding each e-mail's `emailKey`, written by `SqlUserRepository` on every insert and e-mail change. */
 export const emailKeyColumn = "email_key"
 
+/** The users table's column holding each user's session epoch (0 for FastAPI Users' rows). */
+export const sessionEpochColumn = "session_epoch"
+
+/** The users table's column holding the latest expiry (ms since 1970) of the user's denied JWTs; 0 for none. */
+export const revokedUntilColumn = "sessions_revoked_until"
+
+/** The table of JWT `jti` records (denied on logout, kept across an epoch move) beside an access token table. */
+export const jtiTableOf = (accessTokenTable: string): string => `${accessTokenTable}_jti`
+
 /** The name of the unique index on `email_key` of a users table. */
 export const emailKeyIndexName = (userTable: string): string => `ix_${userTable}_email_key`
 
@@ -75,6 +87,17 @@ export const migrations = (options: Options = {}): Record<string, Migration> => 
   const refreshTable = options.refreshTokenTable ?? "refresh_token"
   const familyTable = `${refreshTable}_family`
   const integer = options.idType === "integer"
+
+  const columnsOf = (table: string) =>
+    Effect.gen(function* () {
+      const { sql: client, sqlite } = yield* dialect
+      const sql = client.withoutTransforms()
+      const rows = sqlite
+        ? yield* sql<{ name: string }>`SELECT name FROM pragma_table_info(${table})`
+        : yield* sql<{ name: string }>`SELECT column_name AS name FROM information_schema.columns
+            WHERE table_schema = current_schema() AND table_name = ${table}`
+      return new Set(rows.map((row) => row.name))
+    })
 
   const createUser: Migration = Effect.gen(function* () {
     const { sql: client, sqlite } = yield* dialect
@@ -145,14 +168,9 @@ export const migrations = (options: Options = {}): Record<string, Migration> => 
   // The key is computed here, not in SQL: SQLite's lower() folds ASCII only and PostgreSQL's depends on the
   // locale, so only TypeScript gives both databases the same key as the repository writes.
   const emailKeyUnique: Migration = Effect.gen(function* () {
-    const { sql: client, sqlite } = yield* dialect
-    const sql = client.withoutTransforms()
+    const sql = (yield* SqlClient.SqlClient).withoutTransforms()
     const table = sql(userTable)
-    const columns = sqlite
-      ? yield* sql<{ name: string }>`SELECT name FROM pragma_table_info(${userTable})`
-      : yield* sql<{ name: string }>`SELECT column_name AS name FROM information_schema.columns
-          WHERE table_schema = current_schema() AND table_name = ${userTable}`
-    if (!columns.some((column) => column.name === emailKeyColumn)) {
+    if (!(yield* columnsOf(userTable)).has(emailKeyColumn)) {
       // Folding can lengthen an address (ß → ss, ﬃ → ffi): up to three times its 320 characters.
       yield* sql`ALTER TABLE ${table} ADD COLUMN ${sql(emailKeyColumn)} VARCHAR(1024)`
     }
@@ -171,6 +189,41 @@ export const migrations = (options: Options = {}): Record<string, Migration> => 
       yield* sql`UPDATE ${table} SET ${sql(emailKeyColumn)} = ${key} WHERE id = ${row!.id}`
     }
     yield* sql`CREATE UNIQUE INDEX IF NOT EXISTS ${sql(emailKeyIndexName(userTable))} ON ${table} (${sql(emailKeyColumn)})`
+  })
+
+  // Sessions that end: the user's epoch (FastAPI Users' rows and inserts read 0), the latest expiry of their
+  // denied JWTs, and per token its epoch at issue, last use, backend and user agent. FastAPI Users' columns
+  // stay as they are and its inserts, which name none of these, get the defaults.
+  const sessionEpoch: Migration = Effect.gen(function* () {
+    const { sql: client, sqlite } = yield* dialect
+    const sql = client.withoutTransforms()
+    const timestamp = sql.literal(sqlite ? "DATETIME" : "TIMESTAMPTZ")
+    const userColumns = yield* columnsOf(userTable)
+    if (!userColumns.has(sessionEpochColumn)) {
+      yield* sql`ALTER TABLE ${sql(userTable)} ADD COLUMN ${sql(sessionEpochColumn)} INTEGER NOT NULL DEFAULT 0`
+    }
+    if (!userColumns.has(revokedUntilColumn)) {
+      yield* sql`ALTER TABLE ${sql(userTable)} ADD COLUMN ${sql(revokedUntilColumn)} BIGINT NOT NULL DEFAULT 0`
+    }
+    const tokenColumns = yield* columnsOf(tokenTable)
+    const added = [
+      ["epoch", sql`INTEGER NOT NULL DEFAULT 0`],
+      ["last_used_at", sql`${timestamp}`],
+      ["backend", sql`VARCHAR(100)`],
+      ["user_agent", sql`VARCHAR(512)`]
+    ] as const
+    for (const [column, type] of added) {
+      if (!tokenColumns.has(column)) yield* sql`ALTER TABLE ${sql(tokenTable)} ADD COLUMN ${sql(column)} ${type}`
+    }
+    const jtiTable = jtiTableOf(tokenTable)
+    yield* sql`CREATE TABLE IF NOT EXISTS ${sql(jtiTable)} (
+      jti VARCHAR(64) NOT NULL,
+      kind VARCHAR(8) NOT NULL,
+      epoch INTEGER,
+      expires_at BIGINT NOT NULL,
+      PRIMARY KEY (jti, kind)
+    )`
+    yield* sql`CREATE INDEX IF NOT EXISTS ${sql(`ix_${jtiTable}_expires_at`)} ON ${sql(jtiTable)} (expires_at)`
   })
 
   // Families are deleted with their user; tokens with their family (SQLite enforces neither without
@@ -207,6 +260,7 @@ export const migrations = (options: Options = {}): Record<string, Migration> => 
     "0004_user_email_lower_unique": uniqueLowerEmail,
     "0005_user_email_key": emailKeyUnique,
     "0006_accesstoken_user_id": accessTokenUserId,
+    "0007_session_epoch": sessionEpoch,
     "0008_refresh_token": createRefreshToken
   }
 }

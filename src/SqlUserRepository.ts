@@ -16,7 +16,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as SchemaAST from "effect/SchemaAST"
 import * as coalesce from "./internal/coalesce.js"
-import { emailKeyColumn } from "./Migrations.js"
+import { emailKeyColumn, revokedUntilColumn, sessionEpochColumn } from "./Migrations.js"
 import {
   emailKey,
   normalizeEmail,
@@ -34,7 +34,8 @@ import {
   pageOf,
   type UserFilters,
   UserRepository,
-  type UserRepositoryService
+  type UserRepositoryService,
+  type UserWithSessions
 } from "./UserRepository.js"
 
 /** Table names, the app's user model and how reads by ID run; the defaults are FastAPI Users' tables and model. */
@@ -124,6 +125,11 @@ export const make = <M extends UserModel.UserModel<any, any> = typeof UserModel.
     const accounts = sql(options.oauthAccountTable ?? "oauth_account")
     const userColumns = columnsOf(model.User)
     const selectUser = sql.literal(userColumns.map(({ column }) => quote(column)).join(", "))
+    // Reads by ID or e-mail also bring the session state: a login strategy's check costs no second lookup.
+    const selectUserSessions = sql.literal(
+      [...userColumns.map(({ column }) => column), sessionEpochColumn, revokedUntilColumn].map(quote).join(", ")
+    )
+    const epochColumn = sql(sessionEpochColumn)
     const selectAccount = sql.literal(accountColumns.map(({ column }) => quote(column)).join(", "))
 
     // Stored users decode without services: a model's schemas have no context requirements.
@@ -157,6 +163,18 @@ export const make = <M extends UserModel.UserModel<any, any> = typeof UserModel.
       Effect.map(encodeUser(input), (encoded) => toRow(userColumns, encoded as Record<string, unknown>))
     const readUser = (rows: ReadonlyArray<Record<string, unknown>>) =>
       rows.length === 0 ? Effect.succeedNone : Effect.asSome(decodeUser(fromRow(userColumns, rows[0]!)))
+    const readSessions = (rows: ReadonlyArray<Record<string, unknown>>) =>
+      Effect.map(readUser(rows), (user) =>
+        Option.map(
+          user,
+          // biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel/layerWith give it the model's type
+          (found): UserWithSessions<any> => ({
+            user: found,
+            sessionEpoch: Number(rows[0]![sessionEpochColumn] ?? 0),
+            revokedUntil: Number(rows[0]![revokedUntilColumn] ?? 0)
+          })
+        )
+      )
     const readAccounts = (rows: ReadonlyArray<Record<string, unknown>>) =>
       decodeAccounts(rows.map((row) => fromRow(accountColumns, row)))
     const accountRow = (userId: unknown, account: OAuthAccountCreate) => ({
@@ -170,11 +188,11 @@ export const make = <M extends UserModel.UserModel<any, any> = typeof UserModel.
       const [text] = statement.compile()
       return (...params: ReadonlyArray<unknown>) => sql.unsafe<Record<string, unknown>>(text, params)
     }
-    const selectById = prepare(sql`SELECT ${selectUser} FROM ${users} WHERE id = ${null}`)
+    const selectById = prepare(sql`SELECT ${selectUserSessions} FROM ${users} WHERE id = ${null}`)
     const keyColumn = sql(emailKeyColumn)
     // A row some other program wrote after the migrations (FastAPI Users itself) has no key: found by lower(email).
     const selectByEmail = prepare(
-      sql`SELECT ${selectUser} FROM ${users} WHERE ${keyColumn} = ${null} OR (${keyColumn} IS NULL AND lower(email) = lower(${null})) LIMIT 1`
+      sql`SELECT ${selectUserSessions} FROM ${users} WHERE ${keyColumn} = ${null} OR (${keyColumn} IS NULL AND lower(email) = lower(${null})) LIMIT 1`
     )
     const selectOwner = prepare(
       sql`SELECT user_id FROM ${accounts} WHERE oauth_name = ${null} AND account_id = ${null} LIMIT 1`
@@ -207,7 +225,9 @@ export const make = <M extends UserModel.UserModel<any, any> = typeof UserModel.
     // otherwise than it returns it (an upper-case UUID in PostgreSQL), and a miss must be a real miss.
     const coalescedById = yield* coalesce.make((ids: ReadonlyArray<unknown>) =>
       Effect.map(
-        ids.length === 1 ? selectById(ids[0]) : sql`SELECT ${selectUser} FROM ${users} WHERE ${sql.in("id", ids)}`,
+        ids.length === 1
+          ? selectById(ids[0])
+          : sql`SELECT ${selectUserSessions} FROM ${users} WHERE ${sql.in("id", ids)}`,
         (rows) => new Map(rows.map((row) => [String(row.id), row]))
       )
     )
@@ -219,6 +239,12 @@ export const make = <M extends UserModel.UserModel<any, any> = typeof UserModel.
           : Effect.flatMap(coalescedById(id), (row) => (row === undefined ? selectById(id) : Effect.succeed([row])))
       )
     const readById = options.coalesceReads === false ? selectById : rowById
+
+    // PostgreSQL cannot store a NUL character (so no user has one), and fails the query that holds one.
+    const rowsByEmail = (email: string) =>
+      email.includes("\u0000")
+        ? Effect.succeed<ReadonlyArray<Record<string, unknown>>>([])
+        : selectByEmail(emailKey(email), email)
 
     const flagFilters = [
       ["isActive", "is_active"],
@@ -244,6 +270,32 @@ export const make = <M extends UserModel.UserModel<any, any> = typeof UserModel.
     // PostgreSQL cannot store a NUL character (so no e-mail starts with one), and fails the query that holds one.
     const matchesNothing = (filters: UserFilters) => filters.emailPrefix?.includes("\u0000") === true
 
+    // One statement: the change and the epoch move are written together, or neither is.
+    const updateEndingSessions = (
+      user: { readonly id: unknown },
+      patch: object,
+      expected: object
+      // biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel/layerWith give it the model's type
+    ): Effect.Effect<Option.Option<UserWithSessions<any>>, UserAlreadyExists> =>
+      Effect.gen(function* () {
+        const id = yield* encodeId(user.id)
+        const { id: _, ...fields } = patch as Record<string, unknown>
+        const row = withKey(yield* userRow(fields), fields.email)
+        const conditions = Object.entries(yield* userRow(expected as Record<string, unknown>)).map(
+          ([column, value]) => sql`${sql(column)} = ${value}`
+        )
+        const where = sql.and([sql`id = ${id}`, ...conditions])
+        const moveEpoch = sql`${epochColumn} = ${epochColumn} + 1`
+        const set = Object.keys(row).length === 0 ? moveEpoch : sql`${sql.update(row)}, ${moveEpoch}`
+        const rows = yield* catchEmailConflict(
+          sql`UPDATE ${users} SET ${set} WHERE ${where} RETURNING ${selectUserSessions}`
+        )
+        return yield* readSessions(rows)
+      }).pipe(
+        Effect.catchTag("ParseError", (error) => Effect.die(error)),
+        Effect.withSpan("SqlUserRepository.updateEndingSessions", spanOptions)
+      )
+
     // biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel/layerWith give it the model's type
     const service: UserRepositoryService<any> = {
       get: (id) =>
@@ -252,15 +304,16 @@ export const make = <M extends UserModel.UserModel<any, any> = typeof UserModel.
           Effect.orDie
         ),
 
-      getByEmail: (email) =>
-        // PostgreSQL cannot store a NUL character (so no user has one), and fails the query that holds one.
-        (email.includes("\u0000")
-          ? Effect.succeed<ReadonlyArray<Record<string, unknown>>>([])
-          : selectByEmail(emailKey(email), email)
-        ).pipe(
-          Effect.flatMap((rows) => readUser(rows)),
+      getByEmail: (email) => Effect.flatMap(rowsByEmail(email), (rows) => readUser(rows)).pipe(Effect.orDie),
+
+      getWithEpoch: (id) =>
+        Effect.flatMap(encodeId(id), (encoded) => readById(encoded)).pipe(
+          Effect.flatMap((rows) => readSessions(rows)),
           Effect.orDie
         ),
+
+      getByEmailWithEpoch: (email) =>
+        Effect.flatMap(rowsByEmail(email), (rows) => readSessions(rows)).pipe(Effect.orDie),
 
       getByOAuthAccount: (oauthName, accountId) =>
         selectOwner(oauthName, accountId).pipe(
@@ -354,6 +407,15 @@ export const make = <M extends UserModel.UserModel<any, any> = typeof UserModel.
           Effect.catchTags({ ParseError: (error) => Effect.die(error), SqlError: (error) => Effect.die(error) }),
           Effect.withSpan("SqlUserRepository.updateIf", spanOptions)
         ),
+
+      updateEndingSessions,
+
+      raiseRevokedUntil: (user, until) =>
+        Effect.gen(function* () {
+          const id = yield* encodeId(user.id)
+          const column = sql(revokedUntilColumn)
+          yield* sql`UPDATE ${users} SET ${column} = ${until} WHERE id = ${id} AND ${column} < ${until}`
+        }).pipe(Effect.orDie, Effect.withSpan("SqlUserRepository.raiseRevokedUntil", spanOptions)),
 
       delete: (user) =>
         Effect.gen(function* () {

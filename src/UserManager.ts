@@ -47,12 +47,28 @@ import {
 import { HookManager, type HookRequest, type UserChanges, UserHooks } from "./UserHooks.js"
 import { UserManagerConfig } from "./UserManagerConfig.js"
 import type { UserModel, UserOf } from "./UserModel.js"
-import { type ListOptions, type UserFilters, UserRepository, type UserRepositoryService } from "./UserRepository.js"
+import {
+  type ListOptions,
+  type UserFilters,
+  UserRepository,
+  type UserRepositoryService,
+  type UserWithSessions
+} from "./UserRepository.js"
 
 /** Whether a create or update comes from the user (safe: the flags are ignored) or from an admin. */
 export interface SafeOption {
   /** When true, `isActive`, `isSuperuser` and `isVerified` in the input are ignored. Default false. */
   readonly safe?: boolean | undefined
+}
+
+/** How an update runs: safe or not, and what happens to the session that asked for it. */
+export interface UpdateOptions extends SafeOption {
+  /**
+   * Called with the user's new session epoch when the update ended their sessions (a new password or e-mail,
+   * a deactivation), right after the write: the caller carries its own session over to it
+   * (`AuthStrategy.keep`). Without it every session ends, the caller's included.
+   */
+  readonly keepSession?: ((epoch: number) => Effect.Effect<void>) | undefined
 }
 
 /** How `oauthCallback` treats an e-mail that already belongs to a user, and new users' verified flag. */
@@ -73,6 +89,8 @@ export interface Credentials {
 export interface UserManagerService<U extends BaseUser = User> {
   /** The user with this ID, or `UserNotExists`. */
   readonly get: (id: IdOf<U>) => Effect.Effect<U, UserNotExists>
+  /** The user with their session epoch, in one lookup (what login strategies check a token against). */
+  readonly getWithEpoch: (id: IdOf<U>) => Effect.Effect<UserWithSessions<U>, UserNotExists>
   /** The user with this e-mail in any case, or `UserNotExists`. */
   readonly getByEmail: (email: string) => Effect.Effect<U, UserNotExists>
   /** The user linked to this OAuth account, or `UserNotExists`. */
@@ -97,16 +115,36 @@ export interface UserManagerService<U extends BaseUser = User> {
     token: string,
     password: Redacted.Redacted<string>
   ) => Effect.Effect<U, InvalidResetPasswordToken | UserNotExists | UserInactive | InvalidPassword>
-  /** Applies the fields given, then runs `onAfterUpdate`. A new e-mail resets `isVerified`. */
+  /**
+   * Applies the fields given, then runs `onAfterUpdate`. A new e-mail resets `isVerified`. A new password or
+   * e-mail, or a deactivation, ends every session of the user in the same write (but the one `keepSession` keeps).
+   */
   readonly update: (
     user: U,
     patch: UserUpdate<U>,
-    options?: SafeOption
+    options?: UpdateOptions
   ) => Effect.Effect<U, InvalidPassword | UserAlreadyExists | UserNotExists>
   /** Runs `onBeforeDelete`, deletes the user, then runs `onAfterDelete`. */
   readonly delete: (user: U) => Effect.Effect<void, UserDeleteAborted>
   /** The user these credentials belong to, active or not (callers decide), or `InvalidCredentials`. */
   readonly authenticate: (credentials: Credentials) => Effect.Effect<U, InvalidCredentials>
+  /**
+   * `authenticate` with the session epoch read with the user row, before the password check: a session stamped
+   * with it dies if a password reset lands while the password is being checked.
+   */
+  readonly authenticateWithEpoch: (credentials: Credentials) => Effect.Effect<UserWithSessions<U>, InvalidCredentials>
+  /**
+   * Checks a user's current password (re-authentication before a sensitive change): `InvalidCredentials` when
+   * wrong, after the same hash work as a failed login. The one place wrong current passwords pass through.
+   */
+  readonly checkPassword: (user: U, password: Redacted.Redacted<string>) => Effect.Effect<void, InvalidCredentials>
+  /** Ends every session of the user, on every strategy and instance ("log out everywhere"): moves the epoch. */
+  readonly endSessions: (user: U) => Effect.Effect<void>
+  /**
+   * Records that a JWT of the user expiring at `until` (ms since 1970) is denied: until then, JWT checks of
+   * this user ask the deny-list.
+   */
+  readonly raiseRevokedUntil: (user: U, until: number) => Effect.Effect<void>
   /** Logs in through an OAuth account: refreshes a known account, links one by e-mail, or registers a user. */
   readonly oauthCallback: (
     account: OAuthAccountCreate,
@@ -220,6 +258,7 @@ export const make = Effect.gen(function* () {
   // Lookups sit on every authenticated request and carry no span of their own: a span costs about as many
   // runtime steps as the rest of the lookup, and @effect/sql's `sql.execute` span already shows the query.
   const get = (id: unknown) => Effect.flatMap(repository.get(id), someOrNotExists)
+  const getWithEpoch = (id: unknown) => Effect.flatMap(repository.getWithEpoch(id), someOrNotExists)
   const getByEmail = (email: string) => Effect.flatMap(repository.getByEmail(email), someOrNotExists)
   const getByOAuthAccount = (oauthName: string, accountId: string) =>
     Effect.flatMap(repository.getByOAuthAccount(oauthName, accountId), someOrNotExists)
@@ -296,7 +335,8 @@ export const make = Effect.gen(function* () {
 
   /** Validates, checks the e-mail, hashes and stores a patch; returns the user and what changed. */
   // biome-ignore lint/suspicious/noExplicitAny: one manager for every user model; forModel gives it the model's type
-  const applyUpdate = Effect.fnUntraced(function* (user: BaseUser, patch: UserUpdate<any>, safe: boolean) {
+  const applyUpdate = Effect.fnUntraced(function* (user: BaseUser, patch: UserUpdate<any>, options: UpdateOptions) {
+    const safe = options.safe ?? false
     const stored: Record<string, unknown> = definedFields(patch, [
       "password",
       "email",
@@ -323,8 +363,18 @@ export const make = Effect.gen(function* () {
       stored.hashedPassword = yield* hasher.hash(password)
       changes.passwordChanged = true
     }
+    // A new password or address, or a deactivation, ends every session in the same write.
+    const endsSessions = changes.passwordChanged === true || stored.email !== undefined || stored.isActive === false
     // biome-ignore lint/suspicious/noExplicitAny: one manager for every user model; forModel gives it the model's type
-    const updated = Object.keys(stored).length === 0 ? user : yield* repository.update(user, stored as UserPatch<any>)
+    const row = stored as UserPatch<any>
+    let updated: BaseUser
+    if (endsSessions) {
+      const written = yield* Effect.flatMap(repository.updateEndingSessions(user, row, {}), someOrNotExists)
+      if (options.keepSession !== undefined) yield* options.keepSession(written.sessionEpoch)
+      updated = written.user
+    } else {
+      updated = Object.keys(stored).length === 0 ? user : yield* repository.update(user, row)
+    }
     // biome-ignore lint/suspicious/noExplicitAny: one manager for every user model; forModel gives it the model's type
     return { updated, changes: changes as UserChanges<any> }
   })
@@ -344,15 +394,20 @@ export const make = Effect.gen(function* () {
     const hashedPassword = yield* hasher.hash(password)
     // Written only over the hash and e-mail the token was checked against, in one statement: of concurrent
     // resets with one token exactly one wins, and a change that lands meanwhile spends the token.
+    // The session epoch moves in the same statement: every session of the user ends with the reset.
     const written = yield* repository
-      .updateIf(user, { hashedPassword }, { hashedPassword: user.hashedPassword, email: user.email, isActive: true })
+      .updateEndingSessions(
+        user,
+        { hashedPassword },
+        { hashedPassword: user.hashedPassword, email: user.email, isActive: true }
+      )
       .pipe(
         Effect.catchTag("UserAlreadyExists", () =>
           Effect.dieMessage("UserRepository.updateIf reported a taken e-mail on a password reset")
         )
       )
     if (Option.isNone(written)) return yield* invalid()
-    const updated = written.value
+    const updated = written.value.user
     yield* runAfterHook("onAfterResetPassword", updated, (request) => hooks.onAfterResetPassword(updated, request))
     return updated
   })
@@ -361,9 +416,9 @@ export const make = Effect.gen(function* () {
     user: BaseUser,
     // biome-ignore lint/suspicious/noExplicitAny: one manager for every user model; forModel gives it the model's type
     patch: UserUpdate<any>,
-    options?: SafeOption
+    options?: UpdateOptions
   ) {
-    const { changes, updated } = yield* applyUpdate(user, patch, options?.safe ?? false)
+    const { changes, updated } = yield* applyUpdate(user, patch, options ?? {})
     yield* runAfterHook("onAfterUpdate", updated, (request) => hooks.onAfterUpdate(updated, changes, request))
     return updated
   })
@@ -376,18 +431,37 @@ export const make = Effect.gen(function* () {
     yield* runAfterHook("onAfterDelete", user, (request) => hooks.onAfterDelete(user, request))
   })
 
-  const authenticate = Effect.fn("UserManager.authenticate")(function* ({ password, username }: Credentials) {
+  const authenticateWithEpoch = Effect.fn("UserManager.authenticate")(function* ({ password, username }: Credentials) {
     if (Redacted.value(password).length > maxLoginPasswordLength) return yield* new InvalidCredentials()
-    const found = yield* repository.getByEmail(username)
+    // The epoch comes with the row, before the (slow) password check: a reset landing meanwhile moves it on.
+    const found = yield* repository.getByEmailWithEpoch(username)
     if (Option.isNone(found)) {
       yield* hasher.verify(password, dummyHash)
       return yield* new InvalidCredentials()
     }
-    const user = found.value
+    const { user } = found.value
     if (!(yield* hasher.verify(password, user.hashedPassword))) return yield* new InvalidCredentials()
-    if (!hasher.needsRehash(user.hashedPassword)) return user
+    if (!hasher.needsRehash(user.hashedPassword)) return found.value
     const hashedPassword = yield* hasher.hash(password)
-    return yield* repository.update(user, { hashedPassword }).pipe(Effect.orElseSucceed(() => user))
+    const rehashed = yield* repository.update(user, { hashedPassword }).pipe(Effect.orElseSucceed(() => user))
+    return { ...found.value, user: rehashed }
+  })
+
+  const checkPassword = Effect.fn("UserManager.checkPassword")(function* (
+    user: BaseUser,
+    password: Redacted.Redacted<string>
+  ) {
+    // Too long to be anyone's: the same dummy hash work as a failed login, so timing says nothing either way.
+    const tooLong = Redacted.value(password).length > maxLoginPasswordLength
+    const valid = yield* hasher.verify(
+      tooLong ? Redacted.make("") : password,
+      tooLong ? dummyHash : user.hashedPassword
+    )
+    if (tooLong || !valid) return yield* new InvalidCredentials()
+  })
+
+  const endSessions = Effect.fn("UserManager.endSessions")(function* (user: BaseUser) {
+    yield* repository.updateEndingSessions(user, {}, {}).pipe(Effect.orDie)
   })
 
   const oauthCallback = Effect.fn("UserManager.oauthCallback")(function* (
@@ -445,6 +519,7 @@ export const make = Effect.gen(function* () {
 
   self = UserManager.of({
     get,
+    getWithEpoch,
     getByEmail,
     getByOAuthAccount,
     list: Effect.fn("UserManager.list")((options?: ListOptions) => repository.list(options ?? {})),
@@ -456,7 +531,12 @@ export const make = Effect.gen(function* () {
     resetPassword,
     update,
     delete: deleteUser,
-    authenticate,
+    authenticate: (credentials: Credentials) =>
+      Effect.map(authenticateWithEpoch(credentials), (authenticated) => authenticated.user),
+    authenticateWithEpoch,
+    checkPassword,
+    endSessions,
+    raiseRevokedUntil: (user, until) => repository.raiseRevokedUntil(user, until),
     oauthCallback,
     oauthAssociateCallback,
     validatePassword: (password, user) => validator.validate(password, user),

@@ -39,6 +39,18 @@ export type UserExpectation<U extends BaseUser = User> = Partial<
   Pick<U, "email" | "hashedPassword" | "isActive" | "isVerified">
 >
 
+/**
+ * A user with their session state, read in the same lookup (one row): `sessionEpoch` moves on every change that
+ * ends sessions (a token issued at another epoch is dead); `revokedUntil` (ms since 1970, 0 for none) is the
+ * latest expiry of the user's denied JWTs, so that only while it is in the future does a JWT check ask the
+ * deny-list.
+ */
+export interface UserWithSessions<U extends BaseUser = User> {
+  readonly user: U
+  readonly sessionEpoch: number
+  readonly revokedUntil: number
+}
+
 /** Which users a list or count covers; every filter given must match. */
 export interface UserFilters {
   /** E-mails starting with this, compared by `emailKey` (any case); `%` and `_` are plain characters. */
@@ -74,6 +86,10 @@ export interface UserRepositoryService<U extends BaseUser = User> {
   readonly get: (id: IdOf<U>) => Effect.Effect<Option.Option<U>>
   /** Finds the user whose e-mail has this one's `emailKey` (any case, any Unicode normal form). */
   readonly getByEmail: (email: string) => Effect.Effect<Option.Option<U>>
+  /** The user with their session state, in one lookup (coalesced like `get`). FastAPI Users' rows read epoch 0. */
+  readonly getWithEpoch: (id: IdOf<U>) => Effect.Effect<Option.Option<UserWithSessions<U>>>
+  /** `getByEmail` with the session state, in one lookup (logins stamp the epoch read before the password check). */
+  readonly getByEmailWithEpoch: (email: string) => Effect.Effect<Option.Option<UserWithSessions<U>>>
   readonly getByOAuthAccount: (oauthName: string, accountId: string) => Effect.Effect<Option.Option<UserWithOAuth<U>>>
   /** Stores a new user; assigns the ID when `id` is absent. */
   readonly create: (user: UserInsert<U>) => Effect.Effect<U, UserAlreadyExists>
@@ -93,6 +109,18 @@ export interface UserRepositoryService<U extends BaseUser = User> {
     patch: UserPatch<U>,
     expected: UserExpectation<U>
   ) => Effect.Effect<Option.Option<U>, UserAlreadyExists>
+  /**
+   * `updateIf` that also moves the session epoch by one in the same atomic step (every session of the user
+   * ends with the change); the user and the new epoch, or `None` when the user is missing or no longer matches.
+   * With an empty patch and expectation it only ends the sessions ("log out everywhere").
+   */
+  readonly updateEndingSessions: (
+    user: U,
+    patch: UserPatch<U>,
+    expected: UserExpectation<U>
+  ) => Effect.Effect<Option.Option<UserWithSessions<U>>, UserAlreadyExists>
+  /** Raises `revokedUntil` to `until` (ms since 1970) if it is lower; a missing user is not an error. */
+  readonly raiseRevokedUntil: (user: U, until: number) => Effect.Effect<void>
   /** A page of the users matching the filters, in ascending ID order (stable across pages). */
   readonly list: (options: ListOptions) => Effect.Effect<ReadonlyArray<U>>
   /** How many users match the filters. */
@@ -110,6 +138,8 @@ export interface UserRepositoryService<U extends BaseUser = User> {
 interface Stored {
   readonly user: BaseUser
   readonly oauthAccounts: ReadonlyArray<OAuthAccount>
+  readonly sessionEpoch: number
+  readonly revokedUntil: number
 }
 
 /** The stored form of an OAuth account a provider reported: a fresh ID, absent tokens as null. */
@@ -146,7 +176,7 @@ export const makeMemory = (): UserRepositoryService<any> => {
         return Effect.dieMessage("UserRepository: a user with this ID already exists")
       }
       const user = { ...input, id: input.id ?? nextId++ } as BaseUser
-      const stored = { user, oauthAccounts: accounts }
+      const stored: Stored = { user, oauthAccounts: accounts, sessionEpoch: 0, revokedUntil: 0 }
       MutableHashMap.set(users, user.id, stored)
       idsByEmail.set(emailKey(user.email), user.id)
       return Effect.succeed(stored)
@@ -162,11 +192,19 @@ export const makeMemory = (): UserRepositoryService<any> => {
     idsByEmail.set(emailKey(next.user.email), id)
     return next
   }
-  // biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel gives it the model's type
-  const updateNow = (user: BaseUser, patch: UserPatch<any>): Stored | UserAlreadyExists | UserNotExists =>
+  const updateNow = (
+    user: BaseUser,
+    // biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel gives it the model's type
+    patch: UserPatch<any>,
+    endSessions = false
+  ): Stored | UserAlreadyExists | UserNotExists =>
     patch.email !== undefined && takenByOther(patch.email, user.id)
       ? new UserAlreadyExists()
-      : modifyNow(user.id, (stored) => ({ ...stored, user: { ...stored.user, ...patch } }))
+      : modifyNow(user.id, (stored) => ({
+          ...stored,
+          user: { ...stored.user, ...patch },
+          sessionEpoch: stored.sessionEpoch + (endSessions ? 1 : 0)
+        }))
   const matches = (id: unknown, expected: Record<string, unknown>) =>
     Option.exists(MutableHashMap.get(users, id), ({ user }) =>
       Object.entries(expected).every(
@@ -178,6 +216,12 @@ export const makeMemory = (): UserRepositoryService<any> => {
       ? Effect.fail(result as E)
       : Effect.succeed(result as Stored)
   const modify = (id: unknown, f: (stored: Stored) => Stored) => Effect.suspend(() => lift(modifyNow(id, f)))
+  // biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel gives it the model's type
+  const withSessions = ({ revokedUntil, sessionEpoch, user }: Stored): UserWithSessions<any> => ({
+    user,
+    sessionEpoch,
+    revokedUntil
+  })
 
   const matching = (filters: UserFilters) => {
     const prefix = filters.emailPrefix === undefined ? undefined : emailKey(filters.emailPrefix)
@@ -200,6 +244,11 @@ export const makeMemory = (): UserRepositoryService<any> => {
       Effect.sync(() =>
         Option.flatMap(ownerOf(email), (id) => Option.map(MutableHashMap.get(users, id), ({ user }) => user))
       ),
+    getWithEpoch: (id) => Effect.sync(() => Option.map(MutableHashMap.get(users, id), withSessions)),
+    getByEmailWithEpoch: (email) =>
+      Effect.sync(() =>
+        Option.flatMap(ownerOf(email), (id) => Option.map(MutableHashMap.get(users, id), withSessions))
+      ),
     getByOAuthAccount: (oauthName, accountId) =>
       Effect.sync(() => {
         for (const [, stored] of users) {
@@ -218,6 +267,17 @@ export const makeMemory = (): UserRepositoryService<any> => {
         const result = updateNow(user, patch)
         if (result instanceof UserAlreadyExists) return Effect.fail(result)
         return Effect.succeed(result instanceof UserNotExists ? Option.none() : Option.some(result.user))
+      }),
+    updateEndingSessions: (user, patch, expected) =>
+      Effect.suspend(() => {
+        if (!matches(user.id, expected)) return Effect.succeedNone
+        const result = updateNow(user, patch, true)
+        if (result instanceof UserAlreadyExists) return Effect.fail(result)
+        return Effect.succeed(result instanceof UserNotExists ? Option.none() : Option.some(withSessions(result)))
+      }),
+    raiseRevokedUntil: (user, until) =>
+      Effect.sync(() => {
+        modifyNow(user.id, (stored) => ({ ...stored, revokedUntil: Math.max(stored.revokedUntil, until) }))
       }),
     list: (options) =>
       Effect.sync(() => {

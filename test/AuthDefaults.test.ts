@@ -9,6 +9,7 @@ import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, describe, it, layer } from "@effect/vitest"
 import { Duration, Effect, Layer, Option, Redacted, TestClock } from "effect"
 import {
+  AccessTokenStore,
   AuthBackend,
   AuthStrategy,
   SqlAccessTokenStore,
@@ -74,7 +75,7 @@ const lifetimeCases = (
     assert.isTrue(Option.isNone(yield* strategy.read(token)), "just over the lifetime")
   })
 
-layer(UserRepository.layerMemory)("JWT strategy lifetime", (it) => {
+layer(Layer.merge(UserRepository.layerMemory, AccessTokenStore.layerMemory))("JWT strategy lifetime", (it) => {
   it.effect("default 1 hour: valid a second before, refused a second after", () =>
     withManager((users) => Effect.flatMap(AuthStrategy.jwt({ secret }), (jwt) => lifetimeCases(jwt, users, "1 hour")))
   )

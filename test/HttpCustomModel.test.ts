@@ -9,7 +9,15 @@ import type * as SqlClient from "@effect/sql/SqlClient"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, describe, layer } from "@effect/vitest"
 import { Effect, Layer, Redacted, Schema } from "effect"
-import { AuthBackend, AuthStrategy, IdParser, PasswordHasher, UserManager, UsersApi } from "effect-users"
+import {
+  AccessTokenStore,
+  AuthBackend,
+  AuthStrategy,
+  IdParser,
+  PasswordHasher,
+  UserManager,
+  UsersApi
+} from "effect-users"
 import { CustomModel } from "./UserRepositorySuite.js"
 import { authSecret, request } from "./utils/HttpTest.js"
 import { describePg, freshDatabase } from "./utils/PgTest.js"
@@ -39,6 +47,7 @@ const Knights = UserManager.forModel(CustomModel)
 const makeServer = (client: Layer.Layer<SqlClient.SqlClient, unknown>) =>
   HttpApiBuilder.serve().pipe(
     Layer.provide(HttpApiBuilder.api(Api).pipe(Layer.provide(ProfileLive), Layer.provide(Users.layer(Api)))),
+    Layer.provide(AccessTokenStore.layerMemory),
     Layer.provideMerge(
       UserManager.layer.pipe(
         Layer.provide([

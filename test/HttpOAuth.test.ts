@@ -10,6 +10,7 @@ import {
   Migrations,
   OAuth,
   PasswordHasher,
+  SqlAccessTokenStore,
   SqlUserRepository,
   UserManager,
   UsersApi
@@ -52,6 +53,7 @@ const Server = HttpApiBuilder.serve().pipe(
   Layer.provide(HttpApiBuilder.api(Api)),
   Layer.provide(FakeOAuth.layer(Api).pipe(Layer.provide(UsersLive))),
   Layer.provide(UsersLive),
+  Layer.provideMerge(SqlAccessTokenStore.layer.pipe(Layer.provide(client))),
   Layer.provideMerge(Manager),
   Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
   Layer.orDie

@@ -15,6 +15,7 @@ import {
   AuthStrategy,
   Migrations,
   PasswordHasher,
+  SqlAccessTokenStore,
   SqlRefreshTokenStore,
   SqlUserRepository,
   UserManager,
@@ -49,7 +50,7 @@ const server = (client: Layer.Layer<SqlClient.SqlClient, unknown>) =>
   HttpApiBuilder.serve().pipe(
     Layer.provide(HttpApiBuilder.api(Api)),
     Layer.provide(Users.layer(Api)),
-    Layer.provide(SqlRefreshTokenStore.layer),
+    Layer.provide([SqlRefreshTokenStore.layer, SqlAccessTokenStore.layer]),
     Layer.provideMerge(
       UserManager.layer.pipe(
         Layer.provide([SqlUserRepository.layer, testConfig(), PasswordHasher.layer(makeFakeHasher().service)])

@@ -34,7 +34,7 @@ const migrationSpec = (name: string, client: () => Layer.Layer<SqlClient.SqlClie
         const applied = yield* Migrations.run(tables)
         assert.deepStrictEqual(
           applied.map(([id]) => id),
-          [1, 2, 3, 4, 5, 6]
+          [1, 2, 3, 4, 5, 6, 7]
         )
         assert.includeMembers(yield* tablesOf, [tables.userTable, tables.oauthAccountTable, tables.accessTokenTable])
         assert.deepStrictEqual(yield* Migrations.run(tables), [])
@@ -100,7 +100,7 @@ const migrationSpec = (name: string, client: () => Layer.Layer<SqlClient.SqlClie
         const applied = yield* Migrations.run(tables)
         assert.deepStrictEqual(
           applied.map(([id]) => id),
-          [1, 2, 3, 4, 5, 6]
+          [1, 2, 3, 4, 5, 6, 7]
         )
       }).pipe(Effect.provide(client()))
     )
@@ -146,7 +146,7 @@ const migrationSpec = (name: string, client: () => Layer.Layer<SqlClient.SqlClie
         yield* sql`DELETE FROM ${sql(tables.userTable)} WHERE email IN (${emails[1]!}, ${emails[2]!})`
         assert.deepStrictEqual(
           (yield* Migrations.run(tables)).map(([id]) => id),
-          [1, 2, 3, 4, 5, 6]
+          [1, 2, 3, 4, 5, 6, 7]
         )
         const rows = yield* sql<{
           email: string

@@ -1,7 +1,7 @@
 /** Security decisions no other test pins: the flags of users OAuth registers, the JWT strategy's key length. */
 import { assert, describe, layer } from "@effect/vitest"
 import { Cause, Effect, Exit, Redacted } from "effect"
-import { AuthStrategy, type OAuthAccount, UserManager, UserRepository } from "effect-users"
+import { AccessTokenStore, AuthStrategy, type OAuthAccount, UserManager, UserRepository } from "effect-users"
 import { freshEmail, harness } from "./utils/TestUsers.js"
 
 const account = (email: string) => ({
@@ -59,7 +59,12 @@ layer(UserRepository.layerMemory)("security defaults", (it) => {
       Effect.gen(function* () {
         const { users } = yield* harness()
         const build = (secret: string) =>
-          Effect.exit(Effect.provideService(AuthStrategy.jwt({ secret: Redacted.make(secret) }), UserManager, users))
+          Effect.exit(
+            AuthStrategy.jwt({ secret: Redacted.make(secret) }).pipe(
+              Effect.provideService(UserManager, users),
+              Effect.provideService(AccessTokenStore.AccessTokenStore, AccessTokenStore.makeMemory())
+            )
+          )
         const short = yield* build("x".repeat(31))
         assert.isTrue(Exit.isFailure(short) && Cause.isDie(short.cause))
         if (Exit.isFailure(short)) assert.include(Cause.pretty(short.cause), "at least 32 bytes")
@@ -74,7 +79,10 @@ layer(UserRepository.layerMemory)("security defaults", (it) => {
       Effect.gen(function* () {
         const { users } = yield* harness()
         const secret = Redacted.make("auth-secret-auth-secret-auth-secret-auth")
-        const jwt = yield* Effect.provideService(AuthStrategy.jwt({ secret }), UserManager, users)
+        const jwt = yield* AuthStrategy.jwt({ secret }).pipe(
+          Effect.provideService(UserManager, users),
+          Effect.provideService(AccessTokenStore.AccessTokenStore, AccessTokenStore.makeMemory())
+        )
         const user = yield* users.create({ email: freshEmail(), password: Redacted.make("correct horse battery") })
         const token = yield* jwt.write(user)
         assert.strictEqual((yield* jwt.read(token))._tag, "Some")

@@ -109,7 +109,9 @@ describe("SQLite", () => {
           is_active: 1,
           is_superuser: 0,
           is_verified: 1,
-          email_key: user.email.toLowerCase()
+          email_key: user.email.toLowerCase(),
+          session_epoch: 0,
+          sessions_revoked_until: 0
         })
       })
     )

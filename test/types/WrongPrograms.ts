@@ -4,6 +4,7 @@
  */
 import { HttpApi, HttpApiBuilder, HttpApiEndpoint, HttpApiGroup } from "@effect/platform"
 import { Effect, Layer, Redacted, Schema } from "effect"
+import type { AccessTokenStore } from "effect-users"
 import { AuthBackend, AuthStrategy, OAuth, type UserManager, UserModel, UserSchemas, UsersApi } from "effect-users"
 
 const secret = Redacted.make("type-tests-secret-type-tests-secret-type")
@@ -53,10 +54,8 @@ export const WrongPayload = HttpApiBuilder.group(Api, "notes", (handlers) =>
 const UsersLive = Users.layer(Api)
 
 // The whole app: our groups and the app's own; it needs only the manager.
-export const Complete: Layer.Layer<HttpApi.Api, unknown, UserManager> = HttpApiBuilder.api(Api).pipe(
-  Layer.provide(NotesLive),
-  Layer.provide(UsersLive)
-)
+export const Complete: Layer.Layer<HttpApi.Api, unknown, UserManager | AccessTokenStore.AccessTokenStore> =
+  HttpApiBuilder.api(Api).pipe(Layer.provide(NotesLive), Layer.provide(UsersLive))
 
 // An app that implements our groups but forgets its own `notes` group: `HttpApiBuilder.api(Api)` still
 // requires `ApiGroup<"notes-app", "notes">`, so the layer does not fit the one the server is given.
