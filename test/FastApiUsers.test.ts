@@ -31,7 +31,7 @@ describePg("A FastAPI Users database on PostgreSQL (test/fixtures/fastapi-users.
       Effect.gen(function* () {
         const before = yield* Effect.promise(snapshot)
         const applied = yield* Migrations.run()
-        assert.strictEqual(applied.length, 6)
+        assert.strictEqual(applied.length, 8)
         // Every row keeps every column; only the new email_key column is added, filled with each e-mail's key.
         const after = yield* Effect.promise(snapshot)
         assert.deepStrictEqual(

@@ -21,9 +21,9 @@ import {
   UserManager,
   UsersApi
 } from "effect-users"
-import { request } from "./utils/HttpTest.js"
+import { lastToken, request } from "./utils/HttpTest.js"
 import { describePg, freshDatabase } from "./utils/PgTest.js"
-import { freshEmail, makeFakeHasher, testConfig } from "./utils/TestUsers.js"
+import { freshEmail, makeFakeHasher, recordingHooks, testConfig } from "./utils/TestUsers.js"
 import { recordingTracer } from "./utils/Tracing.js"
 
 const secret = Redacted.make("refresh-test-secret-refresh-test-secret")
@@ -46,6 +46,8 @@ const recordLogs = Logger.replace(
   Logger.make((entry) => void logs.push(JSON.stringify(entry.message)))
 )
 
+const hooks = recordingHooks()
+
 const server = (client: Layer.Layer<SqlClient.SqlClient, unknown>) =>
   HttpApiBuilder.serve().pipe(
     Layer.provide(HttpApiBuilder.api(Api)),
@@ -53,7 +55,12 @@ const server = (client: Layer.Layer<SqlClient.SqlClient, unknown>) =>
     Layer.provide([SqlRefreshTokenStore.layer, SqlAccessTokenStore.layer]),
     Layer.provideMerge(
       UserManager.layer.pipe(
-        Layer.provide([SqlUserRepository.layer, testConfig(), PasswordHasher.layer(makeFakeHasher().service)])
+        Layer.provide([
+          SqlUserRepository.layer,
+          testConfig(),
+          hooks.layer,
+          PasswordHasher.layer(makeFakeHasher().service)
+        ])
       )
     ),
     Layer.provide(Migrations.layer()),
@@ -74,6 +81,8 @@ const signUp = Effect.gen(function* () {
 })
 const login = (email: string, backend = "jwt") =>
   request(`/auth/${backend}/login`, { form: { username: email, password } })
+const claimsOf = (jwt: string) => JSON.parse(Buffer.from(jwt.split(".")[1]!, "base64url").toString("utf8"))
+const userOf = (email: string) => Effect.orDie(Effect.flatMap(UserManager, (users) => users.getByEmail(email)))
 const refresh = (token: unknown) => request("/auth/jwt/refresh", { json: { refresh_token: token } })
 const me = (accessToken: string) => request("/users/me", { headers: { authorization: `Bearer ${accessToken}` } })
 
@@ -157,6 +166,71 @@ const suite = (name: string, client: Layer.Layer<SqlClient.SqlClient, unknown>) 
           422
         )
         assert.strictEqual((yield* request("/auth/jwt/refresh", { form: { refresh_token: "x" } })).status, 415)
+      })
+    )
+
+    it.effect("access tokens name their family (sid) and carry the login's session epoch", () =>
+      Effect.gen(function* () {
+        const first = (yield* login(yield* signUp)).body
+        const second = (yield* refresh(first.refresh_token)).body
+        const [a, b] = [claimsOf(first.access_token), claimsOf(second.access_token)]
+        assert.match(a.sid, /^[A-Za-z0-9_-]{22}$/)
+        assert.strictEqual(b.sid, a.sid)
+        assert.strictEqual(a.sep, 0)
+        assert.notStrictEqual(a.jti, b.jti)
+      })
+    )
+
+    it.effect("logout with a refresh backend ends the family; the user's other logins live on", () =>
+      Effect.gen(function* () {
+        const email = yield* signUp
+        const [first, other] = [(yield* login(email)).body, (yield* login(email)).body]
+        const logout = yield* request("/auth/jwt/logout", {
+          method: "POST",
+          headers: { authorization: `Bearer ${first.access_token}` }
+        })
+        assert.strictEqual(logout.status, 204)
+        assert.deepStrictEqual((yield* refresh(first.refresh_token)).body, { detail: "REFRESH_TOKEN_INVALID" })
+        assert.strictEqual((yield* me(first.access_token)).status, 401)
+        assert.strictEqual((yield* refresh(other.refresh_token)).status, 200)
+      })
+    )
+
+    it.effect("a password reset ends every refresh family of the user (the session epoch moved)", () =>
+      Effect.gen(function* () {
+        const email = yield* signUp
+        const [first, second] = [(yield* login(email)).body, (yield* login(email)).body]
+        const rotated = (yield* refresh(second.refresh_token)).body
+        const users = yield* UserManager
+        yield* Effect.orDie(users.forgotPassword(yield* userOf(email)))
+        const token = lastToken(hooks, "onAfterForgotPassword")
+        const reset = yield* request("/auth/reset-password", { json: { token, password: "a-new-password-123" } })
+        assert.strictEqual(reset.status, 200)
+        for (const dead of [first.refresh_token, rotated.refresh_token]) {
+          assert.deepStrictEqual((yield* refresh(dead)).body, { detail: "REFRESH_TOKEN_INVALID" })
+        }
+        assert.strictEqual((yield* me(rotated.access_token)).status, 401)
+      })
+    )
+
+    it.effect("log out everywhere, a deactivation and a deletion end the refresh families", () =>
+      Effect.gen(function* () {
+        const users = yield* UserManager
+        const everywhere = yield* signUp
+        const a = (yield* login(everywhere)).body
+        yield* users.endSessions(yield* userOf(everywhere))
+        assert.strictEqual((yield* refresh(a.refresh_token)).status, 401)
+
+        const deactivated = yield* signUp
+        const b = (yield* login(deactivated)).body
+        yield* Effect.orDie(users.update(yield* userOf(deactivated), { isActive: false }))
+        yield* Effect.orDie(users.update(yield* userOf(deactivated), { isActive: true }))
+        assert.strictEqual((yield* refresh(b.refresh_token)).status, 401)
+
+        const deleted = yield* signUp
+        const c = (yield* login(deleted)).body
+        yield* Effect.orDie(users.delete(yield* userOf(deleted)))
+        assert.strictEqual((yield* refresh(c.refresh_token)).status, 401)
       })
     )
 

@@ -13,6 +13,7 @@ const freshTables = () => {
     userTable: `${prefix}_user`,
     oauthAccountTable: `${prefix}_oauth_account`,
     accessTokenTable: `${prefix}_accesstoken`,
+    refreshTokenTable: `${prefix}_refresh_token`,
     table: `${prefix}_migrations`
   }
 }
@@ -34,9 +35,15 @@ const migrationSpec = (name: string, client: () => Layer.Layer<SqlClient.SqlClie
         const applied = yield* Migrations.run(tables)
         assert.deepStrictEqual(
           applied.map(([id]) => id),
-          [1, 2, 3, 4, 5, 6, 7]
+          [1, 2, 3, 4, 5, 6, 7, 8]
         )
-        assert.includeMembers(yield* tablesOf, [tables.userTable, tables.oauthAccountTable, tables.accessTokenTable])
+        assert.includeMembers(yield* tablesOf, [
+          tables.userTable,
+          tables.oauthAccountTable,
+          tables.accessTokenTable,
+          tables.refreshTokenTable,
+          `${tables.refreshTokenTable}_family`
+        ])
         assert.deepStrictEqual(yield* Migrations.run(tables), [])
       }).pipe(Effect.provide(client()))
     )
@@ -100,7 +107,7 @@ const migrationSpec = (name: string, client: () => Layer.Layer<SqlClient.SqlClie
         const applied = yield* Migrations.run(tables)
         assert.deepStrictEqual(
           applied.map(([id]) => id),
-          [1, 2, 3, 4, 5, 6, 7]
+          [1, 2, 3, 4, 5, 6, 7, 8]
         )
       }).pipe(Effect.provide(client()))
     )
@@ -146,7 +153,7 @@ const migrationSpec = (name: string, client: () => Layer.Layer<SqlClient.SqlClie
         yield* sql`DELETE FROM ${sql(tables.userTable)} WHERE email IN (${emails[1]!}, ${emails[2]!})`
         assert.deepStrictEqual(
           (yield* Migrations.run(tables)).map(([id]) => id),
-          [1, 2, 3, 4, 5, 6, 7]
+          [1, 2, 3, 4, 5, 6, 7, 8]
         )
         const rows = yield* sql<{
           email: string

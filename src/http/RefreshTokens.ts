@@ -13,6 +13,7 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { type Family, RefreshTokenStore, type RefreshTokenStoreService } from "../RefreshTokenStore.js"
 import type { BaseUser } from "../User.js"
+import type { AuthStrategy, Session } from "./AuthStrategy.js"
 
 /** The lifetimes of a backend's refresh tokens. */
 export interface RefreshOptions {
@@ -66,6 +67,57 @@ export interface RefreshTokensService {
   readonly store: RefreshTokenStoreService
   /** Ends expired families, `batchSize` at a time until none is left; the number ended. */
   readonly purgeExpired: (batchSize?: number | undefined) => Effect.Effect<number>
+}
+
+const asSession = (family: Family, current: boolean): Session => ({
+  id: family.id,
+  createdAt: family.createdAt,
+  lastUsedAt: family.lastUsedAt,
+  backend: family.backend,
+  userAgent: family.userAgent ?? null,
+  current
+})
+
+/**
+ * The backend's strategy with its refresh-token families: logout ends the family of the access token (its
+ * `familyOf`), a change through a session carries its family to the new epoch, "log out everywhere" and a
+ * deletion end every family of the user, and the families are sessions the user can list and end.
+ */
+export const withRefresh = (
+  strategy: AuthStrategy & { readonly familyOf: NonNullable<AuthStrategy["familyOf"]> },
+  refresh: RefreshTokensService
+): AuthStrategy => {
+  const { familyOf } = strategy
+  const { store } = refresh
+  const ofToken = (token: string, f: (familyId: string) => Effect.Effect<unknown>) =>
+    Effect.flatMap(familyOf(token), (family) => (Option.isNone(family) ? Effect.void : Effect.asVoid(f(family.value))))
+  return {
+    ...strategy,
+    destroy: (token, user) =>
+      Effect.zipRight(
+        strategy.destroy(token, user),
+        ofToken(token, (id) => refresh.end(id, String(user.id)))
+      ),
+    keep: (token, user, epoch) =>
+      Effect.zipRight(
+        strategy.keep?.(token, user, epoch) ?? Effect.void,
+        ofToken(token, (id) => store.setEpoch(id, epoch))
+      ),
+    endAll: (user) => Effect.zipRight(strategy.endAll?.(user) ?? Effect.void, store.revokeAllOf(String(user.id))),
+    sessions: {
+      list: (user, current) =>
+        Effect.gen(function* () {
+          const own = strategy.sessions === undefined ? [] : yield* strategy.sessions.list(user, current)
+          const currentFamily = Option.isNone(current) ? Option.none() : yield* familyOf(current.value)
+          const families = yield* store.listOf(String(user.id))
+          return [...own, ...families.map((family) => asSession(family, Option.contains(currentFamily, family.id)))]
+        }),
+      revoke: (user, id) =>
+        Effect.flatMap(strategy.sessions?.revoke(user, id) ?? Effect.succeed(false), (ended) =>
+          ended ? Effect.succeed(true) : refresh.end(id, String(user.id))
+        )
+    }
+  }
 }
 
 /** The length of a refresh token: 32 random bytes in base64url. */

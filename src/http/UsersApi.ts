@@ -141,13 +141,17 @@ const layerGroups = (api: ErasedApi, settings: Settings) => {
         return handlers
           .handle("login", ({ payload }) =>
             Effect.gen(function* () {
-              const user = yield* users.authenticate(payload).pipe(Effect.mapError((error) => LoginErrors.body(error)))
+              const { sessionEpoch, user } = yield* users
+                .authenticateWithEpoch(payload)
+                .pipe(Effect.mapError((error) => LoginErrors.body(error)))
               if (!user.isActive) return yield* LoginErrors.fail("UserInactive")
               if (requiresVerification && !user.isVerified) return yield* LoginErrors.fail("UserNotVerified")
+              const request = yield* HttpServerRequest.HttpServerRequest
+              const session = { epoch: sessionEpoch, userAgent: request.headers["user-agent"] }
               const response =
                 refresh === undefined
-                  ? transport.loginResponse(yield* strategy.write(user))
-                  : sendPair(yield* refresh.login(user, { epoch: 0 }))
+                  ? transport.loginResponse(yield* strategy.write(user, { ...session, backend: backend.name }))
+                  : sendPair(yield* refresh.login(user, session))
               yield* users.onAfterLogin(user, Option.some(response))
               return response
             })
@@ -308,21 +312,33 @@ function layerAuthenticator(
           const strategy = yield* backend.strategy
           const running = { name: backend.name, transport: backend.transport, strategy }
           if (backend.refresh === undefined) return running
+          const { familyOf } = strategy
+          if (familyOf === undefined) {
+            return yield* Effect.dieMessage(
+              `Backend ${backend.name}: refresh tokens need a strategy whose access tokens name their session (AuthStrategy.jwt)`
+            )
+          }
           const users = yield* UserManager
           const refresh = yield* RefreshTokens.make(
             {
               backend: backend.name,
-              issue: (user) => strategy.write(user),
+              issue: (user, session) =>
+                strategy.write(user, {
+                  epoch: session.epoch,
+                  backend: backend.name,
+                  userAgent: session.userAgent,
+                  family: session.familyId
+                }),
               lookup: (userId) =>
                 users.parseId(userId).pipe(
-                  Effect.flatMap((id) => users.get(id)),
-                  Effect.map((user) => ({ user, epoch: 0 })),
+                  Effect.flatMap((id) => users.getWithEpoch(id)),
+                  Effect.map(({ sessionEpoch, user }) => ({ user, epoch: sessionEpoch })),
                   Effect.option
                 )
             },
             backend.refresh
           )
-          return { ...running, refresh }
+          return { ...running, strategy: RefreshTokens.withRefresh({ ...strategy, familyOf }, refresh), refresh }
         })
       ),
       makeAuthenticator
