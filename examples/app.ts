@@ -13,6 +13,8 @@ export interface AppOptions {
   readonly secureCookie?: boolean
   /** The largest request body accepted, in bytes; default 64 KiB. */
   readonly maxBodySize?: number
+  /** `PATCH /users/me` needs `current_password` to change password or e-mail; default true (false: FastAPI Users'). */
+  readonly requireCurrentPassword?: boolean
 }
 
 /** The authentication secret: `USERS_AUTH_SECRET`, at least 32 bytes. */
@@ -20,7 +22,8 @@ export const authSecret = Config.redacted("USERS_AUTH_SECRET")
 
 /** Builds the app's API: effect-users' groups plus the app's own `greetings` group. */
 export const makeApp = (options: AppOptions = {}) => {
-  // Two login backends: a bearer JWT (stateless) and a cookie holding a database token (revoked on logout).
+  // Two login backends: a bearer JWT and a cookie holding a database token; both end on logout, logout-all,
+  // a password reset or change, across instances (the JWT's deny-list and epoch live in the database).
   const Users = UsersApi.make({
     name: "app",
     backends: [
@@ -31,6 +34,7 @@ export const makeApp = (options: AppOptions = {}) => {
       })
     ],
     requiresVerification: options.requiresVerification ?? false,
+    requireCurrentPassword: options.requireCurrentPassword ?? true,
     maxBodySize: options.maxBodySize
   })
 

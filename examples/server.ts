@@ -58,7 +58,11 @@ const Users = UserManager.layer.pipe(
   Layer.provideMerge(Database)
 )
 
-const app = makeApp({ secureCookie: process.env.COOKIE_SECURE !== "false" })
+const app = makeApp({
+  secureCookie: process.env.COOKIE_SECURE !== "false",
+  // USERS_REQUIRE_CURRENT_PASSWORD=false: FastAPI Users' PATCH /users/me (a token alone changes password/e-mail).
+  requireCurrentPassword: process.env.USERS_REQUIRE_CURRENT_PASSWORD !== "false"
+})
 
 const Server = HttpApiBuilder.serve().pipe(
   Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),

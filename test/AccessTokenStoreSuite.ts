@@ -76,4 +76,114 @@ export const accessTokenStoreSuite = (
         assert.isTrue(Option.isSome(yield* store.read(fresh)))
       })
     )
+
+    it.effect("a token keeps its epoch, last use, backend and user agent; defaults: epoch 0, last use = issue", () =>
+      Effect.gen(function* () {
+        const store = yield* AccessTokenStore.AccessTokenStore
+        const userId = yield* someone
+        const [full, bare] = [digest(), digest()]
+        yield* store.write(full, {
+          userId,
+          createdAt: at("2026-12-01T10:00:00.000Z"),
+          epoch: 3,
+          lastUsedAt: at("2026-12-01T10:05:00.000Z"),
+          backend: "cookie",
+          userAgent: "x".repeat(600)
+        })
+        yield* store.write(bare, { userId, createdAt: at("2026-12-01T11:00:00.000Z") })
+        const stored = Option.getOrThrow(yield* store.read(full))
+        assert.deepInclude(stored, { userId, epoch: 3, backend: "cookie" })
+        assert.strictEqual(stored.lastUsedAt.getTime(), at("2026-12-01T10:05:00.000Z").getTime())
+        assert.strictEqual(stored.userAgent, "x".repeat(AccessTokenStore.maxUserAgentLength))
+        const plain = Option.getOrThrow(yield* store.read(bare))
+        assert.strictEqual(plain.epoch, 0)
+        assert.strictEqual(plain.lastUsedAt.getTime(), at("2026-12-01T11:00:00.000Z").getTime())
+        assert.isUndefined(plain.backend)
+        assert.isUndefined(plain.userAgent)
+      })
+    )
+
+    it.effect("listOf gives every token of that user with its digest, and no one else's", () =>
+      Effect.gen(function* () {
+        const store = yield* AccessTokenStore.AccessTokenStore
+        const [alice, bob] = [yield* someone, yield* someone]
+        const mine = [digest(), digest()]
+        for (const token of mine) yield* store.write(token, { userId: alice, createdAt: new Date() })
+        yield* store.write(digest(), { userId: bob, createdAt: new Date() })
+        const listed = yield* store.listOf(alice)
+        assert.sameMembers(
+          listed.map(([key]) => key),
+          mine
+        )
+        assert.isTrue(listed.every(([, token]) => token.userId === alice))
+        assert.deepStrictEqual(yield* store.listOf(crypto.randomUUID()), [])
+      })
+    )
+
+    it.effect("touch and setEpoch rewrite one token; both say false for a token that is not stored", () =>
+      Effect.gen(function* () {
+        const store = yield* AccessTokenStore.AccessTokenStore
+        const userId = yield* someone
+        const [token, other] = [digest(), digest()]
+        yield* store.write(token, { userId, createdAt: at("2026-12-01T10:00:00.000Z") })
+        yield* store.write(other, { userId, createdAt: at("2026-12-01T10:00:00.000Z") })
+        assert.isTrue(yield* store.touch(token, at("2026-12-01T10:30:00.000Z")))
+        assert.isTrue(yield* store.setEpoch(token, 7))
+        const stored = Option.getOrThrow(yield* store.read(token))
+        assert.strictEqual(stored.lastUsedAt.getTime(), at("2026-12-01T10:30:00.000Z").getTime())
+        assert.strictEqual(stored.epoch, 7)
+        const untouched = Option.getOrThrow(yield* store.read(other))
+        assert.deepInclude(untouched, { epoch: 0 })
+        assert.strictEqual(untouched.lastUsedAt.getTime(), at("2026-12-01T10:00:00.000Z").getTime())
+        assert.isFalse(yield* store.touch(digest(), new Date()))
+        assert.isFalse(yield* store.setEpoch(digest(), 1))
+      })
+    )
+
+    it.effect("jti records: Kept carries its epoch (the latest wins), Denied wins over Kept in either order", () =>
+      Effect.gen(function* () {
+        const store = yield* AccessTokenStore.AccessTokenStore
+        const [kept, deniedAfter, deniedBefore] = [digest(), digest(), digest()]
+        const expiry = at("2030-01-01T00:00:00.000Z")
+        assert.isTrue(Option.isNone(yield* store.readJti(kept)))
+        yield* store.markJti(kept, { _tag: "Kept", epoch: 1 }, expiry)
+        yield* store.markJti(kept, { _tag: "Kept", epoch: 2 }, expiry)
+        assert.deepStrictEqual(yield* store.readJti(kept), Option.some({ _tag: "Kept" as const, epoch: 2 }))
+        yield* store.markJti(deniedAfter, { _tag: "Kept", epoch: 1 }, expiry)
+        yield* store.markJti(deniedAfter, { _tag: "Denied" }, expiry)
+        assert.deepStrictEqual(yield* store.readJti(deniedAfter), Option.some({ _tag: "Denied" as const }))
+        yield* store.markJti(deniedBefore, { _tag: "Denied" }, expiry)
+        yield* store.markJti(deniedBefore, { _tag: "Kept", epoch: 1 }, expiry)
+        assert.deepStrictEqual(yield* store.readJti(deniedBefore), Option.some({ _tag: "Denied" as const }))
+      })
+    )
+
+    it.effect("purgeExpired: idle tokens and expired jti records too, in batches until none is left", () =>
+      Effect.gen(function* () {
+        const store = yield* AccessTokenStore.AccessTokenStore
+        const userId = yield* someone
+        const old = Array.from({ length: 5 }, digest)
+        for (const token of old) yield* store.write(token, { userId, createdAt: at("2002-01-01T00:00:00.000Z") })
+        const [idle, busy] = [digest(), digest()]
+        yield* store.write(idle, { userId, createdAt: at("2002-01-01T02:00:00.000Z") })
+        yield* store.write(busy, {
+          userId,
+          createdAt: at("2002-01-01T02:00:00.000Z"),
+          lastUsedAt: at("2002-01-01T04:00:00.000Z")
+        })
+        const [gone, alive] = [digest(), digest()]
+        yield* store.markJti(gone, { _tag: "Denied" }, at("2002-01-01T00:00:00.000Z"))
+        yield* store.markJti(alive, { _tag: "Denied" }, at("2002-01-01T09:00:00.000Z"))
+        const purged = yield* store.purgeExpired(at("2002-01-01T01:00:00.000Z"), {
+          idleBefore: at("2002-01-01T03:00:00.000Z"),
+          jtiExpiredBefore: at("2002-01-01T05:00:00.000Z"),
+          batchSize: 2
+        })
+        assert.isAtLeast(purged, 7)
+        for (const token of [...old, idle]) assert.isTrue(Option.isNone(yield* store.read(token)))
+        assert.isTrue(Option.isSome(yield* store.read(busy)))
+        assert.isTrue(Option.isNone(yield* store.readJti(gone)))
+        assert.isTrue(Option.isSome(yield* store.readJti(alive)))
+      })
+    )
   })

@@ -32,17 +32,26 @@ describePg("A FastAPI Users database on PostgreSQL (test/fixtures/fastapi-users.
         const before = yield* Effect.promise(snapshot)
         const applied = yield* Migrations.run()
         assert.strictEqual(applied.length, 8)
-        // Every row keeps every column; only the new email_key column is added, filled with each e-mail's key.
+        // Every row keeps every column; only the new columns are added: email_key, filled with each e-mail's key,
+        // and the session columns, at their defaults (epoch 0: FastAPI Users' tokens stay valid).
         const after = yield* Effect.promise(snapshot)
         assert.deepStrictEqual(
-          after.users.map(({ email_key: _, ...row }) => row),
+          after.users.map(({ email_key: _, session_epoch: __, sessions_revoked_until: ___, ...row }) => row),
           before.users
         )
+        for (const row of after.users) assert.deepInclude(row, { session_epoch: 0, sessions_revoked_until: "0" })
+        assert.deepStrictEqual(
+          after.tokens.map(({ epoch: _, last_used_at: __, backend: ___, user_agent: ____, ...row }) => row),
+          before.tokens
+        )
+        for (const row of after.tokens) {
+          assert.deepInclude(row, { epoch: 0, last_used_at: null, backend: null, user_agent: null })
+        }
         assert.deepStrictEqual(
           after.users.map((row) => row.email_key),
           before.users.map((row) => emailKey(row.email))
         )
-        assert.deepStrictEqual({ ...after, users: [] }, { ...before, users: [] })
+        assert.deepStrictEqual({ ...after, users: [], tokens: [] }, { ...before, users: [], tokens: [] })
         const indexes = yield* Effect.promise(() =>
           db.query(`SELECT indexname FROM pg_indexes WHERE tablename = 'user'`)
         )

@@ -366,7 +366,7 @@ export const httpSuite = (name: string, client: Layer.Layer<SqlClient.SqlClient,
           const patched = yield* request("/users/me", {
             method: "PATCH",
             headers: auth(me.token),
-            json: { email: newEmail, is_superuser: true }
+            json: { email: newEmail, is_superuser: true, current_password: password }
           })
           assert.strictEqual(patched.status, 200)
           assert.deepInclude(patched.body, { email: newEmail, is_superuser: false, is_verified: false })
@@ -374,13 +374,13 @@ export const httpSuite = (name: string, client: Layer.Layer<SqlClient.SqlClient,
           const taken = yield* request("/users/me", {
             method: "PATCH",
             headers: auth(me.token),
-            json: { email: other.email }
+            json: { email: other.email, current_password: password }
           })
           assert.deepStrictEqual([taken.status, taken.body], [400, { detail: "UPDATE_USER_EMAIL_ALREADY_EXISTS" }])
           const weak = yield* request("/users/me", {
             method: "PATCH",
             headers: auth(me.token),
-            json: { password: "short" }
+            json: { password: "short", current_password: password }
           })
           assert.strictEqual(weak.status, 400)
           assert.strictEqual(weak.body.detail.code, "UPDATE_USER_INVALID_PASSWORD")
@@ -398,7 +398,7 @@ export const httpSuite = (name: string, client: Layer.Layer<SqlClient.SqlClient,
           const changed = yield* request("/users/me", {
             method: "PATCH",
             headers: auth(me.token),
-            json: { password: "a-changed-password" }
+            json: { password: "a-changed-password", current_password: password }
           })
           assert.deepStrictEqual([changed.status, changed.body.email], [200, newEmail])
           const login = yield* request("/auth/jwt/login", {

@@ -411,6 +411,72 @@ export const userRepositorySuite = (
         })
       )
     })
+
+    describe("session epoch", () => {
+      it.effect("a new user reads epoch 0 and no revoked tokens, by ID and by e-mail, with the user", () =>
+        Effect.gen(function* () {
+          const repository = yield* DefaultRepository
+          const user = yield* repository.create(newUser())
+          const expected = Option.some({ user, sessionEpoch: 0, revokedUntil: 0 })
+          assert.deepStrictEqual(yield* repository.getWithEpoch(user.id), expected)
+          assert.deepStrictEqual(yield* repository.getByEmailWithEpoch(user.email.toUpperCase()), expected)
+          assert.isTrue(Option.isNone(yield* repository.getWithEpoch(crypto.randomUUID())))
+          assert.isTrue(Option.isNone(yield* repository.getByEmailWithEpoch(freshEmail())))
+        })
+      )
+
+      it.effect("updateEndingSessions writes the patch and moves the epoch in one step; plain updates do not", () =>
+        Effect.gen(function* () {
+          const repository = yield* DefaultRepository
+          const user = yield* repository.create(newUser())
+          const moved = Option.getOrThrow(yield* repository.updateEndingSessions(user, { hashedPassword: "h2" }, {}))
+          assert.deepStrictEqual([moved.user.hashedPassword, moved.sessionEpoch], ["h2", 1])
+          const again = Option.getOrThrow(yield* repository.updateEndingSessions(user, {}, {}))
+          assert.strictEqual(again.sessionEpoch, 2)
+          yield* repository.update(user, { isVerified: true })
+          assert.strictEqual(Option.getOrThrow(yield* repository.getWithEpoch(user.id)).sessionEpoch, 2)
+          // An expectation that no longer holds writes nothing and moves nothing.
+          const stale = yield* repository.updateEndingSessions(user, { hashedPassword: "h3" }, { hashedPassword: "h1" })
+          assert.isTrue(Option.isNone(stale))
+          const now = Option.getOrThrow(yield* repository.getWithEpoch(user.id))
+          assert.deepStrictEqual([now.user.hashedPassword, now.sessionEpoch], ["h2", 2])
+          assert.isTrue(Option.isNone(yield* repository.updateEndingSessions(newUser(), {}, {})))
+        })
+      )
+
+      it.effect("updateEndingSessions with a taken e-mail fails UserAlreadyExists and moves nothing", () =>
+        Effect.gen(function* () {
+          const repository = yield* DefaultRepository
+          const [user, other] = [yield* repository.create(newUser()), yield* repository.create(newUser())]
+          const error = yield* Effect.flip(repository.updateEndingSessions(user, { email: other.email }, {}))
+          assert.strictEqual(error._tag, "UserAlreadyExists")
+          assert.strictEqual(Option.getOrThrow(yield* repository.getWithEpoch(user.id)).sessionEpoch, 0)
+        })
+      )
+
+      it.effect("concurrent moves all count: ten at once move the epoch by ten", () =>
+        Effect.gen(function* () {
+          const repository = yield* DefaultRepository
+          const user = yield* repository.create(newUser())
+          yield* Effect.all(
+            Array.from({ length: 10 }, () => repository.updateEndingSessions(user, {}, {})),
+            { concurrency: "unbounded" }
+          )
+          assert.strictEqual(Option.getOrThrow(yield* repository.getWithEpoch(user.id)).sessionEpoch, 10)
+        })
+      )
+
+      it.effect("raiseRevokedUntil only raises; a missing user is not an error", () =>
+        Effect.gen(function* () {
+          const repository = yield* DefaultRepository
+          const user = yield* repository.create(newUser())
+          yield* repository.raiseRevokedUntil(user, 2_000_000_000_000)
+          yield* repository.raiseRevokedUntil(user, 1_000_000_000_000)
+          assert.strictEqual(Option.getOrThrow(yield* repository.getWithEpoch(user.id)).revokedUntil, 2_000_000_000_000)
+          yield* repository.raiseRevokedUntil(newUser(), 1)
+        })
+      )
+    })
   })
 
   layer(layers.custom, { excludeTestServices: true })(`${name}: custom model with integer IDs`, (it) => {
@@ -484,6 +550,16 @@ export const userRepositorySuite = (
         yield* repository.delete(created)
         assert.isTrue(Option.isNone(yield* repository.get(created.id)))
         assert.isTrue(Option.isNone(yield* repository.getByOAuthAccount("google", details.accountId)))
+      })
+    )
+
+    it.effect("the session epoch reads and moves with integer IDs and extra fields", () =>
+      Effect.gen(function* () {
+        const repository = yield* CustomRepository
+        const created = yield* repository.create(newCustomUser())
+        const moved = Option.getOrThrow(yield* repository.updateEndingSessions(created, { firstName: "Galahad" }, {}))
+        assert.deepStrictEqual([moved.user.firstName, moved.sessionEpoch], ["Galahad", 1])
+        assert.deepStrictEqual(yield* repository.getWithEpoch(created.id), Option.some({ ...moved, revokedUntil: 0 }))
       })
     )
   })

@@ -120,11 +120,11 @@ export const jwt = (
     const audience = options.audience ?? ["effect-users:auth"]
     const lifetime = options.lifetime ?? "1 hour"
     const verify = (token: string) => Effect.option(codec.verify(token, { secret, audience }))
-    /** The `jti` and expiry (ms) of a token this strategy issued, if it verifies and has them. */
-    const identify = (token: string) =>
+    /** The `jti` and expiry (ms) of a token this strategy issued to this user, if it verifies and has them. */
+    const identify = (token: string, user: BaseUser) =>
       Effect.map(verify(token), (claims) =>
-        Option.flatMap(claims, ({ exp, jti }) =>
-          typeof jti === "string" && typeof exp === "number"
+        Option.flatMap(claims, ({ exp, jti, sub }) =>
+          typeof jti === "string" && typeof exp === "number" && sub === String(user.id)
             ? Option.some({ jti, expiresAt: exp * 1000 })
             : Option.none()
         )
@@ -167,7 +167,7 @@ export const jwt = (
           return yield* codec.sign(claims, { secret, audience, lifetime })
         }),
       destroy: (token, user) =>
-        Effect.flatMap(identify(token), (identity) =>
+        Effect.flatMap(identify(token, user), (identity) =>
           Option.isNone(identity)
             ? Effect.void
             : // Denied first, then the user row's marker: a check between the two still finds the token alive.
@@ -179,8 +179,8 @@ export const jwt = (
         Effect.map(verify(token), (claims) =>
           Option.flatMap(claims, ({ sid }) => (typeof sid === "string" ? Option.some(sid) : Option.none()))
         ),
-      keep: (token, _user, epoch) =>
-        Effect.flatMap(identify(token), (identity) =>
+      keep: (token, user, epoch) =>
+        Effect.flatMap(identify(token, user), (identity) =>
           Option.isNone(identity)
             ? Effect.void
             : store.markJti(identity.value.jti, { _tag: "Kept", epoch }, new Date(identity.value.expiresAt))
@@ -282,7 +282,13 @@ export const database = (
           return token
         }),
       destroy: (token) => store.delete(digest(token)),
-      keep: (token, _user, epoch) => Effect.asVoid(store.setEpoch(digest(token), epoch)),
+      keep: (token, user, epoch) =>
+        Effect.gen(function* () {
+          const key = digest(token)
+          const stored = yield* store.read(key)
+          // Only the user's own token: a stale token of someone else must not come back at this epoch.
+          if (Option.isSome(stored) && stored.value.userId === String(user.id)) yield* store.setEpoch(key, epoch)
+        }),
       endAll: (user) => Effect.asVoid(store.deleteAllOf(String(user.id))),
       sessions: {
         list: (user, current) =>

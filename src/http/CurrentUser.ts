@@ -38,6 +38,12 @@ export interface RunningBackend {
   readonly refresh?: RefreshTokensService | undefined
 }
 
+/** The backend and token that authenticated a request. */
+export interface RequestSession {
+  readonly backend: RunningBackend
+  readonly token: string
+}
+
 /** The login backends in use, in order. */
 export interface AuthenticatorService {
   readonly backends: ReadonlyArray<RunningBackend>
@@ -47,6 +53,8 @@ export interface AuthenticatorService {
     request: HttpServerRequest.HttpServerRequest,
     names?: ReadonlyArray<string>
   ) => Effect.Effect<Option.Option<User>>
+  /** The backend and token that authenticated this request, once `authenticate` found its user. */
+  readonly sessionOf: (request: HttpServerRequest.HttpServerRequest) => Option.Option<RequestSession>
 }
 
 /** The login backends in use. */
@@ -55,9 +63,11 @@ export class Authenticator extends Context.Tag("effect-users/Authenticator")<Aut
 /** Builds the authenticator from running backends. */
 export const makeAuthenticator = (backends: ReadonlyArray<RunningBackend>): AuthenticatorService => {
   const byName = new Map(backends.map((backend) => [backend.name, backend]))
+  const sessions = new WeakMap<HttpServerRequest.HttpServerRequest, RequestSession>()
   return {
     backends,
     backend: (name) => byName.get(name)!,
+    sessionOf: (request) => Option.fromNullable(sessions.get(request)),
     authenticate: (request, names) => {
       const candidates = names === undefined ? backends : backends.filter((backend) => names.includes(backend.name))
       const step = (index: number): Effect.Effect<Option.Option<User>> => {
@@ -65,9 +75,11 @@ export const makeAuthenticator = (backends: ReadonlyArray<RunningBackend>): Auth
         if (backend === undefined) return Effect.succeedNone
         const token = backend.transport.read(request)
         if (Option.isNone(token)) return step(index + 1)
-        return Effect.flatMap(backend.strategy.read(token.value), (user) =>
-          Option.isSome(user) ? Effect.succeed(user as Option.Option<User>) : step(index + 1)
-        )
+        return Effect.flatMap(backend.strategy.read(token.value), (user) => {
+          if (Option.isNone(user)) return step(index + 1)
+          sessions.set(request, { backend, token: token.value })
+          return Effect.succeed(user as Option.Option<User>)
+        })
       }
       return step(0)
     }

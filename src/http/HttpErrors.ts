@@ -26,6 +26,12 @@ export const ErrorCode = {
   VERIFY_USER_ALREADY_VERIFIED: "VERIFY_USER_ALREADY_VERIFIED",
   UPDATE_USER_EMAIL_ALREADY_EXISTS: "UPDATE_USER_EMAIL_ALREADY_EXISTS",
   UPDATE_USER_INVALID_PASSWORD: "UPDATE_USER_INVALID_PASSWORD",
+  /** Ours: `PATCH /users/me` changes `password` or `email` without `current_password`. */
+  CURRENT_PASSWORD_REQUIRED: "CURRENT_PASSWORD_REQUIRED",
+  /** Ours: `PATCH /users/me` with a wrong `current_password`. */
+  CURRENT_PASSWORD_INVALID: "CURRENT_PASSWORD_INVALID",
+  /** Ours: `DELETE /users/me/sessions/{id}` names no session of the caller. */
+  SESSION_NOT_FOUND: "SESSION_NOT_FOUND",
   /** Ours: an `onBeforeDelete` hook refused the deletion (FastAPI Users answers 500). */
   DELETE_USER_ABORTED: "DELETE_USER_ABORTED",
   /** Ours: an unknown, expired, revoked or malformed refresh token. */

@@ -80,10 +80,14 @@ export type CreateEncoded<Fields extends Schema.Struct.Fields> = {
 } & Partial<Snaked<Flags>> &
   Snaked<Schema.Struct.Encoded<Fields>>
 
-/** The body of the `PATCH` routes: every field optional; a null password leaves it unchanged. */
+/**
+ * The body of the `PATCH` routes: every field optional; a null password leaves it unchanged. `current_password`
+ * is read by `PATCH /users/me` only (required there to change `password` or `email`), never stored.
+ */
 export type UpdateType<Fields extends Schema.Struct.Fields> = {
   readonly email?: string
   readonly password?: Redacted.Redacted<string> | null
+  readonly currentPassword?: Redacted.Redacted<string>
 } & Partial<Flags> &
   Partial<Schema.Struct.Type<Fields>>
 
@@ -91,6 +95,7 @@ export type UpdateType<Fields extends Schema.Struct.Fields> = {
 export type UpdateEncoded<Fields extends Schema.Struct.Fields> = {
   readonly email?: string
   readonly password?: string | null
+  readonly current_password?: string
 } & Partial<Snaked<Flags>> &
   Partial<Snaked<Schema.Struct.Encoded<Fields>>>
 
@@ -130,7 +135,7 @@ export function make(model: UserModel.UserModel<Schema.Schema.Any, Schema.Struct
       ...renamed(model.fields, false)
     }).annotations({ identifier: "UserCreate" }),
     UserUpdate: Schema.Struct({
-      ...renamed({ email: Email, password: Schema.NullOr(Password) }, true),
+      ...renamed({ email: Email, password: Schema.NullOr(Password), currentPassword: Password }, true),
       ...renamed(flags, true),
       ...renamed(model.fields, true)
     }).annotations({ identifier: "UserUpdate" })
@@ -162,6 +167,16 @@ export const RefreshBody = Schema.Struct({
 }).annotations({ identifier: "RefreshBody" })
 
 const loginFields = { username: Schema.String.pipe(Schema.maxLength(maxUsernameLength)), password: Password }
+
+/** A session as `GET /users/me/sessions` lists it: never the token or its digest. */
+export const SessionRead = Schema.Struct({
+  id: Schema.String,
+  created_at: Schema.Date,
+  last_used_at: Schema.Date,
+  backend: Schema.NullOr(Schema.String),
+  user_agent: Schema.NullOr(Schema.String),
+  current: Schema.Boolean
+}).annotations({ identifier: "SessionRead" })
 
 /** The login form: `application/x-www-form-urlencoded` `username` (the e-mail) and `password`. */
 export const LoginForm = Schema.Struct(loginFields).annotations({ identifier: "LoginForm" })

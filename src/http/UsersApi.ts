@@ -19,15 +19,22 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import type { User } from "../User.js"
+import { normalizeEmail, type User } from "../User.js"
 import { UserManager } from "../UserManager.js"
 import type * as UserModel from "../UserModel.js"
 import { pageOf } from "../UserRepository.js"
 import type * as AuthBackend from "./AuthBackend.js"
 import { noStore } from "./AuthBackend.js"
 import * as Authentication from "./Authentication.js"
+import type { AuthStrategy, Session } from "./AuthStrategy.js"
 import { BackgroundWork, layer as layerBackgroundWork } from "./BackgroundWork.js"
-import { Authenticator, CurrentUser, makeAuthenticator, OptionalUser } from "./CurrentUser.js"
+import {
+  Authenticator,
+  type AuthenticatorService,
+  CurrentUser,
+  makeAuthenticator,
+  OptionalUser
+} from "./CurrentUser.js"
 import * as Failures from "./Failures.js"
 import { layerValidationErrors, openApiTransform, type Unauthorized } from "./HttpErrors.js"
 import type { RefreshOptions } from "./RefreshTokens.js"
@@ -57,6 +64,11 @@ export interface Options<
   readonly usersPrefix?: `/${string}` | undefined
   /** The largest request body accepted on every route of the API, in bytes (413 above); default 64 KiB. */
   readonly maxBodySize?: number | undefined
+  /**
+   * `PATCH /users/me` needs `current_password` to change `password` or `email` (default true). `false` restores
+   * FastAPI Users' behaviour, where a token alone can change them: weaker (a stolen token becomes the account).
+   */
+  readonly requireCurrentPassword?: boolean | undefined
 }
 
 function schemasOf<Id extends Schema.Schema.Any, Fields extends Schema.Struct.Fields>(
@@ -100,14 +112,28 @@ type ErasedApi = HttpApi.HttpApi<string, UsersGroups.GroupsOf<Erased>, HttpApiEr
 interface Settings {
   readonly backends: ReadonlyArray<AuthBackend.Any>
   readonly requiresVerification: boolean
+  readonly requireCurrentPassword: boolean
   readonly schemas: UsersGroups.Schemas
 }
+
+/** The strategies of the running backends, each once (two backends may share one). */
+const strategiesOf = (authenticator: AuthenticatorService): ReadonlyArray<AuthStrategy> => [
+  ...new Set(authenticator.backends.map((backend) => backend.strategy))
+]
+
+/** Deletes what every strategy stores for the user (after the epoch moved, or the user is gone). */
+const endAllStored = (authenticator: AuthenticatorService, user: User) =>
+  Effect.forEach(strategiesOf(authenticator), (strategy) => strategy.endAll?.(user) ?? Effect.void, {
+    discard: true
+  })
+
+const encodeSessions = Schema.encodeSync(Schema.Array(UserSchemas.SessionRead))
 
 const unauthorized: Unauthorized = { detail: "Unauthorized" }
 
 /** Every group's handlers, checked against the erased declarations. */
 const layerGroups = (api: ErasedApi, settings: Settings) => {
-  const { requiresVerification } = settings
+  const { requireCurrentPassword, requiresVerification } = settings
   // User bodies are encoded here and sent as is, with `no-store`; on `/users/me`, the hottest route, this
   // also skips HttpApi's per-response lookup of the success schema's status and encoding annotations.
   const encodeRead = Schema.encodeSync(settings.schemas.UserRead as Schema.Schema<User, unknown>)
@@ -239,21 +265,39 @@ const layerGroups = (api: ErasedApi, settings: Settings) => {
     )
   )
 
+  const { PatchMeErrors } = UsersGroups
   const usersGroup = HttpApiBuilder.group(api, "users", (handlers) =>
-    Effect.map(UserManager, (users) => {
+    Effect.gen(function* () {
+      const users = yield* UserManager
+      const authenticator = yield* Authenticator
       const byId = (id: string) => Effect.flatMap(users.parseId(id), (parsed) => users.get(parsed))
       return handlers
         .handle("me", () => Effect.map(CurrentUser, (user) => sendUser(user)))
         .handle("patchMe", ({ payload }) =>
-          Effect.flatMap(CurrentUser, (user) =>
-            users.update(user, payload, { safe: true }).pipe(
+          Effect.gen(function* () {
+            const user = yield* CurrentUser
+            const request = yield* HttpServerRequest.HttpServerRequest
+            const { currentPassword, ...patch } = payload
+            const sensitive =
+              (patch.password !== undefined && patch.password !== null) ||
+              (patch.email !== undefined && normalizeEmail(patch.email) !== user.email)
+            if (requireCurrentPassword && sensitive) {
+              if (currentPassword === undefined) return yield* PatchMeErrors.fail("CurrentPasswordRequired")
+              yield* users.checkPassword(user, currentPassword).pipe(Effect.mapError((e) => PatchMeErrors.body(e)))
+            }
+            // Every other session ends with a new password or e-mail; the one that made the change stays.
+            const session = authenticator.sessionOf(request)
+            const keepSession = (epoch: number) =>
+              Option.match(session, {
+                onNone: () => Effect.void,
+                onSome: ({ backend, token }) => backend.strategy.keep?.(token, user, epoch) ?? Effect.void
+              })
+            return yield* users.update(user, patch, { safe: true, keepSession }).pipe(
               Effect.map((updated) => sendUser(updated)),
               // Deleted between authentication and update: as if the token named no user.
-              Effect.mapError((error) =>
-                error._tag === "UserNotExists" ? unauthorized : UsersGroups.PatchMeErrors.body(error)
-              )
+              Effect.mapError((error) => (error._tag === "UserNotExists" ? unauthorized : PatchMeErrors.body(error)))
             )
-          )
+          })
         )
         .handle("list", ({ urlParams }) =>
           Effect.gen(function* () {
@@ -285,7 +329,8 @@ const layerGroups = (api: ErasedApi, settings: Settings) => {
         )
         .handle("deleteUser", ({ path }) =>
           byId(path.id).pipe(
-            Effect.flatMap((user) => users.delete(user)),
+            Effect.tap((user) => users.delete(user)),
+            Effect.flatMap((user) => endAllStored(authenticator, user)),
             Effect.as(HttpServerResponse.empty({ status: 204, headers: noStore })),
             Effect.mapError((error) => UsersGroups.DeleteUserErrors.body(error))
           )
@@ -293,7 +338,70 @@ const layerGroups = (api: ErasedApi, settings: Settings) => {
     })
   )
 
-  return Layer.mergeAll(register, ...auth, ...refreshGroups, verify, reset, usersGroup)
+  const sessionsGroup = HttpApiBuilder.group(api, "sessions", (handlers) =>
+    Effect.gen(function* () {
+      const users = yield* UserManager
+      const authenticator = yield* Authenticator
+      const listed = strategiesOf(authenticator).flatMap((strategy) =>
+        strategy.sessions === undefined ? [] : [{ strategy, sessions: strategy.sessions }]
+      )
+      return handlers
+        .handle("logoutAll", () =>
+          Effect.gen(function* () {
+            const user = yield* CurrentUser
+            const request = yield* HttpServerRequest.HttpServerRequest
+            yield* users.endSessions(user)
+            yield* endAllStored(authenticator, user)
+            // A cookie session is cleared in the browser too.
+            return Option.match(authenticator.sessionOf(request), {
+              onNone: () => HttpServerResponse.empty({ status: 204, headers: noStore }),
+              onSome: ({ backend }) => backend.transport.logoutResponse()
+            })
+          })
+        )
+        .handle("listSessions", () =>
+          Effect.gen(function* () {
+            const user = yield* CurrentUser
+            const current = authenticator.sessionOf(yield* HttpServerRequest.HttpServerRequest)
+            const lists = yield* Effect.forEach(listed, ({ sessions, strategy }) =>
+              sessions.list(
+                user,
+                Option.flatMap(current, (session) =>
+                  session.backend.strategy === strategy ? Option.some(session.token) : Option.none()
+                )
+              )
+            )
+            // Two backends over one store list the same sessions: each once, current if either says so.
+            const byId = new Map<string, Session>()
+            for (const session of lists.flat()) {
+              const seen = byId.get(session.id)
+              byId.set(session.id, seen === undefined ? session : { ...seen, current: seen.current || session.current })
+            }
+            const rows = [...byId.values()].map((session) => ({
+              id: session.id,
+              created_at: session.createdAt,
+              last_used_at: session.lastUsedAt,
+              backend: session.backend,
+              user_agent: session.userAgent,
+              current: session.current
+            }))
+            return HttpServerResponse.unsafeJson(encodeSessions(rows), ok)
+          })
+        )
+        .handle("revokeSession", ({ path }) =>
+          Effect.gen(function* () {
+            const user = yield* CurrentUser
+            for (const { sessions } of listed) {
+              if (yield* sessions.revoke(user, path.id))
+                return HttpServerResponse.empty({ status: 204, headers: noStore })
+            }
+            return yield* UsersGroups.RevokeSessionErrors.fail("SessionNotFound")
+          })
+        )
+    })
+  )
+
+  return Layer.mergeAll(register, ...auth, ...refreshGroups, verify, reset, usersGroup, sessionsGroup)
 }
 
 /** The running backends, their strategies built. */
@@ -372,7 +480,8 @@ export const make = <
     ...declared.refresh,
     declared.verify,
     declared.reset,
-    declared.users
+    declared.users,
+    declared.sessions
   ]
 
   /** Adds every group to the app's API. */
@@ -402,6 +511,7 @@ export const make = <
     const settings: Settings = {
       backends: options.backends,
       requiresVerification,
+      requireCurrentPassword: options.requireCurrentPassword ?? true,
       schemas
     }
     // The one cast of the API: it holds these groups, declared for the app's backends and model by the same

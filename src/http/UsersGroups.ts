@@ -68,17 +68,39 @@ export const ResetPasswordErrors = errorTable({
   InvalidPassword: { status: 400, code: ErrorCode.RESET_PASSWORD_INVALID_PASSWORD, reason: true }
 })
 
-/** `PATCH /users/me` (a user deleted meanwhile is the middleware's 401). */
-export const PatchMeErrors = errorTable({
+const updateErrors = {
   UserAlreadyExists: { status: 400, code: ErrorCode.UPDATE_USER_EMAIL_ALREADY_EXISTS },
   InvalidPassword: { status: 400, code: ErrorCode.UPDATE_USER_INVALID_PASSWORD, reason: true }
+} as const
+
+/**
+ * `PATCH /users/me` (a user deleted meanwhile is the middleware's 401). Changing `password` or `email` needs
+ * `current_password` unless `requireCurrentPassword: false`.
+ */
+export const PatchMeErrors = errorTable({
+  ...updateErrors,
+  CurrentPasswordRequired: {
+    status: 400,
+    code: ErrorCode.CURRENT_PASSWORD_REQUIRED,
+    description: "Changing password or email needs current_password"
+  },
+  InvalidCredentials: {
+    status: 400,
+    code: ErrorCode.CURRENT_PASSWORD_INVALID,
+    description: "current_password is not the user's password"
+  }
 })
 
 /** `GET /users/{id}`. */
 export const UserErrors = errorTable({ InvalidID: notFound, UserNotExists: notFound })
 
 /** `PATCH /users/{id}`. */
-export const PatchUserErrors = errorTable({ ...PatchMeErrors.table, ...UserErrors.table })
+export const PatchUserErrors = errorTable({ ...updateErrors, ...UserErrors.table })
+
+/** `DELETE /users/me/sessions/{id}`: no session of the caller has this ID (someone else's included). */
+export const RevokeSessionErrors = errorTable({
+  SessionNotFound: { status: 404, code: ErrorCode.SESSION_NOT_FOUND, description: "No session of yours has this ID" }
+})
 
 /** `DELETE /users/{id}`. */
 export const DeleteUserErrors = errorTable({
@@ -446,7 +468,30 @@ export const declareGroups = <
     )
     .prefix(usersPrefix)
 
-  return { register, auth, refresh, verify, reset, users }
+  const sessions = HttpApiGroup.make("sessions")
+    .add(
+      HttpApiEndpoint.post("logoutAll", `${authPrefix}/logout-all`)
+        .addSuccess(HttpApiSchema.NoContent)
+        .middleware(Authenticated)
+        .annotate(OpenApi.Summary, "Log out everywhere (every session of the user, on every backend)")
+    )
+    .add(
+      HttpApiEndpoint.get("listSessions", `${usersPrefix}/me/sessions`)
+        .addSuccess(Schema.Array(UserSchemas.SessionRead))
+        .middleware(Authenticated)
+        .annotate(OpenApi.Summary, "My sessions (stateful backends)")
+    )
+    .add(
+      HttpApiEndpoint.del("revokeSession", `${usersPrefix}/me/sessions/:id`)
+        .setPath(IdPath)
+        .addSuccess(HttpApiSchema.NoContent)
+        .addError(RevokeSessionErrors.schema)
+        .middleware(Authenticated)
+        .annotate(OpenApi.Summary, "End one of my sessions")
+    )
+    .annotate(OpenApi.Title, "sessions")
+
+  return { register, auth, refresh, verify, reset, users, sessions }
 }
 
 /** The groups of `declareGroups` for these parameters. */
