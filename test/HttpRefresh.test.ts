@@ -15,6 +15,7 @@ import {
   AuthStrategy,
   Migrations,
   PasswordHasher,
+  RefreshTokenStore,
   SqlAccessTokenStore,
   SqlRefreshTokenStore,
   SqlUserRepository,
@@ -52,7 +53,7 @@ const server = (client: Layer.Layer<SqlClient.SqlClient, unknown>) =>
   HttpApiBuilder.serve().pipe(
     Layer.provide(HttpApiBuilder.api(Api)),
     Layer.provide(Users.layer(Api)),
-    Layer.provide([SqlRefreshTokenStore.layer, SqlAccessTokenStore.layer]),
+    Layer.provideMerge(Layer.merge(SqlRefreshTokenStore.layer, SqlAccessTokenStore.layer)),
     Layer.provideMerge(
       UserManager.layer.pipe(
         Layer.provide([
@@ -231,6 +232,76 @@ const suite = (name: string, client: Layer.Layer<SqlClient.SqlClient, unknown>) 
         const c = (yield* login(deleted)).body
         yield* Effect.orDie(users.delete(yield* userOf(deleted)))
         assert.strictEqual((yield* refresh(c.refresh_token)).status, 401)
+      })
+    )
+
+    it.effect("families are sessions: listed with the current one marked, ended by their owner only", () =>
+      Effect.gen(function* () {
+        const [alice, bob] = [yield* signUp, yield* signUp]
+        const agent = { "user-agent": "RefreshTest/1.0" }
+        const first = (yield* request("/auth/jwt/login", { form: { username: alice, password }, headers: agent })).body
+        const second = (yield* login(alice)).body
+        const bobs = (yield* login(bob)).body
+        const auth = (token: string) => ({ authorization: `Bearer ${token}` })
+        const listed = yield* request("/users/me/sessions", { headers: auth(first.access_token) })
+        assert.strictEqual(listed.status, 200)
+        const sid = claimsOf(first.access_token).sid
+        assert.deepStrictEqual(
+          listed.body.map((session: { id: string; current: boolean }) => [session.id, session.current]).sort(),
+          [
+            [sid, true],
+            [claimsOf(second.access_token).sid, false]
+          ].sort()
+        )
+        const mine = listed.body.find((session: { id: string }) => session.id === sid)
+        assert.strictEqual(mine.backend, "jwt")
+        assert.strictEqual(mine.user_agent, "RefreshTest/1.0")
+        assert.notInclude(JSON.stringify(listed.body), first.refresh_token)
+        // Bob cannot end Alice's family, even knowing its ID.
+        const foreign = yield* request(`/users/me/sessions/${sid}`, {
+          method: "DELETE",
+          headers: auth(bobs.access_token)
+        })
+        assert.strictEqual(foreign.status, 404)
+        assert.strictEqual((yield* refresh(first.refresh_token)).status, 200)
+        const ended = yield* request(`/users/me/sessions/${claimsOf(second.access_token).sid}`, {
+          method: "DELETE",
+          headers: auth(first.access_token)
+        })
+        assert.strictEqual(ended.status, 204)
+        assert.deepStrictEqual((yield* refresh(second.refresh_token)).body, { detail: "REFRESH_TOKEN_INVALID" })
+      })
+    )
+
+    it.effect("a password change through a refresh session keeps its family; the user's other families end", () =>
+      Effect.gen(function* () {
+        const email = yield* signUp
+        const [mine, other] = [(yield* login(email)).body, (yield* login(email)).body]
+        const changed = yield* request("/users/me", {
+          method: "PATCH",
+          json: { password: "another-password-456", current_password: password },
+          headers: { authorization: `Bearer ${mine.access_token}` }
+        })
+        assert.strictEqual(changed.status, 200)
+        const next = yield* refresh(mine.refresh_token)
+        assert.strictEqual(next.status, 200)
+        assert.strictEqual((yield* me(next.body.access_token)).status, 200)
+        assert.deepStrictEqual((yield* refresh(other.refresh_token)).body, { detail: "REFRESH_TOKEN_INVALID" })
+      })
+    )
+
+    it.effect("log out everywhere ends every refresh family at once", () =>
+      Effect.gen(function* () {
+        const email = yield* signUp
+        const [a, b] = [(yield* login(email)).body, (yield* login(email)).body]
+        const reply = yield* request("/auth/logout-all", {
+          method: "POST",
+          headers: { authorization: `Bearer ${a.access_token}` }
+        })
+        assert.strictEqual(reply.status, 204)
+        const store = yield* RefreshTokenStore.RefreshTokenStore
+        assert.deepStrictEqual(yield* store.listOf(String((yield* userOf(email)).id)), [])
+        for (const token of [a.refresh_token, b.refresh_token]) assert.strictEqual((yield* refresh(token)).status, 401)
       })
     )
 
