@@ -2,10 +2,22 @@
  * The refresh-token rules on the memory store, under TestClock: rotation, reuse detection, the absolute and
  * idle lifetimes, the session epoch, the purge; the same rules run over HTTP on SQL in HttpRefresh.test.ts.
  */
+
+import { HttpApi, HttpApiBuilder } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Option, TestClock } from "effect"
+import { Cause, Effect, Exit, Layer, Option, TestClock } from "effect"
 import type { BaseUser } from "effect-users"
-import { RefreshTokenStore, RefreshTokens } from "effect-users"
+import {
+  AccessTokenStore,
+  AuthBackend,
+  AuthStrategy,
+  RefreshTokenStore,
+  RefreshTokens,
+  UserManager,
+  UserRepository,
+  UsersApi
+} from "effect-users"
+import { testConfig } from "./utils/TestUsers.js"
 
 const alice = {
   id: "alice",
@@ -181,3 +193,18 @@ describe("RefreshTokens", () => {
     })
   )
 })
+
+it.effect("refresh tokens on a strategy whose tokens cannot name their family fail the layer, saying why", () =>
+  Effect.gen(function* () {
+    const Users = UsersApi.make({ backends: [AuthBackend.bearer("db", AuthStrategy.database(), { refresh: {} })] })
+    class Api extends Users.addTo(HttpApi.make("refresh-database")) {}
+    const built = HttpApiBuilder.api(Api).pipe(
+      Layer.provide(Users.layer(Api)),
+      Layer.provide([AccessTokenStore.layerMemory, RefreshTokenStore.layerMemory]),
+      Layer.provide(UserManager.layer.pipe(Layer.provide([UserRepository.layerMemory, testConfig()])))
+    )
+    const exit = yield* Effect.exit(Effect.scoped(Layer.build(built)))
+    assert.isTrue(Exit.isFailure(exit))
+    assert.include(Cause.pretty((exit as Exit.Failure<unknown, unknown>).cause), "refresh tokens need a strategy")
+  })
+)
