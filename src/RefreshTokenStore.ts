@@ -32,7 +32,7 @@ export interface FoundToken {
   readonly spentAt: Option.Option<Date>
 }
 
-/** What the purge removes: the backend's families that started before `createdBefore` or were idle since `lastUsedBefore`. */
+/** What the purge removes: a backend's families started before `createdBefore` or idle since `lastUsedBefore`. */
 export interface PurgeOptions {
   /** Backends may have lifetimes of their own: one purge covers one backend. */
   readonly backend: string

@@ -1,6 +1,7 @@
 /**
- * `effect-users/sql`: the `@effect/sql` repository, access token and refresh token stores (PostgreSQL or SQLite, whichever `SqlClient` the app
- * provides) and the migrations that create FastAPI Users' tables. The same values as the package root exports.
+ * `effect-users/sql`: the `@effect/sql` repository, access token and refresh token stores (PostgreSQL or SQLite,
+ * whichever `SqlClient` the app provides) and the migrations that create FastAPI Users' tables. The same values as
+ * the package root exports.
  */
 
 export * as Migrations from "./Migrations.js"

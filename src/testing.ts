@@ -1,6 +1,7 @@
 /**
  * `effect-users/testing`: the in-memory implementations, for an app's tests and prototypes
- * (`UserRepository.layerMemory`, `AccessTokenStore.layerMemory`, `RefreshTokenStore.layerMemory`). The same values as the package root exports.
+ * (`UserRepository.layerMemory`, `AccessTokenStore.layerMemory`, `RefreshTokenStore.layerMemory`). The same
+ * values as the package root exports.
  */
 
 export * as AccessTokenStore from "./AccessTokenStore.js"

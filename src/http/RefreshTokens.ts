@@ -11,6 +11,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import { maxUserAgentLength } from "../AccessTokenStore.js"
 import { type Family, RefreshTokenStore, type RefreshTokenStoreService } from "../RefreshTokenStore.js"
 import type { BaseUser } from "../User.js"
 import type { AuthStrategy, Session } from "./AuthStrategy.js"
@@ -120,9 +121,7 @@ export const withRefresh = (
   }
 }
 
-/** The length of a refresh token: 32 random bytes in base64url. */
-export const tokenLength = 43
-
+// 32 random bytes in base64url: anything else is refused before any lookup.
 const wellFormed = /^[A-Za-z0-9_-]{43}$/
 
 // A refresh token carries 256 random bits, so an unsalted SHA-256 is enough to keep a leaked table useless.
@@ -176,7 +175,7 @@ const makeUnscheduled = (
           epoch: session.epoch,
           createdAt: now,
           lastUsedAt: now,
-          ...(session.userAgent === undefined ? {} : { userAgent: session.userAgent.slice(0, 512) })
+          ...(session.userAgent === undefined ? {} : { userAgent: session.userAgent.slice(0, maxUserAgentLength) })
         }
         const refreshToken = newToken()
         yield* store.create(family, digest(refreshToken))

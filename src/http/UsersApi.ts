@@ -37,7 +37,6 @@ import {
 } from "./CurrentUser.js"
 import * as Failures from "./Failures.js"
 import { layerValidationErrors, openApiTransform, type Unauthorized } from "./HttpErrors.js"
-import type { RefreshOptions } from "./RefreshTokens.js"
 import * as RefreshTokens from "./RefreshTokens.js"
 import * as RequestLimits from "./RequestLimits.js"
 import * as UserSchemas from "./UserSchemas.js"
@@ -104,7 +103,7 @@ function typedOptionalUser(): Effect.Effect<Option.Option<User>, never, Optional
  */
 type Erased = UsersGroups.Declared<
   string,
-  ReadonlyArray<AuthBackend.AuthBackend<string, never, "Bearer", RefreshOptions>>,
+  ReadonlyArray<AuthBackend.AuthBackend<string, never, "Bearer", RefreshTokens.RefreshOptions>>,
   typeof UserSchemas.Default
 >
 type ErasedApi = HttpApi.HttpApi<string, UsersGroups.GroupsOf<Erased>, HttpApiError.HttpApiDecodeError>
@@ -423,7 +422,8 @@ function layerAuthenticator(
           const { familyOf } = strategy
           if (familyOf === undefined) {
             return yield* Effect.dieMessage(
-              `Backend ${backend.name}: refresh tokens need a strategy whose access tokens name their session (AuthStrategy.jwt)`
+              `Backend ${backend.name}: refresh tokens need a strategy whose access tokens name their family ` +
+                "(AuthStrategy.jwt)"
             )
           }
           const users = yield* UserManager
