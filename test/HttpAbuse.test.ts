@@ -464,11 +464,12 @@ const abuseSuite = (name: string, client: Layer.Layer<SqlClient.SqlClient, unkno
         const resetCalls = hooks.named("onAfterForgotPassword").length
         yield* request("/auth/forgot-password", { json: { email } })
         const resetToken = yield* nextToken(hooks, "onAfterForgotPassword", resetCalls)
+        // Logout before the reset, which ends every session of the user.
+        noStore(yield* request("/auth/cookie/logout", { method: "POST", headers: { cookie } }), "cookie logout")
         const reset = yield* request("/auth/reset-password", {
           json: { token: resetToken, password: "another-horse-battery" }
         })
         noStore(reset, "reset")
-        noStore(yield* request("/auth/cookie/logout", { method: "POST", headers: { cookie } }), "cookie logout")
 
         const admin = yield* registered({ isSuperuser: true })
         const target = yield* registered()
