@@ -29,6 +29,8 @@ export interface Options {
   readonly accessTokenTable?: string | undefined
   /** The spent OAuth states of `SqlOAuthStateStore` (default `oauth_state`). */
   readonly oauthStateTable?: string | undefined
+  /** The refresh tokens table (default `refresh_token`); their families go in `{refreshTokenTable}_family`. */
+  readonly refreshTokenTable?: string | undefined
   /** `uuid` (default, FastAPI Users' GUID) or `integer` (assigned by the database). */
   readonly idType?: "uuid" | "integer" | undefined
 }
@@ -106,6 +108,8 @@ export const migrations = (options: Options = {}): Record<string, Migration> => 
   const accountTable = options.oauthAccountTable ?? "oauth_account"
   const tokenTable = options.accessTokenTable ?? "accesstoken"
   const stateTable = options.oauthStateTable ?? "oauth_state"
+  const refreshTable = options.refreshTokenTable ?? "refresh_token"
+  const familyTable = `${refreshTable}_family`
   const integer = options.idType === "integer"
 
   const columnsOf = (table: string) =>
@@ -272,6 +276,33 @@ export const migrations = (options: Options = {}): Record<string, Migration> => 
     yield* sql`CREATE INDEX IF NOT EXISTS ${sql(`ix_${stateTable}_expires_at`)} ON ${sql(stateTable)} (expires_at)`
   })
 
+  // Families are deleted with their user; tokens with their family (SQLite enforces neither without
+  // `PRAGMA foreign_keys = ON`, so `SqlRefreshTokenStore` deletes tokens itself and reads them through their family).
+  const createRefreshToken: Migration = Effect.gen(function* () {
+    const { sql: client, sqlite } = yield* dialect
+    const sql = client.withoutTransforms()
+    const userId = sql.literal(integer ? "INTEGER" : sqlite ? "CHAR(36)" : "UUID")
+    const time = sql.literal(sqlite ? "VARCHAR(24)" : "TIMESTAMPTZ")
+    yield* sql`CREATE TABLE IF NOT EXISTS ${sql(familyTable)} (
+      id VARCHAR(43) PRIMARY KEY,
+      user_id ${userId} NOT NULL REFERENCES ${sql(userTable)} (id) ON DELETE CASCADE,
+      backend VARCHAR(100) NOT NULL,
+      epoch INTEGER NOT NULL,
+      created_at ${time} NOT NULL,
+      last_used_at ${time} NOT NULL,
+      user_agent VARCHAR(512)
+    )`
+    for (const column of ["user_id", "created_at", "last_used_at"]) {
+      yield* sql`CREATE INDEX IF NOT EXISTS ${sql(`ix_${familyTable}_${column}`)} ON ${sql(familyTable)} (${sql(column)})`
+    }
+    yield* sql`CREATE TABLE IF NOT EXISTS ${sql(refreshTable)} (
+      digest VARCHAR(43) PRIMARY KEY,
+      family_id VARCHAR(43) NOT NULL REFERENCES ${sql(familyTable)} (id) ON DELETE CASCADE,
+      spent_at ${time}
+    )`
+    yield* sql`CREATE INDEX IF NOT EXISTS ${sql(`ix_${refreshTable}_family_id`)} ON ${sql(refreshTable)} (family_id)`
+  })
+
   return {
     "0001_create_user": createUser,
     "0002_create_oauth_account": createOAuthAccount,
@@ -280,6 +311,7 @@ export const migrations = (options: Options = {}): Record<string, Migration> => 
     "0005_user_email_key": emailKeyUnique,
     "0006_accesstoken_user_id": accessTokenUserId,
     "0007_session_epoch": sessionEpoch,
+    "0008_refresh_token": createRefreshToken,
     "0009_oauth_account_unique": oauthAccountUnique
   }
 }

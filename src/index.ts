@@ -41,6 +41,7 @@ export {
   PasswordValidator,
   type PasswordValidatorService
 } from "./PasswordValidator.js"
+export * as RefreshTokenStore from "./RefreshTokenStore.js"
 export * from "./sql.js"
 export {
   type Claims,

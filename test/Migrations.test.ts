@@ -14,6 +14,7 @@ const freshTables = () => {
     oauthAccountTable: `${prefix}_oauth_account`,
     accessTokenTable: `${prefix}_accesstoken`,
     oauthStateTable: `${prefix}_oauth_state`,
+    refreshTokenTable: `${prefix}_refresh_token`,
     table: `${prefix}_migrations`
   }
 }
@@ -35,9 +36,15 @@ const migrationSpec = (name: string, client: () => Layer.Layer<SqlClient.SqlClie
         const applied = yield* Migrations.run(tables)
         assert.deepStrictEqual(
           applied.map(([id]) => id),
-          [1, 2, 3, 4, 5, 6, 7, 9]
+          [1, 2, 3, 4, 5, 6, 7, 8, 9]
         )
-        assert.includeMembers(yield* tablesOf, [tables.userTable, tables.oauthAccountTable, tables.accessTokenTable])
+        assert.includeMembers(yield* tablesOf, [
+          tables.userTable,
+          tables.oauthAccountTable,
+          tables.accessTokenTable,
+          tables.refreshTokenTable,
+          `${tables.refreshTokenTable}_family`
+        ])
         assert.deepStrictEqual(yield* Migrations.run(tables), [])
       }).pipe(Effect.provide(client()))
     )
@@ -101,7 +108,7 @@ const migrationSpec = (name: string, client: () => Layer.Layer<SqlClient.SqlClie
         const applied = yield* Migrations.run(tables)
         assert.deepStrictEqual(
           applied.map(([id]) => id),
-          [1, 2, 3, 4, 5, 6, 7, 9]
+          [1, 2, 3, 4, 5, 6, 7, 8, 9]
         )
       }).pipe(Effect.provide(client()))
     )
@@ -192,7 +199,7 @@ const migrationSpec = (name: string, client: () => Layer.Layer<SqlClient.SqlClie
         yield* sql`DELETE FROM ${sql(tables.userTable)} WHERE email IN (${emails[1]!}, ${emails[2]!})`
         assert.deepStrictEqual(
           (yield* Migrations.run(tables)).map(([id]) => id),
-          [1, 2, 3, 4, 5, 6, 7, 9]
+          [1, 2, 3, 4, 5, 6, 7, 8, 9]
         )
         const rows = yield* sql<{
           email: string

@@ -11,7 +11,9 @@ import type * as ConfigError from "effect/ConfigError"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import type { RefreshTokenStore } from "../RefreshTokenStore.js"
 import type { AuthStrategy } from "./AuthStrategy.js"
+import type { RefreshOptions } from "./RefreshTokens.js"
 
 /** `Cache-Control: no-store`: the headers of every response that carries a token or a user. */
 export const noStore = { "cache-control": "no-store" } as const
@@ -103,15 +105,23 @@ export const cookieTransport = (options: CookieOptions = {}): Transport<"Cookie"
 
 /**
  * A named backend: routes at `/auth/{name}/login` and `/auth/{name}/logout`. `R` is what its strategy needs;
- * `K`, its transport's kind, types the login route (a bearer token body, or a cookie and no content).
+ * `K`, its transport's kind, types the login route (a bearer token body, or a cookie and no content); `F`, its
+ * refresh-token settings, adds `/auth/{name}/refresh` when they are given.
  */
-export interface AuthBackend<Name extends string = string, R = never, K extends Kind = Kind> {
+export interface AuthBackend<
+  Name extends string = string,
+  R = never,
+  K extends Kind = Kind,
+  F extends RefreshOptions | undefined = RefreshOptions | undefined
+> {
   readonly name: Name
   readonly transport: Transport<K>
   readonly strategy: Effect.Effect<AuthStrategy, ConfigError.ConfigError, R>
+  /** Refresh tokens (bearer backends only); `undefined` when off. */
+  readonly refresh: F
 }
 
-/** Every backend, whatever its name, needs and transport. */
+/** Every backend, whatever its name, needs, transport and refresh settings. */
 export type Any = AuthBackend<string, unknown, Kind>
 
 /** What a backend's strategy needs. */
@@ -125,15 +135,38 @@ export const make = <const Name extends string, R, K extends Kind>(
   name: Name,
   transport: Transport<K>,
   strategy: Effect.Effect<AuthStrategy, ConfigError.ConfigError, R>
-): AuthBackend<Name, R, K> => ({ name, transport, strategy })
+): AuthBackend<Name, R, K, undefined> => ({ name, transport, strategy, refresh: undefined })
+
+/** Options of a bearer backend. */
+export interface BearerOptions {
+  /** The auth routes' prefix, for the OpenAPI token URL; default "/auth". */
+  readonly prefix?: string | undefined
+  /**
+   * Refresh tokens: login also answers a `refresh_token`, which `POST /auth/{name}/refresh` swaps for a new pair
+   * (the backend then needs a `RefreshTokenStore`). Give the strategy a short access-token lifetime.
+   */
+  readonly refresh?: RefreshOptions | undefined
+}
 
 /** A bearer backend; its login route is the token URL in the OpenAPI document. */
-export const bearer = <const Name extends string, R>(
+export function bearer<const Name extends string, R>(
   name: Name,
   strategy: Effect.Effect<AuthStrategy, ConfigError.ConfigError, R>,
-  options: { readonly prefix?: string | undefined } = {}
-): AuthBackend<Name, R, "Bearer"> =>
-  make(name, bearerTransport({ tokenUrl: `${options.prefix ?? "/auth"}/${name}/login` }), strategy)
+  options: BearerOptions & { readonly refresh: RefreshOptions }
+): AuthBackend<Name, R | RefreshTokenStore, "Bearer", RefreshOptions>
+export function bearer<const Name extends string, R>(
+  name: Name,
+  strategy: Effect.Effect<AuthStrategy, ConfigError.ConfigError, R>,
+  options?: BearerOptions & { readonly refresh?: undefined }
+): AuthBackend<Name, R, "Bearer", undefined>
+export function bearer(
+  name: string,
+  strategy: Effect.Effect<AuthStrategy, ConfigError.ConfigError, unknown>,
+  options: BearerOptions = {}
+): AuthBackend<string, unknown, "Bearer"> {
+  const transport = bearerTransport({ tokenUrl: `${options.prefix ?? "/auth"}/${name}/login` })
+  return { ...make(name, transport, strategy), refresh: options.refresh }
+}
 
 /** A cookie backend. */
 export const cookie = <const Name extends string, R>(

@@ -27,6 +27,8 @@ export interface SessionInfo {
   readonly backend?: string | undefined
   /** The client's `User-Agent`, recorded with stateful sessions. */
   readonly userAgent?: string | undefined
+  /** The refresh-token family (`RefreshTokens`) the token belongs to; the JWT strategy writes it as `sid`. */
+  readonly family?: string | undefined
 }
 
 /** A session as its user sees it (`GET /users/me/sessions`): never the token or its digest. */
@@ -66,6 +68,11 @@ export interface AuthStrategy {
   readonly endAll?: ((user: BaseUser) => Effect.Effect<void>) | undefined
   /** The sessions a user can see and end, for stateful strategies. */
   readonly sessions?: SessionList | undefined
+  /**
+   * The refresh-token family a valid token of this strategy belongs to (`SessionInfo.family`); strategies that
+   * cannot carry one leave it out, and cannot back refresh tokens.
+   */
+  readonly familyOf?: ((token: string) => Effect.Effect<Option.Option<string>>) | undefined
 }
 
 /** A value given directly or read through `Config`. */
@@ -154,7 +161,8 @@ export const jwt = (
             sub: String(user.id),
             iat: Math.floor(now / 1000),
             jti: randomBytes(16).toString("base64url"),
-            sep: epoch
+            sep: epoch,
+            ...(session?.family === undefined ? {} : { sid: session.family })
           }
           return yield* codec.sign(claims, { secret, audience, lifetime })
         }),
@@ -166,6 +174,10 @@ export const jwt = (
               store
                 .markJti(identity.value.jti, { _tag: "Denied" }, new Date(identity.value.expiresAt))
                 .pipe(Effect.zipRight(users.raiseRevokedUntil(user as User, identity.value.expiresAt)))
+        ),
+      familyOf: (token) =>
+        Effect.map(verify(token), (claims) =>
+          Option.flatMap(claims, ({ sid }) => (typeof sid === "string" ? Option.some(sid) : Option.none()))
         ),
       keep: (token, user, epoch) =>
         Effect.flatMap(identify(token, user), (identity) =>

@@ -9,6 +9,7 @@ import * as Option from "effect/Option"
 import type { User } from "../User.js"
 import type { Transport } from "./AuthBackend.js"
 import type { AuthStrategy } from "./AuthStrategy.js"
+import type { RefreshTokensService } from "./RefreshTokens.js"
 
 /** The authenticated user, provided by an authentication middleware. */
 export class CurrentUser extends Context.Tag("effect-users/CurrentUser")<CurrentUser, User>() {}
@@ -33,6 +34,8 @@ export interface RunningBackend {
   readonly name: string
   readonly transport: Transport
   readonly strategy: AuthStrategy
+  /** The backend's refresh tokens, when it has them on. */
+  readonly refresh?: RefreshTokensService | undefined
 }
 
 /** The backend and token that authenticated a request. */

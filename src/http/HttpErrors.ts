@@ -37,7 +37,11 @@ export const ErrorCode = {
   /** Ours: a post-login redirect that is not on the app's allow-list. */
   OAUTH_INVALID_REDIRECT: "OAUTH_INVALID_REDIRECT",
   /** Ours: an `onBeforeDelete` hook refused the deletion (FastAPI Users answers 500). */
-  DELETE_USER_ABORTED: "DELETE_USER_ABORTED"
+  DELETE_USER_ABORTED: "DELETE_USER_ABORTED",
+  /** Ours: an unknown, expired, revoked or malformed refresh token. */
+  REFRESH_TOKEN_INVALID: "REFRESH_TOKEN_INVALID",
+  /** Ours: a refresh token that was spent already; its whole session has been ended. */
+  REFRESH_TOKEN_REUSED: "REFRESH_TOKEN_REUSED"
 } as const
 
 /** A `{"detail": code}` error body with its HTTP status. */
@@ -228,7 +232,7 @@ const objectAt = (parent: JsonObject, key: string): JsonObject => asObject(paren
 
 /**
  * An `OpenApi.Transform` that removes @effect/platform's 400 `HttpApiDecodeError` from every response
- * (`layerValidationErrors` answers 422 instead). `UsersApi.make(...).addTo(api)` installs it; an app
+ * (`layerValidationErrors` answers 422 instead) and lists each tag once. `UsersApi.make(...).addTo(api)` installs it; an app
  * that sets its own transform can call this one from it.
  */
 export const openApiTransform = (spec: Record<string, unknown>): Record<string, unknown> => {
@@ -253,6 +257,15 @@ export const openApiTransform = (spec: Record<string, unknown>): Record<string, 
         }
       }
     }
+  }
+  // A backend's refresh group shares its auth group's tag: list each tag once.
+  if (Array.isArray(spec.tags)) {
+    const tags = new Map<unknown, JsonObject>()
+    for (const tag of spec.tags as ReadonlyArray<unknown>) {
+      const name = asObject(tag).name
+      tags.set(name, { ...asObject(tag), ...tags.get(name) })
+    }
+    spec.tags = [...tags.values()]
   }
   const schemas = objectAt(objectAt(spec, "components"), "schemas")
   if (!JSON.stringify(spec.paths ?? {}).includes(decodeErrorRef)) {

@@ -151,6 +151,21 @@ export const BearerResponse = Schema.Struct({
   token_type: Schema.Literal("bearer")
 }).annotations({ identifier: "BearerResponse" })
 
+/** What login and refresh answer on a bearer backend with refresh tokens: the pair. */
+export const BearerRefreshResponse = Schema.Struct({
+  access_token: Schema.String,
+  token_type: Schema.Literal("bearer"),
+  refresh_token: Schema.String
+}).annotations({ identifier: "BearerRefreshResponse" })
+
+/** The longest refresh token a request may carry (ours are 43 characters); longer is a 422. */
+export const maxRefreshTokenLength = 1024
+
+/** `{"refresh_token": ...}`, the body of `POST /auth/{backend}/refresh`. */
+export const RefreshBody = Schema.Struct({
+  refresh_token: Schema.String.pipe(Schema.maxLength(maxRefreshTokenLength))
+}).annotations({ identifier: "RefreshBody" })
+
 const loginFields = { username: Schema.String.pipe(Schema.maxLength(maxUsernameLength)), password: Password }
 
 /** A session as `GET /users/me/sessions` lists it: never the token or its digest. */

@@ -37,6 +37,7 @@ import {
 } from "./CurrentUser.js"
 import * as Failures from "./Failures.js"
 import { layerValidationErrors, openApiTransform, type Unauthorized } from "./HttpErrors.js"
+import * as RefreshTokens from "./RefreshTokens.js"
 import * as RequestLimits from "./RequestLimits.js"
 import * as UserSchemas from "./UserSchemas.js"
 import * as UsersGroups from "./UsersGroups.js"
@@ -102,7 +103,7 @@ function typedOptionalUser(): Effect.Effect<Option.Option<User>, never, Optional
  */
 type Erased = UsersGroups.Declared<
   string,
-  ReadonlyArray<AuthBackend.AuthBackend<string, never, "Bearer">>,
+  ReadonlyArray<AuthBackend.AuthBackend<string, never, "Bearer", RefreshTokens.RefreshOptions>>,
   typeof UserSchemas.Default
 >
 type ErasedApi = HttpApi.HttpApi<string, UsersGroups.GroupsOf<Erased>, HttpApiError.HttpApiDecodeError>
@@ -151,12 +152,17 @@ const layerGroups = (api: ErasedApi, settings: Settings) => {
     )
   )
 
-  const { LoginErrors } = UsersGroups
+  const { LoginErrors, RefreshErrors } = UsersGroups
+  const sendPair = (pair: RefreshTokens.TokenPair) =>
+    HttpServerResponse.unsafeJson(
+      { access_token: pair.accessToken, token_type: "bearer", refresh_token: pair.refreshToken },
+      ok
+    )
   const auth = settings.backends.map((backend) =>
     HttpApiBuilder.group(api, `auth.${backend.name}`, (handlers) =>
       Effect.gen(function* () {
         const users = yield* UserManager
-        const { strategy, transport } = (yield* Authenticator).backend(backend.name)
+        const { refresh, strategy, transport } = (yield* Authenticator).backend(backend.name)
         return handlers
           .handle("login", ({ payload }) =>
             Effect.gen(function* () {
@@ -166,12 +172,11 @@ const layerGroups = (api: ErasedApi, settings: Settings) => {
               if (!user.isActive) return yield* LoginErrors.fail("UserInactive")
               if (requiresVerification && !user.isVerified) return yield* LoginErrors.fail("UserNotVerified")
               const request = yield* HttpServerRequest.HttpServerRequest
-              const token = yield* strategy.write(user, {
-                epoch: sessionEpoch,
-                backend: backend.name,
-                userAgent: request.headers["user-agent"]
-              })
-              const response = transport.loginResponse(token)
+              const session = { epoch: sessionEpoch, userAgent: request.headers["user-agent"] }
+              const response =
+                refresh === undefined
+                  ? transport.loginResponse(yield* strategy.write(user, { ...session, backend: backend.name }))
+                  : sendPair(yield* refresh.login(user, session))
               yield* users.onAfterLogin(user, Option.some(response))
               return response
             })
@@ -187,6 +192,24 @@ const layerGroups = (api: ErasedApi, settings: Settings) => {
           )
       })
     )
+  )
+
+  const refreshGroups = settings.backends.flatMap((backend) =>
+    backend.refresh === undefined
+      ? []
+      : [
+          HttpApiBuilder.group(api, `refresh.${backend.name}`, (handlers) =>
+            Effect.map(Authenticator, (authenticator) => {
+              const refresh = authenticator.backend(backend.name).refresh!
+              return handlers.handle("refresh", ({ payload }) =>
+                refresh.refresh(payload.refresh_token).pipe(
+                  Effect.map(sendPair),
+                  Effect.mapError((error) => RefreshErrors.body(error))
+                )
+              )
+            })
+          )
+        ]
   )
 
   // The lookup, the token and the hook run after the 202, so its timing says nothing about the address;
@@ -377,7 +400,7 @@ const layerGroups = (api: ErasedApi, settings: Settings) => {
     })
   )
 
-  return Layer.mergeAll(register, ...auth, verify, reset, usersGroup, sessionsGroup)
+  return Layer.mergeAll(register, ...auth, ...refreshGroups, verify, reset, usersGroup, sessionsGroup)
 }
 
 /** The running backends, their strategies built. */
@@ -388,11 +411,43 @@ function layerAuthenticator<Backends extends ReadonlyArray<AuthBackend.Any>>(
 function layerAuthenticator(
   backends: ReadonlyArray<AuthBackend.Any>
 ): Layer.Layer<Authenticator, ConfigError.ConfigError, unknown> {
-  return Layer.effect(
+  return Layer.scoped(
     Authenticator,
     Effect.map(
       Effect.forEach(backends, (backend) =>
-        Effect.map(backend.strategy, (strategy) => ({ name: backend.name, transport: backend.transport, strategy }))
+        Effect.gen(function* () {
+          const strategy = yield* backend.strategy
+          const running = { name: backend.name, transport: backend.transport, strategy }
+          if (backend.refresh === undefined) return running
+          const { familyOf } = strategy
+          if (familyOf === undefined) {
+            return yield* Effect.dieMessage(
+              `Backend ${backend.name}: refresh tokens need a strategy whose access tokens name their family ` +
+                "(AuthStrategy.jwt)"
+            )
+          }
+          const users = yield* UserManager
+          const refresh = yield* RefreshTokens.make(
+            {
+              backend: backend.name,
+              issue: (user, session) =>
+                strategy.write(user, {
+                  epoch: session.epoch,
+                  backend: backend.name,
+                  userAgent: session.userAgent,
+                  family: session.familyId
+                }),
+              lookup: (userId) =>
+                users.parseId(userId).pipe(
+                  Effect.flatMap((id) => users.getWithEpoch(id)),
+                  Effect.map(({ sessionEpoch, user }) => ({ user, epoch: sessionEpoch })),
+                  Effect.option
+                )
+            },
+            backend.refresh
+          )
+          return { ...running, strategy: RefreshTokens.withRefresh({ ...strategy, familyOf }, refresh), refresh }
+        })
       ),
       makeAuthenticator
     )
@@ -422,6 +477,7 @@ export const make = <
   const groups: ReadonlyArray<Groups> = [
     declared.register,
     ...declared.auth,
+    ...declared.refresh,
     declared.verify,
     declared.reset,
     declared.users,
@@ -498,6 +554,8 @@ export const make = <
     optionalUser: typedOptionalUser(options.model),
     register: declared.register,
     auth: declared.auth,
+    /** The refresh groups, one per bearer backend with refresh tokens. */
+    refresh: declared.refresh,
     verify: declared.verify,
     reset: declared.reset,
     users: declared.users,

@@ -15,6 +15,7 @@ import type * as AuthBackend from "./AuthBackend.js"
 import { Authentication, type AuthenticationTag, type AuthFailure, type Security } from "./Authentication.js"
 import type { CurrentUser } from "./CurrentUser.js"
 import { ErrorCode, errorTable, ValidationError } from "./HttpErrors.js"
+import type { RefreshOptions } from "./RefreshTokens.js"
 import * as RequestLimits from "./RequestLimits.js"
 import * as UserSchemas from "./UserSchemas.js"
 
@@ -37,6 +38,20 @@ export const LoginErrors = errorTable({
   InvalidCredentials: { status: 400, code: badCredentials, description: "Bad credentials or the user is inactive" },
   UserInactive: { status: 400, code: badCredentials },
   UserNotVerified: { status: 400, code: ErrorCode.LOGIN_USER_NOT_VERIFIED, description: "The user is not verified" }
+})
+
+/** `POST /auth/{backend}/refresh`: both 401, with a code of their own. */
+export const RefreshErrors = errorTable({
+  RefreshTokenInvalid: {
+    status: 401,
+    code: ErrorCode.REFRESH_TOKEN_INVALID,
+    description: "Unknown, expired, revoked or malformed refresh token, or its user's sessions have ended"
+  },
+  RefreshTokenReused: {
+    status: 401,
+    code: ErrorCode.REFRESH_TOKEN_REUSED,
+    description: "The refresh token was spent already: its whole session has been ended"
+  }
 })
 
 /** `POST /auth/verify`. */
@@ -212,14 +227,20 @@ const logout = <Self extends HttpApiMiddleware.HttpApiMiddleware.AnyId, S>(
     .middleware(tag)
     .annotate(OpenApi.Summary, `Log out (${backend})`)
 
-/** The auth group of a bearer backend: login answers the token. */
-export const bearerGroup = <const N extends string, Self extends HttpApiMiddleware.HttpApiMiddleware.AnyId, S>(
+/** The auth group of a bearer backend: login answers the token (the pair, with refresh tokens on). */
+export const bearerGroup = <
+  const N extends string,
+  Self extends HttpApiMiddleware.HttpApiMiddleware.AnyId,
+  S,
+  Body extends typeof UserSchemas.BearerResponse | typeof UserSchemas.BearerRefreshResponse
+>(
   name: N,
   logoutTag: Context.Tag<Self, S>,
-  prefix: `/${string}`
+  prefix: `/${string}`,
+  body: Body
 ) =>
   HttpApiGroup.make(`auth.${name}`)
-    .add(login(name).addSuccess(UserSchemas.BearerResponse))
+    .add(login(name).addSuccess(body))
     .add(logout(name, logoutTag))
     .prefix(`${prefix}/${name}`)
     .annotate(OpenApi.Title, `auth:${name}`)
@@ -238,12 +259,42 @@ export const cookieGroup = <const N extends string, Self extends HttpApiMiddlewa
     .annotate(OpenApi.Title, `auth:${name}`)
     .annotate(OpenApi.Description, "Cookie login backend")
 
-/** The auth group of a backend, its login typed by the backend's transport. */
+/** The refresh group of a bearer backend with refresh tokens: `POST /auth/{name}/refresh`. */
+export const refreshGroup = <const N extends string>(name: N, prefix: `/${string}`) =>
+  HttpApiGroup.make(`refresh.${name}`)
+    .add(
+      HttpApiEndpoint.post("refresh", "/refresh")
+        .setPayload(UserSchemas.RefreshBody)
+        .middleware(RequestLimits.JsonOnly)
+        .addSuccess(UserSchemas.BearerRefreshResponse)
+        .addError(RefreshErrors.schema)
+        .addError(ValidationError)
+        .annotate(OpenApi.Summary, `Swap a refresh token for a new pair (${name})`)
+    )
+    .prefix(`${prefix}/${name}`)
+    .annotate(OpenApi.Title, `auth:${name}`)
+
+/** The auth group of a backend, its login typed by the backend's transport and refresh settings. */
 export type AuthGroup<Name extends string, B> =
-  B extends AuthBackend.AuthBackend<infer N, infer _R, infer K>
+  B extends AuthBackend.AuthBackend<infer N, infer _R, infer K, infer F>
     ? K extends "Bearer"
-      ? ReturnType<typeof bearerGroup<N, Logout<Name>, LogoutTag<Name>["Service"]>>
+      ? ReturnType<
+          typeof bearerGroup<
+            N,
+            Logout<Name>,
+            LogoutTag<Name>["Service"],
+            F extends RefreshOptions ? typeof UserSchemas.BearerRefreshResponse : typeof UserSchemas.BearerResponse
+          >
+        >
       : ReturnType<typeof cookieGroup<N, Logout<Name>, LogoutTag<Name>["Service"]>>
+    : never
+
+/** The refresh group of a backend with refresh tokens; `never` for the others. */
+export type RefreshGroup<B> =
+  B extends AuthBackend.AuthBackend<infer N, infer _R, "Bearer", infer F>
+    ? F extends RefreshOptions
+      ? ReturnType<typeof refreshGroup<N>>
+      : never
     : never
 
 function authGroupOf<Name extends string, B extends AuthBackend.Any>(
@@ -257,9 +308,23 @@ function authGroupOf(
   logoutTag: LogoutTag<string>,
   prefix: `/${string}`
 ): HttpApiGroup.HttpApiGroup.Any {
-  return backend.transport._tag === "Bearer"
-    ? bearerGroup(backend.name, logoutTag, prefix)
-    : cookieGroup(backend.name, logoutTag, prefix)
+  if (backend.transport._tag !== "Bearer") return cookieGroup(backend.name, logoutTag, prefix)
+  const body = backend.refresh === undefined ? UserSchemas.BearerResponse : UserSchemas.BearerRefreshResponse
+  return bearerGroup(backend.name, logoutTag, prefix, body)
+}
+
+function refreshGroupsOf<B extends AuthBackend.Any>(
+  backends: ReadonlyArray<B>,
+  prefix: `/${string}`
+): ReadonlyArray<RefreshGroup<B>>
+// Only backends with refresh settings get the group, as `RefreshGroup` states.
+function refreshGroupsOf(
+  backends: ReadonlyArray<AuthBackend.Any>,
+  prefix: `/${string}`
+): ReadonlyArray<HttpApiGroup.HttpApiGroup.Any> {
+  return backends.flatMap((backend) =>
+    backend.refresh !== undefined && backend.transport._tag === "Bearer" ? [refreshGroup(backend.name, prefix)] : []
+  )
 }
 
 const Accepted = Schema.Null.annotations(HttpApiSchema.annotations({ status: 202 }))
@@ -309,6 +374,8 @@ export const declareGroups = <
   const auth = options.backends.map((backend: Backends[number]) =>
     authGroupOf<Name, Backends[number]>(backend, tags.logout[backend.name]!, authPrefix)
   )
+
+  const refresh = refreshGroupsOf<Backends[number]>(options.backends, authPrefix)
 
   const verify = HttpApiGroup.make("verify")
     .add(
@@ -424,7 +491,7 @@ export const declareGroups = <
     )
     .annotate(OpenApi.Title, "sessions")
 
-  return { register, auth, verify, reset, users, sessions }
+  return { register, auth, refresh, verify, reset, users, sessions }
 }
 
 /** The groups of `declareGroups` for these parameters. */
@@ -447,6 +514,9 @@ export type Declared<
 >
 
 /** Every group of `Declared`, as a union. */
-export type GroupsOf<D extends { readonly auth: ReadonlyArray<HttpApiGroup.HttpApiGroup.Any> }> =
-  | D[Exclude<keyof D, "auth">]
-  | D["auth"][number]
+export type GroupsOf<
+  D extends {
+    readonly auth: ReadonlyArray<HttpApiGroup.HttpApiGroup.Any>
+    readonly refresh: ReadonlyArray<HttpApiGroup.HttpApiGroup.Any>
+  }
+> = D[Exclude<keyof D, "auth" | "refresh">] | D["auth"][number] | D["refresh"][number]

@@ -12,6 +12,7 @@ import {
   type JwtKeySet,
   OAuth,
   OAuthProvider,
+  type RefreshTokenStore,
   type UserManager,
   UserModel,
   UserSchemas,
@@ -165,3 +166,39 @@ export const PlainRedisUrl = Redis.layer({
 // The Redis token store needs the Redis client: a program that never provides it does not type-check.
 // @ts-expect-error: RedisAccessTokenStore.layer requires `Redis`
 export const StoreWithoutClient: Layer.Layer<AccessTokenStore.AccessTokenStore> = RedisAccessTokenStore.layer
+
+// Refresh tokens: a backend with `refresh` adds its route to the API and needs a `RefreshTokenStore`.
+const WithRefresh = UsersApi.make({
+  name: "with-refresh",
+  backends: [AuthBackend.bearer("jwt", AuthStrategy.jwt({ secret, lifetime: "5 minutes" }), { refresh: {} })]
+})
+class RefreshApi extends WithRefresh.addTo(HttpApi.make("refresh-app")) {}
+export const RefreshLive: Layer.Layer<
+  HttpApi.Api,
+  unknown,
+  UserManager | AccessTokenStore.AccessTokenStore | RefreshTokenStore.RefreshTokenStore
+> = HttpApiBuilder.api(RefreshApi).pipe(Layer.provide(WithRefresh.layer(RefreshApi)))
+
+// @ts-expect-error: the refresh backend's layer needs a RefreshTokenStore
+export const RefreshWithoutStore: Layer.Layer<HttpApi.Api, unknown, UserManager | AccessTokenStore.AccessTokenStore> =
+  HttpApiBuilder.api(RefreshApi).pipe(Layer.provide(WithRefresh.layer(RefreshApi)))
+
+// The refresh group is typed like ours: its payload has `refresh_token` and it answers the pair.
+export const RefreshGroup = HttpApiBuilder.group(RefreshApi, "refresh.jwt", (handlers) =>
+  handlers.handle("refresh", ({ payload }) =>
+    Effect.succeed({ access_token: "a", token_type: "bearer" as const, refresh_token: payload.refresh_token })
+  )
+)
+
+export const RefreshWithoutPair = HttpApiBuilder.group(RefreshApi, "refresh.jwt", (handlers) =>
+  // @ts-expect-error: the refresh route answers the pair, refresh_token included
+  handlers.handle("refresh", () => Effect.succeed({ access_token: "a", token_type: "bearer" as const }))
+)
+
+// A backend without `refresh` has no refresh group to implement.
+// @ts-expect-error: "refresh.jwt" is not a group of an API whose backend has no refresh tokens
+export const NoRefreshGroup = HttpApiBuilder.group(Api, "refresh.jwt", (handlers) => handlers)
+
+// Cookie backends take no refresh settings.
+// @ts-expect-error: `refresh` is a bearer option
+export const CookieRefresh = AuthBackend.cookie("cookie", AuthStrategy.database(), { refresh: {} })
