@@ -40,6 +40,7 @@ export {
   type PasswordValidatorService
 } from "./PasswordValidator.js"
 export * from "./sql.js"
+export * as Throttle from "./Throttle.js"
 export {
   type Claims,
   type HmacAlgorithm,

@@ -15,10 +15,12 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as OpenApi from "@effect/platform/OpenApi"
 import type * as ConfigError from "effect/ConfigError"
 import type * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import * as Throttle from "../Throttle.js"
 import type { User } from "../User.js"
 import { UserManager } from "../UserManager.js"
 import type * as UserModel from "../UserModel.js"
@@ -27,9 +29,10 @@ import type * as AuthBackend from "./AuthBackend.js"
 import { noStore } from "./AuthBackend.js"
 import * as Authentication from "./Authentication.js"
 import { BackgroundWork, layer as layerBackgroundWork } from "./BackgroundWork.js"
+import * as ClientAddress from "./ClientAddress.js"
 import { Authenticator, CurrentUser, makeAuthenticator, OptionalUser } from "./CurrentUser.js"
 import * as Failures from "./Failures.js"
-import { layerValidationErrors, openApiTransform, type Unauthorized } from "./HttpErrors.js"
+import { layerValidationErrors, openApiTransform, tooManyRequestsResponse, type Unauthorized } from "./HttpErrors.js"
 import * as RequestLimits from "./RequestLimits.js"
 import * as UserSchemas from "./UserSchemas.js"
 import * as UsersGroups from "./UsersGroups.js"
@@ -55,6 +58,11 @@ export interface Options<
   readonly usersPrefix?: `/${string}` | undefined
   /** The largest request body accepted on every route of the API, in bytes (413 above); default 64 KiB. */
   readonly maxBodySize?: number | undefined
+  /**
+   * The proxies allowed to name the client in `X-Forwarded-For`, for the per-client limits (see `Throttle`);
+   * default none: the socket's address is the client.
+   */
+  readonly trustedProxies?: ClientAddress.TrustedProxies | undefined
 }
 
 function schemasOf<Id extends Schema.Schema.Any, Fields extends Schema.Struct.Fields>(
@@ -99,9 +107,20 @@ interface Settings {
   readonly backends: ReadonlyArray<AuthBackend.Any>
   readonly requiresVerification: boolean
   readonly schemas: UsersGroups.Schemas
+  readonly clientKey: ClientAddress.ClientKey
 }
 
 const unauthorized: Unauthorized = { detail: "Unauthorized" }
+
+/** A refusal of the throttle as its 429 answer. */
+const answerThrottled = <A, E, R>(
+  effect: Effect.Effect<A, E | Throttle.Throttled, R>
+): Effect.Effect<A | HttpServerResponse.HttpServerResponse, Exclude<E, Throttle.Throttled>, R> =>
+  Effect.catchIf(
+    effect,
+    (error): error is Throttle.Throttled => error instanceof Throttle.Throttled,
+    (throttled) => Effect.succeed(tooManyRequestsResponse(Duration.toMillis(throttled.retryAfter)))
+  ) as Effect.Effect<A | HttpServerResponse.HttpServerResponse, Exclude<E, Throttle.Throttled>, R>
 
 /** Every group's handlers, checked against the erased declarations. */
 const layerGroups = (api: ErasedApi, settings: Settings) => {
@@ -114,12 +133,20 @@ const layerGroups = (api: ErasedApi, settings: Settings) => {
   const sendUser = (user: User, options: typeof ok | typeof created = ok) =>
     HttpServerResponse.unsafeJson(encodeRead(user), options)
 
+  // Each throttled route counts the request against its limits before doing anything else; the routes that
+  // send mail count it against the target address too. Refusals answer 429.
+  const client = Effect.map(HttpServerRequest.HttpServerRequest, settings.clientKey)
+  const limited = (route: Throttle.Route, email?: string) =>
+    Effect.flatMap(Effect.zip(Throttle.Throttle, client), ([throttle, key]) => throttle.route(route, key, email))
+
   const register = HttpApiBuilder.group(api, "register", (handlers) =>
     handlers.handle("register", ({ payload }) =>
       Effect.flatMap(UserManager, (users) =>
-        users.create(payload, { safe: true }).pipe(
+        limited("register").pipe(
+          Effect.zipRight(users.create(payload, { safe: true })),
           Effect.map((user) => sendUser(user, created)),
-          Effect.mapError((error) => UsersGroups.RegisterErrors.body(error))
+          Effect.mapError((error) => (error._tag === "Throttled" ? error : UsersGroups.RegisterErrors.body(error))),
+          answerThrottled
         )
       )
     )
@@ -130,17 +157,24 @@ const layerGroups = (api: ErasedApi, settings: Settings) => {
     HttpApiBuilder.group(api, `auth.${backend.name}`, (handlers) =>
       Effect.gen(function* () {
         const users = yield* UserManager
+        const throttle = yield* Throttle.Throttle
         const { strategy, transport } = (yield* Authenticator).backend(backend.name)
         return handlers
           .handle("login", ({ payload }) =>
             Effect.gen(function* () {
-              const user = yield* users.authenticate(payload).pipe(Effect.mapError((error) => LoginErrors.body(error)))
+              // Refused before the lookup and the hash: a throttled guess costs nothing, known e-mail or not.
+              const attempt = yield* throttle.login(payload.username, yield* client)
+              const user = yield* users.authenticate(payload).pipe(
+                Effect.tapError(() => attempt.failed),
+                Effect.mapError((error) => LoginErrors.body(error))
+              )
+              yield* attempt.succeeded
               if (!user.isActive) return yield* LoginErrors.fail("UserInactive")
               if (requiresVerification && !user.isVerified) return yield* LoginErrors.fail("UserNotVerified")
               const response = transport.loginResponse(yield* strategy.write(user))
               yield* users.onAfterLogin(user, Option.some(response))
               return response
-            })
+            }).pipe(answerThrottled)
           )
           .handle("logout", () =>
             Effect.gen(function* () {
@@ -175,33 +209,51 @@ const layerGroups = (api: ErasedApi, settings: Settings) => {
     Effect.map(UserManager, (users) =>
       handlers
         .handle("requestVerifyToken", ({ payload }) =>
-          afterResponse(
-            "requestVerifyToken",
-            Effect.flatMap(users.getByEmail(payload.email), (user) => users.requestVerify(user))
+          limited("requestVerifyToken", payload.email).pipe(
+            Effect.zipRight(
+              afterResponse(
+                "requestVerifyToken",
+                Effect.flatMap(users.getByEmail(payload.email), (user) => users.requestVerify(user))
+              )
+            ),
+            answerThrottled
           )
         )
         .handle("verify", ({ payload }) =>
-          users.verify(payload.token).pipe(
+          limited("verify").pipe(
+            Effect.zipRight(users.verify(payload.token)),
             Effect.map((user) => sendUser(user)),
-            Effect.mapError((error) => UsersGroups.VerifyErrors.body(error))
+            Effect.mapError((error) => (error._tag === "Throttled" ? error : UsersGroups.VerifyErrors.body(error))),
+            answerThrottled
           )
         )
     )
   )
 
   const reset = HttpApiBuilder.group(api, "reset", (handlers) =>
-    Effect.map(UserManager, (users) =>
+    Effect.map(Effect.zip(UserManager, Throttle.Throttle), ([users, throttle]) =>
       handlers
         .handle("forgotPassword", ({ payload }) =>
-          afterResponse(
-            "forgotPassword",
-            Effect.flatMap(users.getByEmail(payload.email), (user) => users.forgotPassword(user))
+          limited("forgotPassword", payload.email).pipe(
+            Effect.zipRight(
+              afterResponse(
+                "forgotPassword",
+                Effect.flatMap(users.getByEmail(payload.email), (user) => users.forgotPassword(user))
+              )
+            ),
+            answerThrottled
           )
         )
         .handle("resetPassword", ({ payload }) =>
-          users.resetPassword(payload.token, payload.password).pipe(
+          limited("resetPassword").pipe(
+            Effect.zipRight(users.resetPassword(payload.token, payload.password)),
+            // The owner proved control of the mailbox: a stranger's guesses no longer hold the account back.
+            Effect.tap((user) => throttle.clearAccount(user.email)),
             Effect.as(HttpServerResponse.unsafeJson(null, { headers: noStore })),
-            Effect.mapError((error) => UsersGroups.ResetPasswordErrors.body(error))
+            Effect.mapError((error) =>
+              error._tag === "Throttled" ? error : UsersGroups.ResetPasswordErrors.body(error)
+            ),
+            answerThrottled
           )
         )
     )
@@ -338,7 +390,8 @@ export const make = <
     const settings: Settings = {
       backends: options.backends,
       requiresVerification,
-      schemas
+      schemas,
+      clientKey: ClientAddress.make(options.trustedProxies)
     }
     // The one cast of the API: it holds these groups, declared for the app's backends and model by the same
     // `declareGroups` as `Erased`, whose handlers are checked below; the result is typed as `make` declares it.
@@ -354,6 +407,8 @@ export const make = <
       Layer.provide(logout),
       Layer.provideMerge(RequestLimits.layerContentTypes),
       Layer.provide(layerBackgroundWork),
+      // The app's throttle (`Throttle.layerMemory(...)`, `RedisThrottle.layer(...)`), or an in-memory one.
+      Layer.provide(Layer.effect(Throttle.Throttle, Throttle.orDefault)),
       Layer.provideMerge(Layer.merge(Authentication.layer(Authenticated), Authentication.layer(Superuser))),
       Layer.provideMerge(layerAuthenticator(options.backends))
     ) as Layer.Layer<

@@ -14,7 +14,7 @@ import * as Schema from "effect/Schema"
 import type * as AuthBackend from "./AuthBackend.js"
 import { Authentication, type AuthenticationTag, type AuthFailure, type Security } from "./Authentication.js"
 import type { CurrentUser } from "./CurrentUser.js"
-import { ErrorCode, errorTable, ValidationError } from "./HttpErrors.js"
+import { ErrorCode, errorTable, TooManyRequests, ValidationError } from "./HttpErrors.js"
 import * as RequestLimits from "./RequestLimits.js"
 import * as UserSchemas from "./UserSchemas.js"
 
@@ -179,6 +179,7 @@ const login = (backend: string) =>
     .middleware(RequestLimits.JsonOrForm)
     .addError(LoginErrors.schema)
     .addError(ValidationError)
+    .addError(TooManyRequests)
     .annotate(OpenApi.Summary, `Log in (${backend})`)
 
 const logout = <Self extends HttpApiMiddleware.HttpApiMiddleware.AnyId, S>(
@@ -279,6 +280,7 @@ export const declareGroups = <
         .addSuccess(UserRead, { status: 201 })
         .addError(RegisterErrors.schema)
         .addError(ValidationError)
+        .addError(TooManyRequests)
         .annotate(OpenApi.Summary, "Register")
     )
     .prefix(authPrefix)
@@ -295,6 +297,7 @@ export const declareGroups = <
         .middleware(RequestLimits.JsonOnly)
         .addSuccess(Accepted)
         .addError(ValidationError)
+        .addError(TooManyRequests)
         .annotate(OpenApi.Summary, "Request a verification token (always 202)")
     )
     .add(
@@ -304,6 +307,7 @@ export const declareGroups = <
         .addSuccess(UserRead)
         .addError(VerifyErrors.schema)
         .addError(ValidationError)
+        .addError(TooManyRequests)
         .annotate(OpenApi.Summary, "Verify")
     )
     .prefix(authPrefix)
@@ -315,6 +319,7 @@ export const declareGroups = <
         .middleware(RequestLimits.JsonOnly)
         .addSuccess(Accepted)
         .addError(ValidationError)
+        .addError(TooManyRequests)
         .annotate(OpenApi.Summary, "Forgot password (always 202)")
     )
     .add(
@@ -324,6 +329,7 @@ export const declareGroups = <
         .addSuccess(Schema.Null)
         .addError(ResetPasswordErrors.schema)
         .addError(ValidationError)
+        .addError(TooManyRequests)
         .annotate(OpenApi.Summary, "Reset password")
     )
     .prefix(authPrefix)
