@@ -73,8 +73,7 @@ export const redisOptions = (options: Options): RedisOptions => {
     autoResendUnfulfilledCommands: false,
     commandTimeout: millis(options.commandTimeout, "2 seconds"),
     connectTimeout: millis(options.connectTimeout, "2 seconds"),
-    retryStrategy: (attempt) => Math.min(attempt * 100, maxDelay),
-    lazyConnect: true
+    retryStrategy: (attempt) => Math.min(attempt * 100, maxDelay)
   }
 }
 
@@ -89,7 +88,7 @@ export const make = (options: Options): Effect.Effect<RedisService, RedisError, 
     const settings = redisOptions(options)
     let ready = false
     const client = yield* Effect.acquireRelease(
-      Effect.sync(() => new IORedis(settings)),
+      Effect.sync(() => new IORedis({ ...settings, lazyConnect: true })),
       (client) =>
         Effect.suspend(() => {
           ready = false
