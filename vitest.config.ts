@@ -2,7 +2,10 @@ import { defineConfig } from "vitest/config"
 
 export default defineConfig({
   resolve: {
-    alias: { "effect-users": new URL("./src/index.ts", import.meta.url).pathname }
+    alias: [
+      { find: /^effect-users\/redis$/, replacement: new URL("./src/redis.ts", import.meta.url).pathname },
+      { find: /^effect-users$/, replacement: new URL("./src/index.ts", import.meta.url).pathname }
+    ]
   },
   test: {
     include: ["test/**/*.test.ts"],

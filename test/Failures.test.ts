@@ -8,6 +8,7 @@ import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, describe, it, layer } from "@effect/vitest"
 import { Cause, Effect, ParseResult, Redacted, Schema } from "effect"
 import { Failures, queueFull, ServiceUnavailable, UserAlreadyExists } from "effect-users"
+import { Redis } from "effect-users/redis"
 import { request } from "./utils/HttpTest.js"
 import { makeOpsServer } from "./utils/OpsServer.js"
 import { freshEmail } from "./utils/TestUsers.js"
@@ -66,6 +67,30 @@ describe("Failures.classify", () => {
       assert.strictEqual(verdict._tag, "Unavailable", Failures.describe(error))
       if (verdict._tag === "Unavailable") assert.strictEqual(verdict.unavailability.retryAfter, 5)
     }
+  })
+
+  it("Redis connection faults (ioredis's fail-fast errors, Redis's busy replies) are 503 with Retry-After 5", () => {
+    const redisError = (cause: unknown) => new Redis.RedisError({ message: "Redis: read failed", cause })
+    const outages = [
+      new Error("Stream isn't writeable and enableOfflineQueue options is false"),
+      new Error("Connection is closed."),
+      new Error("Command timed out"),
+      Object.assign(new Error("Reached the max retries per request limit (which is 0). Refer to ..."), {
+        name: "MaxRetriesPerRequestError"
+      }),
+      withCode("connect ECONNREFUSED 127.0.0.1:6379", "ECONNREFUSED"),
+      new Error("LOADING Redis is loading the dataset in memory"),
+      new Error("OOM command not allowed when used memory > 'maxmemory'.")
+    ]
+    for (const error of outages) {
+      const verdict = Failures.classify(Cause.die(redisError(error)))
+      assert.strictEqual(verdict._tag, "Unavailable", error.message)
+      if (verdict._tag === "Unavailable") assert.strictEqual(verdict.unavailability.retryAfter, 5)
+    }
+    // A reply that is a bug of ours (a wrong type, a broken script) is a 500; so is the same message untagged.
+    const wrongType = new Error("WRONGTYPE Operation against a key holding the wrong kind of value")
+    assert.strictEqual(Failures.classify(Cause.die(redisError(wrongType)))._tag, "Internal")
+    assert.strictEqual(Failures.classify(Cause.die(new Error("Connection is closed.")))._tag, "Internal")
   })
 
   it("ServiceUnavailable is 503 with its own Retry-After, as a defect or a failure", () => {

@@ -1,7 +1,7 @@
 /**
  * What the HTTP edge answers when a request fails for a reason that is not the client's: 503
  * `{"detail": "SERVICE_UNAVAILABLE"}` with `Retry-After` when a dependency is down or overloaded (storage
- * unreachable, pool exhausted, a full hash queue: every `ServiceUnavailable`), 500
+ * or Redis unreachable, pool exhausted, a full hash queue: every `ServiceUnavailable`), 500
  * `{"detail": "INTERNAL_SERVER_ERROR"}` for every other defect. Each is logged once, as one error line that
  * names the cause without its data (no parameters, no input, no tokens).
  *
@@ -58,6 +58,12 @@ const sqliteUnavailable = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|NOMEM|PROTOC
 const connectionMessage =
   /connection terminated|timeout exceeded when trying to connect|connection timed out|not queryable|failed to acquire connection|^connection error$|failed to connect/i
 
+// What ioredis says when a command cannot be sent or answered (no offline queue, a closed connection, the
+// command timeout, no retries left), and Redis's own replies of a server that cannot serve now (loading,
+// a read-only replica, out of memory, a cluster failing over).
+const redisUnavailable =
+  /^Stream isn't writeable|^Connection is closed|^Command timed out|^Reached the max retries per request limit|^None of startup nodes is available|^(LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY|OOM) /
+
 const codeOf = (u: unknown): string | undefined =>
   Predicate.hasProperty(u, "code") && typeof u.code === "string" ? u.code : undefined
 
@@ -73,7 +79,8 @@ const isConnectionFault = (u: unknown, depth = 0): boolean => {
   if (code !== undefined && (networkCodes.has(code) || pgUnavailable(code) || sqliteUnavailable.test(code))) {
     return true
   }
-  if (connectionMessage.test(messageOf(u))) return true
+  const message = messageOf(u)
+  if (connectionMessage.test(message) || redisUnavailable.test(message)) return true
   if (Predicate.hasProperty(u, "errors") && Array.isArray(u.errors)) {
     if (u.errors.some((inner) => isConnectionFault(inner, depth + 1))) return true
   }
@@ -81,15 +88,17 @@ const isConnectionFault = (u: unknown, depth = 0): boolean => {
 }
 
 /**
- * The unavailability a failure or defect stands for, if there is one: a `ServiceUnavailable`, or an `SqlError` whose
- * cause is a connection or availability problem (also when wrapped as the `cause` of another error).
+ * The unavailability a failure or defect stands for, if there is one: a `ServiceUnavailable`, or an `SqlError` or
+ * `RedisError` whose cause is a connection or availability problem (also when wrapped as the `cause` of another
+ * error).
  */
 export const unavailability = (u: unknown): Option.Option<Unavailability> => {
   for (let current: unknown = u, depth = 0; Predicate.isObject(current) && depth < 6; depth++) {
     if (current instanceof ServiceUnavailable) {
       return Option.some({ reason: current.reason, retryAfter: current.retryAfter ?? 1 })
     }
-    if (Predicate.isTagged(current, "SqlError") && isConnectionFault(current)) {
+    // Tags, not classes: `RedisError` lives in `effect-users/redis`, which the edge must not load (ioredis).
+    if ((Predicate.isTagged(current, "SqlError") || Predicate.isTagged(current, "RedisError")) && isConnectionFault(current)) {
       return Option.some({ reason: `storage unavailable: ${describe(current)}`, retryAfter: storageRetryAfter })
     }
     current = Predicate.hasProperty(current, "cause") ? current.cause : undefined

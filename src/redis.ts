@@ -1,0 +1,6 @@
+/**
+ * `effect-users/redis`: the shared ioredis client (`Redis`) and the Redis access token store. Not exported by the
+ * package root, so that apps without Redis never load `ioredis` (an optional peer dependency).
+ */
+
+export * as Redis from "./redis/Redis.js"
