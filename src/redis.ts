@@ -4,3 +4,4 @@
  */
 
 export * as Redis from "./redis/Redis.js"
+export * as RedisThrottle from "./redis/RedisThrottle.js"
