@@ -7,6 +7,7 @@ import { Config, type ConfigError, Effect, Layer, Option, Schema } from "effect"
 import {
   AuthBackend,
   AuthStrategy,
+  type ClientAddress,
   CurrentUser,
   Jwks,
   JwtKeySet,
@@ -27,6 +28,8 @@ export interface AppOptions {
    * API serves its public keys at `/.well-known/jwks.json`. Default: HS256 with `USERS_AUTH_SECRET`.
    */
   readonly keySet?: Layer.Layer<JwtKeySet, ConfigError.ConfigError>
+  /** The proxies allowed to name the client in `X-Forwarded-For`; default none. */
+  readonly trustedProxies?: ClientAddress.TrustedProxies
 }
 
 /** The authentication secret: `USERS_AUTH_SECRET`, at least 32 bytes. */
@@ -54,7 +57,8 @@ export const makeApp = (options: AppOptions = {}) => {
       })
     ],
     requiresVerification: options.requiresVerification ?? false,
-    maxBodySize: options.maxBodySize
+    maxBodySize: options.maxBodySize,
+    trustedProxies: options.trustedProxies
   })
 
   // The app's own authentication requirements, with FastAPI Users' `current_user(...)` options.

@@ -1,6 +1,6 @@
 import { RateLimiter } from "@effect/experimental"
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Layer, TestClock } from "effect"
+import { Clock, Duration, Effect, Layer, TestClock } from "effect"
 import { Throttle } from "effect-users"
 import { suite } from "./ThrottleSuite.js"
 
@@ -87,6 +87,30 @@ describe("Throttle (memory, TestClock)", () => {
       )
       assert.deepStrictEqual(outcomes[0], outcomes[1])
     }).pipe(Effect.provide(throttle))
+  )
+
+  it.effect(
+    "the default policy: an attacker retrying the moment each wait ends gets 99 guesses, then none for a day",
+    () =>
+      Effect.gen(function* () {
+        const throttle = yield* Throttle.make()
+        const start = yield* Clock.currentTimeMillis
+        let allowed = 0
+        let longestWait = 0
+        while ((yield* Clock.currentTimeMillis) - start < 40 * 3_600_000) {
+          const result = yield* Effect.either(throttle.account("gawain@camelot.bt", "10.0.0.1", "login"))
+          if (result._tag === "Right") {
+            allowed++
+            continue
+          }
+          const wait = Duration.toMillis(result.left.retryAfter)
+          // Until the hard limit, the owner never waits more than the 15 minutes cap.
+          if (allowed < 99) longestWait = Math.max(longestWait, wait)
+          yield* TestClock.adjust(Duration.millis(wait))
+        }
+        assert.strictEqual(allowed, 99)
+        assert.strictEqual(longestWait, 15 * 60_000)
+      }).pipe(Effect.provide([RateLimiter.layerStoreMemory, Throttle.layerAccountStoreMemory]))
   )
 
   it.effect("layerDisabled never refuses", () =>

@@ -98,7 +98,10 @@ export const unavailability = (u: unknown): Option.Option<Unavailability> => {
       return Option.some({ reason: current.reason, retryAfter: current.retryAfter ?? 1 })
     }
     // Tags, not classes: `RedisError` lives in `effect-users/redis`, which the edge must not load (ioredis).
-    if ((Predicate.isTagged(current, "SqlError") || Predicate.isTagged(current, "RedisError")) && isConnectionFault(current)) {
+    if (
+      (Predicate.isTagged(current, "SqlError") || Predicate.isTagged(current, "RedisError")) &&
+      isConnectionFault(current)
+    ) {
       return Option.some({ reason: `storage unavailable: ${describe(current)}`, retryAfter: storageRetryAfter })
     }
     current = Predicate.hasProperty(current, "cause") ? current.cause : undefined

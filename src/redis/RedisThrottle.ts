@@ -3,7 +3,7 @@
  * app's `Redis` client (one Lua script per attempt, so that concurrent guesses on several instances cannot
  * slip past the back-off), and the per-client limits on `@effect/experimental`'s `RateLimiter/Redis` store.
  */
-import * as RateLimiter from "@effect/experimental/RateLimiter"
+import type * as RateLimiter from "@effect/experimental/RateLimiter"
 import * as RateLimiterRedis from "@effect/experimental/RateLimiter/Redis"
 import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -90,9 +90,7 @@ export const layerAccountStore = (options: Options = {}): Layer.Layer<Throttle.A
  * its own client). Its commands wait for that connection (at most the command timeout) instead of failing
  * while it is first being made.
  */
-export const layerRateLimiterStore = (
-  options: Options = {}
-): Layer.Layer<RateLimiter.RateLimiterStore, never, Redis> =>
+export const layerRateLimiterStore = (options: Options = {}): Layer.Layer<RateLimiter.RateLimiterStore, never, Redis> =>
   Layer.unwrapEffect(
     Effect.map(Redis, (redis) =>
       RateLimiterRedis.layerStore({
