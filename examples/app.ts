@@ -29,7 +29,7 @@ export interface AppOptions {
    */
   readonly keySet?: Layer.Layer<JwtKeySet, ConfigError.ConfigError>
   /** The proxies allowed to name the client in `X-Forwarded-For`; default none. */
-  readonly trustedProxies?: ClientAddress.TrustedProxies
+  readonly trustedProxies?: ClientAddress.TrustedProxies | undefined
 }
 
 /** The authentication secret: `USERS_AUTH_SECRET`, at least 32 bytes. */

@@ -10,20 +10,27 @@
  * Storage (`storage.ts`): an SQLite file (`effect-users.db`, or SQLITE_FILE), created and migrated on first
  * start; PostgreSQL when DATABASE_URL is set. Verification and reset tokens are printed to the console, as in
  * FastAPI Users' example: send them by e-mail in a real app.
+ *
+ * Throttling (README, "Throttling"): in memory, or in Redis when REDIS_URL is set (every process on that server
+ * shares the counts; keys start with USERS_THROTTLE_PREFIX). Behind proxies, USERS_TRUSTED_PROXIES lists their
+ * addresses and CIDR ranges (comma-separated) or USERS_PROXY_HOPS counts them.
  */
 import { createServer } from "node:http"
 import { HttpApiBuilder, HttpApiSwagger, HttpServer } from "@effect/platform"
 import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
-import { Config, Effect, Layer } from "effect"
+import { Config, Effect, Layer, Option } from "effect"
 import {
+  type ClientAddress,
   JwtKeySet,
   layerArgon2Workers,
   Migrations,
   SqlUserRepository,
+  Throttle,
   UserHooks,
   UserManager,
   UserManagerConfig
 } from "effect-users"
+import { Redis, RedisThrottle } from "effect-users/redis"
 import { makeApp } from "./app.js"
 import { checkSecrets } from "./devSecrets.js"
 import { configProvider, Database } from "./storage.js"
@@ -63,15 +70,34 @@ const Users = UserManager.layer.pipe(
   Layer.provideMerge(Database)
 )
 
+const trustedProxies = (): ClientAddress.TrustedProxies | undefined => {
+  const list = process.env.USERS_TRUSTED_PROXIES?.split(",").map((entry) => entry.trim()).filter((entry) => entry)
+  if (list !== undefined && list.length > 0) return { addresses: list }
+  const hops = Number(process.env.USERS_PROXY_HOPS ?? "")
+  return Number.isInteger(hops) && hops > 0 ? { hops } : undefined
+}
+
 const app = makeApp({
   secureCookie: process.env.COOKIE_SECURE !== "false",
+  trustedProxies: trustedProxies(),
   ...(process.env.JWT_PRIVATE_KEY ? { keySet: JwtKeySet.layerConfig() } : {})
 })
+
+const ThrottleLive = Layer.unwrapEffect(
+  Effect.map(Config.option(Config.nonEmptyString("REDIS_URL")), (url) =>
+    Option.isNone(url)
+      ? Throttle.layerMemory()
+      : RedisThrottle.layer({ prefix: process.env.USERS_THROTTLE_PREFIX || undefined }).pipe(
+          Layer.provide(Redis.layerConfig())
+        )
+  )
+)
 
 const Server = HttpApiBuilder.serve().pipe(
   Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
   Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
   Layer.provide(app.ApiLive),
+  Layer.provide(ThrottleLive),
   Layer.provide(Users),
   HttpServer.withLogAddress,
   Layer.provide(

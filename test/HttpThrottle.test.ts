@@ -1,6 +1,6 @@
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, layer } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Layer, Logger } from "effect"
 import { Throttle } from "effect-users"
 import { makeServer, nextToken, type Reply, request } from "./utils/HttpTest.js"
 import { freshEmail, makeFakeHasher } from "./utils/TestUsers.js"
@@ -97,36 +97,61 @@ const short = makeServer(
   {},
   shortHasher.service
 )
-layer(short.layer, { excludeTestServices: true })("per-account throttling (1 s back-off)", (it) => {
-  it.effect("the owner logs in once the back-off is over, and the right password clears the count", () =>
-    Effect.gen(function* () {
-      const email = freshEmail("owner")
-      assert.strictEqual((yield* register(email)).status, 201)
-      for (let i = 0; i < 2; i++) assert.strictEqual((yield* login(email, "stranger-guess")).status, 400)
-      // Even the right password waits: checking it would tell the stranger when a guess is right.
-      const refused = yield* login(email, password)
-      assertThrottled(refused)
-      yield* Effect.sleep(Number(refused.headers.get("retry-after")) * 1000 + 50)
-      assert.strictEqual((yield* login(email, password)).status, 200)
-      for (let i = 0; i < 2; i++) assert.strictEqual((yield* login(email, "typo")).status, 400)
-    })
-  )
+const logs: Array<{ message: string; annotations: Record<string, unknown> }> = []
+const capture = Logger.replace(
+  Logger.defaultLogger,
+  Logger.make(({ annotations, message }) => {
+    logs.push({ message: String(message), annotations: Object.fromEntries(annotations) })
+  })
+)
+layer(short.layer.pipe(Layer.provide(capture)), { excludeTestServices: true })(
+  "per-account throttling (1 s back-off)",
+  (it) => {
+    it.effect("every decision is a structured log line, never with the password", () =>
+      Effect.gen(function* () {
+        const email = freshEmail("logged")
+        const guess = "a-very-distinctive-guess"
+        for (let i = 0; i < 3; i++) yield* login(email, guess)
+        const failed = logs.filter((line) => line.message.includes("Password check failed"))
+        const throttled = logs.find((line) => line.message.includes("Request throttled"))
+        assert.isAtLeast(failed.length, 2)
+        assert.deepInclude(failed[0]!.annotations, { route: "login", email, client: "127.0.0.1", attempts: 1 })
+        assert.isDefined(throttled)
+        assert.deepInclude(throttled!.annotations, { route: "login", scope: "account", email, client: "127.0.0.1" })
+        assert.notInclude(JSON.stringify(logs), guess)
+      })
+    )
 
-  it.effect("a password reset works while login is throttled, and lets the owner in at once", () =>
-    Effect.gen(function* () {
-      const email = freshEmail("reset")
-      assert.strictEqual((yield* register(email)).status, 201)
-      for (let i = 0; i < 2; i++) assert.strictEqual((yield* login(email, "stranger-guess")).status, 400)
-      assertThrottled(yield* login(email, password))
-      const before = short.hooks.named("onAfterForgotPassword").length
-      assert.strictEqual((yield* request("/auth/forgot-password", { json: { email } })).status, 202)
-      const token = yield* nextToken(short.hooks, "onAfterForgotPassword", before)
-      const reset = yield* request("/auth/reset-password", { json: { token, password: "brand-new-password" } })
-      assert.strictEqual(reset.status, 200)
-      assert.strictEqual((yield* login(email, "brand-new-password")).status, 200)
-    })
-  )
-})
+    it.effect("the owner logs in once the back-off is over, and the right password clears the count", () =>
+      Effect.gen(function* () {
+        const email = freshEmail("owner")
+        assert.strictEqual((yield* register(email)).status, 201)
+        for (let i = 0; i < 2; i++) assert.strictEqual((yield* login(email, "stranger-guess")).status, 400)
+        // Even the right password waits: checking it would tell the stranger when a guess is right.
+        const refused = yield* login(email, password)
+        assertThrottled(refused)
+        yield* Effect.sleep(Number(refused.headers.get("retry-after")) * 1000 + 50)
+        assert.strictEqual((yield* login(email, password)).status, 200)
+        for (let i = 0; i < 2; i++) assert.strictEqual((yield* login(email, "typo")).status, 400)
+      })
+    )
+
+    it.effect("a password reset works while login is throttled, and lets the owner in at once", () =>
+      Effect.gen(function* () {
+        const email = freshEmail("reset")
+        assert.strictEqual((yield* register(email)).status, 201)
+        for (let i = 0; i < 2; i++) assert.strictEqual((yield* login(email, "stranger-guess")).status, 400)
+        assertThrottled(yield* login(email, password))
+        const before = short.hooks.named("onAfterForgotPassword").length
+        assert.strictEqual((yield* request("/auth/forgot-password", { json: { email } })).status, 202)
+        const token = yield* nextToken(short.hooks, "onAfterForgotPassword", before)
+        const reset = yield* request("/auth/reset-password", { json: { token, password: "brand-new-password" } })
+        assert.strictEqual(reset.status, 200)
+        assert.strictEqual((yield* login(email, "brand-new-password")).status, 200)
+      })
+    )
+  }
+)
 
 const limited = { limit: 2, window: "1 minute" } as const
 layer(
