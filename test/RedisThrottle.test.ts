@@ -1,8 +1,11 @@
+import { execFileSync } from "node:child_process"
 import { RateLimiter } from "@effect/experimental"
-import { assert, describe, it } from "@effect/vitest"
+import { SqliteClient } from "@effect/sql-sqlite-node"
+import { afterAll, assert, describe, it, layer } from "@effect/vitest"
 import { type Duration, Effect, Layer, Redacted } from "effect"
 import { Redis, RedisThrottle } from "effect-users/redis"
 import { suite } from "./ThrottleSuite.js"
+import { makeServer, request } from "./utils/HttpTest.js"
 
 const url = Redacted.make(process.env.REDIS_URL ?? "redis://127.0.0.1:6379")
 const prefix = `effect-users-test:${process.pid}:${Date.now().toString(36)}:`
@@ -27,4 +30,39 @@ describe("@effect/experimental 0.61.1's Redis fixed window", () => {
       assert.strictEqual(rounded.remaining, 2)
     }).pipe(Effect.provide(RedisThrottle.layerRateLimiterStore({ prefix }).pipe(Layer.provide(client))))
   )
+})
+
+describe("RedisThrottle while Redis is down", () => {
+  const port = 20_000 + (process.pid % 5000)
+  const own = Redacted.make(`redis://127.0.0.1:${port}`)
+  execFileSync("redis-server", ["--port", String(port), "--save", "", "--appendonly", "no", "--daemonize", "yes"])
+  const stop = () => {
+    try {
+      execFileSync("redis-cli", ["-p", String(port), "shutdown", "nosave"])
+    } catch {}
+  }
+  afterAll(stop)
+
+  const server = makeServer(SqliteClient.layer({ filename: ":memory:" }), {
+    throttle: RedisThrottle.layer({ prefix }).pipe(Layer.provide(Redis.layer({ url: own })), Layer.orDie)
+  })
+  layer(server.layer, { excludeTestServices: true })("a server whose throttle store is down", (it) => {
+    it.effect("throttled routes answer 503 with Retry-After, not 500 and not a hang; /users/me is untouched", () =>
+      Effect.gen(function* () {
+        assert.strictEqual((yield* request("/auth/forgot-password", { json: { email: "a@camelot.bt" } })).status, 202)
+        stop()
+        const started = Date.now()
+        for (const reply of [
+          yield* request("/auth/jwt/login", { form: { username: "a@camelot.bt", password: "whatever" } }),
+          yield* request("/auth/forgot-password", { json: { email: "a@camelot.bt" } })
+        ]) {
+          assert.strictEqual(reply.status, 503)
+          assert.deepStrictEqual(reply.body, { detail: "SERVICE_UNAVAILABLE" })
+          assert.isAtLeast(Number(reply.headers.get("retry-after")), 1)
+        }
+        assert.isBelow(Date.now() - started, 10_000)
+        assert.strictEqual((yield* request("/users/me")).status, 401)
+      })
+    )
+  })
 })
