@@ -71,7 +71,9 @@ const Users = UserManager.layer.pipe(
 )
 
 const trustedProxies = (): ClientAddress.TrustedProxies | undefined => {
-  const list = process.env.USERS_TRUSTED_PROXIES?.split(",").map((entry) => entry.trim()).filter((entry) => entry)
+  const list = process.env.USERS_TRUSTED_PROXIES?.split(",")
+    .map((entry) => entry.trim())
+    .filter((entry) => entry)
   if (list !== undefined && list.length > 0) return { addresses: list }
   const hops = Number(process.env.USERS_PROXY_HOPS ?? "")
   return Number.isInteger(hops) && hops > 0 ? { hops } : undefined

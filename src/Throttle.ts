@@ -121,11 +121,20 @@ export class Throttled extends Schema.TaggedError<Throttled>()("Throttled", {
 
 /** An attempt reserved on an account: report how the password check went. */
 export interface Attempt {
+  /** Attempts in a row on this account, this one included (0 when the per-account throttle is off). */
+  readonly attempts: number
   /** The password was right: clears the account's count. */
   readonly succeeded: Effect.Effect<void>
   /** The password was wrong (or the e-mail unknown): runs `onLoginFailed`; the attempt is already counted. */
   readonly failed: Effect.Effect<void>
 }
+
+/** Runs a password check under a reserved attempt: `failed` when the check fails, `succeeded` when it passes. */
+export const checked = <A, E, R>(attempt: Attempt, check: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  check.pipe(
+    Effect.tapError(() => attempt.failed),
+    Effect.tap(() => attempt.succeeded)
+  )
 
 /** What `AccountStore.attempt` decided. */
 export type AttemptResult =
@@ -194,6 +203,45 @@ export const makeAccountStoreMemory = (): Context.Tag.Service<AccountStore> => {
 /** Counts in memory: one process only. */
 export const layerAccountStoreMemory: Layer.Layer<AccountStore> = Layer.sync(AccountStore, makeAccountStoreMemory)
 
+/**
+ * `RateLimiter`'s fixed window in memory, as `RateLimiter.layerStoreMemory` counts it (each request extends the
+ * window's expiry by `window / limit`; one past the limit is refused and changes nothing), except that expired
+ * windows are swept: that store keeps every key it has seen for the life of the process, one per client
+ * address and per target e-mail. Token buckets (unused here) are that store's.
+ */
+export const layerRateLimiterStoreMemory: Layer.Layer<RateLimiter.RateLimiterStore> = Layer.effect(
+  RateLimiter.RateLimiterStore,
+  Effect.gen(function* () {
+    const buckets = yield* RateLimiter.RateLimiterStore
+    const windows = new Map<string, { count: number; expiresAt: number }>()
+    let writes = 0
+    return RateLimiter.RateLimiterStore.of({
+      tokenBucket: buckets.tokenBucket,
+      fixedWindow: (options) =>
+        Effect.clockWith((clock) =>
+          Effect.sync(() => {
+            const now = clock.unsafeCurrentTimeMillis()
+            if (++writes % 1024 === 0) {
+              for (const [key, window] of windows) if (window.expiresAt <= now) windows.delete(key)
+            }
+            let window = windows.get(options.key)
+            if (window === undefined || window.expiresAt <= now) {
+              window = { count: 0, expiresAt: now }
+              windows.set(options.key, window)
+            }
+            const count = window.count + options.tokens
+            if (options.limit !== undefined && count > options.limit) return [count, window.expiresAt - now] as const
+            window.count = count
+            window.expiresAt += Duration.toMillis(options.refillRate) * options.tokens
+            return [count, window.expiresAt - now] as const
+          })
+        )
+    })
+  })
+).pipe(Layer.provide(RateLimiter.layerStoreMemory))
+
+const memoryStores = Layer.merge(layerRateLimiterStoreMemory, layerAccountStoreMemory)
+
 /** The throttle the routes consult. */
 export interface ThrottleService {
   /** Counts a request against the route's per-client limit (and the address's, for mail routes). */
@@ -240,7 +288,7 @@ const accountLimitsOf = (policy: AccountPolicy): AccountLimits => ({
 const storeDown = (error: RateLimiter.RateLimitStoreError) =>
   Effect.die(new ServiceUnavailable({ reason: `rate-limit store unavailable: ${error.message}`, retryAfter: 5 }))
 
-const noAttempt: Attempt = { succeeded: Effect.void, failed: Effect.void }
+const noAttempt: Attempt = { attempts: 0, succeeded: Effect.void, failed: Effect.void }
 
 const runHook = (name: string, hook: Effect.Effect<void, unknown>) =>
   hook.pipe(Effect.catchAllCause((cause) => Effect.logWarning(`Throttle hook ${name} failed`, cause)))
@@ -302,12 +350,11 @@ export const make = (
     const route = (route: Route, client: string, email?: string): Effect.Effect<void, Throttled> => {
       const perClient = clientLimits.get(route)
       const perAddress = email === undefined ? undefined : addressLimits.get(route)
-      const checks: Array<Effect.Effect<void, Throttled>> = []
-      if (perClient !== undefined) checks.push(consume(route, "client", client, perClient, client))
-      if (perAddress !== undefined && email !== undefined) {
-        checks.push(consume(route, "address", emailKey(email), perAddress, client, email))
-      }
-      return checks.length === 0 ? Effect.void : Effect.all(checks, { concurrency: "unbounded", discard: true })
+      const byClient = perClient === undefined ? Effect.void : consume(route, "client", client, perClient, client)
+      // The address is counted only once the client passed: a refused client cannot fill the store with addresses.
+      return perAddress === undefined || email === undefined
+        ? byClient
+        : Effect.zipRight(byClient, consume(route, "address", emailKey(email), perAddress, client, email))
     }
 
     const account = (
@@ -332,6 +379,7 @@ export const make = (
             }
             const event: LoginFailedEvent = { route: routeName, email, client, attempts: result.attempts }
             return Effect.succeed({
+              attempts: result.attempts,
               // The first attempt in a row left nothing to clear: a plain login costs one store operation.
               succeeded: result.attempts > 1 ? accounts.reset(key) : Effect.void,
               failed: Effect.logInfo("Password check failed").pipe(
@@ -345,17 +393,23 @@ export const make = (
       )
     }
 
-    return Throttle.of({
-      route,
-      account,
-      login: (email, client) =>
-        Effect.map(
-          Effect.all([route("login", client), account(email, client, "login")], { concurrency: "unbounded" }),
-          ([, attempt]) => attempt
-        ),
-      clearAccount: (email) =>
-        accountLimits === undefined ? Effect.void : accounts.reset(`account:${emailKey(email)}`)
-    })
+    const clearAccount = (email: string) =>
+      accountLimits === undefined ? Effect.void : accounts.reset(`account:${emailKey(email)}`)
+
+    // Both checks at once (one round-trip of latency). When the client is refused, an account entry the attempt
+    // has just created is removed again, so that refused requests cannot fill the store with e-mails.
+    const login = (email: string, client: string): Effect.Effect<Attempt, Throttled> =>
+      Effect.flatMap(
+        Effect.all([Effect.either(route("login", client)), account(email, client, "login")], {
+          concurrency: "unbounded"
+        }),
+        ([byClient, attempt]) =>
+          byClient._tag === "Right"
+            ? Effect.succeed(attempt)
+            : Effect.zipRight(attempt.attempts === 1 ? clearAccount(email) : Effect.void, Effect.fail(byClient.left))
+      )
+
+    return Throttle.of({ route, account, login, clearAccount })
   })
 
 /** The throttle over the stores in context (see `layerMemory` and `RedisThrottle.layer`). */
@@ -365,7 +419,7 @@ export const layer = (
 
 /** The throttle with in-memory counts: right for one process; several share nothing (use `RedisThrottle`). */
 export const layerMemory = (options: Options = {}): Layer.Layer<Throttle> =>
-  layer(options).pipe(Layer.provide([RateLimiter.layerStoreMemory, layerAccountStoreMemory]))
+  layer(options).pipe(Layer.provide(memoryStores))
 
 /** No throttling at all (tests, or an app that throttles in front of us). */
 export const layerDisabled: Layer.Layer<Throttle> = Layer.succeed(
@@ -383,6 +437,6 @@ export const orDefault: Effect.Effect<ThrottleService> = Effect.flatMap(
   Effect.serviceOption(Throttle),
   Option.match({
     onSome: Effect.succeed,
-    onNone: () => make().pipe(Effect.provide([RateLimiter.layerStoreMemory, layerAccountStoreMemory]))
+    onNone: () => make().pipe(Effect.provide(memoryStores))
   })
 )

@@ -4,7 +4,12 @@ import { Clock, Duration, Effect, Layer, TestClock } from "effect"
 import { Throttle } from "effect-users"
 import { suite } from "./ThrottleSuite.js"
 
-suite("Throttle memory stores", Layer.merge(Throttle.layerAccountStoreMemory, RateLimiter.layerStoreMemory))
+suite("Throttle memory stores", Layer.merge(Throttle.layerAccountStoreMemory, Throttle.layerRateLimiterStoreMemory))
+// The limiter's own memory store counts the same way (it only never forgets a key).
+suite(
+  "Throttle with RateLimiter.layerStoreMemory",
+  Layer.merge(Throttle.layerAccountStoreMemory, RateLimiter.layerStoreMemory)
+)
 
 describe("Throttle.storedLimit", () => {
   it("stretches the window to a whole number of ms per request, by less than `limit` ms", () => {
@@ -110,7 +115,27 @@ describe("Throttle (memory, TestClock)", () => {
         }
         assert.strictEqual(allowed, 99)
         assert.strictEqual(longestWait, 15 * 60_000)
-      }).pipe(Effect.provide([RateLimiter.layerStoreMemory, Throttle.layerAccountStoreMemory]))
+      }).pipe(Effect.provide([Throttle.layerRateLimiterStoreMemory, Throttle.layerAccountStoreMemory]))
+  )
+
+  it.effect("a request the client limit refuses leaves no count on the account or the address", () =>
+    Effect.gen(function* () {
+      const throttle = yield* Throttle.make({
+        clients: { login: { limit: 1, window: "1 hour" }, forgotPassword: { limit: 1, window: "1 hour" } },
+        addresses: { forgotPassword: { limit: 1, window: "1 hour" } },
+        accounts: { freeAttempts: 1, baseDelay: "1 hour" }
+      })
+      yield* throttle.login("first@camelot.bt", "10.0.0.1")
+      assert.strictEqual((yield* Effect.flip(throttle.login("second@camelot.bt", "10.0.0.1"))).scope, "client")
+      // Had the refused request counted, this account would now wait an hour.
+      yield* throttle.login("second@camelot.bt", "10.0.0.2")
+      yield* throttle.route("forgotPassword", "10.0.0.1", "first@camelot.bt")
+      assert.strictEqual(
+        (yield* Effect.flip(throttle.route("forgotPassword", "10.0.0.1", "second@camelot.bt"))).scope,
+        "client"
+      )
+      yield* throttle.route("forgotPassword", "10.0.0.2", "second@camelot.bt")
+    }).pipe(Effect.provide([Throttle.layerRateLimiterStoreMemory, Throttle.layerAccountStoreMemory]))
   )
 
   it.effect("layerDisabled never refuses", () =>

@@ -164,11 +164,9 @@ const layerGroups = (api: ErasedApi, settings: Settings) => {
             Effect.gen(function* () {
               // Refused before the lookup and the hash: a throttled guess costs nothing, known e-mail or not.
               const attempt = yield* throttle.login(payload.username, yield* client)
-              const user = yield* users.authenticate(payload).pipe(
-                Effect.tapError(() => attempt.failed),
+              const user = yield* Throttle.checked(attempt, users.authenticate(payload)).pipe(
                 Effect.mapError((error) => LoginErrors.body(error))
               )
-              yield* attempt.succeeded
               if (!user.isActive) return yield* LoginErrors.fail("UserInactive")
               if (requiresVerification && !user.isVerified) return yield* LoginErrors.fail("UserNotVerified")
               const response = transport.loginResponse(yield* strategy.write(user))
