@@ -157,14 +157,15 @@ export const delayAfter = (attempts: number, limits: AccountLimits): number =>
     : Math.min(limits.baseDelayMillis * 2 ** (attempts - limits.freeAttempts), limits.maxDelayMillis)
 
 /**
- * Where per-account attempts are counted. `attempt` is one atomic step: refuse while the account waits (or has
+ * Where per-account attempts are counted. An attempt is one atomic step: refuse while the account waits (or has
  * reached `maxAttempts`), else count the attempt, set the next wait (`delayAfter`) and keep the count for
- * `windowMillis`. Store failures are defects (`ServiceUnavailable`, a 503 at the HTTP edge).
+ * `windowMillis`. `send` starts it at once and returns the effect that waits for the answer, so that a login
+ * overlaps it with its per-client check without forking a fiber. Store failures are defects (a 503 at the edge).
  */
 export class AccountStore extends Context.Tag("effect-users/Throttle/AccountStore")<
   AccountStore,
   {
-    readonly attempt: (key: string, now: number, limits: AccountLimits) => Effect.Effect<AttemptResult>
+    readonly send: (key: string, now: number, limits: AccountLimits) => Effect.Effect<Effect.Effect<AttemptResult>>
     readonly reset: (key: string) => Effect.Effect<void>
   }
 >() {}
@@ -176,26 +177,27 @@ export const makeAccountStoreMemory = (): Context.Tag.Service<AccountStore> => {
   const sweep = (now: number) => {
     for (const [key, entry] of entries) if (entry.expiresAt <= now) entries.delete(key)
   }
+  const attempt = (key: string, now: number, limits: AccountLimits): AttemptResult => {
+    if (++writes % 1024 === 0) sweep(now)
+    let entry = entries.get(key)
+    if (entry !== undefined && entry.expiresAt <= now) entry = undefined
+    if (entry !== undefined && entry.attempts >= limits.maxAttempts) {
+      return { _tag: "Refused", retryAfterMillis: entry.expiresAt - now }
+    }
+    if (entry !== undefined && now < entry.notBefore) {
+      return { _tag: "Refused", retryAfterMillis: entry.notBefore - now }
+    }
+    const attempts = (entry?.attempts ?? 0) + 1
+    entries.set(key, {
+      attempts,
+      notBefore: now + delayAfter(attempts, limits),
+      expiresAt: now + limits.windowMillis
+    })
+    return { _tag: "Allowed", attempts }
+  }
   return AccountStore.of({
-    attempt: (key, now, limits) =>
-      Effect.sync((): AttemptResult => {
-        if (++writes % 1024 === 0) sweep(now)
-        let entry = entries.get(key)
-        if (entry !== undefined && entry.expiresAt <= now) entry = undefined
-        if (entry !== undefined && entry.attempts >= limits.maxAttempts) {
-          return { _tag: "Refused", retryAfterMillis: entry.expiresAt - now }
-        }
-        if (entry !== undefined && now < entry.notBefore) {
-          return { _tag: "Refused", retryAfterMillis: entry.notBefore - now }
-        }
-        const attempts = (entry?.attempts ?? 0) + 1
-        entries.set(key, {
-          attempts,
-          notBefore: now + delayAfter(attempts, limits),
-          expiresAt: now + limits.windowMillis
-        })
-        return { _tag: "Allowed", attempts }
-      }),
+    send: (key, now, limits) =>
+      Effect.sync((): Effect.Effect<AttemptResult> => Effect.succeed(attempt(key, now, limits))),
     reset: (key) => Effect.sync(() => void entries.delete(key))
   })
 }
@@ -357,56 +359,63 @@ export const make = (
         : Effect.zipRight(byClient, consume(route, "address", emailKey(email), perAddress, client, email))
     }
 
-    const account = (
+    const startAccount = (
       email: string,
       client: string,
       routeName: Route | "currentPassword"
-    ): Effect.Effect<Attempt, Throttled> => {
-      if (accountLimits === undefined) return Effect.succeed(noAttempt)
+    ): Effect.Effect<Effect.Effect<Attempt, Throttled>> => {
+      if (accountLimits === undefined) return Effect.succeed(Effect.succeed(noAttempt))
       const key = `account:${emailKey(email)}`
+      const decide = (result: AttemptResult): Effect.Effect<Attempt, Throttled> => {
+        if (result._tag === "Refused") {
+          return refuse({
+            route: routeName === "currentPassword" ? "login" : routeName,
+            scope: "account",
+            client,
+            email,
+            retryAfter: Duration.millis(Math.max(1, result.retryAfterMillis))
+          })
+        }
+        const event: LoginFailedEvent = { route: routeName, email, client, attempts: result.attempts }
+        return Effect.succeed({
+          attempts: result.attempts,
+          // The first attempt in a row left nothing to clear: a plain login costs one store operation.
+          succeeded: result.attempts > 1 ? accounts.reset(key) : Effect.void,
+          failed: Effect.logInfo("Password check failed").pipe(
+            Effect.annotateLogs({ route: routeName, client, email, attempts: result.attempts }),
+            Effect.zipRight(
+              options.onLoginFailed ? runHook("onLoginFailed", options.onLoginFailed(event)) : Effect.void
+            )
+          )
+        })
+      }
       return Effect.flatMap(
         Effect.clockWith((clock) => clock.currentTimeMillis),
-        (now) =>
-          Effect.flatMap(accounts.attempt(key, now, accountLimits), (result): Effect.Effect<Attempt, Throttled> => {
-            if (result._tag === "Refused") {
-              return refuse({
-                route: routeName === "currentPassword" ? "login" : routeName,
-                scope: "account",
-                client,
-                email,
-                retryAfter: Duration.millis(Math.max(1, result.retryAfterMillis))
-              })
-            }
-            const event: LoginFailedEvent = { route: routeName, email, client, attempts: result.attempts }
-            return Effect.succeed({
-              attempts: result.attempts,
-              // The first attempt in a row left nothing to clear: a plain login costs one store operation.
-              succeeded: result.attempts > 1 ? accounts.reset(key) : Effect.void,
-              failed: Effect.logInfo("Password check failed").pipe(
-                Effect.annotateLogs({ route: routeName, client, email, attempts: result.attempts }),
-                Effect.zipRight(
-                  options.onLoginFailed ? runHook("onLoginFailed", options.onLoginFailed(event)) : Effect.void
-                )
-              )
-            })
-          })
+        (now) => Effect.map(accounts.send(key, now, accountLimits), (pending) => Effect.flatMap(pending, decide))
       )
     }
+
+    const account = (email: string, client: string, routeName: Route | "currentPassword") =>
+      Effect.flatten(startAccount(email, client, routeName))
 
     const clearAccount = (email: string) =>
       accountLimits === undefined ? Effect.void : accounts.reset(`account:${emailKey(email)}`)
 
-    // Both checks at once (one round-trip of latency). When the client is refused, an account entry the attempt
-    // has just created is removed again, so that refused requests cannot fill the store with e-mails.
+    // The account's attempt is sent first and awaited after the per-client check: one round-trip of latency.
+    // When the client is refused, an account entry the attempt has just created is removed again, so that
+    // refused requests cannot fill the store with e-mails.
     const login = (email: string, client: string): Effect.Effect<Attempt, Throttled> =>
-      Effect.flatMap(
-        Effect.all([Effect.either(route("login", client)), account(email, client, "login")], {
-          concurrency: "unbounded"
-        }),
-        ([byClient, attempt]) =>
+      Effect.flatMap(startAccount(email, client, "login"), (pending) =>
+        Effect.flatMap(Effect.either(route("login", client)), (byClient) =>
           byClient._tag === "Right"
-            ? Effect.succeed(attempt)
-            : Effect.zipRight(attempt.attempts === 1 ? clearAccount(email) : Effect.void, Effect.fail(byClient.left))
+            ? pending
+            : Effect.flatMap(Effect.either(pending), (attempt) =>
+                Effect.zipRight(
+                  attempt._tag === "Right" && attempt.right.attempts === 1 ? clearAccount(email) : Effect.void,
+                  Effect.fail(byClient.left)
+                )
+              )
+        )
       )
 
     return Throttle.of({ route, account, login, clearAccount })

@@ -32,7 +32,7 @@ export const suite = (
           const store = yield* Throttle.AccountStore
           const key = freshKey("account")
           const t0 = 1_700_000_000_000
-          const attempt = (at: number) => store.attempt(key, at, limits)
+          const attempt = (at: number) => Effect.flatten(store.send(key, at, limits))
           for (let n = 1; n <= 2; n++) assert.deepStrictEqual(yield* attempt(t0), { _tag: "Allowed", attempts: n })
           // The third attempt is the last free one: it sets a wait of 1 s.
           assert.deepStrictEqual(yield* attempt(t0), { _tag: "Allowed", attempts: 3 })
@@ -67,12 +67,12 @@ export const suite = (
           const [a, b] = [freshKey("a"), freshKey("b")]
           const now = 1_700_000_000_000
           const results = yield* Effect.all(
-            Array.from({ length: 20 }, () => store.attempt(a, now, limits)),
+            Array.from({ length: 20 }, () => Effect.flatten(store.send(a, now, limits))),
             { concurrency: "unbounded" }
           )
           // Three free attempts, and no more, however many arrive at once.
           assert.strictEqual(results.filter((r) => r._tag === "Allowed").length, 3)
-          assert.deepStrictEqual(yield* store.attempt(b, now, limits), { _tag: "Allowed", attempts: 1 })
+          assert.deepStrictEqual(yield* Effect.flatten(store.send(b, now, limits)), { _tag: "Allowed", attempts: 1 })
         })
       )
     )

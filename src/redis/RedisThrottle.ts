@@ -58,22 +58,25 @@ export const makeAccountStore = (
     client.defineCommand("effectUsersThrottleAttempt", { numberOfKeys: 1, lua: attemptScript })
   }
   return Throttle.AccountStore.of({
-    attempt: (key, now, limits) =>
-      Effect.map(
-        redis.use("throttle attempt", (c) =>
-          (c as WithAttempt).effectUsersThrottleAttempt(
-            `${prefix}${key}`,
-            String(Math.floor(now)),
-            String(limits.freeAttempts),
-            String(Math.round(limits.baseDelayMillis)),
-            String(Math.round(limits.maxDelayMillis)),
-            String(limits.maxAttempts),
-            String(Math.max(1, Math.round(limits.windowMillis)))
-          )
-        ),
-        ([allowed, value]): Throttle.AttemptResult =>
-          allowed === 1 ? { _tag: "Allowed", attempts: value } : { _tag: "Refused", retryAfterMillis: value }
-      ),
+    send: (key, now, limits) =>
+      Effect.sync(() => {
+        // Sent now; the returned effect waits for the reply (a rejection is handled there, not left unhandled).
+        const reply = client.effectUsersThrottleAttempt(
+          `${prefix}${key}`,
+          String(Math.floor(now)),
+          String(limits.freeAttempts),
+          String(Math.round(limits.baseDelayMillis)),
+          String(Math.round(limits.maxDelayMillis)),
+          String(limits.maxAttempts),
+          String(Math.max(1, Math.round(limits.windowMillis)))
+        )
+        reply.catch(() => {})
+        return Effect.map(
+          redis.use("throttle attempt", () => reply),
+          ([allowed, value]): Throttle.AttemptResult =>
+            allowed === 1 ? { _tag: "Allowed", attempts: value } : { _tag: "Refused", retryAfterMillis: value }
+        )
+      }),
     reset: (key) => Effect.asVoid(redis.use("throttle reset", (c) => c.del(`${prefix}${key}`)))
   })
 }
