@@ -112,15 +112,9 @@ interface Settings {
 
 const unauthorized: Unauthorized = { detail: "Unauthorized" }
 
-/** A refusal of the throttle as its 429 answer. */
-const answerThrottled = <A, E, R>(
-  effect: Effect.Effect<A, E | Throttle.Throttled, R>
-): Effect.Effect<A | HttpServerResponse.HttpServerResponse, Exclude<E, Throttle.Throttled>, R> =>
-  Effect.catchIf(
-    effect,
-    (error): error is Throttle.Throttled => error instanceof Throttle.Throttled,
-    (throttled) => Effect.succeed(tooManyRequestsResponse(Duration.toMillis(throttled.retryAfter)))
-  ) as Effect.Effect<A | HttpServerResponse.HttpServerResponse, Exclude<E, Throttle.Throttled>, R>
+/** The 429 answer of a refusal. */
+const throttledResponse = (throttled: Throttle.Throttled) =>
+  Effect.succeed(tooManyRequestsResponse(Duration.toMillis(throttled.retryAfter)))
 
 /** Every group's handlers, checked against the erased declarations. */
 const layerGroups = (api: ErasedApi, settings: Settings) => {
@@ -133,20 +127,26 @@ const layerGroups = (api: ErasedApi, settings: Settings) => {
   const sendUser = (user: User, options: typeof ok | typeof created = ok) =>
     HttpServerResponse.unsafeJson(encodeRead(user), options)
 
-  // Each throttled route counts the request against its limits before doing anything else; the routes that
-  // send mail count it against the target address too. Refusals answer 429.
+  // Each throttled route counts the request against its limits before doing anything else (the routes that
+  // send mail against the target address too), and answers 429 when refused.
   const client = Effect.map(HttpServerRequest.HttpServerRequest, settings.clientKey)
-  const limited = (route: Throttle.Route, email?: string) =>
-    Effect.flatMap(Effect.zip(Throttle.Throttle, client), ([throttle, key]) => throttle.route(route, key, email))
+  const limited =
+    (route: Throttle.Route, email?: string) =>
+    <A, E, R>(handler: Effect.Effect<A, E, R>) =>
+      Effect.flatMap(Effect.zip(Throttle.Throttle, client), ([throttle, key]) =>
+        Effect.matchEffect(throttle.route(route, key, email), {
+          onFailure: throttledResponse,
+          onSuccess: () => handler
+        })
+      )
 
   const register = HttpApiBuilder.group(api, "register", (handlers) =>
     handlers.handle("register", ({ payload }) =>
       Effect.flatMap(UserManager, (users) =>
-        limited("register").pipe(
-          Effect.zipRight(users.create(payload, { safe: true })),
+        users.create(payload, { safe: true }).pipe(
           Effect.map((user) => sendUser(user, created)),
-          Effect.mapError((error) => (error._tag === "Throttled" ? error : UsersGroups.RegisterErrors.body(error))),
-          answerThrottled
+          Effect.mapError((error) => UsersGroups.RegisterErrors.body(error)),
+          limited("register")
         )
       )
     )
@@ -172,7 +172,12 @@ const layerGroups = (api: ErasedApi, settings: Settings) => {
               const response = transport.loginResponse(yield* strategy.write(user))
               yield* users.onAfterLogin(user, Option.some(response))
               return response
-            }).pipe(answerThrottled)
+            }).pipe(
+              Effect.catchIf(
+                (error): error is Throttle.Throttled => error instanceof Throttle.Throttled,
+                throttledResponse
+              )
+            )
           )
           .handle("logout", () =>
             Effect.gen(function* () {
@@ -207,22 +212,16 @@ const layerGroups = (api: ErasedApi, settings: Settings) => {
     Effect.map(UserManager, (users) =>
       handlers
         .handle("requestVerifyToken", ({ payload }) =>
-          limited("requestVerifyToken", payload.email).pipe(
-            Effect.zipRight(
-              afterResponse(
-                "requestVerifyToken",
-                Effect.flatMap(users.getByEmail(payload.email), (user) => users.requestVerify(user))
-              )
-            ),
-            answerThrottled
-          )
+          afterResponse(
+            "requestVerifyToken",
+            Effect.flatMap(users.getByEmail(payload.email), (user) => users.requestVerify(user))
+          ).pipe(limited("requestVerifyToken", payload.email))
         )
         .handle("verify", ({ payload }) =>
-          limited("verify").pipe(
-            Effect.zipRight(users.verify(payload.token)),
+          users.verify(payload.token).pipe(
             Effect.map((user) => sendUser(user)),
-            Effect.mapError((error) => (error._tag === "Throttled" ? error : UsersGroups.VerifyErrors.body(error))),
-            answerThrottled
+            Effect.mapError((error) => UsersGroups.VerifyErrors.body(error)),
+            limited("verify")
           )
         )
     )
@@ -232,26 +231,18 @@ const layerGroups = (api: ErasedApi, settings: Settings) => {
     Effect.map(Effect.zip(UserManager, Throttle.Throttle), ([users, throttle]) =>
       handlers
         .handle("forgotPassword", ({ payload }) =>
-          limited("forgotPassword", payload.email).pipe(
-            Effect.zipRight(
-              afterResponse(
-                "forgotPassword",
-                Effect.flatMap(users.getByEmail(payload.email), (user) => users.forgotPassword(user))
-              )
-            ),
-            answerThrottled
-          )
+          afterResponse(
+            "forgotPassword",
+            Effect.flatMap(users.getByEmail(payload.email), (user) => users.forgotPassword(user))
+          ).pipe(limited("forgotPassword", payload.email))
         )
         .handle("resetPassword", ({ payload }) =>
-          limited("resetPassword").pipe(
-            Effect.zipRight(users.resetPassword(payload.token, payload.password)),
+          users.resetPassword(payload.token, payload.password).pipe(
             // The owner proved control of the mailbox: a stranger's guesses no longer hold the account back.
             Effect.tap((user) => throttle.clearAccount(user.email)),
             Effect.as(HttpServerResponse.unsafeJson(null, { headers: noStore })),
-            Effect.mapError((error) =>
-              error._tag === "Throttled" ? error : UsersGroups.ResetPasswordErrors.body(error)
-            ),
-            answerThrottled
+            Effect.mapError((error) => UsersGroups.ResetPasswordErrors.body(error)),
+            limited("resetPassword")
           )
         )
     )

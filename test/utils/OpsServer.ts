@@ -16,6 +16,7 @@ import {
   PasswordValidator,
   type PasswordValidatorService,
   SqlUserRepository,
+  Throttle,
   type UserHooksService,
   UserManager
 } from "effect-users"
@@ -37,6 +38,8 @@ export interface OpsServerOptions {
   // biome-ignore lint/suspicious/noExplicitAny: a test helper over every user model or an untyped JSON reply
   readonly hooks?: Partial<UserHooksService<any>> | undefined
   readonly background?: BackgroundWork.BackgroundWorkOptions | undefined
+  /** Default none: these tests flood the routes to reach other bounds (queues, pools) than the throttle's. */
+  readonly throttle?: Layer.Layer<Throttle.Throttle> | undefined
 }
 
 /** The server layer (outputs HttpServer, UserManager and SqlClient), its recording hooks and its logs. */
@@ -71,6 +74,7 @@ export const makeOpsServer = <RC = never>(
   )
   const layer = HttpApiBuilder.serve().pipe(
     Layer.provide(app.ApiLive),
+    Layer.provide(options.throttle ?? Throttle.layerDisabled),
     Layer.provide(BackgroundWork.configure(options.background ?? {})),
     Layer.provideMerge(Users),
     Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
