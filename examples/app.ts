@@ -20,6 +20,7 @@ import {
   AuthBackend,
   type Authenticator,
   AuthStrategy,
+  type ClientAddress,
   CurrentUser,
   Jwks,
   JwtKeySet,
@@ -58,6 +59,8 @@ export interface AppOptions {
   readonly oauth?: ReadonlyArray<MountedProvider>
   /** Where a browser may be sent after an OAuth login (`?redirect_to=`); default none. */
   readonly postLoginRedirects?: ReadonlyArray<string>
+  /** The proxies allowed to name the client in `X-Forwarded-For`; default none. */
+  readonly trustedProxies?: ClientAddress.TrustedProxies | undefined
 }
 
 /** Encrypts the OAuth state cookies: `USERS_OAUTH_STATE_SECRET`, at least 32 bytes. */
@@ -93,7 +96,8 @@ export const makeApp = (options: AppOptions = {}) => {
     ],
     requiresVerification: options.requiresVerification ?? false,
     requireCurrentPassword: options.requireCurrentPassword ?? true,
-    maxBodySize: options.maxBodySize
+    maxBodySize: options.maxBodySize,
+    trustedProxies: options.trustedProxies
   })
 
   // The app's own authentication requirements, with FastAPI Users' `current_user(...)` options.

@@ -15,6 +15,10 @@
  * OAuth (`oauth.ts`): an OpenID Provider with OIDC_ISSUER + OIDC_CLIENT_ID (+ OIDC_CLIENT_SECRET,
  * OIDC_REDIRECT_URL), Google with GOOGLE_*, GitHub with GITHUB_*; the state cookies are encrypted with
  * USERS_OAUTH_STATE_SECRET. OAUTH_POST_LOGIN_REDIRECTS (comma-separated URLs) may follow a login.
+ *
+ * Throttling (README, "Throttling"): in memory, or in Redis when REDIS_URL is set (every process on that server
+ * shares the counts; keys start with USERS_THROTTLE_PREFIX). Behind proxies, USERS_TRUSTED_PROXIES lists their
+ * addresses and CIDR ranges (comma-separated) or USERS_PROXY_HOPS counts them.
  */
 import { createServer } from "node:http"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
@@ -26,6 +30,7 @@ import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import {
+  type ClientAddress,
   JwtKeySet,
   layerArgon2Workers,
   Migrations,
@@ -38,7 +43,7 @@ import { makeApp } from "./app.js"
 import { checkSecrets } from "./devSecrets.js"
 import * as Docs from "./docs.js"
 import { providersFromEnv } from "./oauth.js"
-import { SessionStore } from "./sessionStore.js"
+import { SessionStore, ThrottleStore } from "./sessionStore.js"
 import { configProvider, Database } from "./storage.js"
 
 const host = process.env.HOST || "127.0.0.1"
@@ -77,19 +82,30 @@ const Users = UserManager.layer.pipe(
   Layer.provideMerge(Database)
 )
 
+const trustedProxies = (): ClientAddress.TrustedProxies | undefined => {
+  const list = process.env.USERS_TRUSTED_PROXIES?.split(",")
+    .map((entry) => entry.trim())
+    .filter((entry) => entry)
+  if (list !== undefined && list.length > 0) return { addresses: list }
+  const hops = Number(process.env.USERS_PROXY_HOPS ?? "")
+  return Number.isInteger(hops) && hops > 0 ? { hops } : undefined
+}
+
 const app = makeApp({
   secureCookie: process.env.COOKIE_SECURE !== "false",
   ...(process.env.JWT_PRIVATE_KEY ? { keySet: JwtKeySet.layerConfig() } : {}),
   // USERS_REQUIRE_CURRENT_PASSWORD=false: FastAPI Users' PATCH /users/me (a token alone changes password/e-mail).
   requireCurrentPassword: process.env.USERS_REQUIRE_CURRENT_PASSWORD !== "false",
   oauth,
-  postLoginRedirects: (process.env.OAUTH_POST_LOGIN_REDIRECTS ?? "").split(",").filter((url) => url !== "")
+  postLoginRedirects: (process.env.OAUTH_POST_LOGIN_REDIRECTS ?? "").split(",").filter((url) => url !== ""),
+  trustedProxies: trustedProxies()
 })
 if (oauth.length > 0) console.log(`OAuth providers: ${oauth.map(({ provider }) => provider.name).join(", ")}`)
 
 const Server = HttpApiBuilder.serve().pipe(
   Layer.provide(Docs.layerLazy({ swagger: "/docs", openApi: "/openapi.json" })),
   Layer.provide(app.ApiLiveWith(SessionStore)),
+  Layer.provide(ThrottleStore),
   Layer.provide(Users),
   HttpServer.withLogAddress,
   // @effect/platform's request span records the URL with its query: an OAuth callback's carries a code and a state.

@@ -1,6 +1,7 @@
 /**
- * Where `npm start` keeps the cookie backend's sessions (and the JWT deny-list): in Redis when REDIS_URL is set
- * (keys under REDIS_KEY_PREFIX, default `effect-users:`), else in the database beside the users.
+ * Where `npm start` keeps the cookie backend's sessions (and the JWT deny-list) and the throttle's counts: in
+ * Redis when REDIS_URL is set (session keys under REDIS_KEY_PREFIX, default `effect-users:`; throttle keys under
+ * USERS_THROTTLE_PREFIX), sharing one connection; else the sessions in the database and the counts in memory.
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
 import * as Config from "effect/Config"
@@ -9,8 +10,29 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import { type AccessTokenStore, SqlAccessTokenStore } from "effect-users"
+import { type AccessTokenStore, SqlAccessTokenStore, Throttle } from "effect-users"
+import type { Redis } from "effect-users/redis"
 import { sessionLifetime } from "./app.js"
+
+const redisUrl = Effect.map(
+  Config.option(Config.redacted("REDIS_URL")),
+  Option.filter((url) => Redacted.value(url) !== "")
+)
+
+// Loaded only when used: a server without Redis does not carry ioredis.
+const loadRedis = Effect.promise(() => import("effect-users/redis"))
+
+// One value, so the sessions and the throttle share the connection (a layer is built once per value).
+const RedisClient: Layer.Layer<Redis.Redis, unknown> = Layer.unwrapEffect(
+  Effect.gen(function* () {
+    const url = yield* Effect.flatMap(
+      redisUrl,
+      Effect.orDieWith(() => "REDIS_URL is not set")
+    )
+    const { Redis } = yield* loadRedis
+    return Redis.layer({ url })
+  })
+)
 
 /** The token store chosen by REDIS_URL: Redis, or the SQL client's `accesstoken` table. */
 export const SessionStore = Layer.unwrapEffect(
@@ -18,14 +40,21 @@ export const SessionStore = Layer.unwrapEffect(
     Layer.Layer<AccessTokenStore.AccessTokenStore, unknown, SqlClient.SqlClient>,
     ConfigError.ConfigError
   > {
-    const url = yield* Config.option(Config.redacted("REDIS_URL"))
-    if (Option.isNone(url) || Redacted.value(url.value) === "") return SqlAccessTokenStore.layer
+    if (Option.isNone(yield* redisUrl)) return SqlAccessTokenStore.layer
     const prefix = yield* Config.string("REDIS_KEY_PREFIX").pipe(Config.withDefault("effect-users:"))
-    // Loaded only when used: a server without Redis does not carry ioredis.
-    const { Redis, RedisAccessTokenStore } = yield* Effect.promise(() => import("effect-users/redis"))
+    const { RedisAccessTokenStore } = yield* loadRedis
     yield* Effect.log(`Sessions: Redis (REDIS_URL), keys under ${prefix}`)
-    return RedisAccessTokenStore.layerWith({ prefix, lifetime: sessionLifetime }).pipe(
-      Layer.provide(Redis.layer({ url: url.value }))
+    return RedisAccessTokenStore.layerWith({ prefix, lifetime: sessionLifetime }).pipe(Layer.provide(RedisClient))
+  })
+)
+
+/** The throttle's store chosen by REDIS_URL: Redis (every process on that server shares the counts), or memory. */
+export const ThrottleStore = Layer.unwrapEffect(
+  Effect.gen(function* (): Effect.fn.Return<Layer.Layer<Throttle.Throttle, unknown>, ConfigError.ConfigError> {
+    if (Option.isNone(yield* redisUrl)) return Throttle.layerMemory()
+    const { RedisThrottle } = yield* loadRedis
+    return RedisThrottle.layer({ prefix: process.env.USERS_THROTTLE_PREFIX || undefined }).pipe(
+      Layer.provide(RedisClient)
     )
   })
 )

@@ -7,6 +7,7 @@ export * as AuthBackend from "./http/AuthBackend.js"
 export * as Authentication from "./http/Authentication.js"
 export * as AuthStrategy from "./http/AuthStrategy.js"
 export * as BackgroundWork from "./http/BackgroundWork.js"
+export * as ClientAddress from "./http/ClientAddress.js"
 export {
   Authenticator,
   type AuthenticatorService,

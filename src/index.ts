@@ -43,6 +43,7 @@ export {
 } from "./PasswordValidator.js"
 export * as RefreshTokenStore from "./RefreshTokenStore.js"
 export * from "./sql.js"
+export * as Throttle from "./Throttle.js"
 export {
   type Claims,
   type HmacAlgorithm,

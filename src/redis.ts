@@ -5,3 +5,4 @@
 
 export * as Redis from "./redis/Redis.js"
 export * as RedisAccessTokenStore from "./redis/RedisAccessTokenStore.js"
+export * as RedisThrottle from "./redis/RedisThrottle.js"

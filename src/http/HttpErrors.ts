@@ -150,6 +150,28 @@ export const NotFound = detail("Not Found", 404, "No user with this ID")
 /** 404 body. */
 export type NotFound = typeof NotFound.Type
 
+/**
+ * 429: too many requests from this client, for this address, or wrong passwords for this account; the response
+ * carries `Retry-After` (seconds). Ours: FastAPI Users has no rate limiting.
+ */
+export const TooManyRequests = detail(
+  "TOO_MANY_REQUESTS",
+  429,
+  "Too many requests, or too many failed logins for this account: retry after `Retry-After` seconds"
+)
+/** 429 body. */
+export type TooManyRequests = typeof TooManyRequests.Type
+
+/** The 429 answer: `{"detail": "TOO_MANY_REQUESTS"}` with `Retry-After` in whole seconds (at least 1). */
+export const tooManyRequestsResponse = (retryAfterMillis: number): HttpServerResponse.HttpServerResponse =>
+  HttpServerResponse.unsafeJson(
+    { detail: "TOO_MANY_REQUESTS" },
+    {
+      status: 429,
+      headers: { "retry-after": String(Math.max(1, Math.ceil(retryAfterMillis / 1000))), "cache-control": "no-store" }
+    }
+  )
+
 /** One problem with a malformed request, in the shape FastAPI (pydantic) reports it. */
 export const ValidationIssue = Schema.Struct({
   loc: Schema.Array(Schema.Union(Schema.String, Schema.Number)),

@@ -15,10 +15,12 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as OpenApi from "@effect/platform/OpenApi"
 import type * as ConfigError from "effect/ConfigError"
 import type * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import * as Throttle from "../Throttle.js"
 import { normalizeEmail, type User } from "../User.js"
 import { UserManager } from "../UserManager.js"
 import type * as UserModel from "../UserModel.js"
@@ -28,6 +30,7 @@ import { noStore } from "./AuthBackend.js"
 import * as Authentication from "./Authentication.js"
 import type { AuthStrategy, Session } from "./AuthStrategy.js"
 import { BackgroundWork, layer as layerBackgroundWork } from "./BackgroundWork.js"
+import * as ClientAddress from "./ClientAddress.js"
 import {
   Authenticator,
   type AuthenticatorService,
@@ -36,7 +39,7 @@ import {
   OptionalUser
 } from "./CurrentUser.js"
 import * as Failures from "./Failures.js"
-import { layerValidationErrors, openApiTransform, type Unauthorized } from "./HttpErrors.js"
+import { layerValidationErrors, openApiTransform, tooManyRequestsResponse, type Unauthorized } from "./HttpErrors.js"
 import * as RefreshTokens from "./RefreshTokens.js"
 import * as RequestLimits from "./RequestLimits.js"
 import * as UserSchemas from "./UserSchemas.js"
@@ -68,6 +71,11 @@ export interface Options<
    * FastAPI Users' behaviour, where a token alone can change them: weaker (a stolen token becomes the account).
    */
   readonly requireCurrentPassword?: boolean | undefined
+  /**
+   * The proxies allowed to name the client in `X-Forwarded-For`, for the per-client limits (see `Throttle`);
+   * default none: the socket's address is the client.
+   */
+  readonly trustedProxies?: ClientAddress.TrustedProxies | undefined
 }
 
 function schemasOf<Id extends Schema.Schema.Any, Fields extends Schema.Struct.Fields>(
@@ -113,6 +121,7 @@ interface Settings {
   readonly requiresVerification: boolean
   readonly requireCurrentPassword: boolean
   readonly schemas: UsersGroups.Schemas
+  readonly clientKey: ClientAddress.ClientKey
 }
 
 /** The strategies of the running backends, each once (two backends may share one). */
@@ -130,6 +139,10 @@ const encodeSessions = Schema.encodeSync(Schema.Array(UserSchemas.SessionRead))
 
 const unauthorized: Unauthorized = { detail: "Unauthorized" }
 
+/** The 429 answer of a refusal. */
+const throttledResponse = (throttled: Throttle.Throttled) =>
+  Effect.succeed(tooManyRequestsResponse(Duration.toMillis(throttled.retryAfter)))
+
 /** Every group's handlers, checked against the erased declarations. */
 const layerGroups = (api: ErasedApi, settings: Settings) => {
   const { requireCurrentPassword, requiresVerification } = settings
@@ -141,12 +154,26 @@ const layerGroups = (api: ErasedApi, settings: Settings) => {
   const sendUser = (user: User, options: typeof ok | typeof created = ok) =>
     HttpServerResponse.unsafeJson(encodeRead(user), options)
 
+  // Each throttled route counts the request against its limits before doing anything else (the routes that
+  // send mail against the target address too), and answers 429 when refused.
+  const client = Effect.map(HttpServerRequest.HttpServerRequest, settings.clientKey)
+  const limited =
+    (route: Throttle.Route, email?: string) =>
+    <A, E, R>(handler: Effect.Effect<A, E, R>) =>
+      Effect.flatMap(Effect.zip(Throttle.Throttle, client), ([throttle, key]) =>
+        Effect.matchEffect(throttle.route(route, key, email), {
+          onFailure: throttledResponse,
+          onSuccess: () => handler
+        })
+      )
+
   const register = HttpApiBuilder.group(api, "register", (handlers) =>
     handlers.handle("register", ({ payload }) =>
       Effect.flatMap(UserManager, (users) =>
         users.create(payload, { safe: true }).pipe(
           Effect.map((user) => sendUser(user, created)),
-          Effect.mapError((error) => UsersGroups.RegisterErrors.body(error))
+          Effect.mapError((error) => UsersGroups.RegisterErrors.body(error)),
+          limited("register")
         )
       )
     )
@@ -162,13 +189,17 @@ const layerGroups = (api: ErasedApi, settings: Settings) => {
     HttpApiBuilder.group(api, `auth.${backend.name}`, (handlers) =>
       Effect.gen(function* () {
         const users = yield* UserManager
+        const throttle = yield* Throttle.Throttle
         const { refresh, strategy, transport } = (yield* Authenticator).backend(backend.name)
         return handlers
           .handle("login", ({ payload }) =>
             Effect.gen(function* () {
-              const { sessionEpoch, user } = yield* users
-                .authenticateWithEpoch(payload)
-                .pipe(Effect.mapError((error) => LoginErrors.body(error)))
+              // Refused before the lookup and the hash: a throttled guess costs nothing, known e-mail or not.
+              const attempt = yield* throttle.login(payload.username, yield* client)
+              const { sessionEpoch, user } = yield* Throttle.checked(
+                attempt,
+                users.authenticateWithEpoch(payload)
+              ).pipe(Effect.mapError((error) => LoginErrors.body(error)))
               if (!user.isActive) return yield* LoginErrors.fail("UserInactive")
               if (requiresVerification && !user.isVerified) return yield* LoginErrors.fail("UserNotVerified")
               const request = yield* HttpServerRequest.HttpServerRequest
@@ -179,7 +210,12 @@ const layerGroups = (api: ErasedApi, settings: Settings) => {
                   : sendPair(yield* refresh.login(user, session))
               yield* users.onAfterLogin(user, Option.some(response))
               return response
-            })
+            }).pipe(
+              Effect.catchIf(
+                (error): error is Throttle.Throttled => error instanceof Throttle.Throttled,
+                throttledResponse
+              )
+            )
           )
           .handle("logout", () =>
             Effect.gen(function* () {
@@ -204,7 +240,8 @@ const layerGroups = (api: ErasedApi, settings: Settings) => {
               return handlers.handle("refresh", ({ payload }) =>
                 refresh.refresh(payload.refresh_token).pipe(
                   Effect.map(sendPair),
-                  Effect.mapError((error) => RefreshErrors.body(error))
+                  Effect.mapError((error) => RefreshErrors.body(error)),
+                  limited("refresh")
                 )
               )
             })
@@ -235,30 +272,34 @@ const layerGroups = (api: ErasedApi, settings: Settings) => {
           afterResponse(
             "requestVerifyToken",
             Effect.flatMap(users.getByEmail(payload.email), (user) => users.requestVerify(user))
-          )
+          ).pipe(limited("requestVerifyToken", payload.email))
         )
         .handle("verify", ({ payload }) =>
           users.verify(payload.token).pipe(
             Effect.map((user) => sendUser(user)),
-            Effect.mapError((error) => UsersGroups.VerifyErrors.body(error))
+            Effect.mapError((error) => UsersGroups.VerifyErrors.body(error)),
+            limited("verify")
           )
         )
     )
   )
 
   const reset = HttpApiBuilder.group(api, "reset", (handlers) =>
-    Effect.map(UserManager, (users) =>
+    Effect.map(Effect.zip(UserManager, Throttle.Throttle), ([users, throttle]) =>
       handlers
         .handle("forgotPassword", ({ payload }) =>
           afterResponse(
             "forgotPassword",
             Effect.flatMap(users.getByEmail(payload.email), (user) => users.forgotPassword(user))
-          )
+          ).pipe(limited("forgotPassword", payload.email))
         )
         .handle("resetPassword", ({ payload }) =>
           users.resetPassword(payload.token, payload.password).pipe(
+            // The owner proved control of the mailbox: a stranger's guesses no longer hold the account back.
+            Effect.tap((user) => throttle.clearAccount(user.email)),
             Effect.as(HttpServerResponse.unsafeJson(null, { headers: noStore })),
-            Effect.mapError((error) => UsersGroups.ResetPasswordErrors.body(error))
+            Effect.mapError((error) => UsersGroups.ResetPasswordErrors.body(error)),
+            limited("resetPassword")
           )
         )
     )
@@ -282,7 +323,13 @@ const layerGroups = (api: ErasedApi, settings: Settings) => {
               (patch.email !== undefined && normalizeEmail(patch.email) !== user.email)
             if (requireCurrentPassword && sensitive) {
               if (currentPassword === undefined) return yield* PatchMeErrors.fail("CurrentPasswordRequired")
-              yield* users.checkPassword(user, currentPassword).pipe(Effect.mapError((e) => PatchMeErrors.body(e)))
+              // Counted like a login on the user's account: a stolen token cannot guess the password faster.
+              const attempt = yield* Effect.flatMap(Throttle.Throttle, (throttle) =>
+                Effect.flatMap(client, (key) => throttle.account(user.email, key, "currentPassword"))
+              )
+              yield* Throttle.checked(attempt, users.checkPassword(user, currentPassword)).pipe(
+                Effect.mapError((e) => PatchMeErrors.body(e))
+              )
             }
             // Every other session ends with a new password or e-mail; the one that made the change stays.
             const session = authenticator.sessionOf(request)
@@ -296,7 +343,12 @@ const layerGroups = (api: ErasedApi, settings: Settings) => {
               // Deleted between authentication and update: as if the token named no user.
               Effect.mapError((error) => (error._tag === "UserNotExists" ? unauthorized : PatchMeErrors.body(error)))
             )
-          })
+          }).pipe(
+            Effect.catchIf(
+              (error): error is Throttle.Throttled => error instanceof Throttle.Throttled,
+              throttledResponse
+            )
+          )
         )
         .handle("list", ({ urlParams }) =>
           Effect.gen(function* () {
@@ -512,7 +564,8 @@ export const make = <
       backends: options.backends,
       requiresVerification,
       requireCurrentPassword: options.requireCurrentPassword ?? true,
-      schemas
+      schemas,
+      clientKey: ClientAddress.make(options.trustedProxies)
     }
     // The one cast of the API: it holds these groups, declared for the app's backends and model by the same
     // `declareGroups` as `Erased`, whose handlers are checked below; the result is typed as `make` declares it.
@@ -528,6 +581,8 @@ export const make = <
       Layer.provide(logout),
       Layer.provideMerge(RequestLimits.layerContentTypes),
       Layer.provide(layerBackgroundWork),
+      // The app's throttle (`Throttle.layerMemory(...)`, `RedisThrottle.layer(...)`), or an in-memory one.
+      Layer.provide(Layer.effect(Throttle.Throttle, Throttle.orDefault)),
       Layer.provideMerge(Layer.merge(Authentication.layer(Authenticated), Authentication.layer(Superuser))),
       Layer.provideMerge(layerAuthenticator(options.backends))
     ) as Layer.Layer<

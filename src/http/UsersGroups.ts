@@ -14,7 +14,7 @@ import * as Schema from "effect/Schema"
 import type * as AuthBackend from "./AuthBackend.js"
 import { Authentication, type AuthenticationTag, type AuthFailure, type Security } from "./Authentication.js"
 import type { CurrentUser } from "./CurrentUser.js"
-import { ErrorCode, errorTable, ValidationError } from "./HttpErrors.js"
+import { ErrorCode, errorTable, TooManyRequests, ValidationError } from "./HttpErrors.js"
 import type { RefreshOptions } from "./RefreshTokens.js"
 import * as RequestLimits from "./RequestLimits.js"
 import * as UserSchemas from "./UserSchemas.js"
@@ -216,6 +216,7 @@ const login = (backend: string) =>
     .middleware(RequestLimits.JsonOrForm)
     .addError(LoginErrors.schema)
     .addError(ValidationError)
+    .addError(TooManyRequests)
     .annotate(OpenApi.Summary, `Log in (${backend})`)
 
 const logout = <Self extends HttpApiMiddleware.HttpApiMiddleware.AnyId, S>(
@@ -269,6 +270,7 @@ export const refreshGroup = <const N extends string>(name: N, prefix: `/${string
         .addSuccess(UserSchemas.BearerRefreshResponse)
         .addError(RefreshErrors.schema)
         .addError(ValidationError)
+        .addError(TooManyRequests)
         .annotate(OpenApi.Summary, `Swap a refresh token for a new pair (${name})`)
     )
     .prefix(`${prefix}/${name}`)
@@ -366,6 +368,7 @@ export const declareGroups = <
         .addSuccess(UserRead, { status: 201 })
         .addError(RegisterErrors.schema)
         .addError(ValidationError)
+        .addError(TooManyRequests)
         .annotate(OpenApi.Summary, "Register")
     )
     .prefix(authPrefix)
@@ -384,6 +387,7 @@ export const declareGroups = <
         .middleware(RequestLimits.JsonOnly)
         .addSuccess(Accepted)
         .addError(ValidationError)
+        .addError(TooManyRequests)
         .annotate(OpenApi.Summary, "Request a verification token (always 202)")
     )
     .add(
@@ -393,6 +397,7 @@ export const declareGroups = <
         .addSuccess(UserRead)
         .addError(VerifyErrors.schema)
         .addError(ValidationError)
+        .addError(TooManyRequests)
         .annotate(OpenApi.Summary, "Verify")
     )
     .prefix(authPrefix)
@@ -404,6 +409,7 @@ export const declareGroups = <
         .middleware(RequestLimits.JsonOnly)
         .addSuccess(Accepted)
         .addError(ValidationError)
+        .addError(TooManyRequests)
         .annotate(OpenApi.Summary, "Forgot password (always 202)")
     )
     .add(
@@ -413,6 +419,7 @@ export const declareGroups = <
         .addSuccess(Schema.Null)
         .addError(ResetPasswordErrors.schema)
         .addError(ValidationError)
+        .addError(TooManyRequests)
         .annotate(OpenApi.Summary, "Reset password")
     )
     .prefix(authPrefix)
@@ -428,6 +435,7 @@ export const declareGroups = <
         .addSuccess(UserRead)
         .addError(PatchMeErrors.schema)
         .addError(ValidationError)
+        .addError(TooManyRequests)
         .middleware(Authenticated)
         .annotate(OpenApi.Summary, "Update me")
     )

@@ -13,12 +13,13 @@ import {
   OAuth,
   OAuthProvider,
   type RefreshTokenStore,
+  Throttle,
   type UserManager,
   UserModel,
   UserSchemas,
   UsersApi
 } from "effect-users"
-import { Redis, RedisAccessTokenStore } from "effect-users/redis"
+import { Redis, RedisAccessTokenStore, RedisThrottle } from "effect-users/redis"
 
 const secret = Redacted.make("type-tests-secret-type-tests-secret-type")
 const Users = UsersApi.make({ backends: [AuthBackend.bearer("jwt", AuthStrategy.jwt({ secret }))] })
@@ -202,3 +203,22 @@ export const NoRefreshGroup = HttpApiBuilder.group(Api, "refresh.jwt", (handlers
 // Cookie backends take no refresh settings.
 // @ts-expect-error: `refresh` is a bearer option
 export const CookieRefresh = AuthBackend.cookie("cookie", AuthStrategy.database(), { refresh: {} })
+
+// Throttle limits are per known route: a misspelt route is not a silent no-op.
+// @ts-expect-error: "loginn" is not a throttled route
+export const WrongRoute = Throttle.layerMemory({ clients: { loginn: { limit: 5, window: "1 minute" } } })
+
+// Per-address limits exist only for the routes that send mail.
+// @ts-expect-error: register sends no mail, so it has no per-address limit
+export const WrongAddressRoute = Throttle.layerMemory({ addresses: { register: { limit: 1, window: "1 hour" } } })
+
+// A trusted proxy setting is a list of addresses or a hop count, not a bare string.
+export const WrongProxies = UsersApi.make({
+  backends: [AuthBackend.bearer("jwt", AuthStrategy.jwt({ secret }))],
+  // @ts-expect-error: trustedProxies is `{ addresses }` or `{ hops }`
+  trustedProxies: "10.0.0.0/8"
+})
+
+// The store a throttle layer needs is in its type: the Redis one cannot be used without a Redis client.
+// @ts-expect-error: RedisThrottle.layer requires the Redis service
+export const NeedsRedis: Layer.Layer<Throttle.Throttle> = RedisThrottle.layer()

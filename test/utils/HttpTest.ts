@@ -12,6 +12,7 @@ import {
   PasswordHasher,
   type PasswordHasherService,
   SqlUserRepository,
+  type Throttle,
   type UserHooksService,
   UserManager
 } from "effect-users"
@@ -20,10 +21,15 @@ import { makeFakeHasher, recordingHooks, testConfig } from "./TestUsers.js"
 
 export const authSecret = "auth-secret-auth-secret-auth-secret-auth"
 
+/** Options of a test server: the app's, and its throttle (default: the app's default, in memory). */
+export interface ServerOptions extends AppOptions {
+  readonly throttle?: Layer.Layer<Throttle.Throttle>
+}
+
 /** The server layer; outputs the HttpServer (for its address), the manager and the SQL client. */
 export const makeServer = (
   client: Layer.Layer<SqlClient.SqlClient, unknown>,
-  options: AppOptions = {},
+  { throttle, ...options }: ServerOptions = {},
   // biome-ignore lint/suspicious/noExplicitAny: a test helper over every user model or an untyped JSON reply
   hookOverrides: Partial<UserHooksService<any>> = {},
   hasher: PasswordHasherService = makeFakeHasher().service
@@ -39,6 +45,7 @@ export const makeServer = (
     Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
     Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
     Layer.provide(app.ApiLive),
+    Layer.provide(throttle ?? Layer.empty),
     Layer.provideMerge(Users),
     Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
     Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map([["USERS_AUTH_SECRET", authSecret]])))),

@@ -18,6 +18,7 @@ import {
   type PasswordValidatorService,
   SqlAccessTokenStore,
   SqlUserRepository,
+  Throttle,
   type UserHooksService,
   UserManager
 } from "effect-users"
@@ -41,6 +42,8 @@ export interface OpsServerOptions<RC = never> {
   readonly background?: BackgroundWork.BackgroundWorkOptions | undefined
   /** Where the cookie backend's database tokens go; default the SQL client's `accesstoken` table. */
   readonly tokenStore?: Layer.Layer<AccessTokenStore.AccessTokenStore, unknown, RC> | undefined
+  /** Default none: these tests flood the routes to reach other bounds (queues, pools) than the throttle's. */
+  readonly throttle?: Layer.Layer<Throttle.Throttle> | undefined
 }
 
 /** The server layer (outputs HttpServer, UserManager and SqlClient), its recording hooks and its logs. */
@@ -77,6 +80,7 @@ export const makeOpsServer = <RC = never>(
   )
   const layer = HttpApiBuilder.serve().pipe(
     Layer.provide(app.ApiLiveWith(tokens)),
+    Layer.provide(options.throttle ?? Throttle.layerDisabled),
     Layer.provide(BackgroundWork.configure(options.background ?? {})),
     Layer.provideMerge(Users),
     Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),

@@ -1,0 +1,451 @@
+/**
+ * Brute force and flood protection: per-account back-off on password guesses, and per-client (and per-address)
+ * rate limits on the public routes.
+ *
+ * Per account: every password check for an e-mail (a login, a `current_password` check) reserves an attempt
+ * under the e-mail's canonical key (`emailKey`) before any lookup or hash, so unknown e-mails are throttled
+ * exactly like known ones and a refused attempt costs nothing. The first `freeAttempts` go through; after that
+ * each attempt must wait `baseDelay * 2^(n - freeAttempts)`, at most `maxDelay` (the owner never waits longer
+ * than that for a stranger's guesses), and after `maxAttempts` in a row every attempt is refused until `window`
+ * has passed since the last one (NIST SP 800-63B's limit of 100). A correct password and a password reset clear
+ * the count.
+ *
+ * Per client and per address: `@effect/experimental`'s `RateLimiter` (fixed window, fail when exceeded) over
+ * its `RateLimiterStore` (memory, or Redis: see `RedisThrottle`).
+ */
+import * as RateLimiter from "@effect/experimental/RateLimiter"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import { emailKey } from "./User.js"
+import { ServiceUnavailable } from "./UserError.js"
+
+/** The routes with a per-client limit; `refresh` is the session refresh route. */
+export type Route =
+  | "login"
+  | "register"
+  | "forgotPassword"
+  | "requestVerifyToken"
+  | "verify"
+  | "resetPassword"
+  | "refresh"
+
+/** The routes that send mail, limited per target address too. */
+export type MailRoute = "forgotPassword" | "requestVerifyToken"
+
+/** At most `limit` requests per `window`. */
+export interface Limit {
+  readonly limit: number
+  readonly window: Duration.DurationInput
+}
+
+/** The per-account back-off (see the module's description). */
+export interface AccountPolicy {
+  readonly freeAttempts: number
+  readonly baseDelay: Duration.DurationInput
+  readonly maxDelay: Duration.DurationInput
+  readonly maxAttempts: number
+  readonly window: Duration.DurationInput
+}
+
+/** Per-client limits by route (`false`: none). */
+export const defaultClientLimits: Readonly<Record<Route, Limit>> = {
+  login: { limit: 30, window: "1 minute" },
+  register: { limit: 20, window: "1 hour" },
+  forgotPassword: { limit: 10, window: "15 minutes" },
+  requestVerifyToken: { limit: 10, window: "15 minutes" },
+  verify: { limit: 30, window: "15 minutes" },
+  resetPassword: { limit: 30, window: "15 minutes" },
+  refresh: { limit: 60, window: "1 minute" }
+}
+
+/** Per-address limits of the routes that send mail. */
+export const defaultAddressLimits: Readonly<Record<MailRoute, Limit>> = {
+  forgotPassword: { limit: 3, window: "1 hour" },
+  requestVerifyToken: { limit: 3, window: "1 hour" }
+}
+
+/** The per-account back-off: 5 free attempts, then 1 s doubling up to 15 minutes; refused from the 100th. */
+export const defaultAccountPolicy: AccountPolicy = {
+  freeAttempts: 5,
+  baseDelay: "1 second",
+  maxDelay: "15 minutes",
+  maxAttempts: 99,
+  window: "24 hours"
+}
+
+/** What was throttled: `account` is the per-account back-off. */
+export type Scope = "client" | "address" | "account"
+
+/** A throttle decision, for hooks and logs: never a password; `client` is the client key. */
+export interface ThrottledEvent {
+  readonly route: Route
+  readonly scope: Scope
+  readonly client: string
+  /** The e-mail as given, for `account` and `address` decisions. */
+  readonly email?: string | undefined
+  readonly retryAfter: Duration.Duration
+}
+
+/** A failed password check, for hooks and logs: never the password. */
+export interface LoginFailedEvent {
+  readonly route: Route | "currentPassword"
+  readonly email: string
+  readonly client: string
+  /** Consecutive attempts on this account, this one included. */
+  readonly attempts: number
+}
+
+/** Options of `layer`; every field has a default. */
+export interface Options {
+  /** Per-client limits, by route; `false` turns a route's limit off. */
+  readonly clients?: Partial<Record<Route, Limit | false>> | undefined
+  /** Per-address limits of the mail routes; `false` turns one off. */
+  readonly addresses?: Partial<Record<MailRoute, Limit | false>> | undefined
+  /** The per-account back-off; `false` turns it off. */
+  readonly accounts?: Partial<AccountPolicy> | false | undefined
+  /** Runs on every refusal (after the structured log line); its failure is logged and ignored. */
+  readonly onThrottled?: ((event: ThrottledEvent) => Effect.Effect<void, unknown>) | undefined
+  /** Runs on every failed password check; its failure is logged and ignored. */
+  readonly onLoginFailed?: ((event: LoginFailedEvent) => Effect.Effect<void, unknown>) | undefined
+}
+
+/** A refused request: answered 429 with `Retry-After`. */
+export class Throttled extends Schema.TaggedError<Throttled>()("Throttled", {
+  scope: Schema.Literal("client", "address", "account"),
+  retryAfter: Schema.DurationFromSelf
+}) {}
+
+/** An attempt reserved on an account: report how the password check went. */
+export interface Attempt {
+  /** Attempts in a row on this account, this one included (0 when the per-account throttle is off). */
+  readonly attempts: number
+  /** The password was right: clears the account's count. */
+  readonly succeeded: Effect.Effect<void>
+  /** The password was wrong (or the e-mail unknown): runs `onLoginFailed`; the attempt is already counted. */
+  readonly failed: Effect.Effect<void>
+}
+
+/** Runs a password check under a reserved attempt: `failed` when the check fails, `succeeded` when it passes. */
+export const checked = <A, E, R>(attempt: Attempt, check: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  check.pipe(
+    Effect.tapError(() => attempt.failed),
+    Effect.tap(() => attempt.succeeded)
+  )
+
+/** What `AccountStore.attempt` decided. */
+export type AttemptResult =
+  | { readonly _tag: "Allowed"; readonly attempts: number }
+  | { readonly _tag: "Refused"; readonly retryAfterMillis: number }
+
+/** The back-off in numbers, as stores receive it. */
+export interface AccountLimits {
+  readonly freeAttempts: number
+  readonly baseDelayMillis: number
+  readonly maxDelayMillis: number
+  readonly maxAttempts: number
+  readonly windowMillis: number
+}
+
+/** The wait after the `attempts`-th attempt in a row before the next one is allowed, in milliseconds. */
+export const delayAfter = (attempts: number, limits: AccountLimits): number =>
+  attempts < limits.freeAttempts
+    ? 0
+    : Math.min(limits.baseDelayMillis * 2 ** (attempts - limits.freeAttempts), limits.maxDelayMillis)
+
+/**
+ * Where per-account attempts are counted. An attempt is one atomic step: refuse while the account waits (or has
+ * reached `maxAttempts`), else count the attempt, set the next wait (`delayAfter`) and keep the count for
+ * `windowMillis`. `send` starts it at once and returns the effect that waits for the answer, so that a login
+ * overlaps it with its per-client check without forking a fiber. Store failures are defects (a 503 at the edge).
+ */
+export class AccountStore extends Context.Tag("effect-users/Throttle/AccountStore")<
+  AccountStore,
+  {
+    readonly send: (key: string, now: number, limits: AccountLimits) => Effect.Effect<Effect.Effect<AttemptResult>>
+    readonly reset: (key: string) => Effect.Effect<void>
+  }
+>() {}
+
+/** Account counts in this process's memory; expired entries are swept as new ones arrive. */
+export const makeAccountStoreMemory = (): Context.Tag.Service<AccountStore> => {
+  const entries = new Map<string, { attempts: number; notBefore: number; expiresAt: number }>()
+  let writes = 0
+  const sweep = (now: number) => {
+    for (const [key, entry] of entries) if (entry.expiresAt <= now) entries.delete(key)
+  }
+  const attempt = (key: string, now: number, limits: AccountLimits): AttemptResult => {
+    if (++writes % 1024 === 0) sweep(now)
+    let entry = entries.get(key)
+    if (entry !== undefined && entry.expiresAt <= now) entry = undefined
+    if (entry !== undefined && entry.attempts >= limits.maxAttempts) {
+      return { _tag: "Refused", retryAfterMillis: entry.expiresAt - now }
+    }
+    if (entry !== undefined && now < entry.notBefore) {
+      return { _tag: "Refused", retryAfterMillis: entry.notBefore - now }
+    }
+    const attempts = (entry?.attempts ?? 0) + 1
+    entries.set(key, {
+      attempts,
+      notBefore: now + delayAfter(attempts, limits),
+      expiresAt: now + limits.windowMillis
+    })
+    return { _tag: "Allowed", attempts }
+  }
+  return AccountStore.of({
+    send: (key, now, limits) =>
+      Effect.sync((): Effect.Effect<AttemptResult> => Effect.succeed(attempt(key, now, limits))),
+    reset: (key) => Effect.sync(() => void entries.delete(key))
+  })
+}
+
+/** Counts in memory: one process only. */
+export const layerAccountStoreMemory: Layer.Layer<AccountStore> = Layer.sync(AccountStore, makeAccountStoreMemory)
+
+/**
+ * `RateLimiter`'s fixed window in memory, as `RateLimiter.layerStoreMemory` counts it (each request extends the
+ * window's expiry by `window / limit`; one past the limit is refused and changes nothing), except that expired
+ * windows are swept: that store keeps every key it has seen for the life of the process, one per client
+ * address and per target e-mail. Token buckets (unused here) are that store's.
+ */
+export const layerRateLimiterStoreMemory: Layer.Layer<RateLimiter.RateLimiterStore> = Layer.effect(
+  RateLimiter.RateLimiterStore,
+  Effect.gen(function* () {
+    const buckets = yield* RateLimiter.RateLimiterStore
+    const windows = new Map<string, { count: number; expiresAt: number }>()
+    let writes = 0
+    return RateLimiter.RateLimiterStore.of({
+      tokenBucket: buckets.tokenBucket,
+      fixedWindow: (options) =>
+        Effect.clockWith((clock) =>
+          Effect.sync(() => {
+            const now = clock.unsafeCurrentTimeMillis()
+            if (++writes % 1024 === 0) {
+              for (const [key, window] of windows) if (window.expiresAt <= now) windows.delete(key)
+            }
+            let window = windows.get(options.key)
+            if (window === undefined || window.expiresAt <= now) {
+              window = { count: 0, expiresAt: now }
+              windows.set(options.key, window)
+            }
+            const count = window.count + options.tokens
+            if (options.limit !== undefined && count > options.limit) return [count, window.expiresAt - now] as const
+            window.count = count
+            window.expiresAt += Duration.toMillis(options.refillRate) * options.tokens
+            return [count, window.expiresAt - now] as const
+          })
+        )
+    })
+  })
+).pipe(Layer.provide(RateLimiter.layerStoreMemory))
+
+const memoryStores = Layer.merge(layerRateLimiterStoreMemory, layerAccountStoreMemory)
+
+/** The throttle the routes consult. */
+export interface ThrottleService {
+  /** Counts a request against the route's per-client limit (and the address's, for mail routes). */
+  readonly route: (route: Route, client: string, email?: string) => Effect.Effect<void, Throttled>
+  /**
+   * Reserves a password attempt on the account of `email` before it is checked: fails with `Throttled` (no
+   * lookup, no hash) while the account waits. `route` names the check for the hooks and logs.
+   */
+  readonly account: (
+    email: string,
+    client: string,
+    route: Route | "currentPassword"
+  ) => Effect.Effect<Attempt, Throttled>
+  /** A login: the per-client limit and the account's attempt, checked together (one store round-trip). */
+  readonly login: (email: string, client: string) => Effect.Effect<Attempt, Throttled>
+  /** Clears the account's count (a password reset). */
+  readonly clearAccount: (email: string) => Effect.Effect<void>
+}
+
+/** The throttle of a `UsersApi`: `layer`, `layerMemory`, `RedisThrottle.layer` or `layerDisabled`. */
+export class Throttle extends Context.Tag("effect-users/Throttle")<Throttle, ThrottleService>() {}
+
+const millis = (duration: Duration.DurationInput) => Duration.toMillis(Duration.decode(duration))
+
+/**
+ * A limit as the store receives it: `@effect/experimental` 0.61.1's Redis fixed window stores `window / limit`
+ * as a millisecond TTL, and Redis refuses one that is not a whole number ("3 per 10 seconds"). The window is
+ * stretched (by less than `limit` ms) to the next multiple of `limit` ms, the same for every store.
+ */
+export const storedLimit = (limit: Limit): { readonly limit: number; readonly window: Duration.Duration } => {
+  const count = Math.max(1, Math.floor(limit.limit))
+  const perToken = Math.max(1, Math.ceil(millis(limit.window) / count))
+  return { limit: count, window: Duration.millis(perToken * count) }
+}
+
+const accountLimitsOf = (policy: AccountPolicy): AccountLimits => ({
+  freeAttempts: policy.freeAttempts,
+  baseDelayMillis: millis(policy.baseDelay),
+  maxDelayMillis: millis(policy.maxDelay),
+  maxAttempts: policy.maxAttempts,
+  windowMillis: millis(policy.window)
+})
+
+const storeDown = (error: RateLimiter.RateLimitStoreError) =>
+  Effect.die(new ServiceUnavailable({ reason: `rate-limit store unavailable: ${error.message}`, retryAfter: 5 }))
+
+const noAttempt: Attempt = { attempts: 0, succeeded: Effect.void, failed: Effect.void }
+
+const runHook = (name: string, hook: Effect.Effect<void, unknown>) =>
+  hook.pipe(Effect.catchAllCause((cause) => Effect.logWarning(`Throttle hook ${name} failed`, cause)))
+
+/**
+ * Builds the throttle over the stores in context: the per-client limits on `RateLimiter` (its
+ * `RateLimiterStore`), the per-account back-off on the `AccountStore`.
+ */
+export const make = (
+  options: Options = {}
+): Effect.Effect<ThrottleService, never, RateLimiter.RateLimiterStore | AccountStore> =>
+  Effect.gen(function* () {
+    const limiter = yield* RateLimiter.make
+    const accounts = yield* AccountStore
+    const clientLimits = new Map<Route, ReturnType<typeof storedLimit>>()
+    for (const [route, fallback] of Object.entries(defaultClientLimits) as Array<[Route, Limit]>) {
+      const limit = options.clients?.[route] ?? fallback
+      if (limit !== false) clientLimits.set(route, storedLimit(limit))
+    }
+    const addressLimits = new Map<Route, ReturnType<typeof storedLimit>>()
+    for (const [route, fallback] of Object.entries(defaultAddressLimits) as Array<[MailRoute, Limit]>) {
+      const limit = options.addresses?.[route] ?? fallback
+      if (limit !== false) addressLimits.set(route, storedLimit(limit))
+    }
+    const accountLimits =
+      options.accounts === false ? undefined : accountLimitsOf({ ...defaultAccountPolicy, ...options.accounts })
+
+    const refuse = (event: ThrottledEvent) =>
+      Effect.logWarning("Request throttled").pipe(
+        Effect.annotateLogs({
+          route: event.route,
+          scope: event.scope,
+          client: event.client,
+          retryAfterMillis: Duration.toMillis(event.retryAfter),
+          ...(event.email === undefined ? {} : { email: event.email })
+        }),
+        Effect.zipRight(options.onThrottled ? runHook("onThrottled", options.onThrottled(event)) : Effect.void),
+        Effect.zipRight(Effect.fail(new Throttled({ scope: event.scope, retryAfter: event.retryAfter })))
+      )
+
+    const consume = (
+      route: Route,
+      scope: "client" | "address",
+      key: string,
+      limit: ReturnType<typeof storedLimit>,
+      client: string,
+      email?: string
+    ) =>
+      limiter.consume({ key: `${scope}:${route}:${key}`, limit: limit.limit, window: limit.window }).pipe(
+        Effect.asVoid,
+        Effect.catchTags({
+          RateLimiterError: (error) =>
+            error.reason === "Exceeded"
+              ? refuse({ route, scope, client, email, retryAfter: error.retryAfter })
+              : storeDown(error)
+        })
+      )
+
+    const route = (route: Route, client: string, email?: string): Effect.Effect<void, Throttled> => {
+      const perClient = clientLimits.get(route)
+      const perAddress = email === undefined ? undefined : addressLimits.get(route)
+      const byClient = perClient === undefined ? Effect.void : consume(route, "client", client, perClient, client)
+      // The address is counted only once the client passed: a refused client cannot fill the store with addresses.
+      return perAddress === undefined || email === undefined
+        ? byClient
+        : Effect.zipRight(byClient, consume(route, "address", emailKey(email), perAddress, client, email))
+    }
+
+    const startAccount = (
+      email: string,
+      client: string,
+      routeName: Route | "currentPassword"
+    ): Effect.Effect<Effect.Effect<Attempt, Throttled>> => {
+      if (accountLimits === undefined) return Effect.succeed(Effect.succeed(noAttempt))
+      const key = `account:${emailKey(email)}`
+      const decide = (result: AttemptResult): Effect.Effect<Attempt, Throttled> => {
+        if (result._tag === "Refused") {
+          return refuse({
+            route: routeName === "currentPassword" ? "login" : routeName,
+            scope: "account",
+            client,
+            email,
+            retryAfter: Duration.millis(Math.max(1, result.retryAfterMillis))
+          })
+        }
+        const event: LoginFailedEvent = { route: routeName, email, client, attempts: result.attempts }
+        return Effect.succeed({
+          attempts: result.attempts,
+          // The first attempt in a row left nothing to clear: a plain login costs one store operation.
+          succeeded: result.attempts > 1 ? accounts.reset(key) : Effect.void,
+          failed: Effect.logInfo("Password check failed").pipe(
+            Effect.annotateLogs({ route: routeName, client, email, attempts: result.attempts }),
+            Effect.zipRight(
+              options.onLoginFailed ? runHook("onLoginFailed", options.onLoginFailed(event)) : Effect.void
+            )
+          )
+        })
+      }
+      return Effect.flatMap(
+        Effect.clockWith((clock) => clock.currentTimeMillis),
+        (now) => Effect.map(accounts.send(key, now, accountLimits), (pending) => Effect.flatMap(pending, decide))
+      )
+    }
+
+    const account = (email: string, client: string, routeName: Route | "currentPassword") =>
+      Effect.flatten(startAccount(email, client, routeName))
+
+    const clearAccount = (email: string) =>
+      accountLimits === undefined ? Effect.void : accounts.reset(`account:${emailKey(email)}`)
+
+    // The account's attempt is sent first and awaited after the per-client check: one round-trip of latency.
+    // When the client is refused, an account entry the attempt has just created is removed again, so that
+    // refused requests cannot fill the store with e-mails.
+    const login = (email: string, client: string): Effect.Effect<Attempt, Throttled> =>
+      Effect.flatMap(startAccount(email, client, "login"), (pending) =>
+        Effect.flatMap(Effect.either(route("login", client)), (byClient) =>
+          byClient._tag === "Right"
+            ? pending
+            : Effect.flatMap(Effect.either(pending), (attempt) =>
+                Effect.zipRight(
+                  attempt._tag === "Right" && attempt.right.attempts === 1 ? clearAccount(email) : Effect.void,
+                  Effect.fail(byClient.left)
+                )
+              )
+        )
+      )
+
+    return Throttle.of({ route, account, login, clearAccount })
+  })
+
+/** The throttle over the stores in context (see `layerMemory` and `RedisThrottle.layer`). */
+export const layer = (
+  options: Options = {}
+): Layer.Layer<Throttle, never, RateLimiter.RateLimiterStore | AccountStore> => Layer.effect(Throttle, make(options))
+
+/** The throttle with in-memory counts: right for one process; several share nothing (use `RedisThrottle`). */
+export const layerMemory = (options: Options = {}): Layer.Layer<Throttle> =>
+  layer(options).pipe(Layer.provide(memoryStores))
+
+/** No throttling at all (tests, or an app that throttles in front of us). */
+export const layerDisabled: Layer.Layer<Throttle> = Layer.succeed(
+  Throttle,
+  Throttle.of({
+    route: () => Effect.void,
+    account: () => Effect.succeed(noAttempt),
+    login: () => Effect.succeed(noAttempt),
+    clearAccount: () => Effect.void
+  })
+)
+
+/** The throttle in context, or an in-memory one with the default limits when the app provides none. */
+export const orDefault: Effect.Effect<ThrottleService> = Effect.flatMap(
+  Effect.serviceOption(Throttle),
+  Option.match({
+    onSome: Effect.succeed,
+    onNone: () => make().pipe(Effect.provide(memoryStores))
+  })
+)
