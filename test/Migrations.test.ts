@@ -148,7 +148,7 @@ const migrationSpec = (name: string, client: () => Layer.Layer<SqlClient.SqlClie
         yield* sql`DELETE FROM ${sql(tables.oauthAccountTable)} WHERE user_id = ${users[1]!.id} OR oauth_name = 'github'`
         assert.deepStrictEqual(
           (yield* Migrations.run(tables)).map(([id]) => id),
-          [1, 2, 3, 4, 5, 6, 9]
+          [1, 2, 3, 4, 5, 6, 7, 8, 9]
         )
         const again = yield* Effect.exit(link(users[1]!.id, "google", "111"))
         assert.strictEqual(again._tag, "Failure")

@@ -13,6 +13,7 @@ import {
   AuthBackend,
   AuthStrategy,
   PasswordHasher,
+  Throttle,
   UserManager,
   type UserRepository,
   UsersApi
@@ -42,6 +43,8 @@ export const makeSessionsServer = (
   const layer = HttpApiBuilder.serve().pipe(
     Layer.provide(HttpApiBuilder.api(Api)),
     Layer.provide(Users.layer(Api)),
+    // Many logins from one address: the throttle has its own tests (HttpThrottle), these are about sessions.
+    Layer.provide(Throttle.layerDisabled),
     Layer.provideMerge(
       UserManager.layer.pipe(Layer.provide([testConfig(), hooks.layer, PasswordHasher.layer(hasher.service)]))
     ),
