@@ -45,7 +45,7 @@ export interface Session {
 
 /** The sessions a stateful strategy can list and end, for their own user only. */
 export interface SessionList {
-  /** The live sessions of the user; `current` is the token the request carries for this strategy, if any. */
+  /** The live sessions of the user; `current` is the token the request carries for this strategy, when it carries one. */
   readonly list: (user: BaseUser, current: Option.Option<string>) => Effect.Effect<ReadonlyArray<Session>>
   /** Ends the user's session with this public ID; false when the user has none with it (someone else's included). */
   readonly revoke: (user: BaseUser, id: string) => Effect.Effect<boolean>

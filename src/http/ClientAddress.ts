@@ -1,6 +1,6 @@
 /**
  * The client a request comes from, as the throttle keys it: the socket's peer address, unless the app says
- * which proxies it trusts. `X-Forwarded-For` is never read by default, since any client can send one.
+ * which proxies it trusts. `X-Forwarded-For` is never read by default, since every client can send one.
  */
 import { BlockList, isIPv4, isIPv6 } from "node:net"
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"

@@ -54,7 +54,8 @@ export const layer = <ApiId extends string, G extends HttpApiGroup.HttpApiGroup.
     "cache-control": `public, max-age=${Math.floor(Duration.toSeconds(options.maxAge ?? "5 minutes"))}`
   }
   // The one cast: `G` is the app's other groups, which this handler never sees.
-  const withJwks = api as unknown as HttpApi.HttpApi<ApiId, typeof Group, E, R>
+  const erased: HttpApi.HttpApi.Any = api
+  const withJwks = erased as HttpApi.HttpApi<ApiId, typeof Group, E, R>
   return HttpApiBuilder.group(withJwks, "jwks", (handlers) =>
     Effect.map(JwtKeySet, (keys) =>
       handlers.handle("jwks", () => Effect.map(keys.jwks, (jwks) => HttpServerResponse.unsafeJson(jwks, { headers })))

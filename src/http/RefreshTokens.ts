@@ -121,7 +121,7 @@ export const withRefresh = (
   }
 }
 
-// 32 random bytes in base64url: anything else is refused before any lookup.
+// 32 random bytes in base64url: every other value is refused before a lookup.
 const wellFormed = /^[A-Za-z0-9_-]{43}$/
 
 // A refresh token carries 256 random bits, so an unsalted SHA-256 is enough to keep a leaked table useless.
