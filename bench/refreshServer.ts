@@ -1,8 +1,9 @@
 /**
  * The server of `npm run bench:http`'s refresh figure: effect-users' routes with one bearer backend, `jwt`, whose
  * logins also answer a refresh token (`POST /auth/jwt/refresh`), the refresh families in `SqlRefreshTokenStore`,
- * on an SQLite file (SQLITE_FILE) with real argon2 on the hashing threads, as in `examples/server.ts`. Run the same
- * way (built JavaScript, plain node); PORT sets the port. The example app has no refresh tokens: adding them would
+ * on an SQLite file (SQLITE_FILE) with real argon2 on the hashing threads and `npm start`'s throttle
+ * (USERS_RATE_LIMITS=off for the bench's single client), as in `examples/server.ts`. Run the same way (built
+ * JavaScript, plain node); PORT sets the port. The example app has no refresh tokens: adding them would
  * change what its documented `/auth/jwt/login` answers.
  */
 import { createServer } from "node:http"
@@ -25,6 +26,7 @@ import {
   UsersApi
 } from "effect-users"
 import { authSecret } from "../examples/app.js"
+import { ThrottleStore } from "../examples/sessionStore.js"
 import { configProvider, Database } from "../examples/storage.js"
 
 const Users = UsersApi.make({
@@ -38,7 +40,7 @@ class Api extends Users.addTo(HttpApi.make("bench-refresh")) {}
 const Server = HttpApiBuilder.serve().pipe(
   Layer.provide(HttpApiBuilder.api(Api)),
   Layer.provide(Users.layer(Api)),
-  Layer.provide([SqlRefreshTokenStore.layer, SqlAccessTokenStore.layer]),
+  Layer.provide([SqlRefreshTokenStore.layer, SqlAccessTokenStore.layer, ThrottleStore]),
   Layer.provide(
     UserManager.layer.pipe(
       Layer.provide([SqlUserRepository.layer, UserManagerConfig.layerConfig(), layerArgon2Workers()])
