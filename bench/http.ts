@@ -468,6 +468,12 @@ const forgotPassword: Phase = {
   }
 }
 
+/**
+ * Every server's environment: SQLite, sessions in it too, and no per-client limits (every request comes from this
+ * one client: they would answer most of them 429).
+ */
+const serverEnv = { DATABASE_URL: "", REDIS_URL: "", USERS_RATE_LIMITS: "off" }
+
 /** `npm run bench:http`'s SQLite file for a server of its own, named after it. */
 const dbFile = (name: string) => join(tmpdir(), `effect-users-bench-${process.pid}-${name}.db`)
 const removeDb = (path: string) => {
@@ -483,12 +489,7 @@ const withServer = async <A>(
   cwd?: string
 ) => {
   const db = dbFile(String(listenOn))
-  const server = await startNode(
-    script,
-    listenOn,
-    { DATABASE_URL: "", REDIS_URL: "", USERS_RATE_LIMITS: "off", ...env, SQLITE_FILE: db },
-    cwd
-  )
+  const server = await startNode(script, listenOn, { ...serverEnv, ...env, SQLITE_FILE: db }, cwd)
   try {
     return await use(server)
   } finally {
@@ -725,13 +726,7 @@ const main = async () => {
   console.log(
     `HTTP bench: ${availableParallelism()} cores, load average ${load()}, ${seconds} s per run, server on port ${port}`
   )
-  const server = await startNode("build/examples/server.js", port, {
-    SQLITE_FILE: file,
-    DATABASE_URL: "",
-    REDIS_URL: "",
-    // Every request comes from this one client: per-client limits would answer most of them 429.
-    USERS_RATE_LIMITS: "off"
-  }) // SQLite, sessions in it too
+  const server = await startNode("build/examples/server.js", port, { ...serverEnv, SQLITE_FILE: file })
   try {
     await register(server.base)
     const { access_token: token } = await logIn(server.base)
