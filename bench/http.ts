@@ -16,13 +16,22 @@
  *    (median of 11 alternating pairs of one-second runs; BENCH_PAIRS changes the count);
  * 4. POST /auth/forgot-password median response time, known / unknown address, target 0.9–1.1 (the known
  *    address's work, an argon2 fingerprint of the stored hash, a token and the server's logging hook, runs
- *    after the 202; BENCH_FORGOT_PAIRS alternating requests each, each timed once the previous job ended).
+ *    after the 202; BENCH_FORGOT_PAIRS alternating requests each, each timed once the previous job ended);
+ * 5. refresh: POST /auth/jwt/refresh per second on `bench/refreshServer.ts` (a bearer backend with refresh tokens,
+ *    `SqlRefreshTokenStore` on SQLite): 32 logins, then 32 fetch loops for 10 s (BENCH_REFRESH_SECONDS), each
+ *    spending its own latest refresh token, with p50/p99, beside GET /users/me from the same loops on that server;
+ * 6. asymmetric: the probe of figure 2 on a second example server started with JWT_PRIVATE_KEY (an ES256 key made
+ *    here), beside figure 2 on the HS256 server measured again just before;
+ * 7. epoch: GET /users/me throughput / the same on the commit before the session epoch (BENCH_BASELINE overrides
+ *    it), built into a temporary directory (kept per commit) and started the same way, target ≥ 90% (median of
+ *    BENCH_PAIRS alternating pairs of one-second runs, as in figure 3).
  *
  * Each figure is a phase (`allPhases` below): a function of the running server that measures and returns the
  * lines it prints. A new figure is a new phase in that list; BENCH_PHASES=memory,login runs only those named.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process"
-import { readdirSync, readFileSync, rmSync } from "node:fs"
+import { generateKeyPairSync } from "node:crypto"
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { createRequire } from "node:module"
 import { availableParallelism, loadavg, tmpdir } from "node:os"
 import { join } from "node:path"
@@ -81,9 +90,10 @@ interface Running {
   readonly output: () => string
 }
 
-const startNode = (script: string, listenOn: number, env: NodeJS.ProcessEnv = {}) =>
+const startNode = (script: string, listenOn: number, env: NodeJS.ProcessEnv = {}, cwd?: string) =>
   new Promise<Running>((resolve, reject) => {
     const child = spawn(process.execPath, [...nodeFlags, script], {
+      cwd,
       env: { ...process.env, ...env, PORT: String(listenOn) },
       stdio: ["ignore", "pipe", "pipe"]
     })
@@ -199,6 +209,33 @@ const get = (
     `authorization=Bearer ${token}`,
     url
   ])
+
+/** What `POST /auth/jwt/login` and `POST /auth/jwt/refresh` answer (`refresh_token` only with refresh on). */
+interface Tokens {
+  readonly access_token: string
+  readonly refresh_token?: string
+}
+
+/** Registers the bench's user on a server. */
+const register = async (base: string) => {
+  const reply = await fetch(`${base}/auth/register`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ email, password })
+  })
+  if (reply.status !== 201) throw new Error(`register: ${reply.status} ${await reply.text()}`)
+}
+
+/** One bearer login of the bench's user. */
+const logIn = async (base: string) => {
+  const reply = await fetch(`${base}/auth/jwt/login`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: form
+  })
+  if (reply.status !== 200) throw new Error(`login: ${reply.status} ${await reply.text()}`)
+  return (await reply.json()) as Tokens
+}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -332,20 +369,27 @@ const login: Phase = {
   }
 }
 
+/**
+ * `/users/me` p99 at 20 req/s twice: on the idle server (this machine's own latency floor), then inside a login
+ * flood. The second probe starts once the flood is under way and ends before it does.
+ */
+const probeUnderFlood = async (server: Running, token: string) => {
+  const probeSeconds = seconds * 2
+  const me = `${server.base}/users/me`
+  const idle = await get(me, token, { connections: 1, rate: 20, duration: probeSeconds })
+  check("me idle", idle)
+  const [, during] = await Promise.all([
+    loginAt(server.base, 10, probeSeconds + 2),
+    sleep(1000).then(() => get(me, token, { connections: 1, rate: 20, duration: probeSeconds }))
+  ])
+  check("me during flood", during)
+  return { idle, during }
+}
+
 const probe: Phase = {
   name: "probe",
   run: async ({ server, token }) => {
-    // The same probe twice: on the idle server (this machine's own latency floor), then inside a flood. It
-    // starts once the flood is under way and ends before it does.
-    const probeSeconds = seconds * 2
-    const me = `${server.base}/users/me`
-    const idle = await get(me, token, { connections: 1, rate: 20, duration: probeSeconds })
-    check("me idle", idle)
-    const [, during] = await Promise.all([
-      loginAt(server.base, 10, probeSeconds + 2),
-      sleep(1000).then(() => get(me, token, { connections: 1, rate: 20, duration: probeSeconds }))
-    ])
-    check("me during flood", during)
+    const { idle, during } = await probeUnderFlood(server, token)
     return [
       `2. /users/me p99 in login flood:    ${during.latency.p99} ms (p50 ${during.latency.p50} ms; target < 25 ms)  ${verdict(during.latency.p99 < 25)}` +
         `  (idle server: p99 ${idle.latency.p99} ms, p50 ${idle.latency.p50} ms)`
@@ -424,8 +468,249 @@ const forgotPassword: Phase = {
   }
 }
 
+/**
+ * Every server's environment: SQLite, sessions in it too, and no per-client limits (every request comes from this
+ * one client: they would answer most of them 429).
+ */
+const serverEnv = { DATABASE_URL: "", REDIS_URL: "", USERS_RATE_LIMITS: "off" }
+
+/** `npm run bench:http`'s SQLite file for a server of its own, named after it. */
+const dbFile = (name: string) => join(tmpdir(), `effect-users-bench-${process.pid}-${name}.db`)
+const removeDb = (path: string) => {
+  for (const suffix of ["", "-wal", "-shm", "-journal"]) rmSync(`${path}${suffix}`, { force: true })
+}
+
+/** A server of a phase's own, on its own SQLite file, stopped (and its file removed) when `use` ends. */
+const withServer = async <A>(
+  script: string,
+  listenOn: number,
+  env: NodeJS.ProcessEnv,
+  use: (server: Running) => Promise<A>,
+  cwd?: string
+) => {
+  const db = dbFile(String(listenOn))
+  const server = await startNode(script, listenOn, { ...serverEnv, ...env, SQLITE_FILE: db }, cwd)
+  try {
+    return await use(server)
+  } finally {
+    await stop(server)
+    removeDb(db)
+  }
+}
+
+/**
+ * `loops` request loops in this process for `duration` seconds, each sending its next request once the previous
+ * one is answered (for requests that depend on the previous answer, which autocannon cannot send): requests per
+ * second and latency percentiles in ms.
+ */
+const fetchLoops = async (loops: number, duration: number, request: (loop: number) => Promise<void>) => {
+  const latencies: Array<number> = []
+  const start = performance.now()
+  const deadline = start + duration * 1000
+  await Promise.all(
+    Array.from({ length: loops }, async (_, loop) => {
+      while (performance.now() < deadline) {
+        const sent = performance.now()
+        await request(loop)
+        latencies.push(performance.now() - sent)
+      }
+    })
+  )
+  const perSecond = latencies.length / ((performance.now() - start) / 1000)
+  latencies.sort((a, b) => a - b)
+  const at = (share: number) => latencies[Math.min(latencies.length - 1, Math.floor(share * latencies.length))]!
+  return { perSecond, p50: at(0.5), p99: at(0.99) }
+}
+
+const refreshPort = port + 2
+const refreshLoops = 32
+const refreshSeconds = Number(process.env.BENCH_REFRESH_SECONDS ?? 10)
+
+const refresh: Phase = {
+  name: "refresh",
+  run: () =>
+    withServer("build/bench/refreshServer.js", refreshPort, {}, async (server) => {
+      // Each loop is a client of its own: its own login, then each refresh spends the token the previous one gave.
+      await register(server.base)
+      const sessions: Array<Tokens> = []
+      for (let loop = 0; loop < refreshLoops; loop++) sessions.push(await logIn(server.base))
+      const refreshOnce = async (loop: number) => {
+        const reply = await fetch(`${server.base}/auth/jwt/refresh`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ refresh_token: sessions[loop]!.refresh_token })
+        })
+        if (reply.status !== 200) throw new Error(`refresh: ${reply.status} ${await reply.text()}`)
+        sessions[loop] = (await reply.json()) as Tokens
+      }
+      const currentUser = async (loop: number) => {
+        const reply = await fetch(`${server.base}/users/me`, {
+          headers: { authorization: `Bearer ${sessions[loop]!.access_token}` }
+        })
+        await reply.arrayBuffer()
+        if (reply.status !== 200) throw new Error(`/users/me: ${reply.status}`)
+      }
+      await fetchLoops(refreshLoops, 1, refreshOnce) // warm-up
+      await fetchLoops(refreshLoops, 1, currentUser)
+      const refreshed = await fetchLoops(refreshLoops, refreshSeconds, refreshOnce)
+      const me = await fetchLoops(refreshLoops, refreshSeconds, currentUser)
+      const ms = (value: number) => value.toFixed(1)
+      return [
+        `   POST /auth/jwt/refresh req/s (${refreshLoops} fetch loops, ${refreshSeconds} s): ${refreshed.perSecond.toFixed(0)}` +
+          `  (p50 ${ms(refreshed.p50)} ms, p99 ${ms(refreshed.p99)} ms)`,
+        `   GET /users/me req/s (the same loops):            ${me.perSecond.toFixed(0)}  (p50 ${ms(me.p50)} ms, p99 ${ms(me.p99)} ms)`,
+        `5. refresh / /users/me:              ${percent(refreshed.perSecond / me.perSecond)}` +
+          "  (bench/refreshServer.ts: SqlRefreshTokenStore on SQLite, each refresh a rotation)"
+      ]
+    })
+}
+
+const es256Port = port + 3
+const asymmetricRounds = 3
+type Probe = Awaited<ReturnType<typeof probeUnderFlood>>
+
+/** The bearer JWT's `alg` header. */
+const algOf = (token: string) => JSON.parse(Buffer.from(token.split(".")[0]!, "base64url").toString()).alg as string
+
+const asymmetric: Phase = {
+  name: "asymmetric",
+  run: async ({ server, token }) => {
+    const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" })
+    const pem = privateKey.export({ type: "pkcs8", format: "pem" }).toString()
+    return withServer("build/examples/server.js", es256Port, { JWT_PRIVATE_KEY: pem }, async (es256) => {
+      await register(es256.base)
+      const { access_token: es256Token } = await logIn(es256.base)
+      if (algOf(es256Token) !== "ES256") throw new Error(`asymmetric: the server signed with ${algOf(es256Token)}`)
+      await get(`${es256.base}/users/me`, es256Token, { duration: 1 }) // warm-up
+      // The HS256 server's figure (the probe phase's) measured again, in alternating rounds with the ES256 one.
+      const hs256: Array<Probe> = []
+      const es: Array<Probe> = []
+      for (let round = 0; round < asymmetricRounds; round++) {
+        const runs = [
+          async () => hs256.push(await probeUnderFlood(server, token)),
+          async () => es.push(await probeUnderFlood(es256, es256Token))
+        ]
+        for (const run of round % 2 === 0 ? runs : [...runs].reverse()) await run()
+      }
+      const p99 = (probes: ReadonlyArray<Probe>, key: keyof Probe) => probes.map((probe) => probe[key].latency.p99)
+      const row = (name: string, probes: ReadonlyArray<Probe>) =>
+        `   ${name}: p99 in flood ${p99(probes, "during").join(", ")} ms; idle ${p99(probes, "idle").join(", ")} ms`
+      const esP99 = median(p99(es, "during"))
+      return [
+        row("HS256 (USERS_AUTH_SECRET)", hs256),
+        row("ES256 (JWT_PRIVATE_KEY)  ", es),
+        `6. ES256 /users/me p99 in login flood: ${esP99} ms (target < 25 ms)  ${verdict(esP99 < 25)}` +
+          `  (HS256: ${median(p99(hs256, "during"))} ms; medians of ${asymmetricRounds} alternating rounds)`
+      ]
+    })
+  }
+}
+
+const baselinePort = port + 4
+
+/**
+ * The commit `/users/me` is compared with: BENCH_BASELINE, else the first parent of the merge into main that
+ * brought the session epoch (`sessions_revoked_until`) into src.
+ */
+const baselineCommit = () => {
+  const git = (...args: ReadonlyArray<string>) => {
+    const result = spawnSync("git", args, { encoding: "utf8" })
+    if (result.status !== 0) throw new Error(`git ${args.join(" ")}: ${result.stderr}`)
+    return result.stdout.trim()
+  }
+  if (process.env.BENCH_BASELINE !== undefined) {
+    const commit = git("rev-parse", "--short", process.env.BENCH_BASELINE)
+    return { commit, label: commit }
+  }
+  const merge = git(
+    "log",
+    "--first-parent",
+    "--reverse",
+    "--format=%h",
+    "-S",
+    "sessions_revoked_until",
+    "main",
+    "--",
+    "src"
+  ).split("\n")[0]!
+  const commit = git("rev-parse", "--short", `${merge}^1`)
+  return { commit, label: `${commit}, before ${merge} (${git("log", "-1", "--format=%s", merge).slice(0, 40)}…)` }
+}
+
+/**
+ * The baseline's tree (`git archive`) in a temporary directory, with this checkout's node_modules linked and its
+ * library and examples built as `npm start` builds them now (the tsconfig.start.json of this checkout); kept
+ * between runs, one directory per commit.
+ */
+const buildBaseline = (commit: string) => {
+  const dir = join(tmpdir(), `effect-users-bench-baseline-${commit}`)
+  if (existsSync(join(dir, "build", "examples", "server.js"))) return dir
+  rmSync(dir, { recursive: true, force: true })
+  mkdirSync(dir)
+  const steps: ReadonlyArray<[string, ReadonlyArray<string>]> = [
+    ["sh", ["-c", `git archive ${commit} | tar -x -C ${dir}`]],
+    ["ln", ["-s", join(process.cwd(), "node_modules"), join(dir, "node_modules")]],
+    ["npx", ["tsc", "-p", join(dir, "tsconfig.build.json")]],
+    ["npx", ["tsc", "-p", join(dir, "tsconfig.start.json")]]
+  ]
+  const startConfig = JSON.parse(readFileSync("tsconfig.start.json", "utf8"))
+  for (const [index, [command, args]] of steps.entries()) {
+    if (index === 2) {
+      writeFileSync(join(dir, "tsconfig.start.json"), JSON.stringify({ ...startConfig, include: ["examples"] }))
+    }
+    const result = spawnSync(command, args, { stdio: "inherit" })
+    if (result.status !== 0) throw new Error(`baseline build: ${command} ${args.join(" ")} failed`)
+  }
+  return dir
+}
+
+const epoch: Phase = {
+  name: "epoch",
+  run: async ({ server, token }) => {
+    const { commit, label } = baselineCommit()
+    const dir = buildBaseline(commit)
+    return withServer(
+      "build/examples/server.js",
+      baselinePort,
+      {},
+      async (baseline) => {
+        await register(baseline.base)
+        const { access_token: baselineToken } = await logIn(baseline.base)
+        await get(`${baseline.base}/users/me`, baselineToken, { duration: 1 }) // warm-up
+        // Alternating one-second runs, as in figure 3: three longer rounds ranged 84–152% on this shared machine.
+        const ours: Array<number> = []
+        const theirs: Array<number> = []
+        for (let pair = 0; pair < pairCount; pair++) {
+          const runs = [
+            async () => ours.push((await checked(`${server.base}/users/me`, token)).requests.average),
+            async () => theirs.push((await checked(`${baseline.base}/users/me`, baselineToken)).requests.average)
+          ]
+          for (const run of pair % 2 === 0 ? runs : [...runs].reverse()) await run()
+        }
+        const ratios = ours.map((value, round) => value / theirs[round]!)
+        const ratio = median(ratios)
+        const list = (values: ReadonlyArray<number>) => values.map((value) => value.toFixed(0)).join(", ")
+        return [
+          `   /users/me req/s (c=10, 1 s runs), this branch: ${list(ours)}`,
+          `   /users/me req/s, ${label}: ${list(theirs)}`,
+          `7. /users/me now / before the epoch check: ${percent(ratio)}  (target ≥ 90%)  ${verdict(ratio >= 0.9)}` +
+            `  (median of ${pairCount} alternating pairs; range ${percent(Math.min(...ratios))}–${percent(Math.max(...ratios))})`
+        ]
+      },
+      dir
+    )
+  }
+}
+
+/** A one-second autocannon run (c=10) whose answers must all be 2xx. */
+const checked = async (url: string, token: string) => {
+  const result = await get(url, token, { duration: 1 })
+  check(url, result)
+  return result
+}
+
 /** The figures, in order; memory first, on the freshly started server. More phases go here. */
-const allPhases: ReadonlyArray<Phase> = [memory, login, probe, currentUser, forgotPassword]
+const allPhases: ReadonlyArray<Phase> = [memory, login, probe, currentUser, forgotPassword, refresh, asymmetric, epoch]
 /** BENCH_PHASES (names, comma-separated) runs only some of them. */
 const chosen = process.env.BENCH_PHASES?.split(",").map((name) => name.trim())
 const phases = chosen === undefined ? allPhases : allPhases.filter((phase) => chosen.includes(phase.name))
@@ -441,23 +726,10 @@ const main = async () => {
   console.log(
     `HTTP bench: ${availableParallelism()} cores, load average ${load()}, ${seconds} s per run, server on port ${port}`
   )
-  const server = await startNode("build/examples/server.js", port, {
-    SQLITE_FILE: file,
-    DATABASE_URL: "",
-    REDIS_URL: ""
-  }) // SQLite, sessions in it too
+  const server = await startNode("build/examples/server.js", port, { ...serverEnv, SQLITE_FILE: file })
   try {
-    await fetch(`${server.base}/auth/register`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ email, password })
-    })
-    const reply = await fetch(`${server.base}/auth/jwt/login`, {
-      method: "POST",
-      headers: { "content-type": "application/x-www-form-urlencoded" },
-      body: form
-    })
-    const { access_token: token } = (await reply.json()) as { access_token: string }
+    await register(server.base)
+    const { access_token: token } = await logIn(server.base)
 
     // Warm-up, so that JIT and connection setup do not count.
     await get(`${server.base}/users/me`, token, { duration: 1 })
@@ -470,7 +742,7 @@ const main = async () => {
     }
   } finally {
     await stop(server)
-    rmSync(file, { force: true })
+    removeDb(file)
   }
 }
 

@@ -18,7 +18,8 @@
  *
  * Throttling (README, "Throttling"): in memory, or in Redis when REDIS_URL is set (every process on that server
  * shares the counts; keys start with USERS_THROTTLE_PREFIX). Behind proxies, USERS_TRUSTED_PROXIES lists their
- * addresses and CIDR ranges (comma-separated) or USERS_PROXY_HOPS counts them.
+ * addresses and CIDR ranges (comma-separated) or USERS_PROXY_HOPS counts them. USERS_RATE_LIMITS=off turns the
+ * per-client and per-address limits off (the per-account back-off stays).
  */
 import { createServer } from "node:http"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"

@@ -48,12 +48,32 @@ export const SessionStore = Layer.unwrapEffect(
   })
 )
 
+/**
+ * With USERS_RATE_LIMITS=off, no per-client or per-address limits (the per-account back-off stays): for a proxy
+ * that limits in front of the server, or a benchmark whose load all comes from one client.
+ */
+const noClientLimits: Record<Throttle.Route, false> = {
+  login: false,
+  register: false,
+  forgotPassword: false,
+  requestVerifyToken: false,
+  verify: false,
+  resetPassword: false,
+  refresh: false
+}
+const rateLimits = Effect.map(
+  Config.literal("on", "off")("USERS_RATE_LIMITS").pipe(Config.withDefault("on")),
+  (setting): Throttle.Options =>
+    setting === "on" ? {} : { clients: noClientLimits, addresses: { forgotPassword: false, requestVerifyToken: false } }
+)
+
 /** The throttle's store chosen by REDIS_URL: Redis (every process on that server shares the counts), or memory. */
 export const ThrottleStore = Layer.unwrapEffect(
   Effect.gen(function* (): Effect.fn.Return<Layer.Layer<Throttle.Throttle, unknown>, ConfigError.ConfigError> {
-    if (Option.isNone(yield* redisUrl)) return Throttle.layerMemory()
+    const options = yield* rateLimits
+    if (Option.isNone(yield* redisUrl)) return Throttle.layerMemory(options)
     const { RedisThrottle } = yield* loadRedis
-    return RedisThrottle.layer({ prefix: process.env.USERS_THROTTLE_PREFIX || undefined }).pipe(
+    return RedisThrottle.layer({ ...options, prefix: process.env.USERS_THROTTLE_PREFIX || undefined }).pipe(
       Layer.provide(RedisClient)
     )
   })

@@ -15,6 +15,7 @@ const inputs = [
   "src",
   "examples",
   "bench/floor.ts",
+  "bench/refreshServer.ts",
   "package.json",
   "tsconfig.json",
   "tsconfig.build.json",

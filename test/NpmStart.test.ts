@@ -15,6 +15,7 @@ const copied = [
   "examples",
   "scripts",
   "bench/floor.ts",
+  "bench/refreshServer.ts",
   "package.json",
   "tsconfig.json",
   "tsconfig.build.json",
