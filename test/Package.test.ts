@@ -1,6 +1,5 @@
 import { execFile, spawn } from "node:child_process"
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -8,6 +7,7 @@ import { promisify } from "node:util"
 import { afterAll, assert, describe, it } from "@effect/vitest"
 import * as Http from "../src/http.js"
 import * as Root from "../src/index.js"
+import { freePort } from "./utils/LocalServer.js"
 
 const root = fileURLToPath(new URL("../", import.meta.url))
 const run = promisify(execFile)
@@ -36,16 +36,6 @@ const sh = async (command: string, cwd: string, env: NodeJS.ProcessEnv) => {
     throw new Error(`\`${command}\` failed in ${cwd}:\n${stdout ?? ""}\n${stderr ?? ""}`)
   }
 }
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      server.close(() => (typeof address === "object" && address !== null ? resolve(address.port) : reject(address)))
-    })
-  })
 
 /** Every installed copy of a package under `dir/node_modules`, nested ones included. */
 const copiesOf = (dir: string, name: string): Array<string> => {
