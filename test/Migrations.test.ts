@@ -28,6 +28,22 @@ const tablesOf = Effect.gen(function* () {
   return rows.map((row) => row.name)
 })
 
+/** Inserts an active, unverified user row as an older schema holds it, bypassing the repository. */
+const insertUser = (table: string, email: string) =>
+  Effect.flatMap(
+    SqlClient.SqlClient,
+    (sql) =>
+      sql`INSERT INTO ${sql(table)} ${sql.insert({
+        id: crypto.randomUUID(),
+        email,
+        hashed_password: "x",
+        // 1/0: SQLite's driver refuses booleans, and PostgreSQL reads them as booleans.
+        is_active: 1,
+        is_superuser: 0,
+        is_verified: 0
+      })}`
+  )
+
 const migrationSpec = (name: string, client: () => Layer.Layer<SqlClient.SqlClient, unknown>) =>
   describe(name, () => {
     it.live("create the tables once; a second run applies nothing", () =>
@@ -80,15 +96,7 @@ const migrationSpec = (name: string, client: () => Layer.Layer<SqlClient.SqlClie
         const first = Migrations.migrations(tables)["0001_create_user"]!
         yield* first
         for (const email of ["Gareth@Orkney.bt", "gareth@orkney.bt", "GARETH@ORKNEY.BT", "gaheris@orkney.bt"]) {
-          yield* sql`INSERT INTO ${sql(tables.userTable)} ${sql.insert({
-            id: crypto.randomUUID(),
-            email,
-            hashed_password: "x",
-            // 1/0: SQLite's driver refuses booleans, and PostgreSQL reads them as booleans.
-            is_active: 1,
-            is_superuser: 0,
-            is_verified: 0
-          })}`
+          yield* insertUser(tables.userTable, email)
         }
         const error = yield* Effect.flip(Migrations.run(tables))
         assert.strictEqual(error._tag, "EmailCaseConflict")
@@ -177,16 +185,7 @@ const migrationSpec = (name: string, client: () => Layer.Layer<SqlClient.SqlClie
           "émile@zola.fr",
           "kay@camelot.bt"
         ]
-        for (const email of emails) {
-          yield* sql`INSERT INTO ${sql(tables.userTable)} ${sql.insert({
-            id: crypto.randomUUID(),
-            email,
-            hashed_password: "x",
-            is_active: 1,
-            is_superuser: 0,
-            is_verified: 0
-          })}`
-        }
+        for (const email of emails) yield* insertUser(tables.userTable, email)
         const error = yield* Effect.flip(Migrations.run(tables))
         assert.strictEqual(error._tag, "EmailCaseConflict")
         const conflict = error as Migrations.EmailCaseConflict
