@@ -5,7 +5,8 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { checkSecrets, devSecrets, isLoopback } from "../examples/devSecrets.js"
-import { baseEnv, freePort, root } from "./utils/ExampleServer.js"
+import { baseEnv, root } from "./utils/ExampleServer.js"
+import { freePort } from "./utils/LocalServer.js"
 
 const secrets = {
   USERS_AUTH_SECRET: "a-real-auth-secret-of-at-least-32-bytes!",

@@ -6,26 +6,15 @@
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { rmSync } from "node:fs"
-import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { Effect } from "effect"
 import { Redis } from "ioredis"
+import { freePort } from "./LocalServer.js"
 
 /** The repository's root. */
 export const root = fileURLToPath(new URL("../../", import.meta.url))
-
-/** A port nobody listens on now (loopback). */
-export const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const probe = createServer()
-    probe.once("error", reject)
-    probe.listen(0, "127.0.0.1", () => {
-      const address = probe.address()
-      probe.close(() => (typeof address === "object" && address !== null ? resolve(address.port) : reject(address)))
-    })
-  })
 
 /**
  * This process's environment without what `npm test` exports (`npm_*`: a child `npm` would take this package's
