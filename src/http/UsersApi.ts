@@ -196,11 +196,17 @@ const layerGroups = (api: ErasedApi, settings: Settings) => {
             Effect.gen(function* () {
               // Refused before the lookup and the hash: a throttled guess costs nothing, known e-mail or not.
               const attempt = yield* throttle.login(payload.username, yield* client)
+              // An inactive user's right password is a failed attempt: answered as a wrong one, counted as one.
               const { sessionEpoch, user } = yield* Throttle.checked(
                 attempt,
-                users.authenticateWithEpoch(payload)
-              ).pipe(Effect.mapError((error) => LoginErrors.body(error)))
-              if (!user.isActive) return yield* LoginErrors.fail("UserInactive")
+                users.authenticateWithEpoch(payload).pipe(
+                  Effect.mapError((error) => LoginErrors.body(error)),
+                  Effect.filterOrElse(
+                    ({ user }) => user.isActive,
+                    () => LoginErrors.fail("UserInactive")
+                  )
+                )
+              )
               if (requiresVerification && !user.isVerified) return yield* LoginErrors.fail("UserNotVerified")
               const request = yield* HttpServerRequest.HttpServerRequest
               const session = { epoch: sessionEpoch, userAgent: request.headers["user-agent"] }
