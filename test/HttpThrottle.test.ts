@@ -216,6 +216,66 @@ layer(short.layer.pipe(Layer.provide(capture)), { excludeTestServices: true })(
   }
 )
 
+// A server logging into a test logger, with both throttle hooks recording what they are given.
+const junkLogs: Array<{ message: string; annotations: Record<string, unknown> }> = []
+const hookEvents: Array<Throttle.ThrottledEvent | Throttle.LoginFailedEvent> = []
+layer(
+  makeServer(db(), {
+    throttle: Throttle.layerMemory({
+      clients: { login: false },
+      accounts: { freeAttempts: 2, baseDelay: "1 hour" },
+      onThrottled: (event) => Effect.sync(() => hookEvents.push(event)),
+      onLoginFailed: (event) => Effect.sync(() => hookEvents.push(event))
+    })
+  }).layer.pipe(
+    Layer.provide(
+      Logger.replace(
+        Logger.defaultLogger,
+        Logger.make(({ annotations, message }) => {
+          junkLogs.push({ message: String(message), annotations: Object.fromEntries(annotations) })
+        })
+      )
+    )
+  ),
+  { excludeTestServices: true }
+)("login usernames in logs and hooks", (it) => {
+  it.effect("a username that is not an e-mail is never logged: no control characters, no password", () =>
+    Effect.gen(function* () {
+      const injected = "x@camelot.bt\n[20:30:00.000] INFO (#1): Reset token: FAKE"
+      const usernames = [injected, "x@camelot.bt\u001b[2J", "nul\u0000@camelot.bt", "Hunter2-secret"]
+      for (const username of usernames) {
+        for (let i = 0; i < 2; i++) assert.strictEqual((yield* login(username, "wrong")).status, 400)
+        assertThrottled(yield* login(username, "wrong"))
+      }
+      const lines = junkLogs.filter((line) => /Password check failed|Request throttled/.test(line.message))
+      assert.strictEqual(lines.length, 12)
+      for (const line of lines) assert.strictEqual(line.annotations.email, Throttle.notAnEmail)
+      assert.strictEqual(hookEvents.length, 12)
+      for (const event of hookEvents) assert.strictEqual(event.email, Throttle.notAnEmail)
+      const written = [
+        ...junkLogs.flatMap((line) => [line.message, ...Object.values(line.annotations).map(String)]),
+        ...hookEvents.map((event) => String(event.email))
+      ].join(" ")
+      for (const leak of ["\n", "\u001b", "\u0000", "Hunter2-secret", "FAKE"]) assert.notInclude(written, leak)
+    })
+  )
+
+  it.effect("an e-mail is logged and given to the hooks as the address, trimmed", () =>
+    Effect.gen(function* () {
+      const email = freshEmail("shown")
+      junkLogs.length = 0
+      hookEvents.length = 0
+      assert.strictEqual((yield* login(`  ${email} `, "wrong")).status, 400)
+      const failed = junkLogs.find((line) => line.message.includes("Password check failed"))
+      assert.strictEqual(failed?.annotations.email, email)
+      assert.deepStrictEqual(
+        hookEvents.map((event) => event.email),
+        [email]
+      )
+    })
+  )
+})
+
 const limited = { limit: 2, window: "1 minute" } as const
 layer(
   makeServer(db(), {
