@@ -1,7 +1,8 @@
 /**
  * The throttle's counts in Redis, shared by every server process of the app: the per-account attempts on the
- * app's `Redis` client (one Lua script per attempt, and one per attempt given back, so that concurrent guesses on
- * several instances cannot slip past the back-off), and the per-client limits on `@effect/experimental`'s `RateLimiter/Redis` store.
+ * app's `Redis` client (one Lua script per attempt, and one per attempt given back, so that concurrent guesses
+ * on several instances cannot slip past the back-off), and the per-client limits on `@effect/experimental`'s
+ * `RateLimiter/Redis` store.
  */
 import { randomBytes } from "node:crypto"
 import type * as RateLimiter from "@effect/experimental/RateLimiter"
