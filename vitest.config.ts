@@ -4,6 +4,7 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: /^effect-users\/redis$/, replacement: new URL("./src/redis.ts", import.meta.url).pathname },
+      { find: /^effect-users\/pg$/, replacement: new URL("./src/pg.ts", import.meta.url).pathname },
       { find: /^effect-users$/, replacement: new URL("./src/index.ts", import.meta.url).pathname }
     ]
   },

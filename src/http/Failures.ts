@@ -53,10 +53,10 @@ const pgUnavailable = (code: string) =>
 // SQLite: a lock held too long, I/O faults, a full disk or a file that cannot be opened.
 const sqliteUnavailable = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|NOMEM|PROTOCOL)/
 
-// What `pg` and `pg-pool` say, without a code, when a connection dies or cannot be had in time; and the
-// messages of @effect/sql-pg's own connection failures.
+// What `pg` and `pg-pool` say, without a code, when a connection dies, cannot be had in time or a query gets
+// no answer in time (`query_timeout`); and the messages of @effect/sql-pg's own connection failures.
 const connectionMessage =
-  /connection terminated|timeout exceeded when trying to connect|connection timed out|not queryable|failed to acquire connection|^connection error$|failed to connect/i
+  /connection terminated|timeout exceeded when trying to connect|connection timed out|query read timeout|not queryable|failed to acquire connection|^connection error$|failed to connect/i
 
 // What ioredis says when a command cannot be sent or answered (no offline queue, a closed connection, the
 // command timeout, no retries left), and Redis's own replies of a server that cannot serve now (loading,

@@ -5,7 +5,7 @@
  * scope never closes (a crashed worker), so no server or directory outlives the test.
  */
 import { execFileSync } from "node:child_process"
-import { chownSync, existsSync, mkdtempSync, rmSync } from "node:fs"
+import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Context, Effect, Layer } from "effect"
@@ -42,6 +42,13 @@ export interface PgClusterService {
   readonly stop: Effect.Effect<void>
   /** Starts it again on the same port and data. */
   readonly start: Effect.Effect<void>
+  /**
+   * Freezes the server (SIGSTOP to this cluster's postmaster and backends only): connections stay open and get
+   * no answer, like a network partition. Pair it with `thaw` in a finalizer; the layer thaws before it ends.
+   */
+  readonly freeze: Effect.Effect<void>
+  /** Resumes a frozen server (SIGCONT); does nothing when it is not frozen. */
+  readonly thaw: Effect.Effect<void>
 }
 
 /** The cluster of this test. */
@@ -63,12 +70,42 @@ const make = Effect.gen(function* () {
       // Already stopped.
     }
   }
+  // The processes of this cluster only: the postmaster named by its data directory's postmaster.pid, and its
+  // children (backends and auxiliary processes). Never the machine's own PostgreSQL.
+  const processes = (): Array<number> => {
+    const pidFile = join(data, "postmaster.pid")
+    if (!existsSync(pidFile)) return []
+    const postmaster = Number(readFileSync(pidFile, "utf8").split("\n")[0])
+    if (!Number.isInteger(postmaster) || postmaster <= 1) return []
+    const children = execFileSync("ps", ["-o", "pid=", "--ppid", String(postmaster)], { encoding: "utf8" })
+      .split("\n")
+      .map((line) => Number(line.trim()))
+      .filter((pid) => Number.isInteger(pid) && pid > 1)
+    return [postmaster, ...children]
+  }
+  let frozen = false
+  const signal = (name: "SIGSTOP" | "SIGCONT") => {
+    for (const pid of processes()) {
+      try {
+        process.kill(pid, name)
+      } catch {
+        // Exited meanwhile.
+      }
+    }
+  }
+  const thaw = () => {
+    if (!frozen) return
+    signal("SIGCONT")
+    frozen = false
+  }
   yield* acquireServer(
     () => {
       runAsPostgres(join(bin, "initdb"), ["-D", data, "-A", "trust", "-U", "postgres", "--no-sync"])
       start()
     },
     () => {
+      // A frozen server would never answer pg_ctl's stop.
+      thaw()
       stop("immediate")
       rmSync(dir, { recursive: true, force: true })
     }
@@ -79,7 +116,12 @@ const make = Effect.gen(function* () {
     stop: Effect.sync(() => stop("fast")),
     start: Effect.sync(() => {
       start()
-    })
+    }),
+    freeze: Effect.sync(() => {
+      frozen = true
+      signal("SIGSTOP")
+    }),
+    thaw: Effect.sync(thaw)
   })
 })
 
