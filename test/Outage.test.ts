@@ -3,13 +3,16 @@
  * starts itself: every route answers 503 `{"detail": "SERVICE_UNAVAILABLE"}` with `Retry-After` while the
  * database is down (a valid token included), logs the cause once per failure without secrets, and the same
  * requests succeed again once the database is back, without restarting the app. Also: a pool that stays
- * exhausted answers 503 within its connect timeout instead of hanging.
+ * exhausted answers 503 within its connect timeout instead of hanging; and a frozen database (SIGSTOP: connections
+ * open, no answer, like a network partition) answers 503 within `PgStorage`'s query timeout instead of hanging
+ * until it is resumed.
  */
 
 import * as SqlClient from "@effect/sql/SqlClient"
 import { PgClient } from "@effect/sql-pg"
 import { assert, describe, layer } from "@effect/vitest"
 import { Duration, Effect, Fiber, Layer, Redacted } from "effect"
+import { PgStorage } from "effect-users/pg"
 import { type Reply, request } from "./utils/HttpTest.js"
 import { makeOpsServer, pollUntil } from "./utils/OpsServer.js"
 import * as PgCluster from "./utils/PgCluster.js"
@@ -168,4 +171,85 @@ describePg("outage: a pool that stays exhausted", () => {
       })
     )
   })
+})
+
+describe.skipIf(!PgCluster.available)("outage: PostgreSQL frozen under a running server", () => {
+  const queryTimeout = 1000
+  const connectTimeout = 1000
+  // A request may meet both bounds (a query that times out, then a new connection that does), plus a loaded machine.
+  const bound = queryTimeout + connectTimeout + 2000
+  const client = Layer.unwrapEffect(
+    Effect.map(PgCluster.PgCluster, (cluster) =>
+      PgStorage.layer({ url: Redacted.make(cluster.url), maxConnections: 4, queryTimeout, connectTimeout })
+    )
+  )
+  const server = makeOpsServer(client)
+  const { logs } = server
+
+  layer(Layer.provideMerge(server.layer, PgCluster.layer), { excludeTestServices: true, timeout: 60_000 })(
+    "frozen",
+    (it) => {
+      it.effect("503 with Retry-After within the query timeout while frozen, logged once each; back by itself", () =>
+        Effect.gen(function* () {
+          const cluster = yield* PgCluster.PgCluster
+          const email = freshEmail()
+          assert.strictEqual((yield* request("/auth/register", { json: { email, password } })).status, 201)
+          const jwt = yield* request("/auth/jwt/login", { form: { username: email, password } })
+          const bearer = { authorization: `Bearer ${jwt.body.access_token}` }
+          const me = request("/users/me", { headers: bearer })
+          // Every pooled connection open and used, as in a server under load when the database stalls.
+          const warm = yield* Effect.all(
+            Array.from({ length: 8 }, () => me),
+            { concurrency: "unbounded" }
+          )
+          for (const reply of warm) assert.strictEqual(reply.status, 200)
+
+          const logsBefore = logs.length
+          const answers = yield* Effect.gen(function* () {
+            yield* cluster.freeze
+            // The pooled connections first (their queries time out), then more than the pool holds at once.
+            const burst = yield* Effect.all(
+              [
+                ...Array.from({ length: 8 }, () => timed(me)),
+                timed(request("/auth/register", { json: { email: freshEmail(), password } })),
+                timed(request("/auth/jwt/login", { form: { username: email, password } }))
+              ],
+              { concurrency: "unbounded" }
+            )
+            // Then one at a time, once the connections that timed out are gone.
+            const after = yield* Effect.forEach([1, 2, 3], () => timed(me))
+            return [...burst, ...after]
+          }).pipe(Effect.ensuring(cluster.thaw))
+          for (const [i, { ms, reply }] of answers.entries()) {
+            assertUnavailable(reply, `request ${i} while frozen`)
+            assert.strictEqual(reply.headers.get("retry-after"), "5")
+            assert.isBelow(ms, bound, `request ${i} answered in ${ms} ms`)
+          }
+
+          const answered = logs
+            .slice(logsBefore)
+            .filter((entry) => entry.message.startsWith("Service unavailable, answered 503"))
+          assert.strictEqual(answered.length, answers.length, "one log line per 503")
+          for (const entry of answered) {
+            assert.strictEqual(entry.level, "ERROR")
+            assert.match(entry.message, /storage unavailable: SqlError.*(Query read timeout|connection timeout)/)
+          }
+          assert.isTrue(answered.some((entry) => /Query read timeout/.test(entry.message)))
+          assert.notInclude(server.logText(), password)
+
+          const back = yield* pollUntil(me, (reply) => reply.status !== 503, 20_000)
+          assert.strictEqual(back.status, 200)
+          const again = yield* Effect.all(
+            Array.from({ length: 8 }, () => timed(me)),
+            { concurrency: "unbounded" }
+          )
+          for (const { ms, reply } of again) {
+            assert.strictEqual(reply.status, 200)
+            assert.isBelow(ms, bound)
+          }
+          assert.strictEqual((yield* request("/auth/jwt/login", { form: { username: email, password } })).status, 200)
+        })
+      )
+    }
+  )
 })
