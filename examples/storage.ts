@@ -1,6 +1,7 @@
 /**
  * Where the example app keeps its users, shared by `npm start` and `npm run users`: an SQLite file
- * (`effect-users.db`, or SQLITE_FILE) by default, PostgreSQL when DATABASE_URL is set.
+ * (`effect-users.db`, or SQLITE_FILE) by default, PostgreSQL when DATABASE_URL is set (every query bounded by
+ * DATABASE_QUERY_TIMEOUT, a connection waited for at most DATABASE_CONNECT_TIMEOUT; both 5 seconds by default).
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
 import * as Config from "effect/Config"
@@ -24,9 +25,17 @@ export const Database = Layer.unwrapEffect(
     if (Option.isSome(url) && Redacted.value(url.value) !== "") {
       yield* Effect.log("Storage: PostgreSQL (DATABASE_URL)")
       // Only the chosen driver is loaded.
-      const PgClient = yield* Effect.promise(() => import("@effect/sql-pg/PgClient"))
-      // pg's pool waits for a free connection without limit by default: a request must get its 503 instead.
-      return PgClient.layer({ url: url.value, connectTimeout: "5 seconds" })
+      const { PgStorage } = yield* Effect.promise(() => import("effect-users/pg"))
+      // A stalled database (or a network partition) answers no query: every request must get its 503 in time
+      // instead. A connection is waited for at most `connectTimeout` (pg's pool waits without limit by default),
+      // an answer at most `queryTimeout` (PgClient.layer sets none).
+      const timeouts = yield* Config.all({
+        queryTimeout: Config.duration("DATABASE_QUERY_TIMEOUT").pipe(Config.withDefault(PgStorage.defaultQueryTimeout)),
+        connectTimeout: Config.duration("DATABASE_CONNECT_TIMEOUT").pipe(
+          Config.withDefault(PgStorage.defaultConnectTimeout)
+        )
+      })
+      return PgStorage.layer({ url: url.value, ...timeouts })
     }
     const filename = yield* Config.string("SQLITE_FILE").pipe(Config.withDefault("effect-users.db"))
     yield* Effect.log(`Storage: SQLite file ${filename}`)
