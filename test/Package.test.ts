@@ -86,6 +86,23 @@ describe("the sub-path entries", () => {
     for (const file of importers) assert.match(file, /^src\/redis\//, file)
     assert.notInclude(readFileSync(join(root, "src/index.ts"), "utf8"), "redis")
   })
+
+  it("effect-users/pg holds everything that loads pg or @effect/sql-pg; nothing the root reaches imports them", async () => {
+    const Pg = await import("../src/pg.js")
+    assert.includeMembers(Object.keys(Pg), ["PgStorage"])
+    assert.notProperty(Root, "PgStorage")
+    const exports = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).exports
+    assert.deepStrictEqual(exports["./pg"], { types: "./dist/pg.d.ts", default: "./dist/pg.js" })
+    const sources = (dir: string): Array<string> =>
+      readdirSync(join(root, dir), { withFileTypes: true }).flatMap((entry) =>
+        entry.isDirectory() ? sources(join(dir, entry.name)) : [join(dir, entry.name)]
+      )
+    const importers = sources("src").filter((file) =>
+      /from "(pg|@effect\/sql-pg[^"]*)"/.test(readFileSync(join(root, file), "utf8"))
+    )
+    assert.isNotEmpty(importers)
+    for (const file of importers) assert.match(file, /^src\/pg\//, file)
+  })
 })
 
 describe("the packed package", () => {
