@@ -20,6 +20,10 @@
  * shares the counts; keys start with USERS_THROTTLE_PREFIX). Behind proxies, USERS_TRUSTED_PROXIES lists their
  * addresses and CIDR ranges (comma-separated) or USERS_PROXY_HOPS counts them. USERS_RATE_LIMITS=off turns the
  * per-client and per-address limits off (the per-account back-off stays).
+ *
+ * Slow clients: a request's headers must arrive within HTTP_HEADERS_TIMEOUT (default 10 seconds) and the whole
+ * request within HTTP_REQUEST_TIMEOUT (30 seconds), else Node answers 408 and closes the connection; an idle
+ * kept-alive connection is closed after HTTP_KEEP_ALIVE_TIMEOUT (5 seconds).
  */
 import { createServer } from "node:http"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
@@ -28,6 +32,7 @@ import * as HttpServer from "@effect/platform/HttpServer"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Config from "effect/Config"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import {
@@ -103,6 +108,28 @@ const app = makeApp({
 })
 if (oauth.length > 0) console.log(`OAuth providers: ${oauth.map(({ provider }) => provider.name).join(", ")}`)
 
+const millis = (name: string, fallback: Duration.DurationInput) =>
+  Config.duration(name).pipe(
+    Config.withDefault(Duration.decode(fallback)),
+    Config.map((duration) => Math.max(1, Math.round(Duration.toMillis(duration))))
+  )
+
+// Node's defaults let a client that sends its request slowly hold a connection for 300 s (`requestTimeout`),
+// checked every 30 s: a cheap way to use up connections. Our bodies are at most 64 KiB.
+const httpTimeouts = Effect.map(
+  Config.all({
+    headersTimeout: millis("HTTP_HEADERS_TIMEOUT", "10 seconds"),
+    requestTimeout: millis("HTTP_REQUEST_TIMEOUT", "30 seconds"),
+    keepAliveTimeout: millis("HTTP_KEEP_ALIVE_TIMEOUT", "5 seconds")
+  }),
+  (timeouts) => ({
+    ...timeouts,
+    // Node refuses a headers timeout longer than the request's.
+    headersTimeout: Math.min(timeouts.headersTimeout, timeouts.requestTimeout),
+    connectionsCheckingInterval: Math.min(1000, timeouts.headersTimeout)
+  })
+)
+
 const Server = HttpApiBuilder.serve().pipe(
   Layer.provide(Docs.layerLazy({ swagger: "/docs", openApi: "/openapi.json" })),
   Layer.provide(app.ApiLiveWith(SessionStore)),
@@ -112,10 +139,14 @@ const Server = HttpApiBuilder.serve().pipe(
   // @effect/platform's request span records the URL with its query: an OAuth callback's carries a code and a state.
   HttpMiddleware.withTracerDisabledWhen((request) => /^\/auth\/[^/?]+\/(associate\/)?callback/.test(request.url)),
   Layer.provide(
-    NodeHttpServer.layerConfig(createServer, {
-      port: Config.port("PORT").pipe(Config.withDefault(8000)),
-      host: Config.succeed(host)
-    })
+    Layer.unwrapEffect(
+      Effect.map(httpTimeouts, (timeouts) =>
+        NodeHttpServer.layerConfig(() => createServer(timeouts), {
+          port: Config.port("PORT").pipe(Config.withDefault(8000)),
+          host: Config.succeed(host)
+        })
+      )
+    )
   ),
   Layer.provide(Layer.setConfigProvider(configProvider))
 )
