@@ -5,10 +5,11 @@
  * and serve again once it is back, without restarting the app.
  */
 import { SqliteClient } from "@effect/sql-sqlite-node"
-import { assert, describe, layer } from "@effect/vitest"
-import { Duration, Effect, Layer, Redacted } from "effect"
+import { assert, describe, layer, vi } from "@effect/vitest"
+import { Duration, Effect, Exit, Layer, Logger, Redacted } from "effect"
+import { Throttle } from "effect-users"
 import { Redis as IORedis } from "ioredis"
-import { Redis, RedisAccessTokenStore } from "../src/redis.js"
+import { Redis, RedisAccessTokenStore, RedisThrottle } from "../src/redis.js"
 import { type Reply, request } from "./utils/HttpTest.js"
 import { makeOpsServer, pollUntil } from "./utils/OpsServer.js"
 import { canRunServer, RedisServer, serverLayer } from "./utils/RedisTest.js"
@@ -120,4 +121,64 @@ describe.skipIf(!canRunServer)("outage: Redis stopped and restarted under a runn
       )
     }
   )
+})
+
+describe.skipIf(!canRunServer)("outage: Redis stopped under the Redis throttle", () => {
+  const prefix = `outage-throttle-${crypto.randomUUID()}:`
+  const throttle = Layer.unwrapEffect(
+    Effect.map(RedisServer, (server) =>
+      RedisThrottle.layer({ prefix }).pipe(Layer.provideMerge(Redis.layer({ url: Redacted.make(server.url) })))
+    )
+  )
+  const logs: Array<string> = []
+  const logger = Logger.replace(
+    Logger.defaultLogger,
+    Logger.make(({ message }) => {
+      logs.push(String(message))
+    })
+  )
+
+  layer(Layer.provideMerge(Layer.provide(throttle, logger), serverLayer), {
+    excludeTestServices: true,
+    timeout: 60_000
+  })("throttle", (it) => {
+    it.effect("its connections print no unhandled ioredis errors; the outage is logged once, its end once", () =>
+      Effect.gen(function* () {
+        const redis = yield* RedisServer
+        const limits = yield* Throttle.Throttle
+        const printed: Array<string> = []
+        const spy = vi.spyOn(console, "error").mockImplementation((...args: Array<unknown>) => {
+          printed.push(args.map(String).join(" "))
+        })
+        yield* Effect.gen(function* () {
+          // Both kinds of count are in use, so every connection the throttle needs is open.
+          yield* limits.route("login", "127.0.0.1")
+          yield* limits.account("a@camelot.bt", "127.0.0.1", "login")
+
+          yield* redis.stop
+          // A few seconds of reconnection attempts (at most 1 s apart), with requests meeting the outage.
+          for (let i = 0; i < 6; i++) {
+            const exit = yield* Effect.exit(limits.route("login", "127.0.0.1"))
+            assert.isTrue(Exit.isFailure(exit), "a throttle decision needs its store")
+            yield* Effect.sleep("500 millis")
+          }
+          yield* redis.start
+          yield* pollUntil(
+            Effect.sync(() => logs.some((line) => line === "Redis connection restored")),
+            (restored) => restored,
+            10_000
+          )
+          yield* pollUntil(Effect.exit(limits.route("login", "127.0.0.2")), Exit.isSuccess, 10_000)
+        }).pipe(Effect.ensuring(Effect.sync(() => spy.mockRestore())))
+
+        assert.deepStrictEqual(
+          printed.filter((line) => line.includes("ioredis")),
+          [],
+          "no [ioredis] Unhandled error event"
+        )
+        assert.strictEqual(logs.filter((line) => line.startsWith("Redis connection lost")).length, 1)
+        assert.strictEqual(logs.filter((line) => line === "Redis connection restored").length, 1)
+      })
+    )
+  })
 })

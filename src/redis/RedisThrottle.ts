@@ -1,13 +1,13 @@
 /**
  * The throttle's counts in Redis, shared by every server process of the app: the per-account attempts on the
  * app's `Redis` client (one Lua script per attempt, and one per attempt given back, so that concurrent guesses
- * on several instances cannot slip past the back-off), and the per-client limits on `@effect/experimental`'s
- * `RateLimiter/Redis` store.
+ * on several instances cannot slip past the back-off), and the per-client limits as `@effect/experimental`'s
+ * `RateLimiter` store on the same client (one Lua script per decision).
  */
 import { randomBytes } from "node:crypto"
-import type * as RateLimiter from "@effect/experimental/RateLimiter"
-import * as RateLimiterRedis from "@effect/experimental/RateLimiter/Redis"
+import * as RateLimiter from "@effect/experimental/RateLimiter"
 import type * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type { Redis as IORedis } from "ioredis"
@@ -131,20 +131,112 @@ export const layerAccountStore = (options: Options = {}): Layer.Layer<Throttle.A
     Effect.map(Redis, (redis) => makeAccountStore(redis, options.prefix))
   )
 
+// `RateLimiter`'s fixed window, counted as its stores count it: each accepted request extends the window's expiry
+// by `step` per token; one past `limit` (when given) is refused and changes nothing. Whole milliseconds for PX.
+const fixedWindowScript = `
+local key = KEYS[1]
+local tokens = tonumber(ARGV[1])
+local step = tonumber(ARGV[2])
+local limit = tonumber(ARGV[3])
+local count = tonumber(redis.call("GET", key)) or 0
+local ttl = redis.call("PTTL", key)
+if ttl < 0 then
+  count = 0
+  ttl = 0
+end
+local next = count + tokens
+if limit and next > limit then return {next, ttl} end
+ttl = math.max(1, math.ceil(ttl + step * tokens))
+redis.call("SET", key, next, "PX", ttl)
+return {next, ttl}
+`
+
+// A token bucket of `limit` tokens, one more every `step` ms (Redis's clock, shared by every instance): takes
+// `tokens` and answers what is left; below zero only with `overflow`, else nothing is taken. The keys expire
+// once the bucket would be full again.
+const tokenBucketScript = `
+local key = KEYS[1]
+local refillKey = key .. ":refill"
+local tokens = tonumber(ARGV[1])
+local step = tonumber(ARGV[2])
+local limit = tonumber(ARGV[3])
+local overflow = ARGV[4] == "1"
+local time = redis.call("TIME")
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local available = tonumber(redis.call("GET", key))
+local refilled = tonumber(redis.call("GET", refillKey))
+if not available or not refilled then
+  available = limit
+  refilled = now
+else
+  local added = math.floor((now - refilled) / step)
+  if added > 0 then
+    available = math.min(limit, available + added)
+    refilled = refilled + added * step
+  end
+end
+local remaining = available - tokens
+if overflow or remaining >= 0 then available = remaining end
+local ttl = math.max(1, math.ceil(step * (limit - available + 1)))
+redis.call("SET", key, available, "PX", ttl)
+redis.call("SET", refillKey, refilled, "PX", ttl)
+return remaining
+`
+
+interface WithRateLimits extends IORedis {
+  effectUsersFixedWindow(key: string, ...args: ReadonlyArray<string>): Promise<[number, number]>
+  effectUsersTokenBucket(key: string, ...args: ReadonlyArray<string>): Promise<number>
+}
+
 /**
- * `@effect/experimental`'s Redis `RateLimiterStore`, on a second connection to the app's server (the store makes
- * its own client). Its commands wait for that connection (at most the command timeout) instead of failing
- * while it is first being made.
+ * `@effect/experimental`'s `RateLimiterStore` (fixed window and token bucket) on the app's client: no connection
+ * of its own, so it fails fast like every other command and its connection errors reach the client's listener.
+ * A failed command is a `RateLimitStoreError`, which the throttle answers with 503.
  */
+export const makeRateLimiterStore = (
+  redis: RedisService,
+  prefix: string = defaultPrefix
+): Context.Tag.Service<RateLimiter.RateLimiterStore> => {
+  const client = redis.client as WithRateLimits
+  if (typeof client.effectUsersFixedWindow !== "function") {
+    client.defineCommand("effectUsersFixedWindow", { numberOfKeys: 1, lua: fixedWindowScript })
+  }
+  if (typeof client.effectUsersTokenBucket !== "function") {
+    client.defineCommand("effectUsersTokenBucket", { numberOfKeys: 1, lua: tokenBucketScript })
+  }
+  const run = <A>(name: string, f: () => Promise<A>) =>
+    Effect.tryPromise({
+      try: f,
+      catch: (cause) => new RateLimiter.RateLimitStoreError({ message: `Redis: ${name} failed`, cause })
+    })
+  return RateLimiter.RateLimiterStore.of({
+    fixedWindow: (options) =>
+      run("fixed window", () =>
+        client.effectUsersFixedWindow(
+          `${prefix}${options.key}`,
+          String(options.tokens),
+          String(Duration.toMillis(options.refillRate)),
+          options.limit === undefined ? "" : String(options.limit)
+        )
+      ).pipe(Effect.map(([count, ttl]) => [count, ttl] as const)),
+    tokenBucket: (options) =>
+      run("token bucket", () =>
+        client.effectUsersTokenBucket(
+          `${prefix}${options.key}`,
+          String(options.tokens),
+          String(Math.max(1, Duration.toMillis(options.refillRate))),
+          String(options.limit),
+          options.allowOverflow ? "1" : "0"
+        )
+      )
+  })
+}
+
+/** `RateLimiter`'s store on the app's `Redis` client, keys under `{prefix}rl:`. */
 export const layerRateLimiterStore = (options: Options = {}): Layer.Layer<RateLimiter.RateLimiterStore, never, Redis> =>
-  Layer.unwrapEffect(
-    Effect.map(Redis, (redis) =>
-      RateLimiterRedis.layerStore({
-        ...redis.options,
-        enableOfflineQueue: true,
-        prefix: `${options.prefix ?? defaultPrefix}rl:`
-      })
-    )
+  Layer.effect(
+    RateLimiter.RateLimiterStore,
+    Effect.map(Redis, (redis) => makeRateLimiterStore(redis, `${options.prefix ?? defaultPrefix}rl:`))
   )
 
 /** The throttle with its counts in Redis, shared by every process using the same server and prefix. */
