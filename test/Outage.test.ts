@@ -8,9 +8,14 @@
  * until it is resumed.
  */
 
+import { rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import * as Reactivity from "@effect/experimental/Reactivity"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { PgClient } from "@effect/sql-pg"
-import { assert, describe, layer } from "@effect/vitest"
+import { SqliteClient } from "@effect/sql-sqlite-node"
+import { afterAll, assert, describe, layer } from "@effect/vitest"
 import { Duration, Effect, Fiber, Layer, Redacted } from "effect"
 import { PgStorage } from "effect-users/pg"
 import { type Reply, request } from "./utils/HttpTest.js"
@@ -252,4 +257,44 @@ describe.skipIf(!PgCluster.available)("outage: PostgreSQL frozen under a running
       )
     }
   )
+})
+
+describe("outage: an SQLite file locked by another connection", () => {
+  const file = join(tmpdir(), `effect-users-locked-${crypto.randomUUID()}.db`)
+  const server = makeOpsServer(SqliteClient.layer({ filename: file }))
+  afterAll(() => {
+    for (const suffix of ["", "-wal", "-shm"]) rmSync(`${file}${suffix}`, { force: true })
+  })
+
+  layer(server.layer, { excludeTestServices: true, timeout: 60_000 })("locked", (it) => {
+    it.effect(
+      "a write waits the busy timeout, then answers 503 with Retry-After; it succeeds once the lock is gone",
+      () =>
+        Effect.gen(function* () {
+          assert.strictEqual(
+            (yield* request("/auth/register", { json: { email: freshEmail(), password } })).status,
+            201
+          )
+          const logsBefore = server.logs.length
+          // Another client of the same file (a second connection, as another process would hold) takes the write lock.
+          const { ms, reply } = yield* Effect.gen(function* () {
+            const other = yield* SqliteClient.make({ filename: file })
+            yield* Effect.acquireRelease(other.unsafe("BEGIN EXCLUSIVE"), () => Effect.ignore(other.unsafe("ROLLBACK")))
+            return yield* timed(request("/auth/register", { json: { email: freshEmail(), password } }))
+          }).pipe(Effect.scoped, Effect.provide(Reactivity.layer))
+          assertUnavailable(reply, "register while the file is locked")
+          // better-sqlite3's busy timeout (5 s), plus a loaded machine.
+          assert.isBelow(ms, 9000, `answered in ${ms} ms`)
+          const answered = server.logs
+            .slice(logsBefore)
+            .filter((entry) => entry.message.startsWith("Service unavailable, answered 503"))
+          assert.strictEqual(answered.length, 1)
+          assert.match(answered[0]!.message, /SQLITE_BUSY/)
+          assert.strictEqual(
+            (yield* request("/auth/register", { json: { email: freshEmail(), password } })).status,
+            201
+          )
+        })
+    )
+  })
 })
