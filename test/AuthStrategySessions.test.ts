@@ -24,8 +24,16 @@ const countingStore = () => {
   const counts = { touch: 0, readJti: 0 }
   const service: AccessTokenStore.AccessTokenStoreService = {
     ...inner,
-    touch: (digest, at) => Effect.suspend(() => (counts.touch++, inner.touch(digest, at))),
-    readJti: (jti) => Effect.suspend(() => (counts.readJti++, inner.readJti(jti)))
+    touch: (digest, at) =>
+      Effect.suspend(() => {
+        counts.touch++
+        return inner.touch(digest, at)
+      }),
+    readJti: (jti) =>
+      Effect.suspend(() => {
+        counts.readJti++
+        return inner.readJti(jti)
+      })
   }
   return { counts, service }
 }
