@@ -179,20 +179,63 @@ const rawArgon2 = (niceness: number) => {
   return rate
 }
 
-const loginAt = (base: string, connections: number, duration: number) =>
-  cannon([
-    "-c",
-    String(connections),
-    "-d",
-    String(duration),
-    "-m",
-    "POST",
-    "-H",
-    "content-type=application/x-www-form-urlencoded",
-    "-b",
-    form,
-    `${base}/auth/jwt/login`
-  ])
+/** The bench's accounts: the first is the one every phase's token belongs to. */
+const accountEmail = (index: number) => (index === 0 ? email : `bench-${index}@camelot.bt`)
+
+/**
+ * How many accounts a login load of `connections` spreads its requests over: each account has at most two
+ * logins in flight, so its per-account back-off (5 attempts in a row before the first wait) never refuses one.
+ */
+const accountsFor = (connections: number) => Math.max(16, Math.ceil(connections / 2))
+
+/** How many of the bench's accounts each server (by base URL) has registered so far. */
+const registered = new Map<string, number>()
+
+/** Registers the bench's first `count` accounts on a server (those it lacks), 8 at a time. */
+const ensureAccounts = async (base: string, count: number) => {
+  let next = registered.get(base) ?? 0
+  const worker = async () => {
+    while (next < count) await register(base, next++)
+  }
+  await Promise.all(Array.from({ length: 8 }, worker))
+  registered.set(base, Math.max(count, registered.get(base) ?? 0))
+}
+
+const loadScript = join("bench", "loginLoad.mjs")
+
+/**
+ * A login load (`bench/loginLoad.mjs`): `connections` connections for `duration` seconds, over
+ * `accountsFor(connections)` accounts (registered first with `ensureAccounts`); with `forwardedFor`, each
+ * request from an `X-Forwarded-For` client of its own.
+ */
+const loginAt = (base: string, connections: number, duration: number, forwardedFor = false) => {
+  const count = accountsFor(connections)
+  if ((registered.get(base) ?? 0) < count) throw new Error(`login load: ${base} has fewer than ${count} accounts`)
+  const options = {
+    url: `${base}/auth/jwt/login`,
+    connections,
+    duration,
+    accounts: Array.from({ length: count }, (_, index) => accountEmail(index)),
+    password,
+    forwardedFor
+  }
+  return new Promise<Result>((resolve, reject) => {
+    const child = spawn(process.execPath, [loadScript, JSON.stringify(options)], {
+      stdio: ["ignore", "pipe", "inherit"]
+    })
+    let output = ""
+    child.stdout.on("data", (chunk: Buffer) => {
+      output += chunk.toString()
+    })
+    child.on("exit", () => {
+      try {
+        resolve(JSON.parse(output) as Result)
+      } catch {
+        reject(new Error(`login load: unreadable output ${output.slice(0, 200)}`))
+      }
+    })
+  })
+}
 
 const get = (
   url: string,
@@ -216,12 +259,18 @@ interface Tokens {
   readonly refresh_token?: string
 }
 
-/** Registers the bench's user on a server. */
-const register = async (base: string) => {
+/**
+ * Registers the bench's `index`-th account (its user by default) on a server, from an `X-Forwarded-For` client of
+ * its own (read only by a server that trusts the loopback proxy, whose per-client register limit it stays under).
+ */
+const register = async (base: string, index = 0) => {
   const reply = await fetch(`${base}/auth/register`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ email, password })
+    headers: {
+      "content-type": "application/json",
+      "x-forwarded-for": `172.16.${(index >>> 8) & 255}.${index & 255}`
+    },
+    body: JSON.stringify({ email: accountEmail(index), password })
   })
   if (reply.status !== 201) throw new Error(`register: ${reply.status} ${await reply.text()}`)
 }
@@ -292,6 +341,7 @@ const footprint = async (server: Running, flood: () => Promise<Result>): Promise
 const memory: Phase = {
   name: "memory",
   run: async ({ server }) => {
+    await ensureAccounts(server.base, accountsFor(floodConnections))
     const floor = await startNode("build/bench/floor.js", floorPort)
     let bare: Footprint
     try {
@@ -578,7 +628,7 @@ const asymmetric: Phase = {
     const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" })
     const pem = privateKey.export({ type: "pkcs8", format: "pem" }).toString()
     return withServer("build/examples/server.js", es256Port, { JWT_PRIVATE_KEY: pem }, async (es256) => {
-      await register(es256.base)
+      await ensureAccounts(es256.base, accountsFor(10))
       const { access_token: es256Token } = await logIn(es256.base)
       if (algOf(es256Token) !== "ES256") throw new Error(`asymmetric: the server signed with ${algOf(es256Token)}`)
       await get(`${es256.base}/users/me`, es256Token, { duration: 1 }) // warm-up
@@ -702,6 +752,197 @@ const epoch: Phase = {
   }
 }
 
+const limiterPorts = [port + 5, port + 6] as const
+const limiterPairs = Number(process.env.BENCH_LIMITER_PAIRS ?? 5)
+const limiterSeconds = Number(process.env.BENCH_LIMITER_SECONDS ?? 3)
+
+/** A Redis command as `MONITOR` shows it. */
+type Command = ReadonlyArray<string>
+
+/** Every command Redis runs while `use` runs (its `MONITOR`), passed to `use` as a growing list. */
+const monitorRedis = async <A>(url: string, use: (commands: ReadonlyArray<Command>) => Promise<A>) => {
+  const { Redis } = await import("ioredis")
+  const client = new Redis(url, { connectTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null })
+  const monitor = await client.monitor()
+  const seen: Array<Command> = []
+  monitor.on("monitor", (_time: string, args: Array<string>) => {
+    seen.push(args)
+  })
+  try {
+    return await use(seen)
+  } finally {
+    monitor.disconnect()
+    client.disconnect()
+  }
+}
+
+/** Redis reachable at `url` (a PING answered within a second). */
+const redisReachable = async (url: string) => {
+  const { Redis } = await import("ioredis")
+  const client = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: 1000,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null
+  })
+  client.on("error", () => {})
+  try {
+    await client.connect()
+    return (await client.ping()) === "PONG"
+  } catch {
+    return false
+  } finally {
+    client.disconnect()
+  }
+}
+
+interface LimiterRun {
+  readonly on: Result
+  readonly off: Result
+  readonly ratio: number
+}
+
+/**
+ * Alternating pairs (the order flips every pair): `measure` on the server with the per-client limits on and on
+ * the one with them off, ratio on/off per pair.
+ */
+const alternating = async (pairs: number, measure: (which: "on" | "off") => Promise<Result>) => {
+  const runs: Array<LimiterRun> = []
+  for (let pair = 0; pair < pairs; pair++) {
+    const order = pair % 2 === 0 ? (["on", "off"] as const) : (["off", "on"] as const)
+    const results: Partial<Record<"on" | "off", Result>> = {}
+    for (const which of order) results[which] = await measure(which)
+    const { on, off } = results as Record<"on" | "off", Result>
+    runs.push({ on, off, ratio: on.requests.average / off.requests.average })
+  }
+  return runs
+}
+
+/** The median pair's ratio, the range, and the non-2xx answers of every run of each side, summed. */
+const summary = (runs: ReadonlyArray<LimiterRun>) => {
+  const ratios = runs.map((run) => run.ratio)
+  const refused = (which: "on" | "off") => runs.reduce((sum, run) => sum + run[which].non2xx + run[which].errors, 0)
+  const rate = (which: "on" | "off") => median(runs.map((run) => run[which].requests.average))
+  return {
+    ratio: median(ratios),
+    range: `${percent(Math.min(...ratios))}–${percent(Math.max(...ratios))}`,
+    on: rate("on"),
+    off: rate("off"),
+    refusedOn: refused("on"),
+    refusedOff: refused("off")
+  }
+}
+
+/**
+ * The per-client limiter's cost on one store: two example servers behind a trusted loopback proxy
+ * (USERS_TRUSTED_PROXIES=127.0.0.1), one with the default limits and one with USERS_RATE_LIMITS=off, each with a
+ * throttle prefix of its own; every login comes from an `X-Forwarded-For` client of its own, so that each one
+ * consults the limiter and none is refused. With `redis`, the servers keep their counts there, and a `MONITOR`
+ * counts the Redis commands under each server's prefix per login and per `/users/me`.
+ */
+const limiterFigures = (store: string, redis: string | undefined) => {
+  const run = Date.now().toString(36)
+  const serverOf = (which: "on" | "off", listenOn: number) => ({
+    listenOn,
+    prefix: `effect-users-bench-${process.pid}-${run}-${which}:`,
+    env: {
+      USERS_TRUSTED_PROXIES: "127.0.0.1",
+      USERS_RATE_LIMITS: which,
+      ...(redis === undefined ? {} : { REDIS_URL: redis })
+    }
+  })
+  const specs = { on: serverOf("on", limiterPorts[0]), off: serverOf("off", limiterPorts[1]) }
+  const envOf = (spec: (typeof specs)["on"]) => ({
+    ...spec.env,
+    USERS_THROTTLE_PREFIX: `${spec.prefix}throttle:`,
+    REDIS_KEY_PREFIX: `${spec.prefix}sessions:`
+  })
+  return withServer("build/examples/server.js", specs.on.listenOn, envOf(specs.on), (on) =>
+    withServer("build/examples/server.js", specs.off.listenOn, envOf(specs.off), async (off) => {
+      const servers = { on, off }
+      const tokens: Record<"on" | "off", string> = { on: "", off: "" }
+      for (const which of ["on", "off"] as const) {
+        await ensureAccounts(servers[which].base, accountsFor(10))
+        tokens[which] = (await logIn(servers[which].base)).access_token
+        await get(`${servers[which].base}/users/me`, tokens[which], { duration: 1 }) // warm-up
+        await loginAt(servers[which].base, 10, 1, true)
+      }
+      const logins = summary(
+        await alternating(limiterPairs, (which) => loginAt(servers[which].base, 10, limiterSeconds, true))
+      )
+      const me = summary(
+        await alternating(pairCount, (which) => get(`${servers[which].base}/users/me`, tokens[which], { duration: 1 }))
+      )
+      const lines = [
+        `   ${store}: login req/s (c=10, ${limiterSeconds} s runs) limiter on ${logins.on.toFixed(1)}, off ${logins.off.toFixed(1)};` +
+          ` non-2xx answers: on ${logins.refusedOn}, off ${logins.refusedOff} (must be 0)  ${verdict(logins.refusedOn + logins.refusedOff === 0)}`,
+        `   ${store}: login on / off ${percent(logins.ratio)} (median of ${limiterPairs} alternating pairs; range ${logins.range});` +
+          ` /users/me on / off ${percent(me.ratio)} (median of ${pairCount} pairs of 1 s runs; range ${me.range}; non-2xx ${me.refusedOn + me.refusedOff})`
+      ]
+      if (redis !== undefined) {
+        // Commands under each server's prefix over a few sequential requests (the rate limiter's store and the
+        // account store each send one command per check).
+        const count = 20
+        const counted = await monitorRedis(redis, async (commands) => {
+          const perServer = async (which: "on" | "off", request: () => Promise<unknown>) => {
+            const before = commands.length
+            for (let i = 0; i < count; i++) await request()
+            await sleep(200)
+            return (
+              commands.slice(before).filter((args) => args.some((arg) => arg.includes(specs[which].prefix))).length /
+              count
+            )
+          }
+          const loginOnce = (which: "on" | "off") => async () => {
+            const reply = await fetch(`${servers[which].base}/auth/jwt/login`, {
+              method: "POST",
+              headers: { "content-type": "application/x-www-form-urlencoded", "x-forwarded-for": "10.255.0.1" },
+              body: form
+            })
+            if (reply.status !== 200) throw new Error(`login: ${reply.status}`)
+            await reply.arrayBuffer()
+          }
+          const meOnce = (which: "on" | "off") => async () => {
+            const reply = await fetch(`${servers[which].base}/users/me`, {
+              headers: { authorization: `Bearer ${tokens[which]}` }
+            })
+            if (reply.status !== 200) throw new Error(`/users/me: ${reply.status}`)
+            await reply.arrayBuffer()
+          }
+          return {
+            loginOn: await perServer("on", loginOnce("on")),
+            loginOff: await perServer("off", loginOnce("off")),
+            meOn: await perServer("on", meOnce("on")),
+            meOff: await perServer("off", meOnce("off"))
+          }
+        })
+        const { loginOn, loginOff, meOn, meOff } = counted
+        lines.push(
+          `   ${store}: Redis commands per login: limiter on ${loginOn}, off ${loginOff} (the limiter's is sent with` +
+            ` the account's: one round-trip); per /users/me: on ${meOn}, off ${meOff}`
+        )
+      }
+      return lines
+    })
+  )
+}
+
+const limiter: Phase = {
+  name: "limiter",
+  run: async () => {
+    const memoryLines = await limiterFigures("memory store", undefined)
+    const redis = process.env.REDIS_URL || "redis://127.0.0.1:6379"
+    const redisLines = (await redisReachable(redis))
+      ? await limiterFigures("Redis store ", redis)
+      : [`   Redis store: skipped (no Redis answers at ${redis.replace(/\/\/[^@]*@/, "//")}; REDIS_URL sets another)`]
+    return [
+      "8. per-client limiter on / off, each login from a client of its own (USERS_TRUSTED_PROXIES=127.0.0.1):",
+      ...memoryLines,
+      ...redisLines
+    ]
+  }
+}
+
 /** A one-second autocannon run (c=10) whose answers must all be 2xx. */
 const checked = async (url: string, token: string) => {
   const result = await get(url, token, { duration: 1 })
@@ -710,7 +951,17 @@ const checked = async (url: string, token: string) => {
 }
 
 /** The figures, in order; memory first, on the freshly started server. More phases go here. */
-const allPhases: ReadonlyArray<Phase> = [memory, login, probe, currentUser, forgotPassword, refresh, asymmetric, epoch]
+const allPhases: ReadonlyArray<Phase> = [
+  memory,
+  login,
+  probe,
+  currentUser,
+  forgotPassword,
+  refresh,
+  asymmetric,
+  epoch,
+  limiter
+]
 /** BENCH_PHASES (names, comma-separated) runs only some of them. */
 const chosen = process.env.BENCH_PHASES?.split(",").map((name) => name.trim())
 const phases = chosen === undefined ? allPhases : allPhases.filter((phase) => chosen.includes(phase.name))
@@ -728,7 +979,7 @@ const main = async () => {
   )
   const server = await startNode("build/examples/server.js", port, { ...serverEnv, SQLITE_FILE: file })
   try {
-    await register(server.base)
+    await ensureAccounts(server.base, accountsFor(10))
     const { access_token: token } = await logIn(server.base)
 
     // Warm-up, so that JIT and connection setup do not count.
