@@ -545,6 +545,7 @@ const withServer = async <A>(
   } finally {
     await stop(server)
     removeDb(db)
+    registered.delete(server.base)
   }
 }
 
@@ -759,14 +760,15 @@ const limiterSeconds = Number(process.env.BENCH_LIMITER_SECONDS ?? 3)
 /** A Redis command as `MONITOR` shows it. */
 type Command = ReadonlyArray<string>
 
-/** Every command Redis runs while `use` runs (its `MONITOR`), passed to `use` as a growing list. */
+/** Every command Redis receives while `use` runs (its `MONITOR`), passed to `use` as a growing list. */
 const monitorRedis = async <A>(url: string, use: (commands: ReadonlyArray<Command>) => Promise<A>) => {
   const { Redis } = await import("ioredis")
   const client = new Redis(url, { connectTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null })
   const monitor = await client.monitor()
   const seen: Array<Command> = []
-  monitor.on("monitor", (_time: string, args: Array<string>) => {
-    seen.push(args)
+  monitor.on("monitor", (_time: string, args: Array<string>, source: string) => {
+    // What a client sent, not the commands its scripts ran (shown with the source "lua").
+    if (source !== "lua") seen.push(args)
   })
   try {
     return await use(seen)
@@ -840,11 +842,11 @@ const summary = (runs: ReadonlyArray<LimiterRun>) => {
  * consults the limiter and none is refused. With `redis`, the servers keep their counts there, and a `MONITOR`
  * counts the Redis commands under each server's prefix per login and per `/users/me`.
  */
-const limiterFigures = (store: string, redis: string | undefined) => {
-  const run = Date.now().toString(36)
+const limiterFigures = (store: string, redis: string | undefined): Promise<Array<string>> => {
+  const run = `effect-users-bench-${process.pid}-${Date.now().toString(36)}`
   const serverOf = (which: "on" | "off", listenOn: number) => ({
     listenOn,
-    prefix: `effect-users-bench-${process.pid}-${run}-${which}:`,
+    prefix: `${run}-${which}:`,
     env: {
       USERS_TRUSTED_PROXIES: "127.0.0.1",
       USERS_RATE_LIMITS: which,
@@ -857,7 +859,7 @@ const limiterFigures = (store: string, redis: string | undefined) => {
     USERS_THROTTLE_PREFIX: `${spec.prefix}throttle:`,
     REDIS_KEY_PREFIX: `${spec.prefix}sessions:`
   })
-  return withServer("build/examples/server.js", specs.on.listenOn, envOf(specs.on), (on) =>
+  const measured = withServer("build/examples/server.js", specs.on.listenOn, envOf(specs.on), (on) =>
     withServer("build/examples/server.js", specs.off.listenOn, envOf(specs.off), async (off) => {
       const servers = { on, off }
       const tokens: Record<"on" | "off", string> = { on: "", off: "" }
@@ -880,8 +882,9 @@ const limiterFigures = (store: string, redis: string | undefined) => {
           ` /users/me on / off ${percent(me.ratio)} (median of ${pairCount} pairs of 1 s runs; range ${me.range}; non-2xx ${me.refusedOn + me.refusedOff})`
       ]
       if (redis !== undefined) {
-        // Commands under each server's prefix over a few sequential requests (the rate limiter's store and the
-        // account store each send one command per check).
+        // Commands under each server's prefix over sequential logins of one account: the account's attempt is one
+        // command, its reset (a login after one that left a count) a second, every other login; the limiter's
+        // check is one more, sent before the attempt is awaited.
         const count = 20
         const counted = await monitorRedis(redis, async (commands) => {
           const perServer = async (which: "on" | "off", request: () => Promise<unknown>) => {
@@ -918,13 +921,30 @@ const limiterFigures = (store: string, redis: string | undefined) => {
         })
         const { loginOn, loginOff, meOn, meOff } = counted
         lines.push(
-          `   ${store}: Redis commands per login: limiter on ${loginOn}, off ${loginOff} (the limiter's is sent with` +
-            ` the account's: one round-trip); per /users/me: on ${meOn}, off ${meOff}`
+          `   ${store}: Redis commands per login: limiter on ${loginOn}, off ${loginOff} (the limiter's check is sent` +
+            ` beside the account's attempt: one round-trip of latency); per /users/me: on ${meOn}, off ${meOff}`
         )
       }
       return lines
     })
   )
+  return redis === undefined ? measured : measured.finally(() => clearRedis(redis, run))
+}
+
+/** Deletes the keys under `prefix` (the bench's servers' counts, so that a shared Redis keeps none of them). */
+const clearRedis = async (url: string, prefix: string) => {
+  const { Redis } = await import("ioredis")
+  const client = new Redis(url, { connectTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null })
+  try {
+    let cursor = "0"
+    do {
+      const [next, keys] = await client.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000)
+      if (keys.length > 0) await client.del(...keys)
+      cursor = next
+    } while (cursor !== "0")
+  } finally {
+    client.disconnect()
+  }
 }
 
 const limiter: Phase = {
