@@ -31,10 +31,11 @@
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process"
 import { generateKeyPairSync } from "node:crypto"
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { createRequire } from "node:module"
 import { availableParallelism, loadavg, tmpdir } from "node:os"
 import { join } from "node:path"
+import { selfTimes } from "./cpuProfile.js"
 
 interface Result {
   readonly requests: { readonly average: number }
@@ -90,9 +91,15 @@ interface Running {
   readonly output: () => string
 }
 
-const startNode = (script: string, listenOn: number, env: NodeJS.ProcessEnv = {}, cwd?: string) =>
+const startNode = (
+  script: string,
+  listenOn: number,
+  env: NodeJS.ProcessEnv = {},
+  cwd?: string,
+  extraFlags: ReadonlyArray<string> = []
+) =>
   new Promise<Running>((resolve, reject) => {
-    const child = spawn(process.execPath, [...nodeFlags, script], {
+    const child = spawn(process.execPath, [...nodeFlags, ...extraFlags, script], {
       cwd,
       env: { ...process.env, ...env, PORT: String(listenOn) },
       stdio: ["ignore", "pipe", "pipe"]
@@ -536,10 +543,11 @@ const withServer = async <A>(
   listenOn: number,
   env: NodeJS.ProcessEnv,
   use: (server: Running) => Promise<A>,
-  cwd?: string
+  cwd?: string,
+  extraFlags: ReadonlyArray<string> = []
 ) => {
   const db = dbFile(String(listenOn))
-  const server = await startNode(script, listenOn, { ...serverEnv, ...env, SQLITE_FILE: db }, cwd)
+  const server = await startNode(script, listenOn, { ...serverEnv, ...env, SQLITE_FILE: db }, cwd, extraFlags)
   try {
     return await use(server)
   } finally {
@@ -963,6 +971,78 @@ const limiter: Phase = {
   }
 }
 
+const profilePort = port + 7
+
+/** CPU time (ms) the main thread of a process has used so far (Linux: /proc, 10 ms ticks). */
+const mainThreadCpu = (pid: number | undefined) => cpuByKind(pid).eventLoop
+
+/**
+ * Where the event loop's time per login goes: a server of its own under `node --cpu-prof`, a login flood
+ * (c=10, twice BENCH_SECONDS) after a warm-up, and the main thread's profile over the flood's window summed by
+ * module group and by function (self time). Beside it, the main thread's CPU per request from /proc for the
+ * logins and for a /users/me run on the same server. A wall-clock sampler also counts the time the thread
+ * was runnable but descheduled, so the groups are printed as shares of the samples and as those shares of the
+ * /proc figure.
+ */
+const profile: Phase = {
+  name: "profile",
+  run: async () => {
+    const dir = mkdtempSync(join(tmpdir(), "effect-users-bench-profile-"))
+    try {
+      let pid: number | undefined
+      const { window, logins, loginCpu, meCpu } = await withServer(
+        "build/examples/server.js",
+        profilePort,
+        {},
+        async (server) => {
+          pid = server.child.pid
+          await ensureAccounts(server.base, accountsFor(10))
+          const { access_token } = await logIn(server.base)
+          await loginAt(server.base, 10, 2) // warm-up
+          await get(`${server.base}/users/me`, access_token, { duration: 1 })
+          const meBefore = mainThreadCpu(pid)
+          const me = await get(`${server.base}/users/me`, access_token, { duration: seconds })
+          check("me", me)
+          const meCpu = (mainThreadCpu(pid) - meBefore) / me["2xx"]
+          const before = mainThreadCpu(pid)
+          const from = Number(process.hrtime.bigint() / 1000n)
+          const logins = await loginAt(server.base, 10, seconds * 2)
+          const to = Number(process.hrtime.bigint() / 1000n)
+          check("login", logins)
+          return { window: { from, to }, logins, loginCpu: (mainThreadCpu(pid) - before) / logins["2xx"], meCpu }
+        },
+        undefined,
+        ["--cpu-prof", `--cpu-prof-dir=${dir}`]
+      )
+      // The main thread's profile: CPU.<date>.<time>.<pid>.<thread id 0>.<sequence>.cpuprofile
+      const file = readdirSync(dir).find((name) => name.includes(`.${pid}.0.`))
+      if (file === undefined) throw new Error(`profile: no main-thread profile in ${dir}`)
+      const { groups, functions, busy } = selfTimes(join(dir, file), window.from, window.to)
+      const count = logins["2xx"]
+      const perLogin = (micros: number) => (micros / 1000 / count).toFixed(2).padStart(6)
+      const share = (micros: number) => `${((micros / busy) * 100).toFixed(0)}%`.padStart(4)
+      const scaled = (micros: number) => ((micros / busy) * loginCpu).toFixed(2).padStart(5)
+      const byTime = <V>(map: ReadonlyMap<string, V>, micros: (value: V) => number) =>
+        [...map].sort((a, b) => micros(b[1]) - micros(a[1]))
+      return [
+        `9. event loop per login (c=10, ${seconds * 2} s, ${count} logins at ${logins.requests.average.toFixed(1)}/s):` +
+          ` main-thread CPU ${loginCpu.toFixed(2)} ms (/proc); /users/me on the same server ${meCpu.toFixed(2)} ms;` +
+          ` profile samples ${perLogin(busy).trim()} ms`,
+        "   by module group: share of samples, that share of the CPU figure in ms, sampled ms",
+        ...byTime(groups, (micros) => micros).map(
+          ([group, micros]) => `   ${share(micros)} ${scaled(micros)} ${perLogin(micros)}  ${group}`
+        ),
+        "   top functions (self time):",
+        ...byTime(functions, (entry) => entry.micros)
+          .slice(0, 12)
+          .map(([name, { micros }]) => `   ${share(micros)} ${scaled(micros)} ${perLogin(micros)}  ${name}`)
+      ]
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }
+}
+
 /** A one-second autocannon run (c=10) whose answers must all be 2xx. */
 const checked = async (url: string, token: string) => {
   const result = await get(url, token, { duration: 1 })
@@ -980,7 +1060,8 @@ const allPhases: ReadonlyArray<Phase> = [
   refresh,
   asymmetric,
   epoch,
-  limiter
+  limiter,
+  profile
 ]
 /** BENCH_PHASES (names, comma-separated) runs only some of them. */
 const chosen = process.env.BENCH_PHASES?.split(",").map((name) => name.trim())
