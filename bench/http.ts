@@ -24,7 +24,19 @@
  *    here), beside figure 2 on the HS256 server measured again just before;
  * 7. epoch: GET /users/me throughput / the same on the commit before the session epoch (BENCH_BASELINE overrides
  *    it), built into a temporary directory (kept per commit) and started the same way, target ≥ 90% (median of
- *    BENCH_PAIRS alternating pairs of one-second runs, as in figure 3).
+ *    BENCH_PAIRS alternating pairs of one-second runs, as in figure 3);
+ * 8. limiter: login and GET /users/me throughput with the per-client limiter on / off, on two example servers
+ *    behind a trusted loopback proxy (USERS_TRUSTED_PROXIES=127.0.0.1), each login from an `X-Forwarded-For`
+ *    client of its own, so that every one consults the limiter and none is refused (the non-2xx count is
+ *    printed, and must be 0); medians of BENCH_LIMITER_PAIRS alternating pairs of BENCH_LIMITER_SECONDS runs
+ *    (logins) and of BENCH_PAIRS one-second pairs (/users/me), with the memory store, then with the Redis store
+ *    (REDIS_URL, default redis://127.0.0.1:6379; skipped when no Redis answers), where a `MONITOR` also counts
+ *    the Redis commands per login and per /users/me; each server has a throttle prefix of its own;
+ * 9. profile: the main thread of an example server under `node --cpu-prof` during a login flood, its self time
+ *    per login by module group and by function, beside its CPU per login and per /users/me from /proc.
+ *
+ * Login loads (`bench/loginLoad.mjs`) spread their requests over several accounts: one account under ten
+ * concurrent logins meets its own per-account back-off (attempts in a row) and is answered 429.
  *
  * Each figure is a phase (`allPhases` below): a function of the running server that measures and returns the
  * lines it prints. A new figure is a new phase in that list; BENCH_PHASES=memory,login runs only those named.
@@ -415,11 +427,17 @@ const login: Phase = {
     }
     const sorted = [...rounds].sort((a, b) => a.ratio - b.ratio)
     const { raw, niced, logins, ratio } = sorted[1]!
+    const [hashing, eventLoop, other] = [
+      median(cpu.map((c) => c.hashing)),
+      median(cpu.map((c) => c.eventLoop)),
+      median(cpu.map((c) => c.other))
+    ]
     return [
       `   raw @node-rs/argon2 verifies/s:   ${raw.toFixed(1)} (all cores, alone); at niceness ${workerNiceness}: ${niced.toFixed(1)}`,
       `   login req/s (c=10):              ${logins.requests.average.toFixed(1)}  (${percent(logins.requests.average / niced)} of the niced raw rate)`,
-      `   server CPU per login (ms, median of 3 runs): hashing threads ${median(cpu.map((c) => c.hashing)).toFixed(1)},` +
-        ` event loop ${median(cpu.map((c) => c.eventLoop)).toFixed(1)}, other threads ${median(cpu.map((c) => c.other)).toFixed(1)}`,
+      `   server CPU per login (ms, median of 3 runs): hashing threads ${hashing.toFixed(1)},` +
+        ` event loop ${eventLoop.toFixed(1)}, other threads ${other.toFixed(1)}; with every core busy, logins reach at` +
+        ` most hashing / all of it = ${percent(hashing / (hashing + eventLoop + other))} of the raw rate`,
       `1. login / raw argon2:              ${percent(ratio)}  (target ≥ 90%)  ${verdict(ratio >= 0.9)}` +
         `  (median of 3 rounds; range ${percent(sorted[0]!.ratio)}–${percent(sorted[2]!.ratio)})`
     ]
