@@ -995,8 +995,9 @@ const profilePort = port + 7
 const mainThreadCpu = (pid: number | undefined) => cpuByKind(pid).eventLoop
 
 /**
- * Where the event loop's time per login goes: a server of its own under `node --cpu-prof`, a login flood
- * (c=10, twice BENCH_SECONDS) after a warm-up, and the main thread's profile over the flood's window summed by
+ * Where the event loop's time per login goes: a server of its own under `node --cpu-prof` with `npm start`'s
+ * limits behind a trusted loopback proxy, a login flood (c=10, twice BENCH_SECONDS, each login from an
+ * `X-Forwarded-For` client of its own) after a warm-up, and the main thread's profile over the flood's window summed by
  * module group and by function (self time). Beside it, the main thread's CPU per request from /proc for the
  * logins and for a /users/me run on the same server. A wall-clock sampler also counts the time the thread
  * was runnable but descheduled, so the groups are printed as shares of the samples and as those shares of the
@@ -1011,12 +1012,13 @@ const profile: Phase = {
       const { window, logins, loginCpu, meCpu } = await withServer(
         "build/examples/server.js",
         profilePort,
-        {},
+        // `npm start`'s limits, each login from a client of its own (as in the limiter phase).
+        { USERS_TRUSTED_PROXIES: "127.0.0.1", USERS_RATE_LIMITS: "on" },
         async (server) => {
           pid = server.child.pid
           await ensureAccounts(server.base, accountsFor(10))
           const { access_token } = await logIn(server.base)
-          await loginAt(server.base, 10, 2) // warm-up
+          await loginAt(server.base, 10, 2, true) // warm-up
           await get(`${server.base}/users/me`, access_token, { duration: 1 })
           const meBefore = mainThreadCpu(pid)
           const me = await get(`${server.base}/users/me`, access_token, { duration: seconds })
@@ -1024,7 +1026,7 @@ const profile: Phase = {
           const meCpu = (mainThreadCpu(pid) - meBefore) / me["2xx"]
           const before = mainThreadCpu(pid)
           const from = Number(process.hrtime.bigint() / 1000n)
-          const logins = await loginAt(server.base, 10, seconds * 2)
+          const logins = await loginAt(server.base, 10, seconds * 2, true)
           const to = Number(process.hrtime.bigint() / 1000n)
           check("login", logins)
           return { window: { from, to }, logins, loginCpu: (mainThreadCpu(pid) - before) / logins["2xx"], meCpu }
@@ -1037,19 +1039,24 @@ const profile: Phase = {
       if (file === undefined) throw new Error(`profile: no main-thread profile in ${dir}`)
       const { groups, functions, busy } = selfTimes(join(dir, file), window.from, window.to)
       const count = logins["2xx"]
+      const throttleMicros = [...functions]
+        .filter(([name]) => /dist\/Throttle\.js|dist\/http\/ClientAddress\.js|@effect\/experimental/.test(name))
+        .reduce((sum, [, entry]) => sum + entry.micros, 0)
       const perLogin = (micros: number) => (micros / 1000 / count).toFixed(2).padStart(6)
       const share = (micros: number) => `${((micros / busy) * 100).toFixed(0)}%`.padStart(4)
       const scaled = (micros: number) => ((micros / busy) * loginCpu).toFixed(2).padStart(5)
       const byTime = <V>(map: ReadonlyMap<string, V>, micros: (value: V) => number) =>
         [...map].sort((a, b) => micros(b[1]) - micros(a[1]))
       return [
-        `9. event loop per login (c=10, ${seconds * 2} s, ${count} logins at ${logins.requests.average.toFixed(1)}/s):` +
+        `9. event loop per login (limits on, c=10, ${seconds * 2} s, ${count} logins at ${logins.requests.average.toFixed(1)}/s, ${logins.non2xx} non-2xx):` +
           ` main-thread CPU ${loginCpu.toFixed(2)} ms (/proc); /users/me on the same server ${meCpu.toFixed(2)} ms;` +
           ` profile samples ${perLogin(busy).trim()} ms`,
         "   by module group: share of samples, that share of the CPU figure in ms, sampled ms",
         ...byTime(groups, (micros) => micros).map(
           ([group, micros]) => `   ${share(micros)} ${scaled(micros)} ${perLogin(micros)}  ${group}`
         ),
+        `   the throttle's own code (dist/Throttle.js, dist/http/ClientAddress.js, @effect/experimental), self time:` +
+          ` ${perLogin(throttleMicros).trim()} ms per login (${share(throttleMicros).trim()})`,
         "   top functions (self time):",
         ...byTime(functions, (entry) => entry.micros)
           .slice(0, 12)
