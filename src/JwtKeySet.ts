@@ -19,6 +19,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as jose from "jose"
+import { optional } from "./internal/config.js"
 import * as Jwt from "./internal/jwt.js"
 import { invalidToken, type TokenCodecService } from "./TokenCodec.js"
 
@@ -221,8 +222,6 @@ export const make = (options: JwtKeySetOptions): Effect.Effect<JwtKeySetService,
       }))
     }
   })
-
-const optional = <A>(config: Config.Config<A>) => Config.map(Config.option(config), Option.getOrUndefined)
 
 /**
  * The environment variables `layerConfig()` reads: `JWT_PRIVATE_KEY` (PEM or JWK) and `JWT_KEY_ID`; and one

@@ -4,6 +4,9 @@
  * `email_key` column (each e-mail's `emailKey`, computed in TypeScript) with its unique index, a unique
  * `(oauth_name, account_id)` with `text` token columns, and `oauth_state` (spent OAuth states).
  *
+ * `0010_user_email_key_idna` rewrites the keys whose domain part changed when the key took the domain's DNS (IDNA)
+ * name instead of its case folding.
+ *
  * `0007_session_epoch` adds the session columns (`session_epoch` and `sessions_revoked_until` on `user`; `epoch`,
  * `last_used_at`, `backend`, `user_agent` on `accesstoken`, all defaulted) and the `accesstoken_jti` table.
  *
@@ -190,16 +193,15 @@ export const migrations = (options: Options = {}): Record<string, Migration> => 
   })
 
   // The key is computed here, not in SQL: SQLite's lower() folds ASCII only and PostgreSQL's depends on the
-  // locale, so only TypeScript gives both databases the same key as the repository writes.
-  const emailKeyUnique: Migration = Effect.gen(function* () {
+  // locale, so only TypeScript gives both databases the same key as the repository writes. Rows whose key
+  // changes are cleared first, so that no row takes a key another still holds for a moment (unique index).
+  const writeEmailKeys = Effect.gen(function* () {
     const sql = (yield* SqlClient.SqlClient).withoutTransforms()
     const table = sql(userTable)
-    if (!(yield* columnsOf(userTable)).has(emailKeyColumn)) {
-      // Folding can lengthen an address (ß → ss, ﬃ → ffi): up to three times its 320 characters.
-      yield* sql`ALTER TABLE ${table} ADD COLUMN ${sql(emailKeyColumn)} VARCHAR(1024)`
-    }
-    const rows = yield* sql<{ id: unknown; email: string }>`SELECT id, email FROM ${table}`
-    const byKey = new Map<string, Array<{ id: unknown; email: string }>>()
+    const rows = yield* sql<{ id: unknown; email: string; email_key: string | null }>`SELECT id, email, ${sql(
+      emailKeyColumn
+    )} AS email_key FROM ${table}`
+    const byKey = new Map<string, Array<(typeof rows)[number]>>()
     for (const row of rows) {
       const key = emailKey(row.email)
       byKey.set(key, [...(byKey.get(key) ?? []), row])
@@ -209,9 +211,23 @@ export const migrations = (options: Options = {}): Record<string, Migration> => 
       const emails = conflicts.flatMap(([, group]) => group.map((row) => row.email).sort())
       return yield* new EmailCaseConflict({ table: userTable, emails, index: "email_key" })
     }
-    for (const [key, [row]] of byKey) {
+    const changed = [...byKey].filter(([key, [row]]) => row!.email_key !== key)
+    for (const [, [row]] of changed) {
+      if (row!.email_key !== null) yield* sql`UPDATE ${table} SET ${sql(emailKeyColumn)} = NULL WHERE id = ${row!.id}`
+    }
+    for (const [key, [row]] of changed) {
       yield* sql`UPDATE ${table} SET ${sql(emailKeyColumn)} = ${key} WHERE id = ${row!.id}`
     }
+  })
+
+  const emailKeyUnique: Migration = Effect.gen(function* () {
+    const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+    const table = sql(userTable)
+    if (!(yield* columnsOf(userTable)).has(emailKeyColumn)) {
+      // Folding can lengthen an address (ß → ss, ﬃ → ffi): up to three times its 320 characters.
+      yield* sql`ALTER TABLE ${table} ADD COLUMN ${sql(emailKeyColumn)} VARCHAR(1024)`
+    }
+    yield* writeEmailKeys
     yield* sql`CREATE UNIQUE INDEX IF NOT EXISTS ${sql(emailKeyIndexName(userTable))} ON ${table} (${sql(emailKeyColumn)})`
   })
 
@@ -312,7 +328,9 @@ export const migrations = (options: Options = {}): Record<string, Migration> => 
     "0006_accesstoken_user_id": accessTokenUserId,
     "0007_session_epoch": sessionEpoch,
     "0008_refresh_token": createRefreshToken,
-    "0009_oauth_account_unique": oauthAccountUnique
+    "0009_oauth_account_unique": oauthAccountUnique,
+    // The domain's key became its DNS name (IDNA) instead of its case folding: `straße.de` is not `strasse.de`.
+    "0010_user_email_key_idna": writeEmailKeys
   }
 }
 

@@ -113,6 +113,25 @@ const failure = (step: string) => (error: unknown) =>
     reason: `${step}: ${error instanceof Error ? `${(error as { code?: string }).code ?? error.name}: ${error.message}` : "failed"}`
   })
 
+/** Swaps the callback's code for tokens, checking its state and PKCE verifier (and `checks`, for OIDC). */
+const exchangeCode = (
+  config: client.Configuration,
+  request: CallbackRequest,
+  checks: client.AuthorizationCodeGrantChecks = {}
+) => {
+  const currentUrl = new URL(request.redirectUri)
+  for (const [key, value] of request.params) currentUrl.searchParams.append(key, value)
+  return Effect.tryPromise({
+    try: () =>
+      client.authorizationCodeGrant(config, currentUrl, {
+        pkceCodeVerifier: request.codeVerifier,
+        expectedState: request.state,
+        ...checks
+      }),
+    catch: failure("code exchange")
+  })
+}
+
 const secondsFromNow = (seconds: number | undefined) =>
   seconds === undefined ? undefined : Math.floor(Date.now() / 1000) + seconds
 
@@ -190,18 +209,7 @@ const makeOidc = <Name extends string>(
         Effect.gen(function* () {
           const config = yield* configuration
           if (internals.clientSecret !== undefined) currentSecret = yield* internals.clientSecret
-          const currentUrl = new URL(request.redirectUri)
-          for (const [key, value] of request.params) currentUrl.searchParams.append(key, value)
-          const tokens = yield* Effect.tryPromise({
-            try: () =>
-              client.authorizationCodeGrant(config, currentUrl, {
-                pkceCodeVerifier: request.codeVerifier,
-                expectedState: request.state,
-                expectedNonce: request.nonce,
-                idTokenExpected: true
-              }),
-            catch: failure("code exchange")
-          })
+          const tokens = yield* exchangeCode(config, request, { expectedNonce: request.nonce, idTokenExpected: true })
           const claims = tokens.claims()!
           let profile: Record<string, unknown> = claims
           if (typeof claims.email !== "string" && config.serverMetadata().userinfo_endpoint !== undefined) {
@@ -399,16 +407,7 @@ export const github = <const Name extends string = "github">(options: GitHubOpti
         }),
       callback: (request) =>
         Effect.gen(function* () {
-          const currentUrl = new URL(request.redirectUri)
-          for (const [key, value] of request.params) currentUrl.searchParams.append(key, value)
-          const tokens = yield* Effect.tryPromise({
-            try: () =>
-              client.authorizationCodeGrant(config, currentUrl, {
-                pkceCodeVerifier: request.codeVerifier,
-                expectedState: request.state
-              }),
-            catch: failure("code exchange")
-          })
+          const tokens = yield* exchangeCode(config, request)
           const user = yield* getJson("/user", GitHubUser, tokens.access_token)
           const emails = yield* getJson("/user/emails", GitHubEmails, tokens.access_token)
           const primary = emails.find((entry) => entry.primary && entry.verified)

@@ -8,19 +8,22 @@
  * each attempt must wait `baseDelay * 2^(n - freeAttempts)`, at most `maxDelay` (the owner never waits longer
  * than that for a stranger's guesses), and after `maxAttempts` in a row every attempt is refused until `window`
  * has passed since the last one (NIST SP 800-63B's limit of 100). A correct password and a password reset clear
- * the count.
+ * the count. A check that could not be made (storage down, a full hash queue, an interruption) gives its attempt
+ * back: an outage is not a wrong password.
  *
  * Per client and per address: `@effect/experimental`'s `RateLimiter` (fixed window, fail when exceeded) over
  * its `RateLimiterStore` (memory, or Redis: see `RedisThrottle`).
  */
 import * as RateLimiter from "@effect/experimental/RateLimiter"
+import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import { emailKey } from "./User.js"
+import { Email, emailKey } from "./User.js"
 import { ServiceUnavailable } from "./UserError.js"
 
 /** The routes with a per-client limit; `refresh` is the session refresh route. */
@@ -80,12 +83,24 @@ export const defaultAccountPolicy: AccountPolicy = {
 /** What was throttled: `account` is the per-account back-off. */
 export type Scope = "client" | "address" | "account"
 
+/** What logs and hooks get instead of a login username that is not an e-mail address (junk, or a password). */
+export const notAnEmail = "<not an e-mail>"
+
+const decodeEmail = Schema.decodeUnknownOption(Email)
+
+/**
+ * A login username as logs and hooks may show it: the address (trimmed, NFC) when `Email` accepts it, else
+ * `notAnEmail`. The username is unvalidated input: control characters and ANSI escapes would reach the
+ * operator's terminal, and a password typed into the e-mail box would be written to the log.
+ */
+export const shownEmail = (username: string): string => Option.getOrElse(decodeEmail(username), () => notAnEmail)
+
 /** A throttle decision, for hooks and logs: never a password; `client` is the client key. */
 export interface ThrottledEvent {
   readonly route: Route
   readonly scope: Scope
   readonly client: string
-  /** The e-mail as given, for `account` and `address` decisions. */
+  /** The e-mail, for `account` and `address` decisions, as `shownEmail` shows it. */
   readonly email?: string | undefined
   readonly retryAfter: Duration.Duration
 }
@@ -93,6 +108,7 @@ export interface ThrottledEvent {
 /** A failed password check, for hooks and logs: never the password. */
 export interface LoginFailedEvent {
   readonly route: Route | "currentPassword"
+  /** The e-mail as `shownEmail` shows it (`notAnEmail` for a username no account can have). */
   readonly email: string
   readonly client: string
   /** Consecutive attempts on this account, this one included. */
@@ -119,26 +135,55 @@ export class Throttled extends Schema.TaggedError<Throttled>()("Throttled", {
   retryAfter: Schema.DurationFromSelf
 }) {}
 
-/** An attempt reserved on an account: report how the password check went. */
+/** An attempt reserved on an account: report how the password check went (`checked` does). */
 export interface Attempt {
   /** Attempts in a row on this account, this one included (0 when the per-account throttle is off). */
   readonly attempts: number
-  /** The password was right: clears the account's count. */
+  /** The password was right: starts clearing the account's count, without waiting for the store. */
   readonly succeeded: Effect.Effect<void>
   /** The password was wrong (or the e-mail unknown): runs `onLoginFailed`; the attempt is already counted. */
   readonly failed: Effect.Effect<void>
+  /** The password could not be checked (an outage, an interruption): gives the attempt back. */
+  readonly released: Effect.Effect<void>
 }
 
-/** Runs a password check under a reserved attempt: `failed` when the check fails, `succeeded` when it passes. */
+// A typed failure of the check is its verdict on the credentials, unless it says a dependency is down.
+const isVerdict = (cause: Cause.Cause<unknown>): boolean => {
+  const failures = Cause.failures(cause)
+  let verdict = false
+  for (const failure of failures) {
+    if (failure instanceof ServiceUnavailable) return false
+    verdict = true
+  }
+  return verdict
+}
+
+/**
+ * Runs a password check under a reserved attempt: `succeeded` when it passes, `failed` when it fails (its typed
+ * failures are verdicts on the credentials: wrong password, unknown e-mail, inactive user), `released` when it
+ * could not be made (a defect such as a storage or hash-queue `ServiceUnavailable`, a `ServiceUnavailable`
+ * failure, an interruption).
+ */
 export const checked = <A, E, R>(attempt: Attempt, check: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  check.pipe(
-    Effect.tapError(() => attempt.failed),
-    Effect.tap(() => attempt.succeeded)
+  Effect.uninterruptibleMask((restore) =>
+    Effect.flatMap(Effect.exit(restore(check)), (exit) =>
+      Exit.isSuccess(exit)
+        ? Effect.as(attempt.succeeded, exit.value)
+        : Effect.zipRight(isVerdict(exit.cause) ? restore(attempt.failed) : attempt.released, exit)
+    )
   )
 
-/** What `AccountStore.attempt` decided. */
+/** An attempt an `AccountStore` counted, as `release` needs it to give the attempt back. */
+export interface Reservation {
+  /** The count it belongs to: every count started after a reset or an expiry has a new one. */
+  readonly generation: string
+  /** This attempt. */
+  readonly id: string
+}
+
+/** What `AccountStore.send` decided. */
 export type AttemptResult =
-  | { readonly _tag: "Allowed"; readonly attempts: number }
+  | { readonly _tag: "Allowed"; readonly attempts: number; readonly reservation: Reservation }
   | { readonly _tag: "Refused"; readonly retryAfterMillis: number }
 
 /** The back-off in numbers, as stores receive it. */
@@ -160,20 +205,36 @@ export const delayAfter = (attempts: number, limits: AccountLimits): number =>
  * Where per-account attempts are counted. An attempt is one atomic step: refuse while the account waits (or has
  * reached `maxAttempts`), else count the attempt, set the next wait (`delayAfter`) and keep the count for
  * `windowMillis`. `send` starts it at once and returns the effect that waits for the answer, so that a login
- * overlaps it with its per-client check without forking a fiber. Store failures are defects (a 503 at the edge).
+ * overlaps it with its per-client check without forking a fiber; `reset` likewise, so that a right password
+ * need not wait for it. `release` gives an allowed attempt back, atomically too: the count drops by one, and the
+ * wait goes back to what it was before the attempt if no other attempt came since (else it stays: the later
+ * attempt's wait holds); an attempt of a count since reset or expired gives nothing back. Store failures are
+ * defects (a 503 at the edge).
  */
 export class AccountStore extends Context.Tag("effect-users/Throttle/AccountStore")<
   AccountStore,
   {
     readonly send: (key: string, now: number, limits: AccountLimits) => Effect.Effect<Effect.Effect<AttemptResult>>
-    readonly reset: (key: string) => Effect.Effect<void>
+    readonly release: (key: string, reservation: Reservation) => Effect.Effect<void>
+    readonly reset: (key: string) => Effect.Effect<Effect.Effect<void>>
   }
 >() {}
 
+interface MemoryEntry {
+  attempts: number
+  notBefore: number
+  expiresAt: number
+  readonly generation: string
+  /** The last attempt counted, and the wait before it. */
+  last: string | undefined
+  previousNotBefore: number
+}
+
 /** Account counts in this process's memory; expired entries are swept as new ones arrive. */
 export const makeAccountStoreMemory = (): Context.Tag.Service<AccountStore> => {
-  const entries = new Map<string, { attempts: number; notBefore: number; expiresAt: number }>()
+  const entries = new Map<string, MemoryEntry>()
   let writes = 0
+  let serial = 0
   const sweep = (now: number) => {
     for (const [key, entry] of entries) if (entry.expiresAt <= now) entries.delete(key)
   }
@@ -187,18 +248,38 @@ export const makeAccountStoreMemory = (): Context.Tag.Service<AccountStore> => {
     if (entry !== undefined && now < entry.notBefore) {
       return { _tag: "Refused", retryAfterMillis: entry.notBefore - now }
     }
+    const id = String(++serial)
+    const generation = entry?.generation ?? id
     const attempts = (entry?.attempts ?? 0) + 1
     entries.set(key, {
       attempts,
       notBefore: now + delayAfter(attempts, limits),
-      expiresAt: now + limits.windowMillis
+      expiresAt: now + limits.windowMillis,
+      generation,
+      last: id,
+      previousNotBefore: entry?.notBefore ?? 0
     })
-    return { _tag: "Allowed", attempts }
+    return { _tag: "Allowed", attempts, reservation: { generation, id } }
+  }
+  const release = (key: string, reservation: Reservation) => {
+    const entry = entries.get(key)
+    if (entry === undefined || entry.generation !== reservation.generation || entry.attempts < 1) return
+    if (entry.attempts === 1) return void entries.delete(key)
+    entry.attempts--
+    if (entry.last === reservation.id) {
+      entry.notBefore = entry.previousNotBefore
+      entry.last = undefined
+    }
   }
   return AccountStore.of({
     send: (key, now, limits) =>
       Effect.sync((): Effect.Effect<AttemptResult> => Effect.succeed(attempt(key, now, limits))),
-    reset: (key) => Effect.sync(() => void entries.delete(key))
+    release: (key, reservation) => Effect.sync(() => release(key, reservation)),
+    reset: (key) =>
+      Effect.sync(() => {
+        entries.delete(key)
+        return Effect.void
+      })
   })
 }
 
@@ -290,7 +371,7 @@ const accountLimitsOf = (policy: AccountPolicy): AccountLimits => ({
 const storeDown = (error: RateLimiter.RateLimitStoreError) =>
   Effect.die(new ServiceUnavailable({ reason: `rate-limit store unavailable: ${error.message}`, retryAfter: 5 }))
 
-const noAttempt: Attempt = { attempts: 0, succeeded: Effect.void, failed: Effect.void }
+const noAttempt: Attempt = { attempts: 0, succeeded: Effect.void, failed: Effect.void, released: Effect.void }
 
 const runHook = (name: string, hook: Effect.Effect<void, unknown>) =>
   hook.pipe(Effect.catchAllCause((cause) => Effect.logWarning(`Throttle hook ${name} failed`, cause)))
@@ -318,8 +399,9 @@ export const make = (
     const accountLimits =
       options.accounts === false ? undefined : accountLimitsOf({ ...defaultAccountPolicy, ...options.accounts })
 
-    const refuse = (event: ThrottledEvent) =>
-      Effect.logWarning("Request throttled").pipe(
+    const refuse = (given: ThrottledEvent) => {
+      const event = given.email === undefined ? given : { ...given, email: shownEmail(given.email) }
+      return Effect.logWarning("Request throttled").pipe(
         Effect.annotateLogs({
           route: event.route,
           scope: event.scope,
@@ -330,6 +412,7 @@ export const make = (
         Effect.zipRight(options.onThrottled ? runHook("onThrottled", options.onThrottled(event)) : Effect.void),
         Effect.zipRight(Effect.fail(new Throttled({ scope: event.scope, retryAfter: event.retryAfter })))
       )
+    }
 
     const consume = (
       route: Route,
@@ -376,17 +459,23 @@ export const make = (
             retryAfter: Duration.millis(Math.max(1, result.retryAfterMillis))
           })
         }
-        const event: LoginFailedEvent = { route: routeName, email, client, attempts: result.attempts }
+        const { attempts, reservation } = result
         return Effect.succeed({
-          attempts: result.attempts,
-          // The first attempt in a row left nothing to clear: a plain login costs one store operation.
-          succeeded: result.attempts > 1 ? accounts.reset(key) : Effect.void,
-          failed: Effect.logInfo("Password check failed").pipe(
-            Effect.annotateLogs({ route: routeName, client, email, attempts: result.attempts }),
-            Effect.zipRight(
-              options.onLoginFailed ? runHook("onLoginFailed", options.onLoginFailed(event)) : Effect.void
+          attempts,
+          // Not waited for: the limiter adds one store round-trip to a login, the attempt's.
+          succeeded: Effect.asVoid(accounts.reset(key)),
+          failed: Effect.suspend(() => {
+            const event: LoginFailedEvent = { route: routeName, email: shownEmail(email), client, attempts }
+            return Effect.logInfo("Password check failed").pipe(
+              Effect.annotateLogs({ route: routeName, client, email: event.email, attempts }),
+              Effect.zipRight(
+                options.onLoginFailed ? runHook("onLoginFailed", options.onLoginFailed(event)) : Effect.void
+              )
             )
-          )
+          }),
+          released: accounts
+            .release(key, reservation)
+            .pipe(Effect.catchAllCause((cause) => Effect.logWarning("Throttle: an attempt was not given back", cause)))
         })
       }
       return Effect.flatMap(
@@ -399,11 +488,11 @@ export const make = (
       Effect.flatten(startAccount(email, client, routeName))
 
     const clearAccount = (email: string) =>
-      accountLimits === undefined ? Effect.void : accounts.reset(`account:${emailKey(email)}`)
+      accountLimits === undefined ? Effect.void : Effect.flatten(accounts.reset(`account:${emailKey(email)}`))
 
     // The account's attempt is sent first and awaited after the per-client check: one round-trip of latency.
-    // When the client is refused, an account entry the attempt has just created is removed again, so that
-    // refused requests cannot fill the store with e-mails.
+    // When the client is refused, the attempt is given back: no password was checked, and refused requests
+    // cannot fill the store with e-mails.
     const login = (email: string, client: string): Effect.Effect<Attempt, Throttled> =>
       Effect.flatMap(startAccount(email, client, "login"), (pending) =>
         Effect.flatMap(Effect.either(route("login", client)), (byClient) =>
@@ -411,7 +500,7 @@ export const make = (
             ? pending
             : Effect.flatMap(Effect.either(pending), (attempt) =>
                 Effect.zipRight(
-                  attempt._tag === "Right" && attempt.right.attempts === 1 ? clearAccount(email) : Effect.void,
+                  attempt._tag === "Right" ? attempt.right.released : Effect.void,
                   Effect.fail(byClient.left)
                 )
               )

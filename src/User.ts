@@ -29,16 +29,63 @@ export type IdOf<U extends BaseUser> = U["id"]
 /** An e-mail as it is stored and looked up: trimmed, in Unicode NFC (one spelling for "é", composed or not). */
 export const normalizeEmail = (email: string): string => email.trim().normalize("NFC")
 
+// JavaScript has no case folding, so it is built from full case mappings: toUpperCase applies the one-to-many
+// mappings folding needs (ß → SS, ﬁ → FI), the last toLowerCase brings every variant to one form (σ/ς/Σ,
+// K/Kelvin sign), and the first one takes ẞ (no upper case) to ß. This joins a few more pairs than
+// CaseFolding.txt (dotless ı with i); joining only ever refuses a lookalike, never splits an account.
+const fold = (text: string): string => text.toLowerCase().toUpperCase().toLowerCase().normalize("NFC")
+
 /**
- * The canonical key of an e-mail: two addresses are one account exactly when their keys are equal. It is
- * the normalised e-mail under full Unicode case folding, so `Émile@`/`émile@` and `ß`/`SS` are one address.
+ * A domain as DNS knows it: the WHATWG URL host parser's IDNA (UTS #46, non-transitional) ASCII form, lower
+ * case. Unlike folding it keeps `straße.de` and `strasse.de` apart (two names, two owners); undefined for what is
+ * not a host name (an address literal such as `[192.0.2.1]`, numbers the parser would read as IPv4, too long).
  */
-export const emailKey = (email: string): string =>
-  // JavaScript has no case folding, so it is built from full case mappings: toUpperCase applies the one-to-many
-  // mappings folding needs (ß → SS, ﬁ → FI), the last toLowerCase brings every variant to one form (σ/ς/Σ,
-  // K/Kelvin sign), and the first one takes ẞ (no upper case) to ß. This joins a few more pairs than
-  // CaseFolding.txt (dotless ı with i); joining only ever refuses a lookalike, never splits an account.
-  normalizeEmail(email).toLowerCase().toUpperCase().toLowerCase().normalize("NFC")
+const domainKey = (domain: string): string | undefined => {
+  // What the URL parser would cut off, drop or read as another part of a URL is not part of a DNS name.
+  if (domain === "" || /[/?#@:\\[\]%\s\p{C}]/u.test(domain)) return undefined
+  try {
+    const host = new URL(`http://${domain}`).hostname
+    // DNS names are 253 characters at most; an IDNA form longer than that names nothing.
+    return /^[\d.]+$/.test(host) || host.length > 253 ? undefined : host
+  } catch {
+    return undefined
+  }
+}
+
+/** The local part and the domain of a normalised address (split at its last `@`). */
+const split = (email: string): readonly [local: string, domain: string | undefined] => {
+  const at = email.lastIndexOf("@")
+  return at < 0 ? [email, undefined] : [email.slice(0, at), email.slice(at + 1)]
+}
+
+/**
+ * The canonical key of an e-mail: two addresses are one account exactly when their keys are equal. The local
+ * part is the normalised text under full Unicode case folding, so `Émile@`/`émile@` and `ß`/`SS` are one address
+ * (a lookalike is refused, never registered beside the original); the domain is its DNS name, so `straße.de` and
+ * `strasse.de`, which belong to different owners, are not one.
+ */
+export const emailKey = (email: string): string => {
+  const [local, domain] = split(normalizeEmail(email))
+  if (domain === undefined) return fold(local)
+  return `${fold(local)}@${domainKey(domain) ?? fold(domain)}`
+}
+
+/**
+ * Whether two addresses name the same mailbox strictly enough to hand an account from one to the other (linking
+ * an OAuth account by e-mail): the same domain by DNS name and the same local part but for letter case, without
+ * the foldings of `emailKey` that join distinct mailboxes (`straße@` and `strasse@` may belong to two people).
+ */
+export const sameMailbox = (a: string, b: string): boolean => {
+  const [localA, domainA] = split(normalizeEmail(a))
+  const [localB, domainB] = split(normalizeEmail(b))
+  if (domainA === undefined || domainB === undefined) return false
+  const dnsA = domainKey(domainA)
+  return (
+    dnsA !== undefined &&
+    dnsA === domainKey(domainB) &&
+    localA.toLowerCase().normalize("NFC") === localB.toLowerCase().normalize("NFC")
+  )
+}
 
 // Control (NUL included), format (zero-width, bidi), line and paragraph separator characters: invisible or
 // unprintable, they would make one address look like another. Lone surrogates, private-use and unassigned code

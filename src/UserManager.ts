@@ -25,6 +25,7 @@ import {
   normalizeEmail,
   type OAuthAccount,
   type OAuthAccountCreate,
+  sameMailbox,
   type User,
   type UserCreate,
   type UserInsert,
@@ -503,8 +504,10 @@ export const make = Effect.gen(function* () {
     if (Option.isSome(owner)) {
       if (!options?.associateByEmail) return yield* new UserAlreadyExists()
       // Linking by e-mail hands the local account to whoever controls the provider account: only when both
-      // sides proved they own the address.
-      const verified = options.emailVerified === true && owner.value.isVerified
+      // sides proved they own the address, and it is the same mailbox, not merely the same key (`straße@` and
+      // `strasse@` are one key, which refuses a lookalike registration, but may be two people's mailboxes).
+      const verified =
+        options.emailVerified === true && owner.value.isVerified && sameMailbox(owner.value.email, account.accountEmail)
       if (!verified && !options.dangerouslyAssociateUnverifiedEmail) return yield* new UserAlreadyExists()
       return yield* repository
         .addOAuthAccount(owner.value, account)

@@ -8,8 +8,8 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import { optional } from "./internal/config.js"
 
 /** The settings as given; everything but the secrets has a default. */
 export interface UserManagerOptions {
@@ -64,8 +64,6 @@ export const makeSettings = (
       verificationTokenAudience: options.verificationTokenAudience ?? "effect-users:verify"
     }
   })
-
-const optional = <A>(config: Config.Config<A>) => Config.map(Config.option(config), Option.getOrUndefined)
 
 /** The environment variables `layerConfig()` reads when given no config. */
 export const fromEnv: Config.Config.Wrap<UserManagerOptions> = {

@@ -2,16 +2,11 @@
  * `npm start` with `OIDC_*` set to a running OpenID Provider: the example server mounts it, `/openapi.json`
  * (what `/docs` shows) lists its routes, and a browser logs in through it and gets a session cookie.
  */
-import { type ChildProcess, spawn } from "node:child_process"
-import { rmSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import { assert, layer } from "@effect/vitest"
 import { Context, Effect, Layer } from "effect"
 import { makeBrowser } from "./utils/Browser.js"
+import { exampleServer } from "./utils/ExampleServer.js"
 import { freePort, startOidcProvider, type TestAccount } from "./utils/OidcProvider.js"
-
-const root = new URL("../", import.meta.url).pathname
 
 class Example extends Context.Tag("test/Example")<
   Example,
@@ -30,39 +25,15 @@ const ExampleServer = Layer.scoped(
       accounts,
       redirectUris: [`${base}/auth/oidc/callback`, `${base}/auth/oidc/associate/callback`]
     })
-    const file = join(tmpdir(), `effect-users-example-oauth-${process.pid}-${Date.now()}.db`)
-    yield* Effect.acquireRelease(
-      Effect.async<ChildProcess>((resume) => {
-        const child = spawn(process.execPath, ["--import", "tsx", "examples/server.ts"], {
-          cwd: root,
-          env: {
-            ...process.env,
-            PORT: String(port),
-            SQLITE_FILE: file,
-            DATABASE_URL: "",
-            OIDC_ISSUER: op.issuer,
-            OIDC_CLIENT_ID: "example",
-            OIDC_CLIENT_SECRET: "example-secret-example-secret",
-            OIDC_REDIRECT_URL: `${base}/auth/oidc/callback`
-          },
-          stdio: ["ignore", "pipe", "pipe"]
-        })
-        let output = ""
-        const onData = (chunk: Buffer) => {
-          output += chunk.toString()
-          if (output.includes("Listening on")) resume(Effect.succeed(child))
-        }
-        child.stdout!.on("data", onData)
-        child.stderr!.on("data", onData)
-        child.on("exit", (code) => resume(Effect.dieMessage(`the example server exited (${code}): ${output}`)))
-      }),
-      (child) =>
-        Effect.async<void>((resume) => {
-          child.removeAllListeners("exit")
-          child.on("exit", () => resume(Effect.void))
-          child.kill("SIGTERM")
-        }).pipe(Effect.ensuring(Effect.sync(() => rmSync(file, { force: true }))))
-    )
+    yield* exampleServer({
+      port,
+      env: {
+        OIDC_ISSUER: op.issuer,
+        OIDC_CLIENT_ID: "example",
+        OIDC_CLIENT_SECRET: "example-secret-example-secret",
+        OIDC_REDIRECT_URL: `${base}/auth/oidc/callback`
+      }
+    })
     return { base, accounts }
   })
 )

@@ -3,55 +3,24 @@
  * writes the hashed token there, the cookie authenticates, logout deletes it. Without REDIS_URL (the other
  * example tests pass it empty) the sessions stay in the database.
  */
-import { type ChildProcess, spawn } from "node:child_process"
-import { rmSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import { afterAll, assert, beforeAll, it } from "@effect/vitest"
+import { type ExampleServer, startExampleServer } from "./utils/ExampleServer.js"
 import { describeRedis, freshPrefix, keysUnder, serverUrl } from "./utils/RedisTest.js"
-
-const root = new URL("../", import.meta.url).pathname
-const file = join(tmpdir(), `effect-users-redis-server-test-${process.pid}.db`)
-const port = 17_000 + (process.pid % 1000)
-const base = `http://127.0.0.1:${port}`
 
 describeRedis("npm start with REDIS_URL", () => {
   const prefix = freshPrefix("server")
-  let server: ChildProcess
-  let output = ""
+  let server: ExampleServer
+  let base = ""
 
   beforeAll(async () => {
-    rmSync(file, { force: true })
-    server = spawn(process.execPath, ["--import", "tsx", "examples/server.ts"], {
-      cwd: root,
-      env: {
-        ...process.env,
-        PORT: String(port),
-        SQLITE_FILE: file,
-        DATABASE_URL: "",
-        REDIS_URL: serverUrl,
-        REDIS_KEY_PREFIX: prefix
-      },
-      stdio: ["ignore", "pipe", "pipe"]
-    })
-    await new Promise<void>((resolve, reject) => {
-      const onData = (chunk: Buffer) => {
-        output += chunk.toString()
-        if (output.includes("Listening on")) resolve()
-      }
-      server.stdout!.on("data", onData)
-      server.stderr!.on("data", onData)
-      server.on("exit", (code) => reject(new Error(`server exited (${code}): ${output}`)))
-    })
+    server = await startExampleServer({ env: { REDIS_URL: serverUrl, REDIS_KEY_PREFIX: prefix } })
+    base = server.base
   }, 60_000)
 
-  afterAll(() => {
-    server.kill("SIGKILL")
-    rmSync(file, { force: true })
-  })
+  afterAll(() => server?.stop())
 
   it("cookie sessions live in Redis: login writes the token's digest, logout deletes it", async () => {
-    assert.include(output, `Sessions: Redis (REDIS_URL), keys under ${prefix}`)
+    assert.include(server.output(), `Sessions: Redis (REDIS_URL), keys under ${prefix}`)
     const email = `gawain.${Date.now()}@camelot.bt`
     const password = "correct-horse-battery"
     const registered = await fetch(`${base}/auth/register`, {

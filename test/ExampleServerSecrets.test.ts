@@ -5,8 +5,9 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { checkSecrets, devSecrets, isLoopback } from "../examples/devSecrets.js"
+import { baseEnv, root } from "./utils/ExampleServer.js"
+import { freePort } from "./utils/LocalServer.js"
 
-const root = new URL("../", import.meta.url).pathname
 const secrets = {
   USERS_AUTH_SECRET: "a-real-auth-secret-of-at-least-32-bytes!",
   USERS_VERIFICATION_TOKEN_SECRET: "a-real-verify-secret-of-at-least-32-bytes",
@@ -15,13 +16,13 @@ const secrets = {
 const names = Object.keys(devSecrets)
 
 /** Runs `npm start`'s script until it prints "Listening on" (then stops it) or exits; its output and exit code. */
-const start = (env: Record<string, string>, timeoutMs = 60_000) =>
-  new Promise<{ readonly code: number | null; readonly output: string; readonly listened: boolean }>(
+const start = async (env: Record<string, string>, timeoutMs = 60_000) => {
+  const port = String(await freePort())
+  return new Promise<{ readonly code: number | null; readonly output: string; readonly listened: boolean }>(
     (resolve, reject) => {
-      const file = join(tmpdir(), `effect-users-secrets-test-${process.pid}-${Date.now()}.db`)
-      const port = String(19_000 + (process.pid % 1000))
+      const file = join(tmpdir(), `effect-users-secrets-test-${crypto.randomUUID()}.db`)
       const { USERS_AUTH_SECRET, USERS_VERIFICATION_TOKEN_SECRET, USERS_RESET_PASSWORD_TOKEN_SECRET, ...rest } =
-        process.env
+        baseEnv()
       void USERS_AUTH_SECRET
       void USERS_VERIFICATION_TOKEN_SECRET
       void USERS_RESET_PASSWORD_TOKEN_SECRET
@@ -52,6 +53,7 @@ const start = (env: Record<string, string>, timeoutMs = 60_000) =>
       })
     }
   )
+}
 
 describe("npm start and the development secrets", () => {
   it("loopback hosts are 127.0.0.0/8, ::1 and localhost; nothing else", () => {

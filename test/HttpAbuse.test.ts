@@ -485,7 +485,7 @@ const abuseSuite = (name: string, client: Layer.Layer<SqlClient.SqlClient, unkno
     )
 
     it.effect(
-      "while a 60 MB body is refused, another endpoint answers within 50 ms",
+      "while a 60 MB body is refused, another endpoint answers within 150 ms",
       () =>
         Effect.gen(function* () {
           const port = yield* serverPort
@@ -515,12 +515,13 @@ const abuseSuite = (name: string, client: Layer.Layer<SqlClient.SqlClient, unkno
               return Math.max(...latencies)
             })
           for (const contentLength of [false, true]) {
-            // A blocked event loop fails every attempt by far; a busy shared machine fails one now and then.
+            // A body parsed or buffered whole blocks the loop for 430-780 ms here; an idle ping is 1-20 ms, and a
+            // busy shared machine stretches one attempt now and then, so the best of three must stay under 150 ms.
             const worst: Array<number> = []
-            while (worst.length < 3 && !worst.some((ms) => ms < 50)) worst.push(yield* attempt(contentLength))
+            while (worst.length < 3 && !worst.some((ms) => ms < 150)) worst.push(yield* attempt(contentLength))
             const label = `worst pings ${worst.map((ms) => ms.toFixed(1)).join(", ")} ms`
             assert.isTrue(
-              worst.some((ms) => ms < 50),
+              worst.some((ms) => ms < 150),
               `${label} (${contentLength ? "Content-Length" : "chunked"})`
             )
           }

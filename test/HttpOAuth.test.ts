@@ -5,8 +5,7 @@
  */
 import { createHash } from "node:crypto"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
-import { HttpApi, HttpApiBuilder } from "@effect/platform"
-import { NodeHttpServer } from "@effect/platform-node"
+import { HttpApi } from "@effect/platform"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, describe, it, layer } from "@effect/vitest"
 import { Cause, Context, Effect, Exit, Layer, Redacted } from "effect"
@@ -14,20 +13,17 @@ import {
   AccessTokenStore,
   AuthBackend,
   AuthStrategy,
-  Migrations,
   OAuth,
   OAuthProvider,
   OAuthStateStore,
-  PasswordHasher,
-  SqlAccessTokenStore,
-  SqlOAuthStateStore,
   SqlUserRepository,
   UserManager,
   UsersApi
 } from "effect-users"
 import { makeBrowser } from "./utils/Browser.js"
+import { serveOAuth } from "./utils/OAuthServer.js"
 import { freePort } from "./utils/OidcProvider.js"
-import { freshEmail, makeFakeHasher, testConfig } from "./utils/TestUsers.js"
+import { freshEmail, testConfig } from "./utils/TestUsers.js"
 
 const secret = Redacted.make("auth-secret-auth-secret-auth-secret-auth")
 const stateSecret = Redacted.make("state-secret-state-secret-state-secret")
@@ -124,24 +120,13 @@ const Server = Layer.unwrapScoped(
       .add(GitHub.associateGroup)
       .add(Down.group)
       .add(Down.associateGroup)
-    const UsersLive = Users.layer(Api)
-    return HttpApiBuilder.serve().pipe(
-      Layer.provide(HttpApiBuilder.api(Api)),
-      Layer.provide(Layer.merge(GitHub.layer(Api), Down.layer(Api)).pipe(Layer.provide(UsersLive))),
-      Layer.provide(UsersLive),
-      Layer.provideMerge(
-        UserManager.layer.pipe(
-          Layer.provide([SqlUserRepository.layer, testConfig(), PasswordHasher.layer(makeFakeHasher().service)]),
-          Layer.provideMerge(SqlOAuthStateStore.layer),
-          Layer.provideMerge(SqlAccessTokenStore.layer),
-          Layer.provideMerge(Migrations.layer()),
-          Layer.provideMerge(SqliteClient.layer({ filename: ":memory:" }))
-        )
-      ),
-      Layer.provideMerge(NodeHttpServer.layer(createServer, { port, host: "127.0.0.1" })),
-      Layer.provideMerge(Layer.succeed(GitHubServer, { ...github, base })),
-      Layer.orDie
-    )
+    return serveOAuth({
+      api: Api,
+      users: Users.layer(Api),
+      oauth: Layer.merge(GitHub.layer(Api), Down.layer(Api)),
+      client: SqliteClient.layer({ filename: ":memory:" }),
+      port
+    }).pipe(Layer.provideMerge(Layer.succeed(GitHubServer, { ...github, base })), Layer.orDie)
   })
 )
 

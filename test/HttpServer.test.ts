@@ -1,46 +1,24 @@
-import { type ChildProcess, spawn } from "node:child_process"
-import { existsSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { existsSync } from "node:fs"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { waitFor } from "./utils/Eventually.js"
-
-const root = new URL("../", import.meta.url).pathname
-const file = join(tmpdir(), `effect-users-server-test-${process.pid}.db`)
-const port = 18_000 + (process.pid % 1000)
-const base = `http://127.0.0.1:${port}`
+import { type ExampleServer, startExampleServer } from "./utils/ExampleServer.js"
 
 describe("npm start (examples/server.ts)", () => {
-  let server: ChildProcess
-  let output = ""
+  let server: ExampleServer
+  let base = ""
+  const output = () => server.output()
 
   beforeAll(async () => {
-    rmSync(file, { force: true })
-    server = spawn(process.execPath, ["--import", "tsx", "examples/server.ts"], {
-      cwd: root,
-      env: { ...process.env, PORT: String(port), SQLITE_FILE: file, DATABASE_URL: "", REDIS_URL: "" },
-      stdio: ["ignore", "pipe", "pipe"]
-    })
-    await new Promise<void>((resolve, reject) => {
-      const onData = (chunk: Buffer) => {
-        output += chunk.toString()
-        if (output.includes("Listening on")) resolve()
-      }
-      server.stdout!.on("data", onData)
-      server.stderr!.on("data", onData)
-      server.on("exit", (code) => reject(new Error(`server exited (${code}): ${output}`)))
-    })
-  })
+    server = await startExampleServer()
+    base = server.base
+  }, 60_000)
 
-  afterAll(() => {
-    server.kill("SIGKILL")
-    rmSync(file, { force: true })
-  })
+  afterAll(() => server?.stop())
 
   it("warns loudly about development secrets and creates the SQLite file", () => {
-    assert.include(output, "DEVELOPMENT SECRETS IN USE")
-    assert.include(output, "127.0.0.1")
-    assert.isTrue(existsSync(file))
+    assert.include(output(), "DEVELOPMENT SECRETS IN USE")
+    assert.include(output(), "127.0.0.1")
+    assert.isTrue(existsSync(server.sqliteFile))
   })
 
   it("serves the API and /docs; hooks print the verification token", async () => {
@@ -66,8 +44,8 @@ describe("npm start (examples/server.ts)", () => {
 
     await fetch(`${base}/auth/request-verify-token`, { method: "POST", headers: json, body: JSON.stringify({ email }) })
     const token = /Verification token: [\w-]+\.[\w-]+\.[\w-]+/
-    await waitFor(() => token.test(output), "the verification token in the server's output")
-    assert.notInclude(output, password)
+    await waitFor(() => token.test(output()), "the verification token in the server's output")
+    assert.notInclude(output(), password)
 
     const docs = await fetch(`${base}/docs`)
     assert.strictEqual(docs.status, 200)
@@ -75,9 +53,9 @@ describe("npm start (examples/server.ts)", () => {
   })
 
   it("shuts down cleanly on SIGTERM", async () => {
-    server.removeAllListeners("exit")
-    const done = new Promise<number | null>((resolve) => server.once("exit", (code) => resolve(code)))
-    server.kill("SIGTERM")
+    const child = server.process
+    const done = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
+    child.kill("SIGTERM")
     const code = await done
     assert.strictEqual(code, 0)
   })

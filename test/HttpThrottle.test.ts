@@ -1,7 +1,7 @@
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, layer } from "@effect/vitest"
-import { Effect, Layer, Logger } from "effect"
-import { Throttle } from "effect-users"
+import { Effect, Layer, Logger, Redacted } from "effect"
+import { type PasswordHasherService, queueFull, Throttle, UserManager } from "effect-users"
 import { makeServer, nextToken, type Reply, request } from "./utils/HttpTest.js"
 import { freshEmail, makeFakeHasher } from "./utils/TestUsers.js"
 
@@ -76,12 +76,75 @@ layer(
     })
   )
 
+  it.effect("after a first-try login the next five wrong passwords are answered as usual, the sixth waits", () =>
+    Effect.gen(function* () {
+      const email = freshEmail("first-try")
+      assert.strictEqual((yield* register(email)).status, 201)
+      assert.strictEqual((yield* login(email, password)).status, 200)
+      const statuses: Array<number> = []
+      for (let i = 0; i < 6; i++) statuses.push((yield* login(email, `typo-${i}`)).status)
+      assert.deepStrictEqual(statuses, [400, 400, 400, 400, 400, 429])
+    })
+  )
+
+  it.effect("an inactive user's right password counts as a failed attempt, like a wrong one", () =>
+    Effect.gen(function* () {
+      const users = yield* UserManager
+      const email = freshEmail("inactive")
+      yield* users.create({ email, password: Redacted.make(password), isActive: false }).pipe(Effect.orDie)
+      const statuses: Array<number> = []
+      for (let i = 0; i < 6; i++) statuses.push((yield* login(email, i === 2 ? password : "wrong")).status)
+      assert.deepStrictEqual(statuses, [400, 400, 400, 400, 400, 429])
+    })
+  )
+
   it.effect("the e-mail's canonical key is the account: another spelling shares the count", () =>
     Effect.gen(function* () {
       const email = freshEmail("spelling")
       for (let i = 0; i < 5; i++) assert.strictEqual((yield* login(email, "wrong")).status, 400)
       assertThrottled(yield* login(`  ${email.toUpperCase()}`, "wrong"))
     })
+  )
+})
+
+// A hasher that can be made to fail: a full queue (503), or a bug (500).
+const fragile = makeFakeHasher()
+let hasherFault: "queueFull" | "bug" | undefined
+const fragileHasher: PasswordHasherService = {
+  ...fragile.service,
+  verify: (plain, hashed) =>
+    hasherFault === "queueFull"
+      ? Effect.die(queueFull())
+      : hasherFault === "bug"
+        ? Effect.dieMessage("hasher bug")
+        : fragile.service.verify(plain, hashed)
+}
+layer(
+  makeServer(
+    db(),
+    { throttle: Throttle.layerMemory({ clients: { login: false }, accounts: { baseDelay: "1 hour" } }) },
+    {},
+    fragileHasher
+  ).layer,
+  { excludeTestServices: true }
+)("a password check that could not be made", (it) => {
+  it.effect("503s and 500s count no attempt: after many, the right password logs in at once", () =>
+    Effect.gen(function* () {
+      const email = freshEmail("outage")
+      assert.strictEqual((yield* register(email)).status, 201)
+      // Four wrong passwords stay counted through the outage: the owner's right one is the fifth attempt.
+      for (let i = 0; i < 4; i++) assert.strictEqual((yield* login(email, "stranger-guess")).status, 400)
+      hasherFault = "queueFull"
+      for (let i = 0; i < 8; i++) {
+        const reply = yield* login(email, password)
+        assert.strictEqual(reply.status, 503)
+        assert.strictEqual(reply.headers.get("retry-after"), "1")
+      }
+      hasherFault = "bug"
+      for (let i = 0; i < 3; i++) assert.strictEqual((yield* login(email, password)).status, 500)
+      hasherFault = undefined
+      assert.strictEqual((yield* login(email, password)).status, 200)
+    }).pipe(Effect.ensuring(Effect.sync(() => (hasherFault = undefined))))
   )
 })
 
@@ -152,6 +215,66 @@ layer(short.layer.pipe(Layer.provide(capture)), { excludeTestServices: true })(
     )
   }
 )
+
+// A server logging into a test logger, with both throttle hooks recording what they are given.
+const junkLogs: Array<{ message: string; annotations: Record<string, unknown> }> = []
+const hookEvents: Array<Throttle.ThrottledEvent | Throttle.LoginFailedEvent> = []
+layer(
+  makeServer(db(), {
+    throttle: Throttle.layerMemory({
+      clients: { login: false },
+      accounts: { freeAttempts: 2, baseDelay: "1 hour" },
+      onThrottled: (event) => Effect.sync(() => hookEvents.push(event)),
+      onLoginFailed: (event) => Effect.sync(() => hookEvents.push(event))
+    })
+  }).layer.pipe(
+    Layer.provide(
+      Logger.replace(
+        Logger.defaultLogger,
+        Logger.make(({ annotations, message }) => {
+          junkLogs.push({ message: String(message), annotations: Object.fromEntries(annotations) })
+        })
+      )
+    )
+  ),
+  { excludeTestServices: true }
+)("login usernames in logs and hooks", (it) => {
+  it.effect("a username that is not an e-mail is never logged: no control characters, no password", () =>
+    Effect.gen(function* () {
+      const injected = "x@camelot.bt\n[20:30:00.000] INFO (#1): Reset token: FAKE"
+      const usernames = [injected, "x@camelot.bt\u001b[2J", "nul\u0000@camelot.bt", "Hunter2-secret"]
+      for (const username of usernames) {
+        for (let i = 0; i < 2; i++) assert.strictEqual((yield* login(username, "wrong")).status, 400)
+        assertThrottled(yield* login(username, "wrong"))
+      }
+      const lines = junkLogs.filter((line) => /Password check failed|Request throttled/.test(line.message))
+      assert.strictEqual(lines.length, 12)
+      for (const line of lines) assert.strictEqual(line.annotations.email, Throttle.notAnEmail)
+      assert.strictEqual(hookEvents.length, 12)
+      for (const event of hookEvents) assert.strictEqual(event.email, Throttle.notAnEmail)
+      const written = [
+        ...junkLogs.flatMap((line) => [line.message, ...Object.values(line.annotations).map(String)]),
+        ...hookEvents.map((event) => String(event.email))
+      ].join(" ")
+      for (const leak of ["\n", "\u001b", "\u0000", "Hunter2-secret", "FAKE"]) assert.notInclude(written, leak)
+    })
+  )
+
+  it.effect("an e-mail is logged and given to the hooks as the address, trimmed", () =>
+    Effect.gen(function* () {
+      const email = freshEmail("shown")
+      junkLogs.length = 0
+      hookEvents.length = 0
+      assert.strictEqual((yield* login(`  ${email} `, "wrong")).status, 400)
+      const failed = junkLogs.find((line) => line.message.includes("Password check failed"))
+      assert.strictEqual(failed?.annotations.email, email)
+      assert.deepStrictEqual(
+        hookEvents.map((event) => event.email),
+        [email]
+      )
+    })
+  )
+})
 
 const limited = { limit: 2, window: "1 minute" } as const
 layer(

@@ -28,6 +28,22 @@ const tablesOf = Effect.gen(function* () {
   return rows.map((row) => row.name)
 })
 
+/** Inserts an active, unverified user row as an older schema holds it, bypassing the repository. */
+const insertUser = (table: string, email: string) =>
+  Effect.flatMap(
+    SqlClient.SqlClient,
+    (sql) =>
+      sql`INSERT INTO ${sql(table)} ${sql.insert({
+        id: crypto.randomUUID(),
+        email,
+        hashed_password: "x",
+        // 1/0: SQLite's driver refuses booleans, and PostgreSQL reads them as booleans.
+        is_active: 1,
+        is_superuser: 0,
+        is_verified: 0
+      })}`
+  )
+
 const migrationSpec = (name: string, client: () => Layer.Layer<SqlClient.SqlClient, unknown>) =>
   describe(name, () => {
     it.live("create the tables once; a second run applies nothing", () =>
@@ -36,7 +52,7 @@ const migrationSpec = (name: string, client: () => Layer.Layer<SqlClient.SqlClie
         const applied = yield* Migrations.run(tables)
         assert.deepStrictEqual(
           applied.map(([id]) => id),
-          [1, 2, 3, 4, 5, 6, 7, 8, 9]
+          [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
         )
         assert.includeMembers(yield* tablesOf, [
           tables.userTable,
@@ -80,15 +96,7 @@ const migrationSpec = (name: string, client: () => Layer.Layer<SqlClient.SqlClie
         const first = Migrations.migrations(tables)["0001_create_user"]!
         yield* first
         for (const email of ["Gareth@Orkney.bt", "gareth@orkney.bt", "GARETH@ORKNEY.BT", "gaheris@orkney.bt"]) {
-          yield* sql`INSERT INTO ${sql(tables.userTable)} ${sql.insert({
-            id: crypto.randomUUID(),
-            email,
-            hashed_password: "x",
-            // 1/0: SQLite's driver refuses booleans, and PostgreSQL reads them as booleans.
-            is_active: 1,
-            is_superuser: 0,
-            is_verified: 0
-          })}`
+          yield* insertUser(tables.userTable, email)
         }
         const error = yield* Effect.flip(Migrations.run(tables))
         assert.strictEqual(error._tag, "EmailCaseConflict")
@@ -108,7 +116,7 @@ const migrationSpec = (name: string, client: () => Layer.Layer<SqlClient.SqlClie
         const applied = yield* Migrations.run(tables)
         assert.deepStrictEqual(
           applied.map(([id]) => id),
-          [1, 2, 3, 4, 5, 6, 7, 8, 9]
+          [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
         )
       }).pipe(Effect.provide(client()))
     )
@@ -148,7 +156,7 @@ const migrationSpec = (name: string, client: () => Layer.Layer<SqlClient.SqlClie
         yield* sql`DELETE FROM ${sql(tables.oauthAccountTable)} WHERE user_id = ${users[1]!.id} OR oauth_name = 'github'`
         assert.deepStrictEqual(
           (yield* Migrations.run(tables)).map(([id]) => id),
-          [1, 2, 3, 4, 5, 6, 7, 8, 9]
+          [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
         )
         const again = yield* Effect.exit(link(users[1]!.id, "google", "111"))
         assert.strictEqual(again._tag, "Failure")
@@ -177,16 +185,7 @@ const migrationSpec = (name: string, client: () => Layer.Layer<SqlClient.SqlClie
           "émile@zola.fr",
           "kay@camelot.bt"
         ]
-        for (const email of emails) {
-          yield* sql`INSERT INTO ${sql(tables.userTable)} ${sql.insert({
-            id: crypto.randomUUID(),
-            email,
-            hashed_password: "x",
-            is_active: 1,
-            is_superuser: 0,
-            is_verified: 0
-          })}`
-        }
+        for (const email of emails) yield* insertUser(tables.userTable, email)
         const error = yield* Effect.flip(Migrations.run(tables))
         assert.strictEqual(error._tag, "EmailCaseConflict")
         const conflict = error as Migrations.EmailCaseConflict
@@ -199,7 +198,7 @@ const migrationSpec = (name: string, client: () => Layer.Layer<SqlClient.SqlClie
         yield* sql`DELETE FROM ${sql(tables.userTable)} WHERE email IN (${emails[1]!}, ${emails[2]!})`
         assert.deepStrictEqual(
           (yield* Migrations.run(tables)).map(([id]) => id),
-          [1, 2, 3, 4, 5, 6, 7, 8, 9]
+          [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
         )
         const rows = yield* sql<{
           email: string
@@ -222,6 +221,68 @@ const migrationSpec = (name: string, client: () => Layer.Layer<SqlClient.SqlClie
           })
         )
         assert.strictEqual(taken._tag, "UserAlreadyExists")
+      }).pipe(Effect.provide(client()))
+    )
+
+    it.live("0010 rewrites keys whose domain is its DNS name now; refuses two spellings of one DNS name", () =>
+      Effect.gen(function* () {
+        const sql = yield* SqlClient.SqlClient
+        const tables = freshTables()
+        const { table: _, oauthStateTable: _state, ...repositoryTables } = tables
+        const steps = Migrations.migrations(tables)
+        const ids = Object.keys(steps).sort()
+        for (const id of ids.filter((id) => id < "0010")) yield* steps[id]!
+        // Keys as 0005 wrote them before 0010: the domain case-folded like the local part.
+        const before: Array<readonly [email: string, key: string]> = [
+          ["kay@ｓｔｒａｓｓｅ.de", "kay@ｓｔｒａｓｓｅ.de"],
+          ["kay@straße.de", "kay@strasse.de"],
+          ["Gauß@Göttingen.de", "gauss@göttingen.de"],
+          ["lancelot@camelot.bt", "lancelot@camelot.bt"]
+        ]
+        const insert = (email: string, key: string) =>
+          sql`INSERT INTO ${sql(tables.userTable)} ${sql.insert({
+            id: crypto.randomUUID(),
+            email,
+            hashed_password: "x",
+            is_active: 1,
+            is_superuser: 0,
+            is_verified: 0,
+            email_key: key
+          })}`
+        for (const [email, key] of before) yield* insert(email, key)
+        // The fullwidth spelling's new key is the one straße.de's row holds until it moves too.
+        yield* steps["0010_user_email_key_idna"]!
+        const rows = yield* sql<{ email: string; email_key: string }>`SELECT email, email_key FROM ${sql(
+          tables.userTable
+        )}`
+        assert.sameDeepMembers(
+          rows.map((row) => [row.email, row.email_key]),
+          [
+            ["kay@straße.de", "kay@xn--strae-oqa.de"],
+            ["kay@ｓｔｒａｓｓｅ.de", "kay@strasse.de"],
+            ["Gauß@Göttingen.de", "gauss@xn--gttingen-n4a.de"],
+            ["lancelot@camelot.bt", "lancelot@camelot.bt"]
+          ]
+        )
+        const repository = yield* Effect.provide(UserRepository, SqlUserRepository.layerWith(repositoryTables))
+        assert.strictEqual(
+          Option.getOrThrow(yield* repository.getByEmail("KAY@STRASSE.DE")).email,
+          "kay@ｓｔｒａｓｓｅ.de"
+        )
+        assert.strictEqual(
+          Option.getOrThrow(yield* repository.getByEmail("kay@xn--strae-oqa.de")).email,
+          "kay@straße.de"
+        )
+
+        // Two spellings of one DNS name that the folding kept apart are one address now: refused, both named.
+        yield* insert("kay@xn--gttingen-n4a.de", "kay@xn--gttingen-n4a.de")
+        yield* insert("kay@göttingen.de", "kay@göttingen.de")
+        const error = yield* Effect.flip(steps["0010_user_email_key_idna"]!)
+        assert.strictEqual(error._tag, "EmailCaseConflict")
+        assert.sameMembers(
+          [...(error as Migrations.EmailCaseConflict).emails],
+          ["kay@xn--gttingen-n4a.de", "kay@göttingen.de"]
+        )
       }).pipe(Effect.provide(client()))
     )
   })

@@ -1,13 +1,8 @@
-import { type ChildProcess, spawn } from "node:child_process"
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { fileURLToPath } from "node:url"
 import { afterAll, assert, describe, it } from "@effect/vitest"
-
-const root = fileURLToPath(new URL("../", import.meta.url))
-const port = 20_000 + (process.pid % 1000)
-const base = `http://127.0.0.1:${port}`
+import { type ExampleServer, root, startExampleServer } from "./utils/ExampleServer.js"
 
 // What a fresh clone holds that `npm start` reads (no dist/, no build/); node_modules is shared, read-only.
 const copied = [
@@ -44,46 +39,15 @@ const tree = (pid: number): Array<string> => {
   return lines
 }
 
-// `npm test` exports npm_* variables (this package's among them): the clone gets a clean npm environment.
-const env = {
-  ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^npm_|^init_cwd$/i.test(name))),
-  PORT: String(port),
-  DATABASE_URL: ""
-}
-
-/** `npm start` in its own process group, once it prints "Listening on" (or fails when it exits first). */
+/** `npm start` in the clone, once it prints "Listening on"; its own SQLite file in the clone. */
 const npmStart = (cwd: string) =>
-  new Promise<{ readonly child: ChildProcess; readonly output: () => string }>((resolve, reject) => {
-    const child = spawn("npm", ["start"], {
-      cwd,
-      env: { ...env, SQLITE_FILE: join(cwd, "start.db") },
-      detached: true,
-      stdio: ["ignore", "pipe", "pipe"]
-    })
-    let output = ""
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString()
-      if (output.includes("Listening on")) resolve({ child, output: () => output })
-    }
-    child.stdout!.on("data", onData)
-    child.stderr!.on("data", onData)
-    child.on("exit", (code) => reject(new Error(`npm start exited (${code}):\n${output}`)))
-  })
-
-/** Ends the whole process group (npm, its shell, the server) and waits for npm to exit. */
-const stop = (child: ChildProcess) =>
-  new Promise<void>((resolve) => {
-    child.removeAllListeners("exit")
-    if (child.exitCode !== null || child.signalCode !== null) return resolve()
-    child.once("exit", () => resolve())
-    process.kill(-child.pid!, "SIGTERM")
-  })
+  startExampleServer({ command: ["npm", "start"], cwd, env: { SQLITE_FILE: join(cwd, "start.db") }, timeout: 240_000 })
 
 describe("npm start on a fresh clone", () => {
   const clone = mkdtempSync(join(tmpdir(), "effect-users-start-"))
-  const running: Array<ChildProcess> = []
+  const running: Array<ExampleServer> = []
   afterAll(async () => {
-    for (const child of running) await stop(child)
+    for (const server of running) await server.stop()
     rmSync(clone, { recursive: true, force: true })
   })
 
@@ -95,9 +59,9 @@ describe("npm start on a fresh clone", () => {
     symlinkSync(join(root, "node_modules"), join(clone, "node_modules"))
 
     const first = await npmStart(clone)
-    running.push(first.child)
+    running.push(first)
     assert.include(first.output(), "npm run build")
-    const processes = tree(first.child.pid!)
+    const processes = tree(first.process.pid!)
     assert.isTrue(
       processes.some((line) => /^\S*node( --\S+)* build\/examples\/server\.js$/.test(line)),
       processes.join("\n")
@@ -107,21 +71,21 @@ describe("npm start on a fresh clone", () => {
       processes.join("\n")
     )
 
-    const registered = await fetch(`${base}/auth/register`, {
+    const registered = await fetch(`${first.base}/auth/register`, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ email: "gawain@camelot.bt", password: "green-knight-1" })
     })
     assert.strictEqual(registered.status, 201)
-    const docs = await fetch(`${base}/docs`)
+    const docs = await fetch(`${first.base}/docs`)
     assert.strictEqual(docs.status, 200)
     assert.include(await docs.text(), "swagger-ui")
-    const openApi = await fetch(`${base}/openapi.json`)
+    const openApi = await fetch(`${first.base}/openapi.json`)
     assert.include(Object.keys(((await openApi.json()) as { paths: object }).paths), "/auth/register")
-    await stop(first.child)
+    await first.stop()
 
     const second = await npmStart(clone)
-    running.push(second.child)
+    running.push(second)
     assert.notInclude(second.output(), "npm run build")
   }, 300_000)
 })

@@ -3,32 +3,20 @@
  * browser with a cookie jar: authorize → the provider's login and consent → callback → session, on SQLite and
  * PostgreSQL; and each attack of issue 12 as a test that fails if the attack succeeds.
  */
-import { createServer, request as httpRequest } from "node:http"
-import { HttpApi, HttpApiBuilder } from "@effect/platform"
-import { NodeHttpServer } from "@effect/platform-node"
+import { request as httpRequest } from "node:http"
+import { HttpApi } from "@effect/platform"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, describe, layer } from "@effect/vitest"
 import { Context, Effect, Layer, Redacted } from "effect"
-import {
-  AuthBackend,
-  AuthStrategy,
-  Migrations,
-  OAuth,
-  OAuthProvider,
-  PasswordHasher,
-  SqlAccessTokenStore,
-  SqlOAuthStateStore,
-  SqlUserRepository,
-  UserManager,
-  UsersApi
-} from "effect-users"
+import { AuthBackend, AuthStrategy, OAuth, OAuthProvider, UserManager, UsersApi } from "effect-users"
 import * as jose from "jose"
 import type { CustomFetch } from "openid-client"
 import { makeBrowser } from "./utils/Browser.js"
+import { serveOAuth } from "./utils/OAuthServer.js"
 import { freePort, startOidcProvider, type TestAccount } from "./utils/OidcProvider.js"
 import { describePg, freshDatabase } from "./utils/PgTest.js"
-import { freshEmail, makeFakeHasher, testConfig } from "./utils/TestUsers.js"
+import { freshEmail } from "./utils/TestUsers.js"
 
 const secret = Redacted.make("auth-secret-auth-secret-auth-secret-auth")
 const stateSecret = Redacted.make("state-secret-state-secret-state-secret")
@@ -137,23 +125,13 @@ const makeServer = (client: Layer.Layer<SqlClient.SqlClient, unknown>) =>
         .add(Web.associateGroup)
         .add(Apple.group)
         .add(Apple.associateGroup)
-      const Manager = UserManager.layer.pipe(
-        Layer.provide([SqlUserRepository.layer, testConfig(), PasswordHasher.layer(makeFakeHasher().service)]),
-        Layer.provideMerge(SqlOAuthStateStore.layer),
-        Layer.provideMerge(SqlAccessTokenStore.layer),
-        Layer.provideMerge(Migrations.layer()),
-        Layer.provideMerge(client)
-      )
-      const UsersLive = Users.layer(Api)
-      return HttpApiBuilder.serve().pipe(
-        Layer.provide(HttpApiBuilder.api(Api)),
-        Layer.provide(Layer.mergeAll(Oidc.layer(Api), Web.layer(Api), Apple.layer(Api)).pipe(Layer.provide(UsersLive))),
-        Layer.provide(UsersLive),
-        Layer.provideMerge(Manager),
-        Layer.provideMerge(NodeHttpServer.layer(createServer, { port, host: "127.0.0.1" })),
-        Layer.provideMerge(Layer.succeed(TestProvider, { ...op, base, accounts, appleSecrets })),
-        Layer.orDie
-      )
+      return serveOAuth({
+        api: Api,
+        users: Users.layer(Api),
+        oauth: Layer.mergeAll(Oidc.layer(Api), Web.layer(Api), Apple.layer(Api)),
+        client,
+        port
+      }).pipe(Layer.provideMerge(Layer.succeed(TestProvider, { ...op, base, accounts, appleSecrets })), Layer.orDie)
     })
   )
 

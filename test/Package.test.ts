@@ -1,6 +1,5 @@
-import { execFile, spawn } from "node:child_process"
+import { execFile } from "node:child_process"
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -8,6 +7,7 @@ import { promisify } from "node:util"
 import { afterAll, assert, describe, it } from "@effect/vitest"
 import * as Http from "../src/http.js"
 import * as Root from "../src/index.js"
+import { type ExampleServer, startExampleServer } from "./utils/ExampleServer.js"
 
 const root = fileURLToPath(new URL("../", import.meta.url))
 const run = promisify(execFile)
@@ -36,16 +36,6 @@ const sh = async (command: string, cwd: string, env: NodeJS.ProcessEnv) => {
     throw new Error(`\`${command}\` failed in ${cwd}:\n${stdout ?? ""}\n${stderr ?? ""}`)
   }
 }
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      server.close(() => (typeof address === "object" && address !== null ? resolve(address.port) : reject(address)))
-    })
-  })
 
 /** Every installed copy of a package under `dir/node_modules`, nested ones included. */
 const copiesOf = (dir: string, name: string): Array<string> => {
@@ -99,9 +89,9 @@ describe("the sub-path entries", () => {
 })
 
 describe("the packed package", () => {
-  const made: { temp?: string; process?: ReturnType<typeof spawn> } = {}
-  afterAll(() => {
-    made.process?.kill()
+  const made: { temp?: string; server?: ExampleServer } = {}
+  afterAll(async () => {
+    await made.server?.stop()
     if (made.temp !== undefined) rmSync(made.temp, { recursive: true, force: true })
   })
 
@@ -156,21 +146,11 @@ describe("the packed package", () => {
 
     const [compile, launch] = start.trim().split("\n") as [string, string]
     await sh(compile, dir, npmEnv())
-    const port = await freePort()
-    const [command, ...args] = launch.split(" ") as [string, ...Array<string>]
-    const child = spawn(command, args, { cwd: dir, env: { ...npmEnv(), ...secrets, PORT: String(port) } })
-    made.process = child
-    let output = ""
-    child.stdout.on("data", (chunk) => (output += chunk))
-    child.stderr.on("data", (chunk) => (output += chunk))
-    const deadline = Date.now() + 30_000
-    while (!output.includes(`Listening on http://127.0.0.1:${port}`)) {
-      assert.isNull(child.exitCode, `the app exited:\n${output}`)
-      assert.isBelow(Date.now(), deadline, `the app did not listen within 30 s:\n${output}`)
-      await new Promise((resolve) => setTimeout(resolve, 50))
-    }
+    const server = await startExampleServer({ command: launch.split(" "), cwd: dir, env: secrets, timeout: 30_000 })
+    made.server = server
+    assert.include(server.output(), `Listening on ${server.base}`)
 
-    const base = `http://127.0.0.1:${port}`
+    const base = server.base
     const email = "lancelot@camelot.bt"
     const registered = await fetch(`${base}/auth/register`, {
       method: "POST",
@@ -192,6 +172,6 @@ describe("the packed package", () => {
     const me = await fetch(`${base}/users/me`, { headers: { authorization: `Bearer ${token}` } })
     assert.strictEqual(me.status, 200)
     assert.deepStrictEqual(await me.json(), user)
-    assert.notInclude(output, "guinevere!")
+    assert.notInclude(server.output(), "guinevere!")
   }, 300_000)
 })

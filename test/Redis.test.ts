@@ -2,19 +2,11 @@
  * The shared Redis client: it connects when its layer is built and fails that build with a `RedisError` (fast,
  * without leaking the URL) when Redis cannot be reached or the URL does not parse; its commands run through `use`.
  */
-import { createServer } from "node:net"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Option, Redacted } from "effect"
 import { Redis } from "../src/redis.js"
+import { freePort } from "./utils/LocalServer.js"
 import { client, describeRedis } from "./utils/RedisTest.js"
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const server = createServer().listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0))
-    })
-  })
 
 const build = (url: string) =>
   Effect.exit(

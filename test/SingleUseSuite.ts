@@ -9,6 +9,7 @@ import {
   emailKey,
   makeJwt,
   PasswordHasher,
+  sameMailbox,
   type UserManagerService,
   UserRepository,
   type UserRepositoryService
@@ -104,6 +105,42 @@ export const singleUseRepositorySuite = (name: string, repository: Layer.Layer<U
           assert.strictEqual(emailKey(a!), emailKey(b!), `${a} / ${b}`)
         }
         assert.notStrictEqual(emailKey("emile@zola.fr"), emailKey("émile@zola.fr"))
+      })
+    )
+
+    it.effect("emailKey: the domain is its DNS name (IDNA), so domains of different owners stay apart", () =>
+      Effect.sync(() => {
+        for (const [a, b] of [
+          ["kay@Göttingen.DE", "kay@xn--gttingen-n4a.de"],
+          ["kay@straße.de", "KAY@xn--strae-oqa.de"],
+          ["kay@ｃａｍｅｌｏｔ.bt", "kay@camelot.bt"]
+        ]) {
+          assert.strictEqual(emailKey(a!), emailKey(b!), `${a} / ${b}`)
+        }
+        for (const [a, b] of [
+          ["kay@straße.de", "kay@strasse.de"],
+          ["kay@ελλας.gr", "kay@ελλασ.gr"]
+        ]) {
+          assert.notStrictEqual(emailKey(a!), emailKey(b!), `${a} / ${b}`)
+        }
+        // Not a DNS name (an address literal, a number): folded like the local part, never a parse error.
+        assert.strictEqual(emailKey("kay@[192.0.2.1]"), emailKey("KAY@[192.0.2.1]"))
+        assert.strictEqual(emailKey("kay@1.2.3"), "kay@1.2.3")
+        // Characters the URL parser drops (tab, newline, trailing controls) never vanish from a key.
+        for (const odd of ["kay@came\tlot.bt", "kay@camelot.bt\u0000", "kay@came\nlot.bt"]) {
+          assert.notStrictEqual(emailKey(odd), emailKey("kay@camelot.bt"), JSON.stringify(odd))
+        }
+      })
+    )
+
+    it.effect("sameMailbox: one domain by DNS name, one local part but for letter case; no folding", () =>
+      Effect.sync(() => {
+        assert.isTrue(sameMailbox("Kay@Camelot.BT", "kay@camelot.bt"))
+        assert.isTrue(sameMailbox("Gauß@Göttingen.de", "gauß@xn--gttingen-n4a.de"))
+        assert.isTrue(sameMailbox("E\u0301mile@zola.fr", "émile@zola.fr"))
+        assert.isFalse(sameMailbox("gauß@göttingen.de", "GAUSS@göttingen.de"))
+        assert.isFalse(sameMailbox("kay@straße.de", "kay@strasse.de"))
+        assert.isFalse(sameMailbox("kay", "kay"))
       })
     )
 

@@ -20,6 +20,57 @@ describe("Throttle.storedLimit", () => {
   })
 })
 
+describe("Throttle.shownEmail", () => {
+  it("an e-mail as Email decodes it; anything Email refuses as notAnEmail", () => {
+    assert.strictEqual(Throttle.shownEmail(" Arthur@Camelot.bt "), "Arthur@Camelot.bt")
+    for (const junk of [
+      "a@b.cd\nINFO forged",
+      "a\u001b[2J@b.cd",
+      "a\u0000@b.cd",
+      "Hunter2-secret",
+      "",
+      "a@b.cd\u202e"
+    ]) {
+      assert.strictEqual(Throttle.shownEmail(junk), Throttle.notAnEmail)
+    }
+  })
+})
+
+describe("Throttle.checked and the store's round-trips", () => {
+  it.effect("a right password's reset is sent, not waited for: the attempt is a login's only round-trip", () =>
+    Effect.gen(function* () {
+      const inner = Throttle.makeAccountStoreMemory()
+      const counts = { sent: 0, waited: 0, resets: 0, resetsWaited: 0, releases: 0 }
+      const store = Throttle.AccountStore.of({
+        send: (key, now, limits) =>
+          Effect.map(inner.send(key, now, limits), (reply) => {
+            counts.sent++
+            return Effect.zipLeft(
+              reply,
+              Effect.sync(() => counts.waited++)
+            )
+          }),
+        release: (key, reservation) =>
+          Effect.zipRight(
+            Effect.sync(() => counts.releases++),
+            inner.release(key, reservation)
+          ),
+        reset: (key) =>
+          Effect.map(inner.reset(key), () => {
+            counts.resets++
+            return Effect.sync(() => counts.resetsWaited++)
+          })
+      })
+      const throttle = yield* Throttle.make().pipe(
+        Effect.provide([Throttle.layerRateLimiterStoreMemory, Layer.succeed(Throttle.AccountStore, store)])
+      )
+      for (let i = 0; i < 3; i++)
+        yield* Throttle.checked(yield* throttle.login("lancelot@camelot.bt", "10.0.0.1"), Effect.void)
+      assert.deepStrictEqual(counts, { sent: 3, waited: 3, resets: 3, resetsWaited: 0, releases: 0 })
+    })
+  )
+})
+
 describe("Throttle.delayAfter", () => {
   it("nothing for the free attempts, then doubling from baseDelay, capped at maxDelay", () => {
     const limits = { freeAttempts: 5, baseDelayMillis: 1000, maxDelayMillis: 900_000, maxAttempts: 99, windowMillis: 1 }

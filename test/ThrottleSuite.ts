@@ -4,8 +4,8 @@
  */
 import type { RateLimiter } from "@effect/experimental"
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Exit, Layer } from "effect"
-import { Throttle } from "effect-users"
+import { Deferred, Duration, Effect, Exit, Fiber, Layer } from "effect"
+import { ServiceUnavailable, Throttle } from "effect-users"
 
 const limits: Throttle.AccountLimits = {
   freeAttempts: 3,
@@ -17,6 +17,20 @@ const limits: Throttle.AccountLimits = {
 
 let counter = 0
 const freshKey = (name: string) => `${name}:${Date.now().toString(36)}${(counter++).toString(36)}`
+
+// What a test compares: the decision, without the store's reservation IDs.
+const decided = (result: Throttle.AttemptResult) =>
+  result._tag === "Allowed" ? { _tag: result._tag, attempts: result.attempts } : result
+const allowed = (attempts: number) => ({ _tag: "Allowed", attempts }) as const
+const reservationOf = (result: Throttle.AttemptResult) => {
+  assert.strictEqual(result._tag, "Allowed")
+  return (result as Extract<Throttle.AttemptResult, { _tag: "Allowed" }>).reservation
+}
+
+// Logins under the default policy, with a back-off long enough that no wait ends during a test.
+const loginPolicy = { accounts: { baseDelay: "1 hour", maxDelay: "1 hour" } } as const
+const outage = Effect.die(new ServiceUnavailable({ reason: "storage unavailable", retryAfter: 5 }))
+const wrongPassword = Effect.fail("InvalidCredentials")
 
 export const suite = (
   name: string,
@@ -32,7 +46,7 @@ export const suite = (
           const store = yield* Throttle.AccountStore
           const key = freshKey("account")
           const t0 = 1_700_000_000_000
-          const attempt = (at: number) => Effect.flatten(store.send(key, at, limits))
+          const attempt = (at: number) => Effect.map(Effect.flatten(store.send(key, at, limits)), decided)
           for (let n = 1; n <= 2; n++) assert.deepStrictEqual(yield* attempt(t0), { _tag: "Allowed", attempts: n })
           // The third attempt is the last free one: it sets a wait of 1 s.
           assert.deepStrictEqual(yield* attempt(t0), { _tag: "Allowed", attempts: 3 })
@@ -54,7 +68,7 @@ export const suite = (
             assert.isAtMost(refused.retryAfterMillis, limits.windowMillis)
           }
           // A reset (a right password, a password reset) starts again from the free attempts.
-          yield* store.reset(key)
+          yield* Effect.flatten(store.reset(key))
           assert.deepStrictEqual(yield* attempt(at + 10_000), { _tag: "Allowed", attempts: 1 })
         })
       )
@@ -72,7 +86,110 @@ export const suite = (
           )
           // Three free attempts, and no more, however many arrive at once.
           assert.strictEqual(results.filter((r) => r._tag === "Allowed").length, 3)
-          assert.deepStrictEqual(yield* Effect.flatten(store.send(b, now, limits)), { _tag: "Allowed", attempts: 1 })
+          assert.deepStrictEqual(decided(yield* Effect.flatten(store.send(b, now, limits))), allowed(1))
+        })
+      )
+    )
+
+    it.live("AccountStore: a released attempt is given back, its count and its wait", () =>
+      run(
+        Effect.gen(function* () {
+          const store = yield* Throttle.AccountStore
+          const key = freshKey("release")
+          const t0 = 1_700_000_000_000
+          const send = (at: number) => Effect.flatten(store.send(key, at, limits))
+          const attempt = (at: number) => Effect.map(send(at), decided)
+          // The only attempt of a count: given back, the next one is the first again.
+          yield* store.release(key, reservationOf(yield* send(t0)))
+          assert.deepStrictEqual(yield* attempt(t0), allowed(1))
+          assert.deepStrictEqual(yield* attempt(t0), allowed(2))
+          // The last free attempt sets a wait of 1 s; given back, so is the wait.
+          yield* store.release(key, reservationOf(yield* send(t0)))
+          assert.deepStrictEqual(yield* attempt(t0 + 1), allowed(3))
+          // In the back-off: the 4th attempt (wait 2 s) given back, the next one may come at once as the 4th.
+          const fourth = yield* send(t0 + 1_001)
+          assert.deepStrictEqual(decided(fourth), allowed(4))
+          yield* store.release(key, reservationOf(fourth))
+          assert.deepStrictEqual(yield* attempt(t0 + 1_001), allowed(4))
+          assert.deepStrictEqual(yield* attempt(t0 + 1_002), { _tag: "Refused", retryAfterMillis: 1_999 })
+        })
+      )
+    )
+
+    it.live("AccountStore: a release never undoes another attempt, later or of a later count", () =>
+      run(
+        Effect.gen(function* () {
+          const store = yield* Throttle.AccountStore
+          const t0 = 1_700_000_000_000
+          const send = (key: string, at: number) => Effect.flatten(store.send(key, at, limits))
+          const attempt = (key: string, at: number) => Effect.map(send(key, at), decided)
+          // A's check fails to happen while B's (later) one fails: B's attempt stays counted.
+          const concurrent = freshKey("concurrent")
+          const a = yield* send(concurrent, t0)
+          assert.deepStrictEqual(yield* attempt(concurrent, t0), allowed(2))
+          yield* store.release(concurrent, reservationOf(a))
+          assert.deepStrictEqual(yield* attempt(concurrent, t0), allowed(2))
+          // In the back-off, the later attempt's wait holds too.
+          const waiting = freshKey("waiting")
+          for (let n = 1; n <= 3; n++) yield* send(waiting, t0)
+          const fourth = yield* send(waiting, t0 + 1_000)
+          assert.deepStrictEqual(yield* attempt(waiting, t0 + 3_000), allowed(5))
+          yield* store.release(waiting, reservationOf(fourth))
+          assert.strictEqual((yield* attempt(waiting, t0 + 3_001))._tag, "Refused")
+          // The count was reset (a right password) and a new one started: the old attempt gives nothing back.
+          const reset = freshKey("reset")
+          const old = yield* send(reset, t0)
+          yield* Effect.flatten(store.reset(reset))
+          assert.deepStrictEqual(yield* attempt(reset, t0), allowed(1))
+          yield* store.release(reset, reservationOf(old))
+          yield* store.release(reset, reservationOf(old))
+          assert.deepStrictEqual(yield* attempt(reset, t0), allowed(2))
+        })
+      )
+    )
+
+    it.live("a right password on the first attempt leaves nothing: the next free attempts are all free", () =>
+      run(
+        Effect.gen(function* () {
+          const throttle = yield* Throttle.make(loginPolicy)
+          const email = `${freshKey("first-try")}@camelot.bt`
+          yield* Throttle.checked(yield* throttle.login(email, "192.0.2.1"), Effect.void)
+          for (let i = 0; i < 5; i++) {
+            const attempt = yield* throttle.login(email, "192.0.2.1")
+            assert.strictEqual(attempt.attempts, i + 1)
+            yield* Effect.flip(Throttle.checked(attempt, wrongPassword))
+          }
+          const refused = yield* Effect.flip(throttle.login(email, "192.0.2.1"))
+          assert.strictEqual(refused.scope, "account")
+        })
+      )
+    )
+
+    it.live("a check that could not be made (outage, interruption) gives its attempt back", () =>
+      run(
+        Effect.gen(function* () {
+          const throttle = yield* Throttle.make(loginPolicy)
+          const email = `${freshKey("outage")}@camelot.bt`
+          const login = throttle.login(email, "192.0.2.2")
+          for (let i = 0; i < 4; i++) yield* Effect.flip(Throttle.checked(yield* login, wrongPassword))
+          // Far more outages than free attempts: a 503 as a defect, or as a typed failure, and an interruption.
+          for (let i = 0; i < 8; i++) {
+            const exit = yield* Effect.exit(Throttle.checked(yield* login, outage))
+            assert.isTrue(Exit.isFailure(exit) && !Exit.isInterrupted(exit))
+          }
+          const unavailable = new ServiceUnavailable({ reason: "hash queue full" })
+          yield* Effect.flip(Throttle.checked(yield* login, Effect.fail(unavailable)))
+          const started = yield* Deferred.make<void>()
+          const hanging = yield* Effect.fork(
+            Throttle.checked(yield* login, Effect.zipRight(Deferred.succeed(started, undefined), Effect.never))
+          )
+          yield* Deferred.await(started)
+          yield* Fiber.interrupt(hanging)
+          // The four wrong passwords are still counted: the fifth is the last free one, the sixth waits.
+          const fifth = yield* login
+          assert.strictEqual(fifth.attempts, 5)
+          yield* Effect.flip(Throttle.checked(fifth, wrongPassword))
+          assert.strictEqual((yield* Effect.flip(login)).scope, "account")
         })
       )
     )

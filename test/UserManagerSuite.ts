@@ -761,6 +761,28 @@ export const userManagerSuite = (name: string, repository: Layer.Layer<UserRepos
         })
       )
 
+      it.effect("associateByEmail links only the same mailbox, not a lookalike that shares its key", () =>
+        Effect.gen(function* () {
+          const h = yield* harness()
+          const link = (email: string) =>
+            h.users.oauthCallback(account(email, `acct-${crypto.randomUUID()}`), {
+              associateByEmail: true,
+              emailVerified: true
+            })
+          // ß and SS are one account here (a lookalike cannot register), but maybe two people's mailboxes.
+          const gauss = yield* register(h.users, { email: freshEmail("gauß"), isVerified: true })
+          const shouted = gauss.email.toUpperCase()
+          assert.include(shouted, "GAUSS")
+          assert.strictEqual((yield* Effect.flip(link(shouted)))._tag, "UserAlreadyExists")
+          assert.strictEqual((yield* link(gauss.email.replace("gauß", "GAUß"))).id, gauss.id)
+          // straße.de and strasse.de are two domains of two owners: a login from one never reaches the other.
+          const victim = yield* register(h.users, { email: `kay.${crypto.randomUUID()}@strasse.de`, isVerified: true })
+          const twin = yield* link(victim.email.replace("@strasse.de", "@straße.de"))
+          assert.notStrictEqual(twin.id, victim.id)
+          assert.isTrue(twin.email.endsWith("@straße.de"), twin.email)
+        })
+      )
+
       it.effect("concurrent first logins of one provider account end with one user, all logged in as it", () =>
         Effect.gen(function* () {
           const h = yield* harness()

@@ -53,12 +53,12 @@ export const detail = <const Code extends string>(code: Code, status: number, de
     examples: [{ detail: code }]
   })
 
-/** A `{"detail": {"code": code, "reason": text}}` error body (status 400), as for rejected passwords. */
-export const detailWithReason = <const Code extends string>(code: Code) =>
+/** A `{"detail": {"code": code, "reason": text}}` error body (status 400 unless given), as for rejected passwords. */
+export const detailWithReason = <const Code extends string>(code: Code, status = 400, description?: string) =>
   Schema.Struct({ detail: Schema.Struct({ code: Schema.Literal(code), reason: Schema.String }) }).annotations({
-    ...HttpApiSchema.annotations({ status: 400 }),
+    ...HttpApiSchema.annotations({ status }),
     identifier: `Error.${code}`,
-    description: `${code}: the password was rejected; \`reason\` says why`,
+    description: description ?? `${code}: the password was rejected; \`reason\` says why`,
     examples: [{ detail: { code, reason: "Password should be at least 8 characters" } }]
   })
 
@@ -98,14 +98,7 @@ export interface Errors<T extends ErrorTable> {
 
 const entrySchema = (entry: ErrorEntry) =>
   entry.reason
-    ? Schema.Struct({ detail: Schema.Struct({ code: Schema.Literal(entry.code), reason: Schema.String }) }).annotations(
-        {
-          ...HttpApiSchema.annotations({ status: entry.status }),
-          identifier: `Error.${entry.code}`,
-          description: entry.description ?? `${entry.code}: the password was rejected; \`reason\` says why`,
-          examples: [{ detail: { code: entry.code, reason: "Password should be at least 8 characters" } }]
-        }
-      )
+    ? detailWithReason(entry.code, entry.status, entry.description)
     : detail(entry.code, entry.status, entry.description)
 
 /**

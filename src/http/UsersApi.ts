@@ -196,11 +196,17 @@ const layerGroups = (api: ErasedApi, settings: Settings) => {
             Effect.gen(function* () {
               // Refused before the lookup and the hash: a throttled guess costs nothing, known e-mail or not.
               const attempt = yield* throttle.login(payload.username, yield* client)
+              // An inactive user's right password is a failed attempt: answered as a wrong one, counted as one.
               const { sessionEpoch, user } = yield* Throttle.checked(
                 attempt,
-                users.authenticateWithEpoch(payload)
-              ).pipe(Effect.mapError((error) => LoginErrors.body(error)))
-              if (!user.isActive) return yield* LoginErrors.fail("UserInactive")
+                users.authenticateWithEpoch(payload).pipe(
+                  Effect.mapError((error) => LoginErrors.body(error)),
+                  Effect.filterOrElse(
+                    ({ user }) => user.isActive,
+                    () => LoginErrors.fail("UserInactive")
+                  )
+                )
+              )
               if (requiresVerification && !user.isVerified) return yield* LoginErrors.fail("UserNotVerified")
               const request = yield* HttpServerRequest.HttpServerRequest
               const session = { epoch: sessionEpoch, userAgent: request.headers["user-agent"] }
@@ -249,30 +255,29 @@ const layerGroups = (api: ErasedApi, settings: Settings) => {
         ]
   )
 
-  // The lookup, the token and the hook run after the 202, so its timing says nothing about the address;
-  // the hooks still see the request. Unknown, inactive or verified users are expected outcomes, not errors.
-  const afterResponse = (name: string, work: Effect.Effect<void, unknown>) =>
-    Effect.all([BackgroundWork, HttpServerRequest.HttpServerRequest]).pipe(
-      Effect.flatMap(([background, request]) =>
+  // A route that mails an address counts against the address too, and answers 202 at once: the lookup, the
+  // token and the hook run after it, so its timing says nothing about the address; the hooks still see the
+  // request. Unknown, inactive or verified users are expected outcomes, not errors.
+  const mailLater = (route: Throttle.MailRoute, email: string, send: (user: User) => Effect.Effect<void, unknown>) =>
+    Effect.all([UserManager, BackgroundWork, HttpServerRequest.HttpServerRequest]).pipe(
+      Effect.flatMap(([users, background, request]) =>
         background.submit(
-          name,
-          work.pipe(
+          route,
+          Effect.flatMap(users.getByEmail(email), send).pipe(
             Effect.catchAll(() => Effect.void),
             Effect.provideService(HttpServerRequest.HttpServerRequest, request)
           )
         )
       ),
-      Effect.as(null)
+      Effect.as(null),
+      limited(route, email)
     )
 
   const verify = HttpApiBuilder.group(api, "verify", (handlers) =>
     Effect.map(UserManager, (users) =>
       handlers
         .handle("requestVerifyToken", ({ payload }) =>
-          afterResponse(
-            "requestVerifyToken",
-            Effect.flatMap(users.getByEmail(payload.email), (user) => users.requestVerify(user))
-          ).pipe(limited("requestVerifyToken", payload.email))
+          mailLater("requestVerifyToken", payload.email, (user) => users.requestVerify(user))
         )
         .handle("verify", ({ payload }) =>
           users.verify(payload.token).pipe(
@@ -288,10 +293,7 @@ const layerGroups = (api: ErasedApi, settings: Settings) => {
     Effect.map(Effect.zip(UserManager, Throttle.Throttle), ([users, throttle]) =>
       handlers
         .handle("forgotPassword", ({ payload }) =>
-          afterResponse(
-            "forgotPassword",
-            Effect.flatMap(users.getByEmail(payload.email), (user) => users.forgotPassword(user))
-          ).pipe(limited("forgotPassword", payload.email))
+          mailLater("forgotPassword", payload.email, (user) => users.forgotPassword(user))
         )
         .handle("resetPassword", ({ payload }) =>
           users.resetPassword(payload.token, payload.password).pipe(

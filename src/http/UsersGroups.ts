@@ -11,6 +11,7 @@ import type * as HttpApiSecurity from "@effect/platform/HttpApiSecurity"
 import * as OpenApi from "@effect/platform/OpenApi"
 import type * as Context from "effect/Context"
 import * as Schema from "effect/Schema"
+import type * as Throttle from "../Throttle.js"
 import type * as AuthBackend from "./AuthBackend.js"
 import { Authentication, type AuthenticationTag, type AuthFailure, type Security } from "./Authentication.js"
 import type { CurrentUser } from "./CurrentUser.js"
@@ -330,6 +331,16 @@ function refreshGroupsOf(
 }
 
 const Accepted = Schema.Null.annotations(HttpApiSchema.annotations({ status: 202 }))
+
+/** A route that mails an address (a verification or reset token): it answers 202 whether the user exists or not. */
+const mailRequest = <const Name extends Throttle.MailRoute>(name: Name, path: `/${string}`, summary: string) =>
+  HttpApiEndpoint.post(name, path)
+    .setPayload(UserSchemas.EmailBody)
+    .middleware(RequestLimits.JsonOnly)
+    .addSuccess(Accepted)
+    .addError(ValidationError)
+    .addError(TooManyRequests)
+    .annotate(OpenApi.Summary, summary)
 const IdPath = Schema.Struct({ id: Schema.String })
 
 /**
@@ -381,15 +392,7 @@ export const declareGroups = <
   const refresh = refreshGroupsOf<Backends[number]>(options.backends, authPrefix)
 
   const verify = HttpApiGroup.make("verify")
-    .add(
-      HttpApiEndpoint.post("requestVerifyToken", "/request-verify-token")
-        .setPayload(UserSchemas.EmailBody)
-        .middleware(RequestLimits.JsonOnly)
-        .addSuccess(Accepted)
-        .addError(ValidationError)
-        .addError(TooManyRequests)
-        .annotate(OpenApi.Summary, "Request a verification token (always 202)")
-    )
+    .add(mailRequest("requestVerifyToken", "/request-verify-token", "Request a verification token (always 202)"))
     .add(
       HttpApiEndpoint.post("verify", "/verify")
         .setPayload(UserSchemas.TokenBody)
@@ -403,15 +406,7 @@ export const declareGroups = <
     .prefix(authPrefix)
 
   const reset = HttpApiGroup.make("reset")
-    .add(
-      HttpApiEndpoint.post("forgotPassword", "/forgot-password")
-        .setPayload(UserSchemas.EmailBody)
-        .middleware(RequestLimits.JsonOnly)
-        .addSuccess(Accepted)
-        .addError(ValidationError)
-        .addError(TooManyRequests)
-        .annotate(OpenApi.Summary, "Forgot password (always 202)")
-    )
+    .add(mailRequest("forgotPassword", "/forgot-password", "Forgot password (always 202)"))
     .add(
       HttpApiEndpoint.post("resetPassword", "/reset-password")
         .setPayload(UserSchemas.ResetPasswordBody)

@@ -1,8 +1,10 @@
 /**
  * The throttle's counts in Redis, shared by every server process of the app: the per-account attempts on the
- * app's `Redis` client (one Lua script per attempt, so that concurrent guesses on several instances cannot
- * slip past the back-off), and the per-client limits on `@effect/experimental`'s `RateLimiter/Redis` store.
+ * app's `Redis` client (one Lua script per attempt, and one per attempt given back, so that concurrent guesses
+ * on several instances cannot slip past the back-off), and the per-client limits on `@effect/experimental`'s
+ * `RateLimiter/Redis` store.
  */
+import { randomBytes } from "node:crypto"
 import type * as RateLimiter from "@effect/experimental/RateLimiter"
 import * as RateLimiterRedis from "@effect/experimental/RateLimiter/Redis"
 import type * as Context from "effect/Context"
@@ -22,11 +24,14 @@ export interface Options {
 export const defaultPrefix = "effect-users:throttle:"
 
 interface WithAttempt extends IORedis {
-  effectUsersThrottleAttempt(key: string, ...args: ReadonlyArray<string>): Promise<[number, number]>
+  effectUsersThrottleAttempt(key: string, ...args: ReadonlyArray<string>): Promise<[number, number, string?]>
+  effectUsersThrottleRelease(key: string, generation: string, id: string): Promise<number>
 }
 
-// One step of `AccountStore.attempt`, atomic: refuse at `maxAttempts` (until the count expires) or while the
+// One step of `AccountStore.send`, atomic: refuse at `maxAttempts` (until the count expires) or while the
 // account waits; else count the attempt, set when the next one may come (`Throttle.delayAfter`) and the expiry.
+// `g` names the count (the attempt that started it), `r` the last attempt counted and `p` the wait before it,
+// for `release`.
 const attemptScript = `
 local key = KEYS[1]
 local now = tonumber(ARGV[1])
@@ -35,17 +40,36 @@ local base = tonumber(ARGV[3])
 local maxDelay = tonumber(ARGV[4])
 local maxAttempts = tonumber(ARGV[5])
 local window = tonumber(ARGV[6])
-local state = redis.call("HMGET", key, "n", "t")
+local id = ARGV[7]
+local state = redis.call("HMGET", key, "n", "t", "g")
 local n = tonumber(state[1]) or 0
 local notBefore = tonumber(state[2]) or 0
+local generation = state[3] or id
 if n >= maxAttempts then return {0, redis.call("PTTL", key)} end
 if now < notBefore then return {0, notBefore - now} end
 n = n + 1
 local delay = 0
 if n >= free then delay = math.min(base * 2 ^ (n - free), maxDelay) end
-redis.call("HSET", key, "n", n, "t", math.floor(now + delay))
+redis.call("HSET", key, "n", n, "t", math.floor(now + delay), "g", generation, "r", id, "p", notBefore)
 redis.call("PEXPIRE", key, window)
-return {1, n}
+return {1, n, generation}
+`
+
+// `AccountStore.release`, atomic: nothing unless the attempt's count is the one stored; the last attempt of a
+// count removes it; else one less, and the wait before the attempt when no other attempt came since.
+const releaseScript = `
+local key = KEYS[1]
+local state = redis.call("HMGET", key, "n", "g", "r", "p")
+local n = tonumber(state[1])
+if n == nil or n < 1 or state[2] ~= ARGV[1] then return 0 end
+if n == 1 then
+  redis.call("DEL", key)
+elseif state[3] == ARGV[2] then
+  redis.call("HSET", key, "n", n - 1, "t", state[4], "r", "")
+else
+  redis.call("HSET", key, "n", n - 1)
+end
+return 1
 `
 
 /** The per-account store on the app's client. */
@@ -57,9 +81,16 @@ export const makeAccountStore = (
   if (typeof client.effectUsersThrottleAttempt !== "function") {
     client.defineCommand("effectUsersThrottleAttempt", { numberOfKeys: 1, lua: attemptScript })
   }
+  if (typeof client.effectUsersThrottleRelease !== "function") {
+    client.defineCommand("effectUsersThrottleRelease", { numberOfKeys: 1, lua: releaseScript })
+  }
+  // Attempt IDs unique across the processes sharing the server: this store's random part and a counter.
+  const instance = randomBytes(9).toString("base64url")
+  let serial = 0
   return Throttle.AccountStore.of({
     send: (key, now, limits) =>
       Effect.sync(() => {
+        const id = `${instance}.${(serial++).toString(36)}`
         // Sent now; the returned effect waits for the reply (a rejection is handled there, not left unhandled).
         const reply = client.effectUsersThrottleAttempt(
           `${prefix}${key}`,
@@ -68,16 +99,28 @@ export const makeAccountStore = (
           String(Math.round(limits.baseDelayMillis)),
           String(Math.round(limits.maxDelayMillis)),
           String(limits.maxAttempts),
-          String(Math.max(1, Math.round(limits.windowMillis)))
+          String(Math.max(1, Math.round(limits.windowMillis))),
+          id
         )
         reply.catch(() => {})
         return Effect.map(
           redis.use("throttle attempt", () => reply),
-          ([allowed, value]): Throttle.AttemptResult =>
-            allowed === 1 ? { _tag: "Allowed", attempts: value } : { _tag: "Refused", retryAfterMillis: value }
+          ([allowed, value, generation]): Throttle.AttemptResult =>
+            allowed === 1
+              ? { _tag: "Allowed", attempts: value, reservation: { generation: generation ?? id, id } }
+              : { _tag: "Refused", retryAfterMillis: value }
         )
       }),
-    reset: (key) => Effect.asVoid(redis.use("throttle reset", (c) => c.del(`${prefix}${key}`)))
+    release: (key, { generation, id }) =>
+      Effect.asVoid(
+        redis.use("throttle release", () => client.effectUsersThrottleRelease(`${prefix}${key}`, generation, id))
+      ),
+    reset: (key) =>
+      Effect.sync(() => {
+        const reply = client.del(`${prefix}${key}`)
+        reply.catch(() => {})
+        return Effect.asVoid(redis.use("throttle reset", () => reply))
+      })
   })
 }
 

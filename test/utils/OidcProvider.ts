@@ -4,10 +4,10 @@
  * the test decides. Its signing key is the test's, so a test can also sign id_tokens the provider never issued.
  */
 import { createServer, type Server } from "node:http"
-import type { AddressInfo } from "node:net"
 import { Effect } from "effect"
 import * as jose from "jose"
 import Provider from "oidc-provider"
+import * as LocalServer from "./LocalServer.js"
 
 /** The claims of a test account (`sub` is its login name on the provider's login page). */
 export interface TestAccount {
@@ -15,14 +15,8 @@ export interface TestAccount {
   readonly email_verified?: boolean
 }
 
-/** A port nobody listens on right now. */
-export const freePort = Effect.async<number>((resume) => {
-  const probe = createServer()
-  probe.listen(0, "127.0.0.1", () => {
-    const { port } = probe.address() as AddressInfo
-    probe.close(() => resume(Effect.succeed(port)))
-  })
-})
+/** A port nobody listens on right now, as an effect. */
+export const freePort: Effect.Effect<number> = Effect.promise(LocalServer.freePort)
 
 /** Starts the provider for the scope; `redirectUris` are the client's registered callbacks. */
 export const startOidcProvider = (options: {

@@ -6,10 +6,10 @@
  */
 import { execFileSync } from "node:child_process"
 import { chownSync, existsSync, mkdtempSync, rmSync } from "node:fs"
-import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Context, Effect, Layer } from "effect"
+import { acquireServer, freePort } from "./LocalServer.js"
 
 const bin = "/usr/lib/postgresql/15/bin"
 
@@ -32,16 +32,6 @@ const runAsPostgres = (command: string, args: ReadonlyArray<string>) => {
     ? execFileSync("su", ["postgres", "-c", quoted], { stdio: "pipe" })
     : execFileSync(command, [...args], { stdio: "pipe" })
 }
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      server.close(() => (typeof address === "object" && address !== null ? resolve(address.port) : reject()))
-    })
-  })
 
 /** A running cluster: its URL, and the outage switches. */
 export interface PgClusterService {
@@ -73,24 +63,15 @@ const make = Effect.gen(function* () {
       // Already stopped.
     }
   }
-  const destroy = () => {
-    stop("immediate")
-    rmSync(dir, { recursive: true, force: true })
-  }
-  // A worker that dies before the scope closes still ends the server it started.
-  const onExit = () => destroy()
-  process.once("exit", onExit)
-
-  yield* Effect.acquireRelease(
-    Effect.sync(() => {
+  yield* acquireServer(
+    () => {
       runAsPostgres(join(bin, "initdb"), ["-D", data, "-A", "trust", "-U", "postgres", "--no-sync"])
       start()
-    }),
-    () =>
-      Effect.sync(() => {
-        process.removeListener("exit", onExit)
-        destroy()
-      })
+    },
+    () => {
+      stop("immediate")
+      rmSync(dir, { recursive: true, force: true })
+    }
   )
   return PgCluster.of({
     port,

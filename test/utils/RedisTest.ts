@@ -4,13 +4,13 @@
  */
 import { execFileSync, spawnSync } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
-import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Context, Effect, Layer, Redacted } from "effect"
 import { Redis as IORedis } from "ioredis"
 import { afterAll, describe, inject } from "vitest"
 import { Redis } from "../../src/redis.js"
+import { acquireServer, freePort } from "./LocalServer.js"
 
 /** The server's URL, or "" when the Redis suites are skipped. */
 export const serverUrl = inject("redisUrl")
@@ -55,16 +55,6 @@ export const freshPrefix = (name = "test"): string => {
   return prefix
 }
 
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      server.close(() => (typeof address === "object" && address !== null ? resolve(address.port) : reject()))
-    })
-  })
-
 /** Whether this machine can run a Redis server of a test's own. */
 export const canRunServer = spawnSync("redis-server", ["--version"], { stdio: "ignore" }).status === 0
 
@@ -106,19 +96,10 @@ const makeServer = Effect.gen(function* () {
     for (let i = 0; i < 100 && cli("ping").stdout.trim() !== "PONG"; i++) spawnSync("sleep", ["0.05"])
   }
   const stop = () => void cli("shutdown", "nosave")
-  const destroy = () => {
+  yield* acquireServer(start, () => {
     stop()
     rmSync(dir, { recursive: true, force: true })
-  }
-  // A worker that dies before the scope closes still ends the server it started.
-  const onExit = () => destroy()
-  process.once("exit", onExit)
-  yield* Effect.acquireRelease(Effect.sync(start), () =>
-    Effect.sync(() => {
-      process.removeListener("exit", onExit)
-      destroy()
-    })
-  )
+  })
   return RedisServer.of({ url: `redis://127.0.0.1:${port}`, stop: Effect.sync(stop), start: Effect.sync(start) })
 })
 
