@@ -24,17 +24,30 @@
  *    here), beside figure 2 on the HS256 server measured again just before;
  * 7. epoch: GET /users/me throughput / the same on the commit before the session epoch (BENCH_BASELINE overrides
  *    it), built into a temporary directory (kept per commit) and started the same way, target ≥ 90% (median of
- *    BENCH_PAIRS alternating pairs of one-second runs, as in figure 3).
+ *    BENCH_PAIRS alternating pairs of one-second runs, as in figure 3);
+ * 8. limiter: login and GET /users/me throughput with the per-client limiter on / off, on two example servers
+ *    behind a trusted loopback proxy (USERS_TRUSTED_PROXIES=127.0.0.1), each login from an `X-Forwarded-For`
+ *    client of its own, so that every one consults the limiter and none is refused (the non-2xx count is
+ *    printed, and must be 0); medians of BENCH_LIMITER_PAIRS alternating pairs of BENCH_LIMITER_SECONDS runs
+ *    (logins) and of BENCH_PAIRS one-second pairs (/users/me), with the memory store, then with the Redis store
+ *    (REDIS_URL, default redis://127.0.0.1:6379; skipped when no Redis answers), where a `MONITOR` also counts
+ *    the Redis commands per login and per /users/me; each server has a throttle prefix of its own;
+ * 9. profile: the main thread of an example server under `node --cpu-prof` during a login flood, its self time
+ *    per login by module group and by function, beside its CPU per login and per /users/me from /proc.
+ *
+ * Login loads (`bench/loginLoad.mjs`) spread their requests over several accounts: one account under ten
+ * concurrent logins meets its own per-account back-off (attempts in a row) and is answered 429.
  *
  * Each figure is a phase (`allPhases` below): a function of the running server that measures and returns the
  * lines it prints. A new figure is a new phase in that list; BENCH_PHASES=memory,login runs only those named.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process"
 import { generateKeyPairSync } from "node:crypto"
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { createRequire } from "node:module"
 import { availableParallelism, loadavg, tmpdir } from "node:os"
 import { join } from "node:path"
+import { selfTimes } from "./cpuProfile.js"
 
 interface Result {
   readonly requests: { readonly average: number }
@@ -90,9 +103,15 @@ interface Running {
   readonly output: () => string
 }
 
-const startNode = (script: string, listenOn: number, env: NodeJS.ProcessEnv = {}, cwd?: string) =>
+const startNode = (
+  script: string,
+  listenOn: number,
+  env: NodeJS.ProcessEnv = {},
+  cwd?: string,
+  extraFlags: ReadonlyArray<string> = []
+) =>
   new Promise<Running>((resolve, reject) => {
-    const child = spawn(process.execPath, [...nodeFlags, script], {
+    const child = spawn(process.execPath, [...nodeFlags, ...extraFlags, script], {
       cwd,
       env: { ...process.env, ...env, PORT: String(listenOn) },
       stdio: ["ignore", "pipe", "pipe"]
@@ -179,20 +198,63 @@ const rawArgon2 = (niceness: number) => {
   return rate
 }
 
-const loginAt = (base: string, connections: number, duration: number) =>
-  cannon([
-    "-c",
-    String(connections),
-    "-d",
-    String(duration),
-    "-m",
-    "POST",
-    "-H",
-    "content-type=application/x-www-form-urlencoded",
-    "-b",
-    form,
-    `${base}/auth/jwt/login`
-  ])
+/** The bench's accounts: the first is the one every phase's token belongs to. */
+const accountEmail = (index: number) => (index === 0 ? email : `bench-${index}@camelot.bt`)
+
+/**
+ * How many accounts a login load of `connections` spreads its requests over: each account has at most two
+ * logins in flight, so its per-account back-off (5 attempts in a row before the first wait) never refuses one.
+ */
+const accountsFor = (connections: number) => Math.max(16, Math.ceil(connections / 2))
+
+/** How many of the bench's accounts each server (by base URL) has registered so far. */
+const registered = new Map<string, number>()
+
+/** Registers the bench's first `count` accounts on a server (those it lacks), 8 at a time. */
+const ensureAccounts = async (base: string, count: number) => {
+  let next = registered.get(base) ?? 0
+  const worker = async () => {
+    while (next < count) await register(base, next++)
+  }
+  await Promise.all(Array.from({ length: 8 }, worker))
+  registered.set(base, Math.max(count, registered.get(base) ?? 0))
+}
+
+const loadScript = join("bench", "loginLoad.mjs")
+
+/**
+ * A login load (`bench/loginLoad.mjs`): `connections` connections for `duration` seconds, over
+ * `accountsFor(connections)` accounts (registered first with `ensureAccounts`); with `forwardedFor`, each
+ * request from an `X-Forwarded-For` client of its own.
+ */
+const loginAt = (base: string, connections: number, duration: number, forwardedFor = false) => {
+  const count = accountsFor(connections)
+  if ((registered.get(base) ?? 0) < count) throw new Error(`login load: ${base} has fewer than ${count} accounts`)
+  const options = {
+    url: `${base}/auth/jwt/login`,
+    connections,
+    duration,
+    accounts: Array.from({ length: count }, (_, index) => accountEmail(index)),
+    password,
+    forwardedFor
+  }
+  return new Promise<Result>((resolve, reject) => {
+    const child = spawn(process.execPath, [loadScript, JSON.stringify(options)], {
+      stdio: ["ignore", "pipe", "inherit"]
+    })
+    let output = ""
+    child.stdout.on("data", (chunk: Buffer) => {
+      output += chunk.toString()
+    })
+    child.on("exit", () => {
+      try {
+        resolve(JSON.parse(output) as Result)
+      } catch {
+        reject(new Error(`login load: unreadable output ${output.slice(0, 200)}`))
+      }
+    })
+  })
+}
 
 const get = (
   url: string,
@@ -216,12 +278,18 @@ interface Tokens {
   readonly refresh_token?: string
 }
 
-/** Registers the bench's user on a server. */
-const register = async (base: string) => {
+/**
+ * Registers the bench's `index`-th account (its user by default) on a server, from an `X-Forwarded-For` client of
+ * its own (read only by a server that trusts the loopback proxy, whose per-client register limit it stays under).
+ */
+const register = async (base: string, index = 0) => {
   const reply = await fetch(`${base}/auth/register`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ email, password })
+    headers: {
+      "content-type": "application/json",
+      "x-forwarded-for": `172.16.${(index >>> 8) & 255}.${index & 255}`
+    },
+    body: JSON.stringify({ email: accountEmail(index), password })
   })
   if (reply.status !== 201) throw new Error(`register: ${reply.status} ${await reply.text()}`)
 }
@@ -273,12 +341,20 @@ interface Footprint {
 /** Quiet time before the idle and the after reading (shorter than the hashing threads' idle timeout). */
 const quietMillis = 10_000
 
-/** RSS after `quietMillis` without requests (idle), sampled every 100 ms through `flood` (peak), and `quietMillis` after it. */
-const footprint = async (server: Running, flood: () => Promise<Result>): Promise<Footprint> => {
+/**
+ * RSS after `quietMillis` without requests (idle), sampled every 100 ms through `flood` (peak), and `quietMillis`
+ * after it; `prepare` runs between the idle reading and the flood (unsampled, but its growth stays in the rest).
+ */
+const footprint = async (
+  server: Running,
+  flood: () => Promise<Result>,
+  prepare: () => Promise<void> = async () => {}
+): Promise<Footprint> => {
   const pid = server.child.pid
   await sleep(quietMillis)
   const idle = rss(pid)
-  let peak = idle
+  await prepare()
+  let peak = rss(pid)
   const timer = setInterval(() => {
     peak = Math.max(peak, rss(pid))
   }, 100)
@@ -302,7 +378,13 @@ const memory: Phase = {
     } finally {
       await stop(floor)
     }
-    const ours = await footprint(server, () => loginAt(server.base, floodConnections, floodSeconds))
+    // The flood's accounts are registered after the idle reading, which stays that of the usual setup (500
+    // registrations add about 10 MB); the peak and the reading after the flood include them.
+    const ours = await footprint(
+      server,
+      () => loginAt(server.base, floodConnections, floodSeconds),
+      () => ensureAccounts(server.base, accountsFor(floodConnections))
+    )
     const row = (name: string, { idle, peak, after }: Footprint) =>
       `   ${name.padEnd(24)}${mb(idle)}${mb(peak)}${mb(after)}   ${(after / idle).toFixed(2)}x`
     const answered = (result: Result) =>
@@ -358,11 +440,17 @@ const login: Phase = {
     }
     const sorted = [...rounds].sort((a, b) => a.ratio - b.ratio)
     const { raw, niced, logins, ratio } = sorted[1]!
+    const [hashing, eventLoop, other] = [
+      median(cpu.map((c) => c.hashing)),
+      median(cpu.map((c) => c.eventLoop)),
+      median(cpu.map((c) => c.other))
+    ]
     return [
       `   raw @node-rs/argon2 verifies/s:   ${raw.toFixed(1)} (all cores, alone); at niceness ${workerNiceness}: ${niced.toFixed(1)}`,
       `   login req/s (c=10):              ${logins.requests.average.toFixed(1)}  (${percent(logins.requests.average / niced)} of the niced raw rate)`,
-      `   server CPU per login (ms, median of 3 runs): hashing threads ${median(cpu.map((c) => c.hashing)).toFixed(1)},` +
-        ` event loop ${median(cpu.map((c) => c.eventLoop)).toFixed(1)}, other threads ${median(cpu.map((c) => c.other)).toFixed(1)}`,
+      `   server CPU per login (ms, median of 3 runs): hashing threads ${hashing.toFixed(1)},` +
+        ` event loop ${eventLoop.toFixed(1)}, other threads ${other.toFixed(1)}; with every core busy, logins reach at` +
+        ` most hashing / all of it = ${percent(hashing / (hashing + eventLoop + other))} of the raw rate`,
       `1. login / raw argon2:              ${percent(ratio)}  (target ≥ 90%)  ${verdict(ratio >= 0.9)}` +
         `  (median of 3 rounds; range ${percent(sorted[0]!.ratio)}–${percent(sorted[2]!.ratio)})`
     ]
@@ -486,15 +574,17 @@ const withServer = async <A>(
   listenOn: number,
   env: NodeJS.ProcessEnv,
   use: (server: Running) => Promise<A>,
-  cwd?: string
+  cwd?: string,
+  extraFlags: ReadonlyArray<string> = []
 ) => {
   const db = dbFile(String(listenOn))
-  const server = await startNode(script, listenOn, { ...serverEnv, ...env, SQLITE_FILE: db }, cwd)
+  const server = await startNode(script, listenOn, { ...serverEnv, ...env, SQLITE_FILE: db }, cwd, extraFlags)
   try {
     return await use(server)
   } finally {
     await stop(server)
     removeDb(db)
+    registered.delete(server.base)
   }
 }
 
@@ -578,7 +668,7 @@ const asymmetric: Phase = {
     const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" })
     const pem = privateKey.export({ type: "pkcs8", format: "pem" }).toString()
     return withServer("build/examples/server.js", es256Port, { JWT_PRIVATE_KEY: pem }, async (es256) => {
-      await register(es256.base)
+      await ensureAccounts(es256.base, accountsFor(10))
       const { access_token: es256Token } = await logIn(es256.base)
       if (algOf(es256Token) !== "ES256") throw new Error(`asymmetric: the server signed with ${algOf(es256Token)}`)
       await get(`${es256.base}/users/me`, es256Token, { duration: 1 }) // warm-up
@@ -702,6 +792,295 @@ const epoch: Phase = {
   }
 }
 
+const limiterPorts = [port + 5, port + 6] as const
+const limiterPairs = Number(process.env.BENCH_LIMITER_PAIRS ?? 5)
+const limiterSeconds = Number(process.env.BENCH_LIMITER_SECONDS ?? 3)
+
+/** A Redis command as `MONITOR` shows it. */
+type Command = ReadonlyArray<string>
+
+/** Every command Redis receives while `use` runs (its `MONITOR`), passed to `use` as a growing list. */
+const monitorRedis = async <A>(url: string, use: (commands: ReadonlyArray<Command>) => Promise<A>) => {
+  const { Redis } = await import("ioredis")
+  const client = new Redis(url, { connectTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null })
+  const monitor = await client.monitor()
+  const seen: Array<Command> = []
+  monitor.on("monitor", (_time: string, args: Array<string>, source: string) => {
+    // What a client sent, not the commands its scripts ran (shown with the source "lua").
+    if (source !== "lua") seen.push(args)
+  })
+  try {
+    return await use(seen)
+  } finally {
+    monitor.disconnect()
+    client.disconnect()
+  }
+}
+
+/** Redis reachable at `url` (a PING answered within a second). */
+const redisReachable = async (url: string) => {
+  const { Redis } = await import("ioredis")
+  const client = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: 1000,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null
+  })
+  client.on("error", () => {})
+  try {
+    await client.connect()
+    return (await client.ping()) === "PONG"
+  } catch {
+    return false
+  } finally {
+    client.disconnect()
+  }
+}
+
+interface LimiterRun {
+  readonly on: Result
+  readonly off: Result
+  readonly ratio: number
+}
+
+/**
+ * Alternating pairs (the order flips every pair): `measure` on the server with the per-client limits on and on
+ * the one with them off, ratio on/off per pair.
+ */
+const alternating = async (pairs: number, measure: (which: "on" | "off") => Promise<Result>) => {
+  const runs: Array<LimiterRun> = []
+  for (let pair = 0; pair < pairs; pair++) {
+    const order = pair % 2 === 0 ? (["on", "off"] as const) : (["off", "on"] as const)
+    const results: Partial<Record<"on" | "off", Result>> = {}
+    for (const which of order) results[which] = await measure(which)
+    const { on, off } = results as Record<"on" | "off", Result>
+    runs.push({ on, off, ratio: on.requests.average / off.requests.average })
+  }
+  return runs
+}
+
+/** The median pair's ratio, the range, and the non-2xx answers of every run of each side, summed. */
+const summary = (runs: ReadonlyArray<LimiterRun>) => {
+  const ratios = runs.map((run) => run.ratio)
+  const refused = (which: "on" | "off") => runs.reduce((sum, run) => sum + run[which].non2xx + run[which].errors, 0)
+  const rate = (which: "on" | "off") => median(runs.map((run) => run[which].requests.average))
+  return {
+    ratio: median(ratios),
+    range: `${percent(Math.min(...ratios))}–${percent(Math.max(...ratios))}`,
+    on: rate("on"),
+    off: rate("off"),
+    refusedOn: refused("on"),
+    refusedOff: refused("off")
+  }
+}
+
+/**
+ * The per-client limiter's cost on one store: two example servers behind a trusted loopback proxy
+ * (USERS_TRUSTED_PROXIES=127.0.0.1), one with the default limits and one with USERS_RATE_LIMITS=off, each with a
+ * throttle prefix of its own; every login comes from an `X-Forwarded-For` client of its own, so that each one
+ * consults the limiter and none is refused. With `redis`, the servers keep their counts there, and a `MONITOR`
+ * counts the Redis commands under each server's prefix per login and per `/users/me`.
+ */
+const limiterFigures = (store: string, redis: string | undefined): Promise<Array<string>> => {
+  const run = `effect-users-bench-${process.pid}-${Date.now().toString(36)}`
+  const serverOf = (which: "on" | "off", listenOn: number) => ({
+    listenOn,
+    prefix: `${run}-${which}:`,
+    env: {
+      USERS_TRUSTED_PROXIES: "127.0.0.1",
+      USERS_RATE_LIMITS: which,
+      ...(redis === undefined ? {} : { REDIS_URL: redis })
+    }
+  })
+  const specs = { on: serverOf("on", limiterPorts[0]), off: serverOf("off", limiterPorts[1]) }
+  const envOf = (spec: (typeof specs)["on"]) => ({
+    ...spec.env,
+    USERS_THROTTLE_PREFIX: `${spec.prefix}throttle:`,
+    REDIS_KEY_PREFIX: `${spec.prefix}sessions:`
+  })
+  const measured = withServer("build/examples/server.js", specs.on.listenOn, envOf(specs.on), (on) =>
+    withServer("build/examples/server.js", specs.off.listenOn, envOf(specs.off), async (off) => {
+      const servers = { on, off }
+      const tokens: Record<"on" | "off", string> = { on: "", off: "" }
+      for (const which of ["on", "off"] as const) {
+        await ensureAccounts(servers[which].base, accountsFor(10))
+        tokens[which] = (await logIn(servers[which].base)).access_token
+        await get(`${servers[which].base}/users/me`, tokens[which], { duration: 1 }) // warm-up
+        await loginAt(servers[which].base, 10, 1, true)
+      }
+      const logins = summary(
+        await alternating(limiterPairs, (which) => loginAt(servers[which].base, 10, limiterSeconds, true))
+      )
+      const me = summary(
+        await alternating(pairCount, (which) => get(`${servers[which].base}/users/me`, tokens[which], { duration: 1 }))
+      )
+      const lines = [
+        `   ${store}: login req/s (c=10, ${limiterSeconds} s runs) limiter on ${logins.on.toFixed(1)}, off ${logins.off.toFixed(1)};` +
+          ` non-2xx answers: on ${logins.refusedOn}, off ${logins.refusedOff} (must be 0)  ${verdict(logins.refusedOn + logins.refusedOff === 0)}`,
+        `   ${store}: login on / off ${percent(logins.ratio)} (median of ${limiterPairs} alternating pairs; range ${logins.range});` +
+          ` /users/me on / off ${percent(me.ratio)} (median of ${pairCount} pairs of 1 s runs; range ${me.range}; non-2xx ${me.refusedOn + me.refusedOff})`
+      ]
+      if (redis !== undefined) {
+        // Commands under each server's prefix over sequential logins of one account: the account's attempt is one
+        // command, its reset (a login after one that left a count) a second, every other login; the limiter's
+        // check is one more, sent before the attempt is awaited.
+        const count = 20
+        const counted = await monitorRedis(redis, async (commands) => {
+          const perServer = async (which: "on" | "off", request: () => Promise<unknown>) => {
+            const before = commands.length
+            for (let i = 0; i < count; i++) await request()
+            await sleep(200)
+            return (
+              commands.slice(before).filter((args) => args.some((arg) => arg.includes(specs[which].prefix))).length /
+              count
+            )
+          }
+          const loginOnce = (which: "on" | "off") => async () => {
+            const reply = await fetch(`${servers[which].base}/auth/jwt/login`, {
+              method: "POST",
+              headers: { "content-type": "application/x-www-form-urlencoded", "x-forwarded-for": "10.255.0.1" },
+              body: form
+            })
+            if (reply.status !== 200) throw new Error(`login: ${reply.status}`)
+            await reply.arrayBuffer()
+          }
+          const meOnce = (which: "on" | "off") => async () => {
+            const reply = await fetch(`${servers[which].base}/users/me`, {
+              headers: { authorization: `Bearer ${tokens[which]}` }
+            })
+            if (reply.status !== 200) throw new Error(`/users/me: ${reply.status}`)
+            await reply.arrayBuffer()
+          }
+          return {
+            loginOn: await perServer("on", loginOnce("on")),
+            loginOff: await perServer("off", loginOnce("off")),
+            meOn: await perServer("on", meOnce("on")),
+            meOff: await perServer("off", meOnce("off"))
+          }
+        })
+        const { loginOn, loginOff, meOn, meOff } = counted
+        lines.push(
+          `   ${store}: Redis commands per login: limiter on ${loginOn}, off ${loginOff} (the limiter's check is sent` +
+            ` beside the account's attempt: one round-trip of latency); per /users/me: on ${meOn}, off ${meOff}`
+        )
+      }
+      return lines
+    })
+  )
+  return redis === undefined ? measured : measured.finally(() => clearRedis(redis, run))
+}
+
+/** Deletes the keys under `prefix` (the bench's servers' counts, so that a shared Redis keeps none of them). */
+const clearRedis = async (url: string, prefix: string) => {
+  const { Redis } = await import("ioredis")
+  const client = new Redis(url, { connectTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null })
+  try {
+    let cursor = "0"
+    do {
+      const [next, keys] = await client.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000)
+      if (keys.length > 0) await client.del(...keys)
+      cursor = next
+    } while (cursor !== "0")
+  } finally {
+    client.disconnect()
+  }
+}
+
+const limiter: Phase = {
+  name: "limiter",
+  run: async () => {
+    const memoryLines = await limiterFigures("memory store", undefined)
+    const redis = process.env.REDIS_URL || "redis://127.0.0.1:6379"
+    const redisLines = (await redisReachable(redis))
+      ? await limiterFigures("Redis store ", redis)
+      : [`   Redis store: skipped (no Redis answers at ${redis.replace(/\/\/[^@]*@/, "//")}; REDIS_URL sets another)`]
+    return [
+      "8. per-client limiter on / off, each login from a client of its own (USERS_TRUSTED_PROXIES=127.0.0.1):",
+      ...memoryLines,
+      ...redisLines
+    ]
+  }
+}
+
+const profilePort = port + 7
+
+/** CPU time (ms) the main thread of a process has used so far (Linux: /proc, 10 ms ticks). */
+const mainThreadCpu = (pid: number | undefined) => cpuByKind(pid).eventLoop
+
+/**
+ * Where the event loop's time per login goes: a server of its own under `node --cpu-prof` with `npm start`'s
+ * limits behind a trusted loopback proxy, a login flood (c=10, twice BENCH_SECONDS, each login from an
+ * `X-Forwarded-For` client of its own) after a warm-up, and the main thread's profile over the flood's window summed by
+ * module group and by function (self time). Beside it, the main thread's CPU per request from /proc for the
+ * logins and for a /users/me run on the same server. A wall-clock sampler also counts the time the thread
+ * was runnable but descheduled, so the groups are printed as shares of the samples and as those shares of the
+ * /proc figure.
+ */
+const profile: Phase = {
+  name: "profile",
+  run: async () => {
+    const dir = mkdtempSync(join(tmpdir(), "effect-users-bench-profile-"))
+    try {
+      let pid: number | undefined
+      const { window, logins, loginCpu, meCpu } = await withServer(
+        "build/examples/server.js",
+        profilePort,
+        // `npm start`'s limits, each login from a client of its own (as in the limiter phase).
+        { USERS_TRUSTED_PROXIES: "127.0.0.1", USERS_RATE_LIMITS: "on" },
+        async (server) => {
+          pid = server.child.pid
+          await ensureAccounts(server.base, accountsFor(10))
+          const { access_token } = await logIn(server.base)
+          await loginAt(server.base, 10, 2, true) // warm-up
+          await get(`${server.base}/users/me`, access_token, { duration: 1 })
+          const meBefore = mainThreadCpu(pid)
+          const me = await get(`${server.base}/users/me`, access_token, { duration: seconds })
+          check("me", me)
+          const meCpu = (mainThreadCpu(pid) - meBefore) / me["2xx"]
+          const before = mainThreadCpu(pid)
+          const from = Number(process.hrtime.bigint() / 1000n)
+          const logins = await loginAt(server.base, 10, seconds * 2, true)
+          const to = Number(process.hrtime.bigint() / 1000n)
+          check("login", logins)
+          return { window: { from, to }, logins, loginCpu: (mainThreadCpu(pid) - before) / logins["2xx"], meCpu }
+        },
+        undefined,
+        ["--cpu-prof", `--cpu-prof-dir=${dir}`]
+      )
+      // The main thread's profile: CPU.<date>.<time>.<pid>.<thread id 0>.<sequence>.cpuprofile
+      const file = readdirSync(dir).find((name) => name.includes(`.${pid}.0.`))
+      if (file === undefined) throw new Error(`profile: no main-thread profile in ${dir}`)
+      const { groups, functions, busy } = selfTimes(join(dir, file), window.from, window.to)
+      const count = logins["2xx"]
+      const throttleMicros = [...functions]
+        .filter(([name]) => /dist\/Throttle\.js|dist\/http\/ClientAddress\.js|@effect\/experimental/.test(name))
+        .reduce((sum, [, entry]) => sum + entry.micros, 0)
+      const perLogin = (micros: number) => (micros / 1000 / count).toFixed(2).padStart(6)
+      const share = (micros: number) => `${((micros / busy) * 100).toFixed(0)}%`.padStart(4)
+      const scaled = (micros: number) => ((micros / busy) * loginCpu).toFixed(2).padStart(5)
+      const byTime = <V>(map: ReadonlyMap<string, V>, micros: (value: V) => number) =>
+        [...map].sort((a, b) => micros(b[1]) - micros(a[1]))
+      return [
+        `9. event loop per login (limits on, c=10, ${seconds * 2} s, ${count} logins at ${logins.requests.average.toFixed(1)}/s, ${logins.non2xx} non-2xx):` +
+          ` main-thread CPU ${loginCpu.toFixed(2)} ms (/proc); /users/me on the same server ${meCpu.toFixed(2)} ms;` +
+          ` profile samples ${perLogin(busy).trim()} ms`,
+        "   by module group: share of samples, that share of the CPU figure in ms, sampled ms",
+        ...byTime(groups, (micros) => micros).map(
+          ([group, micros]) => `   ${share(micros)} ${scaled(micros)} ${perLogin(micros)}  ${group}`
+        ),
+        `   the throttle's own code (dist/Throttle.js, dist/http/ClientAddress.js, @effect/experimental), self time:` +
+          ` ${perLogin(throttleMicros).trim()} ms per login (${share(throttleMicros).trim()})`,
+        "   top functions (self time):",
+        ...byTime(functions, (entry) => entry.micros)
+          .slice(0, 12)
+          .map(([name, { micros }]) => `   ${share(micros)} ${scaled(micros)} ${perLogin(micros)}  ${name}`)
+      ]
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }
+}
+
 /** A one-second autocannon run (c=10) whose answers must all be 2xx. */
 const checked = async (url: string, token: string) => {
   const result = await get(url, token, { duration: 1 })
@@ -710,7 +1089,18 @@ const checked = async (url: string, token: string) => {
 }
 
 /** The figures, in order; memory first, on the freshly started server. More phases go here. */
-const allPhases: ReadonlyArray<Phase> = [memory, login, probe, currentUser, forgotPassword, refresh, asymmetric, epoch]
+const allPhases: ReadonlyArray<Phase> = [
+  memory,
+  login,
+  probe,
+  currentUser,
+  forgotPassword,
+  refresh,
+  asymmetric,
+  epoch,
+  limiter,
+  profile
+]
 /** BENCH_PHASES (names, comma-separated) runs only some of them. */
 const chosen = process.env.BENCH_PHASES?.split(",").map((name) => name.trim())
 const phases = chosen === undefined ? allPhases : allPhases.filter((phase) => chosen.includes(phase.name))
@@ -728,7 +1118,7 @@ const main = async () => {
   )
   const server = await startNode("build/examples/server.js", port, { ...serverEnv, SQLITE_FILE: file })
   try {
-    await register(server.base)
+    await ensureAccounts(server.base, accountsFor(10))
     const { access_token: token } = await logIn(server.base)
 
     // Warm-up, so that JIT and connection setup do not count.
