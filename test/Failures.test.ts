@@ -44,6 +44,23 @@ describe("a defect that is not an outage", () => {
         assert.strictEqual(ok.status, 201)
       })
     )
+
+    it.effect("an unknown route answers 404 with FastAPI's {detail: Not Found}, logging nothing", () =>
+      Effect.gen(function* () {
+        const before = server.logs.length
+        for (const [path, method] of [
+          ["/no/such/route", "GET"],
+          ["/auth/jwt/no-such", "POST"]
+        ] as const) {
+          const reply = yield* request(path, { method })
+          assert.deepStrictEqual([reply.status, reply.body], [404, { detail: "Not Found" }], `${method} ${path}`)
+        }
+        assert.lengthOf(
+          server.logs.slice(before).filter((entry) => entry.level === "ERROR"),
+          0
+        )
+      })
+    )
   })
 })
 

@@ -177,6 +177,13 @@ export const unavailableResponse = (retryAfter: number): HttpServerResponse.Http
 export const internalErrorResponse = (): HttpServerResponse.HttpServerResponse =>
   HttpServerResponse.unsafeJson({ detail: "INTERNAL_SERVER_ERROR" }, { status: 500 })
 
+/** An unknown route: FastAPI's `{"detail": "Not Found"}`, not an empty body. */
+export const notFoundResponse = (): HttpServerResponse.HttpServerResponse =>
+  HttpServerResponse.unsafeJson({ detail: "Not Found" }, { status: 404 })
+
+const isRouteNotFound = (cause: Cause.Cause<unknown>): boolean =>
+  Chunk.some(Cause.failures(cause), (failure) => Predicate.isTagged(failure, "RouteNotFound"))
+
 // Method and path only: a query string may carry an OAuth code or state.
 const where = Effect.map(HttpServerRequest.HttpServerRequest, (request) => ({
   method: request.method,
@@ -193,7 +200,7 @@ export const handleCause = <E>(
   const verdict = classify(cause)
   switch (verdict._tag) {
     case "Expected":
-      return Effect.failCause(cause)
+      return isRouteNotFound(cause) ? Effect.succeed(notFoundResponse()) : Effect.failCause(cause)
     case "Unavailable":
       return Effect.flatMap(where, (request) =>
         Effect.logError(`Service unavailable, answered 503: ${verdict.unavailability.reason}`).pipe(
