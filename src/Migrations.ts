@@ -49,7 +49,9 @@ export class EmailCaseConflict extends Schema.TaggedError<EmailCaseConflict>()("
 }) {
   get message() {
     const how =
-      this.index === "email_key" ? "are one address under Unicode case folding and NFC" : "differ only by case"
+      this.index === "email_key"
+        ? "are one address under emailKey (NFC and case folding; the domain by its IDNA name)"
+        : "differ only by case"
     return (
       `Cannot create the unique index on ${this.index} of table "${this.table}": these e-mails ${how}: ` +
       `${this.emails.join(", ")}. Merge or rename those users, then run the migrations again.`

@@ -4,7 +4,7 @@
  * (`user`, `oauth_account`, snake_case columns), so it reads and writes a FastAPI Users database as is.
  *
  * Two users never share an e-mail because the database says so: every write stores the e-mail's `emailKey`
- * (NFC, full Unicode case folding, computed here) in `email_key`, whose unique index (`Migrations`) turns a
+ * (NFC and full Unicode case folding, the domain by its IDNA name; computed here) in `email_key`, whose unique index (`Migrations`) turns a
  * lost race into `UserAlreadyExists`. Lookups by e-mail use that key.
  */
 import * as SqlClient from "@effect/sql/SqlClient"

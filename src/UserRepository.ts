@@ -3,7 +3,7 @@
  * and prototypes. `SqlUserRepository` implements the same contract over `@effect/sql`.
  *
  * Rules every implementation keeps (the conformance suite checks them): e-mails are stored as given and
- * compared by `emailKey` (NFC, full Unicode case folding), two users never share an e-mail under that key
+ * compared by `emailKey` (NFC and full Unicode case folding; the domain by its IDNA name), two users never share an e-mail under that key
  * (even under concurrent writes: the loser gets `UserAlreadyExists`), a conditional update (`updateIf`)
  * checks and writes in one atomic step, one provider account (`oauthName`, `accountId`) is linked to at most
  * one user and once (the loser of a race gets `OAuthAccountAlreadyLinked`), and deleting a user deletes its
