@@ -44,7 +44,8 @@ const domainKey = (domain: string): string | undefined => {
   // What the URL parser would cut off, drop or read as another part of a URL is not part of a DNS name.
   if (domain === "" || /[/?#@:\\[\]%\s\p{C}]/u.test(domain)) return undefined
   try {
-    const host = new URL(`http://${domain}`).hostname
+    // `camelot.bt.` (fully qualified) is the name `camelot.bt`.
+    const host = new URL(`http://${domain}`).hostname.replace(/\.$/, "")
     // DNS names are 253 characters at most; an IDNA form longer than that names nothing.
     return /^[\d.]+$/.test(host) || host.length > 253 ? undefined : host
   } catch {
@@ -67,7 +68,8 @@ const split = (email: string): readonly [local: string, domain: string | undefin
 export const emailKey = (email: string): string => {
   const [local, domain] = split(normalizeEmail(email))
   if (domain === undefined) return fold(local)
-  return `${fold(local)}@${domainKey(domain) ?? fold(domain)}`
+  // What is not a DNS name is compared but for letter case: folding could join two names (ß, ss) of two owners.
+  return `${fold(local)}@${domainKey(domain) ?? domain.toLowerCase()}`
 }
 
 /**

@@ -203,6 +203,34 @@ layer(Server, { excludeTestServices: true })("GitHub against a local server spea
     })
   )
 
+  it.effect("a provider's e-mail that /auth/register would refuse is no e-mail: 400, and no user is made", () =>
+    Effect.gen(function* () {
+      const users = yield* UserManager
+      const local = freshEmail("hostile").split("@")[0]!
+      for (const email of [
+        `${local}\u0000@camelot.bt`,
+        `${local}\n@camelot.bt`,
+        `${local}\u001b[2J@camelot.bt`,
+        `${local}\u202e@camelot.bt`,
+        `${local}\u200b@camelot.bt`,
+        `${local} x@camelot.bt`,
+        `${"a".repeat(5000)}@camelot.bt`,
+        local,
+        ""
+      ]) {
+        const account = githubAccount([{ email, primary: true, verified: true }])
+        const reply = yield* login(account)
+        assert.deepStrictEqual(
+          [reply.status, reply.text],
+          [400, '{"detail":"OAUTH_NOT_AVAILABLE_EMAIL"}'],
+          JSON.stringify(email.slice(0, 40))
+        )
+        const found = yield* Effect.either(users.getByOAuthAccount("github", String(account.id)))
+        assert.isTrue(found._tag === "Left", "no user for a refused e-mail")
+      }
+    })
+  )
+
   it.effect("an inactive user cannot log in; a code of another authorization (PKCE) is refused", () =>
     Effect.gen(function* () {
       const users = yield* UserManager

@@ -113,7 +113,8 @@ export const singleUseRepositorySuite = (name: string, repository: Layer.Layer<U
         for (const [a, b] of [
           ["kay@Göttingen.DE", "kay@xn--gttingen-n4a.de"],
           ["kay@straße.de", "KAY@xn--strae-oqa.de"],
-          ["kay@ｃａｍｅｌｏｔ.bt", "kay@camelot.bt"]
+          ["kay@ｃａｍｅｌｏｔ.bt", "kay@camelot.bt"],
+          ["kay@camelot.bt.", "kay@camelot.bt"]
         ]) {
           assert.strictEqual(emailKey(a!), emailKey(b!), `${a} / ${b}`)
         }
@@ -126,6 +127,9 @@ export const singleUseRepositorySuite = (name: string, repository: Layer.Layer<U
         // Not a DNS name (an address literal, a number): folded like the local part, never a parse error.
         assert.strictEqual(emailKey("kay@[192.0.2.1]"), emailKey("KAY@[192.0.2.1]"))
         assert.strictEqual(emailKey("kay@1.2.3"), "kay@1.2.3")
+        // A name too long for DNS is no DNS name either: never folded into a real one (ß beside ss).
+        const long = "a".repeat(244)
+        assert.notStrictEqual(emailKey(`kay@${long}straße.de`), emailKey(`kay@${long}strasse.de`))
         // Characters the URL parser drops (tab, newline, trailing controls) never vanish from a key.
         for (const odd of ["kay@came\tlot.bt", "kay@camelot.bt\u0000", "kay@came\nlot.bt"]) {
           assert.notStrictEqual(emailKey(odd), emailKey("kay@camelot.bt"), JSON.stringify(odd))

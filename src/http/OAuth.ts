@@ -35,7 +35,7 @@ import * as jose from "jose"
 import * as client from "openid-client"
 import { checkUrl, type OAuthProfile, type OAuthProvider } from "../OAuthProvider.js"
 import { OAuthStateStore } from "../OAuthStateStore.js"
-import type { User } from "../User.js"
+import { Email, type User } from "../User.js"
 import { UserManager } from "../UserManager.js"
 import { minimumSecretBytes } from "../UserManagerConfig.js"
 import type * as AuthBackend from "./AuthBackend.js"
@@ -153,7 +153,7 @@ export const CallbackErrors = errorTable({
   NoEmail: {
     status: 400,
     code: ErrorCode.OAUTH_NOT_AVAILABLE_EMAIL,
-    description: "The provider did not share an e-mail"
+    description: "The provider did not share an e-mail, or shared one that is not a valid address"
   },
   UserAlreadyExists: {
     status: 400,
@@ -448,6 +448,11 @@ export const make = <
       })
     }
 
+    // The provider's e-mail is input like any other: one `/auth/register` would refuse (control characters, over
+    // 320 characters, no domain) is no usable e-mail at all.
+    const decodeEmail = Schema.decodeUnknownOption(Email)
+    const emailOf = (profile: OAuthProfile): Option.Option<string> => Option.flatMap(profile.email, decodeEmail)
+
     const account = (profile: OAuthProfile, email: string) => ({
       oauthName: provider.name,
       accessToken: profile.accessToken,
@@ -461,8 +466,9 @@ export const make = <
       Effect.gen(function* () {
         const claims = yield* checkState("login", params)
         const profile = yield* exchange("login", params, claims)
-        if (Option.isNone(profile.email)) return yield* CallbackErrors.fail("NoEmail")
-        const user = yield* manager.oauthCallback(account(profile, profile.email.value), {
+        const email = emailOf(profile)
+        if (Option.isNone(email)) return yield* CallbackErrors.fail("NoEmail")
+        const user = yield* manager.oauthCallback(account(profile, email.value), {
           associateByEmail: options.associateByEmail,
           emailVerified: profile.emailVerified,
           dangerouslyAssociateUnverifiedEmail: options.dangerouslyAssociateUnverifiedEmail,
@@ -491,7 +497,7 @@ export const make = <
         const claims = yield* checkState("associate", params)
         if (claims.user !== String(user.id)) return yield* new InvalidState()
         const profile = yield* exchange("associate", params, claims)
-        const email = Option.getOrElse(profile.email, () => user.email)
+        const email = Option.getOrElse(emailOf(profile), () => user.email)
         const linked = yield* manager.oauthAssociateCallback(user, account(profile, email))
         return clearCookie(HttpServerResponse.unsafeJson(encodeRead(linked), { headers: noStore }))
       }).pipe(Effect.mapError((error) => AssociateCallbackErrors.body(error)))
