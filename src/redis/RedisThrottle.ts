@@ -72,18 +72,19 @@ end
 return 1
 `
 
+/** Defines a one-key Lua script as a command of the client, once: the stores of one app share its client. */
+const defineScript = (client: IORedis, name: string, lua: string) => {
+  if (typeof Reflect.get(client, name) !== "function") client.defineCommand(name, { numberOfKeys: 1, lua })
+}
+
 /** The per-account store on the app's client. */
 export const makeAccountStore = (
   redis: RedisService,
   prefix: string = defaultPrefix
 ): Context.Tag.Service<Throttle.AccountStore> => {
   const client = redis.client as WithAttempt
-  if (typeof client.effectUsersThrottleAttempt !== "function") {
-    client.defineCommand("effectUsersThrottleAttempt", { numberOfKeys: 1, lua: attemptScript })
-  }
-  if (typeof client.effectUsersThrottleRelease !== "function") {
-    client.defineCommand("effectUsersThrottleRelease", { numberOfKeys: 1, lua: releaseScript })
-  }
+  defineScript(client, "effectUsersThrottleAttempt", attemptScript)
+  defineScript(client, "effectUsersThrottleRelease", releaseScript)
   // Attempt IDs unique across the processes sharing the server: this store's random part and a counter.
   const instance = randomBytes(9).toString("base64url")
   let serial = 0
@@ -198,12 +199,8 @@ export const makeRateLimiterStore = (
   prefix: string = defaultPrefix
 ): Context.Tag.Service<RateLimiter.RateLimiterStore> => {
   const client = redis.client as WithRateLimits
-  if (typeof client.effectUsersFixedWindow !== "function") {
-    client.defineCommand("effectUsersFixedWindow", { numberOfKeys: 1, lua: fixedWindowScript })
-  }
-  if (typeof client.effectUsersTokenBucket !== "function") {
-    client.defineCommand("effectUsersTokenBucket", { numberOfKeys: 1, lua: tokenBucketScript })
-  }
+  defineScript(client, "effectUsersFixedWindow", fixedWindowScript)
+  defineScript(client, "effectUsersTokenBucket", tokenBucketScript)
   const run = <A>(name: string, f: () => Promise<A>) =>
     Effect.tryPromise({
       try: f,
