@@ -448,7 +448,7 @@ export const make = <
       })
     }
 
-    // The provider's e-mail is input like any other: one `/auth/register` would refuse (control characters, over
+    // The provider's e-mail is untrusted input too: one `/auth/register` would refuse (control characters, over
     // 320 characters, no domain) is no usable e-mail at all.
     const decodeEmail = Schema.decodeUnknownOption(Email)
     const emailOf = (profile: OAuthProfile): Option.Option<string> => Option.flatMap(profile.email, decodeEmail)
