@@ -379,6 +379,31 @@ const suite = (name: string, client: Layer.Layer<SqlClient.SqlClient, unknown>) 
       })
     )
 
+    it.effect("linking by e-mail never hands over an account for a lookalike address (ß/SS, straße.de)", () =>
+      Effect.gen(function* () {
+        const users = yield* UserManager
+        const login = (claims: TestAccount) =>
+          Effect.gen(function* () {
+            const sub = yield* account(claims)
+            const flow = yield* startFlow()
+            return yield* flow.browser.request(yield* signIn(flow, sub))
+          })
+        const register = (email: string) =>
+          users.create({ email, password: Redacted.make("correct-horse-battery"), isVerified: true }).pipe(Effect.orDie)
+        // One key, so a lookalike cannot register, but maybe two people's mailboxes: refused, not linked.
+        const gauss = yield* register(freshEmail("gauß"))
+        const shouted = yield* login({ email: gauss.email.toUpperCase(), email_verified: true })
+        assert.deepStrictEqual([shouted.status, shouted.text], [400, '{"detail":"OAUTH_USER_ALREADY_EXISTS"}'])
+        // Two domains of two owners: the provider's verified straße.de address gets an account of its own.
+        const victim = yield* register(`kay.${crypto.randomUUID()}@strasse.de`)
+        const twin = yield* login({ email: victim.email.replace("@strasse.de", "@straße.de"), email_verified: true })
+        assert.strictEqual(twin.status, 200, twin.text)
+        const user = JSON.parse((yield* me(JSON.parse(twin.text).access_token)).text)
+        assert.notStrictEqual(user.id, victim.id)
+        assert.strictEqual(user.email, victim.email.replace("@strasse.de", "@straße.de"))
+      })
+    )
+
     it.effect("associate: links to the caller; replayed adds no row; another user's account is refused", () =>
       Effect.gen(function* () {
         const users = yield* UserManager
