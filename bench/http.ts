@@ -60,9 +60,10 @@ interface Result {
 // Each load generator runs in its own process (autocannon's CLI): in this process, two generators would
 // share one event loop and add their own queueing to the latencies they report.
 const cli = createRequire(import.meta.url).resolve("autocannon/autocannon.js")
-const cannon = (args: ReadonlyArray<string>) =>
+/** Runs a load generator in a process of its own and reads the JSON result it prints. */
+const loadProcess = (what: string, args: ReadonlyArray<string>, stderr: "ignore" | "inherit") =>
   new Promise<Result>((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, "--json", ...args], { stdio: ["ignore", "pipe", "ignore"] })
+    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", stderr] })
     let output = ""
     child.stdout.on("data", (chunk: Buffer) => {
       output += chunk.toString()
@@ -71,10 +72,11 @@ const cannon = (args: ReadonlyArray<string>) =>
       try {
         resolve(JSON.parse(output) as Result)
       } catch {
-        reject(new Error(`autocannon: unreadable output ${output.slice(0, 200)}`))
+        reject(new Error(`${what}: unreadable output ${output.slice(0, 200)}`))
       }
     })
   })
+const cannon = (args: ReadonlyArray<string>) => loadProcess("autocannon", [cli, "--json", ...args], "ignore")
 
 const port = Number(process.env.BENCH_PORT ?? 8765)
 const floorPort = port + 1
@@ -238,22 +240,7 @@ const loginAt = (base: string, connections: number, duration: number, forwardedF
     password,
     forwardedFor
   }
-  return new Promise<Result>((resolve, reject) => {
-    const child = spawn(process.execPath, [loadScript, JSON.stringify(options)], {
-      stdio: ["ignore", "pipe", "inherit"]
-    })
-    let output = ""
-    child.stdout.on("data", (chunk: Buffer) => {
-      output += chunk.toString()
-    })
-    child.on("exit", () => {
-      try {
-        resolve(JSON.parse(output) as Result)
-      } catch {
-        reject(new Error(`login load: unreadable output ${output.slice(0, 200)}`))
-      }
-    })
-  })
+  return loadProcess("login load", [loadScript, JSON.stringify(options)], "inherit")
 }
 
 const get = (

@@ -162,6 +162,14 @@ const suite = (name: string, client: Layer.Layer<SqlClient.SqlClient, unknown>) 
         makeBrowser().request(`${base}/users/me`, { headers: { authorization: `Bearer ${token}` } })
       )
 
+    /** A new provider account with these claims, signed in through a fresh browser's flow: the callback's reply. */
+    const signInAs = (claims: TestAccount) =>
+      Effect.gen(function* () {
+        const sub = yield* account(claims)
+        const flow = yield* startFlow()
+        return yield* flow.browser.request(yield* signIn(flow, sub))
+      })
+
     it.effect("the browser flow: authorize → provider login and consent → callback → a session", () =>
       Effect.gen(function* () {
         const email = freshEmail("oidc")
@@ -350,29 +358,23 @@ const suite = (name: string, client: Layer.Layer<SqlClient.SqlClient, unknown>) 
     it.effect("linking by e-mail needs the provider's and the local account's verification", () =>
       Effect.gen(function* () {
         const users = yield* UserManager
-        const login = (claims: TestAccount) =>
-          Effect.gen(function* () {
-            const sub = yield* account(claims)
-            const flow = yield* startFlow()
-            return yield* flow.browser.request(yield* signIn(flow, sub))
-          })
         const taken = '{"detail":"OAUTH_USER_ALREADY_EXISTS"}'
         // A verified local user; the provider does not vouch for the address (the attacker typed it, in capitals).
         const victim = freshEmail("victim")
         const owner = yield* users
           .create({ email: victim, password: Redacted.make("correct-horse-battery"), isVerified: true })
           .pipe(Effect.orDie)
-        const unverified = yield* login({ email: victim.toUpperCase(), email_verified: false })
+        const unverified = yield* signInAs({ email: victim.toUpperCase(), email_verified: false })
         assert.deepStrictEqual([unverified.status, unverified.text], [400, taken])
-        const absent = yield* login({ email: victim })
+        const absent = yield* signInAs({ email: victim })
         assert.deepStrictEqual([absent.status, absent.text], [400, taken])
         // An unverified local user: whoever registered it may not own the address.
         const squatted = freshEmail("squatted")
         yield* users.create({ email: squatted, password: Redacted.make("correct-horse-battery") }).pipe(Effect.orDie)
-        const onUnverified = yield* login({ email: squatted, email_verified: true })
+        const onUnverified = yield* signInAs({ email: squatted, email_verified: true })
         assert.deepStrictEqual([onUnverified.status, onUnverified.text], [400, taken])
         // Both verified: linked to the existing user.
-        const linked = yield* login({ email: victim, email_verified: true })
+        const linked = yield* signInAs({ email: victim, email_verified: true })
         assert.strictEqual(linked.status, 200, linked.text)
         const user = yield* me(JSON.parse(linked.text).access_token)
         assert.strictEqual(JSON.parse(user.text).id, owner.id)
@@ -382,21 +384,15 @@ const suite = (name: string, client: Layer.Layer<SqlClient.SqlClient, unknown>) 
     it.effect("linking by e-mail never hands over an account for a lookalike address (ß/SS, straße.de)", () =>
       Effect.gen(function* () {
         const users = yield* UserManager
-        const login = (claims: TestAccount) =>
-          Effect.gen(function* () {
-            const sub = yield* account(claims)
-            const flow = yield* startFlow()
-            return yield* flow.browser.request(yield* signIn(flow, sub))
-          })
         const register = (email: string) =>
           users.create({ email, password: Redacted.make("correct-horse-battery"), isVerified: true }).pipe(Effect.orDie)
         // One key, so a lookalike cannot register, but maybe two people's mailboxes: refused, not linked.
         const gauss = yield* register(freshEmail("gauß"))
-        const shouted = yield* login({ email: gauss.email.toUpperCase(), email_verified: true })
+        const shouted = yield* signInAs({ email: gauss.email.toUpperCase(), email_verified: true })
         assert.deepStrictEqual([shouted.status, shouted.text], [400, '{"detail":"OAUTH_USER_ALREADY_EXISTS"}'])
         // Two domains of two owners: the provider's verified straße.de address gets an account of its own.
         const victim = yield* register(`kay.${crypto.randomUUID()}@strasse.de`)
-        const twin = yield* login({ email: victim.email.replace("@strasse.de", "@straße.de"), email_verified: true })
+        const twin = yield* signInAs({ email: victim.email.replace("@strasse.de", "@straße.de"), email_verified: true })
         assert.strictEqual(twin.status, 200, twin.text)
         const user = JSON.parse((yield* me(JSON.parse(twin.text).access_token)).text)
         assert.notStrictEqual(user.id, victim.id)
