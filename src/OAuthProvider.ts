@@ -19,7 +19,7 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as jose from "jose"
 import * as client from "openid-client"
-import { type Configurable, resolveConfigurable } from "./http/AuthStrategy.js"
+import { type Configurable, resolveConfigurable } from "./AuthStrategy.js"
 import { ServiceUnavailable } from "./UserError.js"
 
 /** A failure talking to the provider (discovery, code exchange, id_token check, profile lookup). */

@@ -4,8 +4,8 @@
  * the package root exports.
  */
 
-export * as Migrations from "./Migrations.js"
-export * as SqlAccessTokenStore from "./SqlAccessTokenStore.js"
-export * as SqlOAuthStateStore from "./SqlOAuthStateStore.js"
-export * as SqlRefreshTokenStore from "./SqlRefreshTokenStore.js"
-export * as SqlUserRepository from "./SqlUserRepository.js"
+export * as Migrations from "./sql/Migrations.js"
+export * as SqlAccessTokenStore from "./sql/SqlAccessTokenStore.js"
+export * as SqlOAuthStateStore from "./sql/SqlOAuthStateStore.js"
+export * as SqlRefreshTokenStore from "./sql/SqlRefreshTokenStore.js"
+export * as SqlUserRepository from "./sql/SqlUserRepository.js"

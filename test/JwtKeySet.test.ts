@@ -3,7 +3,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { ConfigError, ConfigProvider, Effect, Exit, Layer, Redacted, TestClock } from "effect"
 import { type AsymmetricAlgorithm, JwtKeySet, type JwtKeySetOptions } from "effect-users"
 import * as jose from "jose"
-import { type CodecSubject, suite } from "./TokenCodecSuite.js"
+import { type CodecSubject, suite } from "./suites/TokenCodecSuite.js"
 
 const audience = "effect-users:auth"
 const options = { secret: Redacted.make("unused by the asymmetric codec"), audience, lifetime: "10 minutes" } as const

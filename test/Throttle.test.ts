@@ -2,7 +2,7 @@ import { RateLimiter } from "@effect/experimental"
 import { assert, describe, it } from "@effect/vitest"
 import { Clock, Duration, Effect, Layer, TestClock } from "effect"
 import { Throttle } from "effect-users"
-import { suite } from "./ThrottleSuite.js"
+import { suite } from "./suites/ThrottleSuite.js"
 
 suite("Throttle memory stores", Layer.merge(Throttle.layerAccountStoreMemory, Throttle.layerRateLimiterStoreMemory))
 // The limiter's own memory store counts the same way (it only never forgets a key).

@@ -3,7 +3,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Redacted } from "effect"
 import { makeJwt, type TokenCodecService } from "effect-users"
 import * as jose from "jose"
-import { type CodecSubject, suite } from "./TokenCodecSuite.js"
+import { type CodecSubject, suite } from "./suites/TokenCodecSuite.js"
 
 const secret = Redacted.make("a-token-secret-of-at-least-32-bytes!!")
 const codec = makeJwt()

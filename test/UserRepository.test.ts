@@ -1,6 +1,6 @@
 import { UserRepository } from "effect-users"
-import { singleUseRepositorySuite } from "./SingleUseSuite.js"
-import { userRepositorySuite } from "./UserRepositorySuite.js"
+import { singleUseRepositorySuite } from "./suites/SingleUseSuite.js"
+import { userRepositorySuite } from "./suites/UserRepositorySuite.js"
 
 userRepositorySuite("UserRepository.layerMemory", {
   default: UserRepository.layerMemory,

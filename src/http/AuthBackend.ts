@@ -11,9 +11,9 @@ import type * as ConfigError from "effect/ConfigError"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import type { AuthStrategy } from "../AuthStrategy.js"
 import type { RefreshTokenStore } from "../RefreshTokenStore.js"
-import type { AuthStrategy } from "./AuthStrategy.js"
-import type { RefreshOptions } from "./RefreshTokens.js"
+import type { RefreshOptions } from "../RefreshTokens.js"
 
 /** `Cache-Control: no-store`: the headers of every response that carries a token or a user. */
 export const noStore = { "cache-control": "no-store" } as const

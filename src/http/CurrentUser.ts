@@ -6,10 +6,10 @@ import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import type { AuthStrategy } from "../AuthStrategy.js"
+import type { RefreshTokensService } from "../RefreshTokens.js"
 import type { User } from "../User.js"
 import type { Transport } from "./AuthBackend.js"
-import type { AuthStrategy } from "./AuthStrategy.js"
-import type { RefreshTokensService } from "./RefreshTokens.js"
 
 /** The authenticated user, provided by an authentication middleware. */
 export class CurrentUser extends Context.Tag("effect-users/CurrentUser")<CurrentUser, User>() {}

@@ -6,7 +6,7 @@ import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { Effect, Layer } from "effect"
 import { Migrations, SqlUserRepository } from "effect-users"
-import { CustomModel } from "../UserRepositorySuite.js"
+import { CustomModel } from "../suites/UserRepositorySuite.js"
 
 export const customTables = {
   userTable: "knight",

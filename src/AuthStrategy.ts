@@ -1,0 +1,321 @@
+/**
+ * Login strategies: how a token is issued for a user, read back into a user, and revoked on logout.
+ * `jwt` is stateless (FastAPI Users' `JWTStrategy`); `database` keeps opaque tokens, stored hashed, in an
+ * `AccessTokenStore` (FastAPI Users' `DatabaseStrategy` over its `accesstoken` table).
+ */
+import { createHash, randomBytes } from "node:crypto"
+import * as Clock from "effect/Clock"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import { AccessTokenStore, type StoredToken } from "./AccessTokenStore.js"
+import { type HmacAlgorithm, makeJwt, type TokenCodecService } from "./TokenCodec.js"
+import type { BaseUser, User } from "./User.js"
+import { UserManager } from "./UserManager.js"
+
+/** What a login knows about the session it opens. */
+export interface SessionInfo {
+  /**
+   * The user's session epoch read with the user row before the password check (`UserManager.authenticateWithEpoch`),
+   * so that a login racing a password reset cannot outlive it; read afresh when absent (OAuth, programmatic).
+   */
+  readonly epoch?: number | undefined
+  /** The backend's name, recorded with stateful sessions. */
+  readonly backend?: string | undefined
+  /** The client's `User-Agent`, recorded with stateful sessions. */
+  readonly userAgent?: string | undefined
+  /** The refresh-token family (`RefreshTokens`) the token belongs to; the JWT strategy writes it as `sid`. */
+  readonly family?: string | undefined
+}
+
+/** A session as its user sees it (`GET /users/me/sessions`): never the token or its digest. */
+export interface Session {
+  /** A public ID, stable for the session's life, derived from the stored digest (cannot be turned back into it). */
+  readonly id: string
+  readonly createdAt: Date
+  readonly lastUsedAt: Date
+  readonly backend: string | null
+  readonly userAgent: string | null
+  /** Whether the request asking is authenticated by this session. */
+  readonly current: boolean
+}
+
+/** The sessions a stateful strategy can list and end, for their own user only. */
+export interface SessionList {
+  /** The live sessions of the user; `current` is the token the request carries for this strategy, when it carries one. */
+  readonly list: (user: BaseUser, current: Option.Option<string>) => Effect.Effect<ReadonlyArray<Session>>
+  /** Ends the user's session with this public ID; false when the user has none with it (someone else's included). */
+  readonly revoke: (user: BaseUser, id: string) => Effect.Effect<boolean>
+}
+
+/** A strategy, bound to the manager and storage it needs. */
+export interface AuthStrategy {
+  /** The user a token belongs to, if the token is valid, of the user's current session epoch, and the user exists. */
+  readonly read: (token: string) => Effect.Effect<Option.Option<BaseUser>>
+  /** Issues a token for the user, stamped with the session epoch (`session.epoch`, else read now). */
+  readonly write: (user: BaseUser, session?: SessionInfo) => Effect.Effect<string>
+  /** Revokes this one token (logout), on every instance sharing the storage. */
+  readonly destroy: (token: string, user: BaseUser) => Effect.Effect<void>
+  /**
+   * Carries the session of this token over to `epoch`, the one the user's own change (through it) moved them
+   * to: every other session ends with the move, this one stays.
+   */
+  readonly keep?: ((token: string, user: BaseUser, epoch: number) => Effect.Effect<void>) | undefined
+  /** Deletes what the strategy stores for the user (the epoch move already ends them; this frees the storage). */
+  readonly endAll?: ((user: BaseUser) => Effect.Effect<void>) | undefined
+  /** The sessions a user can see and end, for stateful strategies. */
+  readonly sessions?: SessionList | undefined
+  /**
+   * The refresh-token family a valid token of this strategy belongs to (`SessionInfo.family`); strategies that
+   * cannot carry one leave it out, and cannot back refresh tokens.
+   */
+  readonly familyOf?: ((token: string) => Effect.Effect<Option.Option<string>>) | undefined
+}
+
+/** A value given directly or read through `Config`. */
+export type Configurable<A> = A | Config.Config<A>
+
+/** The value, read from `Config` if it is one. */
+export const resolveConfigurable = <A>(value: Configurable<A>): Effect.Effect<A, ConfigError.ConfigError> =>
+  Config.isConfig(value) ? value : Effect.succeed(value)
+
+/** Options of the JWT strategy. */
+export interface JwtOptions {
+  /** The signing key (at least 32 bytes for HMAC). */
+  readonly secret: Configurable<Redacted.Redacted<string>>
+  /** Token lifetime; default 1 hour. */
+  readonly lifetime?: Duration.DurationInput | undefined
+  /** Audience written and required; default `["effect-users:auth"]` (FastAPI Users: `fastapi-users:auth`). */
+  readonly audience?: string | ReadonlyArray<string> | undefined
+  /** HMAC algorithm, the only one accepted; default HS256. */
+  readonly algorithm?: HmacAlgorithm | undefined
+  /** Another codec (e.g. asymmetric keys through jose) instead of the HMAC one. */
+  readonly codec?: TokenCodecService | undefined
+}
+
+const nowMillis = Clock.currentTimeMillis
+
+/**
+ * JWT access tokens: `sub` = user ID, `aud`, `exp`, `iat`, a random `jti` and `sep`, the user's session epoch
+ * at issue (tokens without it, FastAPI Users', count as epoch 0). A token is refused once the user's epoch
+ * moved past its own, unless its own change moved it (a `Kept` record of its `jti`), and after logout (a
+ * `Denied` record, asked only while the user row says one of their tokens is denied). Those records live in
+ * the `AccessTokenStore`, so every instance sharing it agrees. HMAC is checked synchronously through
+ * node:crypto, so token checks never queue behind password hashes on libuv's thread pool.
+ */
+export const jwt = (
+  options: JwtOptions
+): Effect.Effect<AuthStrategy, ConfigError.ConfigError, UserManager | AccessTokenStore> =>
+  Effect.gen(function* () {
+    const users = yield* UserManager
+    const store = yield* AccessTokenStore
+    const secret = yield* resolveConfigurable(options.secret)
+    if (Buffer.byteLength(Redacted.value(secret)) < 32) {
+      return yield* Effect.dieMessage("The JWT strategy's secret must be at least 32 bytes")
+    }
+    const codec = options.codec ?? makeJwt({ algorithm: options.algorithm })
+    const audience = options.audience ?? ["effect-users:auth"]
+    const lifetime = options.lifetime ?? "1 hour"
+    const verify = (token: string) => Effect.option(codec.verify(token, { secret, audience }))
+    /** The `jti` and expiry (ms) of a token this strategy issued to this user, if it verifies and has them. */
+    const identify = (token: string, user: BaseUser) =>
+      Effect.map(verify(token), (claims) =>
+        Option.flatMap(claims, ({ exp, jti, sub }) =>
+          typeof jti === "string" && typeof exp === "number" && sub === String(user.id)
+            ? Option.some({ jti, expiresAt: exp * 1000 })
+            : Option.none()
+        )
+      )
+
+    const read = (token: string) =>
+      Effect.gen(function* () {
+        const claims = yield* verify(token)
+        if (Option.isNone(claims)) return Option.none()
+        const { jti, sep, sub } = claims.value
+        const epoch = sep === undefined ? 0 : sep
+        if (typeof epoch !== "number" || !Number.isSafeInteger(epoch)) return Option.none()
+        const found = yield* Effect.option(Effect.flatMap(users.parseId(sub), (id) => users.getWithEpoch(id)))
+        if (Option.isNone(found)) return Option.none()
+        const { revokedUntil, sessionEpoch, user } = found.value
+        const current = epoch === sessionEpoch
+        // The common case costs nothing more: no denied token of this user is still alive, epoch current.
+        if (current && revokedUntil <= (yield* nowMillis)) return Option.some(user)
+        if (typeof jti !== "string") return current ? Option.some(user) : Option.none()
+        const mark = yield* store.readJti(jti)
+        if (Option.isSome(mark) && mark.value._tag === "Denied") return Option.none()
+        if (current) return Option.some(user)
+        const kept = Option.isSome(mark) && mark.value._tag === "Kept" && mark.value.epoch === sessionEpoch
+        return kept ? Option.some(user) : Option.none()
+      })
+
+    return {
+      read,
+      write: (user, session) =>
+        Effect.gen(function* () {
+          const epoch = session?.epoch ?? (yield* currentEpoch(users, user))
+          const now = yield* nowMillis
+          const claims = {
+            sub: String(user.id),
+            iat: Math.floor(now / 1000),
+            jti: randomBytes(16).toString("base64url"),
+            sep: epoch,
+            ...(session?.family === undefined ? {} : { sid: session.family })
+          }
+          return yield* codec.sign(claims, { secret, audience, lifetime })
+        }),
+      destroy: (token, user) =>
+        Effect.flatMap(identify(token, user), (identity) =>
+          Option.isNone(identity)
+            ? Effect.void
+            : // Denied first, then the user row's marker: a check between the two still finds the token alive.
+              store
+                .markJti(identity.value.jti, { _tag: "Denied" }, new Date(identity.value.expiresAt))
+                .pipe(Effect.zipRight(users.raiseRevokedUntil(user as User, identity.value.expiresAt)))
+        ),
+      familyOf: (token) =>
+        Effect.map(verify(token), (claims) =>
+          Option.flatMap(claims, ({ sid }) => (typeof sid === "string" ? Option.some(sid) : Option.none()))
+        ),
+      keep: (token, user, epoch) =>
+        Effect.flatMap(identify(token, user), (identity) =>
+          Option.isNone(identity)
+            ? Effect.void
+            : store.markJti(identity.value.jti, { _tag: "Kept", epoch }, new Date(identity.value.expiresAt))
+        )
+    }
+  })
+
+// Strategies see the app's users as `BaseUser`; the manager (of the same model) takes their IDs back as they are.
+const idOf = (user: BaseUser) => user.id as User["id"]
+
+/** The user's session epoch now (a login that knows none, e.g. OAuth); 0 for a user that is gone. */
+const currentEpoch = (users: UserManager["Type"], user: BaseUser) =>
+  users.getWithEpoch(idOf(user)).pipe(
+    Effect.map((found) => found.sessionEpoch),
+    Effect.orElseSucceed(() => 0)
+  )
+
+/** Options of the database strategy. */
+export interface DatabaseOptions {
+  /** How long a token is valid after it was issued; default 1 hour. */
+  readonly lifetime?: Duration.DurationInput | undefined
+  /**
+   * How long a token stays valid without being used (besides `lifetime`); default none. Use is recorded at most
+   * once a minute per token, so a session ends between `idleLifetime` and a minute more after its last request.
+   */
+  readonly idleLifetime?: Duration.DurationInput | undefined
+}
+
+// Only a SHA-256 of each token is stored: a leaked table cannot be replayed as sessions. A token has 256
+// bits of entropy, so a fast unsalted hash is enough (nothing to brute-force, unlike a password).
+const digest = (token: string) => createHash("sha256").update(token).digest("base64url")
+
+/** The public ID of a stored session: a hash of its digest, so the ID cannot be turned back into the digest. */
+export const sessionId = (tokenDigest: string): string =>
+  createHash("sha256").update(`effect-users/session:${tokenDigest}`).digest("base64url").slice(0, 22)
+
+/** How often the database strategy records a token's use: at most one write per token and minute. */
+export const touchInterval: Duration.Duration = Duration.minutes(1)
+
+/**
+ * Opaque tokens (32 random bytes, base64url) in the `AccessTokenStore` (`SqlAccessTokenStore.layer` for
+ * FastAPI Users' `accesstoken` table, `AccessTokenStore.layerMemory` in tests); stored as their SHA-256 with
+ * the user's session epoch, rejected once older than `lifetime`, idle longer than `idleLifetime` or of another
+ * epoch than the user's, and deleted on logout or when its user is gone.
+ */
+export const database = (
+  options: DatabaseOptions = {}
+): Effect.Effect<AuthStrategy, never, UserManager | AccessTokenStore> =>
+  Effect.gen(function* () {
+    const users = yield* UserManager
+    const store = yield* AccessTokenStore
+    const lifetime = Duration.toMillis(options.lifetime ?? "1 hour")
+    const idle = options.idleLifetime === undefined ? Number.POSITIVE_INFINITY : Duration.toMillis(options.idleLifetime)
+    const touchMillis = Duration.toMillis(touchInterval)
+    const alive = (token: StoredToken, now: number) =>
+      token.createdAt.getTime() + lifetime > now && token.lastUsedAt.getTime() + idle > now
+
+    const read = (token: string) =>
+      Effect.gen(function* () {
+        if (token.length === 0 || token.length > 100) return Option.none()
+        const key = digest(token)
+        const stored = yield* store.read(key)
+        if (Option.isNone(stored)) return Option.none()
+        const now = yield* nowMillis
+        if (!alive(stored.value, now)) return Option.none()
+        const found = yield* Effect.option(
+          Effect.flatMap(users.parseId(stored.value.userId), (id) => users.getWithEpoch(id))
+        )
+        if (Option.isNone(found)) {
+          yield* store.delete(key)
+          return Option.none()
+        }
+        // Refused, not deleted: while its own password change carries this session over (`keep`), a parallel
+        // request on it sees the new epoch first. Stale rows go with `endAll` and the purge.
+        if (found.value.sessionEpoch !== stored.value.epoch) return Option.none()
+        if (now - stored.value.lastUsedAt.getTime() >= touchMillis) yield* store.touch(key, new Date(now))
+        return Option.some(found.value.user)
+      })
+
+    const liveSessions = (user: BaseUser) =>
+      Effect.gen(function* () {
+        const found = yield* Effect.option(users.getWithEpoch(idOf(user)))
+        if (Option.isNone(found)) return []
+        const now = yield* nowMillis
+        const tokens = yield* store.listOf(String(user.id))
+        return tokens.filter(([, token]) => token.epoch === found.value.sessionEpoch && alive(token, now))
+      })
+
+    return {
+      read,
+      write: (user, session) =>
+        Effect.gen(function* () {
+          const token = randomBytes(32).toString("base64url")
+          const now = new Date(yield* nowMillis)
+          yield* store.write(digest(token), {
+            userId: String(user.id),
+            createdAt: now,
+            epoch: session?.epoch ?? (yield* currentEpoch(users, user)),
+            backend: session?.backend,
+            userAgent: session?.userAgent
+          })
+          return token
+        }),
+      destroy: (token) => store.delete(digest(token)),
+      keep: (token, user, epoch) =>
+        Effect.gen(function* () {
+          const key = digest(token)
+          const stored = yield* store.read(key)
+          // Only the user's own token: a stale token of someone else must not come back at this epoch.
+          if (Option.isSome(stored) && stored.value.userId === String(user.id)) yield* store.setEpoch(key, epoch)
+        }),
+      endAll: (user) => Effect.asVoid(store.deleteAllOf(String(user.id))),
+      sessions: {
+        list: (user, current) =>
+          Effect.map(liveSessions(user), (tokens) => {
+            const currentDigest = Option.map(current, digest)
+            return tokens.map(
+              ([key, token]): Session => ({
+                id: sessionId(key),
+                createdAt: token.createdAt,
+                lastUsedAt: token.lastUsedAt,
+                backend: token.backend ?? null,
+                userAgent: token.userAgent ?? null,
+                current: Option.contains(currentDigest, key)
+              })
+            )
+          }),
+        revoke: (user, id) =>
+          Effect.gen(function* () {
+            const tokens = yield* store.listOf(String(user.id))
+            const match = tokens.find(([key]) => sessionId(key) === id)
+            if (match === undefined) return false
+            yield* store.delete(match[0])
+            return true
+          })
+      }
+    }
+  })

@@ -1,0 +1,227 @@
+/**
+ * Refresh tokens for a bearer backend: a login starts a family (a session) and answers a short-lived access
+ * token with an opaque refresh token; `refresh` swaps a refresh token for a new pair and spends it. Presenting a
+ * spent token ends its whole family (RFC 9700 §4.14.2: one of the thief and the client will present a spent
+ * token). Families die with their absolute lifetime, their idle lifetime and the user's session epoch.
+ */
+import { createHash, randomBytes } from "node:crypto"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import { maxUserAgentLength } from "./AccessTokenStore.js"
+import type { AuthStrategy, Session } from "./AuthStrategy.js"
+import { type Family, RefreshTokenStore, type RefreshTokenStoreService } from "./RefreshTokenStore.js"
+import type { BaseUser } from "./User.js"
+
+/** The lifetimes of a backend's refresh tokens. */
+export interface RefreshOptions {
+  /** How long a family lives after its login, however often it is rotated; default 30 days. */
+  readonly lifetime?: Duration.DurationInput | undefined
+  /** How long a family lives without a refresh; default 7 days. */
+  readonly idleLifetime?: Duration.DurationInput | undefined
+  /** How often the expired families are purged (in batches of 500) while the server runs; default 1 hour. */
+  readonly purgeInterval?: Duration.DurationInput | undefined
+}
+
+/** An unknown, expired, revoked or malformed refresh token, or one whose user has gone or moved their epoch. */
+export class RefreshTokenInvalid extends Schema.TaggedError<RefreshTokenInvalid>()("RefreshTokenInvalid", {}) {}
+
+/** A refresh token that was spent already: its family has just been ended. */
+export class RefreshTokenReused extends Schema.TaggedError<RefreshTokenReused>()("RefreshTokenReused", {}) {}
+
+/** What a login or a refresh answers. */
+export interface TokenPair {
+  readonly accessToken: string
+  readonly refreshToken: string
+}
+
+/** The session a login opens: the user's epoch read with their row, and what the app records of the client. */
+export interface LoginSession {
+  readonly epoch: number
+  readonly userAgent?: string | undefined
+}
+
+/** What the refresh machinery needs from the backend around it. */
+export interface Dependencies {
+  readonly backend: string
+  /** Issues an access token for the user, at this epoch, belonging to this family (its `sid`). */
+  readonly issue: (
+    user: BaseUser,
+    session: { readonly epoch: number; readonly familyId: string; readonly userAgent?: string | undefined }
+  ) => Effect.Effect<string>
+  /** The user with this ID (as text) and their current session epoch, if they exist. */
+  readonly lookup: (userId: string) => Effect.Effect<Option.Option<{ readonly user: BaseUser; readonly epoch: number }>>
+}
+
+/** A backend's refresh tokens. */
+export interface RefreshTokensService {
+  /** Starts a family for a login and issues its first pair. */
+  readonly login: (user: BaseUser, session: LoginSession) => Effect.Effect<TokenPair>
+  /** Swaps a refresh token for a new pair, spending it; of concurrent swaps of one token at most one succeeds. */
+  readonly refresh: (token: string) => Effect.Effect<TokenPair, RefreshTokenInvalid | RefreshTokenReused>
+  /** Ends a family (logout, the session list's delete); with `userId`, only that user's. Whether one ended. */
+  readonly end: (familyId: string, userId?: string | undefined) => Effect.Effect<boolean>
+  /** The store, for listing and ending a user's families. */
+  readonly store: RefreshTokenStoreService
+  /** Ends expired families, `batchSize` at a time until none is left; the number ended. */
+  readonly purgeExpired: (batchSize?: number | undefined) => Effect.Effect<number>
+}
+
+const asSession = (family: Family, current: boolean): Session => ({
+  id: family.id,
+  createdAt: family.createdAt,
+  lastUsedAt: family.lastUsedAt,
+  backend: family.backend,
+  userAgent: family.userAgent ?? null,
+  current
+})
+
+/**
+ * The backend's strategy with its refresh-token families: logout ends the family of the access token (its
+ * `familyOf`), a change through a session carries its family to the new epoch, "log out everywhere" and a
+ * deletion end every family of the user, and the families are sessions the user can list and end.
+ */
+export const withRefresh = (
+  strategy: AuthStrategy & { readonly familyOf: NonNullable<AuthStrategy["familyOf"]> },
+  refresh: RefreshTokensService
+): AuthStrategy => {
+  const { familyOf } = strategy
+  const { store } = refresh
+  const ofToken = (token: string, f: (familyId: string) => Effect.Effect<unknown>) =>
+    Effect.flatMap(familyOf(token), (family) => (Option.isNone(family) ? Effect.void : Effect.asVoid(f(family.value))))
+  return {
+    ...strategy,
+    destroy: (token, user) =>
+      Effect.zipRight(
+        strategy.destroy(token, user),
+        ofToken(token, (id) => refresh.end(id, String(user.id)))
+      ),
+    keep: (token, user, epoch) =>
+      Effect.zipRight(
+        strategy.keep?.(token, user, epoch) ?? Effect.void,
+        ofToken(token, (id) => store.setEpoch(id, epoch))
+      ),
+    endAll: (user) => Effect.zipRight(strategy.endAll?.(user) ?? Effect.void, store.revokeAllOf(String(user.id))),
+    sessions: {
+      list: (user, current) =>
+        Effect.gen(function* () {
+          const own = strategy.sessions === undefined ? [] : yield* strategy.sessions.list(user, current)
+          const currentFamily = Option.isNone(current) ? Option.none() : yield* familyOf(current.value)
+          const families = yield* store.listOf(String(user.id))
+          return [...own, ...families.map((family) => asSession(family, Option.contains(currentFamily, family.id)))]
+        }),
+      revoke: (user, id) =>
+        Effect.flatMap(strategy.sessions?.revoke(user, id) ?? Effect.succeed(false), (ended) =>
+          ended ? Effect.succeed(true) : refresh.end(id, String(user.id))
+        )
+    }
+  }
+}
+
+// 32 random bytes in base64url: every other value is refused before a lookup.
+const wellFormed = /^[A-Za-z0-9_-]{43}$/
+
+// A refresh token carries 256 random bits, so an unsalted SHA-256 is enough to keep a leaked table useless.
+const digest = (token: string) => createHash("sha256").update(token).digest("base64url")
+const newToken = () => randomBytes(32).toString("base64url")
+
+/**
+ * Builds a backend's refresh tokens over the `RefreshTokenStore` in context, and purges its expired families
+ * every `purgeInterval` until the scope closes (a failed purge is logged and tried again next time).
+ */
+export const make = (
+  dependencies: Dependencies,
+  options: RefreshOptions = {}
+): Effect.Effect<RefreshTokensService, never, RefreshTokenStore | Scope.Scope> =>
+  Effect.tap(makeUnscheduled(dependencies, options), (service) =>
+    service.purgeExpired().pipe(
+      Effect.catchAllCause((cause) =>
+        Effect.logWarning(`Purging the expired refresh tokens of backend ${dependencies.backend} failed`, cause)
+      ),
+      Effect.delay(options.purgeInterval ?? "1 hour"),
+      Effect.forever,
+      Effect.forkScoped
+    )
+  )
+
+const makeUnscheduled = (
+  dependencies: Dependencies,
+  options: RefreshOptions
+): Effect.Effect<RefreshTokensService, never, RefreshTokenStore> =>
+  Effect.map(RefreshTokenStore, (store) => {
+    const { backend, issue, lookup } = dependencies
+    const lifetime = Duration.toMillis(options.lifetime ?? "30 days")
+    const idleLifetime = Duration.toMillis(options.idleLifetime ?? "7 days")
+    const invalid = new RefreshTokenInvalid()
+    const reused = new RefreshTokenReused()
+    const endThen = <E>(family: Family, error: E) => Effect.zipRight(store.revoke(family.id), Effect.fail(error))
+
+    const pair = (user: BaseUser, family: Family, refreshToken: string) =>
+      Effect.map(
+        issue(user, { epoch: family.epoch, familyId: family.id, userAgent: family.userAgent }),
+        (accessToken): TokenPair => ({ accessToken, refreshToken })
+      )
+
+    const login = (user: BaseUser, session: LoginSession) =>
+      Effect.gen(function* () {
+        const now = new Date(yield* Clock.currentTimeMillis)
+        const family: Family = {
+          id: randomBytes(16).toString("base64url"),
+          userId: String(user.id),
+          backend,
+          epoch: session.epoch,
+          createdAt: now,
+          lastUsedAt: now,
+          ...(session.userAgent === undefined ? {} : { userAgent: session.userAgent.slice(0, maxUserAgentLength) })
+        }
+        const refreshToken = newToken()
+        yield* store.create(family, digest(refreshToken))
+        return yield* pair(user, family, refreshToken)
+      })
+
+    const refresh = (token: string) =>
+      Effect.gen(function* () {
+        if (!wellFormed.test(token)) return yield* invalid
+        const spent = digest(token)
+        const found = yield* store.find(spent)
+        if (Option.isNone(found)) return yield* invalid
+        const { family, spentAt } = found.value
+        // Reuse ends the family whoever presents it: the pair issued for this token dies too.
+        if (Option.isSome(spentAt)) return yield* endThen(family, reused)
+        const now = yield* Clock.currentTimeMillis
+        if (family.createdAt.getTime() + lifetime <= now || family.lastUsedAt.getTime() + idleLifetime <= now) {
+          return yield* endThen(family, invalid)
+        }
+        const current = yield* lookup(family.userId)
+        if (Option.isNone(current) || current.value.epoch !== family.epoch || !current.value.user.isActive) {
+          return yield* endThen(family, invalid)
+        }
+        const next = newToken()
+        // Lost the race for this token to a concurrent refresh: a second use, so reuse as well.
+        if (!(yield* store.rotate(family.id, spent, digest(next), new Date(now)))) return yield* endThen(family, reused)
+        return yield* pair(current.value.user, family, next)
+      })
+
+    const purgeExpired = (batchSize = 500) =>
+      Effect.gen(function* () {
+        const now = yield* Clock.currentTimeMillis
+        const cut = { backend, createdBefore: new Date(now - lifetime), lastUsedBefore: new Date(now - idleLifetime) }
+        let total = 0
+        while (true) {
+          const ended = yield* store.purgeExpired({ ...cut, limit: batchSize })
+          total += ended
+          if (ended < batchSize) return total
+        }
+      })
+
+    return {
+      login,
+      refresh,
+      end: (familyId, userId) => store.revoke(familyId, userId),
+      store,
+      purgeExpired
+    }
+  })

@@ -1,0 +1,371 @@
+/**
+ * The schema `SqlUserRepository` reads, as `@effect/sql` migrations for PostgreSQL and SQLite: FastAPI
+ * Users' tables `user`, `oauth_account` and `accesstoken`, a unique index on `lower(email)`, the
+ * `email_key` column (each e-mail's `emailKey`, computed in TypeScript) with its unique index, a unique
+ * `(oauth_name, account_id)` with `text` token columns, and `oauth_state` (spent OAuth states).
+ *
+ * `0010_user_email_key_idna` rewrites the keys whose domain part changed when the key took the domain's DNS (IDNA)
+ * name instead of its case folding.
+ *
+ * `0007_session_epoch` adds the session columns (`session_epoch` and `sessions_revoked_until` on `user`; `epoch`,
+ * `last_used_at`, `backend`, `user_agent` on `accesstoken`, all defaulted) and the `accesstoken_jti` table.
+ *
+ * Every statement is `CREATE ... IF NOT EXISTS` (or checks the column first), so running them against an existing FastAPI Users
+ * database only adds what is missing. Apps add their own migrations next to these with
+ * `Migrator.fromRecord({ ...Migrations.migrations(), "0100_user_first_name": ... })`.
+ */
+import * as Migrator from "@effect/sql/Migrator"
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+import { emailKey } from "../User.js"
+
+/** Table names and the type of user IDs. */
+export interface Options {
+  /** The users table (default `user`). */
+  readonly userTable?: string | undefined
+  /** The OAuth accounts table (default `oauth_account`). */
+  readonly oauthAccountTable?: string | undefined
+  /** The access tokens table of the database login strategy (default `accesstoken`). */
+  readonly accessTokenTable?: string | undefined
+  /** The spent OAuth states of `SqlOAuthStateStore` (default `oauth_state`). */
+  readonly oauthStateTable?: string | undefined
+  /** The refresh tokens table (default `refresh_token`); their families go in `{refreshTokenTable}_family`. */
+  readonly refreshTokenTable?: string | undefined
+  /** `uuid` (default, FastAPI Users' GUID) or `integer` (assigned by the database). */
+  readonly idType?: "uuid" | "integer" | undefined
+}
+
+/**
+ * Two or more users have e-mails that are one address (they differ only by case, or by Unicode form for
+ * `index: "email_key"`), so the unique index on `lower(email)` or `email_key` cannot be made.
+ */
+export class EmailCaseConflict extends Schema.TaggedError<EmailCaseConflict>()("EmailCaseConflict", {
+  table: Schema.String,
+  emails: Schema.Array(Schema.String),
+  index: Schema.optionalWith(Schema.Literal("lower(email)", "email_key"), { default: () => "lower(email)" })
+}) {
+  get message() {
+    const how =
+      this.index === "email_key"
+        ? "are one address under emailKey (NFC and case folding; the domain by its IDNA name)"
+        : "differ only by case"
+    return (
+      `Cannot create the unique index on ${this.index} of table "${this.table}": these e-mails ${how}: ` +
+      `${this.emails.join(", ")}. Merge or rename those users, then run the migrations again.`
+    )
+  }
+}
+
+/**
+ * One provider account is linked more than once (FastAPI Users has no unique index on it), so the unique index
+ * on `(oauth_name, account_id)` cannot be made. `accounts` lists each duplicate as `name:accountId`.
+ */
+export class OAuthAccountConflict extends Schema.TaggedError<OAuthAccountConflict>()("OAuthAccountConflict", {
+  table: Schema.String,
+  accounts: Schema.Array(Schema.String)
+}) {
+  get message() {
+    return (
+      `Cannot create the unique index on (oauth_name, account_id) of table "${this.table}": these provider ` +
+      `accounts are linked more than once: ${this.accounts.join(", ")}. Keep one row of each (the right user's), ` +
+      "delete the others, then run the migrations again."
+    )
+  }
+}
+
+/** The name of the unique index on `(oauth_name, account_id)` of an OAuth accounts table. */
+export const oauthAccountIndexName = (accountTable: string): string => `ix_${accountTable}_oauth_name_account_id`
+
+/** The column holding each e-mail's `emailKey`, written by `SqlUserRepository` on every insert and e-mail change. */
+export const emailKeyColumn = "email_key"
+
+/** The users table's column holding each user's session epoch (0 for FastAPI Users' rows). */
+export const sessionEpochColumn = "session_epoch"
+
+/** The users table's column holding the latest expiry (ms since 1970) of the user's denied JWTs; 0 for none. */
+export const revokedUntilColumn = "sessions_revoked_until"
+
+/** The table of JWT `jti` records (denied on logout, kept across an epoch move) beside an access token table. */
+export const jtiTableOf = (accessTokenTable: string): string => `${accessTokenTable}_jti`
+
+/** The name of the unique index on `email_key` of a users table. */
+export const emailKeyIndexName = (userTable: string): string => `ix_${userTable}_email_key`
+
+/** The name of the unique index on `lower(email)` of a users table. */
+export const emailIndexName = (userTable: string): string => `ix_${userTable}_email_lower`
+
+type Migration = Effect.Effect<void, SqlError | EmailCaseConflict | OAuthAccountConflict, SqlClient.SqlClient>
+
+const dialect = Effect.flatMap(SqlClient.SqlClient, (sql) =>
+  sql.onDialectOrElse({
+    pg: () => Effect.succeed({ sql, sqlite: false }),
+    sqlite: () => Effect.succeed({ sql, sqlite: true }),
+    orElse: () => Effect.dieMessage("effect-users migrations support PostgreSQL and SQLite")
+  })
+)
+
+/** The migrations, keyed `0001_name` … as `Migrator.fromRecord` expects. */
+export const migrations = (options: Options = {}): Record<string, Migration> => {
+  const userTable = options.userTable ?? "user"
+  const accountTable = options.oauthAccountTable ?? "oauth_account"
+  const tokenTable = options.accessTokenTable ?? "accesstoken"
+  const stateTable = options.oauthStateTable ?? "oauth_state"
+  const refreshTable = options.refreshTokenTable ?? "refresh_token"
+  const familyTable = `${refreshTable}_family`
+  const integer = options.idType === "integer"
+
+  const columnsOf = (table: string) =>
+    Effect.gen(function* () {
+      const { sql: client, sqlite } = yield* dialect
+      const sql = client.withoutTransforms()
+      const rows = sqlite
+        ? yield* sql<{ name: string }>`SELECT name FROM pragma_table_info(${table})`
+        : yield* sql<{ name: string }>`SELECT column_name AS name FROM information_schema.columns
+            WHERE table_schema = current_schema() AND table_name = ${table}`
+      return new Set(rows.map((row) => row.name))
+    })
+
+  const createUser: Migration = Effect.gen(function* () {
+    const { sql: client, sqlite } = yield* dialect
+    const sql = client.withoutTransforms()
+    const id = integer
+      ? sql.literal(sqlite ? "INTEGER PRIMARY KEY AUTOINCREMENT" : "SERIAL PRIMARY KEY")
+      : sql.literal(sqlite ? "CHAR(36) PRIMARY KEY" : "UUID PRIMARY KEY")
+    yield* sql`CREATE TABLE IF NOT EXISTS ${sql(userTable)} (
+      id ${id},
+      email VARCHAR(320) NOT NULL,
+      hashed_password VARCHAR(1024) NOT NULL,
+      is_active BOOLEAN NOT NULL,
+      is_superuser BOOLEAN NOT NULL,
+      is_verified BOOLEAN NOT NULL
+    )`
+    yield* sql`CREATE UNIQUE INDEX IF NOT EXISTS ${sql(`ix_${userTable}_email`)} ON ${sql(userTable)} (email)`
+  })
+
+  const createOAuthAccount: Migration = Effect.gen(function* () {
+    const { sql: client, sqlite } = yield* dialect
+    const sql = client.withoutTransforms()
+    const userId = sql.literal(integer ? "INTEGER" : sqlite ? "CHAR(36)" : "UUID")
+    yield* sql`CREATE TABLE IF NOT EXISTS ${sql(accountTable)} (
+      id ${sql.literal(sqlite ? "CHAR(36)" : "UUID")} PRIMARY KEY,
+      oauth_name VARCHAR(100) NOT NULL,
+      access_token VARCHAR(1024) NOT NULL,
+      expires_at INTEGER,
+      refresh_token VARCHAR(1024),
+      account_id VARCHAR(320) NOT NULL,
+      account_email VARCHAR(320) NOT NULL,
+      user_id ${userId} NOT NULL REFERENCES ${sql(userTable)} (id) ON DELETE CASCADE
+    )`
+    for (const column of ["oauth_name", "account_id", "user_id"]) {
+      yield* sql`CREATE INDEX IF NOT EXISTS ${sql(`ix_${accountTable}_${column}`)} ON ${sql(accountTable)} (${sql(column)})`
+    }
+  })
+
+  const createAccessToken: Migration = Effect.gen(function* () {
+    const { sql: client, sqlite } = yield* dialect
+    const sql = client.withoutTransforms()
+    const userId = sql.literal(integer ? "INTEGER" : sqlite ? "CHAR(36)" : "UUID")
+    yield* sql`CREATE TABLE IF NOT EXISTS ${sql(tokenTable)} (
+      token VARCHAR(43) PRIMARY KEY,
+      created_at ${sql.literal(sqlite ? "DATETIME" : "TIMESTAMPTZ")} NOT NULL DEFAULT CURRENT_TIMESTAMP,
+      user_id ${userId} NOT NULL REFERENCES ${sql(userTable)} (id) ON DELETE CASCADE
+    )`
+    yield* sql`CREATE INDEX IF NOT EXISTS ${sql(`ix_${tokenTable}_created_at`)} ON ${sql(tokenTable)} (created_at)`
+  })
+
+  const uniqueLowerEmail: Migration = Effect.gen(function* () {
+    const { sql: client } = yield* dialect
+    const sql = client.withoutTransforms()
+    const conflicts = yield* sql<{ email: string }>`SELECT email FROM ${sql(userTable)} WHERE lower(email) IN (
+      SELECT lower(email) FROM ${sql(userTable)} GROUP BY lower(email) HAVING count(*) > 1
+    ) ORDER BY lower(email), email`
+    if (conflicts.length > 0) {
+      return yield* new EmailCaseConflict({ table: userTable, emails: conflicts.map((row) => row.email) })
+    }
+    yield* sql`CREATE UNIQUE INDEX IF NOT EXISTS ${sql(emailIndexName(userTable))} ON ${sql(userTable)} (lower(email))`
+  })
+
+  // Revoking every session of a user is one statement on this index.
+  const accessTokenUserId: Migration = Effect.gen(function* () {
+    const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+    yield* sql`CREATE INDEX IF NOT EXISTS ${sql(`ix_${tokenTable}_user_id`)} ON ${sql(tokenTable)} (user_id)`
+  })
+
+  // The key is computed here, not in SQL: SQLite's lower() folds ASCII only and PostgreSQL's depends on the
+  // locale, so only TypeScript gives both databases the same key as the repository writes. Rows whose key
+  // changes are cleared first, so that no row takes a key another still holds for a moment (unique index).
+  const writeEmailKeys = Effect.gen(function* () {
+    const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+    const table = sql(userTable)
+    const rows = yield* sql<{ id: unknown; email: string; email_key: string | null }>`SELECT id, email, ${sql(
+      emailKeyColumn
+    )} AS email_key FROM ${table}`
+    const byKey = new Map<string, Array<(typeof rows)[number]>>()
+    for (const row of rows) {
+      const key = emailKey(row.email)
+      byKey.set(key, [...(byKey.get(key) ?? []), row])
+    }
+    const conflicts = [...byKey.entries()].filter(([, group]) => group.length > 1).sort(([a], [b]) => (a < b ? -1 : 1))
+    if (conflicts.length > 0) {
+      const emails = conflicts.flatMap(([, group]) => group.map((row) => row.email).sort())
+      return yield* new EmailCaseConflict({ table: userTable, emails, index: "email_key" })
+    }
+    const changed = [...byKey].filter(([key, [row]]) => row!.email_key !== key)
+    for (const [, [row]] of changed) {
+      if (row!.email_key !== null) yield* sql`UPDATE ${table} SET ${sql(emailKeyColumn)} = NULL WHERE id = ${row!.id}`
+    }
+    for (const [key, [row]] of changed) {
+      yield* sql`UPDATE ${table} SET ${sql(emailKeyColumn)} = ${key} WHERE id = ${row!.id}`
+    }
+  })
+
+  const emailKeyUnique: Migration = Effect.gen(function* () {
+    const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+    const table = sql(userTable)
+    if (!(yield* columnsOf(userTable)).has(emailKeyColumn)) {
+      // Folding can lengthen an address (ß → ss, ﬃ → ffi): up to three times its 320 characters.
+      yield* sql`ALTER TABLE ${table} ADD COLUMN ${sql(emailKeyColumn)} VARCHAR(1024)`
+    }
+    yield* writeEmailKeys
+    yield* sql`CREATE UNIQUE INDEX IF NOT EXISTS ${sql(emailKeyIndexName(userTable))} ON ${table} (${sql(emailKeyColumn)})`
+  })
+
+  // Sessions that end: the user's epoch (FastAPI Users' rows and inserts read 0), the latest expiry of their
+  // denied JWTs, and per token its epoch at issue, last use, backend and user agent. FastAPI Users' columns
+  // stay as they are and its inserts, which name none of these, get the defaults.
+  const sessionEpoch: Migration = Effect.gen(function* () {
+    const { sql: client, sqlite } = yield* dialect
+    const sql = client.withoutTransforms()
+    const timestamp = sql.literal(sqlite ? "DATETIME" : "TIMESTAMPTZ")
+    const userColumns = yield* columnsOf(userTable)
+    if (!userColumns.has(sessionEpochColumn)) {
+      yield* sql`ALTER TABLE ${sql(userTable)} ADD COLUMN ${sql(sessionEpochColumn)} INTEGER NOT NULL DEFAULT 0`
+    }
+    if (!userColumns.has(revokedUntilColumn)) {
+      yield* sql`ALTER TABLE ${sql(userTable)} ADD COLUMN ${sql(revokedUntilColumn)} BIGINT NOT NULL DEFAULT 0`
+    }
+    const tokenColumns = yield* columnsOf(tokenTable)
+    const added = [
+      ["epoch", sql`INTEGER NOT NULL DEFAULT 0`],
+      ["last_used_at", sql`${timestamp}`],
+      ["backend", sql`VARCHAR(100)`],
+      ["user_agent", sql`VARCHAR(512)`]
+    ] as const
+    for (const [column, type] of added) {
+      if (!tokenColumns.has(column)) yield* sql`ALTER TABLE ${sql(tokenTable)} ADD COLUMN ${sql(column)} ${type}`
+    }
+    const jtiTable = jtiTableOf(tokenTable)
+    yield* sql`CREATE TABLE IF NOT EXISTS ${sql(jtiTable)} (
+      jti VARCHAR(64) NOT NULL,
+      kind VARCHAR(8) NOT NULL,
+      epoch INTEGER,
+      expires_at BIGINT NOT NULL,
+      PRIMARY KEY (jti, kind)
+    )`
+    yield* sql`CREATE INDEX IF NOT EXISTS ${sql(`ix_${jtiTable}_expires_at`)} ON ${sql(jtiTable)} (expires_at)`
+  })
+
+  // Before the index: a FastAPI Users database may link one provider account to two users (its login then
+  // picks one at random), which only a person can sort out.
+  const oauthAccountUnique: Migration = Effect.gen(function* () {
+    const { sql: client, sqlite } = yield* dialect
+    const sql = client.withoutTransforms()
+    const table = sql(accountTable)
+    const duplicates = yield* sql<{ oauth_name: string; account_id: string }>`SELECT oauth_name, account_id
+      FROM ${table} GROUP BY oauth_name, account_id HAVING count(*) > 1 ORDER BY oauth_name, account_id`
+    if (duplicates.length > 0) {
+      return yield* new OAuthAccountConflict({
+        table: accountTable,
+        accounts: duplicates.map((row) => `${row.oauth_name}:${row.account_id}`)
+      })
+    }
+    yield* sql`CREATE UNIQUE INDEX IF NOT EXISTS ${sql(oauthAccountIndexName(accountTable))} ON ${table} (oauth_name, account_id)`
+    // Some providers' tokens pass 1024 characters. SQLite does not enforce VARCHAR lengths.
+    if (!sqlite) {
+      yield* sql`ALTER TABLE ${table} ALTER COLUMN access_token TYPE TEXT, ALTER COLUMN refresh_token TYPE TEXT`
+    }
+    yield* sql`CREATE TABLE IF NOT EXISTS ${sql(stateTable)} (
+      state VARCHAR(128) PRIMARY KEY,
+      expires_at BIGINT NOT NULL
+    )`
+    yield* sql`CREATE INDEX IF NOT EXISTS ${sql(`ix_${stateTable}_expires_at`)} ON ${sql(stateTable)} (expires_at)`
+  })
+
+  // Families are deleted with their user; tokens with their family (SQLite enforces neither without
+  // `PRAGMA foreign_keys = ON`, so `SqlRefreshTokenStore` deletes tokens itself and reads them through their family).
+  const createRefreshToken: Migration = Effect.gen(function* () {
+    const { sql: client, sqlite } = yield* dialect
+    const sql = client.withoutTransforms()
+    const userId = sql.literal(integer ? "INTEGER" : sqlite ? "CHAR(36)" : "UUID")
+    const time = sql.literal(sqlite ? "VARCHAR(24)" : "TIMESTAMPTZ")
+    yield* sql`CREATE TABLE IF NOT EXISTS ${sql(familyTable)} (
+      id VARCHAR(43) PRIMARY KEY,
+      user_id ${userId} NOT NULL REFERENCES ${sql(userTable)} (id) ON DELETE CASCADE,
+      backend VARCHAR(100) NOT NULL,
+      epoch INTEGER NOT NULL,
+      created_at ${time} NOT NULL,
+      last_used_at ${time} NOT NULL,
+      user_agent VARCHAR(512)
+    )`
+    for (const column of ["user_id", "created_at", "last_used_at"]) {
+      yield* sql`CREATE INDEX IF NOT EXISTS ${sql(`ix_${familyTable}_${column}`)} ON ${sql(familyTable)} (${sql(column)})`
+    }
+    yield* sql`CREATE TABLE IF NOT EXISTS ${sql(refreshTable)} (
+      digest VARCHAR(43) PRIMARY KEY,
+      family_id VARCHAR(43) NOT NULL REFERENCES ${sql(familyTable)} (id) ON DELETE CASCADE,
+      spent_at ${time}
+    )`
+    yield* sql`CREATE INDEX IF NOT EXISTS ${sql(`ix_${refreshTable}_family_id`)} ON ${sql(refreshTable)} (family_id)`
+  })
+
+  return {
+    "0001_create_user": createUser,
+    "0002_create_oauth_account": createOAuthAccount,
+    "0003_create_accesstoken": createAccessToken,
+    "0004_user_email_lower_unique": uniqueLowerEmail,
+    "0005_user_email_key": emailKeyUnique,
+    "0006_accesstoken_user_id": accessTokenUserId,
+    "0007_session_epoch": sessionEpoch,
+    "0008_refresh_token": createRefreshToken,
+    "0009_oauth_account_unique": oauthAccountUnique,
+    // The domain's key became its DNS name (IDNA) instead of its case folding: `straße.de` is not `strasse.de`.
+    "0010_user_email_key_idna": writeEmailKeys
+  }
+}
+
+/** A `Migrator` loader for these migrations. */
+export const loader = (options: Options = {}): Migrator.Loader => Migrator.fromRecord(migrations(options))
+
+/**
+ * Runs the migrations not yet applied (recorded in `effect_sql_migrations`, or `table`) and returns them.
+ * Fails with `EmailCaseConflict` when existing e-mails are one address (differ only by case or Unicode form),
+ * and with `OAuthAccountConflict` when one provider account is linked more than once.
+ */
+export const run = (
+  options: Options & { readonly table?: string | undefined } = {}
+): Effect.Effect<
+  ReadonlyArray<readonly [id: number, name: string]>,
+  Migrator.MigrationError | SqlError | EmailCaseConflict | OAuthAccountConflict,
+  SqlClient.SqlClient
+> =>
+  Migrator.make({})({ loader: loader(options), ...(options.table === undefined ? {} : { table: options.table }) }).pipe(
+    // The migrator turns a failing migration into a defect; give the conflict back to the caller as a typed error.
+    Effect.catchAllDefect((defect) =>
+      defect instanceof Migrator.MigrationError &&
+      (defect.cause instanceof EmailCaseConflict || defect.cause instanceof OAuthAccountConflict)
+        ? Effect.fail(defect.cause)
+        : Effect.die(defect)
+    )
+  )
+
+/** Runs the migrations when the layer is built; for apps that migrate on start-up. */
+export const layer = (
+  options: Options & { readonly table?: string | undefined } = {}
+): Layer.Layer<
+  never,
+  Migrator.MigrationError | SqlError | EmailCaseConflict | OAuthAccountConflict,
+  SqlClient.SqlClient
+> => Layer.effectDiscard(run(options))

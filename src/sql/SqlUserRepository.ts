@@ -1,0 +1,520 @@
+/**
+ * The `UserRepository` contract over `@effect/sql`, written once for PostgreSQL (`@effect/sql-pg`) and
+ * SQLite (`@effect/sql-sqlite-node`). Tables and columns follow FastAPI Users' SQLAlchemy models
+ * (`user`, `oauth_account`, snake_case columns), so it reads and writes a FastAPI Users database as is.
+ *
+ * Two users never share an e-mail because the database says so: every write stores the e-mail's `emailKey`
+ * (NFC and full Unicode case folding, the domain by its IDNA name; computed here) in `email_key`, whose unique index (`Migrations`) turns a
+ * lost race into `UserAlreadyExists`. Lookups by e-mail use that key.
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import type * as Statement from "@effect/sql/Statement"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import * as SchemaAST from "effect/SchemaAST"
+import * as coalesce from "../internal/coalesce.js"
+import * as TokenCipher from "../internal/tokenCipher.js"
+import {
+  emailKey,
+  normalizeEmail,
+  OAuthAccount,
+  type OAuthAccountCreate,
+  type UserInsert,
+  type UserPatch,
+  type UserWithOAuth
+} from "../User.js"
+import { OAuthAccountAlreadyLinked, UserAlreadyExists, UserNotExists } from "../UserError.js"
+import { minimumSecretBytes } from "../UserManagerConfig.js"
+import * as UserModel from "../UserModel.js"
+import {
+  newOAuthAccount,
+  type OAuthAccountUpdate,
+  pageOf,
+  type UserFilters,
+  UserRepository,
+  type UserRepositoryService,
+  type UserWithSessions
+} from "../UserRepository.js"
+import { emailKeyColumn, revokedUntilColumn, sessionEpochColumn } from "./Migrations.js"
+
+/** Table names, the app's user model and how reads by ID run; the defaults are FastAPI Users' tables and model. */
+// biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel/layerWith give it the model's type
+export interface Options<M extends UserModel.UserModel<any, any> = typeof UserModel.Default> {
+  /** The users table (default `user`). */
+  readonly userTable?: string | undefined
+  /** The OAuth accounts table (default `oauth_account`). */
+  readonly oauthAccountTable?: string | undefined
+  /** The app's user model; each field is stored in the snake_case column of its name (`firstName` → `first_name`). */
+  readonly model?: M | undefined
+  /**
+   * Share one query among the reads by ID that concurrent requests start in one event-loop turn (default
+   * true). It costs a lone read one event-loop turn (tens of microseconds) and saves a busy server most of
+   * its lookup queries. With `false` each read runs its own query, inside its caller's span.
+   */
+  readonly coalesceReads?: boolean | undefined
+  /**
+   * Encrypts providers' access and refresh tokens at rest (AES-256-GCM, key derived from this secret of 32+
+   * bytes). Tokens stored in plain text before it was set still read; changing the secret makes the stored
+   * tokens unreadable (reads die).
+   */
+  readonly oauthTokenSecret?: Redacted.Redacted<string> | undefined
+}
+
+/** The column a model field is stored in: `hashedPassword` → `hashed_password`. */
+export const columnName = (field: string): string => field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)
+
+/** A LIKE pattern matching text that starts with `prefix`, taken literally (escaped with `!`). */
+const likePrefix = (prefix: string) => `${prefix.replace(/[!%_]/g, (c) => `!${c}`)}%`
+
+const quote = (identifier: string) => `"${identifier.replaceAll('"', '""')}"`
+
+const isBooleanAst = (ast: SchemaAST.AST): boolean =>
+  ast._tag === "BooleanKeyword" || (ast._tag === "Union" && ast.types.some(isBooleanAst))
+
+interface Column {
+  readonly field: string
+  readonly column: string
+  readonly boolean: boolean
+}
+
+const columnsOf = (schema: Schema.Schema.Any): ReadonlyArray<Column> => {
+  const encoded = SchemaAST.encodedAST(schema.ast)
+  if (encoded._tag !== "TypeLiteral") throw new Error("SqlUserRepository: the user model must be a struct")
+  return encoded.propertySignatures.map(({ name, type }) => ({
+    field: String(name),
+    column: columnName(String(name)),
+    boolean: isBooleanAst(type)
+  }))
+}
+
+const accountColumns: ReadonlyArray<Column> = columnsOf(OAuthAccount)
+
+// Writes get a span each, without the call-site stack trace (the name says enough). Reads get none: they
+// run on every authenticated request, a span costs about as many runtime steps as the read itself, and
+// @effect/sql's own `sql.execute` span already shows the query.
+const spanOptions = { captureStackTrace: false } as const
+
+/** Whether a failed write broke the uniqueness of an e-mail (FastAPI Users' index, `lower(email)` or `email_key`). */
+const isEmailConflict = (error: SqlError): boolean => {
+  const cause = error.cause as { code?: unknown; detail?: unknown; message?: unknown } | undefined
+  if (cause?.code === "23505" && typeof cause.detail === "string") {
+    // detail reads `Key (lower(email::text))=(...) already exists.`: only the part before the value names columns
+    const end = cause.detail.indexOf(")=(")
+    return /\bemail(_key)?\b/.test(cause.detail.slice(0, end === -1 ? 0 : end))
+  }
+  if (cause?.code === "SQLITE_CONSTRAINT_UNIQUE" && typeof cause.message === "string") {
+    // `UNIQUE constraint failed: user.email` (or `.email_key`), or `... failed: index 'ix_user_email_lower'`
+    return /\.email(_key)?$|index '[^']*email[^']*'/.test(cause.message)
+  }
+  return false
+}
+
+/** Whether a failed write linked a provider account twice (the unique index on `(oauth_name, account_id)`). */
+const isAccountConflict = (error: SqlError): boolean => {
+  const cause = error.cause as { code?: unknown; detail?: unknown; message?: unknown } | undefined
+  if (cause?.code === "23505" && typeof cause.detail === "string")
+    return cause.detail.startsWith("Key (oauth_name, account_id)")
+  return (
+    cause?.code === "SQLITE_CONSTRAINT_UNIQUE" &&
+    typeof cause.message === "string" &&
+    /\.oauth_name, [^ ]+\.account_id$/.test(cause.message)
+  )
+}
+
+const catchAccountConflict = <A, E, R>(
+  effect: Effect.Effect<A, E | SqlError, R>
+): Effect.Effect<A, Exclude<E, SqlError> | OAuthAccountAlreadyLinked, R> =>
+  Effect.catchIf(
+    effect,
+    (error): error is SqlError => (error as { _tag?: unknown })._tag === "SqlError",
+    (error) => (isAccountConflict(error) ? Effect.fail(new OAuthAccountAlreadyLinked()) : Effect.die(error))
+  ) as Effect.Effect<A, Exclude<E, SqlError> | OAuthAccountAlreadyLinked, R>
+
+const catchEmailConflict = <A, R>(effect: Effect.Effect<A, SqlError, R>): Effect.Effect<A, UserAlreadyExists, R> =>
+  Effect.catchAll(effect, (error) =>
+    isEmailConflict(error) ? Effect.fail(new UserAlreadyExists()) : Effect.die(error)
+  )
+
+/** Builds the repository over the `SqlClient` in context (PostgreSQL or SQLite). */
+// biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel/layerWith give it the model's type
+export const make = <M extends UserModel.UserModel<any, any> = typeof UserModel.Default>(
+  options: Options<M> = {}
+): Effect.Effect<UserRepositoryService<UserModel.UserOf<M>>, never, SqlClient.SqlClient> =>
+  Effect.gen(function* () {
+    // Our own column names: an app's client may camelCase results or snake_case identifiers, we must not.
+    const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+    const sqlite = sql.onDialectOrElse({ sqlite: () => true, pg: () => false, orElse: () => undefined })
+    if (sqlite === undefined) return yield* Effect.dieMessage("SqlUserRepository supports PostgreSQL and SQLite")
+
+    const model = options.model ?? UserModel.Default
+    const users = sql(options.userTable ?? "user")
+    const accounts = sql(options.oauthAccountTable ?? "oauth_account")
+    const userColumns = columnsOf(model.User)
+    const selectUser = sql.literal(userColumns.map(({ column }) => quote(column)).join(", "))
+    // Reads by ID or e-mail also bring the session state: a login strategy's check costs no second lookup.
+    const selectUserSessions = sql.literal(
+      [...userColumns.map(({ column }) => column), sessionEpochColumn, revokedUntilColumn].map(quote).join(", ")
+    )
+    const epochColumn = sql(sessionEpochColumn)
+    const selectAccount = sql.literal(accountColumns.map(({ column }) => quote(column)).join(", "))
+
+    // Stored users decode without services: a model's schemas have no context requirements.
+    // biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel/layerWith give it the model's type
+    const userSchema = model.User as Schema.Schema<any, any>
+    const decodeUser = Schema.decodeUnknown(userSchema)
+    const encodeUser = Schema.encodeUnknown(Schema.partial(userSchema))
+    // biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel/layerWith give it the model's type
+    const encodeId = Schema.encodeUnknown(model.id as Schema.Schema<any, any>)
+    const decodeAccounts = Schema.decodeUnknown(Schema.Array(OAuthAccount))
+
+    const toRow = (columns: ReadonlyArray<Column>, encoded: Record<string, unknown>) => {
+      const row: Record<string, unknown> = {}
+      for (const { boolean, column, field } of columns) {
+        const value = encoded[field]
+        if (value === undefined) continue
+        row[column] = sqlite && boolean && typeof value === "boolean" ? (value ? 1 : 0) : value
+      }
+      return row
+    }
+    const fromRow = (columns: ReadonlyArray<Column>, row: Record<string, unknown>) => {
+      const encoded: Record<string, unknown> = {}
+      for (const { boolean, column, field } of columns) {
+        const value = row[column]
+        encoded[field] = sqlite && boolean && typeof value === "number" ? value !== 0 : value
+      }
+      return encoded
+    }
+
+    const userRow = (input: Record<string, unknown>) =>
+      Effect.map(encodeUser(input), (encoded) => toRow(userColumns, encoded as Record<string, unknown>))
+    const readUser = (rows: ReadonlyArray<Record<string, unknown>>) =>
+      rows.length === 0 ? Effect.succeedNone : Effect.asSome(decodeUser(fromRow(userColumns, rows[0]!)))
+    const readSessions = (rows: ReadonlyArray<Record<string, unknown>>) =>
+      Effect.map(readUser(rows), (user) =>
+        Option.map(
+          user,
+          // biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel/layerWith give it the model's type
+          (found): UserWithSessions<any> => ({
+            user: found,
+            sessionEpoch: Number(rows[0]![sessionEpochColumn] ?? 0),
+            revokedUntil: Number(rows[0]![revokedUntilColumn] ?? 0)
+          })
+        )
+      )
+    const tokenSecret = options.oauthTokenSecret
+    if (tokenSecret !== undefined && Buffer.byteLength(Redacted.value(tokenSecret), "utf8") < minimumSecretBytes) {
+      return yield* Effect.dieMessage(
+        `SqlUserRepository: oauthTokenSecret must be at least ${minimumSecretBytes} bytes`
+      )
+    }
+    const cipher = tokenSecret === undefined ? TokenCipher.plain : TokenCipher.make(tokenSecret)
+    const sealTokens = <A extends { accessToken?: string | undefined; refreshToken?: string | null | undefined }>(
+      account: A
+    ): A => ({
+      ...account,
+      ...(account.accessToken === undefined ? {} : { accessToken: cipher.encrypt(account.accessToken) }),
+      ...(typeof account.refreshToken === "string" ? { refreshToken: cipher.encrypt(account.refreshToken) } : {})
+    })
+    const readAccounts = (rows: ReadonlyArray<Record<string, unknown>>) =>
+      Effect.map(
+        decodeAccounts(rows.map((row) => fromRow(accountColumns, row))),
+        (decoded): ReadonlyArray<OAuthAccount> =>
+          decoded.map((account) => ({
+            ...account,
+            accessToken: cipher.decrypt(account.accessToken),
+            refreshToken: account.refreshToken === null ? null : cipher.decrypt(account.refreshToken)
+          }))
+      )
+    const accountRow = (userId: unknown, account: OAuthAccountCreate) => ({
+      ...toRow(accountColumns, sealTokens(newOAuthAccount(account))),
+      user_id: userId
+    })
+
+    // The reads are the hot path: compile their SQL once (placeholders in the dialect's style), then send it as is.
+    // biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel/layerWith give it the model's type
+    const prepare = (statement: Statement.Statement<any>) => {
+      const [text] = statement.compile()
+      return (...params: ReadonlyArray<unknown>) => sql.unsafe<Record<string, unknown>>(text, params)
+    }
+    const selectById = prepare(sql`SELECT ${selectUserSessions} FROM ${users} WHERE id = ${null}`)
+    const keyColumn = sql(emailKeyColumn)
+    // A row some other program wrote after the migrations (FastAPI Users itself) has no key: found by lower(email).
+    const selectByEmail = prepare(
+      sql`SELECT ${selectUserSessions} FROM ${users} WHERE ${keyColumn} = ${null} OR (${keyColumn} IS NULL AND lower(email) = lower(${null})) LIMIT 1`
+    )
+    const selectOwner = prepare(
+      sql`SELECT user_id FROM ${accounts} WHERE oauth_name = ${null} AND account_id = ${null} LIMIT 1`
+    )
+    const selectAccounts = prepare(sql`SELECT ${selectAccount} FROM ${accounts} WHERE user_id = ${null}`)
+    const accountsOf = (id: unknown) => Effect.flatMap(selectAccounts(id), (rows) => readAccounts(rows))
+    const withOAuth = (id: unknown) =>
+      Effect.gen(function* () {
+        const user = yield* Effect.flatMap(selectById(id), (rows) => readUser(rows))
+        if (Option.isNone(user)) return yield* new UserNotExists()
+        const oauthAccounts = yield* accountsOf(id)
+        // biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel/layerWith give it the model's type
+        return { ...user.value, oauthAccounts } as UserWithOAuth<any>
+      })
+
+    const withKey = (row: Record<string, unknown>, email: unknown) =>
+      typeof email === "string" ? { ...row, [emailKeyColumn]: emailKey(email) } : row
+
+    // biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel/layerWith give it the model's type
+    const insertUser = (input: UserInsert<any>) =>
+      Effect.flatMap(userRow(input), (row) =>
+        catchEmailConflict(sql`INSERT INTO ${users} ${sql.insert(withKey(row, input.email))} RETURNING ${selectUser}`)
+      ).pipe(
+        Effect.flatMap((rows) => readUser(rows)),
+        Effect.map((user) => Option.getOrThrow(user))
+      )
+
+    // Reads by ID (one per authenticated request) from concurrent requests share one query per event-loop
+    // turn. A key the batch did not find is asked again on its own: the database may match a key written
+    // otherwise than it returns it (an upper-case UUID in PostgreSQL), and a miss must be a real miss.
+    const coalescedById = yield* coalesce.make((ids: ReadonlyArray<unknown>) =>
+      Effect.map(
+        ids.length === 1
+          ? selectById(ids[0])
+          : sql`SELECT ${selectUserSessions} FROM ${users} WHERE ${sql.in("id", ids)}`,
+        (rows) => new Map(rows.map((row) => [String(row.id), row]))
+      )
+    )
+    const rowById = (id: unknown) =>
+      Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (transaction) =>
+        // Inside a transaction the read must use its connection: the batch runs on a fiber of its own.
+        Option.isSome(transaction)
+          ? selectById(id)
+          : Effect.flatMap(coalescedById(id), (row) => (row === undefined ? selectById(id) : Effect.succeed([row])))
+      )
+    const readById = options.coalesceReads === false ? selectById : rowById
+
+    // PostgreSQL cannot store a NUL character (so no user has one), and fails the query that holds one.
+    const rowsByEmail = (email: string) =>
+      email.includes("\u0000")
+        ? Effect.succeed<ReadonlyArray<Record<string, unknown>>>([])
+        : selectByEmail(emailKey(email), email)
+
+    const flagFilters = [
+      ["isActive", "is_active"],
+      ["isVerified", "is_verified"],
+      ["isSuperuser", "is_superuser"]
+    ] as const
+    const whereFilters = (filters: UserFilters) => {
+      const conditions: Array<Statement.Fragment> = []
+      if (filters.emailPrefix !== undefined) {
+        const byKey = likePrefix(emailKey(filters.emailPrefix))
+        const byEmail = likePrefix(normalizeEmail(filters.emailPrefix))
+        // Rows without a key (written by another program) are matched by lower(email), as in getByEmail.
+        conditions.push(
+          sql`(${keyColumn} LIKE ${byKey} ESCAPE '!' OR (${keyColumn} IS NULL AND lower(email) LIKE lower(${byEmail}) ESCAPE '!'))`
+        )
+      }
+      for (const [field, column] of flagFilters) {
+        const value = filters[field]
+        if (value !== undefined) conditions.push(sql`${sql(column)} = ${sqlite ? (value ? 1 : 0) : value}`)
+      }
+      return conditions.length === 0 ? sql`1 = 1` : sql.and(conditions)
+    }
+    // PostgreSQL cannot store a NUL character (so no e-mail starts with one), and fails the query that holds one.
+    const matchesNothing = (filters: UserFilters) => filters.emailPrefix?.includes("\u0000") === true
+
+    // One statement: the change and the epoch move are written together, or neither is.
+    const updateEndingSessions = (
+      user: { readonly id: unknown },
+      patch: object,
+      expected: object
+      // biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel/layerWith give it the model's type
+    ): Effect.Effect<Option.Option<UserWithSessions<any>>, UserAlreadyExists> =>
+      Effect.gen(function* () {
+        const id = yield* encodeId(user.id)
+        const { id: _, ...fields } = patch as Record<string, unknown>
+        const row = withKey(yield* userRow(fields), fields.email)
+        const conditions = Object.entries(yield* userRow(expected as Record<string, unknown>)).map(
+          ([column, value]) => sql`${sql(column)} = ${value}`
+        )
+        const where = sql.and([sql`id = ${id}`, ...conditions])
+        const moveEpoch = sql`${epochColumn} = ${epochColumn} + 1`
+        const set = Object.keys(row).length === 0 ? moveEpoch : sql`${sql.update(row)}, ${moveEpoch}`
+        const rows = yield* catchEmailConflict(
+          sql`UPDATE ${users} SET ${set} WHERE ${where} RETURNING ${selectUserSessions}`
+        )
+        return yield* readSessions(rows)
+      }).pipe(
+        Effect.catchTag("ParseError", (error) => Effect.die(error)),
+        Effect.withSpan("SqlUserRepository.updateEndingSessions", spanOptions)
+      )
+
+    // biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel/layerWith give it the model's type
+    const service: UserRepositoryService<any> = {
+      get: (id) =>
+        Effect.flatMap(encodeId(id), (encoded) => readById(encoded)).pipe(
+          Effect.flatMap((rows) => readUser(rows)),
+          Effect.orDie
+        ),
+
+      getByEmail: (email) => Effect.flatMap(rowsByEmail(email), (rows) => readUser(rows)).pipe(Effect.orDie),
+
+      getWithEpoch: (id) =>
+        Effect.flatMap(encodeId(id), (encoded) => readById(encoded)).pipe(
+          Effect.flatMap((rows) => readSessions(rows)),
+          Effect.orDie
+        ),
+
+      getByEmailWithEpoch: (email) =>
+        Effect.flatMap(rowsByEmail(email), (rows) => readSessions(rows)).pipe(Effect.orDie),
+
+      getByOAuthAccount: (oauthName, accountId) =>
+        selectOwner(oauthName, accountId).pipe(
+          Effect.flatMap((rows) =>
+            rows.length === 0
+              ? Effect.succeedNone
+              : withOAuth(rows[0]!.user_id).pipe(
+                  Effect.asSome,
+                  Effect.catchTag("UserNotExists", () => Effect.succeedNone)
+                )
+          ),
+          Effect.orDie
+        ),
+
+      list: (listOptions) =>
+        Effect.gen(function* () {
+          if (matchesNothing(listOptions)) return []
+          const { limit, offset } = pageOf(listOptions)
+          const rows =
+            yield* sql`SELECT ${selectUser} FROM ${users} WHERE ${whereFilters(listOptions)} ORDER BY id LIMIT ${limit} OFFSET ${offset}`
+          return yield* Effect.forEach(rows, (row) => decodeUser(fromRow(userColumns, row)))
+        }).pipe(Effect.orDie),
+
+      count: (filters) =>
+        Effect.gen(function* () {
+          if (matchesNothing(filters)) return 0
+          const rows = yield* sql<{
+            readonly total: number | string | bigint
+          }>`SELECT COUNT(*) AS total FROM ${users} WHERE ${whereFilters(filters)}`
+          return Number(rows[0]!.total)
+        }).pipe(Effect.orDie),
+
+      create: (input) =>
+        insertUser(input).pipe(
+          Effect.catchTag("ParseError", (error) => Effect.die(error)),
+          Effect.withSpan("SqlUserRepository.create", spanOptions)
+        ),
+
+      createWithOAuthAccount: (input, account) =>
+        Effect.gen(function* () {
+          const user = yield* insertUser(input)
+          const rows = yield* catchAccountConflict(
+            sql`INSERT INTO ${accounts} ${sql.insert(accountRow(yield* encodeId(user.id), account))} RETURNING ${selectAccount}`
+          )
+          // biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel/layerWith give it the model's type
+          return { ...user, oauthAccounts: yield* readAccounts(rows) } as UserWithOAuth<any>
+        }).pipe(
+          sql.withTransaction,
+          Effect.catchTags({ ParseError: (error) => Effect.die(error), SqlError: (error) => Effect.die(error) }),
+          Effect.withSpan("SqlUserRepository.createWithOAuthAccount", spanOptions)
+        ),
+
+      // biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel/layerWith give it the model's type
+      update: (user, patch: UserPatch<any>) =>
+        Effect.gen(function* () {
+          const id = yield* encodeId(user.id)
+          const { id: _, ...fields } = patch as Record<string, unknown>
+          const row = withKey(yield* userRow(fields), fields.email)
+          const rows =
+            Object.keys(row).length === 0
+              ? yield* selectById(id)
+              : yield* catchEmailConflict(
+                  sql`UPDATE ${users} SET ${sql.update(row)} WHERE id = ${id} RETURNING ${selectUser}`
+                )
+          const updated = yield* readUser(rows)
+          if (Option.isNone(updated)) return yield* new UserNotExists()
+          return updated.value
+        }).pipe(
+          Effect.catchTags({ ParseError: (error) => Effect.die(error), SqlError: (error) => Effect.die(error) }),
+          Effect.withSpan("SqlUserRepository.update", spanOptions)
+        ),
+
+      // biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel/layerWith give it the model's type
+      updateIf: (user, patch: UserPatch<any>, expected) =>
+        Effect.gen(function* () {
+          const id = yield* encodeId(user.id)
+          const { id: _, ...fields } = patch as Record<string, unknown>
+          const row = withKey(yield* userRow(fields), fields.email)
+          const conditions = Object.entries(yield* userRow(expected)).map(
+            ([column, value]) => sql`${sql(column)} = ${value}`
+          )
+          const where = sql.and([sql`id = ${id}`, ...conditions])
+          // One statement: the database checks the expectation and writes under the row's lock.
+          const rows =
+            Object.keys(row).length === 0
+              ? yield* sql`SELECT ${selectUser} FROM ${users} WHERE ${where}`
+              : yield* catchEmailConflict(
+                  sql`UPDATE ${users} SET ${sql.update(row)} WHERE ${where} RETURNING ${selectUser}`
+                )
+          return yield* readUser(rows)
+        }).pipe(
+          Effect.catchTags({ ParseError: (error) => Effect.die(error), SqlError: (error) => Effect.die(error) }),
+          Effect.withSpan("SqlUserRepository.updateIf", spanOptions)
+        ),
+
+      updateEndingSessions,
+
+      raiseRevokedUntil: (user, until) =>
+        Effect.gen(function* () {
+          const id = yield* encodeId(user.id)
+          const column = sql(revokedUntilColumn)
+          yield* sql`UPDATE ${users} SET ${column} = ${until} WHERE id = ${id} AND ${column} < ${until}`
+        }).pipe(Effect.orDie, Effect.withSpan("SqlUserRepository.raiseRevokedUntil", spanOptions)),
+
+      delete: (user) =>
+        Effect.gen(function* () {
+          const id = yield* encodeId(user.id)
+          // SQLite enforces ON DELETE CASCADE only with `PRAGMA foreign_keys = ON`: delete the accounts ourselves
+          yield* sql`DELETE FROM ${accounts} WHERE user_id = ${id}`
+          yield* sql`DELETE FROM ${users} WHERE id = ${id}`
+        }).pipe(sql.withTransaction, Effect.orDie, Effect.withSpan("SqlUserRepository.delete", spanOptions)),
+
+      addOAuthAccount: (user, account) =>
+        Effect.gen(function* () {
+          const id = yield* encodeId(user.id)
+          const exists = yield* sql`SELECT 1 AS found FROM ${users} WHERE id = ${id}`
+          if (exists.length === 0) return yield* new UserNotExists()
+          yield* catchAccountConflict(sql`INSERT INTO ${accounts} ${sql.insert(accountRow(id, account))}`)
+          return yield* withOAuth(id)
+        }).pipe(
+          sql.withTransaction,
+          Effect.catchTags({ ParseError: (error) => Effect.die(error), SqlError: (error) => Effect.die(error) }),
+          Effect.withSpan("SqlUserRepository.addOAuthAccount", spanOptions)
+        ),
+
+      updateOAuthAccount: (user, account, patch: OAuthAccountUpdate) =>
+        Effect.gen(function* () {
+          const id = yield* encodeId(user.id)
+          const row = toRow(accountColumns, sealTokens(patch))
+          if (Object.keys(row).length > 0) {
+            yield* sql`UPDATE ${accounts} SET ${sql.update(row)} WHERE id = ${account.id} AND user_id = ${id}`
+          }
+          return yield* withOAuth(id)
+        }).pipe(
+          sql.withTransaction,
+          Effect.catchTags({ ParseError: (error) => Effect.die(error), SqlError: (error) => Effect.die(error) }),
+          Effect.withSpan("SqlUserRepository.updateOAuthAccount", spanOptions)
+        )
+    }
+    return service
+  })
+
+/** `UserRepository` over the `SqlClient` in context, with FastAPI Users' tables and the default model. */
+export const layer: Layer.Layer<UserRepository, never, SqlClient.SqlClient> = Layer.effect(UserRepository, make())
+
+/** `UserRepository` over the `SqlClient` in context, with other tables, the app's own model, or uncoalesced reads. */
+// biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel/layerWith give it the model's type
+export const layerWith = <M extends UserModel.UserModel<any, any> = typeof UserModel.Default>(
+  options: Options<M>
+): Layer.Layer<UserRepository, never, SqlClient.SqlClient> =>
+  // biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel/layerWith give it the model's type
+  Layer.effect(UserRepository, make(options) as Effect.Effect<UserRepositoryService<any>, never, SqlClient.SqlClient>)

@@ -1,0 +1,81 @@
+import { execFileSync } from "node:child_process"
+import { readFileSync } from "node:fs"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Either, Redacted } from "effect"
+import { PasswordValidator } from "effect-users"
+import { Strict, Validator } from "../../examples/password-rules.js"
+
+const root = new URL("../../", import.meta.url)
+const readme = readFileSync(new URL("README.md", root), "utf8")
+
+/** The first ts block after a heading of the README. */
+const blockAfter = (heading: string) =>
+  new RegExp(`\\n${heading.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\n[\\s\\S]*?\`\`\`ts\\n([\\s\\S]*?)\`\`\``).exec(
+    readme
+  )?.[1]
+
+const example = (name: string) => readFileSync(new URL(`examples/${name}`, root), "utf8")
+const runTsx = (name: string) => execFileSync("npx", ["tsx", `examples/${name}`], { cwd: root, encoding: "utf8" })
+
+describe("README quickstart", () => {
+  it("is examples/quickstart.ts, word for word", () => {
+    assert.strictEqual(blockAfter("## Quickstart"), example("quickstart.ts"))
+  })
+
+  it("runs as written with tsx", () => {
+    const output = runTsx("quickstart.ts")
+    assert.include(output, "has registered.")
+    assert.include(output, "logged in")
+    assert.notInclude(output, "not logged in")
+  })
+})
+
+describe("README password rules", () => {
+  const reasons = (layer: typeof Validator, password: string, email = "percival@camelot.bt") =>
+    Effect.runSync(
+      Effect.flatMap(PasswordValidator, (validator) => validator.validate(Redacted.make(password), { email })).pipe(
+        Effect.either,
+        Effect.map(Either.match({ onLeft: (error) => error.reason, onRight: () => "accepted" })),
+        Effect.provide(layer)
+      )
+    )
+
+  it("is examples/password-rules.ts, word for word", () => {
+    assert.strictEqual(blockAfter("### Swapping a part"), example("password-rules.ts"))
+  })
+
+  it("keeps the default rules beside its own", () => {
+    assert.strictEqual(reasons(Validator, "holy-grail-7"), "accepted")
+    assert.strictEqual(reasons(Validator, "holy-grail"), "Add a digit")
+    assert.strictEqual(reasons(Validator, "grail-7"), "Password should be at least 8 characters")
+    assert.strictEqual(reasons(Validator, `${"7".repeat(129)}`), "Password should be at most 128 characters")
+    assert.strictEqual(reasons(Validator, "1 Percival@Camelot.bt"), "Password should not contain e-mail")
+  })
+
+  it("a stricter minimum keeps the other defaults", () => {
+    assert.strictEqual(reasons(Strict, "holy-grail-7"), "accepted")
+    assert.strictEqual(reasons(Strict, "holy-grail7"), "Password should be at least 12 characters")
+    assert.strictEqual(reasons(Strict, `${"7".repeat(129)}`), "Password should be at most 128 characters")
+    assert.strictEqual(reasons(Strict, "1 percival@camelot.bt"), "Password should not contain e-mail")
+  })
+})
+
+describe("README custom model", () => {
+  it("is examples/custom-model.ts, word for word", () => {
+    assert.strictEqual(blockAfter("### Your own user model"), example("custom-model.ts"))
+  })
+
+  it("runs as written with tsx: the model's field stored, an integer ID from the database", () => {
+    assert.include(runTsx("custom-model.ts"), "Percival has ID 1 (number)")
+  })
+})
+
+describe("README hooks that use the manager", () => {
+  it("is examples/hooks.ts, word for word", () => {
+    assert.strictEqual(blockAfter("### Hooks"), example("hooks.ts"))
+  })
+
+  it("runs as written with tsx: registering sends the verification token", () => {
+    assert.match(runTsx("hooks.ts"), /To king\.arthur@camelot\.bt: verify with [\w-]+\.[\w-]+\.[\w-]+/)
+  })
+})

@@ -1,0 +1,294 @@
+/**
+ * Sessions that end (contract.md, last section), end to end over a real server, for any storage: every trigger
+ * (reset, password change, e-mail change, deactivation, deletion, logout, logout-all) on both strategies (a
+ * bearer JWT and a cookie holding a database token), re-authentication, and the sessions a user can see.
+ */
+import { createServer } from "node:http"
+import { HttpApi, HttpApiBuilder } from "@effect/platform"
+import { NodeHttpServer } from "@effect/platform-node"
+import { assert, layer } from "@effect/vitest"
+import { Effect, Layer, Redacted } from "effect"
+import {
+  AccessTokenStore,
+  AuthBackend,
+  AuthStrategy,
+  PasswordHasher,
+  Throttle,
+  UserManager,
+  type UserRepository,
+  UsersApi
+} from "effect-users"
+import { request } from "../utils/HttpTest.js"
+import { signJwt } from "../utils/Jwt.js"
+import { freshEmail, makeFakeHasher, recordingHooks, testConfig } from "../utils/TestUsers.js"
+
+export const sessionSecret = "sessions-secret-sessions-secret-sessions"
+const password = "correct-horse-battery"
+
+/** A server with a bearer JWT backend and a cookie database backend over the storage given. */
+export const makeSessionsServer = (
+  storage: Layer.Layer<UserRepository | AccessTokenStore.AccessTokenStore, unknown>,
+  options: { readonly requireCurrentPassword?: boolean } = {}
+) => {
+  const hooks = recordingHooks()
+  const hasher = makeFakeHasher()
+  const Users = UsersApi.make({
+    backends: [
+      AuthBackend.bearer("jwt", AuthStrategy.jwt({ secret: Redacted.make(sessionSecret) })),
+      AuthBackend.cookie("cookie", AuthStrategy.database(), { secure: false })
+    ],
+    requireCurrentPassword: options.requireCurrentPassword
+  })
+  const Api = Users.addTo(HttpApi.make("sessions"))
+  const layer = HttpApiBuilder.serve().pipe(
+    Layer.provide(HttpApiBuilder.api(Api)),
+    Layer.provide(Users.layer(Api)),
+    // Many logins from one address: the throttle has its own tests (HttpThrottle), these are about sessions.
+    Layer.provide(Throttle.layerDisabled),
+    Layer.provideMerge(
+      UserManager.layer.pipe(Layer.provide([testConfig(), hooks.layer, PasswordHasher.layer(hasher.service)]))
+    ),
+    Layer.provideMerge(storage),
+    Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
+    Layer.orDie
+  )
+  return { layer, hooks, hasher }
+}
+
+export const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
+export const cookie = (value: string) => ({ cookie: `fastapiusersauth=${value}` })
+
+export const sessionsSuite = (
+  name: string,
+  storage: Layer.Layer<UserRepository | AccessTokenStore.AccessTokenStore, unknown>
+) => {
+  const server = makeSessionsServer(storage)
+
+  const jwtLogin = (email: string, pass = password) =>
+    Effect.map(
+      request("/auth/jwt/login", { form: { username: email, password: pass } }),
+      (reply) => reply.body.access_token as string
+    )
+  const cookieLogin = (email: string, userAgent = "test-agent") =>
+    Effect.map(
+      request("/auth/cookie/login", {
+        form: { username: email, password },
+        headers: { "user-agent": userAgent }
+      }),
+      (reply) => /^fastapiusersauth=([^;]*)/.exec(reply.headers.get("set-cookie") ?? "")?.[1] ?? ""
+    )
+  /** A user with two JWTs and two cookies. */
+  const someone = (flags: { readonly isSuperuser?: boolean } = {}) =>
+    Effect.gen(function* () {
+      const users = yield* UserManager
+      const email = freshEmail("session")
+      const user = yield* Effect.orDie(users.create({ email, password: Redacted.make(password), ...flags }))
+      const jwts = [yield* jwtLogin(email), yield* jwtLogin(email)] as const
+      const cookies = [yield* cookieLogin(email), yield* cookieLogin(email)] as const
+      return { user, email, jwts, cookies }
+    })
+  const status = (headers: Record<string, string>) => Effect.map(request("/users/me", { headers }), (r) => r.status)
+  /** The /users/me status of each session: JWTs first, then cookies. */
+  const statuses = (who: { readonly jwts: ReadonlyArray<string>; readonly cookies: ReadonlyArray<string> }) =>
+    Effect.all([...who.jwts.map((t) => status(bearer(t))), ...who.cookies.map((c) => status(cookie(c)))])
+  const patchMe = (headers: Record<string, string>, json: Record<string, unknown>) =>
+    request("/users/me", { method: "PATCH", headers, json })
+  const storedTokens = (userId: unknown) =>
+    Effect.flatMap(AccessTokenStore.AccessTokenStore, (store) => store.listOf(String(userId)))
+
+  layer(server.layer, { excludeTestServices: true })(name, (it) => {
+    it.effect("every session works after login: JWTs and cookies", () =>
+      Effect.gen(function* () {
+        assert.deepStrictEqual(yield* statuses(yield* someone()), [200, 200, 200, 200])
+      })
+    )
+
+    it.effect("a password reset ends every JWT and cookie session of the user, and no one else's", () =>
+      Effect.gen(function* () {
+        const [victim, bystander] = [yield* someone(), yield* someone()]
+        const users = yield* UserManager
+        const before = server.hooks.named("onAfterForgotPassword").length
+        yield* Effect.orDie(users.forgotPassword(victim.user))
+        const token = server.hooks.named("onAfterForgotPassword")[before]!.args[1] as string
+        const reset = yield* request("/auth/reset-password", { json: { token, password: "a-brand-new-password" } })
+        assert.strictEqual(reset.status, 200)
+        assert.deepStrictEqual(yield* statuses(victim), [401, 401, 401, 401])
+        assert.deepStrictEqual(yield* statuses(bystander), [200, 200, 200, 200])
+        assert.strictEqual((yield* jwtLogin(victim.email, "a-brand-new-password")).length > 0, true)
+      })
+    )
+
+    it.effect("a password change through PATCH /users/me ends every other session; the JWT that made it stays", () =>
+      Effect.gen(function* () {
+        const me = yield* someone()
+        const changed = yield* patchMe(bearer(me.jwts[0]), { password: "another-password", current_password: password })
+        assert.strictEqual(changed.status, 200)
+        assert.deepStrictEqual(yield* statuses(me), [200, 401, 401, 401])
+        // It stays for the next change too, and still ends with a logout.
+        const again = yield* patchMe(bearer(me.jwts[0]), {
+          password: "a-third-password",
+          current_password: "another-password"
+        })
+        assert.strictEqual(again.status, 200)
+        assert.strictEqual(yield* status(bearer(me.jwts[0])), 200)
+        yield* request("/auth/jwt/logout", { method: "POST", headers: bearer(me.jwts[0]) })
+        assert.strictEqual(yield* status(bearer(me.jwts[0])), 401)
+      })
+    )
+
+    it.effect("an e-mail change through PATCH /users/me ends every other session; the cookie that made it stays", () =>
+      Effect.gen(function* () {
+        const me = yield* someone()
+        const changed = yield* patchMe(cookie(me.cookies[1]), {
+          email: freshEmail("moved"),
+          current_password: password
+        })
+        assert.strictEqual(changed.status, 200)
+        assert.deepStrictEqual(yield* statuses(me), [401, 401, 401, 200])
+      })
+    )
+
+    it.effect("a superuser's password change and deactivation end ALL sessions; reactivating brings none back", () =>
+      Effect.gen(function* () {
+        const admin = yield* someone({ isSuperuser: true })
+        const [changed, deactivated] = [yield* someone(), yield* someone()]
+        const patch = (id: unknown, json: Record<string, unknown>) =>
+          request(`/users/${id}`, { method: "PATCH", headers: bearer(admin.jwts[0]), json })
+        assert.strictEqual((yield* patch(changed.user.id, { password: "set-by-the-admin" })).status, 200)
+        assert.deepStrictEqual(yield* statuses(changed), [401, 401, 401, 401])
+        assert.strictEqual((yield* patch(deactivated.user.id, { is_active: false })).status, 200)
+        assert.strictEqual((yield* patch(deactivated.user.id, { is_active: true })).status, 200)
+        assert.deepStrictEqual(yield* statuses(deactivated), [401, 401, 401, 401])
+        assert.deepStrictEqual(yield* statuses(admin), [200, 200, 200, 200])
+      })
+    )
+
+    it.effect("deleting a user ends their sessions and deletes their stored tokens", () =>
+      Effect.gen(function* () {
+        const admin = yield* someone({ isSuperuser: true })
+        const doomed = yield* someone()
+        assert.lengthOf(yield* storedTokens(doomed.user.id), 2)
+        const deleted = yield* request(`/users/${doomed.user.id}`, { method: "DELETE", headers: bearer(admin.jwts[0]) })
+        assert.strictEqual(deleted.status, 204)
+        // Deleted with the user, not only once presented.
+        assert.lengthOf(yield* storedTokens(doomed.user.id), 0)
+        assert.deepStrictEqual(yield* statuses(doomed), [401, 401, 401, 401])
+      })
+    )
+
+    it.effect("logout ends the token presented only, on JWT and on cookie", () =>
+      Effect.gen(function* () {
+        const me = yield* someone()
+        assert.strictEqual(
+          (yield* request("/auth/jwt/logout", { method: "POST", headers: bearer(me.jwts[0]) })).status,
+          204
+        )
+        assert.strictEqual(
+          (yield* request("/auth/cookie/logout", { method: "POST", headers: cookie(me.cookies[0]) })).status,
+          204
+        )
+        assert.deepStrictEqual(yield* statuses(me), [401, 200, 401, 200])
+        // A denied JWT stays denied (a second logout answers 401: it no longer authenticates).
+        const again = yield* request("/auth/jwt/logout", { method: "POST", headers: bearer(me.jwts[0]) })
+        assert.strictEqual(again.status, 401)
+      })
+    )
+
+    it.effect("POST /auth/logout-all ends every session of the user, the current one included", () =>
+      Effect.gen(function* () {
+        const [me, bystander] = [yield* someone(), yield* someone()]
+        const reply = yield* request("/auth/logout-all", { method: "POST", headers: cookie(me.cookies[0]) })
+        assert.strictEqual(reply.status, 204)
+        assert.match(reply.headers.get("set-cookie") ?? "", /^fastapiusersauth=;.*Max-Age=0/)
+        assert.deepStrictEqual(yield* statuses(me), [401, 401, 401, 401])
+        assert.lengthOf(yield* storedTokens(me.user.id), 0)
+        assert.deepStrictEqual(yield* statuses(bystander), [200, 200, 200, 200])
+        const anonymous = yield* request("/auth/logout-all", { method: "POST" })
+        assert.strictEqual(anonymous.status, 401)
+      })
+    )
+
+    it.effect("a FastAPI Users JWT (no epoch, no jti) works until the user's epoch first moves", () =>
+      Effect.gen(function* () {
+        const me = yield* someone()
+        const legacy = signJwt(
+          { sub: String(me.user.id), aud: ["effect-users:auth"], exp: Math.floor(Date.now() / 1000) + 600 },
+          sessionSecret
+        )
+        assert.strictEqual(yield* status(bearer(legacy)), 200)
+        // Its logout cannot deny it (no jti), but the next epoch move ends it.
+        yield* request("/auth/logout-all", { method: "POST", headers: bearer(me.jwts[0]) })
+        assert.strictEqual(yield* status(bearer(legacy)), 401)
+      })
+    )
+
+    it.effect("PATCH /users/me: password or a new e-mail need current_password; wrong ones cost a hash", () =>
+      Effect.gen(function* () {
+        const me = yield* someone()
+        const headers = bearer(me.jwts[0])
+        const missing = yield* patchMe(headers, { password: "another-password" })
+        assert.deepStrictEqual([missing.status, missing.body], [400, { detail: "CURRENT_PASSWORD_REQUIRED" }])
+        const missingEmail = yield* patchMe(headers, { email: freshEmail() })
+        assert.deepStrictEqual(missingEmail.body, { detail: "CURRENT_PASSWORD_REQUIRED" })
+        const verifies = server.hasher.counts.verify
+        const wrong = yield* patchMe(headers, { password: "another-password", current_password: "not-my-password" })
+        assert.deepStrictEqual([wrong.status, wrong.body], [400, { detail: "CURRENT_PASSWORD_INVALID" }])
+        assert.strictEqual(server.hasher.counts.verify, verifies + 1)
+        // Nothing changed, nothing ended.
+        assert.deepStrictEqual(yield* statuses(me), [200, 200, 200, 200])
+        // The e-mail as it is (a front end sending the whole form) and a null password need nothing.
+        const same = yield* patchMe(headers, { email: me.email, password: null })
+        assert.strictEqual(same.status, 200)
+        assert.deepStrictEqual(yield* statuses(me), [200, 200, 200, 200])
+      })
+    )
+
+    it.effect("GET /users/me/sessions lists the live database sessions, never a token; DELETE ends one", () =>
+      Effect.gen(function* () {
+        const [me, other] = [yield* someone(), yield* someone()]
+        const listed = yield* request("/users/me/sessions", { headers: cookie(me.cookies[1]) })
+        assert.strictEqual(listed.status, 200)
+        assert.lengthOf(listed.body, 2)
+        assert.sameMembers(Object.keys(listed.body[0]), [
+          "id",
+          "created_at",
+          "last_used_at",
+          "backend",
+          "user_agent",
+          "current"
+        ])
+        assert.deepStrictEqual(listed.body.map((s: { current: boolean }) => s.current).sort(), [false, true])
+        assert.isTrue(listed.body.every((s: { backend: string; user_agent: string }) => s.backend === "cookie"))
+        assert.isTrue(listed.body.every((s: { user_agent: string }) => s.user_agent === "test-agent"))
+        const text = JSON.stringify(listed.body)
+        for (const token of me.cookies) assert.notInclude(text, token)
+        const ids = listed.body.map((s: { id: string }) => s.id) as Array<string>
+        // From a JWT, the same sessions, none of them current.
+        const fromJwt = yield* request("/users/me/sessions", { headers: bearer(me.jwts[0]) })
+        assert.sameMembers(
+          fromJwt.body.map((s: { id: string }) => s.id),
+          ids
+        )
+        assert.isTrue(fromJwt.body.every((s: { current: boolean }) => !s.current))
+
+        // Another user's session ID is not theirs: 404, and it lives on.
+        const theirs = (yield* request("/users/me/sessions", { headers: cookie(other.cookies[0]) })).body[0].id
+        const foreign = yield* request(`/users/me/sessions/${theirs}`, {
+          method: "DELETE",
+          headers: bearer(me.jwts[0])
+        })
+        assert.deepStrictEqual([foreign.status, foreign.body], [404, { detail: "SESSION_NOT_FOUND" }])
+        assert.deepStrictEqual(yield* statuses(other), [200, 200, 200, 200])
+
+        const first = listed.body.find((s: { current: boolean }) => !s.current).id
+        const ended = yield* request(`/users/me/sessions/${first}`, { method: "DELETE", headers: bearer(me.jwts[0]) })
+        assert.strictEqual(ended.status, 204)
+        assert.deepStrictEqual(yield* statuses(me), [200, 200, 401, 200])
+        const again = yield* request(`/users/me/sessions/${first}`, { method: "DELETE", headers: bearer(me.jwts[0]) })
+        assert.strictEqual(again.status, 404)
+        const after = yield* request("/users/me/sessions", { headers: cookie(me.cookies[1]) })
+        assert.lengthOf(after.body, 1)
+      })
+    )
+  })
+}
