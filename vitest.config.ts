@@ -3,6 +3,8 @@ import { defineConfig } from "vitest/config"
 export default defineConfig({
   resolve: {
     alias: [
+      { find: /^effect-users\/http$/, replacement: new URL("./src/http.ts", import.meta.url).pathname },
+      { find: /^effect-users\/sql$/, replacement: new URL("./src/sql.ts", import.meta.url).pathname },
       { find: /^effect-users\/redis$/, replacement: new URL("./src/redis.ts", import.meta.url).pathname },
       { find: /^effect-users\/pg$/, replacement: new URL("./src/pg.ts", import.meta.url).pathname },
       { find: /^effect-users$/, replacement: new URL("./src/index.ts", import.meta.url).pathname }

@@ -243,20 +243,14 @@ export const fromEnv: Config.Config<JwtKeySetOptions> = Config.all({
 })
 
 /** The asymmetric key set in use. */
-export class JwtKeySet extends Context.Tag("effect-users/JwtKeySet")<JwtKeySet, JwtKeySetService>() {
-  /** A key set from literal options. */
-  static readonly layer = (options: JwtKeySetOptions): Layer.Layer<JwtKeySet, ConfigError.ConfigError> =>
-    Layer.effect(JwtKeySet, make(options))
+export class JwtKeySet extends Context.Tag("effect-users/JwtKeySet")<JwtKeySet, JwtKeySetService>() {}
 
-  /** A key set read through `Config` (default: `fromEnv`). */
-  static readonly layerConfig = (
-    config: Config.Config.Wrap<JwtKeySetOptions> = fromEnv
-  ): Layer.Layer<JwtKeySet, ConfigError.ConfigError> =>
-    Layer.effect(JwtKeySet, Effect.flatMap(Config.unwrap(config), make))
+/** A key set from literal options. */
+export const layer = (options: JwtKeySetOptions): Layer.Layer<JwtKeySet, ConfigError.ConfigError> =>
+  Layer.effect(JwtKeySet, make(options))
 
-  /** Builds a key set without a layer. */
-  static readonly make = make
-
-  /** The environment variables `layerConfig()` reads. */
-  static readonly fromEnv = fromEnv
-}
+/** A key set read through `Config` (default: `fromEnv`). */
+export const layerConfig = (
+  config: Config.Config.Wrap<JwtKeySetOptions> = fromEnv
+): Layer.Layer<JwtKeySet, ConfigError.ConfigError> =>
+  Layer.effect(JwtKeySet, Effect.flatMap(Config.unwrap(config), make))

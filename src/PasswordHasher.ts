@@ -148,15 +148,12 @@ export const makeArgon2 = (options: Argon2Options = {}): BoundedHasherService =>
 /** The password hasher in use; argon2id with OWASP's minimum parameters unless a layer provides another. */
 export class PasswordHasher extends Context.Reference<PasswordHasher>()("effect-users/PasswordHasher", {
   defaultValue: (): PasswordHasherService => makeArgon2()
-}) {
-  /** Argon2id with other parameters or another concurrency bound. */
-  static readonly layerArgon2 = (options: Argon2Options = {}): Layer.Layer<PasswordHasher> =>
-    Layer.sync(PasswordHasher, () => makeArgon2(options))
+}) {}
 
-  /** @deprecated use layerArgon2 */
-  static readonly argon2: typeof PasswordHasher.layerArgon2 = PasswordHasher.layerArgon2
+/** Argon2id with other parameters or another concurrency bound. */
+export const layerArgon2 = (options: Argon2Options = {}): Layer.Layer<PasswordHasher> =>
+  Layer.sync(PasswordHasher, () => makeArgon2(options))
 
-  /** Any other hasher. */
-  static readonly layer = (service: PasswordHasherService): Layer.Layer<PasswordHasher> =>
-    Layer.succeed(PasswordHasher, service)
-}
+/** Any other hasher. */
+export const layer = (service: PasswordHasherService): Layer.Layer<PasswordHasher> =>
+  Layer.succeed(PasswordHasher, service)

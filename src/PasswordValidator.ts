@@ -75,19 +75,15 @@ export const all =
 /** The default policy: 8 to 128 characters, not containing the e-mail. */
 export const defaultRule: PasswordRule = all(minLength(8), maxLength(128), notContainingEmail)
 
-/** The password policy in use; `defaultRule` unless a layer provides another. */
+/**
+ * The password policy in use; `defaultRule` unless a layer provides another. It holds the rules of whichever
+ * user model the app has (`PasswordRule<never>` accepts them all); the manager of that model reads it typed.
+ */
 export class PasswordValidator extends Context.Reference<PasswordValidator>()("effect-users/PasswordValidator", {
-  // biome-ignore lint/suspicious/noExplicitAny: one reference serves every user model; the manager reads it typed
-  defaultValue: (): PasswordValidatorService<any> => ({ validate: defaultRule })
-}) {
-  static readonly minLength = minLength
-  static readonly maxLength = maxLength
-  static readonly notContainingEmail = notContainingEmail
-  /** 8 to 128 characters, not containing the e-mail. */
-  static readonly defaultRule = defaultRule
+  defaultValue: (): PasswordValidatorService<never> => ({ validate: defaultRule })
+}) {}
 
-  /** Replaces the policy with these rules, checked in order; rules for an app's model may mix with the built-in ones. */
-  static readonly layer = <O extends PasswordOwner = PasswordOwner>(
-    ...rules: ReadonlyArray<PasswordRule<O>>
-  ): Layer.Layer<PasswordValidator> => Layer.succeed(PasswordValidator, { validate: all(...rules) })
-}
+/** Replaces the policy with these rules, checked in order; rules for an app's model may mix with the built-in ones. */
+export const layer = <O extends PasswordOwner = PasswordOwner>(
+  ...rules: ReadonlyArray<PasswordRule<O>>
+): Layer.Layer<PasswordValidator> => Layer.succeed(PasswordValidator, { validate: all(...rules) })

@@ -105,18 +105,11 @@ export const makeJwt = (options: { readonly algorithm?: HmacAlgorithm | undefine
 /** The token codec in use; HS256 JWTs unless a layer provides another. */
 export class TokenCodec extends Context.Reference<TokenCodec>()("effect-users/TokenCodec", {
   defaultValue: (): TokenCodecService => makeJwt()
-}) {
-  /** JWTs with another HMAC algorithm. */
-  static readonly layerJwt = (
-    options: { readonly algorithm?: HmacAlgorithm | undefined } = {}
-  ): Layer.Layer<TokenCodec> => Layer.succeed(TokenCodec, makeJwt(options))
+}) {}
 
-  /** @deprecated use layerJwt */
-  static readonly jwt: typeof TokenCodec.layerJwt = TokenCodec.layerJwt
+/** JWTs with another HMAC algorithm. */
+export const layerJwt = (options: { readonly algorithm?: HmacAlgorithm | undefined } = {}): Layer.Layer<TokenCodec> =>
+  Layer.succeed(TokenCodec, makeJwt(options))
 
-  /** The longest token the JWT codec reads (8 KiB). */
-  static readonly maxTokenLength = maxTokenLength
-
-  /** Any other codec. */
-  static readonly layer = (service: TokenCodecService): Layer.Layer<TokenCodec> => Layer.succeed(TokenCodec, service)
-}
+/** Any other codec. */
+export const layer = (service: TokenCodecService): Layer.Layer<TokenCodec> => Layer.succeed(TokenCodec, service)

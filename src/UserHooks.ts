@@ -9,7 +9,7 @@
  * runs before anything changes: its failure aborts the deletion with `UserDeleteAborted`.
  *
  * Hooks that call the manager (FastAPI Users' `on_after_register` calling `request_verify`) come from
- * `UserHooks.layerWithManager((users) => hooks)`: the manager is built first, then hands itself to them.
+ * `UserHooks.layerFromManager((users) => hooks)`: the manager is built first, then hands itself to them.
  */
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
@@ -45,9 +45,8 @@ export interface UserHooksService<U extends BaseUser = User> {
   readonly onAfterDelete: (user: U, request: HookRequest) => Effect.Effect<void, unknown>
 }
 
-/** Hooks that do nothing. */
-// biome-ignore lint/suspicious/noExplicitAny: the no-op hooks fit every user model
-export const noHooks: UserHooksService<any> = {
+/** Hooks that do nothing; they fit every user model. */
+export const noHooks: UserHooksService<BaseUser> = {
   onAfterRegister: () => Effect.void,
   onAfterUpdate: () => Effect.void,
   onAfterLogin: () => Effect.void,
@@ -74,16 +73,12 @@ export const hookNames: ReadonlyArray<keyof UserHooksService> = [
 
 /**
  * The manager running a hook: `UserManager` provides itself to every hook effect it runs, so that hooks
- * built by `UserHooks.layerWithManager` reach it without the layers depending on each other.
+ * built by `layerFromManager` reach it without the layers depending on each other. It is the manager of
+ * whichever user model the app has; the hooks of that model read it typed by theirs.
  */
-export class HookManager extends Context.Tag("effect-users/UserHooks/HookManager")<
-  HookManager,
-  // biome-ignore lint/suspicious/noExplicitAny: the manager of whichever user model runs the hook
-  UserManagerService<any>
->() {}
+export class HookManager extends Context.Tag("effect-users/UserHooks/HookManager")<HookManager, unknown>() {}
 
-// biome-ignore lint/suspicious/noExplicitAny: a hook's arguments, forwarded unchanged
-type AnyHook = (...args: ReadonlyArray<any>) => Effect.Effect<void, unknown>
+type AnyHook = (...args: ReadonlyArray<unknown>) => Effect.Effect<void, unknown>
 
 const withManager = <U extends BaseUser>(
   make: (users: UserManagerService<U>) => Partial<UserHooksService<U>>
@@ -103,36 +98,38 @@ const withManager = <U extends BaseUser>(
     (...args) =>
       Effect.flatMap(Effect.serviceOption(HookManager), (users) => {
         if (Option.isNone(users)) return Effect.dieMessage(`UserHooks.${name} ran outside a UserManager`)
-        const hook = hooksOf(users.value)[name] as AnyHook | undefined
+        const hook = hooksOf(users.value as UserManagerService<U>)[name] as AnyHook | undefined
         return hook === undefined ? Effect.void : hook(...args)
       })
   return Object.fromEntries(hookNames.map((name) => [name, delegate(name)])) as unknown as UserHooksService<U>
 }
 
-/** The hooks in use; no-ops unless a layer provides some. */
+/**
+ * The hooks in use; no-ops unless a layer provides some. It holds the hooks of whichever user model the app has
+ * (`UserHooksService<never>` accepts them all); the manager of that model runs them typed.
+ */
 export class UserHooks extends Context.Reference<UserHooks>()("effect-users/UserHooks", {
-  // biome-ignore lint/suspicious/noExplicitAny: the no-op hooks fit every user model
-  defaultValue: (): UserHooksService<any> => noHooks
-}) {
-  /** Overrides the given hooks; the others stay no-ops. */
-  static readonly layer = <U extends BaseUser = User>(hooks: Partial<UserHooksService<U>>): Layer.Layer<UserHooks> =>
-    Layer.succeed(UserHooks, { ...noHooks, ...hooks })
+  defaultValue: (): UserHooksService<never> => noHooks
+}) {}
 
-  /** Like `layer`, for hooks that need services: `make` runs once, when the layer is built. */
-  static readonly layerEffect = <U extends BaseUser = User, E = never, R = never>(
-    make: Effect.Effect<Partial<UserHooksService<U>>, E, R>
-  ): Layer.Layer<UserHooks, E, R> =>
-    Layer.effect(
-      UserHooks,
-      Effect.map(make, (hooks) => ({ ...noHooks, ...hooks }))
-    )
+/** Overrides the given hooks; the others stay no-ops. */
+export const layer = <U extends BaseUser = User>(hooks: Partial<UserHooksService<U>>): Layer.Layer<UserHooks> =>
+  Layer.succeed(UserHooks, { ...noHooks, ...hooks })
 
-  /**
-   * Hooks that use the manager running them, e.g. to send the verification e-mail on registration:
-   * `UserHooks.layerWithManager((users) => ({ onAfterRegister: (user) => users.requestVerify(user) }))`.
-   * `make` runs once per manager, on its first hook call; the hooks it leaves out stay no-ops.
-   */
-  static readonly layerWithManager = <U extends BaseUser = User>(
-    make: (users: UserManagerService<U>) => Partial<UserHooksService<U>>
-  ): Layer.Layer<UserHooks> => Layer.succeed(UserHooks, withManager(make))
-}
+/** Like `layer`, for hooks that need services: `make` runs once, when the layer is built. */
+export const layerEffect = <U extends BaseUser = User, E = never, R = never>(
+  make: Effect.Effect<Partial<UserHooksService<U>>, E, R>
+): Layer.Layer<UserHooks, E, R> =>
+  Layer.effect(
+    UserHooks,
+    Effect.map(make, (hooks) => ({ ...noHooks, ...hooks }))
+  )
+
+/**
+ * Hooks that use the manager running them, e.g. to send the verification e-mail on registration:
+ * `UserHooks.layerFromManager((users) => ({ onAfterRegister: (user) => users.requestVerify(user) }))`.
+ * `make` runs once per manager, on its first hook call; the hooks it leaves out stay no-ops.
+ */
+export const layerFromManager = <U extends BaseUser = User>(
+  make: (users: UserManagerService<U>) => Partial<UserHooksService<U>>
+): Layer.Layer<UserHooks> => Layer.succeed(UserHooks, withManager(make))

@@ -17,7 +17,7 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import { IdParser } from "./IdParser.js"
 import { PasswordHasher } from "./PasswordHasher.js"
-import { type PasswordOwner, PasswordValidator } from "./PasswordValidator.js"
+import { type PasswordOwner, PasswordValidator, type PasswordValidatorService } from "./PasswordValidator.js"
 import { type SignOptions, TokenCodec } from "./TokenCodec.js"
 import {
   type BaseUser,
@@ -46,9 +46,9 @@ import {
   UserInactive,
   UserNotExists
 } from "./UserError.js"
-import { HookManager, type HookRequest, type UserChanges, UserHooks } from "./UserHooks.js"
+import { HookManager, type HookRequest, type UserChanges, UserHooks, type UserHooksService } from "./UserHooks.js"
 import { UserManagerConfig } from "./UserManagerConfig.js"
-import type { UserModel, UserOf } from "./UserModel.js"
+import type * as UserModel from "./UserModel.js"
 import {
   type ListOptions,
   type UserFilters,
@@ -218,21 +218,27 @@ const definedFields = (input: object, omit: ReadonlyArray<string>): Record<strin
   Object.fromEntries(Object.entries(input).filter(([key, value]) => value !== undefined && !omit.includes(key)))
 
 /** What a password rule sees of a stored user (or one about to be): every field but the ID and the hash. */
-const ownerOf = (user: object): PasswordOwner =>
+const ownerOf = <U extends BaseUser>(user: object): PasswordOwner<U> =>
   Object.fromEntries(
     Object.entries(user).filter(([key]) => key !== "password" && !protectedFields.includes(key as never))
-  ) as PasswordOwner
+  ) as PasswordOwner<U>
 
-/** Builds the manager from the services in context. */
-export const make = Effect.gen(function* () {
-  // biome-ignore lint/suspicious/noExplicitAny: one manager for every user model; forModel gives it the model's type
-  const repository: UserRepositoryService<any> = yield* UserRepository
+/** Builds the manager of the user type `U` (the default model's unless given) from the services in context. */
+export const make = <U extends BaseUser = User>(): Effect.Effect<
+  UserManagerService<U>,
+  never,
+  UserRepository | UserManagerConfig
+> => Effect.gen(build<U>)
+
+function* build<U extends BaseUser>() {
+  // One store, one password policy and one set of hooks serve the app's model: read them typed by its users.
+  const repository = yield* UserRepository as Context.Tag<UserRepository, UserRepositoryService<U>>
   const config = yield* UserManagerConfig
   const idParser = yield* IdParser
-  const validator = yield* PasswordValidator
+  const validator = (yield* PasswordValidator) as PasswordValidatorService<PasswordOwner<U>>
   const hasher = yield* PasswordHasher
   const codec = yield* TokenCodec
-  const hooks = yield* UserHooks
+  const hooks = (yield* UserHooks) as UserHooksService<U>
 
   // Unknown e-mails are checked against this hash, so that they cost what a wrong password costs.
   const dummyHash = yield* hasher.hash(Redacted.make(randomBytes(32).toString("base64url")))
@@ -253,9 +259,8 @@ export const make = Effect.gen(function* () {
 
   const currentRequest: Effect.Effect<HookRequest> = Effect.serviceOption(HttpServerRequest.HttpServerRequest)
   // Set once the service exists, below: hooks run only after `make` has returned it.
-  // biome-ignore lint/suspicious/noExplicitAny: the manager of whichever user model `make` serves
-  let self: UserManagerService<any> | undefined
-  // Every hook runs with this manager in context, so hooks built by `UserHooks.layerWithManager` can call it.
+  let self: UserManagerService<U> | undefined
+  // Every hook runs with this manager in context, so hooks built by `UserHooks.layerFromManager` can call it.
   const runHook = (hook: (request: HookRequest) => Effect.Effect<void, unknown>) =>
     Effect.flatMap(currentRequest, hook).pipe(Effect.provideService(HookManager, self!))
 
@@ -276,8 +281,8 @@ export const make = Effect.gen(function* () {
 
   // Lookups sit on every authenticated request and carry no span of their own: a span costs about as many
   // runtime steps as the rest of the lookup, and @effect/sql's `sql.execute` span already shows the query.
-  const get = (id: unknown) => Effect.flatMap(repository.get(id), someOrNotExists)
-  const getWithEpoch = (id: unknown) => Effect.flatMap(repository.getWithEpoch(id), someOrNotExists)
+  const get = (id: IdOf<U>) => Effect.flatMap(repository.get(id), someOrNotExists)
+  const getWithEpoch = (id: IdOf<U>) => Effect.flatMap(repository.getWithEpoch(id), someOrNotExists)
   const getByEmail = (email: string) => Effect.flatMap(repository.getByEmail(email), someOrNotExists)
   const getByOAuthAccount = (oauthName: string, accountId: string) =>
     Effect.flatMap(repository.getByOAuthAccount(oauthName, accountId), someOrNotExists)
@@ -287,8 +292,7 @@ export const make = Effect.gen(function* () {
     onSome: (generate) => Effect.map(generate, (id) => ({ id }))
   })
 
-  // biome-ignore lint/suspicious/noExplicitAny: one manager for every user model; forModel gives it the model's type
-  const create = Effect.fn("UserManager.create")(function* (input: UserCreate<any>, options?: SafeOption) {
+  const create = Effect.fn("UserManager.create")(function* (input: UserCreate<U>, options?: SafeOption) {
     const email = normalizeEmail(input.email)
     yield* validator.validate(input.password, ownerOf({ ...input, email }))
     if (Option.isSome(yield* repository.getByEmail(email))) return yield* new UserAlreadyExists()
@@ -303,13 +307,12 @@ export const make = Effect.gen(function* () {
       ...fields,
       ...(yield* newId),
       hashedPassword: yield* hasher.hash(input.password)
-      // biome-ignore lint/suspicious/noExplicitAny: one manager for every user model; forModel gives it the model's type
-    } as UserInsert<any>)
+    } as UserInsert<U>)
     yield* runAfterHook("onAfterRegister", user, (request) => hooks.onAfterRegister(user, request))
     return user
   })
 
-  const requestVerify = Effect.fn("UserManager.requestVerify")(function* (user: BaseUser) {
+  const requestVerify = Effect.fn("UserManager.requestVerify")(function* (user: U) {
     if (!user.isActive) return yield* new UserInactive()
     if (user.isVerified) return yield* new UserAlreadyVerified()
     const token = yield* codec.sign({ sub: String(user.id), email: user.email }, verifyToken)
@@ -326,7 +329,7 @@ export const make = Effect.gen(function* () {
     // Conditional on the e-mail the token names, still unverified, in one write: of concurrent verifies one
     // wins, and a verify racing an e-mail change never marks the new, unproven address verified.
     const written = yield* repository
-      .updateIf(user, { isVerified: true }, { email: user.email, isVerified: false })
+      .updateIf(user, { isVerified: true } as UserPatch<U>, { email: user.email, isVerified: false })
       .pipe(
         Effect.catchTag("UserAlreadyExists", () =>
           Effect.dieMessage("UserRepository.updateIf reported a taken e-mail on a verify")
@@ -344,7 +347,7 @@ export const make = Effect.gen(function* () {
     return verified
   })
 
-  const forgotPassword = Effect.fn("UserManager.forgotPassword")(function* (user: BaseUser) {
+  const forgotPassword = Effect.fn("UserManager.forgotPassword")(function* (user: U) {
     if (!user.isActive) return yield* new UserInactive()
     // The token carries a hash of the current password hash: once the password changes, the token is spent.
     const fingerprint = yield* hasher.hash(Redacted.make(user.hashedPassword))
@@ -353,8 +356,7 @@ export const make = Effect.gen(function* () {
   })
 
   /** Validates, checks the e-mail, hashes and stores a patch; returns the user and what changed. */
-  // biome-ignore lint/suspicious/noExplicitAny: one manager for every user model; forModel gives it the model's type
-  const applyUpdate = Effect.fnUntraced(function* (user: BaseUser, patch: UserUpdate<any>, options: UpdateOptions) {
+  const applyUpdate = Effect.fnUntraced(function* (user: U, patch: UserUpdate<U>, options: UpdateOptions) {
     const safe = options.safe ?? false
     const stored: Record<string, unknown> = definedFields(patch, [
       "password",
@@ -384,9 +386,8 @@ export const make = Effect.gen(function* () {
     }
     // A new password or address, or a deactivation, ends every session in the same write.
     const endsSessions = changes.passwordChanged === true || stored.email !== undefined || stored.isActive === false
-    // biome-ignore lint/suspicious/noExplicitAny: one manager for every user model; forModel gives it the model's type
-    const row = stored as UserPatch<any>
-    let updated: BaseUser
+    const row = stored as UserPatch<U>
+    let updated: U
     if (endsSessions) {
       const written = yield* Effect.flatMap(repository.updateEndingSessions(user, row, {}), someOrNotExists)
       if (options.keepSession !== undefined) yield* options.keepSession(written.sessionEpoch)
@@ -394,8 +395,7 @@ export const make = Effect.gen(function* () {
     } else {
       updated = Object.keys(stored).length === 0 ? user : yield* repository.update(user, row)
     }
-    // biome-ignore lint/suspicious/noExplicitAny: one manager for every user model; forModel gives it the model's type
-    return { updated, changes: changes as UserChanges<any> }
+    return { updated, changes: changes as UserChanges<U> }
   })
 
   const resetPassword = Effect.fn("UserManager.resetPassword")(function* (
@@ -415,11 +415,11 @@ export const make = Effect.gen(function* () {
     // resets with one token exactly one wins, and a change that lands meanwhile spends the token.
     // The session epoch moves in the same statement: every session of the user ends with the reset.
     const written = yield* repository
-      .updateEndingSessions(
-        user,
-        { hashedPassword },
-        { hashedPassword: user.hashedPassword, email: user.email, isActive: true }
-      )
+      .updateEndingSessions(user, { hashedPassword } as UserPatch<U>, {
+        hashedPassword: user.hashedPassword,
+        email: user.email,
+        isActive: true
+      })
       .pipe(
         Effect.catchTag("UserAlreadyExists", () =>
           Effect.dieMessage("UserRepository.updateIf reported a taken e-mail on a password reset")
@@ -431,18 +431,13 @@ export const make = Effect.gen(function* () {
     return updated
   })
 
-  const update = Effect.fn("UserManager.update")(function* (
-    user: BaseUser,
-    // biome-ignore lint/suspicious/noExplicitAny: one manager for every user model; forModel gives it the model's type
-    patch: UserUpdate<any>,
-    options?: UpdateOptions
-  ) {
+  const update = Effect.fn("UserManager.update")(function* (user: U, patch: UserUpdate<U>, options?: UpdateOptions) {
     const { changes, updated } = yield* applyUpdate(user, patch, options ?? {})
     yield* runAfterHook("onAfterUpdate", updated, (request) => hooks.onAfterUpdate(updated, changes, request))
     return updated
   })
 
-  const deleteUser = Effect.fn("UserManager.delete")(function* (user: BaseUser) {
+  const deleteUser = Effect.fn("UserManager.delete")(function* (user: U) {
     yield* runHook((request) => hooks.onBeforeDelete(user, request)).pipe(
       Effect.catchAllCause((cause) => Effect.fail(new UserDeleteAborted({ cause })))
     )
@@ -462,12 +457,14 @@ export const make = Effect.gen(function* () {
     if (!(yield* hasher.verify(password, user.hashedPassword))) return yield* new InvalidCredentials()
     if (!hasher.needsRehash(user.hashedPassword)) return found.value
     const hashedPassword = yield* hasher.hash(password)
-    const rehashed = yield* repository.update(user, { hashedPassword }).pipe(Effect.orElseSucceed(() => user))
+    const rehashed = yield* repository
+      .update(user, { hashedPassword } as UserPatch<U>)
+      .pipe(Effect.orElseSucceed(() => user))
     return { ...found.value, user: rehashed }
   })
 
   const checkPassword = Effect.fn("UserManager.checkPassword")(function* (
-    user: BaseUser,
+    user: U,
     password: Redacted.Redacted<string>
   ) {
     // Too long to be anyone's: the same dummy hash work as a failed login, so timing says nothing either way.
@@ -479,11 +476,11 @@ export const make = Effect.gen(function* () {
     if (tooLong || !valid) return yield* new InvalidCredentials()
   })
 
-  const endSessions = Effect.fn("UserManager.endSessions")(function* (user: BaseUser) {
+  const endSessions = Effect.fn("UserManager.endSessions")(function* (user: U) {
     yield* repository.updateEndingSessions(user, {}, {}).pipe(Effect.orDie)
   })
 
-  const refreshTokens = (user: UserWithOAuth<BaseUser>, account: OAuthAccountCreate) => {
+  const refreshTokens = (user: UserWithOAuth<U>, account: OAuthAccountCreate) => {
     const existing = user.oauthAccounts.find(
       (candidate: OAuthAccount) =>
         candidate.oauthName === account.oauthName && candidate.accountId === account.accountId
@@ -523,8 +520,7 @@ export const make = Effect.gen(function* () {
         isActive: true,
         isSuperuser: false,
         isVerified: options?.isVerifiedByDefault ?? false
-        // biome-ignore lint/suspicious/noExplicitAny: one manager for every user model; forModel gives it the model's type
-      } as UserInsert<any>,
+      } as UserInsert<U>,
       account
     )
     yield* runAfterHook("onAfterRegister", user, (request) => hooks.onAfterRegister(user, request))
@@ -550,7 +546,7 @@ export const make = Effect.gen(function* () {
   })
 
   const oauthAssociateCallback = Effect.fn("UserManager.oauthAssociateCallback")(function* (
-    user: BaseUser,
+    user: U,
     account: OAuthAccountCreate
   ) {
     const linked = yield* repository.getByOAuthAccount(account.oauthName, account.accountId)
@@ -572,7 +568,7 @@ export const make = Effect.gen(function* () {
     return updated
   })
 
-  self = UserManager.of({
+  self = {
     get,
     getWithEpoch,
     getByEmail,
@@ -595,27 +591,25 @@ export const make = Effect.gen(function* () {
     oauthCallback,
     oauthAssociateCallback,
     validatePassword: (password, user) => validator.validate(password, user),
-    // biome-ignore lint/suspicious/noExplicitAny: one manager for every user model; forModel gives it the model's type
-    parseId: (value) => idParser.parse(value) as Effect.Effect<any, InvalidID>,
+    // The app's `IdParser` parses its model's IDs.
+    parseId: (value) => idParser.parse(value) as Effect.Effect<IdOf<U>, InvalidID>,
     onAfterLogin: (user, response) =>
       runAfterHook("onAfterLogin", user, (request) => hooks.onAfterLogin(user, request, response))
-    // biome-ignore lint/suspicious/noExplicitAny: one manager for every user model; forModel gives it the model's type
-  } as UserManagerService<any>)
+  }
   return self
-})
-
-/** The user manager. */
-export class UserManager extends Context.Tag("effect-users/UserManager")<UserManager, UserManagerService<User>>() {
-  /** The manager over the `UserRepository` and `UserManagerConfig` in context, with every other part defaulted. */
-  static readonly layer: Layer.Layer<UserManager, never, UserRepository | UserManagerConfig> = Layer.effect(
-    UserManager,
-    make
-  )
-
-  /** The tag typed for an app's own user model. */
-  static readonly forModel = <Id extends Schema.Schema.Any, Fields extends Schema.Struct.Fields>(
-    _model: UserModel<Id, Fields>
-  ): Context.Tag<UserManager, UserManagerService<UserOf<UserModel<Id, Fields>>>> =>
-    // biome-ignore lint/suspicious/noExplicitAny: one manager for every user model; forModel gives it the model's type
-    UserManager as Context.Tag<UserManager, any>
 }
+
+/** The user manager, typed for the default model; `forModel` types it for an app's own. */
+export class UserManager extends Context.Tag("effect-users/UserManager")<UserManager, UserManagerService<User>>() {}
+
+/** The manager over the `UserRepository` and `UserManagerConfig` in context, with every other part defaulted. */
+export const layer: Layer.Layer<UserManager, never, UserRepository | UserManagerConfig> = Layer.effect(
+  UserManager,
+  make()
+)
+
+/** The tag typed for an app's own user model: the manager serves whichever model its repository stores. */
+export const forModel = <M extends UserModel.Any>(
+  _model: M
+): Context.Tag<UserManager, UserManagerService<UserModel.UserOf<M>>> =>
+  UserManager as unknown as Context.Tag<UserManager, UserManagerService<UserModel.UserOf<M>>>

@@ -49,9 +49,7 @@ const checkSecret = (name: string, secret: Redacted.Redacted<string> | undefined
 }
 
 /** Checks the options and fills in the defaults. */
-export const makeSettings = (
-  options: UserManagerOptions
-): Effect.Effect<UserManagerSettings, ConfigError.ConfigError> =>
+export const make = (options: UserManagerOptions): Effect.Effect<UserManagerSettings, ConfigError.ConfigError> =>
   Effect.gen(function* () {
     yield* checkSecret("resetPasswordTokenSecret", options.resetPasswordTokenSecret)
     yield* checkSecret("verificationTokenSecret", options.verificationTokenSecret)
@@ -79,14 +77,14 @@ export const fromEnv: Config.Config.Wrap<UserManagerOptions> = {
 export class UserManagerConfig extends Context.Tag("effect-users/UserManagerConfig")<
   UserManagerConfig,
   UserManagerSettings
->() {
-  /** Settings given as values. */
-  static readonly layer = (options: UserManagerOptions): Layer.Layer<UserManagerConfig, ConfigError.ConfigError> =>
-    Layer.effect(UserManagerConfig, makeSettings(options))
+>() {}
 
-  /** Settings read through `Config` (by default from the `USERS_*` environment variables of `fromEnv`). */
-  static readonly layerConfig = (
-    config: Config.Config.Wrap<UserManagerOptions> = fromEnv
-  ): Layer.Layer<UserManagerConfig, ConfigError.ConfigError> =>
-    Layer.effect(UserManagerConfig, Effect.flatMap(Config.unwrap(config), makeSettings))
-}
+/** Settings given as values. */
+export const layer = (options: UserManagerOptions): Layer.Layer<UserManagerConfig, ConfigError.ConfigError> =>
+  Layer.effect(UserManagerConfig, make(options))
+
+/** Settings read through `Config` (by default from the `USERS_*` environment variables of `fromEnv`). */
+export const layerConfig = (
+  config: Config.Config.Wrap<UserManagerOptions> = fromEnv
+): Layer.Layer<UserManagerConfig, ConfigError.ConfigError> =>
+  Layer.effect(UserManagerConfig, Effect.flatMap(Config.unwrap(config), make))

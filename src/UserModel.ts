@@ -25,6 +25,13 @@ export interface UserModel<Id extends Schema.Schema.Any, Fields extends Schema.S
   readonly User: UserSchema<Id, Fields>
 }
 
+/** Any user model: what code generic in the model accepts. */
+export interface Any {
+  readonly id: Schema.Schema.Any
+  readonly fields: Schema.Struct.Fields
+  readonly User: Schema.Schema.Any
+}
+
 /** The user type of a model. */
 export type UserOf<M> =
   M extends UserModel<infer Id, infer Fields> ? BaseUser<Schema.Schema.Type<Id>> & Schema.Struct.Type<Fields> : never

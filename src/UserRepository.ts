@@ -15,7 +15,6 @@ import * as Equal from "effect/Equal"
 import * as Layer from "effect/Layer"
 import * as MutableHashMap from "effect/MutableHashMap"
 import * as Option from "effect/Option"
-import type * as Schema from "effect/Schema"
 import {
   type BaseUser,
   emailKey,
@@ -28,7 +27,7 @@ import {
   type UserWithOAuth
 } from "./User.js"
 import { OAuthAccountAlreadyLinked, UserAlreadyExists, UserNotExists } from "./UserError.js"
-import type { UserModel, UserOf } from "./UserModel.js"
+import type * as UserModel from "./UserModel.js"
 
 /** The tokens of an OAuth account that a new login refreshes. */
 export type OAuthAccountUpdate = Partial<Pick<OAuthAccount, "accessToken" | "expiresAt" | "refreshToken">>
@@ -141,8 +140,8 @@ export interface UserRepositoryService<U extends BaseUser = User> {
   ) => Effect.Effect<UserWithOAuth<U>, UserNotExists>
 }
 
-interface Stored {
-  readonly user: BaseUser
+interface Stored<U extends BaseUser> {
+  readonly user: U
   readonly oauthAccounts: ReadonlyArray<OAuthAccount>
   readonly sessionEpoch: number
   readonly revokedUntil: number
@@ -159,15 +158,13 @@ export const newOAuthAccount = (account: OAuthAccountCreate): OAuthAccount => ({
   accountEmail: account.accountEmail
 })
 
-/** Builds an in-memory repository. IDs the caller does not give are assigned 1, 2, 3… */
-// biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel gives it the model's type
-export const makeMemory = (): UserRepositoryService<any> => {
-  const users = MutableHashMap.empty<unknown, Stored>()
-  const idsByEmail = new Map<string, unknown>()
+/** Builds an in-memory repository for any user model. IDs the caller does not give are assigned 1, 2, 3… */
+export const makeMemory = <U extends BaseUser = User>(): UserRepositoryService<U> => {
+  const users = MutableHashMap.empty<IdOf<U>, Stored<U>>()
+  const idsByEmail = new Map<string, IdOf<U>>()
   let nextId = 1
 
-  // biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel gives it the model's type
-  const withOAuth = ({ oauthAccounts, user }: Stored): UserWithOAuth<any> => ({ ...user, oauthAccounts })
+  const withOAuth = ({ oauthAccounts, user }: Stored<U>): UserWithOAuth<U> => ({ ...user, oauthAccounts })
   const ownerOf = (email: string) => Option.fromNullable(idsByEmail.get(emailKey(email)))
   const linkedTo = (account: { readonly oauthName: string; readonly accountId: string }) => {
     for (const [, stored] of users) {
@@ -175,15 +172,14 @@ export const makeMemory = (): UserRepositoryService<any> => {
         return Option.some(stored)
       }
     }
-    return Option.none<Stored>()
+    return Option.none<Stored<U>>()
   }
-  const takenByOther = (email: string, id: unknown) =>
+  const takenByOther = (email: string, id: IdOf<U>) =>
     Option.exists(ownerOf(email), (owner) => !Equal.equals(owner, id))
 
   // Each method checks and writes in one synchronous step, so concurrent fibers cannot interleave.
-  // biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel gives it the model's type
-  const insert = (input: UserInsert<any>, accounts: ReadonlyArray<OAuthAccount>) =>
-    Effect.suspend((): Effect.Effect<Stored, UserAlreadyExists | OAuthAccountAlreadyLinked> => {
+  const insert = (input: UserInsert<U>, accounts: ReadonlyArray<OAuthAccount>) =>
+    Effect.suspend((): Effect.Effect<Stored<U>, UserAlreadyExists | OAuthAccountAlreadyLinked> => {
       if (Option.isSome(ownerOf(input.email))) return Effect.fail(new UserAlreadyExists())
       if (accounts.some((account) => Option.isSome(linkedTo(account))))
         return Effect.fail(new OAuthAccountAlreadyLinked())
@@ -191,15 +187,16 @@ export const makeMemory = (): UserRepositoryService<any> => {
       if (input.id !== undefined && MutableHashMap.has(users, input.id)) {
         return Effect.dieMessage("UserRepository: a user with this ID already exists")
       }
-      const user = { ...input, id: input.id ?? nextId++ } as BaseUser
-      const stored: Stored = { user, oauthAccounts: accounts, sessionEpoch: 0, revokedUntil: 0 }
+      // The store assigns integer IDs: a model that lets it has integer IDs.
+      const user = { ...input, id: input.id ?? nextId++ } as U
+      const stored: Stored<U> = { user, oauthAccounts: accounts, sessionEpoch: 0, revokedUntil: 0 }
       MutableHashMap.set(users, user.id, stored)
       idsByEmail.set(emailKey(user.email), user.id)
       return Effect.succeed(stored)
     })
 
   // Synchronous steps: the effects below run each one inside a single `Effect.suspend`, never split by a yield.
-  const modifyNow = (id: unknown, f: (stored: Stored) => Stored): Stored | UserNotExists => {
+  const modifyNow = (id: IdOf<U>, f: (stored: Stored<U>) => Stored<U>): Stored<U> | UserNotExists => {
     const stored = MutableHashMap.get(users, id)
     if (Option.isNone(stored)) return new UserNotExists()
     const next = f(stored.value)
@@ -209,11 +206,10 @@ export const makeMemory = (): UserRepositoryService<any> => {
     return next
   }
   const updateNow = (
-    user: BaseUser,
-    // biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel gives it the model's type
-    patch: UserPatch<any>,
+    user: U,
+    patch: UserPatch<U>,
     endSessions = false
-  ): Stored | UserAlreadyExists | UserNotExists =>
+  ): Stored<U> | UserAlreadyExists | UserNotExists =>
     patch.email !== undefined && takenByOther(patch.email, user.id)
       ? new UserAlreadyExists()
       : modifyNow(user.id, (stored) => ({
@@ -221,19 +217,18 @@ export const makeMemory = (): UserRepositoryService<any> => {
           user: { ...stored.user, ...patch },
           sessionEpoch: stored.sessionEpoch + (endSessions ? 1 : 0)
         }))
-  const matches = (id: unknown, expected: Record<string, unknown>) =>
+  const matches = (id: IdOf<U>, expected: UserExpectation<U>) =>
     Option.exists(MutableHashMap.get(users, id), ({ user }) =>
       Object.entries(expected).every(
-        ([field, value]) => value === undefined || (user as unknown as Record<string, unknown>)[field] === value
+        ([field, value]) => value === undefined || (user as Record<string, unknown>)[field] === value
       )
     )
-  const lift = <E>(result: Stored | E): Effect.Effect<Stored, E> =>
+  const lift = <E>(result: Stored<U> | E): Effect.Effect<Stored<U>, E> =>
     result instanceof UserNotExists || result instanceof UserAlreadyExists
       ? Effect.fail(result as E)
-      : Effect.succeed(result as Stored)
-  const modify = (id: unknown, f: (stored: Stored) => Stored) => Effect.suspend(() => lift(modifyNow(id, f)))
-  // biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel gives it the model's type
-  const withSessions = ({ revokedUntil, sessionEpoch, user }: Stored): UserWithSessions<any> => ({
+      : Effect.succeed(result as Stored<U>)
+  const modify = (id: IdOf<U>, f: (stored: Stored<U>) => Stored<U>) => Effect.suspend(() => lift(modifyNow(id, f)))
+  const withSessions = ({ revokedUntil, sessionEpoch, user }: Stored<U>): UserWithSessions<U> => ({
     user,
     sessionEpoch,
     revokedUntil
@@ -241,7 +236,7 @@ export const makeMemory = (): UserRepositoryService<any> => {
 
   const matching = (filters: UserFilters) => {
     const prefix = filters.emailPrefix === undefined ? undefined : emailKey(filters.emailPrefix)
-    const found: Array<BaseUser> = []
+    const found: Array<U> = []
     for (const [, { user }] of users) {
       if (prefix !== undefined && !emailKey(user.email).startsWith(prefix)) continue
       if (filters.isActive !== undefined && user.isActive !== filters.isActive) continue
@@ -252,7 +247,7 @@ export const makeMemory = (): UserRepositoryService<any> => {
     return found
   }
   // IDs are numbers or strings (UUIDs compare as their lowercase text, as in SQL).
-  const byId = (a: BaseUser, b: BaseUser) => ((a.id as number) < (b.id as number) ? -1 : a.id === b.id ? 0 : 1)
+  const byId = (a: U, b: U) => ((a.id as number) < (b.id as number) ? -1 : a.id === b.id ? 0 : 1)
 
   return {
     get: (id) => Effect.sync(() => Option.map(MutableHashMap.get(users, id), ({ user }) => user)),
@@ -267,7 +262,7 @@ export const makeMemory = (): UserRepositoryService<any> => {
       ),
     getByOAuthAccount: (oauthName, accountId) =>
       Effect.sync(() => Option.map(linkedTo({ oauthName, accountId }), withOAuth)),
-    create: (input) => Effect.map(insert(input, []) as Effect.Effect<Stored, UserAlreadyExists>, ({ user }) => user),
+    create: (input) => Effect.map(insert(input, []) as Effect.Effect<Stored<U>, UserAlreadyExists>, ({ user }) => user),
     createWithOAuthAccount: (input, account) => Effect.map(insert(input, [newOAuthAccount(account)]), withOAuth),
     update: (user, patch) => Effect.suspend(() => Effect.map(lift(updateNow(user, patch)), (stored) => stored.user)),
     updateIf: (user, patch, expected) =>
@@ -305,7 +300,7 @@ export const makeMemory = (): UserRepositoryService<any> => {
       }),
     addOAuthAccount: (user, account) =>
       Effect.suspend(
-        (): Effect.Effect<UserWithOAuth<BaseUser>, UserNotExists | OAuthAccountAlreadyLinked> =>
+        (): Effect.Effect<UserWithOAuth<U>, UserNotExists | OAuthAccountAlreadyLinked> =>
           Option.isSome(linkedTo(account))
             ? Effect.fail(new OAuthAccountAlreadyLinked())
             : Effect.map(
@@ -332,18 +327,17 @@ export const makeMemory = (): UserRepositoryService<any> => {
 const definedOnly = <A extends object>(patch: A): Partial<A> =>
   Object.fromEntries(Object.entries(patch).filter(([, value]) => value !== undefined)) as Partial<A>
 
-/** The user store in use. */
+/** The user store in use, typed for the default model; `forModel` types it for an app's own. */
 export class UserRepository extends Context.Tag("effect-users/UserRepository")<
   UserRepository,
   UserRepositoryService<User>
->() {
-  /** A fresh in-memory store, for tests and prototypes; it works for any user model. */
-  static readonly layerMemory: Layer.Layer<UserRepository> = Layer.sync(UserRepository, makeMemory)
+>() {}
 
-  /** The tag typed for an app's own user model. */
-  static readonly forModel = <Id extends Schema.Schema.Any, Fields extends Schema.Struct.Fields>(
-    _model: UserModel<Id, Fields>
-  ): Context.Tag<UserRepository, UserRepositoryService<UserOf<UserModel<Id, Fields>>>> =>
-    // biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel gives it the model's type
-    UserRepository as Context.Tag<UserRepository, any>
-}
+/** The tag typed for an app's own user model: one store serves one model, whichever the app has. */
+export const forModel = <M extends UserModel.Any>(
+  _model: M
+): Context.Tag<UserRepository, UserRepositoryService<UserModel.UserOf<M>>> =>
+  UserRepository as unknown as Context.Tag<UserRepository, UserRepositoryService<UserModel.UserOf<M>>>
+
+/** A fresh in-memory store, for tests and prototypes; it stores any user model. */
+export const layerMemory: Layer.Layer<UserRepository> = Layer.sync(UserRepository, () => makeMemory())

@@ -1,26 +1,33 @@
 /**
- * `effect-users/http`: FastAPI Users' routes on `@effect/platform` HttpApi, their login backends and the
- * authenticated user. The same values as the package root exports.
+ * `effect-users/http`: the HTTP edge on `@effect/platform` HttpApi: FastAPI Users' routes, their login backends,
+ * the authenticated user, the error bodies and the request limits. Each module is a namespace.
+ *
+ * @since 0.1.0
  */
 
-export * as AuthStrategy from "./AuthStrategy.js"
+/** @since 0.1.0 */
 export * as AuthBackend from "./http/AuthBackend.js"
+/** @since 0.1.0 */
 export * as Authentication from "./http/Authentication.js"
+/** @since 0.1.0 */
 export * as BackgroundWork from "./http/BackgroundWork.js"
+/** @since 0.1.0 */
 export * as ClientAddress from "./http/ClientAddress.js"
-export {
-  Authenticator,
-  type AuthenticatorService,
-  CurrentUser,
-  OptionalUser,
-  type Requirement
-} from "./http/CurrentUser.js"
+/** @since 0.2.0 */
+export * as CurrentUser from "./http/CurrentUser.js"
+/** @since 0.1.0 */
 export * as Failures from "./http/Failures.js"
+/** @since 0.1.0 */
 export * as HttpErrors from "./http/HttpErrors.js"
+/** @since 0.1.0 */
 export * as Jwks from "./http/Jwks.js"
+/** @since 0.1.0 */
 export * as OAuth from "./http/OAuth.js"
+/** @since 0.1.0 */
 export * as RequestLimits from "./http/RequestLimits.js"
+/** @since 0.1.0 */
 export * as UserSchemas from "./http/UserSchemas.js"
+/** @since 0.1.0 */
 export * as UsersApi from "./http/UsersApi.js"
+/** @since 0.1.0 */
 export * as UsersGroups from "./http/UsersGroups.js"
-export * as RefreshTokens from "./RefreshTokens.js"

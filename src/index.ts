@@ -1,93 +1,49 @@
 /**
- * effect-users: FastAPI Users' user manager for Effect.
+ * effect-users: FastAPI Users' user manager for Effect. The root holds the core modules, each as a namespace
+ * (`import { UserManager } from "effect-users"`, then `UserManager.UserManager`, `UserManager.layer`); the
+ * adapters come from their sub-paths: `effect-users/sql`, `effect-users/redis`, `effect-users/pg` and the HTTP
+ * edge `effect-users/http`.
+ *
+ * @since 0.1.0
  */
 
+/** @since 0.1.0 */
 export * as AccessTokenStore from "./AccessTokenStore.js"
-export {
-  type Argon2WorkersOptions,
-  type Argon2WorkersService,
-  acquireArgon2Workers,
-  layerArgon2Workers,
-  makeArgon2Workers
-} from "./Argon2Workers.js"
-// The sub-path entries, re-exported whole so that the root and `effect-users/http`, `/sql` never drift apart.
-export * from "./http.js"
-export { IdParser, type IdParserService, integerParser, uuidParser } from "./IdParser.js"
-export {
-  type AsymmetricAlgorithm,
-  type JsonWebKeySet,
-  JwtKeySet,
-  type JwtKeySetOptions,
-  type JwtKeySetService,
-  type PublicJwk,
-  type SigningKey,
-  type VerifyingKey
-} from "./JwtKeySet.js"
+/** @since 0.2.0 */
+export * as Argon2Workers from "./Argon2Workers.js"
+/** @since 0.1.0 */
+export * as AuthStrategy from "./AuthStrategy.js"
+/** @since 0.2.0 */
+export * as IdParser from "./IdParser.js"
+/** @since 0.2.0 */
+export * as JwtKeySet from "./JwtKeySet.js"
+/** @since 0.1.0 */
 export * as OAuthProvider from "./OAuthProvider.js"
+/** @since 0.1.0 */
 export * as OAuthStateStore from "./OAuthStateStore.js"
-export {
-  type Argon2Options,
-  type BoundedHasherService,
-  defaultQueuePerCore,
-  makeArgon2,
-  PasswordHasher,
-  type PasswordHasherService,
-  queueFull,
-  withConcurrencyLimit
-} from "./PasswordHasher.js"
-export {
-  type PasswordOwner,
-  type PasswordRule,
-  PasswordValidator,
-  type PasswordValidatorService
-} from "./PasswordValidator.js"
+/** @since 0.2.0 */
+export * as PasswordHasher from "./PasswordHasher.js"
+/** @since 0.2.0 */
+export * as PasswordValidator from "./PasswordValidator.js"
+/** @since 0.1.0 */
+export * as RefreshTokens from "./RefreshTokens.js"
+/** @since 0.1.0 */
 export * as RefreshTokenStore from "./RefreshTokenStore.js"
-export * from "./sql.js"
+/** @since 0.1.0 */
 export * as Throttle from "./Throttle.js"
-export {
-  type Claims,
-  type HmacAlgorithm,
-  InvalidToken,
-  makeJwt,
-  maxTokenLength,
-  type SignOptions,
-  TokenCodec,
-  type TokenCodecService,
-  type VerifyOptions
-} from "./TokenCodec.js"
-export * from "./User.js"
-export * from "./UserError.js"
-export {
-  type HookRequest,
-  hookNames,
-  noHooks,
-  type UserChanges,
-  UserHooks,
-  type UserHooksService
-} from "./UserHooks.js"
-export {
-  type Credentials,
-  maxLoginPasswordLength,
-  type OAuthCallbackOptions,
-  type SafeOption,
-  UserManager,
-  type UserManagerService
-} from "./UserManager.js"
-export {
-  minimumSecretBytes,
-  UserManagerConfig,
-  type UserManagerOptions,
-  type UserManagerSettings
-} from "./UserManagerConfig.js"
+/** @since 0.2.0 */
+export * as TokenCodec from "./TokenCodec.js"
+/** @since 0.2.0 */
+export * as User from "./User.js"
+/** @since 0.2.0 */
+export * as UserError from "./UserError.js"
+/** @since 0.2.0 */
+export * as UserHooks from "./UserHooks.js"
+/** @since 0.2.0 */
+export * as UserManager from "./UserManager.js"
+/** @since 0.2.0 */
+export * as UserManagerConfig from "./UserManagerConfig.js"
+/** @since 0.1.0 */
 export * as UserModel from "./UserModel.js"
-export {
-  defaultListLimit,
-  type ListOptions,
-  makeMemory,
-  maxListLimit,
-  type OAuthAccountUpdate,
-  type UserExpectation,
-  type UserFilters,
-  UserRepository,
-  type UserRepositoryService
-} from "./UserRepository.js"
+/** @since 0.2.0 */
+export * as UserRepository from "./UserRepository.js"

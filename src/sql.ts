@@ -1,11 +1,18 @@
 /**
- * `effect-users/sql`: the `@effect/sql` repository, access token and refresh token stores (PostgreSQL or SQLite,
- * whichever `SqlClient` the app provides) and the migrations that create FastAPI Users' tables. The same values as
- * the package root exports.
+ * `effect-users/sql`: the `@effect/sql` adapters (PostgreSQL or SQLite, whichever `SqlClient` the app provides):
+ * the user repository, the access token, refresh token and OAuth state stores, and the migrations that create
+ * FastAPI Users' tables and ours.
+ *
+ * @since 0.1.0
  */
 
+/** @since 0.1.0 */
 export * as Migrations from "./sql/Migrations.js"
+/** @since 0.1.0 */
 export * as SqlAccessTokenStore from "./sql/SqlAccessTokenStore.js"
+/** @since 0.1.0 */
 export * as SqlOAuthStateStore from "./sql/SqlOAuthStateStore.js"
+/** @since 0.1.0 */
 export * as SqlRefreshTokenStore from "./sql/SqlRefreshTokenStore.js"
+/** @since 0.1.0 */
 export * as SqlUserRepository from "./sql/SqlUserRepository.js"

@@ -313,11 +313,8 @@ export const make = (options: Options = {}): Effect.Effect<AccessTokenStoreServi
     })
   })
 
-/** The store with the default prefix and a one-hour lifetime. */
-export const layer: Layer.Layer<AccessTokenStore, never, Redis> = Layer.effect(AccessTokenStore, make())
-
-/** The store with its options. */
-export const layerWith = (options: Options): Layer.Layer<AccessTokenStore, never, Redis> =>
+/** The store with its options; by default the `effect-users:` prefix and a one-hour lifetime. */
+export const layer = (options: Options = {}): Layer.Layer<AccessTokenStore, never, Redis> =>
   Layer.effect(AccessTokenStore, make(options))
 
 /** The store with options from configuration. */

@@ -6,6 +6,8 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import type * as Statement from "@effect/sql/Statement"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -173,9 +175,12 @@ export const make = (options: Options = {}): Effect.Effect<AccessTokenStoreServi
     })
   })
 
-/** The store on the `accesstoken` table. */
-export const layer: Layer.Layer<AccessTokenStore, never, SqlClient.SqlClient> = Layer.effect(AccessTokenStore, make())
-
-/** The store on another table. */
-export const layerWith = (options: Options): Layer.Layer<AccessTokenStore, never, SqlClient.SqlClient> =>
+/** The store on the `accesstoken` table, or the one the options name. */
+export const layer = (options: Options = {}): Layer.Layer<AccessTokenStore, never, SqlClient.SqlClient> =>
   Layer.effect(AccessTokenStore, make(options))
+
+/** `layer` with its options read through `Config`. */
+export const layerConfig = (
+  config: Config.Config.Wrap<Options>
+): Layer.Layer<AccessTokenStore, ConfigError.ConfigError, SqlClient.SqlClient> =>
+  Layer.effect(AccessTokenStore, Effect.flatMap(Config.unwrap(config), make))

@@ -4,6 +4,8 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Clock from "effect/Clock"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { OAuthStateStore, type OAuthStateStoreService } from "../OAuthStateStore.js"
@@ -31,5 +33,12 @@ export const make = (options: Options = {}): Effect.Effect<OAuthStateStoreServic
     }
   })
 
-/** `OAuthStateStore` over the `SqlClient` in context. */
-export const layer: Layer.Layer<OAuthStateStore, never, SqlClient.SqlClient> = Layer.effect(OAuthStateStore, make())
+/** `OAuthStateStore` over the `SqlClient` in context, on the `oauth_state` table or the one the options name. */
+export const layer = (options: Options = {}): Layer.Layer<OAuthStateStore, never, SqlClient.SqlClient> =>
+  Layer.effect(OAuthStateStore, make(options))
+
+/** `layer` with its options read through `Config`. */
+export const layerConfig = (
+  config: Config.Config.Wrap<Options>
+): Layer.Layer<OAuthStateStore, ConfigError.ConfigError, SqlClient.SqlClient> =>
+  Layer.effect(OAuthStateStore, Effect.flatMap(Config.unwrap(config), make))

@@ -5,6 +5,8 @@
  * concurrent rotations wins. SQL errors are defects.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -133,9 +135,12 @@ export const make = (options: Options = {}): Effect.Effect<RefreshTokenStoreServ
     })
   })
 
-/** The store on the `refresh_token` and `refresh_token_family` tables. */
-export const layer: Layer.Layer<RefreshTokenStore, never, SqlClient.SqlClient> = Layer.effect(RefreshTokenStore, make())
-
-/** The store on other tables (`Migrations.run({ refreshTokenTable })` creates them). */
-export const layerWith = (options: Options): Layer.Layer<RefreshTokenStore, never, SqlClient.SqlClient> =>
+/** The store on the `refresh_token` and `refresh_token_family` tables, or the ones the options name (`Migrations.run({ refreshTokenTable })` creates them). */
+export const layer = (options: Options = {}): Layer.Layer<RefreshTokenStore, never, SqlClient.SqlClient> =>
   Layer.effect(RefreshTokenStore, make(options))
+
+/** `layer` with its options read through `Config`. */
+export const layerConfig = (
+  config: Config.Config.Wrap<Options>
+): Layer.Layer<RefreshTokenStore, ConfigError.ConfigError, SqlClient.SqlClient> =>
+  Layer.effect(RefreshTokenStore, Effect.flatMap(Config.unwrap(config), make))

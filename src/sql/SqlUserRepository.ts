@@ -10,6 +10,9 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import type * as Statement from "@effect/sql/Statement"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -20,11 +23,11 @@ import * as coalesce from "../internal/coalesce.js"
 import * as TokenCipher from "../internal/tokenCipher.js"
 import {
   emailKey,
+  type IdOf,
   normalizeEmail,
   OAuthAccount,
   type OAuthAccountCreate,
   type UserInsert,
-  type UserPatch,
   type UserWithOAuth
 } from "../User.js"
 import { OAuthAccountAlreadyLinked, UserAlreadyExists, UserNotExists } from "../UserError.js"
@@ -42,8 +45,7 @@ import {
 import { emailKeyColumn, revokedUntilColumn, sessionEpochColumn } from "./Migrations.js"
 
 /** Table names, the app's user model and how reads by ID run; the defaults are FastAPI Users' tables and model. */
-// biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel/layerWith give it the model's type
-export interface Options<M extends UserModel.UserModel<any, any> = typeof UserModel.Default> {
+export interface Options<M extends UserModel.Any = typeof UserModel.Default> {
   /** The users table (default `user`). */
   readonly userTable?: string | undefined
   /** The OAuth accounts table (default `oauth_account`). */
@@ -139,12 +141,12 @@ const catchEmailConflict = <A, R>(effect: Effect.Effect<A, SqlError, R>): Effect
     isEmailConflict(error) ? Effect.fail(new UserAlreadyExists()) : Effect.die(error)
   )
 
-/** Builds the repository over the `SqlClient` in context (PostgreSQL or SQLite). */
-// biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel/layerWith give it the model's type
-export const make = <M extends UserModel.UserModel<any, any> = typeof UserModel.Default>(
+/** Builds the repository of the model's users over the `SqlClient` in context (PostgreSQL or SQLite). */
+export const make = <M extends UserModel.Any = typeof UserModel.Default>(
   options: Options<M> = {}
 ): Effect.Effect<UserRepositoryService<UserModel.UserOf<M>>, never, SqlClient.SqlClient> =>
   Effect.gen(function* () {
+    type U = UserModel.UserOf<M>
     // Our own column names: an app's client may camelCase results or snake_case identifiers, we must not.
     const sql = (yield* SqlClient.SqlClient).withoutTransforms()
     const sqlite = sql.onDialectOrElse({ sqlite: () => true, pg: () => false, orElse: () => undefined })
@@ -163,12 +165,10 @@ export const make = <M extends UserModel.UserModel<any, any> = typeof UserModel.
     const selectAccount = sql.literal(accountColumns.map(({ column }) => quote(column)).join(", "))
 
     // Stored users decode without services: a model's schemas have no context requirements.
-    // biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel/layerWith give it the model's type
-    const userSchema = model.User as Schema.Schema<any, any>
+    const userSchema = model.User as Schema.Schema<U, Record<string, unknown>>
     const decodeUser = Schema.decodeUnknown(userSchema)
     const encodeUser = Schema.encodeUnknown(Schema.partial(userSchema))
-    // biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel/layerWith give it the model's type
-    const encodeId = Schema.encodeUnknown(model.id as Schema.Schema<any, any>)
+    const encodeId = Schema.encodeUnknown(model.id as Schema.Schema<IdOf<U>, unknown>)
     const decodeAccounts = Schema.decodeUnknown(Schema.Array(OAuthAccount))
 
     const toRow = (columns: ReadonlyArray<Column>, encoded: Record<string, unknown>) => {
@@ -197,8 +197,7 @@ export const make = <M extends UserModel.UserModel<any, any> = typeof UserModel.
       Effect.map(readUser(rows), (user) =>
         Option.map(
           user,
-          // biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel/layerWith give it the model's type
-          (found): UserWithSessions<any> => ({
+          (found): UserWithSessions<U> => ({
             user: found,
             sessionEpoch: Number(rows[0]![sessionEpochColumn] ?? 0),
             revokedUntil: Number(rows[0]![revokedUntilColumn] ?? 0)
@@ -235,8 +234,7 @@ export const make = <M extends UserModel.UserModel<any, any> = typeof UserModel.
     })
 
     // The reads are the hot path: compile their SQL once (placeholders in the dialect's style), then send it as is.
-    // biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel/layerWith give it the model's type
-    const prepare = (statement: Statement.Statement<any>) => {
+    const prepare = <A>(statement: Statement.Statement<A>) => {
       const [text] = statement.compile()
       return (...params: ReadonlyArray<unknown>) => sql.unsafe<Record<string, unknown>>(text, params)
     }
@@ -256,15 +254,13 @@ export const make = <M extends UserModel.UserModel<any, any> = typeof UserModel.
         const user = yield* Effect.flatMap(selectById(id), (rows) => readUser(rows))
         if (Option.isNone(user)) return yield* new UserNotExists()
         const oauthAccounts = yield* accountsOf(id)
-        // biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel/layerWith give it the model's type
-        return { ...user.value, oauthAccounts } as UserWithOAuth<any>
+        return { ...user.value, oauthAccounts } satisfies UserWithOAuth<U>
       })
 
     const withKey = (row: Record<string, unknown>, email: unknown) =>
       typeof email === "string" ? { ...row, [emailKeyColumn]: emailKey(email) } : row
 
-    // biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel/layerWith give it the model's type
-    const insertUser = (input: UserInsert<any>) =>
+    const insertUser = (input: UserInsert<U>) =>
       Effect.flatMap(userRow(input), (row) =>
         catchEmailConflict(sql`INSERT INTO ${users} ${sql.insert(withKey(row, input.email))} RETURNING ${selectUser}`)
       ).pipe(
@@ -327,8 +323,7 @@ export const make = <M extends UserModel.UserModel<any, any> = typeof UserModel.
       user: { readonly id: unknown },
       patch: object,
       expected: object
-      // biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel/layerWith give it the model's type
-    ): Effect.Effect<Option.Option<UserWithSessions<any>>, UserAlreadyExists> =>
+    ): Effect.Effect<Option.Option<UserWithSessions<U>>, UserAlreadyExists> =>
       Effect.gen(function* () {
         const id = yield* encodeId(user.id)
         const { id: _, ...fields } = patch as Record<string, unknown>
@@ -348,8 +343,7 @@ export const make = <M extends UserModel.UserModel<any, any> = typeof UserModel.
         Effect.withSpan("SqlUserRepository.updateEndingSessions", spanOptions)
       )
 
-    // biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel/layerWith give it the model's type
-    const service: UserRepositoryService<any> = {
+    const service: UserRepositoryService<U> = {
       get: (id) =>
         Effect.flatMap(encodeId(id), (encoded) => readById(encoded)).pipe(
           Effect.flatMap((rows) => readUser(rows)),
@@ -410,16 +404,14 @@ export const make = <M extends UserModel.UserModel<any, any> = typeof UserModel.
           const rows = yield* catchAccountConflict(
             sql`INSERT INTO ${accounts} ${sql.insert(accountRow(yield* encodeId(user.id), account))} RETURNING ${selectAccount}`
           )
-          // biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel/layerWith give it the model's type
-          return { ...user, oauthAccounts: yield* readAccounts(rows) } as UserWithOAuth<any>
+          return { ...user, oauthAccounts: yield* readAccounts(rows) } satisfies UserWithOAuth<U>
         }).pipe(
           sql.withTransaction,
           Effect.catchTags({ ParseError: (error) => Effect.die(error), SqlError: (error) => Effect.die(error) }),
           Effect.withSpan("SqlUserRepository.createWithOAuthAccount", spanOptions)
         ),
 
-      // biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel/layerWith give it the model's type
-      update: (user, patch: UserPatch<any>) =>
+      update: (user, patch) =>
         Effect.gen(function* () {
           const id = yield* encodeId(user.id)
           const { id: _, ...fields } = patch as Record<string, unknown>
@@ -438,8 +430,7 @@ export const make = <M extends UserModel.UserModel<any, any> = typeof UserModel.
           Effect.withSpan("SqlUserRepository.update", spanOptions)
         ),
 
-      // biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel/layerWith give it the model's type
-      updateIf: (user, patch: UserPatch<any>, expected) =>
+      updateIf: (user, patch, expected) =>
         Effect.gen(function* () {
           const id = yield* encodeId(user.id)
           const { id: _, ...fields } = patch as Record<string, unknown>
@@ -508,13 +499,20 @@ export const make = <M extends UserModel.UserModel<any, any> = typeof UserModel.
     return service
   })
 
-/** `UserRepository` over the `SqlClient` in context, with FastAPI Users' tables and the default model. */
-export const layer: Layer.Layer<UserRepository, never, SqlClient.SqlClient> = Layer.effect(UserRepository, make())
-
-/** `UserRepository` over the `SqlClient` in context, with other tables, the app's own model, or uncoalesced reads. */
-// biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel/layerWith give it the model's type
-export const layerWith = <M extends UserModel.UserModel<any, any> = typeof UserModel.Default>(
-  options: Options<M>
+/**
+ * `UserRepository` over the `SqlClient` in context: FastAPI Users' tables and the default model unless the options
+ * name others. Type it for the model with `UserRepository.forModel(model)`.
+ */
+export const layer = <M extends UserModel.Any = typeof UserModel.Default>(
+  options: Options<M> = {}
 ): Layer.Layer<UserRepository, never, SqlClient.SqlClient> =>
-  // biome-ignore lint/suspicious/noExplicitAny: one repository for every user model; forModel/layerWith give it the model's type
-  Layer.effect(UserRepository, make(options) as Effect.Effect<UserRepositoryService<any>, never, SqlClient.SqlClient>)
+  Layer.effect(
+    UserRepository as unknown as Context.Tag<UserRepository, UserRepositoryService<UserModel.UserOf<M>>>,
+    make(options)
+  )
+
+/** `layer` with its options read through `Config` (the model, when not the default, as `Config.succeed(model)`). */
+export const layerConfig = <M extends UserModel.Any = typeof UserModel.Default>(
+  config: Config.Config.Wrap<Options<M>>
+): Layer.Layer<UserRepository, ConfigError.ConfigError, SqlClient.SqlClient> =>
+  Layer.unwrapEffect(Effect.map(Config.unwrap(config), (options) => layer(options)))
