@@ -26,9 +26,9 @@ export * as PasswordHasher from "./PasswordHasher.js"
 /** @since 0.2.0 */
 export * as PasswordValidator from "./PasswordValidator.js"
 /** @since 0.1.0 */
-export * as RefreshTokens from "./RefreshTokens.js"
-/** @since 0.1.0 */
 export * as RefreshTokenStore from "./RefreshTokenStore.js"
+/** @since 0.1.0 */
+export * as RefreshTokens from "./RefreshTokens.js"
 /** @since 0.1.0 */
 export * as Throttle from "./Throttle.js"
 /** @since 0.2.0 */
