@@ -8,7 +8,7 @@
 import { KeyObject, verify } from "node:crypto"
 import * as argon2 from "@node-rs/argon2"
 import { Effect, Redacted } from "effect"
-import { JwtKeySet, makeJwt } from "effect-users"
+import { JwtKeySet, TokenCodec } from "effect-users"
 import * as jose from "jose"
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 3)
@@ -95,7 +95,7 @@ const setup = async (alg: "ES256" | "EdDSA") => {
 }
 
 const main = async () => {
-  const hmac = makeJwt()
+  const hmac = TokenCodec.makeJwt()
   const hmacToken = await Effect.runPromise(hmac.sign({ sub: "42" }, options))
   const algorithms = [await setup("ES256"), await setup("EdDSA")]
   console.log("Thread pool idle:\n")

@@ -4,7 +4,7 @@
  */
 import * as argon2 from "@node-rs/argon2"
 import { Effect, Layer, Redacted } from "effect"
-import { makeJwt, UserManager, UserManagerConfig, UserRepository } from "effect-users"
+import { TokenCodec, UserManager, UserManagerConfig, UserRepository } from "effect-users"
 import * as jose from "jose"
 
 const secret = Redacted.make("bench-secret-bench-secret-bench-secret")
@@ -30,7 +30,7 @@ const report = (name: string, value: string, target: string, ok: boolean) => {
 }
 
 const program = Effect.gen(function* () {
-  const users = yield* UserManager
+  const users = yield* UserManager.UserManager
   const user = yield* users.create({ email, password })
   const wrong = Redacted.make("wrong horse battery staple")
   const time = <A, E>(effect: Effect.Effect<A, E>) =>
@@ -121,7 +121,7 @@ const program = Effect.gen(function* () {
   )
 
   // 4. Token issue + verify through the codec vs raw jose.
-  const codec = makeJwt()
+  const codec = TokenCodec.makeJwt()
   const key = new TextEncoder().encode(Redacted.value(secret))
   const options = { secret, audience: "effect-users:verify", lifetime: "1 hour" as const }
   const n = 4000

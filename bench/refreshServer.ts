@@ -13,18 +13,9 @@ import * as HttpServer from "@effect/platform/HttpServer"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Layer from "effect/Layer"
-import {
-  AuthBackend,
-  AuthStrategy,
-  layerArgon2Workers,
-  Migrations,
-  SqlAccessTokenStore,
-  SqlRefreshTokenStore,
-  SqlUserRepository,
-  UserManager,
-  UserManagerConfig,
-  UsersApi
-} from "effect-users"
+import { Argon2Workers, AuthStrategy, UserManager, UserManagerConfig } from "effect-users"
+import { AuthBackend, UsersApi } from "effect-users/http"
+import { Migrations, SqlAccessTokenStore, SqlRefreshTokenStore, SqlUserRepository } from "effect-users/sql"
 import { authSecret } from "../examples/app.js"
 import { ThrottleStore } from "../examples/sessionStore.js"
 import { configProvider, Database } from "../examples/storage.js"
@@ -40,10 +31,10 @@ class Api extends Users.addTo(HttpApi.make("bench-refresh")) {}
 const Server = HttpApiBuilder.serve().pipe(
   Layer.provide(HttpApiBuilder.api(Api)),
   Layer.provide(Users.layer(Api)),
-  Layer.provide([SqlRefreshTokenStore.layer, SqlAccessTokenStore.layer, ThrottleStore]),
+  Layer.provide([SqlRefreshTokenStore.layer(), SqlAccessTokenStore.layer(), ThrottleStore]),
   Layer.provide(
     UserManager.layer.pipe(
-      Layer.provide([SqlUserRepository.layer, UserManagerConfig.layerConfig(), layerArgon2Workers()])
+      Layer.provide([SqlUserRepository.layer(), UserManagerConfig.layerConfig(), Argon2Workers.layer()])
     )
   ),
   Layer.provide(Migrations.layer()),

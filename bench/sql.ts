@@ -8,7 +8,8 @@ import { randomBytes } from "node:crypto"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { PgClient } from "@effect/sql-pg"
 import { Effect, Layer, Option, Redacted } from "effect"
-import { emailKey, Migrations, SqlUserRepository, UserRepository } from "effect-users"
+import { User, UserRepository } from "effect-users"
+import { Migrations, SqlUserRepository } from "effect-users/sql"
 import pg from "pg"
 
 const serverUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres"
@@ -29,7 +30,7 @@ const mean = (xs: ReadonlyArray<number>) => xs.reduce((a, b) => a + b, 0) / xs.l
 
 const program = Effect.gen(function* () {
   yield* Migrations.run()
-  const repository = yield* UserRepository
+  const repository = yield* UserRepository.UserRepository
   const ids: Array<string> = []
   for (let i = 0; i < users; i++) {
     const user = yield* Effect.orDie(
@@ -53,7 +54,7 @@ const program = Effect.gen(function* () {
       pool
         .query(
           `SELECT ${columns} FROM "user" WHERE email_key = $1 OR (email_key IS NULL AND lower(email) = lower($2)) LIMIT 1`,
-          [emailKey(email), email]
+          [User.emailKey(email), email]
         )
         .then((r) => r.rows[0]),
     get: (id: string) => pool.query(`SELECT ${columns} FROM "user" WHERE id = $1`, [id]).then((r) => r.rows[0])
@@ -134,7 +135,7 @@ try {
   const failed = await program.pipe(
     Effect.scoped,
     Effect.provide(
-      SqlUserRepository.layer.pipe(Layer.provideMerge(PgClient.layer({ url: Redacted.make(url), maxConnections: 1 })))
+      SqlUserRepository.layer().pipe(Layer.provideMerge(PgClient.layer({ url: Redacted.make(url), maxConnections: 1 })))
     ),
     Effect.runPromise
   )

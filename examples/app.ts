@@ -17,22 +17,14 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import {
   type AccessTokenStore,
-  AuthBackend,
-  type Authenticator,
   AuthStrategy,
-  type ClientAddress,
-  CurrentUser,
-  Jwks,
   JwtKeySet,
-  OAuth,
   type OAuthProvider,
   type OAuthStateStore,
-  OptionalUser,
-  SqlAccessTokenStore,
-  SqlOAuthStateStore,
-  type UserManager,
-  UsersApi
+  type UserManager
 } from "effect-users"
+import { AuthBackend, type ClientAddress, CurrentUser, Jwks, OAuth, UsersApi } from "effect-users/http"
+import { SqlAccessTokenStore, SqlOAuthStateStore } from "effect-users/sql"
 
 /** An OAuth provider to mount, with the callback URLs registered for it (see `examples/oauth.ts`). */
 export interface MountedProvider {
@@ -52,7 +44,7 @@ export interface AppOptions {
    * Asymmetric access tokens: the bearer backend signs with this key set (not `USERS_AUTH_SECRET`) and the
    * API serves its public keys at `/.well-known/jwks.json`. Default: HS256 with `USERS_AUTH_SECRET`.
    */
-  readonly keySet?: Layer.Layer<JwtKeySet, ConfigError.ConfigError>
+  readonly keySet?: Layer.Layer<JwtKeySet.JwtKeySet, ConfigError.ConfigError>
   /** `PATCH /users/me` needs `current_password` to change password or e-mail; default true (false: FastAPI Users'). */
   readonly requireCurrentPassword?: boolean
   /** OAuth providers, logging in through the cookie backend; default none. */
@@ -73,7 +65,7 @@ export const authSecret = Config.redacted("USERS_AUTH_SECRET")
 export const sessionLifetime = "1 hour"
 
 // HS256 with the secret, or the key set's codec when one is in context (`AppOptions.keySet` provides it).
-const jwtStrategy = Effect.flatMap(Effect.serviceOption(JwtKeySet), (keys) =>
+const jwtStrategy = Effect.flatMap(Effect.serviceOption(JwtKeySet.JwtKeySet), (keys) =>
   AuthStrategy.jwt({
     secret: authSecret,
     lifetime: "1 hour",
@@ -130,10 +122,10 @@ export const makeApp = (options: AppOptions = {}) => {
 
   const GreetingsLive = HttpApiBuilder.group(Api, "greetings", (handlers) =>
     handlers
-      .handle("hello", () => Effect.map(CurrentUser, (user) => ({ message: `Hello, ${user.email}` })))
-      .handle("secret", () => Effect.map(CurrentUser, (user) => ({ message: `${user.email} is verified` })))
+      .handle("hello", () => Effect.map(CurrentUser.CurrentUser, (user) => ({ message: `Hello, ${user.email}` })))
+      .handle("secret", () => Effect.map(CurrentUser.CurrentUser, (user) => ({ message: `${user.email} is verified` })))
       .handle("welcome", () =>
-        Effect.map(OptionalUser, (user) => ({
+        Effect.map(CurrentUser.OptionalUser, (user) => ({
           message: Option.match(user, { onNone: () => "Welcome, stranger", onSome: (u) => `Welcome back, ${u.email}` })
         }))
       )
@@ -163,12 +155,16 @@ export const makeApp = (options: AppOptions = {}) => {
   const UsersLive = Users.layer(Api)
   type RoutesLayer = (
     api: unknown
-  ) => Layer.Layer<never, ConfigError.ConfigError, UserManager | Authenticator | OAuthStateStore.OAuthStateStore>
+  ) => Layer.Layer<
+    never,
+    ConfigError.ConfigError,
+    UserManager.UserManager | CurrentUser.Authenticator | OAuthStateStore.OAuthStateStore
+  >
   const OAuthLive = Layer.mergeAll(
     Layer.empty,
     // Implemented against an API value that holds their groups (the layers are keyed by the API's name).
     ...mounted.map((routes) => (routes.layer as unknown as RoutesLayer)(ServedApi))
-  ).pipe(Layer.provide(UsersLive), Layer.provide(SqlOAuthStateStore.layer))
+  ).pipe(Layer.provide(UsersLive), Layer.provide(SqlOAuthStateStore.layer()))
 
   /** The same API with the JWKS route, served when the app has a key set. */
   class ApiWithJwks extends Api.add(Jwks.Group) {}
@@ -195,7 +191,7 @@ export const makeApp = (options: AppOptions = {}) => {
         )
 
   /** The API's implementation with the tokens in SQL; needs a `UserManager` and a `SqlClient`. */
-  const ApiLive = ApiLiveWith(SqlAccessTokenStore.layer)
+  const ApiLive = ApiLiveWith(SqlAccessTokenStore.layer())
 
   return { Api: ServedApi, ApiWithJwks: ServedApiWithJwks, Users, ApiLive, ApiLiveWith }
 }

@@ -1,7 +1,8 @@
 import { Migrator, SqlClient } from "@effect/sql"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Effect, Layer, Redacted, Schema } from "effect"
-import { IdParser, Migrations, SqlUserRepository, UserManager, UserManagerConfig, UserModel } from "effect-users"
+import { IdParser, UserManager, UserManagerConfig, UserModel } from "effect-users"
+import { Migrations, SqlUserRepository } from "effect-users/sql"
 
 // Integer IDs (`id: UserId` keeps the default UUIDs) and a field of the app's own.
 const AppUser = UserModel.make({ id: Schema.Int, fields: { firstName: Schema.String } })
@@ -21,7 +22,7 @@ const migrate = Migrator.make({})({
 const Users = UserManager.layer.pipe(
   Layer.provide([
     // The repository reads and writes the model's fields (firstName in column first_name).
-    SqlUserRepository.layerWith({ model: AppUser }).pipe(Layer.provide(Layer.effectDiscard(migrate))),
+    SqlUserRepository.layer({ model: AppUser }).pipe(Layer.provide(Layer.effectDiscard(migrate))),
     // IDs from URL paths and tokens are integers; the database assigns new ones.
     IdParser.layerInteger,
     UserManagerConfig.layer({

@@ -2,7 +2,7 @@ import { Effect, Layer, Redacted } from "effect"
 import { UserHooks, UserManager, UserManagerConfig, UserRepository } from "effect-users"
 
 // FastAPI Users' usual pattern: registering asks for the verification e-mail, which the next hook sends.
-const Hooks = UserHooks.layerWithManager((users) => ({
+const Hooks = UserHooks.layerFromManager((users) => ({
   onAfterRegister: (user) => users.requestVerify(user),
   onAfterRequestVerify: (user, token) => Effect.log(`To ${user.email}: verify with ${token}`)
 }))
@@ -19,7 +19,7 @@ const Users = UserManager.layer.pipe(
 )
 
 const program = Effect.gen(function* () {
-  const users = yield* UserManager
+  const users = yield* UserManager.UserManager
   yield* users.create({ email: "king.arthur@camelot.bt", password: Redacted.make("excalibur!") })
 })
 

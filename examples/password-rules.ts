@@ -1,8 +1,10 @@
 import { Effect, Redacted } from "effect"
-import { InvalidPassword, PasswordValidator } from "effect-users"
+import { PasswordValidator, UserError } from "effect-users"
 
 const needsDigit = (password: Redacted.Redacted<string>) =>
-  /\d/.test(Redacted.value(password)) ? Effect.void : Effect.fail(new InvalidPassword({ reason: "Add a digit" }))
+  /\d/.test(Redacted.value(password))
+    ? Effect.void
+    : Effect.fail(new UserError.InvalidPassword({ reason: "Add a digit" }))
 
 // The default rules (8 to 128 characters, not containing the e-mail), then ours.
 export const Validator = PasswordValidator.layer(PasswordValidator.defaultRule, needsDigit)

@@ -13,7 +13,7 @@ const Users = UserManager.layer.pipe(
 )
 
 const program = Effect.gen(function* () {
-  const users = yield* UserManager
+  const users = yield* UserManager.UserManager
   const user = yield* users.create({ email: "king.arthur@camelot.bt", password: Redacted.make("excalibur!") })
   const again = yield* users.authenticate({ username: "King.Arthur@camelot.bt", password: Redacted.make("excalibur!") })
   console.log(again.id === user.id ? "logged in" : "not logged in")

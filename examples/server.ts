@@ -35,16 +35,9 @@ import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import {
-  type ClientAddress,
-  JwtKeySet,
-  layerArgon2Workers,
-  Migrations,
-  SqlUserRepository,
-  UserHooks,
-  UserManager,
-  UserManagerConfig
-} from "effect-users"
+import { Argon2Workers, JwtKeySet, UserHooks, UserManager, UserManagerConfig } from "effect-users"
+import type { ClientAddress } from "effect-users/http"
+import { Migrations, SqlUserRepository } from "effect-users/sql"
 import { makeApp } from "./app.js"
 import { checkSecrets } from "./devSecrets.js"
 import * as Docs from "./docs.js"
@@ -78,11 +71,11 @@ const Hooks = UserHooks.layer({
 
 const Users = UserManager.layer.pipe(
   Layer.provide([
-    SqlUserRepository.layer,
+    SqlUserRepository.layer(),
     UserManagerConfig.layerConfig(),
     Hooks,
     // Argon2id on niced worker threads: logins use the idle CPU, token checks keep their latency.
-    layerArgon2Workers()
+    Argon2Workers.layer()
   ]),
   Layer.provideMerge(Migrations.layer()),
   Layer.provideMerge(Database)

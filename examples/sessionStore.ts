@@ -10,8 +10,9 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import { type AccessTokenStore, SqlAccessTokenStore, Throttle } from "effect-users"
+import { type AccessTokenStore, Throttle } from "effect-users"
 import type { Redis } from "effect-users/redis"
+import { SqlAccessTokenStore } from "effect-users/sql"
 import { sessionLifetime } from "./app.js"
 
 const redisUrl = Effect.map(
@@ -40,7 +41,7 @@ export const SessionStore = Layer.unwrapEffect(
     Layer.Layer<AccessTokenStore.AccessTokenStore, unknown, SqlClient.SqlClient>,
     ConfigError.ConfigError
   > {
-    if (Option.isNone(yield* redisUrl)) return SqlAccessTokenStore.layer
+    if (Option.isNone(yield* redisUrl)) return SqlAccessTokenStore.layer()
     const prefix = yield* Config.string("REDIS_KEY_PREFIX").pipe(Config.withDefault("effect-users:"))
     const { RedisAccessTokenStore } = yield* loadRedis
     yield* Effect.log(`Sessions: Redis (REDIS_URL), keys under ${prefix}`)

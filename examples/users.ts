@@ -8,7 +8,8 @@
  * (`printf '%s\n' "$PASSWORD" | npm run users -- create-superuser admin@example.com`).
  */
 import { Effect, Layer, Redacted, Schema } from "effect"
-import { Email, Migrations, SqlUserRepository, UserManager, UserManagerConfig } from "effect-users"
+import { User, UserManager, UserManagerConfig } from "effect-users"
+import { Migrations, SqlUserRepository } from "effect-users/sql"
 import { configProvider, Database } from "./storage.js"
 
 const usage = "usage: npm run users -- create-superuser <email>   (the password is read from stdin)"
@@ -47,7 +48,7 @@ const readPassword = (): Promise<string> =>
   })
 
 const Users = UserManager.layer.pipe(
-  Layer.provide([SqlUserRepository.layer, UserManagerConfig.layerConfig()]),
+  Layer.provide([SqlUserRepository.layer(), UserManagerConfig.layerConfig()]),
   Layer.provide(Migrations.layer()),
   Layer.provide(Database),
   Layer.provide(Layer.setConfigProvider(configProvider))
@@ -55,9 +56,9 @@ const Users = UserManager.layer.pipe(
 
 const createSuperuser = (address: string) =>
   Effect.gen(function* () {
-    const email = yield* Schema.decodeUnknown(Email)(address)
+    const email = yield* Schema.decodeUnknown(User.Email)(address)
     const password = Redacted.make(yield* Effect.promise(readPassword))
-    const users = yield* UserManager
+    const users = yield* UserManager.UserManager
     const user = yield* users.create({ email, password, isSuperuser: true, isVerified: true })
     yield* Effect.log(`Superuser ${user.email} created (id ${user.id}).`)
   }).pipe(

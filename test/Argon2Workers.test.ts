@@ -1,13 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Context, Duration, Effect, Exit, Fiber, FiberStatus, Layer, Redacted, Scope } from "effect"
-import {
-  acquireArgon2Workers,
-  layerArgon2Workers,
-  makeArgon2,
-  makeArgon2Workers,
-  PasswordHasher,
-  ServiceUnavailable
-} from "effect-users"
+import { Argon2Workers, PasswordHasher, UserError } from "effect-users"
 import { makePool } from "../src/Argon2Workers.js"
 import { eventually } from "./utils/Eventually.js"
 
@@ -17,8 +10,8 @@ const light = { memoryCost: 1024, timeCost: 1 }
 describe("makeArgon2Workers", () => {
   it.live("hashes argon2id PHC strings that the libuv-pool hasher verifies, and the other way round", () =>
     Effect.gen(function* () {
-      const workers = makeArgon2Workers({ ...light, threads: 2 })
-      const pool = makeArgon2(light)
+      const workers = Argon2Workers.makeUnscoped({ ...light, threads: 2 })
+      const pool = PasswordHasher.makeArgon2(light)
       const hash = yield* workers.hash(secret)
       assert.match(hash, /^\$argon2id\$v=19\$m=1024,t=1,p=1\$/)
       assert.isTrue(yield* pool.verify(secret, hash))
@@ -31,7 +24,7 @@ describe("makeArgon2Workers", () => {
 
   it.live("runs many hashes through a small pool", () =>
     Effect.gen(function* () {
-      const workers = makeArgon2Workers({ ...light, threads: 1 })
+      const workers = Argon2Workers.makeUnscoped({ ...light, threads: 1 })
       const hashes = yield* Effect.all(
         Array.from({ length: 6 }, (_, i) => workers.hash(Redacted.make(`password-${i}`))),
         { concurrency: "unbounded" }
@@ -47,7 +40,7 @@ describe("makeArgon2Workers", () => {
 
   it.live("a waiting hash can be interrupted, and the pool goes on serving", () =>
     Effect.gen(function* () {
-      const workers = makeArgon2Workers({ ...light, threads: 1 })
+      const workers = Argon2Workers.makeUnscoped({ ...light, threads: 1 })
       const running = yield* Effect.fork(workers.hash(Redacted.make("first")))
       const waiting = yield* Effect.fork(workers.hash(Redacted.make("second")))
       // Interrupt only once the second hash is provably waiting for the pool's single thread.
@@ -99,7 +92,7 @@ describe("makeArgon2Workers", () => {
     Effect.gen(function* () {
       const bcrypt = yield* Effect.promise(() => import("@node-rs/bcrypt"))
       const hash = bcrypt.hashSync("correct-horse-battery", 4)
-      const workers = makeArgon2Workers(light)
+      const workers = Argon2Workers.makeUnscoped(light)
       assert.isTrue(yield* workers.verify(secret, hash))
       assert.isTrue(workers.needsRehash(hash))
     })
@@ -111,15 +104,15 @@ describe("Argon2Workers in a scope", () => {
     Effect.gen(function* () {
       const hash = yield* Effect.scoped(
         Effect.gen(function* () {
-          const hasher = yield* Layer.build(layerArgon2Workers({ ...light, threads: 2 }))
-          return yield* Context.get(hasher, PasswordHasher).hash(secret)
+          const hasher = yield* Layer.build(Argon2Workers.layer({ ...light, threads: 2 }))
+          return yield* Context.get(hasher, PasswordHasher.PasswordHasher).hash(secret)
         })
       )
-      assert.isTrue(yield* makeArgon2(light).verify(secret, hash))
+      assert.isTrue(yield* PasswordHasher.makeArgon2(light).verify(secret, hash))
 
       const scope = yield* Scope.make()
       // Slow hashes (about a second each), so that jobs are still running and waiting when the scope closes.
-      const workers = yield* acquireArgon2Workers({ memoryCost: 19456, timeCost: 40, threads: 2 }).pipe(
+      const workers = yield* Argon2Workers.make({ memoryCost: 19456, timeCost: 40, threads: 2 }).pipe(
         Scope.extend(scope)
       )
       const waiting = yield* Effect.fork(
@@ -151,7 +144,7 @@ describe("Argon2Workers in a scope", () => {
       for (let attempt = 0; attempt < 3; attempt++) {
         const exit = yield* Effect.exit(service.hash(secret))
         assert.isTrue(Exit.isFailure(exit) && Cause.isDie(exit.cause))
-        if (Exit.isFailure(exit)) assert.instanceOf(Cause.squash(exit.cause), ServiceUnavailable)
+        if (Exit.isFailure(exit)) assert.instanceOf(Cause.squash(exit.cause), UserError.ServiceUnavailable)
       }
       assert.strictEqual(spawned, 2)
       yield* eventually(Effect.filterOrFail(Effect.sync(service.threads), (threads) => threads === 0))
@@ -174,7 +167,7 @@ parentPort.postMessage({ ready: true })
       const exits = []
       for (let attempt = 0; attempt < 5; attempt++) exits.push(yield* Effect.exit(service.hash(secret)))
       const unavailable = exits.map(
-        (exit) => Exit.isFailure(exit) && Cause.squash(exit.cause) instanceof ServiceUnavailable
+        (exit) => Exit.isFailure(exit) && Cause.squash(exit.cause) instanceof UserError.ServiceUnavailable
       )
       assert.deepStrictEqual(unavailable, [false, false, true, true, true])
       assert.strictEqual(spawned, 3)

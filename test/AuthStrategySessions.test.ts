@@ -4,14 +4,7 @@
  */
 import { assert, layer } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Layer, Option, Redacted, TestClock } from "effect"
-import {
-  AccessTokenStore,
-  AuthStrategy,
-  PasswordHasher,
-  type PasswordHasherService,
-  UserManager,
-  UserRepository
-} from "effect-users"
+import { AccessTokenStore, AuthStrategy, PasswordHasher, UserManager, UserRepository } from "effect-users"
 import { payloadOf } from "./utils/Jwt.js"
 import { freshEmail, makeFakeHasher, recordingHooks, testConfig } from "./utils/TestUsers.js"
 
@@ -42,7 +35,7 @@ const countingStore = () => {
 const gatedHasher = () => {
   const fake = makeFakeHasher().service
   let gate: { entered: Deferred.Deferred<void>; release: Deferred.Deferred<void> } | undefined
-  const service: PasswordHasherService = {
+  const service: PasswordHasher.PasswordHasherService = {
     ...fake,
     verify: (password, hash) =>
       Effect.suspend(() => {
@@ -71,7 +64,7 @@ const Test = UserManager.layer.pipe(
   Layer.merge(Layer.succeed(AccessTokenStore.AccessTokenStore, store.service))
 )
 
-const newUser = Effect.flatMap(UserManager, (users) =>
+const newUser = Effect.flatMap(UserManager.UserManager, (users) =>
   Effect.orDie(users.create({ email: freshEmail("strategy"), password: Redacted.make(loginPassword) }))
 )
 
@@ -82,7 +75,7 @@ layer(Test)("strategies", (it) => {
   ] as const) {
     it.effect(`${name}: a login whose password check a reset overtakes yields a dead session`, () =>
       Effect.gen(function* () {
-        const users = yield* UserManager
+        const users = yield* UserManager.UserManager
         const strategy = yield* Effect.orDie(build)
         const login = (email: string) =>
           Effect.flatMap(
@@ -146,7 +139,7 @@ layer(Test)("strategies", (it) => {
       assert.isAtLeast(String(first.jti).length, 21)
       assert.notStrictEqual(first.jti, second.jti)
       assert.strictEqual(first.sep, 0)
-      yield* Effect.flatMap(UserManager, (users) => users.endSessions(user))
+      yield* Effect.flatMap(UserManager.UserManager, (users) => users.endSessions(user))
       assert.strictEqual(payloadOf(yield* strategy.write(user)).sep, 1)
     })
   )

@@ -1,8 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit } from "effect"
-import { type IdParserService, integerParser, uuidParser } from "effect-users"
+import { IdParser } from "effect-users"
 
-const parses = <Id>(parser: IdParserService<Id>, value: unknown) => Effect.runSync(Effect.exit(parser.parse(value)))
+const parses = <Id>(parser: IdParser.IdParserService<Id>, value: unknown) =>
+  Effect.runSync(Effect.exit(parser.parse(value)))
 
 describe("IdParser", () => {
   describe("uuid", () => {
@@ -15,7 +16,7 @@ describe("IdParser", () => {
         `{${canonical}}`,
         `urn:uuid:${canonical}`
       ]) {
-        assert.deepStrictEqual(parses(uuidParser, value), Exit.succeed(canonical), value)
+        assert.deepStrictEqual(parses(IdParser.uuidParser, value), Exit.succeed(canonical), value)
       }
     })
 
@@ -29,7 +30,7 @@ describe("IdParser", () => {
         null,
         {}
       ]) {
-        const exit = parses(uuidParser, value)
+        const exit = parses(IdParser.uuidParser, value)
         assert.isTrue(
           Exit.isFailure(exit) && exit.cause._tag === "Fail" && exit.cause.error._tag === "InvalidID",
           String(value)
@@ -38,20 +39,20 @@ describe("IdParser", () => {
     })
 
     it("generates new IDs in the app", () => {
-      assert.strictEqual(uuidParser.generate._tag, "Some")
+      assert.strictEqual(IdParser.uuidParser.generate._tag, "Some")
     })
   })
 
   describe("integer", () => {
     it("accepts integers and integer strings", () => {
-      assert.deepStrictEqual(parses(integerParser, 123), Exit.succeed(123))
-      assert.deepStrictEqual(parses(integerParser, "123"), Exit.succeed(123))
-      assert.deepStrictEqual(parses(integerParser, "-7"), Exit.succeed(-7))
+      assert.deepStrictEqual(parses(IdParser.integerParser, 123), Exit.succeed(123))
+      assert.deepStrictEqual(parses(IdParser.integerParser, "123"), Exit.succeed(123))
+      assert.deepStrictEqual(parses(IdParser.integerParser, "-7"), Exit.succeed(-7))
     })
 
     it("rejects floats, float strings, words, booleans and unsafe integers with InvalidID", () => {
       for (const value of [123.42, "123.42", "abc", "", true, Number.NaN, 2 ** 60, "1e3", null]) {
-        const exit = parses(integerParser, value)
+        const exit = parses(IdParser.integerParser, value)
         assert.isTrue(
           Exit.isFailure(exit) && exit.cause._tag === "Fail" && exit.cause.error._tag === "InvalidID",
           String(value)
@@ -60,7 +61,7 @@ describe("IdParser", () => {
     })
 
     it("leaves ID assignment to the store", () => {
-      assert.strictEqual(integerParser.generate._tag, "None")
+      assert.strictEqual(IdParser.integerParser.generate._tag, "None")
     })
   })
 })

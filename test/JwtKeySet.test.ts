@@ -1,17 +1,17 @@
 import { createHmac, generateKeyPairSync, KeyObject, sign } from "node:crypto"
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigError, ConfigProvider, Effect, Exit, Layer, Redacted, TestClock } from "effect"
-import { type AsymmetricAlgorithm, JwtKeySet, type JwtKeySetOptions } from "effect-users"
+import { JwtKeySet } from "effect-users"
 import * as jose from "jose"
 import { type CodecSubject, suite } from "./suites/TokenCodecSuite.js"
 
 const audience = "effect-users:auth"
 const options = { secret: Redacted.make("unused by the asymmetric codec"), audience, lifetime: "10 minutes" } as const
 const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url")
-const digestOf = (alg: AsymmetricAlgorithm) => (alg === "ES256" ? "sha256" : null)
+const digestOf = (alg: JwtKeySet.AsymmetricAlgorithm) => (alg === "ES256" ? "sha256" : null)
 
 /** A fresh key pair: the jose keys, and the private key as PKCS#8 PEM and as JWK text. */
-const keyPair = (alg: AsymmetricAlgorithm) =>
+const keyPair = (alg: JwtKeySet.AsymmetricAlgorithm) =>
   Effect.promise(async () => {
     const { privateKey, publicKey } = await jose.generateKeyPair(alg, { extractable: true })
     const privateJwk = await jose.exportJWK(privateKey)
@@ -35,9 +35,9 @@ const signWith = (pair: KeyPair) => (header: string, payload: string) => {
   return `${header}.${payload}.${signature.toString("base64url")}`
 }
 
-const make = (keyOptions: JwtKeySetOptions) => JwtKeySet.make(keyOptions).pipe(Effect.orDie)
+const make = (keyOptions: JwtKeySet.JwtKeySetOptions) => JwtKeySet.make(keyOptions).pipe(Effect.orDie)
 
-const subject = (alg: AsymmetricAlgorithm, form: "pem" | "jwk") =>
+const subject = (alg: JwtKeySet.AsymmetricAlgorithm, form: "pem" | "jwk") =>
   Effect.gen(function* () {
     const pair = yield* keyPair(alg)
     const privateKey = Redacted.make(form === "pem" ? pair.pem : JSON.stringify(pair.privateJwk))
@@ -62,7 +62,7 @@ const subject = (alg: AsymmetricAlgorithm, form: "pem" | "jwk") =>
 suite("ES256 (JwtKeySet, PKCS#8 PEM)", Effect.runSync(Effect.cached(subject("ES256", "pem"))))
 suite("EdDSA (JwtKeySet, JWK)", Effect.runSync(Effect.cached(subject("EdDSA", "jwk"))))
 
-const reason = (codec: JwtKeySet["Type"]["codec"], token: string) =>
+const reason = (codec: JwtKeySet.JwtKeySet["Type"]["codec"], token: string) =>
   codec.verify(token, options).pipe(
     Effect.as("ok"),
     Effect.catchTag("InvalidToken", (error) => Effect.succeed(error.reason))
@@ -196,7 +196,7 @@ describe("JwtKeySet", () => {
         format: "pem"
       })
       const sec1 = KeyObject.from(pair.privateKey).export({ type: "sec1", format: "pem" })
-      const cases: ReadonlyArray<readonly [JwtKeySetOptions, string, string]> = [
+      const cases: ReadonlyArray<readonly [JwtKeySet.JwtKeySetOptions, string, string]> = [
         [{ signing: { privateKey: Redacted.make(pair.spki) } }, "signing.privateKey", "public key"],
         [
           { signing: { privateKey: Redacted.make("hunter2-not-a-key") } },
@@ -255,7 +255,7 @@ describe("JwtKeySet", () => {
         ["JWT_PREVIOUS_KEY_UNTIL", "2100-01-01T00:00:00Z"]
       ])
       const load = (map: Map<string, string>) =>
-        Effect.flatMap(JwtKeySet, (keys) => keys.jwks).pipe(
+        Effect.flatMap(JwtKeySet.JwtKeySet, (keys) => keys.jwks).pipe(
           Effect.provide(
             JwtKeySet.layerConfig().pipe(Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(map))))
           )

@@ -6,7 +6,8 @@ import type * as SqlClient from "@effect/sql/SqlClient"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, describe, layer } from "@effect/vitest"
 import { Effect, Layer } from "effect"
-import { Migrations, OAuthStateStore, SqlOAuthStateStore } from "effect-users"
+import { OAuthStateStore } from "effect-users"
+import { Migrations, SqlOAuthStateStore } from "effect-users/sql"
 import { describePg, freshDatabase } from "./utils/PgTest.js"
 
 const { OAuthStateStore: Store } = OAuthStateStore
@@ -48,7 +49,7 @@ const suite = (name: string, store: Layer.Layer<OAuthStateStore.OAuthStateStore,
   })
 
 const sql = (client: Layer.Layer<SqlClient.SqlClient, unknown>) =>
-  SqlOAuthStateStore.layer.pipe(Layer.provide(Migrations.layer()), Layer.provide(client), Layer.orDie)
+  SqlOAuthStateStore.layer().pipe(Layer.provide(Migrations.layer()), Layer.provide(client), Layer.orDie)
 
 describe("OAuthStateStore", () => {
   suite("layerMemory", OAuthStateStore.layerMemory)

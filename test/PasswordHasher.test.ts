@@ -2,11 +2,11 @@ import { assert, describe, it } from "@effect/vitest"
 import * as argon2 from "@node-rs/argon2"
 import * as bcrypt from "@node-rs/bcrypt"
 import { Deferred, Effect, Fiber, Layer, Redacted } from "effect"
-import { makeArgon2, UserManager, UserManagerConfig, UserRepository, withConcurrencyLimit } from "effect-users"
+import { PasswordHasher, UserManager, UserManagerConfig, UserRepository } from "effect-users"
 import { eventually } from "./utils/Eventually.js"
 import { resetSecret, verifySecret } from "./utils/TestUsers.js"
 
-const hasher = makeArgon2()
+const hasher = PasswordHasher.makeArgon2()
 const pw = Redacted.make("correct horse battery")
 const current = "$argon2id$v=19$m=19456,t=2,p=1$"
 
@@ -72,7 +72,7 @@ describe("PasswordHasher (argon2id)", () => {
           () => Effect.as(Deferred.await(gate), result),
           () => Effect.sync(() => inFlight--)
         )
-      const limited = withConcurrencyLimit(
+      const limited = PasswordHasher.withConcurrencyLimit(
         { hash: () => track("hash"), verify: () => track(true), needsRehash: () => false },
         2
       )
@@ -113,8 +113,8 @@ describe("UserManager with the argon2 hasher", () => {
 
   it.effect("re-hashes a FastAPI Users bcrypt hash to current argon2id on the next successful login", () =>
     Effect.gen(function* () {
-      const users = yield* UserManager
-      const repository = yield* UserRepository
+      const users = yield* UserManager.UserManager
+      const repository = yield* UserRepository.UserRepository
       const legacy = yield* Effect.promise(() => bcrypt.hash(Redacted.value(pw), 4))
       const user = yield* repository.create({
         id: crypto.randomUUID(),
@@ -132,7 +132,7 @@ describe("UserManager with the argon2 hasher", () => {
       const stored = yield* users.get(user.id)
       assert.strictEqual(stored.hashedPassword, found.hashedPassword)
       assert.isTrue(stored.isVerified)
-      assert.isTrue(yield* makeArgon2().verify(pw, stored.hashedPassword))
+      assert.isTrue(yield* PasswordHasher.makeArgon2().verify(pw, stored.hashedPassword))
     }).pipe(Effect.provide(layer))
   )
 })

@@ -2,11 +2,9 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Layer, Redacted, Schema } from "effect"
 import {
   IdParser,
-  InvalidPassword,
   PasswordHasher,
-  type PasswordOwner,
-  type PasswordRule,
   PasswordValidator,
+  UserError,
   UserManager,
   UserModel,
   UserRepository
@@ -66,12 +64,15 @@ const Squire = UserModel.make({ id: Schema.Int, fields: { firstName: Schema.Stri
 type Squire = UserModel.UserOf<typeof Squire>
 
 describe("PasswordValidator rules for an app's model", () => {
-  const seen: Array<PasswordOwner<Squire>> = []
+  const seen: Array<PasswordValidator.PasswordOwner<Squire>> = []
   // A rule written for the app's model: it sees `firstName`, and mixes with the built-in rules.
-  const notContainingFirstName: PasswordRule<PasswordOwner<Squire>> = (pw, user) => {
+  const notContainingFirstName: PasswordValidator.PasswordRule<PasswordValidator.PasswordOwner<Squire>> = (
+    pw,
+    user
+  ) => {
     seen.push(user)
     return Redacted.value(pw).toLowerCase().includes(user.firstName.toLowerCase())
-      ? Effect.fail(new InvalidPassword({ reason: "Password should not contain your first name" }))
+      ? Effect.fail(new UserError.InvalidPassword({ reason: "Password should not contain your first name" }))
       : Effect.void
   }
   const Squires = UserManager.forModel(Squire)
@@ -87,7 +88,7 @@ describe("PasswordValidator rules for an app's model", () => {
   const reason = <A, E extends { readonly _tag: string }>(effect: Effect.Effect<A, E>) =>
     effect.pipe(
       Effect.flip,
-      Effect.map((e) => (e instanceof InvalidPassword ? e.reason : e._tag))
+      Effect.map((e) => (e instanceof UserError.InvalidPassword ? e.reason : e._tag))
     )
 
   it.effect("a create passes the input without the password; the default rules still apply", () =>

@@ -6,17 +6,16 @@
 import { HttpApi, HttpApiBuilder } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Layer, Option, TestClock } from "effect"
-import type { BaseUser } from "effect-users"
 import {
   AccessTokenStore,
-  AuthBackend,
   AuthStrategy,
   RefreshTokenStore,
   RefreshTokens,
+  type User,
   UserManager,
-  UserRepository,
-  UsersApi
+  UserRepository
 } from "effect-users"
+import { AuthBackend, UsersApi } from "effect-users/http"
 import { testConfig } from "./utils/TestUsers.js"
 
 const alice = {
@@ -26,7 +25,7 @@ const alice = {
   isActive: true,
   isSuperuser: false,
   isVerified: true
-} as BaseUser
+} as User.BaseUser
 
 /** A backend's refresh tokens over a fresh memory store, with Alice at an epoch the test moves. */
 const setup = Effect.gen(function* () {

@@ -5,13 +5,7 @@
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, describe, layer } from "@effect/vitest"
 import { Effect, type Layer } from "effect"
-import {
-  makeArgon2,
-  PasswordHasher,
-  type PasswordHasherService,
-  type UserManagerService,
-  UserRepository
-} from "effect-users"
+import { PasswordHasher, type UserManager, UserRepository } from "effect-users"
 import { describePg, freshDatabase } from "./utils/PgTest.js"
 import { defaultRepository } from "./utils/SqlTest.js"
 import { freshEmail, harness, password } from "./utils/TestUsers.js"
@@ -23,9 +17,9 @@ const currentArgon2id = /^\$argon2id\$v=19\$m=1024,t=1,p=1\$[A-Za-z0-9+/]{22}\$[
 
 /** The real hasher, wrapped to keep every hash it was asked to verify against. */
 const wrappedArgon2 = () => {
-  const inner = makeArgon2(cheap)
+  const inner = PasswordHasher.makeArgon2(cheap)
   const verified: Array<string> = []
-  const service: PasswordHasherService = {
+  const service: PasswordHasher.PasswordHasherService = {
     hash: inner.hash,
     verify: (pw, hash) =>
       Effect.zipRight(
@@ -38,10 +32,10 @@ const wrappedArgon2 = () => {
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: a test helper over every user model or an untyped JSON reply
-const register = (users: UserManagerService<any>, email = freshEmail()) =>
+const register = (users: UserManager.UserManagerService<any>, email = freshEmail()) =>
   users.create({ email, password: password("correct horse battery") })
 
-const argon2Suite = (name: string, repository: Layer.Layer<UserRepository, unknown>) =>
+const argon2Suite = (name: string, repository: Layer.Layer<UserRepository.UserRepository, unknown>) =>
   layer(repository)(name, (it) => {
     it.effect("forgot -> reset works with salted argon2id hashes, once; the new password logs in, the old not", () =>
       Effect.gen(function* () {

@@ -14,7 +14,7 @@ it.effect("passwords and secrets never reach spans or logs", () =>
       Logger.defaultLogger,
       Logger.make((entry) => logs.push(entry))
     )
-    const traced = <A, E>(effect: Effect.Effect<A, E, UserManager>) =>
+    const traced = <A, E>(effect: Effect.Effect<A, E, UserManager.UserManager>) =>
       effect.pipe(Effect.withTracer(tracer), Effect.provide(logger), Effect.either)
 
     const users = UserManager.layer.pipe(
@@ -24,9 +24,9 @@ it.effect("passwords and secrets never reach spans or logs", () =>
       )
     )
     yield* Effect.gen(function* () {
-      const manager = yield* UserManager
+      const manager = yield* UserManager.UserManager
       /** What an operation ended with: the user's e-mail, the error's tag (and reason), or "done". */
-      const outcome = <A, E>(effect: Effect.Effect<A, E, UserManager>) =>
+      const outcome = <A, E>(effect: Effect.Effect<A, E, UserManager.UserManager>) =>
         Effect.map(traced(effect), (result) =>
           Either.match(result, {
             onLeft: (error) => {

@@ -1,16 +1,19 @@
 import { createHmac } from "node:crypto"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Redacted } from "effect"
-import { makeJwt, type TokenCodecService } from "effect-users"
+import { TokenCodec } from "effect-users"
 import * as jose from "jose"
 import { type CodecSubject, suite } from "./suites/TokenCodecSuite.js"
 
 const secret = Redacted.make("a-token-secret-of-at-least-32-bytes!!")
-const codec = makeJwt()
+const codec = TokenCodec.makeJwt()
 const options = { secret, audience: "effect-users:verify" }
 
 /** The HMAC codec with another secret than the one the options carry. */
-const withSecret = (inner: TokenCodecService, other: Redacted.Redacted<string>): TokenCodecService => ({
+const withSecret = (
+  inner: TokenCodec.TokenCodecService,
+  other: Redacted.Redacted<string>
+): TokenCodec.TokenCodecService => ({
   sign: (claims, signOptions) => inner.sign(claims, { ...signOptions, secret: other }),
   verify: (token, verifyOptions) => inner.verify(token, { ...verifyOptions, secret: other })
 })
@@ -34,10 +37,13 @@ suite("HMAC (makeJwt, HS256)", Effect.succeed(hmac))
 describe("TokenCodec (JWT HMAC)", () => {
   it.effect("reads only its own algorithm: an HS384 token is refused by the HS256 codec", () =>
     Effect.gen(function* () {
-      const hs384 = yield* makeJwt({ algorithm: "HS384" }).sign({ sub: "42" }, { ...options, lifetime: "1 minute" })
+      const hs384 = yield* TokenCodec.makeJwt({ algorithm: "HS384" }).sign(
+        { sub: "42" },
+        { ...options, lifetime: "1 minute" }
+      )
       const header = JSON.parse(Buffer.from(hs384.split(".")[0]!, "base64url").toString())
       assert.deepStrictEqual(header, { alg: "HS384", typ: "JWT" })
-      assert.strictEqual((yield* makeJwt({ algorithm: "HS384" }).verify(hs384, options)).sub, "42")
+      assert.strictEqual((yield* TokenCodec.makeJwt({ algorithm: "HS384" }).verify(hs384, options)).sub, "42")
       assert.strictEqual(
         yield* Effect.flip(codec.verify(hs384, options)).pipe(Effect.map((e) => e.reason)),
         "algorithm not allowed"

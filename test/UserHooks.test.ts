@@ -1,14 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Logger, Schema } from "effect"
-import {
-  IdParser,
-  PasswordHasher,
-  UserHooks,
-  UserManager,
-  type UserManagerService,
-  UserModel,
-  UserRepository
-} from "effect-users"
+import { IdParser, PasswordHasher, UserHooks, UserManager, UserModel, UserRepository } from "effect-users"
 import { freshEmail, makeFakeHasher, password, testConfig } from "./utils/TestUsers.js"
 
 const Knight = UserModel.make({ id: Schema.Int, fields: { firstName: Schema.String } })
@@ -16,7 +8,7 @@ type Knight = UserModel.UserOf<typeof Knight>
 const Knights = UserManager.forModel(Knight)
 
 /** A manager over a fresh memory store with a fake hasher and these hooks. */
-const managerWith = (hooks: Layer.Layer<UserHooks>) =>
+const managerWith = (hooks: Layer.Layer<UserHooks.UserHooks>) =>
   UserManager.layer.pipe(
     Layer.provide([
       UserRepository.layerMemory,
@@ -31,7 +23,7 @@ describe("UserHooks.layerWithManager", () => {
   it.effect("onAfterRegister calls requestVerify; onAfterRequestVerify gets a token that verifies the user", () => {
     const tokens: Array<{ readonly firstName: string; readonly token: string }> = []
     // Typed for the app's model: the hooks and the manager they receive see `firstName`.
-    const Hooks = UserHooks.layerWithManager<Knight>((users) => ({
+    const Hooks = UserHooks.layerFromManager<Knight>((users) => ({
       onAfterRegister: (user) => users.requestVerify(user),
       onAfterRequestVerify: (user, token) => Effect.sync(() => tokens.push({ firstName: user.firstName, token }))
     }))
@@ -51,8 +43,8 @@ describe("UserHooks.layerWithManager", () => {
   })
 
   it.effect("builds the hooks once per manager, with that manager; the hooks left out stay no-ops", () => {
-    const seen: Array<UserManagerService<Knight>> = []
-    const Hooks = UserHooks.layerWithManager<Knight>((users) => {
+    const seen: Array<UserManager.UserManagerService<Knight>> = []
+    const Hooks = UserHooks.layerFromManager<Knight>((users) => {
       seen.push(users)
       return { onAfterUpdate: () => Effect.void }
     })
@@ -69,7 +61,7 @@ describe("UserHooks.layerWithManager", () => {
 
   it.effect("a failing call to the manager from an after-hook is logged; the registration stands", () => {
     const logs: Array<string> = []
-    const Hooks = UserHooks.layerWithManager<Knight>((users) => ({
+    const Hooks = UserHooks.layerFromManager<Knight>((users) => ({
       // Already verified: requestVerify fails with UserAlreadyVerified.
       onAfterRegister: (user) => users.requestVerify(user)
     }))

@@ -4,13 +4,14 @@ import { UserManagerConfig } from "effect-users"
 
 const good = Redacted.make("x".repeat(32))
 
-const build = (layer: Layer.Layer<UserManagerConfig, unknown>) => Effect.exit(Effect.scoped(Layer.build(layer)))
+const build = (layer: Layer.Layer<UserManagerConfig.UserManagerConfig, unknown>) =>
+  Effect.exit(Effect.scoped(Layer.build(layer)))
 
 describe("UserManagerConfig", () => {
   it.effect("fills in FastAPI Users' lifetimes and our audiences", () =>
     Effect.gen(function* () {
       const config = yield* Effect.provide(
-        UserManagerConfig,
+        UserManagerConfig.UserManagerConfig,
         UserManagerConfig.layer({ resetPasswordTokenSecret: good, verificationTokenSecret: good })
       )
       assert.isTrue(Duration.equals(config.resetPasswordTokenLifetime, Duration.seconds(3600)))
@@ -56,7 +57,7 @@ describe("UserManagerConfig", () => {
         ])
       )
       const config = yield* Effect.provide(
-        UserManagerConfig,
+        UserManagerConfig.UserManagerConfig,
         UserManagerConfig.layerConfig().pipe(Layer.provide(Layer.setConfigProvider(provider)))
       )
       assert.strictEqual(Redacted.value(config.resetPasswordTokenSecret), "r".repeat(40))

@@ -6,7 +6,8 @@ import type * as SqlClient from "@effect/sql/SqlClient"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Layer, Redacted } from "effect"
-import { SqlUserRepository, UserManager } from "effect-users"
+import { UserManager } from "effect-users"
+import { SqlUserRepository } from "effect-users/sql"
 import { describePg, freshDatabase } from "./utils/PgTest.js"
 import { testConfig } from "./utils/TestUsers.js"
 
@@ -47,10 +48,10 @@ const users = (args: ReadonlyArray<string>, stdin: string, env: Record<string, s
 /** Logs in through a manager over the same storage. */
 const logIn = (client: Layer.Layer<SqlClient.SqlClient, unknown>, username: string, password: string) =>
   Effect.gen(function* () {
-    const manager = yield* UserManager
+    const manager = yield* UserManager.UserManager
     return yield* manager.authenticate({ username, password: Redacted.make(password) })
   }).pipe(
-    Effect.provide(UserManager.layer.pipe(Layer.provide([SqlUserRepository.layer, testConfig()]))),
+    Effect.provide(UserManager.layer.pipe(Layer.provide([SqlUserRepository.layer(), testConfig()]))),
     Effect.provide(client),
     Effect.exit
   )

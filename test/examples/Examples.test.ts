@@ -33,7 +33,9 @@ describe("README quickstart", () => {
 describe("README password rules", () => {
   const reasons = (layer: typeof Validator, password: string, email = "percival@camelot.bt") =>
     Effect.runSync(
-      Effect.flatMap(PasswordValidator, (validator) => validator.validate(Redacted.make(password), { email })).pipe(
+      Effect.flatMap(PasswordValidator.PasswordValidator, (validator) =>
+        validator.validate(Redacted.make(password), { email })
+      ).pipe(
         Effect.either,
         Effect.map(Either.match({ onLeft: (error) => error.reason, onRight: () => "accepted" })),
         Effect.provide(layer)

@@ -7,15 +7,8 @@ import { HttpApi, HttpApiBuilder } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { assert, layer } from "@effect/vitest"
 import { Effect, Layer, Redacted } from "effect"
-import {
-  AccessTokenStore,
-  AuthBackend,
-  AuthStrategy,
-  PasswordHasher,
-  UserManager,
-  UserRepository,
-  UsersApi
-} from "effect-users"
+import { AccessTokenStore, AuthStrategy, PasswordHasher, UserManager, UserRepository } from "effect-users"
+import { AuthBackend, UsersApi } from "effect-users/http"
 import { accessTokenStoreSuite } from "../suites/AccessTokenStoreSuite.js"
 import { request } from "../utils/HttpTest.js"
 import { freshEmail, makeFakeHasher, testConfig } from "../utils/TestUsers.js"
@@ -48,7 +41,7 @@ layer(Server, { excludeTestServices: true })("cookie + database strategy on memo
       const email = freshEmail("memory")
       const password = "correct-horse-battery"
       yield* Effect.orDie(
-        Effect.flatMap(UserManager, (users) => users.create({ email, password: Redacted.make(password) }))
+        Effect.flatMap(UserManager.UserManager, (users) => users.create({ email, password: Redacted.make(password) }))
       )
       const login = yield* request("/auth/session/login", { form: { username: email, password } })
       assert.strictEqual(login.status, 204)
@@ -69,7 +62,7 @@ layer(Server, { excludeTestServices: true })("cookie + database strategy on memo
       const email = freshEmail("memory")
       const password = "correct-horse-battery"
       const user = yield* Effect.orDie(
-        Effect.flatMap(UserManager, (users) => users.create({ email, password: Redacted.make(password) }))
+        Effect.flatMap(UserManager.UserManager, (users) => users.create({ email, password: Redacted.make(password) }))
       )
       const sessions = yield* Effect.forEach([1, 2], () =>
         Effect.map(request("/auth/session/login", { form: { username: email, password } }), (reply) => ({

@@ -8,15 +8,9 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, describe, it, layer } from "@effect/vitest"
 import { Duration, Effect, Layer, Option, Redacted, TestClock } from "effect"
-import {
-  AccessTokenStore,
-  AuthBackend,
-  AuthStrategy,
-  SqlAccessTokenStore,
-  UserManager,
-  type UserManagerService,
-  UserRepository
-} from "effect-users"
+import { AccessTokenStore, AuthStrategy, UserManager, UserRepository } from "effect-users"
+import { AuthBackend } from "effect-users/http"
+import { SqlAccessTokenStore } from "effect-users/sql"
 import { describePg, freshDatabase } from "../utils/PgTest.js"
 import { defaultRepository } from "../utils/SqlTest.js"
 import { freshEmail, harness, password } from "../utils/TestUsers.js"
@@ -50,18 +44,18 @@ describe("cookie transport", () => {
 
 /** The manager over the repository in context, as the strategies need it. */
 // biome-ignore lint/suspicious/noExplicitAny: a test helper over every user model or an untyped JSON reply
-const withManager = <A, E, R>(effect: (users: UserManagerService<any>) => Effect.Effect<A, E, R>) =>
+const withManager = <A, E, R>(effect: (users: UserManager.UserManagerService<any>) => Effect.Effect<A, E, R>) =>
   Effect.gen(function* () {
     const { users } = yield* harness()
     yield* TestClock.setTime(Date.parse("2026-06-01T12:00:00Z"))
-    return yield* Effect.provideService(effect(users), UserManager, users)
+    return yield* Effect.provideService(effect(users), UserManager.UserManager, users)
   })
 
 /** Reads the token `offset` after it was written: some user just under the lifetime, none at and after it. */
 const lifetimeCases = (
   strategy: AuthStrategy.AuthStrategy,
   // biome-ignore lint/suspicious/noExplicitAny: a test helper over every user model or an untyped JSON reply
-  users: UserManagerService<any>,
+  users: UserManager.UserManagerService<any>,
   lifetime: Duration.DurationInput
 ) =>
   Effect.gen(function* () {
@@ -90,7 +84,7 @@ layer(Layer.merge(UserRepository.layerMemory, AccessTokenStore.layerMemory))("JW
 })
 
 const databaseLifetimeSuite = (name: string, client: Layer.Layer<SqlClient.SqlClient, unknown>) =>
-  layer(Layer.mergeAll(defaultRepository(client), SqlAccessTokenStore.layer.pipe(Layer.provide(client)), client))(
+  layer(Layer.mergeAll(defaultRepository(client), SqlAccessTokenStore.layer().pipe(Layer.provide(client)), client))(
     name,
     (it) => {
       it.effect("database strategy, default 1 hour: valid a second before, refused a second after", () =>
@@ -112,7 +106,7 @@ const databaseLifetimeSuite = (name: string, client: Layer.Layer<SqlClient.SqlCl
 databaseLifetimeSuite("SQLite", SqliteClient.layer({ filename: ":memory:" }))
 
 const sqlite = SqliteClient.layer({ filename: ":memory:" })
-layer(Layer.mergeAll(defaultRepository(sqlite), SqlAccessTokenStore.layer.pipe(Layer.provide(sqlite)), sqlite))(
+layer(Layer.mergeAll(defaultRepository(sqlite), SqlAccessTokenStore.layer().pipe(Layer.provide(sqlite)), sqlite))(
   "database strategy over rows others wrote (SQLite)",
   (it) => {
     it.effect("created_at in SQLite's CURRENT_TIMESTAMP form is UTC; one with an offset is read with it", () =>

@@ -7,7 +7,8 @@ import type * as SqlClient from "@effect/sql/SqlClient"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, describe, it, layer } from "@effect/vitest"
 import { Deferred, Duration, Effect, Exit, FiberId, type Layer, Logger, Option, Redacted, Scope } from "effect"
-import { BackgroundWork, UserManager } from "effect-users"
+import { UserManager } from "effect-users"
+import { BackgroundWork } from "effect-users/http"
 import { request } from "../utils/HttpTest.js"
 import { makeOpsServer, pollUntil } from "../utils/OpsServer.js"
 import { describePg, freshDatabase } from "../utils/PgTest.js"
@@ -34,7 +35,7 @@ const suite = (name: string, client: Layer.Layer<SqlClient.SqlClient, unknown>) 
 
   layer(server.layer, { excludeTestServices: true, timeout: 60_000 })(name, (it) => {
     const accounts = Effect.gen(function* () {
-      const users = yield* UserManager
+      const users = yield* UserManager.UserManager
       const known = yield* users.create({ email: freshEmail("known"), password }).pipe(Effect.orDie)
       const inactive = yield* users
         .create({ email: freshEmail("inactive"), password, isActive: false })
@@ -110,7 +111,7 @@ describe("a flood beyond the bound", () => {
     it.effect("still answers 202, drops the work beyond 1 running + 2 waiting, and warns without the address", () =>
       Effect.gen(function* () {
         gate = yield* Deferred.make<void>()
-        const users = yield* UserManager
+        const users = yield* UserManager.UserManager
         const user = yield* users.create({ email: freshEmail("flooded"), password }).pipe(Effect.orDie)
         const first = yield* request("/auth/forgot-password", { json: { email: user.email } })
         assert.strictEqual(first.status, 202)

@@ -1,6 +1,6 @@
 import { HttpServerRequest } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
-import { ClientAddress } from "effect-users"
+import { ClientAddress } from "effect-users/http"
 
 const requestFrom = (socket: string, forwardedFor?: string) =>
   HttpServerRequest.fromWeb(

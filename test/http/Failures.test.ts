@@ -7,7 +7,8 @@ import { SqlError } from "@effect/sql/SqlError"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, describe, it, layer } from "@effect/vitest"
 import { Cause, Effect, ParseResult, Redacted, Schema } from "effect"
-import { Failures, queueFull, ServiceUnavailable, UserAlreadyExists } from "effect-users"
+import { PasswordHasher, UserError } from "effect-users"
+import { Failures } from "effect-users/http"
 import { Redis } from "effect-users/redis"
 import { request } from "../utils/HttpTest.js"
 import { makeOpsServer } from "../utils/OpsServer.js"
@@ -111,11 +112,14 @@ describe("Failures.classify", () => {
   })
 
   it("ServiceUnavailable is 503 with its own Retry-After, as a defect or a failure", () => {
-    for (const cause of [Cause.die(queueFull()), Cause.fail(new ServiceUnavailable({ reason: "redis down" }))]) {
+    for (const cause of [
+      Cause.die(PasswordHasher.queueFull()),
+      Cause.fail(new UserError.ServiceUnavailable({ reason: "redis down" }))
+    ]) {
       const verdict = Failures.classify(cause)
       assert.strictEqual(verdict._tag, "Unavailable")
     }
-    const verdict = Failures.classify(Cause.die(queueFull()))
+    const verdict = Failures.classify(Cause.die(PasswordHasher.queueFull()))
     assert.deepStrictEqual(verdict, {
       _tag: "Unavailable",
       unavailability: { reason: "PasswordHasher: the hash queue is full", retryAfter: 1 }
@@ -126,7 +130,7 @@ describe("Failures.classify", () => {
     const unique = sqlError(withCode('duplicate key value violates unique constraint "ix_user_email"', "23505"))
     assert.strictEqual(Failures.classify(Cause.die(unique))._tag, "Internal")
     assert.strictEqual(Failures.classify(Cause.die(new Error("bug")))._tag, "Internal")
-    assert.strictEqual(Failures.classify(Cause.fail(new UserAlreadyExists()))._tag, "Expected")
+    assert.strictEqual(Failures.classify(Cause.fail(new UserError.UserAlreadyExists()))._tag, "Expected")
     assert.strictEqual(Failures.classify(Cause.interrupt(0 as never))._tag, "Expected")
   })
 

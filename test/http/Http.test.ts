@@ -36,7 +36,7 @@ describe("HTTP with a refusing onBeforeDelete hook", () => {
     (it) => {
       it.effect("answers 409 DELETE_USER_ABORTED, not 500, and the user stays", () =>
         Effect.gen(function* () {
-          const users = yield* UserManager
+          const users = yield* UserManager.UserManager
           const password = Redacted.make("correct-horse-battery")
           const admin = yield* users.create({ email: freshEmail("admin"), password, isSuperuser: true })
           const kept = yield* users.create({ email: freshEmail("keep"), password })

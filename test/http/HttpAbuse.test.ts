@@ -161,7 +161,7 @@ const abuseSuite = (name: string, client: Layer.Layer<SqlClient.SqlClient, unkno
 
     const registered = (flags: { isSuperuser?: boolean } = {}) =>
       Effect.gen(function* () {
-        const users = yield* UserManager
+        const users = yield* UserManager.UserManager
         const email = freshEmail("abuse")
         const user = yield* users.create({ email, password: Redacted.make(password), ...flags }).pipe(Effect.orDie)
         const token = yield* login(email)
@@ -169,7 +169,9 @@ const abuseSuite = (name: string, client: Layer.Layer<SqlClient.SqlClient, unkno
       })
 
     const exists = (email: string) =>
-      Effect.flatMap(UserManager, (users) => Effect.map(Effect.option(users.getByEmail(email)), Option.isSome))
+      Effect.flatMap(UserManager.UserManager, (users) =>
+        Effect.map(Effect.option(users.getByEmail(email)), Option.isSome)
+      )
 
     it.effect("a Content-Length above the limit: 413 PAYLOAD_TOO_LARGE before parsing; nobody registered", () =>
       Effect.gen(function* () {

@@ -9,15 +9,8 @@ import type * as SqlClient from "@effect/sql/SqlClient"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, describe, layer } from "@effect/vitest"
 import { Effect, Layer, Redacted, Schema } from "effect"
-import {
-  AccessTokenStore,
-  AuthBackend,
-  AuthStrategy,
-  IdParser,
-  PasswordHasher,
-  UserManager,
-  UsersApi
-} from "effect-users"
+import { AccessTokenStore, AuthStrategy, IdParser, PasswordHasher, UserManager } from "effect-users"
+import { AuthBackend, UsersApi } from "effect-users/http"
 import { CustomModel } from "../suites/UserRepositorySuite.js"
 import { authSecret, request } from "../utils/HttpTest.js"
 import { describePg, freshDatabase } from "../utils/PgTest.js"

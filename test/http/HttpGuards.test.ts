@@ -27,7 +27,7 @@ const guardsSuite = (name: string, client: Layer.Layer<SqlClient.SqlClient, unkn
   /** A user created through the manager, logged in over the JWT backend while verified, then given `flags`. */
   const loggedIn = (flags: { isSuperuser?: boolean; isVerified?: boolean; isActive?: boolean } = {}) =>
     Effect.gen(function* () {
-      const users = yield* UserManager
+      const users = yield* UserManager.UserManager
       const email = freshEmail()
       const created = yield* users
         .create({ email, password: Redacted.make(password), isVerified: true, isSuperuser: flags.isSuperuser })
@@ -54,7 +54,7 @@ const guardsSuite = (name: string, client: Layer.Layer<SqlClient.SqlClient, unkn
             request("/greetings/secret", { headers })
           ]
           for (const reply of yield* Effect.all(routes)) assert.deepStrictEqual(statusAndBody(reply), forbidden)
-          const users = yield* UserManager
+          const users = yield* UserManager.UserManager
           assert.strictEqual((yield* users.get(user.id).pipe(Effect.orDie)).email, user.email)
 
           const verified = yield* loggedIn()
@@ -87,7 +87,7 @@ const guardsSuite = (name: string, client: Layer.Layer<SqlClient.SqlClient, unkn
           const reply = yield* request(`/users/${target.user.id}`, init)
           assert.deepStrictEqual(statusAndBody(reply), unauthorized, init.method ?? "GET")
         }
-        const users = yield* UserManager
+        const users = yield* UserManager.UserManager
         const stored = yield* users.get(target.user.id).pipe(Effect.orDie)
         assert.isFalse(stored.isSuperuser)
         const active = yield* loggedIn({ isSuperuser: true })

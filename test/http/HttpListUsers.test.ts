@@ -15,7 +15,7 @@ const listSuite = (name: string, client: Layer.Layer<SqlClient.SqlClient, unknow
   /** A user with these flags, and a bearer token when active. */
   const user = (email: string, flags: { isSuperuser?: boolean; isVerified?: boolean; isActive?: boolean } = {}) =>
     Effect.gen(function* () {
-      const users = yield* UserManager
+      const users = yield* UserManager.UserManager
       const created = yield* users.create({ email, password: Redacted.make(password), ...flags }).pipe(Effect.orDie)
       const login = yield* request("/auth/jwt/login", { form: { username: email, password } })
       return { ...created, token: login.body?.access_token as string }

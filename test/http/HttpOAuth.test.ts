@@ -9,17 +9,9 @@ import { HttpApi } from "@effect/platform"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, describe, it, layer } from "@effect/vitest"
 import { Cause, Context, Effect, Exit, Layer, Redacted } from "effect"
-import {
-  AccessTokenStore,
-  AuthBackend,
-  AuthStrategy,
-  OAuth,
-  OAuthProvider,
-  OAuthStateStore,
-  SqlUserRepository,
-  UserManager,
-  UsersApi
-} from "effect-users"
+import { AccessTokenStore, AuthStrategy, OAuthProvider, OAuthStateStore, UserManager } from "effect-users"
+import { AuthBackend, OAuth, UsersApi } from "effect-users/http"
+import { SqlUserRepository } from "effect-users/sql"
 import { makeBrowser } from "../utils/Browser.js"
 import { serveOAuth } from "../utils/OAuthServer.js"
 import { freePort } from "../utils/OidcProvider.js"
@@ -174,7 +166,7 @@ layer(Server, { excludeTestServices: true })("GitHub against a local server spea
 
   it.effect("only the verified primary e-mail counts; requiresVerification applies to OAuth logins", () =>
     Effect.gen(function* () {
-      const users = yield* UserManager
+      const users = yield* UserManager.UserManager
       const primary = freshEmail("primary")
       const account = githubAccount([
         { email: freshEmail("secondary"), primary: false, verified: true },
@@ -205,7 +197,7 @@ layer(Server, { excludeTestServices: true })("GitHub against a local server spea
 
   it.effect("a provider's e-mail that /auth/register would refuse is no e-mail: 400, and no user is made", () =>
     Effect.gen(function* () {
-      const users = yield* UserManager
+      const users = yield* UserManager.UserManager
       const local = freshEmail("hostile").split("@")[0]!
       for (const email of [
         `${local}\u0000@camelot.bt`,
@@ -233,7 +225,7 @@ layer(Server, { excludeTestServices: true })("GitHub against a local server spea
 
   it.effect("an inactive user cannot log in; a code of another authorization (PKCE) is refused", () =>
     Effect.gen(function* () {
-      const users = yield* UserManager
+      const users = yield* UserManager.UserManager
       const { codes } = yield* GitHubServer
       const account = githubAccount([{ email: freshEmail("inactive"), primary: true, verified: true }])
       yield* login(account)
@@ -263,7 +255,7 @@ describe("OAuth layer options", () => {
           Layer.provide(Bearer.layer(Api)),
           Layer.provide([OAuthStateStore.layerMemory, AccessTokenStore.layerMemory]),
           Layer.provide(UserManager.layer),
-          Layer.provide([SqlUserRepository.layer, testConfig()]),
+          Layer.provide([SqlUserRepository.layer(), testConfig()]),
           Layer.provide(SqliteClient.layer({ filename: ":memory:" }))
         )
     ).pipe(Effect.scoped, Effect.exit)

@@ -10,19 +10,9 @@ import type * as SqlClient from "@effect/sql/SqlClient"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, describe, it, layer } from "@effect/vitest"
 import { Effect, Layer, Logger, Redacted } from "effect"
-import {
-  AuthBackend,
-  AuthStrategy,
-  Migrations,
-  PasswordHasher,
-  RefreshTokenStore,
-  SqlAccessTokenStore,
-  SqlRefreshTokenStore,
-  SqlUserRepository,
-  Throttle,
-  UserManager,
-  UsersApi
-} from "effect-users"
+import { AuthStrategy, PasswordHasher, RefreshTokenStore, Throttle, UserManager } from "effect-users"
+import { AuthBackend, UsersApi } from "effect-users/http"
+import { Migrations, SqlAccessTokenStore, SqlRefreshTokenStore, SqlUserRepository } from "effect-users/sql"
 import { lastToken, request } from "../utils/HttpTest.js"
 import { describePg, freshDatabase } from "../utils/PgTest.js"
 import { freshEmail, makeFakeHasher, recordingHooks, testConfig } from "../utils/TestUsers.js"
@@ -56,11 +46,11 @@ const server = (client: Layer.Layer<SqlClient.SqlClient, unknown>) =>
     Layer.provide(Users.layer(Api)),
     // Many logins from one address: the throttle has its own tests (HttpThrottle), these are about sessions.
     Layer.provide(Throttle.layerDisabled),
-    Layer.provideMerge(Layer.merge(SqlRefreshTokenStore.layer, SqlAccessTokenStore.layer)),
+    Layer.provideMerge(Layer.merge(SqlRefreshTokenStore.layer(), SqlAccessTokenStore.layer())),
     Layer.provideMerge(
       UserManager.layer.pipe(
         Layer.provide([
-          SqlUserRepository.layer,
+          SqlUserRepository.layer(),
           testConfig(),
           hooks.layer,
           PasswordHasher.layer(makeFakeHasher().service)
@@ -79,14 +69,15 @@ const password = "correct-horse-battery"
 const signUp = Effect.gen(function* () {
   const email = freshEmail("refresh")
   yield* Effect.orDie(
-    Effect.flatMap(UserManager, (users) => users.create({ email, password: Redacted.make(password) }))
+    Effect.flatMap(UserManager.UserManager, (users) => users.create({ email, password: Redacted.make(password) }))
   )
   return email
 })
 const login = (email: string, backend = "jwt") =>
   request(`/auth/${backend}/login`, { form: { username: email, password } })
 const claimsOf = (jwt: string) => JSON.parse(Buffer.from(jwt.split(".")[1]!, "base64url").toString("utf8"))
-const userOf = (email: string) => Effect.orDie(Effect.flatMap(UserManager, (users) => users.getByEmail(email)))
+const userOf = (email: string) =>
+  Effect.orDie(Effect.flatMap(UserManager.UserManager, (users) => users.getByEmail(email)))
 const refresh = (token: unknown) => request("/auth/jwt/refresh", { json: { refresh_token: token } })
 const me = (accessToken: string) => request("/users/me", { headers: { authorization: `Bearer ${accessToken}` } })
 
@@ -205,7 +196,7 @@ const suite = (name: string, client: Layer.Layer<SqlClient.SqlClient, unknown>) 
         const email = yield* signUp
         const [first, second] = [(yield* login(email)).body, (yield* login(email)).body]
         const rotated = (yield* refresh(second.refresh_token)).body
-        const users = yield* UserManager
+        const users = yield* UserManager.UserManager
         yield* Effect.orDie(users.forgotPassword(yield* userOf(email)))
         const token = lastToken(hooks, "onAfterForgotPassword")
         const reset = yield* request("/auth/reset-password", { json: { token, password: "a-new-password-123" } })
@@ -219,7 +210,7 @@ const suite = (name: string, client: Layer.Layer<SqlClient.SqlClient, unknown>) 
 
     it.effect("log out everywhere, a deactivation and a deletion end the refresh families", () =>
       Effect.gen(function* () {
-        const users = yield* UserManager
+        const users = yield* UserManager.UserManager
         const everywhere = yield* signUp
         const a = (yield* login(everywhere)).body
         yield* users.endSessions(yield* userOf(everywhere))

@@ -1,7 +1,7 @@
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, layer } from "@effect/vitest"
 import { Effect, Layer, Logger, Redacted } from "effect"
-import { type PasswordHasherService, queueFull, Throttle, UserManager } from "effect-users"
+import { PasswordHasher, Throttle, UserManager } from "effect-users"
 import { makeServer, nextToken, type Reply, request } from "../utils/HttpTest.js"
 import { freshEmail, makeFakeHasher } from "../utils/TestUsers.js"
 
@@ -89,7 +89,7 @@ layer(
 
   it.effect("an inactive user's right password counts as a failed attempt, like a wrong one", () =>
     Effect.gen(function* () {
-      const users = yield* UserManager
+      const users = yield* UserManager.UserManager
       const email = freshEmail("inactive")
       yield* users.create({ email, password: Redacted.make(password), isActive: false }).pipe(Effect.orDie)
       const statuses: Array<number> = []
@@ -110,11 +110,11 @@ layer(
 // A hasher that can be made to fail: a full queue (503), or a bug (500).
 const fragile = makeFakeHasher()
 let hasherFault: "queueFull" | "bug" | undefined
-const fragileHasher: PasswordHasherService = {
+const fragileHasher: PasswordHasher.PasswordHasherService = {
   ...fragile.service,
   verify: (plain, hashed) =>
     hasherFault === "queueFull"
-      ? Effect.die(queueFull())
+      ? Effect.die(PasswordHasher.queueFull())
       : hasherFault === "bug"
         ? Effect.dieMessage("hasher bug")
         : fragile.service.verify(plain, hashed)

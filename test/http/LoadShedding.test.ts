@@ -7,15 +7,7 @@ import { availableParallelism } from "node:os"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, describe, it, layer } from "@effect/vitest"
 import { Cause, Deferred, Effect, Exit, Fiber, FiberId, Option, Redacted } from "effect"
-import {
-  type BoundedHasherService,
-  makeArgon2,
-  makeArgon2Workers,
-  type PasswordHasherService,
-  ServiceUnavailable,
-  UserManager,
-  withConcurrencyLimit
-} from "effect-users"
+import { Argon2Workers, PasswordHasher, UserError, UserManager } from "effect-users"
 import { request } from "../utils/HttpTest.js"
 import { makeOpsServer, pollUntil } from "../utils/OpsServer.js"
 import { freshEmail, makeFakeHasher } from "../utils/TestUsers.js"
@@ -25,10 +17,10 @@ const light = { memoryCost: 1024, timeCost: 1 }
 
 const isShed = <A, E>(exit: Exit.Exit<A, E>) =>
   Exit.isFailure(exit) &&
-  Cause.defects(exit.cause).pipe((defects) => [...defects].some((d) => d instanceof ServiceUnavailable))
+  Cause.defects(exit.cause).pipe((defects) => [...defects].some((d) => d instanceof UserError.ServiceUnavailable))
 
 /** Starts `count` hashes at once; returns their exits and the highest load seen while they ran. */
-const flood = (hasher: BoundedHasherService, count: number) =>
+const flood = (hasher: PasswordHasher.BoundedHasherService, count: number) =>
   Effect.gen(function* () {
     let maxWaiting = 0
     let maxRunning = 0
@@ -52,7 +44,7 @@ describe("withConcurrencyLimit", () => {
     Effect.gen(function* () {
       const gate = yield* Deferred.make<void>()
       let started = 0
-      const slow: PasswordHasherService = {
+      const slow: PasswordHasher.PasswordHasherService = {
         hash: () =>
           Effect.zipRight(
             Effect.sync(() => started++),
@@ -61,7 +53,7 @@ describe("withConcurrencyLimit", () => {
         verify: () => Effect.as(Deferred.await(gate), true),
         needsRehash: () => false
       }
-      const hasher = withConcurrencyLimit(slow, 1, 2)
+      const hasher = PasswordHasher.withConcurrencyLimit(slow, 1, 2)
       const admitted = yield* Effect.forEach([0, 1, 2], () => Effect.fork(hasher.hash(secret)))
       yield* Effect.yieldNow()
       assert.deepStrictEqual(hasher.load(), { running: 1, waiting: 2 })
@@ -90,9 +82,9 @@ describe("withConcurrencyLimit", () => {
 })
 
 describe("argon2 hashers shed beyond their queue", () => {
-  const cases: ReadonlyArray<[string, () => BoundedHasherService]> = [
-    ["makeArgon2 (libuv pool)", () => makeArgon2({ ...light, concurrency: 1, queue: 3 })],
-    ["makeArgon2Workers (worker threads)", () => makeArgon2Workers({ ...light, threads: 1, queue: 3 })]
+  const cases: ReadonlyArray<[string, () => PasswordHasher.BoundedHasherService]> = [
+    ["makeArgon2 (libuv pool)", () => PasswordHasher.makeArgon2({ ...light, concurrency: 1, queue: 3 })],
+    ["makeArgon2Workers (worker threads)", () => Argon2Workers.makeUnscoped({ ...light, threads: 1, queue: 3 })]
   ]
   for (const [name, make] of cases) {
     it.live(`${name}: 4 of 12 concurrent hashes run, 8 are shed; the waiting list never exceeds 3`, () =>
@@ -116,7 +108,7 @@ describe("argon2 hashers' default bounds", () => {
   it.live("makeArgon2() runs one hash per core at once and queues the rest, none shed", () =>
     Effect.gen(function* () {
       const cores = availableParallelism()
-      const { exits, maxRunning } = yield* flood(makeArgon2(light), 3 * cores)
+      const { exits, maxRunning } = yield* flood(PasswordHasher.makeArgon2(light), 3 * cores)
       assert.strictEqual(maxRunning, cores)
       assert.isTrue(exits.every(Exit.isSuccess))
     })
@@ -127,18 +119,18 @@ describe("HTTP: a full hash queue answers 503 with Retry-After at once", () => {
   const fake = makeFakeHasher()
   // Verifies wait on a gate the test opens: the shed logins must be answered while the others still hash.
   let gate = Deferred.unsafeMake<void>(FiberId.none)
-  const slow: PasswordHasherService = {
+  const slow: PasswordHasher.PasswordHasherService = {
     hash: fake.service.hash,
     verify: (password, hash) => Effect.zipLeft(fake.service.verify(password, hash), Deferred.await(gate)),
     needsRehash: fake.service.needsRehash
   }
-  const hasher = withConcurrencyLimit(slow, 1, 2)
+  const hasher = PasswordHasher.withConcurrencyLimit(slow, 1, 2)
   const server = makeOpsServer(SqliteClient.layer({ filename: ":memory:" }), { hasher })
 
   layer(server.layer, { excludeTestServices: true })("login flood", (it) => {
     it.effect("of 8 concurrent logins, 3 are served and 5 get 503 while the first still hashes", () =>
       Effect.gen(function* () {
-        const users = yield* UserManager
+        const users = yield* UserManager.UserManager
         const email = freshEmail()
         yield* users.create({ email, password: secret }).pipe(Effect.orDie)
         gate = yield* Deferred.make<void>()

@@ -9,7 +9,8 @@ import type * as SqlClient from "@effect/sql/SqlClient"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, describe, layer } from "@effect/vitest"
 import { Context, Effect, Layer, Redacted } from "effect"
-import { AuthBackend, AuthStrategy, OAuth, OAuthProvider, UserManager, UsersApi } from "effect-users"
+import { AuthStrategy, OAuthProvider, UserManager } from "effect-users"
+import { AuthBackend, OAuth, UsersApi } from "effect-users/http"
 import * as jose from "jose"
 import type { CustomFetch } from "openid-client"
 import { makeBrowser } from "../utils/Browser.js"
@@ -197,9 +198,9 @@ const suite = (name: string, client: Layer.Layer<SqlClient.SqlClient, unknown>) 
         const user = yield* me(body.access_token)
         assert.strictEqual(user.status, 200)
         assert.strictEqual(JSON.parse(user.text).email, email)
-        const stored = yield* Effect.flatMap(UserManager, (users) => users.getByOAuthAccount("oidc", sub)).pipe(
-          Effect.orDie
-        )
+        const stored = yield* Effect.flatMap(UserManager.UserManager, (users) =>
+          users.getByOAuthAccount("oidc", sub)
+        ).pipe(Effect.orDie)
         assert.strictEqual(stored.email, email)
         assert.isTrue(stored.oauthAccounts[0]!.accessToken.length > 0)
 
@@ -209,9 +210,9 @@ const suite = (name: string, client: Layer.Layer<SqlClient.SqlClient, unknown>) 
         assert.strictEqual(second.status, 200, second.text)
         const secondUser = yield* me(JSON.parse(second.text).access_token)
         assert.strictEqual(JSON.parse(secondUser.text).id, stored.id)
-        const after = yield* Effect.flatMap(UserManager, (users) => users.getByOAuthAccount("oidc", sub)).pipe(
-          Effect.orDie
-        )
+        const after = yield* Effect.flatMap(UserManager.UserManager, (users) =>
+          users.getByOAuthAccount("oidc", sub)
+        ).pipe(Effect.orDie)
         assert.strictEqual(after.oauthAccounts.length, 1)
       })
     )
@@ -263,7 +264,7 @@ const suite = (name: string, client: Layer.Layer<SqlClient.SqlClient, unknown>) 
         assert.deepStrictEqual([withOwnCookie.status, withOwnCookie.text], [400, '{"detail":"OAUTH_INVALID_STATE"}'])
         const noCookie = yield* makeBrowser().request(callback)
         assert.deepStrictEqual([noCookie.status, noCookie.text], [400, '{"detail":"OAUTH_INVALID_STATE"}'])
-        const found = yield* Effect.flatMap(UserManager, (users) =>
+        const found = yield* Effect.flatMap(UserManager.UserManager, (users) =>
           Effect.exit(users.getByOAuthAccount("oidc", attacker))
         )
         assert.strictEqual(found._tag, "Failure")
@@ -326,14 +327,16 @@ const suite = (name: string, client: Layer.Layer<SqlClient.SqlClient, unknown>) 
           .request(callback)
           .pipe(Effect.ensuring(Effect.sync(() => (tamper = undefined))))
         assert.deepStrictEqual([reply.status, reply.text], [400, '{"detail":"OAUTH_CALLBACK_ERROR"}'])
-        const found = yield* Effect.flatMap(UserManager, (users) => Effect.exit(users.getByOAuthAccount("oidc", sub)))
+        const found = yield* Effect.flatMap(UserManager.UserManager, (users) =>
+          Effect.exit(users.getByOAuthAccount("oidc", sub))
+        )
         assert.strictEqual(found._tag, "Failure")
       })
     )
 
     it.effect("a forged id_token (another key, claiming a verified victim's e-mail) fails the signature check", () =>
       Effect.gen(function* () {
-        const users = yield* UserManager
+        const users = yield* UserManager.UserManager
         const victim = freshEmail("victim-of-forgery")
         yield* users
           .create({ email: victim, password: Redacted.make("correct-horse-battery"), isVerified: true })
@@ -357,7 +360,7 @@ const suite = (name: string, client: Layer.Layer<SqlClient.SqlClient, unknown>) 
 
     it.effect("linking by e-mail needs the provider's and the local account's verification", () =>
       Effect.gen(function* () {
-        const users = yield* UserManager
+        const users = yield* UserManager.UserManager
         const taken = '{"detail":"OAUTH_USER_ALREADY_EXISTS"}'
         // A verified local user; the provider does not vouch for the address (the attacker typed it, in capitals).
         const victim = freshEmail("victim")
@@ -383,7 +386,7 @@ const suite = (name: string, client: Layer.Layer<SqlClient.SqlClient, unknown>) 
 
     it.effect("linking by e-mail never hands over an account for a lookalike address (ß/SS, straße.de)", () =>
       Effect.gen(function* () {
-        const users = yield* UserManager
+        const users = yield* UserManager.UserManager
         const register = (email: string) =>
           users.create({ email, password: Redacted.make("correct-horse-battery"), isVerified: true }).pipe(Effect.orDie)
         // One key, so a lookalike cannot register, but maybe two people's mailboxes: refused, not linked.
@@ -402,7 +405,7 @@ const suite = (name: string, client: Layer.Layer<SqlClient.SqlClient, unknown>) 
 
     it.effect("associate: links to the caller; replayed adds no row; another user's account is refused", () =>
       Effect.gen(function* () {
-        const users = yield* UserManager
+        const users = yield* UserManager.UserManager
         const { base } = yield* TestProvider
         const register = Effect.gen(function* () {
           const email = freshEmail("assoc")

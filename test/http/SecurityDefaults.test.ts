@@ -1,7 +1,7 @@
 /** Security decisions no other test pins: the flags of users OAuth registers, the JWT strategy's key length. */
 import { assert, describe, layer } from "@effect/vitest"
 import { Cause, Effect, Exit, Redacted } from "effect"
-import { AccessTokenStore, AuthStrategy, type OAuthAccount, UserManager, UserRepository } from "effect-users"
+import { AccessTokenStore, AuthStrategy, type User, UserManager, UserRepository } from "effect-users"
 import { freshEmail, harness } from "../utils/TestUsers.js"
 
 const account = (email: string) => ({
@@ -43,7 +43,7 @@ layer(UserRepository.layerMemory)("security defaults", (it) => {
           expiresAt: 1_900_000_000,
           refreshToken: "google-refresh"
         })
-        const byName = Object.fromEntries(refreshed.oauthAccounts.map((a: OAuthAccount) => [a.oauthName, a]))
+        const byName = Object.fromEntries(refreshed.oauthAccounts.map((a: User.OAuthAccount) => [a.oauthName, a]))
         assert.deepInclude(byName.google, {
           accessToken: "google-2",
           expiresAt: 1_900_000_000,
@@ -61,7 +61,7 @@ layer(UserRepository.layerMemory)("security defaults", (it) => {
         const build = (secret: string) =>
           Effect.exit(
             AuthStrategy.jwt({ secret: Redacted.make(secret) }).pipe(
-              Effect.provideService(UserManager, users),
+              Effect.provideService(UserManager.UserManager, users),
               Effect.provideService(AccessTokenStore.AccessTokenStore, AccessTokenStore.makeMemory())
             )
           )
@@ -80,7 +80,7 @@ layer(UserRepository.layerMemory)("security defaults", (it) => {
         const { users } = yield* harness()
         const secret = Redacted.make("auth-secret-auth-secret-auth-secret-auth")
         const jwt = yield* AuthStrategy.jwt({ secret }).pipe(
-          Effect.provideService(UserManager, users),
+          Effect.provideService(UserManager.UserManager, users),
           Effect.provideService(AccessTokenStore.AccessTokenStore, AccessTokenStore.makeMemory())
         )
         const user = yield* users.create({ email: freshEmail(), password: Redacted.make("correct horse battery") })

@@ -7,15 +7,9 @@ import type * as SqlClient from "@effect/sql/SqlClient"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, layer } from "@effect/vitest"
 import { Effect, Layer, Redacted } from "effect"
-import {
-  AccessTokenStore,
-  AuthBackend,
-  AuthStrategy,
-  SqlAccessTokenStore,
-  UserManager,
-  UserRepository,
-  UsersApi
-} from "effect-users"
+import { AccessTokenStore, AuthStrategy, UserManager, UserRepository } from "effect-users"
+import { AuthBackend, UsersApi } from "effect-users/http"
+import { SqlAccessTokenStore } from "effect-users/sql"
 import { bearer, makeSessionsServer, sessionsSuite } from "../suites/SessionsSuite.js"
 import { request } from "../utils/HttpTest.js"
 import { describePg, freshDatabase } from "../utils/PgTest.js"
@@ -24,7 +18,7 @@ import { freshEmail } from "../utils/TestUsers.js"
 
 const memory = Layer.merge(UserRepository.layerMemory, AccessTokenStore.layerMemory)
 const sqlStorage = (client: Layer.Layer<SqlClient.SqlClient, unknown>) =>
-  Layer.merge(defaultRepository(client), SqlAccessTokenStore.layer.pipe(Layer.provide(client)))
+  Layer.merge(defaultRepository(client), SqlAccessTokenStore.layer().pipe(Layer.provide(client)))
 
 sessionsSuite("Sessions on memory", memory)
 sessionsSuite("Sessions on SQLite", sqlStorage(SqliteClient.layer({ filename: ":memory:" })))
@@ -36,7 +30,7 @@ const fastApiUsers = makeSessionsServer(memory, { requireCurrentPassword: false 
 layer(fastApiUsers.layer, { excludeTestServices: true })("requireCurrentPassword: false", (it) => {
   it.effect("PATCH /users/me changes password and e-mail without current_password (FastAPI Users' behaviour)", () =>
     Effect.gen(function* () {
-      const users = yield* UserManager
+      const users = yield* UserManager.UserManager
       const email = freshEmail()
       yield* Effect.orDie(users.create({ email, password: Redacted.make("correct-horse-battery") }))
       const login = yield* request("/auth/jwt/login", { form: { username: email, password: "correct-horse-battery" } })

@@ -32,7 +32,7 @@ const singleUseOverHttp = (name: string, client: Layer.Layer<SqlClient.SqlClient
 
   /** A registered user; tokens are issued through the manager (the hooks record them). */
   const user = Effect.gen(function* () {
-    const users = yield* UserManager
+    const users = yield* UserManager.UserManager
     return yield* users.create({ email: freshEmail(), password: Redacted.make(password) }).pipe(Effect.orDie)
   })
   const parallel = <A, E, R>(effects: ReadonlyArray<Effect.Effect<A, E, R>>) =>
@@ -41,7 +41,7 @@ const singleUseOverHttp = (name: string, client: Layer.Layer<SqlClient.SqlClient
   layer(server.layer, { excludeTestServices: true })(name, (it) => {
     it.effect("6 parallel POST /auth/reset-password with one token: one 200, five 400 RESET_PASSWORD_BAD_TOKEN", () =>
       Effect.gen(function* () {
-        const users = yield* UserManager
+        const users = yield* UserManager.UserManager
         const created = yield* user
         yield* users.forgotPassword(created).pipe(Effect.orDie)
         const token = lastToken(hooks, "onAfterForgotPassword")
@@ -62,7 +62,7 @@ const singleUseOverHttp = (name: string, client: Layer.Layer<SqlClient.SqlClient
 
     it.effect("6 parallel POST /auth/verify with one token: one 200, five 400 VERIFY_USER_ALREADY_VERIFIED", () =>
       Effect.gen(function* () {
-        const users = yield* UserManager
+        const users = yield* UserManager.UserManager
         const created = yield* user
         yield* users.requestVerify(created).pipe(Effect.orDie)
         const token = lastToken(hooks, "onAfterRequestVerify")

@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Redacted, Schema } from "effect"
-import { UserModel, UserSchemas } from "effect-users"
+import { UserModel } from "effect-users"
+import { UserSchemas } from "effect-users/http"
 
 const Knight = UserModel.make({
   id: Schema.Int,

@@ -7,7 +7,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, layer } from "@effect/vitest"
 import { Cause, Duration, Effect, Exit, Layer, Option, Redacted } from "effect"
-import { Failures } from "effect-users"
+import { Failures } from "effect-users/http"
 import { PgStorage } from "effect-users/pg"
 import * as PgCluster from "../utils/PgCluster.js"
 

@@ -4,7 +4,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Option, Redacted } from "effect"
-import { Redis } from "../../src/redis.js"
+import { Redis } from "effect-users/redis"
 import { freePort } from "../utils/LocalServer.js"
 import { client, describeRedis } from "../utils/RedisTest.js"
 

@@ -5,10 +5,9 @@
  */
 import { assert, describe, layer } from "@effect/vitest"
 import { Effect, Layer, Option, Redacted } from "effect"
-import { UserRepository } from "effect-users"
+import { AccessTokenStore, UserRepository } from "effect-users"
+import { Redis, RedisAccessTokenStore } from "effect-users/redis"
 import { Redis as IORedis } from "ioredis"
-import { AccessTokenStore } from "../../src/index.js"
-import { Redis, RedisAccessTokenStore } from "../../src/redis.js"
 import { accessTokenStoreSuite } from "../suites/AccessTokenStoreSuite.js"
 import { canRunServer, client, describeRedis, freshPrefix, RedisServer, serverLayer } from "../utils/RedisTest.js"
 
@@ -19,11 +18,11 @@ describeRedis("RedisAccessTokenStore", () => {
   const prefix = freshPrefix("tokens")
   accessTokenStoreSuite(
     "conformance",
-    Layer.merge(RedisAccessTokenStore.layerWith({ prefix }).pipe(Layer.provide(client)), UserRepository.layerMemory)
+    Layer.merge(RedisAccessTokenStore.layer({ prefix }).pipe(Layer.provide(client)), UserRepository.layerMemory)
   )
 
   const storeWith = (options: RedisAccessTokenStore.Options) =>
-    RedisAccessTokenStore.layerWith({ prefix, ...options }).pipe(Layer.provideMerge(client))
+    RedisAccessTokenStore.layer({ prefix, ...options }).pipe(Layer.provideMerge(client))
 
   layer(storeWith({ lifetime: "1 hour" }), { excludeTestServices: true })("keys", (it) => {
     it.effect("a token is a hash under its digest expiring after the lifetime, indexed in its user's sorted set", () =>
@@ -117,7 +116,7 @@ describeRedis("RedisAccessTokenStore", () => {
 describe.skipIf(!canRunServer)("RedisAccessTokenStore on a server of its own", () => {
   const store = Layer.unwrapEffect(
     Effect.map(RedisServer, (server) =>
-      RedisAccessTokenStore.layer.pipe(Layer.provideMerge(Redis.layer({ url: Redacted.make(server.url) })))
+      RedisAccessTokenStore.layer().pipe(Layer.provideMerge(Redis.layer({ url: Redacted.make(server.url) })))
     )
   )
   layer(store.pipe(Layer.provideMerge(serverLayer)), { excludeTestServices: true })("commands", (it) => {

@@ -8,8 +8,8 @@ import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, describe, layer, vi } from "@effect/vitest"
 import { Duration, Effect, Exit, Layer, Logger, Redacted } from "effect"
 import { Throttle } from "effect-users"
+import { Redis, RedisAccessTokenStore, RedisThrottle } from "effect-users/redis"
 import { Redis as IORedis } from "ioredis"
-import { Redis, RedisAccessTokenStore, RedisThrottle } from "../../src/redis.js"
 import { type Reply, request } from "../utils/HttpTest.js"
 import { makeOpsServer, pollUntil } from "../utils/OpsServer.js"
 import { canRunServer, RedisServer, serverLayer } from "../utils/RedisTest.js"
@@ -35,7 +35,7 @@ const cookieOf = (reply: Reply) => {
 describe.skipIf(!canRunServer)("outage: Redis stopped and restarted under a running server", () => {
   const tokens = Layer.unwrapEffect(
     Effect.map(RedisServer, (server) =>
-      RedisAccessTokenStore.layerWith({ prefix: "outage:" }).pipe(
+      RedisAccessTokenStore.layer({ prefix: "outage:" }).pipe(
         Layer.provide(Redis.layer({ url: Redacted.make(server.url), commandTimeout: "2 seconds" }))
       )
     )

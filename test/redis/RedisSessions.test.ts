@@ -8,7 +8,7 @@ import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, layer } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { UserRepository } from "effect-users"
-import { RedisAccessTokenStore } from "../../src/redis.js"
+import { RedisAccessTokenStore } from "effect-users/redis"
 import { sessionsSuite } from "../suites/SessionsSuite.js"
 import { type Reply, request } from "../utils/HttpTest.js"
 import { makeOpsServer } from "../utils/OpsServer.js"
@@ -23,13 +23,13 @@ describeRedis("the sessions suite on the Redis store", () => {
   const prefix = freshPrefix("sessions-suite")
   sessionsSuite(
     "Sessions on Redis",
-    Layer.merge(UserRepository.layerMemory, RedisAccessTokenStore.layerWith({ prefix }).pipe(Layer.provide(client)))
+    Layer.merge(UserRepository.layerMemory, RedisAccessTokenStore.layer({ prefix }).pipe(Layer.provide(client)))
   )
 })
 
 describeRedis("sessions on the Redis store, over HTTP", () => {
   const prefix = freshPrefix("sessions")
-  const tokens = RedisAccessTokenStore.layerWith({ prefix }).pipe(Layer.provide(client))
+  const tokens = RedisAccessTokenStore.layer({ prefix }).pipe(Layer.provide(client))
   const server = makeOpsServer(SqliteClient.layer({ filename: ":memory:" }), { tokenStore: tokens })
 
   layer(server.layer, { excludeTestServices: true })("HTTP", (it) => {

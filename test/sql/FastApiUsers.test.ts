@@ -2,7 +2,8 @@ import { readFileSync } from "node:fs"
 import { assert, layer } from "@effect/vitest"
 import * as argon2 from "@node-rs/argon2"
 import { Effect, Layer, Option, Redacted } from "effect"
-import { emailKey, Migrations, SqlUserRepository, UserManager, UserRepository } from "effect-users"
+import { User, UserManager, UserRepository } from "effect-users"
+import { Migrations, SqlUserRepository } from "effect-users/sql"
 import { beforeAll } from "vitest"
 import { describePg, freshDatabase } from "../utils/PgTest.js"
 import { testConfig } from "../utils/TestUsers.js"
@@ -23,7 +24,7 @@ describePg("A FastAPI Users database on PostgreSQL (test/fixtures/fastapi-users.
   })
   const userRow = async (email: string) => (await db.query(`SELECT * FROM "user" WHERE email = $1`, [email]))[0]
 
-  const repository = SqlUserRepository.layer.pipe(Layer.provide(db.client))
+  const repository = SqlUserRepository.layer().pipe(Layer.provide(db.client))
   const manager = UserManager.layer.pipe(Layer.provide(Layer.merge(repository, testConfig())))
 
   layer(Layer.mergeAll(manager, repository, db.client), { excludeTestServices: true })("effect-users on it", (it) => {
@@ -49,7 +50,7 @@ describePg("A FastAPI Users database on PostgreSQL (test/fixtures/fastapi-users.
         }
         assert.deepStrictEqual(
           after.users.map((row) => row.email_key),
-          before.users.map((row) => emailKey(row.email))
+          before.users.map((row) => User.emailKey(row.email))
         )
         assert.deepStrictEqual({ ...after, users: [], tokens: [] }, { ...before, users: [], tokens: [] })
         const indexes = yield* Effect.promise(() =>
@@ -88,7 +89,7 @@ describePg("A FastAPI Users database on PostgreSQL (test/fixtures/fastapi-users.
 
     it.effect("the repository reads FastAPI Users' rows and OAuth accounts", () =>
       Effect.gen(function* () {
-        const repository = yield* UserRepository
+        const repository = yield* UserRepository.UserRepository
         const morgan = Option.getOrThrow(yield* repository.getByEmail("morgan.lefay@avalon.bt"))
         assert.deepStrictEqual(
           { ...morgan, hashedPassword: "" },
@@ -119,7 +120,7 @@ describePg("A FastAPI Users database on PostgreSQL (test/fixtures/fastapi-users.
 
     it.effect("a wrong password fails and changes nothing", () =>
       Effect.gen(function* () {
-        const users = yield* UserManager
+        const users = yield* UserManager.UserManager
         const before = yield* Effect.promise(snapshot)
         const error = yield* Effect.flip(
           users.authenticate({ username: "merlin@avalon.bt", password: Redacted.make("excalibur-argon2") })
@@ -131,7 +132,7 @@ describePg("A FastAPI Users database on PostgreSQL (test/fixtures/fastapi-users.
 
     it.effect("argon2id (m=65536,t=3,p=4) and bcrypt users log in, are re-hashed, and keep every other column", () =>
       Effect.gen(function* () {
-        const users = yield* UserManager
+        const users = yield* UserManager.UserManager
         const before = yield* Effect.promise(snapshot)
         const logins = [
           { stored: "Morgan.LeFay@Avalon.bt", typed: "MORGAN.LEFAY@avalon.bt", password: "excalibur-argon2" },
@@ -161,7 +162,7 @@ describePg("A FastAPI Users database on PostgreSQL (test/fixtures/fastapi-users.
 
     it.effect("a user FastAPI Users itself writes after the migrations (no email_key) is found and logs in", () =>
       Effect.gen(function* () {
-        const users = yield* UserManager
+        const users = yield* UserManager.UserManager
         const morgan = yield* Effect.promise(() => userRow("Morgan.LeFay@Avalon.bt"))
         // FastAPI Users knows nothing of email_key: its INSERT leaves it NULL.
         yield* Effect.promise(() =>

@@ -2,7 +2,8 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, type Layer, Option } from "effect"
-import { emailKey, Migrations, SqlUserRepository, UserRepository } from "effect-users"
+import { User, UserRepository } from "effect-users"
+import { Migrations, SqlUserRepository } from "effect-users/sql"
 import { describePg, freshDatabase } from "../utils/PgTest.js"
 
 let counter = 0
@@ -79,7 +80,10 @@ const migrationSpec = (name: string, client: () => Layer.Layer<SqlClient.SqlClie
         yield* Migrations.run(tables)
         assert.includeMembers(yield* tablesOf, [tables.oauthAccountTable, tables.accessTokenTable])
         const { table: _, oauthStateTable: _state, ...repositoryTables } = tables
-        const repository = yield* Effect.provide(UserRepository, SqlUserRepository.layerWith(repositoryTables))
+        const repository = yield* Effect.provide(
+          UserRepository.UserRepository,
+          SqlUserRepository.layer(repositoryTables)
+        )
         const kay = yield* repository.getByEmail("kay@camelot.bt")
         assert.deepStrictEqual(
           kay.pipe(Option.map((user) => [user.email, user.isActive, user.isVerified])),
@@ -205,8 +209,11 @@ const migrationSpec = (name: string, client: () => Layer.Layer<SqlClient.SqlClie
           email_key: string
         }>`SELECT email, email_key FROM ${sql(tables.userTable)}`
         assert.strictEqual(rows.length, 3)
-        for (const row of rows) assert.strictEqual(row.email_key, emailKey(row.email))
-        const repository = yield* Effect.provide(UserRepository, SqlUserRepository.layerWith(repositoryTables))
+        for (const row of rows) assert.strictEqual(row.email_key, User.emailKey(row.email))
+        const repository = yield* Effect.provide(
+          UserRepository.UserRepository,
+          SqlUserRepository.layer(repositoryTables)
+        )
         assert.strictEqual(Option.getOrThrow(yield* repository.getByEmail("gauss@GÖTTINGEN.DE")).email, emails[0])
         assert.strictEqual(Option.getOrThrow(yield* repository.getByEmail("E\u0301MILE@zola.fr")).email, emails[3])
         // The unique index on email_key settles what lower(email) cannot.
@@ -264,7 +271,10 @@ const migrationSpec = (name: string, client: () => Layer.Layer<SqlClient.SqlClie
             ["lancelot@camelot.bt", "lancelot@camelot.bt"]
           ]
         )
-        const repository = yield* Effect.provide(UserRepository, SqlUserRepository.layerWith(repositoryTables))
+        const repository = yield* Effect.provide(
+          UserRepository.UserRepository,
+          SqlUserRepository.layer(repositoryTables)
+        )
         assert.strictEqual(
           Option.getOrThrow(yield* repository.getByEmail("KAY@STRASSE.DE")).email,
           "kay@ｓｔｒａｓｓｅ.de"

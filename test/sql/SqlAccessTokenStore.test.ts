@@ -6,13 +6,13 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, layer } from "@effect/vitest"
 import { Effect, Layer } from "effect"
-import { SqlAccessTokenStore } from "effect-users"
+import { SqlAccessTokenStore } from "effect-users/sql"
 import { accessTokenStoreSuite } from "../suites/AccessTokenStoreSuite.js"
 import { describePg, freshDatabase } from "../utils/PgTest.js"
 import { defaultRepository } from "../utils/SqlTest.js"
 
 const storage = (client: Layer.Layer<SqlClient.SqlClient, unknown>) =>
-  Layer.merge(SqlAccessTokenStore.layer.pipe(Layer.provide(client)), defaultRepository(client))
+  Layer.merge(SqlAccessTokenStore.layer().pipe(Layer.provide(client)), defaultRepository(client))
 
 accessTokenStoreSuite("SqlAccessTokenStore on SQLite", storage(SqliteClient.layer({ filename: ":memory:" })))
 

@@ -6,14 +6,15 @@ import type * as SqlClient from "@effect/sql/SqlClient"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, layer } from "@effect/vitest"
 import { Effect, Layer, Option } from "effect"
-import { RefreshTokenStore, SqlRefreshTokenStore, UserRepository } from "effect-users"
+import { RefreshTokenStore, UserRepository } from "effect-users"
+import { SqlRefreshTokenStore } from "effect-users/sql"
 import { refreshTokenStoreSuite } from "../suites/RefreshTokenStoreSuite.js"
 import { newUser } from "../suites/UserRepositorySuite.js"
 import { describePg, freshDatabase } from "../utils/PgTest.js"
 import { defaultRepository } from "../utils/SqlTest.js"
 
 const storage = (client: Layer.Layer<SqlClient.SqlClient, unknown>) =>
-  Layer.merge(SqlRefreshTokenStore.layer.pipe(Layer.provide(client)), defaultRepository(client))
+  Layer.merge(SqlRefreshTokenStore.layer().pipe(Layer.provide(client)), defaultRepository(client))
 
 refreshTokenStoreSuite("SqlRefreshTokenStore on SQLite", storage(SqliteClient.layer({ filename: ":memory:" })))
 
@@ -24,7 +25,7 @@ describePg("SqlRefreshTokenStore on PostgreSQL", () => {
   layer(storage(client))("PostgreSQL cascade", (it) => {
     it.effect("deleting a user ends their families and tokens", () =>
       Effect.gen(function* () {
-        const users = yield* UserRepository
+        const users = yield* UserRepository.UserRepository
         const tokens = yield* RefreshTokenStore.RefreshTokenStore
         const user = yield* users.create(newUser())
         const token = crypto.randomUUID()

@@ -2,7 +2,8 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, describe, layer } from "@effect/vitest"
 import { Cause, Effect, Exit, Layer, Option, Redacted, String as Str } from "effect"
-import { Migrations, SqlUserRepository, UserRepository } from "effect-users"
+import { UserRepository } from "effect-users"
+import { Migrations, SqlUserRepository } from "effect-users/sql"
 import { singleUseManagerSuite, singleUseRepositorySuite } from "../suites/SingleUseSuite.js"
 import { userManagerSuite } from "../suites/UserManagerSuite.js"
 import { newUser, userRepositorySuite } from "../suites/UserRepositorySuite.js"
@@ -25,7 +26,7 @@ const coalescedReadsSuite = (name: string, client: Layer.Layer<SqlClient.SqlClie
   layer(Layer.merge(repository, client), { excludeTestServices: true })(name, (it) => {
     it.effect("concurrent reads by ID share one query; each caller gets its own user, a missing ID none", () =>
       Effect.gen(function* () {
-        const repository = yield* UserRepository
+        const repository = yield* UserRepository.UserRepository
         const users = yield* Effect.forEach([1, 2, 3, 4, 5], () => repository.create(newUser()))
         const missing = crypto.randomUUID()
         log.recorded.length = 0
@@ -46,7 +47,7 @@ const coalescedReadsSuite = (name: string, client: Layer.Layer<SqlClient.SqlClie
 
     it.effect("a read by ID inside a transaction runs on the transaction's connection", () =>
       Effect.gen(function* () {
-        const repository = yield* UserRepository
+        const repository = yield* UserRepository.UserRepository
         const sql = yield* SqlClient.SqlClient
         const user = yield* repository.create(newUser())
         const found = yield* sql.withTransaction(
@@ -63,7 +64,7 @@ const coalescedReadsSuite = (name: string, client: Layer.Layer<SqlClient.SqlClie
 /** `oauthTokenSecret`: provider tokens are encrypted in their columns, read back in clear, old rows still read. */
 const tokenEncryptionSuite = (name: string, client: Layer.Layer<SqlClient.SqlClient, unknown>) => {
   const tokenSecret = Redacted.make("oauth-token-secret-oauth-token-secret")
-  const encrypted = SqlUserRepository.layerWith({ oauthTokenSecret: tokenSecret }).pipe(
+  const encrypted = SqlUserRepository.layer({ oauthTokenSecret: tokenSecret }).pipe(
     Layer.provide(Migrations.layer()),
     Layer.provideMerge(client),
     Layer.orDie
@@ -71,7 +72,7 @@ const tokenEncryptionSuite = (name: string, client: Layer.Layer<SqlClient.SqlCli
   layer(encrypted, { excludeTestServices: true })(name, (it) => {
     it.effect("tokens are stored encrypted and read in clear; tokens stored in clear before still read", () =>
       Effect.gen(function* () {
-        const repository = yield* UserRepository
+        const repository = yield* UserRepository.UserRepository
         const sql = yield* SqlClient.SqlClient
         const details = {
           ...oauth,
@@ -103,7 +104,7 @@ const tokenEncryptionSuite = (name: string, client: Layer.Layer<SqlClient.SqlCli
     it.effect("a secret under 32 bytes is refused when the repository is built", () =>
       Effect.gen(function* () {
         const exit = yield* Effect.exit(
-          Layer.build(SqlUserRepository.layerWith({ oauthTokenSecret: Redacted.make("too-short") })).pipe(Effect.scoped)
+          Layer.build(SqlUserRepository.layer({ oauthTokenSecret: Redacted.make("too-short") })).pipe(Effect.scoped)
         )
         assert.isTrue(Exit.isFailure(exit) && Cause.pretty(exit.cause).includes("oauthTokenSecret"))
       })
@@ -124,7 +125,7 @@ describe("SQLite", () => {
 
   const uncoalesced = recordingTracer()
   layer(
-    SqlUserRepository.layerWith({ coalesceReads: false }).pipe(
+    SqlUserRepository.layer({ coalesceReads: false }).pipe(
       Layer.provide(Migrations.layer()),
       Layer.provide(sqlite()),
       Layer.provide(Layer.setTracer(uncoalesced.tracer)),
@@ -134,7 +135,7 @@ describe("SQLite", () => {
   )("SQLite: coalesceReads: false", (it) => {
     it.effect("each read by ID runs its own query", () =>
       Effect.gen(function* () {
-        const repository = yield* UserRepository
+        const repository = yield* UserRepository.UserRepository
         const users = yield* Effect.forEach([1, 2, 3], () => repository.create(newUser()))
         uncoalesced.recorded.length = 0
         const found = yield* Effect.forEach(users, (user) => repository.get(user.id), { concurrency: "unbounded" })
@@ -150,7 +151,7 @@ describe("SQLite", () => {
   layer(Layer.merge(defaultRepository(client), client), { excludeTestServices: true })("SQLite storage", (it) => {
     it.effect("stores FastAPI Users' snake_case columns with booleans as 0/1", () =>
       Effect.gen(function* () {
-        const repository = yield* UserRepository
+        const repository = yield* UserRepository.UserRepository
         const sql = yield* SqlClient.SqlClient
         const user = yield* repository.create({ ...newUser(), isVerified: true })
         const [row] = yield* sql`SELECT * FROM "user" WHERE id = ${user.id}`
@@ -170,7 +171,7 @@ describe("SQLite", () => {
 
     it.effect("list and count find rows without email_key (written by FastAPI Users) by lower(email)", () =>
       Effect.gen(function* () {
-        const repository = yield* UserRepository
+        const repository = yield* UserRepository.UserRepository
         const sql = yield* SqlClient.SqlClient
         const tag = `legacy${crypto.randomUUID().slice(0, 8)}`
         const user = newUser(`${tag}.Lamorak@camelot.bt`)
@@ -184,7 +185,7 @@ describe("SQLite", () => {
 
     it.effect("delete removes the user's rows in oauth_account", () =>
       Effect.gen(function* () {
-        const repository = yield* UserRepository
+        const repository = yield* UserRepository.UserRepository
         const sql = yield* SqlClient.SqlClient
         const user = yield* repository.createWithOAuthAccount(newUser(), { ...oauth, accountId: "sqlite-delete" })
         yield* repository.delete(user)
@@ -203,7 +204,7 @@ describe("SQLite", () => {
   layer(defaultRepository(transforming), { excludeTestServices: true })("SQLite client with name transforms", (it) => {
     it.effect("reads and writes the same columns", () =>
       Effect.gen(function* () {
-        const repository = yield* UserRepository
+        const repository = yield* UserRepository.UserRepository
         const user = yield* repository.create(newUser())
         assert.deepStrictEqual(yield* repository.getByEmail(user.email.toUpperCase()), Option.some(user))
       })
@@ -229,7 +230,7 @@ describePg("PostgreSQL", () => {
     (it) => {
       it.effect("getByEmail uses the unique indexes on email_key and lower(email), never a scan", () =>
         Effect.gen(function* () {
-          const repository = yield* UserRepository
+          const repository = yield* UserRepository.UserRepository
           const sql = yield* SqlClient.SqlClient
           yield* sql`INSERT INTO "user" (id, email, hashed_password, is_active, is_superuser, is_verified)
             SELECT gen_random_uuid(), 'filler' || i || '@camelot.bt', 'x', true, false, false
@@ -256,7 +257,7 @@ describePg("PostgreSQL", () => {
 
       it.effect("deleting a user removes its OAuth accounts and access tokens", () =>
         Effect.gen(function* () {
-          const repository = yield* UserRepository
+          const repository = yield* UserRepository.UserRepository
           const sql = yield* SqlClient.SqlClient
           const user = yield* repository.createWithOAuthAccount(newUser(), { ...oauth, accountId: "pg-delete" })
           yield* sql`INSERT INTO accesstoken (token, user_id) VALUES (${"t".repeat(43)}, ${user.id})`
@@ -268,7 +269,7 @@ describePg("PostgreSQL", () => {
 
       it.effect("createWithOAuthAccount rolls the user back when the account cannot be stored", () =>
         Effect.gen(function* () {
-          const repository = yield* UserRepository
+          const repository = yield* UserRepository.UserRepository
           const input = newUser()
           // PostgreSQL cannot store a NUL character: it rejects this token after the user row was inserted.
           const exit = yield* Effect.exit(
@@ -282,7 +283,7 @@ describePg("PostgreSQL", () => {
 
       it.effect("works through SqlUserRepository.layer", () =>
         Effect.gen(function* () {
-          const repository = yield* Effect.provide(UserRepository, SqlUserRepository.layer)
+          const repository = yield* Effect.provide(UserRepository.UserRepository, SqlUserRepository.layer())
           const user = yield* repository.create(newUser())
           assert.deepStrictEqual(yield* repository.get(user.id), Option.some(user))
         })

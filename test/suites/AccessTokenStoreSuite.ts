@@ -11,10 +11,10 @@ const at = (iso: string) => new Date(iso)
 
 export const accessTokenStoreSuite = (
   name: string,
-  storage: Layer.Layer<AccessTokenStore.AccessTokenStore | UserRepository, unknown>
+  storage: Layer.Layer<AccessTokenStore.AccessTokenStore | UserRepository.UserRepository, unknown>
 ) =>
   layer(storage)(name, (it) => {
-    const someone = Effect.flatMap(UserRepository, (users) => users.create(newUser())).pipe(
+    const someone = Effect.flatMap(UserRepository.UserRepository, (users) => users.create(newUser())).pipe(
       Effect.map((user) => String(user.id))
     )
     const digest = () => crypto.randomUUID().replaceAll("-", "")

@@ -46,7 +46,7 @@ export const httpSuite = (name: string, client: Layer.Layer<SqlClient.SqlClient,
   /** A registered user, with its ID and a bearer token. */
   const user = (flags: { isSuperuser?: boolean; isVerified?: boolean; isActive?: boolean } = {}) =>
     Effect.gen(function* () {
-      const users = yield* UserManager
+      const users = yield* UserManager.UserManager
       const email = freshEmail()
       const created = yield* users.create({ email, password: Redacted.make(password), ...flags }).pipe(Effect.orDie)
       const token = flags.isActive === false ? "" : yield* bearer(email)
@@ -183,7 +183,7 @@ export const httpSuite = (name: string, client: Layer.Layer<SqlClient.SqlClient,
     it.effect("GET /users/me: 401 once the user is deactivated", () =>
       Effect.gen(function* () {
         const { id, token } = yield* user()
-        const users = yield* UserManager
+        const users = yield* UserManager.UserManager
         yield* users.update(yield* users.get(id).pipe(Effect.orDie), { isActive: false }).pipe(Effect.orDie)
         const reply = yield* request("/users/me", { headers: auth(token) })
         assert.deepStrictEqual([reply.status, reply.body], [401, unauthorized])
@@ -326,7 +326,7 @@ export const httpSuite = (name: string, client: Layer.Layer<SqlClient.SqlClient,
             recorder.named("onAfterForgotPassword").map((call) => (call.args[0] as { email: string }).email),
             [active.email]
           )
-          const users = yield* UserManager
+          const users = yield* UserManager.UserManager
           yield* users.update(yield* users.get(active.id).pipe(Effect.orDie), { isActive: false }).pipe(Effect.orDie)
           const reset = yield* request("/auth/reset-password", { json: { token, password: "a-brand-new-password" } })
           assert.deepStrictEqual([reset.status, reset.body], [400, { detail: "RESET_PASSWORD_BAD_TOKEN" }])

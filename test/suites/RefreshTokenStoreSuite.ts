@@ -12,10 +12,10 @@ const digest = () => crypto.randomUUID().replaceAll("-", "")
 
 export const refreshTokenStoreSuite = (
   name: string,
-  storage: Layer.Layer<RefreshTokenStore.RefreshTokenStore | UserRepository, unknown>
+  storage: Layer.Layer<RefreshTokenStore.RefreshTokenStore | UserRepository.UserRepository, unknown>
 ) =>
   layer(storage)(name, (it) => {
-    const someone = Effect.flatMap(UserRepository, (users) => users.create(newUser())).pipe(
+    const someone = Effect.flatMap(UserRepository.UserRepository, (users) => users.create(newUser())).pipe(
       Effect.map((user) => String(user.id))
     )
     const family = (userId: string, overrides: Partial<RefreshTokenStore.Family> = {}): RefreshTokenStore.Family => ({

@@ -10,14 +10,13 @@ import { assert, layer } from "@effect/vitest"
 import { Effect, Layer, Redacted } from "effect"
 import {
   AccessTokenStore,
-  AuthBackend,
   AuthStrategy,
   PasswordHasher,
   Throttle,
   UserManager,
-  type UserRepository,
-  UsersApi
+  type UserRepository
 } from "effect-users"
+import { AuthBackend, UsersApi } from "effect-users/http"
 import { request } from "../utils/HttpTest.js"
 import { signJwt } from "../utils/Jwt.js"
 import { freshEmail, makeFakeHasher, recordingHooks, testConfig } from "../utils/TestUsers.js"
@@ -27,7 +26,7 @@ const password = "correct-horse-battery"
 
 /** A server with a bearer JWT backend and a cookie database backend over the storage given. */
 export const makeSessionsServer = (
-  storage: Layer.Layer<UserRepository | AccessTokenStore.AccessTokenStore, unknown>,
+  storage: Layer.Layer<UserRepository.UserRepository | AccessTokenStore.AccessTokenStore, unknown>,
   options: { readonly requireCurrentPassword?: boolean } = {}
 ) => {
   const hooks = recordingHooks()
@@ -60,7 +59,7 @@ export const cookie = (value: string) => ({ cookie: `fastapiusersauth=${value}` 
 
 export const sessionsSuite = (
   name: string,
-  storage: Layer.Layer<UserRepository | AccessTokenStore.AccessTokenStore, unknown>
+  storage: Layer.Layer<UserRepository.UserRepository | AccessTokenStore.AccessTokenStore, unknown>
 ) => {
   const server = makeSessionsServer(storage)
 
@@ -80,7 +79,7 @@ export const sessionsSuite = (
   /** A user with two JWTs and two cookies. */
   const someone = (flags: { readonly isSuperuser?: boolean } = {}) =>
     Effect.gen(function* () {
-      const users = yield* UserManager
+      const users = yield* UserManager.UserManager
       const email = freshEmail("session")
       const user = yield* Effect.orDie(users.create({ email, password: Redacted.make(password), ...flags }))
       const jwts = [yield* jwtLogin(email), yield* jwtLogin(email)] as const
@@ -106,7 +105,7 @@ export const sessionsSuite = (
     it.effect("a password reset ends every JWT and cookie session of the user, and no one else's", () =>
       Effect.gen(function* () {
         const [victim, bystander] = [yield* someone(), yield* someone()]
-        const users = yield* UserManager
+        const users = yield* UserManager.UserManager
         const before = server.hooks.named("onAfterForgotPassword").length
         yield* Effect.orDie(users.forgotPassword(victim.user))
         const token = server.hooks.named("onAfterForgotPassword")[before]!.args[1] as string

@@ -5,15 +5,7 @@
  */
 import { assert, describe, layer } from "@effect/vitest"
 import { Cause, Effect, Exit, type Layer, Option, Redacted } from "effect"
-import {
-  emailKey,
-  makeJwt,
-  PasswordHasher,
-  sameMailbox,
-  type UserManagerService,
-  UserRepository,
-  type UserRepositoryService
-} from "effect-users"
+import { PasswordHasher, TokenCodec, User, type UserManager, UserRepository } from "effect-users"
 import { freshEmail, type Harness, harness, makeFakeHasher, password, resetSecret } from "../utils/TestUsers.js"
 import { newUser } from "./UserRepositorySuite.js"
 
@@ -52,11 +44,11 @@ const yielding = <S extends object>(service: S): S =>
  */
 const interleaving = Effect.gen(function* () {
   // biome-ignore lint/suspicious/noExplicitAny: a test helper over every user model or an untyped JSON reply
-  const repository: UserRepositoryService<any> = yield* UserRepository
+  const repository: UserRepository.UserRepositoryService<any> = yield* UserRepository.UserRepository
   const hasher = makeFakeHasher().service
   const { hash, verify } = yielding({ hash: hasher.hash, verify: hasher.verify })
   return yield* harness({ extra: PasswordHasher.layer({ ...hasher, hash, verify }) }).pipe(
-    Effect.provideService(UserRepository, yielding(repository))
+    Effect.provideService(UserRepository.UserRepository, yielding(repository))
   )
 })
 
@@ -85,11 +77,14 @@ const requestVerifyToken = (h: Harness, user: unknown) =>
   })
 
 // biome-ignore lint/suspicious/noExplicitAny: a test helper over every user model or an untyped JSON reply
-const register = (users: UserManagerService<any>, email = freshEmail()) =>
+const register = (users: UserManager.UserManagerService<any>, email = freshEmail()) =>
   users.create({ email, password: password("correct horse battery") })
 
 /** The repository rules: the e-mail key and the conditional update. */
-export const singleUseRepositorySuite = (name: string, repository: Layer.Layer<UserRepository, unknown>) =>
+export const singleUseRepositorySuite = (
+  name: string,
+  repository: Layer.Layer<UserRepository.UserRepository, unknown>
+) =>
   layer(repository, { excludeTestServices: true })(`${name}: e-mail keys and conditional updates`, (it) => {
     it.effect("emailKey: NFC and full Unicode case folding (É/é, ß/SS/ẞ, ς/σ/Σ, ﬁ/FI), trimmed", () =>
       Effect.sync(() => {
@@ -102,9 +97,9 @@ export const singleUseRepositorySuite = (name: string, repository: Layer.Layer<U
           ["ﬁne@paris.fr", "FINE@paris.fr"],
           [" king@camelot.bt ", "KING@CAMELOT.BT"]
         ]) {
-          assert.strictEqual(emailKey(a!), emailKey(b!), `${a} / ${b}`)
+          assert.strictEqual(User.emailKey(a!), User.emailKey(b!), `${a} / ${b}`)
         }
-        assert.notStrictEqual(emailKey("emile@zola.fr"), emailKey("émile@zola.fr"))
+        assert.notStrictEqual(User.emailKey("emile@zola.fr"), User.emailKey("émile@zola.fr"))
       })
     )
 
@@ -116,41 +111,41 @@ export const singleUseRepositorySuite = (name: string, repository: Layer.Layer<U
           ["kay@ｃａｍｅｌｏｔ.bt", "kay@camelot.bt"],
           ["kay@camelot.bt.", "kay@camelot.bt"]
         ]) {
-          assert.strictEqual(emailKey(a!), emailKey(b!), `${a} / ${b}`)
+          assert.strictEqual(User.emailKey(a!), User.emailKey(b!), `${a} / ${b}`)
         }
         for (const [a, b] of [
           ["kay@straße.de", "kay@strasse.de"],
           ["kay@ελλας.gr", "kay@ελλασ.gr"]
         ]) {
-          assert.notStrictEqual(emailKey(a!), emailKey(b!), `${a} / ${b}`)
+          assert.notStrictEqual(User.emailKey(a!), User.emailKey(b!), `${a} / ${b}`)
         }
         // Not a DNS name (an address literal, a number): folded like the local part, never a parse error.
-        assert.strictEqual(emailKey("kay@[192.0.2.1]"), emailKey("KAY@[192.0.2.1]"))
-        assert.strictEqual(emailKey("kay@1.2.3"), "kay@1.2.3")
+        assert.strictEqual(User.emailKey("kay@[192.0.2.1]"), User.emailKey("KAY@[192.0.2.1]"))
+        assert.strictEqual(User.emailKey("kay@1.2.3"), "kay@1.2.3")
         // A name too long for DNS is no DNS name either: never folded into a real one (ß beside ss).
         const long = "a".repeat(244)
-        assert.notStrictEqual(emailKey(`kay@${long}straße.de`), emailKey(`kay@${long}strasse.de`))
+        assert.notStrictEqual(User.emailKey(`kay@${long}straße.de`), User.emailKey(`kay@${long}strasse.de`))
         // Characters the URL parser drops (tab, newline, trailing controls) never vanish from a key.
         for (const odd of ["kay@came\tlot.bt", "kay@camelot.bt\u0000", "kay@came\nlot.bt"]) {
-          assert.notStrictEqual(emailKey(odd), emailKey("kay@camelot.bt"), JSON.stringify(odd))
+          assert.notStrictEqual(User.emailKey(odd), User.emailKey("kay@camelot.bt"), JSON.stringify(odd))
         }
       })
     )
 
     it.effect("sameMailbox: one domain by DNS name, one local part but for letter case; no folding", () =>
       Effect.sync(() => {
-        assert.isTrue(sameMailbox("Kay@Camelot.BT", "kay@camelot.bt"))
-        assert.isTrue(sameMailbox("Gauß@Göttingen.de", "gauß@xn--gttingen-n4a.de"))
-        assert.isTrue(sameMailbox("E\u0301mile@zola.fr", "émile@zola.fr"))
-        assert.isFalse(sameMailbox("gauß@göttingen.de", "GAUSS@göttingen.de"))
-        assert.isFalse(sameMailbox("kay@straße.de", "kay@strasse.de"))
-        assert.isFalse(sameMailbox("kay", "kay"))
+        assert.isTrue(User.sameMailbox("Kay@Camelot.BT", "kay@camelot.bt"))
+        assert.isTrue(User.sameMailbox("Gauß@Göttingen.de", "gauß@xn--gttingen-n4a.de"))
+        assert.isTrue(User.sameMailbox("E\u0301mile@zola.fr", "émile@zola.fr"))
+        assert.isFalse(User.sameMailbox("gauß@göttingen.de", "GAUSS@göttingen.de"))
+        assert.isFalse(User.sameMailbox("kay@straße.de", "kay@strasse.de"))
+        assert.isFalse(User.sameMailbox("kay", "kay"))
       })
     )
 
     it.effect("an address in another case (full folding) or Unicode form is the same user", () =>
       Effect.gen(function* () {
-        const repository = yield* UserRepository
+        const repository = yield* UserRepository.UserRepository
         const email = accented()
         const user = yield* repository.create(newUser(email))
         for (const variant of spellings(email)) {
@@ -170,7 +165,7 @@ export const singleUseRepositorySuite = (name: string, repository: Layer.Layer<U
 
     it.effect("concurrent creates in every spelling of one address: one winner", () =>
       Effect.gen(function* () {
-        const repository = yield* UserRepository
+        const repository = yield* UserRepository.UserRepository
         const email = accented()
         const { failures, successes } = yield* race(
           [...spellings(email), ...spellings(email)].map((variant) => repository.create(newUser(variant)))
@@ -182,7 +177,7 @@ export const singleUseRepositorySuite = (name: string, repository: Layer.Layer<U
 
     it.effect("a lookup with a NUL character finds nobody (and is no defect)", () =>
       Effect.gen(function* () {
-        const repository = yield* UserRepository
+        const repository = yield* UserRepository.UserRepository
         const user = yield* repository.create(newUser())
         assert.isTrue(Option.isNone(yield* repository.getByEmail(`${user.email}\u0000`)))
       })
@@ -190,7 +185,7 @@ export const singleUseRepositorySuite = (name: string, repository: Layer.Layer<U
 
     it.effect("updateIf writes only when the stored user matches the expectation", () =>
       Effect.gen(function* () {
-        const repository = yield* UserRepository
+        const repository = yield* UserRepository.UserRepository
         const user = yield* repository.create(newUser())
         const stale = yield* repository.updateIf(user, { isVerified: true }, { hashedPassword: "fake$other" })
         assert.isTrue(Option.isNone(stale))
@@ -217,7 +212,7 @@ export const singleUseRepositorySuite = (name: string, repository: Layer.Layer<U
 
     it.effect("of 6 concurrent updateIf expecting one state, exactly one writes", () =>
       Effect.gen(function* () {
-        const repository = yield* UserRepository
+        const repository = yield* UserRepository.UserRepository
         const user = yield* repository.create(newUser())
         const { successes } = yield* race(
           Array.from({ length: 6 }, (_, i) =>
@@ -232,7 +227,7 @@ export const singleUseRepositorySuite = (name: string, repository: Layer.Layer<U
   })
 
 /** The manager rules, over the repository given. */
-export const singleUseManagerSuite = (name: string, repository: Layer.Layer<UserRepository, unknown>) =>
+export const singleUseManagerSuite = (name: string, repository: Layer.Layer<UserRepository.UserRepository, unknown>) =>
   layer(repository, { excludeTestServices: true })(`${name}: hostile input and concurrency`, (it) => {
     describe("one account per address", () => {
       it.effect("e-mails are stored trimmed and in NFC; every spelling logs in and collides", () =>
@@ -369,7 +364,7 @@ export const singleUseManagerSuite = (name: string, repository: Layer.Layer<User
           const h = yield* harness()
           const user = yield* register(h.users)
           const fingerprint = yield* h.hasher.service.hash(Redacted.make(user.hashedPassword))
-          const token = yield* makeJwt().sign(
+          const token = yield* TokenCodec.makeJwt().sign(
             { sub: user.id, password_fgpt: fingerprint },
             { secret: resetSecret, audience: "effect-users:reset", lifetime: "1 hour" }
           )

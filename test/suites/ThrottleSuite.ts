@@ -5,7 +5,7 @@
 import type { RateLimiter } from "@effect/experimental"
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Duration, Effect, Exit, Fiber, Layer } from "effect"
-import { ServiceUnavailable, Throttle } from "effect-users"
+import { Throttle, UserError } from "effect-users"
 
 const limits: Throttle.AccountLimits = {
   freeAttempts: 3,
@@ -29,7 +29,7 @@ const reservationOf = (result: Throttle.AttemptResult) => {
 
 // Logins under the default policy, with a back-off long enough that no wait ends during a test.
 const loginPolicy = { accounts: { baseDelay: "1 hour", maxDelay: "1 hour" } } as const
-const outage = Effect.die(new ServiceUnavailable({ reason: "storage unavailable", retryAfter: 5 }))
+const outage = Effect.die(new UserError.ServiceUnavailable({ reason: "storage unavailable", retryAfter: 5 }))
 const wrongPassword = Effect.fail("InvalidCredentials")
 
 export const suite = (
@@ -177,7 +177,7 @@ export const suite = (
             const exit = yield* Effect.exit(Throttle.checked(yield* login, outage))
             assert.isTrue(Exit.isFailure(exit) && !Exit.isInterrupted(exit))
           }
-          const unavailable = new ServiceUnavailable({ reason: "hash queue full" })
+          const unavailable = new UserError.ServiceUnavailable({ reason: "hash queue full" })
           yield* Effect.flip(Throttle.checked(yield* login, Effect.fail(unavailable)))
           const started = yield* Deferred.make<void>()
           const hanging = yield* Effect.fork(

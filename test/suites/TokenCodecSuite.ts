@@ -4,13 +4,13 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Clock, Effect, Exit, type Redacted, TestClock } from "effect"
-import { TokenCodec, type TokenCodecService } from "effect-users"
+import { TokenCodec } from "effect-users"
 
 /** A codec under test, and what the suite needs to forge tokens with its own key. */
 export interface CodecSubject {
-  readonly codec: TokenCodecService
+  readonly codec: TokenCodec.TokenCodecService
   /** A codec of the same kind with another key (the same `kid`, when it writes one). */
-  readonly other: TokenCodecService
+  readonly other: TokenCodec.TokenCodecService
   /** The `secret` the sign and verify options carry (the HMAC key; unused by the asymmetric codec). */
   readonly secret: Redacted.Redacted<string>
   /** The header the codec writes. */

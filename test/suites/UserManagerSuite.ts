@@ -3,17 +3,17 @@ import { assert, describe, layer } from "@effect/vitest"
 import { Clock, Effect, Exit, type Layer, Logger, Option, Redacted, TestClock } from "effect"
 import {
   IdParser,
-  InvalidPassword,
-  makeJwt,
   PasswordHasher,
   PasswordValidator,
+  TokenCodec,
+  UserError,
+  type UserManager,
   UserManagerConfig,
-  type UserManagerService,
   UserRepository
 } from "effect-users"
 import { freshEmail, harness, password, resetSecret, testConfig, verifySecret } from "../utils/TestUsers.js"
 
-const codec = makeJwt()
+const codec = TokenCodec.makeJwt()
 const hour = "1 hour"
 const signVerify = (
   claims: Record<string, unknown>,
@@ -50,7 +50,7 @@ const pyJwtToken = (claims: Record<string, unknown>, secret: Redacted.Redacted<s
 /** Registers a user through the manager (unsafe, so flags can be set). */
 const register = (
   // biome-ignore lint/suspicious/noExplicitAny: a test helper over every user model or an untyped JSON reply
-  users: UserManagerService<any>,
+  users: UserManager.UserManagerService<any>,
   fields: { email?: string; password?: string; isActive?: boolean; isVerified?: boolean; isSuperuser?: boolean } = {}
 ) =>
   users.create({
@@ -81,7 +81,7 @@ const forgotPasswordToken = (h: Effect.Effect.Success<ReturnType<typeof harness>
  * The manager's specification, run over any repository layer: the in-memory one and each SQL backend.
  * Tests share the repository, so each uses its own e-mail addresses.
  */
-export const userManagerSuite = (name: string, repository: Layer.Layer<UserRepository, unknown>) =>
+export const userManagerSuite = (name: string, repository: Layer.Layer<UserRepository.UserRepository, unknown>) =>
   layer(repository)(name, (it) => {
     describe("lookups", () => {
       it.effect("get finds a user by ID and fails with UserNotExists for an unknown one", () =>
@@ -648,7 +648,7 @@ export const userManagerSuite = (name: string, repository: Layer.Layer<UserRepos
       it.effect("an outdated hash is replaced on the next successful login, and only then", () =>
         Effect.gen(function* () {
           const h = yield* harness()
-          const repository = yield* UserRepository
+          const repository = yield* UserRepository.UserRepository
           const current = h.hasher.digest(password("correct horse battery"))
           // A hash this hasher reads but considers outdated (say, FastAPI Users' bcrypt).
           const user = yield* repository.create({
@@ -847,7 +847,9 @@ export const userManagerSuite = (name: string, repository: Layer.Layer<UserRepos
       it.effect("PasswordValidator.layer replaces the policy with its rules, checked in order", () =>
         Effect.gen(function* () {
           const needsDigit = (pw: Redacted.Redacted<string>) =>
-            /\d/.test(Redacted.value(pw)) ? Effect.void : Effect.fail(new InvalidPassword({ reason: "needs a digit" }))
+            /\d/.test(Redacted.value(pw))
+              ? Effect.void
+              : Effect.fail(new UserError.InvalidPassword({ reason: "needs a digit" }))
           const { users } = yield* harness({
             extra: PasswordValidator.layer(PasswordValidator.minLength(12), needsDigit)
           })

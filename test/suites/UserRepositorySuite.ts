@@ -1,6 +1,6 @@
 import { assert, describe, layer } from "@effect/vitest"
 import { Cause, Effect, Exit, type Layer, Option, Schema } from "effect"
-import { type OAuthAccount, type UserFilters, UserModel, UserRepository } from "effect-users"
+import { type User, UserModel, UserRepository } from "effect-users"
 import { freshEmail } from "../utils/TestUsers.js"
 
 /** An app's own model: integer IDs assigned by the store and three extra fields. */
@@ -10,7 +10,7 @@ export const CustomModel = UserModel.make({
 })
 export type CustomUser = UserModel.UserOf<typeof CustomModel>
 
-const DefaultRepository = UserRepository
+const DefaultRepository = UserRepository.UserRepository
 const CustomRepository = UserRepository.forModel(CustomModel)
 
 /** A default-model user to store, with its own e-mail. */
@@ -34,7 +34,7 @@ const newCustomUser = (email = freshEmail()) => ({
   newsletter: false
 })
 
-const account = (overrides: Partial<Parameters<UserRepository["Type"]["addOAuthAccount"]>[1]> = {}) => ({
+const account = (overrides: Partial<Parameters<UserRepository.UserRepository["Type"]["addOAuthAccount"]>[1]> = {}) => ({
   oauthName: "google",
   accessToken: "access-1",
   accountId: `acct-${crypto.randomUUID()}`,
@@ -42,7 +42,7 @@ const account = (overrides: Partial<Parameters<UserRepository["Type"]["addOAuthA
   ...overrides
 })
 
-const byName = (accounts: ReadonlyArray<OAuthAccount>) =>
+const byName = (accounts: ReadonlyArray<User.OAuthAccount>) =>
   [...accounts].sort((a, b) => a.oauthName.localeCompare(b.oauthName))
 
 /** A prefix no other test's e-mails start with. */
@@ -79,8 +79,8 @@ const exactlyOneWinner = <A, E extends { readonly _tag: string }>(
 export const userRepositorySuite = (
   name: string,
   layers: {
-    readonly default: Layer.Layer<UserRepository, unknown>
-    readonly custom: Layer.Layer<UserRepository, unknown>
+    readonly default: Layer.Layer<UserRepository.UserRepository, unknown>
+    readonly custom: Layer.Layer<UserRepository.UserRepository, unknown>
   }
 ) => {
   layer(layers.default, { excludeTestServices: true })(`${name}: default model`, (it) => {
@@ -282,7 +282,7 @@ export const userRepositorySuite = (
           const created = yield* Effect.forEach(flags, (flag, i) =>
             repository.create({ ...newUser(`${tag}.${i}@camelot.bt`), ...flag })
           )
-          const check = (filters: UserFilters, expected: ReadonlyArray<number>) =>
+          const check = (filters: UserRepository.UserFilters, expected: ReadonlyArray<number>) =>
             Effect.gen(function* () {
               const found = yield* repository.list({ ...filters, emailPrefix: tag })
               const ids = expected.map((i) => created[i]!.id).sort()

@@ -6,19 +6,15 @@ import { HttpApi, HttpApiBuilder, HttpApiEndpoint, HttpApiGroup } from "@effect/
 import { Effect, Layer, Redacted, Schema } from "effect"
 import {
   type AccessTokenStore,
-  AuthBackend,
   AuthStrategy,
-  Jwks,
   type JwtKeySet,
-  OAuth,
   OAuthProvider,
   type RefreshTokenStore,
   Throttle,
   type UserManager,
-  UserModel,
-  UserSchemas,
-  UsersApi
+  UserModel
 } from "effect-users"
+import { AuthBackend, Jwks, OAuth, UserSchemas, UsersApi } from "effect-users/http"
 import { Redis, RedisAccessTokenStore, RedisThrottle } from "effect-users/redis"
 
 const secret = Redacted.make("type-tests-secret-type-tests-secret-type")
@@ -68,38 +64,44 @@ export const WrongPayload = HttpApiBuilder.group(Api, "notes", (handlers) =>
 const UsersLive = Users.layer(Api)
 
 // The whole app: our groups and the app's own; it needs only the manager.
-export const Complete: Layer.Layer<HttpApi.Api, unknown, UserManager | AccessTokenStore.AccessTokenStore> =
+export const Complete: Layer.Layer<HttpApi.Api, unknown, UserManager.UserManager | AccessTokenStore.AccessTokenStore> =
   HttpApiBuilder.api(Api).pipe(Layer.provide(NotesLive), Layer.provide(UsersLive))
 
 // An app that implements our groups but forgets its own `notes` group: `HttpApiBuilder.api(Api)` still
 // requires `ApiGroup<"notes-app", "notes">`, so the layer does not fit the one the server is given.
 // @ts-expect-error: ApiGroup<"notes-app", "notes"> is not provided
-export const MissingGroup: Layer.Layer<HttpApi.Api, unknown, UserManager> = HttpApiBuilder.api(Api).pipe(
+export const MissingGroup: Layer.Layer<HttpApi.Api, unknown, UserManager.UserManager> = HttpApiBuilder.api(Api).pipe(
   Layer.provide(UsersLive)
 )
 
 // An app that forgets our layer: our groups (and the `Authenticated` middleware) stay required.
 // @ts-expect-error: ApiGroup<"notes-app", "users"> and the rest are not provided
-export const MissingUsers: Layer.Layer<HttpApi.Api, unknown, UserManager> = HttpApiBuilder.api(Api).pipe(
+export const MissingUsers: Layer.Layer<HttpApi.Api, unknown, UserManager.UserManager> = HttpApiBuilder.api(Api).pipe(
   Layer.provide(NotesLive)
 )
 
 // The JWKS route needs a key set: with `Jwks.layer` and a `JwtKeySet` it is complete; without the key set,
 // or with the group declared but not implemented, the app's layer does not fit.
 class JwksApi extends Api.add(Jwks.Group) {}
-declare const keySet: Layer.Layer<JwtKeySet>
-export const WithJwks: Layer.Layer<HttpApi.Api, unknown, UserManager | AccessTokenStore.AccessTokenStore> =
+declare const keySet: Layer.Layer<JwtKeySet.JwtKeySet>
+export const WithJwks: Layer.Layer<HttpApi.Api, unknown, UserManager.UserManager | AccessTokenStore.AccessTokenStore> =
   HttpApiBuilder.api(JwksApi).pipe(
     Layer.provide([NotesLive, Jwks.layer(JwksApi)]),
     Layer.provide(UsersLive),
     Layer.provide(keySet)
   )
 // @ts-expect-error: JwtKeySet is not provided
-export const JwksWithoutKeys: Layer.Layer<HttpApi.Api, unknown, UserManager | AccessTokenStore.AccessTokenStore> =
-  HttpApiBuilder.api(JwksApi).pipe(Layer.provide([NotesLive, Jwks.layer(JwksApi)]), Layer.provide(UsersLive))
+export const JwksWithoutKeys: Layer.Layer<
+  HttpApi.Api,
+  unknown,
+  UserManager.UserManager | AccessTokenStore.AccessTokenStore
+> = HttpApiBuilder.api(JwksApi).pipe(Layer.provide([NotesLive, Jwks.layer(JwksApi)]), Layer.provide(UsersLive))
 // @ts-expect-error: ApiGroup<"notes-app", "jwks"> is not provided
-export const JwksNotImplemented: Layer.Layer<HttpApi.Api, unknown, UserManager | AccessTokenStore.AccessTokenStore> =
-  HttpApiBuilder.api(JwksApi).pipe(Layer.provide(NotesLive), Layer.provide(UsersLive), Layer.provide(keySet))
+export const JwksNotImplemented: Layer.Layer<
+  HttpApi.Api,
+  unknown,
+  UserManager.UserManager | AccessTokenStore.AccessTokenStore
+> = HttpApiBuilder.api(JwksApi).pipe(Layer.provide(NotesLive), Layer.provide(UsersLive), Layer.provide(keySet))
 // @ts-expect-error: `Jwks.layer` implements only an API that declares the `jwks` group
 Jwks.layer(Api)
 
@@ -166,7 +168,7 @@ export const PlainRedisUrl = Redis.layer({
 
 // The Redis token store needs the Redis client: a program that never provides it does not type-check.
 // @ts-expect-error: RedisAccessTokenStore.layer requires `Redis`
-export const StoreWithoutClient: Layer.Layer<AccessTokenStore.AccessTokenStore> = RedisAccessTokenStore.layer
+export const StoreWithoutClient: Layer.Layer<AccessTokenStore.AccessTokenStore> = RedisAccessTokenStore.layer()
 
 // Refresh tokens: a backend with `refresh` adds its route to the API and needs a `RefreshTokenStore`.
 const WithRefresh = UsersApi.make({
@@ -177,12 +179,15 @@ class RefreshApi extends WithRefresh.addTo(HttpApi.make("refresh-app")) {}
 export const RefreshLive: Layer.Layer<
   HttpApi.Api,
   unknown,
-  UserManager | AccessTokenStore.AccessTokenStore | RefreshTokenStore.RefreshTokenStore
+  UserManager.UserManager | AccessTokenStore.AccessTokenStore | RefreshTokenStore.RefreshTokenStore
 > = HttpApiBuilder.api(RefreshApi).pipe(Layer.provide(WithRefresh.layer(RefreshApi)))
 
 // @ts-expect-error: the refresh backend's layer needs a RefreshTokenStore
-export const RefreshWithoutStore: Layer.Layer<HttpApi.Api, unknown, UserManager | AccessTokenStore.AccessTokenStore> =
-  HttpApiBuilder.api(RefreshApi).pipe(Layer.provide(WithRefresh.layer(RefreshApi)))
+export const RefreshWithoutStore: Layer.Layer<
+  HttpApi.Api,
+  unknown,
+  UserManager.UserManager | AccessTokenStore.AccessTokenStore
+> = HttpApiBuilder.api(RefreshApi).pipe(Layer.provide(WithRefresh.layer(RefreshApi)))
 
 // The refresh group is typed like ours: its payload has `refresh_token` and it answers the pair.
 export const RefreshGroup = HttpApiBuilder.group(RefreshApi, "refresh.jwt", (handlers) =>

@@ -7,15 +7,8 @@ import { HttpApiBuilder, HttpApiSwagger, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import { ConfigProvider, Effect, Layer } from "effect"
-import {
-  Migrations,
-  PasswordHasher,
-  type PasswordHasherService,
-  SqlUserRepository,
-  type Throttle,
-  type UserHooksService,
-  UserManager
-} from "effect-users"
+import { PasswordHasher, type Throttle, type UserHooks, UserManager } from "effect-users"
+import { Migrations, SqlUserRepository } from "effect-users/sql"
 import { type AppOptions, makeApp } from "../../examples/app.js"
 import { makeFakeHasher, recordingHooks, testConfig } from "./TestUsers.js"
 
@@ -31,13 +24,13 @@ export const makeServer = (
   client: Layer.Layer<SqlClient.SqlClient, unknown>,
   { throttle, ...options }: ServerOptions = {},
   // biome-ignore lint/suspicious/noExplicitAny: a test helper over every user model or an untyped JSON reply
-  hookOverrides: Partial<UserHooksService<any>> = {},
-  hasher: PasswordHasherService = makeFakeHasher().service
+  hookOverrides: Partial<UserHooks.UserHooksService<any>> = {},
+  hasher: PasswordHasher.PasswordHasherService = makeFakeHasher().service
 ) => {
   const hooks = recordingHooks(hookOverrides)
   const app = makeApp({ secureCookie: true, ...options })
   const Users = UserManager.layer.pipe(
-    Layer.provide([SqlUserRepository.layer, testConfig(), hooks.layer, PasswordHasher.layer(hasher)]),
+    Layer.provide([SqlUserRepository.layer(), testConfig(), hooks.layer, PasswordHasher.layer(hasher)]),
     Layer.provideMerge(Migrations.layer()),
     Layer.provideMerge(client)
   )

@@ -7,14 +7,8 @@ import { type HttpApi, HttpApiBuilder, type HttpApiGroup } from "@effect/platfor
 import { NodeHttpServer } from "@effect/platform-node"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import { Layer } from "effect"
-import {
-  Migrations,
-  PasswordHasher,
-  SqlAccessTokenStore,
-  SqlOAuthStateStore,
-  SqlUserRepository,
-  UserManager
-} from "effect-users"
+import { PasswordHasher, UserManager } from "effect-users"
+import { Migrations, SqlAccessTokenStore, SqlOAuthStateStore, SqlUserRepository } from "effect-users/sql"
 import { makeFakeHasher, testConfig } from "./TestUsers.js"
 
 /** Serves `api` with the users' layer and the OAuth layers (which may need the users'), on `port`. */
@@ -42,9 +36,9 @@ export const serveOAuth = <
     Layer.provide(options.users),
     Layer.provideMerge(
       UserManager.layer.pipe(
-        Layer.provide([SqlUserRepository.layer, testConfig(), PasswordHasher.layer(makeFakeHasher().service)]),
-        Layer.provideMerge(SqlOAuthStateStore.layer),
-        Layer.provideMerge(SqlAccessTokenStore.layer),
+        Layer.provide([SqlUserRepository.layer(), testConfig(), PasswordHasher.layer(makeFakeHasher().service)]),
+        Layer.provideMerge(SqlOAuthStateStore.layer()),
+        Layer.provideMerge(SqlAccessTokenStore.layer()),
         Layer.provideMerge(Migrations.layer()),
         Layer.provideMerge(options.client)
       )

@@ -10,18 +10,14 @@ import type * as SqlClient from "@effect/sql/SqlClient"
 import { Cause, ConfigProvider, Effect, Layer, Logger, type LogLevel } from "effect"
 import {
   type AccessTokenStore,
-  BackgroundWork,
-  Migrations,
   PasswordHasher,
-  type PasswordHasherService,
   PasswordValidator,
-  type PasswordValidatorService,
-  SqlAccessTokenStore,
-  SqlUserRepository,
   Throttle,
-  type UserHooksService,
+  type UserHooks,
   UserManager
 } from "effect-users"
+import { BackgroundWork } from "effect-users/http"
+import { Migrations, SqlAccessTokenStore, SqlUserRepository } from "effect-users/sql"
 import { makeApp } from "../../examples/app.js"
 import { authSecret } from "./HttpTest.js"
 import { makeFakeHasher, recordingHooks, testConfig } from "./TestUsers.js"
@@ -35,10 +31,10 @@ export interface LogEntry {
 }
 
 export interface OpsServerOptions<RC = never> {
-  readonly hasher?: PasswordHasherService | undefined
-  readonly validator?: PasswordValidatorService | undefined
+  readonly hasher?: PasswordHasher.PasswordHasherService | undefined
+  readonly validator?: PasswordValidator.PasswordValidatorService | undefined
   // biome-ignore lint/suspicious/noExplicitAny: a test helper over every user model or an untyped JSON reply
-  readonly hooks?: Partial<UserHooksService<any>> | undefined
+  readonly hooks?: Partial<UserHooks.UserHooksService<any>> | undefined
   readonly background?: BackgroundWork.BackgroundWorkOptions | undefined
   /** Where the cookie backend's database tokens go; default the SQL client's `accesstoken` table. */
   readonly tokenStore?: Layer.Layer<AccessTokenStore.AccessTokenStore, unknown, RC> | undefined
@@ -66,14 +62,16 @@ export const makeOpsServer = <RC = never>(
   )
   const app = makeApp({ secureCookie: true })
   const tokens: Layer.Layer<AccessTokenStore.AccessTokenStore, unknown, RC | SqlClient.SqlClient> =
-    options.tokenStore ?? SqlAccessTokenStore.layer
+    options.tokenStore ?? SqlAccessTokenStore.layer()
   const Users = UserManager.layer.pipe(
     Layer.provide([
-      SqlUserRepository.layer,
+      SqlUserRepository.layer(),
       testConfig(),
       hooks.layer,
       PasswordHasher.layer(options.hasher ?? makeFakeHasher().service),
-      options.validator === undefined ? Layer.empty : Layer.succeed(PasswordValidator, options.validator)
+      options.validator === undefined
+        ? Layer.empty
+        : Layer.succeed(PasswordValidator.PasswordValidator, options.validator)
     ]),
     Layer.provideMerge(Migrations.layer()),
     Layer.provideMerge(client)

@@ -7,9 +7,9 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Context, Effect, Layer, Redacted } from "effect"
+import { Redis } from "effect-users/redis"
 import { Redis as IORedis } from "ioredis"
 import { afterAll, describe, inject } from "vitest"
-import { Redis } from "../../src/redis.js"
 import { acquireServer, freePort } from "./LocalServer.js"
 
 /** The server's URL, or "" when the Redis suites are skipped. */

@@ -5,7 +5,7 @@
 import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { Effect, Layer } from "effect"
-import { Migrations, SqlUserRepository } from "effect-users"
+import { Migrations, SqlUserRepository } from "effect-users/sql"
 import { CustomModel } from "../suites/UserRepositorySuite.js"
 
 export const customTables = {
@@ -31,11 +31,11 @@ export const migrateCustom = Migrator.make({})({
 
 /** The default-model repository, after running the migrations. */
 export const defaultRepository = (client: Layer.Layer<SqlClient.SqlClient, unknown>) =>
-  SqlUserRepository.layer.pipe(Layer.provide(Migrations.layer()), Layer.provide(client), Layer.orDie)
+  SqlUserRepository.layer().pipe(Layer.provide(Migrations.layer()), Layer.provide(client), Layer.orDie)
 
 /** The `CustomModel` repository, after running its migrations. */
 export const customRepository = (client: Layer.Layer<SqlClient.SqlClient, unknown>) =>
-  SqlUserRepository.layerWith({
+  SqlUserRepository.layer({
     model: CustomModel,
     userTable: customTables.userTable,
     oauthAccountTable: customTables.oauthAccountTable

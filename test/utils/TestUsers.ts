@@ -1,23 +1,11 @@
 import { createHash } from "node:crypto"
 import { Effect, Layer, Redacted } from "effect"
-import {
-  type BaseUser,
-  hookNames,
-  PasswordHasher,
-  type PasswordHasherService,
-  UserHooks,
-  type UserHooksService,
-  UserManager,
-  UserManagerConfig,
-  type UserManagerOptions,
-  type UserManagerService,
-  UserRepository
-} from "effect-users"
+import { PasswordHasher, type User, UserHooks, UserManager, UserManagerConfig, UserRepository } from "effect-users"
 
 export const verifySecret = Redacted.make("verify-secret-verify-secret-verify-secret")
 export const resetSecret = Redacted.make("reset-secret-reset-secret-reset-secret-reset")
 
-export const testConfig = (options: Partial<UserManagerOptions> = {}) =>
+export const testConfig = (options: Partial<UserManagerConfig.UserManagerOptions> = {}) =>
   UserManagerConfig.layer({ verificationTokenSecret: verifySecret, resetPasswordTokenSecret: resetSecret, ...options })
 
 /** A fast, deterministic hasher for manager tests; it counts how often it hashes and verifies. */
@@ -25,7 +13,7 @@ export const makeFakeHasher = () => {
   const counts = { hash: 0, verify: 0 }
   const digest = (password: Redacted.Redacted<string>) =>
     `fake$${createHash("sha256").update(Redacted.value(password)).digest("hex")}`
-  const service: PasswordHasherService = {
+  const service: PasswordHasher.PasswordHasherService = {
     hash: (password) =>
       Effect.sync(() => {
         counts.hash++
@@ -41,12 +29,12 @@ export const makeFakeHasher = () => {
   return { counts, service, digest }
 }
 
-export type HookCall = { readonly hook: keyof UserHooksService; readonly args: ReadonlyArray<unknown> }
+export type HookCall = { readonly hook: keyof UserHooks.UserHooksService; readonly args: ReadonlyArray<unknown> }
 
 /** What a recorder holds: the calls, in order, and those of one hook. */
 export interface HookRecorder {
   readonly calls: ReadonlyArray<HookCall>
-  readonly named: (hook: keyof UserHooksService) => ReadonlyArray<HookCall>
+  readonly named: (hook: keyof UserHooks.UserHooksService) => ReadonlyArray<HookCall>
 }
 
 const makeRecorder = (calls: Array<HookCall>): HookRecorder => ({
@@ -59,11 +47,11 @@ const makeRecorder = (calls: Array<HookCall>): HookRecorder => ({
  * only the calls made after it was started: a test sharing a server with others reads its own calls.
  */
 // biome-ignore lint/suspicious/noExplicitAny: a test helper over every user model or an untyped JSON reply
-export const recordingHooks = (overrides: Partial<UserHooksService<any>> = {}) => {
+export const recordingHooks = (overrides: Partial<UserHooks.UserHooksService<any>> = {}) => {
   const calls: Array<HookCall> = []
   const recorders: Array<Array<HookCall>> = [calls]
   const record =
-    (hook: keyof UserHooksService) =>
+    (hook: keyof UserHooks.UserHooksService) =>
     (...args: ReadonlyArray<unknown>) =>
       Effect.suspend(() => {
         for (const recorded of recorders) recorded.push({ hook, args })
@@ -73,7 +61,9 @@ export const recordingHooks = (overrides: Partial<UserHooksService<any>> = {}) =
         return override ? override(...args) : Effect.void
       })
   // biome-ignore lint/suspicious/noExplicitAny: a test helper over every user model or an untyped JSON reply
-  const hooks = Object.fromEntries(hookNames.map((name) => [name, record(name)])) as unknown as UserHooksService<any>
+  const hooks = Object.fromEntries(
+    UserHooks.hookNames.map((name) => [name, record(name)])
+  ) as unknown as UserHooks.UserHooksService<any>
   return {
     ...makeRecorder(calls),
     layer: UserHooks.layer(hooks),
@@ -87,7 +77,7 @@ export const recordingHooks = (overrides: Partial<UserHooksService<any>> = {}) =
 
 export interface Harness {
   // biome-ignore lint/suspicious/noExplicitAny: a test helper over every user model or an untyped JSON reply
-  readonly users: UserManagerService<any>
+  readonly users: UserManager.UserManagerService<any>
   readonly hasher: ReturnType<typeof makeFakeHasher>
   readonly hooks: ReturnType<typeof recordingHooks>
 }
@@ -98,19 +88,19 @@ export interface Harness {
  */
 export const harness = (
   // biome-ignore lint/suspicious/noExplicitAny: a test helper over every user model or an untyped JSON reply
-  options: { readonly hooks?: Partial<UserHooksService<any>>; readonly extra?: Layer.Layer<never, any> } = {}
-): Effect.Effect<Harness, never, UserRepository> =>
+  options: { readonly hooks?: Partial<UserHooks.UserHooksService<any>>; readonly extra?: Layer.Layer<never, any> } = {}
+): Effect.Effect<Harness, never, UserRepository.UserRepository> =>
   Effect.gen(function* () {
-    const repository = yield* UserRepository
+    const repository = yield* UserRepository.UserRepository
     const hasher = makeFakeHasher()
     const hooks = recordingHooks(options.hooks)
     const layer = UserManager.layer.pipe(
       Layer.provide(Layer.mergeAll(testConfig(), options.extra ?? Layer.empty)),
-      Layer.provide(Layer.succeed(UserRepository, repository)),
+      Layer.provide(Layer.succeed(UserRepository.UserRepository, repository)),
       Layer.provide(Layer.mergeAll(PasswordHasher.layer(hasher.service), hooks.layer)),
       Layer.orDie
     )
-    const users = yield* Effect.provide(UserManager, layer)
+    const users = yield* Effect.provide(UserManager.UserManager, layer)
     return { users, hasher, hooks }
   })
 
@@ -121,4 +111,4 @@ export const freshEmail = (name = "user") => `${name}.${Date.now().toString(36)}
 export const password = (value: string) => Redacted.make(value)
 
 // biome-ignore lint/suspicious/noExplicitAny: a test helper over every user model or an untyped JSON reply
-export type AnyUser = BaseUser<any>
+export type AnyUser = User.BaseUser<any>
