@@ -76,14 +76,15 @@ export const all =
 export const defaultRule: PasswordRule = all(minLength(8), maxLength(128), notContainingEmail)
 
 /**
- * The password policy in use; `defaultRule` unless a layer provides another. It holds the rules of whichever
- * user model the app has (`PasswordRule<never>` accepts them all); the manager of that model reads it typed.
+ * The password policy in use; `defaultRule` unless a layer provides another. Typed for the default model; it
+ * holds the rules of whichever model the app has, and the manager of that model reads it typed by its users.
  */
 export class PasswordValidator extends Context.Reference<PasswordValidator>()("effect-users/PasswordValidator", {
-  defaultValue: (): PasswordValidatorService<never> => ({ validate: defaultRule })
+  defaultValue: (): PasswordValidatorService => ({ validate: defaultRule })
 }) {}
 
 /** Replaces the policy with these rules, checked in order; rules for an app's model may mix with the built-in ones. */
 export const layer = <O extends PasswordOwner = PasswordOwner>(
   ...rules: ReadonlyArray<PasswordRule<O>>
-): Layer.Layer<PasswordValidator> => Layer.succeed(PasswordValidator, { validate: all(...rules) })
+): Layer.Layer<PasswordValidator> =>
+  Layer.succeed(PasswordValidator, { validate: all(...rules) } as PasswordValidatorService)

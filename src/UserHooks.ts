@@ -105,16 +105,19 @@ const withManager = <U extends BaseUser>(
 }
 
 /**
- * The hooks in use; no-ops unless a layer provides some. It holds the hooks of whichever user model the app has
- * (`UserHooksService<never>` accepts them all); the manager of that model runs them typed.
+ * The hooks in use; no-ops unless a layer provides some. Typed for the default model; it holds the hooks of
+ * whichever model the app has, and the manager of that model runs them typed by its users.
  */
 export class UserHooks extends Context.Reference<UserHooks>()("effect-users/UserHooks", {
-  defaultValue: (): UserHooksService<never> => noHooks
+  defaultValue: (): UserHooksService => noHooks
 }) {}
+
+/** The hooks of a model as the tag holds them. */
+const held = <U extends BaseUser>(hooks: UserHooksService<U>) => hooks as unknown as UserHooksService
 
 /** Overrides the given hooks; the others stay no-ops. */
 export const layer = <U extends BaseUser = User>(hooks: Partial<UserHooksService<U>>): Layer.Layer<UserHooks> =>
-  Layer.succeed(UserHooks, { ...noHooks, ...hooks })
+  Layer.succeed(UserHooks, held<U>({ ...noHooks, ...hooks }))
 
 /** Like `layer`, for hooks that need services: `make` runs once, when the layer is built. */
 export const layerEffect = <U extends BaseUser = User, E = never, R = never>(
@@ -122,7 +125,7 @@ export const layerEffect = <U extends BaseUser = User, E = never, R = never>(
 ): Layer.Layer<UserHooks, E, R> =>
   Layer.effect(
     UserHooks,
-    Effect.map(make, (hooks) => ({ ...noHooks, ...hooks }))
+    Effect.map(make, (hooks) => held<U>({ ...noHooks, ...hooks }))
   )
 
 /**
@@ -132,4 +135,4 @@ export const layerEffect = <U extends BaseUser = User, E = never, R = never>(
  */
 export const layerFromManager = <U extends BaseUser = User>(
   make: (users: UserManagerService<U>) => Partial<UserHooksService<U>>
-): Layer.Layer<UserHooks> => Layer.succeed(UserHooks, withManager(make))
+): Layer.Layer<UserHooks> => Layer.succeed(UserHooks, held(withManager(make)))

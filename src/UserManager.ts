@@ -235,10 +235,10 @@ function* build<U extends BaseUser>() {
   const repository = yield* UserRepository as Context.Tag<UserRepository, UserRepositoryService<U>>
   const config = yield* UserManagerConfig
   const idParser = yield* IdParser
-  const validator = (yield* PasswordValidator) as PasswordValidatorService<PasswordOwner<U>>
+  const validator = (yield* PasswordValidator) as unknown as PasswordValidatorService<PasswordOwner<U>>
   const hasher = yield* PasswordHasher
   const codec = yield* TokenCodec
-  const hooks = (yield* UserHooks) as UserHooksService<U>
+  const hooks = (yield* UserHooks) as unknown as UserHooksService<U>
 
   // Unknown e-mails are checked against this hash, so that they cost what a wrong password costs.
   const dummyHash = yield* hasher.hash(Redacted.make(randomBytes(32).toString("base64url")))
