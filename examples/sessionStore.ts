@@ -45,7 +45,7 @@ export const SessionStore = Layer.unwrapEffect(
     const prefix = yield* Config.string("REDIS_KEY_PREFIX").pipe(Config.withDefault("effect-users:"))
     const { RedisAccessTokenStore } = yield* loadRedis
     yield* Effect.log(`Sessions: Redis (REDIS_URL), keys under ${prefix}`)
-    return RedisAccessTokenStore.layerWith({ prefix, lifetime: sessionLifetime }).pipe(Layer.provide(RedisClient))
+    return RedisAccessTokenStore.layer({ prefix, lifetime: sessionLifetime }).pipe(Layer.provide(RedisClient))
   })
 )
 

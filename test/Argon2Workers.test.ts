@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Context, Duration, Effect, Exit, Fiber, FiberStatus, Layer, Redacted, Scope } from "effect"
 import { Argon2Workers, PasswordHasher, UserError } from "effect-users"
-import { makePool } from "../src/Argon2Workers.js"
+import { makePool } from "../src/internal/argon2Workers.js"
 import { eventually } from "./utils/Eventually.js"
 
 const secret = Redacted.make("correct-horse-battery")

@@ -42,12 +42,14 @@ const makeRecorder = (calls: Array<HookCall>): HookRecorder => ({
   named: (hook) => calls.filter((c) => c.hook === hook)
 })
 
+// biome-ignore lint/suspicious/noExplicitAny: a test helper over every user model or an untyped JSON reply
+type AnyHooks = UserHooks.UserHooksService<any>
+
 /**
  * Hooks that record every call, with some overridden. `recorder()` starts a recorder of its own that sees
  * only the calls made after it was started: a test sharing a server with others reads its own calls.
  */
-// biome-ignore lint/suspicious/noExplicitAny: a test helper over every user model or an untyped JSON reply
-export const recordingHooks = (overrides: Partial<UserHooks.UserHooksService<any>> = {}) => {
+export const recordingHooks = (overrides: Partial<AnyHooks> = {}) => {
   const calls: Array<HookCall> = []
   const recorders: Array<Array<HookCall>> = [calls]
   const record =
@@ -60,10 +62,7 @@ export const recordingHooks = (overrides: Partial<UserHooks.UserHooksService<any
           | undefined
         return override ? override(...args) : Effect.void
       })
-  // biome-ignore lint/suspicious/noExplicitAny: a test helper over every user model or an untyped JSON reply
-  const hooks = Object.fromEntries(
-    UserHooks.hookNames.map((name) => [name, record(name)])
-  ) as unknown as UserHooks.UserHooksService<any>
+  const hooks = Object.fromEntries(UserHooks.hookNames.map((name) => [name, record(name)])) as unknown as AnyHooks
   return {
     ...makeRecorder(calls),
     layer: UserHooks.layer(hooks),
