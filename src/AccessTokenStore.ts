@@ -11,7 +11,11 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 
-/** A stored token: whose it is, when it was issued and last used, and the user's session epoch at issue. */
+/**
+ * A stored token: whose it is, when it was issued and last used, and the user's session epoch at issue.
+ *
+ * @since 0.1.0
+ */
 export interface StoredToken {
   /** The user's ID as text (`String(user.id)`). */
   readonly userId: string
@@ -26,13 +30,21 @@ export interface StoredToken {
   readonly userAgent?: string | undefined
 }
 
-/** A token to store: `epoch` defaults to 0 and `lastUsedAt` to `createdAt`. */
+/**
+ * A token to store: `epoch` defaults to 0 and `lastUsedAt` to `createdAt`.
+ *
+ * @since 0.1.0
+ */
 export type NewToken = Omit<StoredToken, "epoch" | "lastUsedAt"> & {
   readonly epoch?: number | undefined
   readonly lastUsedAt?: Date | undefined
 }
 
-/** What a JWT's `jti` record says: the token is denied (logged out), or kept valid at a later session epoch. */
+/**
+ * What a JWT's `jti` record says: the token is denied (logged out), or kept valid at a later session epoch.
+ *
+ * @since 0.1.0
+ */
 export type JtiMark =
   | { readonly _tag: "Denied" }
   | {
@@ -41,7 +53,11 @@ export type JtiMark =
       readonly epoch: number
     }
 
-/** How `purgeExpired` works through the rows. */
+/**
+ * How `purgeExpired` works through the rows.
+ *
+ * @since 0.1.0
+ */
 export interface PurgeOptions {
   /** Also delete the tokens last used before this (the idle timeout). */
   readonly idleBefore?: Date | undefined
@@ -51,10 +67,18 @@ export interface PurgeOptions {
   readonly batchSize?: number | undefined
 }
 
-/** The longest user agent stored; longer ones are cut. */
+/**
+ * The longest user agent stored; longer ones are cut.
+ *
+ * @since 0.1.0
+ */
 export const maxUserAgentLength = 512
 
-/** The operations on stored tokens; each token is known only by its digest, each JWT by its `jti`. */
+/**
+ * The operations on stored tokens; each token is known only by its digest, each JWT by its `jti`.
+ *
+ * @since 0.1.0
+ */
 export interface AccessTokenStoreService {
   /** Stores a token's digest for a user. */
   readonly write: (digest: string, token: NewToken) => Effect.Effect<void>
@@ -81,13 +105,21 @@ export interface AccessTokenStoreService {
   readonly readJti: (jti: string) => Effect.Effect<Option.Option<JtiMark>>
 }
 
-/** The token storage of the login strategies. */
+/**
+ * The token storage of the login strategies.
+ *
+ * @since 0.1.0
+ */
 export class AccessTokenStore extends Context.Tag("effect-users/AccessTokenStore")<
   AccessTokenStore,
   AccessTokenStoreService
 >() {}
 
-/** The stored form of a new token: defaults filled, the user agent cut to `maxUserAgentLength`. */
+/**
+ * The stored form of a new token: defaults filled, the user agent cut to `maxUserAgentLength`.
+ *
+ * @since 0.1.0
+ */
 export const storedToken = (token: NewToken): StoredToken => ({
   userId: token.userId,
   createdAt: token.createdAt,
@@ -97,7 +129,11 @@ export const storedToken = (token: NewToken): StoredToken => ({
   userAgent: token.userAgent?.slice(0, maxUserAgentLength)
 })
 
-/** A store in the process's memory (tests, single-process apps); tokens end with the process. */
+/**
+ * A store in the process's memory (tests, single-process apps); tokens end with the process.
+ *
+ * @since 0.1.0
+ */
 export const makeMemory = (): AccessTokenStoreService => {
   const tokens = new Map<string, StoredToken>()
   const jtis = new Map<string, { readonly mark: JtiMark; readonly expiresAt: number }>()
@@ -153,5 +189,9 @@ export const makeMemory = (): AccessTokenStoreService => {
   })
 }
 
-/** The memory store, new for each build of the layer. */
+/**
+ * The memory store, new for each build of the layer.
+ *
+ * @since 0.1.0
+ */
 export const layerMemory: Layer.Layer<AccessTokenStore> = Layer.sync(AccessTokenStore, makeMemory)

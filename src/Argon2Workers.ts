@@ -14,7 +14,11 @@ import type * as Scope from "effect/Scope"
 import { makePool } from "./internal/argon2Workers.js"
 import { type Argon2Options, type BoundedHasherService, PasswordHasher } from "./PasswordHasher.js"
 
-/** Options of the worker pool: argon2 parameters, the number of threads, their niceness and the queue bound. */
+/**
+ * Options of the worker pool: argon2 parameters, the number of threads, their niceness and the queue bound.
+ *
+ * @since 0.1.0
+ */
 export interface Argon2WorkersOptions extends Omit<Argon2Options, "concurrency"> {
   /** Worker threads, i.e. hashes in flight at once (default: the number of cores). */
   readonly threads?: number | undefined
@@ -28,7 +32,11 @@ export interface Argon2WorkersOptions extends Omit<Argon2Options, "concurrency">
   readonly idleTimeout?: Duration.DurationInput | undefined
 }
 
-/** The worker-pool hasher, with its live thread count (threads that started and have not exited yet). */
+/**
+ * The worker-pool hasher, with its live thread count (threads that started and have not exited yet).
+ *
+ * @since 0.1.0
+ */
 export interface Argon2WorkersService extends BoundedHasherService {
   readonly threads: () => number
 }
@@ -36,6 +44,8 @@ export interface Argon2WorkersService extends BoundedHasherService {
 /**
  * The worker-pool hasher in a scope: closing it terminates every thread, and jobs still queued or running
  * die with `ServiceUnavailable`.
+ *
+ * @since 0.2.0
  */
 export const make = (options: Argon2WorkersOptions = {}): Effect.Effect<Argon2WorkersService, never, Scope.Scope> =>
   Effect.map(
@@ -49,14 +59,24 @@ export const make = (options: Argon2WorkersOptions = {}): Effect.Effect<Argon2Wo
 /**
  * Builds the worker-pool hasher without a scope, for scripts: its threads are unref'ed (they never keep the
  * process alive) and live until the process ends. In a server prefer `layer`.
+ *
+ * @since 0.2.0
  */
 export const makeUnscoped = (options: Argon2WorkersOptions = {}): Argon2WorkersService => makePool(options).service
 
-/** `PasswordHasher` on the worker pool, whose threads end with the layer. */
+/**
+ * `PasswordHasher` on the worker pool, whose threads end with the layer.
+ *
+ * @since 0.2.0
+ */
 export const layer = (options: Argon2WorkersOptions = {}): Layer.Layer<PasswordHasher> =>
   Layer.scoped(PasswordHasher, make(options))
 
-/** `layer` with its options read through `Config`. */
+/**
+ * `layer` with its options read through `Config`.
+ *
+ * @since 0.2.0
+ */
 export const layerConfig = (
   config: Config.Config.Wrap<Argon2WorkersOptions>
 ): Layer.Layer<PasswordHasher, ConfigError.ConfigError> =>

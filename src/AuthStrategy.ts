@@ -16,7 +16,11 @@ import { type HmacAlgorithm, makeJwt, type TokenCodecService } from "./TokenCode
 import type { BaseUser, User } from "./User.js"
 import { UserManager } from "./UserManager.js"
 
-/** What a login knows about the session it opens. */
+/**
+ * What a login knows about the session it opens.
+ *
+ * @since 0.1.0
+ */
 export interface SessionInfo {
   /**
    * The user's session epoch read with the user row before the password check (`UserManager.authenticateWithEpoch`),
@@ -31,7 +35,11 @@ export interface SessionInfo {
   readonly family?: string | undefined
 }
 
-/** A session as its user sees it (`GET /users/me/sessions`): never the token or its digest. */
+/**
+ * A session as its user sees it (`GET /users/me/sessions`): never the token or its digest.
+ *
+ * @since 0.1.0
+ */
 export interface Session {
   /** A public ID, stable for the session's life, derived from the stored digest (cannot be turned back into it). */
   readonly id: string
@@ -43,7 +51,11 @@ export interface Session {
   readonly current: boolean
 }
 
-/** The sessions a stateful strategy can list and end, for their own user only. */
+/**
+ * The sessions a stateful strategy can list and end, for their own user only.
+ *
+ * @since 0.1.0
+ */
 export interface SessionList {
   /** The live sessions of the user; `current` is the token the request carries for this strategy, when it carries one. */
   readonly list: (user: BaseUser, current: Option.Option<string>) => Effect.Effect<ReadonlyArray<Session>>
@@ -51,7 +63,11 @@ export interface SessionList {
   readonly revoke: (user: BaseUser, id: string) => Effect.Effect<boolean>
 }
 
-/** A strategy, bound to the manager and storage it needs. */
+/**
+ * A strategy, bound to the manager and storage it needs.
+ *
+ * @since 0.1.0
+ */
 export interface AuthStrategy {
   /** The user a token belongs to, if the token is valid, of the user's current session epoch, and the user exists. */
   readonly read: (token: string) => Effect.Effect<Option.Option<BaseUser>>
@@ -75,14 +91,26 @@ export interface AuthStrategy {
   readonly familyOf?: ((token: string) => Effect.Effect<Option.Option<string>>) | undefined
 }
 
-/** A value given directly or read through `Config`. */
+/**
+ * A value given directly or read through `Config`.
+ *
+ * @since 0.1.0
+ */
 export type Configurable<A> = A | Config.Config<A>
 
-/** The value, read from `Config` if it is one. */
+/**
+ * The value, read from `Config` if it is one.
+ *
+ * @since 0.1.0
+ */
 export const resolveConfigurable = <A>(value: Configurable<A>): Effect.Effect<A, ConfigError.ConfigError> =>
   Config.isConfig(value) ? value : Effect.succeed(value)
 
-/** Options of the JWT strategy. */
+/**
+ * Options of the JWT strategy.
+ *
+ * @since 0.1.0
+ */
 export interface JwtOptions {
   /** The signing key (at least 32 bytes for HMAC). */
   readonly secret: Configurable<Redacted.Redacted<string>>
@@ -105,6 +133,8 @@ const nowMillis = Clock.currentTimeMillis
  * `Denied` record, asked only while the user row says one of their tokens is denied). Those records live in
  * the `AccessTokenStore`, so every instance sharing it agrees. HMAC is checked synchronously through
  * node:crypto, so token checks never queue behind password hashes on libuv's thread pool.
+ *
+ * @since 0.1.0
  */
 export const jwt = (
   options: JwtOptions
@@ -198,7 +228,11 @@ const currentEpoch = (users: UserManager["Type"], user: BaseUser) =>
     Effect.orElseSucceed(() => 0)
   )
 
-/** Options of the database strategy. */
+/**
+ * Options of the database strategy.
+ *
+ * @since 0.1.0
+ */
 export interface DatabaseOptions {
   /** How long a token is valid after it was issued; default 1 hour. */
   readonly lifetime?: Duration.DurationInput | undefined
@@ -213,11 +247,19 @@ export interface DatabaseOptions {
 // bits of entropy, so a fast unsalted hash is enough (nothing to brute-force, unlike a password).
 const digest = (token: string) => createHash("sha256").update(token).digest("base64url")
 
-/** The public ID of a stored session: a hash of its digest, so the ID cannot be turned back into the digest. */
+/**
+ * The public ID of a stored session: a hash of its digest, so the ID cannot be turned back into the digest.
+ *
+ * @since 0.1.0
+ */
 export const sessionId = (tokenDigest: string): string =>
   createHash("sha256").update(`effect-users/session:${tokenDigest}`).digest("base64url").slice(0, 22)
 
-/** How often the database strategy records a token's use: at most one write per token and minute. */
+/**
+ * How often the database strategy records a token's use: at most one write per token and minute.
+ *
+ * @since 0.1.0
+ */
 export const touchInterval: Duration.Duration = Duration.minutes(1)
 
 /**
@@ -225,6 +267,8 @@ export const touchInterval: Duration.Duration = Duration.minutes(1)
  * FastAPI Users' `accesstoken` table, `AccessTokenStore.layerMemory` in tests); stored as their SHA-256 with
  * the user's session epoch, rejected once older than `lifetime`, idle longer than `idleLifetime` or of another
  * epoch than the user's, and deleted on logout or when its user is gone.
+ *
+ * @since 0.1.0
  */
 export const database = (
   options: DatabaseOptions = {}

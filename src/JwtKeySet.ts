@@ -23,10 +23,18 @@ import { optional } from "./internal/config.js"
 import * as Jwt from "./internal/jwt.js"
 import { invalidToken, type TokenCodecService } from "./TokenCodec.js"
 
-/** The algorithms a key set signs with. */
+/**
+ * The algorithms a key set signs with.
+ *
+ * @since 0.1.0
+ */
 export type AsymmetricAlgorithm = "ES256" | "EdDSA"
 
-/** The key that signs new tokens. */
+/**
+ * The key that signs new tokens.
+ *
+ * @since 0.1.0
+ */
 export interface SigningKey {
   /** A private key: PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`) or a JWK (JSON text with `d`). */
   readonly privateKey: Redacted.Redacted<string>
@@ -34,7 +42,11 @@ export interface SigningKey {
   readonly kid?: string | undefined
 }
 
-/** A key that verifies tokens but never signs. */
+/**
+ * A key that verifies tokens but never signs.
+ *
+ * @since 0.1.0
+ */
 export interface VerifyingKey {
   /** A public key (SPKI PEM or JWK); a private one is reduced to its public part. */
   readonly key: string | Redacted.Redacted<string>
@@ -44,13 +56,21 @@ export interface VerifyingKey {
   readonly until?: Date | undefined
 }
 
-/** A key set as configured. */
+/**
+ * A key set as configured.
+ *
+ * @since 0.1.0
+ */
 export interface JwtKeySetOptions {
   readonly signing: SigningKey
   readonly verifying?: ReadonlyArray<VerifyingKey> | undefined
 }
 
-/** A public key as JWKS lists it (RFC 7517): never any private part. */
+/**
+ * A public key as JWKS lists it (RFC 7517): never any private part.
+ *
+ * @since 0.1.0
+ */
 export interface PublicJwk {
   readonly kty: string
   readonly crv: string
@@ -61,12 +81,20 @@ export interface PublicJwk {
   readonly use: "sig"
 }
 
-/** A JSON Web Key Set. */
+/**
+ * A JSON Web Key Set.
+ *
+ * @since 0.1.0
+ */
 export interface JsonWebKeySet {
   readonly keys: ReadonlyArray<PublicJwk>
 }
 
-/** A key set: the codec that signs with its current key and verifies with every live key, and its JWKS. */
+/**
+ * A key set: the codec that signs with its current key and verifies with every live key, and its JWKS.
+ *
+ * @since 0.1.0
+ */
 export interface JwtKeySetService {
   /**
    * Tokens with `{"alg","kid","typ":"JWT"}` headers, under the same rules as the HMAC codec (finite `exp` and
@@ -166,6 +194,8 @@ const liveKey = (
 /**
  * Imports the keys and builds the key set. Fails with a `ConfigError` naming the setting when a key is not a
  * P-256 or Ed25519 key in PEM or JWK form, the signing key is not private, or two keys share a `kid`.
+ *
+ * @since 0.1.0
  */
 export const make = (options: JwtKeySetOptions): Effect.Effect<JwtKeySetService, ConfigError.ConfigError> =>
   Effect.gen(function* () {
@@ -227,6 +257,8 @@ export const make = (options: JwtKeySetOptions): Effect.Effect<JwtKeySetService,
  * The environment variables `layerConfig()` reads: `JWT_PRIVATE_KEY` (PEM or JWK) and `JWT_KEY_ID`; and one
  * previous key, `JWT_PREVIOUS_KEY` (public or private, PEM or JWK), with `JWT_PREVIOUS_KEY_ID` and
  * `JWT_PREVIOUS_KEY_UNTIL` (a date).
+ *
+ * @since 0.1.0
  */
 export const fromEnv: Config.Config<JwtKeySetOptions> = Config.all({
   signing: Config.all({ privateKey: Config.redacted("JWT_PRIVATE_KEY"), kid: optional(Config.string("JWT_KEY_ID")) }),
@@ -242,14 +274,26 @@ export const fromEnv: Config.Config<JwtKeySetOptions> = Config.all({
   )
 })
 
-/** The asymmetric key set in use. */
+/**
+ * The asymmetric key set in use.
+ *
+ * @since 0.1.0
+ */
 export class JwtKeySet extends Context.Tag("effect-users/JwtKeySet")<JwtKeySet, JwtKeySetService>() {}
 
-/** A key set from literal options. */
+/**
+ * A key set from literal options.
+ *
+ * @since 0.1.0
+ */
 export const layer = (options: JwtKeySetOptions): Layer.Layer<JwtKeySet, ConfigError.ConfigError> =>
   Layer.effect(JwtKeySet, make(options))
 
-/** A key set read through `Config` (default: `fromEnv`). */
+/**
+ * A key set read through `Config` (default: `fromEnv`).
+ *
+ * @since 0.1.0
+ */
 export const layerConfig = (
   config: Config.Config.Wrap<JwtKeySetOptions> = fromEnv
 ): Layer.Layer<JwtKeySet, ConfigError.ConfigError> =>

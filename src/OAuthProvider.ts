@@ -22,12 +22,20 @@ import * as client from "openid-client"
 import { type Configurable, resolveConfigurable } from "./AuthStrategy.js"
 import { ServiceUnavailable } from "./UserError.js"
 
-/** A failure talking to the provider (discovery, code exchange, id_token check, profile lookup). */
+/**
+ * A failure talking to the provider (discovery, code exchange, id_token check, profile lookup).
+ *
+ * @since 0.1.0
+ */
 export class OAuthProviderError extends Schema.TaggedError<OAuthProviderError>()("OAuthProviderError", {
   reason: Schema.String
 }) {}
 
-/** What a provider says about the account that logged in, with the tokens it issued. */
+/**
+ * What a provider says about the account that logged in, with the tokens it issued.
+ *
+ * @since 0.1.0
+ */
 export interface OAuthProfile {
   readonly accountId: string
   /** The e-mail, when the provider shares one. */
@@ -40,7 +48,11 @@ export interface OAuthProfile {
   readonly refreshToken?: string | undefined
 }
 
-/** The values of one authorization request, kept in the browser's state cookie until the callback. */
+/**
+ * The values of one authorization request, kept in the browser's state cookie until the callback.
+ *
+ * @since 0.1.0
+ */
 export interface AuthorizationRequest {
   readonly redirectUri: string
   readonly state: string
@@ -49,7 +61,11 @@ export interface AuthorizationRequest {
   readonly scopes: ReadonlyArray<string>
 }
 
-/** The callback: the parameters the provider sent (query or form_post body) and the values of the request. */
+/**
+ * The callback: the parameters the provider sent (query or form_post body) and the values of the request.
+ *
+ * @since 0.1.0
+ */
 export interface CallbackRequest {
   readonly redirectUri: string
   readonly params: URLSearchParams
@@ -58,13 +74,21 @@ export interface CallbackRequest {
   readonly codeVerifier: string
 }
 
-/** A provider ready to serve, built when the routes' layer is built. */
+/**
+ * A provider ready to serve, built when the routes' layer is built.
+ *
+ * @since 0.1.0
+ */
 export interface OAuthClient {
   readonly authorizationUrl: (request: AuthorizationRequest) => Effect.Effect<string, OAuthProviderError>
   readonly callback: (request: CallbackRequest) => Effect.Effect<OAuthProfile, OAuthProviderError>
 }
 
-/** An OAuth provider: a name (its routes are `/auth/{name}/...`) and how to build its client. */
+/**
+ * An OAuth provider: a name (its routes are `/auth/{name}/...`) and how to build its client.
+ *
+ * @since 0.1.0
+ */
 export interface OAuthProvider<Name extends string = string> {
   readonly name: Name
   /** `form_post` providers (Apple) call back with a cross-site POST. */
@@ -72,7 +96,11 @@ export interface OAuthProvider<Name extends string = string> {
   readonly make: Effect.Effect<OAuthClient, ConfigError.ConfigError>
 }
 
-/** Options every provider takes. */
+/**
+ * Options every provider takes.
+ *
+ * @since 0.1.0
+ */
 export interface ClientOptions<Name extends string> {
   /** The provider's name in routes (`/auth/{name}/...`) and in `oauth_account.oauth_name`. */
   readonly name?: Name | undefined
@@ -84,7 +112,11 @@ export interface ClientOptions<Name extends string> {
   readonly fetch?: client.CustomFetch | undefined
 }
 
-/** Options of a generic OpenID Connect provider. */
+/**
+ * Options of a generic OpenID Connect provider.
+ *
+ * @since 0.1.0
+ */
 export interface OidcOptions<Name extends string> extends ClientOptions<Name> {
   /** The issuer URL; its `/.well-known/openid-configuration` is read on first use. `http:` only on loopback. */
   readonly issuer: Configurable<string>
@@ -96,7 +128,11 @@ export interface OidcOptions<Name extends string> extends ClientOptions<Name> {
 
 const loopbacks = new Set(["127.0.0.1", "localhost", "[::1]"])
 
-/** An `https:` URL, or `http:` on a loopback host (development and tests); a `ConfigError` otherwise. */
+/**
+ * An `https:` URL, or `http:` on a loopback host (development and tests); a `ConfigError` otherwise.
+ *
+ * @since 0.1.0
+ */
 export const checkUrl = (setting: string, value: string): Effect.Effect<URL, ConfigError.ConfigError> => {
   const url = URL.canParse(value) ? new URL(value) : undefined
   if (url !== undefined && (url.protocol === "https:" || (url.protocol === "http:" && loopbacks.has(url.hostname)))) {
@@ -233,12 +269,20 @@ const makeOidc = <Name extends string>(
   })
 })
 
-/** Any OpenID Provider, found by its issuer URL. `name` is required. */
+/**
+ * Any OpenID Provider, found by its issuer URL. `name` is required.
+ *
+ * @since 0.1.0
+ */
 export const oidc = <const Name extends string>(
   options: OidcOptions<Name> & { readonly name: Name }
 ): OAuthProvider<Name> => makeOidc(options.name, options)
 
-/** Google (`https://accounts.google.com`); name `google` unless given. */
+/**
+ * Google (`https://accounts.google.com`); name `google` unless given.
+ *
+ * @since 0.1.0
+ */
 export const google = <const Name extends string = "google">(
   options: ClientOptions<Name> & { readonly authorizationParams?: Readonly<Record<string, string>> | undefined }
 ): OAuthProvider<Name> =>
@@ -248,6 +292,8 @@ export const google = <const Name extends string = "google">(
  * Microsoft Entra ID: `tenant` is a tenant ID or `common` (default), `organizations`, `consumers`. Entra's
  * `email` claim is not verified (`email_verified` is absent): such logins never link to an existing user by
  * e-mail, unless the tenant is yours and you opt into `dangerouslyAssociateUnverifiedEmail`.
+ *
+ * @since 0.1.0
  */
 export const microsoft = <const Name extends string = "microsoft">(
   options: ClientOptions<Name> & { readonly tenant?: string | undefined }
@@ -257,7 +303,11 @@ export const microsoft = <const Name extends string = "microsoft">(
     issuer: `https://login.microsoftonline.com/${encodeURIComponent(options.tenant ?? "common")}/v2.0`
   })
 
-/** GitLab (`https://gitlab.com` or a self-managed `issuer`); name `gitlab` unless given. */
+/**
+ * GitLab (`https://gitlab.com` or a self-managed `issuer`); name `gitlab` unless given.
+ *
+ * @since 0.1.0
+ */
 export const gitlab = <const Name extends string = "gitlab">(
   options: ClientOptions<Name> & { readonly issuer?: Configurable<string> | undefined }
 ): OAuthProvider<Name> =>
@@ -267,7 +317,11 @@ export const gitlab = <const Name extends string = "gitlab">(
     scopes: options.scopes ?? ["openid", "email", "profile"]
   })
 
-/** Options of Sign in with Apple: its client secret is a JWT signed with the team's ES256 key. */
+/**
+ * Options of Sign in with Apple: its client secret is a JWT signed with the team's ES256 key.
+ *
+ * @since 0.1.0
+ */
 export interface AppleOptions<Name extends string> extends Omit<ClientOptions<Name>, "clientSecret"> {
   /** The Services ID. */
   readonly clientId: Configurable<string>
@@ -282,6 +336,8 @@ export interface AppleOptions<Name extends string> extends Omit<ClientOptions<Na
 /**
  * Sign in with Apple: `form_post` callbacks (a cross-site POST, so its state cookie is `SameSite=None`), an
  * ES256 client secret made per token request, `email_verified` sent as a string. Name `apple` unless given.
+ *
+ * @since 0.1.0
  */
 export const apple = <const Name extends string = "apple">(options: AppleOptions<Name>): OAuthProvider<Name> => {
   const name = options.name ?? ("apple" as Name)
@@ -323,7 +379,11 @@ export const apple = <const Name extends string = "apple">(options: AppleOptions
   }
 }
 
-/** Options of GitHub; the endpoints are GitHub.com's unless given (GitHub Enterprise Server, tests). */
+/**
+ * Options of GitHub; the endpoints are GitHub.com's unless given (GitHub Enterprise Server, tests).
+ *
+ * @since 0.1.0
+ */
 export interface GitHubOptions<Name extends string> extends ClientOptions<Name> {
   /** Default `https://github.com`: `/login/oauth/authorize` and `/login/oauth/access_token` live there. */
   readonly webUrl?: Configurable<string> | undefined
@@ -339,6 +399,8 @@ const GitHubEmails = Schema.Array(
 /**
  * GitHub, which is not OpenID Connect: the account ID from `/user`, and the e-mail only when it is the primary
  * address and verified (from `/user/emails`, scope `user:email`); otherwise none. Name `github` unless given.
+ *
+ * @since 0.1.0
  */
 export const github = <const Name extends string = "github">(options: GitHubOptions<Name>): OAuthProvider<Name> => ({
   name: options.name ?? ("github" as Name),

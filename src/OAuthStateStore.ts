@@ -8,7 +8,11 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 
-/** Records spent states until they expire. Storage faults are defects. */
+/**
+ * Records spent states until they expire. Storage faults are defects.
+ *
+ * @since 0.1.0
+ */
 export interface OAuthStateStoreService {
   /**
    * Marks `state` spent until `expiresAt` (epoch milliseconds): `true` the first time, `false` if it already
@@ -17,13 +21,21 @@ export interface OAuthStateStoreService {
   readonly spend: (state: string, expiresAt: number) => Effect.Effect<boolean>
 }
 
-/** The store of spent OAuth states. */
+/**
+ * The store of spent OAuth states.
+ *
+ * @since 0.1.0
+ */
 export class OAuthStateStore extends Context.Tag("effect-users/OAuthStateStore")<
   OAuthStateStore,
   OAuthStateStoreService
 >() {}
 
-/** An in-process store: single-use within one instance only. */
+/**
+ * An in-process store: single-use within one instance only.
+ *
+ * @since 0.1.0
+ */
 export const makeMemory = (): OAuthStateStoreService => {
   const spent = new Map<string, number>()
   return {
@@ -37,5 +49,9 @@ export const makeMemory = (): OAuthStateStoreService => {
   }
 }
 
-/** A fresh in-process store. */
+/**
+ * A fresh in-process store.
+ *
+ * @since 0.1.0
+ */
 export const layerMemory: Layer.Layer<OAuthStateStore> = Layer.sync(OAuthStateStore, makeMemory)

@@ -14,7 +14,11 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import { ServiceUnavailable } from "./UserError.js"
 
-/** Hashes and verifies passwords. Plain passwords only ever travel as `Redacted`. */
+/**
+ * Hashes and verifies passwords. Plain passwords only ever travel as `Redacted`.
+ *
+ * @since 0.1.0
+ */
 export interface PasswordHasherService {
   /** Hashes a password with the current parameters. */
   readonly hash: (password: Redacted.Redacted<string>) => Effect.Effect<string>
@@ -24,7 +28,11 @@ export interface PasswordHasherService {
   readonly needsRehash: (hash: string) => boolean
 }
 
-/** Argon2id parameters, how many hashes may run at once and how many may wait. */
+/**
+ * Argon2id parameters, how many hashes may run at once and how many may wait.
+ *
+ * @since 0.1.0
+ */
 export interface Argon2Options {
   /** KiB of memory per hash (default 19456). */
   readonly memoryCost?: number | undefined
@@ -41,7 +49,11 @@ export interface Argon2Options {
   readonly queue?: number | undefined
 }
 
-/** A hasher that bounds its work, and what it holds right now. */
+/**
+ * A hasher that bounds its work, and what it holds right now.
+ *
+ * @since 0.1.0
+ */
 export interface BoundedHasherService extends PasswordHasherService {
   /** Hashes running and waiting at this moment. */
   readonly load: () => { readonly running: number; readonly waiting: number }
@@ -51,10 +63,16 @@ export interface BoundedHasherService extends PasswordHasherService {
  * Default waiting hashes per hash in flight. At 25–50 ms per hash, the last of 32 waits about 0.8–1.6 s:
  * past that a client is better told "503, retry after 1 s" than kept waiting into its own timeout, and a
  * flood no longer stretches every login's latency. A waiting entry is a suspended fiber (no argon2 memory).
+ *
+ * @since 0.1.0
  */
 export const defaultQueuePerCore = 32
 
-/** The defect of a hasher whose queue is full: the HTTP edge answers 503 with `Retry-After: 1`. */
+/**
+ * The defect of a hasher whose queue is full: the HTTP edge answers 503 with `Retry-After: 1`.
+ *
+ * @since 0.1.0
+ */
 export const queueFull = (): ServiceUnavailable =>
   new ServiceUnavailable({ reason: "PasswordHasher: the hash queue is full", retryAfter: 1 })
 
@@ -69,6 +87,8 @@ const hashingFault = (operation: string) => () => new Error(`PasswordHasher: ${o
  * Lets at most `concurrency` hashes and verifies of a hasher run at once and at most `queue` wait their
  * turn; beyond that, `hash` and `verify` die at once with `ServiceUnavailable` (load shedding: the manager's
  * signatures stay as they are, the HTTP edge answers 503). A waiter that is interrupted leaves the queue.
+ *
+ * @since 0.1.0
  */
 export const withConcurrencyLimit = (
   hasher: PasswordHasherService,
@@ -101,7 +121,11 @@ export const withConcurrencyLimit = (
   }
 }
 
-/** Builds the argon2id hasher (which also verifies bcrypt) with the given parameters. */
+/**
+ * Builds the argon2id hasher (which also verifies bcrypt) with the given parameters.
+ *
+ * @since 0.1.0
+ */
 export const makeArgon2 = (options: Argon2Options = {}): BoundedHasherService => {
   const params = {
     algorithm: ARGON2ID,
@@ -145,15 +169,27 @@ export const makeArgon2 = (options: Argon2Options = {}): BoundedHasherService =>
   )
 }
 
-/** The password hasher in use; argon2id with OWASP's minimum parameters unless a layer provides another. */
+/**
+ * The password hasher in use; argon2id with OWASP's minimum parameters unless a layer provides another.
+ *
+ * @since 0.1.0
+ */
 export class PasswordHasher extends Context.Reference<PasswordHasher>()("effect-users/PasswordHasher", {
   defaultValue: (): PasswordHasherService => makeArgon2()
 }) {}
 
-/** Argon2id with other parameters or another concurrency bound. */
+/**
+ * Argon2id with other parameters or another concurrency bound.
+ *
+ * @since 0.1.0
+ */
 export const layerArgon2 = (options: Argon2Options = {}): Layer.Layer<PasswordHasher> =>
   Layer.sync(PasswordHasher, () => makeArgon2(options))
 
-/** Any other hasher. */
+/**
+ * Any other hasher.
+ *
+ * @since 0.1.0
+ */
 export const layer = (service: PasswordHasherService): Layer.Layer<PasswordHasher> =>
   Layer.succeed(PasswordHasher, service)

@@ -13,6 +13,8 @@ import { InvalidPassword } from "./UserError.js"
  * What a rule knows of the user whose password it checks, with the app's own fields: on a create, the input
  * without the password (the flags only when given); on an update or reset, the user as it will be stored,
  * patch applied (so the new e-mail), without its ID and hash.
+ *
+ * @since 0.1.0
  */
 export type PasswordOwner<U extends BaseUser = User> = {
   readonly email: string
@@ -24,13 +26,19 @@ export type PasswordOwner<U extends BaseUser = User> = {
 /**
  * One password rule: fails with `InvalidPassword` and a reason meant for the user. A rule for an app's model
  * is a `PasswordRule<PasswordOwner<AppUser>>` and sees its fields; the built-in rules need only the e-mail.
+ *
+ * @since 0.1.0
  */
 export type PasswordRule<O extends PasswordOwner = PasswordOwner> = (
   password: Redacted.Redacted<string>,
   user: O
 ) => Effect.Effect<void, InvalidPassword>
 
-/** Validates a password for a user. */
+/**
+ * Validates a password for a user.
+ *
+ * @since 0.1.0
+ */
 export interface PasswordValidatorService<O extends PasswordOwner = PasswordOwner> {
   readonly validate: PasswordRule<O>
 }
@@ -48,42 +56,68 @@ const exceeds = (text: string, bound: number): boolean => {
   return false
 }
 
-/** At least `min` characters. */
+/**
+ * At least `min` characters.
+ *
+ * @since 0.1.0
+ */
 export const minLength =
   (min: number): PasswordRule =>
   (password) =>
     exceeds(Redacted.value(password), min - 1) ? Effect.void : reject(`Password should be at least ${min} characters`)
 
-/** At most `max` characters (bounds the cost of hashing hostile input); checked without reading a long password. */
+/**
+ * At most `max` characters (bounds the cost of hashing hostile input); checked without reading a long password.
+ *
+ * @since 0.1.0
+ */
 export const maxLength =
   (max: number): PasswordRule =>
   (password) =>
     exceeds(Redacted.value(password), max) ? reject(`Password should be at most ${max} characters`) : Effect.void
 
-/** Must not contain the user's e-mail address, compared case-insensitively. */
+/**
+ * Must not contain the user's e-mail address, compared case-insensitively.
+ *
+ * @since 0.1.0
+ */
 export const notContainingEmail: PasswordRule = (password, user) =>
   user.email.length > 0 && Redacted.value(password).toLowerCase().includes(user.email.toLowerCase())
     ? reject("Password should not contain e-mail")
     : Effect.void
 
-/** Runs rules in order and fails with the first rejection. */
+/**
+ * Runs rules in order and fails with the first rejection.
+ *
+ * @since 0.2.0
+ */
 export const all =
   <O extends PasswordOwner = PasswordOwner>(...rules: ReadonlyArray<PasswordRule<O>>): PasswordRule<O> =>
   (password, user) =>
     Effect.forEach(rules, (rule) => rule(password, user), { discard: true })
 
-/** The default policy: 8 to 128 characters, not containing the e-mail. */
+/**
+ * The default policy: 8 to 128 characters, not containing the e-mail.
+ *
+ * @since 0.1.0
+ */
 export const defaultRule: PasswordRule = all(minLength(8), maxLength(128), notContainingEmail)
 
 /**
  * The password policy in use; `defaultRule` unless a layer provides another. Typed for the default model; it
  * holds the rules of whichever model the app has, and the manager of that model reads it typed by its users.
+ *
+ * @since 0.1.0
  */
 export class PasswordValidator extends Context.Reference<PasswordValidator>()("effect-users/PasswordValidator", {
   defaultValue: (): PasswordValidatorService => ({ validate: defaultRule })
 }) {}
 
-/** Replaces the policy with these rules, checked in order; rules for an app's model may mix with the built-in ones. */
+/**
+ * Replaces the policy with these rules, checked in order; rules for an app's model may mix with the built-in ones.
+ *
+ * @since 0.1.0
+ */
 export const layer = <O extends PasswordOwner = PasswordOwner>(
   ...rules: ReadonlyArray<PasswordRule<O>>
 ): Layer.Layer<PasswordValidator> =>

@@ -8,7 +8,11 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 
-/** One login's chain of refresh tokens: a session. */
+/**
+ * One login's chain of refresh tokens: a session.
+ *
+ * @since 0.1.0
+ */
 export interface Family {
   /** Random, URL-safe; the `sid` claim of the family's access tokens and the session's ID in listings. */
   readonly id: string
@@ -26,13 +30,21 @@ export interface Family {
   readonly userAgent?: string | undefined
 }
 
-/** A stored token: its family, and when it was spent (`None` while it can still be swapped). */
+/**
+ * A stored token: its family, and when it was spent (`None` while it can still be swapped).
+ *
+ * @since 0.1.0
+ */
 export interface FoundToken {
   readonly family: Family
   readonly spentAt: Option.Option<Date>
 }
 
-/** What the purge removes: a backend's families started before `createdBefore` or idle since `lastUsedBefore`. */
+/**
+ * What the purge removes: a backend's families started before `createdBefore` or idle since `lastUsedBefore`.
+ *
+ * @since 0.1.0
+ */
 export interface PurgeOptions {
   /** Backends may have lifetimes of their own: one purge covers one backend. */
   readonly backend: string
@@ -42,7 +54,11 @@ export interface PurgeOptions {
   readonly limit: number
 }
 
-/** The operations on refresh-token families; every implementation passes `test/RefreshTokenStoreSuite.ts`. */
+/**
+ * The operations on refresh-token families; every implementation passes `test/RefreshTokenStoreSuite.ts`.
+ *
+ * @since 0.1.0
+ */
 export interface RefreshTokenStoreService {
   /** Starts a family with its first token's digest. */
   readonly create: (family: Family, digest: string) => Effect.Effect<void>
@@ -66,7 +82,11 @@ export interface RefreshTokenStoreService {
   readonly purgeExpired: (options: PurgeOptions) => Effect.Effect<number>
 }
 
-/** The refresh-token storage of bearer backends with `refresh` on. */
+/**
+ * The refresh-token storage of bearer backends with `refresh` on.
+ *
+ * @since 0.1.0
+ */
 export class RefreshTokenStore extends Context.Tag("effect-users/RefreshTokenStore")<
   RefreshTokenStore,
   RefreshTokenStoreService
@@ -77,7 +97,11 @@ interface MemoryToken {
   spentAt: Date | undefined
 }
 
-/** A store in the process's memory (tests, single-process apps); every operation is one synchronous step. */
+/**
+ * A store in the process's memory (tests, single-process apps); every operation is one synchronous step.
+ *
+ * @since 0.1.0
+ */
 export const makeMemory = (): RefreshTokenStoreService => {
   const families = new Map<string, Family>()
   const tokens = new Map<string, MemoryToken>()
@@ -153,5 +177,9 @@ export const makeMemory = (): RefreshTokenStoreService => {
   })
 }
 
-/** The memory store, new for each build of the layer. */
+/**
+ * The memory store, new for each build of the layer.
+ *
+ * @since 0.1.0
+ */
 export const layerMemory: Layer.Layer<RefreshTokenStore> = Layer.sync(RefreshTokenStore, makeMemory)

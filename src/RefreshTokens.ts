@@ -16,7 +16,11 @@ import type { AuthStrategy, Session } from "./AuthStrategy.js"
 import { type Family, RefreshTokenStore, type RefreshTokenStoreService } from "./RefreshTokenStore.js"
 import type { BaseUser } from "./User.js"
 
-/** The lifetimes of a backend's refresh tokens. */
+/**
+ * The lifetimes of a backend's refresh tokens.
+ *
+ * @since 0.1.0
+ */
 export interface RefreshOptions {
   /** How long a family lives after its login, however often it is rotated; default 30 days. */
   readonly lifetime?: Duration.DurationInput | undefined
@@ -26,25 +30,45 @@ export interface RefreshOptions {
   readonly purgeInterval?: Duration.DurationInput | undefined
 }
 
-/** An unknown, expired, revoked or malformed refresh token, or one whose user has gone or moved their epoch. */
+/**
+ * An unknown, expired, revoked or malformed refresh token, or one whose user has gone or moved their epoch.
+ *
+ * @since 0.1.0
+ */
 export class RefreshTokenInvalid extends Schema.TaggedError<RefreshTokenInvalid>()("RefreshTokenInvalid", {}) {}
 
-/** A refresh token that was spent already: its family has just been ended. */
+/**
+ * A refresh token that was spent already: its family has just been ended.
+ *
+ * @since 0.1.0
+ */
 export class RefreshTokenReused extends Schema.TaggedError<RefreshTokenReused>()("RefreshTokenReused", {}) {}
 
-/** What a login or a refresh answers. */
+/**
+ * What a login or a refresh answers.
+ *
+ * @since 0.1.0
+ */
 export interface TokenPair {
   readonly accessToken: string
   readonly refreshToken: string
 }
 
-/** The session a login opens: the user's epoch read with their row, and what the app records of the client. */
+/**
+ * The session a login opens: the user's epoch read with their row, and what the app records of the client.
+ *
+ * @since 0.1.0
+ */
 export interface LoginSession {
   readonly epoch: number
   readonly userAgent?: string | undefined
 }
 
-/** What the refresh machinery needs from the backend around it. */
+/**
+ * What the refresh machinery needs from the backend around it.
+ *
+ * @since 0.1.0
+ */
 export interface Dependencies {
   readonly backend: string
   /** Issues an access token for the user, at this epoch, belonging to this family (its `sid`). */
@@ -56,7 +80,11 @@ export interface Dependencies {
   readonly lookup: (userId: string) => Effect.Effect<Option.Option<{ readonly user: BaseUser; readonly epoch: number }>>
 }
 
-/** A backend's refresh tokens. */
+/**
+ * A backend's refresh tokens.
+ *
+ * @since 0.1.0
+ */
 export interface RefreshTokensService {
   /** Starts a family for a login and issues its first pair. */
   readonly login: (user: BaseUser, session: LoginSession) => Effect.Effect<TokenPair>
@@ -83,6 +111,8 @@ const asSession = (family: Family, current: boolean): Session => ({
  * The backend's strategy with its refresh-token families: logout ends the family of the access token (its
  * `familyOf`), a change through a session carries its family to the new epoch, "log out everywhere" and a
  * deletion end every family of the user, and the families are sessions the user can list and end.
+ *
+ * @since 0.1.0
  */
 export const withRefresh = (
   strategy: AuthStrategy & { readonly familyOf: NonNullable<AuthStrategy["familyOf"]> },
@@ -131,6 +161,8 @@ const newToken = () => randomBytes(32).toString("base64url")
 /**
  * Builds a backend's refresh tokens over the `RefreshTokenStore` in context, and purges its expired families
  * every `purgeInterval` until the scope closes (a failed purge is logged and tried again next time).
+ *
+ * @since 0.1.0
  */
 export const make = (
   dependencies: Dependencies,

@@ -26,7 +26,11 @@ import * as Schema from "effect/Schema"
 import { Email, emailKey } from "./User.js"
 import { ServiceUnavailable } from "./UserError.js"
 
-/** The routes with a per-client limit; `refresh` is the session refresh route. */
+/**
+ * The routes with a per-client limit; `refresh` is the session refresh route.
+ *
+ * @since 0.1.0
+ */
 export type Route =
   | "login"
   | "register"
@@ -36,16 +40,28 @@ export type Route =
   | "resetPassword"
   | "refresh"
 
-/** The routes that send mail, limited per target address too. */
+/**
+ * The routes that send mail, limited per target address too.
+ *
+ * @since 0.1.0
+ */
 export type MailRoute = "forgotPassword" | "requestVerifyToken"
 
-/** At most `limit` requests per `window`. */
+/**
+ * At most `limit` requests per `window`.
+ *
+ * @since 0.1.0
+ */
 export interface Limit {
   readonly limit: number
   readonly window: Duration.DurationInput
 }
 
-/** The per-account back-off (see the module's description). */
+/**
+ * The per-account back-off (see the module's description).
+ *
+ * @since 0.1.0
+ */
 export interface AccountPolicy {
   readonly freeAttempts: number
   readonly baseDelay: Duration.DurationInput
@@ -54,7 +70,11 @@ export interface AccountPolicy {
   readonly window: Duration.DurationInput
 }
 
-/** Per-client limits by route (`false`: none). */
+/**
+ * Per-client limits by route (`false`: none).
+ *
+ * @since 0.1.0
+ */
 export const defaultClientLimits: Readonly<Record<Route, Limit>> = {
   login: { limit: 30, window: "1 minute" },
   register: { limit: 20, window: "1 hour" },
@@ -65,13 +85,21 @@ export const defaultClientLimits: Readonly<Record<Route, Limit>> = {
   refresh: { limit: 60, window: "1 minute" }
 }
 
-/** Per-address limits of the routes that send mail. */
+/**
+ * Per-address limits of the routes that send mail.
+ *
+ * @since 0.1.0
+ */
 export const defaultAddressLimits: Readonly<Record<MailRoute, Limit>> = {
   forgotPassword: { limit: 3, window: "1 hour" },
   requestVerifyToken: { limit: 3, window: "1 hour" }
 }
 
-/** The per-account back-off: 5 free attempts, then 1 s doubling up to 15 minutes; refused from the 100th. */
+/**
+ * The per-account back-off: 5 free attempts, then 1 s doubling up to 15 minutes; refused from the 100th.
+ *
+ * @since 0.1.0
+ */
 export const defaultAccountPolicy: AccountPolicy = {
   freeAttempts: 5,
   baseDelay: "1 second",
@@ -80,10 +108,18 @@ export const defaultAccountPolicy: AccountPolicy = {
   window: "24 hours"
 }
 
-/** What was throttled: `account` is the per-account back-off. */
+/**
+ * What was throttled: `account` is the per-account back-off.
+ *
+ * @since 0.1.0
+ */
 export type Scope = "client" | "address" | "account"
 
-/** What logs and hooks get instead of a login username that is not an e-mail address (junk, or a password). */
+/**
+ * What logs and hooks get instead of a login username that is not an e-mail address (junk, or a password).
+ *
+ * @since 0.1.0
+ */
 export const notAnEmail = "<not an e-mail>"
 
 const decodeEmail = Schema.decodeUnknownOption(Email)
@@ -92,10 +128,16 @@ const decodeEmail = Schema.decodeUnknownOption(Email)
  * A login username as logs and hooks may show it: the address (trimmed, NFC) when `Email` accepts it, else
  * `notAnEmail`. The username is unvalidated input: control characters and ANSI escapes would reach the
  * operator's terminal, and a password typed into the e-mail box would be written to the log.
+ *
+ * @since 0.1.0
  */
 export const shownEmail = (username: string): string => Option.getOrElse(decodeEmail(username), () => notAnEmail)
 
-/** A throttle decision, for hooks and logs: never a password; `client` is the client key. */
+/**
+ * A throttle decision, for hooks and logs: never a password; `client` is the client key.
+ *
+ * @since 0.1.0
+ */
 export interface ThrottledEvent {
   readonly route: Route
   readonly scope: Scope
@@ -105,7 +147,11 @@ export interface ThrottledEvent {
   readonly retryAfter: Duration.Duration
 }
 
-/** A failed password check, for hooks and logs: never the password. */
+/**
+ * A failed password check, for hooks and logs: never the password.
+ *
+ * @since 0.1.0
+ */
 export interface LoginFailedEvent {
   readonly route: Route | "currentPassword"
   /** The e-mail as `shownEmail` shows it (`notAnEmail` for a username no account can have). */
@@ -115,7 +161,11 @@ export interface LoginFailedEvent {
   readonly attempts: number
 }
 
-/** Options of `layer`; every field has a default. */
+/**
+ * Options of `layer`; every field has a default.
+ *
+ * @since 0.1.0
+ */
 export interface Options {
   /** Per-client limits, by route; `false` turns a route's limit off. */
   readonly clients?: Partial<Record<Route, Limit | false>> | undefined
@@ -129,13 +179,21 @@ export interface Options {
   readonly onLoginFailed?: ((event: LoginFailedEvent) => Effect.Effect<void, unknown>) | undefined
 }
 
-/** A refused request: answered 429 with `Retry-After`. */
+/**
+ * A refused request: answered 429 with `Retry-After`.
+ *
+ * @since 0.1.0
+ */
 export class Throttled extends Schema.TaggedError<Throttled>()("Throttled", {
   scope: Schema.Literal("client", "address", "account"),
   retryAfter: Schema.DurationFromSelf
 }) {}
 
-/** An attempt reserved on an account: report how the password check went (`checked` does). */
+/**
+ * An attempt reserved on an account: report how the password check went (`checked` does).
+ *
+ * @since 0.1.0
+ */
 export interface Attempt {
   /** Attempts in a row on this account, this one included (0 when the per-account throttle is off). */
   readonly attempts: number
@@ -163,6 +221,8 @@ const isVerdict = (cause: Cause.Cause<unknown>): boolean => {
  * failures are verdicts on the credentials: wrong password, unknown e-mail, inactive user), `released` when it
  * could not be made (a defect such as a storage or hash-queue `ServiceUnavailable`, a `ServiceUnavailable`
  * failure, an interruption).
+ *
+ * @since 0.1.0
  */
 export const checked = <A, E, R>(attempt: Attempt, check: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   Effect.uninterruptibleMask((restore) =>
@@ -173,7 +233,11 @@ export const checked = <A, E, R>(attempt: Attempt, check: Effect.Effect<A, E, R>
     )
   )
 
-/** An attempt an `AccountStore` counted, as `release` needs it to give the attempt back. */
+/**
+ * An attempt an `AccountStore` counted, as `release` needs it to give the attempt back.
+ *
+ * @since 0.1.0
+ */
 export interface Reservation {
   /** The count it belongs to: every count started after a reset or an expiry has a new one. */
   readonly generation: string
@@ -181,12 +245,20 @@ export interface Reservation {
   readonly id: string
 }
 
-/** What `AccountStore.send` decided. */
+/**
+ * What `AccountStore.send` decided.
+ *
+ * @since 0.1.0
+ */
 export type AttemptResult =
   | { readonly _tag: "Allowed"; readonly attempts: number; readonly reservation: Reservation }
   | { readonly _tag: "Refused"; readonly retryAfterMillis: number }
 
-/** The back-off in numbers, as stores receive it. */
+/**
+ * The back-off in numbers, as stores receive it.
+ *
+ * @since 0.1.0
+ */
 export interface AccountLimits {
   readonly freeAttempts: number
   readonly baseDelayMillis: number
@@ -195,7 +267,11 @@ export interface AccountLimits {
   readonly windowMillis: number
 }
 
-/** The wait after the `attempts`-th attempt in a row before the next one is allowed, in milliseconds. */
+/**
+ * The wait after the `attempts`-th attempt in a row before the next one is allowed, in milliseconds.
+ *
+ * @since 0.1.0
+ */
 export const delayAfter = (attempts: number, limits: AccountLimits): number =>
   attempts < limits.freeAttempts
     ? 0
@@ -210,6 +286,8 @@ export const delayAfter = (attempts: number, limits: AccountLimits): number =>
  * wait goes back to what it was before the attempt if no other attempt came since (else it stays: the later
  * attempt's wait holds); an attempt of a count since reset or expired gives nothing back. Store failures are
  * defects (a 503 at the edge).
+ *
+ * @since 0.1.0
  */
 export class AccountStore extends Context.Tag("effect-users/Throttle/AccountStore")<
   AccountStore,
@@ -230,7 +308,11 @@ interface MemoryEntry {
   previousNotBefore: number
 }
 
-/** Account counts in this process's memory; expired entries are swept as new ones arrive. */
+/**
+ * Account counts in this process's memory; expired entries are swept as new ones arrive.
+ *
+ * @since 0.1.0
+ */
 export const makeAccountStoreMemory = (): Context.Tag.Service<AccountStore> => {
   const entries = new Map<string, MemoryEntry>()
   let writes = 0
@@ -283,7 +365,11 @@ export const makeAccountStoreMemory = (): Context.Tag.Service<AccountStore> => {
   })
 }
 
-/** Counts in memory: one process only. */
+/**
+ * Counts in memory: one process only.
+ *
+ * @since 0.1.0
+ */
 export const layerAccountStoreMemory: Layer.Layer<AccountStore> = Layer.sync(AccountStore, makeAccountStoreMemory)
 
 /**
@@ -291,6 +377,8 @@ export const layerAccountStoreMemory: Layer.Layer<AccountStore> = Layer.sync(Acc
  * window's expiry by `window / limit`; one past the limit is refused and changes nothing), except that expired
  * windows are swept: that store keeps every key it has seen for the life of the process, one per client
  * address and per target e-mail. Token buckets (unused here) are that store's.
+ *
+ * @since 0.1.0
  */
 export const layerRateLimiterStoreMemory: Layer.Layer<RateLimiter.RateLimiterStore> = Layer.effect(
   RateLimiter.RateLimiterStore,
@@ -325,7 +413,11 @@ export const layerRateLimiterStoreMemory: Layer.Layer<RateLimiter.RateLimiterSto
 
 const memoryStores = Layer.merge(layerRateLimiterStoreMemory, layerAccountStoreMemory)
 
-/** The throttle the routes consult. */
+/**
+ * The throttle the routes consult.
+ *
+ * @since 0.1.0
+ */
 export interface ThrottleService {
   /** Counts a request against the route's per-client limit (and the address's, for mail routes). */
   readonly route: (route: Route, client: string, email?: string) => Effect.Effect<void, Throttled>
@@ -344,7 +436,11 @@ export interface ThrottleService {
   readonly clearAccount: (email: string) => Effect.Effect<void>
 }
 
-/** The throttle of a `UsersApi`: `layer`, `layerMemory`, `RedisThrottle.layer` or `layerDisabled`. */
+/**
+ * The throttle of a `UsersApi`: `layer`, `layerMemory`, `RedisThrottle.layer` or `layerDisabled`.
+ *
+ * @since 0.1.0
+ */
 export class Throttle extends Context.Tag("effect-users/Throttle")<Throttle, ThrottleService>() {}
 
 const millis = (duration: Duration.DurationInput) => Duration.toMillis(Duration.decode(duration))
@@ -353,6 +449,8 @@ const millis = (duration: Duration.DurationInput) => Duration.toMillis(Duration.
  * A limit as the store receives it: `@effect/experimental` 0.61.1's Redis fixed window stores `window / limit`
  * as a millisecond TTL, and Redis refuses one that is not a whole number ("3 per 10 seconds"). The window is
  * stretched (by less than `limit` ms) to the next multiple of `limit` ms, the same for every store.
+ *
+ * @since 0.1.0
  */
 export const storedLimit = (limit: Limit): { readonly limit: number; readonly window: Duration.Duration } => {
   const count = Math.max(1, Math.floor(limit.limit))
@@ -379,6 +477,8 @@ const runHook = (name: string, hook: Effect.Effect<void, unknown>) =>
 /**
  * Builds the throttle over the stores in context: the per-client limits on `RateLimiter` (its
  * `RateLimiterStore`), the per-account back-off on the `AccountStore`.
+ *
+ * @since 0.1.0
  */
 export const make = (
   options: Options = {}
@@ -510,16 +610,28 @@ export const make = (
     return Throttle.of({ route, account, login, clearAccount })
   })
 
-/** The throttle over the stores in context (see `layerMemory` and `RedisThrottle.layer`). */
+/**
+ * The throttle over the stores in context (see `layerMemory` and `RedisThrottle.layer`).
+ *
+ * @since 0.1.0
+ */
 export const layer = (
   options: Options = {}
 ): Layer.Layer<Throttle, never, RateLimiter.RateLimiterStore | AccountStore> => Layer.effect(Throttle, make(options))
 
-/** The throttle with in-memory counts: right for one process; several share nothing (use `RedisThrottle`). */
+/**
+ * The throttle with in-memory counts: right for one process; several share nothing (use `RedisThrottle`).
+ *
+ * @since 0.1.0
+ */
 export const layerMemory = (options: Options = {}): Layer.Layer<Throttle> =>
   layer(options).pipe(Layer.provide(memoryStores))
 
-/** No throttling at all (tests, or an app that throttles in front of us). */
+/**
+ * No throttling at all (tests, or an app that throttles in front of us).
+ *
+ * @since 0.1.0
+ */
 export const layerDisabled: Layer.Layer<Throttle> = Layer.succeed(
   Throttle,
   Throttle.of({
@@ -530,7 +642,11 @@ export const layerDisabled: Layer.Layer<Throttle> = Layer.succeed(
   })
 )
 
-/** The throttle in context, or an in-memory one with the default limits when the app provides none. */
+/**
+ * The throttle in context, or an in-memory one with the default limits when the app provides none.
+ *
+ * @since 0.1.0
+ */
 export const orDefault: Effect.Effect<ThrottleService> = Effect.flatMap(
   Effect.serviceOption(Throttle),
   Option.match({

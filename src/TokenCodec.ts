@@ -17,42 +17,74 @@ import * as Schema from "effect/Schema"
 import * as Jwt from "./internal/jwt.js"
 import { minimumSecretBytes } from "./UserManagerConfig.js"
 
-/** A token that is malformed, badly signed, expired or meant for another audience. */
+/**
+ * A token that is malformed, badly signed, expired or meant for another audience.
+ *
+ * @since 0.1.0
+ */
 export class InvalidToken extends Schema.TaggedError<InvalidToken>()("InvalidToken", {
   reason: Schema.String
 }) {}
 
-/** What signing needs: the secret, the audience written into `aud`, and the lifetime that sets `exp`. */
+/**
+ * What signing needs: the secret, the audience written into `aud`, and the lifetime that sets `exp`.
+ *
+ * @since 0.1.0
+ */
 export interface SignOptions {
   readonly secret: Redacted.Redacted<string>
   readonly audience: string | ReadonlyArray<string>
   readonly lifetime: Duration.DurationInput
 }
 
-/** What verifying needs: the secret and the audience the token must carry. */
+/**
+ * What verifying needs: the secret and the audience the token must carry.
+ *
+ * @since 0.1.0
+ */
 export interface VerifyOptions {
   readonly secret: Redacted.Redacted<string>
   readonly audience: string | ReadonlyArray<string>
 }
 
-/** The claims of a token, as decoded. */
+/**
+ * The claims of a token, as decoded.
+ *
+ * @since 0.1.0
+ */
 export type Claims = Readonly<Record<string, unknown>>
 
-/** Signs and verifies tokens. */
+/**
+ * Signs and verifies tokens.
+ *
+ * @since 0.1.0
+ */
 export interface TokenCodecService {
   readonly sign: (claims: Claims, options: SignOptions) => Effect.Effect<string>
   readonly verify: (token: string, options: VerifyOptions) => Effect.Effect<Claims, InvalidToken>
 }
 
-/** The HMAC algorithms a JWT codec can use. */
+/**
+ * The HMAC algorithms a JWT codec can use.
+ *
+ * @since 0.1.0
+ */
 export type HmacAlgorithm = "HS256" | "HS384" | "HS512"
 
 const digests = { HS256: "sha256", HS384: "sha384", HS512: "sha512" } as const
 
-/** The longest token `verify` reads (8 KiB); longer ones are refused before they are split or decoded. */
+/**
+ * The longest token `verify` reads (8 KiB); longer ones are refused before they are split or decoded.
+ *
+ * @since 0.1.0
+ */
 export const maxTokenLength = Jwt.maxTokenLength
 
-/** The refusal of a token, for its reason. */
+/**
+ * The refusal of a token, for its reason.
+ *
+ * @since 0.2.0
+ */
 export const invalidToken = (reason: string): InvalidToken => new InvalidToken({ reason })
 
 /**
@@ -63,6 +95,8 @@ export const invalidToken = (reason: string): InvalidToken => new InvalidToken({
  *
  * HMAC runs synchronously through node:crypto (microseconds) rather than WebCrypto, whose jobs queue on
  * libuv's thread pool behind password hashes: token checks stay fast during a login flood.
+ *
+ * @since 0.1.0
  */
 export const makeJwt = (options: { readonly algorithm?: HmacAlgorithm | undefined } = {}): TokenCodecService => {
   const algorithm = options.algorithm ?? "HS256"
@@ -102,14 +136,26 @@ export const makeJwt = (options: { readonly algorithm?: HmacAlgorithm | undefine
   }
 }
 
-/** The token codec in use; HS256 JWTs unless a layer provides another. */
+/**
+ * The token codec in use; HS256 JWTs unless a layer provides another.
+ *
+ * @since 0.1.0
+ */
 export class TokenCodec extends Context.Reference<TokenCodec>()("effect-users/TokenCodec", {
   defaultValue: (): TokenCodecService => makeJwt()
 }) {}
 
-/** JWTs with another HMAC algorithm. */
+/**
+ * JWTs with another HMAC algorithm.
+ *
+ * @since 0.1.0
+ */
 export const layerJwt = (options: { readonly algorithm?: HmacAlgorithm | undefined } = {}): Layer.Layer<TokenCodec> =>
   Layer.succeed(TokenCodec, makeJwt(options))
 
-/** Any other codec. */
+/**
+ * Any other codec.
+ *
+ * @since 0.1.0
+ */
 export const layer = (service: TokenCodecService): Layer.Layer<TokenCodec> => Layer.succeed(TokenCodec, service)

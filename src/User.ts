@@ -7,7 +7,11 @@
 import type * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 
-/** The fields FastAPI Users gives every user, with the app's choice of ID type. */
+/**
+ * The fields FastAPI Users gives every user, with the app's choice of ID type.
+ *
+ * @since 0.1.0
+ */
 export interface BaseUser<Id = unknown> {
   readonly id: Id
   readonly email: string
@@ -17,16 +21,32 @@ export interface BaseUser<Id = unknown> {
   readonly isVerified: boolean
 }
 
-/** The names of the fields every user has. */
+/**
+ * The names of the fields every user has.
+ *
+ * @since 0.1.0
+ */
 export type BaseField = keyof BaseUser
 
-/** The fields an app adds to its user model. */
+/**
+ * The fields an app adds to its user model.
+ *
+ * @since 0.1.0
+ */
 export type ExtraFields<U extends BaseUser> = Omit<U, BaseField>
 
-/** The ID type of a user model. */
+/**
+ * The ID type of a user model.
+ *
+ * @since 0.1.0
+ */
 export type IdOf<U extends BaseUser> = U["id"]
 
-/** An e-mail as it is stored and looked up: trimmed, in Unicode NFC (one spelling for "é", composed or not). */
+/**
+ * An e-mail as it is stored and looked up: trimmed, in Unicode NFC (one spelling for "é", composed or not).
+ *
+ * @since 0.1.0
+ */
 export const normalizeEmail = (email: string): string => email.trim().normalize("NFC")
 
 // JavaScript has no case folding, so it is built from full case mappings: toUpperCase applies the one-to-many
@@ -64,6 +84,8 @@ const split = (email: string): readonly [local: string, domain: string | undefin
  * part is the normalised text under full Unicode case folding, so `Émile@`/`émile@` and `ß`/`SS` are one address
  * (a lookalike is refused, never registered beside the original); the domain is its DNS name, so `straße.de` and
  * `strasse.de`, which belong to different owners, are not one.
+ *
+ * @since 0.1.0
  */
 export const emailKey = (email: string): string => {
   const [local, domain] = split(normalizeEmail(email))
@@ -76,6 +98,8 @@ export const emailKey = (email: string): string => {
  * Whether two addresses name the same mailbox strictly enough to hand an account from one to the other (linking
  * an OAuth account by e-mail): the same domain by DNS name and the same local part but for letter case, without
  * the foldings of `emailKey` that join distinct mailboxes (`straße@` and `strasse@` may belong to two people).
+ *
+ * @since 0.1.0
  */
 export const sameMailbox = (a: string, b: string): boolean => {
   const [localA, domainA] = split(normalizeEmail(a))
@@ -99,6 +123,8 @@ const invisible = /[\p{C}\p{Zl}\p{Zp}\uFFFD]/u
  * An e-mail address as users type it: trimmed and NFC-normalised when decoded, refused when it holds
  * control, format, separator, surrogate, private-use or unassigned characters, or U+FFFD. Stored as typed
  * otherwise, compared by `emailKey`.
+ *
+ * @since 0.1.0
  */
 export const Email = Schema.transform(
   // What OpenAPI shows: JSON Schema describes the encoded side, which the refinements below do not reach.
@@ -126,10 +152,18 @@ export const Email = Schema.transform(
   Schema.annotations({ identifier: "Email", title: "E-mail address" })
 )
 
-/** A UUID user ID, as a lowercase string. */
+/**
+ * A UUID user ID, as a lowercase string.
+ *
+ * @since 0.1.0
+ */
 export const UserId = Schema.UUID.annotations({ identifier: "UserId" })
 
-/** The default user model. */
+/**
+ * The default user model.
+ *
+ * @since 0.1.0
+ */
 export const User = Schema.Struct({
   id: UserId,
   email: Schema.String,
@@ -139,10 +173,18 @@ export const User = Schema.Struct({
   isVerified: Schema.Boolean
 }).annotations({ identifier: "User" })
 
-/** A user of the default model. */
+/**
+ * A user of the default model.
+ *
+ * @since 0.1.0
+ */
 export interface User extends Schema.Schema.Type<typeof User> {}
 
-/** An OAuth account linked to a user. `expiresAt` is in seconds since the epoch. */
+/**
+ * An OAuth account linked to a user. `expiresAt` is in seconds since the epoch.
+ *
+ * @since 0.1.0
+ */
 export const OAuthAccount = Schema.Struct({
   id: Schema.String,
   oauthName: Schema.String,
@@ -153,10 +195,18 @@ export const OAuthAccount = Schema.Struct({
   accountEmail: Schema.String
 }).annotations({ identifier: "OAuthAccount" })
 
-/** An OAuth account linked to a user. */
+/**
+ * An OAuth account linked to a user.
+ *
+ * @since 0.1.0
+ */
 export interface OAuthAccount extends Schema.Schema.Type<typeof OAuthAccount> {}
 
-/** What an OAuth provider tells us about an account: an `OAuthAccount` before it is stored. */
+/**
+ * What an OAuth provider tells us about an account: an `OAuthAccount` before it is stored.
+ *
+ * @since 0.1.0
+ */
 export interface OAuthAccountCreate {
   readonly oauthName: string
   readonly accessToken: string
@@ -166,12 +216,18 @@ export interface OAuthAccountCreate {
   readonly refreshToken?: string | null | undefined
 }
 
-/** A user together with its OAuth accounts, as the OAuth operations return it. */
+/**
+ * A user together with its OAuth accounts, as the OAuth operations return it.
+ *
+ * @since 0.1.0
+ */
 export type UserWithOAuth<U extends BaseUser = User> = U & { readonly oauthAccounts: ReadonlyArray<OAuthAccount> }
 
 /**
  * The input that registers a user. A "safe" create (public routes) ignores the three flags; an
  * "unsafe" one (admins, scripts) applies them.
+ *
+ * @since 0.1.0
  */
 export type UserCreate<U extends BaseUser = User> = {
   readonly email: string
@@ -183,6 +239,8 @@ export type UserCreate<U extends BaseUser = User> = {
 
 /**
  * A patch to a user: only the fields present are applied. `password: null` leaves the password unchanged.
+ *
+ * @since 0.1.0
  */
 export type UserUpdate<U extends BaseUser = User> = {
   readonly email?: string | undefined
@@ -192,8 +250,16 @@ export type UserUpdate<U extends BaseUser = User> = {
   readonly isVerified?: boolean | undefined
 } & Partial<ExtraFields<U>>
 
-/** The row a repository stores for a new user: every field but the ID, which it may assign. */
+/**
+ * The row a repository stores for a new user: every field but the ID, which it may assign.
+ *
+ * @since 0.1.0
+ */
 export type UserInsert<U extends BaseUser = User> = Omit<U, "id"> & { readonly id?: IdOf<U> | undefined }
 
-/** The stored fields that change in an update (never the ID). */
+/**
+ * The stored fields that change in an update (never the ID).
+ *
+ * @since 0.1.0
+ */
 export type UserPatch<U extends BaseUser = User> = Partial<Omit<U, "id">>

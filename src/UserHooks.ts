@@ -20,15 +20,27 @@ import * as Option from "effect/Option"
 import type { BaseUser, User } from "./User.js"
 import type { UserManagerService } from "./UserManager.js"
 
-/** The HTTP request behind an operation, if any. */
+/**
+ * The HTTP request behind an operation, if any.
+ *
+ * @since 0.1.0
+ */
 export type HookRequest = Option.Option<HttpServerRequest.HttpServerRequest>
 
-/** What an update changed: the stored fields given in the patch, and whether the password changed. */
+/**
+ * What an update changed: the stored fields given in the patch, and whether the password changed.
+ *
+ * @since 0.1.0
+ */
 export type UserChanges<U extends BaseUser = User> = Partial<Omit<U, "id" | "hashedPassword">> & {
   readonly passwordChanged?: true
 }
 
-/** The hooks, each returning an effect the manager runs at the documented point. */
+/**
+ * The hooks, each returning an effect the manager runs at the documented point.
+ *
+ * @since 0.1.0
+ */
 export interface UserHooksService<U extends BaseUser = User> {
   readonly onAfterRegister: (user: U, request: HookRequest) => Effect.Effect<void, unknown>
   readonly onAfterUpdate: (user: U, changes: UserChanges<U>, request: HookRequest) => Effect.Effect<void, unknown>
@@ -45,7 +57,11 @@ export interface UserHooksService<U extends BaseUser = User> {
   readonly onAfterDelete: (user: U, request: HookRequest) => Effect.Effect<void, unknown>
 }
 
-/** Hooks that do nothing; they fit every user model. */
+/**
+ * Hooks that do nothing; they fit every user model.
+ *
+ * @since 0.1.0
+ */
 export const noHooks: UserHooksService<BaseUser> = {
   onAfterRegister: () => Effect.void,
   onAfterUpdate: () => Effect.void,
@@ -58,7 +74,11 @@ export const noHooks: UserHooksService<BaseUser> = {
   onAfterDelete: () => Effect.void
 }
 
-/** The name of every hook, in the order the operations run them. */
+/**
+ * The name of every hook, in the order the operations run them.
+ *
+ * @since 0.1.0
+ */
 export const hookNames: ReadonlyArray<keyof UserHooksService> = [
   "onAfterRegister",
   "onAfterUpdate",
@@ -75,6 +95,8 @@ export const hookNames: ReadonlyArray<keyof UserHooksService> = [
  * The manager running a hook: `UserManager` provides itself to every hook effect it runs, so that hooks
  * built by `layerFromManager` reach it without the layers depending on each other. It is the manager of
  * whichever user model the app has; the hooks of that model read it typed by theirs.
+ *
+ * @since 0.2.0
  */
 export class HookManager extends Context.Tag("effect-users/UserHooks/HookManager")<HookManager, unknown>() {}
 
@@ -107,6 +129,8 @@ const withManager = <U extends BaseUser>(
 /**
  * The hooks in use; no-ops unless a layer provides some. Typed for the default model; it holds the hooks of
  * whichever model the app has, and the manager of that model runs them typed by its users.
+ *
+ * @since 0.1.0
  */
 export class UserHooks extends Context.Reference<UserHooks>()("effect-users/UserHooks", {
   defaultValue: (): UserHooksService => noHooks
@@ -115,11 +139,19 @@ export class UserHooks extends Context.Reference<UserHooks>()("effect-users/User
 /** The hooks of a model as the tag holds them. */
 const held = <U extends BaseUser>(hooks: UserHooksService<U>) => hooks as unknown as UserHooksService
 
-/** Overrides the given hooks; the others stay no-ops. */
+/**
+ * Overrides the given hooks; the others stay no-ops.
+ *
+ * @since 0.1.0
+ */
 export const layer = <U extends BaseUser = User>(hooks: Partial<UserHooksService<U>>): Layer.Layer<UserHooks> =>
   Layer.succeed(UserHooks, held<U>({ ...noHooks, ...hooks }))
 
-/** Like `layer`, for hooks that need services: `make` runs once, when the layer is built. */
+/**
+ * Like `layer`, for hooks that need services: `make` runs once, when the layer is built.
+ *
+ * @since 0.1.0
+ */
 export const layerEffect = <U extends BaseUser = User, E = never, R = never>(
   make: Effect.Effect<Partial<UserHooksService<U>>, E, R>
 ): Layer.Layer<UserHooks, E, R> =>
@@ -132,6 +164,8 @@ export const layerEffect = <U extends BaseUser = User, E = never, R = never>(
  * Hooks that use the manager running them, e.g. to send the verification e-mail on registration:
  * `UserHooks.layerFromManager((users) => ({ onAfterRegister: (user) => users.requestVerify(user) }))`.
  * `make` runs once per manager, on its first hook call; the hooks it leaves out stay no-ops.
+ *
+ * @since 0.2.0
  */
 export const layerFromManager = <U extends BaseUser = User>(
   make: (users: UserManagerService<U>) => Partial<UserHooksService<U>>

@@ -57,13 +57,21 @@ import {
   type UserWithSessions
 } from "./UserRepository.js"
 
-/** Whether a create or update comes from the user (safe: the flags are ignored) or from an admin. */
+/**
+ * Whether a create or update comes from the user (safe: the flags are ignored) or from an admin.
+ *
+ * @since 0.1.0
+ */
 export interface SafeOption {
   /** When true, `isActive`, `isSuperuser` and `isVerified` in the input are ignored. Default false. */
   readonly safe?: boolean | undefined
 }
 
-/** How an update runs: safe or not, and what happens to the session that asked for it. */
+/**
+ * How an update runs: safe or not, and what happens to the session that asked for it.
+ *
+ * @since 0.2.0
+ */
 export interface UpdateOptions extends SafeOption {
   /**
    * Called with the user's new session epoch when the update ended their sessions (a new password or e-mail,
@@ -73,7 +81,11 @@ export interface UpdateOptions extends SafeOption {
   readonly keepSession?: ((epoch: number) => Effect.Effect<void>) | undefined
 }
 
-/** How `oauthCallback` treats an e-mail that already belongs to a user, and new users' verified flag. */
+/**
+ * How `oauthCallback` treats an e-mail that already belongs to a user, and new users' verified flag.
+ *
+ * @since 0.1.0
+ */
 export interface OAuthCallbackOptions {
   /**
    * Link the account to the user who has its e-mail instead of failing with `UserAlreadyExists`, but only when
@@ -91,13 +103,21 @@ export interface OAuthCallbackOptions {
   readonly isVerifiedByDefault?: boolean | undefined
 }
 
-/** The e-mail and password a user logs in with. */
+/**
+ * The e-mail and password a user logs in with.
+ *
+ * @since 0.1.0
+ */
 export interface Credentials {
   readonly username: string
   readonly password: Redacted.Redacted<string>
 }
 
-/** The manager's operations. Hooks see the HTTP request when the caller runs inside an HTTP handler. */
+/**
+ * The manager's operations. Hooks see the HTTP request when the caller runs inside an HTTP handler.
+ *
+ * @since 0.1.0
+ */
 export interface UserManagerService<U extends BaseUser = User> {
   /** The user with this ID, or `UserNotExists`. */
   readonly get: (id: IdOf<U>) => Effect.Effect<U, UserNotExists>
@@ -191,6 +211,8 @@ export interface UserManagerService<U extends BaseUser = User> {
 /**
  * The longest password `authenticate` hashes, in UTF-16 units: a longer one fails with `InvalidCredentials`
  * at once, before any lookup or hash, for known and unknown e-mails alike (no policy accepts one this long).
+ *
+ * @since 0.1.0
  */
 export const maxLoginPasswordLength = 4096
 
@@ -223,7 +245,11 @@ const ownerOf = <U extends BaseUser>(user: object): PasswordOwner<U> =>
     Object.entries(user).filter(([key]) => key !== "password" && !protectedFields.includes(key as never))
   ) as PasswordOwner<U>
 
-/** Builds the manager of the user type `U` (the default model's unless given) from the services in context. */
+/**
+ * Builds the manager of the user type `U` (the default model's unless given) from the services in context.
+ *
+ * @since 0.2.0
+ */
 export const make = <U extends BaseUser = User>(): Effect.Effect<
   UserManagerService<U>,
   never,
@@ -599,16 +625,28 @@ function* build<U extends BaseUser>() {
   return self
 }
 
-/** The user manager, typed for the default model; `forModel` types it for an app's own. */
+/**
+ * The user manager, typed for the default model; `forModel` types it for an app's own.
+ *
+ * @since 0.1.0
+ */
 export class UserManager extends Context.Tag("effect-users/UserManager")<UserManager, UserManagerService<User>>() {}
 
-/** The manager over the `UserRepository` and `UserManagerConfig` in context, with every other part defaulted. */
+/**
+ * The manager over the `UserRepository` and `UserManagerConfig` in context, with every other part defaulted.
+ *
+ * @since 0.1.0
+ */
 export const layer: Layer.Layer<UserManager, never, UserRepository | UserManagerConfig> = Layer.effect(
   UserManager,
   make()
 )
 
-/** The tag typed for an app's own user model: the manager serves whichever model its repository stores. */
+/**
+ * The tag typed for an app's own user model: the manager serves whichever model its repository stores.
+ *
+ * @since 0.1.0
+ */
 export const forModel = <M extends UserModel.Any>(
   _model: M
 ): Context.Tag<UserManager, UserManagerService<UserModel.UserOf<M>>> =>

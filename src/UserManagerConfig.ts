@@ -11,7 +11,11 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import { optional } from "./internal/config.js"
 
-/** The settings as given; everything but the secrets has a default. */
+/**
+ * The settings as given; everything but the secrets has a default.
+ *
+ * @since 0.1.0
+ */
 export interface UserManagerOptions {
   readonly resetPasswordTokenSecret: Redacted.Redacted<string>
   readonly verificationTokenSecret: Redacted.Redacted<string>
@@ -25,7 +29,11 @@ export interface UserManagerOptions {
   readonly verificationTokenAudience?: string | undefined
 }
 
-/** The settings in force. */
+/**
+ * The settings in force.
+ *
+ * @since 0.1.0
+ */
 export interface UserManagerSettings {
   readonly resetPasswordTokenSecret: Redacted.Redacted<string>
   readonly verificationTokenSecret: Redacted.Redacted<string>
@@ -35,7 +43,11 @@ export interface UserManagerSettings {
   readonly verificationTokenAudience: string
 }
 
-/** The shortest secret accepted, in bytes (HS256 keys should be at least as long as the hash). */
+/**
+ * The shortest secret accepted, in bytes (HS256 keys should be at least as long as the hash).
+ *
+ * @since 0.1.0
+ */
 export const minimumSecretBytes = 32
 
 const checkSecret = (name: string, secret: Redacted.Redacted<string> | undefined) => {
@@ -48,7 +60,11 @@ const checkSecret = (name: string, secret: Redacted.Redacted<string> | undefined
     : Effect.void
 }
 
-/** Checks the options and fills in the defaults. */
+/**
+ * Checks the options and fills in the defaults.
+ *
+ * @since 0.2.0
+ */
 export const make = (options: UserManagerOptions): Effect.Effect<UserManagerSettings, ConfigError.ConfigError> =>
   Effect.gen(function* () {
     yield* checkSecret("resetPasswordTokenSecret", options.resetPasswordTokenSecret)
@@ -63,7 +79,11 @@ export const make = (options: UserManagerOptions): Effect.Effect<UserManagerSett
     }
   })
 
-/** The environment variables `layerConfig()` reads when given no config. */
+/**
+ * The environment variables `layerConfig()` reads when given no config.
+ *
+ * @since 0.2.0
+ */
 export const fromEnv: Config.Config.Wrap<UserManagerOptions> = {
   resetPasswordTokenSecret: Config.redacted("USERS_RESET_PASSWORD_TOKEN_SECRET"),
   verificationTokenSecret: Config.redacted("USERS_VERIFICATION_TOKEN_SECRET"),
@@ -73,17 +93,29 @@ export const fromEnv: Config.Config.Wrap<UserManagerOptions> = {
   verificationTokenAudience: optional(Config.string("USERS_VERIFICATION_TOKEN_AUDIENCE"))
 }
 
-/** The manager's settings. */
+/**
+ * The manager's settings.
+ *
+ * @since 0.1.0
+ */
 export class UserManagerConfig extends Context.Tag("effect-users/UserManagerConfig")<
   UserManagerConfig,
   UserManagerSettings
 >() {}
 
-/** Settings given as values. */
+/**
+ * Settings given as values.
+ *
+ * @since 0.1.0
+ */
 export const layer = (options: UserManagerOptions): Layer.Layer<UserManagerConfig, ConfigError.ConfigError> =>
   Layer.effect(UserManagerConfig, make(options))
 
-/** Settings read through `Config` (by default from the `USERS_*` environment variables of `fromEnv`). */
+/**
+ * Settings read through `Config` (by default from the `USERS_*` environment variables of `fromEnv`).
+ *
+ * @since 0.1.0
+ */
 export const layerConfig = (
   config: Config.Config.Wrap<UserManagerOptions> = fromEnv
 ): Layer.Layer<UserManagerConfig, ConfigError.ConfigError> =>

@@ -29,12 +29,18 @@ import {
 import { OAuthAccountAlreadyLinked, UserAlreadyExists, UserNotExists } from "./UserError.js"
 import type * as UserModel from "./UserModel.js"
 
-/** The tokens of an OAuth account that a new login refreshes. */
+/**
+ * The tokens of an OAuth account that a new login refreshes.
+ *
+ * @since 0.1.0
+ */
 export type OAuthAccountUpdate = Partial<Pick<OAuthAccount, "accessToken" | "expiresAt" | "refreshToken">>
 
 /**
  * What a conditional update expects the stored user to hold, field by field (exact equality): the change
  * is written only if every field given still has this value when it is written.
+ *
+ * @since 0.1.0
  */
 export type UserExpectation<U extends BaseUser = User> = Partial<
   Pick<U, "email" | "hashedPassword" | "isActive" | "isVerified">
@@ -45,6 +51,8 @@ export type UserExpectation<U extends BaseUser = User> = Partial<
  * ends sessions (a token issued at another epoch is dead); `revokedUntil` (ms since 1970, 0 for none) is the
  * latest expiry of the user's denied JWTs, so that only while it is in the future does a JWT check ask the
  * deny-list.
+ *
+ * @since 0.2.0
  */
 export interface UserWithSessions<U extends BaseUser = User> {
   readonly user: U
@@ -52,7 +60,11 @@ export interface UserWithSessions<U extends BaseUser = User> {
   readonly revokedUntil: number
 }
 
-/** Which users a list or count covers; every filter given must match. */
+/**
+ * Which users a list or count covers; every filter given must match.
+ *
+ * @since 0.1.0
+ */
 export interface UserFilters {
   /** E-mails starting with this, compared by `emailKey` (any case); `%` and `_` are plain characters. */
   readonly emailPrefix?: string | undefined
@@ -61,18 +73,34 @@ export interface UserFilters {
   readonly isSuperuser?: boolean | undefined
 }
 
-/** A page of users: at most `limit` (default 50, at most 100) after skipping `offset`, in ID order. */
+/**
+ * A page of users: at most `limit` (default 50, at most 100) after skipping `offset`, in ID order.
+ *
+ * @since 0.1.0
+ */
 export interface ListOptions extends UserFilters {
   readonly limit?: number | undefined
   readonly offset?: number | undefined
 }
 
-/** The page size of a list that gives none. */
+/**
+ * The page size of a list that gives none.
+ *
+ * @since 0.1.0
+ */
 export const defaultListLimit = 50
-/** The largest page a list returns, whatever it asks. */
+/**
+ * The largest page a list returns, whatever it asks.
+ *
+ * @since 0.1.0
+ */
 export const maxListLimit = 100
 
-/** The page a list asks for, bounded: a whole `limit` in 1..100 (default 50), a whole `offset` from 0. */
+/**
+ * The page a list asks for, bounded: a whole `limit` in 1..100 (default 50), a whole `offset` from 0.
+ *
+ * @since 0.2.0
+ */
 export const pageOf = (options: ListOptions): { readonly limit: number; readonly offset: number } => {
   const whole = (value: number | undefined, fallback: number) =>
     value === undefined || !Number.isFinite(value) ? fallback : Math.floor(value)
@@ -82,7 +110,11 @@ export const pageOf = (options: ListOptions): { readonly limit: number; readonly
   }
 }
 
-/** Stores users and their OAuth accounts. Storage faults are defects; only a caller's mistakes are typed. */
+/**
+ * Stores users and their OAuth accounts. Storage faults are defects; only a caller's mistakes are typed.
+ *
+ * @since 0.1.0
+ */
 export interface UserRepositoryService<U extends BaseUser = User> {
   readonly get: (id: IdOf<U>) => Effect.Effect<Option.Option<U>>
   /** Finds the user whose e-mail has this one's `emailKey` (any case, any Unicode normal form). */
@@ -147,7 +179,11 @@ interface Stored<U extends BaseUser> {
   readonly revokedUntil: number
 }
 
-/** The stored form of an OAuth account a provider reported: a fresh ID, absent tokens as null. */
+/**
+ * The stored form of an OAuth account a provider reported: a fresh ID, absent tokens as null.
+ *
+ * @since 0.2.0
+ */
 export const newOAuthAccount = (account: OAuthAccountCreate): OAuthAccount => ({
   id: crypto.randomUUID(),
   oauthName: account.oauthName,
@@ -158,7 +194,11 @@ export const newOAuthAccount = (account: OAuthAccountCreate): OAuthAccount => ({
   accountEmail: account.accountEmail
 })
 
-/** Builds an in-memory repository for any user model. IDs the caller does not give are assigned 1, 2, 3… */
+/**
+ * Builds an in-memory repository for any user model. IDs the caller does not give are assigned 1, 2, 3…
+ *
+ * @since 0.1.0
+ */
 export const makeMemory = <U extends BaseUser = User>(): UserRepositoryService<U> => {
   const users = MutableHashMap.empty<IdOf<U>, Stored<U>>()
   const idsByEmail = new Map<string, IdOf<U>>()
@@ -327,17 +367,29 @@ export const makeMemory = <U extends BaseUser = User>(): UserRepositoryService<U
 const definedOnly = <A extends object>(patch: A): Partial<A> =>
   Object.fromEntries(Object.entries(patch).filter(([, value]) => value !== undefined)) as Partial<A>
 
-/** The user store in use, typed for the default model; `forModel` types it for an app's own. */
+/**
+ * The user store in use, typed for the default model; `forModel` types it for an app's own.
+ *
+ * @since 0.1.0
+ */
 export class UserRepository extends Context.Tag("effect-users/UserRepository")<
   UserRepository,
   UserRepositoryService<User>
 >() {}
 
-/** The tag typed for an app's own user model: one store serves one model, whichever the app has. */
+/**
+ * The tag typed for an app's own user model: one store serves one model, whichever the app has.
+ *
+ * @since 0.1.0
+ */
 export const forModel = <M extends UserModel.Any>(
   _model: M
 ): Context.Tag<UserRepository, UserRepositoryService<UserModel.UserOf<M>>> =>
   UserRepository as unknown as Context.Tag<UserRepository, UserRepositoryService<UserModel.UserOf<M>>>
 
-/** A fresh in-memory store, for tests and prototypes; it stores any user model. */
+/**
+ * A fresh in-memory store, for tests and prototypes; it stores any user model.
+ *
+ * @since 0.1.0
+ */
 export const layerMemory: Layer.Layer<UserRepository> = Layer.sync(UserRepository, () => makeMemory())

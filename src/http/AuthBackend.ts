@@ -15,10 +15,18 @@ import type { AuthStrategy } from "../AuthStrategy.js"
 import type { RefreshTokenStore } from "../RefreshTokenStore.js"
 import type { RefreshOptions } from "../RefreshTokens.js"
 
-/** `Cache-Control: no-store`: the headers of every response that carries a token or a user. */
+/**
+ * `Cache-Control: no-store`: the headers of every response that carries a token or a user.
+ *
+ * @since 0.1.0
+ */
 export const noStore = { "cache-control": "no-store" } as const
 
-/** Cookie settings; the defaults are FastAPI Users' `CookieTransport` defaults. */
+/**
+ * Cookie settings; the defaults are FastAPI Users' `CookieTransport` defaults.
+ *
+ * @since 0.1.0
+ */
 export interface CookieOptions {
   /** Default "fastapiusersauth". */
   readonly name?: string | undefined
@@ -35,10 +43,18 @@ export interface CookieOptions {
   readonly sameSite?: "lax" | "strict" | "none" | undefined
 }
 
-/** How a token travels: in an `Authorization: Bearer` header or in a cookie. */
+/**
+ * How a token travels: in an `Authorization: Bearer` header or in a cookie.
+ *
+ * @since 0.1.0
+ */
 export type Kind = "Bearer" | "Cookie"
 
-/** How a token travels between client and server; `K` decides the login route's response. */
+/**
+ * How a token travels between client and server; `K` decides the login route's response.
+ *
+ * @since 0.1.0
+ */
 export interface Transport<K extends Kind = Kind> {
   readonly _tag: K
   /** The OpenAPI security scheme of this transport. */
@@ -51,7 +67,11 @@ export interface Transport<K extends Kind = Kind> {
   readonly logoutResponse: () => HttpServerResponse.HttpServerResponse
 }
 
-/** `Authorization: Bearer <token>`; login answers 200 `{"access_token", "token_type": "bearer"}`, logout 204. */
+/**
+ * `Authorization: Bearer <token>`; login answers 200 `{"access_token", "token_type": "bearer"}`, logout 204.
+ *
+ * @since 0.1.0
+ */
 export const bearerTransport = (options: { readonly tokenUrl?: string | undefined } = {}): Transport<"Bearer"> => ({
   _tag: "Bearer",
   security: HttpApiSecurity.bearer.pipe(
@@ -73,7 +93,11 @@ export const bearerTransport = (options: { readonly tokenUrl?: string | undefine
   logoutResponse: () => HttpServerResponse.empty({ status: 204, headers: noStore })
 })
 
-/** A cookie; login answers 204 with `Set-Cookie`, logout 204 with the cookie cleared (empty, Max-Age=0). */
+/**
+ * A cookie; login answers 204 with `Set-Cookie`, logout 204 with the cookie cleared (empty, Max-Age=0).
+ *
+ * @since 0.1.0
+ */
 export const cookieTransport = (options: CookieOptions = {}): Transport<"Cookie"> => {
   const name = options.name ?? "fastapiusersauth"
   const attributes = {
@@ -107,6 +131,8 @@ export const cookieTransport = (options: CookieOptions = {}): Transport<"Cookie"
  * A named backend: routes at `/auth/{name}/login` and `/auth/{name}/logout`. `R` is what its strategy needs;
  * `K`, its transport's kind, types the login route (a bearer token body, or a cookie and no content); `F`, its
  * refresh-token settings, adds `/auth/{name}/refresh` when they are given.
+ *
+ * @since 0.1.0
  */
 export interface AuthBackend<
   Name extends string = string,
@@ -121,23 +147,43 @@ export interface AuthBackend<
   readonly refresh: F
 }
 
-/** Every backend, whatever its name, needs, transport and refresh settings. */
+/**
+ * Every backend, whatever its name, needs, transport and refresh settings.
+ *
+ * @since 0.1.0
+ */
 export type Any = AuthBackend<string, unknown, Kind>
 
-/** What a backend's strategy needs. */
+/**
+ * What a backend's strategy needs.
+ *
+ * @since 0.1.0
+ */
 export type Context<B> = B extends AuthBackend<string, infer R, Kind> ? R : never
 
-/** The name of a backend. */
+/**
+ * The name of a backend.
+ *
+ * @since 0.1.0
+ */
 export type NameOf<B> = B extends AuthBackend<infer Name, infer _R, Kind> ? Name : never
 
-/** Pairs a transport with a strategy under a name. */
+/**
+ * Pairs a transport with a strategy under a name.
+ *
+ * @since 0.1.0
+ */
 export const make = <const Name extends string, R, K extends Kind>(
   name: Name,
   transport: Transport<K>,
   strategy: Effect.Effect<AuthStrategy, ConfigError.ConfigError, R>
 ): AuthBackend<Name, R, K, undefined> => ({ name, transport, strategy, refresh: undefined })
 
-/** Options of a bearer backend. */
+/**
+ * Options of a bearer backend.
+ *
+ * @since 0.1.0
+ */
 export interface BearerOptions {
   /** The auth routes' prefix, for the OpenAPI token URL; default "/auth". */
   readonly prefix?: string | undefined
@@ -148,12 +194,21 @@ export interface BearerOptions {
   readonly refresh?: RefreshOptions | undefined
 }
 
-/** A bearer backend; its login route is the token URL in the OpenAPI document. */
+/**
+ * A bearer backend; its login route is the token URL in the OpenAPI document.
+ *
+ * @since 0.1.0
+ */
 export function bearer<const Name extends string, R>(
   name: Name,
   strategy: Effect.Effect<AuthStrategy, ConfigError.ConfigError, R>,
   options: BearerOptions & { readonly refresh: RefreshOptions }
 ): AuthBackend<Name, R | RefreshTokenStore, "Bearer", RefreshOptions>
+/**
+ * A bearer backend without refresh tokens.
+ *
+ * @since 0.1.0
+ */
 export function bearer<const Name extends string, R>(
   name: Name,
   strategy: Effect.Effect<AuthStrategy, ConfigError.ConfigError, R>,
@@ -168,7 +223,11 @@ export function bearer(
   return { ...make(name, transport, strategy), refresh: options.refresh }
 }
 
-/** A cookie backend. */
+/**
+ * A cookie backend.
+ *
+ * @since 0.1.0
+ */
 export const cookie = <const Name extends string, R>(
   name: Name,
   strategy: Effect.Effect<AuthStrategy, ConfigError.ConfigError, R>,

@@ -16,33 +16,57 @@ import type { User } from "../User.js"
 import { Authenticator, CurrentUser, OptionalUser, type Requirement } from "./CurrentUser.js"
 import { Forbidden, Unauthorized } from "./HttpErrors.js"
 
-/** The security schemes of a set of backends, by backend name. */
+/**
+ * The security schemes of a set of backends, by backend name.
+ *
+ * @since 0.1.0
+ */
 export type Security = Record<string, HttpApiSecurity.HttpApiSecurity>
 
-/** 401 or 403: how a required authentication fails. */
+/**
+ * 401 or 403: how a required authentication fails.
+ *
+ * @since 0.1.0
+ */
 export const AuthFailure = Schema.Union(Unauthorized, Forbidden)
 
-/** What an authentication tag carries besides its schemes: its requirement and the backends it tries. */
+/**
+ * What an authentication tag carries besides its schemes: its requirement and the backends it tries.
+ *
+ * @since 0.1.0
+ */
 export interface Settings {
   readonly requirement: Requirement
   /** The backends tried, by name; undefined tries all, in order. */
   readonly backends: ReadonlyArray<string> | undefined
 }
 
-/** The options of a required authentication's middleware tag. */
+/**
+ * The options of a required authentication's middleware tag.
+ *
+ * @since 0.1.0
+ */
 export interface RequiredOptions<S extends Security> {
   readonly failure: typeof AuthFailure
   readonly provides: typeof CurrentUser
   readonly security: S
 }
 
-/** The options of an optional authentication's middleware tag: it never fails. */
+/**
+ * The options of an optional authentication's middleware tag: it never fails.
+ *
+ * @since 0.1.0
+ */
 export interface OptionalOptions<S extends Security> {
   readonly provides: typeof OptionalUser
   readonly security: S
 }
 
-/** A required authentication tag: fails with 401/403, else provides `CurrentUser`. */
+/**
+ * A required authentication tag: fails with 401/403, else provides `CurrentUser`.
+ *
+ * @since 0.1.0
+ */
 export type AuthenticationTag<Self, Id extends string, S extends Security> = HttpApiMiddleware.TagClass<
   Self,
   Id,
@@ -50,7 +74,11 @@ export type AuthenticationTag<Self, Id extends string, S extends Security> = Htt
 > &
   Settings
 
-/** An optional authentication tag: provides `OptionalUser`, never fails. */
+/**
+ * An optional authentication tag: provides `OptionalUser`, never fails.
+ *
+ * @since 0.1.0
+ */
 export type OptionalAuthenticationTag<Self, Id extends string, S extends Security> = HttpApiMiddleware.TagClass<
   Self,
   Id,
@@ -62,6 +90,8 @@ export type OptionalAuthenticationTag<Self, Id extends string, S extends Securit
  * The base class of required authentication tags over these schemes:
  * `class Verified extends Authentication(security)<Verified>()("App/Verified", { active: true, verified: true }) {}`.
  * `UsersApi.make(...).Authentication` is this, bound to the app's backends.
+ *
+ * @since 0.1.0
  */
 export const Authentication =
   <S extends Security>(security: S, backends?: ReadonlyArray<string>) =>
@@ -72,7 +102,11 @@ export const Authentication =
       backends
     } satisfies Settings)
 
-/** Like `Authentication`, for tags that provide `OptionalUser` (none when the caller fails the requirement). */
+/**
+ * Like `Authentication`, for tags that provide `OptionalUser` (none when the caller fails the requirement).
+ *
+ * @since 0.1.0
+ */
 export const OptionalAuthentication =
   <S extends Security>(security: S) =>
   <Self>() =>
@@ -88,7 +122,11 @@ export const OptionalAuthentication =
 const unauthorized: Unauthorized = { detail: "Unauthorized" }
 const forbidden: Forbidden = { detail: "Forbidden" }
 
-/** The user if they meet the requirement, else the 401 or 403 to answer. */
+/**
+ * The user if they meet the requirement, else the 401 or 403 to answer.
+ *
+ * @since 0.1.0
+ */
 export const check = (
   requirement: Requirement,
   found: Option.Option<User>
@@ -108,6 +146,8 @@ type SchemeHandler = () => Effect.Effect<unknown, Unauthorized | Forbidden, Http
  * security scheme in turn until one succeeds; the first already tried every backend, so the others repeat
  * its failure instead of querying again. The first records its failure where it decides it, so the success
  * path (every authenticated request) carries no bookkeeping.
+ *
+ * @since 0.1.0
  */
 export const layer = <Self, Service>(
   tag: Context.Tag<Self, Service> & Settings & { readonly security: Security }

@@ -18,7 +18,11 @@ import type * as Scope from "effect/Scope"
 import { ServiceUnavailable } from "../UserError.js"
 import * as Failures from "./Failures.js"
 
-/** How much background work may run and wait. */
+/**
+ * How much background work may run and wait.
+ *
+ * @since 0.1.0
+ */
 export interface BackgroundWorkOptions {
   /** Jobs running at once (default 4): each usually waits on a mail server, not on the CPU. */
   readonly workers?: number | undefined
@@ -26,13 +30,21 @@ export interface BackgroundWorkOptions {
   readonly capacity?: number | undefined
 }
 
-/** The options `layer` reads; default 4 workers and 256 waiting jobs. */
+/**
+ * The options `layer` reads; default 4 workers and 256 waiting jobs.
+ *
+ * @since 0.1.0
+ */
 export class BackgroundWorkConfig extends Context.Reference<BackgroundWorkConfig>()(
   "effect-users/BackgroundWorkConfig",
   { defaultValue: (): BackgroundWorkOptions => ({}) }
 ) {}
 
-/** Runs jobs after the response, bounded. */
+/**
+ * Runs jobs after the response, bounded.
+ *
+ * @since 0.1.0
+ */
 export interface BackgroundWorkService {
   /**
    * Queues a job; false when the queue is full and the job was dropped (a warning is logged, without the
@@ -44,7 +56,11 @@ export interface BackgroundWorkService {
   readonly waiting: Effect.Effect<number>
 }
 
-/** The background work of the HTTP routes. */
+/**
+ * The background work of the HTTP routes.
+ *
+ * @since 0.1.0
+ */
 export class BackgroundWork extends Context.Tag("effect-users/BackgroundWork")<
   BackgroundWork,
   BackgroundWorkService
@@ -55,7 +71,11 @@ interface Job {
   readonly effect: Effect.Effect<void, unknown>
 }
 
-/** Starts the workers in the scope (they are interrupted when it closes) and returns the service. */
+/**
+ * Starts the workers in the scope (they are interrupted when it closes) and returns the service.
+ *
+ * @since 0.1.0
+ */
 export const make = (options: BackgroundWorkOptions = {}): Effect.Effect<BackgroundWorkService, never, Scope.Scope> =>
   Effect.gen(function* () {
     const capacity = options.capacity ?? 256
@@ -122,12 +142,20 @@ export const make = (options: BackgroundWorkOptions = {}): Effect.Effect<Backgro
     return { submit, waiting: Effect.map(Queue.size(queue), (size) => Math.max(0, size)) }
   })
 
-/** The background work, with the options of `BackgroundWorkConfig` in context (default 4 workers, 256 waiting). */
+/**
+ * The background work, with the options of `BackgroundWorkConfig` in context (default 4 workers, 256 waiting).
+ *
+ * @since 0.1.0
+ */
 export const layer: Layer.Layer<BackgroundWork> = Layer.scoped(
   BackgroundWork,
   Effect.flatMap(BackgroundWorkConfig, (options) => make(options))
 )
 
-/** Sets the bounds of the background work: provide it to `UsersApi.make(...).layer(api)`. */
+/**
+ * Sets the bounds of the background work: provide it to `UsersApi.make(...).layer(api)`.
+ *
+ * @since 0.1.0
+ */
 export const configure = (options: BackgroundWorkOptions): Layer.Layer<BackgroundWorkConfig> =>
   Layer.succeed(BackgroundWorkConfig, options)

@@ -11,10 +11,16 @@ import * as Option from "effect/Option"
  * Which proxies may name the client in `X-Forwarded-For`: an explicit list of addresses and CIDR ranges
  * (`"10.0.0.0/8"`, `"::1"`), or the number of proxies in front of the server (`{ hops: 1 }` behind one load
  * balancer). The default, none, keys every request by its socket address.
+ *
+ * @since 0.1.0
  */
 export type TrustedProxies = { readonly addresses: ReadonlyArray<string> } | { readonly hops: number }
 
-/** Reads the client key of a request. */
+/**
+ * Reads the client key of a request.
+ *
+ * @since 0.1.0
+ */
 export type ClientKey = (request: HttpServerRequest.HttpServerRequest) => string
 
 const mappedV4 = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i
@@ -45,6 +51,8 @@ const expand = (address: string): string => {
 /**
  * The key of an address: an IPv4 address as is, an IPv6 address by its /64 (one subscriber's network: a client
  * that owns a /64 must not get a fresh limit per address in it).
+ *
+ * @since 0.1.0
  */
 export const keyOf = (address: string): string => {
   const text = canonical(address)
@@ -72,7 +80,11 @@ const forwardedFor = (request: HttpServerRequest.HttpServerRequest): Array<strin
     .filter((entry) => isIPv4(entry) || isIPv6(entry))
 }
 
-/** The client key reader for these trusted proxies (none by default). */
+/**
+ * The client key reader for these trusted proxies (none by default).
+ *
+ * @since 0.1.0
+ */
 export const make = (proxies?: TrustedProxies | undefined): ClientKey => {
   if (proxies === undefined) return (request) => keyOf(socketAddress(request))
   if ("hops" in proxies) {

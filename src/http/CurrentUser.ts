@@ -11,13 +11,25 @@ import type { RefreshTokensService } from "../RefreshTokens.js"
 import type { User } from "../User.js"
 import type { Transport } from "./AuthBackend.js"
 
-/** The authenticated user, provided by an authentication middleware. */
+/**
+ * The authenticated user, provided by an authentication middleware.
+ *
+ * @since 0.1.0
+ */
 export class CurrentUser extends Context.Tag("effect-users/CurrentUser")<CurrentUser, User>() {}
 
-/** The authenticated user if there is one, provided by an `optional` authentication middleware. */
+/**
+ * The authenticated user if there is one, provided by an `optional` authentication middleware.
+ *
+ * @since 0.1.0
+ */
 export class OptionalUser extends Context.Tag("effect-users/OptionalUser")<OptionalUser, Option.Option<User>>() {}
 
-/** What a route asks of its caller; FastAPI Users' `current_user(...)` options. */
+/**
+ * What a route asks of its caller; FastAPI Users' `current_user(...)` options.
+ *
+ * @since 0.1.0
+ */
 export interface Requirement {
   /** Yield no user instead of failing. */
   readonly optional?: boolean | undefined
@@ -29,7 +41,11 @@ export interface Requirement {
   readonly superuser?: boolean | undefined
 }
 
-/** A backend with its strategy built. */
+/**
+ * A backend with its strategy built.
+ *
+ * @since 0.2.0
+ */
 export interface RunningBackend {
   readonly name: string
   readonly transport: Transport
@@ -38,13 +54,21 @@ export interface RunningBackend {
   readonly refresh?: RefreshTokensService | undefined
 }
 
-/** The backend and token that authenticated a request. */
+/**
+ * The backend and token that authenticated a request.
+ *
+ * @since 0.2.0
+ */
 export interface RequestSession {
   readonly backend: RunningBackend
   readonly token: string
 }
 
-/** The login backends in use, in order. */
+/**
+ * The login backends in use, in order.
+ *
+ * @since 0.1.0
+ */
 export interface AuthenticatorService {
   readonly backends: ReadonlyArray<RunningBackend>
   readonly backend: (name: string) => RunningBackend
@@ -57,10 +81,18 @@ export interface AuthenticatorService {
   readonly sessionOf: (request: HttpServerRequest.HttpServerRequest) => Option.Option<RequestSession>
 }
 
-/** The login backends in use. */
+/**
+ * The login backends in use.
+ *
+ * @since 0.1.0
+ */
 export class Authenticator extends Context.Tag("effect-users/Authenticator")<Authenticator, AuthenticatorService>() {}
 
-/** Builds the authenticator from running backends. */
+/**
+ * Builds the authenticator from running backends.
+ *
+ * @since 0.2.0
+ */
 export const makeAuthenticator = (backends: ReadonlyArray<RunningBackend>): AuthenticatorService => {
   const byName = new Map(backends.map((backend) => [backend.name, backend]))
   const sessions = new WeakMap<HttpServerRequest.HttpServerRequest, RequestSession>()

@@ -19,7 +19,11 @@ import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import { ServiceUnavailable } from "../UserError.js"
 
-/** Why a dependency cannot serve the request, and when to try again. */
+/**
+ * Why a dependency cannot serve the request, and when to try again.
+ *
+ * @since 0.1.0
+ */
 export interface Unavailability {
   /** For operators' logs: names the fault, never its data. */
   readonly reason: string
@@ -27,7 +31,11 @@ export interface Unavailability {
   readonly retryAfter: number
 }
 
-/** `Retry-After` of a storage outage: long enough for a restart or a failover to be noticed. */
+/**
+ * `Retry-After` of a storage outage: long enough for a restart or a failover to be noticed.
+ *
+ * @since 0.1.0
+ */
 export const storageRetryAfter = 5
 
 // Node's socket errors that mean "cannot reach the server" (an AggregateError carries one of them too).
@@ -91,6 +99,8 @@ const isConnectionFault = (u: unknown, depth = 0): boolean => {
  * The unavailability a failure or defect stands for, if there is one: a `ServiceUnavailable`, or an `SqlError` or
  * `RedisError` whose cause is a connection or availability problem (also when wrapped as the `cause` of another
  * error).
+ *
+ * @since 0.1.0
  */
 export const unavailability = (u: unknown): Option.Option<Unavailability> => {
   for (let current: unknown = u, depth = 0; Predicate.isObject(current) && depth < 6; depth++) {
@@ -109,10 +119,18 @@ export const unavailability = (u: unknown): Option.Option<Unavailability> => {
   return Option.none()
 }
 
-/** Whether a failure or defect means "a dependency is down or overloaded: try again later". */
+/**
+ * Whether a failure or defect means "a dependency is down or overloaded: try again later".
+ *
+ * @since 0.1.0
+ */
 export const isUnavailable = (u: unknown): boolean => Option.isSome(unavailability(u))
 
-/** How the edge answers a cause: 503, 500, or left to the API (typed failures it encodes, interruptions). */
+/**
+ * How the edge answers a cause: 503, 500, or left to the API (typed failures it encodes, interruptions).
+ *
+ * @since 0.1.0
+ */
 export type Verdict =
   | { readonly _tag: "Unavailable"; readonly unavailability: Unavailability }
   | { readonly _tag: "Internal"; readonly defect: unknown }
@@ -120,7 +138,11 @@ export type Verdict =
 
 const expected: Verdict = { _tag: "Expected" }
 
-/** Classifies a request's failure: an unavailability is a 503; a defect with no typed failure is a 500. */
+/**
+ * Classifies a request's failure: an unavailability is a 503; a defect with no typed failure is a 500.
+ *
+ * @since 0.1.0
+ */
 export const classify = (cause: Cause.Cause<unknown>): Verdict => {
   const defects = Chunk.toReadonlyArray(Cause.defects(cause))
   const failures = Chunk.toReadonlyArray(Cause.failures(cause))
@@ -144,7 +166,11 @@ const describeOne = (u: unknown): string => {
   return `${name}${message === "" ? "" : `: ${message}`}${code === undefined ? "" : ` [${code}]`}`
 }
 
-/** A one-line account of an error and its causes (names, messages, codes), for a log line. */
+/**
+ * A one-line account of an error and its causes (names, messages, codes), for a log line.
+ *
+ * @since 0.1.0
+ */
 export const describe = (u: unknown): string => {
   const parts: Array<string> = []
   for (let current: unknown = u, depth = 0; current !== undefined && depth < 6; depth++) {
@@ -166,18 +192,30 @@ const loggable = (defect: unknown): Error => {
   return error
 }
 
-/** The 503 answer: `{"detail": "SERVICE_UNAVAILABLE"}` with `Retry-After` in whole seconds. */
+/**
+ * The 503 answer: `{"detail": "SERVICE_UNAVAILABLE"}` with `Retry-After` in whole seconds.
+ *
+ * @since 0.1.0
+ */
 export const unavailableResponse = (retryAfter: number): HttpServerResponse.HttpServerResponse =>
   HttpServerResponse.unsafeJson(
     { detail: "SERVICE_UNAVAILABLE" },
     { status: 503, headers: { "retry-after": String(Math.max(1, Math.ceil(retryAfter))) } }
   )
 
-/** The 500 answer: `{"detail": "INTERNAL_SERVER_ERROR"}`. */
+/**
+ * The 500 answer: `{"detail": "INTERNAL_SERVER_ERROR"}`.
+ *
+ * @since 0.1.0
+ */
 export const internalErrorResponse = (): HttpServerResponse.HttpServerResponse =>
   HttpServerResponse.unsafeJson({ detail: "INTERNAL_SERVER_ERROR" }, { status: 500 })
 
-/** An unknown route: FastAPI's `{"detail": "Not Found"}`, not an empty body. */
+/**
+ * An unknown route: FastAPI's `{"detail": "Not Found"}`, not an empty body.
+ *
+ * @since 0.1.0
+ */
 export const notFoundResponse = (): HttpServerResponse.HttpServerResponse =>
   HttpServerResponse.unsafeJson({ detail: "Not Found" }, { status: 404 })
 
@@ -193,6 +231,8 @@ const where = Effect.map(HttpServerRequest.HttpServerRequest, (request) => ({
 /**
  * Answers a failed request by its verdict (see `classify`), logging 503s and 500s once each; typed failures
  * and interruptions are left to the API.
+ *
+ * @since 0.1.0
  */
 export const handleCause = <E>(
   cause: Cause.Cause<E>
@@ -221,5 +261,7 @@ export const handleCause = <E>(
 /**
  * An API-level middleware: 503 with `Retry-After` for unavailable dependencies, 500 with a `detail` body for
  * other defects, one error log line each. `UsersApi.make(...).layer(api)` installs it for the whole API.
+ *
+ * @since 0.1.0
  */
 export const layer: Layer.Layer<never> = HttpApiBuilder.middleware((app) => Effect.catchAllCause(app, handleCause))

@@ -11,7 +11,11 @@ import type * as Layer from "effect/Layer"
 import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 
-/** The error codes of FastAPI Users' `ErrorCode`. */
+/**
+ * The error codes of FastAPI Users' `ErrorCode`.
+ *
+ * @since 0.1.0
+ */
 export const ErrorCode = {
   REGISTER_INVALID_PASSWORD: "REGISTER_INVALID_PASSWORD",
   REGISTER_USER_ALREADY_EXISTS: "REGISTER_USER_ALREADY_EXISTS",
@@ -44,7 +48,11 @@ export const ErrorCode = {
   REFRESH_TOKEN_REUSED: "REFRESH_TOKEN_REUSED"
 } as const
 
-/** A `{"detail": code}` error body with its HTTP status. */
+/**
+ * A `{"detail": code}` error body with its HTTP status.
+ *
+ * @since 0.1.0
+ */
 export const detail = <const Code extends string>(code: Code, status: number, description?: string) =>
   Schema.Struct({ detail: Schema.Literal(code) }).annotations({
     ...HttpApiSchema.annotations({ status }),
@@ -53,7 +61,11 @@ export const detail = <const Code extends string>(code: Code, status: number, de
     examples: [{ detail: code }]
   })
 
-/** A `{"detail": {"code": code, "reason": text}}` error body (status 400 unless given), as for rejected passwords. */
+/**
+ * A `{"detail": {"code": code, "reason": text}}` error body (status 400 unless given), as for rejected passwords.
+ *
+ * @since 0.1.0
+ */
 export const detailWithReason = <const Code extends string>(code: Code, status = 400, description?: string) =>
   Schema.Struct({ detail: Schema.Struct({ code: Schema.Literal(code), reason: Schema.String }) }).annotations({
     ...HttpApiSchema.annotations({ status }),
@@ -62,7 +74,11 @@ export const detailWithReason = <const Code extends string>(code: Code, status =
     examples: [{ detail: { code, reason: "Password should be at least 8 characters" } }]
   })
 
-/** One row of an error table: the status and code a typed error answers with. */
+/**
+ * One row of an error table: the status and code a typed error answers with.
+ *
+ * @since 0.1.0
+ */
 export interface ErrorEntry<Code extends string = string> {
   readonly status: number
   readonly code: Code
@@ -72,20 +88,36 @@ export interface ErrorEntry<Code extends string = string> {
   readonly reason?: true | undefined
 }
 
-/** A route's error table: typed errors (by `_tag`) to the status and code each answers with. */
+/**
+ * A route's error table: typed errors (by `_tag`) to the status and code each answers with.
+ *
+ * @since 0.1.0
+ */
 export type ErrorTable = Readonly<Record<string, ErrorEntry>>
 
-/** The body an entry answers with. */
+/**
+ * The body an entry answers with.
+ *
+ * @since 0.1.0
+ */
 export type EntryBody<E> = E extends { readonly code: infer Code; readonly reason: true }
   ? { readonly detail: { readonly code: Code; readonly reason: string } }
   : E extends { readonly code: infer Code }
     ? { readonly detail: Code }
     : never
 
-/** The bodies a table answers with. */
+/**
+ * The bodies a table answers with.
+ *
+ * @since 0.1.0
+ */
 export type TableBody<T extends ErrorTable> = EntryBody<T[keyof T]>
 
-/** A table's errors: the schema the endpoint declares (`.addError(errors.schema)`) and the handler's mapping. */
+/**
+ * A table's errors: the schema the endpoint declares (`.addError(errors.schema)`) and the handler's mapping.
+ *
+ * @since 0.1.0
+ */
 export interface Errors<T extends ErrorTable> {
   readonly table: T
   /** Every body of the table, each member annotated with its status. */
@@ -104,6 +136,8 @@ const entrySchema = (entry: ErrorEntry) =>
 /**
  * A route's error table; each code is written once, and feeds both the endpoint's declared errors and the
  * handler's mapping. Entries sharing a code share one schema (several manager errors, one answer).
+ *
+ * @since 0.1.0
  */
 export function errorTable<const T extends ErrorTable>(table: T): Errors<T>
 // The union is assembled from the rows at run time; the signature above states its type.
@@ -128,34 +162,68 @@ export function errorTable(table: ErrorTable): {
   }
 }
 
-/** 401: no user, a missing or invalid token, or an inactive user. */
+/**
+ * 401: no user, a missing or invalid token, or an inactive user.
+ *
+ * @since 0.1.0
+ */
 export const Unauthorized = detail("Unauthorized", 401, "Missing token, invalid token or inactive user")
-/** 401 body. */
+/**
+ * 401 body.
+ *
+ * @since 0.1.0
+ */
 export type Unauthorized = typeof Unauthorized.Type
 
-/** 403: the user is not verified or not a superuser where that is required. */
+/**
+ * 403: the user is not verified or not a superuser where that is required.
+ *
+ * @since 0.1.0
+ */
 export const Forbidden = detail("Forbidden", 403, "Not verified, or not a superuser, where that is required")
-/** 403 body. */
+/**
+ * 403 body.
+ *
+ * @since 0.1.0
+ */
 export type Forbidden = typeof Forbidden.Type
 
-/** 404: unknown user, or an ID that does not parse. */
+/**
+ * 404: unknown user, or an ID that does not parse.
+ *
+ * @since 0.1.0
+ */
 export const NotFound = detail("Not Found", 404, "No user with this ID")
-/** 404 body. */
+/**
+ * 404 body.
+ *
+ * @since 0.1.0
+ */
 export type NotFound = typeof NotFound.Type
 
 /**
  * 429: too many requests from this client, for this address, or wrong passwords for this account; the response
  * carries `Retry-After` (seconds). Ours: FastAPI Users has no rate limiting.
+ *
+ * @since 0.1.0
  */
 export const TooManyRequests = detail(
   "TOO_MANY_REQUESTS",
   429,
   "Too many requests, or too many failed logins for this account: retry after `Retry-After` seconds"
 )
-/** 429 body. */
+/**
+ * 429 body.
+ *
+ * @since 0.1.0
+ */
 export type TooManyRequests = typeof TooManyRequests.Type
 
-/** The 429 answer: `{"detail": "TOO_MANY_REQUESTS"}` with `Retry-After` in whole seconds (at least 1). */
+/**
+ * The 429 answer: `{"detail": "TOO_MANY_REQUESTS"}` with `Retry-After` in whole seconds (at least 1).
+ *
+ * @since 0.1.0
+ */
 export const tooManyRequestsResponse = (retryAfterMillis: number): HttpServerResponse.HttpServerResponse =>
   HttpServerResponse.unsafeJson(
     { detail: "TOO_MANY_REQUESTS" },
@@ -165,21 +233,33 @@ export const tooManyRequestsResponse = (retryAfterMillis: number): HttpServerRes
     }
   )
 
-/** One problem with a malformed request, in the shape FastAPI (pydantic) reports it. */
+/**
+ * One problem with a malformed request, in the shape FastAPI (pydantic) reports it.
+ *
+ * @since 0.1.0
+ */
 export const ValidationIssue = Schema.Struct({
   loc: Schema.Array(Schema.Union(Schema.String, Schema.Number)),
   msg: Schema.String,
   type: Schema.String
 })
 
-/** 422: the request body, path or query did not decode. */
+/**
+ * 422: the request body, path or query did not decode.
+ *
+ * @since 0.1.0
+ */
 export const ValidationError = Schema.Struct({ detail: Schema.Array(ValidationIssue) }).annotations({
   ...HttpApiSchema.annotations({ status: 422 }),
   identifier: "ValidationError",
   description: "Malformed request: bad JSON, a missing field, an invalid e-mail or a wrong type",
   examples: [{ detail: [{ loc: ["body", "email"], msg: "value is not a valid email address", type: "Type" }] }]
 })
-/** 422 body. */
+/**
+ * 422 body.
+ *
+ * @since 0.1.0
+ */
 export type ValidationError = typeof ValidationError.Type
 
 const validationResponse = (detail: ReadonlyArray<typeof ValidationIssue.Type>) =>
@@ -223,6 +303,8 @@ const isBodyReadError = (u: unknown) =>
  * An API-level middleware that answers malformed requests with 422 and a `detail` list, as FastAPI does,
  * instead of @effect/platform's 400 `HttpApiDecodeError`; a body that is not valid JSON is a 422 too, not a 500.
  * Each issue names the field (`loc`) and the problem, never the submitted value.
+ *
+ * @since 0.1.0
  */
 export const layerValidationErrors: Layer.Layer<never> = HttpApiBuilder.middleware((app) =>
   Effect.catchAllCause(app, (cause) => {
@@ -249,6 +331,8 @@ const objectAt = (parent: JsonObject, key: string): JsonObject => asObject(paren
  * An `OpenApi.Transform` that removes @effect/platform's 400 `HttpApiDecodeError` from every response
  * (`layerValidationErrors` answers 422 instead) and lists each tag once. `UsersApi.make(...).addTo(api)` installs it; an app
  * that sets its own transform can call this one from it.
+ *
+ * @since 0.1.0
  */
 export const openApiTransform = (spec: Record<string, unknown>): Record<string, unknown> => {
   for (const operations of Object.values(objectAt(spec, "paths"))) {

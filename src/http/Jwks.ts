@@ -16,7 +16,11 @@ import type * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import { JwtKeySet } from "../JwtKeySet.js"
 
-/** One public key (RFC 7517), as the route lists it. */
+/**
+ * One public key (RFC 7517), as the route lists it.
+ *
+ * @since 0.1.0
+ */
 export const PublicJwk = Schema.Struct({
   kty: Schema.String,
   crv: Schema.String,
@@ -27,25 +31,41 @@ export const PublicJwk = Schema.Struct({
   use: Schema.Literal("sig")
 })
 
-/** The JSON Web Key Set the route answers. */
+/**
+ * The JSON Web Key Set the route answers.
+ *
+ * @since 0.1.0
+ */
 export const JsonWebKeySet = Schema.Struct({ keys: Schema.Array(PublicJwk) }).annotations({
   identifier: "JsonWebKeySet"
 })
 
-/** The group: `GET /.well-known/jwks.json`, public, answering the key set. */
+/**
+ * The group: `GET /.well-known/jwks.json`, public, answering the key set.
+ *
+ * @since 0.1.0
+ */
 export class Group extends HttpApiGroup.make("jwks").add(
   HttpApiEndpoint.get("jwks", "/.well-known/jwks.json")
     .addSuccess(JsonWebKeySet)
     .annotate(OpenApi.Summary, "The public keys that verify this service's access tokens")
 ) {}
 
-/** Options of `layer`. */
+/**
+ * Options of `layer`.
+ *
+ * @since 0.1.0
+ */
 export interface Options {
   /** How long clients may cache the key set (`Cache-Control: public, max-age`); default 5 minutes. */
   readonly maxAge?: Duration.DurationInput | undefined
 }
 
-/** Implements `Group` in the app's API (which must contain it) from the `JwtKeySet` in context. */
+/**
+ * Implements `Group` in the app's API (which must contain it) from the `JwtKeySet` in context.
+ *
+ * @since 0.1.0
+ */
 export const layer = <ApiId extends string, G extends HttpApiGroup.HttpApiGroup.Any, E, R>(
   api: HttpApi.HttpApi<ApiId, G, E, R> & ([typeof Group] extends [G] ? unknown : "the API must declare Jwks.Group"),
   options: Options = {}

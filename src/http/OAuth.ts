@@ -46,16 +46,11 @@ import { ErrorCode, errorTable } from "./HttpErrors.js"
 import * as UserSchemas from "./UserSchemas.js"
 import type * as UsersGroups from "./UsersGroups.js"
 
-export {
-  type AuthorizationRequest,
-  type CallbackRequest,
-  type OAuthClient,
-  type OAuthProfile,
-  type OAuthProvider,
-  OAuthProviderError
-} from "../OAuthProvider.js"
-
-/** Options of the OAuth routes of one provider. */
+/**
+ * Options of the OAuth routes of one provider.
+ *
+ * @since 0.1.0
+ */
 export interface OAuthOptions<Backend extends string = string> {
   /** The login backend whose login response the callback returns (its name in `UsersApi.make`). */
   readonly backend: Backend
@@ -129,7 +124,11 @@ const checkStateSecret = (secret: Redacted.Redacted<string>) =>
         )
       )
 
-/** The errors of the authorize route. */
+/**
+ * The errors of the authorize route.
+ *
+ * @since 0.1.0
+ */
 export const AuthorizeErrors = errorTable({
   InvalidRedirect: {
     status: 400,
@@ -143,7 +142,11 @@ export const AuthorizeErrors = errorTable({
   }
 })
 
-/** The errors of the login callback. */
+/**
+ * The errors of the login callback.
+ *
+ * @since 0.1.0
+ */
 export const CallbackErrors = errorTable({
   InvalidState: {
     status: 400,
@@ -173,7 +176,11 @@ export const CallbackErrors = errorTable({
   }
 })
 
-/** The errors of the association callback. */
+/**
+ * The errors of the association callback.
+ *
+ * @since 0.1.0
+ */
 export const AssociateCallbackErrors = errorTable({
   InvalidState: CallbackErrors.table.InvalidState,
   UserNotExists: CallbackErrors.table.InvalidState,
@@ -185,7 +192,11 @@ export const AssociateCallbackErrors = errorTable({
   OAuthProviderError: CallbackErrors.table.OAuthProviderError
 })
 
-/** The two groups of a provider: login, and association for a logged-in user. */
+/**
+ * The two groups of a provider: login, and association for a logged-in user.
+ *
+ * @since 0.1.0
+ */
 export const declareGroups = <
   const Name extends string,
   I extends HttpApiMiddleware.HttpApiMiddleware.AnyId,
@@ -303,6 +314,8 @@ const callbackUrl = (
  * /auth/{name}/callback`) and `oauthAssociate.{name}` (`GET /auth/{name}/associate/authorize` and
  * `/associate/callback`, for a logged-in user), plus `layer` implementing them. `users` is the value of
  * `UsersApi.make`; `options.backend` names one of its backends. The layer needs an `OAuthStateStore`.
+ *
+ * @since 0.1.0
  */
 export const make = <
   const Name extends string,

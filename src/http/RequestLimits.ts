@@ -22,27 +22,51 @@ import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { detail, ValidationError } from "./HttpErrors.js"
 
-/** The default body limit: 64 KiB, far above every body of the user routes. */
+/**
+ * The default body limit: 64 KiB, far above every body of the user routes.
+ *
+ * @since 0.1.0
+ */
 export const defaultMaxBodySize = 64 * 1024
 
-/** Options of the body limit. */
+/**
+ * Options of the body limit.
+ *
+ * @since 0.1.0
+ */
 export interface Options {
   /** The largest body accepted, in bytes; default 64 KiB. */
   readonly maxBodySize?: number | undefined
 }
 
-/** 413: the body is larger than the limit. */
+/**
+ * 413: the body is larger than the limit.
+ *
+ * @since 0.1.0
+ */
 export const PayloadTooLarge = detail("PAYLOAD_TOO_LARGE", 413, "The request body is larger than the server accepts")
-/** 413 body. */
+/**
+ * 413 body.
+ *
+ * @since 0.1.0
+ */
 export type PayloadTooLarge = typeof PayloadTooLarge.Type
 
-/** 415: the body's content type is not one the endpoint accepts. */
+/**
+ * 415: the body's content type is not one the endpoint accepts.
+ *
+ * @since 0.1.0
+ */
 export const UnsupportedMediaType = detail(
   "UNSUPPORTED_MEDIA_TYPE",
   415,
   "The endpoint accepts application/json bodies only (login: also the urlencoded form)"
 )
-/** 415 body. */
+/**
+ * 415 body.
+ *
+ * @since 0.1.0
+ */
 export type UnsupportedMediaType = typeof UnsupportedMediaType.Type
 
 // The connection is closed after a 413: the rest of the body is never read.
@@ -145,6 +169,8 @@ const refuse = (request: HttpServerRequest.HttpServerRequest): Effect.Effect<Htt
  * An `HttpMiddleware` that bounds request bodies: a `Content-Length` above the limit answers 413
  * `{"detail": "PAYLOAD_TOO_LARGE"}` before reading anything; a body without one (chunked) is read up to
  * the limit and answered 413 as soon as it passes it. A request without a body costs two header lookups.
+ *
+ * @since 0.1.0
  */
 export const middleware =
   (options: Options = {}) =>
@@ -168,6 +194,8 @@ export const middleware =
 /**
  * The body limit for every route of the `HttpApi` it is provided to (ours and the app's own), as an
  * API-level middleware. `UsersApi.make(...).layer(api)` installs it with `maxBodySize` of `UsersApi.make`.
+ *
+ * @since 0.1.0
  */
 export const layer = (options: Options = {}): Layer.Layer<never> => {
   const limit = middleware(options)
@@ -183,7 +211,11 @@ const essence = (request: HttpServerRequest.HttpServerRequest): string => {
 
 const unsupported: UnsupportedMediaType = { detail: "UNSUPPORTED_MEDIA_TYPE" }
 
-/** The deepest nesting of arrays and objects a JSON body may have. */
+/**
+ * The deepest nesting of arrays and objects a JSON body may have.
+ *
+ * @since 0.1.0
+ */
 export const maxJsonDepth = 32
 
 /** Whether `[` and `{` outside strings nest deeper than `max`, in one pass. */
@@ -218,12 +250,18 @@ type Failure = typeof Failure.Type
 /**
  * An endpoint middleware: the body must be `application/json` (with or without parameters, e.g. a charset), else 415;
  * nested at most `maxJsonDepth` levels, else 422.
+ *
+ * @since 0.1.0
  */
 export class JsonOnly extends HttpApiMiddleware.Tag<JsonOnly>()("effect-users/RequestLimits/JsonOnly", {
   failure: Failure
 }) {}
 
-/** Like `JsonOnly`, and accepts `application/x-www-form-urlencoded` too (the login form). */
+/**
+ * Like `JsonOnly`, and accepts `application/x-www-form-urlencoded` too (the login form).
+ *
+ * @since 0.1.0
+ */
 export class JsonOrForm extends HttpApiMiddleware.Tag<JsonOrForm>()("effect-users/RequestLimits/JsonOrForm", {
   failure: Failure
 }) {}
@@ -239,7 +277,11 @@ const accepting = (form: boolean): Effect.Effect<void, Failure, HttpServerReques
     )
   })
 
-/** Implements `JsonOnly` and `JsonOrForm`. */
+/**
+ * Implements `JsonOnly` and `JsonOrForm`.
+ *
+ * @since 0.1.0
+ */
 export const layerContentTypes: Layer.Layer<JsonOnly | JsonOrForm> = Layer.mergeAll(
   Layer.succeed(JsonOnly, accepting(false)),
   Layer.succeed(JsonOrForm, accepting(true))

@@ -12,12 +12,20 @@ import { maxListLimit } from "../UserRepository.js"
 
 const snake = (key: string) => key.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`)
 
-/** A camelCase key in snake_case, as `snake` writes it at run time (`firstName` → `first_name`). */
+/**
+ * A camelCase key in snake_case, as `snake` writes it at run time (`firstName` → `first_name`).
+ *
+ * @since 0.1.0
+ */
 export type Snake<S extends string> = S extends `${infer Head}${infer Tail}`
   ? `${Head extends Lowercase<Head> ? Head : `_${Lowercase<Head>}`}${Snake<Tail>}`
   : S
 
-/** An object type with its keys in snake_case. */
+/**
+ * An object type with its keys in snake_case.
+ *
+ * @since 0.1.0
+ */
 export type Snaked<A> = { readonly [K in keyof A as K extends string ? Snake<K> : K]: A[K] }
 
 const renamed = (fields: Schema.Struct.Fields, optional: boolean): Schema.Struct.Fields =>
@@ -30,20 +38,36 @@ const renamed = (fields: Schema.Struct.Fields, optional: boolean): Schema.Struct
     })
   )
 
-/** The longest password accepted, in UTF-16 units: refused in O(1) before hashing or counting characters. */
+/**
+ * The longest password accepted, in UTF-16 units: refused in O(1) before hashing or counting characters.
+ *
+ * @since 0.1.0
+ */
 export const maxPasswordLength = 4096
 
-/** The longest token accepted (verify, reset, OAuth parameters), in characters. */
+/**
+ * The longest token accepted (verify, reset, OAuth parameters), in characters.
+ *
+ * @since 0.1.0
+ */
 export const maxTokenLength = 8192
 
-/** The longest login username (an e-mail address) accepted. */
+/**
+ * The longest login username (an e-mail address) accepted.
+ *
+ * @since 0.1.0
+ */
 export const maxUsernameLength = 320
 
 const Password = Schema.Redacted(Schema.String.pipe(Schema.maxLength(maxPasswordLength))).annotations({
   title: "Password"
 })
 
-/** A token as a request carries it: a string of at most `maxTokenLength` characters. */
+/**
+ * A token as a request carries it: a string of at most `maxTokenLength` characters.
+ *
+ * @since 0.1.0
+ */
 export const Token = Schema.String.pipe(Schema.maxLength(maxTokenLength))
 
 interface Flags {
@@ -52,28 +76,44 @@ interface Flags {
   readonly isVerified: boolean
 }
 
-/** A user as the API returns it: the model's user without its password hash. */
+/**
+ * A user as the API returns it: the model's user without its password hash.
+ *
+ * @since 0.1.0
+ */
 export type ReadType<Id extends Schema.Schema.Any, Fields extends Schema.Struct.Fields> = {
   readonly id: Schema.Schema.Type<Id>
   readonly email: string
 } & Flags &
   Schema.Struct.Type<Fields>
 
-/** The JSON of `ReadType`: snake_case keys. */
+/**
+ * The JSON of `ReadType`: snake_case keys.
+ *
+ * @since 0.1.0
+ */
 export type ReadEncoded<Id extends Schema.Schema.Any, Fields extends Schema.Struct.Fields> = {
   readonly id: Schema.Schema.Encoded<Id>
   readonly email: string
 } & Snaked<Flags> &
   Snaked<Schema.Struct.Encoded<Fields>>
 
-/** The body of `POST /auth/register`: e-mail, password, the flags (ignored unless by an admin), the model's fields. */
+/**
+ * The body of `POST /auth/register`: e-mail, password, the flags (ignored unless by an admin), the model's fields.
+ *
+ * @since 0.1.0
+ */
 export type CreateType<Fields extends Schema.Struct.Fields> = {
   readonly email: string
   readonly password: Redacted.Redacted<string>
 } & Partial<Flags> &
   Schema.Struct.Type<Fields>
 
-/** The JSON of `CreateType`. */
+/**
+ * The JSON of `CreateType`.
+ *
+ * @since 0.1.0
+ */
 export type CreateEncoded<Fields extends Schema.Struct.Fields> = {
   readonly email: string
   readonly password: string
@@ -83,6 +123,8 @@ export type CreateEncoded<Fields extends Schema.Struct.Fields> = {
 /**
  * The body of the `PATCH` routes: every field optional; a null password leaves it unchanged. `current_password`
  * is read by `PATCH /users/me` only (required there to change `password` or `email`), never stored.
+ *
+ * @since 0.1.0
  */
 export type UpdateType<Fields extends Schema.Struct.Fields> = {
   readonly email?: string
@@ -91,7 +133,11 @@ export type UpdateType<Fields extends Schema.Struct.Fields> = {
 } & Partial<Flags> &
   Partial<Schema.Struct.Type<Fields>>
 
-/** The JSON of `UpdateType`. */
+/**
+ * The JSON of `UpdateType`.
+ *
+ * @since 0.1.0
+ */
 export type UpdateEncoded<Fields extends Schema.Struct.Fields> = {
   readonly email?: string
   readonly password?: string | null
@@ -99,7 +145,11 @@ export type UpdateEncoded<Fields extends Schema.Struct.Fields> = {
 } & Partial<Snaked<Flags>> &
   Partial<Snaked<Schema.Struct.Encoded<Fields>>>
 
-/** The schemas of a model's HTTP bodies, typed by its ID schema and fields. */
+/**
+ * The schemas of a model's HTTP bodies, typed by its ID schema and fields.
+ *
+ * @since 0.1.0
+ */
 export interface UserSchemas<Id extends Schema.Schema.Any, Fields extends Schema.Struct.Fields> {
   /** A user as the API returns it. */
   readonly UserRead: Schema.Schema<ReadType<Id, Fields>, ReadEncoded<Id, Fields>, Schema.Schema.Context<Id>>
@@ -109,10 +159,18 @@ export interface UserSchemas<Id extends Schema.Schema.Any, Fields extends Schema
   readonly UserUpdate: Schema.Schema<UpdateType<Fields>, UpdateEncoded<Fields>, Schema.Struct.Context<Fields>>
 }
 
-/** The schemas of a model. */
+/**
+ * The schemas of a model.
+ *
+ * @since 0.1.0
+ */
 export type Of<M> = M extends UserModel.UserModel<infer Id, infer Fields> ? UserSchemas<Id, Fields> : never
 
-/** Builds the read, create and update schemas of a user model (FastAPI Users' `schemas.BaseUser*`). */
+/**
+ * Builds the read, create and update schemas of a user model (FastAPI Users' `schemas.BaseUser*`).
+ *
+ * @since 0.1.0
+ */
 export function make<Id extends Schema.Schema.Any, Fields extends Schema.Struct.Fields>(
   model: UserModel.UserModel<Id, Fields>
 ): UserSchemas<Id, Fields>
@@ -142,33 +200,57 @@ export function make(model: UserModel.UserModel<Schema.Schema.Any, Schema.Struct
   }
 }
 
-/** The schemas of the default model (UUID IDs, no extra fields). */
+/**
+ * The schemas of the default model (UUID IDs, no extra fields).
+ *
+ * @since 0.1.0
+ */
 export const Default = make(UserModel.Default)
 
-/** A bearer login's body: `{"access_token": ..., "token_type": "bearer"}`. */
+/**
+ * A bearer login's body: `{"access_token": ..., "token_type": "bearer"}`.
+ *
+ * @since 0.1.0
+ */
 export const BearerResponse = Schema.Struct({
   access_token: Schema.String,
   token_type: Schema.Literal("bearer")
 }).annotations({ identifier: "BearerResponse" })
 
-/** What login and refresh answer on a bearer backend with refresh tokens: the pair. */
+/**
+ * What login and refresh answer on a bearer backend with refresh tokens: the pair.
+ *
+ * @since 0.1.0
+ */
 export const BearerRefreshResponse = Schema.Struct({
   access_token: Schema.String,
   token_type: Schema.Literal("bearer"),
   refresh_token: Schema.String
 }).annotations({ identifier: "BearerRefreshResponse" })
 
-/** The longest refresh token a request may carry (ours are 43 characters); longer is a 422. */
+/**
+ * The longest refresh token a request may carry (ours are 43 characters); longer is a 422.
+ *
+ * @since 0.1.0
+ */
 export const maxRefreshTokenLength = 1024
 
-/** `{"refresh_token": ...}`, the body of `POST /auth/{backend}/refresh`. */
+/**
+ * `{"refresh_token": ...}`, the body of `POST /auth/{backend}/refresh`.
+ *
+ * @since 0.1.0
+ */
 export const RefreshBody = Schema.Struct({
   refresh_token: Schema.String.pipe(Schema.maxLength(maxRefreshTokenLength))
 }).annotations({ identifier: "RefreshBody" })
 
 const loginFields = { username: Schema.String.pipe(Schema.maxLength(maxUsernameLength)), password: Password }
 
-/** A session as `GET /users/me/sessions` lists it: never the token or its digest. */
+/**
+ * A session as `GET /users/me/sessions` lists it: never the token or its digest.
+ *
+ * @since 0.1.0
+ */
 export const SessionRead = Schema.Struct({
   id: Schema.String,
   created_at: Schema.Date,
@@ -178,22 +260,42 @@ export const SessionRead = Schema.Struct({
   current: Schema.Boolean
 }).annotations({ identifier: "SessionRead" })
 
-/** The login form: `application/x-www-form-urlencoded` `username` (the e-mail) and `password`. */
+/**
+ * The login form: `application/x-www-form-urlencoded` `username` (the e-mail) and `password`.
+ *
+ * @since 0.1.0
+ */
 export const LoginForm = Schema.Struct(loginFields).annotations({ identifier: "LoginForm" })
 
-/** The login body: FastAPI Users' urlencoded form, or the same fields as JSON (ours). */
+/**
+ * The login body: FastAPI Users' urlencoded form, or the same fields as JSON (ours).
+ *
+ * @since 0.1.0
+ */
 export const LoginBody = Schema.Union(
   LoginForm.pipe(HttpApiSchema.withEncoding({ kind: "UrlParams" })),
   Schema.Struct(loginFields).annotations({ identifier: "LoginJson" })
 )
 
-/** `{"email": ...}`, the body of forgot-password and request-verify-token. */
+/**
+ * `{"email": ...}`, the body of forgot-password and request-verify-token.
+ *
+ * @since 0.1.0
+ */
 export const EmailBody = Schema.Struct({ email: Email })
 
-/** `{"token": ...}`, the body of verify. */
+/**
+ * `{"token": ...}`, the body of verify.
+ *
+ * @since 0.1.0
+ */
 export const TokenBody = Schema.Struct({ token: Token })
 
-/** `{"token": ..., "password": ...}`, the body of reset-password. */
+/**
+ * `{"token": ..., "password": ...}`, the body of reset-password.
+ *
+ * @since 0.1.0
+ */
 export const ResetPasswordBody = Schema.Struct({ token: Token, password: Password })
 
 // A query flag: exactly "true" or "false" (anything else is a 422).
@@ -203,7 +305,11 @@ const Flag = Schema.transform(Schema.Literal("true", "false"), Schema.Boolean, {
   encode: (flag) => (flag ? "true" : "false")
 })
 
-/** The query of `GET /users`: a page (`limit` 1..100, default 50; `offset` from 0) and the filters. */
+/**
+ * The query of `GET /users`: a page (`limit` 1..100, default 50; `offset` from 0) and the filters.
+ *
+ * @since 0.1.0
+ */
 export const ListQuery = Schema.Struct({
   limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, maxListLimit))),
   offset: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(0, Number.MAX_SAFE_INTEGER))),
@@ -217,6 +323,10 @@ export const ListQuery = Schema.Struct({
   is_superuser: Schema.optional(Flag)
 })
 
-/** A page of users: `items` in ID order, `total` users matching the filters, and the page asked for. */
+/**
+ * A page of users: `items` in ID order, `total` users matching the filters, and the page asked for.
+ *
+ * @since 0.1.0
+ */
 export const UserPage = <Read extends Schema.Schema.Any>(UserRead: Read) =>
   Schema.Struct({ items: Schema.Array(UserRead), total: Schema.Int, limit: Schema.Int, offset: Schema.Int })

@@ -45,7 +45,11 @@ import * as RequestLimits from "./RequestLimits.js"
 import * as UserSchemas from "./UserSchemas.js"
 import * as UsersGroups from "./UsersGroups.js"
 
-/** Options of `make`. */
+/**
+ * Options of `make`.
+ *
+ * @since 0.1.0
+ */
 export interface Options<
   Backends extends ReadonlyArray<AuthBackend.Any>,
   Id extends Schema.Schema.Any,
@@ -508,7 +512,11 @@ function layerAuthenticator(
   )
 }
 
-/** Builds the groups, authentication tags and layer of FastAPI Users' routers for these backends. */
+/**
+ * Builds the groups, authentication tags and layer of FastAPI Users' routers for these backends.
+ *
+ * @since 0.1.0
+ */
 export const make = <
   const Backends extends ReadonlyArray<AuthBackend.Any>,
   Id extends Schema.Schema.Any = typeof UserModel.Default.id,

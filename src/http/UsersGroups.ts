@@ -28,20 +28,32 @@ const badResetToken = {
   description: "Bad, expired or used token, or inactive user"
 } as const
 
-/** `POST /auth/register`. */
+/**
+ * `POST /auth/register`.
+ *
+ * @since 0.1.0
+ */
 export const RegisterErrors = errorTable({
   UserAlreadyExists: { status: 400, code: ErrorCode.REGISTER_USER_ALREADY_EXISTS },
   InvalidPassword: { status: 400, code: ErrorCode.REGISTER_INVALID_PASSWORD, reason: true }
 })
 
-/** `POST /auth/{backend}/login`; `UserInactive` and `UserNotVerified` are the handler's own verdicts. */
+/**
+ * `POST /auth/{backend}/login`; `UserInactive` and `UserNotVerified` are the handler's own verdicts.
+ *
+ * @since 0.1.0
+ */
 export const LoginErrors = errorTable({
   InvalidCredentials: { status: 400, code: badCredentials, description: "Bad credentials or the user is inactive" },
   UserInactive: { status: 400, code: badCredentials },
   UserNotVerified: { status: 400, code: ErrorCode.LOGIN_USER_NOT_VERIFIED, description: "The user is not verified" }
 })
 
-/** `POST /auth/{backend}/refresh`: both 401, with a code of their own. */
+/**
+ * `POST /auth/{backend}/refresh`: both 401, with a code of their own.
+ *
+ * @since 0.1.0
+ */
 export const RefreshErrors = errorTable({
   RefreshTokenInvalid: {
     status: 401,
@@ -55,13 +67,21 @@ export const RefreshErrors = errorTable({
   }
 })
 
-/** `POST /auth/verify`. */
+/**
+ * `POST /auth/verify`.
+ *
+ * @since 0.1.0
+ */
 export const VerifyErrors = errorTable({
   InvalidVerifyToken: { status: 400, code: ErrorCode.VERIFY_USER_BAD_TOKEN },
   UserAlreadyVerified: { status: 400, code: ErrorCode.VERIFY_USER_ALREADY_VERIFIED }
 })
 
-/** `POST /auth/reset-password`. */
+/**
+ * `POST /auth/reset-password`.
+ *
+ * @since 0.1.0
+ */
 export const ResetPasswordErrors = errorTable({
   InvalidResetPasswordToken: badResetToken,
   UserNotExists: badResetToken,
@@ -77,6 +97,8 @@ const updateErrors = {
 /**
  * `PATCH /users/me` (a user deleted meanwhile is the middleware's 401). Changing `password` or `email` needs
  * `current_password` unless `requireCurrentPassword: false`.
+ *
+ * @since 0.1.0
  */
 export const PatchMeErrors = errorTable({
   ...updateErrors,
@@ -92,18 +114,34 @@ export const PatchMeErrors = errorTable({
   }
 })
 
-/** `GET /users/{id}`. */
+/**
+ * `GET /users/{id}`.
+ *
+ * @since 0.1.0
+ */
 export const UserErrors = errorTable({ InvalidID: notFound, UserNotExists: notFound })
 
-/** `PATCH /users/{id}`. */
+/**
+ * `PATCH /users/{id}`.
+ *
+ * @since 0.1.0
+ */
 export const PatchUserErrors = errorTable({ ...updateErrors, ...UserErrors.table })
 
-/** `DELETE /users/me/sessions/{id}`: no session of the caller has this ID (someone else's included). */
+/**
+ * `DELETE /users/me/sessions/{id}`: no session of the caller has this ID (someone else's included).
+ *
+ * @since 0.1.0
+ */
 export const RevokeSessionErrors = errorTable({
   SessionNotFound: { status: 404, code: ErrorCode.SESSION_NOT_FOUND, description: "No session of yours has this ID" }
 })
 
-/** `DELETE /users/{id}`. */
+/**
+ * `DELETE /users/{id}`.
+ *
+ * @since 0.1.0
+ */
 export const DeleteUserErrors = errorTable({
   ...UserErrors.table,
   UserDeleteAborted: {
@@ -113,7 +151,11 @@ export const DeleteUserErrors = errorTable({
   }
 })
 
-/** What a required authentication middleware provides and how it fails, as its tag's instances carry it. */
+/**
+ * What a required authentication middleware provides and how it fails, as its tag's instances carry it.
+ *
+ * @since 0.1.0
+ */
 export interface RequiredAuthentication {
   readonly [HttpApiMiddleware.TypeId]: {
     readonly provides: CurrentUser
@@ -122,30 +164,54 @@ export interface RequiredAuthentication {
   }
 }
 
-/** The built-in `Authenticated` tag of the `UsersApi` named `Name`: active, and verified when required. */
+/**
+ * The built-in `Authenticated` tag of the `UsersApi` named `Name`: active, and verified when required.
+ *
+ * @since 0.1.0
+ */
 export interface Authenticated<Name extends string> extends RequiredAuthentication {
   readonly "effect-users/Authenticated": Name
 }
 
-/** The built-in `Superuser` tag of the `UsersApi` named `Name`. */
+/**
+ * The built-in `Superuser` tag of the `UsersApi` named `Name`.
+ *
+ * @since 0.1.0
+ */
 export interface Superuser<Name extends string> extends RequiredAuthentication {
   readonly "effect-users/Superuser": Name
 }
 
-/** The logout routes' tags (one per backend, each trying that backend's token only). */
+/**
+ * The logout routes' tags (one per backend, each trying that backend's token only).
+ *
+ * @since 0.1.0
+ */
 export interface Logout<Name extends string> extends RequiredAuthentication {
   readonly "effect-users/Logout": Name
 }
 
-/** The logout tag of one backend. */
+/**
+ * The logout tag of one backend.
+ *
+ * @since 0.1.0
+ */
 export type LogoutTag<Name extends string> = AuthenticationTag<Logout<Name>, string, Security>
 
-/** The security schemes of these backends, by name. */
+/**
+ * The security schemes of these backends, by name.
+ *
+ * @since 0.1.0
+ */
 export type SecurityOf<Backends extends ReadonlyArray<AuthBackend.Any>> = {
   readonly [K in AuthBackend.NameOf<Backends[number]>]: HttpApiSecurity.HttpApiSecurity
 }
 
-/** The authentication tags of a `UsersApi`. */
+/**
+ * The authentication tags of a `UsersApi`.
+ *
+ * @since 0.1.0
+ */
 export interface Tags<Name extends string, Backends extends ReadonlyArray<AuthBackend.Any>> {
   readonly Authenticated: AuthenticationTag<Authenticated<Name>, `${Name}/Authenticated`, SecurityOf<Backends>>
   readonly Superuser: AuthenticationTag<Superuser<Name>, `${Name}/Superuser`, SecurityOf<Backends>>
@@ -153,7 +219,11 @@ export interface Tags<Name extends string, Backends extends ReadonlyArray<AuthBa
   readonly logout: Readonly<Record<string, LogoutTag<Name>>>
 }
 
-/** The security schemes of the backends, by name. */
+/**
+ * The security schemes of the backends, by name.
+ *
+ * @since 0.1.0
+ */
 export function securityOf<const Backends extends ReadonlyArray<AuthBackend.Any>>(
   backends: Backends
 ): SecurityOf<Backends>
@@ -161,7 +231,11 @@ export function securityOf(backends: ReadonlyArray<AuthBackend.Any>): Record<str
   return Object.fromEntries(backends.map((backend) => [backend.name, backend.transport.security]))
 }
 
-/** The authentication tags of a `UsersApi` named `name` (their keys start with it). */
+/**
+ * The authentication tags of a `UsersApi` named `name` (their keys start with it).
+ *
+ * @since 0.1.0
+ */
 export function declareTags<const Name extends string, const Backends extends ReadonlyArray<AuthBackend.Any>>(
   name: Name,
   backends: Backends,
@@ -196,7 +270,11 @@ export function declareTags(
   }
 }
 
-/** Where the groups are mounted. */
+/**
+ * Where the groups are mounted.
+ *
+ * @since 0.1.0
+ */
 export interface GroupOptions {
   /** Prefix of the auth routes; default "/auth". */
   readonly authPrefix?: `/${string}` | undefined
@@ -204,7 +282,11 @@ export interface GroupOptions {
   readonly usersPrefix?: `/${string}` | undefined
 }
 
-/** The schemas the groups are declared with: a model's (see `UserSchemas.make`). */
+/**
+ * The schemas the groups are declared with: a model's (see `UserSchemas.make`).
+ *
+ * @since 0.1.0
+ */
 export interface Schemas {
   readonly UserRead: Schema.Schema.Any
   readonly UserCreate: Schema.Schema.Any
@@ -229,7 +311,11 @@ const logout = <Self extends HttpApiMiddleware.HttpApiMiddleware.AnyId, S>(
     .middleware(tag)
     .annotate(OpenApi.Summary, `Log out (${backend})`)
 
-/** The auth group of a bearer backend: login answers the token (the pair, with refresh tokens on). */
+/**
+ * The auth group of a bearer backend: login answers the token (the pair, with refresh tokens on).
+ *
+ * @since 0.1.0
+ */
 export const bearerGroup = <
   const N extends string,
   Self extends HttpApiMiddleware.HttpApiMiddleware.AnyId,
@@ -248,7 +334,11 @@ export const bearerGroup = <
     .annotate(OpenApi.Title, `auth:${name}`)
     .annotate(OpenApi.Description, "Bearer login backend")
 
-/** The auth group of a cookie backend: login answers 204 with the cookie. */
+/**
+ * The auth group of a cookie backend: login answers 204 with the cookie.
+ *
+ * @since 0.1.0
+ */
 export const cookieGroup = <const N extends string, Self extends HttpApiMiddleware.HttpApiMiddleware.AnyId, S>(
   name: N,
   logoutTag: Context.Tag<Self, S>,
@@ -261,7 +351,11 @@ export const cookieGroup = <const N extends string, Self extends HttpApiMiddlewa
     .annotate(OpenApi.Title, `auth:${name}`)
     .annotate(OpenApi.Description, "Cookie login backend")
 
-/** The refresh group of a bearer backend with refresh tokens: `POST /auth/{name}/refresh`. */
+/**
+ * The refresh group of a bearer backend with refresh tokens: `POST /auth/{name}/refresh`.
+ *
+ * @since 0.1.0
+ */
 export const refreshGroup = <const N extends string>(name: N, prefix: `/${string}`) =>
   HttpApiGroup.make(`refresh.${name}`)
     .add(
@@ -277,7 +371,11 @@ export const refreshGroup = <const N extends string>(name: N, prefix: `/${string
     .prefix(`${prefix}/${name}`)
     .annotate(OpenApi.Title, `auth:${name}`)
 
-/** The auth group of a backend, its login typed by the backend's transport and refresh settings. */
+/**
+ * The auth group of a backend, its login typed by the backend's transport and refresh settings.
+ *
+ * @since 0.1.0
+ */
 export type AuthGroup<Name extends string, B> =
   B extends AuthBackend.AuthBackend<infer N, infer _R, infer K, infer F>
     ? K extends "Bearer"
@@ -292,7 +390,11 @@ export type AuthGroup<Name extends string, B> =
       : ReturnType<typeof cookieGroup<N, Logout<Name>, LogoutTag<Name>["Service"]>>
     : never
 
-/** The refresh group of a backend with refresh tokens; `never` for the others. */
+/**
+ * The refresh group of a backend with refresh tokens; `never` for the others.
+ *
+ * @since 0.1.0
+ */
 export type RefreshGroup<B> =
   B extends AuthBackend.AuthBackend<infer N, infer _R, "Bearer", infer F>
     ? F extends RefreshOptions
@@ -346,6 +448,8 @@ const IdPath = Schema.Struct({ id: Schema.String })
 /**
  * FastAPI Users' routers as groups, with these schemas and tags. Declared once, generically: the app's
  * groups are this function's instantiation for its backends and model.
+ *
+ * @since 0.1.0
  */
 export const declareGroups = <
   Name extends string,
@@ -497,7 +601,11 @@ export const declareGroups = <
   return { register, auth, refresh, verify, reset, users, sessions }
 }
 
-/** The groups of `declareGroups` for these parameters. */
+/**
+ * The groups of `declareGroups` for these parameters.
+ *
+ * @since 0.1.0
+ */
 export type Declared<
   Name extends string,
   Backends extends ReadonlyArray<AuthBackend.Any>,
@@ -516,7 +624,11 @@ export type Declared<
   >
 >
 
-/** Every group of `Declared`, as a union. */
+/**
+ * Every group of `Declared`, as a union.
+ *
+ * @since 0.1.0
+ */
 export type GroupsOf<
   D extends {
     readonly auth: ReadonlyArray<HttpApiGroup.HttpApiGroup.Any>

@@ -18,7 +18,11 @@ import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import pg from "pg"
 
-/** `PgClient`'s options, plus the bound on every query. */
+/**
+ * `PgClient`'s options, plus the bound on every query.
+ *
+ * @since 0.1.0
+ */
 export interface Options extends PgClient.PgClientConfig {
   /**
    * The longest the client waits for the answer to one query before it fails it (a `SqlError` the HTTP edge
@@ -27,13 +31,25 @@ export interface Options extends PgClient.PgClientConfig {
   readonly queryTimeout?: Duration.DurationInput | undefined
 }
 
-/** The default `queryTimeout`. */
+/**
+ * The default `queryTimeout`.
+ *
+ * @since 0.1.0
+ */
 export const defaultQueryTimeout: Duration.Duration = Duration.seconds(5)
 
-/** The default `connectTimeout`: how long a request waits for a connection (a free one, or a new one). */
+/**
+ * The default `connectTimeout`: how long a request waits for a connection (a free one, or a new one).
+ *
+ * @since 0.1.0
+ */
 export const defaultConnectTimeout: Duration.Duration = Duration.seconds(5)
 
-/** The message of `pg`'s `query_timeout` error. */
+/**
+ * The message of `pg`'s `query_timeout` error.
+ *
+ * @since 0.1.0
+ */
 export const queryTimeoutMessage = "Query read timeout"
 
 const isQueryTimeout = (error: unknown) => error instanceof Error && error.message === queryTimeoutMessage
@@ -58,7 +74,11 @@ class BoundedClient extends pg.Client {
 
 const millis = (input: Duration.DurationInput) => Math.max(1, Math.round(Duration.toMillis(input)))
 
-/** A `pg` pool whose queries are bounded by `queryTimeout`, checked with `SELECT 1`, ended with the scope. */
+/**
+ * A `pg` pool whose queries are bounded by `queryTimeout`, checked with `SELECT 1`, ended with the scope.
+ *
+ * @since 0.1.0
+ */
 export const makePool = (options: Options): Effect.Effect<pg.Pool, SqlError, Scope.Scope> => {
   const connectTimeout = options.connectTimeout ?? defaultConnectTimeout
   return Effect.acquireRelease(
@@ -97,7 +117,11 @@ export const makePool = (options: Options): Effect.Effect<pg.Pool, SqlError, Sco
   )
 }
 
-/** The client of `options` as `PgClient` and `SqlClient`; fails with an `SqlError` when it cannot connect at start. */
+/**
+ * The client of `options` as `PgClient` and `SqlClient`; fails with an `SqlError` when it cannot connect at start.
+ *
+ * @since 0.1.0
+ */
 export const layer = (options: Options): Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, SqlError> =>
   PgClient.layerFromPool({
     acquire: makePool(options),
@@ -109,7 +133,11 @@ export const layer = (options: Options): Layer.Layer<PgClient.PgClient | SqlClie
     types: options.types
   })
 
-/** `layer` from configuration, e.g. `{ url: Config.redacted("DATABASE_URL"), queryTimeout: Config.duration(...) }`. */
+/**
+ * `layer` from configuration, e.g. `{ url: Config.redacted("DATABASE_URL"), queryTimeout: Config.duration(...) }`.
+ *
+ * @since 0.1.0
+ */
 export const layerConfig = (
   config: Config.Config.Wrap<Options>
 ): Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, SqlError | ConfigError.ConfigError> =>

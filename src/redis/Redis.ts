@@ -16,14 +16,22 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { Redis as IORedis, type RedisOptions } from "ioredis"
 
-/** A Redis command or connection failed; commands die with it (a defect: the edge answers 503 or 500). */
+/**
+ * A Redis command or connection failed; commands die with it (a defect: the edge answers 503 or 500).
+ *
+ * @since 0.1.0
+ */
 export class RedisError extends Schema.TaggedError<RedisError>()("RedisError", {
   /** What was attempted, for operators' logs (never keys or values). */
   message: Schema.String,
   cause: Schema.Defect
 }) {}
 
-/** The connected client. */
+/**
+ * The connected client.
+ *
+ * @since 0.1.0
+ */
 export interface RedisService {
   /** The ioredis client; prefer `use`, which turns failures into `RedisError` defects. */
   readonly client: IORedis
@@ -37,10 +45,18 @@ export interface RedisService {
   readonly use: <A>(operation: string, f: (client: IORedis) => Promise<A>) => Effect.Effect<A>
 }
 
-/** The app's Redis client. */
+/**
+ * The app's Redis client.
+ *
+ * @since 0.1.0
+ */
 export class Redis extends Context.Tag("effect-users/Redis")<Redis, RedisService>() {}
 
-/** How to reach Redis and how long to wait for it. */
+/**
+ * How to reach Redis and how long to wait for it.
+ *
+ * @since 0.1.0
+ */
 export interface Options {
   /** `redis://[[user]:password@]host:port[/db]` (or `rediss://` for TLS): Redacted, it may hold a password. */
   readonly url: Redacted.Redacted<string>
@@ -55,7 +71,11 @@ export interface Options {
 const millis = (input: Duration.DurationInput | undefined, fallback: Duration.DurationInput) =>
   Math.max(1, Math.round(Duration.toMillis(input ?? fallback)))
 
-/** The ioredis options of `options`: the URL's settings plus the fail-fast ones; throws on a URL that does not parse. */
+/**
+ * The ioredis options of `options`: the URL's settings plus the fail-fast ones; throws on a URL that does not parse.
+ *
+ * @since 0.1.0
+ */
 export const redisOptions = (options: Options): RedisOptions => {
   const maxDelay = millis(options.maxReconnectDelay, "1 second")
   // Parsing the URL ourselves (instead of `new Redis(url)`) gives other libraries one plain options object.
@@ -81,6 +101,8 @@ export const redisOptions = (options: Options): RedisOptions => {
 /**
  * Connects a client and closes it (`QUIT`) when the scope closes. Fails with a `RedisError` when Redis cannot
  * be reached at start; connection losses later are logged once each (and their recovery), never thrown.
+ *
+ * @since 0.1.0
  */
 export const make = (options: Options): Effect.Effect<RedisService, RedisError, Scope.Scope> =>
   Effect.gen(function* () {
@@ -137,10 +159,18 @@ export const make = (options: Options): Effect.Effect<RedisService, RedisError, 
     })
   })
 
-/** The client of `options`, scoped to the layer. */
+/**
+ * The client of `options`, scoped to the layer.
+ *
+ * @since 0.1.0
+ */
 export const layer = (options: Options): Layer.Layer<Redis, RedisError> => Layer.scoped(Redis, make(options))
 
-/** The client from configuration; by default the URL is `REDIS_URL`. */
+/**
+ * The client from configuration; by default the URL is `REDIS_URL`.
+ *
+ * @since 0.1.0
+ */
 export const layerConfig = (
   config: Config.Config.Wrap<Options> = { url: Config.redacted("REDIS_URL") }
 ): Layer.Layer<Redis, RedisError | ConfigError.ConfigError> =>

@@ -33,7 +33,11 @@ import {
 } from "../AccessTokenStore.js"
 import { Redis } from "./Redis.js"
 
-/** Options of the Redis store. */
+/**
+ * Options of the Redis store.
+ *
+ * @since 0.1.0
+ */
 export interface Options {
   /** Put before every key, so that several apps (or tests) share one Redis; default `effect-users:`. */
   readonly prefix?: string | undefined
@@ -197,7 +201,11 @@ const pairs = (flat: ReadonlyArray<string>): Record<string, string> => {
   return record
 }
 
-/** Builds the store over the `Redis` client in context. */
+/**
+ * Builds the store over the `Redis` client in context.
+ *
+ * @since 0.1.0
+ */
 export const make = (options: Options = {}): Effect.Effect<AccessTokenStoreService, never, Redis> =>
   Effect.map(Redis, (redis) => {
     const prefix = options.prefix ?? "effect-users:"
@@ -313,11 +321,19 @@ export const make = (options: Options = {}): Effect.Effect<AccessTokenStoreServi
     })
   })
 
-/** The store with its options; by default the `effect-users:` prefix and a one-hour lifetime. */
+/**
+ * The store with its options; by default the `effect-users:` prefix and a one-hour lifetime.
+ *
+ * @since 0.1.0
+ */
 export const layer = (options: Options = {}): Layer.Layer<AccessTokenStore, never, Redis> =>
   Layer.effect(AccessTokenStore, make(options))
 
-/** The store with options from configuration. */
+/**
+ * The store with options from configuration.
+ *
+ * @since 0.1.0
+ */
 export const layerConfig = (
   config: Config.Config.Wrap<Options>
 ): Layer.Layer<AccessTokenStore, ConfigError.ConfigError, Redis> =>

@@ -14,13 +14,21 @@ import type { Redis as IORedis } from "ioredis"
 import * as Throttle from "../Throttle.js"
 import { Redis, type RedisService } from "./Redis.js"
 
-/** Where the counts live. */
+/**
+ * Where the counts live.
+ *
+ * @since 0.1.0
+ */
 export interface Options {
   /** Starts every key; default "effect-users:throttle:". Give each app (and each test) its own. */
   readonly prefix?: string | undefined
 }
 
-/** The default key prefix. */
+/**
+ * The default key prefix.
+ *
+ * @since 0.1.0
+ */
 export const defaultPrefix = "effect-users:throttle:"
 
 interface WithAttempt extends IORedis {
@@ -77,7 +85,11 @@ const defineScript = (client: IORedis, name: string, lua: string) => {
   if (typeof Reflect.get(client, name) !== "function") client.defineCommand(name, { numberOfKeys: 1, lua })
 }
 
-/** The per-account store on the app's client. */
+/**
+ * The per-account store on the app's client.
+ *
+ * @since 0.1.0
+ */
 export const makeAccountStore = (
   redis: RedisService,
   prefix: string = defaultPrefix
@@ -125,7 +137,11 @@ export const makeAccountStore = (
   })
 }
 
-/** `Throttle.AccountStore` on the app's `Redis` client. */
+/**
+ * `Throttle.AccountStore` on the app's `Redis` client.
+ *
+ * @since 0.1.0
+ */
 export const layerAccountStore = (options: Options = {}): Layer.Layer<Throttle.AccountStore, never, Redis> =>
   Layer.effect(
     Throttle.AccountStore,
@@ -193,6 +209,8 @@ interface WithRateLimits extends IORedis {
  * `@effect/experimental`'s `RateLimiterStore` (fixed window and token bucket) on the app's client: no connection
  * of its own, so it fails fast like every other command and its connection errors reach the client's listener.
  * A failed command is a `RateLimitStoreError`, which the throttle answers with 503.
+ *
+ * @since 0.1.0
  */
 export const makeRateLimiterStore = (
   redis: RedisService,
@@ -229,13 +247,21 @@ export const makeRateLimiterStore = (
   })
 }
 
-/** `RateLimiter`'s store on the app's `Redis` client, keys under `{prefix}rl:`. */
+/**
+ * `RateLimiter`'s store on the app's `Redis` client, keys under `{prefix}rl:`.
+ *
+ * @since 0.1.0
+ */
 export const layerRateLimiterStore = (options: Options = {}): Layer.Layer<RateLimiter.RateLimiterStore, never, Redis> =>
   Layer.effect(
     RateLimiter.RateLimiterStore,
     Effect.map(Redis, (redis) => makeRateLimiterStore(redis, `${options.prefix ?? defaultPrefix}rl:`))
   )
 
-/** The throttle with its counts in Redis, shared by every process using the same server and prefix. */
+/**
+ * The throttle with its counts in Redis, shared by every process using the same server and prefix.
+ *
+ * @since 0.1.0
+ */
 export const layer = (options: Throttle.Options & Options = {}): Layer.Layer<Throttle.Throttle, never, Redis> =>
   Throttle.layer(options).pipe(Layer.provide([layerRateLimiterStore(options), layerAccountStore(options)]))

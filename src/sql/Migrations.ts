@@ -22,7 +22,11 @@ import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import { emailKey } from "../User.js"
 
-/** Table names and the type of user IDs. */
+/**
+ * Table names and the type of user IDs.
+ *
+ * @since 0.1.0
+ */
 export interface Options {
   /** The users table (default `user`). */
   readonly userTable?: string | undefined
@@ -41,6 +45,8 @@ export interface Options {
 /**
  * Two or more users have e-mails that are one address (they differ only by case, or by Unicode form for
  * `index: "email_key"`), so the unique index on `lower(email)` or `email_key` cannot be made.
+ *
+ * @since 0.1.0
  */
 export class EmailCaseConflict extends Schema.TaggedError<EmailCaseConflict>()("EmailCaseConflict", {
   table: Schema.String,
@@ -62,6 +68,8 @@ export class EmailCaseConflict extends Schema.TaggedError<EmailCaseConflict>()("
 /**
  * One provider account is linked more than once (FastAPI Users has no unique index on it), so the unique index
  * on `(oauth_name, account_id)` cannot be made. `accounts` lists each duplicate as `name:accountId`.
+ *
+ * @since 0.1.0
  */
 export class OAuthAccountConflict extends Schema.TaggedError<OAuthAccountConflict>()("OAuthAccountConflict", {
   table: Schema.String,
@@ -76,25 +84,53 @@ export class OAuthAccountConflict extends Schema.TaggedError<OAuthAccountConflic
   }
 }
 
-/** The name of the unique index on `(oauth_name, account_id)` of an OAuth accounts table. */
+/**
+ * The name of the unique index on `(oauth_name, account_id)` of an OAuth accounts table.
+ *
+ * @since 0.1.0
+ */
 export const oauthAccountIndexName = (accountTable: string): string => `ix_${accountTable}_oauth_name_account_id`
 
-/** The column holding each e-mail's `emailKey`, written by `SqlUserRepository` on every insert and e-mail change. */
+/**
+ * The column holding each e-mail's `emailKey`, written by `SqlUserRepository` on every insert and e-mail change.
+ *
+ * @since 0.1.0
+ */
 export const emailKeyColumn = "email_key"
 
-/** The users table's column holding each user's session epoch (0 for FastAPI Users' rows). */
+/**
+ * The users table's column holding each user's session epoch (0 for FastAPI Users' rows).
+ *
+ * @since 0.1.0
+ */
 export const sessionEpochColumn = "session_epoch"
 
-/** The users table's column holding the latest expiry (ms since 1970) of the user's denied JWTs; 0 for none. */
+/**
+ * The users table's column holding the latest expiry (ms since 1970) of the user's denied JWTs; 0 for none.
+ *
+ * @since 0.1.0
+ */
 export const revokedUntilColumn = "sessions_revoked_until"
 
-/** The table of JWT `jti` records (denied on logout, kept across an epoch move) beside an access token table. */
+/**
+ * The table of JWT `jti` records (denied on logout, kept across an epoch move) beside an access token table.
+ *
+ * @since 0.1.0
+ */
 export const jtiTableOf = (accessTokenTable: string): string => `${accessTokenTable}_jti`
 
-/** The name of the unique index on `email_key` of a users table. */
+/**
+ * The name of the unique index on `email_key` of a users table.
+ *
+ * @since 0.1.0
+ */
 export const emailKeyIndexName = (userTable: string): string => `ix_${userTable}_email_key`
 
-/** The name of the unique index on `lower(email)` of a users table. */
+/**
+ * The name of the unique index on `lower(email)` of a users table.
+ *
+ * @since 0.1.0
+ */
 export const emailIndexName = (userTable: string): string => `ix_${userTable}_email_lower`
 
 type Migration = Effect.Effect<void, SqlError | EmailCaseConflict | OAuthAccountConflict, SqlClient.SqlClient>
@@ -107,7 +143,11 @@ const dialect = Effect.flatMap(SqlClient.SqlClient, (sql) =>
   })
 )
 
-/** The migrations, keyed `0001_name` … as `Migrator.fromRecord` expects. */
+/**
+ * The migrations, keyed `0001_name` … as `Migrator.fromRecord` expects.
+ *
+ * @since 0.1.0
+ */
 export const migrations = (options: Options = {}): Record<string, Migration> => {
   const userTable = options.userTable ?? "user"
   const accountTable = options.oauthAccountTable ?? "oauth_account"
@@ -336,13 +376,19 @@ export const migrations = (options: Options = {}): Record<string, Migration> => 
   }
 }
 
-/** A `Migrator` loader for these migrations. */
+/**
+ * A `Migrator` loader for these migrations.
+ *
+ * @since 0.1.0
+ */
 export const loader = (options: Options = {}): Migrator.Loader => Migrator.fromRecord(migrations(options))
 
 /**
  * Runs the migrations not yet applied (recorded in `effect_sql_migrations`, or `table`) and returns them.
  * Fails with `EmailCaseConflict` when existing e-mails are one address (differ only by case or Unicode form),
  * and with `OAuthAccountConflict` when one provider account is linked more than once.
+ *
+ * @since 0.1.0
  */
 export const run = (
   options: Options & { readonly table?: string | undefined } = {}
@@ -361,7 +407,11 @@ export const run = (
     )
   )
 
-/** Runs the migrations when the layer is built; for apps that migrate on start-up. */
+/**
+ * Runs the migrations when the layer is built; for apps that migrate on start-up.
+ *
+ * @since 0.1.0
+ */
 export const layer = (
   options: Options & { readonly table?: string | undefined } = {}
 ): Layer.Layer<

@@ -14,7 +14,11 @@ import * as Option from "effect/Option"
 import { AccessTokenStore, type AccessTokenStoreService, type JtiMark, storedToken } from "../AccessTokenStore.js"
 import { jtiTableOf } from "./Migrations.js"
 
-/** Options of the SQL store. */
+/**
+ * Options of the SQL store.
+ *
+ * @since 0.1.0
+ */
 export interface Options {
   /** The table; default `accesstoken` (its JWT records in `{table}_jti`). */
   readonly table?: string | undefined
@@ -52,7 +56,11 @@ const fromRow = (row: Row) => {
 
 const defaultBatchSize = 1000
 
-/** Builds the store over the `SqlClient` in context. */
+/**
+ * Builds the store over the `SqlClient` in context.
+ *
+ * @since 0.1.0
+ */
 export const make = (options: Options = {}): Effect.Effect<AccessTokenStoreService, never, SqlClient.SqlClient> =>
   Effect.map(SqlClient.SqlClient, (client) => {
     const sql = client.withoutTransforms()
@@ -175,11 +183,19 @@ export const make = (options: Options = {}): Effect.Effect<AccessTokenStoreServi
     })
   })
 
-/** The store on the `accesstoken` table, or the one the options name. */
+/**
+ * The store on the `accesstoken` table, or the one the options name.
+ *
+ * @since 0.1.0
+ */
 export const layer = (options: Options = {}): Layer.Layer<AccessTokenStore, never, SqlClient.SqlClient> =>
   Layer.effect(AccessTokenStore, make(options))
 
-/** `layer` with its options read through `Config`. */
+/**
+ * `layer` with its options read through `Config`.
+ *
+ * @since 0.2.0
+ */
 export const layerConfig = (
   config: Config.Config.Wrap<Options>
 ): Layer.Layer<AccessTokenStore, ConfigError.ConfigError, SqlClient.SqlClient> =>

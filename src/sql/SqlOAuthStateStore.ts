@@ -10,13 +10,21 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { OAuthStateStore, type OAuthStateStoreService } from "../OAuthStateStore.js"
 
-/** Options of the SQL store. */
+/**
+ * Options of the SQL store.
+ *
+ * @since 0.1.0
+ */
 export interface Options {
   /** The table; default `oauth_state` (`Migrations`' `oauthStateTable`). */
   readonly table?: string | undefined
 }
 
-/** Builds the store over the `SqlClient` in context. */
+/**
+ * Builds the store over the `SqlClient` in context.
+ *
+ * @since 0.1.0
+ */
 export const make = (options: Options = {}): Effect.Effect<OAuthStateStoreService, never, SqlClient.SqlClient> =>
   Effect.map(SqlClient.SqlClient, (client) => {
     const sql = client.withoutTransforms()
@@ -33,11 +41,19 @@ export const make = (options: Options = {}): Effect.Effect<OAuthStateStoreServic
     }
   })
 
-/** `OAuthStateStore` over the `SqlClient` in context, on the `oauth_state` table or the one the options name. */
+/**
+ * `OAuthStateStore` over the `SqlClient` in context, on the `oauth_state` table or the one the options name.
+ *
+ * @since 0.1.0
+ */
 export const layer = (options: Options = {}): Layer.Layer<OAuthStateStore, never, SqlClient.SqlClient> =>
   Layer.effect(OAuthStateStore, make(options))
 
-/** `layer` with its options read through `Config`. */
+/**
+ * `layer` with its options read through `Config`.
+ *
+ * @since 0.2.0
+ */
 export const layerConfig = (
   config: Config.Config.Wrap<Options>
 ): Layer.Layer<OAuthStateStore, ConfigError.ConfigError, SqlClient.SqlClient> =>

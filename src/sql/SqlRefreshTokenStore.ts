@@ -12,7 +12,11 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { type Family, RefreshTokenStore, type RefreshTokenStoreService } from "../RefreshTokenStore.js"
 
-/** Options of the SQL store. */
+/**
+ * Options of the SQL store.
+ *
+ * @since 0.1.0
+ */
 export interface Options {
   /** The tokens table (default `refresh_token`); families are in `{table}_family`, as `Migrations` names them. */
   readonly table?: string | undefined
@@ -40,7 +44,11 @@ const toFamily = (row: FamilyRow): Family => ({
   ...(row.user_agent === null ? {} : { userAgent: row.user_agent })
 })
 
-/** Builds the store over the `SqlClient` in context. */
+/**
+ * Builds the store over the `SqlClient` in context.
+ *
+ * @since 0.1.0
+ */
 export const make = (options: Options = {}): Effect.Effect<RefreshTokenStoreService, never, SqlClient.SqlClient> =>
   Effect.map(SqlClient.SqlClient, (client) => {
     const sql = client.withoutTransforms()
@@ -135,11 +143,19 @@ export const make = (options: Options = {}): Effect.Effect<RefreshTokenStoreServ
     })
   })
 
-/** The store on the `refresh_token` and `refresh_token_family` tables, or the ones the options name (`Migrations.run({ refreshTokenTable })` creates them). */
+/**
+ * The store on the `refresh_token` and `refresh_token_family` tables, or the ones the options name (`Migrations.run({ refreshTokenTable })` creates them).
+ *
+ * @since 0.1.0
+ */
 export const layer = (options: Options = {}): Layer.Layer<RefreshTokenStore, never, SqlClient.SqlClient> =>
   Layer.effect(RefreshTokenStore, make(options))
 
-/** `layer` with its options read through `Config`. */
+/**
+ * `layer` with its options read through `Config`.
+ *
+ * @since 0.2.0
+ */
 export const layerConfig = (
   config: Config.Config.Wrap<Options>
 ): Layer.Layer<RefreshTokenStore, ConfigError.ConfigError, SqlClient.SqlClient> =>

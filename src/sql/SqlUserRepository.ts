@@ -44,7 +44,11 @@ import {
 } from "../UserRepository.js"
 import { emailKeyColumn, revokedUntilColumn, sessionEpochColumn } from "./Migrations.js"
 
-/** Table names, the app's user model and how reads by ID run; the defaults are FastAPI Users' tables and model. */
+/**
+ * Table names, the app's user model and how reads by ID run; the defaults are FastAPI Users' tables and model.
+ *
+ * @since 0.1.0
+ */
 export interface Options<M extends UserModel.Any = typeof UserModel.Default> {
   /** The users table (default `user`). */
   readonly userTable?: string | undefined
@@ -66,7 +70,11 @@ export interface Options<M extends UserModel.Any = typeof UserModel.Default> {
   readonly oauthTokenSecret?: Redacted.Redacted<string> | undefined
 }
 
-/** The column a model field is stored in: `hashedPassword` → `hashed_password`. */
+/**
+ * The column a model field is stored in: `hashedPassword` → `hashed_password`.
+ *
+ * @since 0.1.0
+ */
 export const columnName = (field: string): string => field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)
 
 /** A LIKE pattern matching text that starts with `prefix`, taken literally (escaped with `!`). */
@@ -141,7 +149,11 @@ const catchEmailConflict = <A, R>(effect: Effect.Effect<A, SqlError, R>): Effect
     isEmailConflict(error) ? Effect.fail(new UserAlreadyExists()) : Effect.die(error)
   )
 
-/** Builds the repository of the model's users over the `SqlClient` in context (PostgreSQL or SQLite). */
+/**
+ * Builds the repository of the model's users over the `SqlClient` in context (PostgreSQL or SQLite).
+ *
+ * @since 0.1.0
+ */
 export const make = <M extends UserModel.Any = typeof UserModel.Default>(
   options: Options<M> = {}
 ): Effect.Effect<UserRepositoryService<UserModel.UserOf<M>>, never, SqlClient.SqlClient> =>
@@ -502,6 +514,8 @@ export const make = <M extends UserModel.Any = typeof UserModel.Default>(
 /**
  * `UserRepository` over the `SqlClient` in context: FastAPI Users' tables and the default model unless the options
  * name others. Type it for the model with `UserRepository.forModel(model)`.
+ *
+ * @since 0.1.0
  */
 export const layer = <M extends UserModel.Any = typeof UserModel.Default>(
   options: Options<M> = {}
@@ -511,7 +525,11 @@ export const layer = <M extends UserModel.Any = typeof UserModel.Default>(
     make(options)
   )
 
-/** `layer` with its options read through `Config` (the model, when not the default, as `Config.succeed(model)`). */
+/**
+ * `layer` with its options read through `Config` (the model, when not the default, as `Config.succeed(model)`).
+ *
+ * @since 0.2.0
+ */
 export const layerConfig = <M extends UserModel.Any = typeof UserModel.Default>(
   config: Config.Config.Wrap<Options<M>>
 ): Layer.Layer<UserRepository, ConfigError.ConfigError, SqlClient.SqlClient> =>

@@ -106,7 +106,7 @@ export const JwksNotImplemented: Layer.Layer<
 Jwks.layer(Api)
 
 // OAuth options are checked: a misspelt option, and a backend the app does not have.
-declare const provider: OAuth.OAuthProvider<"github">
+declare const provider: OAuthProvider.OAuthProvider<"github">
 // @ts-expect-error: `stateSecrets` is not an option (it is `stateSecret`)
 OAuth.make(Users, provider, { backend: "jwt", stateSecrets: secret })
 // @ts-expect-error: the app has no backend named "cookie"
