@@ -11,11 +11,15 @@ import {
   OAuthProvider,
   type RefreshTokenStore,
   Throttle,
-  type UserManager,
-  UserModel
+  UserHooks,
+  UserManager,
+  type UserManagerConfig,
+  UserModel,
+  UserRepository
 } from "effect-users"
 import { AuthBackend, Jwks, OAuth, UserSchemas, UsersApi } from "effect-users/http"
 import { Redis, RedisAccessTokenStore, RedisThrottle } from "effect-users/redis"
+import { SqlUserRepository } from "effect-users/sql"
 
 const secret = Redacted.make("type-tests-secret-type-tests-secret-type")
 const Users = UsersApi.make({ backends: [AuthBackend.bearer("jwt", AuthStrategy.jwt({ secret }))] })
@@ -227,3 +231,50 @@ export const WrongProxies = UsersApi.make({
 // The store a throttle layer needs is in its type: the Redis one cannot be used without a Redis client.
 // @ts-expect-error: RedisThrottle.layer requires the Redis service
 export const NeedsRedis: Layer.Layer<Throttle.Throttle> = RedisThrottle.layer()
+
+// The manager and the repositories are generic in the user type: a model's users are typed end to end, and
+// what is not a model, or not its users, does not compile. (The tags stay one per service, so which model a
+// repository layer stores is not in the layer's type: the app names its model once, in `forModel`.)
+type Knight = UserModel.UserOf<typeof Knight>
+const Knights = UserManager.forModel(Knight)
+
+// @ts-expect-error: `{ id }` is not a user model (no fields, no `User` schema)
+UserManager.forModel({ id: Schema.Int })
+// @ts-expect-error: a repository's model is a user model too
+SqlUserRepository.layer({ model: { id: Schema.Int } })
+// @ts-expect-error: `userTables` is not an option (it is `userTable`)
+SqlUserRepository.layer({ userTables: "knight" })
+
+export const WrongKnightId = Effect.flatMap(Knights, (users) =>
+  // @ts-expect-error: Knights' IDs are integers
+  users.get("7")
+)
+export const MissingKnightField = Effect.flatMap(Knights, (users) =>
+  // @ts-expect-error: a Knight is created with a `firstName`
+  users.create({ email: "lancelot@camelot.bt", password: secret })
+)
+
+// `make` builds the manager of the user type it is given: a Knights' manager is not the default model's.
+// @ts-expect-error: UserManagerService<Knight> is not a UserManagerService<User>
+export const WrongManager: Effect.Effect<
+  UserManager.UserManagerService,
+  never,
+  UserRepository.UserRepository | UserManagerConfig.UserManagerConfig
+> = UserManager.make<Knight>()
+
+// The memory repository and the SQL one are typed by the users they store.
+const knightsInMemory = UserRepository.makeMemory<Knight>()
+// @ts-expect-error: the store of Knights looks them up by integer IDs
+knightsInMemory.get("7")
+export const WrongPatch = Effect.map(
+  SqlUserRepository.make({ model: Knight }),
+  (repository) => (knight: Knight) =>
+    // @ts-expect-error: a Knight has a `firstName`, not a `lastName`
+    repository.update(knight, { lastName: "du Lac" })
+)
+
+// Hooks typed for a model see its users' fields, and no others.
+export const WrongHookField = UserHooks.layerFromManager<Knight>(() => ({
+  // @ts-expect-error: Knights have a `firstName`, not a `lastName`
+  onAfterRegister: (user) => Effect.log(user.lastName)
+}))
