@@ -62,12 +62,63 @@ const secrets = {
   USERS_RESET_PASSWORD_TOKEN_SECRET: "package-test-reset-secret-0123456789abcdef"
 }
 
+/** The package's entries: its `exports` key, the entry module and the folder whose modules it exports. */
+const entries = [
+  { entry: ".", file: "src/index.ts", folder: "src" },
+  { entry: "./http", file: "src/http.ts", folder: "src/http" },
+  { entry: "./sql", file: "src/sql.ts", folder: "src/sql" },
+  { entry: "./redis", file: "src/redis.ts", folder: "src/redis" },
+  { entry: "./pg", file: "src/pg.ts", folder: "src/pg" }
+] as const
+
+/** The public modules of a folder: its `.ts` files but the entry modules (for `src`). */
+const modulesOf = (folder: string) =>
+  readdirSync(join(root, folder), { withFileTypes: true })
+    .filter((file) => file.isFile() && file.name.endsWith(".ts"))
+    .map((file) => file.name.replace(/\.ts$/, ""))
+    .filter((name) => folder !== "src" || !entries.some((entry) => entry.file === `src/${name}.ts`))
+    .sort()
+
 describe("the sub-path entries", () => {
-  it("effect-users/http exports every src/http module that the root exports, as the same value", () => {
-    const modules = readdirSync(join(root, "src/http")).map((file) => file.replace(/\.ts$/, ""))
-    const exported = modules.filter((name) => name in Root)
-    assert.includeMembers(exported, ["UsersApi", "OAuth", "CurrentUser"])
-    for (const name of exported) assert.strictEqual(Reflect.get(Http, name), Reflect.get(Root, name), name)
+  it("each entry exports the modules of its folder as namespaces, and nothing else; package.json lists them all", () => {
+    const exports = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).exports
+    assert.deepStrictEqual(Object.keys(exports).sort(), [...entries.map(({ entry }) => entry), "./package.json"].sort())
+    for (const { entry, file, folder } of entries) {
+      const name = entry === "." ? "index" : entry.slice(2)
+      assert.deepStrictEqual(exports[entry], { types: `./dist/${name}.d.ts`, default: `./dist/${name}.js` }, entry)
+      // Every statement of the entry is `export * as X from "./folder/X.js"`.
+      const statements = readFileSync(join(root, file), "utf8")
+        .replace(/\/\*[\s\S]*?\*\//g, "")
+        .split("\n")
+        .filter((line) => line.trim() !== "")
+      const prefix = folder === "src" ? "./" : `./${folder.slice(4)}/`
+      const exported = statements.map((line) => {
+        const match = /^export \* as (\w+) from "(.+)"$/.exec(line)
+        assert.isNotNull(match, `${file}: ${line}`)
+        assert.strictEqual(match![2], `${prefix}${match![1]}.js`, `${file}: ${line}`)
+        return match![1]
+      })
+      assert.deepStrictEqual([...exported].sort(), modulesOf(folder), file)
+    }
+  })
+
+  it("the root exports only namespaces of the core modules, and no module has two import paths", async () => {
+    for (const name of Object.keys(Root)) {
+      const value = Reflect.get(Root, name)
+      assert.strictEqual(value, await import(`../src/${name}.js`), name)
+    }
+    assert.notProperty(Root, "UsersApi")
+    assert.notProperty(Root, "SqlUserRepository")
+    const seen = new Map<string, string>()
+    for (const { entry, folder } of entries) {
+      for (const name of modulesOf(folder)) {
+        assert.isUndefined(seen.get(name), `${name} is in ${seen.get(name)} and ${entry}`)
+        seen.set(name, entry)
+      }
+    }
+    assert.includeMembers(Object.keys(Http), ["UsersApi", "OAuth", "CurrentUser"])
+    for (const name of Object.keys(Http))
+      assert.strictEqual(Reflect.get(Http, name), await import(`../src/http/${name}.js`))
   })
 
   it("effect-users/redis holds everything that loads ioredis; nothing the root reaches imports it", async () => {
@@ -139,12 +190,15 @@ describe("the packed package", () => {
     for (const line of install.trim().split("\n")) await sh(line, dir, npmEnv())
     writeFileSync(join(dir, "tsconfig.json"), tsconfig)
     writeFileSync(join(dir, "app.ts"), app)
-    // Beside the app, a file that reaches every entry's declarations, so that `tsc` checks them all.
+    // Beside the app, a file that reaches every entry's declarations, so that `tsc` checks them all; the optional
+    // peers of `/redis` and `/pg` (and pg's types) are installed for it, at the versions this package tests with.
+    const devDependencies = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).devDependencies
+    const optional = ["ioredis", "pg", "@effect/sql-pg", "@types/pg"].map((name) => `${name}@${devDependencies[name]}`)
+    await sh(`npm install ${optional.join(" ")}`, dir, npmEnv())
+    const specifiers = entries.map(({ entry }) => `effect-users${entry.slice(1)}`)
     writeFileSync(
       join(dir, "entries.ts"),
-      ["", "/http", "/sql", "/testing"]
-        .map((entry, i) => `export * as Entry${i} from "effect-users${entry}"\n`)
-        .join("")
+      specifiers.map((specifier, i) => `export * as Entry${i} from "${specifier}"\n`).join("")
     )
     assert.notInclude(tsconfig, "skipLibCheck")
     assert.strictEqual(JSON.parse(readFileSync(join(dir, "package.json"), "utf8")).type, "module")
@@ -153,13 +207,34 @@ describe("the packed package", () => {
     assert.deepStrictEqual(copiesOf(dir, "effect"), [join(dir, "node_modules", "effect")])
     assert.deepStrictEqual(copiesOf(dir, "@effect/platform"), [join(dir, "node_modules", "@effect/platform")])
 
-    // The sub-path entries are the root's modules, not copies.
-    const same = await sh(
-      `node --input-type=module -e 'const [r, h, s, t] = await Promise.all(["", "/http", "/sql", "/testing"].map((p) => import("effect-users" + p))); console.log(JSON.stringify([r.UsersApi === h.UsersApi, r.SqlUserRepository === s.SqlUserRepository, r.UserRepository === t.UserRepository]))'`,
-      dir,
-      npmEnv()
+    // Every entry exports namespaces only (module namespace objects), and no name twice across entries.
+    writeFileSync(
+      join(dir, "entries-check.mjs"),
+      `const out = {}
+for (const specifier of ${JSON.stringify(specifiers)}) {
+  const entry = await import(specifier)
+  out[specifier] = Object.entries(entry).map(([name, value]) => [name, Object.prototype.toString.call(value)])
+}
+console.log(JSON.stringify(out))
+`
     )
-    assert.deepStrictEqual(JSON.parse(same), [true, true, true])
+    const names = await sh("node entries-check.mjs", dir, npmEnv())
+    const byEntry = JSON.parse(names) as Record<string, Array<[string, string]>>
+    assert.deepStrictEqual(Object.keys(byEntry), specifiers)
+    const all = Object.values(byEntry).flatMap((list) => list.map(([name]) => name))
+    assert.strictEqual(new Set(all).size, all.length, all.join(", "))
+    for (const [specifier, list] of Object.entries(byEntry)) {
+      assert.isNotEmpty(list, specifier)
+      for (const [name, tag] of list) assert.strictEqual(tag, "[object Module]", `${specifier}: ${name}`)
+    }
+    assert.includeMembers(
+      byEntry["effect-users"]!.map(([name]) => name),
+      ["UserManager", "UserRepository", "User", "UserError"]
+    )
+    assert.includeMembers(
+      byEntry["effect-users/http"]!.map(([name]) => name),
+      ["UsersApi", "CurrentUser"]
+    )
 
     const [compile, launch] = start.trim().split("\n") as [string, string]
     await sh(compile, dir, npmEnv())
