@@ -1,8 +1,7 @@
 /**
  * effect-users: FastAPI Users' user manager for Effect. The root holds the core modules, each as a namespace
  * (`import { UserManager } from "effect-users"`, then `UserManager.UserManager`, `UserManager.layer`); the
- * adapters come from their sub-paths: `effect-users/sql`, `effect-users/redis`, `effect-users/pg` and the HTTP
- * edge `effect-users/http`.
+ * storage adapters and the HTTP edge come from the package's sub-path entries, and the root never loads them.
  *
  * @since 0.1.0
  */
