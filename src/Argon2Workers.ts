@@ -5,13 +5,14 @@
  * on Linux `os.setPriority` called inside a worker applies to that thread only.
  */
 
-import * as Config from "effect/Config"
+import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import { makePool } from "./internal/argon2Workers.js"
+import { unwrap } from "./internal/config.js"
 import { type Argon2Options, type BoundedHasherService, PasswordHasher } from "./PasswordHasher.js"
 
 /**
@@ -80,4 +81,4 @@ export const layer = (options: Argon2WorkersOptions = {}): Layer.Layer<PasswordH
 export const layerConfig = (
   config: Config.Config.Wrap<Argon2WorkersOptions>
 ): Layer.Layer<PasswordHasher, ConfigError.ConfigError> =>
-  Layer.scoped(PasswordHasher, Effect.flatMap(Config.unwrap(config), make))
+  Layer.scoped(PasswordHasher, Effect.flatMap(unwrap(config), make))

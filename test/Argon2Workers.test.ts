@@ -1,5 +1,18 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Context, Duration, Effect, Exit, Fiber, FiberStatus, Layer, Redacted, Scope } from "effect"
+import {
+  Cause,
+  Config,
+  ConfigProvider,
+  Context,
+  Duration,
+  Effect,
+  Exit,
+  Fiber,
+  FiberStatus,
+  Layer,
+  Redacted,
+  Scope
+} from "effect"
 import { Argon2Workers, PasswordHasher, UserError } from "effect-users"
 import { makePool } from "../src/internal/argon2Workers.js"
 import { eventually } from "./utils/Eventually.js"
@@ -172,6 +185,46 @@ parentPort.postMessage({ ready: true })
       assert.deepStrictEqual(unavailable, [false, false, true, true, true])
       assert.strictEqual(spawned, 3)
       yield* shutdown
+    })
+  )
+})
+
+describe("Argon2Workers.layerConfig", () => {
+  const settings = (entries: ReadonlyArray<readonly [string, string]>) =>
+    Layer.setConfigProvider(ConfigProvider.fromMap(new Map(entries)))
+  const configured = Argon2Workers.layerConfig({
+    threads: Config.integer("ARGON2_THREADS"),
+    memoryCost: Config.integer("ARGON2_MEMORY_COST")
+  })
+
+  it.live("reads its options through Config: the hashes carry the configured memory cost", () =>
+    Effect.gen(function* () {
+      const hasher = yield* PasswordHasher.PasswordHasher
+      const hash = yield* hasher.hash(secret)
+      assert.include(hash, "$m=2048,")
+      assert.isTrue(yield* hasher.verify(secret, hash))
+    }).pipe(
+      Effect.provide(
+        configured.pipe(
+          Layer.provide(
+            settings([
+              ["ARGON2_THREADS", "1"],
+              ["ARGON2_MEMORY_COST", "2048"]
+            ])
+          )
+        )
+      )
+    )
+  )
+
+  it.live("a missing setting fails the layer with a ConfigError naming it", () =>
+    Effect.gen(function* () {
+      const exit = yield* Layer.build(configured.pipe(Layer.provide(settings([["ARGON2_THREADS", "1"]])))).pipe(
+        Effect.scoped,
+        Effect.exit
+      )
+      assert.isTrue(Exit.isFailure(exit))
+      assert.include(String(Exit.isFailure(exit) ? exit.cause : ""), "ARGON2_MEMORY_COST")
     })
   )
 })

@@ -17,7 +17,7 @@
  * Time is Redis's own (`TIME`), the clock its expiries run on. Commands that fail die with a `RedisError`.
  */
 import { createHash } from "node:crypto"
-import * as Config from "effect/Config"
+import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -31,6 +31,7 @@ import {
   type StoredToken,
   storedToken
 } from "../AccessTokenStore.js"
+import { unwrap } from "../internal/config.js"
 import { Redis } from "./Redis.js"
 
 /**
@@ -337,4 +338,4 @@ export const layer = (options: Options = {}): Layer.Layer<AccessTokenStore, neve
 export const layerConfig = (
   config: Config.Config.Wrap<Options>
 ): Layer.Layer<AccessTokenStore, ConfigError.ConfigError, Redis> =>
-  Layer.effect(AccessTokenStore, Effect.flatMap(Config.unwrap(config), make))
+  Layer.effect(AccessTokenStore, Effect.flatMap(unwrap(config), make))

@@ -6,12 +6,13 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import type * as Statement from "@effect/sql/Statement"
-import * as Config from "effect/Config"
+import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { AccessTokenStore, type AccessTokenStoreService, type JtiMark, storedToken } from "../AccessTokenStore.js"
+import { unwrap } from "../internal/config.js"
 import { jtiTableOf } from "./Migrations.js"
 
 /**
@@ -199,4 +200,4 @@ export const layer = (options: Options = {}): Layer.Layer<AccessTokenStore, neve
 export const layerConfig = (
   config: Config.Config.Wrap<Options>
 ): Layer.Layer<AccessTokenStore, ConfigError.ConfigError, SqlClient.SqlClient> =>
-  Layer.effect(AccessTokenStore, Effect.flatMap(Config.unwrap(config), make))
+  Layer.effect(AccessTokenStore, Effect.flatMap(unwrap(config), make))

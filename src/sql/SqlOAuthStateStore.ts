@@ -4,10 +4,11 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Clock from "effect/Clock"
-import * as Config from "effect/Config"
+import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import { unwrap } from "../internal/config.js"
 import { OAuthStateStore, type OAuthStateStoreService } from "../OAuthStateStore.js"
 
 /**
@@ -57,4 +58,4 @@ export const layer = (options: Options = {}): Layer.Layer<OAuthStateStore, never
 export const layerConfig = (
   config: Config.Config.Wrap<Options>
 ): Layer.Layer<OAuthStateStore, ConfigError.ConfigError, SqlClient.SqlClient> =>
-  Layer.effect(OAuthStateStore, Effect.flatMap(Config.unwrap(config), make))
+  Layer.effect(OAuthStateStore, Effect.flatMap(unwrap(config), make))

@@ -5,11 +5,12 @@
  * concurrent rotations wins. SQL errors are defects.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
-import * as Config from "effect/Config"
+import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import { unwrap } from "../internal/config.js"
 import { type Family, RefreshTokenStore, type RefreshTokenStoreService } from "../RefreshTokenStore.js"
 
 /**
@@ -159,4 +160,4 @@ export const layer = (options: Options = {}): Layer.Layer<RefreshTokenStore, nev
 export const layerConfig = (
   config: Config.Config.Wrap<Options>
 ): Layer.Layer<RefreshTokenStore, ConfigError.ConfigError, SqlClient.SqlClient> =>
-  Layer.effect(RefreshTokenStore, Effect.flatMap(Config.unwrap(config), make))
+  Layer.effect(RefreshTokenStore, Effect.flatMap(unwrap(config), make))

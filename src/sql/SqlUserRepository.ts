@@ -10,7 +10,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import type * as Statement from "@effect/sql/Statement"
-import * as Config from "effect/Config"
+import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -20,6 +20,7 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as SchemaAST from "effect/SchemaAST"
 import * as coalesce from "../internal/coalesce.js"
+import { unwrap } from "../internal/config.js"
 import * as TokenCipher from "../internal/tokenCipher.js"
 import {
   emailKey,
@@ -533,4 +534,4 @@ export const layer = <M extends UserModel.Any = typeof UserModel.Default>(
 export const layerConfig = <M extends UserModel.Any = typeof UserModel.Default>(
   config: Config.Config.Wrap<Options<M>>
 ): Layer.Layer<UserRepository, ConfigError.ConfigError, SqlClient.SqlClient> =>
-  Layer.unwrapEffect(Effect.map(Config.unwrap(config), (options) => layer(options)))
+  Layer.unwrapEffect(Effect.map(unwrap(config), (options) => layer(options)))

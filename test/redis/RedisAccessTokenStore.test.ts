@@ -4,7 +4,7 @@
  * stays consistent under concurrent writes and revocations and loses its expired members, no keyspace scans.
  */
 import { assert, describe, layer } from "@effect/vitest"
-import { Effect, Layer, Option, Redacted } from "effect"
+import { Config, ConfigProvider, Context, Effect, Layer, Option, Redacted } from "effect"
 import { AccessTokenStore, UserRepository } from "effect-users"
 import { Redis, RedisAccessTokenStore } from "effect-users/redis"
 import { Redis as IORedis } from "ioredis"
@@ -109,6 +109,31 @@ describeRedis("RedisAccessTokenStore", () => {
             assert.isNotNull(yield* Effect.promise(() => redis.zscore(`${prefix}${index}`, fresh)), index)
           }
         })
+    )
+  })
+
+  layer(
+    RedisAccessTokenStore.layerConfig({ prefix: Config.string("TOKENS_PREFIX") }).pipe(
+      Layer.provideMerge(client),
+      Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map([["TOKENS_PREFIX", `${prefix}config:`]]))))
+    ),
+    { excludeTestServices: true }
+  )("layerConfig", (it) => {
+    it.effect("reads its options through Config: the keys go under the configured prefix", () =>
+      Effect.gen(function* () {
+        const store = yield* AccessTokenStore.AccessTokenStore
+        const redis = (yield* Redis.Redis).client
+        const token = digest()
+        yield* store.write(token, { userId: userId(), createdAt: new Date() })
+        assert.strictEqual(yield* Effect.promise(() => redis.type(`${prefix}config:token:${token}`)), "hash")
+      })
+    )
+
+    it.effect("an empty configuration keeps every default", () =>
+      Effect.gen(function* () {
+        const built = yield* Layer.build(RedisAccessTokenStore.layerConfig({}).pipe(Layer.provide(client)))
+        assert.isDefined(Context.get(built, AccessTokenStore.AccessTokenStore))
+      }).pipe(Effect.scoped)
     )
   })
 })
