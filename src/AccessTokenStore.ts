@@ -24,6 +24,8 @@ export interface StoredToken {
   readonly backend?: string | undefined
   /** The client's `User-Agent` at login, when recorded (at most 512 characters). */
   readonly userAgent?: string | undefined
+  /** How the session was started (`Sessions.Method`), when recorded. */
+  readonly method?: string | undefined
 }
 
 /** A token to store: `epoch` defaults to 0 and `lastUsedAt` to `createdAt`. */
@@ -94,7 +96,8 @@ export const storedToken = (token: NewToken): StoredToken => ({
   epoch: token.epoch ?? 0,
   lastUsedAt: token.lastUsedAt ?? token.createdAt,
   backend: token.backend,
-  userAgent: token.userAgent?.slice(0, maxUserAgentLength)
+  userAgent: token.userAgent?.slice(0, maxUserAgentLength),
+  method: token.method
 })
 
 /** A store in the process's memory (tests, single-process apps); tokens end with the process. */

@@ -17,6 +17,9 @@ export class UserNotExists extends Schema.TaggedError<UserNotExists>()("UserNotE
 /** The operation needs an active user. */
 export class UserInactive extends Schema.TaggedError<UserInactive>()("UserInactive", {}) {}
 
+/** The login needs a verified user (`requiresVerification`) and this one is not. */
+export class UserNotVerified extends Schema.TaggedError<UserNotVerified>()("UserNotVerified", {}) {}
+
 /** This provider account (`oauthName`, `accountId`) is already linked to another user. */
 export class OAuthAccountAlreadyLinked extends Schema.TaggedError<OAuthAccountAlreadyLinked>()(
   "OAuthAccountAlreadyLinked",
@@ -54,6 +57,7 @@ export type UserError =
   | UserAlreadyExists
   | UserNotExists
   | UserInactive
+  | UserNotVerified
   | UserAlreadyVerified
   | InvalidVerifyToken
   | InvalidResetPasswordToken

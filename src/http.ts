@@ -6,15 +6,10 @@
 export * as AuthStrategy from "./AuthStrategy.js"
 export * as AuthBackend from "./http/AuthBackend.js"
 export * as Authentication from "./http/Authentication.js"
+export { Authenticator, type AuthenticatorService } from "./http/Authenticator.js"
 export * as BackgroundWork from "./http/BackgroundWork.js"
 export * as ClientAddress from "./http/ClientAddress.js"
-export {
-  Authenticator,
-  type AuthenticatorService,
-  CurrentUser,
-  OptionalUser,
-  type Requirement
-} from "./http/CurrentUser.js"
+export { CurrentUser, OptionalUser, type Requirement } from "./http/CurrentUser.js"
 export * as Failures from "./http/Failures.js"
 export * as HttpErrors from "./http/HttpErrors.js"
 export * as Jwks from "./http/Jwks.js"

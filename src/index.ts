@@ -23,6 +23,7 @@ export {
   type SigningKey,
   type VerifyingKey
 } from "./JwtKeySet.js"
+export * as Login from "./Login.js"
 export * as OAuthProvider from "./OAuthProvider.js"
 export * as OAuthStateStore from "./OAuthStateStore.js"
 export {
@@ -42,6 +43,7 @@ export {
   type PasswordValidatorService
 } from "./PasswordValidator.js"
 export * as RefreshTokenStore from "./RefreshTokenStore.js"
+export * as Sessions from "./Sessions.js"
 export * from "./sql.js"
 export * as Throttle from "./Throttle.js"
 export {

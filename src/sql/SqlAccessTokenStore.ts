@@ -34,6 +34,7 @@ interface Row {
   readonly last_used_at: unknown
   readonly backend: string | null
   readonly user_agent: string | null
+  readonly method: string | null
 }
 
 const fromRow = (row: Row) => {
@@ -44,7 +45,8 @@ const fromRow = (row: Row) => {
     epoch: Number(row.epoch ?? 0),
     lastUsedAt: row.last_used_at === null || row.last_used_at === undefined ? createdAt : toDate(row.last_used_at),
     backend: row.backend ?? undefined,
-    userAgent: row.user_agent ?? undefined
+    userAgent: row.user_agent ?? undefined,
+    method: row.method ?? undefined
   })
 }
 
@@ -63,7 +65,7 @@ export const make = (options: Options = {}): Effect.Effect<AccessTokenStoreServi
     // through datetime(); a periodic purge can afford the scan.
     const before = (column: string, date: Date) =>
       sqlite ? sql`datetime(${sql(column)}) < datetime(${date.toISOString()})` : sql`${sql(column)} < ${date}`
-    const columns = sql.literal("token, user_id, created_at, epoch, last_used_at, backend, user_agent")
+    const columns = sql.literal("token, user_id, created_at, epoch, last_used_at, backend, user_agent, method")
 
     // Deletes the rows matching, `batchSize` per statement, until none is left; the number deleted.
     const deleteInBatches = (
@@ -94,7 +96,8 @@ export const make = (options: Options = {}): Effect.Effect<AccessTokenStoreServi
           epoch: token.epoch,
           last_used_at: timestamp(token.lastUsedAt),
           backend: token.backend ?? null,
-          user_agent: token.userAgent ?? null
+          user_agent: token.userAgent ?? null,
+          method: token.method ?? null
         })}`.pipe(Effect.orDie, Effect.asVoid, Effect.withSpan("SqlAccessTokenStore.write"))
       },
       read: (digest) =>

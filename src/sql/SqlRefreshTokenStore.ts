@@ -24,6 +24,7 @@ interface FamilyRow {
   readonly created_at: unknown
   readonly last_used_at: unknown
   readonly user_agent: string | null
+  readonly method: string | null
 }
 
 const toDate = (value: unknown): Date => (value instanceof Date ? value : new Date(String(value)))
@@ -35,7 +36,8 @@ const toFamily = (row: FamilyRow): Family => ({
   epoch: Number(row.epoch),
   createdAt: toDate(row.created_at),
   lastUsedAt: toDate(row.last_used_at),
-  ...(row.user_agent === null ? {} : { userAgent: row.user_agent })
+  ...(row.user_agent === null ? {} : { userAgent: row.user_agent }),
+  ...(row.method === null ? {} : { method: row.method })
 })
 
 /** Builds the store over the `SqlClient` in context. */
@@ -68,13 +70,14 @@ export const make = (options: Options = {}): Effect.Effect<RefreshTokenStoreServ
             epoch: family.epoch,
             created_at: time(family.createdAt),
             last_used_at: time(family.lastUsedAt),
-            user_agent: family.userAgent ?? null
+            user_agent: family.userAgent ?? null,
+            method: family.method ?? null
           })}`
           yield* sql`insert into ${tokens} (digest, family_id) values (${digest}, ${family.id})`
         }).pipe(sql.withTransaction, Effect.orDie, span("create")),
       find: (digest) =>
         sql<FamilyRow & { readonly spent_at: unknown }>`
-          select f.id, f.user_id, f.backend, f.epoch, f.created_at, f.last_used_at, f.user_agent, t.spent_at
+          select f.id, f.user_id, f.backend, f.epoch, f.created_at, f.last_used_at, f.user_agent, f.method, t.spent_at
           from ${tokens} t join ${families} f on f.id = t.family_id where t.digest = ${digest}`.pipe(
           Effect.orDie,
           Effect.map((rows) =>
@@ -109,7 +112,7 @@ export const make = (options: Options = {}): Effect.Effect<RefreshTokenStoreServ
         ),
       revokeAllOf: (userId) => endFamilies(sql.and([sql`user_id = ${userId}`])).pipe(span("revokeAllOf")),
       listOf: (userId) =>
-        sql<FamilyRow>`select id, user_id, backend, epoch, created_at, last_used_at, user_agent from ${families}
+        sql<FamilyRow>`select id, user_id, backend, epoch, created_at, last_used_at, user_agent, method from ${families}
           where user_id = ${userId} order by created_at, id`.pipe(
           Effect.orDie,
           Effect.map((rows) => rows.map(toFamily)),

@@ -12,6 +12,7 @@ import {
   AccessTokenStore,
   AuthBackend,
   AuthStrategy,
+  Sessions,
   SqlAccessTokenStore,
   UserManager,
   type UserManagerService,
@@ -52,9 +53,12 @@ describe("cookie transport", () => {
 // biome-ignore lint/suspicious/noExplicitAny: a test helper over every user model or an untyped JSON reply
 const withManager = <A, E, R>(effect: (users: UserManagerService<any>) => Effect.Effect<A, E, R>) =>
   Effect.gen(function* () {
-    const { users } = yield* harness()
+    const { sessions, users } = yield* harness()
     yield* TestClock.setTime(Date.parse("2026-06-01T12:00:00Z"))
-    return yield* Effect.provideService(effect(users), UserManager, users)
+    return yield* effect(users).pipe(
+      Effect.provideService(UserManager, users),
+      Effect.provideService(Sessions.Sessions, sessions)
+    )
   })
 
 /** Reads the token `offset` after it was written: some user just under the lifetime, none at and after it. */

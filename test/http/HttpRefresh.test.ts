@@ -16,6 +16,7 @@ import {
   Migrations,
   PasswordHasher,
   RefreshTokenStore,
+  Sessions,
   SqlAccessTokenStore,
   SqlRefreshTokenStore,
   SqlUserRepository,
@@ -220,9 +221,10 @@ const suite = (name: string, client: Layer.Layer<SqlClient.SqlClient, unknown>) 
     it.effect("log out everywhere, a deactivation and a deletion end the refresh families", () =>
       Effect.gen(function* () {
         const users = yield* UserManager
+        const sessions = yield* Sessions.Sessions
         const everywhere = yield* signUp
         const a = (yield* login(everywhere)).body
-        yield* users.endSessions(yield* userOf(everywhere))
+        yield* sessions.endAll(yield* userOf(everywhere))
         assert.strictEqual((yield* refresh(a.refresh_token)).status, 401)
 
         const deactivated = yield* signUp

@@ -5,6 +5,7 @@ import {
   hookNames,
   PasswordHasher,
   type PasswordHasherService,
+  Sessions,
   UserHooks,
   type UserHooksService,
   UserManager,
@@ -88,6 +89,7 @@ export const recordingHooks = (overrides: Partial<UserHooksService<any>> = {}) =
 export interface Harness {
   // biome-ignore lint/suspicious/noExplicitAny: a test helper over every user model or an untyped JSON reply
   readonly users: UserManagerService<any>
+  readonly sessions: Sessions.SessionsService
   readonly hasher: ReturnType<typeof makeFakeHasher>
   readonly hooks: ReturnType<typeof recordingHooks>
 }
@@ -110,8 +112,8 @@ export const harness = (
       Layer.provide(Layer.mergeAll(PasswordHasher.layer(hasher.service), hooks.layer)),
       Layer.orDie
     )
-    const users = yield* Effect.provide(UserManager, layer)
-    return { users, hasher, hooks }
+    const [users, sessions] = yield* Effect.provide(Effect.all([UserManager, Sessions.Sessions]), layer)
+    return { users, sessions, hasher, hooks }
   })
 
 let counter = 0
