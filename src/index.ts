@@ -57,6 +57,7 @@ export {
   type TokenCodecService,
   type VerifyOptions
 } from "./TokenCodec.js"
+export * as Unavailable from "./Unavailable.js"
 export * from "./User.js"
 export * from "./UserError.js"
 export {

@@ -6,3 +6,4 @@
 export * as Redis from "./redis/Redis.js"
 export * as RedisAccessTokenStore from "./redis/RedisAccessTokenStore.js"
 export * as RedisThrottle from "./redis/RedisThrottle.js"
+export * as RedisUnavailable from "./redis/RedisUnavailable.js"

@@ -14,7 +14,8 @@
  *   record's, for the same clean-up as the tokens'.
  *
  * Every operation that changes more than one key is one Lua script: atomic, and ordered with the others.
- * Time is Redis's own (`TIME`), the clock its expiries run on. Commands that fail die with a `RedisError`.
+ * Time is Redis's own (`TIME`), the clock its expiries run on. Commands that fail die with a `RedisError`, or with
+ * `ServiceUnavailable` while Redis cannot serve (`Redis.use`).
  */
 import { createHash } from "node:crypto"
 import * as Config from "effect/Config"

@@ -11,6 +11,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { AccessTokenStore, type AccessTokenStoreService, type JtiMark, storedToken } from "../AccessTokenStore.js"
 import { jtiTableOf } from "./Migrations.js"
+import * as SqlUnavailable from "./SqlUnavailable.js"
 
 /** Options of the SQL store. */
 export interface Options {
@@ -80,7 +81,7 @@ export const make = (options: Options = {}): Effect.Effect<AccessTokenStoreServi
           while: ({ last }) => last >= batchSize,
           body: ({ total }) =>
             sql`DELETE FROM ${from} WHERE ${sql(key)} IN (SELECT ${sql(key)} FROM ${from} WHERE ${where} LIMIT ${batchSize}) RETURNING ${sql(key)}`.pipe(
-              Effect.orDie,
+              SqlUnavailable.orDie,
               Effect.map((rows) => ({ total: total + rows.length, last: rows.length }))
             )
         }
@@ -98,22 +99,22 @@ export const make = (options: Options = {}): Effect.Effect<AccessTokenStoreServi
           backend: token.backend ?? null,
           user_agent: token.userAgent ?? null,
           method: token.method ?? null
-        })}`.pipe(Effect.orDie, Effect.asVoid, Effect.withSpan("SqlAccessTokenStore.write"))
+        })}`.pipe(SqlUnavailable.orDie, Effect.asVoid, Effect.withSpan("SqlAccessTokenStore.write"))
       },
       read: (digest) =>
         sql<Row>`select ${columns} from ${table} where token = ${digest}`.pipe(
-          Effect.orDie,
+          SqlUnavailable.orDie,
           Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), fromRow))
         ),
       delete: (digest) =>
         sql`delete from ${table} where token = ${digest}`.pipe(
-          Effect.orDie,
+          SqlUnavailable.orDie,
           Effect.asVoid,
           Effect.withSpan("SqlAccessTokenStore.delete")
         ),
       deleteAllOf: (userId) =>
         sql`delete from ${table} where user_id = ${userId} returning token`.pipe(
-          Effect.orDie,
+          SqlUnavailable.orDie,
           Effect.map((rows) => rows.length),
           Effect.withSpan("SqlAccessTokenStore.deleteAllOf")
         ),
@@ -138,17 +139,17 @@ export const make = (options: Options = {}): Effect.Effect<AccessTokenStoreServi
         }).pipe(Effect.withSpan("SqlAccessTokenStore.purgeExpired")),
       listOf: (userId) =>
         sql<Row>`select ${columns} from ${table} where user_id = ${userId} order by created_at`.pipe(
-          Effect.orDie,
+          SqlUnavailable.orDie,
           Effect.map((rows) => rows.map((row) => [row.token, fromRow(row)] as const))
         ),
       touch: (digest, at) =>
         sql`update ${table} set last_used_at = ${timestamp(at)} where token = ${digest} returning token`.pipe(
-          Effect.orDie,
+          SqlUnavailable.orDie,
           Effect.map((rows) => rows.length > 0)
         ),
       setEpoch: (digest, epoch) =>
         sql`update ${table} set epoch = ${epoch} where token = ${digest} returning token`.pipe(
-          Effect.orDie,
+          SqlUnavailable.orDie,
           Effect.map((rows) => rows.length > 0),
           Effect.withSpan("SqlAccessTokenStore.setEpoch")
         ),
@@ -157,7 +158,7 @@ export const make = (options: Options = {}): Effect.Effect<AccessTokenStoreServi
         sql`insert into ${jtis} (jti, kind, epoch, expires_at)
           values (${jti}, ${mark._tag}, ${mark._tag === "Kept" ? mark.epoch : null}, ${expiresAt.getTime()})
           on conflict (jti, kind) do update set epoch = excluded.epoch, expires_at = excluded.expires_at`.pipe(
-          Effect.orDie,
+          SqlUnavailable.orDie,
           Effect.asVoid,
           Effect.withSpan("SqlAccessTokenStore.markJti")
         ),
@@ -166,7 +167,7 @@ export const make = (options: Options = {}): Effect.Effect<AccessTokenStoreServi
           readonly kind: string
           readonly epoch: unknown
         }>`select kind, epoch from ${jtis} where jti = ${jti}`.pipe(
-          Effect.orDie,
+          SqlUnavailable.orDie,
           Effect.map((rows): Option.Option<JtiMark> => {
             if (rows.some((row) => row.kind === "Denied")) return Option.some({ _tag: "Denied" })
             const kept = rows.find((row) => row.kind === "Kept")
