@@ -385,7 +385,6 @@ const floorFootprint = async (script: string | ReadonlyArray<string>) => {
 const memory: Phase = {
   name: "memory",
   run: async ({ server }) => {
-    const node = await floorFootprint(bareNodeServer)
     const bare = await floorFootprint("build/bench/floor.js")
     // The flood's accounts are registered after the idle reading, which stays that of the usual setup (500
     // registrations add about 10 MB); the peak and the reading after the flood include them.
@@ -394,6 +393,8 @@ const memory: Phase = {
       () => loginAt(server.base, floodConnections, floodSeconds),
       () => ensureAccounts(server.base, accountsFor(floodConnections))
     )
+    // Last: measured first, its half minute would let the server's idle hashing threads end before its idle reading.
+    const node = await floorFootprint(bareNodeServer)
     const row = (name: string, { idle, peak, after }: Footprint) =>
       `   ${name.padEnd(24)}${mb(idle)}${mb(peak)}${mb(after)}   ${(after / idle).toFixed(2)}x`
     const answered = (result: Result) =>
