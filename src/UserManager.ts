@@ -6,7 +6,6 @@
  */
 
 import { randomBytes } from "node:crypto"
-import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -16,6 +15,7 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import { IdParser } from "./IdParser.js"
+import { HttpServerRequestTag } from "./internal/httpRequest.js"
 import { PasswordHasher } from "./PasswordHasher.js"
 import { type PasswordOwner, PasswordValidator } from "./PasswordValidator.js"
 import * as Sessions from "./Sessions.js"
@@ -232,7 +232,7 @@ export const make = Effect.gen(function* () {
   const decodeClaims = <A, I>(token: string, options: SignOptions, claims: Schema.Schema<A, I>) =>
     Effect.flatMap(codec.verify(token, options), Schema.decodeUnknown(claims))
 
-  const currentRequest: Effect.Effect<HookRequest> = Effect.serviceOption(HttpServerRequest.HttpServerRequest)
+  const currentRequest: Effect.Effect<HookRequest> = Effect.serviceOption(HttpServerRequestTag)
   // Set once the service exists, below: hooks run only after `make` has returned it.
   // biome-ignore lint/suspicious/noExplicitAny: the manager of whichever user model `make` serves
   let self: UserManagerService<any> | undefined

@@ -10,7 +10,7 @@
  * the request's `Host` or `X-Forwarded-*` headers.
  */
 
-import { hkdfSync, timingSafeEqual } from "node:crypto"
+import { hkdfSync, randomBytes, timingSafeEqual } from "node:crypto"
 import type * as HttpApi from "@effect/platform/HttpApi"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
@@ -32,7 +32,6 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as jose from "jose"
-import * as client from "openid-client"
 import { type Configurable, resolveConfigurable } from "../AuthStrategy.js"
 import { Login } from "../Login.js"
 import { checkUrl, type OAuthProfile, type OAuthProvider } from "../OAuthProvider.js"
@@ -270,6 +269,9 @@ const CookieClaims = Schema.Struct({
 })
 type CookieClaims = typeof CookieClaims.Type
 
+// A state, PKCE verifier or nonce: 32 random bytes in base64url, as openid-client's `randomState` (not loaded here).
+const random = () => randomBytes(32).toString("base64url")
+
 const sameText = (a: string, b: string) => {
   const left = Buffer.from(a)
   const right = Buffer.from(b)
@@ -391,9 +393,9 @@ export const make = <
         }
         const now = yield* Clock.currentTimeMillis
         const claims: CookieClaims = {
-          state: client.randomState(),
-          verifier: client.randomPKCECodeVerifier(),
-          nonce: client.randomNonce(),
+          state: random(),
+          verifier: random(),
+          nonce: random(),
           flow,
           ...(Option.isSome(user) ? { user: user.value } : {}),
           ...(redirect === undefined ? {} : { redirect }),
