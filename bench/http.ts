@@ -5,8 +5,9 @@
  * baseline measured in the same run:
  *
  * 0. memory: the server's RSS idle (10 s without requests), at its peak during a login flood and 10 s after it,
- *    beside the same three figures for a bare HttpApi server with one constant endpoint (`bench/floor.ts`, the
- *    floor of the stack) flooded the same way (BENCH_FLOOD_CONNECTIONS, default 1000, BENCH_FLOOD_SECONDS, 10);
+ *    beside the same three figures for a bare `node:http` server answering a constant (the floor under the whole
+ *    stack) and a bare HttpApi server with one constant endpoint (`bench/floor.ts`, the floor of the stack), each
+ *    flooded the same way (BENCH_FLOOD_CONNECTIONS, default 1000, BENCH_FLOOD_SECONDS, 10);
  * 1. login throughput / raw `@node-rs/argon2` verifies per second on all cores (its async API on libuv's pool,
  *    in a process of its own, alone), target ≥ 90% (median of three alternating pairs); the raw rate at the
  *    workers' niceness is printed beside it, since on a busy machine niced threads get less of the CPU;
@@ -106,18 +107,22 @@ interface Running {
 }
 
 const startNode = (
-  script: string,
+  script: string | ReadonlyArray<string>,
   listenOn: number,
   env: NodeJS.ProcessEnv = {},
   cwd?: string,
   extraFlags: ReadonlyArray<string> = []
 ) =>
   new Promise<Running>((resolve, reject) => {
-    const child = spawn(process.execPath, [...nodeFlags, ...extraFlags, script], {
-      cwd,
-      env: { ...process.env, ...env, PORT: String(listenOn) },
-      stdio: ["ignore", "pipe", "pipe"]
-    })
+    const child = spawn(
+      process.execPath,
+      [...nodeFlags, ...extraFlags, ...(typeof script === "string" ? [script] : script)],
+      {
+        cwd,
+        env: { ...process.env, ...env, PORT: String(listenOn) },
+        stdio: ["ignore", "pipe", "pipe"]
+      }
+    )
     let output = ""
     const onData = (chunk: Buffer) => {
       output += chunk.toString()
@@ -126,7 +131,7 @@ const startNode = (
     }
     child.stdout!.on("data", onData)
     child.stderr!.on("data", onData)
-    child.on("exit", (code) => reject(new Error(`${script} exited (${code}):\n${output}`)))
+    child.on("exit", (code) => reject(new Error(`${String(script).slice(0, 80)} exited (${code}):\n${output}`)))
   })
 
 const stop = (server: Running) =>
@@ -352,19 +357,35 @@ const footprint = async (
   return { idle, peak, after: rss(pid), flood: result }
 }
 
+// The floor under the whole stack: Node's own HTTP server answering a constant, without Effect or the platform.
+const bareNodeServer = [
+  "--input-type=module",
+  "-e",
+  `import { createServer } from "node:http"
+const body = JSON.stringify({ pong: true })
+createServer((request, response) => {
+  response.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) })
+  response.end(body)
+}).listen(Number(process.env.PORT), "127.0.0.1", () => console.log("Listening on " + process.env.PORT))`
+]
+
+/** The footprint of a floor server (`GET /ping` flooded like the login flood), stopped afterwards. */
+const floorFootprint = async (script: string | ReadonlyArray<string>) => {
+  const floor = await startNode(script, floorPort)
+  try {
+    await fetch(`${floor.base}/ping`)
+    return await footprint(floor, () =>
+      get(`${floor.base}/ping`, "none", { connections: floodConnections, duration: floodSeconds })
+    )
+  } finally {
+    await stop(floor)
+  }
+}
+
 const memory: Phase = {
   name: "memory",
   run: async ({ server }) => {
-    const floor = await startNode("build/bench/floor.js", floorPort)
-    let bare: Footprint
-    try {
-      await fetch(`${floor.base}/ping`)
-      bare = await footprint(floor, () =>
-        get(`${floor.base}/ping`, "none", { connections: floodConnections, duration: floodSeconds })
-      )
-    } finally {
-      await stop(floor)
-    }
+    const bare = await floorFootprint("build/bench/floor.js")
     // The flood's accounts are registered after the idle reading, which stays that of the usual setup (500
     // registrations add about 10 MB); the peak and the reading after the flood include them.
     const ours = await footprint(
@@ -372,6 +393,8 @@ const memory: Phase = {
       () => loginAt(server.base, floodConnections, floodSeconds),
       () => ensureAccounts(server.base, accountsFor(floodConnections))
     )
+    // Last: measured first, its half minute would let the server's idle hashing threads end before its idle reading.
+    const node = await floorFootprint(bareNodeServer)
     const row = (name: string, { idle, peak, after }: Footprint) =>
       `   ${name.padEnd(24)}${mb(idle)}${mb(peak)}${mb(after)}   ${(after / idle).toFixed(2)}x`
     const answered = (result: Result) =>
@@ -380,10 +403,13 @@ const memory: Phase = {
     return [
       `0. memory, RSS in MB (node ${nodeFlags.join(" ") || "without flags"}; flood: c=${floodConnections}, ${floodSeconds} s)`,
       `   ${"".padEnd(24)}${"idle".padStart(6)}${"flood".padStart(6)}${"+10 s".padStart(6)}   after/idle`,
+      row("bare node:http", node),
       row("bare HttpApi (floor)", bare),
       row("effect-users server", ours),
       `   over the floor: idle +${(ours.idle - bare.idle).toFixed(0)} MB, 10 s after +${(ours.after - bare.after).toFixed(0)} MB` +
         `  (target: idle < 160 MB, after ≤ 1.5x idle)  ${verdict(ok)}`,
+      `   over bare node:http: idle +${(ours.idle - node.idle).toFixed(0)} MB (HttpApi floor +${(bare.idle - node.idle).toFixed(0)} MB)`,
+      `   node:http flood (GET /ping): ${answered(node.flood)}`,
       `   floor flood (GET /ping): ${answered(bare.flood)}; login flood: ${answered(ours.flood)}`
     ]
   }

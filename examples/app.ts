@@ -23,7 +23,15 @@ import {
   type OAuthStateStore,
   type UserManager
 } from "effect-users"
-import { AuthBackend, type ClientAddress, CurrentUser, Jwks, OAuth, UsersApi } from "effect-users/http"
+import {
+  AuthBackend,
+  type Authenticator,
+  type ClientAddress,
+  CurrentUser,
+  Jwks,
+  OAuth,
+  UsersApi
+} from "effect-users/http"
 import { SqlAccessTokenStore, SqlOAuthStateStore } from "effect-users/sql"
 
 /** An OAuth provider to mount, with the callback URLs registered for it (see `examples/oauth.ts`). */
@@ -158,7 +166,7 @@ export const makeApp = (options: AppOptions = {}) => {
   ) => Layer.Layer<
     never,
     ConfigError.ConfigError,
-    UserManager.UserManager | CurrentUser.Authenticator | OAuthStateStore.OAuthStateStore
+    UserManager.UserManager | Authenticator.Authenticator | OAuthStateStore.OAuthStateStore
   >
   const OAuthLive = Layer.mergeAll(
     Layer.empty,

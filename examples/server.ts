@@ -29,7 +29,6 @@ import { createServer } from "node:http"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import * as HttpServer from "@effect/platform/HttpServer"
-import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
@@ -41,6 +40,7 @@ import { Migrations, SqlUserRepository } from "effect-users/sql"
 import { makeApp } from "./app.js"
 import { checkSecrets } from "./devSecrets.js"
 import * as Docs from "./docs.js"
+import * as NodeServer from "./nodeServer.js"
 import { providersFromEnv } from "./oauth.js"
 import { SessionStore, ThrottleStore } from "./sessionStore.js"
 import { configProvider, Database } from "./storage.js"
@@ -134,7 +134,7 @@ const Server = HttpApiBuilder.serve().pipe(
   Layer.provide(
     Layer.unwrapEffect(
       Effect.map(httpTimeouts, (timeouts) =>
-        NodeHttpServer.layerConfig(() => createServer(timeouts), {
+        NodeServer.layerConfig(() => createServer(timeouts), {
           port: Config.port("PORT").pipe(Config.withDefault(8000)),
           host: Config.succeed(host)
         })

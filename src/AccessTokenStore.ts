@@ -28,6 +28,8 @@ export interface StoredToken {
   readonly backend?: string | undefined
   /** The client's `User-Agent` at login, when recorded (at most 512 characters). */
   readonly userAgent?: string | undefined
+  /** How the session was started (`Sessions.Method`), when recorded. */
+  readonly method?: string | undefined
 }
 
 /**
@@ -126,7 +128,8 @@ export const storedToken = (token: NewToken): StoredToken => ({
   epoch: token.epoch ?? 0,
   lastUsedAt: token.lastUsedAt ?? token.createdAt,
   backend: token.backend,
-  userAgent: token.userAgent?.slice(0, maxUserAgentLength)
+  userAgent: token.userAgent?.slice(0, maxUserAgentLength),
+  method: token.method
 })
 
 /**

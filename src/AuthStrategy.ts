@@ -12,59 +12,12 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import { AccessTokenStore, type StoredToken } from "./AccessTokenStore.js"
+import { type Listed, type Listing, type Opening, Sessions, type SessionsService } from "./Sessions.js"
 import { type HmacAlgorithm, makeJwt, type TokenCodecService } from "./TokenCodec.js"
-import type { BaseUser, User } from "./User.js"
-import { UserManager } from "./UserManager.js"
+import type { BaseUser } from "./User.js"
 
 /**
- * What a login knows about the session it opens.
- *
- * @since 0.1.0
- */
-export interface SessionInfo {
-  /**
-   * The user's session epoch read with the user row before the password check (`UserManager.authenticateWithEpoch`),
-   * so that a login racing a password reset cannot outlive it; read afresh when absent (OAuth, programmatic).
-   */
-  readonly epoch?: number | undefined
-  /** The backend's name, recorded with stateful sessions. */
-  readonly backend?: string | undefined
-  /** The client's `User-Agent`, recorded with stateful sessions. */
-  readonly userAgent?: string | undefined
-  /** The refresh-token family (`RefreshTokens`) the token belongs to; the JWT strategy writes it as `sid`. */
-  readonly family?: string | undefined
-}
-
-/**
- * A session as its user sees it (`GET /users/me/sessions`): never the token or its digest.
- *
- * @since 0.1.0
- */
-export interface Session {
-  /** A public ID, stable for the session's life, derived from the stored digest (cannot be turned back into it). */
-  readonly id: string
-  readonly createdAt: Date
-  readonly lastUsedAt: Date
-  readonly backend: string | null
-  readonly userAgent: string | null
-  /** Whether the request asking is authenticated by this session. */
-  readonly current: boolean
-}
-
-/**
- * The sessions a stateful strategy can list and end, for their own user only.
- *
- * @since 0.1.0
- */
-export interface SessionList {
-  /** The live sessions of the user; `current` is the token the request carries for this strategy, when it carries one. */
-  readonly list: (user: BaseUser, current: Option.Option<string>) => Effect.Effect<ReadonlyArray<Session>>
-  /** Ends the user's session with this public ID; false when the user has none with it (someone else's included). */
-  readonly revoke: (user: BaseUser, id: string) => Effect.Effect<boolean>
-}
-
-/**
- * A strategy, bound to the manager and storage it needs.
+ * A strategy, bound to the session state and storage it needs.
  *
  * @since 0.1.0
  */
@@ -72,7 +25,7 @@ export interface AuthStrategy {
   /** The user a token belongs to, if the token is valid, of the user's current session epoch, and the user exists. */
   readonly read: (token: string) => Effect.Effect<Option.Option<BaseUser>>
   /** Issues a token for the user, stamped with the session epoch (`session.epoch`, else read now). */
-  readonly write: (user: BaseUser, session?: SessionInfo) => Effect.Effect<string>
+  readonly write: (user: BaseUser, session?: Opening) => Effect.Effect<string>
   /** Revokes this one token (logout), on every instance sharing the storage. */
   readonly destroy: (token: string, user: BaseUser) => Effect.Effect<void>
   /**
@@ -83,9 +36,9 @@ export interface AuthStrategy {
   /** Deletes what the strategy stores for the user (the epoch move already ends them; this frees the storage). */
   readonly endAll?: ((user: BaseUser) => Effect.Effect<void>) | undefined
   /** The sessions a user can see and end, for stateful strategies. */
-  readonly sessions?: SessionList | undefined
+  readonly sessions?: Listing | undefined
   /**
-   * The refresh-token family a valid token of this strategy belongs to (`SessionInfo.family`); strategies that
+   * The refresh-token family a valid token of this strategy belongs to (`Sessions.Opening.family`); strategies that
    * cannot carry one leave it out, and cannot back refresh tokens.
    */
   readonly familyOf?: ((token: string) => Effect.Effect<Option.Option<string>>) | undefined
@@ -138,9 +91,9 @@ const nowMillis = Clock.currentTimeMillis
  */
 export const jwt = (
   options: JwtOptions
-): Effect.Effect<AuthStrategy, ConfigError.ConfigError, UserManager | AccessTokenStore> =>
+): Effect.Effect<AuthStrategy, ConfigError.ConfigError, Sessions | AccessTokenStore> =>
   Effect.gen(function* () {
-    const users = yield* UserManager
+    const sessions = yield* Sessions
     const store = yield* AccessTokenStore
     const secret = yield* resolveConfigurable(options.secret)
     if (Buffer.byteLength(Redacted.value(secret)) < 32) {
@@ -167,7 +120,7 @@ export const jwt = (
         const { jti, sep, sub } = claims.value
         const epoch = sep === undefined ? 0 : sep
         if (typeof epoch !== "number" || !Number.isSafeInteger(epoch)) return Option.none()
-        const found = yield* Effect.option(Effect.flatMap(users.parseId(sub), (id) => users.getWithEpoch(id)))
+        const found = yield* sessions.lookup(sub)
         if (Option.isNone(found)) return Option.none()
         const { revokedUntil, sessionEpoch, user } = found.value
         const current = epoch === sessionEpoch
@@ -185,7 +138,7 @@ export const jwt = (
       read,
       write: (user, session) =>
         Effect.gen(function* () {
-          const epoch = session?.epoch ?? (yield* currentEpoch(users, user))
+          const epoch = session?.epoch ?? (yield* currentEpoch(sessions, user))
           const now = yield* nowMillis
           const claims = {
             sub: String(user.id),
@@ -203,7 +156,7 @@ export const jwt = (
             : // Denied first, then the user row's marker: a check between the two still finds the token alive.
               store
                 .markJti(identity.value.jti, { _tag: "Denied" }, new Date(identity.value.expiresAt))
-                .pipe(Effect.zipRight(users.raiseRevokedUntil(user as User, identity.value.expiresAt)))
+                .pipe(Effect.zipRight(sessions.denyUntil(user, identity.value.expiresAt)))
         ),
       familyOf: (token) =>
         Effect.map(verify(token), (claims) =>
@@ -218,15 +171,9 @@ export const jwt = (
     }
   })
 
-// Strategies see the app's users as `BaseUser`; the manager (of the same model) takes their IDs back as they are.
-const idOf = (user: BaseUser) => user.id as User["id"]
-
-/** The user's session epoch now (a login that knows none, e.g. OAuth); 0 for a user that is gone. */
-const currentEpoch = (users: UserManager["Type"], user: BaseUser) =>
-  users.getWithEpoch(idOf(user)).pipe(
-    Effect.map((found) => found.sessionEpoch),
-    Effect.orElseSucceed(() => 0)
-  )
+/** The user's session epoch now (a session opened without one); 0 for a user that is gone. */
+const currentEpoch = (sessions: SessionsService, user: BaseUser) =>
+  Effect.map(sessions.lookup(user.id), (found) => (Option.isSome(found) ? found.value.sessionEpoch : 0))
 
 /**
  * Options of the database strategy.
@@ -272,9 +219,9 @@ export const touchInterval: Duration.Duration = Duration.minutes(1)
  */
 export const database = (
   options: DatabaseOptions = {}
-): Effect.Effect<AuthStrategy, never, UserManager | AccessTokenStore> =>
+): Effect.Effect<AuthStrategy, never, Sessions | AccessTokenStore> =>
   Effect.gen(function* () {
-    const users = yield* UserManager
+    const sessions = yield* Sessions
     const store = yield* AccessTokenStore
     const lifetime = Duration.toMillis(options.lifetime ?? "1 hour")
     const idle = options.idleLifetime === undefined ? Number.POSITIVE_INFINITY : Duration.toMillis(options.idleLifetime)
@@ -290,9 +237,7 @@ export const database = (
         if (Option.isNone(stored)) return Option.none()
         const now = yield* nowMillis
         if (!alive(stored.value, now)) return Option.none()
-        const found = yield* Effect.option(
-          Effect.flatMap(users.parseId(stored.value.userId), (id) => users.getWithEpoch(id))
-        )
+        const found = yield* sessions.lookup(stored.value.userId)
         if (Option.isNone(found)) {
           yield* store.delete(key)
           return Option.none()
@@ -306,7 +251,7 @@ export const database = (
 
     const liveSessions = (user: BaseUser) =>
       Effect.gen(function* () {
-        const found = yield* Effect.option(users.getWithEpoch(idOf(user)))
+        const found = yield* sessions.lookup(user.id)
         if (Option.isNone(found)) return []
         const now = yield* nowMillis
         const tokens = yield* store.listOf(String(user.id))
@@ -322,8 +267,9 @@ export const database = (
           yield* store.write(digest(token), {
             userId: String(user.id),
             createdAt: now,
-            epoch: session?.epoch ?? (yield* currentEpoch(users, user)),
+            epoch: session?.epoch ?? (yield* currentEpoch(sessions, user)),
             backend: session?.backend,
+            method: session?.method,
             userAgent: session?.userAgent
           })
           return token
@@ -342,12 +288,13 @@ export const database = (
           Effect.map(liveSessions(user), (tokens) => {
             const currentDigest = Option.map(current, digest)
             return tokens.map(
-              ([key, token]): Session => ({
+              ([key, token]): Listed => ({
                 id: sessionId(key),
                 createdAt: token.createdAt,
                 lastUsedAt: token.lastUsedAt,
                 backend: token.backend ?? null,
                 userAgent: token.userAgent ?? null,
+                method: token.method ?? null,
                 current: Option.contains(currentDigest, key)
               })
             )

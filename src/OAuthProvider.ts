@@ -18,7 +18,7 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as jose from "jose"
-import * as client from "openid-client"
+import type * as Client from "openid-client"
 import { type Configurable, resolveConfigurable } from "./AuthStrategy.js"
 import { ServiceUnavailable } from "./UserError.js"
 
@@ -109,7 +109,7 @@ export interface ClientOptions<Name extends string> {
   /** Scopes asked for on every authorization, before the ones the client adds. */
   readonly scopes?: ReadonlyArray<string> | undefined
   /** A `fetch` for every request to the provider (a proxy, a test); default the global one. */
-  readonly fetch?: client.CustomFetch | undefined
+  readonly fetch?: Client.CustomFetch | undefined
 }
 
 /**
@@ -143,6 +143,11 @@ export const checkUrl = (setting: string, value: string): Effect.Effect<URL, Con
   )
 }
 
+type OpenIdClient = typeof Client
+
+// Loaded when a provider is built: an app without OAuth never loads openid-client.
+const loadClient: Effect.Effect<OpenIdClient> = Effect.promise(() => import("openid-client"))
+
 const failure = (step: string) => (error: unknown) =>
   new OAuthProviderError({
     // openid-client's codes and messages name the check that failed, never a token or a secret.
@@ -151,9 +156,10 @@ const failure = (step: string) => (error: unknown) =>
 
 /** Swaps the callback's code for tokens, checking its state and PKCE verifier (and `checks`, for OIDC). */
 const exchangeCode = (
-  config: client.Configuration,
+  client: OpenIdClient,
+  config: Client.Configuration,
   request: CallbackRequest,
-  checks: client.AuthorizationCodeGrantChecks = {}
+  checks: Client.AuthorizationCodeGrantChecks = {}
 ) => {
   const currentUrl = new URL(request.redirectUri)
   for (const [key, value] of request.params) currentUrl.searchParams.append(key, value)
@@ -188,17 +194,18 @@ const makeOidc = <Name extends string>(
   name,
   responseMode: options.responseMode ?? "query",
   make: Effect.gen(function* () {
+    const client = yield* loadClient
     const issuer = yield* Effect.flatMap(resolveConfigurable(options.issuer), (value) => checkUrl("issuer", value))
     const clientId = yield* resolveConfigurable(options.clientId)
     const secret = yield* resolveConfigurable(options.clientSecret)
     const scopes = options.scopes ?? ["openid", "email", "profile"]
     // Apple's secret changes; `ClientSecretPost` reads the one the exchange just computed.
     let currentSecret = Redacted.value(secret)
-    const auth: client.ClientAuth = (as, metadata, body, headers) =>
+    const auth: Client.ClientAuth = (as, metadata, body, headers) =>
       client.ClientSecretPost(currentSecret)(as, metadata, body, headers)
 
     // Discovery on first use, kept once it succeeds; a failure is retried by the next request.
-    let discovered: Promise<client.Configuration> | undefined
+    let discovered: Promise<Client.Configuration> | undefined
     const configuration = Effect.tryPromise({
       try: () => {
         discovered ??= client
@@ -245,7 +252,10 @@ const makeOidc = <Name extends string>(
         Effect.gen(function* () {
           const config = yield* configuration
           if (internals.clientSecret !== undefined) currentSecret = yield* internals.clientSecret
-          const tokens = yield* exchangeCode(config, request, { expectedNonce: request.nonce, idTokenExpected: true })
+          const tokens = yield* exchangeCode(client, config, request, {
+            expectedNonce: request.nonce,
+            idTokenExpected: true
+          })
           const claims = tokens.claims()!
           let profile: Record<string, unknown> = claims
           if (typeof claims.email !== "string" && config.serverMetadata().userinfo_endpoint !== undefined) {
@@ -406,6 +416,7 @@ export const github = <const Name extends string = "github">(options: GitHubOpti
   name: options.name ?? ("github" as Name),
   responseMode: "query",
   make: Effect.gen(function* () {
+    const client = yield* loadClient
     const web = yield* Effect.flatMap(resolveConfigurable(options.webUrl ?? "https://github.com"), (value) =>
       checkUrl("webUrl", value)
     )
@@ -426,7 +437,7 @@ export const github = <const Name extends string = "github">(options: GitHubOpti
       client.ClientSecretPost(Redacted.value(secret))
     )
     if (web.protocol === "http:") client.allowInsecureRequests(config)
-    const fetch: client.CustomFetch = options.fetch ?? ((url, init) => globalThis.fetch(url, init as RequestInit))
+    const fetch: Client.CustomFetch = options.fetch ?? ((url, init) => globalThis.fetch(url, init as RequestInit))
     if (options.fetch !== undefined) config[client.customFetch] = options.fetch
     const scopes = options.scopes ?? ["read:user", "user:email"]
 
@@ -469,7 +480,7 @@ export const github = <const Name extends string = "github">(options: GitHubOpti
         }),
       callback: (request) =>
         Effect.gen(function* () {
-          const tokens = yield* exchangeCode(config, request)
+          const tokens = yield* exchangeCode(client, config, request)
           const user = yield* getJson("/user", GitHubUser, tokens.access_token)
           const emails = yield* getJson("/user/emails", GitHubEmails, tokens.access_token)
           const primary = emails.find((entry) => entry.primary && entry.verified)

@@ -28,6 +28,8 @@ export interface Family {
   readonly lastUsedAt: Date
   /** The login request's `User-Agent`, when the app records it (at most 512 characters). */
   readonly userAgent?: string | undefined
+  /** How the login that started the family was made (`Sessions.Method`), when recorded. */
+  readonly method?: string | undefined
 }
 
 /**

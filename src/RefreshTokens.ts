@@ -12,8 +12,9 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { maxUserAgentLength } from "./AccessTokenStore.js"
-import type { AuthStrategy, Session } from "./AuthStrategy.js"
+import type { AuthStrategy } from "./AuthStrategy.js"
 import { type Family, RefreshTokenStore, type RefreshTokenStoreService } from "./RefreshTokenStore.js"
+import { type Listed, type Method, Sessions } from "./Sessions.js"
 import type { BaseUser } from "./User.js"
 
 /**
@@ -55,29 +56,31 @@ export interface TokenPair {
 }
 
 /**
- * The session a login opens: the user's epoch read with their row, and what the app records of the client.
+ * The session a login opens: the user's epoch read with their row, and what the app records of it.
  *
  * @since 0.1.0
  */
 export interface LoginSession {
   readonly epoch: number
+  readonly method?: Method | undefined
   readonly userAgent?: string | undefined
 }
 
 /**
- * What the refresh machinery needs from the backend around it.
+ * A strategy that can back refresh tokens: its access tokens name their family.
  *
- * @since 0.1.0
+ * @since 0.2.0
  */
-export interface Dependencies {
-  readonly backend: string
-  /** Issues an access token for the user, at this epoch, belonging to this family (its `sid`). */
-  readonly issue: (
-    user: BaseUser,
-    session: { readonly epoch: number; readonly familyId: string; readonly userAgent?: string | undefined }
-  ) => Effect.Effect<string>
-  /** The user with this ID (as text) and their current session epoch, if they exist. */
-  readonly lookup: (userId: string) => Effect.Effect<Option.Option<{ readonly user: BaseUser; readonly epoch: number }>>
+export type FamilyStrategy = AuthStrategy & { readonly familyOf: NonNullable<AuthStrategy["familyOf"]> }
+
+/**
+ * The backend whose access tokens the refresh tokens renew.
+ *
+ * @since 0.2.0
+ */
+export interface Backend {
+  readonly name: string
+  readonly strategy: FamilyStrategy
 }
 
 /**
@@ -98,12 +101,13 @@ export interface RefreshTokensService {
   readonly purgeExpired: (batchSize?: number | undefined) => Effect.Effect<number>
 }
 
-const asSession = (family: Family, current: boolean): Session => ({
+const asListed = (family: Family, current: boolean): Listed => ({
   id: family.id,
   createdAt: family.createdAt,
   lastUsedAt: family.lastUsedAt,
   backend: family.backend,
   userAgent: family.userAgent ?? null,
+  method: family.method ?? null,
   current
 })
 
@@ -114,10 +118,7 @@ const asSession = (family: Family, current: boolean): Session => ({
  *
  * @since 0.1.0
  */
-export const withRefresh = (
-  strategy: AuthStrategy & { readonly familyOf: NonNullable<AuthStrategy["familyOf"]> },
-  refresh: RefreshTokensService
-): AuthStrategy => {
+export const withRefresh = (strategy: FamilyStrategy, refresh: RefreshTokensService): AuthStrategy => {
   const { familyOf } = strategy
   const { store } = refresh
   const ofToken = (token: string, f: (familyId: string) => Effect.Effect<unknown>) =>
@@ -141,7 +142,7 @@ export const withRefresh = (
           const own = strategy.sessions === undefined ? [] : yield* strategy.sessions.list(user, current)
           const currentFamily = Option.isNone(current) ? Option.none() : yield* familyOf(current.value)
           const families = yield* store.listOf(String(user.id))
-          return [...own, ...families.map((family) => asSession(family, Option.contains(currentFamily, family.id)))]
+          return [...own, ...families.map((family) => asListed(family, Option.contains(currentFamily, family.id)))]
         }),
       revoke: (user, id) =>
         Effect.flatMap(strategy.sessions?.revoke(user, id) ?? Effect.succeed(false), (ended) =>
@@ -159,19 +160,19 @@ const digest = (token: string) => createHash("sha256").update(token).digest("bas
 const newToken = () => randomBytes(32).toString("base64url")
 
 /**
- * Builds a backend's refresh tokens over the `RefreshTokenStore` in context, and purges its expired families
- * every `purgeInterval` until the scope closes (a failed purge is logged and tried again next time).
+ * Builds a backend's refresh tokens over the `RefreshTokenStore` and `Sessions` in context, and purges its expired
+ * families every `purgeInterval` until the scope closes (a failed purge is logged and tried again next time).
  *
  * @since 0.1.0
  */
 export const make = (
-  dependencies: Dependencies,
+  backend: Backend,
   options: RefreshOptions = {}
-): Effect.Effect<RefreshTokensService, never, RefreshTokenStore | Scope.Scope> =>
-  Effect.tap(makeUnscheduled(dependencies, options), (service) =>
+): Effect.Effect<RefreshTokensService, never, RefreshTokenStore | Sessions | Scope.Scope> =>
+  Effect.tap(makeUnscheduled(backend, options), (service) =>
     service.purgeExpired().pipe(
       Effect.catchAllCause((cause) =>
-        Effect.logWarning(`Purging the expired refresh tokens of backend ${dependencies.backend} failed`, cause)
+        Effect.logWarning(`Purging the expired refresh tokens of backend ${backend.name} failed`, cause)
       ),
       Effect.delay(options.purgeInterval ?? "1 hour"),
       Effect.forever,
@@ -180,11 +181,10 @@ export const make = (
   )
 
 const makeUnscheduled = (
-  dependencies: Dependencies,
+  { name: backend, strategy }: Backend,
   options: RefreshOptions
-): Effect.Effect<RefreshTokensService, never, RefreshTokenStore> =>
-  Effect.map(RefreshTokenStore, (store) => {
-    const { backend, issue, lookup } = dependencies
+): Effect.Effect<RefreshTokensService, never, RefreshTokenStore | Sessions> =>
+  Effect.map(Effect.zip(RefreshTokenStore, Sessions), ([store, sessions]) => {
     const lifetime = Duration.toMillis(options.lifetime ?? "30 days")
     const idleLifetime = Duration.toMillis(options.idleLifetime ?? "7 days")
     const invalid = new RefreshTokenInvalid()
@@ -193,7 +193,7 @@ const makeUnscheduled = (
 
     const pair = (user: BaseUser, family: Family, refreshToken: string) =>
       Effect.map(
-        issue(user, { epoch: family.epoch, familyId: family.id, userAgent: family.userAgent }),
+        strategy.write(user, { epoch: family.epoch, backend, family: family.id, userAgent: family.userAgent }),
         (accessToken): TokenPair => ({ accessToken, refreshToken })
       )
 
@@ -207,7 +207,8 @@ const makeUnscheduled = (
           epoch: session.epoch,
           createdAt: now,
           lastUsedAt: now,
-          ...(session.userAgent === undefined ? {} : { userAgent: session.userAgent.slice(0, maxUserAgentLength) })
+          ...(session.userAgent === undefined ? {} : { userAgent: session.userAgent.slice(0, maxUserAgentLength) }),
+          ...(session.method === undefined ? {} : { method: session.method })
         }
         const refreshToken = newToken()
         yield* store.create(family, digest(refreshToken))
@@ -227,8 +228,8 @@ const makeUnscheduled = (
         if (family.createdAt.getTime() + lifetime <= now || family.lastUsedAt.getTime() + idleLifetime <= now) {
           return yield* endThen(family, invalid)
         }
-        const current = yield* lookup(family.userId)
-        if (Option.isNone(current) || current.value.epoch !== family.epoch || !current.value.user.isActive) {
+        const current = yield* sessions.lookup(family.userId)
+        if (Option.isNone(current) || current.value.sessionEpoch !== family.epoch || !current.value.user.isActive) {
           return yield* endThen(family, invalid)
         }
         const next = newToken()

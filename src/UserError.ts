@@ -34,6 +34,13 @@ export class UserNotExists extends Schema.TaggedError<UserNotExists>()("UserNotE
 export class UserInactive extends Schema.TaggedError<UserInactive>()("UserInactive", {}) {}
 
 /**
+ * The login needs a verified user (`requiresVerification`) and this one is not.
+ *
+ * @since 0.2.0
+ */
+export class UserNotVerified extends Schema.TaggedError<UserNotVerified>()("UserNotVerified", {}) {}
+
+/**
  * This provider account (`oauthName`, `accountId`) is already linked to another user.
  *
  * @since 0.1.0
@@ -102,6 +109,7 @@ export type UserError =
   | UserAlreadyExists
   | UserNotExists
   | UserInactive
+  | UserNotVerified
   | UserAlreadyVerified
   | InvalidVerifyToken
   | InvalidResetPasswordToken

@@ -6,7 +6,6 @@
  */
 
 import { randomBytes } from "node:crypto"
-import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -16,8 +15,10 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import { IdParser } from "./IdParser.js"
+import { HttpServerRequestTag } from "./internal/httpRequest.js"
 import { PasswordHasher } from "./PasswordHasher.js"
 import { type PasswordOwner, PasswordValidator, type PasswordValidatorService } from "./PasswordValidator.js"
+import * as Sessions from "./Sessions.js"
 import { type SignOptions, TokenCodec } from "./TokenCodec.js"
 import {
   type BaseUser,
@@ -49,13 +50,7 @@ import {
 import { HookManager, type HookRequest, type UserChanges, UserHooks, type UserHooksService } from "./UserHooks.js"
 import { UserManagerConfig } from "./UserManagerConfig.js"
 import type * as UserModel from "./UserModel.js"
-import {
-  type ListOptions,
-  type UserFilters,
-  UserRepository,
-  type UserRepositoryService,
-  type UserWithSessions
-} from "./UserRepository.js"
+import { type ListOptions, type UserFilters, UserRepository, type UserRepositoryService } from "./UserRepository.js"
 
 /**
  * Whether a create or update comes from the user (safe: the flags are ignored) or from an admin.
@@ -121,8 +116,6 @@ export interface Credentials {
 export interface UserManagerService<U extends BaseUser = User> {
   /** The user with this ID, or `UserNotExists`. */
   readonly get: (id: IdOf<U>) => Effect.Effect<U, UserNotExists>
-  /** The user with their session epoch, in one lookup (what login strategies check a token against). */
-  readonly getWithEpoch: (id: IdOf<U>) => Effect.Effect<UserWithSessions<U>, UserNotExists>
   /** The user with this e-mail in any case, or `UserNotExists`. */
   readonly getByEmail: (email: string) => Effect.Effect<U, UserNotExists>
   /** The user linked to this OAuth account, or `UserNotExists`. */
@@ -161,22 +154,10 @@ export interface UserManagerService<U extends BaseUser = User> {
   /** The user these credentials belong to, active or not (callers decide), or `InvalidCredentials`. */
   readonly authenticate: (credentials: Credentials) => Effect.Effect<U, InvalidCredentials>
   /**
-   * `authenticate` with the session epoch read with the user row, before the password check: a session stamped
-   * with it dies if a password reset lands while the password is being checked.
-   */
-  readonly authenticateWithEpoch: (credentials: Credentials) => Effect.Effect<UserWithSessions<U>, InvalidCredentials>
-  /**
    * Checks a user's current password (re-authentication before a sensitive change): `InvalidCredentials` when
    * wrong, after the same hash work as a failed login. The one place wrong current passwords pass through.
    */
   readonly checkPassword: (user: U, password: Redacted.Redacted<string>) => Effect.Effect<void, InvalidCredentials>
-  /** Ends every session of the user, on every strategy and instance ("log out everywhere"): moves the epoch. */
-  readonly endSessions: (user: U) => Effect.Effect<void>
-  /**
-   * Records that a JWT of the user expiring at `until` (ms since 1970) is denied: until then, JWT checks of
-   * this user ask the deny-list.
-   */
-  readonly raiseRevokedUntil: (user: U, until: number) => Effect.Effect<void>
   /**
    * Logs in through an OAuth account: refreshes a known account, links one by e-mail (see `associateByEmail`),
    * or registers a user. Concurrent first logins of one account end with one user.
@@ -283,7 +264,7 @@ function* build<U extends BaseUser>() {
   const decodeClaims = <A, I>(token: string, options: SignOptions, claims: Schema.Schema<A, I>) =>
     Effect.flatMap(codec.verify(token, options), Schema.decodeUnknown(claims))
 
-  const currentRequest: Effect.Effect<HookRequest> = Effect.serviceOption(HttpServerRequest.HttpServerRequest)
+  const currentRequest: Effect.Effect<HookRequest> = Effect.serviceOption(HttpServerRequestTag)
   // Set once the service exists, below: hooks run only after `make` has returned it.
   let self: UserManagerService<U> | undefined
   // Every hook runs with this manager in context, so hooks built by `UserHooks.layerFromManager` can call it.
@@ -308,7 +289,6 @@ function* build<U extends BaseUser>() {
   // Lookups sit on every authenticated request and carry no span of their own: a span costs about as many
   // runtime steps as the rest of the lookup, and @effect/sql's `sql.execute` span already shows the query.
   const get = (id: IdOf<U>) => Effect.flatMap(repository.get(id), someOrNotExists)
-  const getWithEpoch = (id: IdOf<U>) => Effect.flatMap(repository.getWithEpoch(id), someOrNotExists)
   const getByEmail = (email: string) => Effect.flatMap(repository.getByEmail(email), someOrNotExists)
   const getByOAuthAccount = (oauthName: string, accountId: string) =>
     Effect.flatMap(repository.getByOAuthAccount(oauthName, accountId), someOrNotExists)
@@ -471,22 +451,18 @@ function* build<U extends BaseUser>() {
     yield* runAfterHook("onAfterDelete", user, (request) => hooks.onAfterDelete(user, request))
   })
 
-  const authenticateWithEpoch = Effect.fn("UserManager.authenticate")(function* ({ password, username }: Credentials) {
+  const authenticate = Effect.fn("UserManager.authenticate")(function* ({ password, username }: Credentials) {
     if (Redacted.value(password).length > maxLoginPasswordLength) return yield* new InvalidCredentials()
-    // The epoch comes with the row, before the (slow) password check: a reset landing meanwhile moves it on.
-    const found = yield* repository.getByEmailWithEpoch(username)
+    const found = yield* repository.getByEmail(username)
     if (Option.isNone(found)) {
       yield* hasher.verify(password, dummyHash)
       return yield* new InvalidCredentials()
     }
-    const { user } = found.value
+    const user = found.value
     if (!(yield* hasher.verify(password, user.hashedPassword))) return yield* new InvalidCredentials()
-    if (!hasher.needsRehash(user.hashedPassword)) return found.value
+    if (!hasher.needsRehash(user.hashedPassword)) return user
     const hashedPassword = yield* hasher.hash(password)
-    const rehashed = yield* repository
-      .update(user, { hashedPassword } as UserPatch<U>)
-      .pipe(Effect.orElseSucceed(() => user))
-    return { ...found.value, user: rehashed }
+    return yield* repository.update(user, { hashedPassword } as UserPatch<U>).pipe(Effect.orElseSucceed(() => user))
   })
 
   const checkPassword = Effect.fn("UserManager.checkPassword")(function* (
@@ -500,10 +476,6 @@ function* build<U extends BaseUser>() {
       tooLong ? dummyHash : user.hashedPassword
     )
     if (tooLong || !valid) return yield* new InvalidCredentials()
-  })
-
-  const endSessions = Effect.fn("UserManager.endSessions")(function* (user: U) {
-    yield* repository.updateEndingSessions(user, {}, {}).pipe(Effect.orDie)
   })
 
   const refreshTokens = (user: UserWithOAuth<U>, account: OAuthAccountCreate) => {
@@ -596,7 +568,6 @@ function* build<U extends BaseUser>() {
 
   self = {
     get,
-    getWithEpoch,
     getByEmail,
     getByOAuthAccount,
     list: Effect.fn("UserManager.list")((options?: ListOptions) => repository.list(options ?? {})),
@@ -608,12 +579,8 @@ function* build<U extends BaseUser>() {
     resetPassword,
     update,
     delete: deleteUser,
-    authenticate: (credentials: Credentials) =>
-      Effect.map(authenticateWithEpoch(credentials), (authenticated) => authenticated.user),
-    authenticateWithEpoch,
+    authenticate,
     checkPassword,
-    endSessions,
-    raiseRevokedUntil: (user, until) => repository.raiseRevokedUntil(user, until),
     oauthCallback,
     oauthAssociateCallback,
     validatePassword: (password, user) => validator.validate(password, user),
@@ -633,14 +600,13 @@ function* build<U extends BaseUser>() {
 export class UserManager extends Context.Tag("effect-users/UserManager")<UserManager, UserManagerService<User>>() {}
 
 /**
- * The manager over the `UserRepository` and `UserManagerConfig` in context, with every other part defaulted.
+ * The manager over the `UserRepository` and `UserManagerConfig` in context, with every other part defaulted,
+ * and the `Sessions` of the same repository.
  *
  * @since 0.1.0
  */
-export const layer: Layer.Layer<UserManager, never, UserRepository | UserManagerConfig> = Layer.effect(
-  UserManager,
-  make()
-)
+export const layer: Layer.Layer<UserManager | Sessions.Sessions, never, UserRepository | UserManagerConfig> =
+  Layer.merge(Layer.effect(UserManager, make()), Sessions.layer)
 
 /**
  * The tag typed for an app's own user model: the manager serves whichever model its repository stores.

@@ -9,6 +9,8 @@
 export * as AuthBackend from "./http/AuthBackend.js"
 /** @since 0.1.0 */
 export * as Authentication from "./http/Authentication.js"
+/** @since 0.2.0 */
+export * as Authenticator from "./http/Authenticator.js"
 /** @since 0.1.0 */
 export * as BackgroundWork from "./http/BackgroundWork.js"
 /** @since 0.1.0 */

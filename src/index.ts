@@ -16,6 +16,8 @@ export * as AuthStrategy from "./AuthStrategy.js"
 export * as IdParser from "./IdParser.js"
 /** @since 0.2.0 */
 export * as JwtKeySet from "./JwtKeySet.js"
+/** @since 0.2.0 */
+export * as Login from "./Login.js"
 /** @since 0.1.0 */
 export * as OAuthProvider from "./OAuthProvider.js"
 /** @since 0.1.0 */
@@ -28,10 +30,14 @@ export * as PasswordValidator from "./PasswordValidator.js"
 export * as RefreshTokenStore from "./RefreshTokenStore.js"
 /** @since 0.1.0 */
 export * as RefreshTokens from "./RefreshTokens.js"
+/** @since 0.2.0 */
+export * as Sessions from "./Sessions.js"
 /** @since 0.1.0 */
 export * as Throttle from "./Throttle.js"
 /** @since 0.2.0 */
 export * as TokenCodec from "./TokenCodec.js"
+/** @since 0.2.0 */
+export * as Unavailable from "./Unavailable.js"
 /** @since 0.2.0 */
 export * as User from "./User.js"
 /** @since 0.2.0 */

@@ -11,3 +11,5 @@ export * as Redis from "./redis/Redis.js"
 export * as RedisAccessTokenStore from "./redis/RedisAccessTokenStore.js"
 /** @since 0.1.0 */
 export * as RedisThrottle from "./redis/RedisThrottle.js"
+/** @since 0.2.0 */
+export * as RedisUnavailable from "./redis/RedisUnavailable.js"

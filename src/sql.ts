@@ -1,7 +1,8 @@
 /**
  * `effect-users/sql`: the `@effect/sql` adapters (PostgreSQL or SQLite, whichever `SqlClient` the app provides):
- * the user repository, the access token, refresh token and OAuth state stores, and the migrations that create
- * FastAPI Users' tables and ours.
+ * the user repository, the access token, refresh token and OAuth state stores, the migrations that create
+ * FastAPI Users' tables and ours, and `SqlUnavailable` (which `SqlError`s are outages, for SQL adapters of the
+ * app's own).
  *
  * @since 0.1.0
  */
@@ -14,5 +15,7 @@ export * as SqlAccessTokenStore from "./sql/SqlAccessTokenStore.js"
 export * as SqlOAuthStateStore from "./sql/SqlOAuthStateStore.js"
 /** @since 0.1.0 */
 export * as SqlRefreshTokenStore from "./sql/SqlRefreshTokenStore.js"
+/** @since 0.2.0 */
+export * as SqlUnavailable from "./sql/SqlUnavailable.js"
 /** @since 0.1.0 */
 export * as SqlUserRepository from "./sql/SqlUserRepository.js"

@@ -11,6 +11,7 @@ import {
   AuthStrategy,
   RefreshTokenStore,
   RefreshTokens,
+  Sessions,
   type User,
   UserManager,
   UserRepository
@@ -33,21 +34,37 @@ const setup = Effect.gen(function* () {
   const issued: Array<{ readonly familyId: string; readonly epoch: number; readonly userAgent?: string | undefined }> =
     []
   const store = RefreshTokenStore.makeMemory()
+  const strategy: RefreshTokens.FamilyStrategy = {
+    read: () => Effect.succeedNone,
+    write: (_user, session) =>
+      Effect.sync(() => {
+        issued.push({ familyId: session!.family!, epoch: session!.epoch!, userAgent: session?.userAgent })
+        return `access-${issued.length}`
+      }),
+    destroy: () => Effect.void,
+    familyOf: () => Effect.succeedNone
+  }
+  const sessions = Sessions.Sessions.of({
+    lookup: () =>
+      Effect.succeed(
+        state.exists
+          ? Option.some({
+              user: { ...alice, isActive: state.active } as User.User,
+              sessionEpoch: state.epoch,
+              revokedUntil: 0
+            })
+          : Option.none()
+      ),
+    endAll: () => Effect.void,
+    denyUntil: () => Effect.void
+  })
   const refresh = yield* RefreshTokens.make(
-    {
-      backend: "jwt",
-      issue: (_user, session) =>
-        Effect.sync(() => {
-          issued.push(session)
-          return `access-${issued.length}`
-        }),
-      lookup: () =>
-        Effect.succeed(
-          state.exists ? Option.some({ user: { ...alice, isActive: state.active }, epoch: state.epoch }) : Option.none()
-        )
-    },
+    { name: "jwt", strategy },
     { lifetime: "1 day", idleLifetime: "1 hour", purgeInterval: "10 minutes" }
-  ).pipe(Effect.provideService(RefreshTokenStore.RefreshTokenStore, store))
+  ).pipe(
+    Effect.provideService(RefreshTokenStore.RefreshTokenStore, store),
+    Effect.provideService(Sessions.Sessions, sessions)
+  )
   return { refresh, state, issued, store }
 })
 

@@ -13,7 +13,8 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type { User } from "../User.js"
-import { Authenticator, CurrentUser, OptionalUser, type Requirement } from "./CurrentUser.js"
+import { Authenticator } from "./Authenticator.js"
+import { CurrentUser, OptionalUser, type Requirement } from "./CurrentUser.js"
 import { Forbidden, Unauthorized } from "./HttpErrors.js"
 
 /**

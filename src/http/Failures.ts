@@ -5,8 +5,9 @@
  * `{"detail": "INTERNAL_SERVER_ERROR"}` for every other defect. Each is logged once, as one error line that
  * names the cause without its data (no parameters, no input, no tokens).
  *
- * Storage faults are defects in this codebase (repositories `orDie` their `SqlError`s), so they are told
- * apart here, at the edge, by what the error says about the connection.
+ * The edge knows one outage, `ServiceUnavailable` (a defect or a failure): each adapter recognises its own
+ * driver's outages and dies with it (`SqlUnavailable`, `PgUnavailable`, `RedisUnavailable`). Any other defect,
+ * a driver's error included, is a 500.
  */
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
@@ -17,107 +18,23 @@ import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
-import { ServiceUnavailable } from "../UserError.js"
+import * as Unavailable from "../Unavailable.js"
 
 /**
  * Why a dependency cannot serve the request, and when to try again.
  *
  * @since 0.1.0
  */
-export interface Unavailability {
-  /** For operators' logs: names the fault, never its data. */
-  readonly reason: string
-  /** Seconds, sent as `Retry-After`. */
-  readonly retryAfter: number
-}
+export type Unavailability = Unavailable.Unavailability
 
 /**
- * `Retry-After` of a storage outage: long enough for a restart or a failover to be noticed.
+ * The unavailability a failure or defect stands for, if there is one: a `ServiceUnavailable`, also when it is
+ * the `cause` of another error. Adapters turn their own outages into `ServiceUnavailable`; the edge reads no
+ * driver's error.
  *
  * @since 0.1.0
  */
-export const storageRetryAfter = 5
-
-// Node's socket errors that mean "cannot reach the server" (an AggregateError carries one of them too).
-const networkCodes = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "ECONNABORTED",
-  "ETIMEDOUT",
-  "EPIPE",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "EHOSTUNREACH",
-  "EHOSTDOWN",
-  "ENETUNREACH",
-  "ENETDOWN"
-])
-
-// PostgreSQL SQLSTATEs: class 08 (connection exception), class 53 (insufficient resources: too many
-// connections, out of memory, disk full), shutdowns and "starting up", and statement or lock timeouts.
-const pgUnavailable = (code: string) =>
-  code.startsWith("08") || code.startsWith("53") || ["57P01", "57P02", "57P03", "57014", "55P03"].includes(code)
-
-// SQLite: a lock held too long, I/O faults, a full disk or a file that cannot be opened.
-const sqliteUnavailable = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|NOMEM|PROTOCOL)/
-
-// What `pg` and `pg-pool` say, without a code, when a connection dies, cannot be had in time or a query gets
-// no answer in time (`query_timeout`); and the messages of @effect/sql-pg's own connection failures.
-const connectionMessage =
-  /connection terminated|timeout exceeded when trying to connect|connection timed out|query read timeout|not queryable|failed to acquire connection|^connection error$|failed to connect/i
-
-// What ioredis says when a command cannot be sent or answered (no offline queue, a closed connection, the
-// command timeout, no retries left), and Redis's own replies of a server that cannot serve now (loading,
-// a read-only replica, out of memory, a cluster failing over).
-const redisUnavailable =
-  /^Stream isn't writeable|^Connection is closed|^Command timed out|^Reached the max retries per request limit|^None of startup nodes is available|^(LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY|OOM) /
-
-const codeOf = (u: unknown): string | undefined =>
-  Predicate.hasProperty(u, "code") && typeof u.code === "string" ? u.code : undefined
-
-const messageOf = (u: unknown): string =>
-  u instanceof Error || (Predicate.hasProperty(u, "message") && typeof u.message === "string")
-    ? String((u as { message: unknown }).message)
-    : ""
-
-/** Whether an error (or what caused it) says that the storage connection is down, refused or timed out. */
-const isConnectionFault = (u: unknown, depth = 0): boolean => {
-  if (depth > 5 || !Predicate.isObject(u)) return false
-  const code = codeOf(u)
-  if (code !== undefined && (networkCodes.has(code) || pgUnavailable(code) || sqliteUnavailable.test(code))) {
-    return true
-  }
-  const message = messageOf(u)
-  if (connectionMessage.test(message) || redisUnavailable.test(message)) return true
-  if (Predicate.hasProperty(u, "errors") && Array.isArray(u.errors)) {
-    if (u.errors.some((inner) => isConnectionFault(inner, depth + 1))) return true
-  }
-  return Predicate.hasProperty(u, "cause") && isConnectionFault(u.cause, depth + 1)
-}
-
-/**
- * The unavailability a failure or defect stands for, if there is one: a `ServiceUnavailable`, or an `SqlError` or
- * `RedisError` whose cause is a connection or availability problem (also when wrapped as the `cause` of another
- * error).
- *
- * @since 0.1.0
- */
-export const unavailability = (u: unknown): Option.Option<Unavailability> => {
-  for (let current: unknown = u, depth = 0; Predicate.isObject(current) && depth < 6; depth++) {
-    if (current instanceof ServiceUnavailable) {
-      return Option.some({ reason: current.reason, retryAfter: current.retryAfter ?? 1 })
-    }
-    // Tags, not classes: `RedisError` lives in `effect-users/redis`, which the edge must not load (ioredis).
-    if (
-      (Predicate.isTagged(current, "SqlError") || Predicate.isTagged(current, "RedisError")) &&
-      isConnectionFault(current)
-    ) {
-      return Option.some({ reason: `storage unavailable: ${describe(current)}`, retryAfter: storageRetryAfter })
-    }
-    current = Predicate.hasProperty(current, "cause") ? current.cause : undefined
-  }
-  return Option.none()
-}
+export const unavailability = (u: unknown): Option.Option<Unavailability> => Unavailable.find(u)
 
 /**
  * Whether a failure or defect means "a dependency is down or overloaded: try again later".
@@ -154,32 +71,12 @@ export const classify = (cause: Cause.Cause<unknown>): Verdict => {
   return expected
 }
 
-const describeOne = (u: unknown): string => {
-  if (!Predicate.isObject(u)) return typeof u === "string" ? "a string defect" : `a defect of type ${typeof u}`
-  const tag = Predicate.hasProperty(u, "_tag") && typeof u._tag === "string" ? u._tag : undefined
-  const name = tag ?? (u instanceof Error ? u.name : "object")
-  // A ParseError's message quotes the value that failed to decode (a row, a hash): never log it.
-  if (name === "ParseError") return "ParseError (a value did not decode; not shown)"
-  const code = codeOf(u)
-  // PostgreSQL's data exceptions (class 22) quote the offending value: keep the code, drop the message.
-  const message = code?.startsWith("22") ? "(data exception; message not shown)" : messageOf(u).slice(0, 300)
-  return `${name}${message === "" ? "" : `: ${message}`}${code === undefined ? "" : ` [${code}]`}`
-}
-
 /**
- * A one-line account of an error and its causes (names, messages, codes), for a log line.
+ * A one-line account of an error and its causes (names, messages, codes; never a value), for a log line.
  *
  * @since 0.1.0
  */
-export const describe = (u: unknown): string => {
-  const parts: Array<string> = []
-  for (let current: unknown = u, depth = 0; current !== undefined && depth < 6; depth++) {
-    parts.push(describeOne(current))
-    if (Predicate.isTagged(current, "ParseError")) break
-    current = Predicate.hasProperty(current, "cause") ? current.cause : undefined
-  }
-  return parts.join(" <- ")
-}
+export const describe = (u: unknown): string => Unavailable.describe(u)
 
 // The defect as logged: its description and the original stack frames (code locations, no data).
 const loggable = (defect: unknown): Error => {

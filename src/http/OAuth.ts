@@ -10,7 +10,7 @@
  * the request's `Host` or `X-Forwarded-*` headers.
  */
 
-import { hkdfSync, timingSafeEqual } from "node:crypto"
+import { hkdfSync, randomBytes, timingSafeEqual } from "node:crypto"
 import type * as HttpApi from "@effect/platform/HttpApi"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
@@ -32,16 +32,18 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as jose from "jose"
-import * as client from "openid-client"
 import { type Configurable, resolveConfigurable } from "../AuthStrategy.js"
+import { Login } from "../Login.js"
 import { checkUrl, type OAuthProfile, type OAuthProvider } from "../OAuthProvider.js"
 import { OAuthStateStore } from "../OAuthStateStore.js"
+import { oauthMethod } from "../Sessions.js"
 import { Email, type User } from "../User.js"
 import { UserManager } from "../UserManager.js"
 import { minimumSecretBytes } from "../UserManagerConfig.js"
 import type * as AuthBackend from "./AuthBackend.js"
 import { noStore } from "./AuthBackend.js"
-import { Authenticator, CurrentUser } from "./CurrentUser.js"
+import { Authenticator, loginResponse } from "./Authenticator.js"
+import { CurrentUser } from "./CurrentUser.js"
 import { ErrorCode, errorTable } from "./HttpErrors.js"
 import * as UserSchemas from "./UserSchemas.js"
 import type * as UsersGroups from "./UsersGroups.js"
@@ -164,6 +166,7 @@ export const CallbackErrors = errorTable({
     description: "Another user has this e-mail (link it through the associate routes)"
   },
   UserInactive: { status: 400, code: ErrorCode.LOGIN_BAD_CREDENTIALS, description: "The user is inactive" },
+  InvalidCredentials: { status: 400, code: ErrorCode.LOGIN_BAD_CREDENTIALS },
   UserNotVerified: {
     status: 400,
     code: ErrorCode.LOGIN_USER_NOT_VERIFIED,
@@ -277,6 +280,9 @@ const CookieClaims = Schema.Struct({
 })
 type CookieClaims = typeof CookieClaims.Type
 
+// A state, PKCE verifier or nonce: 32 random bytes in base64url, as openid-client's `randomState` (not loaded here).
+const random = () => randomBytes(32).toString("base64url")
+
 const sameText = (a: string, b: string) => {
   const left = Buffer.from(a)
   const right = Buffer.from(b)
@@ -328,7 +334,6 @@ export const make = <
     readonly Authenticated: Context.Tag<I, S>
     readonly schemas: { readonly UserRead: ReadSchema }
     readonly backends: ReadonlyArray<{ readonly name: Backend }>
-    readonly requiresVerification?: boolean | undefined
   },
   provider: OAuthProvider<Name>,
   options: OAuthOptions<NoInfer<Backend>>
@@ -343,7 +348,13 @@ export const make = <
     const secret = yield* Effect.flatMap(resolveConfigurable(options.stateSecret), checkStateSecret)
     const key = new Uint8Array(hkdfSync("sha256", Redacted.value(secret), "", "effect-users:oauth-state-cookie", 32))
     const lifetime = Duration.toMillis(options.stateLifetime ?? "10 minutes")
-    const { strategy, transport } = authenticator.backend(options.backend)
+    const running = authenticator.backend(options.backend)
+    const { transport } = running
+    const respond = loginResponse(running)
+    const sessions = yield* Login
+    const clientOf = Effect.map(HttpServerRequest.HttpServerRequest, (request) => ({
+      userAgent: request.headers["user-agent"]
+    }))
     const oauth = yield* provider.make
 
     const base =
@@ -395,9 +406,9 @@ export const make = <
         }
         const now = yield* Clock.currentTimeMillis
         const claims: CookieClaims = {
-          state: client.randomState(),
-          verifier: client.randomPKCECodeVerifier(),
-          nonce: client.randomNonce(),
+          state: random(),
+          verifier: random(),
+          nonce: random(),
           flow,
           ...(Option.isSome(user) ? { user: user.value } : {}),
           ...(redirect === undefined ? {} : { redirect }),
@@ -487,19 +498,26 @@ export const make = <
           dangerouslyAssociateUnverifiedEmail: options.dangerouslyAssociateUnverifiedEmail,
           isVerifiedByDefault: options.isVerifiedByDefault
         })
-        if (!user.isActive) return yield* CallbackErrors.fail("UserInactive")
-        if (users.requiresVerification === true && !user.isVerified)
-          return yield* CallbackErrors.fail("UserNotVerified")
-        const loggedIn = transport.loginResponse(yield* strategy.write(user))
-        const response = clearCookie(
-          claims.redirect === undefined
-            ? loggedIn
-            : HttpServerResponse.redirect(claims.redirect, { status: 303, headers: noStore }).pipe(
-                HttpServerResponse.mergeCookies(loggedIn.cookies)
-              )
-        )
-        yield* manager.onAfterLogin(user, Option.some(response))
-        return response
+        const outcome = yield* sessions.start({
+          user,
+          backend: options.backend,
+          method: oauthMethod(provider.name),
+          client: yield* clientOf,
+          respond: (tokens) => {
+            const loggedIn = respond(tokens)
+            return clearCookie(
+              claims.redirect === undefined
+                ? loggedIn
+                : HttpServerResponse.redirect(claims.redirect, { status: 303, headers: noStore }).pipe(
+                    HttpServerResponse.mergeCookies(loggedIn.cookies)
+                  )
+            )
+          }
+        })
+        switch (outcome._tag) {
+          case "LoggedIn":
+            return Option.getOrElse(outcome.response, () => clearCookie(respond(outcome.tokens)))
+        }
       }).pipe(Effect.mapError((error) => ("detail" in error ? error : CallbackErrors.body(error))))
 
     const read: Schema.Schema.Any = users.schemas.UserRead
@@ -524,7 +542,7 @@ export const make = <
   ): Layer.Layer<
     HttpApiGroup.ApiGroup<ApiId, `oauth.${Name}` | `oauthAssociate.${Name}`>,
     ConfigError.ConfigError,
-    UserManager | Authenticator | OAuthStateStore | I
+    UserManager | Authenticator | Login | OAuthStateStore | I
   > => {
     // The one cast of the API, as in `UsersApi.layer`: these groups come from `declareGroups`, and the
     // handlers are checked against its instantiation for the default model (`Erased`).
@@ -558,7 +576,7 @@ export const make = <
     return implemented as Layer.Layer<
       HttpApiGroup.ApiGroup<ApiId, `oauth.${Name}` | `oauthAssociate.${Name}`>,
       ConfigError.ConfigError,
-      UserManager | Authenticator | OAuthStateStore | I
+      UserManager | Authenticator | Login | OAuthStateStore | I
     >
   }
 

@@ -257,6 +257,8 @@ export const SessionRead = Schema.Struct({
   last_used_at: Schema.Date,
   backend: Schema.NullOr(Schema.String),
   user_agent: Schema.NullOr(Schema.String),
+  /** How the session was started: `password`, `oauth:<provider>`; null for sessions stored before 0.2. */
+  method: Schema.NullOr(Schema.String),
   current: Schema.Boolean
 }).annotations({ identifier: "SessionRead" })
 

@@ -20,8 +20,10 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import type { AuthStrategy, Session } from "../AuthStrategy.js"
-import * as RefreshTokens from "../RefreshTokens.js"
+import type { AuthStrategy } from "../AuthStrategy.js"
+import * as Login from "../Login.js"
+import type * as RefreshTokens from "../RefreshTokens.js"
+import { type Listed, Sessions } from "../Sessions.js"
 import * as Throttle from "../Throttle.js"
 import { normalizeEmail, type User } from "../User.js"
 import { UserManager } from "../UserManager.js"
@@ -30,15 +32,10 @@ import { pageOf } from "../UserRepository.js"
 import type * as AuthBackend from "./AuthBackend.js"
 import { noStore } from "./AuthBackend.js"
 import * as Authentication from "./Authentication.js"
+import * as Authenticator from "./Authenticator.js"
 import { BackgroundWork, layer as layerBackgroundWork } from "./BackgroundWork.js"
 import * as ClientAddress from "./ClientAddress.js"
-import {
-  Authenticator,
-  type AuthenticatorService,
-  CurrentUser,
-  makeAuthenticator,
-  OptionalUser
-} from "./CurrentUser.js"
+import { CurrentUser, OptionalUser } from "./CurrentUser.js"
 import * as Failures from "./Failures.js"
 import { layerValidationErrors, openApiTransform, tooManyRequestsResponse, type Unauthorized } from "./HttpErrors.js"
 import * as RequestLimits from "./RequestLimits.js"
@@ -129,12 +126,12 @@ interface Settings {
 }
 
 /** The strategies of the running backends, each once (two backends may share one). */
-const strategiesOf = (authenticator: AuthenticatorService): ReadonlyArray<AuthStrategy> => [
+const strategiesOf = (authenticator: Authenticator.AuthenticatorService): ReadonlyArray<AuthStrategy> => [
   ...new Set(authenticator.backends.map((backend) => backend.strategy))
 ]
 
 /** Deletes what every strategy stores for the user (after the epoch moved, or the user is gone). */
-const endAllStored = (authenticator: AuthenticatorService, user: User) =>
+const endAllStored = (authenticator: Authenticator.AuthenticatorService, user: User) =>
   Effect.forEach(strategiesOf(authenticator), (strategy) => strategy.endAll?.(user) ?? Effect.void, {
     discard: true
   })
@@ -149,7 +146,7 @@ const throttledResponse = (throttled: Throttle.Throttled) =>
 
 /** Every group's handlers, checked against the erased declarations. */
 const layerGroups = (api: ErasedApi, settings: Settings) => {
-  const { requireCurrentPassword, requiresVerification } = settings
+  const { requireCurrentPassword } = settings
   // User bodies are encoded here and sent as is, with `no-store`; on `/users/me`, the hottest route, this
   // also skips HttpApi's per-response lookup of the success schema's status and encoding annotations.
   const encodeRead = Schema.encodeSync(settings.schemas.UserRead as Schema.Schema<User, unknown>)
@@ -184,42 +181,43 @@ const layerGroups = (api: ErasedApi, settings: Settings) => {
   )
 
   const { LoginErrors, RefreshErrors } = UsersGroups
-  const sendPair = (pair: RefreshTokens.TokenPair) =>
-    HttpServerResponse.unsafeJson(
-      { access_token: pair.accessToken, token_type: "bearer", refresh_token: pair.refreshToken },
-      ok
-    )
+  const clientOf = Effect.map(HttpServerRequest.HttpServerRequest, (request) => ({
+    userAgent: request.headers["user-agent"],
+    address: settings.clientKey(request)
+  }))
   const auth = settings.backends.map((backend) =>
     HttpApiBuilder.group(api, `auth.${backend.name}`, (handlers) =>
       Effect.gen(function* () {
         const users = yield* UserManager
+        const login = yield* Login.Login
         const throttle = yield* Throttle.Throttle
-        const { refresh, strategy, transport } = (yield* Authenticator).backend(backend.name)
+        const running = (yield* Authenticator.Authenticator).backend(backend.name)
+        const { strategy, transport } = running
+        const respond = Authenticator.loginResponse(running)
         return handlers
           .handle("login", ({ payload }) =>
             Effect.gen(function* () {
+              const client = yield* clientOf
               // Refused before the lookup and the hash: a throttled guess costs nothing, known e-mail or not.
-              const attempt = yield* throttle.login(payload.username, yield* client)
+              const attempt = yield* throttle.login(payload.username, client.address)
               // An inactive user's right password is a failed attempt: answered as a wrong one, counted as one.
-              const { sessionEpoch, user } = yield* Throttle.checked(
+              const user = yield* Throttle.checked(
                 attempt,
-                users.authenticateWithEpoch(payload).pipe(
+                users.authenticate(payload).pipe(
                   Effect.mapError((error) => LoginErrors.body(error)),
                   Effect.filterOrElse(
-                    ({ user }) => user.isActive,
+                    (user) => user.isActive,
                     () => LoginErrors.fail("UserInactive")
                   )
                 )
               )
-              if (requiresVerification && !user.isVerified) return yield* LoginErrors.fail("UserNotVerified")
-              const request = yield* HttpServerRequest.HttpServerRequest
-              const session = { epoch: sessionEpoch, userAgent: request.headers["user-agent"] }
-              const response =
-                refresh === undefined
-                  ? transport.loginResponse(yield* strategy.write(user, { ...session, backend: backend.name }))
-                  : sendPair(yield* refresh.login(user, session))
-              yield* users.onAfterLogin(user, Option.some(response))
-              return response
+              const outcome = yield* login
+                .start({ user, backend: backend.name, method: "password", client, respond })
+                .pipe(Effect.mapError((error) => LoginErrors.body(error)))
+              switch (outcome._tag) {
+                case "LoggedIn":
+                  return Option.getOrElse(outcome.response, () => respond(outcome.tokens))
+              }
             }).pipe(
               Effect.catchIf(
                 (error): error is Throttle.Throttled => error instanceof Throttle.Throttled,
@@ -245,11 +243,12 @@ const layerGroups = (api: ErasedApi, settings: Settings) => {
       ? []
       : [
           HttpApiBuilder.group(api, `refresh.${backend.name}`, (handlers) =>
-            Effect.map(Authenticator, (authenticator) => {
-              const refresh = authenticator.backend(backend.name).refresh!
+            Effect.gen(function* () {
+              const login = yield* Login.Login
+              const respond = Authenticator.loginResponse((yield* Authenticator.Authenticator).backend(backend.name))
               return handlers.handle("refresh", ({ payload }) =>
-                refresh.refresh(payload.refresh_token).pipe(
-                  Effect.map(sendPair),
+                login.refresh(backend.name, payload.refresh_token).pipe(
+                  Effect.map(respond),
                   Effect.mapError((error) => RefreshErrors.body(error)),
                   limited("refresh")
                 )
@@ -315,7 +314,7 @@ const layerGroups = (api: ErasedApi, settings: Settings) => {
   const usersGroup = HttpApiBuilder.group(api, "users", (handlers) =>
     Effect.gen(function* () {
       const users = yield* UserManager
-      const authenticator = yield* Authenticator
+      const authenticator = yield* Authenticator.Authenticator
       const byId = (id: string) => Effect.flatMap(users.parseId(id), (parsed) => users.get(parsed))
       return handlers
         .handle("me", () => Effect.map(CurrentUser, (user) => sendUser(user)))
@@ -397,8 +396,8 @@ const layerGroups = (api: ErasedApi, settings: Settings) => {
 
   const sessionsGroup = HttpApiBuilder.group(api, "sessions", (handlers) =>
     Effect.gen(function* () {
-      const users = yield* UserManager
-      const authenticator = yield* Authenticator
+      const sessions = yield* Sessions
+      const authenticator = yield* Authenticator.Authenticator
       const listed = strategiesOf(authenticator).flatMap((strategy) =>
         strategy.sessions === undefined ? [] : [{ strategy, sessions: strategy.sessions }]
       )
@@ -407,7 +406,7 @@ const layerGroups = (api: ErasedApi, settings: Settings) => {
           Effect.gen(function* () {
             const user = yield* CurrentUser
             const request = yield* HttpServerRequest.HttpServerRequest
-            yield* users.endSessions(user)
+            yield* sessions.endAll(user)
             yield* endAllStored(authenticator, user)
             // A cookie session is cleared in the browser too.
             return Option.match(authenticator.sessionOf(request), {
@@ -429,7 +428,7 @@ const layerGroups = (api: ErasedApi, settings: Settings) => {
               )
             )
             // Two backends over one store list the same sessions: each once, current if either says so.
-            const byId = new Map<string, Session>()
+            const byId = new Map<string, Listed>()
             for (const session of lists.flat()) {
               const seen = byId.get(session.id)
               byId.set(session.id, seen === undefined ? session : { ...seen, current: seen.current || session.current })
@@ -440,6 +439,7 @@ const layerGroups = (api: ErasedApi, settings: Settings) => {
               last_used_at: session.lastUsedAt,
               backend: session.backend,
               user_agent: session.userAgent,
+              method: session.method,
               current: session.current
             }))
             return HttpServerResponse.unsafeJson(encodeSessions(rows), ok)
@@ -459,57 +459,6 @@ const layerGroups = (api: ErasedApi, settings: Settings) => {
   )
 
   return Layer.mergeAll(register, ...auth, ...refreshGroups, verify, reset, usersGroup, sessionsGroup)
-}
-
-/** The running backends, their strategies built. */
-function layerAuthenticator<Backends extends ReadonlyArray<AuthBackend.Any>>(
-  backends: Backends
-): Layer.Layer<Authenticator, ConfigError.ConfigError, AuthBackend.Context<Backends[number]>>
-// Each strategy's requirement is its backend's `R`, which the signature above collects.
-function layerAuthenticator(
-  backends: ReadonlyArray<AuthBackend.Any>
-): Layer.Layer<Authenticator, ConfigError.ConfigError, unknown> {
-  return Layer.scoped(
-    Authenticator,
-    Effect.map(
-      Effect.forEach(backends, (backend) =>
-        Effect.gen(function* () {
-          const strategy = yield* backend.strategy
-          const running = { name: backend.name, transport: backend.transport, strategy }
-          if (backend.refresh === undefined) return running
-          const { familyOf } = strategy
-          if (familyOf === undefined) {
-            return yield* Effect.dieMessage(
-              `Backend ${backend.name}: refresh tokens need a strategy whose access tokens name their family ` +
-                "(AuthStrategy.jwt)"
-            )
-          }
-          const users = yield* UserManager
-          const refresh = yield* RefreshTokens.make(
-            {
-              backend: backend.name,
-              issue: (user, session) =>
-                strategy.write(user, {
-                  epoch: session.epoch,
-                  backend: backend.name,
-                  userAgent: session.userAgent,
-                  family: session.familyId
-                }),
-              lookup: (userId) =>
-                users.parseId(userId).pipe(
-                  Effect.flatMap((id) => users.getWithEpoch(id)),
-                  Effect.map(({ sessionEpoch, user }) => ({ user, epoch: sessionEpoch })),
-                  Effect.option
-                )
-            },
-            backend.refresh
-          )
-          return { ...running, strategy: RefreshTokens.withRefresh({ ...strategy, familyOf }, refresh), refresh }
-        })
-      ),
-      makeAuthenticator
-    )
-  )
 }
 
 /**
@@ -535,6 +484,18 @@ export const make = <
   type Groups = UsersGroups.GroupsOf<typeof declared>
   type GroupNames = HttpApiGroup.HttpApiGroup.Name<Groups>
   type StrategyContext = AuthBackend.Context<Backends[number]>
+  /** What `layer` provides (the groups, the running backends, the login and the tags) and needs. */
+  type Layered<ApiId extends string> = Layer.Layer<
+    | HttpApiGroup.ApiGroup<ApiId, GroupNames>
+    | Authenticator.Authenticator
+    | Login.Login
+    | Context.Tag.Identifier<typeof Authenticated>
+    | Context.Tag.Identifier<typeof Superuser>
+    | RequestLimits.JsonOnly
+    | RequestLimits.JsonOrForm,
+    ConfigError.ConfigError,
+    UserManager | Sessions | Exclude<StrategyContext, UserManager | Sessions>
+  >
 
   const groups: ReadonlyArray<Groups> = [
     declared.register,
@@ -556,20 +517,11 @@ export const make = <
 
   /**
    * Implements every group against the app's API (which must contain them: see `addTo`), answers malformed
-   * requests with 422, and provides `Authenticator` plus `Authenticated` and `Superuser` for the app's use.
+   * requests with 422, and provides `Authenticator`, `Login`, `Authenticated` and `Superuser` for the app's use.
    */
   const layer = <ApiId extends string, G extends HttpApiGroup.HttpApiGroup.Any, E, R>(
     api: HttpApi.HttpApi<ApiId, G | Groups, E, R>
-  ): Layer.Layer<
-    | HttpApiGroup.ApiGroup<ApiId, GroupNames>
-    | Authenticator
-    | Context.Tag.Identifier<typeof Authenticated>
-    | Context.Tag.Identifier<typeof Superuser>
-    | RequestLimits.JsonOnly
-    | RequestLimits.JsonOrForm,
-    ConfigError.ConfigError,
-    UserManager | Exclude<StrategyContext, UserManager>
-  > => {
+  ): Layered<ApiId> => {
     const settings: Settings = {
       backends: options.backends,
       requiresVerification,
@@ -594,17 +546,9 @@ export const make = <
       // The app's throttle (`Throttle.layerMemory(...)`, `RedisThrottle.layer(...)`), or an in-memory one.
       Layer.provide(Layer.effect(Throttle.Throttle, Throttle.orDefault)),
       Layer.provideMerge(Layer.merge(Authentication.layer(Authenticated), Authentication.layer(Superuser))),
-      Layer.provideMerge(layerAuthenticator(options.backends))
-    ) as Layer.Layer<
-      | HttpApiGroup.ApiGroup<ApiId, GroupNames>
-      | Authenticator
-      | Context.Tag.Identifier<typeof Authenticated>
-      | Context.Tag.Identifier<typeof Superuser>
-      | RequestLimits.JsonOnly
-      | RequestLimits.JsonOrForm,
-      ConfigError.ConfigError,
-      UserManager | Exclude<StrategyContext, UserManager>
-    >
+      Layer.provideMerge(Authenticator.layerLogin({ requiresVerification })),
+      Layer.provideMerge(Authenticator.layer(options.backends))
+    ) as Layered<ApiId>
   }
 
   return {

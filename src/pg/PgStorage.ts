@@ -2,9 +2,10 @@
  * `@effect/sql-pg`'s `PgClient` with every query bounded in time. `PgClient.layer` passes no query timeout to
  * `pg`, so a database that stops answering on open connections (stalled, or cut off by a network partition
  * without a reset) holds each request until the kernel gives up on the socket, minutes later. Here `pg`'s
- * own `query_timeout` fails such a query after `queryTimeout` with an error the HTTP edge answers as 503,
- * the connection it was sent on is dropped (not handed to the next request), and the pool makes new ones
- * once the server answers again.
+ * own `query_timeout` fails such a query after `queryTimeout` with an `SqlError` that `PgUnavailable` (and so
+ * the SQL adapters, which die with `ServiceUnavailable`: a 503 at the HTTP edge) reads as an outage, the
+ * connection it was sent on is dropped (not handed to the next request), and the pool makes new ones once the
+ * server answers again.
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
@@ -17,6 +18,7 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import pg from "pg"
+import * as PgUnavailable from "./PgUnavailable.js"
 
 /**
  * `PgClient`'s options, plus the bound on every query.
@@ -25,8 +27,8 @@ import pg from "pg"
  */
 export interface Options extends PgClient.PgClientConfig {
   /**
-   * The longest the client waits for the answer to one query before it fails it (a `SqlError` the HTTP edge
-   * answers with 503) and drops its connection; default 5 seconds. It bounds migrations too.
+   * The longest the client waits for the answer to one query before it fails it (an `SqlError` that
+   * `PgUnavailable` reads as an outage) and drops its connection; default 5 seconds. It bounds migrations too.
    */
   readonly queryTimeout?: Duration.DurationInput | undefined
 }
@@ -50,7 +52,7 @@ export const defaultConnectTimeout: Duration.Duration = Duration.seconds(5)
  *
  * @since 0.1.0
  */
-export const queryTimeoutMessage = "Query read timeout"
+export const queryTimeoutMessage = PgUnavailable.queryTimeoutMessage
 
 const isQueryTimeout = (error: unknown) => error instanceof Error && error.message === queryTimeoutMessage
 

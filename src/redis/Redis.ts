@@ -1,8 +1,9 @@
 /**
  * One ioredis client for everything an app keeps in Redis (`RedisAccessTokenStore`, rate limits), connected
  * when the layer is built and closed with it. Built to fail fast: no offline queue, no retried commands and a
- * command timeout, so while Redis is down every command dies at once with a `RedisError`, which the HTTP edge
- * (`Failures`) answers with 503 and `Retry-After`; the client reconnects by itself in the background.
+ * command timeout, so while Redis is down every command dies at once with `ServiceUnavailable` (`RedisUnavailable`
+ * tells the outage apart), which the HTTP edge answers with 503 and `Retry-After`; the client reconnects by itself
+ * in the background.
  */
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
@@ -15,9 +16,12 @@ import * as Runtime from "effect/Runtime"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { Redis as IORedis, type RedisOptions } from "ioredis"
+import * as Unavailable from "../Unavailable.js"
+import * as RedisUnavailable from "./RedisUnavailable.js"
 
 /**
- * A Redis command or connection failed; commands die with it (a defect: the edge answers 503 or 500).
+ * A Redis command or connection failed. A command dies with it (a defect the edge answers with 500), or with
+ * `ServiceUnavailable` naming it when Redis is down, stalled or overloaded (503).
  *
  * @since 0.1.0
  */
@@ -41,7 +45,10 @@ export interface RedisService {
    * They hold the URL's password in plain text: never log them.
    */
   readonly options: RedisOptions
-  /** Runs commands on the client; a rejection dies with a `RedisError` naming `operation`. */
+  /**
+   * Runs commands on the client; a rejection dies with a `RedisError` naming `operation`, or with
+   * `ServiceUnavailable` when it means that Redis cannot serve now.
+   */
   readonly use: <A>(operation: string, f: (client: IORedis) => Promise<A>) => Effect.Effect<A>
 }
 
@@ -67,6 +74,8 @@ export interface Options {
   /** The longest wait between reconnection attempts while Redis is down; default 1 second. */
   readonly maxReconnectDelay?: Duration.DurationInput | undefined
 }
+
+const orDie = Unavailable.orDieWith(RedisUnavailable.isUnavailable)
 
 const millis = (input: Duration.DurationInput | undefined, fallback: Duration.DurationInput) =>
   Math.max(1, Math.round(Duration.toMillis(input ?? fallback)))
@@ -155,7 +164,7 @@ export const make = (options: Options): Effect.Effect<RedisService, RedisError, 
         Effect.tryPromise({
           try: () => f(client),
           catch: (cause) => new RedisError({ message: `Redis: ${operation} failed`, cause })
-        }).pipe(Effect.orDie)
+        }).pipe(orDie)
     })
   })
 

@@ -2,7 +2,7 @@
  * `AccessTokenStore` on Redis, through the shared `Redis` client. Keys, under a prefix (default `effect-users:`):
  *
  * - `{prefix}token:{digest}`: a hash of the token (user ID, issue and last-use times, session epoch, backend, user
- *   agent), expiring `lifetime` after it was written;
+ *   agent, login method), expiring `lifetime` after it was written;
  * - `{prefix}user:{userId}`: a sorted set of the user's digests scored by their expiry, so revoking or listing a
  *   user's sessions touches that user's keys only; expired members are dropped whenever it is written or read,
  *   and the set itself expires with the user's last token;
@@ -14,7 +14,8 @@
  *   record's, for the same clean-up as the tokens'.
  *
  * Every operation that changes more than one key is one Lua script: atomic, and ordered with the others.
- * Time is Redis's own (`TIME`), the clock its expiries run on. Commands that fail die with a `RedisError`.
+ * Time is Redis's own (`TIME`), the clock its expiries run on. Commands that fail die with a `RedisError`, or with
+ * `ServiceUnavailable` while Redis cannot serve (`Redis.use`).
  */
 import { createHash } from "node:crypto"
 import type * as Config from "effect/Config"
@@ -193,7 +194,8 @@ const fromFields = (fields: Record<string, string>): Option.Option<StoredToken> 
         epoch: Number(fields.epoch ?? 0),
         lastUsedAt: new Date(Number(fields.used ?? fields.created)),
         backend: fields.backend,
-        userAgent: fields.agent
+        userAgent: fields.agent,
+        method: fields.method
       })
 
 const pairs = (flat: ReadonlyArray<string>): Record<string, string> => {
@@ -236,7 +238,8 @@ export const make = (options: Options = {}): Effect.Effect<AccessTokenStoreServi
           ...["user", stored.userId, "created", stored.createdAt.getTime()],
           ...["epoch", stored.epoch, "used", stored.lastUsedAt.getTime()],
           ...(stored.backend === undefined ? [] : ["backend", stored.backend]),
-          ...(stored.userAgent === undefined ? [] : ["agent", stored.userAgent])
+          ...(stored.userAgent === undefined ? [] : ["agent", stored.userAgent]),
+          ...(stored.method === undefined ? [] : ["method", stored.method])
         ]
         return redis
           .use(

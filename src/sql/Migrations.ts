@@ -4,6 +4,8 @@
  * `email_key` column (each e-mail's `emailKey`, computed in TypeScript) with its unique index, a unique
  * `(oauth_name, account_id)` with `text` token columns, and `oauth_state` (spent OAuth states).
  *
+ * `0011_session_method` adds `method` (how the session was started) to `accesstoken` and the refresh-token families.
+ *
  * `0010_user_email_key_idna` rewrites the keys whose domain part changed when the key took the domain's DNS (IDNA)
  * name instead of its case folding.
  *
@@ -361,6 +363,17 @@ export const migrations = (options: Options = {}): Record<string, Migration> => 
     yield* sql`CREATE INDEX IF NOT EXISTS ${sql(`ix_${refreshTable}_family_id`)} ON ${sql(refreshTable)} (family_id)`
   })
 
+  // How each stored session was started (`password`, `oauth:<provider>`): the session list shows it. Sessions
+  // stored before read null.
+  const sessionMethod: Migration = Effect.gen(function* () {
+    const { sql: client } = yield* dialect
+    const sql = client.withoutTransforms()
+    for (const table of [tokenTable, familyTable]) {
+      const columns = yield* columnsOf(table)
+      if (!columns.has("method")) yield* sql`ALTER TABLE ${sql(table)} ADD COLUMN method VARCHAR(100)`
+    }
+  })
+
   return {
     "0001_create_user": createUser,
     "0002_create_oauth_account": createOAuthAccount,
@@ -372,7 +385,8 @@ export const migrations = (options: Options = {}): Record<string, Migration> => 
     "0008_refresh_token": createRefreshToken,
     "0009_oauth_account_unique": oauthAccountUnique,
     // The domain's key became its DNS name (IDNA) instead of its case folding: `straße.de` is not `strasse.de`.
-    "0010_user_email_key_idna": writeEmailKeys
+    "0010_user_email_key_idna": writeEmailKeys,
+    "0011_session_method": sessionMethod
   }
 }
 

@@ -14,6 +14,7 @@ import * as Option from "effect/Option"
 import { AccessTokenStore, type AccessTokenStoreService, type JtiMark, storedToken } from "../AccessTokenStore.js"
 import { unwrap } from "../internal/config.js"
 import { jtiTableOf } from "./Migrations.js"
+import * as SqlUnavailable from "./SqlUnavailable.js"
 
 /**
  * Options of the SQL store.
@@ -41,6 +42,7 @@ interface Row {
   readonly last_used_at: unknown
   readonly backend: string | null
   readonly user_agent: string | null
+  readonly method: string | null
 }
 
 const fromRow = (row: Row) => {
@@ -51,7 +53,8 @@ const fromRow = (row: Row) => {
     epoch: Number(row.epoch ?? 0),
     lastUsedAt: row.last_used_at === null || row.last_used_at === undefined ? createdAt : toDate(row.last_used_at),
     backend: row.backend ?? undefined,
-    userAgent: row.user_agent ?? undefined
+    userAgent: row.user_agent ?? undefined,
+    method: row.method ?? undefined
   })
 }
 
@@ -74,7 +77,7 @@ export const make = (options: Options = {}): Effect.Effect<AccessTokenStoreServi
     // through datetime(); a periodic purge can afford the scan.
     const before = (column: string, date: Date) =>
       sqlite ? sql`datetime(${sql(column)}) < datetime(${date.toISOString()})` : sql`${sql(column)} < ${date}`
-    const columns = sql.literal("token, user_id, created_at, epoch, last_used_at, backend, user_agent")
+    const columns = sql.literal("token, user_id, created_at, epoch, last_used_at, backend, user_agent, method")
 
     // Deletes the rows matching, `batchSize` per statement, until none is left; the number deleted.
     const deleteInBatches = (
@@ -89,7 +92,7 @@ export const make = (options: Options = {}): Effect.Effect<AccessTokenStoreServi
           while: ({ last }) => last >= batchSize,
           body: ({ total }) =>
             sql`DELETE FROM ${from} WHERE ${sql(key)} IN (SELECT ${sql(key)} FROM ${from} WHERE ${where} LIMIT ${batchSize}) RETURNING ${sql(key)}`.pipe(
-              Effect.orDie,
+              SqlUnavailable.orDie,
               Effect.map((rows) => ({ total: total + rows.length, last: rows.length }))
             )
         }
@@ -105,23 +108,24 @@ export const make = (options: Options = {}): Effect.Effect<AccessTokenStoreServi
           epoch: token.epoch,
           last_used_at: timestamp(token.lastUsedAt),
           backend: token.backend ?? null,
-          user_agent: token.userAgent ?? null
-        })}`.pipe(Effect.orDie, Effect.asVoid, Effect.withSpan("SqlAccessTokenStore.write"))
+          user_agent: token.userAgent ?? null,
+          method: token.method ?? null
+        })}`.pipe(SqlUnavailable.orDie, Effect.asVoid, Effect.withSpan("SqlAccessTokenStore.write"))
       },
       read: (digest) =>
         sql<Row>`select ${columns} from ${table} where token = ${digest}`.pipe(
-          Effect.orDie,
+          SqlUnavailable.orDie,
           Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), fromRow))
         ),
       delete: (digest) =>
         sql`delete from ${table} where token = ${digest}`.pipe(
-          Effect.orDie,
+          SqlUnavailable.orDie,
           Effect.asVoid,
           Effect.withSpan("SqlAccessTokenStore.delete")
         ),
       deleteAllOf: (userId) =>
         sql`delete from ${table} where user_id = ${userId} returning token`.pipe(
-          Effect.orDie,
+          SqlUnavailable.orDie,
           Effect.map((rows) => rows.length),
           Effect.withSpan("SqlAccessTokenStore.deleteAllOf")
         ),
@@ -146,17 +150,17 @@ export const make = (options: Options = {}): Effect.Effect<AccessTokenStoreServi
         }).pipe(Effect.withSpan("SqlAccessTokenStore.purgeExpired")),
       listOf: (userId) =>
         sql<Row>`select ${columns} from ${table} where user_id = ${userId} order by created_at`.pipe(
-          Effect.orDie,
+          SqlUnavailable.orDie,
           Effect.map((rows) => rows.map((row) => [row.token, fromRow(row)] as const))
         ),
       touch: (digest, at) =>
         sql`update ${table} set last_used_at = ${timestamp(at)} where token = ${digest} returning token`.pipe(
-          Effect.orDie,
+          SqlUnavailable.orDie,
           Effect.map((rows) => rows.length > 0)
         ),
       setEpoch: (digest, epoch) =>
         sql`update ${table} set epoch = ${epoch} where token = ${digest} returning token`.pipe(
-          Effect.orDie,
+          SqlUnavailable.orDie,
           Effect.map((rows) => rows.length > 0),
           Effect.withSpan("SqlAccessTokenStore.setEpoch")
         ),
@@ -165,7 +169,7 @@ export const make = (options: Options = {}): Effect.Effect<AccessTokenStoreServi
         sql`insert into ${jtis} (jti, kind, epoch, expires_at)
           values (${jti}, ${mark._tag}, ${mark._tag === "Kept" ? mark.epoch : null}, ${expiresAt.getTime()})
           on conflict (jti, kind) do update set epoch = excluded.epoch, expires_at = excluded.expires_at`.pipe(
-          Effect.orDie,
+          SqlUnavailable.orDie,
           Effect.asVoid,
           Effect.withSpan("SqlAccessTokenStore.markJti")
         ),
@@ -174,7 +178,7 @@ export const make = (options: Options = {}): Effect.Effect<AccessTokenStoreServi
           readonly kind: string
           readonly epoch: unknown
         }>`select kind, epoch from ${jtis} where jti = ${jti}`.pipe(
-          Effect.orDie,
+          SqlUnavailable.orDie,
           Effect.map((rows): Option.Option<JtiMark> => {
             if (rows.some((row) => row.kind === "Denied")) return Option.some({ _tag: "Denied" })
             const kept = rows.find((row) => row.kind === "Kept")

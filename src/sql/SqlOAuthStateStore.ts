@@ -10,6 +10,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { unwrap } from "../internal/config.js"
 import { OAuthStateStore, type OAuthStateStoreService } from "../OAuthStateStore.js"
+import * as SqlUnavailable from "./SqlUnavailable.js"
 
 /**
  * Options of the SQL store.
@@ -38,7 +39,7 @@ export const make = (options: Options = {}): Effect.Effect<OAuthStateStoreServic
           const rows = yield* sql`INSERT INTO ${table} (state, expires_at) VALUES (${state}, ${expiresAt})
             ON CONFLICT (state) DO NOTHING RETURNING state`
           return rows.length === 1
-        }).pipe(Effect.orDie, Effect.withSpan("SqlOAuthStateStore.spend", { captureStackTrace: false }))
+        }).pipe(SqlUnavailable.orDie, Effect.withSpan("SqlOAuthStateStore.spend", { captureStackTrace: false }))
     }
   })
 

@@ -12,6 +12,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { unwrap } from "../internal/config.js"
 import { type Family, RefreshTokenStore, type RefreshTokenStoreService } from "../RefreshTokenStore.js"
+import * as SqlUnavailable from "./SqlUnavailable.js"
 
 /**
  * Options of the SQL store.
@@ -31,6 +32,7 @@ interface FamilyRow {
   readonly created_at: unknown
   readonly last_used_at: unknown
   readonly user_agent: string | null
+  readonly method: string | null
 }
 
 const toDate = (value: unknown): Date => (value instanceof Date ? value : new Date(String(value)))
@@ -42,7 +44,8 @@ const toFamily = (row: FamilyRow): Family => ({
   epoch: Number(row.epoch),
   createdAt: toDate(row.created_at),
   lastUsedAt: toDate(row.last_used_at),
-  ...(row.user_agent === null ? {} : { userAgent: row.user_agent })
+  ...(row.user_agent === null ? {} : { userAgent: row.user_agent }),
+  ...(row.method === null ? {} : { method: row.method })
 })
 
 /**
@@ -67,7 +70,7 @@ export const make = (options: Options = {}): Effect.Effect<RefreshTokenStoreServ
         yield* sql`delete from ${tokens} where family_id in (select id from ${families} where ${where})`
         const ended = yield* sql`delete from ${families} where ${where} returning id`
         return ended.length
-      }).pipe(sql.withTransaction, Effect.orDie)
+      }).pipe(sql.withTransaction, SqlUnavailable.orDie)
 
     return RefreshTokenStore.of({
       create: (family, digest) =>
@@ -79,15 +82,16 @@ export const make = (options: Options = {}): Effect.Effect<RefreshTokenStoreServ
             epoch: family.epoch,
             created_at: time(family.createdAt),
             last_used_at: time(family.lastUsedAt),
-            user_agent: family.userAgent ?? null
+            user_agent: family.userAgent ?? null,
+            method: family.method ?? null
           })}`
           yield* sql`insert into ${tokens} (digest, family_id) values (${digest}, ${family.id})`
-        }).pipe(sql.withTransaction, Effect.orDie, span("create")),
+        }).pipe(sql.withTransaction, SqlUnavailable.orDie, span("create")),
       find: (digest) =>
         sql<FamilyRow & { readonly spent_at: unknown }>`
-          select f.id, f.user_id, f.backend, f.epoch, f.created_at, f.last_used_at, f.user_agent, t.spent_at
+          select f.id, f.user_id, f.backend, f.epoch, f.created_at, f.last_used_at, f.user_agent, f.method, t.spent_at
           from ${tokens} t join ${families} f on f.id = t.family_id where t.digest = ${digest}`.pipe(
-          Effect.orDie,
+          SqlUnavailable.orDie,
           Effect.map((rows) =>
             Option.map(Option.fromNullable(rows[0]), (row) => ({
               family: toFamily(row),
@@ -104,10 +108,10 @@ export const make = (options: Options = {}): Effect.Effect<RefreshTokenStoreServ
           yield* sql`insert into ${tokens} (digest, family_id) values (${next}, ${familyId})`
           yield* sql`update ${families} set last_used_at = ${time(at)} where id = ${familyId}`
           return true
-        }).pipe(sql.withTransaction, Effect.orDie, span("rotate")),
+        }).pipe(sql.withTransaction, SqlUnavailable.orDie, span("rotate")),
       setEpoch: (familyId, epoch) =>
         sql`update ${families} set epoch = ${epoch} where id = ${familyId} returning id`.pipe(
-          Effect.orDie,
+          SqlUnavailable.orDie,
           Effect.map((rows) => rows.length > 0),
           span("setEpoch")
         ),
@@ -120,9 +124,9 @@ export const make = (options: Options = {}): Effect.Effect<RefreshTokenStoreServ
         ),
       revokeAllOf: (userId) => endFamilies(sql.and([sql`user_id = ${userId}`])).pipe(span("revokeAllOf")),
       listOf: (userId) =>
-        sql<FamilyRow>`select id, user_id, backend, epoch, created_at, last_used_at, user_agent from ${families}
+        sql<FamilyRow>`select id, user_id, backend, epoch, created_at, last_used_at, user_agent, method from ${families}
           where user_id = ${userId} order by created_at, id`.pipe(
-          Effect.orDie,
+          SqlUnavailable.orDie,
           Effect.map((rows) => rows.map(toFamily)),
           span("listOf")
         ),
@@ -130,7 +134,7 @@ export const make = (options: Options = {}): Effect.Effect<RefreshTokenStoreServ
         Effect.gen(function* () {
           const expired = yield* sql<{ readonly id: string }>`select id from ${families}
             where backend = ${backend} and (created_at < ${time(createdBefore)} or last_used_at < ${time(lastUsedBefore)})
-            limit ${limit}`.pipe(Effect.orDie)
+            limit ${limit}`.pipe(SqlUnavailable.orDie)
           if (expired.length === 0) return 0
           return yield* endFamilies(
             sql.and([

@@ -44,6 +44,7 @@ import {
   type UserWithSessions
 } from "../UserRepository.js"
 import { emailKeyColumn, revokedUntilColumn, sessionEpochColumn } from "./Migrations.js"
+import * as SqlUnavailable from "./SqlUnavailable.js"
 
 /**
  * Table names, the app's user model and how reads by ID run; the defaults are FastAPI Users' tables and model.
@@ -142,12 +143,12 @@ const catchAccountConflict = <A, E, R>(
   Effect.catchIf(
     effect,
     (error): error is SqlError => (error as { _tag?: unknown })._tag === "SqlError",
-    (error) => (isAccountConflict(error) ? Effect.fail(new OAuthAccountAlreadyLinked()) : Effect.die(error))
+    (error) => (isAccountConflict(error) ? Effect.fail(new OAuthAccountAlreadyLinked()) : SqlUnavailable.die(error))
   ) as Effect.Effect<A, Exclude<E, SqlError> | OAuthAccountAlreadyLinked, R>
 
 const catchEmailConflict = <A, R>(effect: Effect.Effect<A, SqlError, R>): Effect.Effect<A, UserAlreadyExists, R> =>
   Effect.catchAll(effect, (error) =>
-    isEmailConflict(error) ? Effect.fail(new UserAlreadyExists()) : Effect.die(error)
+    isEmailConflict(error) ? Effect.fail(new UserAlreadyExists()) : SqlUnavailable.die(error)
   )
 
 /**
@@ -360,19 +361,19 @@ export const make = <M extends UserModel.Any = typeof UserModel.Default>(
       get: (id) =>
         Effect.flatMap(encodeId(id), (encoded) => readById(encoded)).pipe(
           Effect.flatMap((rows) => readUser(rows)),
-          Effect.orDie
+          SqlUnavailable.orDie
         ),
 
-      getByEmail: (email) => Effect.flatMap(rowsByEmail(email), (rows) => readUser(rows)).pipe(Effect.orDie),
+      getByEmail: (email) => Effect.flatMap(rowsByEmail(email), (rows) => readUser(rows)).pipe(SqlUnavailable.orDie),
 
       getWithEpoch: (id) =>
         Effect.flatMap(encodeId(id), (encoded) => readById(encoded)).pipe(
           Effect.flatMap((rows) => readSessions(rows)),
-          Effect.orDie
+          SqlUnavailable.orDie
         ),
 
       getByEmailWithEpoch: (email) =>
-        Effect.flatMap(rowsByEmail(email), (rows) => readSessions(rows)).pipe(Effect.orDie),
+        Effect.flatMap(rowsByEmail(email), (rows) => readSessions(rows)).pipe(SqlUnavailable.orDie),
 
       getByOAuthAccount: (oauthName, accountId) =>
         selectOwner(oauthName, accountId).pipe(
@@ -384,7 +385,7 @@ export const make = <M extends UserModel.Any = typeof UserModel.Default>(
                   Effect.catchTag("UserNotExists", () => Effect.succeedNone)
                 )
           ),
-          Effect.orDie
+          SqlUnavailable.orDie
         ),
 
       list: (listOptions) =>
@@ -394,7 +395,7 @@ export const make = <M extends UserModel.Any = typeof UserModel.Default>(
           const rows =
             yield* sql`SELECT ${selectUser} FROM ${users} WHERE ${whereFilters(listOptions)} ORDER BY id LIMIT ${limit} OFFSET ${offset}`
           return yield* Effect.forEach(rows, (row) => decodeUser(fromRow(userColumns, row)))
-        }).pipe(Effect.orDie),
+        }).pipe(SqlUnavailable.orDie),
 
       count: (filters) =>
         Effect.gen(function* () {
@@ -403,7 +404,7 @@ export const make = <M extends UserModel.Any = typeof UserModel.Default>(
             readonly total: number | string | bigint
           }>`SELECT COUNT(*) AS total FROM ${users} WHERE ${whereFilters(filters)}`
           return Number(rows[0]!.total)
-        }).pipe(Effect.orDie),
+        }).pipe(SqlUnavailable.orDie),
 
       create: (input) =>
         insertUser(input).pipe(
@@ -420,7 +421,10 @@ export const make = <M extends UserModel.Any = typeof UserModel.Default>(
           return { ...user, oauthAccounts: yield* readAccounts(rows) } satisfies UserWithOAuth<U>
         }).pipe(
           sql.withTransaction,
-          Effect.catchTags({ ParseError: (error) => Effect.die(error), SqlError: (error) => Effect.die(error) }),
+          Effect.catchTags({
+            ParseError: (error) => Effect.die(error),
+            SqlError: (error) => SqlUnavailable.die(error)
+          }),
           Effect.withSpan("SqlUserRepository.createWithOAuthAccount", spanOptions)
         ),
 
@@ -439,7 +443,10 @@ export const make = <M extends UserModel.Any = typeof UserModel.Default>(
           if (Option.isNone(updated)) return yield* new UserNotExists()
           return updated.value
         }).pipe(
-          Effect.catchTags({ ParseError: (error) => Effect.die(error), SqlError: (error) => Effect.die(error) }),
+          Effect.catchTags({
+            ParseError: (error) => Effect.die(error),
+            SqlError: (error) => SqlUnavailable.die(error)
+          }),
           Effect.withSpan("SqlUserRepository.update", spanOptions)
         ),
 
@@ -461,7 +468,10 @@ export const make = <M extends UserModel.Any = typeof UserModel.Default>(
                 )
           return yield* readUser(rows)
         }).pipe(
-          Effect.catchTags({ ParseError: (error) => Effect.die(error), SqlError: (error) => Effect.die(error) }),
+          Effect.catchTags({
+            ParseError: (error) => Effect.die(error),
+            SqlError: (error) => SqlUnavailable.die(error)
+          }),
           Effect.withSpan("SqlUserRepository.updateIf", spanOptions)
         ),
 
@@ -472,7 +482,7 @@ export const make = <M extends UserModel.Any = typeof UserModel.Default>(
           const id = yield* encodeId(user.id)
           const column = sql(revokedUntilColumn)
           yield* sql`UPDATE ${users} SET ${column} = ${until} WHERE id = ${id} AND ${column} < ${until}`
-        }).pipe(Effect.orDie, Effect.withSpan("SqlUserRepository.raiseRevokedUntil", spanOptions)),
+        }).pipe(SqlUnavailable.orDie, Effect.withSpan("SqlUserRepository.raiseRevokedUntil", spanOptions)),
 
       delete: (user) =>
         Effect.gen(function* () {
@@ -480,7 +490,7 @@ export const make = <M extends UserModel.Any = typeof UserModel.Default>(
           // SQLite enforces ON DELETE CASCADE only with `PRAGMA foreign_keys = ON`: delete the accounts ourselves
           yield* sql`DELETE FROM ${accounts} WHERE user_id = ${id}`
           yield* sql`DELETE FROM ${users} WHERE id = ${id}`
-        }).pipe(sql.withTransaction, Effect.orDie, Effect.withSpan("SqlUserRepository.delete", spanOptions)),
+        }).pipe(sql.withTransaction, SqlUnavailable.orDie, Effect.withSpan("SqlUserRepository.delete", spanOptions)),
 
       addOAuthAccount: (user, account) =>
         Effect.gen(function* () {
@@ -491,7 +501,10 @@ export const make = <M extends UserModel.Any = typeof UserModel.Default>(
           return yield* withOAuth(id)
         }).pipe(
           sql.withTransaction,
-          Effect.catchTags({ ParseError: (error) => Effect.die(error), SqlError: (error) => Effect.die(error) }),
+          Effect.catchTags({
+            ParseError: (error) => Effect.die(error),
+            SqlError: (error) => SqlUnavailable.die(error)
+          }),
           Effect.withSpan("SqlUserRepository.addOAuthAccount", spanOptions)
         ),
 
@@ -505,7 +518,10 @@ export const make = <M extends UserModel.Any = typeof UserModel.Default>(
           return yield* withOAuth(id)
         }).pipe(
           sql.withTransaction,
-          Effect.catchTags({ ParseError: (error) => Effect.die(error), SqlError: (error) => Effect.die(error) }),
+          Effect.catchTags({
+            ParseError: (error) => Effect.die(error),
+            SqlError: (error) => SqlUnavailable.die(error)
+          }),
           Effect.withSpan("SqlUserRepository.updateOAuthAccount", spanOptions)
         )
     }

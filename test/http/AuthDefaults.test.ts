@@ -8,7 +8,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, describe, it, layer } from "@effect/vitest"
 import { Duration, Effect, Layer, Option, Redacted, TestClock } from "effect"
-import { AccessTokenStore, AuthStrategy, UserManager, UserRepository } from "effect-users"
+import { AccessTokenStore, AuthStrategy, Sessions, UserManager, UserRepository } from "effect-users"
 import { AuthBackend } from "effect-users/http"
 import { SqlAccessTokenStore } from "effect-users/sql"
 import { describePg, freshDatabase } from "../utils/PgTest.js"
@@ -46,9 +46,12 @@ describe("cookie transport", () => {
 // biome-ignore lint/suspicious/noExplicitAny: a test helper over every user model or an untyped JSON reply
 const withManager = <A, E, R>(effect: (users: UserManager.UserManagerService<any>) => Effect.Effect<A, E, R>) =>
   Effect.gen(function* () {
-    const { users } = yield* harness()
+    const { sessions, users } = yield* harness()
     yield* TestClock.setTime(Date.parse("2026-06-01T12:00:00Z"))
-    return yield* Effect.provideService(effect(users), UserManager.UserManager, users)
+    return yield* effect(users).pipe(
+      Effect.provideService(UserManager.UserManager, users),
+      Effect.provideService(Sessions.Sessions, sessions)
+    )
   })
 
 /** Reads the token `offset` after it was written: some user just under the lifetime, none at and after it. */

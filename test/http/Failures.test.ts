@@ -1,6 +1,7 @@
 /**
  * The HTTP edge's failure mapping (issue 8, item 5): any defect that is not an outage is a 500 with a
- * `detail` body and one error log line carrying the cause; the classifier that tells outages apart.
+ * `detail` body and one error log line carrying the cause; the classifier that tells outages apart, which knows
+ * one outage, `ServiceUnavailable` (issue 18, item 4: the adapters turn their drivers' outages into it).
  * The outage itself is tested against a real PostgreSQL in Outage.test.ts.
  */
 import { SqlError } from "@effect/sql/SqlError"
@@ -69,46 +70,26 @@ describe("Failures.classify", () => {
   const sqlError = (cause: unknown, message = "Failed to execute statement") => new SqlError({ cause, message })
   const withCode = (message: string, code: string) => Object.assign(new Error(message), { code })
 
-  it("storage connection faults are 503 with Retry-After 5", () => {
-    const outages = [
-      sqlError(withCode("connect ECONNREFUSED 127.0.0.1:5432", "ECONNREFUSED"), "Failed to acquire connection"),
-      sqlError(withCode("terminating connection due to administrator command", "57P01")),
-      sqlError(withCode("sorry, too many clients already", "53300")),
-      sqlError(withCode("the database system is starting up", "57P03")),
-      sqlError(new Error("Connection terminated unexpectedly")),
-      sqlError(new Error("timeout exceeded when trying to connect"), "Failed to acquire connection"),
+  // The recognition of driver errors moved to the adapters: test/sql/SqlUnavailable.test.ts,
+  // test/pg/PgUnavailable.test.ts and test/redis/RedisUnavailable.test.ts.
+  it("a driver's error is no outage to the edge: a raw SqlError or RedisError that reaches it is a 500", () => {
+    const refused = withCode("connect ECONNREFUSED 127.0.0.1:5432", "ECONNREFUSED")
+    for (const error of [
+      sqlError(refused, "Failed to acquire connection"),
       sqlError(withCode("database is locked", "SQLITE_BUSY")),
-      sqlError(Object.assign(new AggregateError([withCode("connect ECONNREFUSED ::1:5432", "ECONNREFUSED")]), {}))
-    ]
-    for (const error of outages) {
-      const verdict = Failures.classify(Cause.die(error))
-      assert.strictEqual(verdict._tag, "Unavailable", Failures.describe(error))
-      if (verdict._tag === "Unavailable") assert.strictEqual(verdict.unavailability.retryAfter, 5)
+      sqlError(withCode("terminating connection due to administrator command", "57P01")),
+      new Redis.RedisError({ message: "Redis: read failed", cause: new Error("Connection is closed.") })
+    ]) {
+      assert.strictEqual(Failures.classify(Cause.die(error))._tag, "Internal", Failures.describe(error))
     }
-  })
-
-  it("Redis connection faults (ioredis's fail-fast errors, Redis's busy replies) are 503 with Retry-After 5", () => {
-    const redisError = (cause: unknown) => new Redis.RedisError({ message: "Redis: read failed", cause })
-    const outages = [
-      new Error("Stream isn't writeable and enableOfflineQueue options is false"),
-      new Error("Connection is closed."),
-      new Error("Command timed out"),
-      Object.assign(new Error("Reached the max retries per request limit (which is 0). Refer to ..."), {
-        name: "MaxRetriesPerRequestError"
-      }),
-      withCode("connect ECONNREFUSED 127.0.0.1:6379", "ECONNREFUSED"),
-      new Error("LOADING Redis is loading the dataset in memory"),
-      new Error("OOM command not allowed when used memory > 'maxmemory'.")
-    ]
-    for (const error of outages) {
-      const verdict = Failures.classify(Cause.die(redisError(error)))
-      assert.strictEqual(verdict._tag, "Unavailable", error.message)
-      if (verdict._tag === "Unavailable") assert.strictEqual(verdict.unavailability.retryAfter, 5)
+    // What the adapters die with instead, also as the cause of another error.
+    const unavailable = new UserError.ServiceUnavailable({ reason: "storage unavailable: SqlError", retryAfter: 5 })
+    for (const u of [unavailable, sqlError(unavailable)]) {
+      assert.deepStrictEqual(Failures.classify(Cause.die(u)), {
+        _tag: "Unavailable",
+        unavailability: { reason: "storage unavailable: SqlError", retryAfter: 5 }
+      })
     }
-    // A reply that is a bug of ours (a wrong type, a broken script) is a 500; so is the same message untagged.
-    const wrongType = new Error("WRONGTYPE Operation against a key holding the wrong kind of value")
-    assert.strictEqual(Failures.classify(Cause.die(redisError(wrongType)))._tag, "Internal")
-    assert.strictEqual(Failures.classify(Cause.die(new Error("Connection is closed.")))._tag, "Internal")
   })
 
   it("ServiceUnavailable is 503 with its own Retry-After, as a defect or a failure", () => {

@@ -10,7 +10,7 @@ import type * as SqlClient from "@effect/sql/SqlClient"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, describe, it, layer } from "@effect/vitest"
 import { Effect, Layer, Logger, Redacted } from "effect"
-import { AuthStrategy, PasswordHasher, RefreshTokenStore, Throttle, UserManager } from "effect-users"
+import { AuthStrategy, PasswordHasher, RefreshTokenStore, Sessions, Throttle, UserManager } from "effect-users"
 import { AuthBackend, UsersApi } from "effect-users/http"
 import { Migrations, SqlAccessTokenStore, SqlRefreshTokenStore, SqlUserRepository } from "effect-users/sql"
 import { lastToken, request } from "../utils/HttpTest.js"
@@ -211,9 +211,10 @@ const suite = (name: string, client: Layer.Layer<SqlClient.SqlClient, unknown>) 
     it.effect("log out everywhere, a deactivation and a deletion end the refresh families", () =>
       Effect.gen(function* () {
         const users = yield* UserManager.UserManager
+        const sessions = yield* Sessions.Sessions
         const everywhere = yield* signUp
         const a = (yield* login(everywhere)).body
-        yield* users.endSessions(yield* userOf(everywhere))
+        yield* sessions.endAll(yield* userOf(everywhere))
         assert.strictEqual((yield* refresh(a.refresh_token)).status, 401)
 
         const deactivated = yield* signUp

@@ -1,7 +1,7 @@
 /** Security decisions no other test pins: the flags of users OAuth registers, the JWT strategy's key length. */
 import { assert, describe, layer } from "@effect/vitest"
 import { Cause, Effect, Exit, Redacted } from "effect"
-import { AccessTokenStore, AuthStrategy, type User, UserManager, UserRepository } from "effect-users"
+import { AccessTokenStore, AuthStrategy, Sessions, type User, UserRepository } from "effect-users"
 import { freshEmail, harness } from "../utils/TestUsers.js"
 
 const account = (email: string) => ({
@@ -57,11 +57,11 @@ layer(UserRepository.layerMemory)("security defaults", (it) => {
   describe("JWT strategy", () => {
     it.effect("refuses a secret shorter than 32 bytes, accepts one of exactly 32", () =>
       Effect.gen(function* () {
-        const { users } = yield* harness()
+        const { sessions } = yield* harness()
         const build = (secret: string) =>
           Effect.exit(
             AuthStrategy.jwt({ secret: Redacted.make(secret) }).pipe(
-              Effect.provideService(UserManager.UserManager, users),
+              Effect.provideService(Sessions.Sessions, sessions),
               Effect.provideService(AccessTokenStore.AccessTokenStore, AccessTokenStore.makeMemory())
             )
           )
@@ -77,10 +77,10 @@ layer(UserRepository.layerMemory)("security defaults", (it) => {
 
     it.effect("a valid token whose user is gone, or whose sub is no ID, yields no user", () =>
       Effect.gen(function* () {
-        const { users } = yield* harness()
+        const { sessions, users } = yield* harness()
         const secret = Redacted.make("auth-secret-auth-secret-auth-secret-auth")
         const jwt = yield* AuthStrategy.jwt({ secret }).pipe(
-          Effect.provideService(UserManager.UserManager, users),
+          Effect.provideService(Sessions.Sessions, sessions),
           Effect.provideService(AccessTokenStore.AccessTokenStore, AccessTokenStore.makeMemory())
         )
         const user = yield* users.create({ email: freshEmail(), password: Redacted.make("correct horse battery") })

@@ -1,14 +1,15 @@
 /**
  * `PgStorage`: every query is bounded in time, against a PostgreSQL cluster of the test's own that it freezes
  * (SIGSTOP: connections open, no answer, like a network partition). A query on a frozen server fails after the
- * query timeout with an error the HTTP edge answers 503; the connection it was sent on is dropped, not handed to
- * the next query; and once the server is resumed the same client works again.
+ * query timeout with an error `PgUnavailable` reads as an outage (the SQL adapters die with `ServiceUnavailable`:
+ * 503); the connection it was sent on is dropped, not handed to the next query; and once the server is resumed the
+ * same client works again.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, layer } from "@effect/vitest"
 import { Cause, Duration, Effect, Exit, Layer, Option, Redacted } from "effect"
 import { Failures } from "effect-users/http"
-import { PgStorage } from "effect-users/pg"
+import { PgStorage, PgUnavailable } from "effect-users/pg"
 import * as PgCluster from "../utils/PgCluster.js"
 
 const backendPid = Effect.flatMap(SqlClient.SqlClient, (sql) =>
@@ -51,13 +52,13 @@ describe.skipIf(!PgCluster.available)("PgStorage on a frozen PostgreSQL", () => 
             // Sent on the pooled connection: no answer, so pg's query_timeout fails it.
             const firstError = failureOf(first.exit)
             assert.match(Failures.describe(firstError), /Query read timeout/)
-            assert.isTrue(Failures.isUnavailable(firstError), Failures.describe(firstError))
+            assert.isTrue(PgUnavailable.isUnavailable(firstError), Failures.describe(firstError))
             // Not queued behind the lost query on the same connection: a new one is tried, and times out connecting.
             const second = yield* timedExit(backendPid)
             const secondError = failureOf(second.exit)
             assert.notMatch(Failures.describe(secondError), /Query read timeout/)
             assert.match(Failures.describe(secondError), /connection timeout/i)
-            assert.isTrue(Failures.isUnavailable(secondError), Failures.describe(secondError))
+            assert.isTrue(PgUnavailable.isUnavailable(secondError), Failures.describe(secondError))
             return [first.ms, second.ms]
           }).pipe(Effect.ensuring(cluster.thaw))
           for (const ms of frozen) {

@@ -77,30 +77,34 @@ export const accessTokenStoreSuite = (
       })
     )
 
-    it.effect("a token keeps its epoch, last use, backend and user agent; defaults: epoch 0, last use = issue", () =>
-      Effect.gen(function* () {
-        const store = yield* AccessTokenStore.AccessTokenStore
-        const userId = yield* someone
-        const [full, bare] = [digest(), digest()]
-        yield* store.write(full, {
-          userId,
-          createdAt: at("2026-12-01T10:00:00.000Z"),
-          epoch: 3,
-          lastUsedAt: at("2026-12-01T10:05:00.000Z"),
-          backend: "cookie",
-          userAgent: "x".repeat(600)
+    it.effect(
+      "a token keeps its epoch, last use, backend, user agent and method; defaults: epoch 0, last use = issue",
+      () =>
+        Effect.gen(function* () {
+          const store = yield* AccessTokenStore.AccessTokenStore
+          const userId = yield* someone
+          const [full, bare] = [digest(), digest()]
+          yield* store.write(full, {
+            userId,
+            createdAt: at("2026-12-01T10:00:00.000Z"),
+            epoch: 3,
+            lastUsedAt: at("2026-12-01T10:05:00.000Z"),
+            backend: "cookie",
+            userAgent: "x".repeat(600),
+            method: "oauth:openid"
+          })
+          yield* store.write(bare, { userId, createdAt: at("2026-12-01T11:00:00.000Z") })
+          const stored = Option.getOrThrow(yield* store.read(full))
+          assert.deepInclude(stored, { userId, epoch: 3, backend: "cookie", method: "oauth:openid" })
+          assert.strictEqual(stored.lastUsedAt.getTime(), at("2026-12-01T10:05:00.000Z").getTime())
+          assert.strictEqual(stored.userAgent, "x".repeat(AccessTokenStore.maxUserAgentLength))
+          const plain = Option.getOrThrow(yield* store.read(bare))
+          assert.strictEqual(plain.epoch, 0)
+          assert.strictEqual(plain.lastUsedAt.getTime(), at("2026-12-01T11:00:00.000Z").getTime())
+          assert.isUndefined(plain.backend)
+          assert.isUndefined(plain.userAgent)
+          assert.isUndefined(plain.method)
         })
-        yield* store.write(bare, { userId, createdAt: at("2026-12-01T11:00:00.000Z") })
-        const stored = Option.getOrThrow(yield* store.read(full))
-        assert.deepInclude(stored, { userId, epoch: 3, backend: "cookie" })
-        assert.strictEqual(stored.lastUsedAt.getTime(), at("2026-12-01T10:05:00.000Z").getTime())
-        assert.strictEqual(stored.userAgent, "x".repeat(AccessTokenStore.maxUserAgentLength))
-        const plain = Option.getOrThrow(yield* store.read(bare))
-        assert.strictEqual(plain.epoch, 0)
-        assert.strictEqual(plain.lastUsedAt.getTime(), at("2026-12-01T11:00:00.000Z").getTime())
-        assert.isUndefined(plain.backend)
-        assert.isUndefined(plain.userAgent)
-      })
     )
 
     it.effect("listOf gives every token of that user with its digest, and no one else's", () =>

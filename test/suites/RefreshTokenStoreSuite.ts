@@ -34,7 +34,11 @@ export const refreshTokenStoreSuite = (
         const tokens = yield* store
         const userId = yield* someone
         const plain = family(userId, { epoch: 7, lastUsedAt: at("2026-12-01T10:05:00.123Z") })
-        const withAgent = family(userId, { backend: "mobile", userAgent: "Mozilla/5.0 (X11; Linux x86_64)" })
+        const withAgent = family(userId, {
+          backend: "mobile",
+          userAgent: "Mozilla/5.0 (X11; Linux x86_64)",
+          method: "oauth:openid"
+        })
         const [first, second] = [digest(), digest()]
         yield* tokens.create(plain, first)
         yield* tokens.create(withAgent, second)

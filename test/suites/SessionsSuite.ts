@@ -254,11 +254,13 @@ export const sessionsSuite = (
           "last_used_at",
           "backend",
           "user_agent",
+          "method",
           "current"
         ])
         assert.deepStrictEqual(listed.body.map((s: { current: boolean }) => s.current).sort(), [false, true])
         assert.isTrue(listed.body.every((s: { backend: string; user_agent: string }) => s.backend === "cookie"))
         assert.isTrue(listed.body.every((s: { user_agent: string }) => s.user_agent === "test-agent"))
+        assert.isTrue(listed.body.every((s: { method: string }) => s.method === "password"))
         const text = JSON.stringify(listed.body)
         for (const token of me.cookies) assert.notInclude(text, token)
         const ids = listed.body.map((s: { id: string }) => s.id) as Array<string>

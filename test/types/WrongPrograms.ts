@@ -10,6 +10,7 @@ import {
   type JwtKeySet,
   OAuthProvider,
   type RefreshTokenStore,
+  type Sessions,
   Throttle,
   UserHooks,
   UserManager,
@@ -67,9 +68,12 @@ export const WrongPayload = HttpApiBuilder.group(Api, "notes", (handlers) =>
 
 const UsersLive = Users.layer(Api)
 
-// The whole app: our groups and the app's own; it needs only the manager.
-export const Complete: Layer.Layer<HttpApi.Api, unknown, UserManager.UserManager | AccessTokenStore.AccessTokenStore> =
-  HttpApiBuilder.api(Api).pipe(Layer.provide(NotesLive), Layer.provide(UsersLive))
+// The whole app: our groups and the app's own; it needs only the manager and its sessions (`UserManager.layer`).
+export const Complete: Layer.Layer<
+  HttpApi.Api,
+  unknown,
+  UserManager.UserManager | Sessions.Sessions | AccessTokenStore.AccessTokenStore
+> = HttpApiBuilder.api(Api).pipe(Layer.provide(NotesLive), Layer.provide(UsersLive))
 
 // An app that implements our groups but forgets its own `notes` group: `HttpApiBuilder.api(Api)` still
 // requires `ApiGroup<"notes-app", "notes">`, so the layer does not fit the one the server is given.
@@ -88,23 +92,26 @@ export const MissingUsers: Layer.Layer<HttpApi.Api, unknown, UserManager.UserMan
 // or with the group declared but not implemented, the app's layer does not fit.
 class JwksApi extends Api.add(Jwks.Group) {}
 declare const keySet: Layer.Layer<JwtKeySet.JwtKeySet>
-export const WithJwks: Layer.Layer<HttpApi.Api, unknown, UserManager.UserManager | AccessTokenStore.AccessTokenStore> =
-  HttpApiBuilder.api(JwksApi).pipe(
-    Layer.provide([NotesLive, Jwks.layer(JwksApi)]),
-    Layer.provide(UsersLive),
-    Layer.provide(keySet)
-  )
+export const WithJwks: Layer.Layer<
+  HttpApi.Api,
+  unknown,
+  UserManager.UserManager | Sessions.Sessions | AccessTokenStore.AccessTokenStore
+> = HttpApiBuilder.api(JwksApi).pipe(
+  Layer.provide([NotesLive, Jwks.layer(JwksApi)]),
+  Layer.provide(UsersLive),
+  Layer.provide(keySet)
+)
 // @ts-expect-error: JwtKeySet is not provided
 export const JwksWithoutKeys: Layer.Layer<
   HttpApi.Api,
   unknown,
-  UserManager.UserManager | AccessTokenStore.AccessTokenStore
+  UserManager.UserManager | Sessions.Sessions | AccessTokenStore.AccessTokenStore
 > = HttpApiBuilder.api(JwksApi).pipe(Layer.provide([NotesLive, Jwks.layer(JwksApi)]), Layer.provide(UsersLive))
 // @ts-expect-error: ApiGroup<"notes-app", "jwks"> is not provided
 export const JwksNotImplemented: Layer.Layer<
   HttpApi.Api,
   unknown,
-  UserManager.UserManager | AccessTokenStore.AccessTokenStore
+  UserManager.UserManager | Sessions.Sessions | AccessTokenStore.AccessTokenStore
 > = HttpApiBuilder.api(JwksApi).pipe(Layer.provide(NotesLive), Layer.provide(UsersLive), Layer.provide(keySet))
 // @ts-expect-error: `Jwks.layer` implements only an API that declares the `jwks` group
 Jwks.layer(Api)
@@ -183,14 +190,14 @@ class RefreshApi extends WithRefresh.addTo(HttpApi.make("refresh-app")) {}
 export const RefreshLive: Layer.Layer<
   HttpApi.Api,
   unknown,
-  UserManager.UserManager | AccessTokenStore.AccessTokenStore | RefreshTokenStore.RefreshTokenStore
+  UserManager.UserManager | Sessions.Sessions | AccessTokenStore.AccessTokenStore | RefreshTokenStore.RefreshTokenStore
 > = HttpApiBuilder.api(RefreshApi).pipe(Layer.provide(WithRefresh.layer(RefreshApi)))
 
 // @ts-expect-error: the refresh backend's layer needs a RefreshTokenStore
 export const RefreshWithoutStore: Layer.Layer<
   HttpApi.Api,
   unknown,
-  UserManager.UserManager | AccessTokenStore.AccessTokenStore
+  UserManager.UserManager | Sessions.Sessions | AccessTokenStore.AccessTokenStore
 > = HttpApiBuilder.api(RefreshApi).pipe(Layer.provide(WithRefresh.layer(RefreshApi)))
 
 // The refresh group is typed like ours: its payload has `refresh_token` and it answers the pair.

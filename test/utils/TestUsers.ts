@@ -1,6 +1,14 @@
 import { createHash } from "node:crypto"
 import { Effect, Layer, Redacted } from "effect"
-import { PasswordHasher, type User, UserHooks, UserManager, UserManagerConfig, UserRepository } from "effect-users"
+import {
+  PasswordHasher,
+  Sessions,
+  type User,
+  UserHooks,
+  UserManager,
+  UserManagerConfig,
+  UserRepository
+} from "effect-users"
 
 export const verifySecret = Redacted.make("verify-secret-verify-secret-verify-secret")
 export const resetSecret = Redacted.make("reset-secret-reset-secret-reset-secret-reset")
@@ -77,6 +85,7 @@ export const recordingHooks = (overrides: Partial<AnyHooks> = {}) => {
 export interface Harness {
   // biome-ignore lint/suspicious/noExplicitAny: a test helper over every user model or an untyped JSON reply
   readonly users: UserManager.UserManagerService<any>
+  readonly sessions: Sessions.SessionsService
   readonly hasher: ReturnType<typeof makeFakeHasher>
   readonly hooks: ReturnType<typeof recordingHooks>
 }
@@ -99,8 +108,8 @@ export const harness = (
       Layer.provide(Layer.mergeAll(PasswordHasher.layer(hasher.service), hooks.layer)),
       Layer.orDie
     )
-    const users = yield* Effect.provide(UserManager.UserManager, layer)
-    return { users, hasher, hooks }
+    const [users, sessions] = yield* Effect.provide(Effect.all([UserManager.UserManager, Sessions.Sessions]), layer)
+    return { users, sessions, hasher, hooks }
   })
 
 let counter = 0

@@ -1,0 +1,197 @@
+/**
+ * Login: the one step that turns a user who proved who they are into a session on a backend, whatever the
+ * method (a password, an OAuth provider, a refresh token; later a second factor, a passkey, an e-mail link).
+ *
+ * `start` checks the user as stored now (active, verified when required, the password unchanged since the
+ * proof), reads their session epoch with that row, opens the session through the backend's strategy (and a
+ * refresh-token family when the backend has refresh tokens), and runs `onAfterLogin`. Its outcome is a tagged
+ * union, so that a step in between (a second factor) is one more variant.
+ *
+ * @since 0.2.0
+ */
+import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import type { AuthStrategy } from "./AuthStrategy.js"
+import type { RefreshTokenInvalid, RefreshTokenReused, RefreshTokensService } from "./RefreshTokens.js"
+import { type Client, type Method, Sessions } from "./Sessions.js"
+import type { User } from "./User.js"
+import { InvalidCredentials, UserInactive, UserNotVerified } from "./UserError.js"
+import { UserManager } from "./UserManager.js"
+
+/**
+ * A backend as a login sees it: its name, its strategy, and its refresh tokens when it has them on.
+ *
+ * @since 0.2.0
+ */
+export interface Backend {
+  readonly name: string
+  readonly strategy: AuthStrategy
+  readonly refresh?: RefreshTokensService | undefined
+}
+
+/**
+ * The tokens a login or a refresh issues: an access token, and a refresh token on backends that have them.
+ *
+ * @since 0.2.0
+ */
+export interface Tokens {
+  readonly accessToken: string
+  readonly refreshToken: Option.Option<string>
+}
+
+/**
+ * A user who proved who they are, and where and how they log in.
+ *
+ * @since 0.2.0
+ */
+export interface Attempt {
+  /** The user as the proof found them (`UserManager.authenticate`, `oauthCallback`, ...). */
+  readonly user: User
+  /** The backend (by name) that opens the session. */
+  readonly backend: string
+  readonly method: Method
+  /** What the request knows about the client. */
+  readonly client?: Client | undefined
+  /** The response that carries the tokens, for `onAfterLogin` (FastAPI Users' hooks see it); none without HTTP. */
+  readonly respond?: ((tokens: Tokens) => HttpServerResponse.HttpServerResponse) | undefined
+}
+
+/**
+ * How a login ended. Today always `LoggedIn`; a method that needs another step answers a variant of its own.
+ *
+ * @since 0.2.0
+ */
+export type Outcome = Data.TaggedEnum<{
+  /** A session is open: its tokens, and the response `respond` built from them. */
+  LoggedIn: {
+    readonly user: User
+    readonly tokens: Tokens
+    readonly response: Option.Option<HttpServerResponse.HttpServerResponse>
+  }
+}>
+
+/**
+ * Constructors and matchers of `Outcome`.
+ *
+ * @since 0.2.0
+ */
+export const Outcome = Data.taggedEnum<Outcome>()
+
+/**
+ * Why a proven user gets no session: inactive, unverified where verification is required, or their password
+ * changed after the proof was checked (a reset landing while a login's password was being hashed).
+ *
+ * @since 0.2.0
+ */
+export type Refused = UserInactive | UserNotVerified | InvalidCredentials
+
+/**
+ * Opens sessions.
+ *
+ * @since 0.2.0
+ */
+export interface LoginService {
+  /** The backends sessions open on, in the order they were given. */
+  readonly backends: ReadonlyArray<Backend>
+  /** Opens a session for a proven user on a backend (see the module's description). */
+  readonly start: (attempt: Attempt) => Effect.Effect<Outcome, Refused>
+  /**
+   * Continues a session: swaps a refresh token of the backend for new tokens (`RefreshTokens.refresh`); the
+   * session keeps the method it was started with.
+   */
+  readonly refresh: (
+    backend: string,
+    refreshToken: string
+  ) => Effect.Effect<Tokens, RefreshTokenInvalid | RefreshTokenReused>
+}
+
+/**
+ * Opens sessions.
+ *
+ * @since 0.2.0
+ */
+export class Login extends Context.Tag("effect-users/Login")<Login, LoginService>() {}
+
+/**
+ * Options of `make`.
+ *
+ * @since 0.2.0
+ */
+export interface Options {
+  readonly backends: ReadonlyArray<Backend>
+  /** Refuse unverified users (FastAPI Users' `requires_verification`); default false. */
+  readonly requiresVerification?: boolean | undefined
+}
+
+/**
+ * Builds the login over these backends, with the `UserManager` (for `onAfterLogin`) and `Sessions` in context.
+ *
+ * @since 0.2.0
+ */
+export const make = (options: Options): Effect.Effect<LoginService, never, UserManager | Sessions> =>
+  Effect.gen(function* () {
+    const users = yield* UserManager
+    const sessions = yield* Sessions
+    const requiresVerification = options.requiresVerification ?? false
+    const byName = new Map(options.backends.map((backend) => [backend.name, backend]))
+    const backendNamed = (name: string) =>
+      Effect.suspend(() => {
+        const backend = byName.get(name)
+        return backend === undefined ? Effect.dieMessage(`Login: no backend named ${name}`) : Effect.succeed(backend)
+      })
+
+    const start = Effect.fn("Login.start")(function* (attempt: Attempt) {
+      const backend = yield* backendNamed(attempt.backend)
+      // The row as it is now, with its epoch: a password changed since the proof was checked refuses the login,
+      // and a change landing after this read ends the session it opens (its epoch is already past).
+      const found = yield* sessions.lookup(attempt.user.id)
+      if (Option.isNone(found)) return yield* new InvalidCredentials()
+      const { sessionEpoch: epoch, user } = found.value
+      if (user.hashedPassword !== attempt.user.hashedPassword) return yield* new InvalidCredentials()
+      if (!user.isActive) return yield* new UserInactive()
+      if (requiresVerification && !user.isVerified) return yield* new UserNotVerified()
+      const userAgent = attempt.client?.userAgent
+      const tokens: Tokens =
+        backend.refresh === undefined
+          ? {
+              accessToken: yield* backend.strategy.write(user, {
+                epoch,
+                backend: backend.name,
+                method: attempt.method,
+                userAgent
+              }),
+              refreshToken: Option.none()
+            }
+          : yield* Effect.map(
+              backend.refresh.login(user, { epoch, method: attempt.method, userAgent }),
+              (pair): Tokens => ({ accessToken: pair.accessToken, refreshToken: Option.some(pair.refreshToken) })
+            )
+      const response = Option.fromNullable(attempt.respond?.(tokens))
+      yield* users.onAfterLogin(user, response)
+      return Outcome.LoggedIn({ user, tokens, response })
+    })
+
+    const refresh = (name: string, refreshToken: string) =>
+      Effect.flatMap(backendNamed(name), (backend) =>
+        backend.refresh === undefined
+          ? Effect.dieMessage(`Login: backend ${name} has no refresh tokens`)
+          : Effect.map(
+              backend.refresh.refresh(refreshToken),
+              (pair): Tokens => ({ accessToken: pair.accessToken, refreshToken: Option.some(pair.refreshToken) })
+            )
+      ).pipe(Effect.withSpan("Login.refresh"))
+
+    return Login.of({ backends: options.backends, start, refresh })
+  })
+
+/**
+ * The login over these backends.
+ *
+ * @since 0.2.0
+ */
+export const layer = (options: Options): Layer.Layer<Login, never, UserManager | Sessions> =>
+  Layer.effect(Login, make(options))

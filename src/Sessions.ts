@@ -1,0 +1,148 @@
+/**
+ * Sessions: what a login opens, what a user sees of their sessions, and the per-user state every strategy
+ * checks a token against (the session epoch and the JWT deny-list marker).
+ *
+ * A user's sessions all end when their epoch moves (log out everywhere, a new password or e-mail, a
+ * deactivation): a token is valid only at the epoch it was issued at. `Sessions` reads and moves that epoch;
+ * `UserManager.layer` provides it over the same repository as the manager.
+ *
+ * @since 0.2.0
+ */
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import { IdParser } from "./IdParser.js"
+import type { BaseUser, User } from "./User.js"
+import { UserRepository, type UserWithSessions } from "./UserRepository.js"
+
+/**
+ * How a session was started: `password`, `oauth:<provider>`, or (once a session exists) `refresh`, which
+ * continues one. Later methods add their own names.
+ *
+ * @since 0.2.0
+ */
+export type Method = "password" | "refresh" | `oauth:${string}`
+
+/**
+ * The method of an OAuth login through this provider.
+ *
+ * @since 0.2.0
+ */
+export const oauthMethod = (provider: string): Method => `oauth:${provider}`
+
+/**
+ * What the request behind a login knows about the client.
+ *
+ * @since 0.2.0
+ */
+export interface Client {
+  /** The `User-Agent` header, recorded with stateful sessions (cut to `AccessTokenStore.maxUserAgentLength`). */
+  readonly userAgent?: string | undefined
+  /** The client's address as the app's trusted proxies name it; not stored. */
+  readonly address?: string | undefined
+}
+
+/**
+ * What a strategy records when it opens a session (`AuthStrategy.write`).
+ *
+ * @since 0.2.0
+ */
+export interface Opening {
+  /** The user's session epoch the session belongs to; read now when absent. */
+  readonly epoch?: number | undefined
+  /** The backend's name. */
+  readonly backend?: string | undefined
+  /** How the session was started. */
+  readonly method?: Method | undefined
+  /** The client's `User-Agent`. */
+  readonly userAgent?: string | undefined
+  /** The refresh-token family the token belongs to; the JWT strategy writes it as `sid`. */
+  readonly family?: string | undefined
+}
+
+/**
+ * A session as its user sees it (`GET /users/me/sessions`): never the token or its digest.
+ *
+ * @since 0.2.0
+ */
+export interface Listed {
+  /** A public ID, stable for the session's life, that cannot be turned back into the token or its digest. */
+  readonly id: string
+  readonly createdAt: Date
+  readonly lastUsedAt: Date
+  readonly backend: string | null
+  readonly userAgent: string | null
+  /** How the session was started; `null` for sessions stored before methods were recorded. */
+  readonly method: string | null
+  /** Whether the request asking is authenticated by this session. */
+  readonly current: boolean
+}
+
+/**
+ * The sessions a stateful strategy can list and end, for their own user only.
+ *
+ * @since 0.2.0
+ */
+export interface Listing {
+  /** The live sessions of the user; `current` is the token the request carries for this strategy, if any. */
+  readonly list: (user: BaseUser, current: Option.Option<string>) => Effect.Effect<ReadonlyArray<Listed>>
+  /** Ends the user's session with this public ID; false when the user has none with it (someone else's included). */
+  readonly revoke: (user: BaseUser, id: string) => Effect.Effect<boolean>
+}
+
+/**
+ * The per-user session state.
+ *
+ * @since 0.2.0
+ */
+export interface SessionsService {
+  /**
+   * The user with this ID (as a token or a stored row names it) and their session state, in one lookup; `None`
+   * when the ID does not parse or the user is gone.
+   */
+  readonly lookup: (id: unknown) => Effect.Effect<Option.Option<UserWithSessions<User>>>
+  /** Ends every session of the user, on every strategy and instance sharing the storage: moves the epoch. */
+  readonly endAll: (user: BaseUser) => Effect.Effect<void>
+  /**
+   * Records that a JWT of the user expiring at `until` (ms since 1970) is denied: until then, JWT checks of
+   * this user ask the deny-list.
+   */
+  readonly denyUntil: (user: BaseUser, until: number) => Effect.Effect<void>
+}
+
+/**
+ * The per-user session state, over the app's `UserRepository`.
+ *
+ * @since 0.2.0
+ */
+export class Sessions extends Context.Tag("effect-users/Sessions")<Sessions, SessionsService>() {}
+
+/**
+ * Builds the session state over the `UserRepository` and `IdParser` in context.
+ *
+ * @since 0.2.0
+ */
+export const make: Effect.Effect<SessionsService, never, UserRepository> = Effect.gen(function* () {
+  const repository = yield* UserRepository
+  const idParser = yield* IdParser
+  // Strategies see the app's users as `BaseUser`; the repository (of the same model) takes them back as they are.
+  const stored = (user: BaseUser) => user as User
+  return Sessions.of({
+    lookup: (id) =>
+      idParser.parse(id).pipe(
+        // The parser is the app's, for the repository's ID type.
+        Effect.flatMap((parsed) => repository.getWithEpoch(parsed as User["id"])),
+        Effect.orElseSucceed(() => Option.none<UserWithSessions<User>>())
+      ),
+    endAll: (user) => Effect.asVoid(Effect.orDie(repository.updateEndingSessions(stored(user), {}, {}))),
+    denyUntil: (user, until) => repository.raiseRevokedUntil(stored(user), until)
+  })
+})
+
+/**
+ * `Sessions` over the `UserRepository` in context (`UserManager.layer` provides it too).
+ *
+ * @since 0.2.0
+ */
+export const layer: Layer.Layer<Sessions, never, UserRepository> = Layer.effect(Sessions, make)

@@ -1,0 +1,164 @@
+/**
+ * The running login backends: each backend's strategy built (with its refresh tokens when it has them on),
+ * the runtime that resolves a request to a user through them (first backend that yields a user wins), and
+ * the `Login` that opens sessions on them.
+ */
+import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import type * as ConfigError from "effect/ConfigError"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Login from "../Login.js"
+import * as RefreshTokens from "../RefreshTokens.js"
+import type { Sessions } from "../Sessions.js"
+import type { User } from "../User.js"
+import type { UserManager } from "../UserManager.js"
+import type * as AuthBackend from "./AuthBackend.js"
+import { noStore, type Transport } from "./AuthBackend.js"
+
+/**
+ * A backend with its strategy built, and how its tokens travel.
+ *
+ * @since 0.2.0
+ */
+export interface RunningBackend extends Login.Backend {
+  readonly transport: Transport
+}
+
+/**
+ * The backend and token that authenticated a request.
+ *
+ * @since 0.2.0
+ */
+export interface RequestSession {
+  readonly backend: RunningBackend
+  readonly token: string
+}
+
+/**
+ * The login backends in use, in order.
+ *
+ * @since 0.2.0
+ */
+export interface AuthenticatorService {
+  readonly backends: ReadonlyArray<RunningBackend>
+  readonly backend: (name: string) => RunningBackend
+  /** The user of the first backend (among `names`, default all) whose token maps to a user. */
+  readonly authenticate: (
+    request: HttpServerRequest.HttpServerRequest,
+    names?: ReadonlyArray<string>
+  ) => Effect.Effect<Option.Option<User>>
+  /** The backend and token that authenticated this request, once `authenticate` found its user. */
+  readonly sessionOf: (request: HttpServerRequest.HttpServerRequest) => Option.Option<RequestSession>
+}
+
+/**
+ * The login backends in use.
+ *
+ * @since 0.2.0
+ */
+export class Authenticator extends Context.Tag("effect-users/Authenticator")<Authenticator, AuthenticatorService>() {}
+
+/**
+ * Builds the authenticator from running backends.
+ *
+ * @since 0.2.0
+ */
+export const makeAuthenticator = (backends: ReadonlyArray<RunningBackend>): AuthenticatorService => {
+  const byName = new Map(backends.map((backend) => [backend.name, backend]))
+  const sessions = new WeakMap<HttpServerRequest.HttpServerRequest, RequestSession>()
+  return {
+    backends,
+    backend: (name) => byName.get(name)!,
+    sessionOf: (request) => Option.fromNullable(sessions.get(request)),
+    authenticate: (request, names) => {
+      const candidates = names === undefined ? backends : backends.filter((backend) => names.includes(backend.name))
+      const step = (index: number): Effect.Effect<Option.Option<User>> => {
+        const backend = candidates[index]
+        if (backend === undefined) return Effect.succeedNone
+        const token = backend.transport.read(request)
+        if (Option.isNone(token)) return step(index + 1)
+        return Effect.flatMap(backend.strategy.read(token.value), (user) => {
+          if (Option.isNone(user)) return step(index + 1)
+          sessions.set(request, { backend, token: token.value })
+          return Effect.succeed(user as Option.Option<User>)
+        })
+      }
+      return step(0)
+    }
+  }
+}
+
+/**
+ * The response of a login or a refresh on this backend: a bearer pair (`access_token`, `token_type`,
+ * `refresh_token`) when it issued a refresh token, else the transport's own login response.
+ *
+ * @since 0.2.0
+ */
+export const loginResponse =
+  (backend: RunningBackend) =>
+  (tokens: Login.Tokens): HttpServerResponse.HttpServerResponse =>
+    Option.match(tokens.refreshToken, {
+      onNone: () => backend.transport.loginResponse(tokens.accessToken),
+      onSome: (refreshToken) =>
+        HttpServerResponse.unsafeJson(
+          { access_token: tokens.accessToken, token_type: "bearer", refresh_token: refreshToken },
+          { status: 200, headers: noStore }
+        )
+    })
+
+/**
+ * The running backends, their strategies built (and their refresh tokens, for backends that have them on).
+ *
+ * @since 0.2.0
+ */
+export function layer<Backends extends ReadonlyArray<AuthBackend.Any>>(
+  backends: Backends
+): Layer.Layer<Authenticator, ConfigError.ConfigError, Sessions | AuthBackend.Context<Backends[number]>>
+// Each strategy's requirement is its backend's `R`, which the signature above collects.
+export function layer(
+  backends: ReadonlyArray<AuthBackend.Any>
+): Layer.Layer<Authenticator, ConfigError.ConfigError, unknown> {
+  return Layer.scoped(
+    Authenticator,
+    Effect.map(
+      Effect.forEach(backends, (backend) =>
+        Effect.gen(function* () {
+          const strategy = yield* backend.strategy
+          const running: RunningBackend = { name: backend.name, transport: backend.transport, strategy }
+          if (backend.refresh === undefined) return running
+          const { familyOf } = strategy
+          if (familyOf === undefined) {
+            return yield* Effect.dieMessage(
+              `Backend ${backend.name}: refresh tokens need a strategy whose access tokens name their family ` +
+                "(AuthStrategy.jwt)"
+            )
+          }
+          const refresh = yield* RefreshTokens.make(
+            { name: backend.name, strategy: { ...strategy, familyOf } },
+            backend.refresh
+          )
+          return { ...running, strategy: RefreshTokens.withRefresh({ ...strategy, familyOf }, refresh), refresh }
+        })
+      ),
+      makeAuthenticator
+    )
+  )
+}
+
+/**
+ * The `Login` over the running backends.
+ *
+ * @since 0.2.0
+ */
+export const layerLogin = (options: {
+  readonly requiresVerification: boolean
+}): Layer.Layer<Login.Login, never, Authenticator | UserManager | Sessions> =>
+  Layer.effect(
+    Login.Login,
+    Effect.flatMap(Authenticator, (authenticator) =>
+      Login.make({ backends: authenticator.backends, requiresVerification: options.requiresVerification })
+    )
+  )
