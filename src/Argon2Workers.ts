@@ -7,40 +7,27 @@
 
 import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
-import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
-import { makePool } from "./internal/argon2Workers.js"
+import * as Pool from "./internal/argon2Workers.js"
 import { unwrap } from "./internal/config.js"
-import { type Argon2Options, type BoundedHasherService, PasswordHasher } from "./PasswordHasher.js"
+import { PasswordHasher } from "./PasswordHasher.js"
 
 /**
- * Options of the worker pool: argon2 parameters, the number of threads, their niceness and the queue bound.
+ * Options of the worker pool: argon2 parameters, the number of threads, their niceness, how long idle threads
+ * live (`idleTimeout`) and the queue bound.
  *
  * @since 0.1.0
  */
-export interface Argon2WorkersOptions extends Omit<Argon2Options, "concurrency"> {
-  /** Worker threads, i.e. hashes in flight at once (default: the number of cores). */
-  readonly threads?: number | undefined
-  /** Niceness of the hashing threads, 0 (normal) to 19 (lowest); default 10. */
-  readonly niceness?: number | undefined
-  /**
-   * How long the pool stays idle (no job running or waiting) before its threads end, each giving back its
-   * isolate (about 7 MB); the next job starts them again and waits for a thread start (a few hashes' time).
-   * Default 1 minute; `Duration.infinity` keeps them for the pool's lifetime.
-   */
-  readonly idleTimeout?: Duration.DurationInput | undefined
-}
+export interface Argon2WorkersOptions extends Pool.Options {}
 
 /**
  * The worker-pool hasher, with its live thread count (threads that started and have not exited yet).
  *
  * @since 0.1.0
  */
-export interface Argon2WorkersService extends BoundedHasherService {
-  readonly threads: () => number
-}
+export interface Argon2WorkersService extends Pool.Service {}
 
 /**
  * The worker-pool hasher in a scope: closing it terminates every thread, and jobs still queued or running
@@ -51,7 +38,7 @@ export interface Argon2WorkersService extends BoundedHasherService {
 export const make = (options: Argon2WorkersOptions = {}): Effect.Effect<Argon2WorkersService, never, Scope.Scope> =>
   Effect.map(
     Effect.acquireRelease(
-      Effect.sync(() => makePool(options)),
+      Effect.sync(() => Pool.makePool(options)),
       (pool) => pool.shutdown
     ),
     (pool) => pool.service
@@ -63,7 +50,7 @@ export const make = (options: Argon2WorkersOptions = {}): Effect.Effect<Argon2Wo
  *
  * @since 0.2.0
  */
-export const makeUnscoped = (options: Argon2WorkersOptions = {}): Argon2WorkersService => makePool(options).service
+export const makeUnscoped = (options: Argon2WorkersOptions = {}): Argon2WorkersService => Pool.makePool(options).service
 
 /**
  * `PasswordHasher` on the worker pool, whose threads end with the layer.

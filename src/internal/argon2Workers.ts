@@ -9,9 +9,33 @@ import { Worker } from "node:worker_threads"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
-import type { Argon2WorkersOptions, Argon2WorkersService } from "../Argon2Workers.js"
-import { defaultQueuePerCore, makeArgon2, queueFull } from "../PasswordHasher.js"
+import {
+  type Argon2Options,
+  type BoundedHasherService,
+  defaultQueuePerCore,
+  makeArgon2,
+  queueFull
+} from "../PasswordHasher.js"
 import { ServiceUnavailable } from "../UserError.js"
+
+/** Options of the worker pool (`Argon2Workers.Argon2WorkersOptions`). */
+export interface Options extends Omit<Argon2Options, "concurrency"> {
+  /** Worker threads, i.e. hashes in flight at once (default: the number of cores). */
+  readonly threads?: number | undefined
+  /** Niceness of the hashing threads, 0 (normal) to 19 (lowest); default 10. */
+  readonly niceness?: number | undefined
+  /**
+   * How long the pool stays idle (no job running or waiting) before its threads end, each giving back its
+   * isolate (about 7 MB); the next job starts them again and waits for a thread start (a few hashes' time).
+   * Default 1 minute; `Duration.infinity` keeps them for the pool's lifetime.
+   */
+  readonly idleTimeout?: Duration.DurationInput | undefined
+}
+
+/** The worker-pool hasher, with its live thread count (`Argon2Workers.Argon2WorkersService`). */
+export interface Service extends BoundedHasherService {
+  readonly threads: () => number
+}
 
 /** Test seams: another worker module, and a look at every spawned thread. */
 export interface Argon2WorkersInternal {
@@ -50,9 +74,9 @@ type Job = { readonly message: Message; readonly reply: (outcome: Outcome) => vo
  * `ServiceUnavailable` instead of the pool spinning on threads that cannot work.
  */
 export const makePool = (
-  options: Argon2WorkersOptions = {},
+  options: Options = {},
   internal: Argon2WorkersInternal = {}
-): { readonly service: Argon2WorkersService; readonly shutdown: Effect.Effect<void> } => {
+): { readonly service: Service; readonly shutdown: Effect.Effect<void> } => {
   const params = {
     algorithm: 2, // Argon2id (a const enum isolatedModules cannot import)
     memoryCost: options.memoryCost ?? 19456,
@@ -200,7 +224,7 @@ export const makePool = (
       })
     })
 
-  const service: Argon2WorkersService = {
+  const service: Service = {
     hash: (password) =>
       run({ op: "hash", password: Redacted.value(password) }).pipe(
         Effect.map((value) => value as string),
