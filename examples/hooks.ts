@@ -1,8 +1,8 @@
 import { Effect, Layer, Redacted } from "effect"
-import { UserHooks, UserManager, UserManagerConfig, UserRepository } from "effect-users"
+import { UserManager, UserManagerConfig, UserRepository } from "effect-users"
 
 // FastAPI Users' usual pattern: registering asks for the verification e-mail, which the next hook sends.
-const Hooks = UserHooks.layerFromManager((users) => ({
+const Hooks = UserManager.layerHooks((users) => ({
   onAfterRegister: (user) => users.requestVerify(user),
   onAfterRequestVerify: (user, token) => Effect.log(`To ${user.email}: verify with ${token}`)
 }))

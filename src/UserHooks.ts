@@ -9,16 +9,15 @@
  * runs before anything changes: its failure aborts the deletion with `UserDeleteAborted`.
  *
  * Hooks that call the manager (FastAPI Users' `on_after_register` calling `request_verify`) come from
- * `UserHooks.layerFromManager((users) => hooks)`: the manager is built first, then hands itself to them.
+ * `UserManager.layerHooks((users) => hooks)`: the manager is built first, then hands itself to them.
  */
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
+import type * as Option from "effect/Option"
 import type { BaseUser, User } from "./User.js"
-import type { UserManagerService } from "./UserManager.js"
 
 /**
  * The HTTP request behind an operation, if any.
@@ -92,41 +91,6 @@ export const hookNames: ReadonlyArray<keyof UserHooksService> = [
 ]
 
 /**
- * The manager running a hook: `UserManager` provides itself to every hook effect it runs, so that hooks
- * built by `layerFromManager` reach it without the layers depending on each other. It is the manager of
- * whichever user model the app has; the hooks of that model read it typed by theirs.
- *
- * @since 0.2.0
- */
-export class HookManager extends Context.Tag("effect-users/UserHooks/HookManager")<HookManager, unknown>() {}
-
-type AnyHook = (...args: ReadonlyArray<unknown>) => Effect.Effect<void, unknown>
-
-const withManager = <U extends BaseUser>(
-  make: (users: UserManagerService<U>) => Partial<UserHooksService<U>>
-): UserHooksService<U> => {
-  // Built once per manager, on its first hook call.
-  const built = new WeakMap<object, Partial<UserHooksService<U>>>()
-  const hooksOf = (users: UserManagerService<U>) => {
-    let hooks = built.get(users)
-    if (hooks === undefined) {
-      hooks = make(users)
-      built.set(users, hooks)
-    }
-    return hooks
-  }
-  const delegate =
-    (name: keyof UserHooksService): AnyHook =>
-    (...args) =>
-      Effect.flatMap(Effect.serviceOption(HookManager), (users) => {
-        if (Option.isNone(users)) return Effect.dieMessage(`UserHooks.${name} ran outside a UserManager`)
-        const hook = hooksOf(users.value as UserManagerService<U>)[name] as AnyHook | undefined
-        return hook === undefined ? Effect.void : hook(...args)
-      })
-  return Object.fromEntries(hookNames.map((name) => [name, delegate(name)])) as unknown as UserHooksService<U>
-}
-
-/**
  * The hooks in use; no-ops unless a layer provides some. Typed for the default model; it holds the hooks of
  * whichever model the app has, and the manager of that model runs them typed by its users.
  *
@@ -159,14 +123,3 @@ export const layerEffect = <U extends BaseUser = User, E = never, R = never>(
     UserHooks,
     Effect.map(make, (hooks) => held<U>({ ...noHooks, ...hooks }))
   )
-
-/**
- * Hooks that use the manager running them, e.g. to send the verification e-mail on registration:
- * `UserHooks.layerFromManager((users) => ({ onAfterRegister: (user) => users.requestVerify(user) }))`.
- * `make` runs once per manager, on its first hook call; the hooks it leaves out stay no-ops.
- *
- * @since 0.2.0
- */
-export const layerFromManager = <U extends BaseUser = User>(
-  make: (users: UserManagerService<U>) => Partial<UserHooksService<U>>
-): Layer.Layer<UserHooks> => Layer.succeed(UserHooks, held(withManager(make)))

@@ -47,7 +47,7 @@ import {
   UserInactive,
   UserNotExists
 } from "./UserError.js"
-import { HookManager, type HookRequest, type UserChanges, UserHooks, type UserHooksService } from "./UserHooks.js"
+import { type HookRequest, hookNames, type UserChanges, UserHooks, type UserHooksService } from "./UserHooks.js"
 import { UserManagerConfig } from "./UserManagerConfig.js"
 import type * as UserModel from "./UserModel.js"
 import { type ListOptions, type UserFilters, UserRepository, type UserRepositoryService } from "./UserRepository.js"
@@ -221,6 +221,37 @@ const definedFields = (input: object, omit: ReadonlyArray<string>): Record<strin
   Object.fromEntries(Object.entries(input).filter(([key, value]) => value !== undefined && !omit.includes(key)))
 
 /** What a password rule sees of a stored user (or one about to be): every field but the ID and the hash. */
+// The manager running a hook: it provides itself to every hook effect it runs, so that hooks built by
+// `layerHooks` reach it without the layers depending on each other. It is the manager of whichever user model the
+// app has; the hooks of that model read it typed by theirs.
+class HookManager extends Context.Tag("effect-users/UserHooks/HookManager")<HookManager, unknown>() {}
+
+type AnyHook = (...args: ReadonlyArray<unknown>) => Effect.Effect<void, unknown>
+
+const withManager = <U extends BaseUser>(
+  make: (users: UserManagerService<U>) => Partial<UserHooksService<U>>
+): UserHooksService<U> => {
+  // Built once per manager, on its first hook call.
+  const built = new WeakMap<object, Partial<UserHooksService<U>>>()
+  const hooksOf = (users: UserManagerService<U>) => {
+    let hooks = built.get(users)
+    if (hooks === undefined) {
+      hooks = make(users)
+      built.set(users, hooks)
+    }
+    return hooks
+  }
+  const delegate =
+    (name: keyof UserHooksService): AnyHook =>
+    (...args) =>
+      Effect.flatMap(Effect.serviceOption(HookManager), (users) => {
+        if (Option.isNone(users)) return Effect.dieMessage(`UserHooks.${name} ran outside a UserManager`)
+        const hook = hooksOf(users.value as UserManagerService<U>)[name] as AnyHook | undefined
+        return hook === undefined ? Effect.void : hook(...args)
+      })
+  return Object.fromEntries(hookNames.map((name) => [name, delegate(name)])) as unknown as UserHooksService<U>
+}
+
 const ownerOf = <U extends BaseUser>(user: object): PasswordOwner<U> =>
   Object.fromEntries(
     Object.entries(user).filter(([key]) => key !== "password" && !protectedFields.includes(key as never))
@@ -617,3 +648,16 @@ export const forModel = <M extends UserModel.Any>(
   _model: M
 ): Context.Tag<UserManager, UserManagerService<UserModel.UserOf<M>>> =>
   UserManager as unknown as Context.Tag<UserManager, UserManagerService<UserModel.UserOf<M>>>
+
+/**
+ * Hooks that use the manager running them, e.g. to send the verification e-mail on registration:
+ * `UserManager.layerHooks((users) => ({ onAfterRegister: (user) => users.requestVerify(user) }))`. `make` runs
+ * once per manager, on its first hook call; the hooks it leaves out stay no-ops.
+ *
+ * @since 0.2.0
+ */
+export const layerHooks = <U extends BaseUser = User>(
+  make: (users: UserManagerService<U>) => Partial<UserHooksService<U>>
+): Layer.Layer<UserHooks> =>
+  // The tag holds the hooks of whichever model the app has; the manager of that model runs them typed by its users.
+  Layer.succeed(UserHooks, withManager(make) as unknown as UserHooksService)

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Logger, Schema } from "effect"
-import { IdParser, PasswordHasher, UserHooks, UserManager, UserModel, UserRepository } from "effect-users"
+import { IdParser, PasswordHasher, type UserHooks, UserManager, UserModel, UserRepository } from "effect-users"
 import { freshEmail, makeFakeHasher, password, testConfig } from "./utils/TestUsers.js"
 
 const Knight = UserModel.make({ id: Schema.Int, fields: { firstName: Schema.String } })
@@ -19,11 +19,11 @@ const managerWith = (hooks: Layer.Layer<UserHooks.UserHooks>) =>
     ])
   )
 
-describe("UserHooks.layerWithManager", () => {
+describe("UserManager.layerHooks", () => {
   it.effect("onAfterRegister calls requestVerify; onAfterRequestVerify gets a token that verifies the user", () => {
     const tokens: Array<{ readonly firstName: string; readonly token: string }> = []
     // Typed for the app's model: the hooks and the manager they receive see `firstName`.
-    const Hooks = UserHooks.layerFromManager<Knight>((users) => ({
+    const Hooks = UserManager.layerHooks<Knight>((users) => ({
       onAfterRegister: (user) => users.requestVerify(user),
       onAfterRequestVerify: (user, token) => Effect.sync(() => tokens.push({ firstName: user.firstName, token }))
     }))
@@ -44,7 +44,7 @@ describe("UserHooks.layerWithManager", () => {
 
   it.effect("builds the hooks once per manager, with that manager; the hooks left out stay no-ops", () => {
     const seen: Array<UserManager.UserManagerService<Knight>> = []
-    const Hooks = UserHooks.layerFromManager<Knight>((users) => {
+    const Hooks = UserManager.layerHooks<Knight>((users) => {
       seen.push(users)
       return { onAfterUpdate: () => Effect.void }
     })
@@ -61,7 +61,7 @@ describe("UserHooks.layerWithManager", () => {
 
   it.effect("a failing call to the manager from an after-hook is logged; the registration stands", () => {
     const logs: Array<string> = []
-    const Hooks = UserHooks.layerFromManager<Knight>((users) => ({
+    const Hooks = UserManager.layerHooks<Knight>((users) => ({
       // Already verified: requestVerify fails with UserAlreadyVerified.
       onAfterRegister: (user) => users.requestVerify(user)
     }))

@@ -12,7 +12,6 @@ import {
   type RefreshTokenStore,
   type Sessions,
   Throttle,
-  UserHooks,
   UserManager,
   type UserManagerConfig,
   UserModel,
@@ -281,7 +280,7 @@ export const WrongPatch = Effect.map(
 )
 
 // Hooks typed for a model see its users' fields, and no others.
-export const WrongHookField = UserHooks.layerFromManager<Knight>(() => ({
+export const WrongHookField = UserManager.layerHooks<Knight>(() => ({
   // @ts-expect-error: Knights have a `firstName`, not a `lastName`
   onAfterRegister: (user) => Effect.log(user.lastName)
 }))
