@@ -25,11 +25,17 @@ export * as HttpErrors from "./http/HttpErrors.js"
 export * as Jwks from "./http/Jwks.js"
 /** @since 0.1.0 */
 export * as OAuth from "./http/OAuth.js"
+/** @since 0.2.0 */
+export * as OAuthErrors from "./http/OAuthErrors.js"
+/** @since 0.2.0 */
+export * as OAuthGroups from "./http/OAuthGroups.js"
 /** @since 0.1.0 */
 export * as RequestLimits from "./http/RequestLimits.js"
 /** @since 0.1.0 */
 export * as UserSchemas from "./http/UserSchemas.js"
 /** @since 0.1.0 */
 export * as UsersApi from "./http/UsersApi.js"
+/** @since 0.2.0 */
+export * as UsersErrors from "./http/UsersErrors.js"
 /** @since 0.1.0 */
 export * as UsersGroups from "./http/UsersGroups.js"

@@ -13,14 +13,11 @@
 import { hkdfSync, randomBytes, timingSafeEqual } from "node:crypto"
 import type * as HttpApi from "@effect/platform/HttpApi"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
-import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import type * as HttpApiError from "@effect/platform/HttpApiError"
-import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
+import type * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import type * as HttpApiMiddleware from "@effect/platform/HttpApiMiddleware"
-import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import * as OpenApi from "@effect/platform/OpenApi"
 import * as Clock from "effect/Clock"
 import * as ConfigError from "effect/ConfigError"
 import type * as Context from "effect/Context"
@@ -44,8 +41,9 @@ import type * as AuthBackend from "./AuthBackend.js"
 import { noStore } from "./AuthBackend.js"
 import { Authenticator, loginResponse } from "./Authenticator.js"
 import { CurrentUser } from "./CurrentUser.js"
-import { ErrorCode, errorTable } from "./HttpErrors.js"
-import * as UserSchemas from "./UserSchemas.js"
+import { AssociateCallbackErrors, AuthorizeErrors, CallbackErrors } from "./OAuthErrors.js"
+import { type CallbackParams, declareGroups } from "./OAuthGroups.js"
+import type * as UserSchemas from "./UserSchemas.js"
 import type * as UsersGroups from "./UsersGroups.js"
 
 /**
@@ -92,29 +90,6 @@ export interface OAuthOptions<Backend extends string = string> {
   readonly authPrefix?: `/${string}` | undefined
 }
 
-const AuthorizeResponse = Schema.Struct({ authorization_url: Schema.String }).annotations({
-  identifier: "OAuth2AuthorizeResponse"
-})
-const Scope = Schema.String.pipe(Schema.maxLength(256))
-const Scopes = Schema.Union(Scope, Schema.Array(Scope).pipe(Schema.maxItems(64)))
-const AuthorizeParams = Schema.Struct({
-  scopes: Schema.optional(Scopes),
-  redirect_to: Schema.optional(Schema.String.pipe(Schema.maxLength(2048)))
-})
-const AssociateAuthorizeParams = Schema.Struct({ scopes: Schema.optional(Scopes) })
-const Param = Schema.String.pipe(Schema.maxLength(4096))
-const callbackFields = {
-  code: Schema.optional(UserSchemas.Token),
-  state: Schema.optional(UserSchemas.Token),
-  iss: Schema.optional(Param),
-  error: Schema.optional(Param),
-  error_description: Schema.optional(Param),
-  user: Schema.optional(Param)
-}
-const CallbackParams = Schema.Struct(callbackFields)
-const CallbackForm = Schema.Struct(callbackFields).pipe(HttpApiSchema.withEncoding({ kind: "UrlParams" }))
-type CallbackParams = typeof CallbackParams.Type
-
 /** The state secret, refused at layer construction when shorter than 32 bytes. */
 const checkStateSecret = (secret: Redacted.Redacted<string>) =>
   Buffer.byteLength(Redacted.value(secret), "utf8") >= minimumSecretBytes
@@ -125,135 +100,6 @@ const checkStateSecret = (secret: Redacted.Redacted<string>) =>
           `OAuth stateSecret is too short: it must be at least ${minimumSecretBytes} bytes`
         )
       )
-
-/**
- * The errors of the authorize route.
- *
- * @since 0.1.0
- */
-export const AuthorizeErrors = errorTable({
-  InvalidRedirect: {
-    status: 400,
-    code: ErrorCode.OAUTH_INVALID_REDIRECT,
-    description: "redirect_to is not one of the app's post-login redirects"
-  },
-  OAuthProviderError: {
-    status: 400,
-    code: "OAUTH_CALLBACK_ERROR",
-    description: "The provider could not be reached or described"
-  }
-})
-
-/**
- * The errors of the login callback.
- *
- * @since 0.1.0
- */
-export const CallbackErrors = errorTable({
-  InvalidState: {
-    status: 400,
-    code: ErrorCode.OAUTH_INVALID_STATE,
-    description: "The state is missing, forged, expired, already used, or not this browser's"
-  },
-  NoEmail: {
-    status: 400,
-    code: ErrorCode.OAUTH_NOT_AVAILABLE_EMAIL,
-    description: "The provider did not share an e-mail, or shared one that is not a valid address"
-  },
-  UserAlreadyExists: {
-    status: 400,
-    code: ErrorCode.OAUTH_USER_ALREADY_EXISTS,
-    description: "Another user has this e-mail (link it through the associate routes)"
-  },
-  UserInactive: { status: 400, code: ErrorCode.LOGIN_BAD_CREDENTIALS, description: "The user is inactive" },
-  InvalidCredentials: { status: 400, code: ErrorCode.LOGIN_BAD_CREDENTIALS },
-  UserNotVerified: {
-    status: 400,
-    code: ErrorCode.LOGIN_USER_NOT_VERIFIED,
-    description: "The user is not verified"
-  },
-  OAuthProviderError: {
-    status: 400,
-    code: "OAUTH_CALLBACK_ERROR",
-    description: "The provider refused the code, or its id_token or profile failed the checks"
-  }
-})
-
-/**
- * The errors of the association callback.
- *
- * @since 0.1.0
- */
-export const AssociateCallbackErrors = errorTable({
-  InvalidState: CallbackErrors.table.InvalidState,
-  UserNotExists: CallbackErrors.table.InvalidState,
-  OAuthAccountAlreadyLinked: {
-    status: 400,
-    code: ErrorCode.OAUTH_ACCOUNT_ALREADY_LINKED,
-    description: "This provider account is linked to another user"
-  },
-  OAuthProviderError: CallbackErrors.table.OAuthProviderError
-})
-
-/**
- * The two groups of a provider: login, and association for a logged-in user.
- *
- * @since 0.1.0
- */
-export const declareGroups = <
-  const Name extends string,
-  I extends HttpApiMiddleware.HttpApiMiddleware.AnyId,
-  S,
-  ReadSchema extends Schema.Schema.Any
->(
-  name: Name,
-  authenticated: Context.Tag<I, S>,
-  UserRead: ReadSchema,
-  prefix: `/${string}`
-) => ({
-  group: HttpApiGroup.make(`oauth.${name}`)
-    .add(
-      HttpApiEndpoint.get("authorize", "/authorize")
-        .setUrlParams(AuthorizeParams)
-        .addSuccess(AuthorizeResponse)
-        .addError(AuthorizeErrors.schema)
-        .annotate(OpenApi.Summary, `Authorization URL of ${name}`)
-        .annotate(OpenApi.Description, "Sets the state cookie the callback needs; open the URL in the same browser.")
-    )
-    .add(
-      HttpApiEndpoint.get("callback", "/callback")
-        .setUrlParams(CallbackParams)
-        .addSuccess(Schema.Unknown)
-        .addError(CallbackErrors.schema)
-        .annotate(OpenApi.Summary, `Log in with ${name}`)
-    )
-    .add(
-      HttpApiEndpoint.post("callbackForm", "/callback")
-        .setPayload(CallbackForm)
-        .addSuccess(Schema.Unknown)
-        .addError(CallbackErrors.schema)
-        .annotate(OpenApi.Summary, `Log in with ${name} (response_mode=form_post)`)
-    )
-    .prefix(prefix),
-  associateGroup: HttpApiGroup.make(`oauthAssociate.${name}`)
-    .add(
-      HttpApiEndpoint.get("authorize", "/associate/authorize")
-        .setUrlParams(AssociateAuthorizeParams)
-        .addSuccess(AuthorizeResponse)
-        .addError(AuthorizeErrors.schema)
-        .middleware(authenticated)
-        .annotate(OpenApi.Summary, `Authorization URL to link a ${name} account`)
-    )
-    .add(
-      HttpApiEndpoint.get("callback", "/associate/callback")
-        .setUrlParams(CallbackParams)
-        .addSuccess(UserRead)
-        .addError(AssociateCallbackErrors.schema)
-        .middleware(authenticated)
-        .annotate(OpenApi.Summary, `Link a ${name} account to the current user`)
-    )
-    .prefix(prefix)
-})
 
 type Erased = ReturnType<
   typeof declareGroups<

@@ -7,40 +7,38 @@
  * implements them against that API.
  */
 import type * as HttpApi from "@effect/platform/HttpApi"
-import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
-import type * as HttpApiError from "@effect/platform/HttpApiError"
 import type * as HttpApiGroup from "@effect/platform/HttpApiGroup"
-import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
-import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as OpenApi from "@effect/platform/OpenApi"
 import type * as ConfigError from "effect/ConfigError"
 import type * as Context from "effect/Context"
-import * as Duration from "effect/Duration"
-import * as Effect from "effect/Effect"
+import type * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
-import * as Schema from "effect/Schema"
-import type { AuthStrategy } from "../AuthStrategy.js"
-import * as Login from "../Login.js"
-import type * as RefreshTokens from "../RefreshTokens.js"
-import { type Listed, Sessions } from "../Sessions.js"
+import type * as Option from "effect/Option"
+import type * as Schema from "effect/Schema"
+import type * as Login from "../Login.js"
+import type { Sessions } from "../Sessions.js"
 import * as Throttle from "../Throttle.js"
-import { normalizeEmail, type User } from "../User.js"
-import { UserManager } from "../UserManager.js"
+import type { User } from "../User.js"
+import type { UserManager } from "../UserManager.js"
 import type * as UserModel from "../UserModel.js"
-import { pageOf } from "../UserRepository.js"
 import type * as AuthBackend from "./AuthBackend.js"
-import { noStore } from "./AuthBackend.js"
 import * as Authentication from "./Authentication.js"
 import * as Authenticator from "./Authenticator.js"
-import { BackgroundWork, layer as layerBackgroundWork } from "./BackgroundWork.js"
+import { layer as layerBackgroundWork } from "./BackgroundWork.js"
 import * as ClientAddress from "./ClientAddress.js"
 import { CurrentUser, OptionalUser } from "./CurrentUser.js"
 import * as Failures from "./Failures.js"
-import { layerValidationErrors, openApiTransform, tooManyRequestsResponse, type Unauthorized } from "./HttpErrors.js"
+import { layerValidationErrors, openApiTransform } from "./HttpErrors.js"
 import * as RequestLimits from "./RequestLimits.js"
 import * as UserSchemas from "./UserSchemas.js"
 import * as UsersGroups from "./UsersGroups.js"
+import * as Auth from "./users/Auth.js"
+import * as Handlers from "./users/Handlers.js"
+import * as Register from "./users/Register.js"
+import * as Reset from "./users/Reset.js"
+import * as SessionsGroup from "./users/Sessions.js"
+import * as Users from "./users/Users.js"
+import * as Verify from "./users/Verify.js"
 
 /**
  * Options of `make`.
@@ -104,361 +102,20 @@ function typedOptionalUser(): Effect.Effect<Option.Option<User>, never, Optional
   return OptionalUser
 }
 
-/**
- * The groups as the handlers below see them: declared by the same `declareGroups`, for backends of every
- * name and the default model. Handlers of every app run against this instantiation (TypeScript cannot check
- * handlers against groups whose schemas are still type parameters), so each is checked against its
- * endpoint once, here. Login handlers answer the transport's own response, so one transport kind serves both.
- */
-type Erased = UsersGroups.Declared<
-  string,
-  ReadonlyArray<AuthBackend.AuthBackend<string, never, "Bearer", RefreshTokens.RefreshOptions>>,
-  typeof UserSchemas.Default
->
-type ErasedApi = HttpApi.HttpApi<string, UsersGroups.GroupsOf<Erased>, HttpApiError.HttpApiDecodeError>
-
-interface Settings {
-  readonly backends: ReadonlyArray<AuthBackend.Any>
-  readonly requiresVerification: boolean
-  readonly requireCurrentPassword: boolean
-  readonly schemas: UsersGroups.Schemas
-  readonly clientKey: ClientAddress.ClientKey
-}
-
-/** The strategies of the running backends, each once (two backends may share one). */
-const strategiesOf = (authenticator: Authenticator.AuthenticatorService): ReadonlyArray<AuthStrategy> => [
-  ...new Set(authenticator.backends.map((backend) => backend.strategy))
-]
-
-/** Deletes what every strategy stores for the user (after the epoch moved, or the user is gone). */
-const endAllStored = (authenticator: Authenticator.AuthenticatorService, user: User) =>
-  Effect.forEach(strategiesOf(authenticator), (strategy) => strategy.endAll?.(user) ?? Effect.void, {
-    discard: true
-  })
-
-const encodeSessions = Schema.encodeSync(Schema.Array(UserSchemas.SessionRead))
-
-const unauthorized: Unauthorized = { detail: "Unauthorized" }
-
-/** The 429 answer of a refusal. */
-const throttledResponse = (throttled: Throttle.Throttled) =>
-  Effect.succeed(tooManyRequestsResponse(Duration.toMillis(throttled.retryAfter)))
-
-/** Every group's handlers, checked against the erased declarations. */
-const layerGroups = (api: ErasedApi, settings: Settings) => {
-  const { requireCurrentPassword } = settings
-  // User bodies are encoded here and sent as is, with `no-store`; on `/users/me`, the hottest route, this
-  // also skips HttpApi's per-response lookup of the success schema's status and encoding annotations.
-  const encodeRead = Schema.encodeSync(settings.schemas.UserRead as Schema.Schema<User, unknown>)
-  const ok = { status: 200, headers: noStore } as const
-  const created = { status: 201, headers: noStore } as const
-  const sendUser = (user: User, options: typeof ok | typeof created = ok) =>
-    HttpServerResponse.unsafeJson(encodeRead(user), options)
-
-  // Each throttled route counts the request against its limits before doing anything else (the routes that
-  // send mail against the target address too), and answers 429 when refused.
-  const client = Effect.map(HttpServerRequest.HttpServerRequest, settings.clientKey)
-  const limited =
-    (route: Throttle.Route, email?: string) =>
-    <A, E, R>(handler: Effect.Effect<A, E, R>) =>
-      Effect.flatMap(Effect.zip(Throttle.Throttle, client), ([throttle, key]) =>
-        Effect.matchEffect(throttle.route(route, key, email), {
-          onFailure: throttledResponse,
-          onSuccess: () => handler
-        })
-      )
-
-  const register = HttpApiBuilder.group(api, "register", (handlers) =>
-    handlers.handle("register", ({ payload }) =>
-      Effect.flatMap(UserManager, (users) =>
-        users.create(payload, { safe: true }).pipe(
-          Effect.map((user) => sendUser(user, created)),
-          Effect.mapError((error) => UsersGroups.RegisterErrors.body(error)),
-          limited("register")
-        )
-      )
-    )
+/** Every group's handlers (one module per group in `./users/`), each checked against the erased declarations. */
+const layerGroups = (api: Handlers.ErasedApi, settings: Handlers.Settings) => {
+  const tools = Handlers.make(settings)
+  return Layer.mergeAll(
+    Register.layer(api, tools),
+    ...settings.backends.map((backend) => Auth.layer(api, tools, backend)),
+    ...settings.backends.flatMap((backend) =>
+      backend.refresh === undefined ? [] : [Auth.layerRefresh(api, tools, backend)]
+    ),
+    Verify.layer(api, tools),
+    Reset.layer(api, tools),
+    Users.layer(api, tools),
+    SessionsGroup.layer(api, tools)
   )
-
-  const { LoginErrors, RefreshErrors } = UsersGroups
-  const clientOf = Effect.map(HttpServerRequest.HttpServerRequest, (request) => ({
-    userAgent: request.headers["user-agent"],
-    address: settings.clientKey(request)
-  }))
-  const auth = settings.backends.map((backend) =>
-    HttpApiBuilder.group(api, `auth.${backend.name}`, (handlers) =>
-      Effect.gen(function* () {
-        const users = yield* UserManager
-        const login = yield* Login.Login
-        const throttle = yield* Throttle.Throttle
-        const running = (yield* Authenticator.Authenticator).backend(backend.name)
-        const { strategy, transport } = running
-        const respond = Authenticator.loginResponse(running)
-        return handlers
-          .handle("login", ({ payload }) =>
-            Effect.gen(function* () {
-              const client = yield* clientOf
-              // Refused before the lookup and the hash: a throttled guess costs nothing, known e-mail or not.
-              const attempt = yield* throttle.login(payload.username, client.address)
-              // An inactive user's right password is a failed attempt: answered as a wrong one, counted as one.
-              const user = yield* Throttle.checked(
-                attempt,
-                users.authenticate(payload).pipe(
-                  Effect.mapError((error) => LoginErrors.body(error)),
-                  Effect.filterOrElse(
-                    (user) => user.isActive,
-                    () => LoginErrors.fail("UserInactive")
-                  )
-                )
-              )
-              const outcome = yield* login
-                .start({ user, backend: backend.name, method: "password", client, respond })
-                .pipe(Effect.mapError((error) => LoginErrors.body(error)))
-              switch (outcome._tag) {
-                case "LoggedIn":
-                  return Option.getOrElse(outcome.response, () => respond(outcome.tokens))
-              }
-            }).pipe(
-              Effect.catchIf(
-                (error): error is Throttle.Throttled => error instanceof Throttle.Throttled,
-                throttledResponse
-              )
-            )
-          )
-          .handle("logout", () =>
-            Effect.gen(function* () {
-              const user = yield* CurrentUser
-              const request = yield* HttpServerRequest.HttpServerRequest
-              const token = transport.read(request)
-              if (Option.isSome(token)) yield* strategy.destroy(token.value, user)
-              return transport.logoutResponse()
-            })
-          )
-      })
-    )
-  )
-
-  const refreshGroups = settings.backends.flatMap((backend) =>
-    backend.refresh === undefined
-      ? []
-      : [
-          HttpApiBuilder.group(api, `refresh.${backend.name}`, (handlers) =>
-            Effect.gen(function* () {
-              const login = yield* Login.Login
-              const respond = Authenticator.loginResponse((yield* Authenticator.Authenticator).backend(backend.name))
-              return handlers.handle("refresh", ({ payload }) =>
-                login.refresh(backend.name, payload.refresh_token).pipe(
-                  Effect.map(respond),
-                  Effect.mapError((error) => RefreshErrors.body(error)),
-                  limited("refresh")
-                )
-              )
-            })
-          )
-        ]
-  )
-
-  // A route that mails an address counts against the address too, and answers 202 at once: the lookup, the
-  // token and the hook run after it, so its timing says nothing about the address; the hooks still see the
-  // request. Unknown, inactive or verified users are expected outcomes, not errors.
-  const mailLater = (route: Throttle.MailRoute, email: string, send: (user: User) => Effect.Effect<void, unknown>) =>
-    Effect.all([UserManager, BackgroundWork, HttpServerRequest.HttpServerRequest]).pipe(
-      Effect.flatMap(([users, background, request]) =>
-        background.submit(
-          route,
-          Effect.flatMap(users.getByEmail(email), send).pipe(
-            Effect.catchAll(() => Effect.void),
-            Effect.provideService(HttpServerRequest.HttpServerRequest, request)
-          )
-        )
-      ),
-      Effect.as(null),
-      limited(route, email)
-    )
-
-  const verify = HttpApiBuilder.group(api, "verify", (handlers) =>
-    Effect.map(UserManager, (users) =>
-      handlers
-        .handle("requestVerifyToken", ({ payload }) =>
-          mailLater("requestVerifyToken", payload.email, (user) => users.requestVerify(user))
-        )
-        .handle("verify", ({ payload }) =>
-          users.verify(payload.token).pipe(
-            Effect.map((user) => sendUser(user)),
-            Effect.mapError((error) => UsersGroups.VerifyErrors.body(error)),
-            limited("verify")
-          )
-        )
-    )
-  )
-
-  const reset = HttpApiBuilder.group(api, "reset", (handlers) =>
-    Effect.map(Effect.zip(UserManager, Throttle.Throttle), ([users, throttle]) =>
-      handlers
-        .handle("forgotPassword", ({ payload }) =>
-          mailLater("forgotPassword", payload.email, (user) => users.forgotPassword(user))
-        )
-        .handle("resetPassword", ({ payload }) =>
-          users.resetPassword(payload.token, payload.password).pipe(
-            // The owner proved control of the mailbox: a stranger's guesses no longer hold the account back.
-            Effect.tap((user) => throttle.clearAccount(user.email)),
-            Effect.as(HttpServerResponse.unsafeJson(null, { headers: noStore })),
-            Effect.mapError((error) => UsersGroups.ResetPasswordErrors.body(error)),
-            limited("resetPassword")
-          )
-        )
-    )
-  )
-
-  const { PatchMeErrors } = UsersGroups
-  const usersGroup = HttpApiBuilder.group(api, "users", (handlers) =>
-    Effect.gen(function* () {
-      const users = yield* UserManager
-      const authenticator = yield* Authenticator.Authenticator
-      const byId = (id: string) => Effect.flatMap(users.parseId(id), (parsed) => users.get(parsed))
-      return handlers
-        .handle("me", () => Effect.map(CurrentUser, (user) => sendUser(user)))
-        .handle("patchMe", ({ payload }) =>
-          Effect.gen(function* () {
-            const user = yield* CurrentUser
-            const request = yield* HttpServerRequest.HttpServerRequest
-            const { currentPassword, ...patch } = payload
-            const sensitive =
-              (patch.password !== undefined && patch.password !== null) ||
-              (patch.email !== undefined && normalizeEmail(patch.email) !== user.email)
-            if (requireCurrentPassword && sensitive) {
-              if (currentPassword === undefined) return yield* PatchMeErrors.fail("CurrentPasswordRequired")
-              // Counted like a login on the user's account: a stolen token cannot guess the password faster.
-              const attempt = yield* Effect.flatMap(Throttle.Throttle, (throttle) =>
-                Effect.flatMap(client, (key) => throttle.account(user.email, key, "currentPassword"))
-              )
-              yield* Throttle.checked(attempt, users.checkPassword(user, currentPassword)).pipe(
-                Effect.mapError((e) => PatchMeErrors.body(e))
-              )
-            }
-            // Every other session ends with a new password or e-mail; the one that made the change stays.
-            const session = authenticator.sessionOf(request)
-            const keepSession = (epoch: number) =>
-              Option.match(session, {
-                onNone: () => Effect.void,
-                onSome: ({ backend, token }) => backend.strategy.keep?.(token, user, epoch) ?? Effect.void
-              })
-            return yield* users.update(user, patch, { safe: true, keepSession }).pipe(
-              Effect.map((updated) => sendUser(updated)),
-              // Deleted between authentication and update: as if the token named no user.
-              Effect.mapError((error) => (error._tag === "UserNotExists" ? unauthorized : PatchMeErrors.body(error)))
-            )
-          }).pipe(
-            Effect.catchIf(
-              (error): error is Throttle.Throttled => error instanceof Throttle.Throttled,
-              throttledResponse
-            )
-          )
-        )
-        .handle("list", ({ urlParams }) =>
-          Effect.gen(function* () {
-            const filters = {
-              emailPrefix: urlParams.email,
-              isActive: urlParams.is_active,
-              isVerified: urlParams.is_verified,
-              isSuperuser: urlParams.is_superuser
-            }
-            const page = pageOf(urlParams)
-            const [items, total] = yield* Effect.all([users.list({ ...filters, ...page }), users.count(filters)], {
-              concurrency: 2
-            })
-            return HttpServerResponse.unsafeJson({ items: items.map((user) => encodeRead(user)), total, ...page }, ok)
-          })
-        )
-        .handle("user", ({ path }) =>
-          byId(path.id).pipe(
-            Effect.map((user) => sendUser(user)),
-            Effect.mapError((error) => UsersGroups.UserErrors.body(error))
-          )
-        )
-        .handle("patchUser", ({ path, payload }) =>
-          byId(path.id).pipe(
-            Effect.flatMap((user) => users.update(user, payload, { safe: false })),
-            Effect.map((updated) => sendUser(updated)),
-            Effect.mapError((error) => UsersGroups.PatchUserErrors.body(error))
-          )
-        )
-        .handle("deleteUser", ({ path }) =>
-          byId(path.id).pipe(
-            Effect.tap((user) => users.delete(user)),
-            Effect.flatMap((user) => endAllStored(authenticator, user)),
-            Effect.as(HttpServerResponse.empty({ status: 204, headers: noStore })),
-            Effect.mapError((error) => UsersGroups.DeleteUserErrors.body(error))
-          )
-        )
-    })
-  )
-
-  const sessionsGroup = HttpApiBuilder.group(api, "sessions", (handlers) =>
-    Effect.gen(function* () {
-      const sessions = yield* Sessions
-      const authenticator = yield* Authenticator.Authenticator
-      const listed = strategiesOf(authenticator).flatMap((strategy) =>
-        strategy.sessions === undefined ? [] : [{ strategy, sessions: strategy.sessions }]
-      )
-      return handlers
-        .handle("logoutAll", () =>
-          Effect.gen(function* () {
-            const user = yield* CurrentUser
-            const request = yield* HttpServerRequest.HttpServerRequest
-            yield* sessions.endAll(user)
-            yield* endAllStored(authenticator, user)
-            // A cookie session is cleared in the browser too.
-            return Option.match(authenticator.sessionOf(request), {
-              onNone: () => HttpServerResponse.empty({ status: 204, headers: noStore }),
-              onSome: ({ backend }) => backend.transport.logoutResponse()
-            })
-          })
-        )
-        .handle("listSessions", () =>
-          Effect.gen(function* () {
-            const user = yield* CurrentUser
-            const current = authenticator.sessionOf(yield* HttpServerRequest.HttpServerRequest)
-            const lists = yield* Effect.forEach(listed, ({ sessions, strategy }) =>
-              sessions.list(
-                user,
-                Option.flatMap(current, (session) =>
-                  session.backend.strategy === strategy ? Option.some(session.token) : Option.none()
-                )
-              )
-            )
-            // Two backends over one store list the same sessions: each once, current if either says so.
-            const byId = new Map<string, Listed>()
-            for (const session of lists.flat()) {
-              const seen = byId.get(session.id)
-              byId.set(session.id, seen === undefined ? session : { ...seen, current: seen.current || session.current })
-            }
-            const rows = [...byId.values()].map((session) => ({
-              id: session.id,
-              created_at: session.createdAt,
-              last_used_at: session.lastUsedAt,
-              backend: session.backend,
-              user_agent: session.userAgent,
-              method: session.method,
-              current: session.current
-            }))
-            return HttpServerResponse.unsafeJson(encodeSessions(rows), ok)
-          })
-        )
-        .handle("revokeSession", ({ path }) =>
-          Effect.gen(function* () {
-            const user = yield* CurrentUser
-            for (const { sessions } of listed) {
-              if (yield* sessions.revoke(user, path.id))
-                return HttpServerResponse.empty({ status: 204, headers: noStore })
-            }
-            return yield* UsersGroups.RevokeSessionErrors.fail("SessionNotFound")
-          })
-        )
-    })
-  )
-
-  return Layer.mergeAll(register, ...auth, ...refreshGroups, verify, reset, usersGroup, sessionsGroup)
 }
 
 /**
@@ -522,7 +179,7 @@ export const make = <
   const layer = <ApiId extends string, G extends HttpApiGroup.HttpApiGroup.Any, E, R>(
     api: HttpApi.HttpApi<ApiId, G | Groups, E, R>
   ): Layered<ApiId> => {
-    const settings: Settings = {
+    const settings: Handlers.Settings = {
       backends: options.backends,
       requiresVerification,
       requireCurrentPassword: options.requireCurrentPassword ?? true,
@@ -532,7 +189,7 @@ export const make = <
     // The one cast of the API: it holds these groups, declared for the app's backends and model by the same
     // `declareGroups` as `Erased`, whose handlers are checked below; the result is typed as `make` declares it.
     const erased: HttpApi.HttpApi.Any = api
-    const implemented = layerGroups(erased as ErasedApi, settings)
+    const implemented = layerGroups(erased as Handlers.ErasedApi, settings)
     const logout = Layer.mergeAll(Layer.empty, ...Object.values(tags.logout).map(Authentication.layer))
     return Layer.mergeAll(
       implemented,

@@ -1,7 +1,7 @@
 /**
  * The declarations of FastAPI Users' routers: the groups (register, one auth group per login backend, verify,
- * reset, users), the error table of each route, and the authentication middleware tags they use. Nothing
- * here runs a request: `UsersApi` implements these groups.
+ * reset, users, sessions) and the authentication middleware tags they use; each route's errors come from its
+ * table in `UsersErrors`. Nothing here runs a request: `UsersApi` implements these groups.
  */
 import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
@@ -16,140 +16,10 @@ import type * as Throttle from "../Throttle.js"
 import type * as AuthBackend from "./AuthBackend.js"
 import { Authentication, type AuthenticationTag, type AuthFailure, type Security } from "./Authentication.js"
 import type { CurrentUser } from "./CurrentUser.js"
-import { ErrorCode, errorTable, TooManyRequests, ValidationError } from "./HttpErrors.js"
+import { TooManyRequests, ValidationError } from "./HttpErrors.js"
 import * as RequestLimits from "./RequestLimits.js"
 import * as UserSchemas from "./UserSchemas.js"
-
-const notFound = { status: 404, code: "Not Found", description: "No user with this ID" } as const
-const badCredentials = ErrorCode.LOGIN_BAD_CREDENTIALS
-const badResetToken = {
-  status: 400,
-  code: ErrorCode.RESET_PASSWORD_BAD_TOKEN,
-  description: "Bad, expired or used token, or inactive user"
-} as const
-
-/**
- * `POST /auth/register`.
- *
- * @since 0.1.0
- */
-export const RegisterErrors = errorTable({
-  UserAlreadyExists: { status: 400, code: ErrorCode.REGISTER_USER_ALREADY_EXISTS },
-  InvalidPassword: { status: 400, code: ErrorCode.REGISTER_INVALID_PASSWORD, reason: true }
-})
-
-/**
- * `POST /auth/{backend}/login`; `UserInactive` and `UserNotVerified` are the handler's own verdicts.
- *
- * @since 0.1.0
- */
-export const LoginErrors = errorTable({
-  InvalidCredentials: { status: 400, code: badCredentials, description: "Bad credentials or the user is inactive" },
-  UserInactive: { status: 400, code: badCredentials },
-  UserNotVerified: { status: 400, code: ErrorCode.LOGIN_USER_NOT_VERIFIED, description: "The user is not verified" }
-})
-
-/**
- * `POST /auth/{backend}/refresh`: both 401, with a code of their own.
- *
- * @since 0.1.0
- */
-export const RefreshErrors = errorTable({
-  RefreshTokenInvalid: {
-    status: 401,
-    code: ErrorCode.REFRESH_TOKEN_INVALID,
-    description: "Unknown, expired, revoked or malformed refresh token, or its user's sessions have ended"
-  },
-  RefreshTokenReused: {
-    status: 401,
-    code: ErrorCode.REFRESH_TOKEN_REUSED,
-    description: "The refresh token was spent already: its whole session has been ended"
-  }
-})
-
-/**
- * `POST /auth/verify`.
- *
- * @since 0.1.0
- */
-export const VerifyErrors = errorTable({
-  InvalidVerifyToken: { status: 400, code: ErrorCode.VERIFY_USER_BAD_TOKEN },
-  UserAlreadyVerified: { status: 400, code: ErrorCode.VERIFY_USER_ALREADY_VERIFIED }
-})
-
-/**
- * `POST /auth/reset-password`.
- *
- * @since 0.1.0
- */
-export const ResetPasswordErrors = errorTable({
-  InvalidResetPasswordToken: badResetToken,
-  UserNotExists: badResetToken,
-  UserInactive: badResetToken,
-  InvalidPassword: { status: 400, code: ErrorCode.RESET_PASSWORD_INVALID_PASSWORD, reason: true }
-})
-
-const updateErrors = {
-  UserAlreadyExists: { status: 400, code: ErrorCode.UPDATE_USER_EMAIL_ALREADY_EXISTS },
-  InvalidPassword: { status: 400, code: ErrorCode.UPDATE_USER_INVALID_PASSWORD, reason: true }
-} as const
-
-/**
- * `PATCH /users/me` (a user deleted meanwhile is the middleware's 401). Changing `password` or `email` needs
- * `current_password` unless `requireCurrentPassword: false`.
- *
- * @since 0.1.0
- */
-export const PatchMeErrors = errorTable({
-  ...updateErrors,
-  CurrentPasswordRequired: {
-    status: 400,
-    code: ErrorCode.CURRENT_PASSWORD_REQUIRED,
-    description: "Changing password or email needs current_password"
-  },
-  InvalidCredentials: {
-    status: 400,
-    code: ErrorCode.CURRENT_PASSWORD_INVALID,
-    description: "current_password is not the user's password"
-  }
-})
-
-/**
- * `GET /users/{id}`.
- *
- * @since 0.1.0
- */
-export const UserErrors = errorTable({ InvalidID: notFound, UserNotExists: notFound })
-
-/**
- * `PATCH /users/{id}`.
- *
- * @since 0.1.0
- */
-export const PatchUserErrors = errorTable({ ...updateErrors, ...UserErrors.table })
-
-/**
- * `DELETE /users/me/sessions/{id}`: no session of the caller has this ID (someone else's included).
- *
- * @since 0.1.0
- */
-export const RevokeSessionErrors = errorTable({
-  SessionNotFound: { status: 404, code: ErrorCode.SESSION_NOT_FOUND, description: "No session of yours has this ID" }
-})
-
-/**
- * `DELETE /users/{id}`.
- *
- * @since 0.1.0
- */
-export const DeleteUserErrors = errorTable({
-  ...UserErrors.table,
-  UserDeleteAborted: {
-    status: 409,
-    code: ErrorCode.DELETE_USER_ABORTED,
-    description: "An onBeforeDelete hook refused the deletion"
-  }
-})
+import * as UsersErrors from "./UsersErrors.js"
 
 /**
  * What a required authentication middleware provides and how it fails, as its tag's instances carry it.
@@ -297,7 +167,7 @@ const login = (backend: string) =>
   HttpApiEndpoint.post("login", "/login")
     .setPayload(UserSchemas.LoginBody)
     .middleware(RequestLimits.JsonOrForm)
-    .addError(LoginErrors.schema)
+    .addError(UsersErrors.LoginErrors.schema)
     .addError(ValidationError)
     .addError(TooManyRequests)
     .annotate(OpenApi.Summary, `Log in (${backend})`)
@@ -363,7 +233,7 @@ export const refreshGroup = <const N extends string>(name: N, prefix: `/${string
         .setPayload(UserSchemas.RefreshBody)
         .middleware(RequestLimits.JsonOnly)
         .addSuccess(UserSchemas.BearerRefreshResponse)
-        .addError(RefreshErrors.schema)
+        .addError(UsersErrors.RefreshErrors.schema)
         .addError(ValidationError)
         .addError(TooManyRequests)
         .annotate(OpenApi.Summary, `Swap a refresh token for a new pair (${name})`)
@@ -481,7 +351,7 @@ export const declareGroups = <
         .setPayload(UserCreate)
         .middleware(RequestLimits.JsonOnly)
         .addSuccess(UserRead, { status: 201 })
-        .addError(RegisterErrors.schema)
+        .addError(UsersErrors.RegisterErrors.schema)
         .addError(ValidationError)
         .addError(TooManyRequests)
         .annotate(OpenApi.Summary, "Register")
@@ -502,7 +372,7 @@ export const declareGroups = <
         .setPayload(UserSchemas.TokenBody)
         .middleware(RequestLimits.JsonOnly)
         .addSuccess(UserRead)
-        .addError(VerifyErrors.schema)
+        .addError(UsersErrors.VerifyErrors.schema)
         .addError(ValidationError)
         .addError(TooManyRequests)
         .annotate(OpenApi.Summary, "Verify")
@@ -516,7 +386,7 @@ export const declareGroups = <
         .setPayload(UserSchemas.ResetPasswordBody)
         .middleware(RequestLimits.JsonOnly)
         .addSuccess(Schema.Null)
-        .addError(ResetPasswordErrors.schema)
+        .addError(UsersErrors.ResetPasswordErrors.schema)
         .addError(ValidationError)
         .addError(TooManyRequests)
         .annotate(OpenApi.Summary, "Reset password")
@@ -532,7 +402,7 @@ export const declareGroups = <
         .setPayload(UserUpdate)
         .middleware(RequestLimits.JsonOnly)
         .addSuccess(UserRead)
-        .addError(PatchMeErrors.schema)
+        .addError(UsersErrors.PatchMeErrors.schema)
         .addError(ValidationError)
         .addError(TooManyRequests)
         .middleware(Authenticated)
@@ -550,7 +420,7 @@ export const declareGroups = <
       HttpApiEndpoint.get("user", "/:id")
         .setPath(IdPath)
         .addSuccess(UserRead)
-        .addError(UserErrors.schema)
+        .addError(UsersErrors.UserErrors.schema)
         .middleware(Superuser)
         .annotate(OpenApi.Summary, "Get a user (superuser)")
     )
@@ -560,7 +430,7 @@ export const declareGroups = <
         .setPayload(UserUpdate)
         .middleware(RequestLimits.JsonOnly)
         .addSuccess(UserRead)
-        .addError(PatchUserErrors.schema)
+        .addError(UsersErrors.PatchUserErrors.schema)
         .addError(ValidationError)
         .middleware(Superuser)
         .annotate(OpenApi.Summary, "Update a user (superuser)")
@@ -569,7 +439,7 @@ export const declareGroups = <
       HttpApiEndpoint.del("deleteUser", "/:id")
         .setPath(IdPath)
         .addSuccess(HttpApiSchema.NoContent)
-        .addError(DeleteUserErrors.schema)
+        .addError(UsersErrors.DeleteUserErrors.schema)
         .middleware(Superuser)
         .annotate(OpenApi.Summary, "Delete a user (superuser)")
     )
@@ -592,7 +462,7 @@ export const declareGroups = <
       HttpApiEndpoint.del("revokeSession", `${usersPrefix}/me/sessions/:id`)
         .setPath(IdPath)
         .addSuccess(HttpApiSchema.NoContent)
-        .addError(RevokeSessionErrors.schema)
+        .addError(UsersErrors.RevokeSessionErrors.schema)
         .middleware(Authenticated)
         .annotate(OpenApi.Summary, "End one of my sessions")
     )

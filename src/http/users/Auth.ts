@@ -1,0 +1,77 @@
+/** `POST /auth/{backend}/login` and `/logout` (one group per backend), and `/refresh` on backends with refresh tokens. */
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Login from "../../Login.js"
+import * as Throttle from "../../Throttle.js"
+import { UserManager } from "../../UserManager.js"
+import type * as AuthBackend from "../AuthBackend.js"
+import * as Authenticator from "../Authenticator.js"
+import { CurrentUser } from "../CurrentUser.js"
+import { LoginErrors, RefreshErrors } from "../UsersErrors.js"
+import { type ErasedApi, isThrottled, type Tools, throttledResponse } from "./Handlers.js"
+
+/** The login and logout handlers of one backend: a password proves the user, `Login` opens the session. */
+export const layer = (api: ErasedApi, { clientOf }: Tools, backend: AuthBackend.Any) =>
+  HttpApiBuilder.group(api, `auth.${backend.name}`, (handlers) =>
+    Effect.gen(function* () {
+      const users = yield* UserManager
+      const login = yield* Login.Login
+      const throttle = yield* Throttle.Throttle
+      const running = (yield* Authenticator.Authenticator).backend(backend.name)
+      const { strategy, transport } = running
+      const respond = Authenticator.loginResponse(running)
+      return handlers
+        .handle("login", ({ payload }) =>
+          Effect.gen(function* () {
+            const client = yield* clientOf
+            // Refused before the lookup and the hash: a throttled guess costs nothing, known e-mail or not.
+            const attempt = yield* throttle.login(payload.username, client.address)
+            // An inactive user's right password is a failed attempt: answered as a wrong one, counted as one.
+            const user = yield* Throttle.checked(
+              attempt,
+              users.authenticate(payload).pipe(
+                Effect.mapError((error) => LoginErrors.body(error)),
+                Effect.filterOrElse(
+                  (user) => user.isActive,
+                  () => LoginErrors.fail("UserInactive")
+                )
+              )
+            )
+            const outcome = yield* login
+              .start({ user, backend: backend.name, method: "password", client, respond })
+              .pipe(Effect.mapError((error) => LoginErrors.body(error)))
+            switch (outcome._tag) {
+              case "LoggedIn":
+                return Option.getOrElse(outcome.response, () => respond(outcome.tokens))
+            }
+          }).pipe(Effect.catchIf(isThrottled, throttledResponse))
+        )
+        .handle("logout", () =>
+          Effect.gen(function* () {
+            const user = yield* CurrentUser
+            const request = yield* HttpServerRequest.HttpServerRequest
+            const token = transport.read(request)
+            if (Option.isSome(token)) yield* strategy.destroy(token.value, user)
+            return transport.logoutResponse()
+          })
+        )
+    })
+  )
+
+/** The refresh handler of a backend with refresh tokens: `Login` continues the session. */
+export const layerRefresh = (api: ErasedApi, { limited }: Tools, backend: AuthBackend.Any) =>
+  HttpApiBuilder.group(api, `refresh.${backend.name}`, (handlers) =>
+    Effect.gen(function* () {
+      const login = yield* Login.Login
+      const respond = Authenticator.loginResponse((yield* Authenticator.Authenticator).backend(backend.name))
+      return handlers.handle("refresh", ({ payload }) =>
+        login.refresh(backend.name, payload.refresh_token).pipe(
+          Effect.map(respond),
+          Effect.mapError((error) => RefreshErrors.body(error)),
+          limited("refresh")
+        )
+      )
+    })
+  )

@@ -1,0 +1,118 @@
+/**
+ * What every handler module of FastAPI Users' routes shares: the settings `UsersApi.make` was given, the groups
+ * as the handlers see them, and the per-request helpers (user bodies, throttling, mail sent after the answer).
+ */
+import type * as HttpApi from "@effect/platform/HttpApi"
+import type * as HttpApiError from "@effect/platform/HttpApiError"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import type { AuthStrategy } from "../../AuthStrategy.js"
+import type * as RefreshTokens from "../../RefreshTokens.js"
+import type { Client } from "../../Sessions.js"
+import * as Throttle from "../../Throttle.js"
+import type { User } from "../../User.js"
+import { UserManager } from "../../UserManager.js"
+import type * as AuthBackend from "../AuthBackend.js"
+import { noStore } from "../AuthBackend.js"
+import type * as Authenticator from "../Authenticator.js"
+import { BackgroundWork } from "../BackgroundWork.js"
+import type * as ClientAddress from "../ClientAddress.js"
+import { tooManyRequestsResponse } from "../HttpErrors.js"
+import type * as UserSchemas from "../UserSchemas.js"
+import type * as UsersGroups from "../UsersGroups.js"
+
+/**
+ * The groups as the handlers see them: declared by the same `declareGroups`, for backends of every name and the
+ * default model. Handlers of every app run against this instantiation (TypeScript cannot check handlers against
+ * groups whose schemas are still type parameters), so each is checked against its endpoint once, here. Login
+ * handlers answer the transport's own response, so one transport kind serves both.
+ */
+type Erased = UsersGroups.Declared<
+  string,
+  ReadonlyArray<AuthBackend.AuthBackend<string, never, "Bearer", RefreshTokens.RefreshOptions>>,
+  typeof UserSchemas.Default
+>
+
+/** The app's API, as the handlers see it (`UsersApi.layer` casts it once). */
+export type ErasedApi = HttpApi.HttpApi<string, UsersGroups.GroupsOf<Erased>, HttpApiError.HttpApiDecodeError>
+
+/** What the handlers need of `UsersApi.make`'s options. */
+export interface Settings {
+  readonly backends: ReadonlyArray<AuthBackend.Any>
+  readonly requiresVerification: boolean
+  readonly requireCurrentPassword: boolean
+  readonly schemas: UsersGroups.Schemas
+  readonly clientKey: ClientAddress.ClientKey
+}
+
+/** The 429 answer of a refusal. */
+export const throttledResponse = (throttled: Throttle.Throttled) =>
+  Effect.succeed(tooManyRequestsResponse(Duration.toMillis(throttled.retryAfter)))
+
+/** Whether an error is the throttle's refusal (answered 429 by `throttledResponse`). */
+export const isThrottled = (error: unknown): error is Throttle.Throttled => error instanceof Throttle.Throttled
+
+/** The strategies of the running backends, each once (two backends may share one). */
+export const strategiesOf = (authenticator: Authenticator.AuthenticatorService): ReadonlyArray<AuthStrategy> => [
+  ...new Set(authenticator.backends.map((backend) => backend.strategy))
+]
+
+/** Deletes what every strategy stores for the user (after the epoch moved, or the user is gone). */
+export const endAllStored = (authenticator: Authenticator.AuthenticatorService, user: User) =>
+  Effect.forEach(strategiesOf(authenticator), (strategy) => strategy.endAll?.(user) ?? Effect.void, {
+    discard: true
+  })
+
+/** The helpers of every handler module, built once from the settings. */
+export const make = (settings: Settings) => {
+  // User bodies are encoded here and sent as is, with `no-store`; on `/users/me`, the hottest route, this
+  // also skips HttpApi's per-response lookup of the success schema's status and encoding annotations.
+  const encodeRead = Schema.encodeSync(settings.schemas.UserRead as Schema.Schema<User, unknown>)
+  const ok = { status: 200, headers: noStore } as const
+  const created = { status: 201, headers: noStore } as const
+  const sendUser = (user: User, options: typeof ok | typeof created = ok) =>
+    HttpServerResponse.unsafeJson(encodeRead(user), options)
+
+  // Each throttled route counts the request against its limits before doing anything else (the routes that
+  // send mail against the target address too), and answers 429 when refused.
+  const client = Effect.map(HttpServerRequest.HttpServerRequest, settings.clientKey)
+  const limited =
+    (route: Throttle.Route, email?: string) =>
+    <A, E, R>(handler: Effect.Effect<A, E, R>) =>
+      Effect.flatMap(Effect.zip(Throttle.Throttle, client), ([throttle, key]) =>
+        Effect.matchEffect(throttle.route(route, key, email), {
+          onFailure: throttledResponse,
+          onSuccess: () => handler
+        })
+      )
+
+  /** What the request knows about the client, for the session a login opens. */
+  const clientOf: Effect.Effect<Client & { readonly address: string }, never, HttpServerRequest.HttpServerRequest> =
+    Effect.map(HttpServerRequest.HttpServerRequest, (request) => ({
+      userAgent: request.headers["user-agent"],
+      address: settings.clientKey(request)
+    }))
+
+  const mailLater = (route: Throttle.MailRoute, email: string, send: (user: User) => Effect.Effect<void, unknown>) =>
+    Effect.all([UserManager, BackgroundWork, HttpServerRequest.HttpServerRequest]).pipe(
+      Effect.flatMap(([users, background, request]) =>
+        background.submit(
+          route,
+          Effect.flatMap(users.getByEmail(email), send).pipe(
+            Effect.catchAll(() => Effect.void),
+            Effect.provideService(HttpServerRequest.HttpServerRequest, request)
+          )
+        )
+      ),
+      Effect.as(null),
+      limited(route, email)
+    )
+
+  return { settings, encodeRead, ok, created, sendUser, client, limited, clientOf, mailLater }
+}
+
+/** The helpers of every handler module. */
+export type Tools = ReturnType<typeof make>

@@ -1,0 +1,100 @@
+/** `GET|PATCH /users/me` and the superuser's `GET /users`, `GET|PATCH|DELETE /users/{id}`. */
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Throttle from "../../Throttle.js"
+import { normalizeEmail } from "../../User.js"
+import { UserManager } from "../../UserManager.js"
+import { pageOf } from "../../UserRepository.js"
+import { noStore } from "../AuthBackend.js"
+import * as Authenticator from "../Authenticator.js"
+import { CurrentUser } from "../CurrentUser.js"
+import type { Unauthorized } from "../HttpErrors.js"
+import * as UsersErrors from "../UsersErrors.js"
+import { type ErasedApi, endAllStored, isThrottled, type Tools, throttledResponse } from "./Handlers.js"
+
+const unauthorized: Unauthorized = { detail: "Unauthorized" }
+
+/** The handlers of the users group. */
+export const layer = (api: ErasedApi, { client, encodeRead, ok, sendUser, settings }: Tools) =>
+  HttpApiBuilder.group(api, "users", (handlers) =>
+    Effect.gen(function* () {
+      const users = yield* UserManager
+      const authenticator = yield* Authenticator.Authenticator
+      const byId = (id: string) => Effect.flatMap(users.parseId(id), (parsed) => users.get(parsed))
+      return handlers
+        .handle("me", () => Effect.map(CurrentUser, (user) => sendUser(user)))
+        .handle("patchMe", ({ payload }) =>
+          Effect.gen(function* () {
+            const user = yield* CurrentUser
+            const request = yield* HttpServerRequest.HttpServerRequest
+            const { currentPassword, ...patch } = payload
+            const sensitive =
+              (patch.password !== undefined && patch.password !== null) ||
+              (patch.email !== undefined && normalizeEmail(patch.email) !== user.email)
+            if (settings.requireCurrentPassword && sensitive) {
+              if (currentPassword === undefined) return yield* UsersErrors.PatchMeErrors.fail("CurrentPasswordRequired")
+              // Counted like a login on the user's account: a stolen token cannot guess the password faster.
+              const attempt = yield* Effect.flatMap(Throttle.Throttle, (throttle) =>
+                Effect.flatMap(client, (key) => throttle.account(user.email, key, "currentPassword"))
+              )
+              yield* Throttle.checked(attempt, users.checkPassword(user, currentPassword)).pipe(
+                Effect.mapError((e) => UsersErrors.PatchMeErrors.body(e))
+              )
+            }
+            // Every other session ends with a new password or e-mail; the one that made the change stays.
+            const session = authenticator.sessionOf(request)
+            const keepSession = (epoch: number) =>
+              Option.match(session, {
+                onNone: () => Effect.void,
+                onSome: ({ backend, token }) => backend.strategy.keep?.(token, user, epoch) ?? Effect.void
+              })
+            return yield* users.update(user, patch, { safe: true, keepSession }).pipe(
+              Effect.map((updated) => sendUser(updated)),
+              // Deleted between authentication and update: as if the token named no user.
+              Effect.mapError((error) =>
+                error._tag === "UserNotExists" ? unauthorized : UsersErrors.PatchMeErrors.body(error)
+              )
+            )
+          }).pipe(Effect.catchIf(isThrottled, throttledResponse))
+        )
+        .handle("list", ({ urlParams }) =>
+          Effect.gen(function* () {
+            const filters = {
+              emailPrefix: urlParams.email,
+              isActive: urlParams.is_active,
+              isVerified: urlParams.is_verified,
+              isSuperuser: urlParams.is_superuser
+            }
+            const page = pageOf(urlParams)
+            const [items, total] = yield* Effect.all([users.list({ ...filters, ...page }), users.count(filters)], {
+              concurrency: 2
+            })
+            return HttpServerResponse.unsafeJson({ items: items.map((user) => encodeRead(user)), total, ...page }, ok)
+          })
+        )
+        .handle("user", ({ path }) =>
+          byId(path.id).pipe(
+            Effect.map((user) => sendUser(user)),
+            Effect.mapError((error) => UsersErrors.UserErrors.body(error))
+          )
+        )
+        .handle("patchUser", ({ path, payload }) =>
+          byId(path.id).pipe(
+            Effect.flatMap((user) => users.update(user, payload, { safe: false })),
+            Effect.map((updated) => sendUser(updated)),
+            Effect.mapError((error) => UsersErrors.PatchUserErrors.body(error))
+          )
+        )
+        .handle("deleteUser", ({ path }) =>
+          byId(path.id).pipe(
+            Effect.tap((user) => users.delete(user)),
+            Effect.flatMap((user) => endAllStored(authenticator, user)),
+            Effect.as(HttpServerResponse.empty({ status: 204, headers: noStore })),
+            Effect.mapError((error) => UsersErrors.DeleteUserErrors.body(error))
+          )
+        )
+    })
+  )
