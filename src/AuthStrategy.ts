@@ -120,7 +120,7 @@ export const jwt = (
         const { jti, sep, sub } = claims.value
         const epoch = sep === undefined ? 0 : sep
         if (typeof epoch !== "number" || !Number.isSafeInteger(epoch)) return Option.none()
-        const found = yield* sessions.lookup(sub)
+        const found = yield* sessions.lookup(String(sub))
         if (Option.isNone(found)) return Option.none()
         const { revokedUntil, sessionEpoch, user } = found.value
         const current = epoch === sessionEpoch
@@ -173,7 +173,7 @@ export const jwt = (
 
 /** The user's session epoch now (a session opened without one); 0 for a user that is gone. */
 const currentEpoch = (sessions: SessionsService, user: BaseUser) =>
-  Effect.map(sessions.lookup(user.id), (found) => (Option.isSome(found) ? found.value.sessionEpoch : 0))
+  Effect.map(sessions.lookup(String(user.id)), (found) => (Option.isSome(found) ? found.value.sessionEpoch : 0))
 
 /**
  * Options of the database strategy.
@@ -251,7 +251,7 @@ export const database = (
 
     const liveSessions = (user: BaseUser) =>
       Effect.gen(function* () {
-        const found = yield* sessions.lookup(user.id)
+        const found = yield* sessions.lookup(String(user.id))
         if (Option.isNone(found)) return []
         const now = yield* nowMillis
         const tokens = yield* store.listOf(String(user.id))

@@ -148,7 +148,7 @@ export const make = (options: Options): Effect.Effect<LoginService, never, UserM
       const backend = yield* backendNamed(attempt.backend)
       // The row as it is now, with its epoch: a password changed since the proof was checked refuses the login,
       // and a change landing after this read ends the session it opens (its epoch is already past).
-      const found = yield* sessions.lookup(attempt.user.id)
+      const found = yield* sessions.lookup(String(attempt.user.id))
       if (Option.isNone(found)) return yield* new InvalidCredentials()
       const { sessionEpoch: epoch, user } = found.value
       if (user.hashedPassword !== attempt.user.hashedPassword) return yield* new InvalidCredentials()

@@ -98,10 +98,10 @@ export interface Listing {
  */
 export interface SessionsService {
   /**
-   * The user with this ID (as a token or a stored row names it) and their session state, in one lookup; `None`
-   * when the ID does not parse or the user is gone.
+   * The user with this ID and their session state, in one lookup; `None` when the ID does not parse or the user is
+   * gone. The ID is text, as a token or a stored row names it (`String(user.id)`): the app's `IdParser` reads it.
    */
-  readonly lookup: (id: unknown) => Effect.Effect<Option.Option<UserWithSessions<User>>>
+  readonly lookup: (id: string) => Effect.Effect<Option.Option<UserWithSessions<User>>>
   /** Ends every session of the user, on every strategy and instance sharing the storage: moves the epoch. */
   readonly endAll: (user: BaseUser) => Effect.Effect<void>
   /**

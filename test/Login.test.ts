@@ -4,14 +4,16 @@
  */
 import { HttpServerResponse } from "@effect/platform"
 import { assert, describe, it, layer } from "@effect/vitest"
-import { Effect, Exit, Option, Redacted } from "effect"
+import { Effect, Exit, type Layer, Option, Redacted } from "effect"
 import {
   AccessTokenStore,
   AuthStrategy,
+  IdParser,
   Login,
   RefreshTokenStore,
   RefreshTokens,
   Sessions,
+  UserError,
   UserManager,
   UserRepository
 } from "effect-users"
@@ -20,9 +22,14 @@ import { freshEmail, harness } from "./utils/TestUsers.js"
 const secret = Redacted.make("login-secret-login-secret-login-secret-log")
 
 /** A manager, its sessions, and a login over a database backend and a JWT backend with refresh tokens. */
-const setup = (options: { readonly requiresVerification?: boolean } = {}) =>
+const setup = (
+  options: {
+    readonly requiresVerification?: boolean
+    readonly idParser?: Layer.Layer<IdParser.IdParser> | undefined
+  } = {}
+) =>
   Effect.gen(function* () {
-    const { hooks, sessions, users } = yield* harness()
+    const { hooks, sessions, users } = yield* harness(options.idParser === undefined ? {} : { extra: options.idParser })
     const tokens = AccessTokenStore.makeMemory()
     const families = RefreshTokenStore.makeMemory()
     const provide = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
@@ -162,6 +169,24 @@ layer(UserRepository.layerMemory)("Login", (it) => {
       const inactive = yield* users.update(user, { isActive: false })
       yield* Effect.exit(login.start({ user: inactive, backend: "mobile", method: "password" }))
       assert.lengthOf(recorder.named("onAfterLogin"), 1, "no hook for a refused login")
+    })
+  )
+
+  it.scoped("works with an IdParser that reads IDs as text only, as tokens and stored rows carry them", () =>
+    Effect.gen(function* () {
+      // Integer IDs the store assigns, parsed from text alone: what arrives from outside is text.
+      const textOnly = IdParser.layer((value) =>
+        typeof value === "string" && /^\d+$/.test(value) ? Effect.succeed(Number(value)) : new UserError.InvalidID()
+      )
+      const { database, login, sessions, user } = yield* setup({ idParser: textOnly })
+      assert.strictEqual(typeof user.id, "number")
+      const outcome = yield* login.start({ user, backend: "web", method: "password" })
+      assert.isTrue(Option.isSome(yield* database.read(outcome.tokens.accessToken)))
+      assert.lengthOf(yield* database.sessions!.list(user, Option.none()), 1, "the session is listed")
+      // A token written without an epoch is stamped with the user's epoch as it is now.
+      yield* sessions.endAll(user)
+      const token = yield* database.write(user)
+      assert.isTrue(Option.isSome(yield* database.read(token)), "a token of the current epoch lives")
     })
   )
 
