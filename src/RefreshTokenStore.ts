@@ -57,7 +57,7 @@ export interface PurgeOptions {
 }
 
 /**
- * The operations on refresh-token families; every implementation passes `test/RefreshTokenStoreSuite.ts`.
+ * The operations on refresh-token families; every implementation passes `test/suites/RefreshTokenStoreSuite.ts`.
  *
  * @since 0.1.0
  */
