@@ -182,7 +182,7 @@ export interface UserManagerService<U extends BaseUser = User> {
   ) => Effect.Effect<void, InvalidPassword>
   /** Parses an outside value into an ID with the `IdParser`. */
   readonly parseId: (value: unknown) => Effect.Effect<IdOf<U>, InvalidID>
-  /** Runs `onAfterLogin`; login routes call it once they have built their response. */
+  /** Runs `onAfterLogin`; `Login.start` calls it once per session it opens, with the response it built. */
   readonly onAfterLogin: (
     user: U,
     response: Option.Option<HttpServerResponse.HttpServerResponse>
@@ -298,7 +298,7 @@ function* build<U extends BaseUser>() {
   const currentRequest: Effect.Effect<HookRequest> = Effect.serviceOption(HttpServerRequestTag)
   // Set once the service exists, below: hooks run only after `make` has returned it.
   let self: UserManagerService<U> | undefined
-  // Every hook runs with this manager in context, so hooks built by `UserHooks.layerFromManager` can call it.
+  // Every hook runs with this manager in context, so hooks built by `layerHooks` can call it.
   const runHook = (hook: (request: HookRequest) => Effect.Effect<void, unknown>) =>
     Effect.flatMap(currentRequest, hook).pipe(Effect.provideService(HookManager, self!))
 
