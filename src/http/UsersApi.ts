@@ -181,7 +181,6 @@ export const make = <
   ): Layered<ApiId> => {
     const settings: Handlers.Settings = {
       backends: options.backends,
-      requiresVerification,
       requireCurrentPassword: options.requireCurrentPassword ?? true,
       schemas,
       clientKey: ClientAddress.make(options.trustedProxies)

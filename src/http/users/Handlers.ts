@@ -42,7 +42,6 @@ export type ErasedApi = HttpApi.HttpApi<string, UsersGroups.GroupsOf<Erased>, Ht
 /** What the handlers need of `UsersApi.make`'s options. */
 export interface Settings {
   readonly backends: ReadonlyArray<AuthBackend.Any>
-  readonly requiresVerification: boolean
   readonly requireCurrentPassword: boolean
   readonly schemas: UsersGroups.Schemas
   readonly clientKey: ClientAddress.ClientKey
