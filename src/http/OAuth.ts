@@ -197,7 +197,7 @@ export const make = <
     const running = authenticator.backend(options.backend)
     const { transport } = running
     const respond = loginResponse(running)
-    const sessions = yield* Login
+    const loginFlow = yield* Login
     const clientOf = Effect.map(HttpServerRequest.HttpServerRequest, (request) => ({
       userAgent: request.headers["user-agent"]
     }))
@@ -344,7 +344,7 @@ export const make = <
           dangerouslyAssociateUnverifiedEmail: options.dangerouslyAssociateUnverifiedEmail,
           isVerifiedByDefault: options.isVerifiedByDefault
         })
-        const outcome = yield* sessions.start({
+        const outcome = yield* loginFlow.start({
           user,
           backend: options.backend,
           method: oauthMethod(provider.name),
