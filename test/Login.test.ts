@@ -4,7 +4,7 @@
  */
 import { HttpServerResponse } from "@effect/platform"
 import { assert, describe, it, layer } from "@effect/vitest"
-import { Effect, Exit, type Layer, Option, Redacted } from "effect"
+import { Cause, Effect, Exit, type Layer, Option, Redacted } from "effect"
 import {
   AccessTokenStore,
   AuthStrategy,
@@ -18,6 +18,7 @@ import {
   UserRepository
 } from "effect-users"
 import { freshEmail, harness } from "./utils/TestUsers.js"
+import { recordingTracer } from "./utils/Tracing.js"
 
 const secret = Redacted.make("login-secret-login-secret-login-secret-log")
 
@@ -196,6 +197,35 @@ layer(UserRepository.layerMemory)("Login", (it) => {
       assert.strictEqual(yield* refusal(login.start({ user, backend: "nope", method: "password" })), "died")
       assert.strictEqual(yield* refusal(login.refresh("web", "x".repeat(43))), "died")
       assert.strictEqual(yield* refusal(login.refresh("mobile", "x".repeat(43))), "RefreshTokenInvalid")
+    })
+  )
+
+  it.scoped("a misconfiguration dies with a message naming it", () =>
+    Effect.gen(function* () {
+      const { login, user } = yield* setup()
+      const defect = <A, E>(effect: Effect.Effect<A, E>) =>
+        Effect.map(Effect.exit(effect), (exit) =>
+          Exit.isFailure(exit) && Cause.isDie(exit.cause) ? String(Cause.squash(exit.cause)) : "no defect"
+        )
+      assert.include(
+        yield* defect(login.start({ user, backend: "nope", method: "password" })),
+        "Login: no backend named nope"
+      )
+      assert.include(yield* defect(login.refresh("nope", "x".repeat(43))), "Login: no backend named nope")
+      assert.include(yield* defect(login.refresh("web", "x".repeat(43))), "Login: backend web has no refresh tokens")
+    })
+  )
+
+  it.scoped("a login and a refresh are spans of their own: Login.start, Login.refresh", () =>
+    Effect.gen(function* () {
+      const { login, user } = yield* setup()
+      const { recorded, tracer } = recordingTracer()
+      const outcome = yield* login
+        .start({ user, backend: "mobile", method: "password" })
+        .pipe(Effect.withTracer(tracer))
+      yield* login.refresh("mobile", Option.getOrThrow(outcome.tokens.refreshToken)).pipe(Effect.withTracer(tracer))
+      const names = recorded.flatMap((entry) => ("name" in entry ? [entry.name] : []))
+      assert.includeMembers(names, ["Login.start", "Login.refresh"])
     })
   )
 })
