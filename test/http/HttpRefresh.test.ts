@@ -40,12 +40,15 @@ const recordLogs = Logger.replace(
 
 const hooks = recordingHooks()
 
-const server = (client: Layer.Layer<SqlClient.SqlClient, unknown>) =>
+const server = (
+  client: Layer.Layer<SqlClient.SqlClient, unknown>,
+  // Many logins from one address: the throttle has its own tests (HttpThrottle), these are about sessions.
+  throttle: Layer.Layer<Throttle.Throttle> = Throttle.layerDisabled
+) =>
   HttpApiBuilder.serve().pipe(
     Layer.provide(HttpApiBuilder.api(Api)),
     Layer.provide(Users.layer(Api)),
-    // Many logins from one address: the throttle has its own tests (HttpThrottle), these are about sessions.
-    Layer.provide(Throttle.layerDisabled),
+    Layer.provide(throttle),
     Layer.provideMerge(Layer.merge(SqlRefreshTokenStore.layer(), SqlAccessTokenStore.layer())),
     Layer.provideMerge(
       UserManager.layer.pipe(
@@ -342,6 +345,22 @@ describe("refresh tokens over HTTP", () => {
   })
 
   suite("SQLite", SqliteClient.layer({ filename: ":memory:" }))
+})
+
+layer(
+  server(
+    SqliteClient.layer({ filename: ":memory:" }),
+    Throttle.layerMemory({ clients: { refresh: { limit: 2, window: "1 minute" } }, accounts: false })
+  ),
+  { excludeTestServices: true }
+)("refresh throttling", (it) => {
+  it.effect("the refresh route is limited per client: the third request in the window answers 429", () =>
+    Effect.gen(function* () {
+      const statuses: Array<number> = []
+      for (let i = 0; i < 3; i++) statuses.push((yield* refresh("x".repeat(43))).status)
+      assert.deepStrictEqual(statuses, [401, 401, 429])
+    })
+  )
 })
 
 describePg("refresh tokens over HTTP on PostgreSQL", () => {
