@@ -17,8 +17,8 @@ import type { BaseUser, User } from "./User.js"
 import { UserRepository, type UserWithSessions } from "./UserRepository.js"
 
 /**
- * How a session was started: `password`, `oauth:<provider>`, or (once a session exists) `refresh`, which
- * continues one. Later methods add their own names.
+ * How a sign-in was made: `password`, `oauth:<provider>`; `refresh` names `Login.refresh`, which continues a
+ * session (the session keeps the method it was started with). Later methods add their own names.
  *
  * @since 0.2.0
  */
@@ -135,7 +135,10 @@ export const make: Effect.Effect<SessionsService, never, UserRepository> = Effec
         Effect.flatMap((parsed) => repository.getWithEpoch(parsed as User["id"])),
         Effect.orElseSucceed(() => Option.none<UserWithSessions<User>>())
       ),
-    endAll: (user) => Effect.asVoid(Effect.orDie(repository.updateEndingSessions(stored(user), {}, {}))),
+    endAll: (user) =>
+      repository
+        .updateEndingSessions(stored(user), {}, {})
+        .pipe(Effect.orDie, Effect.asVoid, Effect.withSpan("Sessions.endAll")),
     denyUntil: (user, until) => repository.raiseRevokedUntil(stored(user), until)
   })
 })
