@@ -17,7 +17,7 @@ import { pipeline } from "node:stream/promises"
 import * as Cookies from "@effect/platform/Cookies"
 import * as Etag from "@effect/platform/Etag"
 import type * as FileSystem from "@effect/platform/FileSystem"
-import * as Headers from "@effect/platform/Headers"
+import type * as Headers from "@effect/platform/Headers"
 import * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
 import type { HttpMethod } from "@effect/platform/HttpMethod"
@@ -82,7 +82,8 @@ class ServerRequest extends Inspectable.Class implements HttpServerRequest.HttpS
     return (this.source.method ?? "GET").toUpperCase() as HttpMethod
   }
   get headers(): Headers.Headers {
-    return this.headersOverride ?? Headers.fromInput(this.source.headers)
+    // Node's own header record, as platform-node's requests answer (no copy per access).
+    return this.headersOverride ?? (this.source.headers as Headers.Headers)
   }
   get cookies(): Record<string, string> {
     this.cachedCookies ??= Cookies.parseHeader(this.headers.cookie ?? "")
