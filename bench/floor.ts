@@ -1,6 +1,6 @@
 /**
  * The floor of the stack for `npm run bench:http`'s memory figures: a bare HttpApi server with one constant
- * endpoint (`GET /ping`) on the same `@effect/platform-node` server as `examples/server.ts`, run the same way
+ * endpoint (`GET /ping`) on the same server as `examples/server.ts` (`examples/nodeServer.ts`), run the same way
  * (built JavaScript, plain node). PORT sets the port.
  */
 import { createServer } from "node:http"
@@ -9,11 +9,11 @@ import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as HttpServer from "@effect/platform/HttpServer"
-import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
+import * as NodeServer from "../examples/nodeServer.js"
 
 class Api extends HttpApi.make("floor").add(
   HttpApiGroup.make("floor").add(
@@ -28,7 +28,7 @@ const FloorLive = HttpApiBuilder.group(Api, "floor", (handlers) =>
 const Server = HttpApiBuilder.serve().pipe(
   Layer.provide(HttpApiBuilder.api(Api).pipe(Layer.provide(FloorLive))),
   HttpServer.withLogAddress,
-  Layer.provide(NodeHttpServer.layer(createServer, { port: Number(process.env.PORT ?? 8000), host: "127.0.0.1" }))
+  Layer.provide(NodeServer.layer(createServer, { port: Number(process.env.PORT ?? 8000), host: "127.0.0.1" }))
 )
 
 NodeRuntime.runMain(Layer.launch(Server))

@@ -74,8 +74,9 @@ const Users = UserManager.layer.pipe(
     SqlUserRepository.layer(),
     UserManagerConfig.layerConfig(),
     Hooks,
-    // Argon2id on niced worker threads: logins use the idle CPU, token checks keep their latency.
-    Argon2Workers.layer()
+    // Argon2id on niced worker threads: logins use the idle CPU, token checks keep their latency. The threads start
+    // once hashes overlap; a lone one (the manager's start-up hash, a login on a quiet server) runs on libuv's pool.
+    Argon2Workers.layer({ lazyThreads: true })
   ]),
   Layer.provideMerge(Migrations.layer()),
   Layer.provideMerge(Database)

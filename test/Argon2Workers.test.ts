@@ -101,6 +101,47 @@ describe("makeArgon2Workers", () => {
     })
   )
 
+  it.live("lazyThreads: a job alone runs on libuv's pool and starts no thread; two at once start them", () =>
+    Effect.gen(function* () {
+      let spawned = 0
+      const { service: workers, shutdown } = makePool(
+        { ...light, threads: 2, lazyThreads: true },
+        { onSpawn: () => spawned++ }
+      )
+      // The manager's start-up hash: same parameters, so verifying against it costs what any verify costs.
+      const hash = yield* workers.hash(secret)
+      assert.match(hash, /^\$argon2id\$v=19\$m=1024,t=1,p=1\$/)
+      assert.isTrue(yield* workers.verify(secret, hash))
+      assert.isFalse(yield* workers.verify(Redacted.make("wrong"), hash))
+      assert.strictEqual(spawned, 0)
+      assert.strictEqual(workers.threads(), 0)
+      const checks = yield* Effect.all([workers.verify(secret, hash), workers.verify(secret, hash)], {
+        concurrency: "unbounded"
+      })
+      assert.deepStrictEqual(checks, [true, true])
+      assert.strictEqual(spawned, 2)
+      assert.strictEqual(workers.threads(), 2)
+      yield* shutdown
+    })
+  )
+
+  it.live("lazyThreads: once idle threads end, a job alone runs on libuv's pool again", () =>
+    Effect.gen(function* () {
+      let spawned = 0
+      const { service: workers, shutdown } = makePool(
+        { ...light, threads: 2, lazyThreads: true, idleTimeout: "300 millis" },
+        { onSpawn: () => spawned++ }
+      )
+      const hashes = yield* Effect.all([workers.hash(secret), workers.hash(secret)], { concurrency: "unbounded" })
+      assert.strictEqual(spawned, 2)
+      yield* eventually(Effect.filterOrFail(Effect.sync(workers.threads), (threads) => threads === 0))
+      assert.isTrue(yield* workers.verify(secret, hashes[0]))
+      assert.strictEqual(spawned, 2)
+      assert.strictEqual(workers.threads(), 0)
+      yield* shutdown
+    })
+  )
+
   it.live("verifies bcrypt hashes (FastAPI Users' older default) through the fallback", () =>
     Effect.gen(function* () {
       const bcrypt = yield* Effect.promise(() => import("@node-rs/bcrypt"))

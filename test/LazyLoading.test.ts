@@ -30,6 +30,20 @@ describe("importing the root entry", () => {
   it("the HTTP entry loads @effect/platform (the recording sees it)", async () => {
     assert.include(packagesIn(await loadedByImporting(["src/http.ts"])), "@effect/platform")
   }, 60_000)
+
+  it("the HTTP entry loads neither undici nor ws (it reads a Node request without NodeHttpServerRequest)", async () => {
+    const loaded = packagesIn(await loadedByImporting(["src/http.ts"]))
+    assert.notInclude(loaded, "undici")
+    assert.notInclude(loaded, "ws")
+  }, 60_000)
+
+  it("the recording sees undici and ws where NodeHttpServer is imported", async () => {
+    const loaded = packagesIn(
+      await loadedByImporting(["node_modules/@effect/platform-node/dist/esm/NodeHttpServer.js"])
+    )
+    assert.include(loaded, "undici")
+    assert.include(loaded, "ws")
+  }, 60_000)
 })
 
 // Another change removes the root's re-exports of ./http.js and ./sql.js; until it is merged, the core is checked
@@ -82,6 +96,13 @@ describe("npm start loads what it is configured to use", () => {
     const docs = await fetch(`${server.base}/docs`)
     assert.strictEqual(docs.status, 200)
     assert.include(loaded(), "Swagger UI")
+  }, 90_000)
+
+  it("its server loads neither undici nor ws (NodeHttpServer's test client and WebSockets)", async () => {
+    const { loaded, server } = await start({})
+    assert.strictEqual((await fetch(`${server.base}/greetings/ping`)).status, 200)
+    assert.notInclude(loaded(), "undici")
+    assert.notInclude(loaded(), "ws")
   }, 90_000)
 
   it("with an OpenID Provider (and Redis and PostgreSQL when available): their clients", async () => {

@@ -4,7 +4,6 @@
  */
 import { BlockList, isIPv4, isIPv6 } from "node:net"
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
-import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import * as Option from "effect/Option"
 
 /**
@@ -61,13 +60,8 @@ export const keyOf = (address: string): string => {
 
 const socketAddress = (request: HttpServerRequest.HttpServerRequest): string => {
   // The socket's own peer, not `remoteAddress`, which `HttpMiddleware.xForwardedHeaders` may have overridden.
-  let source: unknown
-  try {
-    source = NodeHttpServerRequest.toIncomingMessage(request)
-  } catch {
-    source = undefined
-  }
-  const peer = (source as { socket?: { remoteAddress?: string } } | undefined)?.socket?.remoteAddress
+  // On a Node server `source` is the `IncomingMessage` (what `NodeHttpServerRequest.toIncomingMessage` returns).
+  const peer = (request.source as { socket?: { remoteAddress?: string } } | undefined)?.socket?.remoteAddress
   return peer ?? Option.getOrElse(request.remoteAddress, () => "unknown")
 }
 

@@ -14,7 +14,6 @@ import * as HttpServerError from "@effect/platform/HttpServerError"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as UrlParams from "@effect/platform/UrlParams"
-import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -138,7 +137,8 @@ const readAtMost = (source: IncomingMessage, max: number): Effect.Effect<Uint8Ar
   })
 
 const nodeSource = (request: HttpServerRequest.HttpServerRequest): IncomingMessage | undefined => {
-  const source: unknown = NodeHttpServerRequest.toIncomingMessage(request)
+  // What `NodeHttpServerRequest.toIncomingMessage` returns, without loading its module (which loads undici and ws).
+  const source: unknown = request.source
   return source instanceof Readable ? (source as IncomingMessage) : undefined
 }
 

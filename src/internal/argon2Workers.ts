@@ -30,6 +30,12 @@ export interface Options extends Omit<Argon2Options, "concurrency"> {
    * Default 1 minute; `Duration.infinity` keeps them for the pool's lifetime.
    */
   readonly idleTimeout?: Duration.DurationInput | undefined
+  /**
+   * Start the threads only once two jobs overlap: until then, and again after idle threads ended, a job alone runs
+   * on libuv's pool (one hash at a time cannot crowd the event loop). A quiet server, and the manager's start-up
+   * hash, then start no thread (each holds about 7 MB). Default false: the first job starts them.
+   */
+  readonly lazyThreads?: boolean | undefined
 }
 
 /** The worker-pool hasher, with its live thread count (`Argon2Workers.Argon2WorkersService`). */
@@ -224,23 +230,39 @@ export const makePool = (
       })
     })
 
+  // With lazyThreads, whether a job runs on libuv's pool: the threads are down and nothing else is hashing there.
+  // (The fallback counts an admitted job at once, so of two jobs arriving together the second starts the threads.)
+  const alone = () => {
+    if (options.lazyThreads !== true || spawned || stopped !== undefined) return false
+    const { running, waiting } = fallback.load()
+    return running + waiting === 0
+  }
   const service: Service = {
     hash: (password) =>
-      run({ op: "hash", password: Redacted.value(password) }).pipe(
-        Effect.map((value) => value as string),
-        Effect.orDie,
-        Effect.withSpan("PasswordHasher.hash")
+      Effect.suspend(() =>
+        alone()
+          ? fallback.hash(password)
+          : run({ op: "hash", password: Redacted.value(password) }).pipe(
+              Effect.map((value) => value as string),
+              Effect.orDie,
+              Effect.withSpan("PasswordHasher.hash")
+            )
       ),
     verify: (password, stored) =>
-      stored.startsWith("$argon2")
-        ? run({ op: "verify", password: Redacted.value(password), hash: stored }).pipe(
-            Effect.map((value) => value === true),
-            Effect.orElseSucceed(() => false),
-            Effect.withSpan("PasswordHasher.verify")
-          )
-        : fallback.verify(password, stored),
+      Effect.suspend(() =>
+        stored.startsWith("$argon2") && !alone()
+          ? run({ op: "verify", password: Redacted.value(password), hash: stored }).pipe(
+              Effect.map((value) => value === true),
+              Effect.orElseSucceed(() => false),
+              Effect.withSpan("PasswordHasher.verify")
+            )
+          : fallback.verify(password, stored)
+      ),
     needsRehash: fallback.needsRehash,
-    load: () => ({ running: busy.size, waiting: queue.length }),
+    load: () => {
+      const libuv = fallback.load()
+      return { running: busy.size + libuv.running, waiting: queue.length + libuv.waiting }
+    },
     threads: () => all.size
   }
   const shutdown = Effect.suspend(() => {

@@ -72,7 +72,11 @@ export const packages = {
   // `HttpApiSwagger` and the module that inlines Swagger UI's page (about 2 MB of JavaScript).
   "Swagger UI": /\/node_modules\/@effect\/platform\/dist\/esm\/(internal\/httpApiSwagger|HttpApiSwagger)\.js$/,
   ioredis: /\/node_modules\/ioredis\//,
-  "the PostgreSQL driver": /\/node_modules\/(pg|@effect\/sql-pg)\//
+  "the PostgreSQL driver": /\/node_modules\/(pg|@effect\/sql-pg)\//,
+  // What `@effect/platform-node/NodeHttpServer` (and `NodeHttpServerRequest`) load besides the server: undici for
+  // its test client, ws for WebSocket upgrades.
+  undici: /\/node_modules\/undici\//,
+  ws: /\/node_modules\/ws\//
 } as const
 
 /** The names of `packages` among the loaded URLs. */
