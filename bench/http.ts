@@ -4,8 +4,8 @@
  * real argon2, and autocannon on loopback (each run in a process of its own). Bounded runs; prints, each beside a
  * baseline measured in the same run:
  *
- * 0. memory: the server's RSS idle (10 s and 30 s without requests: V8 gives back the young generation that start-up
- *    grew in between), at its peak during a login flood and 10 s after it, beside the same figures for a bare
+ * 0. memory: the server's RSS idle (10 s and 30 s without requests: V8's memory reducer, when it has run by then,
+ *    gives back in between the young generation that start-up or load grew), at its peak during a login flood and 10 s after it, beside the same figures for a bare
  *    `node:http` server answering a constant (the floor under the whole stack) and a bare HttpApi server with one
  *    constant endpoint (`bench/floor.ts`, the floor of the stack), each flooded the same way
  *    (BENCH_FLOOD_CONNECTIONS, default 1000, BENCH_FLOOD_SECONDS, 10), and the goal of issue 18 (idle at or below
@@ -336,8 +336,9 @@ interface Footprint {
 /** Quiet time before the idle and the after reading (shorter than the hashing threads' idle timeout). */
 const quietMillis = 10_000
 /**
- * Quiet time before the settled reading. Start-up grows V8's young generation to its maximum (32 MB), and V8's
- * memory reducer gives it back only 15–25 s after start-up, once allocation has been low for a while.
+ * Quiet time before the second idle reading. Start-up (or load) grows V8's young generation to its maximum (32 MB),
+ * and V8's memory reducer gives it back, with the old space's garbage, only once allocation has been low for a while:
+ * 15–40 s after start-up here, sometimes later.
  */
 const settleMillis = 30_000
 

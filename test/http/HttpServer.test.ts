@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs"
+import { existsSync, readdirSync, readFileSync } from "node:fs"
 import { request } from "node:http"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { waitFor } from "../utils/Eventually.js"
@@ -52,6 +52,37 @@ describe("npm start (examples/server.ts)", () => {
     assert.strictEqual(docs.status, 200)
     assert.include(await docs.text(), "swagger-ui")
   })
+
+  it.skipIf(!existsSync("/proc/self/task"))(
+    "starts no hashing thread for its start-up hash or a lone login; logins at once start them",
+    async () => {
+      // The hashing threads are the process's niced threads (proc(5): field 19 of a thread's stat).
+      const hashingThreads = () =>
+        readdirSync(`/proc/${server.process.pid}/task`).filter((tid) => {
+          const stat = readFileSync(`/proc/${server.process.pid}/task/${tid}/stat`, "utf8")
+          return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]) > 0
+        }).length
+      const email = `lone.${Date.now()}@camelot.bt`
+      const password = "correct-horse-battery"
+      const register = await fetch(`${base}/auth/register`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ email, password })
+      })
+      assert.strictEqual(register.status, 201)
+      const login = () =>
+        fetch(`${base}/auth/jwt/login`, {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+          body: new URLSearchParams({ username: email, password })
+        }).then((reply) => reply.status)
+      assert.strictEqual(await login(), 200)
+      assert.strictEqual(hashingThreads(), 0)
+      assert.deepStrictEqual(await Promise.all([login(), login(), login(), login()]), [200, 200, 200, 200])
+      assert.isAbove(hashingThreads(), 0)
+    },
+    30_000
+  )
 
   it("answers 60 MB uploads 413 and every client reads it (the body limit finds each request's Node socket)", async () => {
     // The server runs in a process of its own: without the lingering close, its reset beats the 413 to the client.
