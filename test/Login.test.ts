@@ -4,7 +4,7 @@
  */
 import { HttpServerResponse } from "@effect/platform"
 import { assert, describe, it, layer } from "@effect/vitest"
-import { Cause, Effect, Exit, type Layer, Option, Redacted } from "effect"
+import { Cause, Effect, Exit, Layer, Option, Redacted } from "effect"
 import {
   AccessTokenStore,
   AuthStrategy,
@@ -197,6 +197,24 @@ layer(UserRepository.layerMemory)("Login", (it) => {
       assert.strictEqual(yield* refusal(login.start({ user, backend: "nope", method: "password" })), "died")
       assert.strictEqual(yield* refusal(login.refresh("web", "x".repeat(43))), "died")
       assert.strictEqual(yield* refusal(login.refresh("mobile", "x".repeat(43))), "RefreshTokenInvalid")
+    })
+  )
+
+  it.scoped("Login.layer provides the same login over the UserManager and Sessions in context", () =>
+    Effect.gen(function* () {
+      const { database, sessions, user, users } = yield* setup()
+      const login = yield* Effect.provide(
+        Login.Login,
+        Login.layer({ backends: [{ name: "web", strategy: database }], requiresVerification: true }).pipe(
+          Layer.provide(Layer.succeed(UserManager.UserManager, users)),
+          Layer.provide(Layer.succeed(Sessions.Sessions, sessions))
+        )
+      )
+      assert.deepStrictEqual(
+        login.backends.map((backend) => backend.name),
+        ["web"]
+      )
+      assert.strictEqual(yield* refusal(login.start({ user, backend: "web", method: "password" })), "UserNotVerified")
     })
   )
 

@@ -5,6 +5,7 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { promisify } from "node:util"
 import { afterAll, assert, describe, it } from "@effect/vitest"
+import { Context } from "effect"
 import * as Http from "../src/http.js"
 import * as Root from "../src/index.js"
 import { type ExampleServer, startExampleServer } from "./utils/ExampleServer.js"
@@ -117,6 +118,22 @@ describe("the sub-path entries", () => {
     }
     assert.deepStrictEqual(Object.keys(Http).sort(), modulesOf("src/http"))
     for (const name of Object.keys(Http)) assert.isTrue(isNamespace(Reflect.get(Http, name)), name)
+  })
+
+  it("every service tag of the root and effect-users/http is keyed effect-users/..., after its module, no two alike", () => {
+    // The key is the service's identity in a Context: a key shared with another service would merge the two.
+    const keys = new Map<string, string>()
+    for (const [module, namespace] of [...Object.entries(Root), ...Object.entries(Http)]) {
+      for (const [name, value] of Object.entries(namespace as object)) {
+        if (!Context.isTag(value)) continue
+        const where = `${module}.${name}`
+        assert.isTrue(value.key.startsWith("effect-users/"), `${where} is keyed ${value.key}`)
+        if (name === module) assert.strictEqual(value.key, `effect-users/${module}`, where)
+        assert.isUndefined(keys.get(value.key), `${where} and ${keys.get(value.key)} share the key ${value.key}`)
+        keys.set(value.key, where)
+      }
+    }
+    assert.includeMembers([...keys.values()], ["Login.Login", "Sessions.Sessions", "UserManager.UserManager"])
   })
 
   it("effect-users/redis holds everything that loads ioredis; nothing the root reaches imports it", async () => {

@@ -6,6 +6,7 @@ import { assert, layer } from "@effect/vitest"
 import { Effect, Option, Redacted } from "effect"
 import { UserRepository } from "effect-users"
 import { freshEmail, harness } from "./utils/TestUsers.js"
+import { recordingTracer } from "./utils/Tracing.js"
 
 layer(UserRepository.layerMemory)("Sessions", (it) => {
   it.effect("lookup finds the user with their session state; None for an ID that does not parse or a user gone", () =>
@@ -33,6 +34,19 @@ layer(UserRepository.layerMemory)("Sessions", (it) => {
       yield* sessions.denyUntil(user, 2_000_000_000_000)
       yield* sessions.denyUntil(user, 1_000_000_000_000)
       assert.strictEqual((yield* state).revokedUntil, 2_000_000_000_000)
+    })
+  )
+
+  it.effect("ending every session of a user is a span of its own: Sessions.endAll", () =>
+    Effect.gen(function* () {
+      const { sessions, users } = yield* harness()
+      const user = yield* users.create({ email: freshEmail("sessions"), password: Redacted.make("correct horse") })
+      const { recorded, tracer } = recordingTracer()
+      yield* sessions.endAll(user).pipe(Effect.withTracer(tracer))
+      assert.include(
+        recorded.flatMap((entry) => ("name" in entry ? [entry.name] : [])),
+        "Sessions.endAll"
+      )
     })
   )
 })
