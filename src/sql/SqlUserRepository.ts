@@ -16,6 +16,7 @@ import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as SchemaAST from "effect/SchemaAST"
@@ -109,6 +110,27 @@ const accountColumns: ReadonlyArray<Column> = columnsOf(OAuthAccount)
 // run on every authenticated request, a span costs about as many runtime steps as the read itself, and
 // @effect/sql's own `sql.execute` span already shows the query.
 const spanOptions = { captureStackTrace: false } as const
+
+/**
+ * The end of a repository operation: a row that does not decode is a defect, an SQL error an outage
+ * (`ServiceUnavailable`) or a defect; the operation's own typed errors stay. Named as a span.
+ */
+const settled =
+  (name: string) =>
+  <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, Exclude<E, Settled>, R> =>
+    effect.pipe(
+      Effect.catchAll((error) =>
+        Predicate.isTagged(error, "SqlError")
+          ? SqlUnavailable.die(error)
+          : Predicate.isTagged(error, "ParseError")
+            ? Effect.die(error)
+            : Effect.fail(error as Exclude<E, Settled>)
+      ),
+      Effect.withSpan(`SqlUserRepository.${name}`, spanOptions)
+    )
+
+/** The driver's and the decoder's errors, which `settled` turns into defects. */
+type Settled = { readonly _tag: "ParseError" | "SqlError" }
 
 /** Whether a failed write broke the uniqueness of an e-mail (FastAPI Users' index, `lower(email)` or `email_key`). */
 const isEmailConflict = (error: SqlError): boolean => {
@@ -419,14 +441,7 @@ export const make = <M extends UserModel.Any = typeof UserModel.Default>(
             sql`INSERT INTO ${accounts} ${sql.insert(accountRow(yield* encodeId(user.id), account))} RETURNING ${selectAccount}`
           )
           return { ...user, oauthAccounts: yield* readAccounts(rows) } satisfies UserWithOAuth<U>
-        }).pipe(
-          sql.withTransaction,
-          Effect.catchTags({
-            ParseError: (error) => Effect.die(error),
-            SqlError: (error) => SqlUnavailable.die(error)
-          }),
-          Effect.withSpan("SqlUserRepository.createWithOAuthAccount", spanOptions)
-        ),
+        }).pipe(sql.withTransaction, settled("createWithOAuthAccount")),
 
       update: (user, patch) =>
         Effect.gen(function* () {
@@ -442,13 +457,7 @@ export const make = <M extends UserModel.Any = typeof UserModel.Default>(
           const updated = yield* readUser(rows)
           if (Option.isNone(updated)) return yield* new UserNotExists()
           return updated.value
-        }).pipe(
-          Effect.catchTags({
-            ParseError: (error) => Effect.die(error),
-            SqlError: (error) => SqlUnavailable.die(error)
-          }),
-          Effect.withSpan("SqlUserRepository.update", spanOptions)
-        ),
+        }).pipe(settled("update")),
 
       updateIf: (user, patch, expected) =>
         Effect.gen(function* () {
@@ -467,13 +476,7 @@ export const make = <M extends UserModel.Any = typeof UserModel.Default>(
                   sql`UPDATE ${users} SET ${sql.update(row)} WHERE ${where} RETURNING ${selectUser}`
                 )
           return yield* readUser(rows)
-        }).pipe(
-          Effect.catchTags({
-            ParseError: (error) => Effect.die(error),
-            SqlError: (error) => SqlUnavailable.die(error)
-          }),
-          Effect.withSpan("SqlUserRepository.updateIf", spanOptions)
-        ),
+        }).pipe(settled("updateIf")),
 
       updateEndingSessions,
 
@@ -499,14 +502,7 @@ export const make = <M extends UserModel.Any = typeof UserModel.Default>(
           if (exists.length === 0) return yield* new UserNotExists()
           yield* catchAccountConflict(sql`INSERT INTO ${accounts} ${sql.insert(accountRow(id, account))}`)
           return yield* withOAuth(id)
-        }).pipe(
-          sql.withTransaction,
-          Effect.catchTags({
-            ParseError: (error) => Effect.die(error),
-            SqlError: (error) => SqlUnavailable.die(error)
-          }),
-          Effect.withSpan("SqlUserRepository.addOAuthAccount", spanOptions)
-        ),
+        }).pipe(sql.withTransaction, settled("addOAuthAccount")),
 
       updateOAuthAccount: (user, account, patch: OAuthAccountUpdate) =>
         Effect.gen(function* () {
@@ -516,14 +512,7 @@ export const make = <M extends UserModel.Any = typeof UserModel.Default>(
             yield* sql`UPDATE ${accounts} SET ${sql.update(row)} WHERE id = ${account.id} AND user_id = ${id}`
           }
           return yield* withOAuth(id)
-        }).pipe(
-          sql.withTransaction,
-          Effect.catchTags({
-            ParseError: (error) => Effect.die(error),
-            SqlError: (error) => SqlUnavailable.die(error)
-          }),
-          Effect.withSpan("SqlUserRepository.updateOAuthAccount", spanOptions)
-        )
+        }).pipe(sql.withTransaction, settled("updateOAuthAccount"))
     }
     return service
   })
