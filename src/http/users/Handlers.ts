@@ -77,7 +77,13 @@ export const make = (settings: Settings) => {
 
   // Each throttled route counts the request against its limits before doing anything else (the routes that
   // send mail against the target address too), and answers 429 when refused.
-  const client = Effect.map(HttpServerRequest.HttpServerRequest, settings.clientKey)
+  /** What the request knows about the client: its key for the limits, and what a login records. */
+  const clientOf: Effect.Effect<Client & { readonly address: string }, never, HttpServerRequest.HttpServerRequest> =
+    Effect.map(HttpServerRequest.HttpServerRequest, (request) => ({
+      userAgent: request.headers["user-agent"],
+      address: settings.clientKey(request)
+    }))
+  const client = Effect.map(clientOf, ({ address }) => address)
   const limited =
     (route: Throttle.Route, email?: string) =>
     <A, E, R>(handler: Effect.Effect<A, E, R>) =>
@@ -87,13 +93,6 @@ export const make = (settings: Settings) => {
           onSuccess: () => handler
         })
       )
-
-  /** What the request knows about the client, for the session a login opens. */
-  const clientOf: Effect.Effect<Client & { readonly address: string }, never, HttpServerRequest.HttpServerRequest> =
-    Effect.map(HttpServerRequest.HttpServerRequest, (request) => ({
-      userAgent: request.headers["user-agent"],
-      address: settings.clientKey(request)
-    }))
 
   const mailLater = (route: Throttle.MailRoute, email: string, send: (user: User) => Effect.Effect<void, unknown>) =>
     Effect.all([UserManager, BackgroundWork, HttpServerRequest.HttpServerRequest]).pipe(
