@@ -733,7 +733,7 @@ const baselinePort = port + 4
  * The commit `/users/me` is compared with: BENCH_BASELINE, else the first parent of the merge into main that
  * brought the session epoch (`sessions_revoked_until`) into src.
  */
-const baselineCommit = () => {
+const baselineCommit = (firstChange: string) => {
   const git = (...args: ReadonlyArray<string>) => {
     const result = spawnSync("git", args, { encoding: "utf8" })
     if (result.status !== 0) throw new Error(`git ${args.join(" ")}: ${result.stderr}`)
@@ -749,7 +749,7 @@ const baselineCommit = () => {
     "--reverse",
     "--format=%h",
     "-S",
-    "sessions_revoked_until",
+    firstChange,
     "main",
     "--",
     "src"
@@ -788,7 +788,7 @@ const buildBaseline = (commit: string) => {
 const epoch: Phase = {
   name: "epoch",
   run: async ({ server, token }) => {
-    const { commit, label } = baselineCommit()
+    const { commit, label } = baselineCommit("sessions_revoked_until")
     const dir = buildBaseline(commit)
     return withServer(
       "build/examples/server.js",
@@ -822,6 +822,60 @@ const epoch: Phase = {
     )
   }
 }
+
+/**
+ * Login and `/users/me` throughput against the tree before issue 19 (device tokens, the family deny-list, CSRF
+ * checks), in alternating runs: neither may cost a round trip or a hash. BENCH_BASELINE names another commit.
+ */
+const before: Phase = {
+  name: "before",
+  run: async ({ server, token }) => {
+    const { commit, label } = baselineCommit("CSRF_REJECTED")
+    const dir = buildBaseline(commit)
+    return withServer(
+      "build/examples/server.js",
+      baselinePort,
+      {},
+      async (baseline) => {
+        await ensureAccounts(baseline.base, accountsFor(10))
+        const { access_token: baselineToken } = await logIn(baseline.base)
+        await get(`${baseline.base}/users/me`, baselineToken, { duration: 1 }) // warm-up
+        const alternate = async (pairs: number, ours: () => Promise<number>, theirs: () => Promise<number>) => {
+          const ratios: Array<number> = []
+          for (let pair = 0; pair < pairs; pair++) {
+            const values: Array<number> = []
+            for (const run of pair % 2 === 0 ? [ours, theirs] : [theirs, ours]) values.push(await run())
+            ratios.push(pair % 2 === 0 ? values[0]! / values[1]! : values[1]! / values[0]!)
+          }
+          return ratios
+        }
+        const loginRate = async (base: string) => {
+          const result = await loginAt(base, 10, loginSeconds)
+          check("login", result)
+          return result.requests.average
+        }
+        const logins = await alternate(loginPairs, () => loginRate(server.base), () => loginRate(baseline.base))
+        const me = await alternate(
+          pairCount,
+          async () => (await checked(`${server.base}/users/me`, token)).requests.average,
+          async () => (await checked(`${baseline.base}/users/me`, baselineToken)).requests.average
+        )
+        const line = (name: string, ratios: ReadonlyArray<number>, runs: string) =>
+          `   ${name} now / ${label}: ${percent(median(ratios))}  (target ≥ 90%)  ${verdict(median(ratios) >= 0.9)}` +
+          `  (median of ${ratios.length} alternating pairs of ${runs}; range ${percent(Math.min(...ratios))}–${percent(Math.max(...ratios))})`
+        return [
+          `10. before issue 19 (${commit}):`,
+          line("login req/s", logins, `${loginSeconds} s runs at c=10`),
+          line("/users/me req/s", me, "1 s runs at c=10")
+        ]
+      },
+      dir
+    )
+  }
+}
+
+const loginPairs = Number(process.env.BENCH_LOGIN_PAIRS ?? 5)
+const loginSeconds = Number(process.env.BENCH_LOGIN_SECONDS ?? 3)
 
 const limiterPorts = [port + 5, port + 6] as const
 const limiterPairs = Number(process.env.BENCH_LIMITER_PAIRS ?? 5)
@@ -1129,6 +1183,7 @@ const allPhases: ReadonlyArray<Phase> = [
   refresh,
   asymmetric,
   epoch,
+  before,
   limiter,
   profile
 ]
