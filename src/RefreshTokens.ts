@@ -148,10 +148,13 @@ export const withRefresh = (strategy: FamilyStrategy, refresh: RefreshTokensServ
     Effect.flatMap(familyOf(token), (family) => (Option.isNone(family) ? Effect.void : Effect.asVoid(f(family.value))))
   return {
     ...strategy,
+    // The family is read before the token goes: a database token's row is what names it.
     destroy: (token, user) =>
-      Effect.zipRight(
-        strategy.destroy(token, user),
-        ofToken(token, (id) => refresh.end(id, user))
+      Effect.flatMap(familyOf(token), (family) =>
+        Effect.zipRight(
+          strategy.destroy(token, user),
+          Option.isNone(family) ? Effect.void : refresh.end(family.value, user)
+        )
       ),
     keep: (token, user, epoch) =>
       Effect.zipRight(
@@ -282,7 +285,8 @@ const makeUnscheduled = (
         if (!wellFormed.test(token)) return yield* invalid
         const spent = digest(token)
         const found = yield* store.find(spent)
-        if (Option.isNone(found)) return yield* invalid
+        // Another backend's token is not one of ours (its strategy issues its access tokens).
+        if (Option.isNone(found) || found.value.family.backend !== backend) return yield* invalid
         if (Option.isSome(found.value.spentAt)) return yield* respent(token, found.value)
         const { family } = found.value
         const now = yield* Clock.currentTimeMillis
@@ -315,11 +319,15 @@ const makeUnscheduled = (
     return {
       login,
       refresh,
+      // Only a family of this user and backend (backends share the store): an ID of someone else's ends nothing.
       end: (familyId, user) =>
-        Effect.flatMap(store.revoke(familyId, String(user.id)), (ended) =>
-          // Only once the store said the family was this user's: an ID of someone else's denies nothing.
-          ended ? Effect.as(strategy.endFamily(familyId, user), true) : Effect.succeed(false)
-        ),
+        Effect.gen(function* () {
+          const families = yield* store.listOf(String(user.id))
+          if (!families.some((family) => family.id === familyId && family.backend === backend)) return false
+          if (!(yield* store.revoke(familyId, String(user.id)))) return false
+          yield* strategy.endFamily(familyId, user)
+          return true
+        }),
       store,
       purgeExpired
     }

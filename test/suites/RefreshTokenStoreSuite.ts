@@ -69,6 +69,48 @@ export const refreshTokenStoreSuite = (
       })
     )
 
+    it.effect("rotate keeps the successor of the token it spent only, until the next rotation replaces it", () =>
+      Effect.gen(function* () {
+        const tokens = yield* store
+        const started = family(yield* someone)
+        const [first, second, third, fourth] = [digest(), digest(), digest(), digest()]
+        const sealed = "enc:v1:".padEnd(87, "x")
+        yield* tokens.create(started, first)
+        assert.isTrue(Option.isNone(Option.getOrThrow(yield* tokens.find(first)).successor))
+        assert.isTrue(yield* tokens.rotate(started.id, first, second, new Date(), sealed))
+        assert.deepStrictEqual(Option.getOrThrow(yield* tokens.find(first)).successor, Option.some(sealed))
+        assert.isTrue(Option.isNone(Option.getOrThrow(yield* tokens.find(second)).successor))
+        assert.isTrue(yield* tokens.rotate(started.id, second, third, new Date(), "second-successor"))
+        assert.isTrue(Option.isNone(Option.getOrThrow(yield* tokens.find(first)).successor))
+        assert.deepStrictEqual(Option.getOrThrow(yield* tokens.find(second)).successor, Option.some("second-successor"))
+        // A rotation without one clears the last.
+        assert.isTrue(yield* tokens.rotate(started.id, third, fourth, new Date()))
+        for (const token of [first, second, third, fourth]) {
+          assert.isTrue(Option.isNone(Option.getOrThrow(yield* tokens.find(token)).successor))
+        }
+      })
+    )
+
+    it.effect("of 6 concurrent rotations of one token with successors, the winner's successor is the one kept", () =>
+      Effect.gen(function* () {
+        const tokens = yield* store
+        const started = family(yield* someone)
+        const first = digest()
+        yield* tokens.create(started, first)
+        const nexts = Array.from({ length: 6 }, digest)
+        const won = yield* Effect.forEach(
+          nexts,
+          (next) => tokens.rotate(started.id, first, next, new Date(), `successor-${next}`),
+          { concurrency: "unbounded" }
+        )
+        const winner = nexts[won.indexOf(true)]!
+        assert.deepStrictEqual(
+          Option.getOrThrow(yield* tokens.find(first)).successor,
+          Option.some(`successor-${winner}`)
+        )
+      })
+    )
+
     it.effect("rotate refuses a token of another family, and an unknown token", () =>
       Effect.gen(function* () {
         const tokens = yield* store
