@@ -144,7 +144,10 @@ export const jwt = (
         // The common case costs nothing more: no denied token of this user is still alive, epoch current.
         if (current && revokedUntil <= (yield* nowMillis)) return Option.some(user)
         const [mark, familyEnded] = yield* Effect.all(
-          [store.readJti(recordOf(token, jti)), typeof sid === "string" ? isDenied(familyRecord(sid)) : Effect.succeed(false)],
+          [
+            store.readJti(recordOf(token, jti)),
+            typeof sid === "string" ? isDenied(familyRecord(sid)) : Effect.succeed(false)
+          ],
           { concurrency: 2 }
         )
         if (familyEnded || (Option.isSome(mark) && mark.value._tag === "Denied")) return Option.none()

@@ -89,7 +89,11 @@ export const make = (options: Options = {}): Effect.Effect<RefreshTokenStoreServ
         }).pipe(sql.withTransaction, SqlUnavailable.orDie, span("create")),
       find: (digest) =>
         sql<
-          FamilyRow & { readonly spent_at: unknown; readonly rotated_digest: string | null; readonly successor: string | null }
+          FamilyRow & {
+            readonly spent_at: unknown
+            readonly rotated_digest: string | null
+            readonly successor: string | null
+          }
         >`
           select f.id, f.user_id, f.backend, f.epoch, f.created_at, f.last_used_at, f.user_agent, f.method, t.spent_at,
             f.rotated_digest, f.successor
