@@ -57,6 +57,8 @@ export interface PurgeOptions {
   readonly lastUsedBefore: Date
   /** At most this many families in one call (a bounded batch). */
   readonly limit: number
+  /** Also forgets the kept successors of the backend's families last rotated before this (their window is over). */
+  readonly successorsBefore?: Date | undefined
 }
 
 /**
@@ -184,16 +186,22 @@ export const makeMemory = (): RefreshTokenStoreService => {
           .filter((family) => family.userId === userId)
           .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime())
       ),
-    purgeExpired: ({ backend, createdBefore, lastUsedBefore, limit }) =>
-      Effect.sync(() =>
-        endWhere(
+    purgeExpired: ({ backend, createdBefore, lastUsedBefore, limit, successorsBefore }) =>
+      Effect.sync(() => {
+        for (const familyId of rotations.keys()) {
+          const family = families.get(familyId)
+          if (family?.backend === backend && family.lastUsedAt.getTime() < (successorsBefore?.getTime() ?? 0)) {
+            rotations.delete(familyId)
+          }
+        }
+        return endWhere(
           (family) =>
             family.backend === backend &&
             (family.createdAt.getTime() < createdBefore.getTime() ||
               family.lastUsedAt.getTime() < lastUsedBefore.getTime()),
           limit
         )
-      )
+      })
   })
 }
 

@@ -307,7 +307,13 @@ const makeUnscheduled = (
     const purgeExpired = (batchSize = 500) =>
       Effect.gen(function* () {
         const now = yield* Clock.currentTimeMillis
-        const cut = { backend, createdBefore: new Date(now - lifetime), lastUsedBefore: new Date(now - idleLifetime) }
+        const cut = {
+          backend,
+          createdBefore: new Date(now - lifetime),
+          lastUsedBefore: new Date(now - idleLifetime),
+          // A successor outlives its window by a purge interval at most: bounded in time without a write per refresh.
+          successorsBefore: new Date(now - graceWindow)
+        }
         let total = 0
         while (true) {
           const ended = yield* store.purgeExpired({ ...cut, limit: batchSize })

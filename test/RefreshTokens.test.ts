@@ -235,7 +235,7 @@ describe("RefreshTokens", () => {
   )
 
   it.scoped(
-    "the kept successor is sealed: neither it nor its digest is in the store, only the old token opens it",
+    "the kept successor is sealed (neither it nor its digest is in the store) and purged after its window",
     () =>
       Effect.gen(function* () {
         const { refresh, store } = yield* setupWith({ graceWindow: "10 seconds" })
@@ -247,6 +247,9 @@ describe("RefreshTokens", () => {
         assert.notInclude(sealed, second.refreshToken)
         assert.notInclude(sealed, digestOf(second.refreshToken))
         assert.isAtMost(sealed.length, 128)
+        // Kept no longer than its window and one purge interval (10 minutes here).
+        yield* TestClock.adjust("10 minutes")
+        assert.isTrue(Option.isNone(Option.getOrThrow(yield* store.find(digestOf(first.refreshToken))).successor))
       })
   )
 

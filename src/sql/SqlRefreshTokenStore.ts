@@ -140,8 +140,14 @@ export const make = (options: Options = {}): Effect.Effect<RefreshTokenStoreServ
           Effect.map((rows) => rows.map(toFamily)),
           span("listOf")
         ),
-      purgeExpired: ({ backend, createdBefore, lastUsedBefore, limit }) =>
+      purgeExpired: ({ backend, createdBefore, lastUsedBefore, limit, successorsBefore }) =>
         Effect.gen(function* () {
+          if (successorsBefore !== undefined) {
+            yield* sql`update ${families} set rotated_digest = null, successor = null
+              where backend = ${backend} and successor is not null and last_used_at < ${time(successorsBefore)}`.pipe(
+              SqlUnavailable.orDie
+            )
+          }
           const expired = yield* sql<{ readonly id: string }>`select id from ${families}
             where backend = ${backend} and (created_at < ${time(createdBefore)} or last_used_at < ${time(lastUsedBefore)})
             limit ${limit}`.pipe(SqlUnavailable.orDie)

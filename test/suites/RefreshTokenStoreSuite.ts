@@ -111,6 +111,40 @@ export const refreshTokenStoreSuite = (
       })
     )
 
+    it.effect(
+      "purgeExpired forgets the kept successors of the backend's families rotated before successorsBefore",
+      () =>
+        Effect.gen(function* () {
+          const tokens = yield* store
+          const userId = yield* someone
+          const [early, late, otherBackend] = [family(userId), family(userId), family(userId, { backend: "other" })]
+          const [a, b, c] = [digest(), digest(), digest()]
+          for (const [started, token] of [
+            [early, a],
+            [late, b],
+            [otherBackend, c]
+          ] as const) {
+            yield* tokens.create(started, token)
+          }
+          yield* tokens.rotate(early.id, a, digest(), at("2026-12-01T10:00:01.000Z"), "early")
+          yield* tokens.rotate(late.id, b, digest(), at("2026-12-01T10:00:20.000Z"), "late")
+          yield* tokens.rotate(otherBackend.id, c, digest(), at("2026-12-01T10:00:01.000Z"), "other")
+          const ended = yield* tokens.purgeExpired({
+            backend: "jwt",
+            createdBefore: at("2026-11-01T00:00:00.000Z"),
+            lastUsedBefore: at("2026-11-01T00:00:00.000Z"),
+            limit: 10,
+            successorsBefore: at("2026-12-01T10:00:10.000Z")
+          })
+          assert.strictEqual(ended, 0)
+          const successorOf = (token: string) =>
+            Effect.map(tokens.find(token), (found) => Option.getOrThrow(found).successor)
+          assert.isTrue(Option.isNone(yield* successorOf(a)))
+          assert.deepStrictEqual(yield* successorOf(b), Option.some("late"))
+          assert.deepStrictEqual(yield* successorOf(c), Option.some("other"))
+        })
+    )
+
     it.effect("rotate refuses a token of another family, and an unknown token", () =>
       Effect.gen(function* () {
         const tokens = yield* store
