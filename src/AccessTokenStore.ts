@@ -30,6 +30,8 @@ export interface StoredToken {
   readonly userAgent?: string | undefined
   /** How the session was started (`Sessions.Method`), when recorded. */
   readonly method?: string | undefined
+  /** The refresh-token family the token was issued under, when it was: it is deleted with the family. */
+  readonly family?: string | undefined
 }
 
 /**
@@ -90,6 +92,8 @@ export interface AccessTokenStoreService {
   readonly delete: (digest: string) => Effect.Effect<void>
   /** Deletes every token of a user (revokes all their sessions) in one statement; the number deleted. */
   readonly deleteAllOf: (userId: string) => Effect.Effect<number>
+  /** Deletes the user's tokens issued under this refresh-token family (the family ended); the number deleted. */
+  readonly deleteFamily: (userId: string, family: string) => Effect.Effect<number>
   /**
    * Deletes the tokens issued before `issuedBefore` (and, with the options, the idle ones and the expired `jti`
    * records), in batches of `batchSize`; the number of tokens and records deleted.
@@ -129,7 +133,8 @@ export const storedToken = (token: NewToken): StoredToken => ({
   lastUsedAt: token.lastUsedAt ?? token.createdAt,
   backend: token.backend,
   userAgent: token.userAgent?.slice(0, maxUserAgentLength),
-  method: token.method
+  method: token.method,
+  family: token.family
 })
 
 /**
@@ -162,6 +167,8 @@ export const makeMemory = (): AccessTokenStoreService => {
     read: (digest) => Effect.sync(() => Option.fromNullable(tokens.get(digest))),
     delete: (digest) => Effect.sync(() => void tokens.delete(digest)),
     deleteAllOf: (userId) => Effect.sync(() => deleteWhere((token) => token.userId === userId)),
+    deleteFamily: (userId, family) =>
+      Effect.sync(() => deleteWhere((token) => token.userId === userId && token.family === family)),
     purgeExpired: (issuedBefore, options = {}) =>
       Effect.sync(() => {
         const idle = options.idleBefore?.getTime() ?? Number.NEGATIVE_INFINITY

@@ -42,6 +42,11 @@ export interface AuthStrategy {
    * cannot carry one leave it out, and cannot back refresh tokens.
    */
   readonly familyOf?: ((token: string) => Effect.Effect<Option.Option<string>>) | undefined
+  /**
+   * Ends the access tokens issued under the user's refresh-token family `family` at once (the family ended:
+   * reuse, logout, the session list's delete); strategies with `familyOf` have it.
+   */
+  readonly endFamily?: ((family: string, user: BaseUser) => Effect.Effect<void>) | undefined
 }
 
 /**
@@ -79,12 +84,18 @@ export interface JwtOptions {
 
 const nowMillis = Clock.currentTimeMillis
 
+// Only a SHA-256 of each token is stored: a leaked table cannot be replayed as sessions. A token has 256
+// bits of entropy, so a fast unsalted hash is enough (nothing to brute-force, unlike a password).
+const digest = (token: string) => createHash("sha256").update(token).digest("base64url")
+
 /**
- * JWT access tokens: `sub` = user ID, `aud`, `exp`, `iat`, a random `jti` and `sep`, the user's session epoch
- * at issue (tokens without it, FastAPI Users', count as epoch 0). A token is refused once the user's epoch
- * moved past its own, unless its own change moved it (a `Kept` record of its `jti`), and after logout (a
- * `Denied` record, asked only while the user row says one of their tokens is denied). Those records live in
- * the `AccessTokenStore`, so every instance sharing it agrees. HMAC is checked synchronously through
+ * JWT access tokens: `sub` = user ID, `aud`, `exp`, `iat`, a random `jti`, `sep`, the user's session epoch
+ * at issue (tokens without it, FastAPI Users', count as epoch 0), and `sid`, the refresh-token family, if any. A
+ * token is refused once the user's epoch moved past its own, unless its own change moved it (a `Kept` record of
+ * its `jti`), after logout (a `Denied` record) and once its family ended (a `Denied` record of `sid:{family}`);
+ * the records are asked only while the user row says one of their tokens is denied. A token without `jti` is
+ * recorded as `sha:{SHA-256 of its signed part}`. Those records live in the `AccessTokenStore`, so every instance
+ * sharing it agrees. HMAC is checked synchronously through
  * node:crypto, so token checks never queue behind password hashes on libuv's thread pool.
  *
  * @since 0.1.0
@@ -102,22 +113,28 @@ export const jwt = (
     const codec = options.codec ?? makeJwt({ algorithm: options.algorithm })
     const audience = options.audience ?? ["effect-users:auth"]
     const lifetime = options.lifetime ?? "1 hour"
+    const lifetimeMillis = Duration.toMillis(lifetime)
     const verify = (token: string) => Effect.option(codec.verify(token, { secret, audience }))
-    /** The `jti` and expiry (ms) of a token this strategy issued to this user, if it verifies and has them. */
+    /** The key of a token's deny or keep record: its `jti`, or a hash of its signed part when it has none. */
+    const recordOf = (token: string, jti: unknown) =>
+      typeof jti === "string" ? jti : `sha:${digest(token.slice(0, token.lastIndexOf(".")))}`
+    /** The record key and expiry (ms) of a token this strategy accepts for this user, if it verifies. */
     const identify = (token: string, user: BaseUser) =>
       Effect.map(verify(token), (claims) =>
         Option.flatMap(claims, ({ exp, jti, sub }) =>
-          typeof jti === "string" && typeof exp === "number" && sub === String(user.id)
-            ? Option.some({ jti, expiresAt: exp * 1000 })
+          typeof exp === "number" && sub === String(user.id)
+            ? Option.some({ record: recordOf(token, jti), expiresAt: exp * 1000 })
             : Option.none()
         )
       )
+    const isDenied = (record: string) =>
+      Effect.map(store.readJti(record), (mark) => Option.isSome(mark) && mark.value._tag === "Denied")
 
     const read = (token: string) =>
       Effect.gen(function* () {
         const claims = yield* verify(token)
         if (Option.isNone(claims)) return Option.none()
-        const { jti, sep, sub } = claims.value
+        const { jti, sep, sid, sub } = claims.value
         const epoch = sep === undefined ? 0 : sep
         if (typeof epoch !== "number" || !Number.isSafeInteger(epoch)) return Option.none()
         const found = yield* sessions.lookup(String(sub))
@@ -126,9 +143,14 @@ export const jwt = (
         const current = epoch === sessionEpoch
         // The common case costs nothing more: no denied token of this user is still alive, epoch current.
         if (current && revokedUntil <= (yield* nowMillis)) return Option.some(user)
-        if (typeof jti !== "string") return current ? Option.some(user) : Option.none()
-        const mark = yield* store.readJti(jti)
-        if (Option.isSome(mark) && mark.value._tag === "Denied") return Option.none()
+        const [mark, familyEnded] = yield* Effect.all(
+          [
+            store.readJti(recordOf(token, jti)),
+            typeof sid === "string" ? isDenied(familyRecord(sid)) : Effect.succeed(false)
+          ],
+          { concurrency: 2 }
+        )
+        if (familyEnded || (Option.isSome(mark) && mark.value._tag === "Denied")) return Option.none()
         if (current) return Option.some(user)
         const kept = Option.isSome(mark) && mark.value._tag === "Kept" && mark.value.epoch === sessionEpoch
         return kept ? Option.some(user) : Option.none()
@@ -155,9 +177,16 @@ export const jwt = (
             ? Effect.void
             : // Denied first, then the user row's marker: a check between the two still finds the token alive.
               store
-                .markJti(identity.value.jti, { _tag: "Denied" }, new Date(identity.value.expiresAt))
+                .markJti(identity.value.record, { _tag: "Denied" }, new Date(identity.value.expiresAt))
                 .pipe(Effect.zipRight(sessions.denyUntil(user, identity.value.expiresAt)))
         ),
+      endFamily: (family, user) =>
+        Effect.gen(function* () {
+          // Every token of the family expires within a lifetime; a minute more covers one signed as it ends.
+          const until = (yield* nowMillis) + lifetimeMillis + 60_000
+          yield* store.markJti(familyRecord(family), { _tag: "Denied" }, new Date(until))
+          yield* sessions.denyUntil(user, until)
+        }),
       familyOf: (token) =>
         Effect.map(verify(token), (claims) =>
           Option.flatMap(claims, ({ sid }) => (typeof sid === "string" ? Option.some(sid) : Option.none()))
@@ -166,10 +195,13 @@ export const jwt = (
         Effect.flatMap(identify(token, user), (identity) =>
           Option.isNone(identity)
             ? Effect.void
-            : store.markJti(identity.value.jti, { _tag: "Kept", epoch }, new Date(identity.value.expiresAt))
+            : store.markJti(identity.value.record, { _tag: "Kept", epoch }, new Date(identity.value.expiresAt))
         )
     }
   })
+
+/** The deny record of a refresh-token family's access tokens (family IDs are base64url: never a `jti` of ours). */
+const familyRecord = (family: string) => `sid:${family}`
 
 /** The user's session epoch now (a session opened without one); 0 for a user that is gone. */
 const currentEpoch = (sessions: SessionsService, user: BaseUser) =>
@@ -190,10 +222,6 @@ export interface DatabaseOptions {
   readonly idleLifetime?: Duration.DurationInput | undefined
 }
 
-// Only a SHA-256 of each token is stored: a leaked table cannot be replayed as sessions. A token has 256
-// bits of entropy, so a fast unsalted hash is enough (nothing to brute-force, unlike a password).
-const digest = (token: string) => createHash("sha256").update(token).digest("base64url")
-
 /**
  * The public ID of a stored session: a hash of its digest, so the ID cannot be turned back into the digest.
  *
@@ -213,7 +241,7 @@ export const touchInterval: Duration.Duration = Duration.minutes(1)
  * Opaque tokens (32 random bytes, base64url) in the `AccessTokenStore` (`SqlAccessTokenStore.layer` for
  * FastAPI Users' `accesstoken` table, `AccessTokenStore.layerMemory` in tests); stored as their SHA-256 with
  * the user's session epoch, rejected once older than `lifetime`, idle longer than `idleLifetime` or of another
- * epoch than the user's, and deleted on logout or when its user is gone.
+ * epoch than the user's, and deleted on logout, with their refresh-token family, or when their user is gone.
  *
  * @since 0.1.0
  */
@@ -270,11 +298,17 @@ export const database = (
             epoch: session?.epoch ?? (yield* currentEpoch(sessions, user)),
             backend: session?.backend,
             method: session?.method,
-            userAgent: session?.userAgent
+            userAgent: session?.userAgent,
+            family: session?.family
           })
           return token
         }),
       destroy: (token) => store.delete(digest(token)),
+      familyOf: (token) =>
+        Effect.map(store.read(digest(token)), (stored) =>
+          Option.flatMap(stored, ({ family }) => Option.fromNullable(family))
+        ),
+      endFamily: (family, user) => Effect.asVoid(store.deleteFamily(String(user.id), family)),
       keep: (token, user, epoch) =>
         Effect.gen(function* () {
           const key = digest(token)

@@ -1,7 +1,7 @@
 /**
  * Where refresh tokens live: families (one per login: whose, which backend, the user's session epoch at login,
- * when it started and was last rotated) and the digests of their tokens, each spent or not. Tokens are known
- * only by their SHA-256. `layerMemory` keeps them in the process, `SqlRefreshTokenStore` in two tables.
+ * when it started and was last rotated, and its last rotation's sealed successor) and the digests of their tokens,
+ * each spent or not. Tokens are known only by their SHA-256. `layerMemory` keeps them in the process, `SqlRefreshTokenStore` in two tables.
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -33,13 +33,16 @@ export interface Family {
 }
 
 /**
- * A stored token: its family, and when it was spent (`None` while it can still be swapped).
+ * A stored token: its family, when it was spent (`None` while it can still be swapped), and, when it is the
+ * family's last rotated token, the successor its rotation stored (sealed by `RefreshTokens`, opaque here).
  *
  * @since 0.1.0
  */
 export interface FoundToken {
   readonly family: Family
   readonly spentAt: Option.Option<Date>
+  /** @since 0.2.0 */
+  readonly successor: Option.Option<string>
 }
 
 /**
@@ -54,6 +57,8 @@ export interface PurgeOptions {
   readonly lastUsedBefore: Date
   /** At most this many families in one call (a bounded batch). */
   readonly limit: number
+  /** Also forgets the kept successors of the backend's families last rotated before this (their window is over). */
+  readonly successorsBefore?: Date | undefined
 }
 
 /**
@@ -67,11 +72,18 @@ export interface RefreshTokenStoreService {
   /** The token with this digest, with its family; `None` when unknown or its family has ended. */
   readonly find: (digest: string) => Effect.Effect<Option.Option<FoundToken>>
   /**
-   * In one step: spends `spent` if it is not spent yet, adds `next` to its family and sets the family's
-   * `lastUsedAt` to `at`. `false` (and no change) when `spent` was spent already or is gone: of concurrent
-   * rotations of one token exactly one gets `true`.
+   * In one step: spends `spent` if it is not spent yet, adds `next` to its family, sets the family's
+   * `lastUsedAt` to `at` and keeps `successor` (at most 128 characters) as the one of `spent`, replacing the
+   * previous rotation's (cleared when `successor` is absent). `false` (and no change) when `spent` was spent
+   * already or is gone: of concurrent rotations of one token exactly one gets `true`.
    */
-  readonly rotate: (familyId: string, spent: string, next: string, at: Date) => Effect.Effect<boolean>
+  readonly rotate: (
+    familyId: string,
+    spent: string,
+    next: string,
+    at: Date,
+    successor?: string | undefined
+  ) => Effect.Effect<boolean>
   /** Carries a family over to another session epoch (the user's own change through it); false if it is gone. */
   readonly setEpoch: (familyId: string, epoch: number) => Effect.Effect<boolean>
   /** Ends a family and all its tokens; with `userId`, only if the family is that user's. Whether one ended. */
@@ -108,9 +120,11 @@ export const makeMemory = (): RefreshTokenStoreService => {
   const families = new Map<string, Family>()
   const tokens = new Map<string, MemoryToken>()
   const digestsOf = new Map<string, Set<string>>()
+  const rotations = new Map<string, { readonly spent: string; readonly successor: string }>()
   const end = (familyId: string) => {
     for (const digest of digestsOf.get(familyId) ?? []) tokens.delete(digest)
     digestsOf.delete(familyId)
+    rotations.delete(familyId)
     return families.delete(familyId)
   }
   const endWhere = (predicate: (family: Family) => boolean, limit = Number.POSITIVE_INFINITY) => {
@@ -132,11 +146,15 @@ export const makeMemory = (): RefreshTokenStoreService => {
       Effect.sync(() => {
         const token = tokens.get(digest)
         const family = token === undefined ? undefined : families.get(token.familyId)
-        return token === undefined || family === undefined
-          ? Option.none()
-          : Option.some({ family, spentAt: Option.fromNullable(token.spentAt) })
+        if (token === undefined || family === undefined) return Option.none()
+        const rotation = rotations.get(family.id)
+        return Option.some({
+          family,
+          spentAt: Option.fromNullable(token.spentAt),
+          successor: rotation?.spent === digest ? Option.some(rotation.successor) : Option.none()
+        })
       }),
-    rotate: (familyId, spent, next, at) =>
+    rotate: (familyId, spent, next, at, successor) =>
       Effect.sync(() => {
         const token = tokens.get(spent)
         const family = families.get(familyId)
@@ -145,6 +163,8 @@ export const makeMemory = (): RefreshTokenStoreService => {
         tokens.set(next, { familyId, spentAt: undefined })
         digestsOf.get(familyId)?.add(next)
         families.set(familyId, { ...family, lastUsedAt: at })
+        if (successor === undefined) rotations.delete(familyId)
+        else rotations.set(familyId, { spent, successor })
         return true
       }),
     setEpoch: (familyId, epoch) =>
@@ -166,16 +186,22 @@ export const makeMemory = (): RefreshTokenStoreService => {
           .filter((family) => family.userId === userId)
           .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime())
       ),
-    purgeExpired: ({ backend, createdBefore, lastUsedBefore, limit }) =>
-      Effect.sync(() =>
-        endWhere(
+    purgeExpired: ({ backend, createdBefore, lastUsedBefore, limit, successorsBefore }) =>
+      Effect.sync(() => {
+        for (const familyId of rotations.keys()) {
+          const family = families.get(familyId)
+          if (family?.backend === backend && family.lastUsedAt.getTime() < (successorsBefore?.getTime() ?? 0)) {
+            rotations.delete(familyId)
+          }
+        }
+        return endWhere(
           (family) =>
             family.backend === backend &&
             (family.createdAt.getTime() < createdBefore.getTime() ||
               family.lastUsedAt.getTime() < lastUsedBefore.getTime()),
           limit
         )
-      )
+      })
   })
 }
 

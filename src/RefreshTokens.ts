@@ -1,19 +1,22 @@
 /**
  * Refresh tokens for a bearer backend: a login starts a family (a session) and answers a short-lived access
  * token with an opaque refresh token; `refresh` swaps a refresh token for a new pair and spends it. Presenting a
- * spent token ends its whole family (RFC 9700 §4.14.2: one of the thief and the client will present a spent
- * token). Families die with their absolute lifetime, their idle lifetime and the user's session epoch.
+ * spent token ends its whole family and its access tokens (RFC 9700 §4.14.2: one of the thief and the client
+ * will present a spent token), except the token just rotated, retried within the grace window: it gets the same
+ * successor. Families die with their absolute lifetime, their idle lifetime and the user's session epoch.
  */
 import { createHash, randomBytes } from "node:crypto"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { maxUserAgentLength } from "./AccessTokenStore.js"
 import type { AuthStrategy } from "./AuthStrategy.js"
-import { type Family, RefreshTokenStore, type RefreshTokenStoreService } from "./RefreshTokenStore.js"
+import * as TokenCipher from "./internal/tokenCipher.js"
+import { type Family, type FoundToken, RefreshTokenStore, type RefreshTokenStoreService } from "./RefreshTokenStore.js"
 import { type Listed, type Method, Sessions } from "./Sessions.js"
 import type { BaseUser } from "./User.js"
 
@@ -29,6 +32,11 @@ export interface RefreshOptions {
   readonly idleLifetime?: Duration.DurationInput | undefined
   /** How often the expired families are purged (in batches of 500) while the server runs; default 1 hour. */
   readonly purgeInterval?: Duration.DurationInput | undefined
+  /**
+   * How long the token just rotated may be presented again and get the same successor (a retry after a lost
+   * response, two tabs refreshing at once) instead of ending the family; default 10 seconds, 0 turns it off.
+   */
+  readonly graceWindow?: Duration.DurationInput | undefined
 }
 
 /**
@@ -67,11 +75,26 @@ export interface LoginSession {
 }
 
 /**
- * A strategy that can back refresh tokens: its access tokens name their family.
+ * A strategy that can back refresh tokens: its access tokens name their family, and end with it.
  *
  * @since 0.2.0
  */
-export type FamilyStrategy = AuthStrategy & { readonly familyOf: NonNullable<AuthStrategy["familyOf"]> }
+export type FamilyStrategy = AuthStrategy & {
+  readonly familyOf: NonNullable<AuthStrategy["familyOf"]>
+  readonly endFamily: NonNullable<AuthStrategy["endFamily"]>
+}
+
+/**
+ * The strategy as a `FamilyStrategy`, if its tokens name their family and end with it.
+ *
+ * @since 0.2.0
+ */
+export const familyStrategy = (strategy: AuthStrategy): Option.Option<FamilyStrategy> => {
+  const { endFamily, familyOf } = strategy
+  return familyOf === undefined || endFamily === undefined
+    ? Option.none()
+    : Option.some({ ...strategy, familyOf, endFamily })
+}
 
 /**
  * The backend whose access tokens the refresh tokens renew.
@@ -93,8 +116,8 @@ export interface RefreshTokensService {
   readonly login: (user: BaseUser, session: LoginSession) => Effect.Effect<TokenPair>
   /** Swaps a refresh token for a new pair, spending it; of concurrent swaps of one token at most one succeeds. */
   readonly refresh: (token: string) => Effect.Effect<TokenPair, RefreshTokenInvalid | RefreshTokenReused>
-  /** Ends a family (logout, the session list's delete); with `userId`, only that user's. Whether one ended. */
-  readonly end: (familyId: string, userId?: string | undefined) => Effect.Effect<boolean>
+  /** Ends the user's family (logout, the session list's delete) and its access tokens; whether one ended. */
+  readonly end: (familyId: string, user: BaseUser) => Effect.Effect<boolean>
   /** The store, for listing and ending a user's families. */
   readonly store: RefreshTokenStoreService
   /** Ends expired families, `batchSize` at a time until none is left; the number ended. */
@@ -125,10 +148,13 @@ export const withRefresh = (strategy: FamilyStrategy, refresh: RefreshTokensServ
     Effect.flatMap(familyOf(token), (family) => (Option.isNone(family) ? Effect.void : Effect.asVoid(f(family.value))))
   return {
     ...strategy,
+    // The family is read before the token goes: a database token's row is what names it.
     destroy: (token, user) =>
-      Effect.zipRight(
-        strategy.destroy(token, user),
-        ofToken(token, (id) => refresh.end(id, String(user.id)))
+      Effect.flatMap(familyOf(token), (family) =>
+        Effect.zipRight(
+          strategy.destroy(token, user),
+          Option.isNone(family) ? Effect.void : refresh.end(family.value, user)
+        )
       ),
     keep: (token, user, epoch) =>
       Effect.zipRight(
@@ -146,7 +172,7 @@ export const withRefresh = (strategy: FamilyStrategy, refresh: RefreshTokensServ
         }),
       revoke: (user, id) =>
         Effect.flatMap(strategy.sessions?.revoke(user, id) ?? Effect.succeed(false), (ended) =>
-          ended ? Effect.succeed(true) : refresh.end(id, String(user.id))
+          ended ? Effect.succeed(true) : refresh.end(id, user)
         )
     }
   }
@@ -158,6 +184,13 @@ const wellFormed = /^[A-Za-z0-9_-]{43}$/
 // A refresh token carries 256 random bits, so an unsalted SHA-256 is enough to keep a leaked table useless.
 const digest = (token: string) => createHash("sha256").update(token).digest("base64url")
 const newToken = () => randomBytes(32).toString("base64url")
+
+// The successor kept for the grace window is sealed under a key derived from the token it succeeds, which the
+// store never holds: a read of the store gives nothing to whoever does not hold that token too.
+const sealer = (token: string) => TokenCipher.make(Redacted.make(token), "effect-users:refresh-successor")
+const seal = (token: string, successor: string) => sealer(token).encrypt(successor)
+const unseal = (token: string, sealed: string) =>
+  Option.liftThrowable(() => sealer(token).decrypt(sealed))().pipe(Option.filter((next) => wellFormed.test(next)))
 
 /**
  * Builds a backend's refresh tokens over the `RefreshTokenStore` and `Sessions` in context, and purges its expired
@@ -187,9 +220,18 @@ const makeUnscheduled = (
   Effect.map(Effect.zip(RefreshTokenStore, Sessions), ([store, sessions]) => {
     const lifetime = Duration.toMillis(options.lifetime ?? "30 days")
     const idleLifetime = Duration.toMillis(options.idleLifetime ?? "7 days")
+    const graceWindow = Duration.toMillis(options.graceWindow ?? "10 seconds")
     const invalid = new RefreshTokenInvalid()
     const reused = new RefreshTokenReused()
     const endThen = <E>(family: Family, error: E) => Effect.zipRight(store.revoke(family.id), Effect.fail(error))
+    // Reuse ends the family whoever presents it, and every access token issued under it.
+    const endReused = (family: Family) =>
+      Effect.gen(function* () {
+        yield* store.revoke(family.id)
+        const owner = yield* sessions.lookup(family.userId)
+        if (Option.isSome(owner)) yield* strategy.endFamily(family.id, owner.value.user)
+        return yield* reused
+      })
 
     const pair = (user: BaseUser, family: Family, refreshToken: string) =>
       Effect.map(
@@ -215,16 +257,9 @@ const makeUnscheduled = (
         return yield* pair(user, family, refreshToken)
       })
 
-    const refresh = (token: string) =>
+    /** The family's user, if the family is alive (lifetimes, epoch, active user); ends it otherwise. */
+    const ownerOf = (family: Family, now: number) =>
       Effect.gen(function* () {
-        if (!wellFormed.test(token)) return yield* invalid
-        const spent = digest(token)
-        const found = yield* store.find(spent)
-        if (Option.isNone(found)) return yield* invalid
-        const { family, spentAt } = found.value
-        // Reuse ends the family whoever presents it: the pair issued for this token dies too.
-        if (Option.isSome(spentAt)) return yield* endThen(family, reused)
-        const now = yield* Clock.currentTimeMillis
         if (family.createdAt.getTime() + lifetime <= now || family.lastUsedAt.getTime() + idleLifetime <= now) {
           return yield* endThen(family, invalid)
         }
@@ -232,16 +267,53 @@ const makeUnscheduled = (
         if (Option.isNone(current) || current.value.sessionEpoch !== family.epoch || !current.value.user.isActive) {
           return yield* endThen(family, invalid)
         }
+        return current.value.user
+      })
+
+    /** A spent token: within the grace window, the token just rotated gets its successor again; else reuse. */
+    const respent = (token: string, { family, spentAt, successor }: FoundToken) =>
+      Effect.gen(function* () {
+        const now = yield* Clock.currentTimeMillis
+        const recent = Option.exists(spentAt, (at) => now - at.getTime() < graceWindow)
+        const next = recent ? Option.flatMap(successor, (sealed) => unseal(token, sealed)) : Option.none()
+        if (Option.isNone(next)) return yield* endReused(family)
+        return yield* pair(yield* ownerOf(family, now), family, next.value)
+      })
+
+    const refresh = (token: string) =>
+      Effect.gen(function* () {
+        if (!wellFormed.test(token)) return yield* invalid
+        const spent = digest(token)
+        const found = yield* store.find(spent)
+        // Another backend's token is not one of ours (its strategy issues its access tokens).
+        if (Option.isNone(found) || found.value.family.backend !== backend) return yield* invalid
+        if (Option.isSome(found.value.spentAt)) return yield* respent(token, found.value)
+        const { family } = found.value
+        const now = yield* Clock.currentTimeMillis
+        const user = yield* ownerOf(family, now)
         const next = newToken()
-        // Lost the race for this token to a concurrent refresh: a second use, so reuse as well.
-        if (!(yield* store.rotate(family.id, spent, digest(next), new Date(now)))) return yield* endThen(family, reused)
-        return yield* pair(current.value.user, family, next)
+        const sealed = graceWindow > 0 ? seal(token, next) : undefined
+        if (yield* store.rotate(family.id, spent, digest(next), new Date(now), sealed)) {
+          return yield* pair(user, family, next)
+        }
+        // Lost the race for this token to a concurrent refresh: a retry if that one rotated it moments ago, reuse
+        // otherwise (a token spent, or its family ended, between our two reads is a second use all the same).
+        const after = yield* store.find(spent)
+        return yield* Option.isSome(after) && Option.isSome(after.value.spentAt)
+          ? respent(token, after.value)
+          : endReused(family)
       })
 
     const purgeExpired = (batchSize = 500) =>
       Effect.gen(function* () {
         const now = yield* Clock.currentTimeMillis
-        const cut = { backend, createdBefore: new Date(now - lifetime), lastUsedBefore: new Date(now - idleLifetime) }
+        const cut = {
+          backend,
+          createdBefore: new Date(now - lifetime),
+          lastUsedBefore: new Date(now - idleLifetime),
+          // A successor outlives its window by a purge interval at most: bounded in time without a write per refresh.
+          successorsBefore: new Date(now - graceWindow)
+        }
         let total = 0
         while (true) {
           const ended = yield* store.purgeExpired({ ...cut, limit: batchSize })
@@ -253,7 +325,15 @@ const makeUnscheduled = (
     return {
       login,
       refresh,
-      end: (familyId, userId) => store.revoke(familyId, userId),
+      // Only a family of this user and backend (backends share the store): an ID of someone else's ends nothing.
+      end: (familyId, user) =>
+        Effect.gen(function* () {
+          const families = yield* store.listOf(String(user.id))
+          if (!families.some((family) => family.id === familyId && family.backend === backend)) return false
+          if (!(yield* store.revoke(familyId, String(user.id)))) return false
+          yield* strategy.endFamily(familyId, user)
+          return true
+        }),
       store,
       purgeExpired
     }

@@ -22,9 +22,14 @@ const loginPassword = "correct-horse-battery"
 /** A store that counts the calls the rules must keep rare. */
 const countingStore = () => {
   const inner = AccessTokenStore.makeMemory()
-  const counts = { touch: 0, readJti: 0 }
+  const counts = { touch: 0, readJti: 0, read: 0 }
   const service: AccessTokenStore.AccessTokenStoreService = {
     ...inner,
+    read: (digest) =>
+      Effect.suspend(() => {
+        counts.read++
+        return inner.read(digest)
+      }),
     touch: (digest, at) =>
       Effect.suspend(() => {
         counts.touch++
@@ -172,6 +177,58 @@ layer(Test)("strategies", (it) => {
       const fresh = yield* strategy.write(user)
       assert.isTrue(Option.isSome(yield* strategy.read(fresh)))
       assert.strictEqual(store.counts.readJti, asked + 2, "the denied token expired: no lookup again")
+    })
+  )
+
+  it.effect(
+    "JWT: a family's end denies its tokens at once; only its user's checks ask, and only until they expired",
+    () =>
+      Effect.gen(function* () {
+        const strategy = yield* AuthStrategy.jwt({ secret, lifetime: "15 minutes" })
+        const [user, bystander] = [yield* newUser, yield* newUser]
+        const [ended, sibling, otherFamily] = [
+          yield* strategy.write(user, { family: "family-one" }),
+          yield* strategy.write(user, { family: "family-one" }),
+          yield* strategy.write(user, { family: "family-two" })
+        ]
+        const theirs = yield* strategy.write(bystander, { family: "family-one" })
+        const before = { ...store.counts }
+        for (const token of [ended, sibling, otherFamily, theirs])
+          assert.isTrue(Option.isSome(yield* strategy.read(token)))
+        assert.deepStrictEqual(store.counts, before, "no recent event: no store read beyond the user's row")
+        yield* strategy.endFamily!("family-one", user)
+        assert.isTrue(Option.isNone(yield* strategy.read(ended)))
+        assert.isTrue(Option.isNone(yield* strategy.read(sibling)))
+        assert.isTrue(Option.isSome(yield* strategy.read(otherFamily)))
+        assert.strictEqual(store.counts.readJti, before.readJti + 6, "the token's record and its family's, per check")
+        // Another user's token naming the same family ID: their row says nothing, so nothing is asked.
+        assert.isTrue(Option.isSome(yield* strategy.read(theirs)))
+        assert.strictEqual(store.counts.readJti, before.readJti + 6)
+        yield* TestClock.adjust("17 minutes")
+        const fresh = yield* strategy.write(user, { family: "family-two" })
+        assert.isTrue(Option.isSome(yield* strategy.read(fresh)))
+        assert.strictEqual(store.counts.readJti, before.readJti + 6, "the family's tokens expired: no lookup again")
+        assert.strictEqual(store.counts.read, before.read)
+      })
+  )
+
+  it.effect("database: a family's end deletes its tokens; a check reads the token row only, as before", () =>
+    Effect.gen(function* () {
+      const strategy = yield* AuthStrategy.database()
+      const user = yield* newUser
+      const [ended, sibling, otherFamily] = [
+        yield* strategy.write(user, { family: "family-one" }),
+        yield* strategy.write(user, { family: "family-one" }),
+        yield* strategy.write(user, { family: "family-two" })
+      ]
+      assert.deepStrictEqual(yield* strategy.familyOf!(ended), Option.some("family-one"))
+      const before = { ...store.counts }
+      assert.isTrue(Option.isSome(yield* strategy.read(ended)))
+      assert.deepStrictEqual(store.counts, { ...before, read: before.read + 1 })
+      yield* strategy.endFamily!("family-one", user)
+      assert.isTrue(Option.isNone(yield* strategy.read(ended)))
+      assert.isTrue(Option.isNone(yield* strategy.read(sibling)))
+      assert.isTrue(Option.isSome(yield* strategy.read(otherFamily)))
     })
   )
 })

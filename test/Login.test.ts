@@ -42,14 +42,13 @@ const setup = (
       )
     const database = yield* provide(AuthStrategy.database())
     const jwt = yield* provide(AuthStrategy.jwt({ secret }))
-    const refresh = yield* provide(
-      RefreshTokens.make({ name: "mobile", strategy: { ...jwt, familyOf: jwt.familyOf! } })
-    )
+    const family = Option.getOrThrow(RefreshTokens.familyStrategy(jwt))
+    const refresh = yield* provide(RefreshTokens.make({ name: "mobile", strategy: family }))
     const login = yield* provide(
       Login.make({
         backends: [
           { name: "web", strategy: database },
-          { name: "mobile", strategy: RefreshTokens.withRefresh({ ...jwt, familyOf: jwt.familyOf! }, refresh), refresh }
+          { name: "mobile", strategy: RefreshTokens.withRefresh(family, refresh), refresh }
         ],
         requiresVerification: options.requiresVerification
       })

@@ -3,9 +3,10 @@
  * idle lifetimes, the session epoch, the purge; the same rules run over HTTP on SQL in HttpRefresh.test.ts.
  */
 
+import { createHash } from "node:crypto"
 import { HttpApi, HttpApiBuilder } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Effect, Exit, Layer, Option, TestClock } from "effect"
+import { Cause, Deferred, Effect, Exit, Layer, Option, TestClock } from "effect"
 import {
   AccessTokenStore,
   AuthStrategy,
@@ -29,44 +30,68 @@ const alice = {
 } as User.BaseUser
 
 /** A backend's refresh tokens over a fresh memory store, with Alice at an epoch the test moves. */
-const setup = Effect.gen(function* () {
-  const state = { epoch: 0, active: true, exists: true }
-  const issued: Array<{ readonly familyId: string; readonly epoch: number; readonly userAgent?: string | undefined }> =
-    []
-  const store = RefreshTokenStore.makeMemory()
-  const strategy: RefreshTokens.FamilyStrategy = {
-    read: () => Effect.succeedNone,
-    write: (_user, session) =>
-      Effect.sync(() => {
-        issued.push({ familyId: session!.family!, epoch: session!.epoch!, userAgent: session?.userAgent })
-        return `access-${issued.length}`
-      }),
-    destroy: () => Effect.void,
-    familyOf: () => Effect.succeedNone
-  }
-  const sessions = Sessions.Sessions.of({
-    lookup: () =>
-      Effect.succeed(
-        state.exists
-          ? Option.some({
-              user: { ...alice, isActive: state.active } as User.User,
-              sessionEpoch: state.epoch,
-              revokedUntil: 0
-            })
-          : Option.none()
-      ),
-    endAll: () => Effect.void,
-    denyUntil: () => Effect.void
+const setupWith = (
+  options: RefreshTokens.RefreshOptions,
+  wrap: (store: RefreshTokenStore.RefreshTokenStoreService) => RefreshTokenStore.RefreshTokenStoreService = (store) =>
+    store
+) =>
+  Effect.gen(function* () {
+    const state = { epoch: 0, active: true, exists: true }
+    const endedFamilies: Array<string> = []
+    const issued: Array<{
+      readonly familyId: string
+      readonly epoch: number
+      readonly userAgent?: string | undefined
+    }> = []
+    const store = wrap(RefreshTokenStore.makeMemory())
+    const strategy: RefreshTokens.FamilyStrategy = {
+      read: () => Effect.succeedNone,
+      write: (_user, session) =>
+        Effect.sync(() => {
+          issued.push({ familyId: session!.family!, epoch: session!.epoch!, userAgent: session?.userAgent })
+          return `access-${issued.length}`
+        }),
+      destroy: () => Effect.void,
+      familyOf: () => Effect.succeedNone,
+      endFamily: (family) => Effect.sync(() => void endedFamilies.push(family))
+    }
+    const sessions = Sessions.Sessions.of({
+      lookup: () =>
+        Effect.succeed(
+          state.exists
+            ? Option.some({
+                user: { ...alice, isActive: state.active } as User.User,
+                sessionEpoch: state.epoch,
+                revokedUntil: 0
+              })
+            : Option.none()
+        ),
+      endAll: () => Effect.void,
+      denyUntil: () => Effect.void
+    })
+    const refresh = yield* RefreshTokens.make(
+      { name: "jwt", strategy },
+      { lifetime: "1 day", idleLifetime: "1 hour", purgeInterval: "10 minutes", ...options }
+    ).pipe(
+      Effect.provideService(RefreshTokenStore.RefreshTokenStore, store),
+      Effect.provideService(Sessions.Sessions, sessions)
+    )
+    return { endedFamilies, refresh, state, issued, store }
   })
-  const refresh = yield* RefreshTokens.make(
-    { name: "jwt", strategy },
-    { lifetime: "1 day", idleLifetime: "1 hour", purgeInterval: "10 minutes" }
-  ).pipe(
-    Effect.provideService(RefreshTokenStore.RefreshTokenStore, store),
-    Effect.provideService(Sessions.Sessions, sessions)
-  )
-  return { refresh, state, issued, store }
-})
+const setup = setupWith({})
+
+/** Holds the store's first `n` finds until all `n` have read: concurrent refreshes all see the token unspent. */
+const readBarrier = (n: number) =>
+  Effect.map(Deferred.make<void>(), (allRead) => {
+    let reads = 0
+    return (inner: RefreshTokenStore.RefreshTokenStoreService): RefreshTokenStore.RefreshTokenStoreService => ({
+      ...inner,
+      find: (digest) =>
+        Effect.tap(inner.find(digest), () =>
+          ++reads > n ? Effect.void : reads === n ? Deferred.succeed(allRead, undefined) : Deferred.await(allRead)
+        )
+    })
+  })
 
 const failure = <A, E extends { readonly _tag: string }>(effect: Effect.Effect<A, E>) =>
   Effect.map(Effect.exit(effect), (exit) =>
@@ -115,34 +140,149 @@ describe("RefreshTokens", () => {
     })
   )
 
-  it.scoped("a spent token is reuse: the whole family ends, the newest token too", () =>
+  it.scoped("a spent token is reuse: the whole family ends, the newest token and its access tokens too", () =>
     Effect.gen(function* () {
-      const { refresh, store } = yield* setup
+      const { endedFamilies, refresh, store } = yield* setupWith({ graceWindow: 0 })
       const first = yield* refresh.login(alice, { epoch: 0 })
       const other = yield* refresh.login(alice, { epoch: 0 })
+      const [family] = yield* store.listOf("alice")
       const second = yield* refresh.refresh(first.refreshToken)
+      assert.deepStrictEqual(endedFamilies, [])
       assert.strictEqual(yield* failure(refresh.refresh(first.refreshToken)), "RefreshTokenReused")
+      assert.deepStrictEqual(endedFamilies, [family!.id])
       assert.strictEqual(yield* failure(refresh.refresh(second.refreshToken)), "RefreshTokenInvalid")
       assert.strictEqual((yield* store.listOf("alice")).length, 1)
       assert.strictEqual(yield* failure(refresh.refresh(other.refreshToken)), "success")
     })
   )
 
-  it.scoped("of 6 concurrent refreshes with one token one wins and the losers end the family", () =>
+  it.scoped("end ends the user's family and its access tokens; someone else's family ID ends nothing", () =>
     Effect.gen(function* () {
-      const { refresh } = yield* setup
+      const { endedFamilies, refresh, store } = yield* setup
+      yield* refresh.login(alice, { epoch: 0 })
+      const [family] = yield* store.listOf("alice")
+      assert.isFalse(yield* refresh.end(family!.id, { ...alice, id: "mallory" } as User.BaseUser))
+      assert.deepStrictEqual(endedFamilies, [])
+      assert.isTrue(yield* refresh.end(family!.id, alice))
+      assert.deepStrictEqual(endedFamilies, [family!.id])
+      assert.deepStrictEqual(yield* store.listOf("alice"), [])
+    })
+  )
+
+  it.scoped(
+    "a retry of the token just rotated, within the grace window, gets the same successor; the family lives",
+    () =>
+      Effect.gen(function* () {
+        const { endedFamilies, issued, refresh } = yield* setupWith({ graceWindow: "10 seconds" })
+        const first = yield* refresh.login(alice, { epoch: 0 })
+        const second = yield* refresh.refresh(first.refreshToken)
+        yield* TestClock.adjust("9 seconds")
+        const retried = yield* refresh.refresh(first.refreshToken)
+        assert.strictEqual(retried.refreshToken, second.refreshToken)
+        // A new access token of the same family.
+        assert.strictEqual(issued.length, 3)
+        assert.strictEqual(issued[2]!.familyId, issued[0]!.familyId)
+        assert.deepStrictEqual(endedFamilies, [])
+        const third = yield* refresh.refresh(second.refreshToken)
+        assert.notStrictEqual(third.refreshToken, second.refreshToken)
+      })
+  )
+
+  it.scoped("a retry after the grace window is reuse: the family ends", () =>
+    Effect.gen(function* () {
+      const { endedFamilies, refresh } = yield* setupWith({ graceWindow: "10 seconds" })
       const first = yield* refresh.login(alice, { epoch: 0 })
-      const outcomes = yield* Effect.all(
-        Array.from({ length: 6 }, () => failure(refresh.refresh(first.refreshToken))),
+      const second = yield* refresh.refresh(first.refreshToken)
+      yield* TestClock.adjust("10 seconds")
+      assert.strictEqual(yield* failure(refresh.refresh(first.refreshToken)), "RefreshTokenReused")
+      assert.strictEqual(endedFamilies.length, 1)
+      assert.strictEqual(yield* failure(refresh.refresh(second.refreshToken)), "RefreshTokenInvalid")
+    })
+  )
+
+  it.scoped("a grace window of 0 turns it off: a retry at once is reuse", () =>
+    Effect.gen(function* () {
+      const { endedFamilies, refresh } = yield* setupWith({ graceWindow: 0 })
+      const first = yield* refresh.login(alice, { epoch: 0 })
+      const second = yield* refresh.refresh(first.refreshToken)
+      assert.strictEqual(yield* failure(refresh.refresh(first.refreshToken)), "RefreshTokenReused")
+      assert.strictEqual(endedFamilies.length, 1)
+      assert.strictEqual(yield* failure(refresh.refresh(second.refreshToken)), "RefreshTokenInvalid")
+    })
+  )
+
+  it.scoped("only the token just rotated: an older one, even within the window, is reuse", () =>
+    Effect.gen(function* () {
+      const { endedFamilies, refresh } = yield* setupWith({ graceWindow: "10 seconds" })
+      const first = yield* refresh.login(alice, { epoch: 0 })
+      const second = yield* refresh.refresh(first.refreshToken)
+      const third = yield* refresh.refresh(second.refreshToken)
+      assert.strictEqual(yield* failure(refresh.refresh(first.refreshToken)), "RefreshTokenReused")
+      assert.strictEqual(endedFamilies.length, 1)
+      assert.strictEqual(yield* failure(refresh.refresh(third.refreshToken)), "RefreshTokenInvalid")
+    })
+  )
+
+  it.scoped("a retry within the window still obeys the epoch: a moved epoch ends the family", () =>
+    Effect.gen(function* () {
+      const { refresh, state, store } = yield* setupWith({ graceWindow: "10 seconds" })
+      const first = yield* refresh.login(alice, { epoch: 0 })
+      yield* refresh.refresh(first.refreshToken)
+      state.epoch = 1
+      assert.strictEqual(yield* failure(refresh.refresh(first.refreshToken)), "RefreshTokenInvalid")
+      assert.deepStrictEqual(yield* store.listOf("alice"), [])
+    })
+  )
+
+  it.scoped(
+    "the kept successor is sealed (neither it nor its digest is in the store) and purged after its window",
+    () =>
+      Effect.gen(function* () {
+        const { refresh, store } = yield* setupWith({ graceWindow: "10 seconds" })
+        const first = yield* refresh.login(alice, { epoch: 0 })
+        const second = yield* refresh.refresh(first.refreshToken)
+        const digestOf = (token: string) => createHash("sha256").update(token).digest("base64url")
+        const found = Option.getOrThrow(yield* store.find(digestOf(first.refreshToken)))
+        const sealed = Option.getOrThrow(found.successor)
+        assert.notInclude(sealed, second.refreshToken)
+        assert.notInclude(sealed, digestOf(second.refreshToken))
+        assert.isAtMost(sealed.length, 128)
+        // Kept no longer than its window and one purge interval (10 minutes here).
+        yield* TestClock.adjust("10 minutes")
+        assert.isTrue(Option.isNone(Option.getOrThrow(yield* store.find(digestOf(first.refreshToken))).successor))
+      })
+  )
+
+  it.scoped("of 6 concurrent refreshes with one token within the grace window, all get the same successor", () =>
+    Effect.gen(function* () {
+      // Every refresh reads the token unspent before any rotates it: five lose the rotation itself.
+      const { endedFamilies, refresh, store } = yield* setupWith({ graceWindow: "10 seconds" }, yield* readBarrier(6))
+      const first = yield* refresh.login(alice, { epoch: 0 })
+      const pairs = yield* Effect.all(
+        Array.from({ length: 6 }, () => refresh.refresh(first.refreshToken)),
         { concurrency: "unbounded" }
       )
-      // The first loser ends the family; those judged after it present a token that no longer exists.
-      assert.strictEqual(outcomes.filter((outcome) => outcome === "success").length, 1)
-      assert.strictEqual(outcomes.filter((outcome) => outcome === "RefreshTokenReused").length >= 1, true)
-      assert.isTrue(
-        outcomes.every((outcome) => ["success", "RefreshTokenReused", "RefreshTokenInvalid"].includes(outcome))
-      )
+      assert.strictEqual(new Set(pairs.map((pair) => pair.refreshToken)).size, 1)
+      assert.deepStrictEqual(endedFamilies, [])
+      assert.strictEqual((yield* store.listOf("alice")).length, 1)
+      assert.strictEqual(yield* failure(refresh.refresh(pairs[0]!.refreshToken)), "success")
     })
+  )
+
+  it.scoped(
+    "without a grace window, of 6 concurrent refreshes with one token one wins and the losers end the family",
+    () =>
+      Effect.gen(function* () {
+        const { endedFamilies, refresh } = yield* setupWith({ graceWindow: 0 }, yield* readBarrier(6))
+        const first = yield* refresh.login(alice, { epoch: 0 })
+        const outcomes = yield* Effect.all(
+          Array.from({ length: 6 }, () => failure(refresh.refresh(first.refreshToken))),
+          { concurrency: "unbounded" }
+        )
+        // Each loser read the token before the family ended: reuse, even when another loser ended it first.
+        assert.deepStrictEqual(outcomes.sort(), [...Array.from({ length: 5 }, () => "RefreshTokenReused"), "success"])
+        assert.isAtLeast(endedFamilies.length, 1)
+      })
   )
 
   it.scoped("the absolute lifetime counts from the login, however often the family is rotated", () =>
@@ -212,7 +352,8 @@ describe("RefreshTokens", () => {
 
 it.effect("refresh tokens on a strategy whose tokens cannot name their family fail the layer, saying why", () =>
   Effect.gen(function* () {
-    const Users = UsersApi.make({ backends: [AuthBackend.bearer("db", AuthStrategy.database(), { refresh: {} })] })
+    const unnamed = Effect.map(AuthStrategy.database(), ({ endFamily: _, familyOf: __, ...strategy }) => strategy)
+    const Users = UsersApi.make({ backends: [AuthBackend.bearer("db", unnamed, { refresh: {} })] })
     class Api extends Users.addTo(HttpApi.make("refresh-database")) {}
     const built = HttpApiBuilder.api(Api).pipe(
       Layer.provide(Users.layer(Api)),

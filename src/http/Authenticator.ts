@@ -129,18 +129,15 @@ export function layer(
           const strategy = yield* backend.strategy
           const running: RunningBackend = { name: backend.name, transport: backend.transport, strategy }
           if (backend.refresh === undefined) return running
-          const { familyOf } = strategy
-          if (familyOf === undefined) {
+          const family = RefreshTokens.familyStrategy(strategy)
+          if (Option.isNone(family)) {
             return yield* Effect.dieMessage(
               `Backend ${backend.name}: refresh tokens need a strategy whose access tokens name their family ` +
-                "(AuthStrategy.jwt)"
+                "(AuthStrategy.jwt, AuthStrategy.database)"
             )
           }
-          const refresh = yield* RefreshTokens.make(
-            { name: backend.name, strategy: { ...strategy, familyOf } },
-            backend.refresh
-          )
-          return { ...running, strategy: RefreshTokens.withRefresh({ ...strategy, familyOf }, refresh), refresh }
+          const refresh = yield* RefreshTokens.make({ name: backend.name, strategy: family.value }, backend.refresh)
+          return { ...running, strategy: RefreshTokens.withRefresh(family.value, refresh), refresh }
         })
       ),
       makeAuthenticator

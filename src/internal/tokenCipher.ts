@@ -1,5 +1,6 @@
 /**
- * Encryption at rest of provider tokens: AES-256-GCM under a key derived (HKDF-SHA256) from an app secret.
+ * Encryption at rest of provider tokens (and of a refresh token's successor during its grace window): AES-256-GCM
+ * under a key derived (HKDF-SHA256) from a secret.
  * A stored value reads `enc:v1:<base64url(iv | ciphertext | tag)>`; a value without that prefix (written
  * before encryption was turned on, or by FastAPI Users) reads as is.
  */
@@ -14,9 +15,9 @@ export interface TokenCipher {
   readonly decrypt: (stored: string) => string
 }
 
-/** A cipher keyed by `secret` (at least 32 bytes, checked by the caller). */
-export const make = (secret: Redacted.Redacted<string>): TokenCipher => {
-  const key = Buffer.from(hkdfSync("sha256", Redacted.value(secret), "", "effect-users:oauth-token", 32))
+/** A cipher keyed by `secret` (at least 32 bytes, checked by the caller); `purpose` separates the keys of two uses. */
+export const make = (secret: Redacted.Redacted<string>, purpose = "effect-users:oauth-token"): TokenCipher => {
+  const key = Buffer.from(hkdfSync("sha256", Redacted.value(secret), "", purpose, 32))
   return {
     encrypt: (plain) => {
       const iv = randomBytes(12)

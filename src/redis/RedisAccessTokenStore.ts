@@ -2,7 +2,7 @@
  * `AccessTokenStore` on Redis, through the shared `Redis` client. Keys, under a prefix (default `effect-users:`):
  *
  * - `{prefix}token:{digest}`: a hash of the token (user ID, issue and last-use times, session epoch, backend, user
- *   agent, login method), expiring `lifetime` after it was written;
+ *   agent, login method, refresh-token family), expiring `lifetime` after it was written;
  * - `{prefix}user:{userId}`: a sorted set of the user's digests scored by their expiry, so revoking or listing a
  *   user's sessions touches that user's keys only; expired members are dropped whenever it is written or read,
  *   and the set itself expires with the user's last token;
@@ -110,6 +110,15 @@ redis.call("DEL", KEYS[1])
 return deleted
 `)
 
+// KEYS: user index. ARGV: prefix, family. Returns how many of the user's tokens of that family were deleted.
+const deleteFamilyScript = script(`
+local deleted = 0
+for _, digest in ipairs(redis.call("ZRANGE", KEYS[1], 0, -1)) do
+  if redis.call("HGET", prefix .. "token:" .. digest, "family") == ARGV[2] then deleted = deleted + drop(digest) end
+end
+return deleted
+`)
+
 // ARGV: prefix, batch size, issued cut-off, idle cut-off, jti cut-off (ms, exclusive; "" for none).
 // Returns { deleted, the largest batch seen }: a full batch means there may be more.
 const purgeScript = script(`
@@ -195,7 +204,8 @@ const fromFields = (fields: Record<string, string>): Option.Option<StoredToken> 
         lastUsedAt: new Date(Number(fields.used ?? fields.created)),
         backend: fields.backend,
         userAgent: fields.agent,
-        method: fields.method
+        method: fields.method,
+        family: fields.family
       })
 
 const pairs = (flat: ReadonlyArray<string>): Record<string, string> => {
@@ -239,7 +249,8 @@ export const make = (options: Options = {}): Effect.Effect<AccessTokenStoreServi
           ...["epoch", stored.epoch, "used", stored.lastUsedAt.getTime()],
           ...(stored.backend === undefined ? [] : ["backend", stored.backend]),
           ...(stored.userAgent === undefined ? [] : ["agent", stored.userAgent]),
-          ...(stored.method === undefined ? [] : ["method", stored.method])
+          ...(stored.method === undefined ? [] : ["method", stored.method]),
+          ...(stored.family === undefined ? [] : ["family", stored.family])
         ]
         return redis
           .use(
@@ -263,6 +274,11 @@ export const make = (options: Options = {}): Effect.Effect<AccessTokenStoreServi
         redis.use("deleteAllOf", deleteAllScript([keys.user(userId)], [prefix])).pipe(
           Effect.map((deleted) => Number(deleted)),
           Effect.withSpan("RedisAccessTokenStore.deleteAllOf")
+        ),
+      deleteFamily: (userId, family) =>
+        redis.use("deleteFamily", deleteFamilyScript([keys.user(userId)], [prefix, family])).pipe(
+          Effect.map((deleted) => Number(deleted)),
+          Effect.withSpan("RedisAccessTokenStore.deleteFamily")
         ),
       purgeExpired: (issuedBefore, purgeOptions = {}) =>
         purge(

@@ -374,6 +374,25 @@ export const migrations = (options: Options = {}): Record<string, Migration> => 
     }
   })
 
+  // Sessions that end entirely: a database token names the refresh-token family it was issued under (deleted
+  // with it); a family keeps the digest of its last rotated token and that rotation's successor, sealed with a
+  // key only the rotated token gives (`RefreshTokens`' grace window for a retried refresh).
+  const sessionFamily: Migration = Effect.gen(function* () {
+    const { sql: client } = yield* dialect
+    const sql = client.withoutTransforms()
+    if (!(yield* columnsOf(tokenTable)).has("family")) {
+      yield* sql`ALTER TABLE ${sql(tokenTable)} ADD COLUMN family VARCHAR(43)`
+    }
+    const familyColumns = yield* columnsOf(familyTable)
+    const added = [
+      ["rotated_digest", sql`VARCHAR(43)`],
+      ["successor", sql`VARCHAR(128)`]
+    ] as const
+    for (const [column, type] of added) {
+      if (!familyColumns.has(column)) yield* sql`ALTER TABLE ${sql(familyTable)} ADD COLUMN ${sql(column)} ${type}`
+    }
+  })
+
   return {
     "0001_create_user": createUser,
     "0002_create_oauth_account": createOAuthAccount,
@@ -386,7 +405,8 @@ export const migrations = (options: Options = {}): Record<string, Migration> => 
     "0009_oauth_account_unique": oauthAccountUnique,
     // The domain's key became its DNS name (IDNA) instead of its case folding: `straße.de` is not `strasse.de`.
     "0010_user_email_key_idna": writeEmailKeys,
-    "0011_session_method": sessionMethod
+    "0011_session_method": sessionMethod,
+    "0012_session_family": sessionFamily
   }
 }
 

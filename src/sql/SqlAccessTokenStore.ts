@@ -1,6 +1,6 @@
 /**
  * `AccessTokenStore` over `@effect/sql`: FastAPI Users' `accesstoken` table (`token`, `created_at`, `user_id`,
- * plus our defaulted `epoch`, `last_used_at`, `backend`, `user_agent`) and `accesstoken_jti` for the JWT
+ * plus our defaulted `epoch`, `last_used_at`, `backend`, `user_agent`, `method`, `family`) and `accesstoken_jti` for the JWT
  * records, which `Migrations` creates with indexes on `created_at`, `user_id` and `expires_at`. SQL errors are
  * defects.
  */
@@ -43,6 +43,7 @@ interface Row {
   readonly backend: string | null
   readonly user_agent: string | null
   readonly method: string | null
+  readonly family: string | null
 }
 
 const fromRow = (row: Row) => {
@@ -54,7 +55,8 @@ const fromRow = (row: Row) => {
     lastUsedAt: row.last_used_at === null || row.last_used_at === undefined ? createdAt : toDate(row.last_used_at),
     backend: row.backend ?? undefined,
     userAgent: row.user_agent ?? undefined,
-    method: row.method ?? undefined
+    method: row.method ?? undefined,
+    family: row.family ?? undefined
   })
 }
 
@@ -77,7 +79,7 @@ export const make = (options: Options = {}): Effect.Effect<AccessTokenStoreServi
     // through datetime(); a periodic purge can afford the scan.
     const before = (column: string, date: Date) =>
       sqlite ? sql`datetime(${sql(column)}) < datetime(${date.toISOString()})` : sql`${sql(column)} < ${date}`
-    const columns = sql.literal("token, user_id, created_at, epoch, last_used_at, backend, user_agent, method")
+    const columns = sql.literal("token, user_id, created_at, epoch, last_used_at, backend, user_agent, method, family")
 
     // Deletes the rows matching, `batchSize` per statement, until none is left; the number deleted.
     const deleteInBatches = (
@@ -109,7 +111,8 @@ export const make = (options: Options = {}): Effect.Effect<AccessTokenStoreServi
           last_used_at: timestamp(token.lastUsedAt),
           backend: token.backend ?? null,
           user_agent: token.userAgent ?? null,
-          method: token.method ?? null
+          method: token.method ?? null,
+          family: token.family ?? null
         })}`.pipe(SqlUnavailable.orDie, Effect.asVoid, Effect.withSpan("SqlAccessTokenStore.write"))
       },
       read: (digest) =>
@@ -128,6 +131,12 @@ export const make = (options: Options = {}): Effect.Effect<AccessTokenStoreServi
           SqlUnavailable.orDie,
           Effect.map((rows) => rows.length),
           Effect.withSpan("SqlAccessTokenStore.deleteAllOf")
+        ),
+      deleteFamily: (userId, family) =>
+        sql`delete from ${table} where user_id = ${userId} and family = ${family} returning token`.pipe(
+          SqlUnavailable.orDie,
+          Effect.map((rows) => rows.length),
+          Effect.withSpan("SqlAccessTokenStore.deleteFamily")
         ),
       purgeExpired: (issuedBefore, purge = {}) =>
         Effect.gen(function* () {

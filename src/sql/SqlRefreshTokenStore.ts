@@ -1,6 +1,6 @@
 /**
  * `RefreshTokenStore` over `@effect/sql` (PostgreSQL or SQLite): families in `refresh_token_family`, token
- * digests in `refresh_token`, as migration `0008_refresh_token` creates them. A rotation is one transaction
+ * digests in `refresh_token`, as migrations `0008_refresh_token` and `0012_session_family` create them. A rotation is one transaction
  * whose first statement is a conditional `UPDATE ... WHERE spent_at IS NULL`: the database decides which of
  * concurrent rotations wins. SQL errors are defects.
  */
@@ -88,25 +88,35 @@ export const make = (options: Options = {}): Effect.Effect<RefreshTokenStoreServ
           yield* sql`insert into ${tokens} (digest, family_id) values (${digest}, ${family.id})`
         }).pipe(sql.withTransaction, SqlUnavailable.orDie, span("create")),
       find: (digest) =>
-        sql<FamilyRow & { readonly spent_at: unknown }>`
-          select f.id, f.user_id, f.backend, f.epoch, f.created_at, f.last_used_at, f.user_agent, f.method, t.spent_at
+        sql<
+          FamilyRow & {
+            readonly spent_at: unknown
+            readonly rotated_digest: string | null
+            readonly successor: string | null
+          }
+        >`
+          select f.id, f.user_id, f.backend, f.epoch, f.created_at, f.last_used_at, f.user_agent, f.method, t.spent_at,
+            f.rotated_digest, f.successor
           from ${tokens} t join ${families} f on f.id = t.family_id where t.digest = ${digest}`.pipe(
           SqlUnavailable.orDie,
           Effect.map((rows) =>
             Option.map(Option.fromNullable(rows[0]), (row) => ({
               family: toFamily(row),
-              spentAt: row.spent_at === null ? Option.none() : Option.some(toDate(row.spent_at))
+              spentAt: row.spent_at === null ? Option.none() : Option.some(toDate(row.spent_at)),
+              successor: row.rotated_digest === digest ? Option.fromNullable(row.successor) : Option.none()
             }))
           ),
           span("find")
         ),
-      rotate: (familyId, spent, next, at) =>
+      rotate: (familyId, spent, next, at, successor) =>
         Effect.gen(function* () {
           const won = yield* sql`update ${tokens} set spent_at = ${time(at)}
             where digest = ${spent} and family_id = ${familyId} and spent_at is null returning digest`
           if (won.length === 0) return false
           yield* sql`insert into ${tokens} (digest, family_id) values (${next}, ${familyId})`
-          yield* sql`update ${families} set last_used_at = ${time(at)} where id = ${familyId}`
+          yield* sql`update ${families} set last_used_at = ${time(at)},
+            rotated_digest = ${successor === undefined ? null : spent}, successor = ${successor ?? null}
+            where id = ${familyId}`
           return true
         }).pipe(sql.withTransaction, SqlUnavailable.orDie, span("rotate")),
       setEpoch: (familyId, epoch) =>
@@ -130,8 +140,14 @@ export const make = (options: Options = {}): Effect.Effect<RefreshTokenStoreServ
           Effect.map((rows) => rows.map(toFamily)),
           span("listOf")
         ),
-      purgeExpired: ({ backend, createdBefore, lastUsedBefore, limit }) =>
+      purgeExpired: ({ backend, createdBefore, lastUsedBefore, limit, successorsBefore }) =>
         Effect.gen(function* () {
+          if (successorsBefore !== undefined) {
+            yield* sql`update ${families} set rotated_digest = null, successor = null
+              where backend = ${backend} and successor is not null and last_used_at < ${time(successorsBefore)}`.pipe(
+              SqlUnavailable.orDie
+            )
+          }
           const expired = yield* sql<{ readonly id: string }>`select id from ${families}
             where backend = ${backend} and (created_at < ${time(createdBefore)} or last_used_at < ${time(lastUsedBefore)})
             limit ${limit}`.pipe(SqlUnavailable.orDie)

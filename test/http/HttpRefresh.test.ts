@@ -3,13 +3,14 @@
  * ends its family, of 6 concurrent refreshes with one token one wins, bad tokens are 401/422 (never a 500),
  * only backends with refresh on have the route, and no token reaches a log line.
  */
+import { createHash } from "node:crypto"
 import { createServer } from "node:http"
 import { HttpApi, HttpApiBuilder, OpenApi } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, describe, it, layer } from "@effect/vitest"
-import { Effect, Layer, Logger, Redacted } from "effect"
+import { Effect, Layer, Logger, Option, Redacted } from "effect"
 import { AuthStrategy, PasswordHasher, RefreshTokenStore, Sessions, Throttle, UserManager } from "effect-users"
 import { AuthBackend, UsersApi } from "effect-users/http"
 import { Migrations, SqlAccessTokenStore, SqlRefreshTokenStore, SqlUserRepository } from "effect-users/sql"
@@ -25,7 +26,10 @@ const Users = UsersApi.make({
     AuthBackend.bearer("jwt", AuthStrategy.jwt({ secret, lifetime: "5 minutes" }), {
       refresh: { lifetime: "30 days", idleLifetime: "7 days" }
     }),
-    AuthBackend.bearer("plain", AuthStrategy.jwt({ secret, lifetime: "5 minutes" }))
+    AuthBackend.bearer("plain", AuthStrategy.jwt({ secret, lifetime: "5 minutes" })),
+    AuthBackend.bearer("strict", AuthStrategy.jwt({ secret, lifetime: "5 minutes" }), {
+      refresh: { graceWindow: 0 }
+    })
   ]
 })
 class Api extends Users.addTo(HttpApi.make("refresh-test")) {}
@@ -81,7 +85,8 @@ const login = (email: string, backend = "jwt") =>
 const claimsOf = (jwt: string) => JSON.parse(Buffer.from(jwt.split(".")[1]!, "base64url").toString("utf8"))
 const userOf = (email: string) =>
   Effect.orDie(Effect.flatMap(UserManager.UserManager, (users) => users.getByEmail(email)))
-const refresh = (token: unknown) => request("/auth/jwt/refresh", { json: { refresh_token: token } })
+const refresh = (token: unknown, backend = "jwt") =>
+  request(`/auth/${backend}/refresh`, { json: { refresh_token: token } })
 const me = (accessToken: string) => request("/users/me", { headers: { authorization: `Bearer ${accessToken}` } })
 
 const suite = (name: string, client: Layer.Layer<SqlClient.SqlClient, unknown>) =>
@@ -112,37 +117,88 @@ const suite = (name: string, client: Layer.Layer<SqlClient.SqlClient, unknown>) 
       })
     )
 
-    it.effect("a spent refresh token ends the family: 401 REFRESH_TOKEN_REUSED, and the new pair's token is dead", () =>
-      Effect.gen(function* () {
-        const email = yield* signUp
-        const first = (yield* login(email)).body
-        const other = (yield* login(email)).body
-        const second = (yield* refresh(first.refresh_token)).body
-        const reuse = yield* refresh(first.refresh_token)
-        assert.strictEqual(reuse.status, 401)
-        assert.deepStrictEqual(reuse.body, { detail: "REFRESH_TOKEN_REUSED" })
-        const dead = yield* refresh(second.refresh_token)
-        assert.strictEqual(dead.status, 401)
-        assert.deepStrictEqual(dead.body, { detail: "REFRESH_TOKEN_INVALID" })
-        // Another login of the same user is another family: it lives on.
-        assert.strictEqual((yield* refresh(other.refresh_token)).status, 200)
-      })
+    it.effect(
+      "a spent refresh token ends the family: 401 REFRESH_TOKEN_REUSED; its refresh and access tokens die",
+      () =>
+        Effect.gen(function* () {
+          const email = yield* signUp
+          const first = (yield* login(email)).body
+          const other = (yield* login(email)).body
+          const second = (yield* refresh(first.refresh_token)).body
+          const third = (yield* refresh(second.refresh_token)).body
+          for (const token of [first, second, third]) assert.strictEqual((yield* me(token.access_token)).status, 200)
+          // Older than the token just rotated: reuse, grace window or not.
+          const reuse = yield* refresh(first.refresh_token)
+          assert.strictEqual(reuse.status, 401)
+          assert.deepStrictEqual(reuse.body, { detail: "REFRESH_TOKEN_REUSED" })
+          const dead = yield* refresh(third.refresh_token)
+          assert.strictEqual(dead.status, 401)
+          assert.deepStrictEqual(dead.body, { detail: "REFRESH_TOKEN_INVALID" })
+          // Every access token the family issued ends at once.
+          for (const token of [first, second, third]) assert.strictEqual((yield* me(token.access_token)).status, 401)
+          // Another login of the same user is another family: it lives on.
+          assert.strictEqual((yield* me(other.access_token)).status, 200)
+          assert.strictEqual((yield* refresh(other.refresh_token)).status, 200)
+        })
     )
 
-    it.effect("of 6 concurrent refreshes with one token exactly one answers 200, and the family ends", () =>
+    it.effect(
+      "without a grace window the token just rotated is reuse at once; with it, a retry gets the same one",
+      () =>
+        Effect.gen(function* () {
+          const email = yield* signUp
+          const strict = (yield* login(email, "strict")).body
+          const rotated = (yield* refresh(strict.refresh_token, "strict")).body
+          assert.deepStrictEqual((yield* refresh(strict.refresh_token, "strict")).body, {
+            detail: "REFRESH_TOKEN_REUSED"
+          })
+          assert.strictEqual((yield* me(rotated.access_token)).status, 401)
+
+          const lenient = (yield* login(email)).body
+          const successor = (yield* refresh(lenient.refresh_token)).body
+          const retried = yield* refresh(lenient.refresh_token)
+          assert.strictEqual(retried.status, 200)
+          assert.strictEqual(retried.body.refresh_token, successor.refresh_token)
+          assert.strictEqual(claimsOf(retried.body.access_token).sid, claimsOf(successor.access_token).sid)
+          assert.strictEqual((yield* me(retried.body.access_token)).status, 200)
+          assert.strictEqual((yield* refresh(successor.refresh_token)).status, 200)
+        })
+    )
+
+    it.effect("of 6 concurrent refreshes with one token, all get the same successor within the grace window", () =>
       Effect.gen(function* () {
         const first = (yield* login(yield* signUp)).body
         const replies = yield* Effect.all(
           Array.from({ length: 6 }, () => refresh(first.refresh_token)),
           { concurrency: "unbounded" }
         )
-        const winners = replies.filter((reply) => reply.status === 200)
-        assert.strictEqual(winners.length, 1)
-        for (const reply of replies) assert.include([200, 401], reply.status)
-        assert.isTrue(replies.some((reply) => reply.body?.detail === "REFRESH_TOKEN_REUSED"))
-        // A loser presented a spent token: reuse ends the family, the winner's new token included.
-        assert.strictEqual((yield* refresh(winners[0]!.body.refresh_token)).status, 401)
+        assert.deepStrictEqual(
+          replies.map((reply) => reply.status),
+          [200, 200, 200, 200, 200, 200]
+        )
+        assert.strictEqual(new Set(replies.map((reply) => reply.body.refresh_token)).size, 1)
+        for (const reply of replies) assert.strictEqual((yield* me(reply.body.access_token)).status, 200)
+        assert.strictEqual((yield* refresh(replies[0]!.body.refresh_token)).status, 200)
       })
+    )
+
+    it.effect(
+      "without a grace window, of 6 concurrent refreshes with one token one answers 200, and the family ends",
+      () =>
+        Effect.gen(function* () {
+          const first = (yield* login(yield* signUp, "strict")).body
+          const replies = yield* Effect.all(
+            Array.from({ length: 6 }, () => refresh(first.refresh_token, "strict")),
+            { concurrency: "unbounded" }
+          )
+          const winners = replies.filter((reply) => reply.status === 200)
+          assert.strictEqual(winners.length, 1)
+          for (const reply of replies) assert.include([200, 401], reply.status)
+          assert.isTrue(replies.some((reply) => reply.body?.detail === "REFRESH_TOKEN_REUSED"))
+          // A loser presented a spent token: reuse ends the family, the winner's new pair included.
+          assert.strictEqual((yield* refresh(winners[0]!.body.refresh_token, "strict")).status, 401)
+          assert.strictEqual((yield* me(winners[0]!.body.access_token)).status, 401)
+        })
     )
 
     it.effect("unknown and malformed tokens are 401 REFRESH_TOKEN_INVALID; oversized or mistyped ones 422", () =>
@@ -315,13 +371,24 @@ const suite = (name: string, client: Layer.Layer<SqlClient.SqlClient, unknown>) 
       Effect.gen(function* () {
         const first = (yield* login(yield* signUp)).body
         const second = (yield* refresh(first.refresh_token)).body
+        const kept = yield* Effect.flatMap(RefreshTokenStore.RefreshTokenStore, (store) =>
+          store.find(createHash("sha256").update(first.refresh_token).digest("base64url"))
+        )
+        const sealed = Option.getOrThrow(Option.getOrThrow(kept).successor)
         yield* refresh(first.refresh_token)
         yield* refresh(second.refresh_token)
+        yield* refresh(first.refresh_token)
         assert.isAbove(recorded.length, 10)
         const seen = JSON.stringify([logs, recorded], (_key, value) =>
           typeof value === "bigint" ? String(value) : value
         )
-        for (const token of [first.refresh_token, first.access_token, second.refresh_token, second.access_token]) {
+        for (const token of [
+          first.refresh_token,
+          first.access_token,
+          second.refresh_token,
+          second.access_token,
+          sealed
+        ]) {
           assert.notInclude(seen, token)
         }
       })

@@ -7,18 +7,21 @@ import type * as SqlClient from "@effect/sql/SqlClient"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, layer } from "@effect/vitest"
 import { Effect, Layer, Redacted } from "effect"
-import { AccessTokenStore, AuthStrategy, UserManager, UserRepository } from "effect-users"
+import { AccessTokenStore, AuthStrategy, RefreshTokenStore, UserManager, UserRepository } from "effect-users"
 import { AuthBackend, UsersApi } from "effect-users/http"
-import { SqlAccessTokenStore } from "effect-users/sql"
+import { SqlAccessTokenStore, SqlRefreshTokenStore } from "effect-users/sql"
 import { bearer, makeSessionsServer, sessionsSuite } from "../suites/SessionsSuite.js"
 import { request } from "../utils/HttpTest.js"
 import { describePg, freshDatabase } from "../utils/PgTest.js"
 import { defaultRepository } from "../utils/SqlTest.js"
 import { freshEmail } from "../utils/TestUsers.js"
 
-const memory = Layer.merge(UserRepository.layerMemory, AccessTokenStore.layerMemory)
+const memory = Layer.mergeAll(UserRepository.layerMemory, AccessTokenStore.layerMemory, RefreshTokenStore.layerMemory)
 const sqlStorage = (client: Layer.Layer<SqlClient.SqlClient, unknown>) =>
-  Layer.merge(defaultRepository(client), SqlAccessTokenStore.layer().pipe(Layer.provide(client)))
+  Layer.mergeAll(
+    defaultRepository(client),
+    Layer.merge(SqlAccessTokenStore.layer(), SqlRefreshTokenStore.layer()).pipe(Layer.provide(client))
+  )
 
 sessionsSuite("Sessions on memory", memory)
 sessionsSuite("Sessions on SQLite", sqlStorage(SqliteClient.layer({ filename: ":memory:" })))

@@ -7,7 +7,7 @@
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, layer } from "@effect/vitest"
 import { Effect, Layer } from "effect"
-import { UserRepository } from "effect-users"
+import { RefreshTokenStore, UserRepository } from "effect-users"
 import { RedisAccessTokenStore } from "effect-users/redis"
 import { sessionsSuite } from "../suites/SessionsSuite.js"
 import { type Reply, request } from "../utils/HttpTest.js"
@@ -23,7 +23,11 @@ describeRedis("the sessions suite on the Redis store", () => {
   const prefix = freshPrefix("sessions-suite")
   sessionsSuite(
     "Sessions on Redis",
-    Layer.merge(UserRepository.layerMemory, RedisAccessTokenStore.layer({ prefix }).pipe(Layer.provide(client)))
+    Layer.mergeAll(
+      UserRepository.layerMemory,
+      RefreshTokenStore.layerMemory,
+      RedisAccessTokenStore.layer({ prefix }).pipe(Layer.provide(client))
+    )
   )
 })
 

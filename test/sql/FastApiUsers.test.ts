@@ -32,7 +32,7 @@ describePg("A FastAPI Users database on PostgreSQL (test/fixtures/fastapi-users.
       Effect.gen(function* () {
         const before = yield* Effect.promise(snapshot)
         const applied = yield* Migrations.run()
-        assert.strictEqual(applied.length, 11)
+        assert.strictEqual(applied.length, 12)
         // Every row keeps every column; only the new columns are added: email_key, filled with each e-mail's key,
         // and the session columns, at their defaults (epoch 0: FastAPI Users' tokens stay valid).
         const after = yield* Effect.promise(snapshot)
@@ -43,12 +43,20 @@ describePg("A FastAPI Users database on PostgreSQL (test/fixtures/fastapi-users.
         for (const row of after.users) assert.deepInclude(row, { session_epoch: 0, sessions_revoked_until: "0" })
         assert.deepStrictEqual(
           after.tokens.map(
-            ({ epoch: _, last_used_at: __, backend: ___, user_agent: ____, method: _____, ...row }) => row
+            ({ epoch: _, last_used_at: __, backend: ___, user_agent: ____, method: _____, family: ______, ...row }) =>
+              row
           ),
           before.tokens
         )
         for (const row of after.tokens) {
-          assert.deepInclude(row, { epoch: 0, last_used_at: null, backend: null, user_agent: null, method: null })
+          assert.deepInclude(row, {
+            epoch: 0,
+            last_used_at: null,
+            backend: null,
+            user_agent: null,
+            method: null,
+            family: null
+          })
         }
         assert.deepStrictEqual(
           after.users.map((row) => row.email_key),

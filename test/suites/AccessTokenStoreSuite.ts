@@ -107,6 +107,27 @@ export const accessTokenStoreSuite = (
         })
     )
 
+    it.effect("deleteFamily removes the user's tokens of that family only; a token reads back its family", () =>
+      Effect.gen(function* () {
+        const store = yield* AccessTokenStore.AccessTokenStore
+        const [alice, bob] = [yield* someone, yield* someone]
+        const [family, otherFamily] = [digest(), digest()]
+        const ofFamily = [digest(), digest()]
+        const [sibling, unnamed, bobs] = [digest(), digest(), digest()]
+        for (const token of ofFamily) yield* store.write(token, { userId: alice, createdAt: new Date(), family })
+        yield* store.write(sibling, { userId: alice, createdAt: new Date(), family: otherFamily })
+        yield* store.write(unnamed, { userId: alice, createdAt: new Date() })
+        // Another user's token naming the same family ID: not theirs to end.
+        yield* store.write(bobs, { userId: bob, createdAt: new Date(), family })
+        assert.strictEqual(Option.getOrThrow(yield* store.read(ofFamily[0]!)).family, family)
+        assert.isUndefined(Option.getOrThrow(yield* store.read(unnamed)).family)
+        assert.strictEqual(yield* store.deleteFamily(alice, family), 2)
+        for (const token of ofFamily) assert.isTrue(Option.isNone(yield* store.read(token)))
+        for (const token of [sibling, unnamed, bobs]) assert.isTrue(Option.isSome(yield* store.read(token)))
+        assert.strictEqual(yield* store.deleteFamily(alice, family), 0)
+      })
+    )
+
     it.effect("listOf gives every token of that user with its digest, and no one else's", () =>
       Effect.gen(function* () {
         const store = yield* AccessTokenStore.AccessTokenStore

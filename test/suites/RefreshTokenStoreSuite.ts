@@ -69,6 +69,82 @@ export const refreshTokenStoreSuite = (
       })
     )
 
+    it.effect("rotate keeps the successor of the token it spent only, until the next rotation replaces it", () =>
+      Effect.gen(function* () {
+        const tokens = yield* store
+        const started = family(yield* someone)
+        const [first, second, third, fourth] = [digest(), digest(), digest(), digest()]
+        const sealed = "enc:v1:".padEnd(87, "x")
+        yield* tokens.create(started, first)
+        assert.isTrue(Option.isNone(Option.getOrThrow(yield* tokens.find(first)).successor))
+        assert.isTrue(yield* tokens.rotate(started.id, first, second, new Date(), sealed))
+        assert.deepStrictEqual(Option.getOrThrow(yield* tokens.find(first)).successor, Option.some(sealed))
+        assert.isTrue(Option.isNone(Option.getOrThrow(yield* tokens.find(second)).successor))
+        assert.isTrue(yield* tokens.rotate(started.id, second, third, new Date(), "second-successor"))
+        assert.isTrue(Option.isNone(Option.getOrThrow(yield* tokens.find(first)).successor))
+        assert.deepStrictEqual(Option.getOrThrow(yield* tokens.find(second)).successor, Option.some("second-successor"))
+        // A rotation without one clears the last.
+        assert.isTrue(yield* tokens.rotate(started.id, third, fourth, new Date()))
+        for (const token of [first, second, third, fourth]) {
+          assert.isTrue(Option.isNone(Option.getOrThrow(yield* tokens.find(token)).successor))
+        }
+      })
+    )
+
+    it.effect("of 6 concurrent rotations of one token with successors, the winner's successor is the one kept", () =>
+      Effect.gen(function* () {
+        const tokens = yield* store
+        const started = family(yield* someone)
+        const first = digest()
+        yield* tokens.create(started, first)
+        const nexts = Array.from({ length: 6 }, digest)
+        const won = yield* Effect.forEach(
+          nexts,
+          (next) => tokens.rotate(started.id, first, next, new Date(), `successor-${next}`),
+          { concurrency: "unbounded" }
+        )
+        const winner = nexts[won.indexOf(true)]!
+        assert.deepStrictEqual(
+          Option.getOrThrow(yield* tokens.find(first)).successor,
+          Option.some(`successor-${winner}`)
+        )
+      })
+    )
+
+    it.effect(
+      "purgeExpired forgets the kept successors of the backend's families rotated before successorsBefore",
+      () =>
+        Effect.gen(function* () {
+          const tokens = yield* store
+          const userId = yield* someone
+          const [early, late, otherBackend] = [family(userId), family(userId), family(userId, { backend: "other" })]
+          const [a, b, c] = [digest(), digest(), digest()]
+          for (const [started, token] of [
+            [early, a],
+            [late, b],
+            [otherBackend, c]
+          ] as const) {
+            yield* tokens.create(started, token)
+          }
+          yield* tokens.rotate(early.id, a, digest(), at("2026-12-01T10:00:01.000Z"), "early")
+          yield* tokens.rotate(late.id, b, digest(), at("2026-12-01T10:00:20.000Z"), "late")
+          yield* tokens.rotate(otherBackend.id, c, digest(), at("2026-12-01T10:00:01.000Z"), "other")
+          const ended = yield* tokens.purgeExpired({
+            backend: "jwt",
+            createdBefore: at("2026-11-01T00:00:00.000Z"),
+            lastUsedBefore: at("2026-11-01T00:00:00.000Z"),
+            limit: 10,
+            successorsBefore: at("2026-12-01T10:00:10.000Z")
+          })
+          assert.strictEqual(ended, 0)
+          const successorOf = (token: string) =>
+            Effect.map(tokens.find(token), (found) => Option.getOrThrow(found).successor)
+          assert.isTrue(Option.isNone(yield* successorOf(a)))
+          assert.deepStrictEqual(yield* successorOf(b), Option.some("late"))
+          assert.deepStrictEqual(yield* successorOf(c), Option.some("other"))
+        })
+    )
+
     it.effect("rotate refuses a token of another family, and an unknown token", () =>
       Effect.gen(function* () {
         const tokens = yield* store

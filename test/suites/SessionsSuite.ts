@@ -12,6 +12,7 @@ import {
   AccessTokenStore,
   AuthStrategy,
   PasswordHasher,
+  RefreshTokenStore,
   Throttle,
   UserManager,
   type UserRepository
@@ -24,9 +25,18 @@ import { freshEmail, makeFakeHasher, recordingHooks, testConfig } from "../utils
 export const sessionSecret = "sessions-secret-sessions-secret-sessions"
 const password = "correct-horse-battery"
 
-/** A server with a bearer JWT backend and a cookie database backend over the storage given. */
+/** What the sessions suite runs over: users, access tokens, refresh-token families. */
+export type SessionsStorage = Layer.Layer<
+  UserRepository.UserRepository | AccessTokenStore.AccessTokenStore | RefreshTokenStore.RefreshTokenStore,
+  unknown
+>
+
+/**
+ * A server with a bearer JWT backend and a cookie database backend over the storage given, and bearer JWT and
+ * database backends with refresh tokens (`jwt-refresh`, `db-refresh`).
+ */
 export const makeSessionsServer = (
-  storage: Layer.Layer<UserRepository.UserRepository | AccessTokenStore.AccessTokenStore, unknown>,
+  storage: SessionsStorage,
   options: { readonly requireCurrentPassword?: boolean } = {}
 ) => {
   const hooks = recordingHooks()
@@ -34,7 +44,9 @@ export const makeSessionsServer = (
   const Users = UsersApi.make({
     backends: [
       AuthBackend.bearer("jwt", AuthStrategy.jwt({ secret: Redacted.make(sessionSecret) })),
-      AuthBackend.cookie("cookie", AuthStrategy.database(), { secure: false })
+      AuthBackend.cookie("cookie", AuthStrategy.database(), { secure: false }),
+      AuthBackend.bearer("jwt-refresh", AuthStrategy.jwt({ secret: Redacted.make(sessionSecret) }), { refresh: {} }),
+      AuthBackend.bearer("db-refresh", AuthStrategy.database(), { refresh: {} })
     ],
     requireCurrentPassword: options.requireCurrentPassword
   })
@@ -57,10 +69,7 @@ export const makeSessionsServer = (
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
 export const cookie = (value: string) => ({ cookie: `fastapiusersauth=${value}` })
 
-export const sessionsSuite = (
-  name: string,
-  storage: Layer.Layer<UserRepository.UserRepository | AccessTokenStore.AccessTokenStore, unknown>
-) => {
+export const sessionsSuite = (name: string, storage: SessionsStorage) => {
   const server = makeSessionsServer(storage)
 
   const jwtLogin = (email: string, pass = password) =>
@@ -207,19 +216,111 @@ export const sessionsSuite = (
       })
     )
 
-    it.effect("a FastAPI Users JWT (no epoch, no jti) works until the user's epoch first moves", () =>
+    it.effect("a JWT without jti (FastAPI Users') is denied by its logout, and ends with the user's epoch", () =>
       Effect.gen(function* () {
         const me = yield* someone()
-        const legacy = signJwt(
-          { sub: String(me.user.id), aud: ["effect-users:auth"], exp: Math.floor(Date.now() / 1000) + 600 },
-          sessionSecret
-        )
-        assert.strictEqual(yield* status(bearer(legacy)), 200)
-        // Its logout cannot deny it (no jti), but the next epoch move ends it.
+        const legacy = (lifetime: number) =>
+          signJwt(
+            { sub: String(me.user.id), aud: ["effect-users:auth"], exp: Math.floor(Date.now() / 1000) + lifetime },
+            sessionSecret
+          )
+        const [loggedOut, other] = [legacy(600), legacy(601)]
+        assert.strictEqual(yield* status(bearer(loggedOut)), 200)
+        const logout = yield* request("/auth/jwt/logout", { method: "POST", headers: bearer(loggedOut) })
+        assert.strictEqual(logout.status, 204)
+        assert.strictEqual(yield* status(bearer(loggedOut)), 401)
+        // Denied by its own hash: another jti-less token of the user lives on, until the next epoch move.
+        assert.strictEqual(yield* status(bearer(other)), 200)
         yield* request("/auth/logout-all", { method: "POST", headers: bearer(me.jwts[0]) })
-        assert.strictEqual(yield* status(bearer(legacy)), 401)
+        assert.strictEqual(yield* status(bearer(other)), 401)
       })
     )
+
+    for (const backend of ["jwt-refresh", "db-refresh"]) {
+      const login = (email: string) =>
+        Effect.map(request(`/auth/${backend}/login`, { form: { username: email, password } }), (reply) => ({
+          access: reply.body.access_token as string,
+          refresh: reply.body.refresh_token as string
+        }))
+      const refresh = (token: string) =>
+        Effect.map(request(`/auth/${backend}/refresh`, { json: { refresh_token: token } }), (reply) => ({
+          status: reply.status,
+          detail: reply.body?.detail as string | undefined,
+          access: reply.body?.access_token as string,
+          refresh: reply.body?.refresh_token as string
+        }))
+      const statusesOf = (tokens: ReadonlyArray<string>) => Effect.all(tokens.map((token) => status(bearer(token))))
+
+      it.effect(`${backend}: a family's end ends its access tokens at once: logout of a sibling, reuse, delete`, () =>
+        Effect.gen(function* () {
+          const me = yield* someone()
+          const bystander = yield* login(me.email)
+
+          // Logout through the newest access token of a family ends the older one too.
+          const first = yield* login(me.email)
+          const second = yield* refresh(first.refresh)
+          assert.deepStrictEqual(yield* statusesOf([first.access, second.access]), [200, 200])
+          const logout = yield* request(`/auth/${backend}/logout`, { method: "POST", headers: bearer(second.access) })
+          assert.strictEqual(logout.status, 204)
+          assert.deepStrictEqual(yield* statusesOf([first.access, second.access]), [401, 401])
+          assert.strictEqual((yield* refresh(second.refresh)).detail, "REFRESH_TOKEN_INVALID")
+
+          // Reuse (a token older than the one just rotated) ends the family and every access token it issued.
+          const a = yield* login(me.email)
+          const b = yield* refresh(a.refresh)
+          const c = yield* refresh(b.refresh)
+          assert.deepStrictEqual(yield* statusesOf([a.access, b.access, c.access]), [200, 200, 200])
+          const reuse = yield* refresh(a.refresh)
+          assert.deepStrictEqual([reuse.status, reuse.detail], [401, "REFRESH_TOKEN_REUSED"])
+          assert.deepStrictEqual(yield* statusesOf([a.access, b.access, c.access]), [401, 401, 401])
+
+          // DELETE /users/me/sessions/{family} from another session ends the family's access tokens.
+          const listedBefore = yield* Effect.flatMap(RefreshTokenStore.RefreshTokenStore, (store) =>
+            store.listOf(String(me.user.id))
+          )
+          const d = yield* login(me.email)
+          const e = yield* refresh(d.refresh)
+          const families = yield* Effect.flatMap(RefreshTokenStore.RefreshTokenStore, (store) =>
+            store.listOf(String(me.user.id))
+          )
+          const family = families.find((f) => !listedBefore.some((known) => known.id === f.id))!
+          const ended = yield* request(`/users/me/sessions/${family.id}`, {
+            method: "DELETE",
+            headers: bearer(bystander.access)
+          })
+          assert.strictEqual(ended.status, 204)
+          assert.deepStrictEqual(yield* statusesOf([d.access, e.access]), [401, 401])
+
+          // Other sessions of the user live on.
+          assert.deepStrictEqual(yield* statusesOf([bystander.access]), [200])
+          assert.deepStrictEqual(yield* statuses(me), [200, 200, 200, 200])
+          assert.strictEqual((yield* refresh(bystander.refresh)).status, 200)
+        })
+      )
+
+      it.effect(
+        `${backend}: a retry of the token just rotated gets the same pair's refresh token; the family lives`,
+        () =>
+          Effect.gen(function* () {
+            const me = yield* someone()
+            const first = yield* login(me.email)
+            const [one, two] = yield* Effect.all([refresh(first.refresh), refresh(first.refresh)], {
+              concurrency: "unbounded"
+            })
+            assert.deepStrictEqual([one.status, two.status], [200, 200])
+            assert.strictEqual(one.refresh, two.refresh)
+            const retry = yield* refresh(first.refresh)
+            assert.strictEqual(retry.refresh, one.refresh)
+            assert.deepStrictEqual(
+              yield* statusesOf([first.access, one.access, two.access, retry.access]),
+              [200, 200, 200, 200]
+            )
+            const next = yield* refresh(one.refresh)
+            assert.strictEqual(next.status, 200)
+            assert.strictEqual(yield* status(bearer(next.access)), 200)
+          })
+      )
+    }
 
     it.effect("PATCH /users/me: password or a new e-mail need current_password; wrong ones cost a hash", () =>
       Effect.gen(function* () {
