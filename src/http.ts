@@ -16,6 +16,8 @@ export * as BackgroundWork from "./http/BackgroundWork.js"
 /** @since 0.1.0 */
 export * as ClientAddress from "./http/ClientAddress.js"
 /** @since 0.2.0 */
+export * as CrossSite from "./http/CrossSite.js"
+/** @since 0.2.0 */
 export * as CurrentUser from "./http/CurrentUser.js"
 /** @since 0.1.0 */
 export * as Failures from "./http/Failures.js"

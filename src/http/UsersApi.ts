@@ -149,7 +149,8 @@ export const make = <
     | Context.Tag.Identifier<typeof Authenticated>
     | Context.Tag.Identifier<typeof Superuser>
     | RequestLimits.JsonOnly
-    | RequestLimits.JsonOrForm,
+    | RequestLimits.JsonOrForm
+    | RequestLimits.JsonOrEmpty,
     ConfigError.ConfigError,
     UserManager | Sessions | Exclude<StrategyContext, UserManager | Sessions>
   >

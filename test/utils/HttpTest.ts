@@ -13,6 +13,7 @@ import { type AppOptions, makeApp } from "../../examples/app.js"
 import { makeFakeHasher, recordingHooks, testConfig } from "./TestUsers.js"
 
 export const authSecret = "auth-secret-auth-secret-auth-secret-auth"
+const oauthStateSecret = "oauth-state-secret-oauth-state-secret-oauth"
 
 /** Options of a test server: the app's, and its throttle (default: the app's default, in memory). */
 export interface ServerOptions extends AppOptions {
@@ -41,7 +42,16 @@ export const makeServer = (
     Layer.provide(throttle ?? Layer.empty),
     Layer.provideMerge(Users),
     Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
-    Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map([["USERS_AUTH_SECRET", authSecret]])))),
+    Layer.provide(
+      Layer.setConfigProvider(
+        ConfigProvider.fromMap(
+          new Map([
+            ["USERS_AUTH_SECRET", authSecret],
+            ["USERS_OAUTH_STATE_SECRET", oauthStateSecret]
+          ])
+        )
+      )
+    ),
     Layer.orDie
   )
   return { layer, hooks, app }
