@@ -86,12 +86,8 @@ export const makeAuthenticator = (backends: ReadonlyArray<RunningBackend>): Auth
     backends,
     backend: (name) => byName.get(name)!,
     sessionOf: (request) => Option.fromNullable(sessions.get(request)),
-    sameSiteOnly: (request) => {
-      const session = sessions.get(request)
-      return session !== undefined && session.backend.transport.crossSite(request)
-        ? Effect.fail(csrfRejected)
-        : Effect.void
-    },
+    sameSiteOnly: (request) =>
+      sessions.get(request)?.backend.transport.crossSite(request) ? Effect.fail(csrfRejected) : Effect.void,
     authenticate: (request, names) => {
       const candidates = names === undefined ? backends : backends.filter((backend) => names.includes(backend.name))
       const unsafe = isUnsafe(request.method)

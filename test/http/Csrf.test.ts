@@ -94,7 +94,10 @@ layer(server, { excludeTestServices: true, timeout: 30_000 })("CSRF on cookie ro
       })
       assert.deepStrictEqual(statusAndBody(changed), rejected)
       // `Origin: null` (a sandboxed page, a redirect from another site) is cross-site too.
-      const nullOrigin = yield* request("/auth/cookie/logout", { method: "POST", headers: { ...cookie, origin: "null" } })
+      const nullOrigin = yield* request("/auth/cookie/logout", {
+        method: "POST",
+        headers: { ...cookie, origin: "null" }
+      })
       assert.deepStrictEqual(statusAndBody(nullOrigin), rejected)
       const me = yield* request("/users/me", { headers: cookie })
       assert.deepStrictEqual([me.status, me.body.email], [200, email])
@@ -129,26 +132,28 @@ layer(server, { excludeTestServices: true, timeout: 30_000 })("CSRF on cookie ro
     })
   )
 
-  it.effect("without Origin: Sec-Fetch-Site cross-site is refused; same-site, same-origin, none and no header pass", () =>
-    Effect.gen(function* () {
-      const { cookie } = yield* signedIn
-      const patch = (headers: Record<string, string>) =>
-        request("/users/me", { method: "PATCH", headers: { ...cookie, ...headers }, json: { is_active: true } })
-      assert.deepStrictEqual(statusAndBody(yield* patch({ "sec-fetch-site": "cross-site" })), rejected)
-      for (const site of ["same-site", "same-origin", "none"]) {
-        assert.strictEqual((yield* patch({ "sec-fetch-site": site })).status, 200, site)
-      }
-      // curl, a server, a mobile app: no browser headers at all.
-      assert.strictEqual((yield* patch({})).status, 200)
-      // A top-level link from another site to the associate route (a GET: no Origin) is refused.
-      const navigation = yield* request("/auth/oidc/associate/authorize", {
-        headers: { ...cookie, "sec-fetch-site": "cross-site", "sec-fetch-mode": "navigate" }
+  it.effect(
+    "without Origin: Sec-Fetch-Site cross-site is refused; same-site, same-origin, none and no header pass",
+    () =>
+      Effect.gen(function* () {
+        const { cookie } = yield* signedIn
+        const patch = (headers: Record<string, string>) =>
+          request("/users/me", { method: "PATCH", headers: { ...cookie, ...headers }, json: { is_active: true } })
+        assert.deepStrictEqual(statusAndBody(yield* patch({ "sec-fetch-site": "cross-site" })), rejected)
+        for (const site of ["same-site", "same-origin", "none"]) {
+          assert.strictEqual((yield* patch({ "sec-fetch-site": site })).status, 200, site)
+        }
+        // curl, a server, a mobile app: no browser headers at all.
+        assert.strictEqual((yield* patch({})).status, 200)
+        // A top-level link from another site to the associate route (a GET: no Origin) is refused.
+        const navigation = yield* request("/auth/oidc/associate/authorize", {
+          headers: { ...cookie, "sec-fetch-site": "cross-site", "sec-fetch-mode": "navigate" }
+        })
+        assert.deepStrictEqual(statusAndBody(navigation), rejected)
+        // Plain GETs stay open to other sites' links: reading is no change.
+        const me = yield* request("/users/me", { headers: { ...cookie, ...evil, "sec-fetch-site": "cross-site" } })
+        assert.strictEqual(me.status, 200)
       })
-      assert.deepStrictEqual(statusAndBody(navigation), rejected)
-      // Plain GETs stay open to other sites' links: reading is no change.
-      const me = yield* request("/users/me", { headers: { ...cookie, ...evil, "sec-fetch-site": "cross-site" } })
-      assert.strictEqual(me.status, 200)
-    })
   )
 
   it.effect("bearer requests are not affected by a cross-site Origin, even with the cookie alongside", () =>
