@@ -433,8 +433,9 @@ export const declareGroups = <
         .addSuccess(UserRead)
         .addError(UsersErrors.PatchUserErrors.schema)
         .addError(ValidationError)
+        .addError(TooManyRequests)
         .middleware(Superuser)
-        .annotate(OpenApi.Summary, "Update a user (superuser)")
+        .annotate(OpenApi.Summary, "Update a user (superuser; their own password or e-mail needs current_password)")
     )
     .add(
       HttpApiEndpoint.del("deleteUser", "/:id")
