@@ -32,7 +32,6 @@
  */
 import { createServer } from "node:http"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
-import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Config from "effect/Config"
@@ -152,8 +151,6 @@ const Server = HttpApiBuilder.serve().pipe(
   Layer.provide(ThrottleStore),
   Layer.provide(Users),
   HttpServer.withLogAddress,
-  // @effect/platform's request span records the URL with its query: an OAuth callback's carries a code and a state.
-  HttpMiddleware.withTracerDisabledWhen((request) => /^\/auth\/[^/?]+\/(associate\/)?callback/.test(request.url)),
   Layer.provide(
     Layer.unwrapEffect(
       Effect.map(httpTimeouts, (timeouts) =>
