@@ -61,6 +61,11 @@ export interface AppOptions {
   readonly postLoginRedirects?: ReadonlyArray<string>
   /** The proxies allowed to name the client in `X-Forwarded-For`; default none. */
   readonly trustedProxies?: ClientAddress.TrustedProxies | undefined
+  /**
+   * Origins besides the server's own whose pages may use the auth cookie (unsafe requests, the login form);
+   * default none: another origin's cookie requests answer 403 `CSRF_REJECTED`.
+   */
+  readonly allowedOrigins?: ReadonlyArray<string> | undefined
 }
 
 /** Encrypts the OAuth state cookies: `USERS_OAUTH_STATE_SECRET`, at least 32 bytes. */
@@ -91,7 +96,8 @@ export const makeApp = (options: AppOptions = {}) => {
       AuthBackend.bearer("jwt", jwtStrategy),
       AuthBackend.cookie("cookie", AuthStrategy.database({ lifetime: sessionLifetime }), {
         maxAge: sessionLifetime,
-        secure: options.secureCookie ?? true
+        secure: options.secureCookie ?? true,
+        allowedOrigins: options.allowedOrigins
       })
     ],
     requiresVerification: options.requiresVerification ?? false,

@@ -21,13 +21,17 @@
  * addresses and CIDR ranges (comma-separated) or USERS_PROXY_HOPS counts them. USERS_RATE_LIMITS=off turns the
  * per-client and per-address limits off (the per-account back-off stays).
  *
+ * CSRF (README, "Sessions"): a cookie request that changes something (and the cookie login) is refused with 403
+ * CSRF_REJECTED when it comes from another site's page. Pages on the server's own origin (the Host it is reached
+ * at, and the origin of the OAuth callback URLs) are allowed; USERS_ALLOWED_ORIGINS (comma-separated origins,
+ * `https://app.example.com`) lists the others, e.g. a front end on another host or a proxy that rewrites Host.
+ *
  * Slow clients: a request's headers must arrive within HTTP_HEADERS_TIMEOUT (default 10 seconds) and the whole
  * request within HTTP_REQUEST_TIMEOUT (30 seconds), else Node answers 408 and closes the connection; an idle
  * kept-alive connection is closed after HTTP_KEEP_ALIVE_TIMEOUT (5 seconds).
  */
 import { createServer } from "node:http"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
-import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Config from "effect/Config"
@@ -36,6 +40,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { Argon2Workers, JwtKeySet, UserHooks, UserManager, UserManagerConfig } from "effect-users"
 import type { ClientAddress } from "effect-users/http"
+import { CrossSite } from "effect-users/http"
 import { Migrations, SqlUserRepository } from "effect-users/sql"
 import { makeApp } from "./app.js"
 import { checkSecrets } from "./devSecrets.js"
@@ -91,6 +96,21 @@ const trustedProxies = (): ClientAddress.TrustedProxies | undefined => {
   return Number.isInteger(hops) && hops > 0 ? { hops } : undefined
 }
 
+// The server's own public origin, where it is configured: the OAuth callbacks are registered at it.
+const allowedOrigins = [
+  ...(process.env.USERS_ALLOWED_ORIGINS ?? "")
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== ""),
+  ...oauth.map(({ redirectUrl }) => (URL.canParse(redirectUrl) ? new URL(redirectUrl).origin : redirectUrl))
+]
+try {
+  CrossSite.origins(allowedOrigins)
+} catch (error) {
+  console.error(`USERS_ALLOWED_ORIGINS: ${(error as Error).message}`)
+  process.exit(1)
+}
+
 const app = makeApp({
   secureCookie: process.env.COOKIE_SECURE !== "false",
   ...(process.env.JWT_PRIVATE_KEY ? { keySet: JwtKeySet.layerConfig() } : {}),
@@ -98,7 +118,8 @@ const app = makeApp({
   requireCurrentPassword: process.env.USERS_REQUIRE_CURRENT_PASSWORD !== "false",
   oauth,
   postLoginRedirects: (process.env.OAUTH_POST_LOGIN_REDIRECTS ?? "").split(",").filter((url) => url !== ""),
-  trustedProxies: trustedProxies()
+  trustedProxies: trustedProxies(),
+  allowedOrigins
 })
 if (oauth.length > 0) console.log(`OAuth providers: ${oauth.map(({ provider }) => provider.name).join(", ")}`)
 
@@ -130,8 +151,6 @@ const Server = HttpApiBuilder.serve().pipe(
   Layer.provide(ThrottleStore),
   Layer.provide(Users),
   HttpServer.withLogAddress,
-  // @effect/platform's request span records the URL with its query: an OAuth callback's carries a code and a state.
-  HttpMiddleware.withTracerDisabledWhen((request) => /^\/auth\/[^/?]+\/(associate\/)?callback/.test(request.url)),
   Layer.provide(
     Layer.unwrapEffect(
       Effect.map(httpTimeouts, (timeouts) =>

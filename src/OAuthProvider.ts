@@ -7,12 +7,14 @@
  * verified that e-mail.
  *
  * An issuer whose discovery fails (down, unreachable) makes the request die with `ServiceUnavailable` (a 503 at
- * the HTTP edge); the next request tries again.
+ * the HTTP edge); the next request tries again. So does a provider that does not answer a call (discovery, code
+ * exchange, userinfo, GitHub's API) within `timeout` (default 5 seconds), or cannot be reached.
  *
  * OpenID Connect id_tokens are checked by `openid-client`: `iss`, `aud`, `azp`, `exp`, `iat`, `nonce`, and
  * (with `enableNonRepudiationChecks`, always on here) the signature against the issuer's JWKS.
  */
 import * as ConfigError from "effect/ConfigError"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
@@ -20,6 +22,7 @@ import * as Schema from "effect/Schema"
 import * as jose from "jose"
 import type * as Client from "openid-client"
 import { type Configurable, resolveConfigurable } from "./AuthStrategy.js"
+import { codeOf, isNetworkFault, someCause } from "./Unavailable.js"
 import { ServiceUnavailable } from "./UserError.js"
 
 /**
@@ -110,7 +113,22 @@ export interface ClientOptions<Name extends string> {
   readonly scopes?: ReadonlyArray<string> | undefined
   /** A `fetch` for every request to the provider (a proxy, a test); default the global one. */
   readonly fetch?: Client.CustomFetch | undefined
+  /**
+   * How long one call to the provider (discovery, code exchange, userinfo, GitHub's API) may take; past it, or
+   * when the provider cannot be reached, the request answers 503 with `Retry-After`. Default 5 seconds.
+   */
+  readonly timeout?: Duration.DurationInput | undefined
 }
+
+/**
+ * The default `timeout` of a call to a provider.
+ *
+ * @since 0.2.0
+ */
+export const defaultTimeout: Duration.Duration = Duration.seconds(5)
+
+/** `Retry-After` (seconds) of a provider that cannot serve now. */
+const retryAfter = 5
 
 /**
  * Options of a generic OpenID Connect provider.
@@ -148,30 +166,60 @@ type OpenIdClient = typeof Client
 // Loaded when a provider is built: an app without OAuth never loads openid-client.
 const loadClient: Effect.Effect<OpenIdClient> = Effect.promise(() => import("openid-client"))
 
-const failure = (step: string) => (error: unknown) =>
-  new OAuthProviderError({
-    // openid-client's codes and messages name the check that failed, never a token or a secret.
-    reason: `${step}: ${error instanceof Error ? `${(error as { code?: string }).code ?? error.name}: ${error.message}` : "failed"}`
-  })
+// openid-client's codes and messages name the check that failed, never a token or a secret.
+const describe = (error: unknown) =>
+  error instanceof Error ? `${(error as { code?: string }).code ?? error.name}: ${error.message}` : "failed"
+
+const failure = (step: string) => (error: unknown) => new OAuthProviderError({ reason: `${step}: ${describe(error)}` })
+
+class TimedOut extends Error {
+  override readonly name = "TimeoutError"
+}
+
+/** The provider did not answer in time (our bound, or openid-client's own: `OAUTH_TIMEOUT`), or cannot be reached. */
+const isOutage = (error: unknown) =>
+  error instanceof TimedOut ||
+  someCause(error, (cause) => codeOf(cause) === "OAUTH_TIMEOUT" || (cause as Error).name === "TimeoutError") ||
+  isNetworkFault(error)
+
+/**
+ * One call to the provider, bounded by `timeout`: an outage (no answer in time, unreachable) dies with
+ * `ServiceUnavailable`, any other failure is an `OAuthProviderError`.
+ */
+const callProvider = <A>(name: string, step: string, timeout: Duration.Duration, call: () => Promise<A>) =>
+  Effect.tryPromise({ try: call, catch: (error) => error }).pipe(
+    Effect.timeoutFail({
+      duration: timeout,
+      onTimeout: () => new TimedOut(`no answer within ${Duration.format(timeout)}`)
+    }),
+    Effect.catchAll((error) =>
+      isOutage(error)
+        ? Effect.die(new ServiceUnavailable({ reason: `OAuth ${name} ${step}: ${describe(error)}`, retryAfter }))
+        : Effect.fail(failure(step)(error))
+    )
+  )
+
+const timeoutOf = (options: { readonly timeout?: Duration.DurationInput | undefined }) =>
+  options.timeout === undefined ? defaultTimeout : Duration.decode(options.timeout)
 
 /** Swaps the callback's code for tokens, checking its state and PKCE verifier (and `checks`, for OIDC). */
 const exchangeCode = (
   client: OpenIdClient,
   config: Client.Configuration,
+  name: string,
+  timeout: Duration.Duration,
   request: CallbackRequest,
   checks: Client.AuthorizationCodeGrantChecks = {}
 ) => {
   const currentUrl = new URL(request.redirectUri)
   for (const [key, value] of request.params) currentUrl.searchParams.append(key, value)
-  return Effect.tryPromise({
-    try: () =>
-      client.authorizationCodeGrant(config, currentUrl, {
-        pkceCodeVerifier: request.codeVerifier,
-        expectedState: request.state,
-        ...checks
-      }),
-    catch: failure("code exchange")
-  })
+  return callProvider(name, "code exchange", timeout, () =>
+    client.authorizationCodeGrant(config, currentUrl, {
+      pkceCodeVerifier: request.codeVerifier,
+      expectedState: request.state,
+      ...checks
+    })
+  )
 }
 
 const secondsFromNow = (seconds: number | undefined) =>
@@ -204,29 +252,29 @@ const makeOidc = <Name extends string>(
     const auth: Client.ClientAuth = (as, metadata, body, headers) =>
       client.ClientSecretPost(currentSecret)(as, metadata, body, headers)
 
-    // Discovery on first use, kept once it succeeds; a failure is retried by the next request.
+    const timeout = timeoutOf(options)
+    // Discovery on first use, kept once it succeeds; a failure is retried by the next request. openid-client
+    // aborts each of its requests after `timeout` (seconds) too: the configuration keeps it for the later calls.
     let discovered: Promise<Client.Configuration> | undefined
-    const configuration = Effect.tryPromise({
-      try: () => {
-        discovered ??= client
-          .discovery(issuer, clientId, undefined, auth, {
-            execute: [
-              client.enableNonRepudiationChecks,
-              ...(issuer.protocol === "http:" ? [client.allowInsecureRequests] : [])
-            ],
-            ...(options.fetch === undefined ? {} : { [client.customFetch]: options.fetch })
-          })
-          .catch((error) => {
-            discovered = undefined
-            throw error
-          })
-        return discovered
-      },
-      catch: failure("discovery")
+    const configuration = callProvider(name, "discovery", timeout, () => {
+      discovered ??= client
+        .discovery(issuer, clientId, undefined, auth, {
+          execute: [
+            client.enableNonRepudiationChecks,
+            ...(issuer.protocol === "http:" ? [client.allowInsecureRequests] : [])
+          ],
+          timeout: Duration.toSeconds(timeout),
+          ...(options.fetch === undefined ? {} : { [client.customFetch]: options.fetch })
+        })
+        .catch((error) => {
+          discovered = undefined
+          throw error
+        })
+      return discovered
     }).pipe(
-      // The provider cannot be reached or described: the app cannot serve this now (503), not a bad request.
+      // The provider cannot be described: the app cannot serve this now (503), not a bad request.
       Effect.catchAll(({ reason }) =>
-        Effect.die(new ServiceUnavailable({ reason: `OAuth ${name} ${reason}`, retryAfter: 5 }))
+        Effect.die(new ServiceUnavailable({ reason: `OAuth ${name} ${reason}`, retryAfter }))
       )
     )
     const emailVerified = internals.emailVerified ?? ((claims) => claims.email_verified === true)
@@ -252,17 +300,16 @@ const makeOidc = <Name extends string>(
         Effect.gen(function* () {
           const config = yield* configuration
           if (internals.clientSecret !== undefined) currentSecret = yield* internals.clientSecret
-          const tokens = yield* exchangeCode(client, config, request, {
+          const tokens = yield* exchangeCode(client, config, name, timeout, request, {
             expectedNonce: request.nonce,
             idTokenExpected: true
           })
           const claims = tokens.claims()!
           let profile: Record<string, unknown> = claims
           if (typeof claims.email !== "string" && config.serverMetadata().userinfo_endpoint !== undefined) {
-            const info = yield* Effect.tryPromise({
-              try: () => client.fetchUserInfo(config, tokens.access_token, claims.sub),
-              catch: failure("userinfo")
-            })
+            const info = yield* callProvider(name, "userinfo", timeout, () =>
+              client.fetchUserInfo(config, tokens.access_token, claims.sub)
+            )
             profile = { ...info, ...claims, email: info.email, email_verified: info.email_verified }
           }
           const email = typeof profile.email === "string" ? Option.some(profile.email) : Option.none()
@@ -412,42 +459,46 @@ const GitHubEmails = Schema.Array(
  *
  * @since 0.1.0
  */
-export const github = <const Name extends string = "github">(options: GitHubOptions<Name>): OAuthProvider<Name> => ({
-  name: options.name ?? ("github" as Name),
-  responseMode: "query",
-  make: Effect.gen(function* () {
-    const client = yield* loadClient
-    const web = yield* Effect.flatMap(resolveConfigurable(options.webUrl ?? "https://github.com"), (value) =>
-      checkUrl("webUrl", value)
-    )
-    const api = yield* Effect.flatMap(resolveConfigurable(options.apiUrl ?? "https://api.github.com"), (value) =>
-      checkUrl("apiUrl", value)
-    )
-    const clientId = yield* resolveConfigurable(options.clientId)
-    const secret = yield* resolveConfigurable(options.clientSecret)
-    const base = web.href.replace(/\/$/, "")
-    const config = new client.Configuration(
-      {
-        issuer: base,
-        authorization_endpoint: `${base}/login/oauth/authorize`,
-        token_endpoint: `${base}/login/oauth/access_token`
-      },
-      clientId,
-      undefined,
-      client.ClientSecretPost(Redacted.value(secret))
-    )
-    if (web.protocol === "http:") client.allowInsecureRequests(config)
-    const fetch: Client.CustomFetch = options.fetch ?? ((url, init) => globalThis.fetch(url, init as RequestInit))
-    if (options.fetch !== undefined) config[client.customFetch] = options.fetch
-    const scopes = options.scopes ?? ["read:user", "user:email"]
+export const github = <const Name extends string = "github">(options: GitHubOptions<Name>): OAuthProvider<Name> => {
+  const name = options.name ?? ("github" as Name)
+  return {
+    name,
+    responseMode: "query",
+    make: Effect.gen(function* () {
+      const client = yield* loadClient
+      const web = yield* Effect.flatMap(resolveConfigurable(options.webUrl ?? "https://github.com"), (value) =>
+        checkUrl("webUrl", value)
+      )
+      const api = yield* Effect.flatMap(resolveConfigurable(options.apiUrl ?? "https://api.github.com"), (value) =>
+        checkUrl("apiUrl", value)
+      )
+      const clientId = yield* resolveConfigurable(options.clientId)
+      const secret = yield* resolveConfigurable(options.clientSecret)
+      const base = web.href.replace(/\/$/, "")
+      const config = new client.Configuration(
+        {
+          issuer: base,
+          authorization_endpoint: `${base}/login/oauth/authorize`,
+          token_endpoint: `${base}/login/oauth/access_token`
+        },
+        clientId,
+        undefined,
+        client.ClientSecretPost(Redacted.value(secret))
+      )
+      if (web.protocol === "http:") client.allowInsecureRequests(config)
+      const timeout = timeoutOf(options)
+      config.timeout = Duration.toSeconds(timeout)
+      const fetch: Client.CustomFetch = options.fetch ?? ((url, init) => globalThis.fetch(url, init as RequestInit))
+      if (options.fetch !== undefined) config[client.customFetch] = options.fetch
+      const scopes = options.scopes ?? ["read:user", "user:email"]
 
-    const getJson = <A, I>(path: string, schema: Schema.Schema<A, I>, accessToken: string) =>
-      Effect.tryPromise({
-        try: async () => {
+      const getJson = <A, I>(path: string, schema: Schema.Schema<A, I>, accessToken: string) =>
+        callProvider(name, path, timeout, async () => {
           const response = await fetch(`${api.href.replace(/\/$/, "")}${path}`, {
             method: "GET",
             body: undefined,
             redirect: "manual",
+            signal: AbortSignal.timeout(Duration.toMillis(timeout)),
             headers: {
               authorization: `Bearer ${accessToken}`,
               accept: "application/vnd.github+json",
@@ -456,43 +507,42 @@ export const github = <const Name extends string = "github">(options: GitHubOpti
           })
           if (!response.ok) throw new Error(`${path} answered ${response.status}`)
           return response.json() as Promise<unknown>
-        },
-        catch: failure(path)
-      }).pipe(
-        Effect.flatMap((body) => Schema.decodeUnknown(schema)(body)),
-        Effect.mapError((error) =>
-          error._tag === "ParseError" ? new OAuthProviderError({ reason: `${path}: unexpected body` }) : error
+        }).pipe(
+          Effect.flatMap((body) => Schema.decodeUnknown(schema)(body)),
+          Effect.mapError((error) =>
+            error._tag === "ParseError" ? new OAuthProviderError({ reason: `${path}: unexpected body` }) : error
+          )
         )
-      )
 
-    return {
-      authorizationUrl: (request) =>
-        Effect.gen(function* () {
-          const challenge = yield* Effect.promise(() => client.calculatePKCECodeChallenge(request.codeVerifier))
-          return client.buildAuthorizationUrl(config, {
-            redirect_uri: request.redirectUri,
-            scope: [...new Set([...scopes, ...request.scopes])].join(" "),
-            state: request.state,
-            code_challenge: challenge,
-            code_challenge_method: "S256",
-            allow_signup: "true"
-          }).href
-        }),
-      callback: (request) =>
-        Effect.gen(function* () {
-          const tokens = yield* exchangeCode(client, config, request)
-          const user = yield* getJson("/user", GitHubUser, tokens.access_token)
-          const emails = yield* getJson("/user/emails", GitHubEmails, tokens.access_token)
-          const primary = emails.find((entry) => entry.primary && entry.verified)
-          return {
-            accountId: String(user.id),
-            email: Option.fromNullable(primary?.email),
-            emailVerified: primary !== undefined,
-            accessToken: tokens.access_token,
-            expiresAt: secondsFromNow(tokens.expires_in),
-            refreshToken: tokens.refresh_token
-          }
-        })
-    }
-  })
-})
+      return {
+        authorizationUrl: (request) =>
+          Effect.gen(function* () {
+            const challenge = yield* Effect.promise(() => client.calculatePKCECodeChallenge(request.codeVerifier))
+            return client.buildAuthorizationUrl(config, {
+              redirect_uri: request.redirectUri,
+              scope: [...new Set([...scopes, ...request.scopes])].join(" "),
+              state: request.state,
+              code_challenge: challenge,
+              code_challenge_method: "S256",
+              allow_signup: "true"
+            }).href
+          }),
+        callback: (request) =>
+          Effect.gen(function* () {
+            const tokens = yield* exchangeCode(client, config, name, timeout, request)
+            const user = yield* getJson("/user", GitHubUser, tokens.access_token)
+            const emails = yield* getJson("/user/emails", GitHubEmails, tokens.access_token)
+            const primary = emails.find((entry) => entry.primary && entry.verified)
+            return {
+              accountId: String(user.id),
+              email: Option.fromNullable(primary?.email),
+              emailVerified: primary !== undefined,
+              accessToken: tokens.access_token,
+              expiresAt: secondsFromNow(tokens.expires_in),
+              refreshToken: tokens.refresh_token
+            }
+          })
+      }
+    })
+  }
+}

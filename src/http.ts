@@ -16,6 +16,8 @@ export * as BackgroundWork from "./http/BackgroundWork.js"
 /** @since 0.1.0 */
 export * as ClientAddress from "./http/ClientAddress.js"
 /** @since 0.2.0 */
+export * as CrossSite from "./http/CrossSite.js"
+/** @since 0.2.0 */
 export * as CurrentUser from "./http/CurrentUser.js"
 /** @since 0.1.0 */
 export * as Failures from "./http/Failures.js"
@@ -29,6 +31,8 @@ export * as OAuth from "./http/OAuth.js"
 export * as OAuthErrors from "./http/OAuthErrors.js"
 /** @since 0.2.0 */
 export * as OAuthGroups from "./http/OAuthGroups.js"
+/** @since 0.2.0 */
+export * as Redaction from "./http/Redaction.js"
 /** @since 0.1.0 */
 export * as RequestLimits from "./http/RequestLimits.js"
 /** @since 0.1.0 */

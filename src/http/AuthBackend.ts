@@ -14,6 +14,7 @@ import * as Option from "effect/Option"
 import type { AuthStrategy } from "../AuthStrategy.js"
 import type { RefreshTokenStore } from "../RefreshTokenStore.js"
 import type { RefreshOptions } from "../RefreshTokens.js"
+import * as CrossSite from "./CrossSite.js"
 
 /**
  * `Cache-Control: no-store`: the headers of every response that carries a token or a user.
@@ -41,6 +42,12 @@ export interface CookieOptions {
   readonly httpOnly?: boolean | undefined
   /** Default "lax". */
   readonly sameSite?: "lax" | "strict" | "none" | undefined
+  /**
+   * Origins besides the server's own (the request's `Host`) whose pages may use the cookie on unsafe requests
+   * and post the login form: a front end on another host (`https://app.example.com`). Default none: any other
+   * origin is answered 403 `CSRF_REJECTED`. Throws on an entry that is not an origin.
+   */
+  readonly allowedOrigins?: ReadonlyArray<string> | undefined
 }
 
 /**
@@ -61,6 +68,11 @@ export interface Transport<K extends Kind = Kind> {
   readonly security: HttpApiSecurity.HttpApiSecurity
   /** The token the request carries, if there is one. */
   readonly read: (request: HttpServerRequest.HttpServerRequest) => Option.Option<string>
+  /**
+   * Whether a browser may have sent this request for another site's page, so that the token it carries (one the
+   * browser attaches by itself: a cookie) must not count on it. Always false for a bearer token.
+   */
+  readonly crossSite: (request: HttpServerRequest.HttpServerRequest) => boolean
   /** The response of a successful login. */
   readonly loginResponse: (token: string) => HttpServerResponse.HttpServerResponse
   /** The response of a logout. */
@@ -88,13 +100,15 @@ export const bearerTransport = (options: { readonly tokenUrl?: string | undefine
     const token = header.slice(space + 1).trim()
     return token.length === 0 ? Option.none() : Option.some(token)
   },
+  crossSite: () => false,
   loginResponse: (token) =>
     HttpServerResponse.unsafeJson({ access_token: token, token_type: "bearer" }, { status: 200, headers: noStore }),
   logoutResponse: () => HttpServerResponse.empty({ status: 204, headers: noStore })
 })
 
 /**
- * A cookie; login answers 204 with `Set-Cookie`, logout 204 with the cookie cleared (empty, Max-Age=0).
+ * A cookie; login answers 204 with `Set-Cookie`, logout 204 with the cookie cleared (empty, Max-Age=0). The
+ * cookie is no credential on a cross-site unsafe request (see `CrossSite`): the `Authenticator` skips it.
  *
  * @since 0.1.0
  */
@@ -107,6 +121,7 @@ export const cookieTransport = (options: CookieOptions = {}): Transport<"Cookie"
     httpOnly: options.httpOnly ?? true,
     sameSite: options.sameSite ?? "lax"
   } as const
+  const allowed = CrossSite.origins(options.allowedOrigins ?? [])
   return {
     _tag: "Cookie",
     security: HttpApiSecurity.apiKey({ in: "cookie", key: name }),
@@ -114,6 +129,7 @@ export const cookieTransport = (options: CookieOptions = {}): Transport<"Cookie"
       const value = request.cookies[name]
       return value === undefined || value.length === 0 ? Option.none() : Option.some(value)
     },
+    crossSite: (request) => CrossSite.isCrossSite(request, allowed),
     loginResponse: (token) =>
       HttpServerResponse.unsafeSetCookie(HttpServerResponse.empty({ status: 204, headers: noStore }), name, token, {
         ...attributes,

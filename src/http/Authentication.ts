@@ -15,7 +15,7 @@ import * as Schema from "effect/Schema"
 import type { User } from "../User.js"
 import { Authenticator } from "./Authenticator.js"
 import { CurrentUser, OptionalUser, type Requirement } from "./CurrentUser.js"
-import { Forbidden, Unauthorized } from "./HttpErrors.js"
+import { CsrfRejected, Forbidden, Unauthorized } from "./HttpErrors.js"
 
 /**
  * The security schemes of a set of backends, by backend name.
@@ -25,11 +25,11 @@ import { Forbidden, Unauthorized } from "./HttpErrors.js"
 export type Security = Record<string, HttpApiSecurity.HttpApiSecurity>
 
 /**
- * 401 or 403: how a required authentication fails.
+ * 401 or 403: how a required authentication fails (403 `CSRF_REJECTED`: a cross-site request's cookie).
  *
  * @since 0.1.0
  */
-export const AuthFailure = Schema.Union(Unauthorized, Forbidden)
+export const AuthFailure = Schema.Union(Unauthorized, Forbidden, CsrfRejected)
 
 /**
  * What an authentication tag carries besides its schemes: its requirement and the backends it tries.
@@ -140,13 +140,16 @@ export const check = (
   return Either.right(user)
 }
 
-type SchemeHandler = () => Effect.Effect<unknown, Unauthorized | Forbidden, HttpServerRequest.HttpServerRequest>
+type Failure = typeof AuthFailure.Type
+
+type SchemeHandler = () => Effect.Effect<unknown, Failure, HttpServerRequest.HttpServerRequest>
 
 /**
  * Implements an authentication tag from the running `Authenticator`. HttpApi calls the handler of each
  * security scheme in turn until one succeeds; the first already tried every backend, so the others repeat
  * its failure instead of querying again. The first records its failure where it decides it, so the success
- * path (every authenticated request) carries no bookkeeping.
+ * path (every authenticated request) carries no bookkeeping. An optional tag treats a refused cross-site cookie
+ * as no user.
  *
  * @since 0.1.0
  */
@@ -157,17 +160,21 @@ export const layer = <Self, Service>(
     tag,
     Effect.map(Authenticator, (authenticator) => {
       const { backends, requirement } = tag
-      const failures = new WeakMap<object, Unauthorized | Forbidden>()
+      const failures = new WeakMap<object, Failure>()
       const resolve = (request: HttpServerRequest.HttpServerRequest) =>
-        Effect.flatMap(
-          authenticator.authenticate(request, backends),
-          (found): Effect.Effect<unknown, Unauthorized | Forbidden> => {
+        Effect.matchEffect(authenticator.authenticate(request, backends), {
+          onFailure: (refused): Effect.Effect<unknown, Failure> => {
+            if (requirement.optional) return Effect.succeedNone
+            failures.set(request, refused)
+            return Effect.fail(refused)
+          },
+          onSuccess: (found): Effect.Effect<unknown, Failure> => {
             const verdict = check(requirement, found)
             if (requirement.optional) return Effect.succeed(Either.getRight(verdict))
             if (Either.isLeft(verdict)) failures.set(request, verdict.left)
             return verdict
           }
-        )
+        })
       const first: SchemeHandler = () => Effect.flatMap(HttpServerRequest.HttpServerRequest, resolve)
       const again: SchemeHandler = () =>
         Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {

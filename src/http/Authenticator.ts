@@ -17,6 +17,8 @@ import type { User } from "../User.js"
 import type { UserManager } from "../UserManager.js"
 import type * as AuthBackend from "./AuthBackend.js"
 import { noStore, type Transport } from "./AuthBackend.js"
+import { isUnsafe } from "./CrossSite.js"
+import type { CsrfRejected } from "./HttpErrors.js"
 
 /**
  * A backend with its strategy built, and how its tokens travel.
@@ -45,14 +47,25 @@ export interface RequestSession {
 export interface AuthenticatorService {
   readonly backends: ReadonlyArray<RunningBackend>
   readonly backend: (name: string) => RunningBackend
-  /** The user of the first backend (among `names`, default all) whose token maps to a user. */
+  /**
+   * The user of the first backend (among `names`, default all) whose token maps to a user. On an unsafe request
+   * (POST, PUT, PATCH, DELETE) a token the transport calls cross-site (a cookie sent for another site's page) is
+   * skipped unread; when no other backend finds a user, that fails with `CSRF_REJECTED` instead of no user.
+   */
   readonly authenticate: (
     request: HttpServerRequest.HttpServerRequest,
     names?: ReadonlyArray<string>
-  ) => Effect.Effect<Option.Option<User>>
+  ) => Effect.Effect<Option.Option<User>, CsrfRejected>
   /** The backend and token that authenticated this request, once `authenticate` found its user. */
   readonly sessionOf: (request: HttpServerRequest.HttpServerRequest) => Option.Option<RequestSession>
+  /**
+   * Fails with `CSRF_REJECTED` when the request's session came in a token the browser attaches by itself from a
+   * cross-site page, whatever the method: for a GET that starts something sensitive (an OAuth association).
+   */
+  readonly sameSiteOnly: (request: HttpServerRequest.HttpServerRequest) => Effect.Effect<void, CsrfRejected>
 }
+
+const csrfRejected: CsrfRejected = { detail: "CSRF_REJECTED" }
 
 /**
  * The login backends in use.
@@ -73,20 +86,24 @@ export const makeAuthenticator = (backends: ReadonlyArray<RunningBackend>): Auth
     backends,
     backend: (name) => byName.get(name)!,
     sessionOf: (request) => Option.fromNullable(sessions.get(request)),
+    sameSiteOnly: (request) =>
+      sessions.get(request)?.backend.transport.crossSite(request) ? Effect.fail(csrfRejected) : Effect.void,
     authenticate: (request, names) => {
       const candidates = names === undefined ? backends : backends.filter((backend) => names.includes(backend.name))
-      const step = (index: number): Effect.Effect<Option.Option<User>> => {
+      const unsafe = isUnsafe(request.method)
+      const step = (index: number, refused: boolean): Effect.Effect<Option.Option<User>, CsrfRejected> => {
         const backend = candidates[index]
-        if (backend === undefined) return Effect.succeedNone
+        if (backend === undefined) return refused ? Effect.fail(csrfRejected) : Effect.succeedNone
         const token = backend.transport.read(request)
-        if (Option.isNone(token)) return step(index + 1)
+        if (Option.isNone(token)) return step(index + 1, refused)
+        if (unsafe && backend.transport.crossSite(request)) return step(index + 1, true)
         return Effect.flatMap(backend.strategy.read(token.value), (user) => {
-          if (Option.isNone(user)) return step(index + 1)
+          if (Option.isNone(user)) return step(index + 1, refused)
           sessions.set(request, { backend, token: token.value })
           return Effect.succeed(user as Option.Option<User>)
         })
       }
-      return step(0)
+      return step(0, false)
     }
   }
 }

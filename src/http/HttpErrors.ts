@@ -45,7 +45,9 @@ export const ErrorCode = {
   /** Ours: an unknown, expired, revoked or malformed refresh token. */
   REFRESH_TOKEN_INVALID: "REFRESH_TOKEN_INVALID",
   /** Ours: a refresh token that was spent already; its whole session has been ended. */
-  REFRESH_TOKEN_REUSED: "REFRESH_TOKEN_REUSED"
+  REFRESH_TOKEN_REUSED: "REFRESH_TOKEN_REUSED",
+  /** Ours: a cross-site request authenticated by cookie, or a cross-site cookie login. */
+  CSRF_REJECTED: "CSRF_REJECTED"
 } as const
 
 /**
@@ -187,6 +189,34 @@ export const Forbidden = detail("Forbidden", 403, "Not verified, or not a superu
  * @since 0.1.0
  */
 export type Forbidden = typeof Forbidden.Type
+
+/**
+ * 403: a cross-site request (an `Origin` not allowed, or `Sec-Fetch-Site: cross-site`) authenticated by cookie,
+ * or a cross-site cookie login. Ours: FastAPI Users has no CSRF check.
+ *
+ * @since 0.2.0
+ */
+export const CsrfRejected = detail(
+  ErrorCode.CSRF_REJECTED,
+  403,
+  "Cross-site request refused: a cookie counts only on requests from the server's own or an allowed origin"
+)
+/**
+ * 403 CSRF body.
+ *
+ * @since 0.2.0
+ */
+export type CsrfRejected = typeof CsrfRejected.Type
+
+/**
+ * The 403 `CSRF_REJECTED` answer, for a handler that decides it itself (the cookie login).
+ *
+ * @since 0.2.0
+ */
+export const csrfRejectedResponse: HttpServerResponse.HttpServerResponse = HttpServerResponse.unsafeJson(
+  { detail: ErrorCode.CSRF_REJECTED },
+  { status: 403, headers: { "cache-control": "no-store" } }
+)
 
 /**
  * 404: unknown user, or an ID that does not parse.

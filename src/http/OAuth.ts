@@ -379,7 +379,7 @@ export const make = <
         return clearCookie(HttpServerResponse.unsafeJson(encodeRead(linked), { headers: noStore }))
       }).pipe(Effect.mapError((error) => AssociateCallbackErrors.body(error)))
 
-    return { authorize, login, associate }
+    return { authorize, login, associate, authenticator }
   })
 
   /** Implements both groups against the app's API (which must contain them). */
@@ -396,7 +396,7 @@ export const make = <
     const typed = erased as ErasedApi
     const name: string = provider.name
     const implemented = Layer.unwrapEffect(
-      Effect.map(build, ({ associate, authorize, login }) => {
+      Effect.map(build, ({ associate, authenticator, authorize, login }) => {
         const loginGroup = HttpApiBuilder.group(typed, `oauth.${name}`, (handlers) =>
           handlers
             .handle("authorize", ({ urlParams }) =>
@@ -408,11 +408,14 @@ export const make = <
         const associateGroup = HttpApiBuilder.group(typed, `oauthAssociate.${name}`, (handlers) =>
           handlers
             .handle("authorize", ({ urlParams }) =>
-              Effect.flatMap(CurrentUser, (user) =>
-                authorize("associate", Option.some(String(user.id)), urlParams).pipe(
+              Effect.gen(function* () {
+                // A GET, yet it starts a link: SameSite=Lax cookies ride along on another site's top-level link.
+                yield* authenticator.sameSiteOnly(yield* HttpServerRequest.HttpServerRequest)
+                const user = yield* CurrentUser
+                return yield* authorize("associate", Option.some(String(user.id)), urlParams).pipe(
                   Effect.mapError((error) => AuthorizeErrors.body(error))
                 )
-              )
+              })
             )
             .handle("callback", ({ urlParams }) => associate(urlParams))
         )

@@ -266,10 +266,28 @@ export class JsonOrForm extends HttpApiMiddleware.Tag<JsonOrForm>()("effect-user
   failure: Failure
 }) {}
 
-const accepting = (form: boolean): Effect.Effect<void, Failure, HttpServerRequest.HttpServerRequest> =>
+/**
+ * Like `JsonOnly`, for routes that take no payload (logout, log out everywhere, ending a session): no body at all,
+ * or a JSON one; any other body or content type is 415.
+ *
+ * @since 0.2.0
+ */
+export class JsonOrEmpty extends HttpApiMiddleware.Tag<JsonOrEmpty>()("effect-users/RequestLimits/JsonOrEmpty", {
+  failure: Failure
+}) {}
+
+const hasBody = (request: HttpServerRequest.HttpServerRequest) => {
+  const length = request.headers["content-length"]
+  return (length !== undefined && length !== "0") || request.headers["transfer-encoding"] !== undefined
+}
+
+const accepting = (
+  accepts: "form" | "empty" | "json"
+): Effect.Effect<void, Failure, HttpServerRequest.HttpServerRequest> =>
   Effect.flatMap(HttpServerRequest.HttpServerRequest, (request): Effect.Effect<void, Failure> => {
     const type = essence(request)
-    if (form && type === "application/x-www-form-urlencoded") return Effect.void
+    if (accepts === "form" && type === "application/x-www-form-urlencoded") return Effect.void
+    if (accepts === "empty" && type === "" && !hasBody(request)) return Effect.void
     if (type !== "application/json") return Effect.fail(unsupported)
     // The request caches its text: the payload's decoding reads it again for free.
     return Effect.flatMap(Effect.orDie(request.text), (text) =>
@@ -278,11 +296,12 @@ const accepting = (form: boolean): Effect.Effect<void, Failure, HttpServerReques
   })
 
 /**
- * Implements `JsonOnly` and `JsonOrForm`.
+ * Implements `JsonOnly`, `JsonOrForm` and `JsonOrEmpty`.
  *
  * @since 0.1.0
  */
-export const layerContentTypes: Layer.Layer<JsonOnly | JsonOrForm> = Layer.mergeAll(
-  Layer.succeed(JsonOnly, accepting(false)),
-  Layer.succeed(JsonOrForm, accepting(true))
+export const layerContentTypes: Layer.Layer<JsonOnly | JsonOrForm | JsonOrEmpty> = Layer.mergeAll(
+  Layer.succeed(JsonOnly, accepting("json")),
+  Layer.succeed(JsonOrForm, accepting("form")),
+  Layer.succeed(JsonOrEmpty, accepting("empty"))
 )

@@ -122,7 +122,8 @@ export type CreateEncoded<Fields extends Schema.Struct.Fields> = {
 
 /**
  * The body of the `PATCH` routes: every field optional; a null password leaves it unchanged. `current_password`
- * is read by `PATCH /users/me` only (required there to change `password` or `email`), never stored.
+ * is read on the caller's own account only (`PATCH /users/me`, and `PATCH /users/{id}` on a superuser's own ID:
+ * required there to change `password` or `email`), never stored.
  *
  * @since 0.1.0
  */

@@ -29,6 +29,7 @@ import * as ClientAddress from "./ClientAddress.js"
 import { CurrentUser, OptionalUser } from "./CurrentUser.js"
 import * as Failures from "./Failures.js"
 import { layerValidationErrors, openApiTransform } from "./HttpErrors.js"
+import * as Redaction from "./Redaction.js"
 import * as RequestLimits from "./RequestLimits.js"
 import * as UserSchemas from "./UserSchemas.js"
 import * as UsersGroups from "./UsersGroups.js"
@@ -149,7 +150,8 @@ export const make = <
     | Context.Tag.Identifier<typeof Authenticated>
     | Context.Tag.Identifier<typeof Superuser>
     | RequestLimits.JsonOnly
-    | RequestLimits.JsonOrForm,
+    | RequestLimits.JsonOrForm
+    | RequestLimits.JsonOrEmpty,
     ConfigError.ConfigError,
     UserManager | Sessions | Exclude<StrategyContext, UserManager | Sessions>
   >
@@ -174,7 +176,8 @@ export const make = <
 
   /**
    * Implements every group against the app's API (which must contain them: see `addTo`), answers malformed
-   * requests with 422, and provides `Authenticator`, `Login`, `Authenticated` and `Superuser` for the app's use.
+   * requests with 422, keeps secret query parameters out of the server span and request log (`Redaction`), and
+   * provides `Authenticator`, `Login`, `Authenticated` and `Superuser` for the app's use.
    */
   const layer = <ApiId extends string, G extends HttpApiGroup.HttpApiGroup.Any, E, R>(
     api: HttpApi.HttpApi<ApiId, G | Groups, E, R>
@@ -194,6 +197,7 @@ export const make = <
       implemented,
       layerValidationErrors,
       RequestLimits.layer({ maxBodySize: options.maxBodySize }),
+      Redaction.layer(),
       Failures.layer
     ).pipe(
       Layer.provide(logout),

@@ -80,14 +80,7 @@ const updateErrors = {
   InvalidPassword: { status: 400, code: ErrorCode.UPDATE_USER_INVALID_PASSWORD, reason: true }
 } as const
 
-/**
- * `PATCH /users/me` (a user deleted meanwhile is the middleware's 401). Changing `password` or `email` needs
- * `current_password` unless `requireCurrentPassword: false`.
- *
- * @since 0.1.0
- */
-export const PatchMeErrors = errorTable({
-  ...updateErrors,
+const currentPasswordErrors = {
   CurrentPasswordRequired: {
     status: 400,
     code: ErrorCode.CURRENT_PASSWORD_REQUIRED,
@@ -98,7 +91,15 @@ export const PatchMeErrors = errorTable({
     code: ErrorCode.CURRENT_PASSWORD_INVALID,
     description: "current_password is not the user's password"
   }
-})
+} as const
+
+/**
+ * `PATCH /users/me` (a user deleted meanwhile is the middleware's 401). Changing `password` or `email` needs
+ * `current_password` unless `requireCurrentPassword: false`.
+ *
+ * @since 0.1.0
+ */
+export const PatchMeErrors = errorTable({ ...updateErrors, ...currentPasswordErrors })
 
 /**
  * `GET /users/{id}`.
@@ -108,11 +109,12 @@ export const PatchMeErrors = errorTable({
 export const UserErrors = errorTable({ InvalidID: notFound, UserNotExists: notFound })
 
 /**
- * `PATCH /users/{id}`.
+ * `PATCH /users/{id}`; on the superuser's own ID, changing `password` or `email` needs `current_password` as on
+ * `PATCH /users/me`.
  *
  * @since 0.1.0
  */
-export const PatchUserErrors = errorTable({ ...updateErrors, ...UserErrors.table })
+export const PatchUserErrors = errorTable({ ...updateErrors, ...UserErrors.table, ...currentPasswordErrors })
 
 /**
  * `DELETE /users/me/sessions/{id}`: no session of the caller has this ID (someone else's included).

@@ -16,7 +16,7 @@ import type * as Throttle from "../Throttle.js"
 import type * as AuthBackend from "./AuthBackend.js"
 import { Authentication, type AuthenticationTag, type AuthFailure, type Security } from "./Authentication.js"
 import type { CurrentUser } from "./CurrentUser.js"
-import { TooManyRequests, ValidationError } from "./HttpErrors.js"
+import { CsrfRejected, TooManyRequests, ValidationError } from "./HttpErrors.js"
 import * as RequestLimits from "./RequestLimits.js"
 import * as UserSchemas from "./UserSchemas.js"
 import * as UsersErrors from "./UsersErrors.js"
@@ -177,6 +177,7 @@ const logout = <Self extends HttpApiMiddleware.HttpApiMiddleware.AnyId, S>(
   tag: Context.Tag<Self, S>
 ) =>
   HttpApiEndpoint.post("logout", "/logout")
+    .middleware(RequestLimits.JsonOrEmpty)
     .addSuccess(HttpApiSchema.NoContent)
     .middleware(tag)
     .annotate(OpenApi.Summary, `Log out (${backend})`)
@@ -205,7 +206,7 @@ export const bearerGroup = <
     .annotate(OpenApi.Description, "Bearer login backend")
 
 /**
- * The auth group of a cookie backend: login answers 204 with the cookie.
+ * The auth group of a cookie backend: login answers 204 with the cookie, and 403 `CSRF_REJECTED` to a cross-site form.
  *
  * @since 0.1.0
  */
@@ -215,7 +216,7 @@ export const cookieGroup = <const N extends string, Self extends HttpApiMiddlewa
   prefix: `/${string}`
 ) =>
   HttpApiGroup.make(`auth.${name}`)
-    .add(login(name).addSuccess(HttpApiSchema.NoContent))
+    .add(login(name).addSuccess(HttpApiSchema.NoContent).addError(CsrfRejected))
     .add(logout(name, logoutTag))
     .prefix(`${prefix}/${name}`)
     .annotate(OpenApi.Title, `auth:${name}`)
@@ -432,8 +433,9 @@ export const declareGroups = <
         .addSuccess(UserRead)
         .addError(UsersErrors.PatchUserErrors.schema)
         .addError(ValidationError)
+        .addError(TooManyRequests)
         .middleware(Superuser)
-        .annotate(OpenApi.Summary, "Update a user (superuser)")
+        .annotate(OpenApi.Summary, "Update a user (superuser; their own password or e-mail needs current_password)")
     )
     .add(
       HttpApiEndpoint.del("deleteUser", "/:id")
@@ -448,6 +450,7 @@ export const declareGroups = <
   const sessions = HttpApiGroup.make("sessions")
     .add(
       HttpApiEndpoint.post("logoutAll", `${authPrefix}/logout-all`)
+        .middleware(RequestLimits.JsonOrEmpty)
         .addSuccess(HttpApiSchema.NoContent)
         .middleware(Authenticated)
         .annotate(OpenApi.Summary, "Log out everywhere (every session of the user, on every backend)")
@@ -461,6 +464,7 @@ export const declareGroups = <
     .add(
       HttpApiEndpoint.del("revokeSession", `${usersPrefix}/me/sessions/:id`)
         .setPath(IdPath)
+        .middleware(RequestLimits.JsonOrEmpty)
         .addSuccess(HttpApiSchema.NoContent)
         .addError(UsersErrors.RevokeSessionErrors.schema)
         .middleware(Authenticated)

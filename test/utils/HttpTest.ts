@@ -3,7 +3,7 @@
  * given) and hooks that record the verification and reset tokens; requests go through `fetch`.
  */
 import { createServer } from "node:http"
-import { HttpApiBuilder, HttpApiSwagger, HttpServer } from "@effect/platform"
+import { HttpApiBuilder, HttpApiSwagger, HttpMiddleware, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import { ConfigProvider, Effect, Layer } from "effect"
@@ -13,16 +13,19 @@ import { type AppOptions, makeApp } from "../../examples/app.js"
 import { makeFakeHasher, recordingHooks, testConfig } from "./TestUsers.js"
 
 export const authSecret = "auth-secret-auth-secret-auth-secret-auth"
+const oauthStateSecret = "oauth-state-secret-oauth-state-secret-oauth"
 
 /** Options of a test server: the app's, and its throttle (default: the app's default, in memory). */
 export interface ServerOptions extends AppOptions {
   readonly throttle?: Layer.Layer<Throttle.Throttle>
+  /** Serve with @effect/platform's request logger (`HttpMiddleware.logger`) on. */
+  readonly requestLogger?: boolean
 }
 
 /** The server layer; outputs the HttpServer (for its address), the manager and the SQL client. */
 export const makeServer = (
   client: Layer.Layer<SqlClient.SqlClient, unknown>,
-  { throttle, ...options }: ServerOptions = {},
+  { requestLogger, throttle, ...options }: ServerOptions = {},
   // biome-ignore lint/suspicious/noExplicitAny: a test helper over every user model or an untyped JSON reply
   hookOverrides: Partial<UserHooks.UserHooksService<any>> = {},
   hasher: PasswordHasher.PasswordHasherService = makeFakeHasher().service
@@ -34,14 +37,23 @@ export const makeServer = (
     Layer.provideMerge(Migrations.layer()),
     Layer.provideMerge(client)
   )
-  const layer = HttpApiBuilder.serve().pipe(
+  const layer = HttpApiBuilder.serve(requestLogger ? HttpMiddleware.logger : undefined).pipe(
     Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
     Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
     Layer.provide(app.ApiLive),
     Layer.provide(throttle ?? Layer.empty),
     Layer.provideMerge(Users),
     Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
-    Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map([["USERS_AUTH_SECRET", authSecret]])))),
+    Layer.provide(
+      Layer.setConfigProvider(
+        ConfigProvider.fromMap(
+          new Map([
+            ["USERS_AUTH_SECRET", authSecret],
+            ["USERS_OAUTH_STATE_SECRET", oauthStateSecret]
+          ])
+        )
+      )
+    ),
     Layer.orDie
   )
   return { layer, hooks, app }

@@ -9,6 +9,7 @@ import { UserManager } from "../../UserManager.js"
 import type * as AuthBackend from "../AuthBackend.js"
 import * as Authenticator from "../Authenticator.js"
 import { CurrentUser } from "../CurrentUser.js"
+import { csrfRejectedResponse } from "../HttpErrors.js"
 import { LoginErrors, RefreshErrors } from "../UsersErrors.js"
 import { type ErasedApi, isThrottled, type Tools, throttledResponse } from "./Handlers.js"
 
@@ -25,6 +26,8 @@ export const layer = (api: ErasedApi, { clientOf }: Tools, backend: AuthBackend.
       return handlers
         .handle("login", ({ payload }) =>
           Effect.gen(function* () {
+            // Login CSRF: another site's form would sign the browser into the attacker's account.
+            if (transport.crossSite(yield* HttpServerRequest.HttpServerRequest)) return csrfRejectedResponse
             const client = yield* clientOf
             // Refused before the lookup and the hash: a throttled guess costs nothing, known e-mail or not.
             const attempt = yield* throttle.login(payload.username, client.address)

@@ -5,17 +5,19 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Throttle from "../../Throttle.js"
-import { normalizeEmail } from "../../User.js"
+import { normalizeEmail, type User } from "../../User.js"
 import { UserManager } from "../../UserManager.js"
 import { pageOf } from "../../UserRepository.js"
 import { noStore } from "../AuthBackend.js"
 import * as Authenticator from "../Authenticator.js"
 import { CurrentUser } from "../CurrentUser.js"
 import type { Unauthorized } from "../HttpErrors.js"
+import type * as UserSchemas from "../UserSchemas.js"
 import * as UsersErrors from "../UsersErrors.js"
 import { type ErasedApi, endAllStored, isThrottled, type Tools, throttledResponse } from "./Handlers.js"
 
 const unauthorized: Unauthorized = { detail: "Unauthorized" }
+const currentPasswordRequired = { _tag: "CurrentPasswordRequired" } as const
 
 /** The handlers of the users group. */
 export const layer = (api: ErasedApi, { client, encodeRead, ok, sendUser, settings }: Tools) =>
@@ -24,41 +26,46 @@ export const layer = (api: ErasedApi, { client, encodeRead, ok, sendUser, settin
       const users = yield* UserManager
       const authenticator = yield* Authenticator.Authenticator
       const byId = (id: string) => Effect.flatMap(users.parseId(id), (parsed) => users.get(parsed))
+      /**
+       * The caller changes their own account: a new `password` or `email` needs `current_password` (unless
+       * `requireCurrentPassword: false`), and every other session ends while the one that made the change stays.
+       */
+      const updateOwn = (user: User, payload: typeof UserSchemas.Default.UserUpdate.Type, safe: boolean) =>
+        Effect.gen(function* () {
+          const request = yield* HttpServerRequest.HttpServerRequest
+          const { currentPassword, ...patch } = payload
+          const sensitive =
+            (patch.password !== undefined && patch.password !== null) ||
+            (patch.email !== undefined && normalizeEmail(patch.email) !== user.email)
+          if (settings.requireCurrentPassword && sensitive) {
+            if (currentPassword === undefined) return yield* Effect.fail(currentPasswordRequired)
+            // Counted like a login on the user's account: a stolen token cannot guess the password faster.
+            const attempt = yield* Effect.flatMap(Throttle.Throttle, (throttle) =>
+              Effect.flatMap(client, (key) => throttle.account(user.email, key, "currentPassword"))
+            )
+            yield* Throttle.checked(attempt, users.checkPassword(user, currentPassword))
+          }
+          const session = authenticator.sessionOf(request)
+          const keepSession = (epoch: number) =>
+            Option.match(session, {
+              onNone: () => Effect.void,
+              onSome: ({ backend, token }) => backend.strategy.keep?.(token, user, epoch) ?? Effect.void
+            })
+          return yield* users.update(user, patch, { safe, keepSession })
+        })
       return handlers
         .handle("me", () => Effect.map(CurrentUser, (user) => sendUser(user)))
         .handle("patchMe", ({ payload }) =>
-          Effect.gen(function* () {
-            const user = yield* CurrentUser
-            const request = yield* HttpServerRequest.HttpServerRequest
-            const { currentPassword, ...patch } = payload
-            const sensitive =
-              (patch.password !== undefined && patch.password !== null) ||
-              (patch.email !== undefined && normalizeEmail(patch.email) !== user.email)
-            if (settings.requireCurrentPassword && sensitive) {
-              if (currentPassword === undefined) return yield* UsersErrors.PatchMeErrors.fail("CurrentPasswordRequired")
-              // Counted like a login on the user's account: a stolen token cannot guess the password faster.
-              const attempt = yield* Effect.flatMap(Throttle.Throttle, (throttle) =>
-                Effect.flatMap(client, (key) => throttle.account(user.email, key, "currentPassword"))
-              )
-              yield* Throttle.checked(attempt, users.checkPassword(user, currentPassword)).pipe(
-                Effect.mapError((e) => UsersErrors.PatchMeErrors.body(e))
-              )
-            }
-            // Every other session ends with a new password or e-mail; the one that made the change stays.
-            const session = authenticator.sessionOf(request)
-            const keepSession = (epoch: number) =>
-              Option.match(session, {
-                onNone: () => Effect.void,
-                onSome: ({ backend, token }) => backend.strategy.keep?.(token, user, epoch) ?? Effect.void
-              })
-            return yield* users.update(user, patch, { safe: true, keepSession }).pipe(
+          Effect.flatMap(CurrentUser, (user) =>
+            updateOwn(user, payload, true).pipe(
               Effect.map((updated) => sendUser(updated)),
+              Effect.catchIf(isThrottled, throttledResponse),
               // Deleted between authentication and update: as if the token named no user.
               Effect.mapError((error) =>
                 error._tag === "UserNotExists" ? unauthorized : UsersErrors.PatchMeErrors.body(error)
               )
             )
-          }).pipe(Effect.catchIf(isThrottled, throttledResponse))
+          )
         )
         .handle("list", ({ urlParams }) =>
           Effect.gen(function* () {
@@ -82,9 +89,16 @@ export const layer = (api: ErasedApi, { client, encodeRead, ok, sendUser, settin
           )
         )
         .handle("patchUser", ({ path, payload }) =>
-          byId(path.id).pipe(
-            Effect.flatMap((user) => users.update(user, payload, { safe: false })),
+          Effect.gen(function* () {
+            const user = yield* byId(path.id)
+            const caller = yield* CurrentUser
+            // A superuser's own account is theirs like any user's: the same proof as on /users/me.
+            if (user.id === caller.id) return yield* updateOwn(user, payload, false)
+            const { currentPassword: _, ...patch } = payload
+            return yield* users.update(user, patch, { safe: false })
+          }).pipe(
             Effect.map((updated) => sendUser(updated)),
+            Effect.catchIf(isThrottled, throttledResponse),
             Effect.mapError((error) => UsersErrors.PatchUserErrors.body(error))
           )
         )
