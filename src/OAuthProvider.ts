@@ -40,8 +40,13 @@ export interface OAuthProfile {
   readonly accountId: string
   /** The e-mail, when the provider shares one. */
   readonly email: Option.Option<string>
-  /** Whether the provider asserts that it verified `email` (OpenID Connect's `email_verified`). */
+  /**
+   * Whether `email` is verified as far as this app is concerned: the provider asserts that it verified it (OpenID
+   * Connect's `email_verified`) AND the provider's `trustEmailVerified` says to believe that.
+   */
   readonly emailVerified: boolean
+  /** The provider's claims about the account (id_token and userinfo; GitHub's `/user`), for `mapProfile`. */
+  readonly claims: Readonly<Record<string, unknown>>
   readonly accessToken: string
   /** Seconds since the epoch. */
   readonly expiresAt?: number | undefined
@@ -110,6 +115,13 @@ export interface ClientOptions<Name extends string> {
   readonly scopes?: ReadonlyArray<string> | undefined
   /** A `fetch` for every request to the provider (a proxy, a test); default the global one. */
   readonly fetch?: Client.CustomFetch | undefined
+  /**
+   * Whether to believe the provider when it says it verified the account's e-mail: only then does an OAuth sign-up
+   * create a user owning the address (verified), or link it by e-mail. Default true, but false for Microsoft
+   * Entra (whose `email` any tenant admin sets). Set false for an issuer where users put unverified addresses on
+   * their profile yet it claims them verified.
+   */
+  readonly trustEmailVerified?: boolean | undefined
 }
 
 /**
@@ -229,6 +241,7 @@ const makeOidc = <Name extends string>(
         Effect.die(new ServiceUnavailable({ reason: `OAuth ${name} ${reason}`, retryAfter: 5 }))
       )
     )
+    const trusted = options.trustEmailVerified ?? true
     const emailVerified = internals.emailVerified ?? ((claims) => claims.email_verified === true)
 
     return {
@@ -269,7 +282,8 @@ const makeOidc = <Name extends string>(
           return {
             accountId: claims.sub,
             email,
-            emailVerified: Option.isSome(email) && emailVerified(profile),
+            emailVerified: trusted && Option.isSome(email) && emailVerified(profile),
+            claims: profile,
             accessToken: tokens.access_token,
             expiresAt: secondsFromNow(tokens.expires_in),
             refreshToken: tokens.refresh_token
@@ -300,18 +314,24 @@ export const google = <const Name extends string = "google">(
 
 /**
  * Microsoft Entra ID: `tenant` is a tenant ID or `common` (default), `organizations`, `consumers`. Entra's
- * `email` claim is not verified (`email_verified` is absent): such logins never link to an existing user by
- * e-mail, unless the tenant is yours and you opt into `dangerouslyAssociateUnverifiedEmail`.
+ * `email` claim is not verified (any tenant's admin sets it; no `email_verified`): `trustEmailVerified` defaults to
+ * false, so an account not yet linked cannot sign up (`OAUTH_NOT_AVAILABLE_EMAIL`); users link it logged in.
+ * `trustEmailVerified: true` takes the `email` claim as verified: only for one tenant whose addresses you manage.
  *
  * @since 0.1.0
  */
 export const microsoft = <const Name extends string = "microsoft">(
   options: ClientOptions<Name> & { readonly tenant?: string | undefined }
 ): OAuthProvider<Name> =>
-  makeOidc(options.name ?? ("microsoft" as Name), {
-    ...options,
-    issuer: `https://login.microsoftonline.com/${encodeURIComponent(options.tenant ?? "common")}/v2.0`
-  })
+  makeOidc(
+    options.name ?? ("microsoft" as Name),
+    {
+      ...options,
+      trustEmailVerified: options.trustEmailVerified ?? false,
+      issuer: `https://login.microsoftonline.com/${encodeURIComponent(options.tenant ?? "common")}/v2.0`
+    },
+    { emailVerified: () => true }
+  )
 
 /**
  * GitLab (`https://gitlab.com` or a self-managed `issuer`); name `gitlab` unless given.
@@ -408,7 +428,8 @@ const GitHubEmails = Schema.Array(
 
 /**
  * GitHub, which is not OpenID Connect: the account ID from `/user`, and the e-mail only when it is the primary
- * address and verified (from `/user/emails`, scope `user:email`); otherwise none. Name `github` unless given.
+ * address and verified (from `/user/emails`, scope `user:email`); otherwise none. That verification is trusted
+ * unless `trustEmailVerified: false`. `mapProfile` sees `/user`'s body. Name `github` unless given.
  *
  * @since 0.1.0
  */
@@ -441,6 +462,7 @@ export const github = <const Name extends string = "github">(options: GitHubOpti
     if (options.fetch !== undefined) config[client.customFetch] = options.fetch
     const scopes = options.scopes ?? ["read:user", "user:email"]
 
+    const trusted = options.trustEmailVerified ?? true
     const getJson = <A, I>(path: string, schema: Schema.Schema<A, I>, accessToken: string) =>
       Effect.tryPromise({
         try: async () => {
@@ -459,7 +481,7 @@ export const github = <const Name extends string = "github">(options: GitHubOpti
         },
         catch: failure(path)
       }).pipe(
-        Effect.flatMap((body) => Schema.decodeUnknown(schema)(body)),
+        Effect.flatMap((body) => Effect.map(Schema.decodeUnknown(schema)(body), (value) => ({ body, value }))),
         Effect.mapError((error) =>
           error._tag === "ParseError" ? new OAuthProviderError({ reason: `${path}: unexpected body` }) : error
         )
@@ -483,11 +505,12 @@ export const github = <const Name extends string = "github">(options: GitHubOpti
           const tokens = yield* exchangeCode(client, config, request)
           const user = yield* getJson("/user", GitHubUser, tokens.access_token)
           const emails = yield* getJson("/user/emails", GitHubEmails, tokens.access_token)
-          const primary = emails.find((entry) => entry.primary && entry.verified)
+          const primary = emails.value.find((entry) => entry.primary && entry.verified)
           return {
-            accountId: String(user.id),
+            accountId: String(user.value.id),
             email: Option.fromNullable(primary?.email),
-            emailVerified: primary !== undefined,
+            emailVerified: trusted && primary !== undefined,
+            claims: user.body as Record<string, unknown>,
             accessToken: tokens.access_token,
             expiresAt: secondsFromNow(tokens.expires_in),
             refreshToken: tokens.refresh_token

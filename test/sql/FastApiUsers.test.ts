@@ -106,7 +106,9 @@ describePg("A FastAPI Users database on PostgreSQL (test/fixtures/fastapi-users.
         )
         const viaGoogle = Option.getOrThrow(yield* repository.getByOAuthAccount("google", "108765432109876543210"))
         assert.strictEqual(viaGoogle.id, morgan.id)
-        assert.deepStrictEqual(viaGoogle.oauthAccounts, [
+        // 0012 dated the existing link when it ran.
+        assert.instanceOf(viaGoogle.oauthAccounts[0]!.createdAt, Date)
+        assert.deepStrictEqual(viaGoogle.oauthAccounts.map(({ createdAt: _, ...account }) => account), [
           {
             id: "9c4d5e6f-7a8b-4c9d-be0f-3a4b5c6d7e8f",
             oauthName: "google",
