@@ -53,7 +53,7 @@ const migrationSpec = (name: string, client: () => Layer.Layer<SqlClient.SqlClie
         const applied = yield* Migrations.run(tables)
         assert.deepStrictEqual(
           applied.map(([id]) => id),
-          [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
+          [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]
         )
         assert.includeMembers(yield* tablesOf, [
           tables.userTable,
@@ -120,7 +120,7 @@ const migrationSpec = (name: string, client: () => Layer.Layer<SqlClient.SqlClie
         const applied = yield* Migrations.run(tables)
         assert.deepStrictEqual(
           applied.map(([id]) => id),
-          [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
+          [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]
         )
       }).pipe(Effect.provide(client()))
     )
@@ -160,7 +160,7 @@ const migrationSpec = (name: string, client: () => Layer.Layer<SqlClient.SqlClie
         yield* sql`DELETE FROM ${sql(tables.oauthAccountTable)} WHERE user_id = ${users[1]!.id} OR oauth_name = 'github'`
         assert.deepStrictEqual(
           (yield* Migrations.run(tables)).map(([id]) => id),
-          [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
+          [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]
         )
         const again = yield* Effect.exit(link(users[1]!.id, "google", "111"))
         assert.strictEqual(again._tag, "Failure")
@@ -202,7 +202,7 @@ const migrationSpec = (name: string, client: () => Layer.Layer<SqlClient.SqlClie
         yield* sql`DELETE FROM ${sql(tables.userTable)} WHERE email IN (${emails[1]!}, ${emails[2]!})`
         assert.deepStrictEqual(
           (yield* Migrations.run(tables)).map(([id]) => id),
-          [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
+          [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]
         )
         const rows = yield* sql<{
           email: string

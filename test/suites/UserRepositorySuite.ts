@@ -314,7 +314,8 @@ export const userRepositorySuite = (
           assert.strictEqual(created.id, input.id)
           assert.strictEqual(created.oauthAccounts.length, 1)
           const [stored] = created.oauthAccounts
-          assert.deepStrictEqual({ ...stored!, id: "" }, { id: "", ...details })
+          assert.instanceOf(stored!.createdAt, Date)
+          assert.deepStrictEqual({ ...stored!, id: "", createdAt: null }, { id: "", ...details, createdAt: null })
           const found = Option.getOrThrow(yield* repository.getByOAuthAccount("google", details.accountId))
           assert.deepStrictEqual(found, created)
           assert.isTrue(Option.isNone(yield* repository.getByOAuthAccount("github", details.accountId)))
