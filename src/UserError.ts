@@ -56,10 +56,7 @@ export class OAuthAccountAlreadyLinked extends Schema.TaggedError<OAuthAccountAl
  *
  * @since 0.2.0
  */
-export class OAuthEmailNotVerified extends Schema.TaggedError<OAuthEmailNotVerified>()(
-  "OAuthEmailNotVerified",
-  {}
-) {}
+export class OAuthEmailNotVerified extends Schema.TaggedError<OAuthEmailNotVerified>()("OAuthEmailNotVerified", {}) {}
 
 /**
  * The user has no OAuth account with this provider name and account ID.

@@ -107,9 +107,10 @@ export type MapProfile<Fields extends Schema.Struct.Fields> = (
  *
  * @since 0.2.0
  */
-export type ProfileOptions<Fields extends Schema.Struct.Fields> = {} extends Schema.Struct.Type<Fields>
-  ? { readonly mapProfile?: MapProfile<Fields> | undefined }
-  : { readonly mapProfile: MapProfile<Fields> }
+export type ProfileOptions<Fields extends Schema.Struct.Fields> =
+  {} extends Schema.Struct.Type<Fields>
+    ? { readonly mapProfile?: MapProfile<Fields> | undefined }
+    : { readonly mapProfile: MapProfile<Fields> }
 
 /** The state secret, refused at layer construction when shorter than 32 bytes. */
 const checkStateSecret = (secret: Redacted.Redacted<string>) =>

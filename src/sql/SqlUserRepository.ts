@@ -284,7 +284,8 @@ export const make = <M extends UserModel.Any = typeof UserModel.Default>(
       ...(typeof account.refreshToken === "string" ? { refreshToken: cipher.encrypt(account.refreshToken) } : {})
     })
     // SQLite keeps the link's time as ISO text (it adds no column with a non-constant default); PostgreSQL as a timestamptz.
-    const dateOf = (value: unknown) => (typeof value === "string" || typeof value === "number" ? new Date(value) : value)
+    const dateOf = (value: unknown) =>
+      typeof value === "string" || typeof value === "number" ? new Date(value) : value
     const readAccounts = (rows: ReadonlyArray<Record<string, unknown>>) =>
       Effect.map(
         decodeAccounts(
@@ -344,7 +345,8 @@ export const make = <M extends UserModel.Any = typeof UserModel.Default>(
     const insertStatement = (input: UserInsert<U>, extra: Record<string, unknown> = {}) =>
       Effect.map(
         userRow(input),
-        (row) => sql`INSERT INTO ${users} ${sql.insert({ ...withKey(row, input.email), ...extra })} RETURNING ${selectUser}`
+        (row) =>
+          sql`INSERT INTO ${users} ${sql.insert({ ...withKey(row, input.email), ...extra })} RETURNING ${selectUser}`
       )
     const insertedUser = (rows: ReadonlyArray<Record<string, unknown>>) =>
       Effect.map(readUser(rows), (user) => Option.getOrThrow(user))
@@ -607,7 +609,11 @@ export const make = <M extends UserModel.Any = typeof UserModel.Default>(
           const linked = yield* accountsOf(id)
           yield* sql`DELETE FROM ${accounts} WHERE user_id = ${id}`
           return linked
-        }).pipe(sql.withTransaction, SqlUnavailable.orDie, Effect.withSpan("SqlUserRepository.removeOAuthAccounts", spanOptions))
+        }).pipe(
+          sql.withTransaction,
+          SqlUnavailable.orDie,
+          Effect.withSpan("SqlUserRepository.removeOAuthAccounts", spanOptions)
+        )
     }
     return service
   })

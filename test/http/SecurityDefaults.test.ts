@@ -15,15 +15,17 @@ const account = (email: string) => ({
 
 layer(UserRepository.layerMemory)("security defaults", (it) => {
   describe("oauthCallback", () => {
-    it.effect("registers an active, verified (the provider proved the address), non-superuser with a password nobody knows", () =>
-      Effect.gen(function* () {
-        const h = yield* harness()
-        const first = yield* h.users.oauthCallback(account(freshEmail("oauth")), { emailVerified: true })
-        const second = yield* h.users.oauthCallback(account(freshEmail("oauth")), { emailVerified: true })
-        assert.deepStrictEqual([first.isActive, first.isSuperuser, first.isVerified], [true, false, true])
-        assert.notStrictEqual(first.hashedPassword, second.hashedPassword)
-        assert.notStrictEqual(first.hashedPassword, h.hasher.digest(Redacted.make("")))
-      })
+    it.effect(
+      "registers an active, verified (the provider proved the address), non-superuser with a password nobody knows",
+      () =>
+        Effect.gen(function* () {
+          const h = yield* harness()
+          const first = yield* h.users.oauthCallback(account(freshEmail("oauth")), { emailVerified: true })
+          const second = yield* h.users.oauthCallback(account(freshEmail("oauth")), { emailVerified: true })
+          assert.deepStrictEqual([first.isActive, first.isSuperuser, first.isVerified], [true, false, true])
+          assert.notStrictEqual(first.hashedPassword, second.hashedPassword)
+          assert.notStrictEqual(first.hashedPassword, h.hasher.digest(Redacted.make("")))
+        })
     )
   })
 

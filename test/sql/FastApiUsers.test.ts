@@ -117,17 +117,20 @@ describePg("A FastAPI Users database on PostgreSQL (test/fixtures/fastapi-users.
         assert.strictEqual(viaGoogle.id, morgan.id)
         // 0012 dated the existing link when it ran.
         assert.instanceOf(viaGoogle.oauthAccounts[0]!.createdAt, Date)
-        assert.deepStrictEqual(viaGoogle.oauthAccounts.map(({ createdAt: _, ...account }) => account), [
-          {
-            id: "9c4d5e6f-7a8b-4c9d-be0f-3a4b5c6d7e8f",
-            oauthName: "google",
-            accessToken: "ya29.fixture-access-token",
-            expiresAt: 1893456000,
-            refreshToken: "fixture-refresh-token",
-            accountId: "108765432109876543210",
-            accountEmail: "morgan.lefay@gmail.example"
-          }
-        ])
+        assert.deepStrictEqual(
+          viaGoogle.oauthAccounts.map(({ createdAt: _, ...account }) => account),
+          [
+            {
+              id: "9c4d5e6f-7a8b-4c9d-be0f-3a4b5c6d7e8f",
+              oauthName: "google",
+              accessToken: "ya29.fixture-access-token",
+              expiresAt: 1893456000,
+              refreshToken: "fixture-refresh-token",
+              accountId: "108765432109876543210",
+              accountEmail: "morgan.lefay@gmail.example"
+            }
+          ]
+        )
       })
     )
 

@@ -707,7 +707,11 @@ export const userManagerSuite = (name: string, repository: Layer.Layer<UserRepos
         Effect.gen(function* () {
           const h = yield* harness()
           const email = freshEmail("claimed")
-          for (const options of [undefined, { emailVerified: false }, { emailVerified: false, associateByEmail: true }]) {
+          for (const options of [
+            undefined,
+            { emailVerified: false },
+            { emailVerified: false, associateByEmail: true }
+          ]) {
             const error = yield* Effect.flip(h.users.oauthCallback(account(email), options))
             assert.strictEqual(error._tag, "OAuthEmailNotVerified")
           }
