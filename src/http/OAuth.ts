@@ -45,9 +45,8 @@ import { noStore } from "./AuthBackend.js"
 import { Authenticator, loginResponse } from "./Authenticator.js"
 import { CurrentUser } from "./CurrentUser.js"
 import { AssociateAuthorizeErrors, AssociateCallbackErrors, AuthorizeErrors, CallbackErrors } from "./OAuthErrors.js"
-import * as Reauthentication from "./Reauthentication.js"
-import { requireRecentSignIn } from "./Reauthentication.js"
 import { type CallbackParams, declareGroups } from "./OAuthGroups.js"
+import * as Reauthentication from "./Reauthentication.js"
 import type * as UserSchemas from "./UserSchemas.js"
 import type * as UsersGroups from "./UsersGroups.js"
 
@@ -229,7 +228,9 @@ export const make = <
       userAgent: request.headers["user-agent"]
     }))
     const oauth = yield* provider.make
-    const reauthenticate = requireRecentSignIn(users.reauthenticationWindow ?? Reauthentication.defaultWindow)
+    const reauthenticate = Reauthentication.requireRecentSignIn(
+      users.reauthenticationWindow ?? Reauthentication.defaultWindow
+    )
     // The sign-up's fields, checked against the model's schemas: a value the model refuses is the provider's
     // profile refused (400), never a failed insert. Made only when a user is created.
     // The model's fields as the checks below see them: the schemas are the model's, read at run time.
