@@ -12,7 +12,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import { AccessTokenStore, type StoredToken } from "./AccessTokenStore.js"
-import { type Listed, type Listing, type Opening, Sessions, type SessionsService } from "./Sessions.js"
+import { type Listed, type Listing, type Opening, Sessions, type SessionsService, type SignIn } from "./Sessions.js"
 import { type HmacAlgorithm, makeJwt, type TokenCodecService } from "./TokenCodec.js"
 import type { BaseUser } from "./User.js"
 
@@ -47,6 +47,11 @@ export interface AuthStrategy {
    * reuse, logout, the session list's delete); strategies with `familyOf` have it.
    */
   readonly endFamily?: ((family: string, user: BaseUser) => Effect.Effect<void>) | undefined
+  /**
+   * How and when the sign-in behind a valid token happened (re-authentication reads it); `None` when the token does
+   * not say (issued before 0.2). Call it on a token `read` accepted.
+   */
+  readonly signInOf?: ((token: string) => Effect.Effect<Option.Option<SignIn>>) | undefined
 }
 
 /**
@@ -167,7 +172,11 @@ export const jwt = (
             iat: Math.floor(now / 1000),
             jti: randomBytes(16).toString("base64url"),
             sep: epoch,
-            ...(session?.family === undefined ? {} : { sid: session.family })
+            ...(session?.family === undefined ? {} : { sid: session.family }),
+            // How and when the user signed in (OpenID Connect's `auth_time`; `mth` ours), for re-authentication.
+            ...(session?.method === undefined
+              ? {}
+              : { mth: session.method, auth_time: Math.floor((session.signedInAt ?? now) / 1000) })
           }
           return yield* codec.sign(claims, { secret, audience, lifetime })
         }),
@@ -190,6 +199,14 @@ export const jwt = (
       familyOf: (token) =>
         Effect.map(verify(token), (claims) =>
           Option.flatMap(claims, ({ sid }) => (typeof sid === "string" ? Option.some(sid) : Option.none()))
+        ),
+      signInOf: (token) =>
+        Effect.map(verify(token), (claims) =>
+          Option.flatMap(claims, ({ auth_time, mth }) =>
+            typeof mth === "string" && typeof auth_time === "number"
+              ? Option.some({ method: mth, at: auth_time * 1000 })
+              : Option.none()
+          )
         ),
       keep: (token, user, epoch) =>
         Effect.flatMap(identify(token, user), (identity) =>
@@ -309,6 +326,12 @@ export const database = (
           Option.flatMap(stored, ({ family }) => Option.fromNullable(family))
         ),
       endFamily: (family, user) => Effect.asVoid(store.deleteFamily(String(user.id), family)),
+      signInOf: (token) =>
+        Effect.map(store.read(digest(token)), (stored) =>
+          Option.flatMap(stored, ({ createdAt, method }) =>
+            method === undefined ? Option.none() : Option.some({ method, at: createdAt.getTime() })
+          )
+        ),
       keep: (token, user, epoch) =>
         Effect.gen(function* () {
           const key = digest(token)

@@ -43,8 +43,13 @@ export interface OAuthProfile {
   readonly accountId: string
   /** The e-mail, when the provider shares one. */
   readonly email: Option.Option<string>
-  /** Whether the provider asserts that it verified `email` (OpenID Connect's `email_verified`). */
+  /**
+   * Whether `email` is verified as far as this app is concerned: the provider asserts that it verified it (OpenID
+   * Connect's `email_verified`) AND the provider's `trustEmailVerified` says to believe that.
+   */
   readonly emailVerified: boolean
+  /** The provider's claims about the account (id_token and userinfo; GitHub's `/user`), for `mapProfile`. */
+  readonly claims: Readonly<Record<string, unknown>>
   readonly accessToken: string
   /** Seconds since the epoch. */
   readonly expiresAt?: number | undefined
@@ -118,6 +123,13 @@ export interface ClientOptions<Name extends string> {
    * when the provider cannot be reached, the request answers 503 with `Retry-After`. Default 5 seconds.
    */
   readonly timeout?: Duration.DurationInput | undefined
+  /**
+   * Whether to believe the provider when it says it verified the account's e-mail: only then does an OAuth sign-up
+   * create a user owning the address (verified), or link it by e-mail. Default true, but false for Microsoft
+   * Entra (whose `email` any tenant admin sets). Set false for an issuer where users put unverified addresses on
+   * their profile yet it claims them verified.
+   */
+  readonly trustEmailVerified?: boolean | undefined
 }
 
 /**
@@ -277,6 +289,7 @@ const makeOidc = <Name extends string>(
         Effect.die(new ServiceUnavailable({ reason: `OAuth ${name} ${reason}`, retryAfter }))
       )
     )
+    const trusted = options.trustEmailVerified ?? true
     const emailVerified = internals.emailVerified ?? ((claims) => claims.email_verified === true)
 
     return {
@@ -316,7 +329,8 @@ const makeOidc = <Name extends string>(
           return {
             accountId: claims.sub,
             email,
-            emailVerified: Option.isSome(email) && emailVerified(profile),
+            emailVerified: trusted && Option.isSome(email) && emailVerified(profile),
+            claims: profile,
             accessToken: tokens.access_token,
             expiresAt: secondsFromNow(tokens.expires_in),
             refreshToken: tokens.refresh_token
@@ -347,18 +361,24 @@ export const google = <const Name extends string = "google">(
 
 /**
  * Microsoft Entra ID: `tenant` is a tenant ID or `common` (default), `organizations`, `consumers`. Entra's
- * `email` claim is not verified (`email_verified` is absent): such logins never link to an existing user by
- * e-mail, unless the tenant is yours and you opt into `dangerouslyAssociateUnverifiedEmail`.
+ * `email` claim is not verified (any tenant's admin sets it; no `email_verified`): `trustEmailVerified` defaults to
+ * false, so an account not yet linked cannot sign up (`OAUTH_NOT_AVAILABLE_EMAIL`); users link it logged in.
+ * `trustEmailVerified: true` takes the `email` claim as verified: only for one tenant whose addresses you manage.
  *
  * @since 0.1.0
  */
 export const microsoft = <const Name extends string = "microsoft">(
   options: ClientOptions<Name> & { readonly tenant?: string | undefined }
 ): OAuthProvider<Name> =>
-  makeOidc(options.name ?? ("microsoft" as Name), {
-    ...options,
-    issuer: `https://login.microsoftonline.com/${encodeURIComponent(options.tenant ?? "common")}/v2.0`
-  })
+  makeOidc(
+    options.name ?? ("microsoft" as Name),
+    {
+      ...options,
+      trustEmailVerified: options.trustEmailVerified ?? false,
+      issuer: `https://login.microsoftonline.com/${encodeURIComponent(options.tenant ?? "common")}/v2.0`
+    },
+    { emailVerified: () => true }
+  )
 
 /**
  * GitLab (`https://gitlab.com` or a self-managed `issuer`); name `gitlab` unless given.
@@ -455,7 +475,8 @@ const GitHubEmails = Schema.Array(
 
 /**
  * GitHub, which is not OpenID Connect: the account ID from `/user`, and the e-mail only when it is the primary
- * address and verified (from `/user/emails`, scope `user:email`); otherwise none. Name `github` unless given.
+ * address and verified (from `/user/emails`, scope `user:email`); otherwise none. That verification is trusted
+ * unless `trustEmailVerified: false`. `mapProfile` sees `/user`'s body. Name `github` unless given.
  *
  * @since 0.1.0
  */
@@ -492,6 +513,7 @@ export const github = <const Name extends string = "github">(options: GitHubOpti
       if (options.fetch !== undefined) config[client.customFetch] = options.fetch
       const scopes = options.scopes ?? ["read:user", "user:email"]
 
+      const trusted = options.trustEmailVerified ?? true
       const getJson = <A, I>(path: string, schema: Schema.Schema<A, I>, accessToken: string) =>
         callProvider(name, path, timeout, async () => {
           const response = await fetch(`${api.href.replace(/\/$/, "")}${path}`, {
@@ -508,7 +530,7 @@ export const github = <const Name extends string = "github">(options: GitHubOpti
           if (!response.ok) throw new Error(`${path} answered ${response.status}`)
           return response.json() as Promise<unknown>
         }).pipe(
-          Effect.flatMap((body) => Schema.decodeUnknown(schema)(body)),
+          Effect.flatMap((body) => Effect.map(Schema.decodeUnknown(schema)(body), (value) => ({ body, value }))),
           Effect.mapError((error) =>
             error._tag === "ParseError" ? new OAuthProviderError({ reason: `${path}: unexpected body` }) : error
           )
@@ -532,11 +554,12 @@ export const github = <const Name extends string = "github">(options: GitHubOpti
             const tokens = yield* exchangeCode(client, config, name, timeout, request)
             const user = yield* getJson("/user", GitHubUser, tokens.access_token)
             const emails = yield* getJson("/user/emails", GitHubEmails, tokens.access_token)
-            const primary = emails.find((entry) => entry.primary && entry.verified)
+            const primary = emails.value.find((entry) => entry.primary && entry.verified)
             return {
-              accountId: String(user.id),
+              accountId: String(user.value.id),
               email: Option.fromNullable(primary?.email),
-              emailVerified: primary !== undefined,
+              emailVerified: trusted && primary !== undefined,
+              claims: user.body as Record<string, unknown>,
               accessToken: tokens.access_token,
               expiresAt: secondsFromNow(tokens.expires_in),
               refreshToken: tokens.refresh_token

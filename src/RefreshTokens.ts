@@ -235,7 +235,14 @@ const makeUnscheduled = (
 
     const pair = (user: BaseUser, family: Family, refreshToken: string) =>
       Effect.map(
-        strategy.write(user, { epoch: family.epoch, backend, family: family.id, userAgent: family.userAgent }),
+        strategy.write(user, {
+          epoch: family.epoch,
+          backend,
+          family: family.id,
+          userAgent: family.userAgent,
+          ...(family.method === undefined ? {} : { method: family.method as Method }),
+          signedInAt: family.createdAt.getTime()
+        }),
         (accessToken): TokenPair => ({ accessToken, refreshToken })
       )
 

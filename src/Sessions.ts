@@ -59,7 +59,29 @@ export interface Opening {
   readonly userAgent?: string | undefined
   /** The refresh-token family the token belongs to; the JWT strategy writes it as `sid`. */
   readonly family?: string | undefined
+  /** When the sign-in behind the session happened (ms since 1970): a refresh's token keeps its login's; default now. */
+  readonly signedInAt?: number | undefined
 }
+
+/**
+ * How and when the sign-in behind a session happened: what a re-authentication check reads.
+ *
+ * @since 0.2.0
+ */
+export interface SignIn {
+  readonly method: string
+  /** Milliseconds since 1970. */
+  readonly at: number
+}
+
+/**
+ * Whether a sign-in proves, now, that the person holding the session is the user: a password or provider login
+ * (not a refresh, which continues a session) no older than `window` (ms).
+ *
+ * @since 0.2.0
+ */
+export const isRecentSignIn = (signIn: SignIn, now: number, window: number): boolean =>
+  (signIn.method === "password" || signIn.method.startsWith("oauth:")) && signIn.at <= now && now - signIn.at <= window
 
 /**
  * A session as its user sees it (`GET /users/me/sessions`): never the token or its digest.

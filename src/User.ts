@@ -181,7 +181,8 @@ export const User = Schema.Struct({
 export interface User extends Schema.Schema.Type<typeof User> {}
 
 /**
- * An OAuth account linked to a user. `expiresAt` is in seconds since the epoch.
+ * An OAuth account linked to a user. `expiresAt` is in seconds since the epoch; `createdAt` is when it was linked
+ * (`null` for a row another program wrote without one).
  *
  * @since 0.1.0
  */
@@ -192,7 +193,8 @@ export const OAuthAccount = Schema.Struct({
   expiresAt: Schema.NullOr(Schema.Int),
   refreshToken: Schema.NullOr(Schema.String),
   accountId: Schema.String,
-  accountEmail: Schema.String
+  accountEmail: Schema.String,
+  createdAt: Schema.NullOr(Schema.DateFromSelf)
 }).annotations({ identifier: "OAuthAccount" })
 
 /**
@@ -201,6 +203,30 @@ export const OAuthAccount = Schema.Struct({
  * @since 0.1.0
  */
 export interface OAuthAccount extends Schema.Schema.Type<typeof OAuthAccount> {}
+
+/**
+ * What a user and their app see of a linked OAuth account: never the provider's tokens.
+ *
+ * @since 0.2.0
+ */
+export interface OAuthLink {
+  readonly oauthName: string
+  readonly accountId: string
+  readonly accountEmail: string
+  readonly createdAt: Date | null
+}
+
+/**
+ * The link of a stored OAuth account, without its tokens.
+ *
+ * @since 0.2.0
+ */
+export const linkOf = (account: OAuthAccount): OAuthLink => ({
+  oauthName: account.oauthName,
+  accountId: account.accountId,
+  accountEmail: account.accountEmail,
+  createdAt: account.createdAt
+})
 
 /**
  * What an OAuth provider tells us about an account: an `OAuthAccount` before it is stored.

@@ -51,6 +51,49 @@ export class OAuthAccountAlreadyLinked extends Schema.TaggedError<OAuthAccountAl
 ) {}
 
 /**
+ * An OAuth sign-up whose e-mail the provider did not verify, or whose verification this app does not trust for
+ * that provider: no local account may own the address on its word, nor be linked to it by e-mail.
+ *
+ * @since 0.2.0
+ */
+export class OAuthEmailNotVerified extends Schema.TaggedError<OAuthEmailNotVerified>()("OAuthEmailNotVerified", {}) {}
+
+/**
+ * The user has no OAuth account with this provider name and account ID.
+ *
+ * @since 0.2.0
+ */
+export class OAuthAccountNotFound extends Schema.TaggedError<OAuthAccountNotFound>()("OAuthAccountNotFound", {}) {}
+
+/**
+ * Unlinking this OAuth account would leave the user no way to sign in: no password of their own, no other link.
+ *
+ * @since 0.2.0
+ */
+export class OAuthLastLoginMethod extends Schema.TaggedError<OAuthLastLoginMethod>()("OAuthLastLoginMethod", {}) {}
+
+/**
+ * The user model refused the fields an OAuth sign-up made from the provider's profile (`mapProfile`): a field the
+ * model's schema rejects, or a constraint of its table. `reason` names the field, never a value.
+ *
+ * @since 0.2.0
+ */
+export class OAuthProfileRejected extends Schema.TaggedError<OAuthProfileRejected>()("OAuthProfileRejected", {
+  reason: Schema.String
+}) {}
+
+/**
+ * A sensitive change (linking or unlinking an OAuth account) needs a recent sign-in: the session was not opened
+ * by a password or provider login within the re-authentication window.
+ *
+ * @since 0.2.0
+ */
+export class ReauthenticationRequired extends Schema.TaggedError<ReauthenticationRequired>()(
+  "ReauthenticationRequired",
+  {}
+) {}
+
+/**
  * The user's e-mail is already verified.
  *
  * @since 0.1.0
@@ -117,6 +160,11 @@ export type UserError =
   | InvalidCredentials
   | UserDeleteAborted
   | OAuthAccountAlreadyLinked
+  | OAuthEmailNotVerified
+  | OAuthAccountNotFound
+  | OAuthLastLoginMethod
+  | OAuthProfileRejected
+  | ReauthenticationRequired
 
 /**
  * A dependency cannot serve the request right now (storage down, a full hash queue, ...): the HTTP edge

@@ -17,7 +17,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Option from "effect/Option"
-import type { BaseUser, User } from "./User.js"
+import type { BaseUser, OAuthLink, User } from "./User.js"
 
 /**
  * The HTTP request behind an operation, if any.
@@ -34,6 +34,15 @@ export type HookRequest = Option.Option<HttpServerRequest.HttpServerRequest>
 export type UserChanges<U extends BaseUser = User> = Partial<Omit<U, "id" | "hashedPassword">> & {
   readonly passwordChanged?: true
 }
+
+/**
+ * Why OAuth links ended: the user unlinked one (`unlinked`), or the owner of the user's address proved it (a
+ * verification, or a password reset while the address was unverified) and every link made before that proof ended
+ * (`emailProven`): whoever linked them had not shown they own the address.
+ *
+ * @since 0.2.0
+ */
+export type OAuthUnlinkReason = "unlinked" | "emailProven"
 
 /**
  * The hooks, each returning an effect the manager runs at the documented point.
@@ -54,6 +63,15 @@ export interface UserHooksService<U extends BaseUser = User> {
   readonly onAfterResetPassword: (user: U, request: HookRequest) => Effect.Effect<void, unknown>
   readonly onBeforeDelete: (user: U, request: HookRequest) => Effect.Effect<void, unknown>
   readonly onAfterDelete: (user: U, request: HookRequest) => Effect.Effect<void, unknown>
+  /** An OAuth account was linked to an existing user (association, or a login linked by e-mail): mail the owner. */
+  readonly onAfterOAuthLink: (user: U, link: OAuthLink, request: HookRequest) => Effect.Effect<void, unknown>
+  /** OAuth accounts were unlinked from the user, and why: mail the owner. */
+  readonly onAfterOAuthUnlink: (
+    user: U,
+    links: ReadonlyArray<OAuthLink>,
+    reason: OAuthUnlinkReason,
+    request: HookRequest
+  ) => Effect.Effect<void, unknown>
 }
 
 /**
@@ -70,7 +88,9 @@ export const noHooks: UserHooksService<BaseUser> = {
   onAfterForgotPassword: () => Effect.void,
   onAfterResetPassword: () => Effect.void,
   onBeforeDelete: () => Effect.void,
-  onAfterDelete: () => Effect.void
+  onAfterDelete: () => Effect.void,
+  onAfterOAuthLink: () => Effect.void,
+  onAfterOAuthUnlink: () => Effect.void
 }
 
 /**
@@ -87,7 +107,9 @@ export const hookNames: ReadonlyArray<keyof UserHooksService> = [
   "onAfterForgotPassword",
   "onAfterResetPassword",
   "onBeforeDelete",
-  "onAfterDelete"
+  "onAfterDelete",
+  "onAfterOAuthLink",
+  "onAfterOAuthUnlink"
 ]
 
 /**

@@ -22,10 +22,13 @@ import * as Sessions from "./Sessions.js"
 import { type SignOptions, TokenCodec } from "./TokenCodec.js"
 import {
   type BaseUser,
+  type ExtraFields,
   type IdOf,
+  linkOf,
   normalizeEmail,
   type OAuthAccount,
   type OAuthAccountCreate,
+  type OAuthLink,
   sameMailbox,
   type User,
   type UserCreate,
@@ -41,13 +44,24 @@ import {
   InvalidResetPasswordToken,
   InvalidVerifyToken,
   OAuthAccountAlreadyLinked,
+  OAuthAccountNotFound,
+  OAuthEmailNotVerified,
+  type OAuthLastLoginMethod,
+  type OAuthProfileRejected,
   UserAlreadyExists,
   UserAlreadyVerified,
   UserDeleteAborted,
   UserInactive,
   UserNotExists
 } from "./UserError.js"
-import { type HookRequest, hookNames, type UserChanges, UserHooks, type UserHooksService } from "./UserHooks.js"
+import {
+  type HookRequest,
+  hookNames,
+  type OAuthUnlinkReason,
+  type UserChanges,
+  UserHooks,
+  type UserHooksService
+} from "./UserHooks.js"
 import { UserManagerConfig } from "./UserManagerConfig.js"
 import type * as UserModel from "./UserModel.js"
 import { type ListOptions, type UserFilters, UserRepository, type UserRepositoryService } from "./UserRepository.js"
@@ -77,25 +91,27 @@ export interface UpdateOptions extends SafeOption {
 }
 
 /**
- * How `oauthCallback` treats an e-mail that already belongs to a user, and new users' verified flag.
+ * How `oauthCallback` treats the provider's e-mail, and the model's fields of a user it creates.
  *
  * @since 0.1.0
  */
-export interface OAuthCallbackOptions {
+export interface OAuthCallbackOptions<U extends BaseUser = User> {
   /**
-   * Link the account to the user who has its e-mail instead of failing with `UserAlreadyExists`, but only when
-   * the provider verified the e-mail (`emailVerified`) AND the local user is verified. Default false.
+   * Whether the provider asserts that it verified `accountEmail` AND the app trusts that provider's word
+   * (`OAuthProvider`'s `trustEmailVerified`). Default false: the login of an account not yet linked fails with
+   * `OAuthEmailNotVerified`, since the address would be owned, or linked by e-mail, on nobody's proof.
    */
-  readonly associateByEmail?: boolean | undefined
-  /** Whether the provider asserts that it verified `accountEmail`. Default false. */
   readonly emailVerified?: boolean | undefined
   /**
-   * DANGEROUS: with `associateByEmail`, link even when the provider or the local account did not verify the
-   * e-mail (FastAPI Users' behaviour). Whoever registers the address at a lax provider takes the account over.
+   * Link the account to the user who has its e-mail instead of failing with `UserAlreadyExists`, but only when the
+   * local user is verified too and it is the same mailbox. Default false.
    */
-  readonly dangerouslyAssociateUnverifiedEmail?: boolean | undefined
-  /** Whether users created by the callback start verified. Default false. */
-  readonly isVerifiedByDefault?: boolean | undefined
+  readonly associateByEmail?: boolean | undefined
+  /**
+   * The model's own fields of a user the callback creates (the provider's profile through `mapProfile`), run only
+   * when it creates one: it may refuse the profile with `OAuthProfileRejected`.
+   */
+  readonly fields?: Effect.Effect<Partial<ExtraFields<U>>, OAuthProfileRejected> | undefined
 }
 
 /**
@@ -159,22 +175,36 @@ export interface UserManagerService<U extends BaseUser = User> {
    */
   readonly checkPassword: (user: U, password: Redacted.Redacted<string>) => Effect.Effect<void, InvalidCredentials>
   /**
-   * Logs in through an OAuth account: refreshes a known account, links one by e-mail (see `associateByEmail`),
-   * or registers a user. Concurrent first logins of one account end with one user.
+   * Logs in through an OAuth account: refreshes a known account; otherwise, only with a trusted verified e-mail
+   * (`emailVerified`, else `OAuthEmailNotVerified`), links it by e-mail (see `associateByEmail`, then
+   * `onAfterOAuthLink`) or registers a verified user with the model's `fields` (`OAuthProfileRejected` when the
+   * store refuses them). Concurrent first logins of one account end with one user.
    */
   readonly oauthCallback: (
     account: OAuthAccountCreate,
-    options?: OAuthCallbackOptions
-  ) => Effect.Effect<UserWithOAuth<U>, UserAlreadyExists>
+    options?: OAuthCallbackOptions<U>
+  ) => Effect.Effect<UserWithOAuth<U>, UserAlreadyExists | OAuthEmailNotVerified | OAuthProfileRejected>
   /**
-   * Links an OAuth account to a logged-in user, then runs `onAfterUpdate` with no changes. An account the user
-   * already has gets its tokens refreshed (a replay adds no row); one linked to another user fails with
-   * `OAuthAccountAlreadyLinked`.
+   * Links an OAuth account to a logged-in user, then runs `onAfterOAuthLink` and `onAfterUpdate` with no changes.
+   * An account the user already has gets its tokens refreshed (a replay adds no row, runs no link hook); one
+   * linked to another user fails with `OAuthAccountAlreadyLinked`.
    */
   readonly oauthAssociateCallback: (
     user: U,
     account: OAuthAccountCreate
   ) => Effect.Effect<UserWithOAuth<U>, UserNotExists | OAuthAccountAlreadyLinked>
+  /** The user's OAuth links, oldest first, without the provider's tokens. */
+  readonly oauthLinks: (user: U) => Effect.Effect<ReadonlyArray<OAuthLink>>
+  /**
+   * Unlinks one OAuth account of the user, then runs `onAfterOAuthUnlink` (`unlinked`). `OAuthAccountNotFound` when
+   * the user has no such link; `OAuthLastLoginMethod` when it is their last link and they have no password of
+   * their own.
+   */
+  readonly oauthUnlink: (
+    user: U,
+    oauthName: string,
+    accountId: string
+  ) => Effect.Effect<void, OAuthAccountNotFound | OAuthLastLoginMethod>
   /** Checks a password against the `PasswordValidator`. */
   readonly validatePassword: (
     password: Redacted.Redacted<string>,
@@ -356,6 +386,16 @@ function* build<U extends BaseUser>() {
     yield* runAfterHook("onAfterRequestVerify", user, (request) => hooks.onAfterRequestVerify(user, token, request))
   })
 
+  const runUnlinkHook = (user: U, links: ReadonlyArray<OAuthLink>, reason: OAuthUnlinkReason) =>
+    runAfterHook("onAfterOAuthUnlink", user, (request) => hooks.onAfterOAuthUnlink(user, links, reason, request))
+
+  // The owner of the user's address just proved it (verify, or a reset while it was unverified): OAuth accounts
+  // linked before, while nobody had, may be someone else's (a pre-hijacked account) and end.
+  const endUnprovenLinks = Effect.fnUntraced(function* (user: U) {
+    const ended = yield* repository.removeOAuthAccounts(user)
+    if (ended.length > 0) yield* runUnlinkHook(user, ended.map(linkOf), "emailProven")
+  })
+
   const verify = Effect.fn("UserManager.verify")(function* (token: string) {
     const invalid = () => new InvalidVerifyToken()
     const claims = yield* Effect.mapError(decodeClaims(token, verifyToken, VerifyClaims), invalid)
@@ -380,6 +420,7 @@ function* build<U extends BaseUser>() {
         : Effect.fail(invalid())
     }
     const verified = written.value
+    yield* endUnprovenLinks(verified)
     yield* runAfterHook("onAfterVerify", verified, (request) => hooks.onAfterVerify(verified, request))
     return verified
   })
@@ -464,6 +505,8 @@ function* build<U extends BaseUser>() {
       )
     if (Option.isNone(written)) return yield* invalid()
     const updated = written.value.user
+    // The reset token reached the mailbox: an unverified address has now been proven by its owner.
+    if (!user.isVerified) yield* endUnprovenLinks(updated)
     yield* runAfterHook("onAfterResetPassword", updated, (request) => hooks.onAfterResetPassword(updated, request))
     return updated
   })
@@ -523,32 +566,52 @@ function* build<U extends BaseUser>() {
       .pipe(Effect.orElseSucceed(() => user))
   }
 
-  const linkOrRegister = Effect.fnUntraced(function* (account: OAuthAccountCreate, options?: OAuthCallbackOptions) {
+  const runLinkHook = (user: U, account: OAuthAccountCreate) =>
+    Effect.flatMap(repository.oauthAccountsOf(user), (accounts) => {
+      const linked = accounts.find((a) => a.oauthName === account.oauthName && a.accountId === account.accountId)
+      return linked === undefined
+        ? Effect.void
+        : runAfterHook("onAfterOAuthLink", user, (request) => hooks.onAfterOAuthLink(user, linkOf(linked), request))
+    })
+
+  const linkOrRegister = Effect.fnUntraced(function* (account: OAuthAccountCreate, options?: OAuthCallbackOptions<U>) {
     const linked = yield* repository.getByOAuthAccount(account.oauthName, account.accountId)
     if (Option.isSome(linked)) return yield* refreshTokens(linked.value, account)
+    // An address the provider did not verify, or whose verification this app does not trust for the provider, is
+    // anyone's claim: owning it here would lock its owner out and hand the account to the claimant (pre-hijack).
+    if (options?.emailVerified !== true) return yield* new OAuthEmailNotVerified()
     const owner = yield* repository.getByEmail(account.accountEmail)
     if (Option.isSome(owner)) {
-      if (!options?.associateByEmail) return yield* new UserAlreadyExists()
+      if (!options.associateByEmail) return yield* new UserAlreadyExists()
       // Linking by e-mail hands the local account to whoever controls the provider account: only when both
       // sides proved they own the address, and it is the same mailbox, not merely the same key (`straße@` and
       // `strasse@` are one key, which refuses a lookalike registration, but may be two people's mailboxes).
-      const verified =
-        options.emailVerified === true && owner.value.isVerified && sameMailbox(owner.value.email, account.accountEmail)
-      if (!verified && !options.dangerouslyAssociateUnverifiedEmail) return yield* new UserAlreadyExists()
-      return yield* repository
+      if (!owner.value.isVerified || !sameMailbox(owner.value.email, account.accountEmail)) {
+        return yield* new UserAlreadyExists()
+      }
+      const joined = yield* repository
         .addOAuthAccount(owner.value, account)
         .pipe(Effect.catchTag("UserNotExists", () => new UserAlreadyExists()))
+      yield* runLinkHook(joined, account)
+      return joined
     }
-    // OAuth users never log in with a password: theirs is random and unknown to anyone.
+    // OAuth users never log in with a password: theirs is random and unknown to anyone. The provider proved the
+    // address, and the app trusts it to: the user starts verified.
     const hashedPassword = yield* hasher.hash(Redacted.make(randomBytes(32).toString("base64url")))
     const user = yield* repository.createWithOAuthAccount(
       {
+        ...definedFields(options.fields === undefined ? {} : yield* options.fields, [
+          ...protectedFields,
+          ...flagFields,
+          "email",
+          "password"
+        ]),
         ...(yield* newId),
         email: normalizeEmail(account.accountEmail),
         hashedPassword,
         isActive: true,
         isSuperuser: false,
-        isVerified: options?.isVerifiedByDefault ?? false
+        isVerified: true
       } as UserInsert<U>,
       account
     )
@@ -558,7 +621,7 @@ function* build<U extends BaseUser>() {
 
   const oauthCallback = Effect.fn("UserManager.oauthCallback")(function* (
     account: OAuthAccountCreate,
-    options?: OAuthCallbackOptions
+    options?: OAuthCallbackOptions<U>
   ) {
     // A concurrent first login of the same account won the race (the unique index, or the e-mail it
     // registered): log in as the user it linked.
@@ -593,8 +656,16 @@ function* build<U extends BaseUser>() {
               )
             )
           )
+    if (Option.isNone(linked)) yield* runLinkHook(updated, account)
     yield* runAfterHook("onAfterUpdate", updated, (request) => hooks.onAfterUpdate(updated, {}, request))
     return updated
+  })
+
+  const oauthUnlink = Effect.fn("UserManager.oauthUnlink")(function* (user: U, oauthName: string, accountId: string) {
+    const removed = yield* repository
+      .removeOAuthAccount(user, oauthName, accountId)
+      .pipe(Effect.catchTag("UserNotExists", () => new OAuthAccountNotFound()))
+    yield* runUnlinkHook(user, [linkOf(removed)], "unlinked")
   })
 
   self = {
@@ -614,6 +685,11 @@ function* build<U extends BaseUser>() {
     checkPassword,
     oauthCallback,
     oauthAssociateCallback,
+    oauthLinks: (user) =>
+      Effect.map(repository.oauthAccountsOf(user), (accounts) => accounts.map(linkOf)).pipe(
+        Effect.withSpan("UserManager.oauthLinks")
+      ),
+    oauthUnlink,
     validatePassword: (password, user) => validator.validate(password, user),
     // The app's `IdParser` parses its model's IDs.
     parseId: (value) => idParser.parse(value) as Effect.Effect<IdOf<U>, InvalidID>,

@@ -6,8 +6,11 @@
  * compared by `emailKey` (NFC and full Unicode case folding; the domain by its IDNA name), two users never share an e-mail under that key
  * (even under concurrent writes: the loser gets `UserAlreadyExists`), a conditional update (`updateIf`)
  * checks and writes in one atomic step, one provider account (`oauthName`, `accountId`) is linked to at most
- * one user and once (the loser of a race gets `OAuthAccountAlreadyLinked`), and deleting a user deletes its
- * OAuth accounts.
+ * one user and once (the loser of a race gets `OAuthAccountAlreadyLinked`), deleting a user deletes its
+ * OAuth accounts, and unlinking never leaves a user without a way to sign in (a password of their own or a link).
+ *
+ * A user has a password of their own unless `createWithOAuthAccount` made them (their password is random and
+ * unknown to anyone); any write of `hashedPassword` (register, reset, change) gives them one.
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -26,7 +29,14 @@ import {
   type UserPatch,
   type UserWithOAuth
 } from "./User.js"
-import { OAuthAccountAlreadyLinked, UserAlreadyExists, UserNotExists } from "./UserError.js"
+import {
+  OAuthAccountAlreadyLinked,
+  OAuthAccountNotFound,
+  OAuthLastLoginMethod,
+  type OAuthProfileRejected,
+  UserAlreadyExists,
+  UserNotExists
+} from "./UserError.js"
 import type * as UserModel from "./UserModel.js"
 
 /**
@@ -126,11 +136,14 @@ export interface UserRepositoryService<U extends BaseUser = User> {
   readonly getByOAuthAccount: (oauthName: string, accountId: string) => Effect.Effect<Option.Option<UserWithOAuth<U>>>
   /** Stores a new user; assigns the ID when `id` is absent. */
   readonly create: (user: UserInsert<U>) => Effect.Effect<U, UserAlreadyExists>
-  /** Stores a new user and its first OAuth account at once: both or neither. */
+  /**
+   * Stores a new user and its first OAuth account at once: both or neither. The user has no password of their own.
+   * `OAuthProfileRejected` when the store refuses the model's fields (a NOT NULL or CHECK of the app's columns).
+   */
   readonly createWithOAuthAccount: (
     user: UserInsert<U>,
     account: OAuthAccountCreate
-  ) => Effect.Effect<UserWithOAuth<U>, UserAlreadyExists | OAuthAccountAlreadyLinked>
+  ) => Effect.Effect<UserWithOAuth<U>, UserAlreadyExists | OAuthAccountAlreadyLinked | OAuthProfileRejected>
   readonly update: (user: U, patch: UserPatch<U>) => Effect.Effect<U, UserAlreadyExists | UserNotExists>
   /**
    * Applies the patch only if the stored user still matches `expected`, checked and written in one atomic
@@ -170,6 +183,20 @@ export interface UserRepositoryService<U extends BaseUser = User> {
     account: OAuthAccount,
     patch: OAuthAccountUpdate
   ) => Effect.Effect<UserWithOAuth<U>, UserNotExists>
+  /** The user's OAuth accounts, oldest link first; none for a missing user. */
+  readonly oauthAccountsOf: (user: U) => Effect.Effect<ReadonlyArray<OAuthAccount>>
+  /**
+   * Unlinks one OAuth account of the user and returns it, checked and written in one atomic step: of concurrent
+   * unlinks, none leaves the user without a password of their own and without a link (`OAuthLastLoginMethod`).
+   * `OAuthAccountNotFound` when the user has no such link.
+   */
+  readonly removeOAuthAccount: (
+    user: U,
+    oauthName: string,
+    accountId: string
+  ) => Effect.Effect<OAuthAccount, UserNotExists | OAuthAccountNotFound | OAuthLastLoginMethod>
+  /** Unlinks every OAuth account of the user (the address's owner proved it) and returns them. */
+  readonly removeOAuthAccounts: (user: U) => Effect.Effect<ReadonlyArray<OAuthAccount>>
 }
 
 interface Stored<U extends BaseUser> {
@@ -177,6 +204,8 @@ interface Stored<U extends BaseUser> {
   readonly oauthAccounts: ReadonlyArray<OAuthAccount>
   readonly sessionEpoch: number
   readonly revokedUntil: number
+  /** Whether the user has a password of their own (not the random one of an OAuth sign-up). */
+  readonly passwordSet: boolean
 }
 
 /**
@@ -191,7 +220,8 @@ export const newOAuthAccount = (account: OAuthAccountCreate): OAuthAccount => ({
   expiresAt: account.expiresAt ?? null,
   refreshToken: account.refreshToken ?? null,
   accountId: account.accountId,
-  accountEmail: account.accountEmail
+  accountEmail: account.accountEmail,
+  createdAt: new Date()
 })
 
 /**
@@ -229,7 +259,13 @@ export const makeMemory = <U extends BaseUser = User>(): UserRepositoryService<U
       }
       // The store assigns integer IDs: a model that lets it has integer IDs.
       const user = { ...input, id: input.id ?? nextId++ } as U
-      const stored: Stored<U> = { user, oauthAccounts: accounts, sessionEpoch: 0, revokedUntil: 0 }
+      const stored: Stored<U> = {
+        user,
+        oauthAccounts: accounts,
+        sessionEpoch: 0,
+        revokedUntil: 0,
+        passwordSet: accounts.length === 0
+      }
       MutableHashMap.set(users, user.id, stored)
       idsByEmail.set(emailKey(user.email), user.id)
       return Effect.succeed(stored)
@@ -255,7 +291,8 @@ export const makeMemory = <U extends BaseUser = User>(): UserRepositoryService<U
       : modifyNow(user.id, (stored) => ({
           ...stored,
           user: { ...stored.user, ...patch },
-          sessionEpoch: stored.sessionEpoch + (endSessions ? 1 : 0)
+          sessionEpoch: stored.sessionEpoch + (endSessions ? 1 : 0),
+          passwordSet: stored.passwordSet || patch.hashedPassword !== undefined
         }))
   const matches = (id: IdOf<U>, expected: UserExpectation<U>) =>
     Option.exists(MutableHashMap.get(users, id), ({ user }) =>
@@ -360,7 +397,35 @@ export const makeMemory = <U extends BaseUser = User>(): UserRepositoryService<U
           )
         })),
         withOAuth
-      )
+      ),
+    oauthAccountsOf: (user) =>
+      Effect.sync(() =>
+        Option.match(MutableHashMap.get(users, user.id), {
+          onNone: () => [],
+          onSome: ({ oauthAccounts }) => oauthAccounts
+        })
+      ),
+    removeOAuthAccount: (user, oauthName, accountId) =>
+      Effect.suspend((): Effect.Effect<OAuthAccount, UserNotExists | OAuthAccountNotFound | OAuthLastLoginMethod> => {
+        const stored = MutableHashMap.get(users, user.id)
+        if (Option.isNone(stored)) return Effect.fail(new UserNotExists())
+        const { oauthAccounts, passwordSet } = stored.value
+        const target = oauthAccounts.find((a) => a.oauthName === oauthName && a.accountId === accountId)
+        if (target === undefined) return Effect.fail(new OAuthAccountNotFound())
+        if (!passwordSet && oauthAccounts.length <= 1) return Effect.fail(new OAuthLastLoginMethod())
+        MutableHashMap.set(users, user.id, {
+          ...stored.value,
+          oauthAccounts: oauthAccounts.filter((a) => a !== target)
+        })
+        return Effect.succeed(target)
+      }),
+    removeOAuthAccounts: (user) =>
+      Effect.sync(() => {
+        const stored = MutableHashMap.get(users, user.id)
+        if (Option.isNone(stored)) return []
+        MutableHashMap.set(users, user.id, { ...stored.value, oauthAccounts: [] })
+        return stored.value.oauthAccounts
+      })
   }
 }
 

@@ -38,6 +38,14 @@ export const ErrorCode = {
   SESSION_NOT_FOUND: "SESSION_NOT_FOUND",
   /** Ours: the provider account is already linked to another user. */
   OAUTH_ACCOUNT_ALREADY_LINKED: "OAUTH_ACCOUNT_ALREADY_LINKED",
+  /** Ours: unlinking this OAuth account would leave the user no way to sign in. */
+  OAUTH_LAST_LOGIN_METHOD: "OAUTH_LAST_LOGIN_METHOD",
+  /** Ours: `DELETE /users/me/oauth-accounts/...` names no link of the caller. */
+  OAUTH_ACCOUNT_NOT_FOUND: "OAUTH_ACCOUNT_NOT_FOUND",
+  /** Ours: the user model refused the fields an OAuth sign-up made from the provider's profile. */
+  OAUTH_PROFILE_REJECTED: "OAUTH_PROFILE_REJECTED",
+  /** Ours: linking or unlinking an OAuth account needs a recent sign-in. */
+  REAUTHENTICATION_REQUIRED: "REAUTHENTICATION_REQUIRED",
   /** Ours: a post-login redirect that is not on the app's allow-list. */
   OAUTH_INVALID_REDIRECT: "OAUTH_INVALID_REDIRECT",
   /** Ours: an `onBeforeDelete` hook refused the deletion (FastAPI Users answers 500). */

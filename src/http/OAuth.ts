@@ -26,6 +26,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as jose from "jose"
@@ -35,14 +36,17 @@ import { checkUrl, type OAuthProfile, type OAuthProvider } from "../OAuthProvide
 import { OAuthStateStore } from "../OAuthStateStore.js"
 import { oauthMethod } from "../Sessions.js"
 import { Email, type User } from "../User.js"
+import { OAuthProfileRejected } from "../UserError.js"
 import { UserManager } from "../UserManager.js"
 import { minimumSecretBytes } from "../UserManagerConfig.js"
+import type * as UserModel from "../UserModel.js"
 import type * as AuthBackend from "./AuthBackend.js"
 import { noStore } from "./AuthBackend.js"
 import { Authenticator, loginResponse } from "./Authenticator.js"
 import { CurrentUser } from "./CurrentUser.js"
-import { AssociateCallbackErrors, AuthorizeErrors, CallbackErrors } from "./OAuthErrors.js"
+import { AssociateAuthorizeErrors, AssociateCallbackErrors, AuthorizeErrors, CallbackErrors } from "./OAuthErrors.js"
 import { type CallbackParams, declareGroups } from "./OAuthGroups.js"
+import * as Reauthentication from "./Reauthentication.js"
 import type * as UserSchemas from "./UserSchemas.js"
 import type * as UsersGroups from "./UsersGroups.js"
 
@@ -69,14 +73,11 @@ export interface OAuthOptions<Backend extends string = string> {
   /** The association callback URL registered with the provider (overrides `baseUrl`'s). */
   readonly associateRedirectUrl?: Configurable<string> | undefined
   /**
-   * Link a login to the existing user with the same e-mail, when the provider says it verified the e-mail AND
-   * the local user is verified; otherwise `OAUTH_USER_ALREADY_EXISTS`. Default false.
+   * Link a login to the existing user with the same e-mail, when the provider verified the e-mail (and the
+   * provider's `trustEmailVerified` believes it) AND the local user is verified; otherwise
+   * `OAUTH_USER_ALREADY_EXISTS`. Default false.
    */
   readonly associateByEmail?: boolean | undefined
-  /** DANGEROUS: with `associateByEmail`, link even unverified e-mails (account takeover by e-mail claim). */
-  readonly dangerouslyAssociateUnverifiedEmail?: boolean | undefined
-  /** Whether users created through OAuth start verified; default false. */
-  readonly isVerifiedByDefault?: boolean | undefined
   /**
    * URLs a login may send the browser to afterwards (`/authorize?redirect_to=...`, exact match): the callback
    * then answers 303 to it with the login's cookie. Needs a cookie backend. Default none.
@@ -89,6 +90,26 @@ export interface OAuthOptions<Backend extends string = string> {
   /** Prefix of the routes; default "/auth". */
   readonly authPrefix?: `/${string}` | undefined
 }
+
+/**
+ * Makes the user model's own fields of an OAuth sign-up from the provider's claims (`OAuthProfile.claims`).
+ *
+ * @since 0.2.0
+ */
+export type MapProfile<Fields extends Schema.Struct.Fields> = (
+  claims: Readonly<Record<string, unknown>>
+) => Schema.Struct.Type<Fields>
+
+/**
+ * `mapProfile`, required when the model has required fields of its own (an OAuth sign-up has no other way to fill
+ * them), optional otherwise.
+ *
+ * @since 0.2.0
+ */
+export type ProfileOptions<Fields extends Schema.Struct.Fields> =
+  {} extends Schema.Struct.Type<Fields>
+    ? { readonly mapProfile?: MapProfile<Fields> | undefined }
+    : { readonly mapProfile: MapProfile<Fields> }
 
 /** The state secret, refused at layer construction when shorter than 32 bytes. */
 const checkStateSecret = (secret: Redacted.Redacted<string>) =>
@@ -174,15 +195,20 @@ export const make = <
   I extends HttpApiMiddleware.HttpApiMiddleware.AnyId,
   S,
   ReadSchema extends Schema.Schema.Any,
-  Backend extends string
+  Backend extends string,
+  Fields extends Schema.Struct.Fields = {}
 >(
   users: {
     readonly Authenticated: Context.Tag<I, S>
     readonly schemas: { readonly UserRead: ReadSchema }
     readonly backends: ReadonlyArray<{ readonly name: Backend }>
+    /** The app's user model (`UsersApi.make`'s): its own fields are what `mapProfile` fills. */
+    readonly model?: UserModel.UserModel<Schema.Schema.Any, Fields> | undefined
+    /** How recent a sign-in associating an account needs (`UsersApi.make`'s `reauthenticationWindow`). */
+    readonly reauthenticationWindow?: Duration.Duration | undefined
   },
   provider: OAuthProvider<Name>,
-  options: OAuthOptions<NoInfer<Backend>>
+  options: OAuthOptions<NoInfer<Backend>> & ProfileOptions<NoInfer<Fields>>
 ) => {
   const prefix: `/${string}` = `${options.authPrefix ?? "/auth"}/${provider.name}`
   const { associateGroup, group } = declareGroups(provider.name, users.Authenticated, users.schemas.UserRead, prefix)
@@ -202,6 +228,31 @@ export const make = <
       userAgent: request.headers["user-agent"]
     }))
     const oauth = yield* provider.make
+    const reauthenticate = Reauthentication.requireRecentSignIn(
+      users.reauthenticationWindow ?? Reauthentication.defaultWindow
+    )
+    // The sign-up's fields, checked against the model's schemas: a value the model refuses is the provider's
+    // profile refused (400), never a failed insert. Made only when a user is created.
+    // The model's fields as the checks below see them: the schemas are the model's, read at run time.
+    const mapProfile = options.mapProfile as MapProfile<Schema.Struct.Fields> | undefined
+    const checkFields = Schema.validate(Schema.Struct(users.model?.fields ?? {}))
+    const fieldsOf = (profile: OAuthProfile) =>
+      Effect.try({
+        try: () => (mapProfile === undefined ? {} : mapProfile(profile.claims)),
+        catch: () => new OAuthProfileRejected({ reason: "mapProfile failed" })
+      }).pipe(
+        Effect.flatMap((fields) =>
+          Effect.mapError(
+            checkFields(fields),
+            (error) =>
+              new OAuthProfileRejected({
+                reason: ParseResult.ArrayFormatter.formatErrorSync(error)
+                  .map((issue) => `${issue.path.join(".")} ${issue._tag === "Missing" ? "is required" : "is invalid"}`)
+                  .join("; ")
+              })
+          )
+        )
+      )
 
     const base =
       options.baseUrl === undefined ? Option.none() : Option.some(yield* resolveConfigurable(options.baseUrl))
@@ -341,8 +392,7 @@ export const make = <
         const user = yield* manager.oauthCallback(account(profile, email.value), {
           associateByEmail: options.associateByEmail,
           emailVerified: profile.emailVerified,
-          dangerouslyAssociateUnverifiedEmail: options.dangerouslyAssociateUnverifiedEmail,
-          isVerifiedByDefault: options.isVerifiedByDefault
+          fields: fieldsOf(profile)
         })
         const outcome = yield* loginFlow.start({
           user,
@@ -379,7 +429,7 @@ export const make = <
         return clearCookie(HttpServerResponse.unsafeJson(encodeRead(linked), { headers: noStore }))
       }).pipe(Effect.mapError((error) => AssociateCallbackErrors.body(error)))
 
-    return { authorize, login, associate, authenticator }
+    return { authorize, login, associate, authenticator, reauthenticate }
   })
 
   /** Implements both groups against the app's API (which must contain them). */
@@ -396,7 +446,7 @@ export const make = <
     const typed = erased as ErasedApi
     const name: string = provider.name
     const implemented = Layer.unwrapEffect(
-      Effect.map(build, ({ associate, authenticator, authorize, login }) => {
+      Effect.map(build, ({ associate, authenticator, authorize, login, reauthenticate }) => {
         const loginGroup = HttpApiBuilder.group(typed, `oauth.${name}`, (handlers) =>
           handlers
             .handle("authorize", ({ urlParams }) =>
@@ -412,9 +462,10 @@ export const make = <
                 // A GET, yet it starts a link: SameSite=Lax cookies ride along on another site's top-level link.
                 yield* authenticator.sameSiteOnly(yield* HttpServerRequest.HttpServerRequest)
                 const user = yield* CurrentUser
-                return yield* authorize("associate", Option.some(String(user.id)), urlParams).pipe(
-                  Effect.mapError((error) => AuthorizeErrors.body(error))
-                )
+                return yield* Effect.zipRight(
+                  reauthenticate,
+                  authorize("associate", Option.some(String(user.id)), urlParams)
+                ).pipe(Effect.mapError((error) => AssociateAuthorizeErrors.body(error)))
               })
             )
             .handle("callback", ({ urlParams }) => associate(urlParams))

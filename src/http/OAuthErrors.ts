@@ -25,6 +25,20 @@ export const AuthorizeErrors = errorTable({
 })
 
 /**
+ * The errors of the association's authorize route: the login's, and a session too old to link an account.
+ *
+ * @since 0.2.0
+ */
+export const AssociateAuthorizeErrors = errorTable({
+  ...AuthorizeErrors.table,
+  ReauthenticationRequired: {
+    status: 403,
+    code: ErrorCode.REAUTHENTICATION_REQUIRED,
+    description: "Linking an account needs a password or provider login within the last minutes: log in again"
+  }
+})
+
+/**
  * The errors of the login callback.
  *
  * @since 0.1.0
@@ -39,6 +53,17 @@ export const CallbackErrors = errorTable({
     status: 400,
     code: ErrorCode.OAUTH_NOT_AVAILABLE_EMAIL,
     description: "The provider did not share an e-mail, or shared one that is not a valid address"
+  },
+  OAuthEmailNotVerified: {
+    status: 400,
+    code: ErrorCode.OAUTH_NOT_AVAILABLE_EMAIL,
+    description: "The provider did not verify the e-mail, or this app does not trust its verification"
+  },
+  OAuthProfileRejected: {
+    status: 400,
+    code: ErrorCode.OAUTH_PROFILE_REJECTED,
+    reason: true,
+    description: "The user model refused the fields made from the provider's profile; `reason` names the field"
   },
   UserAlreadyExists: {
     status: 400,

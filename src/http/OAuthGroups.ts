@@ -12,7 +12,7 @@ import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import * as OpenApi from "@effect/platform/OpenApi"
 import type * as Context from "effect/Context"
 import * as Schema from "effect/Schema"
-import { AssociateCallbackErrors, AuthorizeErrors, CallbackErrors } from "./OAuthErrors.js"
+import { AssociateAuthorizeErrors, AssociateCallbackErrors, AuthorizeErrors, CallbackErrors } from "./OAuthErrors.js"
 import * as UserSchemas from "./UserSchemas.js"
 
 const AuthorizeResponse = Schema.Struct({ authorization_url: Schema.String }).annotations({
@@ -93,9 +93,13 @@ export const declareGroups = <
       HttpApiEndpoint.get("authorize", "/associate/authorize")
         .setUrlParams(AssociateAuthorizeParams)
         .addSuccess(AuthorizeResponse)
-        .addError(AuthorizeErrors.schema)
+        .addError(AssociateAuthorizeErrors.schema)
         .middleware(authenticated)
         .annotate(OpenApi.Summary, `Authorization URL to link a ${name} account`)
+        .annotate(
+          OpenApi.Description,
+          "Needs a session opened by a password or provider login within the re-authentication window (5 minutes)."
+        )
     )
     .add(
       HttpApiEndpoint.get("callback", "/associate/callback")

@@ -264,6 +264,29 @@ export const SessionRead = Schema.Struct({
 }).annotations({ identifier: "SessionRead" })
 
 /**
+ * An OAuth account linked to the user, as `GET /users/me/oauth-accounts` lists it: never a provider token.
+ *
+ * @since 0.2.0
+ */
+export const OAuthAccountRead = Schema.Struct({
+  oauth_name: Schema.String,
+  account_id: Schema.String,
+  account_email: Schema.String,
+  /** When it was linked; null for a link another program stored without one. */
+  created_at: Schema.NullOr(Schema.Date)
+}).annotations({ identifier: "OAuthAccountRead" })
+
+/**
+ * The path of one linked account: `/users/me/oauth-accounts/{oauth_name}/{account_id}`.
+ *
+ * @since 0.2.0
+ */
+export const OAuthAccountPath = Schema.Struct({
+  oauth_name: Schema.String.pipe(Schema.maxLength(100)),
+  account_id: Schema.String.pipe(Schema.maxLength(320))
+})
+
+/**
  * The login form: `application/x-www-form-urlencoded` `username` (the e-mail) and `password`.
  *
  * @since 0.1.0

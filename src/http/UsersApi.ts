@@ -11,6 +11,7 @@ import type * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as OpenApi from "@effect/platform/OpenApi"
 import type * as ConfigError from "effect/ConfigError"
 import type * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Option from "effect/Option"
@@ -29,12 +30,14 @@ import * as ClientAddress from "./ClientAddress.js"
 import { CurrentUser, OptionalUser } from "./CurrentUser.js"
 import * as Failures from "./Failures.js"
 import { layerValidationErrors, openApiTransform } from "./HttpErrors.js"
+import * as Reauthentication from "./Reauthentication.js"
 import * as Redaction from "./Redaction.js"
 import * as RequestLimits from "./RequestLimits.js"
 import * as UserSchemas from "./UserSchemas.js"
 import * as UsersGroups from "./UsersGroups.js"
 import * as Auth from "./users/Auth.js"
 import * as Handlers from "./users/Handlers.js"
+import * as OAuthAccounts from "./users/OAuthAccounts.js"
 import * as Register from "./users/Register.js"
 import * as Reset from "./users/Reset.js"
 import * as SessionsGroup from "./users/Sessions.js"
@@ -76,6 +79,11 @@ export interface Options<
    * default none: the socket's address is the client.
    */
   readonly trustedProxies?: ClientAddress.TrustedProxies | undefined
+  /**
+   * How recent the sign-in behind a session must be (a password or provider login, not a refresh) to link or
+   * unlink an OAuth account; default 5 minutes.
+   */
+  readonly reauthenticationWindow?: Duration.DurationInput | undefined
 }
 
 function schemasOf<Id extends Schema.Schema.Any, Fields extends Schema.Struct.Fields>(
@@ -115,7 +123,8 @@ const layerGroups = (api: Handlers.ErasedApi, settings: Handlers.Settings) => {
     Verify.layer(api, tools),
     Reset.layer(api, tools),
     Users.layer(api, tools),
-    SessionsGroup.layer(api, tools)
+    SessionsGroup.layer(api, tools),
+    OAuthAccounts.layer(api, tools)
   )
 }
 
@@ -133,6 +142,7 @@ export const make = <
   options: Options<Backends, Id, Fields, Name>
 ) => {
   const schemas = schemasOf(options.model)
+  const reauthenticationWindow = Duration.decode(options.reauthenticationWindow ?? Reauthentication.defaultWindow)
   const requiresVerification = options.requiresVerification ?? false
   const name = options.name ?? ("effect-users" as Name)
   const security = UsersGroups.securityOf(options.backends)
@@ -163,7 +173,8 @@ export const make = <
     declared.verify,
     declared.reset,
     declared.users,
-    declared.sessions
+    declared.sessions,
+    declared.oauthAccounts
   ]
 
   /** Adds every group to the app's API. */
@@ -186,7 +197,8 @@ export const make = <
       backends: options.backends,
       requireCurrentPassword: options.requireCurrentPassword ?? true,
       schemas,
-      clientKey: ClientAddress.make(options.trustedProxies)
+      clientKey: ClientAddress.make(options.trustedProxies),
+      reauthenticationWindow
     }
     // The one cast of the API: it holds these groups, declared for the app's backends and model by the same
     // `declareGroups` as `Erased`, whose handlers are checked below; the result is typed as `make` declares it.
@@ -217,6 +229,10 @@ export const make = <
     /** Whether logins (password and OAuth) need a verified user. */
     requiresVerification,
     schemas,
+    /** The app's user model, as given (`OAuth.make` types `mapProfile` by its fields). */
+    model: options.model,
+    /** How recent a sign-in linking or unlinking an OAuth account needs. */
+    reauthenticationWindow,
     /** The authenticated user, typed by the model: `CurrentUser` holds it. */
     currentUser: typedUser(options.model),
     /** The caller's user, if there is one, typed by the model: `OptionalUser` holds it. */

@@ -138,3 +138,29 @@ export const DeleteUserErrors = errorTable({
     description: "An onBeforeDelete hook refused the deletion"
   }
 })
+
+// Re-authentication: the session was not opened by a recent sign-in.
+const reauthenticationRequired = {
+  status: 403,
+  code: ErrorCode.REAUTHENTICATION_REQUIRED,
+  description: "Needs a session opened by a password or provider login within the last minutes: log in again"
+} as const
+
+/**
+ * `DELETE /users/me/oauth-accounts/{oauth_name}/{account_id}`.
+ *
+ * @since 0.2.0
+ */
+export const UnlinkOAuthAccountErrors = errorTable({
+  OAuthAccountNotFound: {
+    status: 404,
+    code: ErrorCode.OAUTH_ACCOUNT_NOT_FOUND,
+    description: "No linked account of yours has this provider and ID"
+  },
+  OAuthLastLoginMethod: {
+    status: 400,
+    code: ErrorCode.OAUTH_LAST_LOGIN_METHOD,
+    description: "It is your last way to sign in: set a password (forgot-password) or link another account first"
+  },
+  ReauthenticationRequired: reauthenticationRequired
+})

@@ -472,7 +472,30 @@ export const declareGroups = <
     )
     .annotate(OpenApi.Title, "sessions")
 
-  return { register, auth, refresh, verify, reset, users, sessions }
+  const oauthAccounts = HttpApiGroup.make("oauthAccounts")
+    .add(
+      HttpApiEndpoint.get("listOAuthAccounts", "/me/oauth-accounts")
+        .addSuccess(Schema.Array(UserSchemas.OAuthAccountRead))
+        .middleware(Authenticated)
+        .annotate(OpenApi.Summary, "My linked OAuth accounts")
+    )
+    .add(
+      HttpApiEndpoint.del("unlinkOAuthAccount", "/me/oauth-accounts/:oauth_name/:account_id")
+        .setPath(UserSchemas.OAuthAccountPath)
+        .middleware(RequestLimits.JsonOrEmpty)
+        .addSuccess(HttpApiSchema.NoContent)
+        .addError(UsersErrors.UnlinkOAuthAccountErrors.schema)
+        .middleware(Authenticated)
+        .annotate(OpenApi.Summary, "Unlink one of my OAuth accounts")
+        .annotate(
+          OpenApi.Description,
+          "Needs a session opened by a password or provider login within the re-authentication window (5 minutes)."
+        )
+    )
+    .prefix(usersPrefix)
+    .annotate(OpenApi.Title, "users")
+
+  return { register, auth, refresh, verify, reset, users, sessions, oauthAccounts }
 }
 
 /**

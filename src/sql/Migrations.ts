@@ -4,6 +4,9 @@
  * `email_key` column (each e-mail's `emailKey`, computed in TypeScript) with its unique index, a unique
  * `(oauth_name, account_id)` with `text` token columns, and `oauth_state` (spent OAuth states).
  *
+ * `0012_oauth_account_created_at_password_set` adds `created_at` (when the account was linked) to `oauth_account` and
+ * `password_set` (the user has a password of their own) to `user`.
+ *
  * `0011_session_method` adds `method` (how the session was started) to `accesstoken` and the refresh-token families.
  *
  * `0010_user_email_key_idna` rewrites the keys whose domain part changed when the key took the domain's DNS (IDNA)
@@ -113,6 +116,14 @@ export const sessionEpochColumn = "session_epoch"
  * @since 0.1.0
  */
 export const revokedUntilColumn = "sessions_revoked_until"
+
+/**
+ * The users table's column saying whether the user has a password of their own: false for a user an OAuth sign-up
+ * created (their password is random), true once a password is written. FastAPI Users' inserts read true.
+ *
+ * @since 0.2.0
+ */
+export const passwordSetColumn = "password_set"
 
 /**
  * The table of JWT `jti` records (denied on logout, kept across an epoch move) beside an access token table.
@@ -393,6 +404,27 @@ export const migrations = (options: Options = {}): Record<string, Migration> => 
     }
   })
 
+  // When each OAuth account was linked (listed to its user), and whether each user has a password of their own (an
+  // unlink must leave one way to sign in). Existing links read the migration's time; existing users with a link
+  // are taken to have none of their own, which only ever refuses an unlink until they reset their password.
+  // SQLite adds no column with a non-constant default: its `created_at` is text the repository writes.
+  const oauthLinks: Migration = Effect.gen(function* () {
+    const { sql: client, sqlite } = yield* dialect
+    const sql = client.withoutTransforms()
+    const accountColumns = yield* columnsOf(accountTable)
+    if (!accountColumns.has("created_at")) {
+      yield* sqlite
+        ? sql`ALTER TABLE ${sql(accountTable)} ADD COLUMN created_at VARCHAR(24)`
+        : sql`ALTER TABLE ${sql(accountTable)} ADD COLUMN created_at TIMESTAMPTZ DEFAULT now()`
+      yield* sql`UPDATE ${sql(accountTable)} SET created_at = ${sqlite ? new Date().toISOString() : new Date()} WHERE created_at IS NULL`
+    }
+    if (!(yield* columnsOf(userTable)).has(passwordSetColumn)) {
+      yield* sql`ALTER TABLE ${sql(userTable)} ADD COLUMN ${sql(passwordSetColumn)} BOOLEAN NOT NULL DEFAULT ${sql.literal(sqlite ? "1" : "TRUE")}`
+      yield* sql`UPDATE ${sql(userTable)} SET ${sql(passwordSetColumn)} = ${sqlite ? 0 : false}
+        WHERE id IN (SELECT user_id FROM ${sql(accountTable)})`
+    }
+  })
+
   return {
     "0001_create_user": createUser,
     "0002_create_oauth_account": createOAuthAccount,
@@ -406,7 +438,8 @@ export const migrations = (options: Options = {}): Record<string, Migration> => 
     // The domain's key became its DNS name (IDNA) instead of its case folding: `straße.de` is not `strasse.de`.
     "0010_user_email_key_idna": writeEmailKeys,
     "0011_session_method": sessionMethod,
-    "0012_session_family": sessionFamily
+    "0012_session_family": sessionFamily,
+    "0013_oauth_account_created_at_password_set": oauthLinks
   }
 }
 

@@ -32,7 +32,14 @@ import {
   type UserInsert,
   type UserWithOAuth
 } from "../User.js"
-import { OAuthAccountAlreadyLinked, UserAlreadyExists, UserNotExists } from "../UserError.js"
+import {
+  OAuthAccountAlreadyLinked,
+  OAuthAccountNotFound,
+  OAuthLastLoginMethod,
+  OAuthProfileRejected,
+  UserAlreadyExists,
+  UserNotExists
+} from "../UserError.js"
 import { minimumSecretBytes } from "../UserManagerConfig.js"
 import * as UserModel from "../UserModel.js"
 import {
@@ -44,7 +51,7 @@ import {
   type UserRepositoryService,
   type UserWithSessions
 } from "../UserRepository.js"
-import { emailKeyColumn, revokedUntilColumn, sessionEpochColumn } from "./Migrations.js"
+import { emailKeyColumn, passwordSetColumn, revokedUntilColumn, sessionEpochColumn } from "./Migrations.js"
 import * as SqlUnavailable from "./SqlUnavailable.js"
 
 /**
@@ -147,6 +154,10 @@ const isEmailConflict = (error: SqlError): boolean => {
   return false
 }
 
+/** Oldest link first; links without a time (written by another program) last. */
+const sortByLink = (accounts: ReadonlyArray<OAuthAccount>): ReadonlyArray<OAuthAccount> =>
+  [...accounts].sort((a, b) => (a.createdAt?.getTime() ?? Infinity) - (b.createdAt?.getTime() ?? Infinity))
+
 /** Whether a failed write linked a provider account twice (the unique index on `(oauth_name, account_id)`). */
 const isAccountConflict = (error: SqlError): boolean => {
   const cause = error.cause as { code?: unknown; detail?: unknown; message?: unknown } | undefined
@@ -157,6 +168,24 @@ const isAccountConflict = (error: SqlError): boolean => {
     typeof cause.message === "string" &&
     /\.oauth_name, [^ ]+\.account_id$/.test(cause.message)
   )
+}
+
+/**
+ * The column a failed insert left empty or the check it broke (a NOT NULL or CHECK of the app's own columns), if
+ * that is why it failed: the model's constraint, which a sign-up answers as a refusal rather than an outage.
+ */
+const modelConstraint = (error: SqlError): string | undefined => {
+  const cause = error.cause as { code?: unknown; column?: unknown; constraint?: unknown; message?: unknown } | undefined
+  if (cause?.code === "23502") return `${typeof cause.column === "string" ? cause.column : "a column"} is required`
+  if (cause?.code === "23514") return `${typeof cause.constraint === "string" ? cause.constraint : "a check"} failed`
+  if (typeof cause?.message !== "string") return undefined
+  if (cause.code === "SQLITE_CONSTRAINT_NOTNULL") {
+    return `${/NOT NULL constraint failed: [^.]+\.(\S+)/.exec(cause.message)?.[1] ?? "a column"} is required`
+  }
+  if (cause.code === "SQLITE_CONSTRAINT_CHECK") {
+    return `${/CHECK constraint failed: (\S+)/.exec(cause.message)?.[1] ?? "a check"} failed`
+  }
+  return undefined
 }
 
 const catchAccountConflict = <A, E, R>(
@@ -254,9 +283,17 @@ export const make = <M extends UserModel.Any = typeof UserModel.Default>(
       ...(account.accessToken === undefined ? {} : { accessToken: cipher.encrypt(account.accessToken) }),
       ...(typeof account.refreshToken === "string" ? { refreshToken: cipher.encrypt(account.refreshToken) } : {})
     })
+    // SQLite keeps the link's time as ISO text (it adds no column with a non-constant default); PostgreSQL as a timestamptz.
+    const dateOf = (value: unknown) =>
+      typeof value === "string" || typeof value === "number" ? new Date(value) : value
     const readAccounts = (rows: ReadonlyArray<Record<string, unknown>>) =>
       Effect.map(
-        decodeAccounts(rows.map((row) => fromRow(accountColumns, row))),
+        decodeAccounts(
+          rows.map((row) => {
+            const encoded = fromRow(accountColumns, row)
+            return { ...encoded, createdAt: dateOf(encoded.createdAt) ?? null }
+          })
+        ),
         (decoded): ReadonlyArray<OAuthAccount> =>
           decoded.map((account) => ({
             ...account,
@@ -264,10 +301,14 @@ export const make = <M extends UserModel.Any = typeof UserModel.Default>(
             refreshToken: account.refreshToken === null ? null : cipher.decrypt(account.refreshToken)
           }))
       )
-    const accountRow = (userId: unknown, account: OAuthAccountCreate) => ({
-      ...toRow(accountColumns, sealTokens(newOAuthAccount(account))),
-      user_id: userId
-    })
+    const accountRow = (userId: unknown, account: OAuthAccountCreate) => {
+      const row = toRow(accountColumns, sealTokens(newOAuthAccount(account)))
+      return {
+        ...row,
+        created_at: sqlite && row.created_at instanceof Date ? row.created_at.toISOString() : row.created_at,
+        user_id: userId
+      }
+    }
 
     // The reads are the hot path: compile their SQL once (placeholders in the dialect's style), then send it as is.
     const prepare = <A>(statement: Statement.Statement<A>) => {
@@ -293,15 +334,39 @@ export const make = <M extends UserModel.Any = typeof UserModel.Default>(
         return { ...user.value, oauthAccounts } satisfies UserWithOAuth<U>
       })
 
-    const withKey = (row: Record<string, unknown>, email: unknown) =>
-      typeof email === "string" ? { ...row, [emailKeyColumn]: emailKey(email) } : row
+    // Every write of a user's row computes its derived columns: the e-mail's key, and `password_set` once a password is
+    // written (an OAuth sign-up's insert writes it false).
+    const withKey = (row: Record<string, unknown>, email: unknown) => {
+      const keyed = typeof email === "string" ? { ...row, [emailKeyColumn]: emailKey(email) } : row
+      return "hashed_password" in row ? { ...keyed, [passwordSetColumn]: sqlite ? 1 : true } : keyed
+    }
+    const noPassword = { [passwordSetColumn]: sqlite ? 0 : false }
 
+    const insertStatement = (input: UserInsert<U>, extra: Record<string, unknown> = {}) =>
+      Effect.map(
+        userRow(input),
+        (row) =>
+          sql`INSERT INTO ${users} ${sql.insert({ ...withKey(row, input.email), ...extra })} RETURNING ${selectUser}`
+      )
+    const insertedUser = (rows: ReadonlyArray<Record<string, unknown>>) =>
+      Effect.map(readUser(rows), (user) => Option.getOrThrow(user))
     const insertUser = (input: UserInsert<U>) =>
-      Effect.flatMap(userRow(input), (row) =>
-        catchEmailConflict(sql`INSERT INTO ${users} ${sql.insert(withKey(row, input.email))} RETURNING ${selectUser}`)
-      ).pipe(
-        Effect.flatMap((rows) => readUser(rows)),
-        Effect.map((user) => Option.getOrThrow(user))
+      insertStatement(input).pipe(
+        Effect.flatMap((statement) => catchEmailConflict(statement)),
+        Effect.flatMap((rows) => insertedUser(rows))
+      )
+    // An OAuth sign-up writes what the provider's profile gave the model's fields: a column of the app's own that
+    // refuses them (NOT NULL, CHECK) refuses the sign-up, typed, instead of failing as an outage.
+    const insertOAuthUser = (input: UserInsert<U>) =>
+      insertStatement(input, noPassword).pipe(
+        Effect.flatMap((statement) =>
+          Effect.catchAll(statement, (error): Effect.Effect<never, UserAlreadyExists | OAuthProfileRejected> => {
+            if (isEmailConflict(error)) return Effect.fail(new UserAlreadyExists())
+            const reason = modelConstraint(error)
+            return reason === undefined ? SqlUnavailable.die(error) : Effect.fail(new OAuthProfileRejected({ reason }))
+          })
+        ),
+        Effect.flatMap((rows) => insertedUser(rows))
       )
 
     // Reads by ID (one per authenticated request) from concurrent requests share one query per event-loop
@@ -436,7 +501,7 @@ export const make = <M extends UserModel.Any = typeof UserModel.Default>(
 
       createWithOAuthAccount: (input, account) =>
         Effect.gen(function* () {
-          const user = yield* insertUser(input)
+          const user = yield* insertOAuthUser(input)
           const rows = yield* catchAccountConflict(
             sql`INSERT INTO ${accounts} ${sql.insert(accountRow(yield* encodeId(user.id), account))} RETURNING ${selectAccount}`
           )
@@ -512,7 +577,43 @@ export const make = <M extends UserModel.Any = typeof UserModel.Default>(
             yield* sql`UPDATE ${accounts} SET ${sql.update(row)} WHERE id = ${account.id} AND user_id = ${id}`
           }
           return yield* withOAuth(id)
-        }).pipe(sql.withTransaction, settled("updateOAuthAccount"))
+        }).pipe(sql.withTransaction, settled("updateOAuthAccount")),
+
+      oauthAccountsOf: (user) =>
+        Effect.flatMap(encodeId(user.id), (id) => accountsOf(id)).pipe(
+          Effect.map((found) => sortByLink(found)),
+          SqlUnavailable.orDie
+        ),
+
+      // The user's row is locked first (PostgreSQL; SQLite runs one write transaction at a time): of two concurrent
+      // unlinks of a user's last two accounts, the second sees the first's delete.
+      removeOAuthAccount: (user, oauthName, accountId) =>
+        Effect.gen(function* () {
+          const id = yield* encodeId(user.id)
+          const owner = yield* sqlite
+            ? sql`SELECT ${sql(passwordSetColumn)} AS password_set FROM ${users} WHERE id = ${id}`
+            : sql`SELECT ${sql(passwordSetColumn)} AS password_set FROM ${users} WHERE id = ${id} FOR UPDATE`
+          if (owner.length === 0) return yield* new UserNotExists()
+          const linked = yield* accountsOf(id)
+          const target = linked.find((a) => a.oauthName === oauthName && a.accountId === accountId)
+          if (target === undefined) return yield* new OAuthAccountNotFound()
+          const passwordSet = owner[0]!.password_set === true || owner[0]!.password_set === 1
+          if (!passwordSet && linked.length <= 1) return yield* new OAuthLastLoginMethod()
+          yield* sql`DELETE FROM ${accounts} WHERE id = ${target.id} AND user_id = ${id}`
+          return target
+        }).pipe(sql.withTransaction, settled("removeOAuthAccount")),
+
+      removeOAuthAccounts: (user) =>
+        Effect.gen(function* () {
+          const id = yield* encodeId(user.id)
+          const linked = yield* accountsOf(id)
+          yield* sql`DELETE FROM ${accounts} WHERE user_id = ${id}`
+          return linked
+        }).pipe(
+          sql.withTransaction,
+          SqlUnavailable.orDie,
+          Effect.withSpan("SqlUserRepository.removeOAuthAccounts", spanOptions)
+        )
     }
     return service
   })

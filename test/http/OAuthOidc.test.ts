@@ -367,10 +367,11 @@ const suite = (name: string, client: Layer.Layer<SqlClient.SqlClient, unknown>) 
         const owner = yield* users
           .create({ email: victim, password: Redacted.make("correct-horse-battery"), isVerified: true })
           .pipe(Effect.orDie)
+        const notVerified = '{"detail":"OAUTH_NOT_AVAILABLE_EMAIL"}'
         const unverified = yield* signInAs({ email: victim.toUpperCase(), email_verified: false })
-        assert.deepStrictEqual([unverified.status, unverified.text], [400, taken])
+        assert.deepStrictEqual([unverified.status, unverified.text], [400, notVerified])
         const absent = yield* signInAs({ email: victim })
-        assert.deepStrictEqual([absent.status, absent.text], [400, taken])
+        assert.deepStrictEqual([absent.status, absent.text], [400, notVerified])
         // An unverified local user: whoever registered it may not own the address.
         const squatted = freshEmail("squatted")
         yield* users.create({ email: squatted, password: Redacted.make("correct-horse-battery") }).pipe(Effect.orDie)

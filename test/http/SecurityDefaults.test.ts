@@ -15,17 +15,17 @@ const account = (email: string) => ({
 
 layer(UserRepository.layerMemory)("security defaults", (it) => {
   describe("oauthCallback", () => {
-    it.effect("registers an active, unverified, non-superuser with a password nobody knows", () =>
-      Effect.gen(function* () {
-        const h = yield* harness()
-        const first = yield* h.users.oauthCallback(account(freshEmail("oauth")))
-        const second = yield* h.users.oauthCallback(account(freshEmail("oauth")))
-        assert.deepStrictEqual([first.isActive, first.isSuperuser, first.isVerified], [true, false, false])
-        assert.notStrictEqual(first.hashedPassword, second.hashedPassword)
-        assert.notStrictEqual(first.hashedPassword, h.hasher.digest(Redacted.make("")))
-        const trusted = yield* h.users.oauthCallback(account(freshEmail("oauth")), { isVerifiedByDefault: true })
-        assert.deepStrictEqual([trusted.isActive, trusted.isSuperuser, trusted.isVerified], [true, false, true])
-      })
+    it.effect(
+      "registers an active, verified (the provider proved the address), non-superuser with a password nobody knows",
+      () =>
+        Effect.gen(function* () {
+          const h = yield* harness()
+          const first = yield* h.users.oauthCallback(account(freshEmail("oauth")), { emailVerified: true })
+          const second = yield* h.users.oauthCallback(account(freshEmail("oauth")), { emailVerified: true })
+          assert.deepStrictEqual([first.isActive, first.isSuperuser, first.isVerified], [true, false, true])
+          assert.notStrictEqual(first.hashedPassword, second.hashedPassword)
+          assert.notStrictEqual(first.hashedPassword, h.hasher.digest(Redacted.make("")))
+        })
     )
   })
 
@@ -34,7 +34,7 @@ layer(UserRepository.layerMemory)("security defaults", (it) => {
       Effect.gen(function* () {
         const h = yield* harness()
         const github = account(freshEmail("linked"))
-        const user = yield* h.users.oauthCallback(github)
+        const user = yield* h.users.oauthCallback(github, { emailVerified: true })
         const google = { ...account(user.email), oauthName: "google", accessToken: "google-1" }
         yield* h.users.oauthAssociateCallback(user, google)
         const refreshed = yield* h.users.oauthCallback({

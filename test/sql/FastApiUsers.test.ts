@@ -37,9 +37,15 @@ describePg("A FastAPI Users database on PostgreSQL (test/fixtures/fastapi-users.
         // and the session columns, at their defaults (epoch 0: FastAPI Users' tokens stay valid).
         const after = yield* Effect.promise(snapshot)
         assert.deepStrictEqual(
-          after.users.map(({ email_key: _, session_epoch: __, sessions_revoked_until: ___, ...row }) => row),
+          after.users.map(
+            ({ email_key: _, session_epoch: __, sessions_revoked_until: ___, password_set: ____, ...row }) => row
+          ),
           before.users
         )
+        // 0012: a user with a link is taken to have no password of their own (their unlink waits for a reset).
+        const linkedUsers = new Set(before.accounts.map((account: { user_id: string }) => account.user_id))
+        for (const row of after.users) assert.strictEqual(row.password_set, !linkedUsers.has(row.id), row.email)
+        for (const account of after.accounts) assert.instanceOf(account.created_at, Date)
         for (const row of after.users) assert.deepInclude(row, { session_epoch: 0, sessions_revoked_until: "0" })
         assert.deepStrictEqual(
           after.tokens.map(
@@ -62,7 +68,10 @@ describePg("A FastAPI Users database on PostgreSQL (test/fixtures/fastapi-users.
           after.users.map((row) => row.email_key),
           before.users.map((row) => User.emailKey(row.email))
         )
-        assert.deepStrictEqual({ ...after, users: [], tokens: [] }, { ...before, users: [], tokens: [] })
+        assert.deepStrictEqual(
+          { ...after, users: [], tokens: [], accounts: after.accounts.map(({ created_at: _, ...row }) => row) },
+          { ...before, users: [], tokens: [] }
+        )
         const indexes = yield* Effect.promise(() =>
           db.query(`SELECT indexname FROM pg_indexes WHERE tablename = 'user'`)
         )
@@ -114,17 +123,22 @@ describePg("A FastAPI Users database on PostgreSQL (test/fixtures/fastapi-users.
         )
         const viaGoogle = Option.getOrThrow(yield* repository.getByOAuthAccount("google", "108765432109876543210"))
         assert.strictEqual(viaGoogle.id, morgan.id)
-        assert.deepStrictEqual(viaGoogle.oauthAccounts, [
-          {
-            id: "9c4d5e6f-7a8b-4c9d-be0f-3a4b5c6d7e8f",
-            oauthName: "google",
-            accessToken: "ya29.fixture-access-token",
-            expiresAt: 1893456000,
-            refreshToken: "fixture-refresh-token",
-            accountId: "108765432109876543210",
-            accountEmail: "morgan.lefay@gmail.example"
-          }
-        ])
+        // 0012 dated the existing link when it ran.
+        assert.instanceOf(viaGoogle.oauthAccounts[0]!.createdAt, Date)
+        assert.deepStrictEqual(
+          viaGoogle.oauthAccounts.map(({ createdAt: _, ...account }) => account),
+          [
+            {
+              id: "9c4d5e6f-7a8b-4c9d-be0f-3a4b5c6d7e8f",
+              oauthName: "google",
+              accessToken: "ya29.fixture-access-token",
+              expiresAt: 1893456000,
+              refreshToken: "fixture-refresh-token",
+              accountId: "108765432109876543210",
+              accountEmail: "morgan.lefay@gmail.example"
+            }
+          ]
+        )
       })
     )
 
@@ -155,7 +169,9 @@ describePg("A FastAPI Users database on PostgreSQL (test/fixtures/fastapi-users.
           const row = yield* Effect.promise(() => userRow(login.stored))
           assert.isTrue(row.hashed_password.startsWith(current), row.hashed_password)
           assert.isTrue(yield* Effect.promise(() => argon2.verify(row.hashed_password, login.password)))
-          assert.deepStrictEqual({ ...row, hashed_password: old.hashed_password }, old)
+          // A login with the password shows the user has one of their own (0012 took Morgan, who has a link, to have none).
+          assert.isTrue(row.password_set)
+          assert.deepStrictEqual({ ...row, hashed_password: old.hashed_password, password_set: old.password_set }, old)
           assert.strictEqual(user.hashedPassword, row.hashed_password)
           // Logging in again verifies the new hash and does not re-hash.
           yield* users.authenticate({ username: login.stored, password: Redacted.make(login.password) })

@@ -164,7 +164,8 @@ describe("SQLite", () => {
           is_verified: 1,
           email_key: user.email.toLowerCase(),
           session_epoch: 0,
-          sessions_revoked_until: 0
+          sessions_revoked_until: 0,
+          password_set: 1
         })
       })
     )

@@ -688,25 +688,42 @@ export const userManagerSuite = (name: string, repository: Layer.Layer<UserRepos
         refreshToken: "refresh-1"
       })
 
-      it.effect("a new account registers a user with a random password and runs onAfterRegister", () =>
+      const trusted = { emailVerified: true } as const
+
+      it.effect("a new account with a trusted verified e-mail registers a verified user and runs onAfterRegister", () =>
         Effect.gen(function* () {
           const h = yield* harness()
           const email = freshEmail("oauth")
-          const user = yield* h.users.oauthCallback(account(email))
+          const user = yield* h.users.oauthCallback(account(email), trusted)
           assert.strictEqual(user.email, email)
-          assert.isFalse(user.isVerified)
+          assert.isTrue(user.isVerified)
           assert.lengthOf(user.oauthAccounts, 1)
           assert.strictEqual(user.oauthAccounts[0]!.accessToken, "access-1")
           assert.deepStrictEqual(h.hooks.named("onAfterRegister").length, 1)
-          const verified = yield* h.users.oauthCallback(account(freshEmail("oauth")), { isVerifiedByDefault: true })
-          assert.isTrue(verified.isVerified)
+        })
+      )
+
+      it.effect("an e-mail the provider did not verify (or is not trusted for) registers nobody", () =>
+        Effect.gen(function* () {
+          const h = yield* harness()
+          const email = freshEmail("claimed")
+          for (const options of [
+            undefined,
+            { emailVerified: false },
+            { emailVerified: false, associateByEmail: true }
+          ]) {
+            const error = yield* Effect.flip(h.users.oauthCallback(account(email), options))
+            assert.strictEqual(error._tag, "OAuthEmailNotVerified")
+          }
+          assert.isTrue(Option.isNone(yield* Effect.option(h.users.getByEmail(email))))
+          assert.lengthOf(h.hooks.named("onAfterRegister"), 0)
         })
       )
 
       it.effect("a known account gets its tokens refreshed and no register hook runs", () =>
         Effect.gen(function* () {
           const h = yield* harness()
-          const first = yield* h.users.oauthCallback(account(freshEmail("oauth"), "acct-refresh"))
+          const first = yield* h.users.oauthCallback(account(freshEmail("oauth"), "acct-refresh"), trusted)
           const again = yield* h.users.oauthCallback({
             ...account(first.email, "acct-refresh"),
             accessToken: "access-2",
@@ -727,7 +744,7 @@ export const userManagerSuite = (name: string, repository: Layer.Layer<UserRepos
         Effect.gen(function* () {
           const h = yield* harness()
           const user = yield* register(h.users, { email: freshEmail("Gawain"), isVerified: true })
-          const error = yield* Effect.flip(h.users.oauthCallback(account(user.email.toLowerCase())))
+          const error = yield* Effect.flip(h.users.oauthCallback(account(user.email.toLowerCase()), trusted))
           assert.strictEqual(error._tag, "UserAlreadyExists")
           const linked = yield* h.users.oauthCallback(account(user.email.toLowerCase()), {
             associateByEmail: true,
@@ -746,18 +763,14 @@ export const userManagerSuite = (name: string, repository: Layer.Layer<UserRepos
           const unverified = yield* register(h.users, { email: freshEmail("Mordred") })
           const attempt = (email: string, emailVerified: boolean) =>
             Effect.flip(h.users.oauthCallback(account(email.toUpperCase()), { associateByEmail: true, emailVerified }))
-          assert.strictEqual((yield* attempt(verified.email, false))._tag, "UserAlreadyExists")
+          assert.strictEqual((yield* attempt(verified.email, false))._tag, "OAuthEmailNotVerified")
+          assert.strictEqual((yield* attempt(unverified.email, false))._tag, "OAuthEmailNotVerified")
           assert.strictEqual((yield* attempt(unverified.email, true))._tag, "UserAlreadyExists")
           assert.strictEqual(
             (yield* Effect.flip(h.users.oauthCallback(account(verified.email), { associateByEmail: true })))._tag,
-            "UserAlreadyExists"
+            "OAuthEmailNotVerified"
           )
-          // The looser rule is there, under a name that says what it risks.
-          const loose = yield* h.users.oauthCallback(account(unverified.email), {
-            associateByEmail: true,
-            dangerouslyAssociateUnverifiedEmail: true
-          })
-          assert.strictEqual(loose.id, unverified.id)
+          assert.lengthOf(h.hooks.named("onAfterOAuthLink"), 0)
         })
       )
 
@@ -788,7 +801,7 @@ export const userManagerSuite = (name: string, repository: Layer.Layer<UserRepos
           const h = yield* harness()
           const details = account(freshEmail("Galahad"))
           const users = yield* Effect.all(
-            Array.from({ length: 6 }, () => h.users.oauthCallback(details)),
+            Array.from({ length: 6 }, () => h.users.oauthCallback(details, trusted)),
             { concurrency: "unbounded" }
           )
           assert.strictEqual(new Set(users.map((user) => String(user.id))).size, 1)

@@ -314,11 +314,69 @@ export const userRepositorySuite = (
           assert.strictEqual(created.id, input.id)
           assert.strictEqual(created.oauthAccounts.length, 1)
           const [stored] = created.oauthAccounts
-          assert.deepStrictEqual({ ...stored!, id: "" }, { id: "", ...details })
+          assert.instanceOf(stored!.createdAt, Date)
+          assert.deepStrictEqual({ ...stored!, id: "", createdAt: null }, { id: "", ...details, createdAt: null })
           const found = Option.getOrThrow(yield* repository.getByOAuthAccount("google", details.accountId))
           assert.deepStrictEqual(found, created)
           assert.isTrue(Option.isNone(yield* repository.getByOAuthAccount("github", details.accountId)))
           assert.isTrue(Option.isNone(yield* repository.getByOAuthAccount("google", "unknown")))
+        })
+      )
+
+      it.effect("removeOAuthAccount never takes a user's last way in; a password of their own is one", () =>
+        Effect.gen(function* () {
+          const repository = yield* DefaultRepository
+          const first = account()
+          const user = yield* repository.createWithOAuthAccount(newUser(), first)
+          const remove = (accountId: string) =>
+            Effect.flip(repository.removeOAuthAccount(user, "google", accountId)).pipe(
+              Effect.map((error) => error._tag),
+              Effect.orElseSucceed(() => "removed")
+            )
+          assert.strictEqual(yield* remove(first.accountId), "OAuthLastLoginMethod")
+          assert.strictEqual(yield* remove("nobody"), "OAuthAccountNotFound")
+          // Of two concurrent unlinks of a password-less user's last two links, one wins.
+          const second = account()
+          yield* repository.addOAuthAccount(user, second)
+          const outcomes = yield* Effect.all([remove(first.accountId), remove(second.accountId)], {
+            concurrency: "unbounded"
+          })
+          assert.sameMembers(outcomes, ["removed", "OAuthLastLoginMethod"])
+          assert.lengthOf(yield* repository.oauthAccountsOf(user), 1)
+          // A password written by the user (register, reset, change) is a way in: the last link may go.
+          yield* repository.update(user, { hashedPassword: "fake$own" })
+          const [left] = yield* repository.oauthAccountsOf(user)
+          assert.strictEqual(yield* remove(left!.accountId), "removed")
+          assert.deepStrictEqual(yield* repository.oauthAccountsOf(user), [])
+          // A user who registered with a password has one from the start.
+          const registered = yield* repository.create(newUser())
+          const only = account()
+          yield* repository.addOAuthAccount(registered, only)
+          const removed = yield* repository.removeOAuthAccount(registered, "google", only.accountId)
+          assert.strictEqual(removed.accountId, only.accountId)
+        })
+      )
+
+      it.effect("removeOAuthAccounts ends every link of the user and returns them", () =>
+        Effect.gen(function* () {
+          const repository = yield* DefaultRepository
+          const user = yield* repository.create(newUser())
+          const [a, b] = [account(), account()]
+          yield* repository.addOAuthAccount(user, a)
+          yield* repository.addOAuthAccount(user, b)
+          const other = yield* repository.createWithOAuthAccount(newUser(), account())
+          const listed = yield* repository.oauthAccountsOf(user)
+          assert.sameMembers(
+            listed.map((linked) => linked.accountId),
+            [a.accountId, b.accountId]
+          )
+          const ended = yield* repository.removeOAuthAccounts(user)
+          assert.sameMembers(
+            ended.map((linked) => linked.accountId),
+            [a.accountId, b.accountId]
+          )
+          assert.deepStrictEqual(yield* repository.oauthAccountsOf(user), [])
+          assert.lengthOf(yield* repository.oauthAccountsOf(other), 1)
         })
       )
 

@@ -284,3 +284,31 @@ export const WrongHookField = UserManager.layerHooks<Knight>(() => ({
   // @ts-expect-error: Knights have a `firstName`, not a `lastName`
   onAfterRegister: (user) => Effect.log(user.lastName)
 }))
+
+// An OAuth sign-up fills the model's own fields from the provider's profile: a model with a required field of
+// its own (`displayName`, NOT NULL in its table) needs `mapProfile`, typed by that field.
+const Named = UserModel.make({ id: Schema.Int, fields: { displayName: Schema.String } })
+const NamedUsers = UsersApi.make({
+  backends: [AuthBackend.bearer("jwt", AuthStrategy.jwt({ secret }))],
+  model: Named
+})
+const namedProvider = OAuthProvider.oidc({
+  name: "oidc",
+  issuer: "https://issuer.example",
+  clientId: "id",
+  clientSecret: Redacted.make("client-secret")
+})
+const oauthOptions = { backend: "jwt", stateSecret: secret, baseUrl: "https://app.example" } as const
+export const NamedWithProfile = OAuth.make(NamedUsers, namedProvider, {
+  ...oauthOptions,
+  mapProfile: (claims) => ({ displayName: typeof claims.name === "string" ? claims.name : "Anonymous" })
+})
+// @ts-expect-error: `displayName` is required, and nothing else fills it on an OAuth sign-up
+export const NamedWithoutProfile = OAuth.make(NamedUsers, namedProvider, oauthOptions)
+export const NamedWrongProfile = OAuth.make(NamedUsers, namedProvider, {
+  ...oauthOptions,
+  // @ts-expect-error: `displayName` is a string
+  mapProfile: () => ({ displayName: 42 })
+})
+// The default model has no field of its own: `mapProfile` stays optional.
+export const DefaultWithoutProfile = OAuth.make(Users, namedProvider, oauthOptions)

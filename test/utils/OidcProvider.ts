@@ -13,6 +13,8 @@ import * as LocalServer from "./LocalServer.js"
 export interface TestAccount {
   readonly email?: string
   readonly email_verified?: boolean
+  /** The `profile` scope's display name. */
+  readonly name?: string
 }
 
 /** A port nobody listens on right now, as an effect. */
@@ -48,7 +50,7 @@ export const startOidcProvider = (options: {
       ],
       jwks: { keys: [jwk] },
       cookies: { keys: ["test-cookie-key-test-cookie-key"] },
-      claims: { openid: ["sub"], email: ["email", "email_verified"] },
+      claims: { openid: ["sub"], email: ["email", "email_verified"], profile: ["name"] },
       pkce: { required: () => true },
       ttl: { AccessToken: 3600, AuthorizationCode: 60, Grant: 3600, IdToken: 3600, Interaction: 600, Session: 3600 },
       features: { devInteractions: { enabled: true } },

@@ -45,6 +45,7 @@ export interface Settings {
   readonly requireCurrentPassword: boolean
   readonly schemas: UsersGroups.Schemas
   readonly clientKey: ClientAddress.ClientKey
+  readonly reauthenticationWindow: Duration.Duration
 }
 
 /** The 429 answer of a refusal. */
