@@ -4,7 +4,7 @@
  * `email_key` column (each e-mail's `emailKey`, computed in TypeScript) with its unique index, a unique
  * `(oauth_name, account_id)` with `text` token columns, and `oauth_state` (spent OAuth states).
  *
- * `0012_oauth_account_created_at_password_set` adds `created_at` (when the account was linked) to `oauth_account` and
+ * `0013_oauth_account_created_at_password_set` adds `created_at` (when the account was linked) to `oauth_account` and
  * `password_set` (the user has a password of their own) to `user`.
  *
  * `0011_session_method` adds `method` (how the session was started) to `accesstoken` and the refresh-token families.

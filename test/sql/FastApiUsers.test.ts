@@ -32,7 +32,7 @@ describePg("A FastAPI Users database on PostgreSQL (test/fixtures/fastapi-users.
       Effect.gen(function* () {
         const before = yield* Effect.promise(snapshot)
         const applied = yield* Migrations.run()
-        assert.strictEqual(applied.length, 12)
+        assert.strictEqual(applied.length, 13)
         // Every row keeps every column; only the new columns are added: email_key, filled with each e-mail's key,
         // and the session columns, at their defaults (epoch 0: FastAPI Users' tokens stay valid).
         const after = yield* Effect.promise(snapshot)
@@ -42,7 +42,7 @@ describePg("A FastAPI Users database on PostgreSQL (test/fixtures/fastapi-users.
           ),
           before.users
         )
-        // 0012: a user with a link is taken to have no password of their own (their unlink waits for a reset).
+        // 0013: a user with a link is taken to have no password of their own (their unlink waits for a reset).
         const linkedUsers = new Set(before.accounts.map((account: { user_id: string }) => account.user_id))
         for (const row of after.users) assert.strictEqual(row.password_set, !linkedUsers.has(row.id), row.email)
         for (const account of after.accounts) assert.instanceOf(account.created_at, Date)
@@ -123,7 +123,7 @@ describePg("A FastAPI Users database on PostgreSQL (test/fixtures/fastapi-users.
         )
         const viaGoogle = Option.getOrThrow(yield* repository.getByOAuthAccount("google", "108765432109876543210"))
         assert.strictEqual(viaGoogle.id, morgan.id)
-        // 0012 dated the existing link when it ran.
+        // 0013 dated the existing link when it ran.
         assert.instanceOf(viaGoogle.oauthAccounts[0]!.createdAt, Date)
         assert.deepStrictEqual(
           viaGoogle.oauthAccounts.map(({ createdAt: _, ...account }) => account),
@@ -169,7 +169,7 @@ describePg("A FastAPI Users database on PostgreSQL (test/fixtures/fastapi-users.
           const row = yield* Effect.promise(() => userRow(login.stored))
           assert.isTrue(row.hashed_password.startsWith(current), row.hashed_password)
           assert.isTrue(yield* Effect.promise(() => argon2.verify(row.hashed_password, login.password)))
-          // A login with the password shows the user has one of their own (0012 took Morgan, who has a link, to have none).
+          // A login with the password shows the user has one of their own (0013 took Morgan, who has a link, to have none).
           assert.isTrue(row.password_set)
           assert.deepStrictEqual({ ...row, hashed_password: old.hashed_password, password_set: old.password_set }, old)
           assert.strictEqual(user.hashedPassword, row.hashed_password)

@@ -6,6 +6,9 @@ import { User, UserRepository } from "effect-users"
 import { Migrations, SqlUserRepository } from "effect-users/sql"
 import { describePg, freshDatabase } from "../utils/PgTest.js"
 
+/** The IDs of every migration, in order. */
+const allMigrations = Array.from({ length: 13 }, (_, index) => index + 1)
+
 let counter = 0
 /** Table names no other test uses, so that tests can share one database. */
 const freshTables = () => {
@@ -53,7 +56,7 @@ const migrationSpec = (name: string, client: () => Layer.Layer<SqlClient.SqlClie
         const applied = yield* Migrations.run(tables)
         assert.deepStrictEqual(
           applied.map(([id]) => id),
-          [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]
+          allMigrations
         )
         assert.includeMembers(yield* tablesOf, [
           tables.userTable,
@@ -120,7 +123,7 @@ const migrationSpec = (name: string, client: () => Layer.Layer<SqlClient.SqlClie
         const applied = yield* Migrations.run(tables)
         assert.deepStrictEqual(
           applied.map(([id]) => id),
-          [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]
+          allMigrations
         )
       }).pipe(Effect.provide(client()))
     )
@@ -160,7 +163,7 @@ const migrationSpec = (name: string, client: () => Layer.Layer<SqlClient.SqlClie
         yield* sql`DELETE FROM ${sql(tables.oauthAccountTable)} WHERE user_id = ${users[1]!.id} OR oauth_name = 'github'`
         assert.deepStrictEqual(
           (yield* Migrations.run(tables)).map(([id]) => id),
-          [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]
+          allMigrations
         )
         const again = yield* Effect.exit(link(users[1]!.id, "google", "111"))
         assert.strictEqual(again._tag, "Failure")
@@ -202,7 +205,7 @@ const migrationSpec = (name: string, client: () => Layer.Layer<SqlClient.SqlClie
         yield* sql`DELETE FROM ${sql(tables.userTable)} WHERE email IN (${emails[1]!}, ${emails[2]!})`
         assert.deepStrictEqual(
           (yield* Migrations.run(tables)).map(([id]) => id),
-          [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]
+          allMigrations
         )
         const rows = yield* sql<{
           email: string
