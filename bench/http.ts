@@ -743,17 +743,9 @@ const baselineCommit = (firstChange: string) => {
     const commit = git("rev-parse", "--short", process.env.BENCH_BASELINE)
     return { commit, label: commit }
   }
-  const merge = git(
-    "log",
-    "--first-parent",
-    "--reverse",
-    "--format=%h",
-    "-S",
-    firstChange,
-    "main",
-    "--",
-    "src"
-  ).split("\n")[0]!
+  const merge = git("log", "--first-parent", "--reverse", "--format=%h", "-S", firstChange, "main", "--", "src").split(
+    "\n"
+  )[0]!
   const commit = git("rev-parse", "--short", `${merge}^1`)
   return { commit, label: `${commit}, before ${merge} (${git("log", "-1", "--format=%s", merge).slice(0, 40)}…)` }
 }
@@ -854,7 +846,11 @@ const before: Phase = {
           check("login", result)
           return result.requests.average
         }
-        const logins = await alternate(loginPairs, () => loginRate(server.base), () => loginRate(baseline.base))
+        const logins = await alternate(
+          loginPairs,
+          () => loginRate(server.base),
+          () => loginRate(baseline.base)
+        )
         const me = await alternate(
           pairCount,
           async () => (await checked(`${server.base}/users/me`, token)).requests.average,
