@@ -29,6 +29,8 @@ export * as OAuth from "./http/OAuth.js"
 export * as OAuthErrors from "./http/OAuthErrors.js"
 /** @since 0.2.0 */
 export * as OAuthGroups from "./http/OAuthGroups.js"
+/** @since 0.2.0 */
+export * as PwnedPasswords from "./http/PwnedPasswords.js"
 /** @since 0.1.0 */
 export * as RequestLimits from "./http/RequestLimits.js"
 /** @since 0.1.0 */

@@ -95,7 +95,7 @@ describe("PasswordValidator rules for an app's model", () => {
     Effect.gen(function* () {
       const users = yield* Squires
       seen.length = 0
-      const email = freshEmail("tristan")
+      const email = freshEmail("squire")
       const create = (pw: string) => users.create({ email, password: password(pw), firstName: "Tristan" })
       assert.strictEqual(yield* reason(create("sir tristan!")), "Password should not contain your first name")
       assert.strictEqual(yield* reason(create(`my ${email}`)), "Password should not contain e-mail")
@@ -115,7 +115,7 @@ describe("PasswordValidator rules for an app's model", () => {
         firstName: "Gareth"
       })
       seen.length = 0
-      const email = freshEmail("beaumains")
+      const email = freshEmail("kitchen.knave")
       // The new first name is what the rule checks against, and the new e-mail.
       const patched = (pw: string) => users.update(user, { firstName: "Beaumains", email, password: password(pw) })
       assert.strictEqual(yield* reason(patched("beaumains rides")), "Password should not contain your first name")
