@@ -21,6 +21,9 @@
  * addresses and CIDR ranges (comma-separated) or USERS_PROXY_HOPS counts them. USERS_RATE_LIMITS=off turns the
  * per-client and per-address limits off (the per-account back-off stays).
  *
+ * Passwords (`passwordPolicy.ts`): NIST SP 800-63B-4's policy, 15 characters at least, unless
+ * USERS_PASSWORD_POLICY=compat (8, for FastAPI Users' front ends); both refuse common passwords.
+ *
  * Slow clients: a request's headers must arrive within HTTP_HEADERS_TIMEOUT (default 10 seconds) and the whole
  * request within HTTP_REQUEST_TIMEOUT (30 seconds), else Node answers 408 and closes the connection; an idle
  * kept-alive connection is closed after HTTP_KEEP_ALIVE_TIMEOUT (5 seconds).
@@ -42,6 +45,7 @@ import { checkSecrets } from "./devSecrets.js"
 import * as Docs from "./docs.js"
 import * as NodeServer from "./nodeServer.js"
 import { providersFromEnv } from "./oauth.js"
+import { PasswordPolicy } from "./passwordPolicy.js"
 import { SessionStore, ThrottleStore } from "./sessionStore.js"
 import { configProvider, Database } from "./storage.js"
 
@@ -74,6 +78,7 @@ const Users = UserManager.layer.pipe(
     SqlUserRepository.layer(),
     UserManagerConfig.layerConfig(),
     Hooks,
+    PasswordPolicy,
     // Argon2id on niced worker threads: logins use the idle CPU, token checks keep their latency. The threads start
     // once hashes overlap; a lone one (the manager's start-up hash, a login on a quiet server) runs on libuv's pool.
     Argon2Workers.layer({ lazyThreads: true })

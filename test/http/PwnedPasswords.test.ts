@@ -65,9 +65,11 @@ const checkWith = (options: PwnedPasswords.PwnedPasswordsOptions, text: string) 
   )
 const check = (text: string) => checkWith({}, text)
 
-const reasonOf = (exit: Exit.Exit<void, UserError.InvalidPassword>) =>
-  Exit.isFailure(exit) ? Option.getOrUndefined(Cause.failureOption(exit.cause))?.reason : undefined
-const diesUnavailable = (exit: Exit.Exit<void, UserError.InvalidPassword>) =>
+const reasonOf = (exit: Exit.Exit<unknown, { readonly _tag: string }>) => {
+  const error = Exit.isFailure(exit) ? Option.getOrUndefined(Cause.failureOption(exit.cause)) : undefined
+  return error instanceof UserError.InvalidPassword ? error.reason : error?._tag
+}
+const diesUnavailable = (exit: Exit.Exit<unknown, unknown>) =>
   Exit.isFailure(exit) && Cause.squash(exit.cause) instanceof UserError.ServiceUnavailable
 
 describe("PwnedPasswords", () => {
