@@ -189,10 +189,14 @@ describe("the packed package", () => {
     const dir = join(made.temp, "my-app")
     mkdirSync(dir)
 
-    // The tarball holds the build, its sources (for the declaration maps), package.json and the README.
+    // The tarball holds the build, its sources (for the declaration maps), the blocklist, package.json and the README.
     const [packed] = JSON.parse(await sh(`npm pack --json --pack-destination ${JSON.stringify(dir)}`, root, npmEnv()))
     const files: Array<string> = packed.files.map((file: { path: string }) => file.path)
-    assert.deepStrictEqual(files.filter((path) => !/^(dist|src)\//.test(path)).sort(), ["README.md", "package.json"])
+    assert.deepStrictEqual(files.filter((path) => !/^(dist|src)\//.test(path)).sort(), [
+      "README.md",
+      "data/common-passwords.txt",
+      "package.json"
+    ])
     assert.includeMembers(files, [
       "package.json",
       "dist/index.js",
@@ -262,9 +266,18 @@ console.log(JSON.stringify(out))
     const registered = await fetch(`${base}/auth/register`, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ email, password: "guinevere!" })
+      body: JSON.stringify({ email, password: "guinevere by the lake" })
     })
     assert.strictEqual(registered.status, 201)
+    // The installed package finds its blocklist.
+    const common = await fetch(`${base}/auth/register`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ email: "percival@camelot.bt", password: "password123" })
+    })
+    assert.deepStrictEqual(await common.json(), {
+      detail: { code: "REGISTER_INVALID_PASSWORD", reason: "Password is too common" }
+    })
     const user = (await registered.json()) as { readonly email: string }
     assert.strictEqual(user.email, email)
 

@@ -74,7 +74,7 @@ describe("npm start on a fresh clone", () => {
     const registered = await fetch(`${first.base}/auth/register`, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ email: "gawain@camelot.bt", password: "green-knight-1" })
+      body: JSON.stringify({ email: "gawain@camelot.bt", password: "green-knight-of-the-chapel" })
     })
     assert.strictEqual(registered.status, 201)
     const docs = await fetch(`${first.base}/docs`)

@@ -842,7 +842,10 @@ export const userManagerSuite = (name: string, repository: Layer.Layer<UserRepos
           assert.strictEqual(yield* reason("x".repeat(128)), "ok")
           assert.strictEqual(yield* reason("x".repeat(129)), "Password should be at most 128 characters")
           assert.strictEqual(yield* reason("my arthur@camelot.BT pw"), "Password should not contain e-mail")
-          assert.strictEqual(yield* reason("CAMELOT rules!"), "Password should not contain parts of your e-mail address")
+          assert.strictEqual(
+            yield* reason("CAMELOT rules!"),
+            "Password should not contain parts of your e-mail address"
+          )
         })
       )
 
