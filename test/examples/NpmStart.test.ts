@@ -7,6 +7,7 @@ import { type ExampleServer, root, startExampleServer } from "../utils/ExampleSe
 // What a fresh clone holds that `npm start` reads (no dist/, no build/); node_modules is shared, read-only.
 const copied = [
   "src",
+  "data/common-passwords.txt",
   "examples",
   "scripts",
   "bench/floor.ts",
