@@ -143,6 +143,8 @@ describe("e-mail words: notContainingEmailWords, in the default and nist policie
     // Short names refuse nothing: "a@x.io" would otherwise ban every password with an "a".
     assert.deepStrictEqual(PasswordValidator.emailWords("a@x.io"), [])
     assert.deepStrictEqual(PasswordValidator.emailWords("kay@ibm.com"), [])
+    // The top-level domain names no one: ".online" would refuse every password with "online".
+    assert.deepStrictEqual(PasswordValidator.emailWords("kay@avalon.online"), ["avalon"])
     assert.deepStrictEqual(PasswordValidator.emailWords("not an e-mail"), [])
   })
 
