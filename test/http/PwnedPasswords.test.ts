@@ -12,6 +12,7 @@ import { IdParser, PasswordHasher, PasswordValidator, UserError, UserManager, Us
 import { PwnedPasswords } from "effect-users/http"
 import { freePort } from "../utils/LocalServer.js"
 import { makeFakeHasher, testConfig } from "../utils/TestUsers.js"
+import { recordingTracer } from "../utils/Tracing.js"
 
 const sha1 = (text: string) => createHash("sha1").update(text, "utf8").digest("hex").toUpperCase()
 
@@ -96,6 +97,19 @@ describe("PwnedPasswords", () => {
       const sent = JSON.stringify(request).toUpperCase()
       assert.notInclude(sent, hash.slice(5))
       assert.notInclude(sent, breached.toUpperCase())
+    })
+  )
+
+  it.live("no span records the prefix (the client's span, with its URL, is off); the check has a span of its own", () =>
+    Effect.gen(function* () {
+      const { recorded, tracer } = recordingTracer()
+      yield* check(breached).pipe(Effect.withSpan("register"), Effect.withTracer(tracer))
+      const spans = recorded.flatMap((entry) => ("name" in entry ? [entry] : []))
+      assert.deepStrictEqual(
+        spans.map((span) => span.name),
+        ["PwnedPasswords.check", "register"]
+      )
+      assert.notInclude(JSON.stringify(recorded), `/range/${sha1(breached).slice(0, 5)}`)
     })
   )
 
