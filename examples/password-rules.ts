@@ -1,18 +1,21 @@
 import { Effect, Redacted } from "effect"
 import { PasswordValidator, UserError } from "effect-users"
 
-const needsDigit = (password: Redacted.Redacted<string>) =>
-  /\d/.test(Redacted.value(password))
-    ? Effect.void
-    : Effect.fail(new UserError.InvalidPassword({ reason: "Add a digit" }))
+// NIST SP 800-63B-4 asks to refuse context-specific words, such as the service's name (never composition rules).
+const notNamingUs = (password: Redacted.Redacted<string>) =>
+  Redacted.value(password).normalize("NFKC").toLowerCase().includes("roundtable")
+    ? Effect.fail(new UserError.InvalidPassword({ reason: "Password should not contain the site's name" }))
+    : Effect.void
 
-// The default rules (8 to 128 characters, not containing the e-mail), then ours.
-export const Validator = PasswordValidator.layer(PasswordValidator.defaultRule, needsDigit)
+// The default rules (8 to 128 characters, not common, not containing the e-mail or its words), then ours.
+export const Validator = PasswordValidator.layer(PasswordValidator.defaultRule, notNamingUs)
 
-// A stricter minimum replaces `defaultRule` by its parts: keep the other two.
+// Another minimum replaces `defaultRule` by its parts: keep the others.
 export const Strict = PasswordValidator.layer(
   PasswordValidator.minLength(12),
   PasswordValidator.maxLength(128),
   PasswordValidator.notContainingEmail,
-  needsDigit
+  PasswordValidator.notContainingEmailWords,
+  PasswordValidator.notCommon,
+  notNamingUs
 )

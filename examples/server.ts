@@ -26,6 +26,9 @@
  * at, and the origin of the OAuth callback URLs) are allowed; USERS_ALLOWED_ORIGINS (comma-separated origins,
  * `https://app.example.com`) lists the others, e.g. a front end on another host or a proxy that rewrites Host.
  *
+ * Passwords (`passwordPolicy.ts`): NIST SP 800-63B-4's policy, 15 characters at least, unless
+ * USERS_PASSWORD_POLICY=compat (8, for FastAPI Users' front ends); both refuse common passwords.
+ *
  * Slow clients: a request's headers must arrive within HTTP_HEADERS_TIMEOUT (default 10 seconds) and the whole
  * request within HTTP_REQUEST_TIMEOUT (30 seconds), else Node answers 408 and closes the connection; an idle
  * kept-alive connection is closed after HTTP_KEEP_ALIVE_TIMEOUT (5 seconds).
@@ -47,6 +50,7 @@ import { checkSecrets } from "./devSecrets.js"
 import * as Docs from "./docs.js"
 import * as NodeServer from "./nodeServer.js"
 import { providersFromEnv } from "./oauth.js"
+import { PasswordPolicy } from "./passwordPolicy.js"
 import { SessionStore, ThrottleStore } from "./sessionStore.js"
 import { configProvider, Database } from "./storage.js"
 
@@ -79,6 +83,7 @@ const Users = UserManager.layer.pipe(
     SqlUserRepository.layer(),
     UserManagerConfig.layerConfig(),
     Hooks,
+    PasswordPolicy,
     // Argon2id on niced worker threads: logins use the idle CPU, token checks keep their latency. The threads start
     // once hashes overlap; a lone one (the manager's start-up hash, a login on a quiet server) runs on libuv's pool.
     Argon2Workers.layer({ lazyThreads: true })

@@ -10,6 +10,7 @@
 import { Effect, Layer, Redacted, Schema } from "effect"
 import { User, UserManager, UserManagerConfig } from "effect-users"
 import { Migrations, SqlUserRepository } from "effect-users/sql"
+import { PasswordPolicy } from "./passwordPolicy.js"
 import { configProvider, Database } from "./storage.js"
 
 const usage = "usage: npm run users -- create-superuser <email>   (the password is read from stdin)"
@@ -48,7 +49,7 @@ const readPassword = (): Promise<string> =>
   })
 
 const Users = UserManager.layer.pipe(
-  Layer.provide([SqlUserRepository.layer(), UserManagerConfig.layerConfig()]),
+  Layer.provide([SqlUserRepository.layer(), UserManagerConfig.layerConfig(), PasswordPolicy]),
   Layer.provide(Migrations.layer()),
   Layer.provide(Database),
   Layer.provide(Layer.setConfigProvider(configProvider))

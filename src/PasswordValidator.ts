@@ -1,11 +1,18 @@
 /**
- * The password policy. The default accepts 8 to 128 characters that do not contain the user's e-mail;
- * `PasswordValidator.layer` replaces it with any list of rules.
+ * The password policy, after NIST SP 800-63B-4 (section 3.1.1.2): length limits, no composition rules, and a
+ * check against common passwords and the words of the user's e-mail. The default accepts 8 to 128 characters
+ * that are not one of 100,000 common passwords and contain neither the e-mail nor its words; `nist` asks 15
+ * characters of an account whose only factor is the password. `PasswordValidator.layer` replaces the policy
+ * with any list of rules.
+ *
+ * Rules compare passwords NFKC-normalised and lower-cased; the hasher receives the password exactly as typed,
+ * as FastAPI Users' does, so that the hashes of either verify in the other.
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
+import * as CommonPasswords from "./internal/commonPasswords.js"
 import type { BaseUser, ExtraFields, User } from "./User.js"
 import { InvalidPassword } from "./UserError.js"
 
@@ -21,6 +28,13 @@ export type PasswordOwner<U extends BaseUser = User> = {
   readonly isActive?: boolean | undefined
   readonly isSuperuser?: boolean | undefined
   readonly isVerified?: boolean | undefined
+  /**
+   * Whether the account has a second factor, so that the password is one of two (`minLength`'s
+   * `withSecondFactor`). No factor of this version sets it; second factors will.
+   *
+   * @since 0.2.0
+   */
+  readonly secondFactor?: boolean | undefined
 } & ExtraFields<U>
 
 /**
@@ -57,14 +71,19 @@ const exceeds = (text: string, bound: number): boolean => {
 }
 
 /**
- * At least `min` characters.
+ * At least `min` characters; with `withSecondFactor`, that many instead once the user has a second factor
+ * (`PasswordOwner.secondFactor`).
  *
  * @since 0.1.0
  */
 export const minLength =
-  (min: number): PasswordRule =>
-  (password) =>
-    exceeds(Redacted.value(password), min - 1) ? Effect.void : reject(`Password should be at least ${min} characters`)
+  (min: number, options?: { readonly withSecondFactor?: number | undefined }): PasswordRule =>
+  (password, user) => {
+    const bound = user.secondFactor === true ? (options?.withSecondFactor ?? min) : min
+    return exceeds(Redacted.value(password), bound - 1)
+      ? Effect.void
+      : reject(`Password should be at least ${bound} characters`)
+  }
 
 /**
  * At most `max` characters (bounds the cost of hashing hostile input); checked without reading a long password.
@@ -86,6 +105,56 @@ export const notContainingEmail: PasswordRule = (password, user) =>
     ? reject("Password should not contain e-mail")
     : Effect.void
 
+// The form rules compare: compatibility-normalised (NFKC, so that "ｐａｓｓｗｏｒｄ" is "password") and lower-cased.
+const fold = (text: string): string => text.normalize("NFKC").toLowerCase()
+
+// Shorter words are parts of too many unrelated ones: a local part "ann" would refuse "planning" and "annual".
+const minWordLength = 4
+
+/**
+ * The words of an e-mail address that a password may not contain, folded: the local part (without a `+tag`)
+ * and its words, and the domain's labels but the last (the top-level domain) and their words; each of at
+ * least 4 characters, so that "a@x.io" refuses nothing more and the "co" of "example.co.uk" is no word.
+ *
+ * @since 0.2.0
+ */
+export const emailWords = (email: string): ReadonlyArray<string> => {
+  const at = email.lastIndexOf("@")
+  if (at === -1) return []
+  const local = fold(email.slice(0, at)).split("+")[0]!
+  const labels = fold(email.slice(at + 1))
+    .split(".")
+    .slice(0, -1)
+  const words = [local, ...labels].flatMap((part) => [part, ...part.split(/[^\p{L}\p{N}]+/u)])
+  return [...new Set(words)].filter((word) => [...word].length >= minWordLength)
+}
+
+/**
+ * Must contain none of the e-mail's words (`emailWords`): its name and its domain's name, compared folded.
+ *
+ * @since 0.2.0
+ */
+export const notContainingEmailWords: PasswordRule = (password, user) => {
+  const words = emailWords(user.email)
+  if (words.length === 0) return Effect.void
+  const folded = fold(Redacted.value(password))
+  return words.some((word) => folded.includes(word))
+    ? reject("Password should not contain parts of your e-mail address")
+    : Effect.void
+}
+
+/**
+ * Must not be one of the 100,000 most common passwords of 8 characters or more (Mark Burnett's ten million
+ * passwords, through SecLists: `data/common-passwords.txt`), compared folded, so "PassWord" is "password".
+ * The list is read once, on the first check.
+ *
+ * @since 0.2.0
+ */
+export const notCommon: PasswordRule = (password) =>
+  Effect.suspend(() =>
+    CommonPasswords.isCommon(fold(Redacted.value(password))) ? reject("Password is too common") : Effect.void
+  )
+
 /**
  * Runs rules in order and fails with the first rejection.
  *
@@ -97,11 +166,32 @@ export const all =
     Effect.forEach(rules, (rule) => rule(password, user), { discard: true })
 
 /**
- * The default policy: 8 to 128 characters, not containing the e-mail.
+ * The default policy: 8 to 128 characters, not containing the e-mail or its words, not a common password.
+ * FastAPI Users' front ends, which ask for 8 characters, keep working with it.
  *
  * @since 0.1.0
  */
-export const defaultRule: PasswordRule = all(minLength(8), maxLength(128), notContainingEmail)
+export const defaultRule: PasswordRule = all(
+  minLength(8),
+  maxLength(128),
+  notContainingEmail,
+  notContainingEmailWords,
+  notCommon
+)
+
+/**
+ * NIST SP 800-63B-4's password: at least 15 characters when it is the only factor, 8 once the account has a
+ * second factor; at most 128; not containing the e-mail or its words; not a common password.
+ *
+ * @since 0.2.0
+ */
+export const nist: PasswordRule = all(
+  minLength(15, { withSecondFactor: 8 }),
+  maxLength(128),
+  notContainingEmail,
+  notContainingEmailWords,
+  notCommon
+)
 
 /**
  * The password policy in use; `defaultRule` unless a layer provides another. Typed for the default model; it

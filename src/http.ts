@@ -32,6 +32,8 @@ export * as OAuthErrors from "./http/OAuthErrors.js"
 /** @since 0.2.0 */
 export * as OAuthGroups from "./http/OAuthGroups.js"
 /** @since 0.2.0 */
+export * as PwnedPasswords from "./http/PwnedPasswords.js"
+/** @since 0.2.0 */
 export * as Reauthentication from "./http/Reauthentication.js"
 /** @since 0.2.0 */
 export * as Redaction from "./http/Redaction.js"

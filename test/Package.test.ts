@@ -189,10 +189,14 @@ describe("the packed package", () => {
     const dir = join(made.temp, "my-app")
     mkdirSync(dir)
 
-    // The tarball holds the build, its sources (for the declaration maps), package.json and the README.
+    // The tarball holds the build, its sources (for the declaration maps), the blocklist, package.json and the README.
     const [packed] = JSON.parse(await sh(`npm pack --json --pack-destination ${JSON.stringify(dir)}`, root, npmEnv()))
     const files: Array<string> = packed.files.map((file: { path: string }) => file.path)
-    assert.deepStrictEqual(files.filter((path) => !/^(dist|src)\//.test(path)).sort(), ["README.md", "package.json"])
+    assert.deepStrictEqual(files.filter((path) => !/^(dist|src)\//.test(path)).sort(), [
+      "README.md",
+      "data/common-passwords.txt",
+      "package.json"
+    ])
     assert.includeMembers(files, [
       "package.json",
       "dist/index.js",
@@ -259,18 +263,28 @@ console.log(JSON.stringify(out))
 
     const base = server.base
     const email = "lancelot@camelot.bt"
+    const password = "guinevere by the lake"
     const registered = await fetch(`${base}/auth/register`, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ email, password: "guinevere!" })
+      body: JSON.stringify({ email, password })
     })
     assert.strictEqual(registered.status, 201)
+    // The installed package finds its blocklist.
+    const common = await fetch(`${base}/auth/register`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ email: "percival@camelot.bt", password: "password123" })
+    })
+    assert.deepStrictEqual(await common.json(), {
+      detail: { code: "REGISTER_INVALID_PASSWORD", reason: "Password is too common" }
+    })
     const user = (await registered.json()) as { readonly email: string }
     assert.strictEqual(user.email, email)
 
     const login = await fetch(`${base}/auth/jwt/login`, {
       method: "POST",
-      body: new URLSearchParams({ username: email, password: "guinevere!" })
+      body: new URLSearchParams({ username: email, password })
     })
     assert.strictEqual(login.status, 200)
     const { access_token: token, token_type: tokenType } = (await login.json()) as Record<string, string>
@@ -279,6 +293,6 @@ console.log(JSON.stringify(out))
     const me = await fetch(`${base}/users/me`, { headers: { authorization: `Bearer ${token}` } })
     assert.strictEqual(me.status, 200)
     assert.deepStrictEqual(await me.json(), user)
-    assert.notInclude(server.output(), "guinevere!")
+    assert.notInclude(server.output(), password)
   }, 300_000)
 })

@@ -96,7 +96,7 @@ const cliSuite = (
         assert.strictEqual(taken.code, 1)
         assert.include(taken.output, "already exists")
         assert.strictEqual(weak.code, 1)
-        assert.include(weak.output, "Password refused: Password should be at least 8 characters")
+        assert.include(weak.output, "Password refused: Password should be at least 15 characters")
         assert.strictEqual(bad.code, 1)
         assert.include(bad.output, "Not an e-mail address")
         assert.strictEqual(missing.code, 2)

@@ -88,7 +88,7 @@ const knockAtStart = async (env: Record<string, string>, started: Array<ExampleS
     withFetch("POST /auth/register", `${base}/auth/register`, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ email: "early@example.com", password: "early-bird-password" })
+      body: JSON.stringify({ email: "early@example.com", password: "dawn chorus of larks" })
     }),
     withFetch("POST /auth/jwt/login", `${base}/auth/jwt/login`, {
       method: "POST",

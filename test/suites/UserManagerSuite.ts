@@ -838,7 +838,7 @@ export const userManagerSuite = (name: string, repository: Layer.Layer<UserRepos
     })
 
     describe("password policy", () => {
-      it.effect("the default policy: 8 to 128 characters, not containing the e-mail", () =>
+      it.effect("the default policy: 8 to 128 characters, not common, not containing the e-mail or its words", () =>
         Effect.gen(function* () {
           const { users } = yield* harness()
           const owner = { email: "Arthur@Camelot.bt" }
@@ -849,11 +849,16 @@ export const userManagerSuite = (name: string, repository: Layer.Layer<UserRepos
               Effect.orElseSucceed(() => "ok")
             )
           assert.strictEqual(yield* reason("1234567"), "Password should be at least 8 characters")
-          assert.strictEqual(yield* reason("12345678"), "ok")
+          assert.strictEqual(yield* reason("28471936"), "ok")
+          assert.strictEqual(yield* reason("12345678"), "Password is too common")
           assert.strictEqual(yield* reason("é".repeat(8)), "ok")
           assert.strictEqual(yield* reason("x".repeat(128)), "ok")
           assert.strictEqual(yield* reason("x".repeat(129)), "Password should be at most 128 characters")
           assert.strictEqual(yield* reason("my arthur@camelot.BT pw"), "Password should not contain e-mail")
+          assert.strictEqual(
+            yield* reason("CAMELOT rules!"),
+            "Password should not contain parts of your e-mail address"
+          )
         })
       )
 
