@@ -17,6 +17,7 @@ import type { User } from "../User.js"
 import type { UserManager } from "../UserManager.js"
 import type * as AuthBackend from "./AuthBackend.js"
 import { noStore, type Transport } from "./AuthBackend.js"
+import type { DeviceTransport } from "./DeviceTransport.js"
 
 /**
  * A backend with its strategy built, and how its tokens travel.
@@ -25,6 +26,8 @@ import { noStore, type Transport } from "./AuthBackend.js"
  */
 export interface RunningBackend extends Login.Backend {
   readonly transport: Transport
+  /** How its logins' device tokens travel (`UsersApi` sets it: the device cookie and header). */
+  readonly device?: DeviceTransport | undefined
 }
 
 /**
@@ -93,14 +96,15 @@ export const makeAuthenticator = (backends: ReadonlyArray<RunningBackend>): Auth
 
 /**
  * The response of a login or a refresh on this backend: a bearer pair (`access_token`, `token_type`,
- * `refresh_token`) when it issued a refresh token, else the transport's own login response.
+ * `refresh_token`) when it issued a refresh token, else the transport's own login response; with the login's
+ * device token (cookie and header) when it has one.
  *
  * @since 0.2.0
  */
 export const loginResponse =
   (backend: RunningBackend) =>
-  (tokens: Login.Tokens): HttpServerResponse.HttpServerResponse =>
-    Option.match(tokens.refreshToken, {
+  (tokens: Login.Tokens): HttpServerResponse.HttpServerResponse => {
+    const response = Option.match(tokens.refreshToken, {
       onNone: () => backend.transport.loginResponse(tokens.accessToken),
       onSome: (refreshToken) =>
         HttpServerResponse.unsafeJson(
@@ -108,6 +112,10 @@ export const loginResponse =
           { status: 200, headers: noStore }
         )
     })
+    return tokens.device === undefined || backend.device === undefined
+      ? response
+      : backend.device.write(response, tokens.device)
+  }
 
 /**
  * The running backends, their strategies built (and their refresh tokens, for backends that have them on).
@@ -115,11 +123,13 @@ export const loginResponse =
  * @since 0.2.0
  */
 export function layer<Backends extends ReadonlyArray<AuthBackend.Any>>(
-  backends: Backends
+  backends: Backends,
+  options?: { readonly device?: DeviceTransport | undefined }
 ): Layer.Layer<Authenticator, ConfigError.ConfigError, Sessions | AuthBackend.Context<Backends[number]>>
 // Each strategy's requirement is its backend's `R`, which the signature above collects.
 export function layer(
-  backends: ReadonlyArray<AuthBackend.Any>
+  backends: ReadonlyArray<AuthBackend.Any>,
+  options: { readonly device?: DeviceTransport | undefined } = {}
 ): Layer.Layer<Authenticator, ConfigError.ConfigError, unknown> {
   return Layer.scoped(
     Authenticator,
@@ -127,7 +137,12 @@ export function layer(
       Effect.forEach(backends, (backend) =>
         Effect.gen(function* () {
           const strategy = yield* backend.strategy
-          const running: RunningBackend = { name: backend.name, transport: backend.transport, strategy }
+          const running: RunningBackend = {
+            name: backend.name,
+            transport: backend.transport,
+            strategy,
+            device: options.device
+          }
           if (backend.refresh === undefined) return running
           const { familyOf } = strategy
           if (familyOf === undefined) {

@@ -15,6 +15,7 @@ import type * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Option from "effect/Option"
 import type * as Schema from "effect/Schema"
+import * as DeviceTokens from "../DeviceTokens.js"
 import type * as Login from "../Login.js"
 import type { Sessions } from "../Sessions.js"
 import * as Throttle from "../Throttle.js"
@@ -27,6 +28,7 @@ import * as Authenticator from "./Authenticator.js"
 import { layer as layerBackgroundWork } from "./BackgroundWork.js"
 import * as ClientAddress from "./ClientAddress.js"
 import { CurrentUser, OptionalUser } from "./CurrentUser.js"
+import * as DeviceTransport from "./DeviceTransport.js"
 import * as Failures from "./Failures.js"
 import { layerValidationErrors, openApiTransform } from "./HttpErrors.js"
 import * as RequestLimits from "./RequestLimits.js"
@@ -75,6 +77,12 @@ export interface Options<
    * default none: the socket's address is the client.
    */
   readonly trustedProxies?: ClientAddress.TrustedProxies | undefined
+  /**
+   * The device cookie (see `DeviceTransport`; its path defaults to `authPrefix`). Its tokens are signed by the
+   * `DeviceTokens` in context (`DeviceTokens.layer`: give every instance the same secret), else by a key of this
+   * process.
+   */
+  readonly deviceCookie?: DeviceTransport.Options | undefined
 }
 
 function schemasOf<Id extends Schema.Schema.Any, Fields extends Schema.Struct.Fields>(
@@ -179,6 +187,10 @@ export const make = <
   const layer = <ApiId extends string, G extends HttpApiGroup.HttpApiGroup.Any, E, R>(
     api: HttpApi.HttpApi<ApiId, G | Groups, E, R>
   ): Layered<ApiId> => {
+    const device = DeviceTransport.make({
+      ...options.deviceCookie,
+      path: options.deviceCookie?.path ?? options.authPrefix ?? "/auth"
+    })
     const settings: Handlers.Settings = {
       backends: options.backends,
       requireCurrentPassword: options.requireCurrentPassword ?? true,
@@ -203,7 +215,9 @@ export const make = <
       Layer.provide(Layer.effect(Throttle.Throttle, Throttle.orDefault)),
       Layer.provideMerge(Layer.merge(Authentication.layer(Authenticated), Authentication.layer(Superuser))),
       Layer.provideMerge(Authenticator.layerLogin({ requiresVerification })),
-      Layer.provideMerge(Authenticator.layer(options.backends))
+      Layer.provideMerge(Authenticator.layer(options.backends, { device })),
+      // One value for the login (which issues) and the handlers (which verify).
+      Layer.provide(Layer.effect(DeviceTokens.DeviceTokens, DeviceTokens.orDefault))
     ) as Layered<ApiId>
   }
 
