@@ -120,8 +120,8 @@ export const defaultAccountPolicy: AccountPolicy = {
 }
 
 /**
- * The back-off of one known device (a valid device token): 5 free attempts, then 1 s doubling up to a minute;
- * refused from the 10th until an hour has passed since the last. It bounds the guesses of whoever holds a stolen
+ * The back-off of one known device (a valid device token): 5 free attempts, then waits of 1, 2, 4, 8 and 16 s;
+ * after 10 in a row, refused until an hour has passed since the last. It bounds the guesses of whoever holds a stolen
  * device token, and holds back that device alone.
  *
  * @since 0.2.0
