@@ -208,7 +208,7 @@ layer(
         }
         yield* Effect.sleep(200)
         assert.strictEqual(mail.hooks.named(hook).length, sent)
-        const line = logs.findLast((entry) => entry.message.includes("Mail not sent"))
+        const line = [...logs].reverse().find((entry) => entry.message.includes("Mail not sent"))
         assert.isDefined(line)
         assert.deepInclude(line!.annotations, { scope: "address", email })
       }
