@@ -595,52 +595,54 @@ export const make = (
           )
     }
 
-    const route = (route: Route, client: string, email?: string): Effect.Effect<void, Throttled> => {
-      const perAddress = email === undefined ? undefined : addressLimits.get(route)
-      // The address is counted only once the client passed: a refused client cannot fill the store with addresses.
-      return perAddress === undefined || email === undefined
+    // The address is counted only once the client passed: a refused client cannot fill the store with addresses.
+    const byAddress = <A>(
+      route: Route,
+      email: string,
+      onExceeded: (retryAfter: Duration.Duration) => Effect.Effect<A, Throttled>,
+      allowed: A
+    ) => {
+      const limit = addressLimits.get(route)
+      return limit === undefined
+        ? Effect.succeed(allowed)
+        : consume(route, "address", emailKey(email), limit, onExceeded, allowed)
+    }
+
+    const route = (route: Route, client: string, email?: string): Effect.Effect<void, Throttled> =>
+      email === undefined
         ? byClient(route, client)
         : Effect.zipRight(
             byClient(route, client),
-            consume(
+            byAddress(
               route,
-              "address",
-              emailKey(email),
-              perAddress,
+              email,
               (retryAfter) => refuse({ route, scope: "address", client, email, retryAfter }),
               undefined
             )
           )
-    }
 
     // The per-address limit is the owner's as much as a stranger's: past it, nothing is sent, but the answer is
     // the usual one (a 429 would let anyone keep the owner from resetting their password).
-    const mail = (route: MailRoute, client: string, email: string): Effect.Effect<boolean, Throttled> => {
-      const perAddress = addressLimits.get(route)
-      return perAddress === undefined
-        ? Effect.as(byClient(route, client), true)
-        : Effect.zipRight(
-            byClient(route, client),
-            consume(
-              route,
-              "address",
-              emailKey(email),
-              perAddress,
-              (retryAfter) =>
-                Effect.as(
-                  report("Mail not sent: the address is past its limit", {
-                    route,
-                    scope: "address",
-                    client,
-                    email,
-                    retryAfter
-                  }),
-                  false
-                ),
-              true
-            )
-          )
-    }
+    const mail = (route: MailRoute, client: string, email: string): Effect.Effect<boolean, Throttled> =>
+      Effect.zipRight(
+        byClient(route, client),
+        byAddress(
+          route,
+          email,
+          (retryAfter) =>
+            Effect.as(
+              report("Mail not sent: the address is past its limit", {
+                route,
+                scope: "address",
+                client,
+                email,
+                retryAfter
+              }),
+              false
+            ),
+          true
+        )
+      )
 
     const startAttempt = (
       email: string,
