@@ -57,6 +57,19 @@ describe("DeviceTokens", () => {
     })
   )
 
+  it.effect("orDefault: the tokens in context, else a random key of this process", () =>
+    Effect.gen(function* () {
+      const devices = yield* tokens
+      const { nonce, token } = yield* devices.issue("kay@camelot.bt")
+      const given = yield* Effect.provideService(DeviceTokens.orDefault, DeviceTokens.DeviceTokens, devices)
+      assert.deepStrictEqual(yield* given.verify(token, "kay@camelot.bt"), Option.some(nonce))
+      const ephemeral = yield* DeviceTokens.orDefault
+      assert.isTrue(Option.isNone(yield* ephemeral.verify(token, "kay@camelot.bt")))
+      const own = yield* ephemeral.issue("kay@camelot.bt")
+      assert.deepStrictEqual(yield* ephemeral.verify(own.token, "kay@camelot.bt"), Option.some(own.nonce))
+    })
+  )
+
   it.effect("a secret shorter than 32 bytes is refused", () =>
     Effect.gen(function* () {
       const exit = yield* Effect.exit(DeviceTokens.make({ secret: Redacted.make("short") }))

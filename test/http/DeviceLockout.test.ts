@@ -8,8 +8,8 @@
  */
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, layer } from "@effect/vitest"
-import { Effect, Layer, Logger } from "effect"
-import { Throttle } from "effect-users"
+import { Effect, Layer, Logger, Redacted } from "effect"
+import { Throttle, UserManager } from "effect-users"
 import { DeviceTransport } from "effect-users/http"
 import { makeServer, nextToken, type Reply, request } from "../utils/HttpTest.js"
 import { freshEmail, makeFakeHasher } from "../utils/TestUsers.js"
@@ -161,10 +161,12 @@ layer(
 // The mail routes: a per-address limit of 2, a hasher that counts, logs captured.
 const hasher = makeFakeHasher()
 const logs: Array<{ message: string; annotations: Record<string, unknown> }> = []
+const throttled: Array<Throttle.ThrottledEvent> = []
 const mail = makeServer(
   db(),
   {
     throttle: Throttle.layerMemory({
+      onThrottled: (event) => Effect.sync(() => throttled.push(event)),
       clients: { forgotPassword: false, requestVerifyToken: false },
       addresses: { forgotPassword: { limit: 2, window: "1 hour" }, requestVerifyToken: { limit: 2, window: "1 hour" } }
     })
@@ -211,6 +213,7 @@ layer(
         const line = [...logs].reverse().find((entry) => entry.message.includes("Mail not sent"))
         assert.isDefined(line)
         assert.deepInclude(line!.annotations, { scope: "address", email })
+        assert.deepInclude(throttled.at(-1), { scope: "address", email })
       }
     })
   )
@@ -240,8 +243,16 @@ layer(
         const unknownHashes = yield* hashesAfter(path, freshEmail("unknown"), knownHashes)
         assert.strictEqual(unknownHashes, knownHashes, path)
       }
-      // forgot-password's token carries an argon2 fingerprint of the stored hash: one hash, known or not.
+      // forgot-password's token carries an argon2 fingerprint of the stored hash: one hash, known or not, and for
+      // an inactive user (who gets no mail) too; request-verify-token's work hashes nothing, verified or not.
       assert.strictEqual(yield* hashesAfter("/auth/forgot-password", freshEmail("nobody"), 1), 1)
+      const users = yield* UserManager.UserManager
+      const inactive = freshEmail("inactive")
+      const verified = freshEmail("verified")
+      yield* users.create({ email: inactive, password: Redacted.make(password), isActive: false }).pipe(Effect.orDie)
+      yield* users.create({ email: verified, password: Redacted.make(password), isVerified: true }).pipe(Effect.orDie)
+      assert.strictEqual(yield* hashesAfter("/auth/forgot-password", inactive, 1), 1)
+      assert.strictEqual(yield* hashesAfter("/auth/request-verify-token", verified, 0), 0)
     })
   )
 })
