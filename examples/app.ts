@@ -18,6 +18,7 @@ import * as Schema from "effect/Schema"
 import {
   type AccessTokenStore,
   AuthStrategy,
+  DeviceTokens,
   JwtKeySet,
   type OAuthProvider,
   type OAuthStateStore,
@@ -74,6 +75,18 @@ export const oauthStateSecret = Config.redacted("USERS_OAUTH_STATE_SECRET")
 /** The authentication secret: `USERS_AUTH_SECRET`, at least 32 bytes. */
 export const authSecret = Config.redacted("USERS_AUTH_SECRET")
 
+/**
+ * Signs the device tokens (see `DeviceTokens`): `USERS_DEVICE_TOKEN_SECRET`, else `USERS_AUTH_SECRET` (the key is
+ * derived from it), so that every instance knows every device; with neither (a key set and no auth secret), a key
+ * of this process.
+ */
+export const DeviceTokensLive = Layer.unwrapEffect(
+  Effect.map(
+    Config.option(Config.redacted("USERS_DEVICE_TOKEN_SECRET").pipe(Config.orElse(() => authSecret))),
+    Option.match({ onNone: () => Layer.empty, onSome: (secret) => DeviceTokens.layer({ secret }) })
+  )
+)
+
 /** How long a cookie session lasts (the database strategy's token lifetime, and the Redis store's TTL). */
 export const sessionLifetime = "1 hour"
 
@@ -103,7 +116,8 @@ export const makeApp = (options: AppOptions = {}) => {
     requiresVerification: options.requiresVerification ?? false,
     requireCurrentPassword: options.requireCurrentPassword ?? true,
     maxBodySize: options.maxBodySize,
-    trustedProxies: options.trustedProxies
+    trustedProxies: options.trustedProxies,
+    deviceCookie: { secure: options.secureCookie ?? true }
   })
 
   // The app's own authentication requirements, with FastAPI Users' `current_user(...)` options.
@@ -192,7 +206,8 @@ export const makeApp = (options: AppOptions = {}) => {
       Layer.provide(OAuthLive),
       Layer.provide([Users.layerAuthentication(Verified), Users.layerAuthentication(MaybeUser)]),
       Layer.provideMerge(UsersLive),
-      Layer.provide(tokens)
+      Layer.provide(tokens),
+      Layer.provide(DeviceTokensLive)
     )
 
   const ServedApiWithJwks = withOAuth(ApiWithJwks)

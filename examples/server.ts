@@ -19,7 +19,8 @@
  * Throttling (README, "Throttling"): in memory, or in Redis when REDIS_URL is set (every process on that server
  * shares the counts; keys start with USERS_THROTTLE_PREFIX). Behind proxies, USERS_TRUSTED_PROXIES lists their
  * addresses and CIDR ranges (comma-separated) or USERS_PROXY_HOPS counts them. USERS_RATE_LIMITS=off turns the
- * per-client and per-address limits off (the per-account back-off stays).
+ * per-client and per-address limits off (the per-account back-off stays). Device tokens (known clients are
+ * throttled per device) are signed with USERS_DEVICE_TOKEN_SECRET, else with a key derived from USERS_AUTH_SECRET.
  *
  * CSRF (README, "Sessions"): a cookie request that changes something (and the cookie login) is refused with 403
  * CSRF_REJECTED when it comes from another site's page. Pages on the server's own origin (the Host it is reached

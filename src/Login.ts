@@ -4,8 +4,9 @@
  *
  * `start` checks the user as stored now (active, verified when required, the password unchanged since the
  * proof), reads their session epoch with that row, opens the session through the backend's strategy (and a
- * refresh-token family when the backend has refresh tokens), and runs `onAfterLogin`. Its outcome is a tagged
- * union, so that a step in between (a second factor) is one more variant.
+ * refresh-token family when the backend has refresh tokens), issues a device token when `DeviceTokens` is in
+ * context (so that the client's later password attempts are throttled per device, see `Throttle`), and runs
+ * `onAfterLogin`. Its outcome is a tagged union, so that a step in between (a second factor) is one more variant.
  *
  * @since 0.2.0
  */
@@ -16,6 +17,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type { AuthStrategy } from "./AuthStrategy.js"
+import * as DeviceTokens from "./DeviceTokens.js"
 import type { RefreshTokenInvalid, RefreshTokenReused, RefreshTokensService } from "./RefreshTokens.js"
 import { type Client, type Method, Sessions } from "./Sessions.js"
 import type { User } from "./User.js"
@@ -41,6 +43,8 @@ export interface Backend {
 export interface Tokens {
   readonly accessToken: string
   readonly refreshToken: Option.Option<string>
+  /** The device token of a login (not of a refresh), when `DeviceTokens` is in context. */
+  readonly device?: DeviceTokens.Issued | undefined
 }
 
 /**
@@ -56,6 +60,8 @@ export interface Attempt {
   readonly method: Method
   /** What the request knows about the client. */
   readonly client?: Client | undefined
+  /** The device of a valid device token the client presented for this user (`DeviceTokens.verify`): kept. */
+  readonly device?: string | undefined
   /** The response that carries the tokens, for `onAfterLogin` (FastAPI Users' hooks see it); none without HTTP. */
   readonly respond?: ((tokens: Tokens) => HttpServerResponse.HttpServerResponse) | undefined
 }
@@ -136,6 +142,7 @@ export const make = (options: Options): Effect.Effect<LoginService, never, UserM
   Effect.gen(function* () {
     const users = yield* UserManager
     const sessions = yield* Sessions
+    const devices = yield* Effect.serviceOption(DeviceTokens.DeviceTokens)
     const requiresVerification = options.requiresVerification ?? false
     const byName = new Map(options.backends.map((backend) => [backend.name, backend]))
     const backendNamed = (name: string) =>
@@ -155,7 +162,8 @@ export const make = (options: Options): Effect.Effect<LoginService, never, UserM
       if (!user.isActive) return yield* new UserInactive()
       if (requiresVerification && !user.isVerified) return yield* new UserNotVerified()
       const userAgent = attempt.client?.userAgent
-      const tokens: Tokens =
+      const device = Option.isSome(devices) ? yield* devices.value.issue(user.email, attempt.device) : undefined
+      const opened: Tokens =
         backend.refresh === undefined
           ? {
               accessToken: yield* backend.strategy.write(user, {
@@ -170,6 +178,7 @@ export const make = (options: Options): Effect.Effect<LoginService, never, UserM
               backend.refresh.login(user, { epoch, method: attempt.method, userAgent }),
               (pair): Tokens => ({ accessToken: pair.accessToken, refreshToken: Option.some(pair.refreshToken) })
             )
+      const tokens: Tokens = device === undefined ? opened : { ...opened, device }
       const response = Option.fromNullable(attempt.respond?.(tokens))
       yield* users.onAfterLogin(user, response)
       return Outcome.LoggedIn({ user, tokens, response })

@@ -1,18 +1,28 @@
 /**
- * Brute force and flood protection: per-account back-off on password guesses, and per-client (and per-address)
- * rate limits on the public routes.
+ * Brute force and flood protection: back-off on password guesses (per device for clients that logged in before,
+ * per account for the others), and per-client (and per-address) rate limits on the public routes.
  *
- * Per account: every password check for an e-mail (a login, a `current_password` check) reserves an attempt
- * under the e-mail's canonical key (`emailKey`) before any lookup or hash, so unknown e-mails are throttled
- * exactly like known ones and a refused attempt costs nothing. The first `freeAttempts` go through; after that
- * each attempt must wait `baseDelay * 2^(n - freeAttempts)`, at most `maxDelay` (the owner never waits longer
- * than that for a stranger's guesses), and after `maxAttempts` in a row every attempt is refused until `window`
- * has passed since the last one (NIST SP 800-63B's limit of 100). A correct password and a password reset clear
- * the count. A check that could not be made (storage down, a full hash queue, an interruption) gives its attempt
- * back: an outage is not a wrong password.
+ * Every password check reserves an attempt before any lookup or hash, so unknown e-mails are throttled exactly
+ * like known ones and a refused attempt costs nothing. A count lets its first `freeAttempts` through; after that
+ * each attempt must wait `baseDelay * 2^(n - freeAttempts)`, at most `maxDelay`, and after `maxAttempts` in a row
+ * every attempt is refused until `window` has passed since the last one. A check that could not be made (storage
+ * down, a full hash queue, an interruption) gives its attempt back: an outage is not a wrong password.
+ *
+ * Which count (OWASP's device cookies, see `DeviceTokens`):
+ * - a login presenting a valid device token for the account counts under that device (`devices` policy, keyed by
+ *   the token's nonce), and never under the account: a stranger's guesses cannot refuse the owner's device;
+ * - any other login (an unknown client) counts under the e-mail's canonical key (`emailKey`, `accounts` policy:
+ *   NIST SP 800-63B's limit of 100 in a row applies to unknown clients only);
+ * - a `current_password` check counts under the account's re-authentication count, apart from logins: only a
+ *   holder of the user's session reaches it, so a stranger's login guesses never refuse the owner's change.
+ * A right password clears its own count only: a device's success leaves the unknown clients' count as it is (the
+ * owner logging in from their phone must not hand a stranger a fresh set of free guesses), an unknown client's
+ * success clears the account's count (it proved the password: the owner on a new client, or the game is over).
+ * A password reset clears the account's and the re-authentication counts.
  *
  * Per client and per address: `@effect/experimental`'s `RateLimiter` (fixed window, fail when exceeded) over
- * its `RateLimiterStore` (memory, or Redis: see `RedisThrottle`).
+ * its `RateLimiterStore` (memory, or Redis: see `RedisThrottle`). The mail routes' per-address limit never
+ * refuses the request: past it the route answers as usual and sends nothing (`mail`).
  */
 import * as RateLimiter from "@effect/experimental/RateLimiter"
 import * as Cause from "effect/Cause"
@@ -96,7 +106,8 @@ export const defaultAddressLimits: Readonly<Record<MailRoute, Limit>> = {
 }
 
 /**
- * The per-account back-off: 5 free attempts, then 1 s doubling up to 15 minutes; refused from the 100th.
+ * The back-off of unknown clients, per account: 5 free attempts, then 1 s doubling up to 15 minutes; refused from
+ * the 100th until a day has passed since the last.
  *
  * @since 0.1.0
  */
@@ -109,11 +120,27 @@ export const defaultAccountPolicy: AccountPolicy = {
 }
 
 /**
- * What was throttled: `account` is the per-account back-off.
+ * The back-off of one known device (a valid device token): 5 free attempts, then waits of 1, 2, 4, 8 and 16 s;
+ * after 10 in a row, refused until an hour has passed since the last. It bounds the guesses of whoever holds a stolen
+ * device token, and holds back that device alone.
+ *
+ * @since 0.2.0
+ */
+export const defaultDevicePolicy: AccountPolicy = {
+  freeAttempts: 5,
+  baseDelay: "1 second",
+  maxDelay: "1 minute",
+  maxAttempts: 10,
+  window: "1 hour"
+}
+
+/**
+ * What was throttled: `account` is the back-off of unknown clients (and of `current_password` checks), `device`
+ * the back-off of one known device.
  *
  * @since 0.1.0
  */
-export type Scope = "client" | "address" | "account"
+export type Scope = "client" | "address" | "account" | "device"
 
 /**
  * What logs and hooks get instead of a login username that is not an e-mail address (junk, or a password).
@@ -157,8 +184,10 @@ export interface LoginFailedEvent {
   /** The e-mail as `shownEmail` shows it (`notAnEmail` for a username no account can have). */
   readonly email: string
   readonly client: string
-  /** Consecutive attempts on this account, this one included. */
+  /** Consecutive attempts on the count this attempt was made under (the device's, or the account's), this one included. */
   readonly attempts: number
+  /** Whether the attempt came from a known device (a valid device token), and so counted under the device. */
+  readonly device: boolean
 }
 
 /**
@@ -171,8 +200,13 @@ export interface Options {
   readonly clients?: Partial<Record<Route, Limit | false>> | undefined
   /** Per-address limits of the mail routes; `false` turns one off. */
   readonly addresses?: Partial<Record<MailRoute, Limit | false>> | undefined
-  /** The per-account back-off; `false` turns it off. */
+  /** The back-off of unknown clients per account (and of `current_password` checks); `false` turns it off. */
   readonly accounts?: Partial<AccountPolicy> | false | undefined
+  /**
+   * The back-off of each known device; `false` ignores device tokens (every login counts under its account, and a
+   * stranger's guesses hold back the owner too).
+   */
+  readonly devices?: Partial<AccountPolicy> | false | undefined
   /** Runs on every refusal (after the structured log line); its failure is logged and ignored. */
   readonly onThrottled?: ((event: ThrottledEvent) => Effect.Effect<void, unknown>) | undefined
   /** Runs on every failed password check; its failure is logged and ignored. */
@@ -185,7 +219,7 @@ export interface Options {
  * @since 0.1.0
  */
 export class Throttled extends Schema.TaggedError<Throttled>()("Throttled", {
-  scope: Schema.Literal("client", "address", "account"),
+  scope: Schema.Literal("client", "address", "account", "device"),
   retryAfter: Schema.DurationFromSelf
 }) {}
 
@@ -195,9 +229,9 @@ export class Throttled extends Schema.TaggedError<Throttled>()("Throttled", {
  * @since 0.1.0
  */
 export interface Attempt {
-  /** Attempts in a row on this account, this one included (0 when the per-account throttle is off). */
+  /** Attempts in a row on its count, this one included (0 when that throttle is off). */
   readonly attempts: number
-  /** The password was right: starts clearing the account's count, without waiting for the store. */
+  /** The password was right: starts clearing its count (the device's or the account's), without waiting for the store. */
   readonly succeeded: Effect.Effect<void>
   /** The password was wrong (or the e-mail unknown): runs `onLoginFailed`; the attempt is already counted. */
   readonly failed: Effect.Effect<void>
@@ -422,17 +456,27 @@ export interface ThrottleService {
   /** Counts a request against the route's per-client limit (and the address's, for mail routes). */
   readonly route: (route: Route, client: string, email?: string) => Effect.Effect<void, Throttled>
   /**
+   * A mail route: fails with `Throttled` when the client is past the route's limit; else `false` when the address
+   * is past its own (logged and reported to `onThrottled`: send nothing, answer as usual), `true` otherwise.
+   */
+  readonly mail: (route: MailRoute, client: string, email: string) => Effect.Effect<boolean, Throttled>
+  /**
    * Reserves a password attempt on the account of `email` before it is checked: fails with `Throttled` (no
-   * lookup, no hash) while the account waits. `route` names the check for the hooks and logs.
+   * lookup, no hash) while the account waits. `route` names the check for the hooks and logs; a
+   * `"currentPassword"` check counts under the account's re-authentication count, apart from logins.
    */
   readonly account: (
     email: string,
     client: string,
     route: Route | "currentPassword"
   ) => Effect.Effect<Attempt, Throttled>
-  /** A login: the per-client limit and the account's attempt, checked together (one store round-trip). */
-  readonly login: (email: string, client: string) => Effect.Effect<Attempt, Throttled>
-  /** Clears the account's count (a password reset). */
+  /**
+   * A login: the per-client limit and the attempt, checked together (one store round-trip). `device` is the nonce
+   * of a device token the caller verified for this e-mail (`DeviceTokens.verify`): the attempt then counts under
+   * that device, else under the account.
+   */
+  readonly login: (email: string, client: string, device?: string | undefined) => Effect.Effect<Attempt, Throttled>
+  /** Clears the account's counts (a password reset): unknown clients' and `current_password` checks'. */
   readonly clearAccount: (email: string) => Effect.Effect<void>
 }
 
@@ -498,10 +542,13 @@ export const make = (
     }
     const accountLimits =
       options.accounts === false ? undefined : accountLimitsOf({ ...defaultAccountPolicy, ...options.accounts })
+    const deviceLimits =
+      options.devices === false ? undefined : accountLimitsOf({ ...defaultDevicePolicy, ...options.devices })
 
-    const refuse = (given: ThrottledEvent) => {
+    // Logged like every decision (the e-mail as `shownEmail` shows it, as in every line of ours), and reported.
+    const report = (message: string, given: ThrottledEvent) => {
       const event = given.email === undefined ? given : { ...given, email: shownEmail(given.email) }
-      return Effect.logWarning("Request throttled").pipe(
+      return Effect.logWarning(message).pipe(
         Effect.annotateLogs({
           route: event.route,
           scope: event.scope,
@@ -510,50 +557,110 @@ export const make = (
           ...(event.email === undefined ? {} : { email: event.email })
         }),
         Effect.zipRight(options.onThrottled ? runHook("onThrottled", options.onThrottled(event)) : Effect.void),
-        Effect.zipRight(Effect.fail(new Throttled({ scope: event.scope, retryAfter: event.retryAfter })))
+        Effect.as(event)
       )
     }
+    const refuse = (given: ThrottledEvent) =>
+      Effect.flatMap(report("Request throttled", given), (event) =>
+        Effect.fail(new Throttled({ scope: event.scope, retryAfter: event.retryAfter }))
+      )
 
-    const consume = (
+    // The refusal of a request past a limit, or `Exceeded` as a value (`onExceeded`) for the per-address limit.
+    const consume = <A>(
       route: Route,
       scope: "client" | "address",
       key: string,
       limit: ReturnType<typeof storedLimit>,
-      client: string,
-      email?: string
+      onExceeded: (retryAfter: Duration.Duration) => Effect.Effect<A, Throttled>,
+      allowed: A
     ) =>
       limiter.consume({ key: `${scope}:${route}:${key}`, limit: limit.limit, window: limit.window }).pipe(
-        Effect.asVoid,
+        Effect.as(allowed),
         Effect.catchTags({
-          RateLimiterError: (error) =>
-            error.reason === "Exceeded"
-              ? refuse({ route, scope, client, email, retryAfter: error.retryAfter })
-              : storeDown(error)
+          RateLimiterError: (error) => (error.reason === "Exceeded" ? onExceeded(error.retryAfter) : storeDown(error))
         })
       )
 
-    const route = (route: Route, client: string, email?: string): Effect.Effect<void, Throttled> => {
-      const perClient = clientLimits.get(route)
-      const perAddress = email === undefined ? undefined : addressLimits.get(route)
-      const byClient = perClient === undefined ? Effect.void : consume(route, "client", client, perClient, client)
-      // The address is counted only once the client passed: a refused client cannot fill the store with addresses.
-      return perAddress === undefined || email === undefined
-        ? byClient
-        : Effect.zipRight(byClient, consume(route, "address", emailKey(email), perAddress, client, email))
+    const byClient = (route: Route, client: string) => {
+      const limit = clientLimits.get(route)
+      return limit === undefined
+        ? Effect.void
+        : consume(
+            route,
+            "client",
+            client,
+            limit,
+            (retryAfter) => refuse({ route, scope: "client", client, retryAfter }),
+            undefined
+          )
     }
 
-    const startAccount = (
+    // The address is counted only once the client passed: a refused client cannot fill the store with addresses.
+    const byAddress = <A>(
+      route: Route,
+      email: string,
+      onExceeded: (retryAfter: Duration.Duration) => Effect.Effect<A, Throttled>,
+      allowed: A
+    ) => {
+      const limit = addressLimits.get(route)
+      return limit === undefined
+        ? Effect.succeed(allowed)
+        : consume(route, "address", emailKey(email), limit, onExceeded, allowed)
+    }
+
+    const route = (route: Route, client: string, email?: string): Effect.Effect<void, Throttled> =>
+      email === undefined
+        ? byClient(route, client)
+        : Effect.zipRight(
+            byClient(route, client),
+            byAddress(
+              route,
+              email,
+              (retryAfter) => refuse({ route, scope: "address", client, email, retryAfter }),
+              undefined
+            )
+          )
+
+    // The per-address limit is the owner's as much as a stranger's: past it, nothing is sent, but the answer is
+    // the usual one (a 429 would let anyone keep the owner from resetting their password).
+    const mail = (route: MailRoute, client: string, email: string): Effect.Effect<boolean, Throttled> =>
+      Effect.zipRight(
+        byClient(route, client),
+        byAddress(
+          route,
+          email,
+          (retryAfter) =>
+            Effect.as(
+              report("Mail not sent: the address is past its limit", {
+                route,
+                scope: "address",
+                client,
+                email,
+                retryAfter
+              }),
+              false
+            ),
+          true
+        )
+      )
+
+    const startAttempt = (
       email: string,
       client: string,
-      routeName: Route | "currentPassword"
+      routeName: Route | "currentPassword",
+      device: string | undefined
     ): Effect.Effect<Effect.Effect<Attempt, Throttled>> => {
-      if (accountLimits === undefined) return Effect.succeed(Effect.succeed(noAttempt))
-      const key = `account:${emailKey(email)}`
+      const known = device !== undefined && deviceLimits !== undefined
+      const limits = known ? deviceLimits : accountLimits
+      if (limits === undefined) return Effect.succeed(Effect.succeed(noAttempt))
+      const key = known
+        ? `device:${device}`
+        : `${routeName === "currentPassword" ? "reauth" : "account"}:${emailKey(email)}`
       const decide = (result: AttemptResult): Effect.Effect<Attempt, Throttled> => {
         if (result._tag === "Refused") {
           return refuse({
             route: routeName === "currentPassword" ? "login" : routeName,
-            scope: "account",
+            scope: known ? "device" : "account",
             client,
             email,
             retryAfter: Duration.millis(Math.max(1, result.retryAfterMillis))
@@ -565,9 +672,15 @@ export const make = (
           // Not waited for: the limiter adds one store round-trip to a login, the attempt's.
           succeeded: Effect.asVoid(accounts.reset(key)),
           failed: Effect.suspend(() => {
-            const event: LoginFailedEvent = { route: routeName, email: shownEmail(email), client, attempts }
+            const event: LoginFailedEvent = {
+              route: routeName,
+              email: shownEmail(email),
+              client,
+              attempts,
+              device: known
+            }
             return Effect.logInfo("Password check failed").pipe(
-              Effect.annotateLogs({ route: routeName, client, email: event.email, attempts }),
+              Effect.annotateLogs({ route: routeName, client, email: event.email, attempts, device: known }),
               Effect.zipRight(
                 options.onLoginFailed ? runHook("onLoginFailed", options.onLoginFailed(event)) : Effect.void
               )
@@ -580,21 +693,26 @@ export const make = (
       }
       return Effect.flatMap(
         Effect.clockWith((clock) => clock.currentTimeMillis),
-        (now) => Effect.map(accounts.send(key, now, accountLimits), (pending) => Effect.flatMap(pending, decide))
+        (now) => Effect.map(accounts.send(key, now, limits), (pending) => Effect.flatMap(pending, decide))
       )
     }
 
     const account = (email: string, client: string, routeName: Route | "currentPassword") =>
-      Effect.flatten(startAccount(email, client, routeName))
+      Effect.flatten(startAttempt(email, client, routeName, undefined))
 
     const clearAccount = (email: string) =>
-      accountLimits === undefined ? Effect.void : Effect.flatten(accounts.reset(`account:${emailKey(email)}`))
+      accountLimits === undefined
+        ? Effect.void
+        : Effect.flatMap(
+            Effect.all([accounts.reset(`account:${emailKey(email)}`), accounts.reset(`reauth:${emailKey(email)}`)]),
+            ([unknownClients, reauth]) => Effect.zipRight(unknownClients, reauth)
+          )
 
     // The account's attempt is sent first and awaited after the per-client check: one round-trip of latency.
     // When the client is refused, the attempt is given back: no password was checked, and refused requests
     // cannot fill the store with e-mails.
-    const login = (email: string, client: string): Effect.Effect<Attempt, Throttled> =>
-      Effect.flatMap(startAccount(email, client, "login"), (pending) =>
+    const login = (email: string, client: string, device?: string | undefined): Effect.Effect<Attempt, Throttled> =>
+      Effect.flatMap(startAttempt(email, client, "login", device), (pending) =>
         Effect.flatMap(Effect.either(route("login", client)), (byClient) =>
           byClient._tag === "Right"
             ? pending
@@ -607,7 +725,7 @@ export const make = (
         )
       )
 
-    return Throttle.of({ route, account, login, clearAccount })
+    return Throttle.of({ route, mail, account, login, clearAccount })
   })
 
 /**
@@ -636,6 +754,7 @@ export const layerDisabled: Layer.Layer<Throttle> = Layer.succeed(
   Throttle,
   Throttle.of({
     route: () => Effect.void,
+    mail: () => Effect.succeed(true),
     account: () => Effect.succeed(noAttempt),
     login: () => Effect.succeed(noAttempt),
     clearAccount: () => Effect.void

@@ -151,6 +151,14 @@ export interface UserManagerService<U extends BaseUser = User> {
   readonly verify: (token: string) => Effect.Effect<U, InvalidVerifyToken | UserAlreadyVerified>
   /** Makes a reset-password token and hands it to `onAfterForgotPassword`. */
   readonly forgotPassword: (user: U) => Effect.Effect<void, UserInactive>
+  /**
+   * `forgotPassword` for the user with this e-mail, as `POST /auth/forgot-password` runs it after its 202. For an
+   * unknown e-mail or an inactive user it sends nothing but does the same work (a hash and a token, no hook), so
+   * that the work after the answer says nothing about the address.
+   */
+  readonly forgotPasswordByEmail: (email: string) => Effect.Effect<void>
+  /** `requestVerify` for the user with this e-mail, the same way (`POST /auth/request-verify-token`). */
+  readonly requestVerifyByEmail: (email: string) => Effect.Effect<void>
   /** Sets a new password with a reset token (usable once), then runs `onAfterResetPassword`. */
   readonly resetPassword: (
     token: string,
@@ -379,10 +387,12 @@ function* build<U extends BaseUser>() {
     return user
   })
 
+  const verifyTokenOf = (subject: string, email: string) => codec.sign({ sub: subject, email }, verifyToken)
+
   const requestVerify = Effect.fn("UserManager.requestVerify")(function* (user: U) {
     if (!user.isActive) return yield* new UserInactive()
     if (user.isVerified) return yield* new UserAlreadyVerified()
-    const token = yield* codec.sign({ sub: String(user.id), email: user.email }, verifyToken)
+    const token = yield* verifyTokenOf(String(user.id), user.email)
     yield* runAfterHook("onAfterRequestVerify", user, (request) => hooks.onAfterRequestVerify(user, token, request))
   })
 
@@ -394,6 +404,16 @@ function* build<U extends BaseUser>() {
   const endUnprovenLinks = Effect.fnUntraced(function* (user: U) {
     const ended = yield* repository.removeOAuthAccounts(user)
     if (ended.length > 0) yield* runUnlinkHook(user, ended.map(linkOf), "emailProven")
+  })
+
+  // The mail routes' work after their 202: the same for an address that gets mail and one that does not (unknown,
+  // inactive, already verified), but the hook, as a login's dummy verify does for an unknown e-mail.
+  const requestVerifyByEmail = Effect.fn("UserManager.requestVerifyByEmail")(function* (email: string) {
+    const found = yield* repository.getByEmail(email)
+    if (Option.isSome(found) && found.value.isActive && !found.value.isVerified) {
+      return yield* Effect.ignore(requestVerify(found.value))
+    }
+    yield* verifyTokenOf("", email)
   })
 
   const verify = Effect.fn("UserManager.verify")(function* (token: string) {
@@ -425,12 +445,23 @@ function* build<U extends BaseUser>() {
     return verified
   })
 
+  // The token carries a hash of the current password hash: once the password changes, the token is spent.
+  const resetTokenOf = (subject: string, hashedPassword: string, email: string) =>
+    Effect.flatMap(hasher.hash(Redacted.make(hashedPassword)), (fingerprint) =>
+      codec.sign({ sub: subject, password_fgpt: fingerprint, email }, resetToken)
+    )
+
   const forgotPassword = Effect.fn("UserManager.forgotPassword")(function* (user: U) {
     if (!user.isActive) return yield* new UserInactive()
-    // The token carries a hash of the current password hash: once the password changes, the token is spent.
-    const fingerprint = yield* hasher.hash(Redacted.make(user.hashedPassword))
-    const token = yield* codec.sign({ sub: String(user.id), password_fgpt: fingerprint, email: user.email }, resetToken)
+    const token = yield* resetTokenOf(String(user.id), user.hashedPassword, user.email)
     yield* runAfterHook("onAfterForgotPassword", user, (request) => hooks.onAfterForgotPassword(user, token, request))
+  })
+
+  const forgotPasswordByEmail = Effect.fn("UserManager.forgotPasswordByEmail")(function* (email: string) {
+    const found = yield* repository.getByEmail(email)
+    if (Option.isSome(found) && found.value.isActive) return yield* Effect.ignore(forgotPassword(found.value))
+    // A fingerprint of a hash like a stored one (the dummy's): an argon2 run, as for a known address.
+    yield* resetTokenOf("", dummyHash, email)
   })
 
   /** Validates, checks the e-mail, hashes and stores a patch; returns the user and what changed. */
@@ -676,8 +707,10 @@ function* build<U extends BaseUser>() {
     count: Effect.fn("UserManager.count")((filters?: UserFilters) => repository.count(filters ?? {})),
     create,
     requestVerify,
+    requestVerifyByEmail,
     verify,
     forgotPassword,
+    forgotPasswordByEmail,
     resetPassword,
     update,
     delete: deleteUser,

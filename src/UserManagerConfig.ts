@@ -50,7 +50,15 @@ export interface UserManagerSettings {
  */
 export const minimumSecretBytes = 32
 
-const checkSecret = (name: string, secret: Redacted.Redacted<string> | undefined) => {
+/**
+ * Fails with a `ConfigError` naming the setting when a secret is missing or shorter than `minimumSecretBytes`.
+ *
+ * @since 0.2.0
+ */
+export const checkSecret = (
+  name: string,
+  secret: Redacted.Redacted<string> | undefined
+): Effect.Effect<void, ConfigError.ConfigError> => {
   const value = secret === undefined ? undefined : Redacted.value(secret)
   if (typeof value !== "string" || value.length === 0) {
     return Effect.fail(ConfigError.MissingData([name], `${name} is missing: set a secret of at least 32 bytes`))

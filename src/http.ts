@@ -20,6 +20,7 @@ export * as CrossSite from "./http/CrossSite.js"
 /** @since 0.2.0 */
 export * as CurrentUser from "./http/CurrentUser.js"
 /** @since 0.1.0 */
+export * as DeviceTransport from "./http/DeviceTransport.js"
 export * as Failures from "./http/Failures.js"
 /** @since 0.1.0 */
 export * as HttpErrors from "./http/HttpErrors.js"

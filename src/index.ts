@@ -13,6 +13,7 @@ export * as Argon2Workers from "./Argon2Workers.js"
 /** @since 0.1.0 */
 export * as AuthStrategy from "./AuthStrategy.js"
 /** @since 0.2.0 */
+export * as DeviceTokens from "./DeviceTokens.js"
 export * as IdParser from "./IdParser.js"
 /** @since 0.2.0 */
 export * as JwtKeySet from "./JwtKeySet.js"

@@ -8,6 +8,7 @@ import { Cause, Effect, Exit, Layer, Option, Redacted } from "effect"
 import {
   AccessTokenStore,
   AuthStrategy,
+  DeviceTokens,
   IdParser,
   Login,
   RefreshTokenStore,
@@ -98,6 +99,26 @@ layer(UserRepository.layerMemory)("Login", (it) => {
         (yield* families.listOf(String(user.id))).map(({ id, method }) => ({ id, method })),
         [{ id: family!.id, method: "password" }]
       )
+    })
+  )
+
+  it.scoped("with DeviceTokens in context, every login (OAuth too) issues a device token for the user's account", () =>
+    Effect.gen(function* () {
+      const { database, login: withoutDevices, sessions, user, users } = yield* setup()
+      const devices = yield* DeviceTokens.make({ secret })
+      const login = yield* Login.make({ backends: [{ name: "web", strategy: database }] }).pipe(
+        Effect.provideService(Sessions.Sessions, sessions),
+        Effect.provideService(UserManager.UserManager, users),
+        Effect.provideService(DeviceTokens.DeviceTokens, devices)
+      )
+      const first = yield* login.start({ user, backend: "web", method: "oauth:openid" })
+      const issued = first.tokens.device!
+      assert.deepStrictEqual(yield* devices.verify(issued.token, user.email), Option.some(issued.nonce))
+      // A login from a known device keeps its nonce; without the service, no token.
+      const again = yield* login.start({ user, backend: "web", method: "password", device: issued.nonce })
+      assert.strictEqual(again.tokens.device?.nonce, issued.nonce)
+      const none = yield* withoutDevices.start({ user, backend: "web", method: "password" })
+      assert.isUndefined(none.tokens.device)
     })
   )
 

@@ -169,6 +169,33 @@ describe("Throttle (memory, TestClock)", () => {
       }).pipe(Effect.provide([Throttle.layerRateLimiterStoreMemory, Throttle.layerAccountStoreMemory]))
   )
 
+  it.effect("the default device policy: a device retrying the moment each wait ends gets 10 guesses an hour", () =>
+    Effect.gen(function* () {
+      const throttle = yield* Throttle.make()
+      const start = yield* Clock.currentTimeMillis
+      const allowedAt: Array<number> = []
+      let longestWait = 0
+      while ((yield* Clock.currentTimeMillis) - start < 3 * 3_600_000) {
+        const result = yield* Effect.either(throttle.login("gawain@camelot.bt", "10.0.0.1", "stolen-device"))
+        if (result._tag === "Right") {
+          allowedAt.push((yield* Clock.currentTimeMillis) - start)
+          yield* result.right.failed
+          continue
+        }
+        assert.strictEqual(result.left.scope, "device")
+        const wait = Duration.toMillis(result.left.retryAfter)
+        if (allowedAt.length % 10 !== 0) longestWait = Math.max(longestWait, wait)
+        yield* TestClock.adjust(Duration.millis(wait))
+      }
+      // Ten, then none until an hour after the tenth; the waits in between 1, 2, 4, 8 and 16 s.
+      assert.strictEqual(allowedAt.length, 30)
+      assert.strictEqual(longestWait, 16_000)
+      assert.isAtLeast(allowedAt[10]! - allowedAt[9]!, 3_600_000)
+      // None of it reached the account: an unknown client still has its five free attempts.
+      for (let i = 0; i < 5; i++) yield* throttle.login("gawain@camelot.bt", "10.0.0.2")
+    }).pipe(Effect.provide([Throttle.layerRateLimiterStoreMemory, Throttle.layerAccountStoreMemory]))
+  )
+
   it.effect("a request the client limit refuses leaves no count on the account or the address", () =>
     Effect.gen(function* () {
       const throttle = yield* Throttle.make({

@@ -18,6 +18,7 @@ import type { UserManager } from "../UserManager.js"
 import type * as AuthBackend from "./AuthBackend.js"
 import { noStore, type Transport } from "./AuthBackend.js"
 import { isUnsafe } from "./CrossSite.js"
+import type { DeviceTransport } from "./DeviceTransport.js"
 import type { CsrfRejected } from "./HttpErrors.js"
 
 /**
@@ -27,6 +28,8 @@ import type { CsrfRejected } from "./HttpErrors.js"
  */
 export interface RunningBackend extends Login.Backend {
   readonly transport: Transport
+  /** How its logins' device tokens travel (`UsersApi` sets it: the device cookie and header). */
+  readonly device?: DeviceTransport | undefined
 }
 
 /**
@@ -110,14 +113,15 @@ export const makeAuthenticator = (backends: ReadonlyArray<RunningBackend>): Auth
 
 /**
  * The response of a login or a refresh on this backend: a bearer pair (`access_token`, `token_type`,
- * `refresh_token`) when it issued a refresh token, else the transport's own login response.
+ * `refresh_token`) when it issued a refresh token, else the transport's own login response; with the login's
+ * device token (cookie and header) when it has one.
  *
  * @since 0.2.0
  */
 export const loginResponse =
   (backend: RunningBackend) =>
-  (tokens: Login.Tokens): HttpServerResponse.HttpServerResponse =>
-    Option.match(tokens.refreshToken, {
+  (tokens: Login.Tokens): HttpServerResponse.HttpServerResponse => {
+    const response = Option.match(tokens.refreshToken, {
       onNone: () => backend.transport.loginResponse(tokens.accessToken),
       onSome: (refreshToken) =>
         HttpServerResponse.unsafeJson(
@@ -125,6 +129,10 @@ export const loginResponse =
           { status: 200, headers: noStore }
         )
     })
+    return tokens.device === undefined || backend.device === undefined
+      ? response
+      : backend.device.write(response, tokens.device)
+  }
 
 /**
  * The running backends, their strategies built (and their refresh tokens, for backends that have them on).
@@ -132,11 +140,13 @@ export const loginResponse =
  * @since 0.2.0
  */
 export function layer<Backends extends ReadonlyArray<AuthBackend.Any>>(
-  backends: Backends
+  backends: Backends,
+  options?: { readonly device?: DeviceTransport | undefined }
 ): Layer.Layer<Authenticator, ConfigError.ConfigError, Sessions | AuthBackend.Context<Backends[number]>>
 // Each strategy's requirement is its backend's `R`, which the signature above collects.
 export function layer(
-  backends: ReadonlyArray<AuthBackend.Any>
+  backends: ReadonlyArray<AuthBackend.Any>,
+  options: { readonly device?: DeviceTransport | undefined } = {}
 ): Layer.Layer<Authenticator, ConfigError.ConfigError, unknown> {
   return Layer.scoped(
     Authenticator,
@@ -144,7 +154,12 @@ export function layer(
       Effect.forEach(backends, (backend) =>
         Effect.gen(function* () {
           const strategy = yield* backend.strategy
-          const running: RunningBackend = { name: backend.name, transport: backend.transport, strategy }
+          const running: RunningBackend = {
+            name: backend.name,
+            transport: backend.transport,
+            strategy,
+            device: options.device
+          }
           if (backend.refresh === undefined) return running
           const family = RefreshTokens.familyStrategy(strategy)
           if (Option.isNone(family)) {

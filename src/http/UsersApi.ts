@@ -16,6 +16,7 @@ import type * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Option from "effect/Option"
 import type * as Schema from "effect/Schema"
+import * as DeviceTokens from "../DeviceTokens.js"
 import type * as Login from "../Login.js"
 import type { Sessions } from "../Sessions.js"
 import * as Throttle from "../Throttle.js"
@@ -28,6 +29,7 @@ import * as Authenticator from "./Authenticator.js"
 import { layer as layerBackgroundWork } from "./BackgroundWork.js"
 import * as ClientAddress from "./ClientAddress.js"
 import { CurrentUser, OptionalUser } from "./CurrentUser.js"
+import * as DeviceTransport from "./DeviceTransport.js"
 import * as Failures from "./Failures.js"
 import { layerValidationErrors, openApiTransform } from "./HttpErrors.js"
 import * as Reauthentication from "./Reauthentication.js"
@@ -84,6 +86,12 @@ export interface Options<
    * unlink an OAuth account; default 5 minutes.
    */
   readonly reauthenticationWindow?: Duration.DurationInput | undefined
+  /**
+   * The device cookie (see `DeviceTransport`; its path defaults to `authPrefix`). Its tokens are signed by the
+   * `DeviceTokens` in context (`DeviceTokens.layer`: give every instance the same secret), else by a key of this
+   * process.
+   */
+  readonly deviceCookie?: DeviceTransport.Options | undefined
 }
 
 function schemasOf<Id extends Schema.Schema.Any, Fields extends Schema.Struct.Fields>(
@@ -193,6 +201,10 @@ export const make = <
   const layer = <ApiId extends string, G extends HttpApiGroup.HttpApiGroup.Any, E, R>(
     api: HttpApi.HttpApi<ApiId, G | Groups, E, R>
   ): Layered<ApiId> => {
+    const device = DeviceTransport.make({
+      ...options.deviceCookie,
+      path: options.deviceCookie?.path ?? options.authPrefix ?? "/auth"
+    })
     const settings: Handlers.Settings = {
       backends: options.backends,
       requireCurrentPassword: options.requireCurrentPassword ?? true,
@@ -219,7 +231,9 @@ export const make = <
       Layer.provide(Layer.effect(Throttle.Throttle, Throttle.orDefault)),
       Layer.provideMerge(Layer.merge(Authentication.layer(Authenticated), Authentication.layer(Superuser))),
       Layer.provideMerge(Authenticator.layerLogin({ requiresVerification })),
-      Layer.provideMerge(Authenticator.layer(options.backends))
+      Layer.provideMerge(Authenticator.layer(options.backends, { device })),
+      // One value for the login (which issues) and the handlers (which verify).
+      Layer.provide(Layer.effect(DeviceTokens.DeviceTokens, DeviceTokens.orDefault))
     ) as Layered<ApiId>
   }
 

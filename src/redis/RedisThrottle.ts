@@ -1,6 +1,6 @@
 /**
- * The throttle's counts in Redis, shared by every server process of the app: the per-account attempts on the
- * app's `Redis` client (one Lua script per attempt, and one per attempt given back, so that concurrent guesses
+ * The throttle's counts in Redis, shared by every server process of the app: the per-account and per-device attempts
+ * on the app's `Redis` client (one Lua script per attempt, and one per attempt given back, so that concurrent guesses
  * on several instances cannot slip past the back-off), and the per-client limits as `@effect/experimental`'s
  * `RateLimiter` store on the same client (one Lua script per decision).
  */

@@ -313,15 +313,13 @@ layer(
     })
   )
 
-  it.effect("forgot-password is limited per target address too, in any spelling", () =>
+  it.effect("forgot-password's per-address limit never answers 429: a stranger cannot refuse the owner's request", () =>
     Effect.gen(function* () {
+      // Past the limit nothing is sent (test/http/DeviceLockout.test.ts), but the answer is the usual one.
       const email = freshEmail("victim")
-      assert.strictEqual((yield* request("/auth/forgot-password", { json: { email } })).status, 202)
-      const upper = email.toUpperCase()
-      assert.strictEqual((yield* request("/auth/forgot-password", { json: { email: upper } })).status, 202)
-      assertThrottled(yield* request("/auth/forgot-password", { json: { email } }))
-      // Another address from the same client still goes through.
-      assert.strictEqual((yield* request("/auth/forgot-password", { json: { email: freshEmail() } })).status, 202)
+      for (const spelling of [email, email.toUpperCase(), email, email]) {
+        assert.strictEqual((yield* request("/auth/forgot-password", { json: { email: spelling } })).status, 202)
+      }
     })
   )
 

@@ -226,6 +226,79 @@ export const suite = (
       )
     )
 
+    it.live("a known device counts under its own nonce: the account's back-off never refuses it", () =>
+      run(
+        Effect.gen(function* () {
+          const throttle = yield* Throttle.make({
+            ...loginPolicy,
+            devices: { baseDelay: "1 hour", maxDelay: "1 hour" }
+          })
+          const email = `${freshKey("owner")}@camelot.bt`
+          const [phone, laptop] = [freshKey("phone"), freshKey("laptop")]
+          // A stranger uses up the unknown clients' free attempts: they wait an hour.
+          for (let i = 0; i < 5; i++)
+            yield* Effect.flip(Throttle.checked(yield* throttle.login(email, "203.0.113.1"), wrongPassword))
+          assert.strictEqual((yield* Effect.flip(throttle.login(email, "203.0.113.2"))).scope, "account")
+          // The owner's device is not held back; its right password clears its count, not the stranger's.
+          const owner = yield* throttle.login(email, "198.51.100.1", phone)
+          assert.strictEqual(owner.attempts, 1)
+          yield* Throttle.checked(owner, Effect.void)
+          assert.strictEqual((yield* Effect.flip(throttle.login(email, "203.0.113.3"))).scope, "account")
+          // A device's own wrong passwords: five free, then that device alone waits.
+          for (let i = 0; i < 5; i++) {
+            const attempt = yield* throttle.login(email, "198.51.100.1", phone)
+            assert.strictEqual(attempt.attempts, i + 1)
+            yield* Effect.flip(Throttle.checked(attempt, wrongPassword))
+          }
+          const refused = yield* Effect.flip(throttle.login(email, "198.51.100.1", phone))
+          assert.strictEqual(refused.scope, "device")
+          assert.isAbove(Duration.toMillis(refused.retryAfter), 59 * 60_000)
+          yield* Throttle.checked(yield* throttle.login(email, "198.51.100.2", laptop), Effect.void)
+        })
+      )
+    )
+
+    it.live("current_password checks count apart from logins: a stranger's guesses never refuse the owner's", () =>
+      run(
+        Effect.gen(function* () {
+          const throttle = yield* Throttle.make(loginPolicy)
+          const email = `${freshKey("reauth")}@camelot.bt`
+          for (let i = 0; i < 5; i++)
+            yield* Effect.flip(Throttle.checked(yield* throttle.login(email, "203.0.113.1"), wrongPassword))
+          assert.strictEqual((yield* Effect.flip(throttle.login(email, "203.0.113.1"))).scope, "account")
+          const check = throttle.account(email, "198.51.100.1", "currentPassword")
+          assert.strictEqual((yield* check).attempts, 1)
+          // Its own back-off still holds whoever holds the session: five, then a wait.
+          for (let i = 0; i < 4; i++) yield* Effect.flip(Throttle.checked(yield* check, wrongPassword))
+          assert.strictEqual((yield* Effect.flip(check)).scope, "account")
+          // A password reset clears both counts.
+          yield* throttle.clearAccount(email)
+          yield* check
+          yield* throttle.login(email, "203.0.113.1")
+        })
+      )
+    )
+
+    it.live(
+      "mail routes: past the address's limit `mail` answers false, never a failure; the client's still fails",
+      () =>
+        run(
+          Effect.gen(function* () {
+            const throttle = yield* Throttle.make({
+              clients: { forgotPassword: { limit: 4, window: "1 hour" } },
+              addresses: { forgotPassword: { limit: 2, window: "1 hour" } }
+            })
+            const email = `${freshKey("mailbox")}@camelot.bt`
+            const client = freshKey("192.0.2.9")
+            const sent: Array<boolean> = []
+            for (let i = 0; i < 4; i++)
+              sent.push(yield* throttle.mail("forgotPassword", client, i % 2 ? email : email.toUpperCase()))
+            assert.deepStrictEqual(sent, [true, true, false, false])
+            assert.strictEqual((yield* Effect.flip(throttle.mail("forgotPassword", client, email))).scope, "client")
+          })
+        )
+    )
+
     it.live("per-address limit of the mail routes, whatever the client and the address's case", () =>
       run(
         Effect.gen(function* () {

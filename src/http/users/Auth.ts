@@ -3,6 +3,7 @@ import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import { DeviceTokens } from "../../DeviceTokens.js"
 import * as Login from "../../Login.js"
 import * as Throttle from "../../Throttle.js"
 import { UserManager } from "../../UserManager.js"
@@ -20,6 +21,7 @@ export const layer = (api: ErasedApi, { clientOf }: Tools, backend: AuthBackend.
       const users = yield* UserManager
       const login = yield* Login.Login
       const throttle = yield* Throttle.Throttle
+      const devices = yield* DeviceTokens
       const running = (yield* Authenticator.Authenticator).backend(backend.name)
       const { strategy, transport } = running
       const respond = Authenticator.loginResponse(running)
@@ -29,8 +31,13 @@ export const layer = (api: ErasedApi, { clientOf }: Tools, backend: AuthBackend.
             // Login CSRF: another site's form would sign the browser into the attacker's account.
             if (transport.crossSite(yield* HttpServerRequest.HttpServerRequest)) return csrfRejectedResponse
             const client = yield* clientOf
+            // A device token for this account makes the client a known device: its attempts count under it alone.
+            const presented = running.device?.read(yield* HttpServerRequest.HttpServerRequest) ?? Option.none()
+            const device = Option.getOrUndefined(
+              Option.isSome(presented) ? yield* devices.verify(presented.value, payload.username) : Option.none()
+            )
             // Refused before the lookup and the hash: a throttled guess costs nothing, known e-mail or not.
-            const attempt = yield* throttle.login(payload.username, client.address)
+            const attempt = yield* throttle.login(payload.username, client.address, device)
             // An inactive user's right password is a failed attempt: answered as a wrong one, counted as one.
             const user = yield* Throttle.checked(
               attempt,
@@ -43,7 +50,7 @@ export const layer = (api: ErasedApi, { clientOf }: Tools, backend: AuthBackend.
               )
             )
             const outcome = yield* login
-              .start({ user, backend: backend.name, method: "password", client, respond })
+              .start({ user, backend: backend.name, method: "password", client, respond, device })
               .pipe(Effect.mapError((error) => LoginErrors.body(error)))
             switch (outcome._tag) {
               case "LoggedIn":

@@ -14,7 +14,6 @@ import type * as RefreshTokens from "../../RefreshTokens.js"
 import type { Client } from "../../Sessions.js"
 import * as Throttle from "../../Throttle.js"
 import type { User } from "../../User.js"
-import { UserManager } from "../../UserManager.js"
 import type * as AuthBackend from "../AuthBackend.js"
 import { noStore } from "../AuthBackend.js"
 import type * as Authenticator from "../Authenticator.js"
@@ -95,19 +94,19 @@ export const make = (settings: Settings) => {
         })
       )
 
-  const mailLater = (route: Throttle.MailRoute, email: string, send: (user: User) => Effect.Effect<void, unknown>) =>
-    Effect.all([UserManager, BackgroundWork, HttpServerRequest.HttpServerRequest]).pipe(
-      Effect.flatMap(([users, background, request]) =>
-        background.submit(
-          route,
-          Effect.flatMap(users.getByEmail(email), send).pipe(
-            Effect.catchAll(() => Effect.void),
-            Effect.provideService(HttpServerRequest.HttpServerRequest, request)
-          )
+  // The 202 of a mail route, at once; its work (`UserManager.forgotPasswordByEmail`, ...) after it. Past the
+  // address's limit the answer is the same and nothing is sent: only the per-client limit answers 429 here.
+  const mailLater = (route: Throttle.MailRoute, email: string, work: Effect.Effect<void>) =>
+    Effect.all([Throttle.Throttle, clientOf, BackgroundWork, HttpServerRequest.HttpServerRequest]).pipe(
+      Effect.flatMap(([throttle, { address }, background, request]) =>
+        Effect.flatMap(throttle.mail(route, address, email), (send) =>
+          send
+            ? background.submit(route, work.pipe(Effect.provideService(HttpServerRequest.HttpServerRequest, request)))
+            : Effect.void
         )
       ),
       Effect.as(null),
-      limited(route, email)
+      Effect.catchIf(isThrottled, throttledResponse)
     )
 
   return { settings, encodeRead, ok, created, sendUser, client, limited, clientOf, mailLater }

@@ -14,7 +14,7 @@ export const layer = (api: ErasedApi, { limited, mailLater }: Tools) =>
     Effect.map(Effect.zip(UserManager, Throttle.Throttle), ([users, throttle]) =>
       handlers
         .handle("forgotPassword", ({ payload }) =>
-          mailLater("forgotPassword", payload.email, (user) => users.forgotPassword(user))
+          mailLater("forgotPassword", payload.email, users.forgotPasswordByEmail(payload.email))
         )
         .handle("resetPassword", ({ payload }) =>
           users.resetPassword(payload.token, payload.password).pipe(

@@ -11,7 +11,7 @@ export const layer = (api: ErasedApi, { limited, mailLater, sendUser }: Tools) =
     Effect.map(UserManager, (users) =>
       handlers
         .handle("requestVerifyToken", ({ payload }) =>
-          mailLater("requestVerifyToken", payload.email, (user) => users.requestVerify(user))
+          mailLater("requestVerifyToken", payload.email, users.requestVerifyByEmail(payload.email))
         )
         .handle("verify", ({ payload }) =>
           users.verify(payload.token).pipe(
