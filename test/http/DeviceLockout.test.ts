@@ -122,6 +122,24 @@ layer(
     })
   )
 
+  it.effect("cookies of that name planted ahead of the device's, or beside its header, hide nothing", () =>
+    Effect.gen(function* () {
+      const email = freshEmail("tossed")
+      assert.strictEqual((yield* register(email)).status, 201)
+      const device = deviceOf(yield* login(email, password))
+      yield* lockUnknownClients(email)
+      // Another subdomain (`Domain=`) or a narrower `Path` puts its cookie first in the browser's Cookie header:
+      // were only the first read, a stranger holding such a foothold could make the owner an unknown client.
+      const tossed = { cookie: `${cookieName}=junk; ${cookieName}=v1.x.y.z; ${cookieName}=${device}` }
+      assert.strictEqual((yield* login(email, password, tossed)).status, 200)
+      assert.strictEqual((yield* cookieLogin(email, password, tossed)).status, 204)
+      const beside = { ...withCookie("junk"), ...withDevice(device) }
+      assert.strictEqual((yield* login(email, password, beside)).status, 200)
+      // Every value was junk: an unknown client still.
+      assertThrottled(yield* login(email, password, { cookie: `${cookieName}=junk; ${cookieName}=v1.x.y.z` }))
+    })
+  )
+
   it.effect("a device's own lockout: its wrong passwords hold back that device alone; a success resets it", () =>
     Effect.gen(function* () {
       const email = freshEmail("fumbler")
