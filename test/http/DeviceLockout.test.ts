@@ -176,6 +176,23 @@ layer(
   )
 })
 
+// The per-client limit counts known devices' logins too (README, "Known devices": the one exception): a stranger
+// at the owner's address can spend it. Every request of a test comes from 127.0.0.1.
+layer(
+  makeServer(db(), { throttle: Throttle.layerMemory({ clients: { login: { limit: 3, window: "1 hour" } } }) }).layer,
+  { excludeTestServices: true }
+)("device tokens and the per-client limit", (it) => {
+  it.effect("a stranger at the owner's address spends the per-client limit: the owner's device waits too", () =>
+    Effect.gen(function* () {
+      const email = freshEmail("natted")
+      assert.strictEqual((yield* register(email)).status, 201)
+      const device = deviceOf(yield* login(email, password))
+      for (let i = 0; i < 2; i++) assert.strictEqual((yield* login(freshEmail("stranger"), "guess")).status, 400)
+      assertThrottled(yield* login(email, password, withDevice(device)))
+    })
+  )
+})
+
 // The mail routes: a per-address limit of 2, a hasher that counts, logs captured.
 const hasher = makeFakeHasher()
 const logs: Array<{ message: string; annotations: Record<string, unknown> }> = []
