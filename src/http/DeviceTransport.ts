@@ -1,12 +1,11 @@
 /**
  * How a device token (see `DeviceTokens`) travels. A login answers it twice: as a cookie for browsers (`HttpOnly`,
  * `SameSite=Strict`, on the auth routes' path only) and in the `Device-Token` response header for bearer clients,
- * which send it back in a `Device-Token` request header on their next logins. A request may carry either; the
- * cookie wins when both are there.
+ * which send it back in a `Device-Token` request header on their next logins. A request may carry several: the
+ * login takes the first that is valid for its account.
  */
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import * as Option from "effect/Option"
 import type * as DeviceTokens from "../DeviceTokens.js"
 
 /**
@@ -37,11 +36,28 @@ export interface Options {
  * @since 0.2.0
  */
 export interface DeviceTransport {
-  readonly read: (request: HttpServerRequest.HttpServerRequest) => Option.Option<string>
+  /**
+   * Every device token the request carries: each value of the device cookie, in the Cookie header's order, then
+   * the header. A browser may send several cookies of that name (another subdomain's `Domain=` cookie, or one on
+   * a narrower path, comes first): reading only one would let whoever can plant a cookie hide the owner's device.
+   */
+  readonly read: (request: HttpServerRequest.HttpServerRequest) => ReadonlyArray<string>
   readonly write: (
     response: HttpServerResponse.HttpServerResponse,
     issued: DeviceTokens.Issued
   ) => HttpServerResponse.HttpServerResponse
+}
+
+// Every value of the cookie `name` (`request.cookies` keeps one per name). The header's size bounds their number.
+const cookieValues = (cookieHeader: string | undefined, name: string): Array<string> => {
+  const values: Array<string> = []
+  for (const pair of cookieHeader?.split(";") ?? []) {
+    const equals = pair.indexOf("=")
+    if (equals < 0 || pair.slice(0, equals).trim() !== name) continue
+    const value = pair.slice(equals + 1).trim()
+    if (value.length > 0) values.push(value)
+  }
+  return values
 }
 
 /**
@@ -58,10 +74,12 @@ export const make = (options: Options = {}): DeviceTransport => {
     httpOnly: true,
     sameSite: "strict"
   } as const
-  const present = (value: string | undefined) =>
-    value === undefined || value.length === 0 ? Option.none() : Option.some(value)
   return {
-    read: (request) => Option.orElse(present(request.cookies[name]), () => present(request.headers[header])),
+    read: (request) => {
+      const tokens = cookieValues(request.headers.cookie, name)
+      const given = request.headers[header]
+      return given === undefined || given.length === 0 ? tokens : [...tokens, given]
+    },
     write: (response, issued) =>
       HttpServerResponse.unsafeSetCookie(
         HttpServerResponse.setHeader(response, header, issued.token),

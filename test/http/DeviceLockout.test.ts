@@ -122,6 +122,24 @@ layer(
     })
   )
 
+  it.effect("cookies of that name planted ahead of the device's, or beside its header, hide nothing", () =>
+    Effect.gen(function* () {
+      const email = freshEmail("tossed")
+      assert.strictEqual((yield* register(email)).status, 201)
+      const device = deviceOf(yield* login(email, password))
+      yield* lockUnknownClients(email)
+      // Another subdomain (`Domain=`) or a narrower `Path` puts its cookie first in the browser's Cookie header:
+      // were only the first read, a stranger holding such a foothold could make the owner an unknown client.
+      const tossed = { cookie: `${cookieName}=junk; ${cookieName}=v1.x.y.z; ${cookieName}=${device}` }
+      assert.strictEqual((yield* login(email, password, tossed)).status, 200)
+      assert.strictEqual((yield* cookieLogin(email, password, tossed)).status, 204)
+      const beside = { ...withCookie("junk"), ...withDevice(device) }
+      assert.strictEqual((yield* login(email, password, beside)).status, 200)
+      // Every value was junk: an unknown client still.
+      assertThrottled(yield* login(email, password, { cookie: `${cookieName}=junk; ${cookieName}=v1.x.y.z` }))
+    })
+  )
+
   it.effect("a device's own lockout: its wrong passwords hold back that device alone; a success resets it", () =>
     Effect.gen(function* () {
       const email = freshEmail("fumbler")
@@ -154,6 +172,23 @@ layer(
         headers: { authorization: `Bearer ${access_token}` }
       })
       assert.strictEqual(patched.status, 200)
+    })
+  )
+})
+
+// The per-client limit counts known devices' logins too (README, "Known devices": the one exception): a stranger
+// at the owner's address can spend it. Every request of a test comes from 127.0.0.1.
+layer(
+  makeServer(db(), { throttle: Throttle.layerMemory({ clients: { login: { limit: 3, window: "1 hour" } } }) }).layer,
+  { excludeTestServices: true }
+)("device tokens and the per-client limit", (it) => {
+  it.effect("a stranger at the owner's address spends the per-client limit: the owner's device waits too", () =>
+    Effect.gen(function* () {
+      const email = freshEmail("natted")
+      assert.strictEqual((yield* register(email)).status, 201)
+      const device = deviceOf(yield* login(email, password))
+      for (let i = 0; i < 2; i++) assert.strictEqual((yield* login(freshEmail("stranger"), "guess")).status, 400)
+      assertThrottled(yield* login(email, password, withDevice(device)))
     })
   )
 })

@@ -32,10 +32,11 @@ export const layer = (api: ErasedApi, { clientOf }: Tools, backend: AuthBackend.
             if (transport.crossSite(yield* HttpServerRequest.HttpServerRequest)) return csrfRejectedResponse
             const client = yield* clientOf
             // A device token for this account makes the client a known device: its attempts count under it alone.
-            const presented = running.device?.read(yield* HttpServerRequest.HttpServerRequest) ?? Option.none()
-            const device = Option.getOrUndefined(
-              Option.isSome(presented) ? yield* devices.verify(presented.value, payload.username) : Option.none()
-            )
+            let device: string | undefined
+            for (const presented of running.device?.read(yield* HttpServerRequest.HttpServerRequest) ?? []) {
+              device = Option.getOrUndefined(yield* devices.verify(presented, payload.username))
+              if (device !== undefined) break
+            }
             // Refused before the lookup and the hash: a throttled guess costs nothing, known e-mail or not.
             const attempt = yield* throttle.login(payload.username, client.address, device)
             // An inactive user's right password is a failed attempt: answered as a wrong one, counted as one.
