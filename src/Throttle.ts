@@ -581,14 +581,14 @@ export const make = (
         })
       )
 
-    const byClient = (route: Route, client: string) => {
+    const byClient = (route: Route, client: string, bucket = client) => {
       const limit = clientLimits.get(route)
       return limit === undefined
         ? Effect.void
         : consume(
             route,
             "client",
-            client,
+            bucket,
             limit,
             (retryAfter) => refuse({ route, scope: "client", client, retryAfter }),
             undefined
@@ -710,18 +710,27 @@ export const make = (
 
     // The account's attempt is sent first and awaited after the per-client check: one round-trip of latency.
     // When the client is refused, the attempt is given back: no password was checked, and refused requests
-    // cannot fill the store with e-mails.
+    // cannot fill the store with e-mails. A known device's logins spend a per-client budget of their own for that
+    // account: a stranger sharing the owner's address (one NAT) has no device token of that account to spend it.
     const login = (email: string, client: string, device?: string | undefined): Effect.Effect<Attempt, Throttled> =>
       Effect.flatMap(startAttempt(email, client, "login", device), (pending) =>
-        Effect.flatMap(Effect.either(route("login", client)), (byClient) =>
-          byClient._tag === "Right"
-            ? pending
-            : Effect.flatMap(Effect.either(pending), (attempt) =>
-                Effect.zipRight(
-                  attempt._tag === "Right" ? attempt.right.released : Effect.void,
-                  Effect.fail(byClient.left)
+        Effect.flatMap(
+          Effect.either(
+            byClient(
+              "login",
+              client,
+              device !== undefined && deviceLimits !== undefined ? `${client} device:${emailKey(email)}` : client
+            )
+          ),
+          (passed) =>
+            passed._tag === "Right"
+              ? pending
+              : Effect.flatMap(Effect.either(pending), (attempt) =>
+                  Effect.zipRight(
+                    attempt._tag === "Right" ? attempt.right.released : Effect.void,
+                    Effect.fail(passed.left)
+                  )
                 )
-              )
         )
       )
 

@@ -176,18 +176,27 @@ layer(
   )
 })
 
-// The per-client limit counts known devices' logins too (README, "Known devices": the one exception): a stranger
-// at the owner's address can spend it. Every request of a test comes from 127.0.0.1.
+// A known device's logins have a per-client budget of their own for its account: a stranger at the owner's
+// address (every request of a test comes from 127.0.0.1) spends the address's, not the device's.
 layer(
   makeServer(db(), { throttle: Throttle.layerMemory({ clients: { login: { limit: 3, window: "1 hour" } } }) }).layer,
   { excludeTestServices: true }
 )("device tokens and the per-client limit", (it) => {
-  it.effect("a stranger at the owner's address spends the per-client limit: the owner's device waits too", () =>
+  it.effect("a stranger at the owner's address spends the address's limit, never the owner's device's", () =>
     Effect.gen(function* () {
       const email = freshEmail("natted")
       assert.strictEqual((yield* register(email)).status, 201)
       const device = deviceOf(yield* login(email, password))
       for (let i = 0; i < 2; i++) assert.strictEqual((yield* login(freshEmail("stranger"), "guess")).status, 400)
+      assertThrottled(yield* login(freshEmail("stranger"), "guess"))
+      // The stranger's own account and device do not reach the owner's budget either.
+      const stranger = freshEmail("stranger")
+      assert.strictEqual((yield* register(stranger)).status, 201)
+      assertThrottled(yield* login(stranger, password))
+      for (let i = 0; i < 3; i++) {
+        assert.strictEqual((yield* login(email, password, withDevice(device))).status, 200)
+      }
+      // The device's own budget is the same limit: a fourth login of it within the window waits.
       assertThrottled(yield* login(email, password, withDevice(device)))
     })
   )
