@@ -95,7 +95,7 @@ const floodConnections = Number(process.env.BENCH_FLOOD_CONNECTIONS ?? 1000)
 const floodSeconds = Number(process.env.BENCH_FLOOD_SECONDS ?? 10)
 const file = join(tmpdir(), `effect-users-bench-${process.pid}.db`)
 const email = "bench@camelot.bt"
-const password = "bench-password-123"
+const password = "violet-harbour-lantern-42"
 const form = new URLSearchParams({ username: email, password }).toString()
 /** The hashing threads' niceness (`layerArgon2Workers`' default, which the example server keeps). */
 const workerNiceness = 10
