@@ -6,7 +6,7 @@ import { assert, layer } from "@effect/vitest"
 import { Context, Effect, Layer } from "effect"
 import { makeBrowser } from "../utils/Browser.js"
 import { exampleServer } from "../utils/ExampleServer.js"
-import { freePort, startOidcProvider, type TestAccount } from "../utils/OidcProvider.js"
+import { startProviderFor, type TestAccount } from "../utils/OidcProvider.js"
 
 class Example extends Context.Tag("test/Example")<
   Example,
@@ -16,14 +16,9 @@ class Example extends Context.Tag("test/Example")<
 const ExampleServer = Layer.scoped(
   Example,
   Effect.gen(function* () {
-    const port = yield* freePort
-    const base = `http://127.0.0.1:${port}`
-    const accounts = new Map<string, TestAccount>()
-    const op = yield* startOidcProvider({
+    const { port, base, accounts, op } = yield* startProviderFor(["oidc"], {
       clientId: "example",
-      clientSecret: "example-secret-example-secret",
-      accounts,
-      redirectUris: [`${base}/auth/oidc/callback`, `${base}/auth/oidc/associate/callback`]
+      clientSecret: "example-secret-example-secret"
     })
     yield* exampleServer({
       port,

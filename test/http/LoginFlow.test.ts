@@ -13,7 +13,7 @@ import { AuthBackend, OAuth, UsersApi } from "effect-users/http"
 import { SqlRefreshTokenStore } from "effect-users/sql"
 import { makeBrowser } from "../utils/Browser.js"
 import { serveOAuth } from "../utils/OAuthServer.js"
-import { freePort, startOidcProvider, type TestAccount } from "../utils/OidcProvider.js"
+import { startProviderFor, type TestAccount } from "../utils/OidcProvider.js"
 import { describePg, freshDatabase } from "../utils/PgTest.js"
 import { freshEmail } from "../utils/TestUsers.js"
 
@@ -39,18 +39,7 @@ class Server extends Context.Tag("test/LoginFlowServer")<
 const makeServer = (client: Layer.Layer<SqlClient.SqlClient, unknown>) =>
   Layer.unwrapScoped(
     Effect.gen(function* () {
-      const port = yield* freePort
-      const base = `http://127.0.0.1:${port}`
-      const accounts = new Map<string, TestAccount>()
-      const op = yield* startOidcProvider({
-        clientId,
-        clientSecret,
-        accounts,
-        redirectUris: ["oidc", "web"].flatMap((name) => [
-          `${base}/auth/${name}/callback`,
-          `${base}/auth/${name}/associate/callback`
-        ])
-      })
+      const { port, base, accounts, op } = yield* startProviderFor(["oidc", "web"], { clientId, clientSecret })
       const provider = (name: "oidc" | "web") =>
         OAuthProvider.oidc({ name, issuer: op.issuer, clientId, clientSecret: Redacted.make(clientSecret) })
       // A bearer backend with refresh tokens, and a cookie backend whose sessions are stored.

@@ -15,7 +15,7 @@ import { AuthBackend, OAuth, UsersApi } from "effect-users/http"
 import { makeBrowser } from "../utils/Browser.js"
 import { signJwt } from "../utils/Jwt.js"
 import { serveOAuth } from "../utils/OAuthServer.js"
-import { freePort, startOidcProvider, type TestAccount } from "../utils/OidcProvider.js"
+import { startProviderFor, type TestAccount } from "../utils/OidcProvider.js"
 import { describePg, freshDatabase } from "../utils/PgTest.js"
 import { freshEmail } from "../utils/TestUsers.js"
 
@@ -52,19 +52,8 @@ class Server extends Context.Tag("test/OAuthAccountsServer")<
 const makeServer = (client: Layer.Layer<SqlClient.SqlClient, unknown>) =>
   Layer.unwrapScoped(
     Effect.gen(function* () {
-      const port = yield* freePort
-      const base = `http://127.0.0.1:${port}`
-      const accounts = new Map<string, TestAccount>()
       const names = ["oidc", "lax", "web"] as const
-      const op = yield* startOidcProvider({
-        clientId,
-        clientSecret,
-        accounts,
-        redirectUris: names.flatMap((name) => [
-          `${base}/auth/${name}/callback`,
-          `${base}/auth/${name}/associate/callback`
-        ])
-      })
+      const { port, base, accounts, op } = yield* startProviderFor(names, { clientId, clientSecret })
       const provider = <const Name extends string>(name: Name, trustEmailVerified?: boolean) =>
         OAuthProvider.oidc({
           name,

@@ -15,7 +15,7 @@ import * as jose from "jose"
 import type { CustomFetch } from "openid-client"
 import { makeBrowser } from "../utils/Browser.js"
 import { serveOAuth } from "../utils/OAuthServer.js"
-import { freePort, startOidcProvider, type TestAccount } from "../utils/OidcProvider.js"
+import { startProviderFor, type TestAccount } from "../utils/OidcProvider.js"
 import { describePg, freshDatabase } from "../utils/PgTest.js"
 import { freshEmail } from "../utils/TestUsers.js"
 
@@ -55,18 +55,7 @@ class TestProvider extends Context.Tag("test/TestProvider")<
 const makeServer = (client: Layer.Layer<SqlClient.SqlClient, unknown>) =>
   Layer.unwrapScoped(
     Effect.gen(function* () {
-      const port = yield* freePort
-      const base = `http://127.0.0.1:${port}`
-      const accounts = new Map<string, TestAccount>()
-      const op = yield* startOidcProvider({
-        clientId,
-        clientSecret,
-        accounts,
-        redirectUris: ["oidc", "web", "apple"].flatMap((name) => [
-          `${base}/auth/${name}/callback`,
-          `${base}/auth/${name}/associate/callback`
-        ])
-      })
+      const { port, base, accounts, op } = yield* startProviderFor(["oidc", "web", "apple"], { clientId, clientSecret })
       const provider = (name: "oidc" | "web") =>
         OAuthProvider.oidc({
           name,

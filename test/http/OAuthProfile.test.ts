@@ -15,7 +15,7 @@ import { AuthStrategy, OAuthProvider, PasswordHasher, User, UserManager, UserMod
 import { AuthBackend, OAuth, UsersApi } from "effect-users/http"
 import { Migrations, SqlAccessTokenStore, SqlOAuthStateStore, SqlUserRepository } from "effect-users/sql"
 import { makeBrowser } from "../utils/Browser.js"
-import { freePort, startOidcProvider, type TestAccount } from "../utils/OidcProvider.js"
+import { startProviderFor, type TestAccount } from "../utils/OidcProvider.js"
 import { describePg, freshDatabase } from "../utils/PgTest.js"
 import { freshEmail, makeFakeHasher, testConfig } from "../utils/TestUsers.js"
 
@@ -49,15 +49,7 @@ class Server extends Context.Tag("test/OAuthProfileServer")<
 const makeServer = (client: Layer.Layer<SqlClient.SqlClient, unknown>) =>
   Layer.unwrapScoped(
     Effect.gen(function* () {
-      const port = yield* freePort
-      const base = `http://127.0.0.1:${port}`
-      const accounts = new Map<string, TestAccount>()
-      const op = yield* startOidcProvider({
-        clientId,
-        clientSecret,
-        accounts,
-        redirectUris: [`${base}/auth/oidc/callback`, `${base}/auth/oidc/associate/callback`]
-      })
+      const { port, base, accounts, op } = yield* startProviderFor(["oidc"], { clientId, clientSecret })
       const Oidc = OAuth.make(
         Users,
         OAuthProvider.oidc({ name: "oidc", issuer: op.issuer, clientId, clientSecret: Redacted.make(clientSecret) }),

@@ -28,6 +28,21 @@ export const refreshTokenStoreSuite = (
       ...overrides
     })
     const store = RefreshTokenStore.RefreshTokenStore
+    /** Six rotations of one new token at once, each to its own next token (and successor, when given one). */
+    const rotateAtOnce = (successorOf?: (next: string) => string) =>
+      Effect.gen(function* () {
+        const tokens = yield* store
+        const started = family(yield* someone)
+        const first = digest()
+        yield* tokens.create(started, first)
+        const nexts = Array.from({ length: 6 }, digest)
+        const won = yield* Effect.forEach(
+          nexts,
+          (next) => tokens.rotate(started.id, first, next, new Date(), successorOf?.(next)),
+          { concurrency: "unbounded" }
+        )
+        return { first, nexts, won }
+      })
 
     it.effect("create then find: the family as stored, unspent; an unknown digest finds nothing", () =>
       Effect.gen(function* () {
@@ -94,15 +109,7 @@ export const refreshTokenStoreSuite = (
     it.effect("of 6 concurrent rotations of one token with successors, the winner's successor is the one kept", () =>
       Effect.gen(function* () {
         const tokens = yield* store
-        const started = family(yield* someone)
-        const first = digest()
-        yield* tokens.create(started, first)
-        const nexts = Array.from({ length: 6 }, digest)
-        const won = yield* Effect.forEach(
-          nexts,
-          (next) => tokens.rotate(started.id, first, next, new Date(), `successor-${next}`),
-          { concurrency: "unbounded" }
-        )
+        const { first, nexts, won } = yield* rotateAtOnce((next) => `successor-${next}`)
         const winner = nexts[won.indexOf(true)]!
         assert.deepStrictEqual(
           Option.getOrThrow(yield* tokens.find(first)).successor,
@@ -163,13 +170,7 @@ export const refreshTokenStoreSuite = (
     it.effect("of 6 concurrent rotations of one token exactly one wins, and only its next token exists", () =>
       Effect.gen(function* () {
         const tokens = yield* store
-        const started = family(yield* someone)
-        const first = digest()
-        yield* tokens.create(started, first)
-        const nexts = Array.from({ length: 6 }, digest)
-        const won = yield* Effect.forEach(nexts, (next) => tokens.rotate(started.id, first, next, new Date()), {
-          concurrency: "unbounded"
-        })
+        const { nexts, won } = yield* rotateAtOnce()
         assert.strictEqual(won.filter(Boolean).length, 1)
         const found = yield* Effect.forEach(nexts, (next) => tokens.find(next))
         assert.deepStrictEqual(found.map(Option.isSome), won)

@@ -72,3 +72,28 @@ export const startOidcProvider = (options: {
     )
     return { issuer, privateKey, kid: jwk.kid }
   })
+
+/**
+ * An app's port and base URL, and a provider (with an empty account map) whose client may call back to
+ * `/auth/{name}/callback` and `/auth/{name}/associate/callback` there for each of `names`.
+ *
+ * @since 0.2.0
+ */
+export const startProviderFor = (
+  names: ReadonlyArray<string>,
+  client: { readonly clientId: string; readonly clientSecret: string }
+) =>
+  Effect.gen(function* () {
+    const port = yield* freePort
+    const base = `http://127.0.0.1:${port}`
+    const accounts = new Map<string, TestAccount>()
+    const op = yield* startOidcProvider({
+      ...client,
+      accounts,
+      redirectUris: names.flatMap((name) => [
+        `${base}/auth/${name}/callback`,
+        `${base}/auth/${name}/associate/callback`
+      ])
+    })
+    return { port, base, accounts, op }
+  })
