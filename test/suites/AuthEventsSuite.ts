@@ -6,8 +6,8 @@
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
 import { assert, layer } from "@effect/vitest"
-import { Effect, HashMap, Layer, Logger, Redacted } from "effect"
-import { AuditLog, type AuthEvents, Throttle, UserManager } from "effect-users"
+import { Duration, Effect, HashMap, Layer, Logger, Redacted } from "effect"
+import { AuditLog, AuthEvents, Throttle, UserManager } from "effect-users"
 import { eventually } from "../utils/Eventually.js"
 import { makeServer, nextToken, request } from "../utils/HttpTest.js"
 import { freshEmail } from "../utils/TestUsers.js"
@@ -344,6 +344,21 @@ export const authEventsSuite = (
         )
         assert.strictEqual((yield* request("/users/me/events")).status, 401)
         assert.strictEqual((yield* request("/users/me/events?limit=0", { headers: headers(token) })).status, 422)
+      })
+    )
+
+    it.effect("retention: events older than it are purged in bounded batches, newer ones stay", () =>
+      Effect.gen(function* () {
+        const log = yield* AuditLog.AuditLog
+        const userId = `purged-${freshEmail()}`
+        const old = new Date(Date.now() - 2 * 3_600_000)
+        yield* log.append(Array.from({ length: 5 }, () => new AuthEvents.PasswordChanged({ at: old, userId })))
+        yield* log.append([new AuthEvents.PasswordChanged({ at: new Date(), userId })])
+        assert.strictEqual(yield* log.purge(new Date(Date.now() - 3_600_000), 2), 2)
+        assert.strictEqual(yield* AuditLog.purgeExpired(log, "1 hour", 2), 3)
+        const left = yield* log.query({ userId, limit: 10 })
+        assert.strictEqual(left.entries.length, 1)
+        assert.strictEqual(yield* AuditLog.purgeExpired(log, Duration.infinity, 2), 0)
       })
     )
 
