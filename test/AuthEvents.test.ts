@@ -84,7 +84,14 @@ describe("AuthEvents", () => {
       Effect.gen(function* () {
         const events = yield* AuthEvents.make({ capacity: 2, batchSize: 1 })
         let writes = 0
-        yield* events.register({ name: "stuck", write: () => Effect.suspend(() => (writes++, Effect.never)) })
+        yield* events.register({
+          name: "stuck",
+          write: () =>
+            Effect.zipRight(
+              Effect.sync(() => writes++),
+              Effect.never
+            )
+        })
         const { login, user } = yield* setup().pipe(Effect.provideService(AuthEvents.AuthEvents, events))
         // The sink took the first event and never returns; the queue then holds two; the rest are dropped.
         for (let i = 0; i < 20; i++) {
