@@ -347,6 +347,13 @@ export const authEventsSuite = (
       })
     )
 
+    it.effect("both routes are in the OpenAPI document", () =>
+      Effect.gen(function* () {
+        const paths = Object.keys((yield* request("/openapi.json")).body.paths)
+        assert.includeMembers(paths, ["/admin/events", "/users/me/events"])
+      })
+    )
+
     it.effect("retention: events older than it are purged in bounded batches, newer ones stay", () =>
       Effect.gen(function* () {
         const log = yield* AuditLog.AuditLog
