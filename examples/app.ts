@@ -9,6 +9,7 @@ import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as OpenApi from "@effect/platform/OpenApi"
+import type * as SqlClient from "@effect/sql/SqlClient"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
@@ -17,6 +18,8 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import {
   type AccessTokenStore,
+  AuditLog,
+  AuthEvents,
   AuthStrategy,
   DeviceTokens,
   JwtKeySet,
@@ -25,6 +28,7 @@ import {
   type UserManager
 } from "effect-users"
 import {
+  AuditApi,
   AuthBackend,
   type Authenticator,
   type ClientAddress,
@@ -33,7 +37,7 @@ import {
   OAuth,
   UsersApi
 } from "effect-users/http"
-import { SqlAccessTokenStore, SqlOAuthStateStore } from "effect-users/sql"
+import { SqlAccessTokenStore, SqlAuditLog, SqlOAuthStateStore } from "effect-users/sql"
 
 /** An OAuth provider to mount, with the callback URLs registered for it (see `examples/oauth.ts`). */
 export interface MountedProvider {
@@ -86,6 +90,15 @@ export const DeviceTokensLive = Layer.unwrapEffect(
     Option.match({ onNone: () => Layer.empty, onSome: (secret) => DeviceTokens.layer({ secret }) })
   )
 )
+
+/**
+ * The security events (`AuthEvents`) and the audit log they are written to: the app's database by default, kept
+ * 90 days. Provide it under the `UserManager` and the API, so that both emit.
+ */
+export const layerAudit = (
+  store: Layer.Layer<AuditLog.AuditLog, never, SqlClient.SqlClient> = SqlAuditLog.layer()
+): Layer.Layer<AuthEvents.AuthEvents | AuditLog.AuditLog, never, SqlClient.SqlClient> =>
+  AuditLog.layerSink().pipe(Layer.provideMerge(store), Layer.provideMerge(AuthEvents.layer()))
 
 /** How long a cookie session lasts (the database strategy's token lifetime, and the Redis store's TTL). */
 export const sessionLifetime = "1 hour"
@@ -144,6 +157,7 @@ export const makeApp = (options: AppOptions = {}) => {
     .prefix("/greetings") {}
 
   class Api extends Users.addTo(HttpApi.make("app"))
+    .add(AuditApi.declareGroup(Users))
     .add(GreetingsApi)
     .annotate(OpenApi.Title, "effect-users example")
     .annotate(OpenApi.Version, "0.1.0") {}
@@ -203,6 +217,7 @@ export const makeApp = (options: AppOptions = {}) => {
   ) =>
     api.pipe(
       Layer.provide(GreetingsLive),
+      Layer.provide(AuditApi.layer(Api)),
       Layer.provide(OAuthLive),
       Layer.provide([Users.layerAuthentication(Verified), Users.layerAuthentication(MaybeUser)]),
       Layer.provideMerge(UsersLive),

@@ -46,7 +46,7 @@ import { Argon2Workers, JwtKeySet, UserHooks, UserManager, UserManagerConfig } f
 import type { ClientAddress } from "effect-users/http"
 import { CrossSite } from "effect-users/http"
 import { Migrations, SqlUserRepository } from "effect-users/sql"
-import { makeApp } from "./app.js"
+import { layerAudit, makeApp } from "./app.js"
 import { checkSecrets } from "./devSecrets.js"
 import * as Docs from "./docs.js"
 import * as NodeServer from "./nodeServer.js"
@@ -89,6 +89,8 @@ const Users = UserManager.layer.pipe(
     // once hashes overlap; a lone one (the manager's start-up hash, a login on a quiet server) runs on libuv's pool.
     Argon2Workers.layer({ lazyThreads: true })
   ]),
+  // Security events, kept in the database's audit log (`GET /admin/events`, `GET /users/me/events`).
+  Layer.provideMerge(layerAudit()),
   Layer.provideMerge(Migrations.layer()),
   Layer.provideMerge(Database)
 )

@@ -16,10 +16,12 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as AuthEvents from "./AuthEvents.js"
 import type { AuthStrategy } from "./AuthStrategy.js"
 import * as DeviceTokens from "./DeviceTokens.js"
 import type { RefreshTokenInvalid, RefreshTokenReused, RefreshTokensService } from "./RefreshTokens.js"
 import { type Client, type Method, Sessions } from "./Sessions.js"
+import { shownEmail } from "./Throttle.js"
 import type { User } from "./User.js"
 import { InvalidCredentials, UserInactive, UserNotVerified } from "./UserError.js"
 import { UserManager } from "./UserManager.js"
@@ -45,6 +47,8 @@ export interface Tokens {
   readonly refreshToken: Option.Option<string>
   /** The device token of a login (not of a refresh), when `DeviceTokens` is in context. */
   readonly device?: DeviceTokens.Issued | undefined
+  /** The refresh-token family a login started, on backends with refresh tokens. */
+  readonly family?: string | undefined
 }
 
 /**
@@ -96,6 +100,23 @@ export const Outcome = Data.taggedEnum<Outcome>()
 export type Refused = UserInactive | UserNotVerified | InvalidCredentials
 
 /**
+ * A login that failed before `start` (a wrong password, an inactive user, a throttled attempt), as the method
+ * reports it to `failed`.
+ *
+ * @since 0.2.0
+ */
+export interface Failure {
+  readonly backend: string
+  readonly method: Method
+  readonly reason: typeof AuthEvents.LoginFailureReason.Type
+  /** The username as given (recorded as `Throttle.shownEmail` shows it). */
+  readonly username?: string | undefined
+  /** The user, when the proof found one (an inactive user's right password). */
+  readonly userId?: string | undefined
+  readonly client?: Client | undefined
+}
+
+/**
  * Opens sessions.
  *
  * @since 0.2.0
@@ -105,6 +126,8 @@ export interface LoginService {
   readonly backends: ReadonlyArray<Backend>
   /** Opens a session for a proven user on a backend (see the module's description). */
   readonly start: (attempt: Attempt) => Effect.Effect<Outcome, Refused>
+  /** Records a login that failed before `start` (`LoginFailed`); `start`'s own refusals are recorded by it. */
+  readonly failed: (failure: Failure) => Effect.Effect<void>
   /**
    * Continues a session: swaps a refresh token of the backend for new tokens (`RefreshTokens.refresh`); the
    * session keeps the method it was started with.
@@ -143,6 +166,24 @@ export const make = (options: Options): Effect.Effect<LoginService, never, UserM
     const users = yield* UserManager
     const sessions = yield* Sessions
     const devices = yield* Effect.serviceOption(DeviceTokens.DeviceTokens)
+    const events = yield* AuthEvents.AuthEvents
+    const clientFields = (client: Client | undefined) => ({
+      ...(client?.address === undefined ? {} : { address: client.address }),
+      ...(client?.userAgent === undefined ? {} : { userAgent: client.userAgent })
+    })
+    const failed = (failure: Failure) =>
+      events.emit(
+        (common) =>
+          new AuthEvents.LoginFailed({
+            ...common,
+            ...clientFields(failure.client),
+            backend: failure.backend,
+            method: failure.method,
+            reason: failure.reason,
+            ...(failure.username === undefined ? {} : { email: shownEmail(failure.username) }),
+            ...(failure.userId === undefined ? {} : { userId: failure.userId })
+          })
+      )
     const requiresVerification = options.requiresVerification ?? false
     const byName = new Map(options.backends.map((backend) => [backend.name, backend]))
     const backendNamed = (name: string) =>
@@ -151,7 +192,22 @@ export const make = (options: Options): Effect.Effect<LoginService, never, UserM
         return backend === undefined ? Effect.dieMessage(`Login: no backend named ${name}`) : Effect.succeed(backend)
       })
 
-    const start = Effect.fn("Login.start")(function* (attempt: Attempt) {
+    const refusedWith = (attempt: Attempt) => (error: Refused) =>
+      failed({
+        backend: attempt.backend,
+        method: attempt.method,
+        reason:
+          error._tag === "UserInactive"
+            ? "inactive"
+            : error._tag === "UserNotVerified"
+              ? "unverified"
+              : "badCredentials",
+        username: attempt.user.email,
+        userId: String(attempt.user.id),
+        client: attempt.client
+      })
+
+    const open = Effect.fnUntraced(function* (attempt: Attempt) {
       const backend = yield* backendNamed(attempt.backend)
       // The row as it is now, with its epoch: a password changed since the proof was checked refuses the login,
       // and a change landing after this read ends the session it opens (its epoch is already past).
@@ -176,13 +232,31 @@ export const make = (options: Options): Effect.Effect<LoginService, never, UserM
             }
           : yield* Effect.map(
               backend.refresh.login(user, { epoch, method: attempt.method, userAgent }),
-              (pair): Tokens => ({ accessToken: pair.accessToken, refreshToken: Option.some(pair.refreshToken) })
+              (pair): Tokens => ({
+                accessToken: pair.accessToken,
+                refreshToken: Option.some(pair.refreshToken),
+                family: pair.family
+              })
             )
       const tokens: Tokens = device === undefined ? opened : { ...opened, device }
+      yield* events.emit(
+        (common) =>
+          new AuthEvents.LoginSucceeded({
+            ...common,
+            ...clientFields(attempt.client),
+            userId: String(user.id),
+            backend: backend.name,
+            method: attempt.method,
+            ...(opened.family === undefined ? {} : { sessionId: opened.family })
+          })
+      )
       const response = Option.fromNullable(attempt.respond?.(tokens))
       yield* users.onAfterLogin(user, response)
       return Outcome.LoggedIn({ user, tokens, response })
     })
+
+    const start = (attempt: Attempt) =>
+      open(attempt).pipe(Effect.tapError(refusedWith(attempt)), Effect.withSpan("Login.start"))
 
     const refresh = (name: string, refreshToken: string) =>
       Effect.flatMap(backendNamed(name), (backend) =>
@@ -194,7 +268,7 @@ export const make = (options: Options): Effect.Effect<LoginService, never, UserM
             )
       ).pipe(Effect.withSpan("Login.refresh"))
 
-    return Login.of({ backends: options.backends, start, refresh })
+    return Login.of({ backends: options.backends, start, failed, refresh })
   })
 
 /**

@@ -5,6 +5,7 @@
  * will present a spent token), except the token just rotated, retried within the grace window: it gets the same
  * successor. Families die with their absolute lifetime, their idle lifetime and the user's session epoch.
  */
+
 import { createHash, randomBytes } from "node:crypto"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
@@ -14,6 +15,7 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { maxUserAgentLength } from "./AccessTokenStore.js"
+import * as AuthEvents from "./AuthEvents.js"
 import type { AuthStrategy } from "./AuthStrategy.js"
 import * as TokenCipher from "./internal/tokenCipher.js"
 import { type Family, type FoundToken, RefreshTokenStore, type RefreshTokenStoreService } from "./RefreshTokenStore.js"
@@ -61,6 +63,8 @@ export class RefreshTokenReused extends Schema.TaggedError<RefreshTokenReused>()
 export interface TokenPair {
   readonly accessToken: string
   readonly refreshToken: string
+  /** The family (the session) the pair belongs to. */
+  readonly family?: string | undefined
 }
 
 /**
@@ -217,7 +221,7 @@ const makeUnscheduled = (
   { name: backend, strategy }: Backend,
   options: RefreshOptions
 ): Effect.Effect<RefreshTokensService, never, RefreshTokenStore | Sessions> =>
-  Effect.map(Effect.zip(RefreshTokenStore, Sessions), ([store, sessions]) => {
+  Effect.map(Effect.all([RefreshTokenStore, Sessions, AuthEvents.AuthEvents]), ([store, sessions, events]) => {
     const lifetime = Duration.toMillis(options.lifetime ?? "30 days")
     const idleLifetime = Duration.toMillis(options.idleLifetime ?? "7 days")
     const graceWindow = Duration.toMillis(options.graceWindow ?? "10 seconds")
@@ -225,9 +229,17 @@ const makeUnscheduled = (
     const reused = new RefreshTokenReused()
     const endThen = <E>(family: Family, error: E) => Effect.zipRight(store.revoke(family.id), Effect.fail(error))
     // Reuse ends the family whoever presents it, and every access token issued under it.
+    const about = (family: Family) => (common: AuthEvents.Common) => ({
+      ...common,
+      userId: family.userId,
+      sessionId: family.id,
+      backend,
+      ...(family.method === undefined ? {} : { method: family.method })
+    })
     const endReused = (family: Family) =>
       Effect.gen(function* () {
         yield* store.revoke(family.id)
+        yield* events.emit((common) => new AuthEvents.RefreshReuseDetected(about(family)(common)))
         const owner = yield* sessions.lookup(family.userId)
         if (Option.isSome(owner)) yield* strategy.endFamily(family.id, owner.value.user)
         return yield* reused
@@ -243,7 +255,7 @@ const makeUnscheduled = (
           ...(family.method === undefined ? {} : { method: family.method as Method }),
           signedInAt: family.createdAt.getTime()
         }),
-        (accessToken): TokenPair => ({ accessToken, refreshToken })
+        (accessToken): TokenPair => ({ accessToken, refreshToken, family: family.id })
       )
 
     const login = (user: BaseUser, session: LoginSession) =>
@@ -301,6 +313,7 @@ const makeUnscheduled = (
         const next = newToken()
         const sealed = graceWindow > 0 ? seal(token, next) : undefined
         if (yield* store.rotate(family.id, spent, digest(next), new Date(now), sealed)) {
+          yield* events.emit((common) => new AuthEvents.RefreshRotated(about(family)(common)))
           return yield* pair(user, family, next)
         }
         // Lost the race for this token to a concurrent refresh: a retry if that one rotated it moments ago, reuse

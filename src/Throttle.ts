@@ -24,6 +24,7 @@
  * its `RateLimiterStore` (memory, or Redis: see `RedisThrottle`). The mail routes' per-address limit never
  * refuses the request: past it the route answers as usual and sends nothing (`mail`).
  */
+
 import * as RateLimiter from "@effect/experimental/RateLimiter"
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
@@ -33,6 +34,7 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import * as AuthEvents from "./AuthEvents.js"
 import { Email, emailKey } from "./User.js"
 import { ServiceUnavailable } from "./UserError.js"
 
@@ -530,6 +532,7 @@ export const make = (
   Effect.gen(function* () {
     const limiter = yield* RateLimiter.make
     const accounts = yield* AccountStore
+    const events = yield* AuthEvents.AuthEvents
     const clientLimits = new Map<Route, ReturnType<typeof storedLimit>>()
     for (const [route, fallback] of Object.entries(defaultClientLimits) as Array<[Route, Limit]>) {
       const limit = options.clients?.[route] ?? fallback
@@ -679,8 +682,22 @@ export const make = (
               attempts,
               device: known
             }
+            // The attempt that reaches `maxAttempts` starts the hard lock.
+            const lockout =
+              attempts === limits.maxAttempts
+                ? events.emit(
+                    (common) =>
+                      new AuthEvents.LockoutStarted({
+                        ...common,
+                        scope: known ? "device" : "account",
+                        email: event.email,
+                        attempts
+                      })
+                  )
+                : Effect.void
             return Effect.logInfo("Password check failed").pipe(
               Effect.annotateLogs({ route: routeName, client, email: event.email, attempts, device: known }),
+              Effect.zipRight(lockout),
               Effect.zipRight(
                 options.onLoginFailed ? runHook("onLoginFailed", options.onLoginFailed(event)) : Effect.void
               )

@@ -14,6 +14,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import * as AuthEvents from "./AuthEvents.js"
 import { IdParser } from "./IdParser.js"
 import { HttpServerRequestTag } from "./internal/httpRequest.js"
 import { PasswordHasher } from "./PasswordHasher.js"
@@ -315,6 +316,10 @@ function* build<U extends BaseUser>() {
   const hasher = yield* PasswordHasher
   const codec = yield* TokenCodec
   const hooks = (yield* UserHooks) as unknown as UserHooksService<U>
+  const events = yield* AuthEvents.AuthEvents
+  /** Emits an event about this user (with the common fields and the user's ID). */
+  const emitFor = (user: BaseUser, make: (common: AuthEvents.Common) => AuthEvents.AuthEvent) =>
+    events.emit((common) => make({ ...common, userId: String(user.id) }))
 
   // Unknown e-mails are checked against this hash, so that they cost what a wrong password costs.
   const dummyHash = yield* hasher.hash(Redacted.make(randomBytes(32).toString("base64url")))
@@ -383,6 +388,7 @@ function* build<U extends BaseUser>() {
       ...(yield* newId),
       hashedPassword: yield* hasher.hash(input.password)
     } as UserInsert<U>)
+    yield* emitFor(user, (common) => new AuthEvents.Registered({ ...common, method: "password" }))
     yield* runAfterHook("onAfterRegister", user, (request) => hooks.onAfterRegister(user, request))
     return user
   })
@@ -397,7 +403,20 @@ function* build<U extends BaseUser>() {
   })
 
   const runUnlinkHook = (user: U, links: ReadonlyArray<OAuthLink>, reason: OAuthUnlinkReason) =>
-    runAfterHook("onAfterOAuthUnlink", user, (request) => hooks.onAfterOAuthUnlink(user, links, reason, request))
+    Effect.forEach(
+      links,
+      (link) =>
+        emitFor(
+          user,
+          (common) =>
+            new AuthEvents.OAuthUnlinked({ ...common, provider: link.oauthName, accountId: link.accountId, reason })
+        ),
+      { discard: true }
+    ).pipe(
+      Effect.zipRight(
+        runAfterHook("onAfterOAuthUnlink", user, (request) => hooks.onAfterOAuthUnlink(user, links, reason, request))
+      )
+    )
 
   // The owner of the user's address just proved it (verify, or a reset while it was unverified): OAuth accounts
   // linked before, while nobody had, may be someone else's (a pre-hijacked account) and end.
@@ -440,6 +459,7 @@ function* build<U extends BaseUser>() {
         : Effect.fail(invalid())
     }
     const verified = written.value
+    yield* emitFor(verified, (common) => new AuthEvents.Verified(common))
     yield* endUnprovenLinks(verified)
     yield* runAfterHook("onAfterVerify", verified, (request) => hooks.onAfterVerify(verified, request))
     return verified
@@ -454,6 +474,7 @@ function* build<U extends BaseUser>() {
   const forgotPassword = Effect.fn("UserManager.forgotPassword")(function* (user: U) {
     if (!user.isActive) return yield* new UserInactive()
     const token = yield* resetTokenOf(String(user.id), user.hashedPassword, user.email)
+    yield* emitFor(user, (common) => new AuthEvents.ResetRequested(common))
     yield* runAfterHook("onAfterForgotPassword", user, (request) => hooks.onAfterForgotPassword(user, token, request))
   })
 
@@ -536,14 +557,29 @@ function* build<U extends BaseUser>() {
       )
     if (Option.isNone(written)) return yield* invalid()
     const updated = written.value.user
+    yield* emitFor(updated, (common) => new AuthEvents.PasswordReset(common))
     // The reset token reached the mailbox: an unverified address has now been proven by its owner.
     if (!user.isVerified) yield* endUnprovenLinks(updated)
     yield* runAfterHook("onAfterResetPassword", updated, (request) => hooks.onAfterResetPassword(updated, request))
     return updated
   })
 
+  // A user's own change says what changed; an admin's (an unsafe update) names the fields it set.
+  const emitUpdate = (user: U, changes: UserChanges<U>, safe: boolean) => {
+    const fields = Object.keys(changes).map((key) => (key === "passwordChanged" ? "password" : key))
+    if (fields.length === 0) return Effect.void
+    if (!safe) return emitFor(user, (common) => new AuthEvents.UserUpdatedByAdmin({ ...common, fields }))
+    return Effect.zipRight(
+      changes.passwordChanged === true
+        ? emitFor(user, (common) => new AuthEvents.PasswordChanged(common))
+        : Effect.void,
+      "email" in changes ? emitFor(user, (common) => new AuthEvents.EmailChanged(common)) : Effect.void
+    )
+  }
+
   const update = Effect.fn("UserManager.update")(function* (user: U, patch: UserUpdate<U>, options?: UpdateOptions) {
     const { changes, updated } = yield* applyUpdate(user, patch, options ?? {})
+    yield* emitUpdate(updated, changes, options?.safe ?? false)
     yield* runAfterHook("onAfterUpdate", updated, (request) => hooks.onAfterUpdate(updated, changes, request))
     return updated
   })
@@ -553,6 +589,7 @@ function* build<U extends BaseUser>() {
       Effect.catchAllCause((cause) => Effect.fail(new UserDeleteAborted({ cause })))
     )
     yield* repository.delete(user)
+    yield* emitFor(user, (common) => new AuthEvents.UserDeleted(common))
     yield* runAfterHook("onAfterDelete", user, (request) => hooks.onAfterDelete(user, request))
   })
 
@@ -602,7 +639,15 @@ function* build<U extends BaseUser>() {
       const linked = accounts.find((a) => a.oauthName === account.oauthName && a.accountId === account.accountId)
       return linked === undefined
         ? Effect.void
-        : runAfterHook("onAfterOAuthLink", user, (request) => hooks.onAfterOAuthLink(user, linkOf(linked), request))
+        : emitFor(
+            user,
+            (common) =>
+              new AuthEvents.OAuthLinked({ ...common, provider: linked.oauthName, accountId: linked.accountId })
+          ).pipe(
+            Effect.zipRight(
+              runAfterHook("onAfterOAuthLink", user, (request) => hooks.onAfterOAuthLink(user, linkOf(linked), request))
+            )
+          )
     })
 
   const linkOrRegister = Effect.fnUntraced(function* (account: OAuthAccountCreate, options?: OAuthCallbackOptions<U>) {
@@ -646,6 +691,7 @@ function* build<U extends BaseUser>() {
       } as UserInsert<U>,
       account
     )
+    yield* emitFor(user, (common) => new AuthEvents.Registered({ ...common, method: `oauth:${account.oauthName}` }))
     yield* runAfterHook("onAfterRegister", user, (request) => hooks.onAfterRegister(user, request))
     return user
   })

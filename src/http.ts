@@ -5,6 +5,8 @@
  * @since 0.1.0
  */
 
+/** @since 0.2.0 */
+export * as AuditApi from "./http/AuditApi.js"
 /** @since 0.1.0 */
 export * as AuthBackend from "./http/AuthBackend.js"
 /** @since 0.1.0 */

@@ -11,6 +11,8 @@
 export * as Migrations from "./sql/Migrations.js"
 /** @since 0.1.0 */
 export * as SqlAccessTokenStore from "./sql/SqlAccessTokenStore.js"
+/** @since 0.2.0 */
+export * as SqlAuditLog from "./sql/SqlAuditLog.js"
 /** @since 0.1.0 */
 export * as SqlOAuthStateStore from "./sql/SqlOAuthStateStore.js"
 /** @since 0.1.0 */

@@ -7,15 +7,18 @@
  * implements them against that API.
  */
 import type * as HttpApi from "@effect/platform/HttpApi"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import type * as HttpApiGroup from "@effect/platform/HttpApiGroup"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as OpenApi from "@effect/platform/OpenApi"
 import type * as ConfigError from "effect/ConfigError"
 import type * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
-import type * as Effect from "effect/Effect"
+import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Option from "effect/Option"
 import type * as Schema from "effect/Schema"
+import * as AuthEvents from "../AuthEvents.js"
 import * as DeviceTokens from "../DeviceTokens.js"
 import type * as Login from "../Login.js"
 import type { Sessions } from "../Sessions.js"
@@ -119,6 +122,14 @@ function typedOptionalUser(): Effect.Effect<Option.Option<User>, never, Optional
   return OptionalUser
 }
 
+/** Every route (ours and the app's) emits its security events with the client's address and user agent. */
+const layerRequestInfo = (clientKey: ClientAddress.ClientKey) =>
+  HttpApiBuilder.middleware((app) =>
+    Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+      AuthEvents.withRequest({ address: clientKey(request), userAgent: request.headers["user-agent"] })(app)
+    )
+  )
+
 /** Every group's handlers (one module per group in `./users/`), each checked against the erased declarations. */
 const layerGroups = (api: Handlers.ErasedApi, settings: Handlers.Settings) => {
   const tools = Handlers.make(settings)
@@ -219,6 +230,7 @@ export const make = <
     const logout = Layer.mergeAll(Layer.empty, ...Object.values(tags.logout).map(Authentication.layer))
     return Layer.mergeAll(
       implemented,
+      layerRequestInfo(settings.clientKey),
       layerValidationErrors,
       RequestLimits.layer({ maxBodySize: options.maxBodySize }),
       Redaction.layer(),

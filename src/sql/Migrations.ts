@@ -7,6 +7,8 @@
  * `0013_oauth_account_created_at_password_set` adds `created_at` (when the account was linked) to `oauth_account` and
  * `password_set` (the user has a password of their own) to `user`.
  *
+ * `0014_auth_event` creates the audit log's `auth_event` table (`SqlAuditLog`), indexed by user and time.
+ *
  * `0011_session_method` adds `method` (how the session was started) to `accesstoken` and the refresh-token families.
  *
  * `0010_user_email_key_idna` rewrites the keys whose domain part changed when the key took the domain's DNS (IDNA)
@@ -43,6 +45,8 @@ export interface Options {
   readonly oauthStateTable?: string | undefined
   /** The refresh tokens table (default `refresh_token`); their families go in `{refreshTokenTable}_family`. */
   readonly refreshTokenTable?: string | undefined
+  /** The audit log's table (default `auth_event`). */
+  readonly authEventTable?: string | undefined
   /** `uuid` (default, FastAPI Users' GUID) or `integer` (assigned by the database). */
   readonly idType?: "uuid" | "integer" | undefined
 }
@@ -169,6 +173,7 @@ export const migrations = (options: Options = {}): Record<string, Migration> => 
   const refreshTable = options.refreshTokenTable ?? "refresh_token"
   const familyTable = `${refreshTable}_family`
   const integer = options.idType === "integer"
+  const eventTable = options.authEventTable ?? "auth_event"
 
   const columnsOf = (table: string) =>
     Effect.gen(function* () {
@@ -425,6 +430,22 @@ export const migrations = (options: Options = {}): Record<string, Migration> => 
     }
   })
 
+  // The audit log (`SqlAuditLog`): no foreign key to the user, whose history outlives the account. `at` is ms since
+  // 1970 on both dialects; `seq` orders events of one millisecond.
+  const createAuthEvent: Migration = Effect.gen(function* () {
+    const { sql: client, sqlite } = yield* dialect
+    const sql = client.withoutTransforms()
+    yield* sql`CREATE TABLE IF NOT EXISTS ${sql(eventTable)} (
+      seq ${sql.literal(sqlite ? "INTEGER PRIMARY KEY AUTOINCREMENT" : "BIGSERIAL PRIMARY KEY")},
+      type VARCHAR(64) NOT NULL,
+      at BIGINT NOT NULL,
+      user_id VARCHAR(64),
+      data TEXT NOT NULL
+    )`
+    yield* sql`CREATE INDEX IF NOT EXISTS ${sql(`ix_${eventTable}_user_id_at`)} ON ${sql(eventTable)} (user_id, at)`
+    yield* sql`CREATE INDEX IF NOT EXISTS ${sql(`ix_${eventTable}_at`)} ON ${sql(eventTable)} (at)`
+  })
+
   return {
     "0001_create_user": createUser,
     "0002_create_oauth_account": createOAuthAccount,
@@ -439,7 +460,8 @@ export const migrations = (options: Options = {}): Record<string, Migration> => 
     "0010_user_email_key_idna": writeEmailKeys,
     "0011_session_method": sessionMethod,
     "0012_session_family": sessionFamily,
-    "0013_oauth_account_created_at_password_set": oauthLinks
+    "0013_oauth_account_created_at_password_set": oauthLinks,
+    "0014_auth_event": createAuthEvent
   }
 }
 

@@ -7,7 +7,7 @@ import { Migrations, SqlUserRepository } from "effect-users/sql"
 import { describePg, freshDatabase } from "../utils/PgTest.js"
 
 /** The IDs of every migration, in order. */
-const allMigrations = Array.from({ length: 13 }, (_, index) => index + 1)
+const allMigrations = Array.from({ length: 14 }, (_, index) => index + 1)
 
 let counter = 0
 /** Table names no other test uses, so that tests can share one database. */

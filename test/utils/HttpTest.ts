@@ -7,9 +7,9 @@ import { HttpApiBuilder, HttpApiSwagger, HttpMiddleware, HttpServer } from "@eff
 import { NodeHttpServer } from "@effect/platform-node"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import { ConfigProvider, Effect, Layer } from "effect"
-import { PasswordHasher, type Throttle, type UserHooks, UserManager } from "effect-users"
+import { type AuditLog, PasswordHasher, type Throttle, type UserHooks, UserManager } from "effect-users"
 import { Migrations, SqlUserRepository } from "effect-users/sql"
-import { type AppOptions, makeApp } from "../../examples/app.js"
+import { type AppOptions, layerAudit, makeApp } from "../../examples/app.js"
 import { makeFakeHasher, recordingHooks, testConfig } from "./TestUsers.js"
 
 export const authSecret = "auth-secret-auth-secret-auth-secret-auth"
@@ -20,12 +20,14 @@ export interface ServerOptions extends AppOptions {
   readonly throttle?: Layer.Layer<Throttle.Throttle>
   /** Serve with @effect/platform's request logger (`HttpMiddleware.logger`) on. */
   readonly requestLogger?: boolean
+  /** The audit log's store (default: SQL, in the server's database). */
+  readonly auditLog?: Layer.Layer<AuditLog.AuditLog, never, SqlClient.SqlClient>
 }
 
 /** The server layer; outputs the HttpServer (for its address), the manager and the SQL client. */
 export const makeServer = (
   client: Layer.Layer<SqlClient.SqlClient, unknown>,
-  { requestLogger, throttle, ...options }: ServerOptions = {},
+  { auditLog, requestLogger, throttle, ...options }: ServerOptions = {},
   // biome-ignore lint/suspicious/noExplicitAny: a test helper over every user model or an untyped JSON reply
   hookOverrides: Partial<UserHooks.UserHooksService<any>> = {},
   hasher: PasswordHasher.PasswordHasherService = makeFakeHasher().service
@@ -34,6 +36,7 @@ export const makeServer = (
   const app = makeApp({ secureCookie: true, ...options })
   const Users = UserManager.layer.pipe(
     Layer.provide([SqlUserRepository.layer(), testConfig(), hooks.layer, PasswordHasher.layer(hasher)]),
+    Layer.provideMerge(layerAudit(auditLog)),
     Layer.provideMerge(Migrations.layer()),
     Layer.provideMerge(client)
   )

@@ -18,7 +18,7 @@ import {
 } from "effect-users"
 import { BackgroundWork } from "effect-users/http"
 import { Migrations, SqlAccessTokenStore, SqlUserRepository } from "effect-users/sql"
-import { makeApp } from "../../examples/app.js"
+import { layerAudit, makeApp } from "../../examples/app.js"
 import { authSecret } from "./HttpTest.js"
 import { makeFakeHasher, recordingHooks, testConfig } from "./TestUsers.js"
 
@@ -73,6 +73,7 @@ export const makeOpsServer = <RC = never>(
         ? Layer.empty
         : Layer.succeed(PasswordValidator.PasswordValidator, options.validator)
     ]),
+    Layer.provideMerge(layerAudit()),
     Layer.provideMerge(Migrations.layer()),
     Layer.provideMerge(client)
   )

@@ -3,6 +3,7 @@ import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as AuthEvents from "../../AuthEvents.js"
 import { DeviceTokens } from "../../DeviceTokens.js"
 import * as Login from "../../Login.js"
 import * as Throttle from "../../Throttle.js"
@@ -22,6 +23,7 @@ export const layer = (api: ErasedApi, { clientOf }: Tools, backend: AuthBackend.
       const login = yield* Login.Login
       const throttle = yield* Throttle.Throttle
       const devices = yield* DeviceTokens
+      const events = yield* AuthEvents.AuthEvents
       const running = (yield* Authenticator.Authenticator).backend(backend.name)
       const { strategy, transport } = running
       const respond = Authenticator.loginResponse(running)
@@ -37,16 +39,24 @@ export const layer = (api: ErasedApi, { clientOf }: Tools, backend: AuthBackend.
               device = Option.getOrUndefined(yield* devices.verify(presented, payload.username))
               if (device !== undefined) break
             }
+            const failure = { backend: backend.name, method: "password", username: payload.username, client } as const
             // Refused before the lookup and the hash: a throttled guess costs nothing, known e-mail or not.
-            const attempt = yield* throttle.login(payload.username, client.address, device)
+            const attempt = yield* throttle
+              .login(payload.username, client.address, device)
+              .pipe(Effect.tapError(() => login.failed({ ...failure, reason: "throttled" })))
             // An inactive user's right password is a failed attempt: answered as a wrong one, counted as one.
             const user = yield* Throttle.checked(
               attempt,
               users.authenticate(payload).pipe(
+                Effect.tapError(() => login.failed({ ...failure, reason: "badCredentials" })),
                 Effect.mapError((error) => LoginErrors.body(error)),
                 Effect.filterOrElse(
                   (user) => user.isActive,
-                  () => LoginErrors.fail("UserInactive")
+                  (user) =>
+                    Effect.zipRight(
+                      login.failed({ ...failure, reason: "inactive", userId: String(user.id) }),
+                      LoginErrors.fail("UserInactive")
+                    )
                 )
               )
             )
@@ -64,7 +74,19 @@ export const layer = (api: ErasedApi, { clientOf }: Tools, backend: AuthBackend.
             const user = yield* CurrentUser
             const request = yield* HttpServerRequest.HttpServerRequest
             const token = transport.read(request)
-            if (Option.isSome(token)) yield* strategy.destroy(token.value, user)
+            if (Option.isSome(token)) {
+              const family = strategy.familyOf === undefined ? Option.none() : yield* strategy.familyOf(token.value)
+              yield* strategy.destroy(token.value, user)
+              yield* events.emit(
+                (common) =>
+                  new AuthEvents.LoggedOut({
+                    ...common,
+                    userId: String(user.id),
+                    backend: backend.name,
+                    ...(Option.isSome(family) ? { sessionId: family.value } : {})
+                  })
+              )
+            }
             return transport.logoutResponse()
           })
         )

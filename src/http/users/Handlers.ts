@@ -9,6 +9,7 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
+import { CurrentRequest } from "../../AuthEvents.js"
 import type { AuthStrategy } from "../../AuthStrategy.js"
 import type * as RefreshTokens from "../../RefreshTokens.js"
 import type { Client } from "../../Sessions.js"
@@ -97,11 +98,17 @@ export const make = (settings: Settings) => {
   // The 202 of a mail route, at once; its work (`UserManager.forgotPasswordByEmail`, ...) after it. Past the
   // address's limit the answer is the same and nothing is sent: only the per-client limit answers 429 here.
   const mailLater = (route: Throttle.MailRoute, email: string, work: Effect.Effect<void>) =>
-    Effect.all([Throttle.Throttle, clientOf, BackgroundWork, HttpServerRequest.HttpServerRequest]).pipe(
-      Effect.flatMap(([throttle, { address }, background, request]) =>
+    Effect.all([Throttle.Throttle, clientOf, BackgroundWork, HttpServerRequest.HttpServerRequest, CurrentRequest]).pipe(
+      Effect.flatMap(([throttle, { address }, background, request, info]) =>
         Effect.flatMap(throttle.mail(route, address, email), (send) =>
           send
-            ? background.submit(route, work.pipe(Effect.provideService(HttpServerRequest.HttpServerRequest, request)))
+            ? background.submit(
+                route,
+                work.pipe(
+                  Effect.provideService(HttpServerRequest.HttpServerRequest, request),
+                  Effect.provideService(CurrentRequest, info)
+                )
+              )
             : Effect.void
         )
       ),

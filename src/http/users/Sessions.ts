@@ -5,6 +5,7 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import * as AuthEvents from "../../AuthEvents.js"
 import { type Listed, Sessions } from "../../Sessions.js"
 import { noStore } from "../AuthBackend.js"
 import * as Authenticator from "../Authenticator.js"
@@ -20,6 +21,7 @@ export const layer = (api: ErasedApi, { ok }: Tools) =>
   HttpApiBuilder.group(api, "sessions", (handlers) =>
     Effect.gen(function* () {
       const sessions = yield* Sessions
+      const events = yield* AuthEvents.AuthEvents
       const authenticator = yield* Authenticator.Authenticator
       const listed = strategiesOf(authenticator).flatMap((strategy) =>
         strategy.sessions === undefined ? [] : [{ strategy, sessions: strategy.sessions }]
@@ -31,6 +33,7 @@ export const layer = (api: ErasedApi, { ok }: Tools) =>
             const request = yield* HttpServerRequest.HttpServerRequest
             yield* sessions.endAll(user)
             yield* endAllStored(authenticator, user)
+            yield* events.emit((common) => new AuthEvents.LoggedOutEverywhere({ ...common, userId: String(user.id) }))
             // A cookie session is cleared in the browser too.
             return Option.match(authenticator.sessionOf(request), {
               onNone: () => HttpServerResponse.empty({ status: 204, headers: noStore }),
@@ -72,8 +75,12 @@ export const layer = (api: ErasedApi, { ok }: Tools) =>
           Effect.gen(function* () {
             const user = yield* CurrentUser
             for (const { sessions } of listed) {
-              if (yield* sessions.revoke(user, path.id))
+              if (yield* sessions.revoke(user, path.id)) {
+                yield* events.emit(
+                  (common) => new AuthEvents.SessionRevoked({ ...common, userId: String(user.id), sessionId: path.id })
+                )
                 return HttpServerResponse.empty({ status: 204, headers: noStore })
+              }
             }
             return yield* UsersErrors.RevokeSessionErrors.fail("SessionNotFound")
           })

@@ -4,6 +4,7 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as AuthEvents from "../../AuthEvents.js"
 import * as Throttle from "../../Throttle.js"
 import { normalizeEmail, type User } from "../../User.js"
 import { UserManager } from "../../UserManager.js"
@@ -95,7 +96,9 @@ export const layer = (api: ErasedApi, { client, encodeRead, ok, sendUser, settin
             // A superuser's own account is theirs like any user's: the same proof as on /users/me.
             if (user.id === caller.id) return yield* updateOwn(user, payload, false)
             const { currentPassword: _, ...patch } = payload
-            return yield* users.update(user, patch, { safe: false })
+            return yield* users
+              .update(user, patch, { safe: false })
+              .pipe(AuthEvents.withRequest({ actorId: String(caller.id) }))
           }).pipe(
             Effect.map((updated) => sendUser(updated)),
             Effect.catchIf(isThrottled, throttledResponse),
@@ -104,7 +107,11 @@ export const layer = (api: ErasedApi, { client, encodeRead, ok, sendUser, settin
         )
         .handle("deleteUser", ({ path }) =>
           byId(path.id).pipe(
-            Effect.tap((user) => users.delete(user)),
+            Effect.tap((user) =>
+              Effect.flatMap(CurrentUser, (caller) =>
+                users.delete(user).pipe(AuthEvents.withRequest({ actorId: String(caller.id) }))
+              )
+            ),
             Effect.flatMap((user) => endAllStored(authenticator, user)),
             Effect.as(HttpServerResponse.empty({ status: 204, headers: noStore })),
             Effect.mapError((error) => UsersErrors.DeleteUserErrors.body(error))
