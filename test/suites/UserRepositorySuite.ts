@@ -582,16 +582,25 @@ export const userRepositorySuite = (
           const until = new Date(Date.now() + 3_600_000)
           const written = Option.getOrThrow(yield* repository.deactivate(user, { reason: "chargeback", until }))
           assert.deepStrictEqual([written.user.isActive, written.sessionEpoch], [false, 1])
-          assert.deepStrictEqual(yield* repository.get(user.id), Option.some({ ...user, isActive: false }))
-          assert.deepStrictEqual(yield* repository.deactivationOf(user), Option.some({ reason: "chargeback", until }))
+          assert.deepStrictEqual(Option.getOrNull(yield* repository.get(user.id)), { ...user, isActive: false })
+          assert.deepStrictEqual(Option.getOrNull(yield* repository.deactivationOf(user)), {
+            reason: "chargeback",
+            until
+          })
           // Another field's write keeps it; an `isActive: false` write too (an admin UI sends every field).
           yield* repository.update(user, { isVerified: true, isActive: false })
-          assert.deepStrictEqual(yield* repository.deactivationOf(user), Option.some({ reason: "chargeback", until }))
+          assert.deepStrictEqual(Option.getOrNull(yield* repository.deactivationOf(user)), {
+            reason: "chargeback",
+            until
+          })
           yield* repository.update(user, { isActive: true })
           assert.isTrue(Option.isNone(yield* repository.deactivationOf(user)))
           // Deactivated without a detail (FastAPI Users' way): both null.
           yield* repository.update(user, { isActive: false })
-          assert.deepStrictEqual(yield* repository.deactivationOf(user), Option.some({ reason: null, until: null }))
+          assert.deepStrictEqual(Option.getOrNull(yield* repository.deactivationOf(user)), {
+            reason: null,
+            until: null
+          })
           assert.isTrue(Option.isNone(yield* repository.deactivate(newUser(), { reason: null, until: null })))
           assert.isTrue(Option.isNone(yield* repository.deactivationOf(newUser())))
         })
@@ -625,10 +634,10 @@ export const userRepositorySuite = (
           assert.isTrue(Option.isNone(yield* repository.deactivationOf(lapsed)))
           // Cleared, not only read as active: a conditional write expecting an active user matches.
           const reset = yield* repository.updateIf(lapsed, { hashedPassword: "h2" }, { isActive: true })
-          assert.deepStrictEqual(
-            Option.map(reset, (u) => [u.isActive, u.hashedPassword]),
-            Option.some([true, "h2"])
-          )
+          assert.deepStrictEqual(Option.getOrNull(Option.map(reset, (u) => [u.isActive, u.hashedPassword])), [
+            true,
+            "h2"
+          ])
           assert.isTrue(Option.isNone(yield* repository.updateIf(banned, {}, { isActive: true })))
         })
       )
