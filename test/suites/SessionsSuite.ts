@@ -342,6 +342,20 @@ export const sessionsSuite = (name: string, storage: SessionsStorage) => {
       )
     const families = (userId: unknown) =>
       Effect.flatMap(RefreshTokenStore.RefreshTokenStore, (store) => store.listOf(String(userId)))
+    /** Every session of the user has ended, and what the stateful strategies stored for them is gone, not only dead. */
+    const allEnded = (
+      who: Effect.Effect.Success<ReturnType<typeof someone>>,
+      pairs: Effect.Effect.Success<ReturnType<typeof refreshSessions>>
+    ) =>
+      Effect.gen(function* () {
+        assert.deepStrictEqual(yield* statuses(who), [401, 401, 401, 401])
+        assert.deepStrictEqual(yield* refreshStatuses(pairs), [
+          [401, "REFRESH_TOKEN_INVALID"],
+          [401, "REFRESH_TOKEN_INVALID"]
+        ])
+        assert.lengthOf(yield* storedTokens(who.user.id), 0)
+        assert.lengthOf(yield* families(who.user.id), 0)
+      })
     const admin = (path: string, headers: Record<string, string>, json?: unknown) =>
       request(path, { method: "POST", headers, ...(json === undefined ? {} : { json }) })
 
@@ -353,14 +367,7 @@ export const sessionsSuite = (name: string, storage: SessionsStorage) => {
         assert.lengthOf(yield* families(target.user.id), 2)
         const reply = yield* admin(`/users/${target.user.id}/logout-all`, bearer(boss.jwts[0]))
         assert.deepStrictEqual([reply.status, reply.body], [204, undefined])
-        assert.deepStrictEqual(yield* statuses(target), [401, 401, 401, 401])
-        assert.deepStrictEqual(yield* refreshStatuses(targetRefresh), [
-          [401, "REFRESH_TOKEN_INVALID"],
-          [401, "REFRESH_TOKEN_INVALID"]
-        ])
-        // What the stateful strategies stored for the target is gone, not only dead.
-        assert.lengthOf(yield* storedTokens(target.user.id), 0)
-        assert.lengthOf(yield* families(target.user.id), 0)
+        yield* allEnded(target, targetRefresh)
         assert.deepStrictEqual(yield* statuses(boss), [200, 200, 200, 200])
         assert.deepStrictEqual(yield* refreshStatuses(bossRefresh), [
           [200, 200],
@@ -422,13 +429,7 @@ export const sessionsSuite = (name: string, storage: SessionsStorage) => {
             "is_superuser",
             "is_verified"
           ])
-          assert.deepStrictEqual(yield* statuses(target), [401, 401, 401, 401])
-          assert.deepStrictEqual(yield* refreshStatuses(targetRefresh), [
-            [401, "REFRESH_TOKEN_INVALID"],
-            [401, "REFRESH_TOKEN_INVALID"]
-          ])
-          assert.lengthOf(yield* storedTokens(target.user.id), 0)
-          assert.lengthOf(yield* families(target.user.id), 0)
+          yield* allEnded(target, targetRefresh)
           assert.deepStrictEqual(yield* statuses(boss), [200, 200, 200, 200])
 
           // What the user can reach says nothing of the reason: their login fails as for any inactive user.
