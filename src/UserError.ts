@@ -143,6 +143,13 @@ export class UserDeleteAborted extends Schema.TaggedError<UserDeleteAborted>()("
 }) {}
 
 /**
+ * A deactivation's `until` is not in the future: it would lift at once.
+ *
+ * @since 0.2.0
+ */
+export class DeactivationUntilPast extends Schema.TaggedError<DeactivationUntilPast>()("DeactivationUntilPast", {}) {}
+
+/**
  * Every typed failure of the user manager.
  *
  * @since 0.1.0
@@ -165,6 +172,7 @@ export type UserError =
   | OAuthLastLoginMethod
   | OAuthProfileRejected
   | ReauthenticationRequired
+  | DeactivationUntilPast
 
 /**
  * A dependency cannot serve the request right now (storage down, a full hash queue, ...): the HTTP edge

@@ -7,6 +7,7 @@
 
 import { randomBytes } from "node:crypto"
 import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Equal from "effect/Equal"
@@ -39,6 +40,7 @@ import {
   type UserWithOAuth
 } from "./User.js"
 import {
+  DeactivationUntilPast,
   InvalidCredentials,
   type InvalidID,
   type InvalidPassword,
@@ -65,7 +67,13 @@ import {
 } from "./UserHooks.js"
 import { UserManagerConfig } from "./UserManagerConfig.js"
 import type * as UserModel from "./UserModel.js"
-import { type ListOptions, type UserFilters, UserRepository, type UserRepositoryService } from "./UserRepository.js"
+import {
+  type Deactivation,
+  type ListOptions,
+  type UserFilters,
+  UserRepository,
+  type UserRepositoryService
+} from "./UserRepository.js"
 
 /**
  * Whether a create or update comes from the user (safe: the flags are ignored) or from an admin.
@@ -174,6 +182,17 @@ export interface UserManagerService<U extends BaseUser = User> {
     patch: UserUpdate<U>,
     options?: UpdateOptions
   ) => Effect.Effect<U, InvalidPassword | UserAlreadyExists | UserNotExists>
+  /**
+   * Deactivates the user with a reason and an optional end (`until`: they are active again once it has passed),
+   * ending every session of theirs in the same write, then runs `onAfterUpdate` (`{ isActive: false }`). The
+   * reason is for admins (`deactivationOf`), never shown to the user. `DeactivationUntilPast` when `until` is not
+   * in the future.
+   */
+  readonly deactivate: (user: U, deactivation: Deactivation) => Effect.Effect<U, UserNotExists | DeactivationUntilPast>
+  /** Makes the user active again (ends a deactivation before its `until`), then runs `onAfterUpdate`. */
+  readonly activate: (user: U) => Effect.Effect<U, UserNotExists>
+  /** Why and until when the user is deactivated; `None` when the user is active (a passed `until` included). */
+  readonly deactivationOf: (user: U) => Effect.Effect<Option.Option<Deactivation>>
   /** Runs `onBeforeDelete`, deletes the user, then runs `onAfterDelete`. */
   readonly delete: (user: U) => Effect.Effect<void, UserDeleteAborted>
   /** The user these credentials belong to, active or not (callers decide), or `InvalidCredentials`. */
@@ -584,6 +603,29 @@ function* build<U extends BaseUser>() {
     return updated
   })
 
+  const deactivate = Effect.fn("UserManager.deactivate")(function* (user: U, deactivation: Deactivation) {
+    const { until } = deactivation
+    if (until !== null && until.getTime() <= (yield* Clock.currentTimeMillis)) {
+      return yield* new DeactivationUntilPast()
+    }
+    const { user: updated } = yield* Effect.flatMap(repository.deactivate(user, deactivation), someOrNotExists)
+    const changes = { isActive: false } as UserChanges<U>
+    yield* runAfterHook("onAfterUpdate", updated, (request) => hooks.onAfterUpdate(updated, changes, request))
+    return updated
+  })
+
+  const activate = Effect.fn("UserManager.activate")(function* (user: U) {
+    const patch = { isActive: true } as UserPatch<U>
+    const updated = yield* repository
+      .update(user, patch)
+      .pipe(
+        Effect.catchTag("UserAlreadyExists", () => Effect.dieMessage("UserRepository.update: e-mail taken by isActive"))
+      )
+    const changes = patch as UserChanges<U>
+    yield* runAfterHook("onAfterUpdate", updated, (request) => hooks.onAfterUpdate(updated, changes, request))
+    return updated
+  })
+
   const deleteUser = Effect.fn("UserManager.delete")(function* (user: U) {
     yield* runHook((request) => hooks.onBeforeDelete(user, request)).pipe(
       Effect.catchAllCause((cause) => Effect.fail(new UserDeleteAborted({ cause })))
@@ -759,6 +801,9 @@ function* build<U extends BaseUser>() {
     forgotPasswordByEmail,
     resetPassword,
     update,
+    deactivate,
+    activate,
+    deactivationOf: (user) => repository.deactivationOf(user),
     delete: deleteUser,
     authenticate,
     checkPassword,

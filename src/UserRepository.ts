@@ -11,7 +11,12 @@
  *
  * A user has a password of their own unless `createWithOAuthAccount` made them (their password is random and
  * unknown to anyone); any write of `hashedPassword` (register, reset, change) gives them one.
+ *
+ * A deactivation (`deactivate`) keeps its detail (reason, `until`) until the user is active again: any write of
+ * `isActive: true` clears it. A deactivation whose `until` has passed by the `Clock` has lifted: every read and
+ * filter sees the user active, and the first read of the user after it clears the stored deactivation.
  */
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Equal from "effect/Equal"
@@ -68,6 +73,18 @@ export interface UserWithSessions<U extends BaseUser = User> {
   readonly user: U
   readonly sessionEpoch: number
   readonly revokedUntil: number
+}
+
+/**
+ * Why and until when a user is deactivated, as an admin set it (`UserManager.deactivate`); never shown to the user.
+ * Both null for a user deactivated without them (`isActive: false` through an update).
+ *
+ * @since 0.2.0
+ */
+export interface Deactivation {
+  readonly reason: string | null
+  /** When the deactivation lifts itself; null for one that lasts until an admin activates the user. */
+  readonly until: Date | null
 }
 
 /**
@@ -165,6 +182,13 @@ export interface UserRepositoryService<U extends BaseUser = User> {
     patch: UserPatch<U>,
     expected: UserExpectation<U>
   ) => Effect.Effect<Option.Option<UserWithSessions<U>>, UserAlreadyExists>
+  /**
+   * Deactivates the user with this detail and moves the session epoch, in one atomic step (every session ends);
+   * the user and the new epoch, or `None` when the user is missing.
+   */
+  readonly deactivate: (user: U, deactivation: Deactivation) => Effect.Effect<Option.Option<UserWithSessions<U>>>
+  /** The deactivation of an inactive user (both fields null when none was recorded); `None` when active or missing. */
+  readonly deactivationOf: (user: U) => Effect.Effect<Option.Option<Deactivation>>
   /** Raises `revokedUntil` to `until` (ms since 1970) if it is lower; a missing user is not an error. */
   readonly raiseRevokedUntil: (user: U, until: number) => Effect.Effect<void>
   /** A page of the users matching the filters, in ascending ID order (stable across pages). */
@@ -206,7 +230,17 @@ interface Stored<U extends BaseUser> {
   readonly revokedUntil: number
   /** Whether the user has a password of their own (not the random one of an OAuth sign-up). */
   readonly passwordSet: boolean
+  /** The detail of an inactive user's deactivation, if one was recorded. */
+  readonly deactivation: Deactivation | null
 }
+
+/**
+ * Whether a stored deactivation has lifted by `now` (ms since 1970): the user is inactive and its `until` has passed.
+ *
+ * @since 0.2.0
+ */
+export const hasLapsed = (isActive: boolean, until: number | null, now: number): boolean =>
+  !isActive && until !== null && until <= now
 
 /**
  * The stored form of an OAuth account a provider reported: a fresh ID, absent tokens as null.
@@ -264,12 +298,25 @@ export const makeMemory = <U extends BaseUser = User>(): UserRepositoryService<U
         oauthAccounts: accounts,
         sessionEpoch: 0,
         revokedUntil: 0,
-        passwordSet: accounts.length === 0
+        passwordSet: accounts.length === 0,
+        deactivation: null
       }
       MutableHashMap.set(users, user.id, stored)
       idsByEmail.set(emailKey(user.email), user.id)
       return Effect.succeed(stored)
     })
+
+  // A deactivation whose `until` has passed is cleared by the first step that reads the user after it.
+  const lapsed = (stored: Stored<U>, now: number): Stored<U> => {
+    if (!hasLapsed(stored.user.isActive, stored.deactivation?.until?.getTime() ?? null, now)) return stored
+    const next = { ...stored, user: { ...stored.user, isActive: true }, deactivation: null }
+    MutableHashMap.set(users, stored.user.id, next)
+    return next
+  }
+  const storedNow = (id: IdOf<U>, now: number) =>
+    Option.map(MutableHashMap.get(users, id), (stored) => lapsed(stored, now))
+  /** Runs a synchronous step with the time read from the `Clock`. */
+  const atNow = <A, E>(step: (now: number) => Effect.Effect<A, E>) => Effect.flatMap(Clock.currentTimeMillis, step)
 
   // Synchronous steps: the effects below run each one inside a single `Effect.suspend`, never split by a yield.
   const modifyNow = (id: IdOf<U>, f: (stored: Stored<U>) => Stored<U>): Stored<U> | UserNotExists => {
@@ -292,10 +339,11 @@ export const makeMemory = <U extends BaseUser = User>(): UserRepositoryService<U
           ...stored,
           user: { ...stored.user, ...patch },
           sessionEpoch: stored.sessionEpoch + (endSessions ? 1 : 0),
-          passwordSet: stored.passwordSet || patch.hashedPassword !== undefined
+          passwordSet: stored.passwordSet || patch.hashedPassword !== undefined,
+          deactivation: patch.isActive === true ? null : stored.deactivation
         }))
-  const matches = (id: IdOf<U>, expected: UserExpectation<U>) =>
-    Option.exists(MutableHashMap.get(users, id), ({ user }) =>
+  const matches = (id: IdOf<U>, expected: UserExpectation<U>, now: number) =>
+    Option.exists(storedNow(id, now), ({ user }) =>
       Object.entries(expected).every(
         ([field, value]) => value === undefined || (user as Record<string, unknown>)[field] === value
       )
@@ -311,10 +359,11 @@ export const makeMemory = <U extends BaseUser = User>(): UserRepositoryService<U
     revokedUntil
   })
 
-  const matching = (filters: UserFilters) => {
+  const matching = (filters: UserFilters, now: number) => {
     const prefix = filters.emailPrefix === undefined ? undefined : emailKey(filters.emailPrefix)
     const found: Array<U> = []
-    for (const [, { user }] of users) {
+    for (const [, stored] of users) {
+      const { user } = lapsed(stored, now)
       if (prefix !== undefined && !emailKey(user.email).startsWith(prefix)) continue
       if (filters.isActive !== undefined && user.isActive !== filters.isActive) continue
       if (filters.isVerified !== undefined && user.isVerified !== filters.isVerified) continue
@@ -327,47 +376,69 @@ export const makeMemory = <U extends BaseUser = User>(): UserRepositoryService<U
   const byId = (a: U, b: U) => ((a.id as number) < (b.id as number) ? -1 : a.id === b.id ? 0 : 1)
 
   return {
-    get: (id) => Effect.sync(() => Option.map(MutableHashMap.get(users, id), ({ user }) => user)),
+    get: (id) => atNow((now) => Effect.sync(() => Option.map(storedNow(id, now), ({ user }) => user))),
     getByEmail: (email) =>
-      Effect.sync(() =>
-        Option.flatMap(ownerOf(email), (id) => Option.map(MutableHashMap.get(users, id), ({ user }) => user))
+      atNow((now) =>
+        Effect.sync(() => Option.flatMap(ownerOf(email), (id) => Option.map(storedNow(id, now), ({ user }) => user)))
       ),
-    getWithEpoch: (id) => Effect.sync(() => Option.map(MutableHashMap.get(users, id), withSessions)),
+    getWithEpoch: (id) => atNow((now) => Effect.sync(() => Option.map(storedNow(id, now), withSessions))),
     getByEmailWithEpoch: (email) =>
-      Effect.sync(() =>
-        Option.flatMap(ownerOf(email), (id) => Option.map(MutableHashMap.get(users, id), withSessions))
+      atNow((now) =>
+        Effect.sync(() => Option.flatMap(ownerOf(email), (id) => Option.map(storedNow(id, now), withSessions)))
       ),
     getByOAuthAccount: (oauthName, accountId) =>
-      Effect.sync(() => Option.map(linkedTo({ oauthName, accountId }), withOAuth)),
+      atNow((now) =>
+        Effect.sync(() => Option.map(linkedTo({ oauthName, accountId }), (stored) => withOAuth(lapsed(stored, now))))
+      ),
     create: (input) => Effect.map(insert(input, []) as Effect.Effect<Stored<U>, UserAlreadyExists>, ({ user }) => user),
     createWithOAuthAccount: (input, account) => Effect.map(insert(input, [newOAuthAccount(account)]), withOAuth),
     update: (user, patch) => Effect.suspend(() => Effect.map(lift(updateNow(user, patch)), (stored) => stored.user)),
     updateIf: (user, patch, expected) =>
-      Effect.suspend(() => {
-        if (!matches(user.id, expected)) return Effect.succeedNone
+      atNow((now) => {
+        if (!matches(user.id, expected, now)) return Effect.succeedNone
         const result = updateNow(user, patch)
         if (result instanceof UserAlreadyExists) return Effect.fail(result)
         return Effect.succeed(result instanceof UserNotExists ? Option.none() : Option.some(result.user))
       }),
     updateEndingSessions: (user, patch, expected) =>
-      Effect.suspend(() => {
-        if (!matches(user.id, expected)) return Effect.succeedNone
+      atNow((now) => {
+        if (!matches(user.id, expected, now)) return Effect.succeedNone
         const result = updateNow(user, patch, true)
         if (result instanceof UserAlreadyExists) return Effect.fail(result)
         return Effect.succeed(result instanceof UserNotExists ? Option.none() : Option.some(withSessions(result)))
       }),
+    deactivate: (user, deactivation) =>
+      Effect.sync(() => {
+        const result = modifyNow(user.id, (stored) => ({
+          ...stored,
+          user: { ...stored.user, isActive: false },
+          sessionEpoch: stored.sessionEpoch + 1,
+          deactivation
+        }))
+        return result instanceof UserNotExists ? Option.none() : Option.some(withSessions(result))
+      }),
+    deactivationOf: (user) =>
+      atNow((now) =>
+        Effect.sync(() =>
+          Option.flatMap(storedNow(user.id, now), ({ deactivation, user }) =>
+            user.isActive ? Option.none() : Option.some(deactivation ?? { reason: null, until: null })
+          )
+        )
+      ),
     raiseRevokedUntil: (user, until) =>
       Effect.sync(() => {
         modifyNow(user.id, (stored) => ({ ...stored, revokedUntil: Math.max(stored.revokedUntil, until) }))
       }),
     list: (options) =>
-      Effect.sync(() => {
-        const { limit, offset } = pageOf(options)
-        return matching(options)
-          .sort(byId)
-          .slice(offset, offset + limit)
-      }),
-    count: (filters) => Effect.sync(() => matching(filters).length),
+      atNow((now) =>
+        Effect.sync(() => {
+          const { limit, offset } = pageOf(options)
+          return matching(options, now)
+            .sort(byId)
+            .slice(offset, offset + limit)
+        })
+      ),
+    count: (filters) => atNow((now) => Effect.sync(() => matching(filters, now).length)),
     delete: (user) =>
       Effect.sync(() => {
         const stored = MutableHashMap.get(users, user.id)

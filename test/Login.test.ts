@@ -4,7 +4,7 @@
  */
 import { HttpServerResponse } from "@effect/platform"
 import { assert, describe, it, layer } from "@effect/vitest"
-import { Cause, Effect, Exit, Layer, Option, Redacted } from "effect"
+import { Cause, Clock, Effect, Exit, Layer, Option, Redacted, TestClock } from "effect"
 import {
   AccessTokenStore,
   AuthStrategy,
@@ -148,6 +148,21 @@ layer(UserRepository.layerMemory)("Login", (it) => {
       const gone = yield* users.create({ email: freshEmail("gone"), password: Redacted.make("first password!") })
       yield* users.delete(gone)
       assert.strictEqual(yield* refusal(login.start({ ...attempt, user: gone })), "InvalidCredentials")
+    })
+  )
+
+  it.scoped("refuses a banned user until the ban's end, then opens a session on either backend", () =>
+    Effect.gen(function* () {
+      const { login, user, users } = yield* setup()
+      const until = new Date((yield* Clock.currentTimeMillis) + 24 * 3_600_000)
+      yield* users.deactivate(user, { reason: "spam", until })
+      for (const backend of ["web", "mobile"]) {
+        assert.strictEqual(yield* refusal(login.start({ user, backend, method: "password" })), "UserInactive")
+      }
+      yield* TestClock.adjust("24 hours")
+      for (const backend of ["web", "mobile"]) {
+        assert.strictEqual(yield* refusal(login.start({ user, backend, method: "password" })), "opened")
+      }
     })
   )
 

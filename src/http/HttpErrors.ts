@@ -54,6 +54,8 @@ export const ErrorCode = {
   REFRESH_TOKEN_INVALID: "REFRESH_TOKEN_INVALID",
   /** Ours: a refresh token that was spent already; its whole session has been ended. */
   REFRESH_TOKEN_REUSED: "REFRESH_TOKEN_REUSED",
+  /** Ours: `POST /users/{id}/deactivate` with an `until` that is not in the future. */
+  DEACTIVATE_USER_UNTIL_PAST: "DEACTIVATE_USER_UNTIL_PAST",
   /** Ours: a cross-site request authenticated by cookie, or a cross-site cookie login. */
   CSRF_REJECTED: "CSRF_REJECTED"
 } as const

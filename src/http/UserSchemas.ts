@@ -277,6 +277,65 @@ export const OAuthAccountRead = Schema.Struct({
 }).annotations({ identifier: "OAuthAccountRead" })
 
 /**
+ * The longest deactivation reason accepted, in characters.
+ *
+ * @since 0.2.0
+ */
+export const maxDeactivationReasonLength = 500
+
+// Control, format (zero-width, bidi), surrogate and line or paragraph separator characters: a reason an admin UI
+// shows must read as it was written.
+const unprintable = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/u
+
+const DeactivationReason = Schema.String.pipe(
+  Schema.minLength(1),
+  Schema.maxLength(maxDeactivationReasonLength),
+  Schema.filter((reason) => !unprintable.test(reason), {
+    message: () => "value must not contain control, format or separator characters",
+    jsonSchema: {}
+  })
+).annotations({
+  title: "Reason",
+  description: "Why the user is deactivated: for admins only, never shown to the user"
+})
+
+/**
+ * An RFC 3339 date-time with its offset (`2026-05-01T00:00:00Z`), as a `Date`.
+ *
+ * @since 0.2.0
+ */
+export const DateTime = Schema.compose(
+  Schema.String.pipe(
+    Schema.pattern(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/i, {
+      message: () => "value must be an RFC 3339 date-time with an offset, e.g. 2026-05-01T00:00:00Z"
+    })
+  ),
+  Schema.Date
+).annotations({ jsonSchema: { type: "string", format: "date-time" } })
+
+/**
+ * The body of `POST /users/{id}/deactivate`: why (never shown to the user) and, optionally, when the deactivation
+ * lifts itself (`until`, in the future; absent or null for one that lasts until `POST /users/{id}/activate`).
+ *
+ * @since 0.2.0
+ */
+export const DeactivateBody = Schema.Struct({
+  reason: DeactivationReason,
+  until: Schema.optionalWith(Schema.NullOr(DateTime), { default: () => null })
+}).annotations({ identifier: "DeactivateBody" })
+
+/**
+ * What `GET /users/{id}/deactivation` answers for an inactive user (both null when deactivated without them, e.g.
+ * through `PATCH /users/{id}`); the route answers `null` for an active user.
+ *
+ * @since 0.2.0
+ */
+export const DeactivationRead = Schema.Struct({
+  reason: Schema.NullOr(Schema.String),
+  until: Schema.NullOr(Schema.Date)
+}).annotations({ identifier: "DeactivationRead" })
+
+/**
  * The path of one linked account: `/users/me/oauth-accounts/{oauth_name}/{account_id}`.
  *
  * @since 0.2.0

@@ -40,6 +40,7 @@ import * as Redaction from "./Redaction.js"
 import * as RequestLimits from "./RequestLimits.js"
 import * as UserSchemas from "./UserSchemas.js"
 import * as UsersGroups from "./UsersGroups.js"
+import * as Admin from "./users/Admin.js"
 import * as Auth from "./users/Auth.js"
 import * as Handlers from "./users/Handlers.js"
 import * as OAuthAccounts from "./users/OAuthAccounts.js"
@@ -143,6 +144,7 @@ const layerGroups = (api: Handlers.ErasedApi, settings: Handlers.Settings) => {
     Reset.layer(api, tools),
     Users.layer(api, tools),
     SessionsGroup.layer(api, tools),
+    Admin.layer(api, tools),
     OAuthAccounts.layer(api, tools)
   )
 }
@@ -193,6 +195,7 @@ export const make = <
     declared.reset,
     declared.users,
     declared.sessions,
+    declared.admin,
     declared.oauthAccounts
   ]
 

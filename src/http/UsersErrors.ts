@@ -117,6 +117,20 @@ export const UserErrors = errorTable({ InvalidID: notFound, UserNotExists: notFo
 export const PatchUserErrors = errorTable({ ...updateErrors, ...UserErrors.table, ...currentPasswordErrors })
 
 /**
+ * `POST /users/{id}/deactivate`.
+ *
+ * @since 0.2.0
+ */
+export const DeactivateErrors = errorTable({
+  ...UserErrors.table,
+  DeactivationUntilPast: {
+    status: 400,
+    code: ErrorCode.DEACTIVATE_USER_UNTIL_PAST,
+    description: "`until` is not in the future: the deactivation would lift at once"
+  }
+})
+
+/**
  * `DELETE /users/me/sessions/{id}`: no session of the caller has this ID (someone else's included).
  *
  * @since 0.1.0

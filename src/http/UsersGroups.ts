@@ -472,6 +472,51 @@ export const declareGroups = <
     )
     .annotate(OpenApi.Title, "sessions")
 
+  const admin = HttpApiGroup.make("admin")
+    .add(
+      HttpApiEndpoint.post("logoutAll", "/:id/logout-all")
+        .setPath(IdPath)
+        .middleware(RequestLimits.JsonOrEmpty)
+        .addSuccess(HttpApiSchema.NoContent)
+        .addError(UsersErrors.UserErrors.schema)
+        .middleware(Superuser)
+        .annotate(OpenApi.Summary, "Log a user out everywhere (superuser; every session, on every backend)")
+    )
+    .add(
+      HttpApiEndpoint.post("deactivate", "/:id/deactivate")
+        .setPath(IdPath)
+        .setPayload(UserSchemas.DeactivateBody)
+        .middleware(RequestLimits.JsonOnly)
+        .addSuccess(UserRead)
+        .addError(UsersErrors.DeactivateErrors.schema)
+        .addError(ValidationError)
+        .middleware(Superuser)
+        .annotate(OpenApi.Summary, "Deactivate a user (superuser; ends every session, lifts itself at `until`)")
+        .annotate(
+          OpenApi.Description,
+          "The user's logins answer LOGIN_BAD_CREDENTIALS as for any inactive user: the reason is never shown to them."
+        )
+    )
+    .add(
+      HttpApiEndpoint.post("activate", "/:id/activate")
+        .setPath(IdPath)
+        .middleware(RequestLimits.JsonOrEmpty)
+        .addSuccess(UserRead)
+        .addError(UsersErrors.UserErrors.schema)
+        .middleware(Superuser)
+        .annotate(OpenApi.Summary, "Activate a user (superuser; ends a deactivation early)")
+    )
+    .add(
+      HttpApiEndpoint.get("deactivation", "/:id/deactivation")
+        .setPath(IdPath)
+        .addSuccess(Schema.NullOr(UserSchemas.DeactivationRead))
+        .addError(UsersErrors.UserErrors.schema)
+        .middleware(Superuser)
+        .annotate(OpenApi.Summary, "Why and until when a user is deactivated (superuser; null when active)")
+    )
+    .prefix(usersPrefix)
+    .annotate(OpenApi.Title, "admin")
+
   const oauthAccounts = HttpApiGroup.make("oauthAccounts")
     .add(
       HttpApiEndpoint.get("listOAuthAccounts", "/me/oauth-accounts")
@@ -495,7 +540,7 @@ export const declareGroups = <
     .prefix(usersPrefix)
     .annotate(OpenApi.Title, "users")
 
-  return { register, auth, refresh, verify, reset, users, sessions, oauthAccounts }
+  return { register, auth, refresh, verify, reset, users, sessions, admin, oauthAccounts }
 }
 
 /**

@@ -4,6 +4,9 @@
  * `email_key` column (each e-mail's `emailKey`, computed in TypeScript) with its unique index, a unique
  * `(oauth_name, account_id)` with `text` token columns, and `oauth_state` (spent OAuth states).
  *
+ * `0015_user_deactivation` adds `deactivation_reason` and `deactivated_until` (ms since 1970; when a deactivation
+ * lifts itself) to `user`.
+ *
  * `0013_oauth_account_created_at_password_set` adds `created_at` (when the account was linked) to `oauth_account` and
  * `password_set` (the user has a password of their own) to `user`.
  *
@@ -128,6 +131,20 @@ export const revokedUntilColumn = "sessions_revoked_until"
  * @since 0.2.0
  */
 export const passwordSetColumn = "password_set"
+
+/**
+ * The users table's column holding why an admin deactivated the user (null when active or not recorded).
+ *
+ * @since 0.2.0
+ */
+export const deactivationReasonColumn = "deactivation_reason"
+
+/**
+ * The users table's column holding when a deactivation lifts itself (ms since 1970); null for none.
+ *
+ * @since 0.2.0
+ */
+export const deactivatedUntilColumn = "deactivated_until"
 
 /**
  * The table of JWT `jti` records (denied on logout, kept across an epoch move) beside an access token table.
@@ -446,6 +463,19 @@ export const migrations = (options: Options = {}): Record<string, Migration> => 
     yield* sql`CREATE INDEX IF NOT EXISTS ${sql(`ix_${eventTable}_at`)} ON ${sql(eventTable)} (at)`
   })
 
+  // Deactivations with a reason and an end: FastAPI Users' rows and inserts read null (no detail, no end).
+  const userDeactivation: Migration = Effect.gen(function* () {
+    const { sql: client } = yield* dialect
+    const sql = client.withoutTransforms()
+    const columns = yield* columnsOf(userTable)
+    if (!columns.has(deactivationReasonColumn)) {
+      yield* sql`ALTER TABLE ${sql(userTable)} ADD COLUMN ${sql(deactivationReasonColumn)} TEXT`
+    }
+    if (!columns.has(deactivatedUntilColumn)) {
+      yield* sql`ALTER TABLE ${sql(userTable)} ADD COLUMN ${sql(deactivatedUntilColumn)} BIGINT`
+    }
+  })
+
   return {
     "0001_create_user": createUser,
     "0002_create_oauth_account": createOAuthAccount,
@@ -461,7 +491,8 @@ export const migrations = (options: Options = {}): Record<string, Migration> => 
     "0011_session_method": sessionMethod,
     "0012_session_family": sessionFamily,
     "0013_oauth_account_created_at_password_set": oauthLinks,
-    "0014_auth_event": createAuthEvent
+    "0014_auth_event": createAuthEvent,
+    "0015_user_deactivation": userDeactivation
   }
 }
 

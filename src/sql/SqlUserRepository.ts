@@ -10,6 +10,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import type * as Statement from "@effect/sql/Statement"
+import * as Clock from "effect/Clock"
 import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import type * as Context from "effect/Context"
@@ -43,6 +44,8 @@ import {
 import { minimumSecretBytes } from "../UserManagerConfig.js"
 import * as UserModel from "../UserModel.js"
 import {
+  type Deactivation,
+  hasLapsed,
   newOAuthAccount,
   type OAuthAccountUpdate,
   pageOf,
@@ -51,7 +54,14 @@ import {
   type UserRepositoryService,
   type UserWithSessions
 } from "../UserRepository.js"
-import { emailKeyColumn, passwordSetColumn, revokedUntilColumn, sessionEpochColumn } from "./Migrations.js"
+import {
+  deactivatedUntilColumn,
+  deactivationReasonColumn,
+  emailKeyColumn,
+  passwordSetColumn,
+  revokedUntilColumn,
+  sessionEpochColumn
+} from "./Migrations.js"
 import * as SqlUnavailable from "./SqlUnavailable.js"
 
 /**
@@ -221,10 +231,15 @@ export const make = <M extends UserModel.Any = typeof UserModel.Default>(
     const users = sql(options.userTable ?? "user")
     const accounts = sql(options.oauthAccountTable ?? "oauth_account")
     const userColumns = columnsOf(model.User)
-    const selectUser = sql.literal(userColumns.map(({ column }) => quote(column)).join(", "))
+    // Every read of a user brings the end of their deactivation: one that has passed reads as active.
+    const selectUser = sql.literal(
+      [...userColumns.map(({ column }) => column), deactivatedUntilColumn].map(quote).join(", ")
+    )
     // Reads by ID or e-mail also bring the session state: a login strategy's check costs no second lookup.
     const selectUserSessions = sql.literal(
-      [...userColumns.map(({ column }) => column), sessionEpochColumn, revokedUntilColumn].map(quote).join(", ")
+      [...userColumns.map(({ column }) => column), deactivatedUntilColumn, sessionEpochColumn, revokedUntilColumn]
+        .map(quote)
+        .join(", ")
     )
     const epochColumn = sql(sessionEpochColumn)
     const selectAccount = sql.literal(accountColumns.map(({ column }) => quote(column)).join(", "))
@@ -256,8 +271,32 @@ export const make = <M extends UserModel.Any = typeof UserModel.Default>(
 
     const userRow = (input: Record<string, unknown>) =>
       Effect.map(encodeUser(input), (encoded) => toRow(userColumns, encoded as Record<string, unknown>))
+    const sqlBoolean = (value: boolean) => (sqlite ? (value ? 1 : 0) : value)
+    const untilColumn = sql(deactivatedUntilColumn)
+    const activeColumn = sql("is_active")
+    // A deactivation whose end has passed reads as active; the first read after it clears it from the row (only if
+    // the row still holds a passed end: a new deactivation written meanwhile stays).
+    const readRow = (row: Record<string, unknown>) =>
+      Effect.flatMap(decodeUser(fromRow(userColumns, row)), (user) => {
+        const until = row[deactivatedUntilColumn]
+        if (user.isActive || until === null || until === undefined) return Effect.succeed(user)
+        return Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          hasLapsed(user.isActive, Number(until), now)
+            ? Effect.as(
+                sql`UPDATE ${users} SET ${sql.update({
+                  is_active: sqlBoolean(true),
+                  [deactivationReasonColumn]: null,
+                  [deactivatedUntilColumn]: null
+                })} WHERE id = ${row.id} AND ${activeColumn} = ${sqlBoolean(false)} AND ${untilColumn} <= ${now}`.pipe(
+                  SqlUnavailable.orDie
+                ),
+                { ...user, isActive: true }
+              )
+            : Effect.succeed(user)
+        )
+      })
     const readUser = (rows: ReadonlyArray<Record<string, unknown>>) =>
-      rows.length === 0 ? Effect.succeedNone : Effect.asSome(decodeUser(fromRow(userColumns, rows[0]!)))
+      rows.length === 0 ? Effect.succeedNone : Effect.asSome(readRow(rows[0]!))
     const readSessions = (rows: ReadonlyArray<Record<string, unknown>>) =>
       Effect.map(readUser(rows), (user) =>
         Option.map(
@@ -338,7 +377,11 @@ export const make = <M extends UserModel.Any = typeof UserModel.Default>(
     // written (an OAuth sign-up's insert writes it false).
     const withKey = (row: Record<string, unknown>, email: unknown) => {
       const keyed = typeof email === "string" ? { ...row, [emailKeyColumn]: emailKey(email) } : row
-      return "hashed_password" in row ? { ...keyed, [passwordSetColumn]: sqlite ? 1 : true } : keyed
+      const passwordSet = "hashed_password" in row ? { ...keyed, [passwordSetColumn]: sqlBoolean(true) } : keyed
+      // An active user has no deactivation.
+      return row.is_active === true || row.is_active === 1
+        ? { ...passwordSet, [deactivationReasonColumn]: null, [deactivatedUntilColumn]: null }
+        : passwordSet
     }
     const noPassword = { [passwordSetColumn]: sqlite ? 0 : false }
 
@@ -396,11 +439,10 @@ export const make = <M extends UserModel.Any = typeof UserModel.Default>(
         : selectByEmail(emailKey(email), email)
 
     const flagFilters = [
-      ["isActive", "is_active"],
       ["isVerified", "is_verified"],
       ["isSuperuser", "is_superuser"]
     ] as const
-    const whereFilters = (filters: UserFilters) => {
+    const whereFilters = (filters: UserFilters, now: number) => {
       const conditions: Array<Statement.Fragment> = []
       if (filters.emailPrefix !== undefined) {
         const byKey = likePrefix(emailKey(filters.emailPrefix))
@@ -412,7 +454,15 @@ export const make = <M extends UserModel.Any = typeof UserModel.Default>(
       }
       for (const [field, column] of flagFilters) {
         const value = filters[field]
-        if (value !== undefined) conditions.push(sql`${sql(column)} = ${sqlite ? (value ? 1 : 0) : value}`)
+        if (value !== undefined) conditions.push(sql`${sql(column)} = ${sqlBoolean(value)}`)
+      }
+      // Active as the reads see it: a deactivation whose end has passed has lifted.
+      if (filters.isActive === true) {
+        conditions.push(sql`(${activeColumn} = ${sqlBoolean(true)} OR ${untilColumn} <= ${now})`)
+      } else if (filters.isActive === false) {
+        conditions.push(
+          sql`(${activeColumn} = ${sqlBoolean(false)} AND (${untilColumn} IS NULL OR ${untilColumn} > ${now}))`
+        )
       }
       return conditions.length === 0 ? sql`1 = 1` : sql.and(conditions)
     }
@@ -479,17 +529,19 @@ export const make = <M extends UserModel.Any = typeof UserModel.Default>(
         Effect.gen(function* () {
           if (matchesNothing(listOptions)) return []
           const { limit, offset } = pageOf(listOptions)
+          const now = yield* Clock.currentTimeMillis
           const rows =
-            yield* sql`SELECT ${selectUser} FROM ${users} WHERE ${whereFilters(listOptions)} ORDER BY id LIMIT ${limit} OFFSET ${offset}`
-          return yield* Effect.forEach(rows, (row) => decodeUser(fromRow(userColumns, row)))
+            yield* sql`SELECT ${selectUser} FROM ${users} WHERE ${whereFilters(listOptions, now)} ORDER BY id LIMIT ${limit} OFFSET ${offset}`
+          return yield* Effect.forEach(rows, (row) => readRow(row))
         }).pipe(SqlUnavailable.orDie),
 
       count: (filters) =>
         Effect.gen(function* () {
           if (matchesNothing(filters)) return 0
+          const now = yield* Clock.currentTimeMillis
           const rows = yield* sql<{
             readonly total: number | string | bigint
-          }>`SELECT COUNT(*) AS total FROM ${users} WHERE ${whereFilters(filters)}`
+          }>`SELECT COUNT(*) AS total FROM ${users} WHERE ${whereFilters(filters, now)}`
           return Number(rows[0]!.total)
         }).pipe(SqlUnavailable.orDie),
 
@@ -544,6 +596,36 @@ export const make = <M extends UserModel.Any = typeof UserModel.Default>(
         }).pipe(settled("updateIf")),
 
       updateEndingSessions,
+
+      deactivate: (user, { reason, until }: Deactivation) =>
+        Effect.gen(function* () {
+          const id = yield* encodeId(user.id)
+          const row = {
+            is_active: sqlBoolean(false),
+            [deactivationReasonColumn]: reason,
+            [deactivatedUntilColumn]: until === null ? null : until.getTime()
+          }
+          const rows =
+            yield* sql`UPDATE ${users} SET ${sql.update(row)}, ${epochColumn} = ${epochColumn} + 1 WHERE id = ${id} RETURNING ${selectUserSessions}`
+          return yield* readSessions(rows)
+        }).pipe(settled("deactivate")),
+
+      deactivationOf: (user) =>
+        Effect.gen(function* () {
+          const id = yield* encodeId(user.id)
+          const rows =
+            yield* sql`SELECT ${activeColumn} AS is_active, ${sql(deactivationReasonColumn)} AS reason, ${untilColumn} AS until
+            FROM ${users} WHERE id = ${id}`
+          if (rows.length === 0) return Option.none<Deactivation>()
+          const { is_active, reason, until } = rows[0]!
+          const stored = until === null || until === undefined ? null : Number(until)
+          const active = is_active === true || is_active === 1
+          if (active || hasLapsed(active, stored, yield* Clock.currentTimeMillis)) return Option.none<Deactivation>()
+          return Option.some<Deactivation>({
+            reason: typeof reason === "string" ? reason : null,
+            until: stored === null ? null : new Date(stored)
+          })
+        }).pipe(settled("deactivationOf")),
 
       raiseRevokedUntil: (user, until) =>
         Effect.gen(function* () {

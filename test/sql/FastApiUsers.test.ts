@@ -32,13 +32,21 @@ describePg("A FastAPI Users database on PostgreSQL (test/fixtures/fastapi-users.
       Effect.gen(function* () {
         const before = yield* Effect.promise(snapshot)
         const applied = yield* Migrations.run()
-        assert.strictEqual(applied.length, 13)
+        assert.strictEqual(applied.length, 15)
         // Every row keeps every column; only the new columns are added: email_key, filled with each e-mail's key,
         // and the session columns, at their defaults (epoch 0: FastAPI Users' tokens stay valid).
         const after = yield* Effect.promise(snapshot)
         assert.deepStrictEqual(
           after.users.map(
-            ({ email_key: _, session_epoch: __, sessions_revoked_until: ___, password_set: ____, ...row }) => row
+            ({
+              email_key: _,
+              session_epoch: __,
+              sessions_revoked_until: ___,
+              password_set: ____,
+              deactivation_reason: _____,
+              deactivated_until: ______,
+              ...row
+            }) => row
           ),
           before.users
         )
@@ -46,7 +54,14 @@ describePg("A FastAPI Users database on PostgreSQL (test/fixtures/fastapi-users.
         const linkedUsers = new Set(before.accounts.map((account: { user_id: string }) => account.user_id))
         for (const row of after.users) assert.strictEqual(row.password_set, !linkedUsers.has(row.id), row.email)
         for (const account of after.accounts) assert.instanceOf(account.created_at, Date)
-        for (const row of after.users) assert.deepInclude(row, { session_epoch: 0, sessions_revoked_until: "0" })
+        for (const row of after.users) {
+          assert.deepInclude(row, {
+            session_epoch: 0,
+            sessions_revoked_until: "0",
+            deactivation_reason: null,
+            deactivated_until: null
+          })
+        }
         assert.deepStrictEqual(
           after.tokens.map(
             ({ epoch: _, last_used_at: __, backend: ___, user_agent: ____, method: _____, family: ______, ...row }) =>

@@ -165,7 +165,9 @@ describe("SQLite", () => {
           email_key: user.email.toLowerCase(),
           session_epoch: 0,
           sessions_revoked_until: 0,
-          password_set: 1
+          password_set: 1,
+          deactivation_reason: null,
+          deactivated_until: null
         })
       })
     )

@@ -322,6 +322,152 @@ export const sessionsSuite = (name: string, storage: SessionsStorage) => {
       )
     }
 
+    /** A user's sessions on the two refresh backends: an access token and a refresh token each. */
+    const refreshSessions = (email: string) =>
+      Effect.forEach(["jwt-refresh", "db-refresh"], (backend) =>
+        Effect.map(request(`/auth/${backend}/login`, { form: { username: email, password } }), (reply) => ({
+          backend,
+          access: reply.body.access_token as string,
+          refresh: reply.body.refresh_token as string
+        }))
+      )
+    /** Each refresh session's access status and refresh answer (200, or its 401 code). */
+    const refreshStatuses = (pairs: ReadonlyArray<{ backend: string; access: string; refresh: string }>) =>
+      Effect.forEach(pairs, ({ access, backend, refresh }) =>
+        Effect.zipWith(
+          status(bearer(access)),
+          request(`/auth/${backend}/refresh`, { json: { refresh_token: refresh } }),
+          (code, reply) => [code, reply.status === 200 ? 200 : reply.body.detail]
+        )
+      )
+    const families = (userId: unknown) =>
+      Effect.flatMap(RefreshTokenStore.RefreshTokenStore, (store) => store.listOf(String(userId)))
+    /** Every session of the user has ended, and what the stateful strategies stored for them is gone, not only dead. */
+    const allEnded = (
+      who: Effect.Effect.Success<ReturnType<typeof someone>>,
+      pairs: Effect.Effect.Success<ReturnType<typeof refreshSessions>>
+    ) =>
+      Effect.gen(function* () {
+        assert.deepStrictEqual(yield* statuses(who), [401, 401, 401, 401])
+        assert.deepStrictEqual(yield* refreshStatuses(pairs), [
+          [401, "REFRESH_TOKEN_INVALID"],
+          [401, "REFRESH_TOKEN_INVALID"]
+        ])
+        assert.lengthOf(yield* storedTokens(who.user.id), 0)
+        assert.lengthOf(yield* families(who.user.id), 0)
+      })
+    const admin = (path: string, headers: Record<string, string>, json?: unknown) =>
+      request(path, { method: "POST", headers, ...(json === undefined ? {} : { json }) })
+
+    it.effect("POST /users/{id}/logout-all ends every session of the target on every backend, not the admin's", () =>
+      Effect.gen(function* () {
+        const [boss, target, bystander] = [yield* someone({ isSuperuser: true }), yield* someone(), yield* someone()]
+        const targetRefresh = yield* refreshSessions(target.email)
+        const bossRefresh = yield* refreshSessions(boss.email)
+        assert.lengthOf(yield* families(target.user.id), 2)
+        const reply = yield* admin(`/users/${target.user.id}/logout-all`, bearer(boss.jwts[0]))
+        assert.deepStrictEqual([reply.status, reply.body], [204, undefined])
+        yield* allEnded(target, targetRefresh)
+        assert.deepStrictEqual(yield* statuses(boss), [200, 200, 200, 200])
+        assert.deepStrictEqual(yield* refreshStatuses(bossRefresh), [
+          [200, 200],
+          [200, 200]
+        ])
+        assert.deepStrictEqual(yield* statuses(bystander), [200, 200, 200, 200])
+        // The target signs in again as usual.
+        assert.isTrue((yield* jwtLogin(target.email)).length > 0)
+      })
+    )
+
+    it.effect(
+      "POST /users/{id}/logout-all: 401 anonymous, 403 for a user, 404 for an unknown ID, CSRF on cookies",
+      () =>
+        Effect.gen(function* () {
+          const [boss, target] = [yield* someone({ isSuperuser: true }), yield* someone()]
+          const path = `/users/${target.user.id}/logout-all`
+          const statusAndBody = (reply: { status: number; body: unknown }) => [reply.status, reply.body]
+          assert.deepStrictEqual(statusAndBody(yield* admin(path, {})), [401, { detail: "Unauthorized" }])
+          assert.deepStrictEqual(statusAndBody(yield* admin(path, bearer(target.jwts[0]))), [
+            403,
+            { detail: "Forbidden" }
+          ])
+          const notFound = [404, { detail: "Not Found" }]
+          for (const id of ["0b5d1f9a-7c3e-4c1e-9b0a-2f4f7f6a1d11", "not-an-id"]) {
+            assert.deepStrictEqual(
+              statusAndBody(yield* admin(`/users/${id}/logout-all`, bearer(boss.jwts[0]))),
+              notFound
+            )
+          }
+          const crossSite = { ...cookie(boss.cookies[0]), "sec-fetch-site": "cross-site" }
+          assert.deepStrictEqual(statusAndBody(yield* admin(path, crossSite)), [403, { detail: "CSRF_REJECTED" }])
+          // An empty body or JSON; anything else is refused before any work.
+          const text = yield* request(path, {
+            method: "POST",
+            headers: { ...bearer(boss.jwts[0]), "content-type": "text/plain" },
+            body: "x"
+          })
+          assert.deepStrictEqual(statusAndBody(text), [415, { detail: "UNSUPPORTED_MEDIA_TYPE" }])
+          assert.deepStrictEqual(yield* statuses(target), [200, 200, 200, 200])
+          assert.strictEqual((yield* admin(path, cookie(boss.cookies[0]), {})).status, 204)
+          assert.deepStrictEqual(yield* statuses(target), [401, 401, 401, 401])
+        })
+    )
+
+    it.effect(
+      "POST /users/{id}/deactivate ends every session; the reason is for admins only; activate brings none back",
+      () =>
+        Effect.gen(function* () {
+          const [boss, target] = [yield* someone({ isSuperuser: true }), yield* someone()]
+          const targetRefresh = yield* refreshSessions(target.email)
+          const reason = "chargeback-7c1e0f: card reported stolen"
+          const deactivated = yield* admin(`/users/${target.user.id}/deactivate`, bearer(boss.jwts[0]), { reason })
+          assert.deepStrictEqual([deactivated.status, deactivated.body.is_active], [200, false])
+          assert.deepStrictEqual(Object.keys(deactivated.body).sort(), [
+            "email",
+            "id",
+            "is_active",
+            "is_superuser",
+            "is_verified"
+          ])
+          yield* allEnded(target, targetRefresh)
+          assert.deepStrictEqual(yield* statuses(boss), [200, 200, 200, 200])
+
+          // What the user can reach says nothing of the reason: their login fails as for any inactive user.
+          const seen = [
+            yield* request("/auth/jwt/login", { form: { username: target.email, password } }),
+            yield* request("/auth/cookie/login", { form: { username: target.email, password } }),
+            yield* request("/auth/forgot-password", { json: { email: target.email } }),
+            yield* request("/users/me", { headers: bearer(target.jwts[0]) })
+          ]
+          assert.deepStrictEqual(
+            seen.map((reply) => reply.status),
+            [400, 400, 202, 401]
+          )
+          assert.deepStrictEqual(seen[0]!.body, { detail: "LOGIN_BAD_CREDENTIALS" })
+          for (const reply of seen) {
+            assert.notInclude(JSON.stringify(reply.body ?? "") + JSON.stringify([...reply.headers]), "chargeback")
+          }
+
+          const detail = (headers: Record<string, string>) =>
+            request(`/users/${target.user.id}/deactivation`, { headers })
+          assert.deepStrictEqual([(yield* detail(bearer(boss.jwts[0]))).body], [{ reason, until: null }])
+          assert.strictEqual((yield* detail(bearer(target.jwts[1]))).status, 401)
+          const other = yield* someone()
+          assert.strictEqual((yield* detail(bearer(other.jwts[0]))).status, 403)
+          assert.strictEqual(
+            (yield* admin(`/users/${target.user.id}/deactivate`, bearer(other.jwts[0]), { reason })).status,
+            403
+          )
+
+          const activated = yield* admin(`/users/${target.user.id}/activate`, bearer(boss.jwts[0]))
+          assert.deepStrictEqual([activated.status, activated.body.is_active], [200, true])
+          const after = yield* detail(bearer(boss.jwts[0]))
+          assert.deepStrictEqual([after.status, after.body], [200, null])
+          assert.deepStrictEqual(yield* statuses(target), [401, 401, 401, 401])
+          assert.isTrue((yield* jwtLogin(target.email)).length > 0)
+        })
+    )
+
     it.effect("PATCH /users/me: password or a new e-mail need current_password; wrong ones cost a hash", () =>
       Effect.gen(function* () {
         const me = yield* someone()

@@ -599,6 +599,79 @@ export const userManagerSuite = (name: string, repository: Layer.Layer<UserRepos
       )
     })
 
+    describe("deactivate and activate", () => {
+      it.effect("a ban with a reason and an end: inactive, every session ended, active again once until passes", () =>
+        Effect.gen(function* () {
+          const h = yield* harness()
+          const user = yield* register(h.users)
+          const epoch = (yield* h.sessions.lookup(String(user.id))).pipe(Option.getOrThrow).sessionEpoch
+          const until = new Date((yield* Clock.currentTimeMillis) + 60 * 60_000)
+          const banned = yield* h.users.deactivate(user, { reason: "chargeback", until })
+          assert.isFalse(banned.isActive)
+          const during = Option.getOrThrow(yield* h.sessions.lookup(String(user.id)))
+          assert.deepStrictEqual([during.user.isActive, during.sessionEpoch], [false, epoch + 1])
+          assert.deepStrictEqual(Option.getOrNull(yield* h.users.deactivationOf(user)), { reason: "chargeback", until })
+          assert.deepStrictEqual(h.hooks.named("onAfterUpdate").at(-1)!.args.slice(0, 2), [banned, { isActive: false }])
+          // Inactive users get no reset mail while banned.
+          assert.strictEqual(
+            (yield* Effect.flip(h.users.forgotPassword(yield* h.users.get(user.id))))._tag,
+            "UserInactive"
+          )
+
+          yield* TestClock.adjust("59 minutes")
+          assert.isFalse((yield* h.users.get(user.id)).isActive)
+          yield* TestClock.adjust("1 minute")
+          const lifted = yield* h.users.getByEmail(user.email)
+          assert.isTrue(lifted.isActive)
+          assert.isTrue(Option.isNone(yield* h.users.deactivationOf(user)))
+          // Lifting starts no session: those the ban ended stay ended.
+          assert.strictEqual(Option.getOrThrow(yield* h.sessions.lookup(String(user.id))).sessionEpoch, epoch + 1)
+          yield* h.users.forgotPassword(lifted)
+        })
+      )
+
+      it.effect("without an end the ban lasts until activate, which clears the detail", () =>
+        Effect.gen(function* () {
+          const h = yield* harness()
+          const user = yield* register(h.users)
+          yield* h.users.deactivate(user, { reason: "fraud", until: null })
+          yield* TestClock.adjust("3650 days")
+          assert.isFalse((yield* h.users.get(user.id)).isActive)
+          const active = yield* h.users.activate(user)
+          assert.isTrue(active.isActive)
+          assert.isTrue(Option.isNone(yield* h.users.deactivationOf(user)))
+          assert.deepStrictEqual(h.hooks.named("onAfterUpdate").at(-1)!.args.slice(0, 2), [active, { isActive: true }])
+        })
+      )
+
+      it.effect("an until not in the future fails with DeactivationUntilPast and changes nothing", () =>
+        Effect.gen(function* () {
+          const h = yield* harness()
+          const user = yield* register(h.users)
+          const now = yield* Clock.currentTimeMillis
+          for (const until of [new Date(now), new Date(now - 1)]) {
+            const error = yield* Effect.flip(h.users.deactivate(user, { reason: "typo", until }))
+            assert.strictEqual(error._tag, "DeactivationUntilPast")
+          }
+          assert.isTrue((yield* h.users.get(user.id)).isActive)
+          assert.strictEqual(Option.getOrThrow(yield* h.sessions.lookup(String(user.id))).sessionEpoch, 0)
+          assert.lengthOf(h.hooks.named("onAfterUpdate"), 0)
+        })
+      )
+
+      it.effect("an unknown user fails with UserNotExists", () =>
+        Effect.gen(function* () {
+          const h = yield* harness()
+          const ghost = { ...(yield* register(h.users)), id: "0b5d1f9a-7c3e-4c1e-9b0a-2f4f7f6a1d12" }
+          assert.strictEqual(
+            (yield* Effect.flip(h.users.deactivate(ghost, { reason: null, until: null })))._tag,
+            "UserNotExists"
+          )
+          assert.strictEqual((yield* Effect.flip(h.users.activate(ghost)))._tag, "UserNotExists")
+        })
+      )
+    })
+
     describe("delete", () => {
       it.effect("runs onBeforeDelete, deletes, then runs onAfterDelete", () =>
         Effect.gen(function* () {

@@ -575,6 +575,73 @@ export const userRepositorySuite = (
         })
       )
 
+      it.effect("deactivate stores the detail and moves the epoch in one step; activating clears the detail", () =>
+        Effect.gen(function* () {
+          const repository = yield* DefaultRepository
+          const user = yield* repository.create(newUser())
+          const until = new Date(Date.now() + 3_600_000)
+          const written = Option.getOrThrow(yield* repository.deactivate(user, { reason: "chargeback", until }))
+          assert.deepStrictEqual([written.user.isActive, written.sessionEpoch], [false, 1])
+          assert.deepStrictEqual(Option.getOrNull(yield* repository.get(user.id)), { ...user, isActive: false })
+          assert.deepStrictEqual(Option.getOrNull(yield* repository.deactivationOf(user)), {
+            reason: "chargeback",
+            until
+          })
+          // Another field's write keeps it; an `isActive: false` write too (an admin UI sends every field).
+          yield* repository.update(user, { isVerified: true, isActive: false })
+          assert.deepStrictEqual(Option.getOrNull(yield* repository.deactivationOf(user)), {
+            reason: "chargeback",
+            until
+          })
+          yield* repository.update(user, { isActive: true })
+          assert.isTrue(Option.isNone(yield* repository.deactivationOf(user)))
+          // Deactivated without a detail (FastAPI Users' way): both null.
+          yield* repository.update(user, { isActive: false })
+          assert.deepStrictEqual(Option.getOrNull(yield* repository.deactivationOf(user)), {
+            reason: null,
+            until: null
+          })
+          assert.isTrue(Option.isNone(yield* repository.deactivate(newUser(), { reason: null, until: null })))
+          assert.isTrue(Option.isNone(yield* repository.deactivationOf(newUser())))
+        })
+      )
+
+      it.effect("a deactivation whose until has passed reads as active everywhere, and is cleared by the read", () =>
+        Effect.gen(function* () {
+          const repository = yield* DefaultRepository
+          const tag = uniqueTag()
+          const [lapsed, banned] = [
+            yield* repository.create(newUser(freshEmail(`${tag}a`))),
+            yield* repository.create(newUser(freshEmail(`${tag}b`)))
+          ]
+          yield* repository.deactivate(lapsed, { reason: "cool-off", until: new Date(Date.now() - 1) })
+          yield* repository.deactivate(banned, { reason: "abuse", until: new Date(Date.now() + 3_600_000) })
+          const active = (filters: { isActive: boolean }) =>
+            Effect.map(repository.list({ emailPrefix: tag, ...filters }), (users) => users.map((u) => u.id))
+          assert.deepStrictEqual(yield* active({ isActive: true }), [lapsed.id])
+          assert.deepStrictEqual(yield* active({ isActive: false }), [banned.id])
+          assert.deepStrictEqual(
+            [
+              yield* repository.count({ emailPrefix: tag, isActive: true }),
+              yield* repository.count({ emailPrefix: tag, isActive: false })
+            ],
+            [1, 1]
+          )
+          assert.isTrue(Option.getOrThrow(yield* repository.getByEmailWithEpoch(lapsed.email)).user.isActive)
+          assert.isTrue(Option.getOrThrow(yield* repository.getWithEpoch(lapsed.id)).user.isActive)
+          assert.isTrue(Option.getOrThrow(yield* repository.getByEmail(lapsed.email)).isActive)
+          assert.isFalse(Option.getOrThrow(yield* repository.get(banned.id)).isActive)
+          assert.isTrue(Option.isNone(yield* repository.deactivationOf(lapsed)))
+          // Cleared, not only read as active: a conditional write expecting an active user matches.
+          const reset = yield* repository.updateIf(lapsed, { hashedPassword: "h2" }, { isActive: true })
+          assert.deepStrictEqual(Option.getOrNull(Option.map(reset, (u) => [u.isActive, u.hashedPassword])), [
+            true,
+            "h2"
+          ])
+          assert.isTrue(Option.isNone(yield* repository.updateIf(banned, {}, { isActive: true })))
+        })
+      )
+
       it.effect("raiseRevokedUntil only raises; a missing user is not an error", () =>
         Effect.gen(function* () {
           const repository = yield* DefaultRepository

@@ -12,9 +12,10 @@ import * as Schema from "effect/Schema"
 import { CurrentRequest } from "../../AuthEvents.js"
 import type { AuthStrategy } from "../../AuthStrategy.js"
 import type * as RefreshTokens from "../../RefreshTokens.js"
-import type { Client } from "../../Sessions.js"
+import type { Client, SessionsService } from "../../Sessions.js"
 import * as Throttle from "../../Throttle.js"
 import type { User } from "../../User.js"
+import type { UserManagerService } from "../../UserManager.js"
 import type * as AuthBackend from "../AuthBackend.js"
 import { noStore } from "../AuthBackend.js"
 import type * as Authenticator from "../Authenticator.js"
@@ -65,6 +66,17 @@ export const endAllStored = (authenticator: Authenticator.AuthenticatorService, 
   Effect.forEach(strategiesOf(authenticator), (strategy) => strategy.endAll?.(user) ?? Effect.void, {
     discard: true
   })
+
+/** Ends every session of the user, on every strategy and instance: moves the epoch, then deletes what is stored. */
+export const endEverySession = (
+  sessions: SessionsService,
+  authenticator: Authenticator.AuthenticatorService,
+  user: User
+) => Effect.zipRight(sessions.endAll(user), endAllStored(authenticator, user))
+
+/** The user a `/users/{id}` path names: `InvalidID` or `UserNotExists` (both 404) otherwise. */
+export const userById = (users: UserManagerService, id: string) =>
+  Effect.flatMap(users.parseId(id), (parsed) => users.get(parsed))
 
 /** The helpers of every handler module, built once from the settings. */
 export const make = (settings: Settings) => {

@@ -12,7 +12,7 @@ import * as Authenticator from "../Authenticator.js"
 import { CurrentUser } from "../CurrentUser.js"
 import * as UserSchemas from "../UserSchemas.js"
 import * as UsersErrors from "../UsersErrors.js"
-import { type ErasedApi, endAllStored, strategiesOf, type Tools } from "./Handlers.js"
+import { type ErasedApi, endEverySession, strategiesOf, type Tools } from "./Handlers.js"
 
 const encodeSessions = Schema.encodeSync(Schema.Array(UserSchemas.SessionRead))
 
@@ -31,8 +31,7 @@ export const layer = (api: ErasedApi, { ok }: Tools) =>
           Effect.gen(function* () {
             const user = yield* CurrentUser
             const request = yield* HttpServerRequest.HttpServerRequest
-            yield* sessions.endAll(user)
-            yield* endAllStored(authenticator, user)
+            yield* endEverySession(sessions, authenticator, user)
             yield* events.emit((common) => new AuthEvents.LoggedOutEverywhere({ ...common, userId: String(user.id) }))
             // A cookie session is cleared in the browser too.
             return Option.match(authenticator.sessionOf(request), {

@@ -15,7 +15,7 @@ import { CurrentUser } from "../CurrentUser.js"
 import type { Unauthorized } from "../HttpErrors.js"
 import type * as UserSchemas from "../UserSchemas.js"
 import * as UsersErrors from "../UsersErrors.js"
-import { type ErasedApi, endAllStored, isThrottled, type Tools, throttledResponse } from "./Handlers.js"
+import { type ErasedApi, endAllStored, isThrottled, type Tools, throttledResponse, userById } from "./Handlers.js"
 
 const unauthorized: Unauthorized = { detail: "Unauthorized" }
 const currentPasswordRequired = { _tag: "CurrentPasswordRequired" } as const
@@ -26,7 +26,7 @@ export const layer = (api: ErasedApi, { client, encodeRead, ok, sendUser, settin
     Effect.gen(function* () {
       const users = yield* UserManager
       const authenticator = yield* Authenticator.Authenticator
-      const byId = (id: string) => Effect.flatMap(users.parseId(id), (parsed) => users.get(parsed))
+      const byId = (id: string) => userById(users, id)
       /**
        * The caller changes their own account: a new `password` or `email` needs `current_password` (unless
        * `requireCurrentPassword: false`), and every other session ends while the one that made the change stays.

@@ -1,0 +1,69 @@
+/**
+ * A superuser's controls over a user: `POST /users/{id}/logout-all`, `POST /users/{id}/deactivate`,
+ * `POST /users/{id}/activate` and `GET /users/{id}/deactivation`.
+ */
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import { Sessions } from "../../Sessions.js"
+import type { User } from "../../User.js"
+import { UserManager } from "../../UserManager.js"
+import type { Deactivation } from "../../UserRepository.js"
+import { noStore } from "../AuthBackend.js"
+import * as Authenticator from "../Authenticator.js"
+import * as UserSchemas from "../UserSchemas.js"
+import * as UsersErrors from "../UsersErrors.js"
+import { type ErasedApi, endAllStored, endEverySession, type Tools, userById } from "./Handlers.js"
+
+const encodeDeactivation = Schema.encodeSync(Schema.NullOr(UserSchemas.DeactivationRead))
+
+/** The handlers of the admin group. */
+export const layer = (api: ErasedApi, { ok, sendUser }: Tools) =>
+  HttpApiBuilder.group(api, "admin", (handlers) =>
+    Effect.gen(function* () {
+      const users = yield* UserManager
+      const sessions = yield* Sessions
+      const authenticator = yield* Authenticator.Authenticator
+      const noContent = HttpServerResponse.empty({ status: 204, headers: noStore })
+
+      /** Every session of the user ends, on every backend and instance (ASVS 7.4.5); the caller's own stay. */
+      const logoutAll = (user: User) => endEverySession(sessions, authenticator, user)
+      /** The user is inactive until `until` (or until activated); their sessions end and their stored ones go. */
+      const deactivate = (user: User, deactivation: Deactivation) =>
+        Effect.tap(users.deactivate(user, deactivation), (updated) => endAllStored(authenticator, updated))
+
+      return handlers
+        .handle("logoutAll", ({ path }) =>
+          userById(users, path.id).pipe(
+            Effect.flatMap((user) => logoutAll(user)),
+            Effect.as(noContent),
+            Effect.mapError((error) => UsersErrors.UserErrors.body(error))
+          )
+        )
+        .handle("deactivate", ({ path, payload }) =>
+          userById(users, path.id).pipe(
+            Effect.flatMap((user) => deactivate(user, payload)),
+            Effect.map((updated) => sendUser(updated)),
+            Effect.mapError((error) => UsersErrors.DeactivateErrors.body(error))
+          )
+        )
+        .handle("activate", ({ path }) =>
+          userById(users, path.id).pipe(
+            Effect.flatMap((user) => users.activate(user)),
+            Effect.map((updated) => sendUser(updated)),
+            Effect.mapError((error) => UsersErrors.UserErrors.body(error))
+          )
+        )
+        .handle("deactivation", ({ path }) =>
+          userById(users, path.id).pipe(
+            Effect.flatMap((user) => users.deactivationOf(user)),
+            Effect.map((deactivation) =>
+              HttpServerResponse.unsafeJson(encodeDeactivation(Option.getOrNull(deactivation)), ok)
+            ),
+            Effect.mapError((error) => UsersErrors.UserErrors.body(error))
+          )
+        )
+    })
+  )
