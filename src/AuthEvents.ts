@@ -99,6 +99,15 @@ export class UserUpdatedByAdmin extends Schema.TaggedClass<UserUpdatedByAdmin>()
   /** The names of the fields the update set (`password` for a new password), never their values. */
   fields: Schema.Array(Schema.String)
 }) {}
+/** A superuser deactivated the user, until `until` (ms since 1970) or until activated. @since 0.2.0 */
+export class UserDeactivated extends Schema.TaggedClass<UserDeactivated>()("UserDeactivated", {
+  ...common,
+  /** The superuser's reason, kept for operators; never shown to the user. */
+  reason: Schema.NullOr(Schema.String),
+  until: Schema.NullOr(Schema.Number)
+}) {}
+/** A superuser activated the user again. @since 0.2.0 */
+export class UserActivated extends Schema.TaggedClass<UserActivated>()("UserActivated", common) {}
 /** @since 0.2.0 */
 export class UserDeleted extends Schema.TaggedClass<UserDeleted>()("UserDeleted", common) {}
 /** An account or device reached its hard lock (`Throttle`'s `maxAttempts`). @since 0.2.0 */
@@ -131,6 +140,8 @@ export const AuthEvent = Schema.Union(
   OAuthLinked,
   OAuthUnlinked,
   UserUpdatedByAdmin,
+  UserDeactivated,
+  UserActivated,
   UserDeleted,
   LockoutStarted
 )

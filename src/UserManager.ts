@@ -609,6 +609,11 @@ function* build<U extends BaseUser>() {
       return yield* new DeactivationUntilPast()
     }
     const { user: updated } = yield* Effect.flatMap(repository.deactivate(user, deactivation), someOrNotExists)
+    yield* emitFor(
+      updated,
+      (common) =>
+        new AuthEvents.UserDeactivated({ ...common, reason: deactivation.reason, until: until?.getTime() ?? null })
+    )
     const changes = { isActive: false } as UserChanges<U>
     yield* runAfterHook("onAfterUpdate", updated, (request) => hooks.onAfterUpdate(updated, changes, request))
     return updated
@@ -621,6 +626,7 @@ function* build<U extends BaseUser>() {
       .pipe(
         Effect.catchTag("UserAlreadyExists", () => Effect.dieMessage("UserRepository.update: e-mail taken by isActive"))
       )
+    yield* emitFor(updated, (common) => new AuthEvents.UserActivated(common))
     const changes = patch as UserChanges<U>
     yield* runAfterHook("onAfterUpdate", updated, (request) => hooks.onAfterUpdate(updated, changes, request))
     return updated

@@ -246,6 +246,29 @@ export const authEventsSuite = (
       })
     )
 
+    it.effect("admin controls: logout-all, a timed deactivation and an activation, each with the admin as actor", () =>
+      Effect.gen(function* () {
+        const admin = yield* superuser
+        const id = yield* register(freshEmail())
+        const post = (path: string, json?: unknown) =>
+          request(`/users/${id}/${path}`, { method: "POST", headers: headers(admin.token), json })
+        assert.strictEqual((yield* post("logout-all")).status, 204)
+        assert.strictEqual((yield* awaitEvent(id, "LoggedOutEverywhere")).actorId, admin.id)
+        const until = new Date(Date.now() + 3_600_000)
+        assert.strictEqual(
+          (yield* post("deactivate", { reason: "chargeback", until: until.toISOString() })).status,
+          200
+        )
+        const deactivated = yield* awaitEvent(id, "UserDeactivated")
+        assert.deepStrictEqual(
+          [deactivated.reason, deactivated.until, deactivated.actorId],
+          ["chargeback", until.getTime(), admin.id]
+        )
+        assert.strictEqual((yield* post("activate")).status, 200)
+        assert.strictEqual((yield* awaitEvent(id, "UserActivated")).actorId, admin.id)
+      })
+    )
+
     it.effect("GET /users/me writes no event", () =>
       Effect.gen(function* () {
         const email = freshEmail()

@@ -7,12 +7,14 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import * as AuthEvents from "../../AuthEvents.js"
 import { Sessions } from "../../Sessions.js"
 import type { User } from "../../User.js"
 import { UserManager } from "../../UserManager.js"
 import type { Deactivation } from "../../UserRepository.js"
 import { noStore } from "../AuthBackend.js"
 import * as Authenticator from "../Authenticator.js"
+import { CurrentUser } from "../CurrentUser.js"
 import * as UserSchemas from "../UserSchemas.js"
 import * as UsersErrors from "../UsersErrors.js"
 import { type ErasedApi, endAllStored, endEverySession, type Tools, userById } from "./Handlers.js"
@@ -34,24 +36,28 @@ export const layer = (api: ErasedApi, { ok, sendUser }: Tools) =>
       const deactivate = (user: User, deactivation: Deactivation) =>
         Effect.tap(users.deactivate(user, deactivation), (updated) => endAllStored(authenticator, updated))
 
+      // The superuser acting is the events' actor.
+      const asActor = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+        Effect.flatMap(CurrentUser, (caller) => AuthEvents.withRequest({ actorId: String(caller.id) })(effect))
+
       return handlers
         .handle("logoutAll", ({ path }) =>
           userById(users, path.id).pipe(
-            Effect.flatMap((user) => logoutAll(user)),
+            Effect.flatMap((user) => asActor(logoutAll(user))),
             Effect.as(noContent),
             Effect.mapError((error) => UsersErrors.UserErrors.body(error))
           )
         )
         .handle("deactivate", ({ path, payload }) =>
           userById(users, path.id).pipe(
-            Effect.flatMap((user) => deactivate(user, payload)),
+            Effect.flatMap((user) => asActor(deactivate(user, payload))),
             Effect.map((updated) => sendUser(updated)),
             Effect.mapError((error) => UsersErrors.DeactivateErrors.body(error))
           )
         )
         .handle("activate", ({ path }) =>
           userById(users, path.id).pipe(
-            Effect.flatMap((user) => users.activate(user)),
+            Effect.flatMap((user) => asActor(users.activate(user))),
             Effect.map((updated) => sendUser(updated)),
             Effect.mapError((error) => UsersErrors.UserErrors.body(error))
           )

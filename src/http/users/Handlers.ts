@@ -9,7 +9,7 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
-import { CurrentRequest } from "../../AuthEvents.js"
+import * as AuthEvents from "../../AuthEvents.js"
 import type { AuthStrategy } from "../../AuthStrategy.js"
 import type * as RefreshTokens from "../../RefreshTokens.js"
 import type { Client, SessionsService } from "../../Sessions.js"
@@ -72,7 +72,14 @@ export const endEverySession = (
   sessions: SessionsService,
   authenticator: Authenticator.AuthenticatorService,
   user: User
-) => Effect.zipRight(sessions.endAll(user), endAllStored(authenticator, user))
+) =>
+  Effect.all([
+    sessions.endAll(user),
+    endAllStored(authenticator, user),
+    Effect.flatMap(AuthEvents.AuthEvents, (events) =>
+      events.emit((common) => new AuthEvents.LoggedOutEverywhere({ ...common, userId: String(user.id) }))
+    )
+  ]).pipe(Effect.asVoid)
 
 /** The user a `/users/{id}` path names: `InvalidID` or `UserNotExists` (both 404) otherwise. */
 export const userById = (users: UserManagerService, id: string) =>
@@ -110,7 +117,13 @@ export const make = (settings: Settings) => {
   // The 202 of a mail route, at once; its work (`UserManager.forgotPasswordByEmail`, ...) after it. Past the
   // address's limit the answer is the same and nothing is sent: only the per-client limit answers 429 here.
   const mailLater = (route: Throttle.MailRoute, email: string, work: Effect.Effect<void>) =>
-    Effect.all([Throttle.Throttle, clientOf, BackgroundWork, HttpServerRequest.HttpServerRequest, CurrentRequest]).pipe(
+    Effect.all([
+      Throttle.Throttle,
+      clientOf,
+      BackgroundWork,
+      HttpServerRequest.HttpServerRequest,
+      AuthEvents.CurrentRequest
+    ]).pipe(
       Effect.flatMap(([throttle, { address }, background, request, info]) =>
         Effect.flatMap(throttle.mail(route, address, email), (send) =>
           send
@@ -118,7 +131,7 @@ export const make = (settings: Settings) => {
                 route,
                 work.pipe(
                   Effect.provideService(HttpServerRequest.HttpServerRequest, request),
-                  Effect.provideService(CurrentRequest, info)
+                  Effect.provideService(AuthEvents.CurrentRequest, info)
                 )
               )
             : Effect.void

@@ -32,7 +32,6 @@ export const layer = (api: ErasedApi, { ok }: Tools) =>
             const user = yield* CurrentUser
             const request = yield* HttpServerRequest.HttpServerRequest
             yield* endEverySession(sessions, authenticator, user)
-            yield* events.emit((common) => new AuthEvents.LoggedOutEverywhere({ ...common, userId: String(user.id) }))
             // A cookie session is cleared in the browser too.
             return Option.match(authenticator.sessionOf(request), {
               onNone: () => HttpServerResponse.empty({ status: 204, headers: noStore }),
