@@ -857,58 +857,82 @@ const epoch: Phase = {
 }
 
 /**
- * Login and `/users/me` throughput against the tree before issue 19 (device tokens, the family deny-list, CSRF
- * checks), in alternating runs: neither may cost a round trip or a hash. BENCH_BASELINE names another commit.
+ * Login and `/users/me` throughput of this server against another, in alternating runs (the machine's own load
+ * falls on both): the median ratio of each, ours over theirs, with its range.
+ */
+const versus = async (
+  ours: { readonly server: Running; readonly token: string },
+  other: Running,
+  label: string,
+  target: number
+) => {
+  await ensureAccounts(other.base, accountsFor(10))
+  const { access_token: otherToken } = await logIn(other.base)
+  await get(`${other.base}/users/me`, otherToken, { duration: 1 }) // warm-up
+  const alternate = async (pairs: number, first: () => Promise<number>, second: () => Promise<number>) => {
+    const ratios: Array<number> = []
+    for (let pair = 0; pair < pairs; pair++) {
+      const values: Array<number> = []
+      for (const run of pair % 2 === 0 ? [first, second] : [second, first]) values.push(await run())
+      ratios.push(pair % 2 === 0 ? values[0]! / values[1]! : values[1]! / values[0]!)
+    }
+    return ratios
+  }
+  const loginRate = async (base: string) => {
+    const result = await loginAt(base, 10, loginSeconds)
+    check("login", result)
+    return result.requests.average
+  }
+  const meRate = async (base: string, token: string) => (await checked(`${base}/users/me`, token)).requests.average
+  const logins = await alternate(
+    loginPairs,
+    () => loginRate(ours.server.base),
+    () => loginRate(other.base)
+  )
+  const me = await alternate(
+    pairCount,
+    () => meRate(ours.server.base, ours.token),
+    () => meRate(other.base, otherToken)
+  )
+  const line = (name: string, ratios: ReadonlyArray<number>, runs: string) =>
+    `   ${name} ${label}: ${percent(median(ratios))}  (target ≥ ${percent(target)})  ${verdict(median(ratios) >= target)}` +
+    `  (median of ${ratios.length} alternating pairs of ${runs}; range ${percent(Math.min(...ratios))}–${percent(Math.max(...ratios))})`
+  return [
+    line("login req/s", logins, `${loginSeconds} s runs at c=10`),
+    line("/users/me req/s", me, "1 s runs at c=10")
+  ]
+}
+
+/**
+ * Against the tree before issue 19 (device tokens, the family deny-list, CSRF checks): neither may cost a round
+ * trip or a hash. BENCH_BASELINE names another commit.
  */
 const before: Phase = {
   name: "before",
-  run: async ({ server, token }) => {
+  run: async (ours) => {
     const { commit, label } = baselineCommit("CSRF_REJECTED")
     const dir = buildBaseline(commit)
     return withServer(
       "build/examples/server.js",
       baselinePort,
       {},
-      async (baseline) => {
-        await ensureAccounts(baseline.base, accountsFor(10))
-        const { access_token: baselineToken } = await logIn(baseline.base)
-        await get(`${baseline.base}/users/me`, baselineToken, { duration: 1 }) // warm-up
-        const alternate = async (pairs: number, ours: () => Promise<number>, theirs: () => Promise<number>) => {
-          const ratios: Array<number> = []
-          for (let pair = 0; pair < pairs; pair++) {
-            const values: Array<number> = []
-            for (const run of pair % 2 === 0 ? [ours, theirs] : [theirs, ours]) values.push(await run())
-            ratios.push(pair % 2 === 0 ? values[0]! / values[1]! : values[1]! / values[0]!)
-          }
-          return ratios
-        }
-        const loginRate = async (base: string) => {
-          const result = await loginAt(base, 10, loginSeconds)
-          check("login", result)
-          return result.requests.average
-        }
-        const logins = await alternate(
-          loginPairs,
-          () => loginRate(server.base),
-          () => loginRate(baseline.base)
-        )
-        const me = await alternate(
-          pairCount,
-          async () => (await checked(`${server.base}/users/me`, token)).requests.average,
-          async () => (await checked(`${baseline.base}/users/me`, baselineToken)).requests.average
-        )
-        const line = (name: string, ratios: ReadonlyArray<number>, runs: string) =>
-          `   ${name} now / ${label}: ${percent(median(ratios))}  (target ≥ 90%)  ${verdict(median(ratios) >= 0.9)}` +
-          `  (median of ${ratios.length} alternating pairs of ${runs}; range ${percent(Math.min(...ratios))}–${percent(Math.max(...ratios))})`
-        return [
-          `10. before issue 19 (${commit}):`,
-          line("login req/s", logins, `${loginSeconds} s runs at c=10`),
-          line("/users/me req/s", me, "1 s runs at c=10")
-        ]
-      },
+      async (baseline) => [
+        `10. before issue 19 (${commit}):`,
+        ...(await versus(ours, baseline, `now / ${label}`, 0.9))
+      ],
       dir
     )
   }
+}
+
+/** The SQL audit log on (this server) against off (`USERS_AUDIT_LOG=off`): within 3% (issue 20). */
+const audit: Phase = {
+  name: "audit",
+  run: async (ours) =>
+    withServer("build/examples/server.js", baselinePort, { USERS_AUDIT_LOG: "off" }, async (off) => [
+      "11. the SQL audit log on / off:",
+      ...(await versus(ours, off, "audit log on / off", 0.97))
+    ])
 }
 
 const loginPairs = Number(process.env.BENCH_LOGIN_PAIRS ?? 5)
@@ -1222,6 +1246,7 @@ const allPhases: ReadonlyArray<Phase> = [
   asymmetric,
   epoch,
   before,
+  audit,
   limiter,
   profile
 ]

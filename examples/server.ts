@@ -42,7 +42,7 @@ import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { Argon2Workers, JwtKeySet, UserHooks, UserManager, UserManagerConfig } from "effect-users"
+import { Argon2Workers, AuditLog, JwtKeySet, UserHooks, UserManager, UserManagerConfig } from "effect-users"
 import type { ClientAddress } from "effect-users/http"
 import { CrossSite } from "effect-users/http"
 import { Migrations, SqlUserRepository } from "effect-users/sql"
@@ -89,8 +89,9 @@ const Users = UserManager.layer.pipe(
     // once hashes overlap; a lone one (the manager's start-up hash, a login on a quiet server) runs on libuv's pool.
     Argon2Workers.layer({ lazyThreads: true })
   ]),
-  // Security events, kept in the database's audit log (`GET /admin/events`, `GET /users/me/events`).
-  Layer.provideMerge(layerAudit()),
+  // Security events, kept in the database's audit log (`GET /admin/events`, `GET /users/me/events`); with
+  // USERS_AUDIT_LOG=off none are emitted and the routes read an empty log (`npm run bench:http` compares both).
+  Layer.provideMerge(process.env.USERS_AUDIT_LOG === "off" ? AuditLog.layerMemory : layerAudit()),
   Layer.provideMerge(Migrations.layer()),
   Layer.provideMerge(Database)
 )
