@@ -13,6 +13,7 @@ export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
     globalSetup: ["./test/utils/PgSetup.ts", "./test/utils/RedisSetup.ts"],
+    setupFiles: ["./test/utils/EffectEquality.ts"],
     testTimeout: 30_000,
     hookTimeout: 60_000
   }

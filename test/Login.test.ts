@@ -4,6 +4,7 @@
  */
 import { HttpServerResponse } from "@effect/platform"
 import { assert, describe, it, layer } from "@effect/vitest"
+import { assertSome } from "@effect/vitest/utils"
 import { Cause, Clock, Effect, Exit, Layer, Option, Redacted, TestClock } from "effect"
 import {
   AccessTokenStore,
@@ -113,7 +114,7 @@ layer(UserRepository.layerMemory)("Login", (it) => {
       )
       const first = yield* login.start({ user, backend: "web", method: "oauth:openid" })
       const issued = first.tokens.device!
-      assert.deepStrictEqual(yield* devices.verify(issued.token, user.email), Option.some(issued.nonce))
+      assertSome(yield* devices.verify(issued.token, user.email), issued.nonce)
       // A login from a known device keeps its nonce; without the service, no token.
       const again = yield* login.start({ user, backend: "web", method: "password", device: issued.nonce })
       assert.strictEqual(again.tokens.device?.nonce, issued.nonce)

@@ -4,6 +4,7 @@
  * for a recognised outage and with the error itself otherwise.
  */
 import { assert, describe, it } from "@effect/vitest"
+import { assertSome } from "@effect/vitest/utils"
 import { Cause, Effect, Exit, Option } from "effect"
 import { Unavailable, UserError } from "effect-users"
 
@@ -37,11 +38,11 @@ describe("Unavailable", () => {
 
   it("find: a ServiceUnavailable, or one in the causes, with its Retry-After (1 when it gives none)", () => {
     const down = new UserError.ServiceUnavailable({ reason: "queue full", retryAfter: 3 })
-    assert.deepStrictEqual(Unavailable.find(down), Option.some({ reason: "queue full", retryAfter: 3 }))
-    assert.deepStrictEqual(
-      Unavailable.find(new Error("outer", { cause: new UserError.ServiceUnavailable({ reason: "down" }) })),
-      Option.some({ reason: "down", retryAfter: 1 })
-    )
+    assertSome(Unavailable.find(down), { reason: "queue full", retryAfter: 3 })
+    assertSome(Unavailable.find(new Error("outer", { cause: new UserError.ServiceUnavailable({ reason: "down" }) })), {
+      reason: "down",
+      retryAfter: 1
+    })
     assert.isTrue(Option.isNone(Unavailable.find(withCode("refused", "ECONNREFUSED"))))
   })
 

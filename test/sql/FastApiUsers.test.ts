@@ -32,7 +32,7 @@ describePg("A FastAPI Users database on PostgreSQL (test/fixtures/fastapi-users.
       Effect.gen(function* () {
         const before = yield* Effect.promise(snapshot)
         const applied = yield* Migrations.run()
-        assert.strictEqual(applied.length, 15)
+        assert.strictEqual(applied.length, Object.keys(Migrations.migrations()).length)
         // Every row keeps every column; only the new columns are added: email_key, filled with each e-mail's key,
         // and the session columns, at their defaults (epoch 0: FastAPI Users' tokens stay valid).
         const after = yield* Effect.promise(snapshot)

@@ -1,6 +1,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, describe, it } from "@effect/vitest"
+import { assertSome } from "@effect/vitest/utils"
 import { Effect, type Layer, Option } from "effect"
 import { User, UserRepository } from "effect-users"
 import { Migrations, SqlUserRepository } from "effect-users/sql"
@@ -88,10 +89,11 @@ const migrationSpec = (name: string, client: () => Layer.Layer<SqlClient.SqlClie
           SqlUserRepository.layer(repositoryTables)
         )
         const kay = yield* repository.getByEmail("kay@camelot.bt")
-        assert.deepStrictEqual(
-          kay.pipe(Option.map((user) => [user.email, user.isActive, user.isVerified])),
-          Option.some(["Kay@Camelot.bt", true, true])
-        )
+        assertSome(kay.pipe(Option.map((user) => [user.email, user.isActive, user.isVerified])), [
+          "Kay@Camelot.bt",
+          true,
+          true
+        ])
       }).pipe(Effect.provide(client()))
     )
 

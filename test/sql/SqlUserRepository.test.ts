@@ -1,6 +1,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, describe, layer } from "@effect/vitest"
+import { assertSome, deepStrictEqual } from "@effect/vitest/utils"
 import { Cause, Effect, Exit, Layer, Option, Redacted, String as Str } from "effect"
 import { UserRepository } from "effect-users"
 import { Migrations, SqlUserRepository } from "effect-users/sql"
@@ -35,7 +36,7 @@ const coalescedReadsSuite = (name: string, client: Layer.Layer<SqlClient.SqlClie
           (id) => repository.get(id),
           { concurrency: "unbounded" }
         )
-        assert.deepStrictEqual(found, [...users.map(Option.some), Option.none(), Option.some(users[0]!)])
+        deepStrictEqual(found, [...users.map(Option.some), Option.none(), Option.some(users[0]!)])
         // One query for the six distinct IDs, then the missing one asked again on its own (a miss in a batch
         // is confirmed before it is believed).
         const queries = log.queries()
@@ -139,7 +140,7 @@ describe("SQLite", () => {
         const users = yield* Effect.forEach([1, 2, 3], () => repository.create(newUser()))
         uncoalesced.recorded.length = 0
         const found = yield* Effect.forEach(users, (user) => repository.get(user.id), { concurrency: "unbounded" })
-        assert.deepStrictEqual(found, users.map(Option.some))
+        deepStrictEqual(found, users.map(Option.some))
         const queries = uncoalesced.queries()
         assert.strictEqual(queries.length, 3)
         assert.isTrue(queries.every((query) => / WHERE id = /.test(query)))
@@ -209,7 +210,7 @@ describe("SQLite", () => {
       Effect.gen(function* () {
         const repository = yield* UserRepository.UserRepository
         const user = yield* repository.create(newUser())
-        assert.deepStrictEqual(yield* repository.getByEmail(user.email.toUpperCase()), Option.some(user))
+        assertSome(yield* repository.getByEmail(user.email.toUpperCase()), user)
       })
     )
   })
@@ -288,7 +289,7 @@ describePg("PostgreSQL", () => {
         Effect.gen(function* () {
           const repository = yield* Effect.provide(UserRepository.UserRepository, SqlUserRepository.layer())
           const user = yield* repository.create(newUser())
-          assert.deepStrictEqual(yield* repository.get(user.id), Option.some(user))
+          assertSome(yield* repository.get(user.id), user)
         })
       )
     }

@@ -3,6 +3,7 @@
  * layer also provides a `UserRepository` (SQL stores keep families beside their users, with a foreign key).
  */
 import { assert, layer } from "@effect/vitest"
+import { assertSome } from "@effect/vitest/utils"
 import { Effect, type Layer, Option } from "effect"
 import { RefreshTokenStore, UserRepository } from "effect-users"
 import { newUser } from "./UserRepositorySuite.js"
@@ -93,11 +94,11 @@ export const refreshTokenStoreSuite = (
         yield* tokens.create(started, first)
         assert.isTrue(Option.isNone(Option.getOrThrow(yield* tokens.find(first)).successor))
         assert.isTrue(yield* tokens.rotate(started.id, first, second, new Date(), sealed))
-        assert.deepStrictEqual(Option.getOrThrow(yield* tokens.find(first)).successor, Option.some(sealed))
+        assertSome(Option.getOrThrow(yield* tokens.find(first)).successor, sealed)
         assert.isTrue(Option.isNone(Option.getOrThrow(yield* tokens.find(second)).successor))
         assert.isTrue(yield* tokens.rotate(started.id, second, third, new Date(), "second-successor"))
         assert.isTrue(Option.isNone(Option.getOrThrow(yield* tokens.find(first)).successor))
-        assert.deepStrictEqual(Option.getOrThrow(yield* tokens.find(second)).successor, Option.some("second-successor"))
+        assertSome(Option.getOrThrow(yield* tokens.find(second)).successor, "second-successor")
         // A rotation without one clears the last.
         assert.isTrue(yield* tokens.rotate(started.id, third, fourth, new Date()))
         for (const token of [first, second, third, fourth]) {
@@ -111,10 +112,7 @@ export const refreshTokenStoreSuite = (
         const tokens = yield* store
         const { first, nexts, won } = yield* rotateAtOnce((next) => `successor-${next}`)
         const winner = nexts[won.indexOf(true)]!
-        assert.deepStrictEqual(
-          Option.getOrThrow(yield* tokens.find(first)).successor,
-          Option.some(`successor-${winner}`)
-        )
+        assertSome(Option.getOrThrow(yield* tokens.find(first)).successor, `successor-${winner}`)
       })
     )
 
@@ -147,8 +145,8 @@ export const refreshTokenStoreSuite = (
           const successorOf = (token: string) =>
             Effect.map(tokens.find(token), (found) => Option.getOrThrow(found).successor)
           assert.isTrue(Option.isNone(yield* successorOf(a)))
-          assert.deepStrictEqual(yield* successorOf(b), Option.some("late"))
-          assert.deepStrictEqual(yield* successorOf(c), Option.some("other"))
+          assertSome(yield* successorOf(b), "late")
+          assertSome(yield* successorOf(c), "other")
         })
     )
 

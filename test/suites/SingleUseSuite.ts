@@ -4,6 +4,7 @@
  * requests, and passwords too long to be worth reading.
  */
 import { assert, describe, layer } from "@effect/vitest"
+import { assertSome } from "@effect/vitest/utils"
 import { Cause, Effect, Exit, type Layer, Option, Redacted } from "effect"
 import { PasswordHasher, TokenCodec, User, type UserManager, UserRepository } from "effect-users"
 import { freshEmail, type Harness, harness, makeFakeHasher, password, resetSecret } from "../utils/TestUsers.js"
@@ -189,7 +190,7 @@ export const singleUseRepositorySuite = (
         const user = yield* repository.create(newUser())
         const stale = yield* repository.updateIf(user, { isVerified: true }, { hashedPassword: "fake$other" })
         assert.isTrue(Option.isNone(stale))
-        assert.deepStrictEqual(yield* repository.get(user.id), Option.some(user))
+        assertSome(yield* repository.get(user.id), user)
         const wrongFlag = yield* repository.updateIf(user, { hashedPassword: "x" }, { isVerified: true })
         assert.isTrue(Option.isNone(wrongFlag))
         const written = yield* repository.updateIf(
@@ -197,7 +198,7 @@ export const singleUseRepositorySuite = (
           { isVerified: true },
           { email: user.email, isVerified: false, isActive: true, hashedPassword: user.hashedPassword }
         )
-        assert.deepStrictEqual(written, Option.some({ ...user, isVerified: true }))
+        assertSome(written, { ...user, isVerified: true })
         assert.deepStrictEqual(yield* repository.get(user.id), written)
         assert.isTrue(Option.isNone(yield* repository.updateIf(newUser(), { isVerified: true }, {})))
         const taken = yield* repository.create(newUser())

@@ -1,5 +1,6 @@
 import { createHmac } from "node:crypto"
 import { assert, describe, layer } from "@effect/vitest"
+import { deepStrictEqual } from "@effect/vitest/utils"
 import { Clock, Effect, Exit, type Layer, Logger, Option, Redacted, TestClock } from "effect"
 import {
   IdParser,
@@ -142,7 +143,7 @@ export const userManagerSuite = (name: string, repository: Layer.Layer<UserRepos
               hooks.calls.map((c) => c.hook),
               ["onAfterRegister"]
             )
-            assert.deepStrictEqual(hooks.calls[0]!.args, [user, Option.none()])
+            deepStrictEqual(hooks.calls[0]!.args, [user, Option.none()])
           })
       )
 
@@ -283,7 +284,7 @@ export const userManagerSuite = (name: string, repository: Layer.Layer<UserRepos
           const verified = yield* h.users.verify(token)
           assert.isTrue(verified.isVerified)
           assert.isTrue((yield* h.users.get(user.id)).isVerified)
-          assert.deepStrictEqual(h.hooks.named("onAfterVerify")[0]!.args, [verified, Option.none()])
+          deepStrictEqual(h.hooks.named("onAfterVerify")[0]!.args, [verified, Option.none()])
           assert.strictEqual((yield* Effect.flip(h.users.verify(token)))._tag, "UserAlreadyVerified")
         })
       )
@@ -419,7 +420,7 @@ export const userManagerSuite = (name: string, repository: Layer.Layer<UserRepos
           assert.strictEqual(updated.hashedPassword, h.hasher.digest(password("a brand new password")))
           const credentials = { username: user.email, password: password("a brand new password") }
           assert.strictEqual((yield* h.users.authenticate(credentials)).id, user.id)
-          assert.deepStrictEqual(h.hooks.named("onAfterResetPassword")[0]!.args, [updated, Option.none()])
+          deepStrictEqual(h.hooks.named("onAfterResetPassword")[0]!.args, [updated, Option.none()])
           assert.lengthOf(h.hooks.named("onAfterUpdate"), 0)
           // The fingerprint no longer matches: the token is spent.
           const reuse = yield* Effect.flip(h.users.resetPassword(token, password("yet another password")))
@@ -511,7 +512,7 @@ export const userManagerSuite = (name: string, repository: Layer.Layer<UserRepos
           const updated = yield* h.users.update(user, { email })
           assert.strictEqual(updated.email, email)
           assert.isFalse(updated.isVerified)
-          assert.deepStrictEqual(h.hooks.named("onAfterUpdate")[0]!.args, [
+          deepStrictEqual(h.hooks.named("onAfterUpdate")[0]!.args, [
             updated,
             { email, isVerified: false },
             Option.none()
@@ -905,7 +906,7 @@ export const userManagerSuite = (name: string, repository: Layer.Layer<UserRepos
           const user = yield* register(h.users)
           const linked = yield* h.users.oauthAssociateCallback(user, account(freshEmail("other")))
           assert.lengthOf(linked.oauthAccounts, 1)
-          assert.deepStrictEqual(h.hooks.named("onAfterUpdate")[0]!.args.slice(1), [{}, Option.none()])
+          deepStrictEqual(h.hooks.named("onAfterUpdate")[0]!.args.slice(1), [{}, Option.none()])
         })
       )
     })

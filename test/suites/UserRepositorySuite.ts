@@ -1,4 +1,5 @@
 import { assert, describe, layer } from "@effect/vitest"
+import { assertSome } from "@effect/vitest/utils"
 import { Cause, Effect, Exit, type Layer, Option, Schema } from "effect"
 import { type User, UserModel, UserRepository } from "effect-users"
 import { freshEmail } from "../utils/TestUsers.js"
@@ -91,7 +92,7 @@ export const userRepositorySuite = (
           const input = newUser(freshEmail("Gawain"))
           const created = yield* repository.create(input)
           assert.deepStrictEqual(created, input)
-          assert.deepStrictEqual(yield* repository.get(input.id), Option.some(input))
+          assertSome(yield* repository.get(input.id), input)
           assert.isTrue(Option.isNone(yield* repository.get(crypto.randomUUID())))
         })
       )
@@ -141,7 +142,7 @@ export const userRepositorySuite = (
           const user = yield* repository.create(newUser())
           const exit = yield* Effect.exit(repository.create({ ...newUser(), id: user.id }))
           assert.isTrue(Exit.isFailure(exit) && Cause.isDie(exit.cause) && !Cause.isFailure(exit.cause))
-          assert.deepStrictEqual(yield* repository.get(user.id), Option.some(user))
+          assertSome(yield* repository.get(user.id), user)
         })
       )
 
@@ -151,7 +152,7 @@ export const userRepositorySuite = (
           const user = yield* repository.create(newUser())
           const updated = yield* repository.update(user, { isVerified: true, hashedPassword: "fake$other" })
           assert.deepStrictEqual(updated, { ...user, isVerified: true, hashedPassword: "fake$other" })
-          assert.deepStrictEqual(yield* repository.get(user.id), Option.some(updated))
+          assertSome(yield* repository.get(user.id), updated)
           assert.deepStrictEqual(yield* repository.update(updated, {}), updated)
         })
       )
@@ -176,7 +177,7 @@ export const userRepositorySuite = (
           const second = yield* repository.create(newUser())
           const error = yield* Effect.flip(repository.update(second, { email: first.email.toUpperCase() }))
           assert.strictEqual(error._tag, "UserAlreadyExists")
-          assert.deepStrictEqual(yield* repository.get(second.id), Option.some(second))
+          assertSome(yield* repository.get(second.id), second)
         })
       )
 
@@ -526,9 +527,9 @@ export const userRepositorySuite = (
         Effect.gen(function* () {
           const repository = yield* DefaultRepository
           const user = yield* repository.create(newUser())
-          const expected = Option.some({ user, sessionEpoch: 0, revokedUntil: 0 })
-          assert.deepStrictEqual(yield* repository.getWithEpoch(user.id), expected)
-          assert.deepStrictEqual(yield* repository.getByEmailWithEpoch(user.email.toUpperCase()), expected)
+          const expected = { user, sessionEpoch: 0, revokedUntil: 0 }
+          assertSome(yield* repository.getWithEpoch(user.id), expected)
+          assertSome(yield* repository.getByEmailWithEpoch(user.email.toUpperCase()), expected)
           assert.isTrue(Option.isNone(yield* repository.getWithEpoch(crypto.randomUUID())))
           assert.isTrue(Option.isNone(yield* repository.getByEmailWithEpoch(freshEmail())))
         })
@@ -663,7 +664,7 @@ export const userRepositorySuite = (
         const second = yield* repository.create({ ...newCustomUser(), birthYear: 1999, newsletter: true })
         assert.isTrue(Number.isSafeInteger(first.id))
         assert.notStrictEqual(first.id, second.id)
-        assert.deepStrictEqual(yield* repository.get(second.id), Option.some(second))
+        assertSome(yield* repository.get(second.id), second)
         assert.strictEqual(second.birthYear, 1999)
         assert.strictEqual(second.newsletter, true)
         assert.strictEqual(first.newsletter, false)
@@ -679,7 +680,7 @@ export const userRepositorySuite = (
         const user = yield* repository.create(newCustomUser())
         const updated = yield* repository.update(user, { firstName: "Elaine", newsletter: true, birthYear: 2001 })
         assert.deepStrictEqual(updated, { ...user, firstName: "Elaine", newsletter: true, birthYear: 2001 })
-        assert.deepStrictEqual(yield* repository.get(user.id), Option.some(updated))
+        assertSome(yield* repository.get(user.id), updated)
       })
     )
 
@@ -735,7 +736,7 @@ export const userRepositorySuite = (
         const created = yield* repository.create(newCustomUser())
         const moved = Option.getOrThrow(yield* repository.updateEndingSessions(created, { firstName: "Galahad" }, {}))
         assert.deepStrictEqual([moved.user.firstName, moved.sessionEpoch], ["Galahad", 1])
-        assert.deepStrictEqual(yield* repository.getWithEpoch(created.id), Option.some({ ...moved, revokedUntil: 0 }))
+        assertSome(yield* repository.getWithEpoch(created.id), { ...moved, revokedUntil: 0 })
       })
     )
   })
