@@ -8,7 +8,7 @@ import { Migrations, SqlUserRepository } from "effect-users/sql"
 import { describePg, freshDatabase } from "../utils/PgTest.js"
 
 /** The IDs of every migration, in order. */
-const allMigrations = Array.from({ length: 15 }, (_, index) => index + 1)
+const allMigrations = Object.keys(Migrations.migrations()).map((_, index) => index + 1)
 
 let counter = 0
 /** Table names no other test uses, so that tests can share one database. */
