@@ -555,7 +555,9 @@ export const make = (
       const event = given.email === undefined ? given : { ...given, email: shownEmail(given.email) }
       return Effect.logWarning(message).pipe(
         Effect.zipLeft(
-          Metric.increment(Metric.tagged(Metric.tagged(AuthMetrics.throttled, "route", event.route), "scope", event.scope))
+          Metric.increment(
+            Metric.tagged(Metric.tagged(AuthMetrics.throttled, "route", event.route), "scope", event.scope)
+          )
         ),
         Effect.annotateLogs({
           route: event.route,
