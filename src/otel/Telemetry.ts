@@ -1,0 +1,94 @@
+/**
+ * OpenTelemetry for an effect-users app, through `@effect/opentelemetry`: the app's spans (every `UserManager`,
+ * `Login`, `Sessions`, `RefreshTokens`, `Throttle` and `PasswordHasher` operation, the HTTP server's request spans)
+ * and Effect's metrics (`AuthMetrics`, plus whatever else the app records) go to the span processors and metric
+ * readers given. Provide the layer around the whole app (`Layer.provide(Telemetry.layer(...))` on the server), so
+ * that every fiber it starts uses its tracer. Count logins, sessions and refresh reuse with `AuthMetrics.layer`
+ * beside the app's other `AuthEvents` sinks.
+ *
+ * @since 0.2.0
+ */
+import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
+import type * as Resource from "@effect/opentelemetry/Resource"
+import type { MetricReader } from "@opentelemetry/sdk-metrics"
+import type { SpanProcessor } from "@opentelemetry/sdk-trace-base"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+
+/**
+ * Where spans and metrics go, and what the service is called (`service.name`, default `effect-users`;
+ * `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES` are read too).
+ *
+ * @since 0.2.0
+ */
+export interface Options {
+  readonly serviceName?: string | undefined
+  readonly serviceVersion?: string | undefined
+  readonly spanProcessor?: SpanProcessor | ReadonlyArray<SpanProcessor> | undefined
+  readonly metricReader?: MetricReader | ReadonlyArray<MetricReader> | undefined
+  /** How long shutting down may take to flush what is pending (default 3 seconds). */
+  readonly shutdownTimeout?: Duration.DurationInput | undefined
+}
+
+/**
+ * The tracer and metric producer over these processors and readers, flushed and shut down with the layer.
+ *
+ * @since 0.2.0
+ */
+export const layer = (options: Options): Layer.Layer<Resource.Resource> =>
+  NodeSdk.layer(() => ({
+    resource: {
+      serviceName: options.serviceName ?? "effect-users",
+      ...(options.serviceVersion === undefined ? {} : { serviceVersion: options.serviceVersion })
+    },
+    spanProcessor: options.spanProcessor,
+    metricReader: options.metricReader,
+    shutdownTimeout: options.shutdownTimeout
+  }))
+
+/**
+ * Options of `layerOtlp`.
+ *
+ * @since 0.2.0
+ */
+export interface OtlpOptions {
+  readonly serviceName?: string | undefined
+  readonly serviceVersion?: string | undefined
+  /** How often metrics are exported (default 60 seconds, or `OTEL_METRIC_EXPORT_INTERVAL`). */
+  readonly metricInterval?: Duration.DurationInput | undefined
+  readonly shutdownTimeout?: Duration.DurationInput | undefined
+}
+
+/**
+ * Spans (batched) and metrics (periodically) exported by OTLP over HTTP/protobuf-JSON to the endpoint that the
+ * standard variables name (`OTEL_EXPORTER_OTLP_ENDPOINT`, `..._TRACES_ENDPOINT`, `..._HEADERS`, ...). The
+ * exporters (`@opentelemetry/exporter-trace-otlp-http`, `@opentelemetry/exporter-metrics-otlp-http`) are loaded
+ * when the layer is built.
+ *
+ * @since 0.2.0
+ */
+export const layerOtlp = (options: OtlpOptions = {}): Layer.Layer<Resource.Resource> =>
+  Layer.unwrapEffect(
+    Effect.promise(async () => {
+      const [traces, metrics, traceBase, metricsSdk, durations] = await Promise.all([
+        import("@opentelemetry/exporter-trace-otlp-http"),
+        import("@opentelemetry/exporter-metrics-otlp-http"),
+        import("@opentelemetry/sdk-trace-base"),
+        import("@opentelemetry/sdk-metrics"),
+        import("effect/Duration")
+      ])
+      const interval =
+        options.metricInterval === undefined ? {} : { exportIntervalMillis: durations.toMillis(options.metricInterval) }
+      return layer({
+        serviceName: options.serviceName,
+        serviceVersion: options.serviceVersion,
+        shutdownTimeout: options.shutdownTimeout,
+        spanProcessor: new traceBase.BatchSpanProcessor(new traces.OTLPTraceExporter()),
+        metricReader: new metricsSdk.PeriodicExportingMetricReader({
+          exporter: new metrics.OTLPMetricExporter(),
+          ...interval
+        })
+      })
+    })
+  )
