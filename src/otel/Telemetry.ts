@@ -12,7 +12,8 @@ import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
 import type * as Resource from "@effect/opentelemetry/Resource"
 import type { MetricReader } from "@opentelemetry/sdk-metrics"
 import type { SpanProcessor } from "@opentelemetry/sdk-trace-base"
-import type * as Duration from "effect/Duration"
+import * as Config from "effect/Config"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 
@@ -55,7 +56,7 @@ export const layer = (options: Options): Layer.Layer<Resource.Resource> =>
 export interface OtlpOptions {
   readonly serviceName?: string | undefined
   readonly serviceVersion?: string | undefined
-  /** How often metrics are exported (default 60 seconds, or `OTEL_METRIC_EXPORT_INTERVAL`). */
+  /** How often metrics are exported (default `OTEL_METRIC_EXPORT_INTERVAL` milliseconds, else 60 seconds). */
   readonly metricInterval?: Duration.DurationInput | undefined
   readonly shutdownTimeout?: Duration.DurationInput | undefined
 }
@@ -70,16 +71,22 @@ export interface OtlpOptions {
  */
 export const layerOtlp = (options: OtlpOptions = {}): Layer.Layer<Resource.Resource> =>
   Layer.unwrapEffect(
-    Effect.promise(async () => {
-      const [traces, metrics, traceBase, metricsSdk, durations] = await Promise.all([
-        import("@opentelemetry/exporter-trace-otlp-http"),
-        import("@opentelemetry/exporter-metrics-otlp-http"),
-        import("@opentelemetry/sdk-trace-base"),
-        import("@opentelemetry/sdk-metrics"),
-        import("effect/Duration")
-      ])
+    Effect.gen(function* () {
       const interval =
-        options.metricInterval === undefined ? {} : { exportIntervalMillis: durations.toMillis(options.metricInterval) }
+        options.metricInterval === undefined
+          ? yield* Config.integer("OTEL_METRIC_EXPORT_INTERVAL").pipe(
+              Config.withDefault(60_000),
+              Effect.orElseSucceed(() => 60_000)
+            )
+          : Duration.toMillis(options.metricInterval)
+      const [traces, metrics, traceBase, metricsSdk] = yield* Effect.promise(() =>
+        Promise.all([
+          import("@opentelemetry/exporter-trace-otlp-http"),
+          import("@opentelemetry/exporter-metrics-otlp-http"),
+          import("@opentelemetry/sdk-trace-base"),
+          import("@opentelemetry/sdk-metrics")
+        ])
+      )
       return layer({
         serviceName: options.serviceName,
         serviceVersion: options.serviceVersion,
@@ -87,7 +94,9 @@ export const layerOtlp = (options: OtlpOptions = {}): Layer.Layer<Resource.Resou
         spanProcessor: new traceBase.BatchSpanProcessor(new traces.OTLPTraceExporter()),
         metricReader: new metricsSdk.PeriodicExportingMetricReader({
           exporter: new metrics.OTLPMetricExporter(),
-          ...interval
+          exportIntervalMillis: interval,
+          // The reader refuses a timeout longer than its interval.
+          exportTimeoutMillis: Math.min(30_000, interval)
         })
       })
     })
