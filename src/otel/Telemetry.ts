@@ -18,8 +18,8 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 
 /**
- * Where spans and metrics go, and what the service is called (`service.name`, default `effect-users`;
- * `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES` are read too).
+ * Where spans and metrics go, and what the service is called (`service.name`: `serviceName`, else
+ * `OTEL_SERVICE_NAME`, else `effect-users`; `OTEL_RESOURCE_ATTRIBUTES` adds attributes).
  *
  * @since 0.2.0
  */
@@ -38,15 +38,23 @@ export interface Options {
  * @since 0.2.0
  */
 export const layer = (options: Options): Layer.Layer<Resource.Resource> =>
-  NodeSdk.layer(() => ({
-    resource: {
-      serviceName: options.serviceName ?? "effect-users",
-      ...(options.serviceVersion === undefined ? {} : { serviceVersion: options.serviceVersion })
-    },
-    spanProcessor: options.spanProcessor,
-    metricReader: options.metricReader,
-    shutdownTimeout: options.shutdownTimeout
-  }))
+  NodeSdk.layer(
+    Effect.map(
+      Config.string("OTEL_SERVICE_NAME").pipe(
+        Config.withDefault("effect-users"),
+        Effect.orElseSucceed(() => "effect-users")
+      ),
+      (fromEnv): NodeSdk.Configuration => ({
+        resource: {
+          serviceName: options.serviceName ?? fromEnv,
+          ...(options.serviceVersion === undefined ? {} : { serviceVersion: options.serviceVersion })
+        },
+        spanProcessor: options.spanProcessor,
+        metricReader: options.metricReader,
+        shutdownTimeout: options.shutdownTimeout
+      })
+    )
+  )
 
 /**
  * Options of `layerOtlp`.

@@ -1,6 +1,7 @@
 /**
  * `npm start` (examples/server.ts) with OTEL_EXPORTER_OTLP_ENDPOINT: spans and metrics of a register and a login
- * are posted by OTLP/HTTP to the endpoint (a collector stub on a real socket here), without a password; its
+ * are posted by OTLP/HTTP to the endpoint (a collector stub on a real socket here), under OTEL_SERVICE_NAME, without
+ * a password; its
  * process loads `effect-users/otel` and the OpenTelemetry SDK. Without the variable it loads neither
  * (test/LazyLoading.test.ts).
  */
@@ -59,6 +60,7 @@ describe("npm start with OTEL_EXPORTER_OTLP_ENDPOINT", () => {
       env: {
         ...recorder.env,
         OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
+        OTEL_SERVICE_NAME: "otlp-export-test",
         OTEL_BSP_SCHEDULE_DELAY: "100",
         OTEL_METRIC_EXPORT_INTERVAL: "300"
       }
@@ -85,6 +87,7 @@ describe("npm start with OTEL_EXPORTER_OTLP_ENDPOINT", () => {
     const posted = (path: string, text: string) => () =>
       collector.posts.some((post) => post.path === path && post.body.includes(text))
     await until(posted("/v1/traces", "Login.start"), "a Login.start span")
+    assert.isTrue(posted("/v1/traces", "otlp-export-test")(), "the service is named by OTEL_SERVICE_NAME")
     await until(posted("/v1/traces", "UserManager.create"), "a UserManager.create span")
     await until(posted("/v1/metrics", "effect_users.logins"), "the logins metric")
     await until(posted("/v1/metrics", "effect_users.password_hasher.queue.wait"), "the hash queue's wait")
