@@ -7,6 +7,7 @@ export default defineConfig({
       { find: /^effect-users\/sql$/, replacement: new URL("./src/sql.ts", import.meta.url).pathname },
       { find: /^effect-users\/redis$/, replacement: new URL("./src/redis.ts", import.meta.url).pathname },
       { find: /^effect-users\/pg$/, replacement: new URL("./src/pg.ts", import.meta.url).pathname },
+      { find: /^effect-users\/otel$/, replacement: new URL("./src/otel.ts", import.meta.url).pathname },
       { find: /^effect-users$/, replacement: new URL("./src/index.ts", import.meta.url).pathname }
     ]
   },

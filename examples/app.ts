@@ -20,6 +20,7 @@ import {
   type AccessTokenStore,
   AuditLog,
   AuthEvents,
+  AuthMetrics,
   AuthStrategy,
   DeviceTokens,
   JwtKeySet,
@@ -92,13 +93,16 @@ export const DeviceTokensLive = Layer.unwrapEffect(
 )
 
 /**
- * The security events (`AuthEvents`) and the audit log they are written to: the app's database by default, kept
- * 90 days. Provide it under the `UserManager` and the API, so that both emit.
+ * The security events (`AuthEvents`), the audit log they are written to (the app's database by default, kept
+ * 90 days) and the metrics counted from them (`AuthMetrics`). Provide it under the `UserManager` and the API, so that both emit.
  */
 export const layerAudit = (
   store: Layer.Layer<AuditLog.AuditLog, never, SqlClient.SqlClient> = SqlAuditLog.layer()
 ): Layer.Layer<AuthEvents.AuthEvents | AuditLog.AuditLog, never, SqlClient.SqlClient> =>
-  AuditLog.layerSink().pipe(Layer.provideMerge(store), Layer.provideMerge(AuthEvents.layer()))
+  Layer.merge(AuditLog.layerSink(), AuthMetrics.layer).pipe(
+    Layer.provideMerge(store),
+    Layer.provideMerge(AuthEvents.layer())
+  )
 
 /** How long a cookie session lasts (the database strategy's token lifetime, and the Redis store's TTL). */
 export const sessionLifetime = "1 hour"

@@ -30,6 +30,10 @@
  * Passwords (`passwordPolicy.ts`): NIST SP 800-63B-4's policy, 15 characters at least, unless
  * USERS_PASSWORD_POLICY=compat (8, for FastAPI Users' front ends); both refuse common passwords.
  *
+ * OpenTelemetry (README, "OpenTelemetry"): with OTEL_EXPORTER_OTLP_ENDPOINT set, spans and metrics are exported by
+ * OTLP over HTTP (the standard OTEL_* variables apply: OTEL_SERVICE_NAME, OTEL_EXPORTER_OTLP_HEADERS,
+ * OTEL_BSP_SCHEDULE_DELAY, OTEL_METRIC_EXPORT_INTERVAL, ...); without it nothing of OpenTelemetry is loaded.
+ *
  * Slow clients: a request's headers must arrive within HTTP_HEADERS_TIMEOUT (default 10 seconds) and the whole
  * request within HTTP_REQUEST_TIMEOUT (30 seconds), else Node answers 408 and closes the connection; an idle
  * kept-alive connection is closed after HTTP_KEEP_ALIVE_TIMEOUT (5 seconds).
@@ -173,4 +177,14 @@ const Server = HttpApiBuilder.serve().pipe(
   Layer.provide(Layer.setConfigProvider(configProvider))
 )
 
-NodeRuntime.runMain(Layer.launch(Server))
+// Loaded only when asked for: `effect-users/otel` and the OpenTelemetry SDK stay out of memory otherwise.
+const Telemetry = process.env.OTEL_EXPORTER_OTLP_ENDPOINT
+  ? Layer.unwrapEffect(
+      Effect.map(
+        Effect.promise(() => import("effect-users/otel")),
+        ({ Telemetry }) => Telemetry.layerOtlp()
+      )
+    )
+  : Layer.empty
+
+NodeRuntime.runMain(Layer.launch(Server.pipe(Layer.provide(Telemetry))))

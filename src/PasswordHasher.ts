@@ -12,6 +12,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
+import { queueWait } from "./internal/hashQueue.js"
 import { ServiceUnavailable } from "./UserError.js"
 
 /**
@@ -110,7 +111,15 @@ export const withConcurrencyLimit = (
       Effect.suspend(() => {
         if (admitted >= concurrency + queue) return Effect.die(queueFull())
         admitted++
-        return restore(semaphore.withPermits(1)(counted(effect))).pipe(Effect.ensuring(Effect.sync(() => admitted--)))
+        const wait = queueWait()
+        return restore(semaphore.withPermits(1)(Effect.zipRight(Effect.sync(wait.started), counted(effect)))).pipe(
+          Effect.ensuring(
+            Effect.sync(() => {
+              admitted--
+              wait.left()
+            })
+          )
+        )
       })
     )
   return {

@@ -342,9 +342,10 @@ const makeUnscheduled = (
         }
       })
 
+    const span = (name: string) => Effect.withSpan(`RefreshTokens.${name}`, { attributes: { backend } })
     return {
-      login,
-      refresh,
+      login: (user, session) => login(user, session).pipe(span("login")),
+      refresh: (token) => refresh(token).pipe(span("refresh")),
       // Only a family of this user and backend (backends share the store): an ID of someone else's ends nothing.
       end: (familyId, user) =>
         Effect.gen(function* () {
@@ -353,8 +354,8 @@ const makeUnscheduled = (
           if (!(yield* store.revoke(familyId, String(user.id)))) return false
           yield* strategy.endFamily(familyId, user)
           return true
-        }),
+        }).pipe(span("end")),
       store,
-      purgeExpired
+      purgeExpired: (batchSize) => purgeExpired(batchSize).pipe(span("purgeExpired"))
     }
   })

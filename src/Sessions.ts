@@ -155,13 +155,15 @@ export const make: Effect.Effect<SessionsService, never, UserRepository> = Effec
       idParser.parse(id).pipe(
         // The parser is the app's, for the repository's ID type.
         Effect.flatMap((parsed) => repository.getWithEpoch(parsed as User["id"])),
-        Effect.orElseSucceed(() => Option.none<UserWithSessions<User>>())
+        Effect.orElseSucceed(() => Option.none<UserWithSessions<User>>()),
+        Effect.withSpan("Sessions.lookup")
       ),
     endAll: (user) =>
       repository
         .updateEndingSessions(stored(user), {}, {})
         .pipe(Effect.orDie, Effect.asVoid, Effect.withSpan("Sessions.endAll")),
-    denyUntil: (user, until) => repository.raiseRevokedUntil(stored(user), until)
+    denyUntil: (user, until) =>
+      repository.raiseRevokedUntil(stored(user), until).pipe(Effect.withSpan("Sessions.denyUntil"))
   })
 })
 

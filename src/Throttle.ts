@@ -32,9 +32,11 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as AuthEvents from "./AuthEvents.js"
+import * as AuthMetrics from "./AuthMetrics.js"
 import { Email, emailKey } from "./User.js"
 import { ServiceUnavailable } from "./UserError.js"
 
@@ -552,6 +554,11 @@ export const make = (
     const report = (message: string, given: ThrottledEvent) => {
       const event = given.email === undefined ? given : { ...given, email: shownEmail(given.email) }
       return Effect.logWarning(message).pipe(
+        Effect.zipLeft(
+          Metric.increment(
+            Metric.tagged(Metric.tagged(AuthMetrics.throttled, "route", event.route), "scope", event.scope)
+          )
+        ),
         Effect.annotateLogs({
           route: event.route,
           scope: event.scope,
@@ -751,7 +758,17 @@ export const make = (
         )
       )
 
-    return Throttle.of({ route, mail, account, login, clearAccount })
+    // Named spans; the e-mail and client address stay out of their attributes (the throttle's log lines have them).
+    return Throttle.of({
+      route: (name, client, email) =>
+        route(name, client, email).pipe(Effect.withSpan("Throttle.route", { attributes: { route: name } })),
+      mail: (name, client, email) =>
+        mail(name, client, email).pipe(Effect.withSpan("Throttle.mail", { attributes: { route: name } })),
+      account: (email, client, name) =>
+        account(email, client, name).pipe(Effect.withSpan("Throttle.account", { attributes: { route: name } })),
+      login: (email, client, device) => login(email, client, device).pipe(Effect.withSpan("Throttle.login")),
+      clearAccount: (email) => clearAccount(email).pipe(Effect.withSpan("Throttle.clearAccount"))
+    })
   })
 
 /**

@@ -794,9 +794,10 @@ function* build<U extends BaseUser>() {
   })
 
   self = {
-    get,
-    getByEmail,
-    getByOAuthAccount,
+    get: (id) => get(id).pipe(Effect.withSpan("UserManager.get")),
+    getByEmail: (email) => getByEmail(email).pipe(Effect.withSpan("UserManager.getByEmail")),
+    getByOAuthAccount: (oauth, accountId) =>
+      getByOAuthAccount(oauth, accountId).pipe(Effect.withSpan("UserManager.getByOAuthAccount")),
     list: Effect.fn("UserManager.list")((options?: ListOptions) => repository.list(options ?? {})),
     count: Effect.fn("UserManager.count")((filters?: UserFilters) => repository.count(filters ?? {})),
     create,
@@ -820,11 +821,14 @@ function* build<U extends BaseUser>() {
         Effect.withSpan("UserManager.oauthLinks")
       ),
     oauthUnlink,
-    validatePassword: (password, user) => validator.validate(password, user),
+    validatePassword: (password, user) =>
+      validator.validate(password, user).pipe(Effect.withSpan("UserManager.validatePassword")),
     // The app's `IdParser` parses its model's IDs.
     parseId: (value) => idParser.parse(value) as Effect.Effect<IdOf<U>, InvalidID>,
     onAfterLogin: (user, response) =>
-      runAfterHook("onAfterLogin", user, (request) => hooks.onAfterLogin(user, request, response))
+      runAfterHook("onAfterLogin", user, (request) => hooks.onAfterLogin(user, request, response)).pipe(
+        Effect.withSpan("UserManager.onAfterLogin")
+      )
   }
   return self
 }

@@ -12,6 +12,8 @@ export * as AccessTokenStore from "./AccessTokenStore.js"
 export * as Argon2Workers from "./Argon2Workers.js"
 export * as AuditLog from "./AuditLog.js"
 export * as AuthEvents from "./AuthEvents.js"
+/** @since 0.2.0 */
+export * as AuthMetrics from "./AuthMetrics.js"
 /** @since 0.1.0 */
 export * as AuthStrategy from "./AuthStrategy.js"
 /** @since 0.2.0 */

@@ -68,7 +68,9 @@ const files = sources("src").sort()
 const edges = files.flatMap(edgesOf)
 const show = (edge: Edge) => `${edge.from} -> ${edge.specifier}${edge.typeOnly ? " (type only)" : ""}`
 
-const entries = new Set(["index.ts", "http.ts", "sql.ts", "redis.ts", "pg.ts", "testing.ts"].map((f) => `src/${f}`))
+const entries = new Set(
+  ["index.ts", "http.ts", "sql.ts", "redis.ts", "pg.ts", "otel.ts", "testing.ts"].map((f) => `src/${f}`)
+)
 const isCore = (file: string) =>
   (/^src\/[^/]+\.ts$/.test(file) && !entries.has(file)) || file.startsWith("src/internal/")
 const isAdapter = (file: string) => /^src\/(sql|redis|pg)\//.test(file)
@@ -77,6 +79,8 @@ const isHttp = (file: string) => file.startsWith("src/http/")
 const isPackage = (to: string, names: ReadonlyArray<string>) =>
   names.some((name) => to === name || to.startsWith(`${name}/`))
 const isSqlPackage = (to: string) => /^@effect\/sql(-[^/]+)?(\/|$)/.test(to)
+/** OpenTelemetry: `@effect/opentelemetry` and the `@opentelemetry/*` SDK, exporters and API. */
+const isOtel = (to: string) => /^@(effect\/opentelemetry|opentelemetry\/[^/]+)(\/|$)/.test(to)
 const isPlatform = (to: string) => /^@effect\/platform(-[^/]+)?(\/|$)/.test(to)
 /** The driver packages: what an app without that storage must never load. */
 const isDriver = (to: string) =>
@@ -179,6 +183,17 @@ describe("the import graph of src/", () => {
             isDriver(edge.to) ||
             (isPlatform(edge.to) && !edge.typeOnly)
         )
+        .map(show)
+    )
+  })
+
+  it("only src/otel/ imports OpenTelemetry, and nothing outside it imports src/otel/ (effect-users/otel is optional)", () => {
+    assert.isTrue(edges.some((edge) => edge.from.startsWith("src/otel/") && isOtel(edge.to)))
+    report(
+      "OpenTelemetry imports",
+      edges
+        .filter((edge) => !edge.from.startsWith("src/otel/") && edge.from !== "src/otel.ts")
+        .filter((edge) => isOtel(edge.to) || edge.to.startsWith("src/otel/") || edge.to === "src/otel.ts")
         .map(show)
     )
   })

@@ -1,7 +1,7 @@
 /**
  * What an app does not use is not loaded: importing the root entry loads neither `openid-client` (loaded when an
  * OAuth provider is built) nor Swagger UI, and the core alone does not load `@effect/platform`. `npm start` loads
- * the OAuth client, the Redis client and the PostgreSQL driver only when configured, and Swagger UI on the first
+ * the OAuth client, the Redis client, the PostgreSQL driver and OpenTelemetry only when configured, and Swagger UI on the first
  * request for `/docs`. Each child process records the modules it loads (`test/utils/LoadedModules.ts`).
  */
 import { readFileSync } from "node:fs"
@@ -21,8 +21,9 @@ const adapterEntries = ["src/http.ts", "src/sql.ts"]
 const rootReexportsAdapters = adapterEntries.some((path) => rootModules.includes(path))
 
 describe("importing the root entry", () => {
-  it("loads neither openid-client nor Swagger UI", async () => {
+  it("loads neither openid-client nor Swagger UI nor OpenTelemetry", async () => {
     const loaded = packagesIn(await loadedByImporting(["src/index.ts"]))
+    assert.notInclude(loaded, "OpenTelemetry")
     assert.notInclude(loaded, "openid-client")
     assert.notInclude(loaded, "Swagger UI")
   }, 60_000)
@@ -89,6 +90,8 @@ describe("npm start loads what it is configured to use", () => {
 
   it("without OAuth, Redis or PostgreSQL: none of their clients, and Swagger UI only once /docs is asked for", async () => {
     const { loaded, server } = await start({})
+    // Nor OpenTelemetry without OTEL_EXPORTER_OTLP_ENDPOINT (with it: test/otel/OtlpExport.test.ts).
+    assert.notInclude(loaded(), "OpenTelemetry")
     assert.deepStrictEqual(
       loaded().filter((name) => name !== "@effect/platform"),
       []

@@ -69,7 +69,8 @@ const entries = [
   { entry: "./http", file: "src/http.ts", folder: "src/http" },
   { entry: "./sql", file: "src/sql.ts", folder: "src/sql" },
   { entry: "./redis", file: "src/redis.ts", folder: "src/redis" },
-  { entry: "./pg", file: "src/pg.ts", folder: "src/pg" }
+  { entry: "./pg", file: "src/pg.ts", folder: "src/pg" },
+  { entry: "./otel", file: "src/otel.ts", folder: "src/otel" }
 ] as const
 
 /** The public modules of a folder: its `.ts` files but the entry modules (for `src`). */
@@ -210,9 +211,14 @@ describe("the packed package", () => {
     writeFileSync(join(dir, "tsconfig.json"), tsconfig)
     writeFileSync(join(dir, "app.ts"), app)
     // Beside the app, a file that reaches every entry's declarations, so that `tsc` checks them all; the optional
-    // peers of `/redis` and `/pg` (and pg's types) are installed for it, at the versions this package tests with.
-    const devDependencies = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).devDependencies
-    const optional = ["ioredis", "pg", "@effect/sql-pg", "@types/pg"].map((name) => `${name}@${devDependencies[name]}`)
+    // peers of `/redis`, `/pg` (and pg's types) and `/otel` are installed for it, at the versions this package tests with.
+    const devDependencies: Record<string, string> = JSON.parse(
+      readFileSync(join(root, "package.json"), "utf8")
+    ).devDependencies
+    const otel = Object.keys(devDependencies).filter((name) => /^@(effect\/opentelemetry|opentelemetry\/)/.test(name))
+    const optional = ["ioredis", "pg", "@effect/sql-pg", "@types/pg", ...otel].map(
+      (name) => `${name}@${devDependencies[name]}`
+    )
     await sh(`npm install ${optional.join(" ")}`, dir, npmEnv())
     const specifiers = entries.map(({ entry }) => `effect-users${entry.slice(1)}`)
     writeFileSync(

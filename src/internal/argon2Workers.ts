@@ -17,6 +17,7 @@ import {
   queueFull
 } from "../PasswordHasher.js"
 import { ServiceUnavailable } from "../UserError.js"
+import { queueWait } from "./hashQueue.js"
 
 /** Options of the worker pool (`Argon2Workers.Argon2WorkersOptions`). */
 export interface Options extends Omit<Argon2Options, "concurrency"> {
@@ -72,7 +73,11 @@ parentPort.postMessage({ ready: true })
 type Message = { readonly op: "hash" | "verify"; readonly password: string; readonly hash?: string }
 type Reply = { readonly ok: boolean; readonly value?: unknown; readonly ready?: boolean }
 type Outcome = Reply | { readonly defect: ServiceUnavailable }
-type Job = { readonly message: Message; readonly reply: (outcome: Outcome) => void }
+type Job = {
+  readonly message: Message
+  readonly reply: (outcome: Outcome) => void
+  readonly wait: ReturnType<typeof queueWait>
+}
 
 /**
  * The pool and its shutdown. A thread that exits before it is ready (its module cannot load), or
@@ -137,6 +142,7 @@ export const makePool = (
     for (const worker of all) void worker.terminate()
   }
   const dispatch = (worker: Worker, job: Job) => {
+    job.wait.started()
     busy.set(worker, job)
     worker.postMessage(job.message)
   }
@@ -209,9 +215,12 @@ export const makePool = (
         spawned = true
         for (let index = 0; index < size; index++) idle.push(spawn())
       }
+      const wait = queueWait()
       const job: Job = {
         message,
-        reply: (outcome) =>
+        wait,
+        reply: (outcome) => {
+          wait.left()
           resume(
             "defect" in outcome
               ? Effect.die(outcome.defect)
@@ -219,6 +228,7 @@ export const makePool = (
                 ? Effect.succeed(outcome.value)
                 : Effect.fail(new Error(`PasswordHasher: ${message.op} failed`))
           )
+        }
       }
       const worker = idle.pop()
       if (worker === undefined) queue.push(job)
@@ -226,6 +236,7 @@ export const makePool = (
       return Effect.sync(() => {
         const waiting = queue.indexOf(job)
         if (waiting !== -1) queue.splice(waiting, 1)
+        wait.left()
         retireWhenIdle()
       })
     })

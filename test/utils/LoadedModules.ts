@@ -72,6 +72,8 @@ export const packages = {
   // `HttpApiSwagger` and the module that inlines Swagger UI's page (about 2 MB of JavaScript).
   "Swagger UI": /\/node_modules\/@effect\/platform\/dist\/esm\/(internal\/httpApiSwagger|HttpApiSwagger)\.js$/,
   ioredis: /\/node_modules\/ioredis\//,
+  // `effect-users/otel` (its sources under tsx) and the OpenTelemetry SDK.
+  OpenTelemetry: /(\/node_modules\/@(effect\/opentelemetry|opentelemetry)\/|\/src\/otel(\.ts|\/))/,
   "the PostgreSQL driver": /\/node_modules\/(pg|@effect\/sql-pg)\//,
   // What `@effect/platform-node/NodeHttpServer` (and `NodeHttpServerRequest`) load besides the server: undici for
   // its test client, ws for WebSocket upgrades.
