@@ -4,7 +4,7 @@
  */
 import { assert, layer } from "@effect/vitest"
 import { assertSome } from "@effect/vitest/utils"
-import { Deferred, Effect, Either, Fiber, Layer, Option, Redacted, TestClock } from "effect"
+import { Clock, Deferred, Effect, Either, Fiber, Layer, Option, Redacted, TestClock } from "effect"
 import {
   AccessTokenStore,
   AuthStrategy,
@@ -14,7 +14,7 @@ import {
   UserManager,
   UserRepository
 } from "effect-users"
-import { payloadOf } from "./utils/Jwt.js"
+import { payloadOf, signJwt } from "./utils/Jwt.js"
 import { freshEmail, makeFakeHasher, recordingHooks, testConfig } from "./utils/TestUsers.js"
 
 const secret = Redacted.make("strategy-secret-strategy-secret-strategy")
@@ -145,6 +145,34 @@ layer(Test)("strategies", (it) => {
         yield* strategy.read(busy)
       }
       assert.isTrue(Option.isNone(yield* strategy.read(busy)), "older than its lifetime")
+    })
+  )
+
+  it.effect("signInOf: how and when the session was opened; None when the session does not say both", () =>
+    Effect.gen(function* () {
+      const user = yield* newUser
+      const database = yield* AuthStrategy.database()
+      const jwt = yield* AuthStrategy.jwt({ secret })
+      const now = yield* Clock.currentTimeMillis
+      const opened = { backend: "b", method: "password", signedInAt: now } as const
+      for (const strategy of [database, jwt]) {
+        const signIn = yield* strategy.signInOf!(yield* strategy.write(user, opened))
+        assert.deepStrictEqual(signIn, Option.some({ method: "password", at: now }))
+        // A session opened without a method (a token from before 0.2.0) proves no sign-in: never a defect.
+        assert.isTrue(Option.isNone(yield* strategy.signInOf!(yield* strategy.write(user, { backend: "b" }))))
+      }
+      // A JWT carrying one of the two claims only (signed by whoever holds the key) is no sign-in either.
+      const claims = payloadOf(yield* jwt.write(user, opened))
+      const { auth_time, mth, ...rest } = claims
+      for (const partial of [
+        { ...rest, auth_time },
+        { ...rest, mth },
+        { ...rest, mth: 1, auth_time }
+      ]) {
+        const token = signJwt(partial, Redacted.value(secret))
+        assert.isTrue(Option.isSome(yield* jwt.read(token)), "the token itself is valid")
+        assert.isTrue(Option.isNone(yield* jwt.signInOf!(token)), JSON.stringify(partial))
+      }
     })
   )
 

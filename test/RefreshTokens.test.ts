@@ -3,7 +3,7 @@
  * idle lifetimes, the session epoch, the purge; the same rules run over HTTP on SQL in HttpRefresh.test.ts.
  */
 
-import { createHash } from "node:crypto"
+import { createHash, randomBytes } from "node:crypto"
 import { HttpApi, HttpApiBuilder } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Deferred, Effect, Exit, Layer, Option, TestClock } from "effect"
@@ -33,7 +33,8 @@ const alice = {
 const setupWith = (
   options: RefreshTokens.RefreshOptions,
   wrap: (store: RefreshTokenStore.RefreshTokenStoreService) => RefreshTokenStore.RefreshTokenStoreService = (store) =>
-    store
+    store,
+  backend = "jwt"
 ) =>
   Effect.gen(function* () {
     const state = { epoch: 0, active: true, exists: true }
@@ -70,7 +71,7 @@ const setupWith = (
       denyUntil: () => Effect.void
     })
     const refresh = yield* RefreshTokens.make(
-      { name: "jwt", strategy },
+      { name: backend, strategy },
       { lifetime: "1 day", idleLifetime: "1 hour", purgeInterval: "10 minutes", ...options }
     ).pipe(
       Effect.provideService(RefreshTokenStore.RefreshTokenStore, store),
@@ -334,6 +335,30 @@ describe("RefreshTokens", () => {
       for (const token of ["", "short", "x".repeat(43), "é".repeat(43), `${"a".repeat(42)}=`, "a".repeat(5000)]) {
         assert.strictEqual(yield* failure(refresh.refresh(token)), "RefreshTokenInvalid")
       }
+    })
+  )
+
+  it.scoped("a well-formed token the store does not know, or another backend's, is RefreshTokenInvalid", () =>
+    Effect.gen(function* () {
+      const jwt = yield* setup
+      const cookie = yield* setupWith({}, () => jwt.store, "cookie")
+      const unknown = randomBytes(32).toString("base64url")
+      assert.strictEqual(yield* failure(jwt.refresh.refresh(unknown)), "RefreshTokenInvalid")
+      const theirs = yield* cookie.refresh.login(alice, { epoch: 0 })
+      assert.strictEqual(yield* failure(jwt.refresh.refresh(theirs.refreshToken)), "RefreshTokenInvalid")
+      assert.deepStrictEqual(jwt.endedFamilies, [])
+      assert.strictEqual(yield* failure(cookie.refresh.refresh(theirs.refreshToken)), "success")
+    })
+  )
+
+  it.scoped("reuse after the user is gone still ends the family: RefreshTokenReused, never a defect", () =>
+    Effect.gen(function* () {
+      const { refresh, state, store } = yield* setupWith({ graceWindow: 0 })
+      const first = yield* refresh.login(alice, { epoch: 0 })
+      yield* refresh.refresh(first.refreshToken)
+      state.exists = false
+      assert.strictEqual(yield* failure(refresh.refresh(first.refreshToken)), "RefreshTokenReused")
+      assert.deepStrictEqual(yield* store.listOf("alice"), [])
     })
   )
 

@@ -4,7 +4,7 @@
  */
 import { assert, layer } from "@effect/vitest"
 import { Effect, Option, Redacted } from "effect"
-import { UserRepository } from "effect-users"
+import { Sessions, UserRepository } from "effect-users"
 import { freshEmail, harness } from "./utils/TestUsers.js"
 import { recordingTracer } from "./utils/Tracing.js"
 
@@ -47,6 +47,21 @@ layer(UserRepository.layerMemory)("Sessions", (it) => {
         recorded.flatMap((entry) => ("name" in entry ? [entry.name] : [])),
         "Sessions.endAll"
       )
+    })
+  )
+
+  it.effect("isRecentSignIn: a password or provider login within the window, its end included; never a refresh", () =>
+    Effect.sync(() => {
+      const now = 1_700_000_000_000
+      const window = 300_000
+      const recent = (method: string, at: number) => Sessions.isRecentSignIn({ method, at }, now, window)
+      assert.isTrue(recent("password", now))
+      assert.isTrue(recent("password", now - window))
+      assert.isTrue(recent("oauth:google", now - 1))
+      assert.isFalse(recent("password", now - window - 1))
+      assert.isFalse(recent("password", now + 1))
+      assert.isFalse(recent("refresh", now))
+      assert.isFalse(recent("oauth", now))
     })
   )
 })

@@ -216,6 +216,31 @@ describe("Throttle (memory, TestClock)", () => {
     }).pipe(Effect.provide([Throttle.layerRateLimiterStoreMemory, Throttle.layerAccountStoreMemory]))
   )
 
+  it.effect("devices: false: a device token changes nothing, its holder counts under the account like anyone", () =>
+    Effect.gen(function* () {
+      const throttle = yield* Throttle.make({ accounts: { freeAttempts: 1, baseDelay: "1 hour" }, devices: false })
+      yield* Effect.flatMap(throttle.login("kay@camelot.bt", "10.0.0.1", "stranger-device"), (a) => a.failed)
+      const refused = yield* Effect.flip(throttle.login("kay@camelot.bt", "10.0.0.2", "owner-device"))
+      assert.strictEqual(refused.scope, "account")
+      // Without any count at all (accounts: false too), nothing is refused, with a device token or without.
+      const none = yield* Throttle.make({ accounts: false, devices: false })
+      for (let i = 0; i < 20; i++) {
+        yield* Effect.flatMap(none.login("kay@camelot.bt", "10.0.0.1", i % 2 ? "device" : undefined), (a) => a.failed)
+      }
+    }).pipe(Effect.provide([Throttle.layerRateLimiterStoreMemory, Throttle.layerAccountStoreMemory]))
+  )
+
+  it.effect("refused by the client limit and the account at once: a 429 for the client, never a defect", () =>
+    Effect.gen(function* () {
+      const throttle = yield* Throttle.make({
+        clients: { login: { limit: 1, window: "1 hour" } },
+        accounts: { freeAttempts: 1, baseDelay: "1 hour" }
+      })
+      yield* Effect.flatMap(throttle.login("bors@camelot.bt", "10.0.0.1"), (a) => a.failed)
+      assert.strictEqual((yield* Effect.flip(throttle.login("bors@camelot.bt", "10.0.0.1"))).scope, "client")
+    }).pipe(Effect.provide([Throttle.layerRateLimiterStoreMemory, Throttle.layerAccountStoreMemory]))
+  )
+
   it.effect("layerDisabled never refuses", () =>
     Effect.gen(function* () {
       const throttle = yield* Throttle.Throttle

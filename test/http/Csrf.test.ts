@@ -4,11 +4,12 @@
  * cross-site cookie login, answer 403 `CSRF_REJECTED` and change nothing; the server's own origin, listed
  * origins, non-browser clients and bearer tokens go through; payload-less cookie routes take no body but JSON.
  */
-import { HttpServer } from "@effect/platform"
+import { HttpServer, HttpServerRequest } from "@effect/platform"
 import { SqliteClient } from "@effect/sql-sqlite-node"
-import { assert, describe, layer } from "@effect/vitest"
+import { assert, describe, it, layer } from "@effect/vitest"
 import { Effect, Layer, Redacted } from "effect"
 import { OAuthProvider, UserManager } from "effect-users"
+import { CrossSite } from "effect-users/http"
 import { makeServer, request } from "../utils/HttpTest.js"
 import { startOidcProvider } from "../utils/OidcProvider.js"
 import { freshEmail } from "../utils/TestUsers.js"
@@ -240,5 +241,48 @@ describe("CSRF: the OpenAPI document", () => {
         assert.include(JSON.stringify(spec.components.schemas), "CSRF_REJECTED")
       })
     )
+  })
+})
+
+describe("CrossSite: the rules themselves", () => {
+  const requestWith = (headers: Record<string, string>) =>
+    HttpServerRequest.fromWeb(new Request("http://127.0.0.1/users/me", { method: "PATCH", headers }))
+  // Called in the tests, not at collection: a throw here must fail a test.
+  const allowed = () => CrossSite.origins([friend, "http://localhost:5173/"])
+
+  it("allowedOrigins keeps http(s) origins and refuses anything else, `null`-origin schemes above all", () => {
+    assert.deepStrictEqual([...allowed()], [friend, "http://localhost:5173"])
+    for (const entry of [
+      "app.example.com",
+      "file:///etc/passwd",
+      "data:text/html,x",
+      "javascript:alert(1)",
+      "ftp://app.example.com",
+      "https://app.example.com/app",
+      "https://app.example.com/?next=1",
+      "https://app.example.com/#top",
+      "https://user@app.example.com",
+      "https://user:secret@app.example.com",
+      "https://:secret@app.example.com"
+    ]) {
+      assert.throws(() => CrossSite.origins([entry]), /allowedOrigins: .* is not an origin/, entry)
+    }
+  })
+
+  it("GET, HEAD and OPTIONS are safe; every other method is not", () => {
+    for (const method of ["GET", "HEAD", "OPTIONS"]) assert.isFalse(CrossSite.isUnsafe(method), method)
+    for (const method of ["POST", "PUT", "PATCH", "DELETE"]) assert.isTrue(CrossSite.isUnsafe(method), method)
+  })
+
+  it("Origin against Host (case-insensitive) and the list; a missing Host never matches", () => {
+    const crossSite = (headers: Record<string, string>) => CrossSite.isCrossSite(requestWith(headers), allowed())
+    assert.isFalse(crossSite({ origin: "http://localhost:8080", host: "LocalHost:8080" }))
+    assert.isFalse(crossSite({ origin: friend, host: "api.example.com" }))
+    assert.isTrue(crossSite({ origin: "http://localhost:8081", host: "localhost:8080" }))
+    assert.isTrue(crossSite({ origin: "https://evil.example" }))
+    assert.isTrue(crossSite({ origin: "null", host: "localhost:8080" }))
+    assert.isTrue(crossSite({ "sec-fetch-site": "cross-site" }))
+    assert.isFalse(crossSite({ "sec-fetch-site": "same-site" }))
+    assert.isFalse(crossSite({}))
   })
 })

@@ -5,13 +5,13 @@
  * tell the owner, and a password reset ends the sessions OAuth logins opened.
  */
 import { randomBytes } from "node:crypto"
-import { HttpApi } from "@effect/platform"
+import { HttpApi, HttpServerRequest } from "@effect/platform"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import { SqliteClient } from "@effect/sql-sqlite-node"
-import { assert, layer } from "@effect/vitest"
+import { assert, describe, it, layer } from "@effect/vitest"
 import { Context, Effect, Layer, Option, Redacted, Schedule } from "effect"
 import { AuthStrategy, OAuthProvider, UserHooks, UserManager } from "effect-users"
-import { AuthBackend, OAuth, UsersApi } from "effect-users/http"
+import { AuthBackend, Authenticator, OAuth, Reauthentication, UsersApi } from "effect-users/http"
 import { makeBrowser } from "../utils/Browser.js"
 import { signJwt } from "../utils/Jwt.js"
 import { serveOAuth } from "../utils/OAuthServer.js"
@@ -431,4 +431,20 @@ suite("SQLite", SqliteClient.layer({ filename: ":memory:" }))
 
 describePg("PostgreSQL", () => {
   suite("PostgreSQL", freshDatabase().client)
+})
+
+describe("Reauthentication.requireRecentSignIn", () => {
+  it.effect("a request that no session authenticated is refused (403), never a defect", () =>
+    Effect.gen(function* () {
+      const exit = yield* Reauthentication.requireRecentSignIn(Reauthentication.defaultWindow).pipe(
+        Effect.provideService(Authenticator.Authenticator, Authenticator.makeAuthenticator([])),
+        Effect.provideService(
+          HttpServerRequest.HttpServerRequest,
+          HttpServerRequest.fromWeb(new Request("http://127.0.0.1/auth/oidc/associate/authorize"))
+        ),
+        Effect.flip
+      )
+      assert.strictEqual(exit._tag, "ReauthenticationRequired")
+    })
+  )
 })

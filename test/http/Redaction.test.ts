@@ -82,6 +82,11 @@ layer(Layer.empty)("Redaction.redactUrl", (it) => {
       )
       assert.strictEqual(Redaction.redactUrl("/a?codex=1&token=%zz"), "/a?codex=1&token=REDACTED")
       assert.strictEqual(Redaction.redactUrl("/plain"), "/plain")
+      // Every secret the library knows of, by name: dropping one from the list must fail here.
+      const names = ["code", "state", "token", "access_token", "refresh_token", "id_token", "mfa_token"]
+      for (const name of [...names, "client_secret", "password"]) {
+        assert.strictEqual(Redaction.redactUrl(`/cb?${name}=s3cr3t&x=1`), `/cb?${name}=REDACTED&x=1`, name)
+      }
     })
   )
 })
