@@ -117,6 +117,34 @@ export class LockoutStarted extends Schema.TaggedClass<LockoutStarted>()("Lockou
   email: Schema.String,
   attempts: Schema.Number
 }) {}
+/**
+ * `Throttle` refused a request (`outcome`: `refused`, answered 429), or sent no mail for an address past its limit
+ * and answered as usual (`mailNotSent`). `address` is the client key the throttle counted.
+ *
+ * @since 0.2.0
+ */
+export class RequestThrottled extends Schema.TaggedClass<RequestThrottled>()("RequestThrottled", {
+  ...common,
+  route: Schema.String,
+  scope: Schema.Literal("client", "address", "account", "device"),
+  /** The e-mail of `address`, `account` and `device` decisions, as `Throttle.shownEmail` shows it. */
+  email: Schema.optional(Schema.String),
+  /** Milliseconds until the limit lets the next one through. */
+  retryAfterMillis: Schema.Number,
+  outcome: Schema.Literal("refused", "mailNotSent")
+}) {}
+/**
+ * A wrong `current_password` (a password or e-mail change); a login's wrong password is a `LoginFailed`.
+ *
+ * @since 0.2.0
+ */
+export class PasswordCheckFailed extends Schema.TaggedClass<PasswordCheckFailed>()("PasswordCheckFailed", {
+  ...common,
+  /** The account's e-mail, as `Throttle.shownEmail` shows it. */
+  email: Schema.String,
+  /** Wrong passwords in a row on the count it was made under (the device's or the account's), this one included. */
+  attempts: Schema.Number
+}) {}
 
 /**
  * Every security event.
@@ -143,7 +171,9 @@ export const AuthEvent = Schema.Union(
   UserDeactivated,
   UserActivated,
   UserDeleted,
-  LockoutStarted
+  LockoutStarted,
+  RequestThrottled,
+  PasswordCheckFailed
 )
 
 /**

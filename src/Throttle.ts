@@ -164,34 +164,13 @@ const decodeEmail = Schema.decodeUnknownOption(Email)
  */
 export const shownEmail = (username: string): string => Option.getOrElse(decodeEmail(username), () => notAnEmail)
 
-/**
- * A throttle decision, for hooks and logs: never a password; `client` is the client key.
- *
- * @since 0.1.0
- */
-export interface ThrottledEvent {
+// A throttle decision, as logged and emitted: never a password; `client` is the client key.
+interface ThrottledEvent {
   readonly route: Route
   readonly scope: Scope
   readonly client: string
-  /** The e-mail, for `account` and `address` decisions, as `shownEmail` shows it. */
   readonly email?: string | undefined
   readonly retryAfter: Duration.Duration
-}
-
-/**
- * A failed password check, for hooks and logs: never the password.
- *
- * @since 0.1.0
- */
-export interface LoginFailedEvent {
-  readonly route: Route | "currentPassword"
-  /** The e-mail as `shownEmail` shows it (`notAnEmail` for a username no account can have). */
-  readonly email: string
-  readonly client: string
-  /** Consecutive attempts on the count this attempt was made under (the device's, or the account's), this one included. */
-  readonly attempts: number
-  /** Whether the attempt came from a known device (a valid device token), and so counted under the device. */
-  readonly device: boolean
 }
 
 /**
@@ -211,10 +190,6 @@ export interface Options {
    * stranger's guesses hold back the owner too).
    */
   readonly devices?: Partial<AccountPolicy> | false | undefined
-  /** Runs on every refusal (after the structured log line); its failure is logged and ignored. */
-  readonly onThrottled?: ((event: ThrottledEvent) => Effect.Effect<void, unknown>) | undefined
-  /** Runs on every failed password check; its failure is logged and ignored. */
-  readonly onLoginFailed?: ((event: LoginFailedEvent) => Effect.Effect<void, unknown>) | undefined
 }
 
 /**
@@ -237,7 +212,7 @@ export interface Attempt {
   readonly attempts: number
   /** The password was right: starts clearing its count (the device's or the account's), without waiting for the store. */
   readonly succeeded: Effect.Effect<void>
-  /** The password was wrong (or the e-mail unknown): runs `onLoginFailed`; the attempt is already counted. */
+  /** The password was wrong (or the e-mail unknown): logged (a `current_password` check: `PasswordCheckFailed`); already counted. */
   readonly failed: Effect.Effect<void>
   /** The password could not be checked (an outage, an interruption): gives the attempt back. */
   readonly released: Effect.Effect<void>
@@ -461,7 +436,7 @@ export interface ThrottleService {
   readonly route: (route: Route, client: string, email?: string) => Effect.Effect<void, Throttled>
   /**
    * A mail route: fails with `Throttled` when the client is past the route's limit; else `false` when the address
-   * is past its own (logged and reported to `onThrottled`: send nothing, answer as usual), `true` otherwise.
+   * is past its own (logged and emitted as `RequestThrottled`: send nothing, answer as usual), `true` otherwise.
    */
   readonly mail: (route: MailRoute, client: string, email: string) => Effect.Effect<boolean, Throttled>
   /**
@@ -519,9 +494,6 @@ const storeDown = (error: RateLimiter.RateLimitStoreError) =>
 
 const noAttempt: Attempt = { attempts: 0, succeeded: Effect.void, failed: Effect.void, released: Effect.void }
 
-const runHook = (name: string, hook: Effect.Effect<void, unknown>) =>
-  hook.pipe(Effect.catchAllCause((cause) => Effect.logWarning(`Throttle hook ${name} failed`, cause)))
-
 /**
  * Builds the throttle over the stores in context: the per-client limits on `RateLimiter` (its
  * `RateLimiterStore`), the per-account back-off on the `AccountStore`.
@@ -550,8 +522,8 @@ export const make = (
     const deviceLimits =
       options.devices === false ? undefined : accountLimitsOf({ ...defaultDevicePolicy, ...options.devices })
 
-    // Logged like every decision (the e-mail as `shownEmail` shows it, as in every line of ours), and reported.
-    const report = (message: string, given: ThrottledEvent) => {
+    // Logged like every decision (the e-mail as `shownEmail` shows it, as in every line of ours), and emitted.
+    const report = (message: string, given: ThrottledEvent, outcome: "refused" | "mailNotSent") => {
       const event = given.email === undefined ? given : { ...given, email: shownEmail(given.email) }
       return Effect.logWarning(message).pipe(
         Effect.zipLeft(
@@ -566,12 +538,25 @@ export const make = (
           retryAfterMillis: Duration.toMillis(event.retryAfter),
           ...(event.email === undefined ? {} : { email: event.email })
         }),
-        Effect.zipRight(options.onThrottled ? runHook("onThrottled", options.onThrottled(event)) : Effect.void),
+        Effect.zipRight(
+          events.emit(
+            (common) =>
+              new AuthEvents.RequestThrottled({
+                ...common,
+                address: event.client,
+                route: event.route,
+                scope: event.scope,
+                ...(event.email === undefined ? {} : { email: event.email }),
+                retryAfterMillis: Duration.toMillis(event.retryAfter),
+                outcome
+              })
+          )
+        ),
         Effect.as(event)
       )
     }
     const refuse = (given: ThrottledEvent) =>
-      Effect.flatMap(report("Request throttled", given), (event) =>
+      Effect.flatMap(report("Request throttled", given, "refused"), (event) =>
         Effect.fail(new Throttled({ scope: event.scope, retryAfter: event.retryAfter }))
       )
 
@@ -641,13 +626,17 @@ export const make = (
           email,
           (retryAfter) =>
             Effect.as(
-              report("Mail not sent: the address is past its limit", {
-                route,
-                scope: "address",
-                client,
-                email,
-                retryAfter
-              }),
+              report(
+                "Mail not sent: the address is past its limit",
+                {
+                  route,
+                  scope: "address",
+                  client,
+                  email,
+                  retryAfter
+                },
+                "mailNotSent"
+              ),
               false
             ),
           true
@@ -682,13 +671,7 @@ export const make = (
           // Not waited for: the limiter adds one store round-trip to a login, the attempt's.
           succeeded: Effect.asVoid(accounts.reset(key)),
           failed: Effect.suspend(() => {
-            const event: LoginFailedEvent = {
-              route: routeName,
-              email: shownEmail(email),
-              client,
-              attempts,
-              device: known
-            }
+            const shown = shownEmail(email)
             // The attempt that reaches `maxAttempts` starts the hard lock.
             const lockout =
               attempts === limits.maxAttempts
@@ -697,17 +680,28 @@ export const make = (
                       new AuthEvents.LockoutStarted({
                         ...common,
                         scope: known ? "device" : "account",
-                        email: event.email,
+                        email: shown,
+                        attempts
+                      })
+                  )
+                : Effect.void
+            // A login's failure is the login route's `LoginFailed`; a `current_password` check has no other event.
+            const checkFailed =
+              routeName === "currentPassword"
+                ? events.emit(
+                    (common) =>
+                      new AuthEvents.PasswordCheckFailed({
+                        ...common,
+                        address: client,
+                        email: shown,
                         attempts
                       })
                   )
                 : Effect.void
             return Effect.logInfo("Password check failed").pipe(
-              Effect.annotateLogs({ route: routeName, client, email: event.email, attempts, device: known }),
-              Effect.zipRight(lockout),
-              Effect.zipRight(
-                options.onLoginFailed ? runHook("onLoginFailed", options.onLoginFailed(event)) : Effect.void
-              )
+              Effect.annotateLogs({ route: routeName, client, email: shown, attempts, device: known }),
+              Effect.zipRight(checkFailed),
+              Effect.zipRight(lockout)
             )
           }),
           released: accounts

@@ -17,16 +17,11 @@ import {
   UserRepository
 } from "effect-users"
 import { eventually } from "./utils/Eventually.js"
+import { recording } from "./utils/RecordingSink.js"
 import { freshEmail, harness } from "./utils/TestUsers.js"
 
 const secret = Redacted.make("events-secret-events-secret-events-secre")
 const password = Redacted.make("correct horse battery")
-
-/** A sink that keeps what it is given. */
-const recording = (name: string) => {
-  const events: Array<AuthEvents.AuthEvent> = []
-  return { events, sink: { name, write: (batch) => Effect.sync(() => events.push(...batch)) } as AuthEvents.Sink }
-}
 
 /** A manager and a login over a JWT backend with refresh tokens, built with the emitter in context. */
 const setup = (options: { readonly requiresVerification?: boolean } = {}) =>

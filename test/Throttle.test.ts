@@ -3,6 +3,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Clock, Duration, Effect, Layer, TestClock } from "effect"
 import { Throttle } from "effect-users"
 import { suite } from "./suites/ThrottleSuite.js"
+import { delivered, recording } from "./utils/RecordingSink.js"
 
 suite("Throttle memory stores", Layer.merge(Throttle.layerAccountStoreMemory, Throttle.layerRateLimiterStoreMemory))
 // The limiter's own memory store counts the same way (it only never forgets a key).
@@ -80,12 +81,18 @@ describe("Throttle.delayAfter", () => {
 })
 
 describe("Throttle (memory, TestClock)", () => {
-  const events: Array<string> = []
+  const recorded = recording()
   const throttle = Throttle.layerMemory({
-    accounts: { freeAttempts: 2, baseDelay: "1 minute", maxDelay: "5 minutes", maxAttempts: 6 },
-    onThrottled: (event) => Effect.sync(() => events.push(`throttled ${event.scope} ${event.email} ${event.client}`)),
-    onLoginFailed: (event) => Effect.sync(() => events.push(`failed ${event.email} ${event.attempts}`))
-  })
+    accounts: { freeAttempts: 2, baseDelay: "1 minute", maxDelay: "5 minutes", maxAttempts: 6 }
+  }).pipe(Layer.provideMerge(recorded.standalone))
+  const shown = (email: string) =>
+    recorded.events.flatMap((event) => {
+      if (event._tag === "RequestThrottled" && event.email === email)
+        return [`throttled ${event.scope} ${event.email} ${event.address} ${event.outcome} ${event.retryAfterMillis}`]
+      if (event._tag === "PasswordCheckFailed" && event.email === email)
+        return [`failed ${event.email} ${event.address} ${event.attempts}`]
+      return []
+    })
 
   it.effect("an account waits after its free attempts; the owner gets in once the wait is over", () =>
     Effect.gen(function* () {
@@ -100,10 +107,27 @@ describe("Throttle (memory, TestClock)", () => {
       yield* attempt.succeeded
       // The right password cleared the count: the free attempts are back.
       for (let i = 0; i < 2; i++) yield* Effect.flatMap(throttle.login(email, "10.0.0.1"), (a) => a.failed)
-      assert.deepStrictEqual(events.slice(0, 3), [
-        "failed arthur@camelot.bt 1",
-        "failed arthur@camelot.bt 2",
-        "throttled account ARTHUR@camelot.bt 10.0.0.2"
+      yield* delivered(() => shown("ARTHUR@camelot.bt").length === 1, "RequestThrottled")
+      // A login's wrong password is no event of the throttle's: the login route's `LoginFailed` is.
+      assert.deepStrictEqual(
+        [...shown("arthur@camelot.bt"), ...shown("ARTHUR@camelot.bt")],
+        ["throttled account ARTHUR@camelot.bt 10.0.0.2 refused 60000"]
+      )
+    }).pipe(Effect.provide(throttle))
+  )
+
+  it.effect("a wrong current_password is a PasswordCheckFailed with its attempts; its refusal a RequestThrottled", () =>
+    Effect.gen(function* () {
+      const throttle = yield* Throttle.Throttle
+      const email = "kay@camelot.bt"
+      for (let i = 0; i < 2; i++)
+        yield* Effect.flatMap(throttle.account(email, "10.0.0.5", "currentPassword"), (a) => a.failed)
+      yield* Effect.flip(throttle.account(email, "10.0.0.5", "currentPassword"))
+      yield* delivered(() => shown(email).length === 3, "three events")
+      assert.deepStrictEqual(shown(email), [
+        "failed kay@camelot.bt 10.0.0.5 1",
+        "failed kay@camelot.bt 10.0.0.5 2",
+        "throttled account kay@camelot.bt 10.0.0.5 refused 60000"
       ])
     }).pipe(Effect.provide(throttle))
   )

@@ -11,7 +11,9 @@ import { assert, layer } from "@effect/vitest"
 import { Effect, Layer, Logger, Redacted } from "effect"
 import { Throttle, UserManager } from "effect-users"
 import { DeviceTransport } from "effect-users/http"
+import { defined, eventually } from "../utils/Eventually.js"
 import { makeServer, nextToken, type Reply, request } from "../utils/HttpTest.js"
+import { ofKind, recording } from "../utils/RecordingSink.js"
 import { freshEmail, makeFakeHasher } from "../utils/TestUsers.js"
 
 const db = () => SqliteClient.layer({ filename: ":memory:" })
@@ -205,15 +207,14 @@ layer(
 // The mail routes: a per-address limit of 2, a hasher that counts, logs captured.
 const hasher = makeFakeHasher()
 const logs: Array<{ message: string; annotations: Record<string, unknown> }> = []
-const throttled: Array<Throttle.ThrottledEvent> = []
+const recorded = recording()
 const mail = makeServer(
   db(),
   {
     throttle: Throttle.layerMemory({
-      onThrottled: (event) => Effect.sync(() => throttled.push(event)),
       clients: { forgotPassword: false, requestVerifyToken: false },
       addresses: { forgotPassword: { limit: 2, window: "1 hour" }, requestVerifyToken: { limit: 2, window: "1 hour" } }
-    })
+    }).pipe(Layer.merge(recorded.layer))
   },
   {},
   hasher.service
@@ -257,7 +258,10 @@ layer(
         const line = [...logs].reverse().find((entry) => entry.message.includes("Mail not sent"))
         assert.isDefined(line)
         assert.deepInclude(line!.annotations, { scope: "address", email })
-        assert.deepInclude(throttled.at(-1), { scope: "address", email })
+        const notSent = () =>
+          ofKind(recorded.events, "RequestThrottled").filter((event) => event.email?.toLowerCase() === email)
+        yield* eventually(defined(() => (notSent().length === 3 ? true : undefined), "3 RequestThrottled"))
+        assert.deepInclude(notSent().at(-1), { scope: "address", email, outcome: "mailNotSent" })
       }
     })
   )

@@ -1,8 +1,10 @@
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, layer } from "@effect/vitest"
 import { Effect, Layer, Logger, Redacted } from "effect"
-import { PasswordHasher, Throttle, UserManager } from "effect-users"
+import { AuditLog, PasswordHasher, Throttle, UserManager } from "effect-users"
+import { defined, eventually } from "../utils/Eventually.js"
 import { makeServer, nextToken, type Reply, request } from "../utils/HttpTest.js"
+import { ofKind, recording } from "../utils/RecordingSink.js"
 import { freshEmail, makeFakeHasher } from "../utils/TestUsers.js"
 
 const db = () => SqliteClient.layer({ filename: ":memory:" })
@@ -216,17 +218,17 @@ layer(short.layer.pipe(Layer.provide(capture)), { excludeTestServices: true })(
   }
 )
 
-// A server logging into a test logger, with both throttle hooks recording what they are given.
+// A server logging into a test logger, with a sink recording its login failures and refusals.
 const junkLogs: Array<{ message: string; annotations: Record<string, unknown> }> = []
-const hookEvents: Array<Throttle.ThrottledEvent | Throttle.LoginFailedEvent> = []
+const recorded = recording()
+const loginEvents = () =>
+  recorded.events.filter((event) => event._tag === "LoginFailed" || event._tag === "RequestThrottled")
 layer(
   makeServer(db(), {
     throttle: Throttle.layerMemory({
       clients: { login: false },
-      accounts: { freeAttempts: 2, baseDelay: "1 hour" },
-      onThrottled: (event) => Effect.sync(() => hookEvents.push(event)),
-      onLoginFailed: (event) => Effect.sync(() => hookEvents.push(event))
-    })
+      accounts: { freeAttempts: 2, baseDelay: "1 hour" }
+    }).pipe(Layer.merge(recorded.layer))
   }).layer.pipe(
     Layer.provide(
       Logger.replace(
@@ -250,26 +252,29 @@ layer(
       const lines = junkLogs.filter((line) => /Password check failed|Request throttled/.test(line.message))
       assert.strictEqual(lines.length, 12)
       for (const line of lines) assert.strictEqual(line.annotations.email, Throttle.notAnEmail)
-      assert.strictEqual(hookEvents.length, 12)
-      for (const event of hookEvents) assert.strictEqual(event.email, Throttle.notAnEmail)
+      // Per username: two wrong passwords, then a refusal (its `RequestThrottled` and the route's `LoginFailed`).
+      yield* eventually(defined(() => (loginEvents().length === 16 ? true : undefined), "16 events"))
+      assert.strictEqual(ofKind(recorded.events, "RequestThrottled").length, 4)
+      for (const event of loginEvents()) assert.strictEqual(event.email, Throttle.notAnEmail)
       const written = [
         ...junkLogs.flatMap((line) => [line.message, ...Object.values(line.annotations).map(String)]),
-        ...hookEvents.map((event) => String(event.email))
+        ...recorded.events.map((event) => AuditLog.toJson(event))
       ].join(" ")
       for (const leak of ["\n", "\u001b", "\u0000", "Hunter2-secret", "FAKE"]) assert.notInclude(written, leak)
     })
   )
 
-  it.effect("an e-mail is logged and given to the hooks as the address, trimmed", () =>
+  it.effect("an e-mail is logged and given to the events as the address, trimmed", () =>
     Effect.gen(function* () {
       const email = freshEmail("shown")
       junkLogs.length = 0
-      hookEvents.length = 0
+      recorded.events.length = 0
       assert.strictEqual((yield* login(`  ${email} `, "wrong")).status, 400)
       const failed = junkLogs.find((line) => line.message.includes("Password check failed"))
       assert.strictEqual(failed?.annotations.email, email)
+      yield* eventually(defined(() => (loginEvents().length > 0 ? true : undefined), "LoginFailed"))
       assert.deepStrictEqual(
-        hookEvents.map((event) => event.email),
+        loginEvents().map((event) => event.email),
         [email]
       )
     })
