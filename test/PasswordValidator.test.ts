@@ -167,6 +167,8 @@ describe("e-mail words: notContainingEmailWords, in the default and nist policie
     assert.isUndefined(reasonOf(PasswordValidator.defaultRule, "a knight of the table", arthur))
     // A one-letter local part and a short domain refuse nothing more than the whole e-mail.
     assert.isUndefined(reasonOf(PasswordValidator.defaultRule, "a xylophone at the io", { email: "a@x.io" }))
+    // No e-mail (a rule called before one is known) refuses nothing: "" is in every password.
+    assert.isUndefined(reasonOf(PasswordValidator.defaultRule, "a knight of the table", { email: "" }))
   })
 })
 

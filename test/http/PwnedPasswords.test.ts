@@ -27,7 +27,7 @@ interface Seen {
 }
 
 // The range server: `mode` says how it answers the next requests; `seen` records them.
-let mode: "answer" | "slow" | "error" = "answer"
+let mode: "answer" | "lower" | "slow" | "error" = "answer"
 const seen: Array<Seen> = []
 const rangeBody = (prefix: string) =>
   [...[breached, padded].filter((text) => sha1(text).startsWith(prefix)), "not-a-password-at-all"]
@@ -40,7 +40,8 @@ const server = createServer((request, response) => {
   if (mode === "slow") return void setTimeout(() => response.writeHead(200).end(""), 2_000).unref()
   const prefix = /^\/range\/([0-9A-F]{5})$/.exec(request.url ?? "")?.[1]
   if (prefix === undefined) return void response.writeHead(404).end()
-  response.writeHead(200, { "content-type": "text/plain" }).end(rangeBody(prefix))
+  const body = rangeBody(prefix)
+  response.writeHead(200, { "content-type": "text/plain" }).end(mode === "lower" ? body.toLowerCase() : body)
 })
 let baseUrl = ""
 beforeAll(
@@ -80,6 +81,14 @@ describe("PwnedPasswords", () => {
       assert.isTrue(Exit.isSuccess(yield* check(padded)))
       assert.isTrue(Exit.isSuccess(yield* check(unknown)))
       assert.strictEqual(seen.length, 3)
+    })
+  )
+
+  it.live("reads the suffixes in any case (a mirror answering in lower case still refuses a breached password)", () =>
+    Effect.gen(function* () {
+      mode = "lower"
+      assert.strictEqual(reasonOf(yield* check(breached)), "Password has appeared in a data breach")
+      assert.isTrue(Exit.isSuccess(yield* check(padded)))
     })
   )
 

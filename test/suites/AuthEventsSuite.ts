@@ -128,6 +128,10 @@ export const authEventsSuite = (
         assert.deepStrictEqual([updated.fields, updated.actorId], [["isActive"], admin.id])
         assert.strictEqual((yield* login(email)).status, 400)
         assert.strictEqual((yield* awaitEvent(id, "LoginFailed")).reason, "inactive")
+        // The route shows the kind's own fields in details.
+        const failed = yield* request(`/admin/events?user_id=${id}&type=LoginFailed`, { headers: headers(admin.token) })
+        assert.strictEqual(failed.body.items[0].details.reason, "inactive")
+        assert.notProperty(failed.body.items[0].details, "userId")
       })
     )
 
@@ -315,6 +319,11 @@ export const authEventsSuite = (
           ["LoginSucceeded", "LoginSucceeded"]
         )
         assert.strictEqual(first.body.items[0].client_address, "127.0.0.1")
+        // The common fields at the top level, and only the kind's own in details (a sign-in has none).
+        assert.deepStrictEqual(
+          [first.body.items[0].method, first.body.items[0].user_agent, first.body.items[0].details],
+          ["password", agent, {}]
+        )
         assert.isTrue(first.body.items[0].at >= first.body.items[1].at)
         const second = yield* request(`/admin/events?user_id=${id}&limit=2&cursor=${first.body.next_cursor}`, {
           headers: headers(admin.token)
@@ -340,6 +349,11 @@ export const authEventsSuite = (
         const past = new Date(Date.now() - 3_600_000).toISOString()
         const until = yield* request(`/admin/events?user_id=${id}&until=${past}`, { headers: headers(admin.token) })
         assert.deepStrictEqual(until.body.items, [])
+        // A window of one instant is a window: since equal to until is no error.
+        const instant = yield* request(`/admin/events?user_id=${id}&since=${past}&until=${past}`, {
+          headers: headers(admin.token)
+        })
+        assert.deepStrictEqual([instant.status, instant.body.items], [200, []])
 
         const user = yield* tokenOf(email)
         assert.strictEqual((yield* request("/admin/events", { headers: headers(user) })).status, 403)

@@ -643,6 +643,31 @@ export const userRepositorySuite = (
         })
       )
 
+      it.effect("a deactivation without an end never lifts: every read sees the user inactive", () =>
+        Effect.gen(function* () {
+          const repository = yield* DefaultRepository
+          const tag = uniqueTag()
+          const user = yield* repository.create(newUser(freshEmail(tag)))
+          yield* repository.deactivate(user, { reason: "abuse", until: null })
+          assert.isFalse(Option.getOrThrow(yield* repository.get(user.id)).isActive)
+          assert.isFalse(Option.getOrThrow(yield* repository.getByEmail(user.email)).isActive)
+          assert.isFalse(Option.getOrThrow(yield* repository.getWithEpoch(user.id)).user.isActive)
+          assert.isFalse(Option.getOrThrow(yield* repository.getByEmailWithEpoch(user.email)).user.isActive)
+          assert.deepStrictEqual(
+            [
+              yield* repository.count({ emailPrefix: tag, isActive: true }),
+              yield* repository.count({ emailPrefix: tag, isActive: false })
+            ],
+            [0, 1]
+          )
+          assert.deepStrictEqual(Option.getOrNull(yield* repository.deactivationOf(user)), {
+            reason: "abuse",
+            until: null
+          })
+          assert.isTrue(Option.isNone(yield* repository.updateIf(user, {}, { isActive: true })))
+        })
+      )
+
       it.effect("raiseRevokedUntil only raises; a missing user is not an error", () =>
         Effect.gen(function* () {
           const repository = yield* DefaultRepository
