@@ -19,8 +19,10 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as AuditLog from "../AuditLog.js"
 import * as AuthEvents from "../AuthEvents.js"
+import type * as AuthBackend from "./AuthBackend.js"
 import { noStore } from "./AuthBackend.js"
 import { CurrentUser } from "./CurrentUser.js"
+import type * as UsersGroups from "./UsersGroups.js"
 
 /**
  * The kinds a user's own history shows (`GET /users/me/events`).
@@ -157,8 +159,16 @@ export const declareGroup = <
         .annotate(OpenApi.Description, `Newest first; the kinds: ${ownKinds.join(", ")}.`)
     )
 
-/** The group as the handlers see it. */
-type Group = ReturnType<typeof declareGroup<never, unknown, never, unknown>>
+/** The group as the handlers see it: declared with the users API's tags, which provide `CurrentUser`. */
+type ErasedTags = UsersGroups.Tags<string, ReadonlyArray<AuthBackend.Any>>
+type Group = ReturnType<
+  typeof declareGroup<
+    UsersGroups.Authenticated<string>,
+    ErasedTags["Authenticated"]["Service"],
+    UsersGroups.Superuser<string>,
+    ErasedTags["Superuser"]["Service"]
+  >
+>
 
 const ok = { status: 200, headers: noStore } as const
 const encodePage = Schema.encodeSync(EventPage)
@@ -213,5 +223,7 @@ export const layer = <ApiId extends string, G extends HttpApiGroup.HttpApiGroup.
           ).pipe(Effect.map(respond))
         )
     )
-  ) as unknown as Layer.Layer<HttpApiGroup.ApiGroup<ApiId, "events">, never, AuditLog.AuditLog>
+    // The middleware tags the handlers rely on are the app's users API's, which the app provides with it (its
+    // `UsersApi.layer`): the result drops them, as `UsersApi.layer` and `OAuth.layer` do.
+  ) as Layer.Layer<HttpApiGroup.ApiGroup<ApiId, "events">, never, AuditLog.AuditLog>
 }

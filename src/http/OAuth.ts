@@ -416,6 +416,7 @@ export const make = <
         }
       }).pipe(Effect.mapError((error) => ("detail" in error ? error : CallbackErrors.body(error))))
 
+    // The app's read schema encodes the app's user; the handlers see users as the default model's `User`.
     const read: Schema.Schema.Any = users.schemas.UserRead
     const encodeRead = Schema.encodeSync(read as Schema.Schema<User, unknown>)
     const associate = (params: CallbackParams) =>

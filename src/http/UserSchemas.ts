@@ -31,6 +31,7 @@ export type Snaked<A> = { readonly [K in keyof A as K extends string ? Snake<K> 
 const renamed = (fields: Schema.Struct.Fields, optional: boolean): Schema.Struct.Fields =>
   Object.fromEntries(
     Object.entries(fields).map(([key, schema]) => {
+      // A model's fields are plain schemas (`UserModel` builds them so); `Struct.Fields` also admits signatures.
       const field = optional
         ? Schema.optionalWith(schema as Schema.Schema.Any, { exact: true })
         : Schema.propertySignature(schema as Schema.Schema.Any)
