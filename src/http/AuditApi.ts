@@ -197,32 +197,35 @@ export const layer = <ApiId extends string, G extends HttpApiGroup.HttpApiGroup.
   // The one cast: the API holds `declareGroup`'s group, whatever its authentication tags.
   const erased: HttpApi.HttpApi.Any = api
   const typed = erased as HttpApi.HttpApi<ApiId, Group>
-  return HttpApiBuilder.group(typed, "events", (handlers) =>
-    Effect.map(AuditLog.AuditLog, (log) =>
-      handlers
-        .handle("adminEvents", ({ urlParams }) =>
-          log
-            .query({
-              userId: urlParams.user_id,
-              kinds: urlParams.type === undefined ? undefined : [urlParams.type],
-              since: urlParams.since,
-              until: urlParams.until,
-              limit: urlParams.limit ?? 50,
-              cursor: cursorOf(urlParams.cursor)
-            })
-            .pipe(Effect.map(respond))
-        )
-        .handle("myEvents", ({ urlParams }) =>
-          Effect.flatMap(CurrentUser, (user) =>
-            log.query({
-              userId: String(user.id),
-              kinds: ownKinds,
-              limit: urlParams.limit ?? 50,
-              cursor: cursorOf(urlParams.cursor)
-            })
-          ).pipe(Effect.map(respond))
-        )
-    )
+  return HttpApiBuilder.group(
+    typed,
+    "events",
+    (handlers) =>
+      Effect.map(AuditLog.AuditLog, (log) =>
+        handlers
+          .handle("adminEvents", ({ urlParams }) =>
+            log
+              .query({
+                userId: urlParams.user_id,
+                kinds: urlParams.type === undefined ? undefined : [urlParams.type],
+                since: urlParams.since,
+                until: urlParams.until,
+                limit: urlParams.limit ?? 50,
+                cursor: cursorOf(urlParams.cursor)
+              })
+              .pipe(Effect.map(respond))
+          )
+          .handle("myEvents", ({ urlParams }) =>
+            Effect.flatMap(CurrentUser, (user) =>
+              log.query({
+                userId: String(user.id),
+                kinds: ownKinds,
+                limit: urlParams.limit ?? 50,
+                cursor: cursorOf(urlParams.cursor)
+              })
+            ).pipe(Effect.map(respond))
+          )
+      )
     // The middleware tags the handlers rely on are the app's users API's, which the app provides with it (its
     // `UsersApi.layer`): the result drops them, as `UsersApi.layer` and `OAuth.layer` do.
   ) as Layer.Layer<HttpApiGroup.ApiGroup<ApiId, "events">, never, AuditLog.AuditLog>
