@@ -97,11 +97,14 @@ export const make = (settings: Settings) => {
 
   // Each throttled route counts the request against its limits before doing anything else (the routes that
   // send mail against the target address too), and answers 429 when refused.
-  /** What the request knows about the client: its key for the limits, and what a login records. */
+  /**
+   * What the request knows about the client: its key for the limits, and what a login records. `UsersApi`'s
+   * request-info middleware has already read both for the events; they are read here only without it.
+   */
   const clientOf: Effect.Effect<Client & { readonly address: string }, never, HttpServerRequest.HttpServerRequest> =
-    Effect.map(HttpServerRequest.HttpServerRequest, (request) => ({
-      userAgent: request.headers["user-agent"],
-      address: settings.clientKey(request)
+    Effect.zipWith(HttpServerRequest.HttpServerRequest, AuthEvents.CurrentRequest, (request, info) => ({
+      userAgent: info.userAgent ?? request.headers["user-agent"],
+      address: info.address ?? settings.clientKey(request)
     }))
   const client = Effect.map(clientOf, ({ address }) => address)
   const limited =
