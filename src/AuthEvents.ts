@@ -21,6 +21,7 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Queue from "effect/Queue"
+import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 
@@ -287,6 +288,11 @@ export interface Options {
   readonly capacity?: number | undefined
   /** Events handed to the sinks at once, at most. Default 500. */
   readonly batchSize?: number | undefined
+  /**
+   * How a sink's failed write is retried before its batch is given up (logged): by default 4 more tries over about
+   * 3 seconds, so a database's short outage or fail-over loses no audit events.
+   */
+  readonly retry?: Schedule.Schedule<unknown, unknown> | undefined
 }
 
 /**
@@ -298,6 +304,7 @@ export const make = (options: Options = {}): Effect.Effect<AuthEventsService, ne
   Effect.gen(function* () {
     const queue = yield* Effect.acquireRelease(Queue.dropping<AuthEvent>(options.capacity ?? 10_000), Queue.shutdown)
     const batchSize = options.batchSize ?? 500
+    const retry = options.retry ?? Schedule.intersect(Schedule.exponential("200 millis"), Schedule.recurs(4))
     const sinks = new Set<Sink>()
     let dropped = 0
 
@@ -305,15 +312,17 @@ export const make = (options: Options = {}): Effect.Effect<AuthEventsService, ne
       Effect.forEach(
         [...sinks],
         (sink) =>
-          sink
-            .write(batch)
-            .pipe(
-              Effect.catchAllCause((cause) =>
-                Cause.isInterruptedOnly(cause)
-                  ? Effect.failCause(cause)
-                  : Effect.logError(`AuthEvents: sink ${sink.name} failed; ${batch.length} events not written`, cause)
-              )
-            ),
+          sink.write(batch).pipe(
+            // SQL sinks die on an outage (`SqlUnavailable.orDie`): retry any cause but an interruption.
+            Effect.sandbox,
+            Effect.retry({ schedule: retry, while: (cause) => !Cause.isInterruptedOnly(cause) }),
+            Effect.unsandbox,
+            Effect.catchAllCause((cause) =>
+              Cause.isInterruptedOnly(cause)
+                ? Effect.failCause(cause)
+                : Effect.logError(`AuthEvents: sink ${sink.name} failed; ${batch.length} events not written`, cause)
+            )
+          ),
         { concurrency: "unbounded", discard: true }
       )
 

@@ -99,6 +99,39 @@ describe("AuthEvents", () => {
     )
   )
 
+  it.live("a sink's failed write (a database's short outage) is retried: the batch is written once it is back", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const events = yield* AuthEvents.make()
+        const written: Array<AuthEvents.AuthEvent> = []
+        let failures = 2
+        yield* events.register({
+          name: "flaky",
+          // The SQL audit log dies on an outage (`SqlUnavailable.orDie`), a plain sink fails: one of each.
+          write: (batch) =>
+            Effect.suspend(() =>
+              failures === 2
+                ? Effect.sync(() => failures--).pipe(Effect.zipRight(Effect.die(new Error("storage unavailable"))))
+                : failures === 1
+                  ? Effect.sync(() => failures--).pipe(Effect.zipRight(Effect.fail("storage unavailable")))
+                  : Effect.sync(() => written.push(...batch))
+            )
+        })
+        const { login, user } = yield* setup().pipe(Effect.provideService(AuthEvents.AuthEvents, events))
+        yield* login.start({ user, backend: "mobile", method: "password" })
+        yield* eventually(
+          Effect.suspend(() =>
+            written.some((event) => event._tag === "LoginSucceeded") ? Effect.void : Effect.fail("waiting")
+          )
+        )
+        assert.deepStrictEqual(
+          written.map((event) => event._tag),
+          ["Registered", "LoginSucceeded"]
+        )
+      })
+    )
+  )
+
   it.live("refresh: RefreshRotated with the family; a spent token's reuse: RefreshReuseDetected", () =>
     Effect.gen(function* () {
       const log = recording("log")
