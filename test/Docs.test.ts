@@ -30,7 +30,10 @@ const blocksOf = (page: string, text: string): Array<Block> => {
     const open = /^```(\S*)(.*)$/.exec(lines[i]!)
     if (open === null || open[1] === "") continue
     const end = lines.findIndex((line, j) => j > i && line.startsWith("```"))
-    const previous = lines.slice(0, i).findLast((line) => line.trim() !== "")
+    const previous = lines
+      .slice(0, i)
+      .filter((line) => line.trim() !== "")
+      .at(-1)
     const file = /^<!-- file: (\S+) -->$/.exec(previous?.trim() ?? "")?.[1]
     blocks.push({
       page,
