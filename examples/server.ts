@@ -16,13 +16,13 @@
  * OIDC_REDIRECT_URL), Google with GOOGLE_*, GitHub with GITHUB_*; the state cookies are encrypted with
  * USERS_OAUTH_STATE_SECRET. OAUTH_POST_LOGIN_REDIRECTS (comma-separated URLs) may follow a login.
  *
- * Throttling (README, "Throttling"): in memory, or in Redis when REDIS_URL is set (every process on that server
+ * Throttling (docs/throttling.md): in memory, or in Redis when REDIS_URL is set (every process on that server
  * shares the counts; keys start with USERS_THROTTLE_PREFIX). Behind proxies, USERS_TRUSTED_PROXIES lists their
  * addresses and CIDR ranges (comma-separated) or USERS_PROXY_HOPS counts them. USERS_RATE_LIMITS=off turns the
  * per-client and per-address limits off (the per-account back-off stays). Device tokens (known clients are
  * throttled per device) are signed with USERS_DEVICE_TOKEN_SECRET, else with a key derived from USERS_AUTH_SECRET.
  *
- * CSRF (README, "Sessions"): a cookie request that changes something (and the cookie login) is refused with 403
+ * CSRF (docs/sessions.md, "CSRF"): a cookie request that changes something (and the cookie login) is refused with 403
  * CSRF_REJECTED when it comes from another site's page. Pages on the server's own origin (the Host it is reached
  * at, and the origin of the OAuth callback URLs) are allowed; USERS_ALLOWED_ORIGINS (comma-separated origins,
  * `https://app.example.com`) lists the others, e.g. a front end on another host or a proxy that rewrites Host.
@@ -30,7 +30,7 @@
  * Passwords (`passwordPolicy.ts`): NIST SP 800-63B-4's policy, 15 characters at least, unless
  * USERS_PASSWORD_POLICY=compat (8, for FastAPI Users' front ends); both refuse common passwords.
  *
- * OpenTelemetry (README, "OpenTelemetry"): with OTEL_EXPORTER_OTLP_ENDPOINT set, spans and metrics are exported by
+ * OpenTelemetry (docs/telemetry.md): with OTEL_EXPORTER_OTLP_ENDPOINT set, spans and metrics are exported by
  * OTLP over HTTP (the standard OTEL_* variables apply: OTEL_SERVICE_NAME, OTEL_EXPORTER_OTLP_HEADERS,
  * OTEL_BSP_SCHEDULE_DELAY, OTEL_METRIC_EXPORT_INTERVAL, ...); without it nothing of OpenTelemetry is loaded.
  *

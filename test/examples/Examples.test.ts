@@ -6,12 +6,10 @@ import { PasswordValidator } from "effect-users"
 import { Strict, Validator } from "../../examples/password-rules.js"
 
 const root = new URL("../../", import.meta.url)
-const readme = readFileSync(new URL("README.md", root), "utf8")
-
-/** The first ts block after a heading of the README. */
-const blockAfter = (heading: string) =>
+/** The first ts block after a heading of a page (README.md, or a guide in docs/). */
+const blockAfter = (heading: string, page = "README.md") =>
   new RegExp(`\\n${heading.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\n[\\s\\S]*?\`\`\`ts\\n([\\s\\S]*?)\`\`\``).exec(
-    readme
+    `\n${readFileSync(new URL(page, root), "utf8")}`
   )?.[1]
 
 const example = (name: string) => readFileSync(new URL(`examples/${name}`, root), "utf8")
@@ -30,7 +28,7 @@ describe("README quickstart", () => {
   })
 })
 
-describe("README password rules", () => {
+describe("docs/configuration.md password rules", () => {
   const reasons = (layer: typeof Validator, password: string, email = "percival@camelot.bt") =>
     Effect.runSync(
       Effect.flatMap(PasswordValidator.PasswordValidator, (validator) =>
@@ -43,7 +41,7 @@ describe("README password rules", () => {
     )
 
   it("is examples/password-rules.ts, word for word", () => {
-    assert.strictEqual(blockAfter("### Swapping a part"), example("password-rules.ts"))
+    assert.strictEqual(blockAfter("## Swapping a part", "docs/configuration.md"), example("password-rules.ts"))
   })
 
   it("keeps the default rules beside its own", () => {
@@ -67,9 +65,9 @@ describe("README password rules", () => {
   })
 })
 
-describe("README custom model", () => {
+describe("docs/user-model.md custom model", () => {
   it("is examples/custom-model.ts, word for word", () => {
-    assert.strictEqual(blockAfter("### Your own user model"), example("custom-model.ts"))
+    assert.strictEqual(blockAfter("## Your own user model", "docs/user-model.md"), example("custom-model.ts"))
   })
 
   it("runs as written with tsx: the model's field stored, an integer ID from the database", () => {
@@ -77,9 +75,9 @@ describe("README custom model", () => {
   })
 })
 
-describe("README hooks that use the manager", () => {
+describe("docs/hooks.md hooks that use the manager", () => {
   it("is examples/hooks.ts, word for word", () => {
-    assert.strictEqual(blockAfter("### Hooks"), example("hooks.ts"))
+    assert.strictEqual(blockAfter("# Hooks", "docs/hooks.md"), example("hooks.ts"))
   })
 
   it("runs as written with tsx: registering sends the verification token", () => {

@@ -1,6 +1,6 @@
 /**
  * The Redis store passes the AccessTokenStore conformance suite against the real Redis of REDIS_URL, under a
- * random key prefix; and its keys are what the README says: hashed tokens with a TTL, a per-user index that
+ * random key prefix; and its keys are what docs/storage.md says: hashed tokens with a TTL, a per-user index that
  * stays consistent under concurrent writes and revocations and loses its expired members, no keyspace scans.
  */
 import { assert, describe, layer } from "@effect/vitest"
