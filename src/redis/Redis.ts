@@ -321,7 +321,7 @@ export const makeCluster = (options: ClusterOptions): Effect.Effect<RedisService
       try: () => clusterOptions(options),
       catch: () => new RedisError({ message: "Redis: a cluster node is not host:port", cause: "invalid node" })
     })
-    let closing = false
+    let [closing, connected] = [false, false]
     const client = yield* Effect.acquireRelease(
       Effect.sync(() => new IOCluster([...settings.nodes], { ...settings.options, lazyConnect: true })),
       (client) =>
@@ -354,7 +354,7 @@ export const makeCluster = (options: ClusterOptions): Effect.Effect<RedisService
     client.on("node error", (error: Error, key: string) => nodeLost(key, error.message))
     client.on("-node", (node: IORedis) => nodeLost(`${node.options.host}:${node.options.port}`, ""))
     client.on("close", () => {
-      if (!closing) outage.lose(outage.lastError())
+      if (connected && !closing) outage.lose(outage.lastError())
     })
     client.on("refresh", () => {
       if (whole()) {
@@ -363,6 +363,7 @@ export const makeCluster = (options: ClusterOptions): Effect.Effect<RedisService
       }
     })
     client.on("ready", () => {
+      connected = true
       if (whole()) {
         failed.clear()
         outage.restore()

@@ -2,15 +2,16 @@
  * A Redis Cluster of a test's own: 3 masters and 3 replicas from the machine's `redis-server`, on free loopback ports
  * (client and bus ports both chosen free, never 6379), in a temporary directory, built with `redis-cli --cluster
  * create` and ready once every node says `cluster_state:ok` with all 16384 slots served and every master has its
- * replica in sync. Torn down (`SHUTDOWN NOSAVE`, then SIGKILL by pid file) when the layer's scope closes or the
- * process exits. One per test file: it takes a few seconds to start.
+ * replica in sync. Torn down (`SHUTDOWN NOSAVE`, then SIGKILL by pid file) by `destroy` (`startRedisCluster`, for
+ * `afterAll`), when the layer's scope closes (`clusterLayer`), or when the process exits. One per test file: it takes
+ * a few seconds to start.
  */
 import { execFileSync, spawnSync } from "node:child_process"
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Context, Effect, Layer } from "effect"
-import { acquireServer, freePort } from "./LocalServer.js"
+import { freePort } from "./LocalServer.js"
 
 /** One node of the cluster. */
 export interface ClusterNode {
@@ -41,12 +42,13 @@ export class RedisCluster extends Context.Tag("test/RedisCluster")<RedisCluster,
 
 const sleep = (seconds: number) => void spawnSync("sleep", [String(seconds)])
 
-const makeCluster = Effect.gen(function* () {
+/** Starts a cluster now; `destroy` ends it (also run at process exit). */
+export const startRedisCluster = async (): Promise<RedisClusterService & { readonly destroy: () => void }> => {
   const dir = mkdtempSync(join(tmpdir(), "effect-users-redis-cluster-"))
   const ports: Array<{ port: number; bus: number }> = []
   const taken = new Set<number>()
   while (ports.length < 6) {
-    const [port, bus] = [yield* Effect.promise(freePort), yield* Effect.promise(freePort)]
+    const [port, bus] = [await freePort(), await freePort()]
     if (port === bus || taken.has(port) || taken.has(bus) || port === 6379 || bus === 6379) continue
     taken.add(port).add(bus)
     ports.push({ port, bus })
@@ -79,6 +81,9 @@ const makeCluster = Effect.gen(function* () {
       // Quick failure detection: a dead master is replaced within a few seconds.
       "--cluster-node-timeout",
       "1000",
+      // DEBUG SLEEP stalls a replica in the tests (from loopback only).
+      "--enable-debug-command",
+      "local",
       "--save",
       "",
       "--appendonly",
@@ -149,7 +154,9 @@ const makeCluster = Effect.gen(function* () {
       sleep(0.1)
     }
   }
-  yield* acquireServer(() => {
+  const onExit = () => destroy()
+  process.once("exit", onExit)
+  try {
     for (const node of ports) startNode(node)
     const created = spawnSync(
       "redis-cli",
@@ -158,8 +165,16 @@ const makeCluster = Effect.gen(function* () {
     )
     if (created.status !== 0) throw new Error(`redis-cli --cluster create failed: ${created.stdout}${created.stderr}`)
     waitHealthy({ timeoutMs: 60_000 })
-  }, destroy)
-  return RedisCluster.of({
+  } catch (error) {
+    destroy()
+    process.removeListener("exit", onExit)
+    throw error
+  }
+  return {
+    destroy: () => {
+      process.removeListener("exit", onExit)
+      destroy()
+    },
     nodes,
     nodeList: nodes.map((node) => node.address).join(","),
     cli,
@@ -170,11 +185,14 @@ const makeCluster = Effect.gen(function* () {
       if (node !== undefined) startNode(node)
     },
     waitHealthy
-  })
-})
+  }
+}
 
 /** A fresh cluster for the layer's lifetime. */
-export const clusterLayer: Layer.Layer<RedisCluster> = Layer.scoped(RedisCluster, makeCluster)
+export const clusterLayer: Layer.Layer<RedisCluster> = Layer.scoped(
+  RedisCluster,
+  Effect.acquireRelease(Effect.promise(startRedisCluster), (cluster) => Effect.sync(() => cluster.destroy()))
+)
 
 /** Whether this machine can run a Redis Cluster of a test's own (`redis-server` 7 or later and `redis-cli`). */
 export const canRunCluster = (() => {
