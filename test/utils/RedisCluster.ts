@@ -29,6 +29,8 @@ export interface RedisClusterService {
   readonly cli: (port: number, ...args: Array<string>) => string
   /** The current masters and, for each, its replicas' ports (read from `CLUSTER NODES`). */
   readonly topology: () => ReadonlyArray<{ readonly port: number; readonly replicas: ReadonlyArray<number> }>
+  /** The port of the master serving `slot` now. */
+  readonly masterOf: (slot: number) => number | undefined
   /** Kills a node at once (SIGKILL: no goodbye, as a crashed machine). */
   readonly kill: (port: number) => void
   /** Starts a killed node again with its cluster configuration (it rejoins, as a replica if it was replaced). */
@@ -132,6 +134,21 @@ export const startRedisCluster = async (): Promise<RedisClusterService & { reado
           .map((node) => node.port)
       }))
   }
+  const masterOf = (slot: number) => {
+    const live = ports.find(({ port }) => alive(port))
+    if (live === undefined) return undefined
+    for (const line of cli(live.port, "cluster", "nodes").trim().split("\n")) {
+      const fields = line.split(" ")
+      if (!fields[2]?.includes("master") || fields[2].includes("fail")) continue
+      for (const range of fields.slice(8)) {
+        const [from, to = from] = range.split("-").map(Number)
+        if (from !== undefined && to !== undefined && from <= slot && slot <= to) {
+          return Number(fields[1]?.split("@")[0]?.split(":")[1])
+        }
+      }
+    }
+    return undefined
+  }
   const waitHealthy = (options: { readonly replicas?: boolean; readonly timeoutMs?: number } = {}) => {
     const deadline = Date.now() + (options.timeoutMs ?? 30_000)
     const healthy = () => {
@@ -179,6 +196,7 @@ export const startRedisCluster = async (): Promise<RedisClusterService & { reado
     nodeList: nodes.map((node) => node.address).join(","),
     cli,
     topology,
+    masterOf,
     kill,
     restart: (port) => {
       const node = ports.find((candidate) => candidate.port === port)
