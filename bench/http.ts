@@ -1176,7 +1176,8 @@ const cluster: Phase = {
   run: async () => {
     const title = "10. Redis Cluster / single Redis (cookie sessions and the throttle's counts in Redis, limits on):"
     const redis = process.env.REDIS_URL || "redis://127.0.0.1:6379"
-    if (!(await redisReachable(redis))) return [title, `   skipped: no Redis answers at ${redis.replace(/\/\/[^@]*@/, "//")}`]
+    if (!(await redisReachable(redis)))
+      return [title, `   skipped: no Redis answers at ${redis.replace(/\/\/[^@]*@/, "//")}`]
     const { canRunCluster, startRedisCluster } = await import("../test/utils/RedisCluster.js")
     if (!canRunCluster) return [title, "   skipped: no redis-server 7 to start a cluster with"]
     const started = await startRedisCluster()

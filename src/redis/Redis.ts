@@ -303,7 +303,10 @@ const watch = (log: (effect: Effect.Effect<void>) => void, name: string) => {
     lost = false
     log(Effect.logInfo(`${name} connection restored`))
   }
-  return { lose, restore, error: (error: Error) => void (lastError = error.message), lastError: () => lastError }
+  const error = (error: Error) => {
+    lastError = error.message
+  }
+  return { lose, restore, error, lastError: () => lastError }
 }
 
 /**
