@@ -39,6 +39,11 @@
  *    (logins) and of BENCH_PAIRS one-second pairs (/users/me), with the memory store, then with the Redis store
  *    (REDIS_URL, default redis://127.0.0.1:6379; skipped when no Redis answers), where a `MONITOR` also counts
  *    the Redis commands per login and per /users/me; each server has a throttle prefix of its own;
+ * 10. cluster: cookie sessions (GET /users/me with a cookie, c=10) and logins (limits on, the throttle's counts in
+ *    Redis, each login from an `X-Forwarded-For` client of its own) on a Redis Cluster (3 masters, 3 replicas, started
+ *    here from `redis-server` on free ports) / the same on the single Redis of REDIS_URL: two example servers, medians
+ *    of BENCH_LIMITER_PAIRS alternating pairs of BENCH_LIMITER_SECONDS runs (logins) and of BENCH_PAIRS one-second
+ *    pairs (/users/me); skipped when no Redis answers or no cluster can be started;
  * 9. profile: the main thread of an example server under `node --cpu-prof` during a login flood, its self time
  *    per login by module group and by function, beside its CPU per login and per /users/me from /proc.
  *
@@ -1149,6 +1154,79 @@ const limiter: Phase = {
 }
 
 const profilePort = port + 7
+const clusterPorts = [port + 8, port + 9] as const
+
+/** An autocannon run on `url` with a cookie session. */
+const getWithCookie = (url: string, cookie: string, duration: number) =>
+  cannon(["-c", "10", "-d", String(duration), "-H", `cookie=${cookie}`, url])
+
+/** One cookie login of the bench's user: its `name=value`. */
+const cookieLogIn = async (base: string) => {
+  const reply = await fetch(`${base}/auth/cookie/login`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: form
+  })
+  if (reply.status !== 204) throw new Error(`cookie login: ${reply.status} ${await reply.text()}`)
+  return (reply.headers.get("set-cookie") ?? "").split(";")[0]!
+}
+
+const cluster: Phase = {
+  name: "cluster",
+  run: async () => {
+    const title = "10. Redis Cluster / single Redis (cookie sessions and the throttle's counts in Redis, limits on):"
+    const redis = process.env.REDIS_URL || "redis://127.0.0.1:6379"
+    if (!(await redisReachable(redis)))
+      return [title, `   skipped: no Redis answers at ${redis.replace(/\/\/[^@]*@/, "//")}`]
+    const { canRunCluster, startRedisCluster } = await import("../test/utils/RedisCluster.js")
+    if (!canRunCluster) return [title, "   skipped: no redis-server 7 to start a cluster with"]
+    const started = await startRedisCluster()
+    const run = `effect-users-bench-cluster-${process.pid}-${Date.now().toString(36)}:`
+    const envOf = (which: "single" | "cluster") => ({
+      USERS_TRUSTED_PROXIES: "127.0.0.1",
+      USERS_RATE_LIMITS: "on",
+      USERS_THROTTLE_PREFIX: `${run}${which}:throttle:`,
+      REDIS_KEY_PREFIX: `${run}${which}:sessions:`,
+      ...(which === "single" ? { REDIS_URL: redis } : { REDIS_CLUSTER_NODES: started.nodeList })
+    })
+    try {
+      return await withServer("build/examples/server.js", clusterPorts[0], envOf("single"), (single) =>
+        withServer("build/examples/server.js", clusterPorts[1], envOf("cluster"), async (onCluster) => {
+          const servers = { single, cluster: onCluster }
+          const cookies = { single: "", cluster: "" }
+          for (const which of ["single", "cluster"] as const) {
+            await ensureAccounts(servers[which].base, accountsFor(10))
+            cookies[which] = await cookieLogIn(servers[which].base)
+            await getWithCookie(`${servers[which].base}/users/me`, cookies[which], 1) // warm-up
+            await loginAt(servers[which].base, 10, 1, true)
+          }
+          // `alternating` names its sides on / off: here on = the cluster, off = the single Redis.
+          const side = (which: "on" | "off") => (which === "on" ? "cluster" : "single")
+          const logins = summary(
+            await alternating(limiterPairs, (which) => loginAt(servers[side(which)].base, 10, limiterSeconds, true))
+          )
+          const me = summary(
+            await alternating(pairCount, (which) =>
+              getWithCookie(`${servers[side(which)].base}/users/me`, cookies[side(which)], 1)
+            )
+          )
+          const refused = logins.refusedOn + logins.refusedOff + me.refusedOn + me.refusedOff
+          return [
+            title,
+            `   login req/s (c=10, ${limiterSeconds} s runs): cluster ${logins.on.toFixed(1)}, single ${logins.off.toFixed(1)};` +
+              ` cluster / single ${percent(logins.ratio)} (median of ${limiterPairs} alternating pairs; range ${logins.range})`,
+            `   cookie /users/me req/s (c=10, 1 s runs): cluster ${me.on.toFixed(0)}, single ${me.off.toFixed(0)};` +
+              ` cluster / single ${percent(me.ratio)} (median of ${pairCount} alternating pairs; range ${me.range})`,
+            `   non-2xx answers: ${refused} (must be 0)  ${verdict(refused === 0)}`
+          ]
+        })
+      )
+    } finally {
+      started.destroy()
+      await clearRedis(redis, run)
+    }
+  }
+}
 
 /** CPU time (ms) the main thread of a process has used so far (Linux: /proc, 10 ms ticks). */
 const mainThreadCpu = (pid: number | undefined) => cpuByKind(pid).eventLoop
@@ -1248,6 +1326,7 @@ const allPhases: ReadonlyArray<Phase> = [
   before,
   audit,
   limiter,
+  cluster,
   profile
 ]
 /** BENCH_PHASES (names, comma-separated) runs only some of them. */

@@ -8,7 +8,8 @@
  * (JWT_KEY_ID, and JWT_PREVIOUS_KEY / JWT_PREVIOUS_KEY_ID / JWT_PREVIOUS_KEY_UNTIL for a rotation).
  *
  * Storage (`storage.ts`): an SQLite file (`effect-users.db`, or SQLITE_FILE), created and migrated on first
- * start; PostgreSQL when DATABASE_URL is set. Cookie sessions are kept in Redis when REDIS_URL is set (keys under
+ * start; PostgreSQL when DATABASE_URL is set. Cookie sessions are kept in a Redis Cluster when REDIS_CLUSTER_NODES
+ * (`host:port,...`) is set, else in Redis when REDIS_URL is set (keys under
  * REDIS_KEY_PREFIX, default `effect-users:`), else in the database. Verification and reset tokens are printed to the console, as in
  * FastAPI Users' example: send them by e-mail in a real app.
  *
@@ -16,7 +17,7 @@
  * OIDC_REDIRECT_URL), Google with GOOGLE_*, GitHub with GITHUB_*; the state cookies are encrypted with
  * USERS_OAUTH_STATE_SECRET. OAUTH_POST_LOGIN_REDIRECTS (comma-separated URLs) may follow a login.
  *
- * Throttling (docs/throttling.md): in memory, or in Redis when REDIS_URL is set (every process on that server
+ * Throttling (docs/throttling.md): in memory, or in Redis (Cluster) when REDIS_CLUSTER_NODES or REDIS_URL is set (every process on it
  * shares the counts; keys start with USERS_THROTTLE_PREFIX). Behind proxies, USERS_TRUSTED_PROXIES lists their
  * addresses and CIDR ranges (comma-separated) or USERS_PROXY_HOPS counts them. USERS_RATE_LIMITS=off turns the
  * per-client and per-address limits off (the per-account back-off stays). Device tokens (known clients are

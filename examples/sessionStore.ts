@@ -1,7 +1,8 @@
 /**
- * Where `npm start` keeps the cookie backend's sessions (and the JWT deny-list) and the throttle's counts: in
- * Redis when REDIS_URL is set (session keys under REDIS_KEY_PREFIX, default `effect-users:`; throttle keys under
- * USERS_THROTTLE_PREFIX), sharing one connection; else the sessions in the database and the counts in memory.
+ * Where `npm start` keeps the cookie backend's sessions (and the JWT deny-list) and the throttle's counts: in a
+ * Redis Cluster when REDIS_CLUSTER_NODES is set (`host:port,...`, password in REDIS_PASSWORD if any), else in Redis
+ * when REDIS_URL is set (session keys under REDIS_KEY_PREFIX, default `effect-users:`; throttle keys under
+ * USERS_THROTTLE_PREFIX), sharing one client; else the sessions in the database and the counts in memory.
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
 import * as Config from "effect/Config"
@@ -20,31 +21,52 @@ const redisUrl = Effect.map(
   Option.filter((url) => Redacted.value(url) !== "")
 )
 
+const clusterNodes = Effect.map(
+  Config.option(Config.string("REDIS_CLUSTER_NODES")),
+  Option.filter((nodes) => nodes.trim() !== "")
+)
+
+type RedisTarget =
+  | { readonly _tag: "Cluster"; readonly nodes: ReadonlyArray<string> }
+  | { readonly _tag: "Single"; readonly url: Redacted.Redacted<string> }
+
+/** Which Redis, if any: a cluster (REDIS_CLUSTER_NODES) before a single server (REDIS_URL). */
+const redisTarget = Effect.gen(function* (): Effect.fn.Return<Option.Option<RedisTarget>, ConfigError.ConfigError> {
+  const nodes = yield* clusterNodes
+  if (Option.isSome(nodes)) return Option.some({ _tag: "Cluster", nodes: nodes.value.split(",") })
+  const url = yield* redisUrl
+  return Option.map(url, (url): RedisTarget => ({ _tag: "Single", url }))
+})
+
 // Loaded only when used: a server without Redis does not carry ioredis.
 const loadRedis = Effect.promise(() => import("effect-users/redis"))
 
 // One value, so the sessions and the throttle share the connection (a layer is built once per value).
 const RedisClient: Layer.Layer<Redis.Redis, unknown> = Layer.unwrapEffect(
   Effect.gen(function* () {
-    const url = yield* Effect.flatMap(
-      redisUrl,
-      Effect.orDieWith(() => "REDIS_URL is not set")
+    const target = yield* Effect.flatMap(
+      redisTarget,
+      Effect.orDieWith(() => "neither REDIS_CLUSTER_NODES nor REDIS_URL is set")
     )
     const { Redis } = yield* loadRedis
-    return Redis.layer({ url })
+    if (target._tag === "Single") return Redis.layer({ url: target.url })
+    const password = yield* Config.option(Config.redacted("REDIS_PASSWORD"))
+    return Redis.layerCluster({ nodes: target.nodes, password: Option.getOrUndefined(password) })
   })
 )
 
-/** The token store chosen by REDIS_URL: Redis, or the SQL client's `accesstoken` table. */
+/** The token store chosen by REDIS_CLUSTER_NODES or REDIS_URL: Redis, or the SQL client's `accesstoken` table. */
 export const SessionStore = Layer.unwrapEffect(
   Effect.gen(function* (): Effect.fn.Return<
     Layer.Layer<AccessTokenStore.AccessTokenStore, unknown, SqlClient.SqlClient>,
     ConfigError.ConfigError
   > {
-    if (Option.isNone(yield* redisUrl)) return SqlAccessTokenStore.layer()
+    const target = yield* redisTarget
+    if (Option.isNone(target)) return SqlAccessTokenStore.layer()
     const prefix = yield* Config.string("REDIS_KEY_PREFIX").pipe(Config.withDefault("effect-users:"))
     const { RedisAccessTokenStore } = yield* loadRedis
-    yield* Effect.log(`Sessions: Redis (REDIS_URL), keys under ${prefix}`)
+    const where = target.value._tag === "Cluster" ? "Redis Cluster (REDIS_CLUSTER_NODES)" : "Redis (REDIS_URL)"
+    yield* Effect.log(`Sessions: ${where}, keys under ${prefix}`)
     return RedisAccessTokenStore.layer({ prefix, lifetime: sessionLifetime }).pipe(Layer.provide(RedisClient))
   })
 )
@@ -68,11 +90,11 @@ const rateLimits = Effect.map(
     setting === "on" ? {} : { clients: noClientLimits, addresses: { forgotPassword: false, requestVerifyToken: false } }
 )
 
-/** The throttle's store chosen by REDIS_URL: Redis (every process on that server shares the counts), or memory. */
+/** The throttle's store chosen like the sessions': Redis (every process on it shares the counts), or memory. */
 export const ThrottleStore = Layer.unwrapEffect(
   Effect.gen(function* (): Effect.fn.Return<Layer.Layer<Throttle.Throttle, unknown>, ConfigError.ConfigError> {
     const options = yield* rateLimits
-    if (Option.isNone(yield* redisUrl)) return Throttle.layerMemory(options)
+    if (Option.isNone(yield* redisTarget)) return Throttle.layerMemory(options)
     const { RedisThrottle } = yield* loadRedis
     return RedisThrottle.layer({ ...options, prefix: process.env.USERS_THROTTLE_PREFIX || undefined }).pipe(
       Layer.provide(RedisClient)

@@ -237,7 +237,8 @@ export const makeRateLimiterStore = (
     tokenBucket: (options) =>
       run("token bucket", () =>
         client.effectUsersTokenBucket(
-          `${prefix}${options.key}`,
+          // On a cluster the bucket's two keys (`key`, `key:refill`) must share a slot: the key is its own hash tag.
+          redis.cluster ? `{${prefix}${options.key}}` : `${prefix}${options.key}`,
           String(options.tokens),
           String(Math.max(1, Duration.toMillis(options.refillRate))),
           String(options.limit),

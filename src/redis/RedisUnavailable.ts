@@ -7,13 +7,15 @@ import * as Predicate from "effect/Predicate"
 import * as Unavailable from "../Unavailable.js"
 
 // ioredis: no offline queue while disconnected, a closed connection, the command timeout, no retries left, no
-// cluster node reachable.
+// cluster node reachable, a cluster node gone until its replica is promoted (retries used up), a cluster client
+// reconnecting.
 const clientMessages =
-  /^Stream isn't writeable|^Connection is closed|^Command timed out|^Reached the max retries per request limit|^None of startup nodes is available/
+  /^Stream isn't writeable|^Connection is closed|^Command timed out|^Reached the max retries per request limit|^None of startup nodes is available|^Too many Cluster redirections|^Cluster isn't ready|^Failed to refresh slots cache/
 
 // Redis's replies of a server that cannot serve now: loading its dataset, a read-only replica, a master that is
-// down, a cluster failing over or resharding, a busy script, out of memory.
-const serverReplies = /^(LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY|OOM) /
+// down, a cluster failing over or resharding, a busy script, out of memory, too few replicas to write (also what
+// the stores say when no replica acknowledged a revocation in time).
+const serverReplies = /^(LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY|OOM|NOREPLICAS) /
 
 /**
  * Whether one error (not its causes) is ioredis's or Redis's way of saying "cannot serve now".

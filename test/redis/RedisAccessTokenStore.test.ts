@@ -21,6 +21,15 @@ describeRedis("RedisAccessTokenStore", () => {
     Layer.merge(RedisAccessTokenStore.layer({ prefix }).pipe(Layer.provide(client)), UserRepository.layerMemory)
   )
 
+  // The sharded layout (the default on a Redis Cluster, see RedisCluster.test.ts) chosen on one server.
+  accessTokenStoreSuite(
+    "conformance, sharded layout on one server",
+    Layer.merge(
+      RedisAccessTokenStore.layer({ prefix: `${prefix}sharded:`, layout: "sharded" }).pipe(Layer.provide(client)),
+      UserRepository.layerMemory
+    )
+  )
+
   const storeWith = (options: RedisAccessTokenStore.Options) =>
     RedisAccessTokenStore.layer({ prefix, ...options }).pipe(Layer.provideMerge(client))
 

@@ -83,6 +83,7 @@ export const startExampleServer = async (options: ExampleServerOptions = {}): Pr
     SQLITE_FILE: file,
     DATABASE_URL: "",
     REDIS_URL: "",
+    REDIS_CLUSTER_NODES: "",
     REDIS_KEY_PREFIX: `${prefix}sessions:`,
     USERS_THROTTLE_PREFIX: `${prefix}throttle:`,
     ...options.env
