@@ -712,7 +712,9 @@ export const make = (
                       })
                   )
                 : Effect.void
-            return Effect.logInfo("Password check failed").pipe(
+            return Effect.logInfo(
+              routeName === "secondFactor" ? "Second-factor check failed" : "Password check failed"
+            ).pipe(
               Effect.annotateLogs({ route: routeName, client, email: shown, attempts, device: known }),
               Effect.zipRight(checkFailed),
               Effect.zipRight(lockout)
