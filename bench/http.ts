@@ -44,7 +44,7 @@
  * 10. twoStep: two-step logins per second (the password step answered 401 `LOGIN_MFA_REQUIRED`, then
  *    `POST /auth/jwt/login/mfa` with a TOTP code made here with `otpauth`) of users with TOTP on / password logins
  *    per second of users without a factor, from the same fetch loops (BENCH_TWO_STEP_LOOPS, default 10) on the same
- *    server, target ≥ 90% (median of BENCH_TWO_STEP_PAIRS, default 2, alternating pairs of `BENCH_SECONDS` runs).
+ *    server, target ≥ 90% (median of BENCH_TWO_STEP_PAIRS, default 3, alternating pairs of `BENCH_SECONDS` runs).
  *    A code works once per account and time step, so each two-step login takes an account whose next step is
  *    still within the one the server accepts (BENCH_TWO_STEP_ACCOUNTS, default 200, enrolled first).
  *
@@ -1242,7 +1242,7 @@ const checked = async (url: string, token: string) => {
 }
 
 const twoStepLoops = Number(process.env.BENCH_TWO_STEP_LOOPS ?? 10)
-const twoStepPairs = Number(process.env.BENCH_TWO_STEP_PAIRS ?? 2)
+const twoStepPairs = Number(process.env.BENCH_TWO_STEP_PAIRS ?? 3)
 const twoStepAccounts = Number(process.env.BENCH_TWO_STEP_ACCOUNTS ?? 200)
 
 /** A POST with a body, its status checked; the JSON reply. */
