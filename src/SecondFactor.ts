@@ -380,10 +380,13 @@ export const make = (
         (enrolled) => enrolled.length > 0
       )
 
+    // A factor's own check reads what it needs (a user without it fails it); a backup counts only beside another.
     const verify = (userId: string, proof: Proof, context: ProofContext = {}) =>
       Effect.gen(function* () {
-        const factor = (yield* enrolledFactors(userId)).find((candidate) => candidate.method === proof.method)
-        if (factor === undefined) return Option.none<ReadonlyArray<string>>()
+        const factor = factors.find((candidate) => candidate.method === proof.method)
+        if (factor === undefined || (factor.backup === true && !(yield* hasFactor(userId)))) {
+          return Option.none<ReadonlyArray<string>>()
+        }
         return (yield* factor.verify(userId, proof.value, context))
           ? Option.some<ReadonlyArray<string>>(factor.amr)
           : Option.none<ReadonlyArray<string>>()
