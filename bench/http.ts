@@ -46,6 +46,12 @@
  *    pairs (/users/me); skipped when no Redis answers or no cluster can be started;
  * 9. profile: the main thread of an example server under `node --cpu-prof` during a login flood, its self time
  *    per login by module group and by function, beside its CPU per login and per /users/me from /proc.
+ * 11. twoStep: two-step logins per second (the password step answered 401 `LOGIN_MFA_REQUIRED`, then
+ *    `POST /auth/jwt/login/mfa` with a TOTP code made here with `otpauth`) of users with TOTP on / password logins
+ *    per second of users without a factor, from the same fetch loops (BENCH_TWO_STEP_LOOPS, default 10) on the same
+ *    server, target ≥ 90% (median of BENCH_TWO_STEP_PAIRS, default 3, alternating pairs of `BENCH_SECONDS` runs).
+ *    A code works once per account and time step, so each two-step login takes an account whose next step is
+ *    still within the one the server accepts (BENCH_TWO_STEP_ACCOUNTS, default 200, enrolled first).
  *
  * Login loads (`bench/loginLoad.mjs`) spread their requests over several accounts: one account under ten
  * concurrent logins meets its own per-account back-off (attempts in a row) and is answered 429.
@@ -59,6 +65,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { createRequire } from "node:module"
 import { availableParallelism, loadavg, tmpdir } from "node:os"
 import { join } from "node:path"
+import * as OTPAuth from "otpauth"
 import { selfTimes } from "./cpuProfile.js"
 
 interface Result {
@@ -1312,6 +1319,129 @@ const checked = async (url: string, token: string) => {
   return result
 }
 
+const twoStepLoops = Number(process.env.BENCH_TWO_STEP_LOOPS ?? 10)
+const twoStepPairs = Number(process.env.BENCH_TWO_STEP_PAIRS ?? 3)
+const twoStepAccounts = Number(process.env.BENCH_TWO_STEP_ACCOUNTS ?? 200)
+
+/** A POST with a body, its status checked; the JSON reply. */
+const post = async (url: string, body: string, contentType: string, expected: number, token?: string) => {
+  const reply = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": contentType, ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) },
+    body
+  })
+  const text = await reply.text()
+  if (reply.status !== expected) throw new Error(`${url}: ${reply.status} ${text}`)
+  return text === "" ? undefined : JSON.parse(text)
+}
+
+interface MfaAccount {
+  readonly email: string
+  readonly totp: OTPAuth.TOTP
+  /** The last time step a code of it was sent for. */
+  lastStep: number
+}
+
+const stepNow = () => Math.floor(Date.now() / 30_000)
+
+/** Registers an account and turns TOTP on (confirmed with the previous step's code). */
+const enrolAccount = async (base: string, index: number): Promise<MfaAccount> => {
+  const email = `bench-mfa-${index}@camelot.bt`
+  await post(`${base}/auth/register`, JSON.stringify({ email, password }), "application/json", 201)
+  const login = new URLSearchParams({ username: email, password }).toString()
+  const { access_token } = (await post(
+    `${base}/auth/jwt/login`,
+    login,
+    "application/x-www-form-urlencoded",
+    200
+  )) as Tokens
+  const json = "application/json"
+  const started = await post(
+    `${base}/users/me/mfa/totp`,
+    JSON.stringify({ current_password: password }),
+    json,
+    200,
+    access_token
+  )
+  const totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(started.secret) })
+  const step = stepNow() - 1
+  await post(
+    `${base}/users/me/mfa/totp/confirm`,
+    JSON.stringify({ code: totp.generate({ timestamp: step * 30_000 }) }),
+    json,
+    200,
+    access_token
+  )
+  return { email, totp, lastStep: step }
+}
+
+const twoStep: Phase = {
+  name: "twoStep",
+  run: async ({ server }) => {
+    const { base } = server
+    await ensureAccounts(base, accountsFor(twoStepLoops))
+    const accounts: Array<MfaAccount> = []
+    let next = 0
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (next < twoStepAccounts) accounts.push(await enrolAccount(base, next++))
+      })
+    )
+    // An account is lent to one loop at a time; its next code is for the step after its last one, sent only while
+    // that step is at most one ahead of now (the server's window).
+    const usable = (account: MfaAccount) => account.lastStep + 1 <= stepNow() + 1
+    const take = async (): Promise<MfaAccount> => {
+      for (;;) {
+        const index = accounts.findIndex(usable)
+        if (index !== -1) return accounts.splice(index, 1)[0]!
+        await sleep(50)
+      }
+    }
+    const passwordAccounts = accountsFor(twoStepLoops)
+    let sent = 0
+    const passwordLogin = async () => {
+      const body = new URLSearchParams({ username: accountEmail(sent++ % passwordAccounts), password }).toString()
+      await post(`${base}/auth/jwt/login`, body, "application/x-www-form-urlencoded", 200)
+    }
+    const twoStepLogin = async () => {
+      const account = await take()
+      try {
+        const body = new URLSearchParams({ username: account.email, password }).toString()
+        const first = await post(`${base}/auth/jwt/login`, body, "application/x-www-form-urlencoded", 401)
+        const step = Math.max(account.lastStep + 1, stepNow())
+        account.lastStep = step
+        const code = account.totp.generate({ timestamp: step * 30_000 })
+        await post(
+          `${base}/auth/jwt/login/mfa`,
+          JSON.stringify({ mfa_token: first.detail.mfa_token, code }),
+          "application/json",
+          200
+        )
+      } finally {
+        accounts.push(account)
+      }
+    }
+    await fetchLoops(twoStepLoops, 1, passwordLogin) // warm-up
+    const plain: Array<Awaited<ReturnType<typeof fetchLoops>>> = []
+    const two: Array<Awaited<ReturnType<typeof fetchLoops>>> = []
+    for (let pair = 0; pair < twoStepPairs; pair++) {
+      plain.push(await fetchLoops(twoStepLoops, seconds, passwordLogin))
+      two.push(await fetchLoops(twoStepLoops, seconds, twoStepLogin))
+    }
+    const ratios = plain.map((run, index) => two[index]!.perSecond / run.perSecond)
+    const ratio = median(ratios)
+    const ms = (value: number) => value.toFixed(0)
+    const last = (runs: typeof plain) => runs[runs.length - 1]!
+    return [
+      `   password logins/s (no factor, ${twoStepLoops} fetch loops): ${plain.map((run) => run.perSecond.toFixed(1)).join(", ")}` +
+        `  (p50 ${ms(last(plain).p50)} ms, p99 ${ms(last(plain).p99)} ms)`,
+      `   two-step logins/s (TOTP on, password + code):    ${two.map((run) => run.perSecond.toFixed(1)).join(", ")}` +
+        `  (p50 ${ms(last(two).p50)} ms, p99 ${ms(last(two).p99)} ms)`,
+      `10. two-step / password login:      ${percent(ratio)}  (${ratios.map(percent).join(", ")})  target >= 90%  ${verdict(ratio >= 0.9)}`
+    ]
+  }
+}
+
 /** The figures, in order; memory first, on the freshly started server. More phases go here. */
 const allPhases: ReadonlyArray<Phase> = [
   memory,
@@ -1327,7 +1457,8 @@ const allPhases: ReadonlyArray<Phase> = [
   audit,
   limiter,
   cluster,
-  profile
+  profile,
+  twoStep
 ]
 /** BENCH_PHASES (names, comma-separated) runs only some of them. */
 const chosen = process.env.BENCH_PHASES?.split(",").map((name) => name.trim())

@@ -26,6 +26,7 @@ import {
   JwtKeySet,
   type OAuthProvider,
   type OAuthStateStore,
+  SecondFactor,
   type UserManager
 } from "effect-users"
 import {
@@ -38,7 +39,7 @@ import {
   OAuth,
   UsersApi
 } from "effect-users/http"
-import { SqlAccessTokenStore, SqlAuditLog, SqlOAuthStateStore } from "effect-users/sql"
+import { SqlAccessTokenStore, SqlAuditLog, SqlOAuthStateStore, SqlSecondFactorStore } from "effect-users/sql"
 
 /** An OAuth provider to mount, with the callback URLs registered for it (see `examples/oauth.ts`). */
 export interface MountedProvider {
@@ -102,6 +103,18 @@ export const layerAudit = (
   Layer.merge(AuditLog.layerSink(), AuthMetrics.layer).pipe(
     Layer.provideMerge(store),
     Layer.provideMerge(AuthEvents.layer())
+  )
+
+/** Seals the TOTP secrets at rest (AES-256-GCM): `USERS_MFA_ENCRYPTION_KEY`, at least 32 bytes. */
+export const mfaEncryptionKey = Config.redacted("USERS_MFA_ENCRYPTION_KEY")
+
+/**
+ * Second factors (TOTP and recovery codes) in the app's database, their secrets sealed with
+ * `USERS_MFA_ENCRYPTION_KEY`. Provide it under the `UserManager` (with `layerAudit` below it) and the API.
+ */
+export const layerSecondFactor: Layer.Layer<SecondFactor.SecondFactor, ConfigError.ConfigError, SqlClient.SqlClient> =
+  SecondFactor.layer({ encryptionKey: mfaEncryptionKey, issuer: "effect-users example" }).pipe(
+    Layer.provide(SqlSecondFactorStore.layer())
   )
 
 /** How long a cookie session lasts (the database strategy's token lifetime, and the Redis store's TTL). */

@@ -28,8 +28,12 @@
  * at, and the origin of the OAuth callback URLs) are allowed; USERS_ALLOWED_ORIGINS (comma-separated origins,
  * `https://app.example.com`) lists the others, e.g. a front end on another host or a proxy that rewrites Host.
  *
- * Passwords (`passwordPolicy.ts`): NIST SP 800-63B-4's policy, 15 characters at least, unless
- * USERS_PASSWORD_POLICY=compat (8, for FastAPI Users' front ends); both refuse common passwords.
+ * Passwords (`passwordPolicy.ts`): NIST SP 800-63B-4's policy, 15 characters at least (8 for an account with a
+ * second factor), unless USERS_PASSWORD_POLICY=compat (8, for FastAPI Users' front ends); both refuse common
+ * passwords.
+ *
+ * Second factors (docs/second-factor.md): TOTP and recovery codes at /users/me/mfa, two-step logins at
+ * /auth/{backend}/login/mfa; the TOTP secrets are sealed with USERS_MFA_ENCRYPTION_KEY.
  *
  * OpenTelemetry (docs/telemetry.md): with OTEL_EXPORTER_OTLP_ENDPOINT set, spans and metrics are exported by
  * OTLP over HTTP (the standard OTEL_* variables apply: OTEL_SERVICE_NAME, OTEL_EXPORTER_OTLP_HEADERS,
@@ -51,7 +55,7 @@ import { Argon2Workers, AuditLog, JwtKeySet, UserHooks, UserManager, UserManager
 import type { ClientAddress } from "effect-users/http"
 import { CrossSite } from "effect-users/http"
 import { Migrations, SqlUserRepository } from "effect-users/sql"
-import { layerAudit, makeApp } from "./app.js"
+import { layerAudit, layerSecondFactor, makeApp } from "./app.js"
 import { checkSecrets } from "./devSecrets.js"
 import * as Docs from "./docs.js"
 import * as NodeServer from "./nodeServer.js"
@@ -94,6 +98,8 @@ const Users = UserManager.layer.pipe(
     // once hashes overlap; a lone one (the manager's start-up hash, a login on a quiet server) runs on libuv's pool.
     Argon2Workers.layer({ lazyThreads: true })
   ]),
+  // Second factors (TOTP, recovery codes), offered by default: USERS_MFA_ENCRYPTION_KEY seals the TOTP secrets.
+  Layer.provideMerge(layerSecondFactor),
   // Security events, kept in the database's audit log (`GET /admin/events`, `GET /users/me/events`); with
   // USERS_AUDIT_LOG=off none are emitted and the routes read an empty log (`npm run bench:http` compares both).
   Layer.provideMerge(process.env.USERS_AUDIT_LOG === "off" ? AuditLog.layerMemory : layerAudit()),

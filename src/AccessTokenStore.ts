@@ -32,6 +32,12 @@ export interface StoredToken {
   readonly method?: string | undefined
   /** The refresh-token family the token was issued under, when it was: it is deleted with the family. */
   readonly family?: string | undefined
+  /**
+   * How the sign-in was proven (RFC 8176 `amr`: `pwd`, `otp`, `mfa`, ...), when recorded.
+   *
+   * @since 0.3.0
+   */
+  readonly amr?: ReadonlyArray<string> | undefined
 }
 
 /**
@@ -134,7 +140,8 @@ export const storedToken = (token: NewToken): StoredToken => ({
   backend: token.backend,
   userAgent: token.userAgent?.slice(0, maxUserAgentLength),
   method: token.method,
-  family: token.family
+  family: token.family,
+  amr: token.amr
 })
 
 /**

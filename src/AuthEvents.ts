@@ -147,6 +147,42 @@ export class PasswordCheckFailed extends Schema.TaggedClass<PasswordCheckFailed>
   attempts: Schema.Number
 }) {}
 
+/** A second factor (`factor`: `totp`, ...) was turned on. @since 0.3.0 */
+export class SecondFactorEnrolled extends Schema.TaggedClass<SecondFactorEnrolled>()("SecondFactorEnrolled", {
+  ...common,
+  factor: Schema.String
+}) {}
+/** A second factor was turned off by its user. @since 0.3.0 */
+export class SecondFactorRemoved extends Schema.TaggedClass<SecondFactorRemoved>()("SecondFactorRemoved", {
+  ...common,
+  factor: Schema.String,
+  by: Schema.Literal("user", "admin")
+}) {}
+/** A superuser removed every second factor of the user (`actorId`). @since 0.3.0 */
+export class SecondFactorReset extends Schema.TaggedClass<SecondFactorReset>()("SecondFactorReset", common) {}
+/** The second step of a login failed: a wrong, replayed or used code (`factor`: the method tried). @since 0.3.0 */
+export class SecondFactorFailed extends Schema.TaggedClass<SecondFactorFailed>()("SecondFactorFailed", {
+  ...common,
+  factor: Schema.String,
+  /** Whether the `mfa_token` died with this failure (too many wrong codes). */
+  tokenEnded: Schema.Boolean
+}) {}
+/** The second step of a login (or a step-up) succeeded with `factor`. @since 0.3.0 */
+export class SecondFactorVerified extends Schema.TaggedClass<SecondFactorVerified>()("SecondFactorVerified", {
+  ...common,
+  factor: Schema.String
+}) {}
+/** A recovery code was spent; `left` are still unused. @since 0.3.0 */
+export class RecoveryCodeUsed extends Schema.TaggedClass<RecoveryCodeUsed>()("RecoveryCodeUsed", {
+  ...common,
+  left: Schema.Number
+}) {}
+/** New recovery codes replaced the old ones. @since 0.3.0 */
+export class RecoveryCodesRegenerated extends Schema.TaggedClass<RecoveryCodesRegenerated>()(
+  "RecoveryCodesRegenerated",
+  common
+) {}
+
 /**
  * Every security event.
  *
@@ -174,7 +210,14 @@ export const AuthEvent = Schema.Union(
   UserDeleted,
   LockoutStarted,
   RequestThrottled,
-  PasswordCheckFailed
+  PasswordCheckFailed,
+  SecondFactorEnrolled,
+  SecondFactorRemoved,
+  SecondFactorReset,
+  SecondFactorFailed,
+  SecondFactorVerified,
+  RecoveryCodeUsed,
+  RecoveryCodesRegenerated
 )
 
 /**

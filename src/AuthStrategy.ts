@@ -176,7 +176,8 @@ export const jwt = (
             // How and when the user signed in (OpenID Connect's `auth_time`; `mth` ours), for re-authentication.
             ...(session?.method === undefined
               ? {}
-              : { mth: session.method, auth_time: Math.floor((session.signedInAt ?? now) / 1000) })
+              : { mth: session.method, auth_time: Math.floor((session.signedInAt ?? now) / 1000) }),
+            ...(session?.amr === undefined ? {} : { amr: [...session.amr] })
           }
           return yield* codec.sign(claims, { secret, audience, lifetime })
         }),
@@ -202,9 +203,13 @@ export const jwt = (
         ),
       signInOf: (token) =>
         Effect.map(verify(token), (claims) =>
-          Option.flatMap(claims, ({ auth_time, mth }) =>
+          Option.flatMap(claims, ({ amr, auth_time, mth }) =>
             typeof mth === "string" && typeof auth_time === "number"
-              ? Option.some({ method: mth, at: auth_time * 1000 })
+              ? Option.some({
+                  method: mth,
+                  at: auth_time * 1000,
+                  ...(Array.isArray(amr) ? { amr: amr.filter((value) => typeof value === "string") } : {})
+                })
               : Option.none()
           )
         ),
@@ -316,7 +321,8 @@ export const database = (
             backend: session?.backend,
             method: session?.method,
             userAgent: session?.userAgent,
-            family: session?.family
+            family: session?.family,
+            amr: session?.amr
           })
           return token
         }),
@@ -328,8 +334,10 @@ export const database = (
       endFamily: (family, user) => Effect.asVoid(store.deleteFamily(String(user.id), family)),
       signInOf: (token) =>
         Effect.map(store.read(digest(token)), (stored) =>
-          Option.flatMap(stored, ({ createdAt, method }) =>
-            method === undefined ? Option.none() : Option.some({ method, at: createdAt.getTime() })
+          Option.flatMap(stored, ({ amr, createdAt, method }) =>
+            method === undefined
+              ? Option.none()
+              : Option.some({ method, at: createdAt.getTime(), ...(amr === undefined ? {} : { amr }) })
           )
         ),
       keep: (token, user, epoch) =>
@@ -352,6 +360,7 @@ export const database = (
                 backend: token.backend ?? null,
                 userAgent: token.userAgent ?? null,
                 method: token.method ?? null,
+                amr: token.amr ?? null,
                 current: Option.contains(currentDigest, key)
               })
             )

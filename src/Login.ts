@@ -6,7 +6,12 @@
  * proof), reads their session epoch with that row, opens the session through the backend's strategy (and a
  * refresh-token family when the backend has refresh tokens), issues a device token when `DeviceTokens` is in
  * context (so that the client's later password attempts are throttled per device, see `Throttle`), and runs
- * `onAfterLogin`. Its outcome is a tagged union, so that a step in between (a second factor) is one more variant.
+ * `onAfterLogin`. Its outcome is a tagged union: `LoggedIn`, or `SecondFactorRequired` when the user has a second
+ * factor (`SecondFactor`) and the first one is not complete on its own. Then no session is opened: the outcome
+ * carries an `mfa_token` (opaque, single use, bound to the user, the backend and the first factor, short-lived,
+ * dead after too many wrong proofs) that `pending` and `finish` redeem with a proof of one of the user's factors.
+ * The session then records both factors (`amr`, RFC 8176), and its method stays the first factor's. A refresh
+ * continues a session and never asks again.
  *
  * @since 0.2.0
  */
@@ -20,6 +25,8 @@ import * as AuthEvents from "./AuthEvents.js"
 import type { AuthStrategy } from "./AuthStrategy.js"
 import * as DeviceTokens from "./DeviceTokens.js"
 import type { RefreshTokenInvalid, RefreshTokenReused, RefreshTokensService } from "./RefreshTokens.js"
+import { combinedAmr, MfaBadCode, MfaTokenInvalid, type Proof, SecondFactor } from "./SecondFactor.js"
+import type { Challenge } from "./SecondFactorStore.js"
 import { type Client, type Method, Sessions } from "./Sessions.js"
 import { shownEmail } from "./Throttle.js"
 import type { User } from "./User.js"
@@ -68,10 +75,55 @@ export interface Attempt {
   readonly device?: string | undefined
   /** The response that carries the tokens, for `onAfterLogin` (FastAPI Users' hooks see it); none without HTTP. */
   readonly respond?: ((tokens: Tokens) => HttpServerResponse.HttpServerResponse) | undefined
+  /**
+   * How the proof was made (RFC 8176 `amr`); default by method: `["pwd"]` for a password, `["oauth"]` for a
+   * provider.
+   *
+   * @since 0.3.0
+   */
+  readonly amr?: ReadonlyArray<string> | undefined
+  /**
+   * The proof is complete on its own (a passkey with user verification): no second step is asked for.
+   *
+   * @since 0.3.0
+   */
+  readonly complete?: boolean | undefined
 }
 
 /**
- * How a login ended. Today always `LoggedIn`; a method that needs another step answers a variant of its own.
+ * The `amr` values (RFC 8176) of a first factor by its method: `pwd` for a password, `oauth` for a provider.
+ *
+ * @since 0.3.0
+ */
+export const amrOf = (method: Method): ReadonlyArray<string> =>
+  method === "password" ? ["pwd"] : method.startsWith("oauth:") ? ["oauth"] : []
+
+/**
+ * A login waiting for its second step, found by its `mfa_token` (`pending`): the user as stored now.
+ *
+ * @since 0.3.0
+ */
+export interface Pending {
+  readonly user: User
+  readonly challenge: Challenge
+  /** The digest of the `mfa_token`, which names the pending login in the store. */
+  readonly digest: string
+}
+
+/**
+ * The second step of a login: the pending login, a proof of a factor, and what the first step had too.
+ *
+ * @since 0.3.0
+ */
+export interface SecondStep {
+  readonly pending: Pending
+  readonly proof: Proof
+  readonly client?: Client | undefined
+  readonly respond?: ((tokens: Tokens) => HttpServerResponse.HttpServerResponse) | undefined
+}
+
+/**
+ * How a login ended: a session (`LoggedIn`), or a second step to take first (`SecondFactorRequired`).
  *
  * @since 0.2.0
  */
@@ -81,6 +133,16 @@ export type Outcome = Data.TaggedEnum<{
     readonly user: User
     readonly tokens: Tokens
     readonly response: Option.Option<HttpServerResponse.HttpServerResponse>
+  }
+  /**
+   * No session yet: the user has a second factor. `mfaToken` finishes the login with a proof of one of `methods`.
+   *
+   * @since 0.3.0
+   */
+  SecondFactorRequired: {
+    readonly user: User
+    readonly mfaToken: string
+    readonly methods: ReadonlyArray<string>
   }
 }>
 
@@ -136,6 +198,21 @@ export interface LoginService {
     backend: string,
     refreshToken: string
   ) => Effect.Effect<Tokens, RefreshTokenInvalid | RefreshTokenReused>
+  /**
+   * The pending login of an `mfa_token` issued on this backend: `MfaTokenInvalid` when it is unknown, expired,
+   * spent, dead, of another backend, or its user is gone or ended their sessions since.
+   *
+   * @since 0.3.0
+   */
+  readonly pending: (backend: string, mfaToken: string) => Effect.Effect<Pending, MfaTokenInvalid>
+  /**
+   * The second step: checks the proof (spending it), spends the pending login and opens the session with both
+   * factors. A wrong proof fails with `MfaBadCode` and counts on the pending login (which dies at its maximum);
+   * `MfaTokenInvalid` when a concurrent step spent it first.
+   *
+   * @since 0.3.0
+   */
+  readonly finish: (step: SecondStep) => Effect.Effect<Outcome, MfaBadCode | MfaTokenInvalid | Refused>
 }
 
 /**
@@ -167,6 +244,7 @@ export const make = (options: Options): Effect.Effect<LoginService, never, UserM
     const sessions = yield* Sessions
     const devices = yield* Effect.serviceOption(DeviceTokens.DeviceTokens)
     const events = yield* AuthEvents.AuthEvents
+    const factors = yield* SecondFactor
     const clientFields = (client: Client | undefined) => ({
       ...(client?.address === undefined ? {} : { address: client.address }),
       ...(client?.userAgent === undefined ? {} : { userAgent: client.userAgent })
@@ -207,7 +285,7 @@ export const make = (options: Options): Effect.Effect<LoginService, never, UserM
         client: attempt.client
       })
 
-    const open = Effect.fnUntraced(function* (attempt: Attempt) {
+    const open = Effect.fnUntraced(function* (attempt: Attempt, secondStep: boolean) {
       const backend = yield* backendNamed(attempt.backend)
       // The row as it is now, with its epoch: a password changed since the proof was checked refuses the login,
       // and a change landing after this read ends the session it opens (its epoch is already past).
@@ -217,6 +295,21 @@ export const make = (options: Options): Effect.Effect<LoginService, never, UserM
       if (user.hashedPassword !== attempt.user.hashedPassword) return yield* new InvalidCredentials()
       if (!user.isActive) return yield* new UserInactive()
       if (requiresVerification && !user.isVerified) return yield* new UserNotVerified()
+      const amr = attempt.amr ?? amrOf(attempt.method)
+      if (!secondStep && attempt.complete !== true && factors.enabled) {
+        const methods = yield* factors.methodsOf(String(user.id))
+        if (methods.length > 0) {
+          const mfaToken = yield* factors.issue({
+            userId: String(user.id),
+            backend: backend.name,
+            method: attempt.method,
+            amr,
+            epoch,
+            ...(attempt.device === undefined ? {} : { device: attempt.device })
+          })
+          return Outcome.SecondFactorRequired({ user, mfaToken, methods })
+        }
+      }
       const userAgent = attempt.client?.userAgent
       const device = Option.isSome(devices) ? yield* devices.value.issue(user.email, attempt.device) : undefined
       const opened: Tokens =
@@ -226,12 +319,13 @@ export const make = (options: Options): Effect.Effect<LoginService, never, UserM
                 epoch,
                 backend: backend.name,
                 method: attempt.method,
-                userAgent
+                userAgent,
+                amr
               }),
               refreshToken: Option.none()
             }
           : yield* Effect.map(
-              backend.refresh.login(user, { epoch, method: attempt.method, userAgent }),
+              backend.refresh.login(user, { epoch, method: attempt.method, userAgent, amr }),
               (pair): Tokens => ({
                 accessToken: pair.accessToken,
                 refreshToken: Option.some(pair.refreshToken),
@@ -256,7 +350,64 @@ export const make = (options: Options): Effect.Effect<LoginService, never, UserM
     })
 
     const start = (attempt: Attempt) =>
-      open(attempt).pipe(Effect.tapError(refusedWith(attempt)), Effect.withSpan("Login.start"))
+      open(attempt, false).pipe(Effect.tapError(refusedWith(attempt)), Effect.withSpan("Login.start"))
+
+    const pending = (name: string, mfaToken: string) =>
+      Effect.gen(function* () {
+        const found = yield* factors.pending(mfaToken)
+        if (Option.isNone(found) || found.value.challenge.backend !== name) return yield* new MfaTokenInvalid()
+        const { challenge, digest } = found.value
+        const owner = yield* sessions.lookup(challenge.userId)
+        // Sessions ended since the first step (a new password, a reset, log out everywhere) end the login too.
+        if (Option.isNone(owner) || owner.value.sessionEpoch !== challenge.epoch) return yield* new MfaTokenInvalid()
+        return { user: owner.value.user, challenge, digest }
+      }).pipe(Effect.withSpan("Login.pending"))
+
+    const finish = ({ client, pending, proof, respond }: SecondStep) =>
+      Effect.gen(function* () {
+        const { challenge, digest, user } = pending
+        const userId = String(user.id)
+        const proven = yield* factors.verify(userId, proof, { challenge: digest })
+        if (Option.isNone(proven)) {
+          const alive = yield* factors.fail(digest)
+          yield* events.emit(
+            (common) =>
+              new AuthEvents.SecondFactorFailed({
+                ...common,
+                ...clientFields(client),
+                userId,
+                backend: challenge.backend,
+                method: challenge.method,
+                factor: proof.method,
+                tokenEnded: !alive
+              })
+          )
+          return yield* new MfaBadCode()
+        }
+        if (!(yield* factors.spend(digest))) return yield* new MfaTokenInvalid()
+        yield* events.emit(
+          (common) =>
+            new AuthEvents.SecondFactorVerified({
+              ...common,
+              ...clientFields(client),
+              userId,
+              backend: challenge.backend,
+              method: challenge.method,
+              factor: proof.method
+            })
+        )
+        const attempt: Attempt = {
+          user,
+          backend: challenge.backend,
+          // Written by `start` from an `Attempt`'s method.
+          method: challenge.method as Method,
+          client,
+          device: challenge.device,
+          respond,
+          amr: combinedAmr(challenge.amr, proven.value)
+        }
+        return yield* open(attempt, true).pipe(Effect.tapError(refusedWith(attempt)))
+      }).pipe(Effect.withSpan("Login.finish", { attributes: { method: proof.method } }))
 
     const refresh = (name: string, refreshToken: string) =>
       Effect.flatMap(backendNamed(name), (backend) =>
@@ -268,7 +419,7 @@ export const make = (options: Options): Effect.Effect<LoginService, never, UserM
             )
       ).pipe(Effect.withSpan("Login.refresh"))
 
-    return Login.of({ backends: options.backends, start, failed, refresh })
+    return Login.of({ backends: options.backends, start, failed, refresh, pending, finish })
   })
 
 /**

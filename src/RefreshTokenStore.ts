@@ -30,6 +30,12 @@ export interface Family {
   readonly userAgent?: string | undefined
   /** How the login that started the family was made (`Sessions.Method`), when recorded. */
   readonly method?: string | undefined
+  /**
+   * How the login was proven (RFC 8176 `amr`), when recorded: every access token of the family carries it.
+   *
+   * @since 0.3.0
+   */
+  readonly amr?: ReadonlyArray<string> | undefined
 }
 
 /**

@@ -76,6 +76,8 @@ export interface LoginSession {
   readonly epoch: number
   readonly method?: Method | undefined
   readonly userAgent?: string | undefined
+  /** How the login was proven (RFC 8176); every access token of the family carries it. @since 0.3.0 */
+  readonly amr?: ReadonlyArray<string> | undefined
 }
 
 /**
@@ -135,6 +137,7 @@ const asListed = (family: Family, current: boolean): Listed => ({
   backend: family.backend,
   userAgent: family.userAgent ?? null,
   method: family.method ?? null,
+  amr: family.amr ?? null,
   current
 })
 
@@ -253,6 +256,7 @@ const makeUnscheduled = (
           family: family.id,
           userAgent: family.userAgent,
           ...(family.method === undefined ? {} : { method: family.method as Method }),
+          ...(family.amr === undefined ? {} : { amr: family.amr }),
           signedInAt: family.createdAt.getTime()
         }),
         (accessToken): TokenPair => ({ accessToken, refreshToken, family: family.id })
@@ -269,7 +273,8 @@ const makeUnscheduled = (
           createdAt: now,
           lastUsedAt: now,
           ...(session.userAgent === undefined ? {} : { userAgent: session.userAgent.slice(0, maxUserAgentLength) }),
-          ...(session.method === undefined ? {} : { method: session.method })
+          ...(session.method === undefined ? {} : { method: session.method }),
+          ...(session.amr === undefined ? {} : { amr: session.amr })
         }
         const refreshToken = newToken()
         yield* store.create(family, digest(refreshToken))

@@ -61,6 +61,13 @@ export interface Opening {
   readonly family?: string | undefined
   /** When the sign-in behind the session happened (ms since 1970): a refresh's token keeps its login's; default now. */
   readonly signedInAt?: number | undefined
+  /**
+   * How the sign-in was proven (RFC 8176 `amr`: `pwd`, `oauth`, `otp`, `mfa`, ...): the JWT strategy writes it as
+   * `amr`, the database strategy stores it.
+   *
+   * @since 0.3.0
+   */
+  readonly amr?: ReadonlyArray<string> | undefined
 }
 
 /**
@@ -72,6 +79,12 @@ export interface SignIn {
   readonly method: string
   /** Milliseconds since 1970. */
   readonly at: number
+  /**
+   * How it was proven (RFC 8176), when the session recorded it.
+   *
+   * @since 0.3.0
+   */
+  readonly amr?: ReadonlyArray<string> | undefined
 }
 
 /**
@@ -97,6 +110,12 @@ export interface Listed {
   readonly userAgent: string | null
   /** How the session was started; `null` for sessions stored before methods were recorded. */
   readonly method: string | null
+  /**
+   * How the sign-in was proven (RFC 8176); `null` for sessions stored before it was recorded.
+   *
+   * @since 0.3.0
+   */
+  readonly amr: ReadonlyArray<string> | null
   /** Whether the request asking is authenticated by this session. */
   readonly current: boolean
 }
@@ -126,6 +145,13 @@ export interface SessionsService {
   readonly lookup: (id: string) => Effect.Effect<Option.Option<UserWithSessions<User>>>
   /** Ends every session of the user, on every strategy and instance sharing the storage: moves the epoch. */
   readonly endAll: (user: BaseUser) => Effect.Effect<void>
+  /**
+   * Ends every session of the user but one: moves the epoch, then runs `keep` with the new epoch (which carries
+   * the kept session over, `AuthStrategy.keep`).
+   *
+   * @since 0.3.0
+   */
+  readonly endAllBut: (user: BaseUser, keep: (epoch: number) => Effect.Effect<void>) => Effect.Effect<void>
   /**
    * Records that a JWT of the user expiring at `until` (ms since 1970) is denied: until then, JWT checks of
    * this user ask the deny-list.
@@ -162,6 +188,12 @@ export const make: Effect.Effect<SessionsService, never, UserRepository> = Effec
       repository
         .updateEndingSessions(stored(user), {}, {})
         .pipe(Effect.orDie, Effect.asVoid, Effect.withSpan("Sessions.endAll")),
+    endAllBut: (user, keep) =>
+      repository.updateEndingSessions(stored(user), {}, {}).pipe(
+        Effect.orDie,
+        Effect.flatMap((written) => (Option.isSome(written) ? keep(written.value.sessionEpoch) : Effect.void)),
+        Effect.withSpan("Sessions.endAllBut")
+      ),
     denyUntil: (user, until) =>
       repository.raiseRevokedUntil(stored(user), until).pipe(Effect.withSpan("Sessions.denyUntil"))
   })

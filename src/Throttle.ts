@@ -455,6 +455,18 @@ export interface ThrottleService {
    * that device, else under the account.
    */
   readonly login: (email: string, client: string, device?: string | undefined) => Effect.Effect<Attempt, Throttled>
+  /**
+   * Reserves a second-factor attempt (a code at the second step of a login, or in a step-up) on the account of
+   * `email`, under the device of a device token when `device` is given, as `login` does for passwords; its count
+   * is its own (a right password does not clear it), cleared by a right code.
+   *
+   * @since 0.3.0
+   */
+  readonly secondFactor: (
+    email: string,
+    client: string,
+    device?: string | undefined
+  ) => Effect.Effect<Attempt, Throttled>
   /** Clears the account's counts (a password reset): unknown clients' and `current_password` checks'. */
   readonly clearAccount: (email: string) => Effect.Effect<void>
 }
@@ -646,19 +658,21 @@ export const make = (
     const startAttempt = (
       email: string,
       client: string,
-      routeName: Route | "currentPassword",
+      routeName: Route | "currentPassword" | "secondFactor",
       device: string | undefined
     ): Effect.Effect<Effect.Effect<Attempt, Throttled>> => {
       const known = device !== undefined && deviceLimits !== undefined
       const limits = known ? deviceLimits : accountLimits
       if (limits === undefined) return Effect.succeed(Effect.succeed(noAttempt))
+      // Codes count apart from passwords: the right password of a second step's first step clears no wrong code.
+      const factor = routeName === "secondFactor" ? "factor-" : ""
       const key = known
-        ? `device:${device}`
-        : `${routeName === "currentPassword" ? "reauth" : "account"}:${emailKey(email)}`
+        ? `${factor}device:${device}`
+        : `${factor}${routeName === "currentPassword" ? "reauth" : "account"}:${emailKey(email)}`
       const decide = (result: AttemptResult): Effect.Effect<Attempt, Throttled> => {
         if (result._tag === "Refused") {
           return refuse({
-            route: routeName === "currentPassword" ? "login" : routeName,
+            route: routeName === "currentPassword" || routeName === "secondFactor" ? "login" : routeName,
             scope: known ? "device" : "account",
             client,
             email,
@@ -698,7 +712,9 @@ export const make = (
                       })
                   )
                 : Effect.void
-            return Effect.logInfo("Password check failed").pipe(
+            return Effect.logInfo(
+              routeName === "secondFactor" ? "Second-factor check failed" : "Password check failed"
+            ).pipe(
               Effect.annotateLogs({ route: routeName, client, email: shown, attempts, device: known }),
               Effect.zipRight(checkFailed),
               Effect.zipRight(lockout)
@@ -761,6 +777,10 @@ export const make = (
       account: (email, client, name) =>
         account(email, client, name).pipe(Effect.withSpan("Throttle.account", { attributes: { route: name } })),
       login: (email, client, device) => login(email, client, device).pipe(Effect.withSpan("Throttle.login")),
+      secondFactor: (email, client, device) =>
+        Effect.flatten(startAttempt(email, client, "secondFactor", device)).pipe(
+          Effect.withSpan("Throttle.secondFactor")
+        ),
       clearAccount: (email) => clearAccount(email).pipe(Effect.withSpan("Throttle.clearAccount"))
     })
   })
@@ -794,6 +814,7 @@ export const layerDisabled: Layer.Layer<Throttle> = Layer.succeed(
     mail: () => Effect.succeed(true),
     account: () => Effect.succeed(noAttempt),
     login: () => Effect.succeed(noAttempt),
+    secondFactor: () => Effect.succeed(noAttempt),
     clearAccount: () => Effect.void
   })
 )

@@ -20,6 +20,7 @@ import { IdParser } from "./IdParser.js"
 import { HttpServerRequestTag } from "./internal/httpRequest.js"
 import { PasswordHasher } from "./PasswordHasher.js"
 import { type PasswordOwner, PasswordValidator, type PasswordValidatorService } from "./PasswordValidator.js"
+import { SecondFactor } from "./SecondFactor.js"
 import * as Sessions from "./Sessions.js"
 import { type SignOptions, TokenCodec } from "./TokenCodec.js"
 import {
@@ -336,6 +337,10 @@ function* build<U extends BaseUser>() {
   const codec = yield* TokenCodec
   const hooks = (yield* UserHooks) as unknown as UserHooksService<U>
   const events = yield* AuthEvents.AuthEvents
+  const factors = yield* SecondFactor
+  /** The password rule's view of a stored user: with whether they have a second factor (`nist`'s 8 instead of 15). */
+  const ownerWithFactors = (user: BaseUser, owner: object) =>
+    Effect.map(factors.hasFactor(String(user.id)), (secondFactor) => ({ ...ownerOf<U>(owner), secondFactor }))
   /** Emits an event about this user (with the common fields and the user's ID). */
   const emitFor = (user: BaseUser, make: (common: AuthEvents.Common) => AuthEvents.AuthEvent) =>
     events.emit((common) => make({ ...common, userId: String(user.id) }))
@@ -518,7 +523,10 @@ function* build<U extends BaseUser>() {
     if (password !== undefined && password !== null) {
       // The rule sees the user as it will be stored: the patch applied, the new e-mail, flags only if unsafe.
       const flags = safe ? {} : definedFields(pick(patch, flagFields), [])
-      yield* validator.validate(password, ownerOf({ ...user, ...stored, ...flags, email: email ?? user.email }))
+      yield* validator.validate(
+        password,
+        yield* ownerWithFactors(user, { ...user, ...stored, ...flags, email: email ?? user.email })
+      )
     }
     if (email !== undefined && email !== user.email) {
       const owner = yield* repository.getByEmail(email)
@@ -558,7 +566,7 @@ function* build<U extends BaseUser>() {
     if (!(yield* hasher.verify(Redacted.make(user.hashedPassword), claims.password_fgpt))) return yield* invalid()
     if (claims.email !== undefined && claims.email !== user.email) return yield* invalid()
     if (!user.isActive) return yield* new UserInactive()
-    yield* validator.validate(password, ownerOf(user))
+    yield* validator.validate(password, yield* ownerWithFactors(user, user))
     const hashedPassword = yield* hasher.hash(password)
     // Written only over the hash and e-mail the token was checked against, in one statement: of concurrent
     // resets with one token exactly one wins, and a change that lands meanwhile spends the token.
@@ -637,6 +645,8 @@ function* build<U extends BaseUser>() {
       Effect.catchAllCause((cause) => Effect.fail(new UserDeleteAborted({ cause })))
     )
     yield* repository.delete(user)
+    // Their second factors go with them (PostgreSQL's foreign keys cascade too; SQLite's and memory's do not).
+    yield* factors.reset(String(user.id))
     yield* emitFor(user, (common) => new AuthEvents.UserDeleted(common))
     yield* runAfterHook("onAfterDelete", user, (request) => hooks.onAfterDelete(user, request))
   })

@@ -42,6 +42,10 @@ export * as Reauthentication from "./http/Reauthentication.js"
 export * as Redaction from "./http/Redaction.js"
 /** @since 0.1.0 */
 export * as RequestLimits from "./http/RequestLimits.js"
+/** @since 0.3.0 */
+export * as SignIn from "./http/SignIn.js"
+/** @since 0.3.0 */
+export * as StepUp from "./http/StepUp.js"
 /** @since 0.1.0 */
 export * as UserSchemas from "./http/UserSchemas.js"
 /** @since 0.1.0 */

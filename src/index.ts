@@ -35,6 +35,10 @@ export * as PasswordValidator from "./PasswordValidator.js"
 export * as RefreshTokenStore from "./RefreshTokenStore.js"
 /** @since 0.1.0 */
 export * as RefreshTokens from "./RefreshTokens.js"
+/** @since 0.3.0 */
+export * as SecondFactor from "./SecondFactor.js"
+/** @since 0.3.0 */
+export * as SecondFactorStore from "./SecondFactorStore.js"
 /** @since 0.2.0 */
 export * as Sessions from "./Sessions.js"
 /** @since 0.1.0 */

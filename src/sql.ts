@@ -17,6 +17,8 @@ export * as SqlAuditLog from "./sql/SqlAuditLog.js"
 export * as SqlOAuthStateStore from "./sql/SqlOAuthStateStore.js"
 /** @since 0.1.0 */
 export * as SqlRefreshTokenStore from "./sql/SqlRefreshTokenStore.js"
+/** @since 0.3.0 */
+export * as SqlSecondFactorStore from "./sql/SqlSecondFactorStore.js"
 /** @since 0.2.0 */
 export * as SqlUnavailable from "./sql/SqlUnavailable.js"
 /** @since 0.1.0 */

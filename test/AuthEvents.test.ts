@@ -17,6 +17,7 @@ import {
   UserRepository
 } from "effect-users"
 import { eventually } from "./utils/Eventually.js"
+import { loggedInOnly } from "./utils/LoggedIn.js"
 import { recording } from "./utils/RecordingSink.js"
 import { freshEmail, harness } from "./utils/TestUsers.js"
 
@@ -46,7 +47,7 @@ const setup = (options: { readonly requiresVerification?: boolean } = {}) =>
         backends: [{ name: "mobile", strategy: RefreshTokens.withRefresh(family, refresh), refresh }],
         requiresVerification: options.requiresVerification
       })
-    )
+    ).pipe(Effect.map(loggedInOnly))
     const user = yield* users.create({ email: freshEmail("events"), password })
     return { login, user, users }
   })

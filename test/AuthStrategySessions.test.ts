@@ -15,6 +15,7 @@ import {
   UserRepository
 } from "effect-users"
 import { payloadOf, signJwt } from "./utils/Jwt.js"
+import { loggedInOnly } from "./utils/LoggedIn.js"
 import { freshEmail, makeFakeHasher, recordingHooks, testConfig } from "./utils/TestUsers.js"
 
 const secret = Redacted.make("strategy-secret-strategy-secret-strategy")
@@ -91,7 +92,7 @@ layer(Test)("strategies", (it) => {
       Effect.gen(function* () {
         const users = yield* UserManager.UserManager
         const strategy = yield* Effect.orDie(build)
-        const sessions = yield* Login.make({ backends: [{ name, strategy }] })
+        const sessions = loggedInOnly(yield* Login.make({ backends: [{ name, strategy }] }))
         const login = (email: string) =>
           users.authenticate({ username: email, password: Redacted.make(loginPassword) }).pipe(
             Effect.flatMap((user) => sessions.start({ user, backend: name, method: "password" })),

@@ -19,6 +19,7 @@ import {
   UserManager,
   UserRepository
 } from "effect-users"
+import { loggedInOnly } from "./utils/LoggedIn.js"
 import { freshEmail, harness } from "./utils/TestUsers.js"
 import { recordingTracer } from "./utils/Tracing.js"
 
@@ -54,7 +55,7 @@ const setup = (
         ],
         requiresVerification: options.requiresVerification
       })
-    )
+    ).pipe(Effect.map(loggedInOnly))
     const user = yield* users.create({ email: freshEmail("login"), password: Redacted.make("correct horse battery") })
     return { database, families, hooks, login, refresh, sessions, tokens, user, users }
   })
@@ -110,7 +111,8 @@ layer(UserRepository.layerMemory)("Login", (it) => {
       const login = yield* Login.make({ backends: [{ name: "web", strategy: database }] }).pipe(
         Effect.provideService(Sessions.Sessions, sessions),
         Effect.provideService(UserManager.UserManager, users),
-        Effect.provideService(DeviceTokens.DeviceTokens, devices)
+        Effect.provideService(DeviceTokens.DeviceTokens, devices),
+        Effect.map(loggedInOnly)
       )
       const first = yield* login.start({ user, backend: "web", method: "oauth:openid" })
       const issued = first.tokens.device!

@@ -266,7 +266,8 @@ describe("PasswordValidator rules for an app's model", () => {
         firstName: "Beaumains",
         isActive: true,
         isSuperuser: false,
-        isVerified: false
+        isVerified: false,
+        secondFactor: false
       })
       const updated = yield* patched("gareth rides")
       assert.strictEqual(updated.firstName, "Beaumains")

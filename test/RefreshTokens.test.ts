@@ -68,6 +68,7 @@ const setupWith = (
             : Option.none()
         ),
       endAll: () => Effect.void,
+      endAllBut: () => Effect.void,
       denyUntil: () => Effect.void
     })
     const refresh = yield* RefreshTokens.make(

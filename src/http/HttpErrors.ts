@@ -57,7 +57,21 @@ export const ErrorCode = {
   /** Ours: `POST /users/{id}/deactivate` with an `until` that is not in the future. */
   DEACTIVATE_USER_UNTIL_PAST: "DEACTIVATE_USER_UNTIL_PAST",
   /** Ours: a cross-site request authenticated by cookie, or a cross-site cookie login. */
-  CSRF_REJECTED: "CSRF_REJECTED"
+  CSRF_REJECTED: "CSRF_REJECTED",
+  /** Ours: the right password (or provider) of a user with a second factor; the body carries an `mfa_token`. */
+  LOGIN_MFA_REQUIRED: "LOGIN_MFA_REQUIRED",
+  /** Ours: the second step's code is wrong, replayed or already used. */
+  LOGIN_MFA_BAD_CODE: "LOGIN_MFA_BAD_CODE",
+  /** Ours: the `mfa_token` is unknown, expired, spent, dead after wrong codes, or of another backend. */
+  LOGIN_MFA_TOKEN_INVALID: "LOGIN_MFA_TOKEN_INVALID",
+  /** Ours: a wrong, replayed or used code (enrolment, step-up). */
+  MFA_BAD_CODE: "MFA_BAD_CODE",
+  /** Ours: a TOTP confirmation without an enrolment pending. */
+  MFA_NOT_PENDING: "MFA_NOT_PENDING",
+  /** Ours: a change that needs a current code (or recovery code) of the user's second factor, sent without one. */
+  MFA_CODE_REQUIRED: "MFA_CODE_REQUIRED",
+  /** Ours: turning off, or renewing the recovery codes of, a TOTP the user does not have. */
+  MFA_NOT_ENABLED: "MFA_NOT_ENABLED"
 } as const
 
 /**

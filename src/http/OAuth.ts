@@ -47,6 +47,7 @@ import { CurrentUser } from "./CurrentUser.js"
 import { AssociateAuthorizeErrors, AssociateCallbackErrors, AuthorizeErrors, CallbackErrors } from "./OAuthErrors.js"
 import { type CallbackParams, declareGroups } from "./OAuthGroups.js"
 import * as Reauthentication from "./Reauthentication.js"
+import * as SignIn from "./SignIn.js"
 import type * as UserSchemas from "./UserSchemas.js"
 import type * as UsersGroups from "./UsersGroups.js"
 
@@ -223,6 +224,7 @@ export const make = <
     const running = authenticator.backend(options.backend)
     const { transport } = running
     const respond = loginResponse(running)
+    const answer = SignIn.respond(running)
     const loginFlow = yield* Login
     const clientOf = Effect.map(HttpServerRequest.HttpServerRequest, (request) => ({
       userAgent: request.headers["user-agent"]
@@ -410,10 +412,8 @@ export const make = <
             )
           }
         })
-        switch (outcome._tag) {
-          case "LoggedIn":
-            return Option.getOrElse(outcome.response, () => clearCookie(respond(outcome.tokens)))
-        }
+        // A user with a second factor gets the 401 `LOGIN_MFA_REQUIRED` and its `mfa_token` here, as at password login.
+        return clearCookie(answer(outcome))
       }).pipe(Effect.mapError((error) => ("detail" in error ? error : CallbackErrors.body(error))))
 
     // The app's read schema encodes the app's user; the handlers see users as the default model's `User`.

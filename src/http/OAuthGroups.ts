@@ -13,6 +13,7 @@ import * as OpenApi from "@effect/platform/OpenApi"
 import type * as Context from "effect/Context"
 import * as Schema from "effect/Schema"
 import { AssociateAuthorizeErrors, AssociateCallbackErrors, AuthorizeErrors, CallbackErrors } from "./OAuthErrors.js"
+import { MfaRequired } from "./SignIn.js"
 import * as UserSchemas from "./UserSchemas.js"
 
 const AuthorizeResponse = Schema.Struct({ authorization_url: Schema.String }).annotations({
@@ -78,6 +79,7 @@ export const declareGroups = <
         .setUrlParams(CallbackParams)
         .addSuccess(Schema.Unknown)
         .addError(CallbackErrors.schema)
+        .addError(MfaRequired)
         .annotate(OpenApi.Summary, `Log in with ${name}`)
     )
     .add(
@@ -85,6 +87,7 @@ export const declareGroups = <
         .setPayload(CallbackForm)
         .addSuccess(Schema.Unknown)
         .addError(CallbackErrors.schema)
+        .addError(MfaRequired)
         .annotate(OpenApi.Summary, `Log in with ${name} (response_mode=form_post)`)
     )
     .prefix(prefix),

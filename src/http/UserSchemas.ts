@@ -65,6 +65,13 @@ const Password = Schema.Redacted(Schema.String.pipe(Schema.maxLength(maxPassword
 })
 
 /**
+ * A code of a second factor (TOTP or recovery), redacted: at most 64 characters.
+ *
+ * @since 0.3.0
+ */
+export const Code = Schema.Redacted(Schema.String.pipe(Schema.maxLength(64)))
+
+/**
  * A token as a request carries it: a string of at most `maxTokenLength` characters.
  *
  * @since 0.1.0
@@ -132,6 +139,10 @@ export type UpdateType<Fields extends Schema.Struct.Fields> = {
   readonly email?: string
   readonly password?: Redacted.Redacted<string> | null
   readonly currentPassword?: Redacted.Redacted<string>
+  /** A current code of the user's second factor (the step-up of a user who has one). @since 0.3.0 */
+  readonly code?: Redacted.Redacted<string>
+  /** A recovery code instead of `code`. @since 0.3.0 */
+  readonly recoveryCode?: Redacted.Redacted<string>
 } & Partial<Flags> &
   Partial<Schema.Struct.Type<Fields>>
 
@@ -144,6 +155,8 @@ export type UpdateEncoded<Fields extends Schema.Struct.Fields> = {
   readonly email?: string
   readonly password?: string | null
   readonly current_password?: string
+  readonly code?: string
+  readonly recovery_code?: string
 } & Partial<Snaked<Flags>> &
   Partial<Snaked<Schema.Struct.Encoded<Fields>>>
 
@@ -195,7 +208,10 @@ export function make(model: UserModel.UserModel<Schema.Schema.Any, Schema.Struct
       ...renamed(model.fields, false)
     }).annotations({ identifier: "UserCreate" }),
     UserUpdate: Schema.Struct({
-      ...renamed({ email: Email, password: Schema.NullOr(Password), currentPassword: Password }, true),
+      ...renamed(
+        { email: Email, password: Schema.NullOr(Password), currentPassword: Password, code: Code, recoveryCode: Code },
+        true
+      ),
       ...renamed(flags, true),
       ...renamed(model.fields, true)
     }).annotations({ identifier: "UserUpdate" })
@@ -261,6 +277,8 @@ export const SessionRead = Schema.Struct({
   user_agent: Schema.NullOr(Schema.String),
   /** How the session was started: `password`, `oauth:<provider>`; null for sessions stored before 0.2. */
   method: Schema.NullOr(Schema.String),
+  /** How the sign-in was proven (RFC 8176: `pwd`, `oauth`, `otp`, `mfa`); null for sessions stored before 0.3. */
+  amr: Schema.NullOr(Schema.Array(Schema.String)),
   current: Schema.Boolean
 }).annotations({ identifier: "SessionRead" })
 
@@ -416,3 +434,66 @@ export const ListQuery = Schema.Struct({
  */
 export const UserPage = <Read extends Schema.Schema.Any>(UserRead: Read) =>
   Schema.Struct({ items: Schema.Array(UserRead), total: Schema.Int, limit: Schema.Int, offset: Schema.Int })
+
+/**
+ * An `mfa_token`: at most 128 characters.
+ *
+ * @since 0.3.0
+ */
+export const MfaToken = Schema.String.pipe(Schema.maxLength(128))
+
+/**
+ * The body of `POST /auth/{backend}/login/mfa`: the `mfa_token` and one proof (`code` or `recovery_code`).
+ *
+ * @since 0.3.0
+ */
+export const LoginMfaBody = Schema.Struct({
+  mfa_token: MfaToken,
+  code: Schema.optional(Code),
+  recovery_code: Schema.optional(Code)
+}).annotations({ identifier: "LoginMfaBody" })
+
+/**
+ * `{"current_password"}` (and `code`, once the user has a factor): the body of `POST /users/me/mfa/totp`.
+ *
+ * @since 0.3.0
+ */
+export const StepUpBody = Schema.Struct({
+  current_password: Schema.optional(Password),
+  code: Schema.optional(Code),
+  recovery_code: Schema.optional(Code)
+}).annotations({ identifier: "StepUpBody" })
+
+/**
+ * `{"code"}`: the body of `POST /users/me/mfa/totp/confirm`.
+ *
+ * @since 0.3.0
+ */
+export const CodeBody = Schema.Struct({ code: Code }).annotations({ identifier: "CodeBody" })
+
+/**
+ * A new TOTP enrolment: the base32 secret and the `otpauth://` URI (for a QR code).
+ *
+ * @since 0.3.0
+ */
+export const TotpEnrolmentRead = Schema.Struct({ secret: Schema.String, otpauth_uri: Schema.String }).annotations({
+  identifier: "TotpEnrolmentRead"
+})
+
+/**
+ * New recovery codes, shown this once.
+ *
+ * @since 0.3.0
+ */
+export const RecoveryCodesRead = Schema.Struct({ recovery_codes: Schema.Array(Schema.String) }).annotations({
+  identifier: "RecoveryCodesRead"
+})
+
+/**
+ * The user's second factors, as `GET /users/me/mfa` shows them.
+ *
+ * @since 0.3.0
+ */
+export const MfaStatusRead = Schema.Struct({ totp: Schema.Boolean, recovery_codes_left: Schema.Number }).annotations({
+  identifier: "MfaStatusRead"
+})

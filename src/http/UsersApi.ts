@@ -43,6 +43,7 @@ import * as UsersGroups from "./UsersGroups.js"
 import * as Admin from "./users/Admin.js"
 import * as Auth from "./users/Auth.js"
 import * as Handlers from "./users/Handlers.js"
+import * as Mfa from "./users/Mfa.js"
 import * as OAuthAccounts from "./users/OAuthAccounts.js"
 import * as Register from "./users/Register.js"
 import * as Reset from "./users/Reset.js"
@@ -145,7 +146,8 @@ const layerGroups = (api: Handlers.ErasedApi, settings: Handlers.Settings) => {
     Users.layer(api, tools),
     SessionsGroup.layer(api, tools),
     Admin.layer(api, tools),
-    OAuthAccounts.layer(api, tools)
+    OAuthAccounts.layer(api, tools),
+    Mfa.layer(api, tools)
   )
 }
 
@@ -196,7 +198,8 @@ export const make = <
     declared.users,
     declared.sessions,
     declared.admin,
-    declared.oauthAccounts
+    declared.oauthAccounts,
+    declared.mfa
   ]
 
   /** Adds every group to the app's API. */

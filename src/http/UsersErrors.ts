@@ -93,13 +93,30 @@ const currentPasswordErrors = {
   }
 } as const
 
+const secondFactorErrors = {
+  MfaCodeRequired: {
+    status: 400,
+    code: ErrorCode.MFA_CODE_REQUIRED,
+    description: "You have a second factor: send a current `code` (or a `recovery_code`) too"
+  },
+  MfaBadCode: { status: 400, code: ErrorCode.MFA_BAD_CODE, description: "The code is wrong, replayed or used" }
+} as const
+
+/**
+ * A step-up's refusals (`StepUp.require`): the current password missing or wrong, and, for a user with a second
+ * factor, the code missing or wrong.
+ *
+ * @since 0.3.0
+ */
+export const StepUpErrors = errorTable({ ...currentPasswordErrors, ...secondFactorErrors })
+
 /**
  * `PATCH /users/me` (a user deleted meanwhile is the middleware's 401). Changing `password` or `email` needs
- * `current_password` unless `requireCurrentPassword: false`.
+ * `current_password` unless `requireCurrentPassword: false`, and a current code from a user with a second factor.
  *
  * @since 0.1.0
  */
-export const PatchMeErrors = errorTable({ ...updateErrors, ...currentPasswordErrors })
+export const PatchMeErrors = errorTable({ ...updateErrors, ...currentPasswordErrors, ...secondFactorErrors })
 
 /**
  * `GET /users/{id}`.
@@ -114,7 +131,12 @@ export const UserErrors = errorTable({ InvalidID: notFound, UserNotExists: notFo
  *
  * @since 0.1.0
  */
-export const PatchUserErrors = errorTable({ ...updateErrors, ...UserErrors.table, ...currentPasswordErrors })
+export const PatchUserErrors = errorTable({
+  ...updateErrors,
+  ...UserErrors.table,
+  ...currentPasswordErrors,
+  ...secondFactorErrors
+})
 
 /**
  * `POST /users/{id}/deactivate`.
@@ -178,3 +200,56 @@ export const UnlinkOAuthAccountErrors = errorTable({
   },
   ReauthenticationRequired: reauthenticationRequired
 })
+
+/**
+ * `POST /auth/{backend}/login/mfa`: the login's own refusals (the user deactivated meanwhile), and the second step's.
+ *
+ * @since 0.3.0
+ */
+export const LoginMfaErrors = errorTable({
+  ...LoginErrors.table,
+  MfaBadCode: {
+    status: 400,
+    code: ErrorCode.LOGIN_MFA_BAD_CODE,
+    description: "The code or recovery code is wrong, replayed or already used"
+  },
+  MfaTokenInvalid: {
+    status: 400,
+    code: ErrorCode.LOGIN_MFA_TOKEN_INVALID,
+    description: "The mfa_token is unknown, expired, spent, dead after too many wrong codes, or of another backend"
+  }
+})
+
+const notEnabled = {
+  status: 400,
+  code: ErrorCode.MFA_NOT_ENABLED,
+  description: "You have no TOTP to turn off or renew codes for"
+} as const
+
+/**
+ * `POST /users/me/mfa/totp`: the step-up (a current code once a factor exists).
+ *
+ * @since 0.3.0
+ */
+export const EnrolTotpErrors = StepUpErrors
+
+/**
+ * `POST /users/me/mfa/totp/confirm`.
+ *
+ * @since 0.3.0
+ */
+export const ConfirmTotpErrors = errorTable({
+  MfaBadCode: secondFactorErrors.MfaBadCode,
+  MfaNotPending: {
+    status: 400,
+    code: ErrorCode.MFA_NOT_PENDING,
+    description: "No TOTP enrolment is pending: start one with POST /users/me/mfa/totp"
+  }
+})
+
+/**
+ * `POST /users/me/mfa/recovery-codes` and `DELETE /users/me/mfa/totp`: the step-up, and a TOTP to act on.
+ *
+ * @since 0.3.0
+ */
+export const ChangeTotpErrors = errorTable({ ...StepUpErrors.table, MfaNotEnabled: notEnabled })

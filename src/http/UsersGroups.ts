@@ -18,6 +18,7 @@ import { Authentication, type AuthenticationTag, type AuthFailure, type Security
 import type { CurrentUser } from "./CurrentUser.js"
 import { CsrfRejected, TooManyRequests, ValidationError } from "./HttpErrors.js"
 import * as RequestLimits from "./RequestLimits.js"
+import { MfaRequired } from "./SignIn.js"
 import * as UserSchemas from "./UserSchemas.js"
 import * as UsersErrors from "./UsersErrors.js"
 
@@ -168,9 +169,24 @@ const login = (backend: string) =>
     .setPayload(UserSchemas.LoginBody)
     .middleware(RequestLimits.JsonOrForm)
     .addError(UsersErrors.LoginErrors.schema)
+    .addError(MfaRequired)
     .addError(ValidationError)
     .addError(TooManyRequests)
     .annotate(OpenApi.Summary, `Log in (${backend})`)
+
+const loginMfa = (backend: string) =>
+  HttpApiEndpoint.post("loginMfa", "/login/mfa")
+    .setPayload(UserSchemas.LoginMfaBody)
+    .middleware(RequestLimits.JsonOnly)
+    .addError(UsersErrors.LoginMfaErrors.schema)
+    .addError(ValidationError)
+    .addError(TooManyRequests)
+    .annotate(OpenApi.Summary, `Finish a two-step login with a second factor (${backend})`)
+    .annotate(
+      OpenApi.Description,
+      "The mfa_token of a LOGIN_MFA_REQUIRED answer (this backend's) with `code` (TOTP) or `recovery_code`: " +
+        "the backend's login answer. The token works once, for 5 minutes, and dies after 5 wrong codes."
+    )
 
 const logout = <Self extends HttpApiMiddleware.HttpApiMiddleware.AnyId, S>(
   backend: string,
@@ -200,6 +216,7 @@ export const bearerGroup = <
 ) =>
   HttpApiGroup.make(`auth.${name}`)
     .add(login(name).addSuccess(body))
+    .add(loginMfa(name).addSuccess(body))
     .add(logout(name, logoutTag))
     .prefix(`${prefix}/${name}`)
     .annotate(OpenApi.Title, `auth:${name}`)
@@ -217,6 +234,7 @@ export const cookieGroup = <const N extends string, Self extends HttpApiMiddlewa
 ) =>
   HttpApiGroup.make(`auth.${name}`)
     .add(login(name).addSuccess(HttpApiSchema.NoContent).addError(CsrfRejected))
+    .add(loginMfa(name).addSuccess(HttpApiSchema.NoContent).addError(CsrfRejected))
     .add(logout(name, logoutTag))
     .prefix(`${prefix}/${name}`)
     .annotate(OpenApi.Title, `auth:${name}`)
@@ -507,6 +525,15 @@ export const declareGroups = <
         .annotate(OpenApi.Summary, "Activate a user (superuser; ends a deactivation early)")
     )
     .add(
+      HttpApiEndpoint.del("resetMfa", "/:id/mfa")
+        .setPath(IdPath)
+        .middleware(RequestLimits.JsonOrEmpty)
+        .addSuccess(HttpApiSchema.NoContent)
+        .addError(UsersErrors.UserErrors.schema)
+        .middleware(Superuser)
+        .annotate(OpenApi.Summary, "Remove every second factor of a user (superuser; ends their sessions)")
+    )
+    .add(
       HttpApiEndpoint.get("deactivation", "/:id/deactivation")
         .setPath(IdPath)
         .addSuccess(Schema.NullOr(UserSchemas.DeactivationRead))
@@ -540,7 +567,61 @@ export const declareGroups = <
     .prefix(usersPrefix)
     .annotate(OpenApi.Title, "users")
 
-  return { register, auth, refresh, verify, reset, users, sessions, admin, oauthAccounts }
+  const mfa = HttpApiGroup.make("mfa")
+    .add(
+      HttpApiEndpoint.get("mfaStatus", "/me/mfa")
+        .addSuccess(UserSchemas.MfaStatusRead)
+        .middleware(Authenticated)
+        .annotate(OpenApi.Summary, "My second factors")
+    )
+    .add(
+      HttpApiEndpoint.post("enrolTotp", "/me/mfa/totp")
+        .setPayload(UserSchemas.StepUpBody)
+        .middleware(RequestLimits.JsonOnly)
+        .addSuccess(UserSchemas.TotpEnrolmentRead)
+        .addError(UsersErrors.EnrolTotpErrors.schema)
+        .addError(ValidationError)
+        .addError(TooManyRequests)
+        .middleware(Authenticated)
+        .annotate(OpenApi.Summary, "Start a TOTP enrolment (current_password; and a code once you have a factor)")
+    )
+    .add(
+      HttpApiEndpoint.post("confirmTotp", "/me/mfa/totp/confirm")
+        .setPayload(UserSchemas.CodeBody)
+        .middleware(RequestLimits.JsonOnly)
+        .addSuccess(UserSchemas.RecoveryCodesRead)
+        .addError(UsersErrors.ConfirmTotpErrors.schema)
+        .addError(ValidationError)
+        .addError(TooManyRequests)
+        .middleware(Authenticated)
+        .annotate(OpenApi.Summary, "Turn TOTP on with a code of the new secret: the recovery codes, shown once")
+    )
+    .add(
+      HttpApiEndpoint.post("regenerateRecoveryCodes", "/me/mfa/recovery-codes")
+        .setPayload(UserSchemas.StepUpBody)
+        .middleware(RequestLimits.JsonOnly)
+        .addSuccess(UserSchemas.RecoveryCodesRead)
+        .addError(UsersErrors.ChangeTotpErrors.schema)
+        .addError(ValidationError)
+        .addError(TooManyRequests)
+        .middleware(Authenticated)
+        .annotate(OpenApi.Summary, "New recovery codes (current_password and code); the old ones die")
+    )
+    .add(
+      HttpApiEndpoint.del("disableTotp", "/me/mfa/totp")
+        .setPayload(UserSchemas.StepUpBody)
+        .middleware(RequestLimits.JsonOnly)
+        .addSuccess(HttpApiSchema.NoContent)
+        .addError(UsersErrors.ChangeTotpErrors.schema)
+        .addError(ValidationError)
+        .addError(TooManyRequests)
+        .middleware(Authenticated)
+        .annotate(OpenApi.Summary, "Turn TOTP off (current_password and code); the recovery codes go with it")
+    )
+    .prefix(usersPrefix)
+    .annotate(OpenApi.Title, "mfa")
+
+  return { register, auth, refresh, verify, reset, users, sessions, admin, oauthAccounts, mfa }
 }
 
 /**

@@ -261,7 +261,8 @@ const fromFields = (fields: Record<string, string>): Option.Option<StoredToken> 
         backend: fields.backend,
         userAgent: fields.agent,
         method: fields.method,
-        family: fields.family
+        family: fields.family,
+        amr: fields.amr === undefined ? undefined : fields.amr.split(" ").filter((value) => value !== "")
       })
 
 const pairs = (flat: ReadonlyArray<string>): Record<string, string> => {
@@ -301,7 +302,8 @@ const makeSingle = (redis: Context.Tag.Service<Redis>, settings: Settings): Acce
         ...(stored.backend === undefined ? [] : ["backend", stored.backend]),
         ...(stored.userAgent === undefined ? [] : ["agent", stored.userAgent]),
         ...(stored.method === undefined ? [] : ["method", stored.method]),
-        ...(stored.family === undefined ? [] : ["family", stored.family])
+        ...(stored.family === undefined ? [] : ["family", stored.family]),
+        ...(stored.amr === undefined ? [] : ["amr", stored.amr.join(" ")])
       ]
       return redis
         .use(
@@ -495,7 +497,8 @@ const fieldsOf = (stored: StoredToken) => [
   ...(stored.backend === undefined ? [] : ["backend", stored.backend]),
   ...(stored.userAgent === undefined ? [] : ["agent", stored.userAgent]),
   ...(stored.method === undefined ? [] : ["method", stored.method]),
-  ...(stored.family === undefined ? [] : ["family", stored.family])
+  ...(stored.family === undefined ? [] : ["family", stored.family]),
+  ...(stored.amr === undefined ? [] : ["amr", stored.amr.join(" ")])
 ]
 
 const listed = (reply: unknown) => {

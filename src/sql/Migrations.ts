@@ -4,6 +4,11 @@
  * `email_key` column (each e-mail's `emailKey`, computed in TypeScript) with its unique index, a unique
  * `(oauth_name, account_id)` with `text` token columns, and `oauth_state` (spent OAuth states).
  *
+ * `0016_mfa` creates the second factors' tables (`SqlSecondFactorStore`): `mfa_totp` (a sealed secret, a pending
+ * one and the last accepted time step per user), `mfa_recovery_code` (digests) and `mfa_challenge` (pending
+ * two-step logins), and adds `amr` (how a session was proven, RFC 8176) to `accesstoken` and the refresh-token
+ * families.
+ *
  * `0015_user_deactivation` adds `deactivation_reason` and `deactivated_until` (ms since 1970; when a deactivation
  * lifts itself) to `user`.
  *
@@ -50,6 +55,8 @@ export interface Options {
   readonly refreshTokenTable?: string | undefined
   /** The audit log's table (default `auth_event`). */
   readonly authEventTable?: string | undefined
+  /** The second factors' tables start with this (default `mfa`: `mfa_totp`, `mfa_recovery_code`, `mfa_challenge`). */
+  readonly mfaTablePrefix?: string | undefined
   /** `uuid` (default, FastAPI Users' GUID) or `integer` (assigned by the database). */
   readonly idType?: "uuid" | "integer" | undefined
 }
@@ -167,6 +174,17 @@ export const emailKeyIndexName = (userTable: string): string => `ix_${userTable}
  */
 export const emailIndexName = (userTable: string): string => `ix_${userTable}_email_lower`
 
+/**
+ * The second factors' tables under a prefix (default `mfa`).
+ *
+ * @since 0.3.0
+ */
+export const mfaTablesOf = (prefix = "mfa") => ({
+  totp: `${prefix}_totp`,
+  recoveryCode: `${prefix}_recovery_code`,
+  challenge: `${prefix}_challenge`
+})
+
 type Migration = Effect.Effect<void, SqlError | EmailCaseConflict | OAuthAccountConflict, SqlClient.SqlClient>
 
 const dialect = Effect.flatMap(SqlClient.SqlClient, (sql) =>
@@ -191,6 +209,7 @@ export const migrations = (options: Options = {}): Record<string, Migration> => 
   const familyTable = `${refreshTable}_family`
   const integer = options.idType === "integer"
   const eventTable = options.authEventTable ?? "auth_event"
+  const mfa = mfaTablesOf(options.mfaTablePrefix)
 
   const columnsOf = (table: string) =>
     Effect.gen(function* () {
@@ -476,6 +495,43 @@ export const migrations = (options: Options = {}): Record<string, Migration> => 
     }
   })
 
+  // Second factors, deleted with their user (SQLite enforces the foreign keys only with `PRAGMA foreign_keys = ON`:
+  // `SecondFactor` removes them itself when the manager deletes a user). Times are ms since 1970 on both dialects.
+  const createMfa: Migration = Effect.gen(function* () {
+    const { sql: client, sqlite } = yield* dialect
+    const sql = client.withoutTransforms()
+    const userId = sql.literal(integer ? "INTEGER" : sqlite ? "CHAR(36)" : "UUID")
+    const owner = sql`${userId} NOT NULL REFERENCES ${sql(userTable)} (id) ON DELETE CASCADE`
+    yield* sql`CREATE TABLE IF NOT EXISTS ${sql(mfa.totp)} (
+      user_id ${owner} PRIMARY KEY,
+      secret VARCHAR(256),
+      pending VARCHAR(256),
+      last_step BIGINT NOT NULL DEFAULT -1
+    )`
+    yield* sql`CREATE TABLE IF NOT EXISTS ${sql(mfa.recoveryCode)} (
+      user_id ${owner},
+      digest VARCHAR(64) NOT NULL,
+      PRIMARY KEY (user_id, digest)
+    )`
+    yield* sql`CREATE TABLE IF NOT EXISTS ${sql(mfa.challenge)} (
+      digest VARCHAR(64) PRIMARY KEY,
+      user_id ${owner},
+      backend VARCHAR(100) NOT NULL,
+      method VARCHAR(100) NOT NULL,
+      amr VARCHAR(100) NOT NULL,
+      epoch INTEGER NOT NULL,
+      device VARCHAR(64),
+      expires_at BIGINT NOT NULL,
+      failures INTEGER NOT NULL DEFAULT 0
+    )`
+    for (const column of ["user_id", "expires_at"]) {
+      yield* sql`CREATE INDEX IF NOT EXISTS ${sql(`ix_${mfa.challenge}_${column}`)} ON ${sql(mfa.challenge)} (${sql(column)})`
+    }
+    for (const table of [tokenTable, familyTable]) {
+      if (!(yield* columnsOf(table)).has("amr")) yield* sql`ALTER TABLE ${sql(table)} ADD COLUMN amr VARCHAR(100)`
+    }
+  })
+
   return {
     "0001_create_user": createUser,
     "0002_create_oauth_account": createOAuthAccount,
@@ -492,7 +548,8 @@ export const migrations = (options: Options = {}): Record<string, Migration> => 
     "0012_session_family": sessionFamily,
     "0013_oauth_account_created_at_password_set": oauthLinks,
     "0014_auth_event": createAuthEvent,
-    "0015_user_deactivation": userDeactivation
+    "0015_user_deactivation": userDeactivation,
+    "0016_mfa": createMfa
   }
 }
 

@@ -44,6 +44,7 @@ interface Row {
   readonly user_agent: string | null
   readonly method: string | null
   readonly family: string | null
+  readonly amr: string | null
 }
 
 const fromRow = (row: Row) => {
@@ -56,7 +57,8 @@ const fromRow = (row: Row) => {
     backend: row.backend ?? undefined,
     userAgent: row.user_agent ?? undefined,
     method: row.method ?? undefined,
-    family: row.family ?? undefined
+    family: row.family ?? undefined,
+    amr: row.amr === null || row.amr === undefined ? undefined : row.amr.split(" ").filter((value) => value !== "")
   })
 }
 
@@ -79,7 +81,9 @@ export const make = (options: Options = {}): Effect.Effect<AccessTokenStoreServi
     // through datetime(); a periodic purge can afford the scan.
     const before = (column: string, date: Date) =>
       sqlite ? sql`datetime(${sql(column)}) < datetime(${date.toISOString()})` : sql`${sql(column)} < ${date}`
-    const columns = sql.literal("token, user_id, created_at, epoch, last_used_at, backend, user_agent, method, family")
+    const columns = sql.literal(
+      "token, user_id, created_at, epoch, last_used_at, backend, user_agent, method, family, amr"
+    )
 
     // Deletes the rows matching, `batchSize` per statement, until none is left; the number deleted.
     const deleteInBatches = (
@@ -112,7 +116,8 @@ export const make = (options: Options = {}): Effect.Effect<AccessTokenStoreServi
           backend: token.backend ?? null,
           user_agent: token.userAgent ?? null,
           method: token.method ?? null,
-          family: token.family ?? null
+          family: token.family ?? null,
+          amr: token.amr === undefined ? null : token.amr.join(" ")
         })}`.pipe(SqlUnavailable.orDie, Effect.asVoid, Effect.withSpan("SqlAccessTokenStore.write"))
       },
       read: (digest) =>

@@ -33,6 +33,7 @@ interface FamilyRow {
   readonly last_used_at: unknown
   readonly user_agent: string | null
   readonly method: string | null
+  readonly amr: string | null
 }
 
 const toDate = (value: unknown): Date => (value instanceof Date ? value : new Date(String(value)))
@@ -45,7 +46,8 @@ const toFamily = (row: FamilyRow): Family => ({
   createdAt: toDate(row.created_at),
   lastUsedAt: toDate(row.last_used_at),
   ...(row.user_agent === null ? {} : { userAgent: row.user_agent }),
-  ...(row.method === null ? {} : { method: row.method })
+  ...(row.method === null ? {} : { method: row.method }),
+  ...(row.amr === null || row.amr === undefined ? {} : { amr: row.amr.split(" ").filter((value) => value !== "") })
 })
 
 /**
@@ -83,7 +85,8 @@ export const make = (options: Options = {}): Effect.Effect<RefreshTokenStoreServ
             created_at: time(family.createdAt),
             last_used_at: time(family.lastUsedAt),
             user_agent: family.userAgent ?? null,
-            method: family.method ?? null
+            method: family.method ?? null,
+            amr: family.amr === undefined ? null : family.amr.join(" ")
           })}`
           yield* sql`insert into ${tokens} (digest, family_id) values (${digest}, ${family.id})`
         }).pipe(sql.withTransaction, SqlUnavailable.orDie, span("create")),
@@ -95,7 +98,7 @@ export const make = (options: Options = {}): Effect.Effect<RefreshTokenStoreServ
             readonly successor: string | null
           }
         >`
-          select f.id, f.user_id, f.backend, f.epoch, f.created_at, f.last_used_at, f.user_agent, f.method, t.spent_at,
+          select f.id, f.user_id, f.backend, f.epoch, f.created_at, f.last_used_at, f.user_agent, f.method, f.amr, t.spent_at,
             f.rotated_digest, f.successor
           from ${tokens} t join ${families} f on f.id = t.family_id where t.digest = ${digest}`.pipe(
           SqlUnavailable.orDie,
@@ -134,7 +137,7 @@ export const make = (options: Options = {}): Effect.Effect<RefreshTokenStoreServ
         ),
       revokeAllOf: (userId) => endFamilies(sql.and([sql`user_id = ${userId}`])).pipe(span("revokeAllOf")),
       listOf: (userId) =>
-        sql<FamilyRow>`select id, user_id, backend, epoch, created_at, last_used_at, user_agent, method from ${families}
+        sql<FamilyRow>`select id, user_id, backend, epoch, created_at, last_used_at, user_agent, method, amr from ${families}
           where user_id = ${userId} order by created_at, id`.pipe(
           SqlUnavailable.orDie,
           Effect.map((rows) => rows.map(toFamily)),

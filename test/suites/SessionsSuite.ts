@@ -502,6 +502,7 @@ export const sessionsSuite = (name: string, storage: SessionsStorage) => {
           "backend",
           "user_agent",
           "method",
+          "amr",
           "current"
         ])
         assert.deepStrictEqual(listed.body.map((s: { current: boolean }) => s.current).sort(), [false, true])

@@ -9,11 +9,12 @@ import type * as SqlClient from "@effect/sql/SqlClient"
 import { ConfigProvider, Effect, Layer } from "effect"
 import { type AuditLog, PasswordHasher, type Throttle, type UserHooks, UserManager } from "effect-users"
 import { Migrations, SqlUserRepository } from "effect-users/sql"
-import { type AppOptions, layerAudit, makeApp } from "../../examples/app.js"
+import { type AppOptions, layerAudit, layerSecondFactor, makeApp } from "../../examples/app.js"
 import { makeFakeHasher, recordingHooks, testConfig } from "./TestUsers.js"
 
 export const authSecret = "auth-secret-auth-secret-auth-secret-auth"
 const oauthStateSecret = "oauth-state-secret-oauth-state-secret-oauth"
+export const mfaEncryptionKey = "mfa-encryption-key-mfa-encryption-key-mfa"
 
 /** Options of a test server: the app's, and its throttle (default: the app's default, in memory). */
 export interface ServerOptions extends AppOptions {
@@ -36,6 +37,7 @@ export const makeServer = (
   const app = makeApp({ secureCookie: true, ...options })
   const Users = UserManager.layer.pipe(
     Layer.provide([SqlUserRepository.layer(), testConfig(), hooks.layer, PasswordHasher.layer(hasher)]),
+    Layer.provideMerge(layerSecondFactor),
     Layer.provideMerge(layerAudit(auditLog)),
     Layer.provideMerge(Migrations.layer()),
     Layer.provideMerge(client)
@@ -52,7 +54,8 @@ export const makeServer = (
         ConfigProvider.fromMap(
           new Map([
             ["USERS_AUTH_SECRET", authSecret],
-            ["USERS_OAUTH_STATE_SECRET", oauthStateSecret]
+            ["USERS_OAUTH_STATE_SECRET", oauthStateSecret],
+            ["USERS_MFA_ENCRYPTION_KEY", mfaEncryptionKey]
           ])
         )
       )

@@ -1,6 +1,7 @@
 /**
  * A superuser's controls over a user: `POST /users/{id}/logout-all`, `POST /users/{id}/deactivate`,
- * `POST /users/{id}/activate` and `GET /users/{id}/deactivation`.
+ * `POST /users/{id}/activate`, `GET /users/{id}/deactivation` and `DELETE /users/{id}/mfa` (every second factor
+ * removed: the way back in for a user who lost them all; ends the user's sessions).
  */
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
@@ -8,6 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as AuthEvents from "../../AuthEvents.js"
+import { SecondFactor } from "../../SecondFactor.js"
 import { Sessions } from "../../Sessions.js"
 import type { User } from "../../User.js"
 import { UserManager } from "../../UserManager.js"
@@ -28,6 +30,8 @@ export const layer = (api: ErasedApi, { ok, sendUser }: Tools) =>
       const users = yield* UserManager
       const sessions = yield* Sessions
       const authenticator = yield* Authenticator.Authenticator
+      const factors = yield* SecondFactor
+      const events = yield* AuthEvents.AuthEvents
       const noContent = HttpServerResponse.empty({ status: 204, headers: noStore })
 
       /** Every session of the user ends, on every backend and instance (ASVS 7.4.5); the caller's own stay. */
@@ -59,6 +63,21 @@ export const layer = (api: ErasedApi, { ok, sendUser }: Tools) =>
           userById(users, path.id).pipe(
             Effect.flatMap((user) => asActor(users.activate(user))),
             Effect.map((updated) => sendUser(updated)),
+            Effect.mapError((error) => UsersErrors.UserErrors.body(error))
+          )
+        )
+        .handle("resetMfa", ({ path }) =>
+          userById(users, path.id).pipe(
+            Effect.flatMap((user) =>
+              asActor(
+                Effect.all([
+                  factors.reset(String(user.id)),
+                  events.emit((common) => new AuthEvents.SecondFactorReset({ ...common, userId: String(user.id) })),
+                  logoutAll(user)
+                ])
+              )
+            ),
+            Effect.as(noContent),
             Effect.mapError((error) => UsersErrors.UserErrors.body(error))
           )
         )

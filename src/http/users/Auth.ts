@@ -1,4 +1,7 @@
-/** `POST /auth/{backend}/login` and `/logout` (one group per backend), and `/refresh` on backends with refresh tokens. */
+/**
+ * `POST /auth/{backend}/login`, its second step `/login/mfa`, and `/logout` (one group per backend), and `/refresh` on
+ * backends with refresh tokens.
+ */
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as Effect from "effect/Effect"
@@ -12,7 +15,8 @@ import type * as AuthBackend from "../AuthBackend.js"
 import * as Authenticator from "../Authenticator.js"
 import { CurrentUser } from "../CurrentUser.js"
 import { csrfRejectedResponse } from "../HttpErrors.js"
-import { LoginErrors, RefreshErrors } from "../UsersErrors.js"
+import * as SignIn from "../SignIn.js"
+import { LoginErrors, LoginMfaErrors, RefreshErrors } from "../UsersErrors.js"
 import { type ErasedApi, isThrottled, type Tools, throttledResponse } from "./Handlers.js"
 
 /** The login and logout handlers of one backend: a password proves the user, `Login` opens the session. */
@@ -27,6 +31,7 @@ export const layer = (api: ErasedApi, { clientOf }: Tools, backend: AuthBackend.
       const running = (yield* Authenticator.Authenticator).backend(backend.name)
       const { strategy, transport } = running
       const respond = Authenticator.loginResponse(running)
+      const answer = SignIn.respond(running)
       return handlers
         .handle("login", ({ payload }) =>
           Effect.gen(function* () {
@@ -63,10 +68,26 @@ export const layer = (api: ErasedApi, { clientOf }: Tools, backend: AuthBackend.
             const outcome = yield* login
               .start({ user, backend: backend.name, method: "password", client, respond, device })
               .pipe(Effect.mapError((error) => LoginErrors.body(error)))
-            switch (outcome._tag) {
-              case "LoggedIn":
-                return Option.getOrElse(outcome.response, () => respond(outcome.tokens))
-            }
+            return answer(outcome)
+          }).pipe(Effect.catchIf(isThrottled, throttledResponse))
+        )
+        .handle("loginMfa", ({ payload }) =>
+          Effect.gen(function* () {
+            if (transport.crossSite(yield* HttpServerRequest.HttpServerRequest)) return csrfRejectedResponse
+            const client = yield* clientOf
+            yield* throttle.route("login", client.address)
+            const proof = SignIn.proofOf(payload)
+            if (Option.isNone(proof)) return yield* LoginMfaErrors.fail("MfaBadCode")
+            const pending = yield* login
+              .pending(backend.name, payload.mfa_token)
+              .pipe(Effect.mapError((error) => LoginMfaErrors.body(error)))
+            // Wrong codes count on the account's (or the device's) second-factor throttle, apart from passwords.
+            const attempt = yield* throttle.secondFactor(pending.user.email, client.address, pending.challenge.device)
+            const outcome = yield* Throttle.checked(
+              attempt,
+              login.finish({ pending, proof: proof.value, client, respond })
+            ).pipe(Effect.mapError((error) => LoginMfaErrors.body(error)))
+            return answer(outcome)
           }).pipe(Effect.catchIf(isThrottled, throttledResponse))
         )
         .handle("logout", () =>

@@ -8,6 +8,7 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as AuthEvents from "../../AuthEvents.js"
 import type { AuthStrategy } from "../../AuthStrategy.js"
@@ -80,6 +81,25 @@ export const endEverySession = (
       events.emit((common) => new AuthEvents.LoggedOutEverywhere({ ...common, userId: String(user.id) }))
     )
   ]).pipe(Effect.asVoid)
+
+/**
+ * Ends every session of the user but the one this request came in (a factor turned on or off): it stays, carried
+ * over to the new epoch, as on a password change through `PATCH /users/me`.
+ */
+export const endOtherSessions = (
+  sessions: SessionsService,
+  authenticator: Authenticator.AuthenticatorService,
+  user: User
+) =>
+  Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+    const current = authenticator.sessionOf(request)
+    return sessions.endAllBut(user, (epoch) =>
+      Option.match(current, {
+        onNone: () => Effect.void,
+        onSome: ({ backend, token }) => backend.strategy.keep?.(token, user, epoch) ?? Effect.void
+      })
+    )
+  })
 
 /** The user a `/users/{id}` path names: `InvalidID` or `UserNotExists` (both 404) otherwise. */
 export const userById = (users: UserManagerService, id: string) =>

@@ -64,6 +64,7 @@ export const layer = (api: ErasedApi, { ok }: Tools) =>
               backend: session.backend,
               user_agent: session.userAgent,
               method: session.method,
+              amr: session.amr,
               current: session.current
             }))
             return HttpServerResponse.unsafeJson(encodeSessions(rows), ok)

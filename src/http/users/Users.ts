@@ -5,7 +5,6 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as AuthEvents from "../../AuthEvents.js"
-import * as Throttle from "../../Throttle.js"
 import { normalizeEmail, type User } from "../../User.js"
 import { UserManager } from "../../UserManager.js"
 import { pageOf } from "../../UserRepository.js"
@@ -13,12 +12,13 @@ import { noStore } from "../AuthBackend.js"
 import * as Authenticator from "../Authenticator.js"
 import { CurrentUser } from "../CurrentUser.js"
 import type { Unauthorized } from "../HttpErrors.js"
+import { proofOf } from "../SignIn.js"
+import * as StepUp from "../StepUp.js"
 import type * as UserSchemas from "../UserSchemas.js"
 import * as UsersErrors from "../UsersErrors.js"
 import { type ErasedApi, endAllStored, isThrottled, type Tools, throttledResponse, userById } from "./Handlers.js"
 
 const unauthorized: Unauthorized = { detail: "Unauthorized" }
-const currentPasswordRequired = { _tag: "CurrentPasswordRequired" } as const
 
 /** The handlers of the users group. */
 export const layer = (api: ErasedApi, { client, encodeRead, ok, sendUser, settings }: Tools) =>
@@ -28,23 +28,27 @@ export const layer = (api: ErasedApi, { client, encodeRead, ok, sendUser, settin
       const authenticator = yield* Authenticator.Authenticator
       const byId = (id: string) => userById(users, id)
       /**
-       * The caller changes their own account: a new `password` or `email` needs `current_password` (unless
-       * `requireCurrentPassword: false`), and every other session ends while the one that made the change stays.
+       * The caller changes their own account: a new `password` or `email` needs the step-up (`current_password`
+       * unless `requireCurrentPassword: false`; and a current code from a user with a second factor), and every
+       * other session ends while the one that made the change stays.
        */
       const updateOwn = (user: User, payload: typeof UserSchemas.Default.UserUpdate.Type, safe: boolean) =>
         Effect.gen(function* () {
           const request = yield* HttpServerRequest.HttpServerRequest
-          const { currentPassword, ...patch } = payload
+          const { code, currentPassword, recoveryCode, ...patch } = payload
           const sensitive =
             (patch.password !== undefined && patch.password !== null) ||
             (patch.email !== undefined && normalizeEmail(patch.email) !== user.email)
-          if (settings.requireCurrentPassword && sensitive) {
-            if (currentPassword === undefined) return yield* Effect.fail(currentPasswordRequired)
-            // Counted like a login on the user's account: a stolen token cannot guess the password faster.
-            const attempt = yield* Effect.flatMap(Throttle.Throttle, (throttle) =>
-              Effect.flatMap(client, (key) => throttle.account(user.email, key, "currentPassword"))
+          if (sensitive) {
+            yield* StepUp.require(
+              user,
+              { currentPassword, proof: proofOf({ code, recoveryCode }) },
+              {
+                window: settings.reauthenticationWindow,
+                client: yield* client,
+                passwordRequired: settings.requireCurrentPassword
+              }
             )
-            yield* Throttle.checked(attempt, users.checkPassword(user, currentPassword))
           }
           const session = authenticator.sessionOf(request)
           const keepSession = (epoch: number) =>
@@ -95,7 +99,7 @@ export const layer = (api: ErasedApi, { client, encodeRead, ok, sendUser, settin
             const caller = yield* CurrentUser
             // A superuser's own account is theirs like any user's: the same proof as on /users/me.
             if (user.id === caller.id) return yield* updateOwn(user, payload, false)
-            const { currentPassword: _, ...patch } = payload
+            const { code: _code, currentPassword: _, recoveryCode: _recovery, ...patch } = payload
             return yield* users
               .update(user, patch, { safe: false })
               .pipe(AuthEvents.withRequest({ actorId: String(caller.id) }))
