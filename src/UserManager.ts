@@ -18,6 +18,7 @@ import * as Schema from "effect/Schema"
 import * as AuthEvents from "./AuthEvents.js"
 import { IdParser } from "./IdParser.js"
 import { HttpServerRequestTag } from "./internal/httpRequest.js"
+import { PasskeyStore } from "./PasskeyStore.js"
 import { PasswordHasher } from "./PasswordHasher.js"
 import { type PasswordOwner, PasswordValidator, type PasswordValidatorService } from "./PasswordValidator.js"
 import * as Sessions from "./Sessions.js"
@@ -329,6 +330,8 @@ export const make = <U extends BaseUser = User>(): Effect.Effect<
 function* build<U extends BaseUser>() {
   // One store, one password policy and one set of hooks serve the app's model: read them typed by its users.
   const repository = yield* UserRepository as Context.Tag<UserRepository, UserRepositoryService<U>>
+  // A deleted user's passkeys go with them (SQL stores also cascade from the users table).
+  const passkeys = yield* Effect.serviceOption(PasskeyStore)
   const config = yield* UserManagerConfig
   const idParser = yield* IdParser
   const validator = (yield* PasswordValidator) as unknown as PasswordValidatorService<PasswordOwner<U>>
@@ -637,6 +640,7 @@ function* build<U extends BaseUser>() {
       Effect.catchAllCause((cause) => Effect.fail(new UserDeleteAborted({ cause })))
     )
     yield* repository.delete(user)
+    if (Option.isSome(passkeys)) yield* passkeys.value.removeAllOf(String(user.id))
     yield* emitFor(user, (common) => new AuthEvents.UserDeleted(common))
     yield* runAfterHook("onAfterDelete", user, (request) => hooks.onAfterDelete(user, request))
   })

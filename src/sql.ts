@@ -21,3 +21,5 @@ export * as SqlRefreshTokenStore from "./sql/SqlRefreshTokenStore.js"
 export * as SqlUnavailable from "./sql/SqlUnavailable.js"
 /** @since 0.1.0 */
 export * as SqlUserRepository from "./sql/SqlUserRepository.js"
+/** @since 0.3.0 */
+export * as SqlPasskeyStore from "./sql/SqlPasskeyStore.js"

@@ -4,6 +4,8 @@
  * `email_key` column (each e-mail's `emailKey`, computed in TypeScript) with its unique index, a unique
  * `(oauth_name, account_id)` with `text` token columns, and `oauth_state` (spent OAuth states).
  *
+ * `0017_passkey` creates the passkeys' `passkey` table (deleted with their user) and `passkey_challenge`.
+ *
  * `0015_user_deactivation` adds `deactivation_reason` and `deactivated_until` (ms since 1970; when a deactivation
  * lifts itself) to `user`.
  *
@@ -50,6 +52,8 @@ export interface Options {
   readonly refreshTokenTable?: string | undefined
   /** The audit log's table (default `auth_event`). */
   readonly authEventTable?: string | undefined
+  /** The passkeys table (default `passkey`); their challenges go in `{passkeyTable}_challenge`. */
+  readonly passkeyTable?: string | undefined
   /** `uuid` (default, FastAPI Users' GUID) or `integer` (assigned by the database). */
   readonly idType?: "uuid" | "integer" | undefined
 }
@@ -191,6 +195,7 @@ export const migrations = (options: Options = {}): Record<string, Migration> => 
   const familyTable = `${refreshTable}_family`
   const integer = options.idType === "integer"
   const eventTable = options.authEventTable ?? "auth_event"
+  const passkeyTable = options.passkeyTable ?? "passkey"
 
   const columnsOf = (table: string) =>
     Effect.gen(function* () {
@@ -476,6 +481,36 @@ export const migrations = (options: Options = {}): Record<string, Migration> => 
     }
   })
 
+  // Passkeys (`SqlPasskeyStore`): deleted with their user. Times are ms since 1970 on both dialects. A challenge is
+  // kept under the SHA-256 of its key and taken by one `DELETE ... RETURNING`.
+  const createPasskey: Migration = Effect.gen(function* () {
+    const { sql: client, sqlite } = yield* dialect
+    const sql = client.withoutTransforms()
+    const userId = sql.literal(integer ? "INTEGER" : sqlite ? "CHAR(36)" : "UUID")
+    yield* sql`CREATE TABLE IF NOT EXISTS ${sql(passkeyTable)} (
+      id VARCHAR(1400) PRIMARY KEY,
+      user_id ${userId} NOT NULL REFERENCES ${sql(userTable)} (id) ON DELETE CASCADE,
+      public_key TEXT NOT NULL,
+      counter BIGINT NOT NULL,
+      transports VARCHAR(256) NOT NULL,
+      device_type VARCHAR(32) NOT NULL,
+      backed_up BOOLEAN NOT NULL,
+      name VARCHAR(100) NOT NULL,
+      created_at BIGINT NOT NULL,
+      last_used_at BIGINT
+    )`
+    yield* sql`CREATE INDEX IF NOT EXISTS ${sql(`ix_${passkeyTable}_user_id`)} ON ${sql(passkeyTable)} (user_id)`
+    const challengeTable = `${passkeyTable}_challenge`
+    yield* sql`CREATE TABLE IF NOT EXISTS ${sql(challengeTable)} (
+      id VARCHAR(64) PRIMARY KEY,
+      challenge VARCHAR(128) NOT NULL,
+      purpose VARCHAR(16) NOT NULL,
+      user_id VARCHAR(64),
+      expires_at BIGINT NOT NULL
+    )`
+    yield* sql`CREATE INDEX IF NOT EXISTS ${sql(`ix_${challengeTable}_expires_at`)} ON ${sql(challengeTable)} (expires_at)`
+  })
+
   return {
     "0001_create_user": createUser,
     "0002_create_oauth_account": createOAuthAccount,
@@ -492,7 +527,8 @@ export const migrations = (options: Options = {}): Record<string, Migration> => 
     "0012_session_family": sessionFamily,
     "0013_oauth_account_created_at_password_set": oauthLinks,
     "0014_auth_event": createAuthEvent,
-    "0015_user_deactivation": userDeactivation
+    "0015_user_deactivation": userDeactivation,
+    "0017_passkey": createPasskey
   }
 }
 
