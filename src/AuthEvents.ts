@@ -162,15 +162,12 @@ export class PasskeyRemoved extends Schema.TaggedClass<PasskeyRemoved>()("Passke
  *
  * @since 0.3.0
  */
-export class PasskeyCounterRegressed extends Schema.TaggedClass<PasskeyCounterRegressed>()(
-  "PasskeyCounterRegressed",
-  {
-    ...common,
-    credentialId: Schema.String,
-    storedCounter: Schema.Number,
-    presentedCounter: Schema.Number
-  }
-) {}
+export class PasskeyCounterRegressed extends Schema.TaggedClass<PasskeyCounterRegressed>()("PasskeyCounterRegressed", {
+  ...common,
+  credentialId: Schema.String,
+  storedCounter: Schema.Number,
+  presentedCounter: Schema.Number
+}) {}
 
 /**
  * Every security event.

@@ -324,8 +324,7 @@ export const make = (
         }
         if (!(yield* store.add(credential))) return yield* invalid("credential registered already")
         yield* events.emit(
-          (common) =>
-            new AuthEvents.PasskeyAdded({ ...common, userId: String(user.id), credentialId: credential.id })
+          (common) => new AuthEvents.PasskeyAdded({ ...common, userId: String(user.id), credentialId: credential.id })
         )
         return credential
       }).pipe(Effect.withSpan("Passkeys.register"))
@@ -341,9 +340,14 @@ export const make = (
         const found = yield* store.find(response.id)
         if (Option.isNone(found)) return yield* invalid("unknown credential")
         const stored = found.value
-        if (input.userId !== undefined && stored.userId !== input.userId) return yield* invalid("another user's credential")
+        if (input.userId !== undefined && stored.userId !== input.userId)
+          return yield* invalid("another user's credential")
         const handle = response.response.userHandle
-        if (handle !== undefined && handle !== "" && Buffer.from(handle, "base64url").toString("utf8") !== stored.userId) {
+        if (
+          handle !== undefined &&
+          handle !== "" &&
+          Buffer.from(handle, "base64url").toString("utf8") !== stored.userId
+        ) {
           return yield* invalid("user handle does not match the credential")
         }
         const verified = yield* attempt("assertion", () =>
@@ -409,8 +413,7 @@ export const make = (
         const found = yield* store.find(id)
         if (Option.isNone(found) || found.value.userId !== String(user.id)) return yield* new PasskeyNotFound()
         // Another way in: a password of their own or a linked account; else the store keeps their last passkey.
-        const other =
-          (yield* repository.hasOwnPassword(user)) || (yield* repository.oauthAccountsOf(user)).length > 0
+        const other = (yield* repository.hasOwnPassword(user)) || (yield* repository.oauthAccountsOf(user)).length > 0
         const removed = yield* store.remove(String(user.id), id, !other)
         if (removed === "notFound") return yield* new PasskeyNotFound()
         if (removed === "last") return yield* new PasskeyLastLoginMethod()
@@ -425,9 +428,11 @@ export const make = (
       register,
       list: (user) => store.listOf(String(user.id)),
       rename: (user, id, name) =>
-        store.rename(String(user.id), id, name.trim().slice(0, maxNameLength) || "Passkey").pipe(
-          Effect.flatMap(Option.match({ onNone: () => Effect.fail(new PasskeyNotFound()), onSome: Effect.succeed }))
-        ),
+        store
+          .rename(String(user.id), id, name.trim().slice(0, maxNameLength) || "Passkey")
+          .pipe(
+            Effect.flatMap(Option.match({ onNone: () => Effect.fail(new PasskeyNotFound()), onSome: Effect.succeed }))
+          ),
       remove,
       signInOptions,
       signIn,

@@ -483,7 +483,12 @@ export const makeMemory = <U extends BaseUser = User>(): UserRepositoryService<U
         })
       ),
     hasOwnPassword: (user) =>
-      Effect.sync(() => Option.match(MutableHashMap.get(users, user.id), { onNone: () => false, onSome: (stored) => stored.passwordSet })),
+      Effect.sync(() =>
+        Option.match(MutableHashMap.get(users, user.id), {
+          onNone: () => false,
+          onSome: (stored) => stored.passwordSet
+        })
+      ),
     removeOAuthAccount: (user, oauthName, accountId) =>
       Effect.suspend((): Effect.Effect<OAuthAccount, UserNotExists | OAuthAccountNotFound | OAuthLastLoginMethod> => {
         const stored = MutableHashMap.get(users, user.id)

@@ -15,11 +15,11 @@ export * as SqlAccessTokenStore from "./sql/SqlAccessTokenStore.js"
 export * as SqlAuditLog from "./sql/SqlAuditLog.js"
 /** @since 0.1.0 */
 export * as SqlOAuthStateStore from "./sql/SqlOAuthStateStore.js"
+/** @since 0.3.0 */
+export * as SqlPasskeyStore from "./sql/SqlPasskeyStore.js"
 /** @since 0.1.0 */
 export * as SqlRefreshTokenStore from "./sql/SqlRefreshTokenStore.js"
 /** @since 0.2.0 */
 export * as SqlUnavailable from "./sql/SqlUnavailable.js"
 /** @since 0.1.0 */
 export * as SqlUserRepository from "./sql/SqlUserRepository.js"
-/** @since 0.3.0 */
-export * as SqlPasskeyStore from "./sql/SqlPasskeyStore.js"

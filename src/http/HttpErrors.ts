@@ -57,7 +57,13 @@ export const ErrorCode = {
   /** Ours: `POST /users/{id}/deactivate` with an `until` that is not in the future. */
   DEACTIVATE_USER_UNTIL_PAST: "DEACTIVATE_USER_UNTIL_PAST",
   /** Ours: a cross-site request authenticated by cookie, or a cross-site cookie login. */
-  CSRF_REJECTED: "CSRF_REJECTED"
+  CSRF_REJECTED: "CSRF_REJECTED",
+  /** Ours: a passkey ceremony failed (origin, RP ID, challenge, signature, user verification, counter, credential). */
+  PASSKEY_INVALID: "PASSKEY_INVALID",
+  /** Ours: removing this passkey would leave the user no way to sign in. */
+  PASSKEY_LAST_LOGIN_METHOD: "PASSKEY_LAST_LOGIN_METHOD",
+  /** Ours: the caller has no passkey with this ID. */
+  PASSKEY_NOT_FOUND: "PASSKEY_NOT_FOUND"
 } as const
 
 /**

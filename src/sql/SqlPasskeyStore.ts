@@ -71,8 +71,10 @@ export const make = (options: Options = {}): Effect.Effect<PasskeyStoreService, 
     const table = sql(name)
     const challenges = sql(`${name}_challenge`)
     const bool = (value: boolean) => (sqlite ? (value ? 1 : 0) : value)
-    const span = (method: string) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-      effect.pipe(SqlUnavailable.orDie, Effect.withSpan(`SqlPasskeyStore.${method}`, { captureStackTrace: false }))
+    const span =
+      (method: string) =>
+      <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+        effect.pipe(SqlUnavailable.orDie, Effect.withSpan(`SqlPasskeyStore.${method}`, { captureStackTrace: false }))
     const find = (id: string) =>
       Effect.map(sql<Row>`SELECT * FROM ${table} WHERE id = ${id}`, (rows) =>
         Option.map(Option.fromNullable(rows[0]), toCredential)
@@ -124,7 +126,8 @@ export const make = (options: Options = {}): Effect.Effect<PasskeyStoreService, 
           yield* sql`DELETE FROM ${table} WHERE id = ${id} AND user_id = ${userId}`
           return "removed" as const
         }).pipe(sql.withTransaction, span("remove")),
-      removeAllOf: (userId) => sql`DELETE FROM ${table} WHERE user_id = ${userId}`.pipe(Effect.asVoid, span("removeAllOf")),
+      removeAllOf: (userId) =>
+        sql`DELETE FROM ${table} WHERE user_id = ${userId}`.pipe(Effect.asVoid, span("removeAllOf")),
       putChallenge: (key, challenge: Challenge) =>
         Effect.gen(function* () {
           const now = yield* Clock.currentTimeMillis

@@ -670,7 +670,9 @@ export const make = <M extends UserModel.Any = typeof UserModel.Default>(
       hasOwnPassword: (user) =>
         Effect.gen(function* () {
           const id = yield* encodeId(user.id)
-          const rows = yield* sql<{ password_set: unknown }>`SELECT ${sql(passwordSetColumn)} AS password_set FROM ${users} WHERE id = ${id}`
+          const rows = yield* sql<{
+            password_set: unknown
+          }>`SELECT ${sql(passwordSetColumn)} AS password_set FROM ${users} WHERE id = ${id}`
           return rows[0]?.password_set === true || rows[0]?.password_set === 1
         }).pipe(SqlUnavailable.orDie, Effect.withSpan("SqlUserRepository.hasOwnPassword", spanOptions)),
 

@@ -19,10 +19,7 @@ export const passkeyStoreSuite = (
     const someone = Effect.flatMap(UserRepository.UserRepository, (users) => users.create(newUser())).pipe(
       Effect.map((user) => String(user.id))
     )
-    const credential = (
-      userId: string,
-      overrides: Partial<PasskeyStore.Credential> = {}
-    ): PasskeyStore.Credential => ({
+    const credential = (userId: string, overrides: Partial<PasskeyStore.Credential> = {}): PasskeyStore.Credential => ({
       id: randomId(),
       userId,
       publicKey: randomId(),
@@ -152,19 +149,21 @@ export const passkeyStoreSuite = (
       })
     )
 
-    it.effect("remove with keepOne: of concurrent removals of a user's last two credentials, exactly one succeeds", () =>
-      Effect.gen(function* () {
-        const passkeys = yield* store
-        const user = yield* someone
-        const pair = [credential(user), credential(user)]
-        for (const each of pair) yield* passkeys.add(each)
-        const results = yield* Effect.all(
-          pair.map((each) => passkeys.remove(user, each.id, true)),
-          { concurrency: "unbounded" }
-        )
-        assert.deepStrictEqual([...results].sort(), ["last", "removed"])
-        assert.strictEqual((yield* passkeys.listOf(user)).length, 1)
-      })
+    it.effect(
+      "remove with keepOne: of concurrent removals of a user's last two credentials, exactly one succeeds",
+      () =>
+        Effect.gen(function* () {
+          const passkeys = yield* store
+          const user = yield* someone
+          const pair = [credential(user), credential(user)]
+          for (const each of pair) yield* passkeys.add(each)
+          const results = yield* Effect.all(
+            pair.map((each) => passkeys.remove(user, each.id, true)),
+            { concurrency: "unbounded" }
+          )
+          assert.deepStrictEqual([...results].sort(), ["last", "removed"])
+          assert.strictEqual((yield* passkeys.listOf(user)).length, 1)
+        })
     )
 
     it.effect("removeAllOf: every credential of the user, nobody else's", () =>
@@ -205,7 +204,12 @@ export const passkeyStoreSuite = (
         const passkeys = yield* store
         const now = yield* TestClock.currentTimeMillis
         const key = randomId()
-        const challenge = { challenge: randomId(), purpose: "authentication", userId: null, expiresAt: now + 1000 } as const
+        const challenge = {
+          challenge: randomId(),
+          purpose: "authentication",
+          userId: null,
+          expiresAt: now + 1000
+        } as const
         yield* passkeys.putChallenge(key, challenge)
         yield* TestClock.adjust("1001 millis")
         assertNone(yield* passkeys.takeChallenge(key))
