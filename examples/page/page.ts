@@ -35,7 +35,10 @@ const api = async (path: string, init: { method?: string; json?: unknown } = {})
 
 // WebAuthn's JSON forms carry binary fields as base64url.
 const fromB64 = (text: string): ArrayBuffer => {
-  const base64 = text.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(text.length / 4) * 4, "=")
+  const base64 = text
+    .replace(/-/g, "+")
+    .replace(/_/g, "/")
+    .padEnd(Math.ceil(text.length / 4) * 4, "=")
   const bytes = Uint8Array.from(atob(base64), (char) => char.charCodeAt(0))
   return bytes.buffer
 }
@@ -82,7 +85,9 @@ const registrationJson = (credential: PublicKeyCredential) => {
       transports: response.getTransports?.() ?? []
     },
     clientExtensionResults: credential.getClientExtensionResults(),
-    ...(credential.authenticatorAttachment === null ? {} : { authenticatorAttachment: credential.authenticatorAttachment })
+    ...(credential.authenticatorAttachment === null
+      ? {}
+      : { authenticatorAttachment: credential.authenticatorAttachment })
   }
 }
 
@@ -99,7 +104,9 @@ const assertionJson = (credential: PublicKeyCredential) => {
       ...(response.userHandle === null ? {} : { userHandle: toB64(response.userHandle) })
     },
     clientExtensionResults: credential.getClientExtensionResults(),
-    ...(credential.authenticatorAttachment === null ? {} : { authenticatorAttachment: credential.authenticatorAttachment })
+    ...(credential.authenticatorAttachment === null
+      ? {}
+      : { authenticatorAttachment: credential.authenticatorAttachment })
   }
 }
 
@@ -214,7 +221,9 @@ const stepUp = () => {
 
 const addPasskey = run(async () => {
   const options = (await api("/users/me/passkeys/options", { json: stepUp() })) as Json
-  const credential = (await navigator.credentials.create({ publicKey: creationOptions(options) })) as PublicKeyCredential
+  const credential = (await navigator.credentials.create({
+    publicKey: creationOptions(options)
+  })) as PublicKeyCredential
   const name = input("passkey-name").value.trim()
   await api("/users/me/passkeys", {
     json: { response: registrationJson(credential), ...(name === "" ? {} : { name }) }
