@@ -249,7 +249,8 @@ export const makeApp = (options: AppOptions = {}) => {
   const PasskeysLive =
     passkeys === undefined || webauthn === undefined
       ? Layer.empty
-      : (passkeys.layer as unknown as RoutesLayerOf<Passkeys.Passkeys | PasskeyStore.PasskeyStore>)(ServedApi).pipe(
+      : // Implemented against the API value that holds their groups, as the providers' routes are.
+        (passkeys.layer as unknown as RoutesLayerOf<Passkeys.Passkeys | PasskeyStore.PasskeyStore>)(ServedApi).pipe(
           Layer.provide(UsersLive),
           Layer.provide(Passkeys.layer({ rpId: webauthn.rpId, origins: webauthn.origins })),
           Layer.provide([SqlPasskeyStore.layer(), SqlUserRepository.layer()])

@@ -57,6 +57,7 @@ const descriptors = (list: unknown) =>
     ...(each.transports === undefined ? {} : { transports: each.transports as Array<AuthenticatorTransport> })
   }))
 
+// The JSON forms hold every field of the browser's options; only the binary ones differ (converted below).
 const creationOptions = (json: Json): PublicKeyCredentialCreationOptions => {
   const user = json.user as { id: string; name: string; displayName: string }
   return {

@@ -431,3 +431,35 @@ layer(throttled.layer, { excludeTestServices: true })("Passkey sign-in and the t
     })
   )
 })
+
+const verifying = makeServer(SqliteClient.layer({ filename: ":memory:" }), {
+  webauthn: { rpId, origins: [origin] },
+  requiresVerification: true
+})
+layer(verifying.layer, { excludeTestServices: true })("Passkey sign-in where verification is required", (it) => {
+  it.effect("an unverified user is refused with LOGIN_USER_NOT_VERIFIED, as at password login", () =>
+    Effect.gen(function* () {
+      const users = yield* UserManager.UserManager
+      const email = freshEmail("unverified")
+      const user = yield* Effect.orDie(users.create({ email, password: Redacted.make(password), isVerified: true }))
+      const token = (yield* request("/auth/jwt/login", { form: { username: email, password } })).body
+        .access_token as string
+      const authenticator = makeSoftAuthenticator({ origin, rpId })
+      const options = yield* request("/users/me/passkeys/options", {
+        headers: bearer(token),
+        json: { current_password: password }
+      })
+      const { response } = authenticator.create(options.body)
+      assert.strictEqual(
+        (yield* request("/users/me/passkeys", { headers: bearer(token), json: { response } })).status,
+        201
+      )
+      yield* Effect.orDie(users.update(user, { isVerified: false }, { safe: false }))
+      const started = yield* request("/auth/jwt/passkey/options", { json: {} })
+      const refused = yield* request("/auth/jwt/passkey/login", {
+        json: { challenge_token: started.body.challenge_token, response: authenticator.get(started.body.options) }
+      })
+      assert.deepStrictEqual([refused.status, refused.body], [400, { detail: "LOGIN_USER_NOT_VERIFIED" }])
+    })
+  )
+})
