@@ -39,19 +39,22 @@
  *    (logins) and of BENCH_PAIRS one-second pairs (/users/me), with the memory store, then with the Redis store
  *    (REDIS_URL, default redis://127.0.0.1:6379; skipped when no Redis answers), where a `MONITOR` also counts
  *    the Redis commands per login and per /users/me; each server has a throttle prefix of its own;
- * 10. cluster: cookie sessions (GET /users/me with a cookie, c=10) and logins (limits on, the throttle's counts in
+ * 13. cluster: cookie sessions (GET /users/me with a cookie, c=10) and logins (limits on, the throttle's counts in
  *    Redis, each login from an `X-Forwarded-For` client of its own) on a Redis Cluster (3 masters, 3 replicas, started
  *    here from `redis-server` on free ports) / the same on the single Redis of REDIS_URL: two example servers, medians
  *    of BENCH_LIMITER_PAIRS alternating pairs of BENCH_LIMITER_SECONDS runs (logins) and of BENCH_PAIRS one-second
  *    pairs (/users/me); skipped when no Redis answers or no cluster can be started;
  * 9. profile: the main thread of an example server under `node --cpu-prof` during a login flood, its self time
  *    per login by module group and by function, beside its CPU per login and per /users/me from /proc.
- * 11. twoStep: two-step logins per second (the password step answered 401 `LOGIN_MFA_REQUIRED`, then
+ * 14. twoStep: two-step logins per second (the password step answered 401 `LOGIN_MFA_REQUIRED`, then
  *    `POST /auth/jwt/login/mfa` with a TOTP code made here with `otpauth`) of users with TOTP on / password logins
  *    per second of users without a factor, from the same fetch loops (BENCH_TWO_STEP_LOOPS, default 10) on the same
  *    server, target ≥ 90% (median of BENCH_TWO_STEP_PAIRS, default 3, alternating pairs of `BENCH_SECONDS` runs).
  *    A code works once per account and time step, so each two-step login takes an account whose next step is
  *    still within the one the server accepts (BENCH_TWO_STEP_ACCOUNTS, default 200, enrolled first).
+
+ * 15. passkey: passkey sign-ins (options + login, the software authenticator's assertion signed in the bench
+ *    process) per second and their p99, beside password logins measured the same way in alternating rounds.
  *
  * Login loads (`bench/loginLoad.mjs`) spread their requests over several accounts: one account under ten
  * concurrent logins meets its own per-account back-off (attempts in a row) and is answered 429.
@@ -66,6 +69,7 @@ import { createRequire } from "node:module"
 import { availableParallelism, loadavg, tmpdir } from "node:os"
 import { join } from "node:path"
 import * as OTPAuth from "otpauth"
+import { makeSoftAuthenticator } from "../test/utils/SoftAuthenticator.js"
 import { selfTimes } from "./cpuProfile.js"
 
 interface Result {
@@ -1181,7 +1185,7 @@ const cookieLogIn = async (base: string) => {
 const cluster: Phase = {
   name: "cluster",
   run: async () => {
-    const title = "10. Redis Cluster / single Redis (cookie sessions and the throttle's counts in Redis, limits on):"
+    const title = "13. Redis Cluster / single Redis (cookie sessions and the throttle's counts in Redis, limits on):"
     const redis = process.env.REDIS_URL || "redis://127.0.0.1:6379"
     if (!(await redisReachable(redis)))
       return [title, `   skipped: no Redis answers at ${redis.replace(/\/\/[^@]*@/, "//")}`]
@@ -1437,12 +1441,102 @@ const twoStep: Phase = {
         `  (p50 ${ms(last(plain).p50)} ms, p99 ${ms(last(plain).p99)} ms)`,
       `   two-step logins/s (TOTP on, password + code):    ${two.map((run) => run.perSecond.toFixed(1)).join(", ")}` +
         `  (p50 ${ms(last(two).p50)} ms, p99 ${ms(last(two).p99)} ms)`,
-      `10. two-step / password login:      ${percent(ratio)}  (${ratios.map(percent).join(", ")})  target >= 90%  ${verdict(ratio >= 0.9)}`
+      `14. two-step / password login:      ${percent(ratio)}  (${ratios.map(percent).join(", ")})  target >= 90%  ${verdict(ratio >= 0.9)}`
     ]
   }
 }
 
 /** The figures, in order; memory first, on the freshly started server. More phases go here. */
+const passkeyLoops = 8
+const passkeySeconds = Number(process.env.BENCH_PASSKEY_SECONDS ?? 5)
+
+/**
+ * Passkey sign-in beside password login: `passkeyLoops` request loops in this process, each signing in over and
+ * over, alternately with a password (`POST /auth/jwt/login`) and with a passkey (`POST /auth/jwt/passkey/options`,
+ * then `/passkey/login` with the software authenticator's assertion, signed in this process), for
+ * BENCH_PASSKEY_SECONDS each; sign-ins per second and p99 of a whole sign-in, and their ratio.
+ */
+const passkey: Phase = {
+  name: "passkey",
+  run: async ({ server }) => {
+    // `npm start` on loopback: RP ID `localhost`, origin http://localhost:PORT.
+    const origin = `http://localhost:${new URL(server.base).port}`
+    const accounts = accountsFor(passkeyLoops)
+    await ensureAccounts(server.base, accounts)
+    const authenticators: Array<ReturnType<typeof makeSoftAuthenticator>> = []
+    for (let index = 0; index < accounts; index++) {
+      const form = new URLSearchParams({ username: accountEmail(index), password }).toString()
+      const login = await fetch(`${server.base}/auth/jwt/login`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: form
+      })
+      const { access_token } = (await login.json()) as Tokens
+      const headers = { "content-type": "application/json", authorization: `Bearer ${access_token}` }
+      const options = await fetch(`${server.base}/users/me/passkeys/options`, {
+        method: "POST",
+        headers,
+        body: JSON.stringify({ current_password: password })
+      })
+      const authenticator = makeSoftAuthenticator({ origin, rpId: "localhost" })
+      const { response } = authenticator.create(await options.json())
+      const added = await fetch(`${server.base}/users/me/passkeys`, {
+        method: "POST",
+        headers,
+        body: JSON.stringify({ response })
+      })
+      if (added.status !== 201) throw new Error(`passkey registration: ${added.status} ${await added.text()}`)
+      authenticators.push(authenticator)
+    }
+    const json = { "content-type": "application/json" }
+    const passwordLogin = async (loop: number) => {
+      const reply = await fetch(`${server.base}/auth/jwt/login`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ username: accountEmail(loop % accounts), password }).toString()
+      })
+      if (reply.status !== 200) throw new Error(`password login: ${reply.status}`)
+      await reply.arrayBuffer()
+    }
+    const passkeyLogin = async (loop: number) => {
+      const started = await fetch(`${server.base}/auth/jwt/passkey/options`, {
+        method: "POST",
+        headers: json,
+        body: "{}"
+      })
+      const { challenge_token, options } = (await started.json()) as { challenge_token: string; options: unknown }
+      const response = authenticators[loop % accounts]!.get(options)
+      const reply = await fetch(`${server.base}/auth/jwt/passkey/login`, {
+        method: "POST",
+        headers: json,
+        body: JSON.stringify({ challenge_token, response })
+      })
+      if (reply.status !== 200) throw new Error(`passkey login: ${reply.status} ${await reply.text()}`)
+      await reply.arrayBuffer()
+    }
+    await fetchLoops(passkeyLoops, 1, passkeyLogin)
+    const rounds: Array<{
+      password: Awaited<ReturnType<typeof fetchLoops>>
+      passkey: Awaited<ReturnType<typeof fetchLoops>>
+    }> = []
+    for (let round = 0; round < 2; round++) {
+      rounds.push({
+        password: await fetchLoops(passkeyLoops, passkeySeconds, passwordLogin),
+        passkey: await fetchLoops(passkeyLoops, passkeySeconds, passkeyLogin)
+      })
+    }
+    const best = (pick: (r: (typeof rounds)[number]) => Awaited<ReturnType<typeof fetchLoops>>) =>
+      rounds.map(pick).sort((a, b) => b.perSecond - a.perSecond)[0]!
+    const [byPassword, byPasskey] = [best((r) => r.password), best((r) => r.passkey)]
+    return [
+      `   password login (${passkeyLoops} loops): ${byPassword.perSecond.toFixed(1)} sign-ins/s, p50 ${byPassword.p50.toFixed(1)} ms, p99 ${byPassword.p99.toFixed(1)} ms`,
+      `   passkey sign-in (${passkeyLoops} loops, options + login, assertion signed in the bench process): ` +
+        `${byPasskey.perSecond.toFixed(1)} sign-ins/s, p50 ${byPasskey.p50.toFixed(1)} ms, p99 ${byPasskey.p99.toFixed(1)} ms`,
+      `15. passkey / password sign-ins:    ${percent(byPasskey.perSecond / byPassword.perSecond)} (best of 2 alternating rounds of ${passkeySeconds} s)`
+    ]
+  }
+}
+
 const allPhases: ReadonlyArray<Phase> = [
   memory,
   login,
@@ -1451,6 +1545,7 @@ const allPhases: ReadonlyArray<Phase> = [
   forgotPassword,
   afterForgot,
   refresh,
+  passkey,
   asymmetric,
   epoch,
   before,

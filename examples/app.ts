@@ -26,8 +26,11 @@ import {
   JwtKeySet,
   type OAuthProvider,
   type OAuthStateStore,
+  type PasskeyStore,
+  Passkeys,
   SecondFactor,
-  type UserManager
+  type UserManager,
+  type UserRepository
 } from "effect-users"
 import {
   AuditApi,
@@ -37,9 +40,17 @@ import {
   CurrentUser,
   Jwks,
   OAuth,
+  PasskeyRoutes,
   UsersApi
 } from "effect-users/http"
-import { SqlAccessTokenStore, SqlAuditLog, SqlOAuthStateStore, SqlSecondFactorStore } from "effect-users/sql"
+import {
+  SqlAccessTokenStore,
+  SqlAuditLog,
+  SqlOAuthStateStore,
+  SqlPasskeyStore,
+  SqlSecondFactorStore,
+  SqlUserRepository
+} from "effect-users/sql"
 
 /** An OAuth provider to mount, with the callback URLs registered for it (see `examples/oauth.ts`). */
 export interface MountedProvider {
@@ -73,6 +84,11 @@ export interface AppOptions {
    * default none: another origin's cookie requests answer 403 `CSRF_REJECTED`.
    */
   readonly allowedOrigins?: ReadonlyArray<string> | undefined
+  /**
+   * Passkeys (`/users/me/passkeys`, `/auth/{backend}/passkey/...`): the relying party ID and the origins of the pages
+   * allowed to use them. Default: no passkey routes.
+   */
+  readonly webauthn?: { readonly rpId: string; readonly origins: ReadonlyArray<string> } | undefined
 }
 
 /** Encrypts the OAuth state cookies: `USERS_OAUTH_STATE_SECRET`, at least 32 bytes. */
@@ -204,14 +220,32 @@ export const makeApp = (options: AppOptions = {}) => {
       secureCookie: options.secureCookie ?? true
     })
   )
-  const withOAuth = <A>(api: A): A =>
-    mounted.reduce(
+  // Passkeys, when configured: their groups are added to the API's value too.
+  const passkeys = options.webauthn === undefined ? undefined : PasskeyRoutes.make(Users)
+  const withOAuth = <A>(api: A): A => {
+    const withProviders = mounted.reduce(
       (served, routes) =>
         (served as unknown as typeof Api).add(routes.group).add(routes.associateGroup) as unknown as A,
       api
     )
+    if (passkeys === undefined) return withProviders
+    // The value's groups grow; its static type stays the API's (as for the providers above).
+    type Growing = HttpApi.HttpApi<"app", HttpApiGroup.HttpApiGroup.Any>
+    const served = passkeys.loginGroups.reduce<Growing>(
+      (api, group) => api.add(group),
+      (withProviders as unknown as Growing).add(passkeys.group)
+    )
+    return served as unknown as A
+  }
   const ServedApi = withOAuth(Api)
   const UsersLive = Users.layer(Api)
+  type RoutesLayerOf<R> = (
+    api: unknown
+  ) => Layer.Layer<
+    never,
+    ConfigError.ConfigError,
+    UserManager.UserManager | Authenticator.Authenticator | UserRepository.UserRepository | R
+  >
   type RoutesLayer = (
     api: unknown
   ) => Layer.Layer<
@@ -225,6 +259,17 @@ export const makeApp = (options: AppOptions = {}) => {
     ...mounted.map((routes) => (routes.layer as unknown as RoutesLayer)(ServedApi))
   ).pipe(Layer.provide(UsersLive), Layer.provide(SqlOAuthStateStore.layer()))
 
+  const webauthn = options.webauthn
+  const PasskeysLive =
+    passkeys === undefined || webauthn === undefined
+      ? Layer.empty
+      : // Implemented against the API value that holds their groups, as the providers' routes are.
+        (passkeys.layer as unknown as RoutesLayerOf<Passkeys.Passkeys | PasskeyStore.PasskeyStore>)(ServedApi).pipe(
+          Layer.provide(UsersLive),
+          Layer.provide(Passkeys.layer({ rpId: webauthn.rpId, origins: webauthn.origins })),
+          Layer.provide([SqlPasskeyStore.layer(), SqlUserRepository.layer()])
+        )
+
   /** The same API with the JWKS route, served when the app has a key set. */
   class ApiWithJwks extends Api.add(Jwks.Group) {}
 
@@ -236,6 +281,7 @@ export const makeApp = (options: AppOptions = {}) => {
       Layer.provide(GreetingsLive),
       Layer.provide(AuditApi.layer(Api)),
       Layer.provide(OAuthLive),
+      Layer.provide(PasskeysLive),
       Layer.provide([Users.layerAuthentication(Verified), Users.layerAuthentication(MaybeUser)]),
       Layer.provideMerge(UsersLive),
       Layer.provide(tokens),

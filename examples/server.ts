@@ -39,6 +39,14 @@
  * OTLP over HTTP (the standard OTEL_* variables apply: OTEL_SERVICE_NAME, OTEL_EXPORTER_OTLP_HEADERS,
  * OTEL_BSP_SCHEDULE_DELAY, OTEL_METRIC_EXPORT_INTERVAL, ...); without it nothing of OpenTelemetry is loaded.
  *
+ * Passkeys (docs/passkeys.md): the relying party ID is USERS_WEBAUTHN_RP_ID and the origins allowed to use it are
+ * USERS_WEBAUTHN_ORIGINS (comma-separated). On a loopback HOST they default to `localhost` and
+ * `http://localhost:PORT`: open the sign-in page at http://localhost:8000/ (browsers refuse an IP address as an RP
+ * ID). Elsewhere passkeys are off until both are set (HTTPS origins in production).
+ *
+ * The sign-in page (`pageRoutes.ts`): `/` serves a small page that registers, logs in (password or passkey), adds
+ * and removes passkeys, lists and ends sessions, through the cookie backend's JSON API.
+ *
  * Slow clients: a request's headers must arrive within HTTP_HEADERS_TIMEOUT (default 10 seconds) and the whole
  * request within HTTP_REQUEST_TIMEOUT (30 seconds), else Node answers 408 and closes the connection; an idle
  * kept-alive connection is closed after HTTP_KEEP_ALIVE_TIMEOUT (5 seconds).
@@ -54,12 +62,13 @@ import * as Layer from "effect/Layer"
 import { Argon2Workers, AuditLog, JwtKeySet, UserHooks, UserManager, UserManagerConfig } from "effect-users"
 import type { ClientAddress } from "effect-users/http"
 import { CrossSite } from "effect-users/http"
-import { Migrations, SqlUserRepository } from "effect-users/sql"
+import { Migrations, SqlPasskeyStore, SqlUserRepository } from "effect-users/sql"
 import { layerAudit, layerSecondFactor, makeApp } from "./app.js"
 import { checkSecrets } from "./devSecrets.js"
 import * as Docs from "./docs.js"
 import * as NodeServer from "./nodeServer.js"
 import { providersFromEnv } from "./oauth.js"
+import * as PageRoutes from "./pageRoutes.js"
 import { PasswordPolicy } from "./passwordPolicy.js"
 import { SessionStore, ThrottleStore } from "./sessionStore.js"
 import { configProvider, Database } from "./storage.js"
@@ -91,6 +100,8 @@ const Hooks = UserHooks.layer({
 const Users = UserManager.layer.pipe(
   Layer.provide([
     SqlUserRepository.layer(),
+    // A deleted user's passkeys are deleted with them.
+    SqlPasskeyStore.layer(),
     UserManagerConfig.layerConfig(),
     Hooks,
     PasswordPolicy,
@@ -131,7 +142,26 @@ try {
   process.exit(1)
 }
 
+// Passkeys: the RP ID and origins, by default the loopback name this server answers on.
+const port = Number(process.env.PORT || 8000)
+const loopback = host === "localhost" || host === "::1" || host.startsWith("127.")
+const listed = (value: string | undefined) =>
+  (value ?? "")
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== "")
+const rpId = process.env.USERS_WEBAUTHN_RP_ID || (loopback ? "localhost" : "")
+const webauthnOrigins = listed(process.env.USERS_WEBAUTHN_ORIGINS)
+const passkeyOrigins = webauthnOrigins.length > 0 ? webauthnOrigins : loopback ? [`http://localhost:${port}`] : []
+const webauthn = rpId !== "" && passkeyOrigins.length > 0 ? { rpId, origins: passkeyOrigins } : undefined
+if (webauthn === undefined) {
+  console.warn("Passkeys are off: set USERS_WEBAUTHN_RP_ID and USERS_WEBAUTHN_ORIGINS to turn them on.")
+} else {
+  console.log(`Passkeys: RP ID ${webauthn.rpId}, origins ${webauthn.origins.join(", ")}`)
+}
+
 const app = makeApp({
+  webauthn,
   secureCookie: process.env.COOKIE_SECURE !== "false",
   ...(process.env.JWT_PRIVATE_KEY ? { keySet: JwtKeySet.layerConfig() } : {}),
   // USERS_REQUIRE_CURRENT_PASSWORD=false: FastAPI Users' PATCH /users/me (a token alone changes password/e-mail).
@@ -167,6 +197,7 @@ const httpTimeouts = Effect.map(
 
 const Server = HttpApiBuilder.serve().pipe(
   Layer.provide(Docs.layerLazy({ swagger: "/docs", openApi: "/openapi.json" })),
+  Layer.provide(PageRoutes.layer),
   Layer.provide(app.ApiLiveWith(SessionStore)),
   Layer.provide(ThrottleStore),
   Layer.provide(Users),

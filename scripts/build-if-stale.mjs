@@ -19,7 +19,8 @@ const inputs = [
   "package.json",
   "tsconfig.json",
   "tsconfig.build.json",
-  "tsconfig.start.json"
+  "tsconfig.start.json",
+  "tsconfig.page.json"
 ]
 
 /** The newest modification time under a file or directory. */

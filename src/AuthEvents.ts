@@ -146,6 +146,28 @@ export class PasswordCheckFailed extends Schema.TaggedClass<PasswordCheckFailed>
   /** Wrong passwords in a row on the count it was made under (the device's or the account's), this one included. */
   attempts: Schema.Number
 }) {}
+/** The user added a passkey. @since 0.3.0 */
+export class PasskeyAdded extends Schema.TaggedClass<PasskeyAdded>()("PasskeyAdded", {
+  ...common,
+  credentialId: Schema.String
+}) {}
+/** The user removed a passkey. @since 0.3.0 */
+export class PasskeyRemoved extends Schema.TaggedClass<PasskeyRemoved>()("PasskeyRemoved", {
+  ...common,
+  credentialId: Schema.String
+}) {}
+/**
+ * A passkey sign-in was refused because the signature counter did not move forward: the authenticator may have been
+ * cloned (or one assertion was presented twice).
+ *
+ * @since 0.3.0
+ */
+export class PasskeyCounterRegressed extends Schema.TaggedClass<PasskeyCounterRegressed>()("PasskeyCounterRegressed", {
+  ...common,
+  credentialId: Schema.String,
+  storedCounter: Schema.Number,
+  presentedCounter: Schema.Number
+}) {}
 
 /** A second factor (`factor`: `totp`, ...) was turned on. @since 0.3.0 */
 export class SecondFactorEnrolled extends Schema.TaggedClass<SecondFactorEnrolled>()("SecondFactorEnrolled", {
@@ -217,7 +239,10 @@ export const AuthEvent = Schema.Union(
   SecondFactorFailed,
   SecondFactorVerified,
   RecoveryCodeUsed,
-  RecoveryCodesRegenerated
+  RecoveryCodesRegenerated,
+  PasskeyAdded,
+  PasskeyRemoved,
+  PasskeyCounterRegressed
 )
 
 /**

@@ -91,12 +91,19 @@ export interface Attempt {
 }
 
 /**
- * The `amr` values (RFC 8176) of a first factor by its method: `pwd` for a password, `oauth` for a provider.
+ * The `amr` values (RFC 8176) of a first factor by its method: `pwd` for a password, `oauth` for a provider,
+ * `hwk` and `user` for a passkey (a key's proof of possession, with the user verified by the authenticator).
  *
  * @since 0.3.0
  */
 export const amrOf = (method: Method): ReadonlyArray<string> =>
-  method === "password" ? ["pwd"] : method.startsWith("oauth:") ? ["oauth"] : []
+  method === "password"
+    ? ["pwd"]
+    : method === "passkey"
+      ? ["hwk", "user"]
+      : method.startsWith("oauth:")
+        ? ["oauth"]
+        : []
 
 /**
  * A login waiting for its second step, found by its `mfa_token` (`pending`): the user as stored now.

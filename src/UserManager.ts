@@ -18,6 +18,7 @@ import * as Schema from "effect/Schema"
 import * as AuthEvents from "./AuthEvents.js"
 import { IdParser } from "./IdParser.js"
 import { HttpServerRequestTag } from "./internal/httpRequest.js"
+import { PasskeyStore } from "./PasskeyStore.js"
 import { PasswordHasher } from "./PasswordHasher.js"
 import { type PasswordOwner, PasswordValidator, type PasswordValidatorService } from "./PasswordValidator.js"
 import { SecondFactor } from "./SecondFactor.js"
@@ -330,6 +331,8 @@ export const make = <U extends BaseUser = User>(): Effect.Effect<
 function* build<U extends BaseUser>() {
   // One store, one password policy and one set of hooks serve the app's model: read them typed by its users.
   const repository = yield* UserRepository as Context.Tag<UserRepository, UserRepositoryService<U>>
+  // A deleted user's passkeys go with them (SQL stores also cascade from the users table).
+  const passkeys = yield* Effect.serviceOption(PasskeyStore)
   const config = yield* UserManagerConfig
   const idParser = yield* IdParser
   const validator = (yield* PasswordValidator) as unknown as PasswordValidatorService<PasswordOwner<U>>
@@ -647,6 +650,8 @@ function* build<U extends BaseUser>() {
     yield* repository.delete(user)
     // Their second factors go with them (PostgreSQL's foreign keys cascade too; SQLite's and memory's do not).
     yield* factors.reset(String(user.id))
+
+    if (Option.isSome(passkeys)) yield* passkeys.value.removeAllOf(String(user.id))
     yield* emitFor(user, (common) => new AuthEvents.UserDeleted(common))
     yield* runAfterHook("onAfterDelete", user, (request) => hooks.onAfterDelete(user, request))
   })

@@ -210,6 +210,12 @@ export interface UserRepositoryService<U extends BaseUser = User> {
   /** The user's OAuth accounts, oldest link first; none for a missing user. */
   readonly oauthAccountsOf: (user: U) => Effect.Effect<ReadonlyArray<OAuthAccount>>
   /**
+   * Whether the user has a password of their own (not the random one of an OAuth sign-up); false for a missing user.
+   *
+   * @since 0.3.0
+   */
+  readonly hasOwnPassword: (user: U) => Effect.Effect<boolean>
+  /**
    * Unlinks one OAuth account of the user and returns it, checked and written in one atomic step: of concurrent
    * unlinks, none leaves the user without a password of their own and without a link (`OAuthLastLoginMethod`).
    * `OAuthAccountNotFound` when the user has no such link.
@@ -474,6 +480,13 @@ export const makeMemory = <U extends BaseUser = User>(): UserRepositoryService<U
         Option.match(MutableHashMap.get(users, user.id), {
           onNone: () => [],
           onSome: ({ oauthAccounts }) => oauthAccounts
+        })
+      ),
+    hasOwnPassword: (user) =>
+      Effect.sync(() =>
+        Option.match(MutableHashMap.get(users, user.id), {
+          onNone: () => false,
+          onSome: (stored) => stored.passwordSet
         })
       ),
     removeOAuthAccount: (user, oauthName, accountId) =>

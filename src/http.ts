@@ -34,6 +34,10 @@ export * as OAuth from "./http/OAuth.js"
 export * as OAuthErrors from "./http/OAuthErrors.js"
 /** @since 0.2.0 */
 export * as OAuthGroups from "./http/OAuthGroups.js"
+/** @since 0.3.0 */
+export * as PasskeyGroups from "./http/PasskeyGroups.js"
+/** @since 0.3.0 */
+export * as PasskeyRoutes from "./http/PasskeyRoutes.js"
 /** @since 0.2.0 */
 export * as PwnedPasswords from "./http/PwnedPasswords.js"
 /** @since 0.2.0 */

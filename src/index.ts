@@ -27,6 +27,10 @@ export * as Login from "./Login.js"
 export * as OAuthProvider from "./OAuthProvider.js"
 /** @since 0.1.0 */
 export * as OAuthStateStore from "./OAuthStateStore.js"
+/** @since 0.3.0 */
+export * as PasskeyStore from "./PasskeyStore.js"
+/** @since 0.3.0 */
+export * as Passkeys from "./Passkeys.js"
 /** @since 0.2.0 */
 export * as PasswordHasher from "./PasswordHasher.js"
 /** @since 0.2.0 */

@@ -15,6 +15,8 @@ export * as SqlAccessTokenStore from "./sql/SqlAccessTokenStore.js"
 export * as SqlAuditLog from "./sql/SqlAuditLog.js"
 /** @since 0.1.0 */
 export * as SqlOAuthStateStore from "./sql/SqlOAuthStateStore.js"
+/** @since 0.3.0 */
+export * as SqlPasskeyStore from "./sql/SqlPasskeyStore.js"
 /** @since 0.1.0 */
 export * as SqlRefreshTokenStore from "./sql/SqlRefreshTokenStore.js"
 /** @since 0.3.0 */

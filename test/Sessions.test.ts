@@ -50,18 +50,22 @@ layer(UserRepository.layerMemory)("Sessions", (it) => {
     })
   )
 
-  it.effect("isRecentSignIn: a password or provider login within the window, its end included; never a refresh", () =>
-    Effect.sync(() => {
-      const now = 1_700_000_000_000
-      const window = 300_000
-      const recent = (method: string, at: number) => Sessions.isRecentSignIn({ method, at }, now, window)
-      assert.isTrue(recent("password", now))
-      assert.isTrue(recent("password", now - window))
-      assert.isTrue(recent("oauth:google", now - 1))
-      assert.isFalse(recent("password", now - window - 1))
-      assert.isFalse(recent("password", now + 1))
-      assert.isFalse(recent("refresh", now))
-      assert.isFalse(recent("oauth", now))
-    })
+  it.effect(
+    "isRecentSignIn: a password, provider or passkey login within the window, its end included; never a refresh",
+    () =>
+      Effect.sync(() => {
+        const now = 1_700_000_000_000
+        const window = 300_000
+        const recent = (method: string, at: number) => Sessions.isRecentSignIn({ method, at }, now, window)
+        assert.isTrue(recent("password", now))
+        assert.isTrue(recent("password", now - window))
+        assert.isTrue(recent("oauth:google", now - 1))
+        assert.isTrue(recent("passkey", now - 1))
+        assert.isFalse(recent("passkey", now - window - 1))
+        assert.isFalse(recent("password", now - window - 1))
+        assert.isFalse(recent("password", now + 1))
+        assert.isFalse(recent("refresh", now))
+        assert.isFalse(recent("oauth", now))
+      })
   )
 })

@@ -37,7 +37,9 @@ export const ownKinds: ReadonlyArray<AuthEvents.Kind> = [
   "Verified",
   "OAuthLinked",
   "OAuthUnlinked",
-  "LoggedOutEverywhere"
+  "LoggedOutEverywhere",
+  "PasskeyAdded",
+  "PasskeyRemoved"
 ]
 
 const Cursor = Schema.String.pipe(

@@ -71,7 +71,13 @@ export const ErrorCode = {
   /** Ours: a change that needs a current code (or recovery code) of the user's second factor, sent without one. */
   MFA_CODE_REQUIRED: "MFA_CODE_REQUIRED",
   /** Ours: turning off, or renewing the recovery codes of, a TOTP the user does not have. */
-  MFA_NOT_ENABLED: "MFA_NOT_ENABLED"
+  MFA_NOT_ENABLED: "MFA_NOT_ENABLED",
+  /** Ours: a passkey ceremony failed (origin, RP ID, challenge, signature, user verification, counter, credential). */
+  PASSKEY_INVALID: "PASSKEY_INVALID",
+  /** Ours: removing this passkey would leave the user no way to sign in. */
+  PASSKEY_LAST_LOGIN_METHOD: "PASSKEY_LAST_LOGIN_METHOD",
+  /** Ours: the caller has no passkey with this ID. */
+  PASSKEY_NOT_FOUND: "PASSKEY_NOT_FOUND"
 } as const
 
 /**

@@ -8,6 +8,8 @@
  * one and the last accepted time step per user), `mfa_recovery_code` (digests) and `mfa_challenge` (pending
  * two-step logins), and adds `amr` (how a session was proven, RFC 8176) to `accesstoken` and the refresh-token
  * families.
+
+ * `0017_passkey` creates the passkeys' `passkey` table (deleted with their user) and `passkey_challenge`.
  *
  * `0015_user_deactivation` adds `deactivation_reason` and `deactivated_until` (ms since 1970; when a deactivation
  * lifts itself) to `user`.
@@ -57,6 +59,8 @@ export interface Options {
   readonly authEventTable?: string | undefined
   /** The second factors' tables start with this (default `mfa`: `mfa_totp`, `mfa_recovery_code`, `mfa_challenge`). */
   readonly mfaTablePrefix?: string | undefined
+  /** The passkeys table (default `passkey`); their challenges go in `{passkeyTable}_challenge`. */
+  readonly passkeyTable?: string | undefined
   /** `uuid` (default, FastAPI Users' GUID) or `integer` (assigned by the database). */
   readonly idType?: "uuid" | "integer" | undefined
 }
@@ -210,6 +214,7 @@ export const migrations = (options: Options = {}): Record<string, Migration> => 
   const integer = options.idType === "integer"
   const eventTable = options.authEventTable ?? "auth_event"
   const mfa = mfaTablesOf(options.mfaTablePrefix)
+  const passkeyTable = options.passkeyTable ?? "passkey"
 
   const columnsOf = (table: string) =>
     Effect.gen(function* () {
@@ -532,6 +537,36 @@ export const migrations = (options: Options = {}): Record<string, Migration> => 
     }
   })
 
+  // Passkeys (`SqlPasskeyStore`): deleted with their user. Times are ms since 1970 on both dialects. A challenge is
+  // kept under the SHA-256 of its key and taken by one `DELETE ... RETURNING`.
+  const createPasskey: Migration = Effect.gen(function* () {
+    const { sql: client, sqlite } = yield* dialect
+    const sql = client.withoutTransforms()
+    const userId = sql.literal(integer ? "INTEGER" : sqlite ? "CHAR(36)" : "UUID")
+    yield* sql`CREATE TABLE IF NOT EXISTS ${sql(passkeyTable)} (
+      id VARCHAR(1400) PRIMARY KEY,
+      user_id ${userId} NOT NULL REFERENCES ${sql(userTable)} (id) ON DELETE CASCADE,
+      public_key TEXT NOT NULL,
+      counter BIGINT NOT NULL,
+      transports VARCHAR(256) NOT NULL,
+      device_type VARCHAR(32) NOT NULL,
+      backed_up BOOLEAN NOT NULL,
+      name VARCHAR(100) NOT NULL,
+      created_at BIGINT NOT NULL,
+      last_used_at BIGINT
+    )`
+    yield* sql`CREATE INDEX IF NOT EXISTS ${sql(`ix_${passkeyTable}_user_id`)} ON ${sql(passkeyTable)} (user_id)`
+    const challengeTable = `${passkeyTable}_challenge`
+    yield* sql`CREATE TABLE IF NOT EXISTS ${sql(challengeTable)} (
+      id VARCHAR(64) PRIMARY KEY,
+      challenge VARCHAR(128) NOT NULL,
+      purpose VARCHAR(16) NOT NULL,
+      user_id VARCHAR(64),
+      expires_at BIGINT NOT NULL
+    )`
+    yield* sql`CREATE INDEX IF NOT EXISTS ${sql(`ix_${challengeTable}_expires_at`)} ON ${sql(challengeTable)} (expires_at)`
+  })
+
   return {
     "0001_create_user": createUser,
     "0002_create_oauth_account": createOAuthAccount,
@@ -549,7 +584,8 @@ export const migrations = (options: Options = {}): Record<string, Migration> => 
     "0013_oauth_account_created_at_password_set": oauthLinks,
     "0014_auth_event": createAuthEvent,
     "0015_user_deactivation": userDeactivation,
-    "0016_mfa": createMfa
+    "0016_mfa": createMfa,
+    "0017_passkey": createPasskey
   }
 }
 

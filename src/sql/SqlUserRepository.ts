@@ -667,6 +667,15 @@ export const make = <M extends UserModel.Any = typeof UserModel.Default>(
           SqlUnavailable.orDie
         ),
 
+      hasOwnPassword: (user) =>
+        Effect.gen(function* () {
+          const id = yield* encodeId(user.id)
+          const rows = yield* sql<{
+            password_set: unknown
+          }>`SELECT ${sql(passwordSetColumn)} AS password_set FROM ${users} WHERE id = ${id}`
+          return rows[0]?.password_set === true || rows[0]?.password_set === 1
+        }).pipe(SqlUnavailable.orDie, Effect.withSpan("SqlUserRepository.hasOwnPassword", spanOptions)),
+
       // The user's row is locked first (PostgreSQL; SQLite runs one write transaction at a time): of two concurrent
       // unlinks of a user's last two accounts, the second sees the first's delete.
       removeOAuthAccount: (user, oauthName, accountId) =>

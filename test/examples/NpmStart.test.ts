@@ -15,7 +15,8 @@ const copied = [
   "package.json",
   "tsconfig.json",
   "tsconfig.build.json",
-  "tsconfig.start.json"
+  "tsconfig.start.json",
+  "tsconfig.page.json"
 ]
 
 /** The command lines of a process and of all its descendants (Linux: /proc). */
@@ -62,6 +63,13 @@ describe("npm start on a fresh clone", () => {
     const first = await npmStart(clone)
     running.push(first)
     assert.include(first.output(), "npm run build")
+    // The sign-in page and its module, compiled with the rest.
+    const page = await fetch(`${first.base}/`)
+    assert.strictEqual(page.status, 200)
+    assert.include(await page.text(), '<script type="module" src="/page.js">')
+    const module = await fetch(`${first.base}/page.js`)
+    assert.strictEqual(module.status, 200)
+    assert.strictEqual(await module.text(), readFileSync(join(clone, "build/examples/page/page.js"), "utf8"))
     const processes = tree(first.process.pid!)
     assert.isTrue(
       processes.some((line) => /^\S*node( --\S+)* build\/examples\/server\.js$/.test(line)),

@@ -7,8 +7,8 @@ import { User, UserRepository } from "effect-users"
 import { Migrations, SqlUserRepository } from "effect-users/sql"
 import { describePg, freshDatabase } from "../utils/PgTest.js"
 
-/** The IDs of every migration, in order. */
-const allMigrations = Object.keys(Migrations.migrations()).map((_, index) => index + 1)
+/** The IDs of every migration, in order (the number each name starts with; branches may leave gaps). */
+const allMigrations = Object.keys(Migrations.migrations()).map((name) => Number(name.slice(0, 4)))
 
 let counter = 0
 /** Table names no other test uses, so that tests can share one database. */
@@ -20,6 +20,7 @@ const freshTables = () => {
     accessTokenTable: `${prefix}_accesstoken`,
     oauthStateTable: `${prefix}_oauth_state`,
     refreshTokenTable: `${prefix}_refresh_token`,
+    passkeyTable: `${prefix}_passkey`,
     table: `${prefix}_migrations`
   }
 }

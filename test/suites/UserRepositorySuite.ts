@@ -324,6 +324,18 @@ export const userRepositorySuite = (
         })
       )
 
+      it.effect("hasOwnPassword: a registered user has one, an OAuth sign-up gets one by writing a password", () =>
+        Effect.gen(function* () {
+          const repository = yield* DefaultRepository
+          assert.isTrue(yield* repository.hasOwnPassword(yield* repository.create(newUser())))
+          const signedUp = yield* repository.createWithOAuthAccount(newUser(), account())
+          assert.isFalse(yield* repository.hasOwnPassword(signedUp))
+          yield* repository.update(signedUp, { hashedPassword: "fake$own" })
+          assert.isTrue(yield* repository.hasOwnPassword(signedUp))
+          assert.isFalse(yield* repository.hasOwnPassword(newUser()))
+        })
+      )
+
       it.effect("removeOAuthAccount never takes a user's last way in; a password of their own is one", () =>
         Effect.gen(function* () {
           const repository = yield* DefaultRepository

@@ -8,7 +8,7 @@ import { NodeHttpServer } from "@effect/platform-node"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import { ConfigProvider, Effect, Layer } from "effect"
 import { type AuditLog, PasswordHasher, type Throttle, type UserHooks, UserManager } from "effect-users"
-import { Migrations, SqlUserRepository } from "effect-users/sql"
+import { Migrations, SqlPasskeyStore, SqlUserRepository } from "effect-users/sql"
 import { type AppOptions, layerAudit, layerSecondFactor, makeApp } from "../../examples/app.js"
 import { makeFakeHasher, recordingHooks, testConfig } from "./TestUsers.js"
 
@@ -36,7 +36,13 @@ export const makeServer = (
   const hooks = recordingHooks(hookOverrides)
   const app = makeApp({ secureCookie: true, ...options })
   const Users = UserManager.layer.pipe(
-    Layer.provide([SqlUserRepository.layer(), testConfig(), hooks.layer, PasswordHasher.layer(hasher)]),
+    Layer.provide([
+      SqlUserRepository.layer(),
+      SqlPasskeyStore.layer(),
+      testConfig(),
+      hooks.layer,
+      PasswordHasher.layer(hasher)
+    ]),
     Layer.provideMerge(layerSecondFactor),
     Layer.provideMerge(layerAudit(auditLog)),
     Layer.provideMerge(Migrations.layer()),
