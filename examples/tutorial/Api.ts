@@ -4,7 +4,7 @@
  */
 import { HttpApi, HttpApiBuilder, HttpApiEndpoint, HttpApiGroup } from "@effect/platform"
 import { Config, Effect, Layer, Schema } from "effect"
-import { AuthStrategy, OAuthProvider, UserManager, UserManagerConfig } from "effect-users"
+import { AuthStrategy, OAuthProvider, SecondFactor, UserManager, UserManagerConfig } from "effect-users"
 import { AuthBackend, OAuth, RequestLimits, UsersApi } from "effect-users/http"
 import { HooksLive } from "./Hooks.js"
 import { NoteUser } from "./Model.js"
@@ -71,6 +71,12 @@ export const NotesLive = HttpApiBuilder.group(Api, "notes", (handlers) =>
   })
 )
 
+// A second factor (TOTP and recovery codes) any user may turn on; the key seals their TOTP secrets.
+const SecondFactorLive = SecondFactor.layer({
+  encryptionKey: Config.redacted("USERS_MFA_ENCRYPTION_KEY"),
+  issuer: "Notes"
+})
+
 const UsersLive = Users.layer(Api)
 
 // The API: needs a UserManager, the session stores (access tokens, refresh tokens, OAuth states) and Notes.
@@ -80,8 +86,10 @@ export const ApiLive = HttpApiBuilder.api(Api).pipe(
   Layer.provide(UsersLive)
 )
 
-// The manager: needs a UserRepository and the app's Mailer (for the hooks).
+// The manager: needs a UserRepository, a SecondFactorStore and the app's Mailer (for the hooks). provideMerge keeps
+// SecondFactor in its output: the login routes read it too.
 export const ManagerLive = UserManager.layer.pipe(
   Layer.provide(HooksLive),
-  Layer.provide(UserManagerConfig.layerConfig())
+  Layer.provide(UserManagerConfig.layerConfig()),
+  Layer.provideMerge(SecondFactorLive)
 )

@@ -6,7 +6,15 @@ import { HttpApiBuilder, HttpClient, HttpClientRequest } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { assert, layer } from "@effect/vitest"
 import { ConfigProvider, Effect, Layer } from "effect"
-import { AccessTokenStore, OAuthStateStore, RefreshTokenStore, Throttle, UserRepository } from "effect-users"
+import {
+  AccessTokenStore,
+  OAuthStateStore,
+  RefreshTokenStore,
+  SecondFactorStore,
+  Throttle,
+  UserRepository
+} from "effect-users"
+import * as OTPAuth from "otpauth"
 import { ApiLive, ManagerLive } from "./Api.js"
 import * as Mailer from "./Mailer.js"
 import * as Notes from "./Notes.js"
@@ -23,6 +31,7 @@ const TestApp = HttpApiBuilder.serve().pipe(
     AccessTokenStore.layerMemory,
     RefreshTokenStore.layerMemory,
     OAuthStateStore.layerMemory,
+    SecondFactorStore.layerMemory,
     Notes.layerMemory
   ]),
   Layer.provideMerge(NodeHttpServer.layerTest),
@@ -34,6 +43,7 @@ const TestApp = HttpApiBuilder.serve().pipe(
           ["USERS_RESET_PASSWORD_TOKEN_SECRET", "test-reset-secret-of-at-least-32-bytes"],
           ["USERS_VERIFICATION_TOKEN_SECRET", "test-verify-secret-of-at-least-32-bytes"],
           ["USERS_OAUTH_STATE_SECRET", "test-state-secret-of-at-least-32-bytes"],
+          ["USERS_MFA_ENCRYPTION_KEY", "test-mfa-key-of-at-least-32-bytes-long"],
           ["OIDC_ISSUER", "http://127.0.0.1:9000"],
           ["OIDC_CLIENT_ID", "notes"],
           ["OIDC_CLIENT_SECRET", "notes-secret"],
@@ -121,6 +131,45 @@ layer(TestApp, { excludeTestServices: true })("the notes API on memory layers", 
         HttpClientRequest.get("/notes").pipe(HttpClientRequest.bearerToken(renewed.access_token))
       )
       assert.strictEqual(renewedWorks.status, 200)
+    })
+  )
+
+  it.effect("turns on TOTP, then logs in in two steps", () =>
+    Effect.gen(function* () {
+      const client = yield* HttpClient.HttpClient
+      const password = "quince ladder meadow 19"
+      yield* client.execute(post("/auth/register", { email: "cy@example.com", password, display_name: "Cy" }))
+      const login = (yield* (yield* client.execute(loginForm("jwt", "cy@example.com", password))).json) as {
+        access_token: string
+      }
+      const bearer = { authorization: `Bearer ${login.access_token}` }
+
+      // Enrol: the secret goes into an authenticator app (here, otpauth); a first code confirms it.
+      const enrolled = yield* client.execute(post("/users/me/mfa/totp", { current_password: password }, bearer))
+      assert.strictEqual(enrolled.status, 200)
+      const { secret } = (yield* enrolled.json) as { secret: string }
+      const totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(secret) })
+      const confirmed = yield* client.execute(post("/users/me/mfa/totp/confirm", { code: totp.generate() }, bearer))
+      assert.strictEqual(confirmed.status, 200)
+      const codes = ((yield* confirmed.json) as { recovery_codes: Array<string> }).recovery_codes
+      assert.lengthOf(codes, 10)
+
+      // The password alone opens no session now: the answer carries an mfa_token for the second step.
+      const first = yield* client.execute(loginForm("jwt", "cy@example.com", password))
+      assert.strictEqual(first.status, 401)
+      const { detail } = (yield* first.json) as { detail: { code: string; mfa_token: string } }
+      assert.strictEqual(detail.code, "LOGIN_MFA_REQUIRED")
+      // A recovery code finishes it (a TOTP code would too, once per 30-second step).
+      const second = yield* client.execute(
+        post("/auth/jwt/login/mfa", { mfa_token: detail.mfa_token, recovery_code: codes[0] })
+      )
+      assert.strictEqual(second.status, 200)
+      const notes = yield* client.execute(
+        HttpClientRequest.get("/notes").pipe(
+          HttpClientRequest.bearerToken(((yield* second.json) as { access_token: string }).access_token)
+        )
+      )
+      assert.strictEqual(notes.status, 200)
     })
   )
 })

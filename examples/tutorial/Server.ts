@@ -8,7 +8,13 @@ import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
 import { Config, Layer } from "effect"
 import { PgStorage } from "effect-users/pg"
 import { Redis, RedisThrottle } from "effect-users/redis"
-import { SqlAccessTokenStore, SqlOAuthStateStore, SqlRefreshTokenStore, SqlUserRepository } from "effect-users/sql"
+import {
+  SqlAccessTokenStore,
+  SqlOAuthStateStore,
+  SqlRefreshTokenStore,
+  SqlSecondFactorStore,
+  SqlUserRepository
+} from "effect-users/sql"
 import { ApiLive, ManagerLive } from "./Api.js"
 import * as Mailer from "./Mailer.js"
 import { MigrationsLive } from "./Migrations.js"
@@ -23,6 +29,7 @@ const Storage = Layer.mergeAll(
   SqlAccessTokenStore.layer(),
   SqlRefreshTokenStore.layer(),
   SqlOAuthStateStore.layer(),
+  SqlSecondFactorStore.layer(),
   Notes.layerSql
 ).pipe(Layer.provide(MigrationsLive), Layer.provide(Database))
 

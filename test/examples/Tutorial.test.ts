@@ -67,6 +67,7 @@ const TutorialServer = Layer.scoped(
         USERS_RESET_PASSWORD_TOKEN_SECRET: "tutorial-reset-secret-of-at-least-32-bytes",
         USERS_VERIFICATION_TOKEN_SECRET: "tutorial-verify-secret-of-at-least-32-bytes",
         USERS_OAUTH_STATE_SECRET: "tutorial-state-secret-of-at-least-32-bytes",
+        USERS_MFA_ENCRYPTION_KEY: "tutorial-mfa-key-of-at-least-32-bytes-long",
         OIDC_ISSUER: `http://127.0.0.1:${providerPort}`,
         OIDC_CLIENT_ID: "notes",
         OIDC_CLIENT_SECRET: "notes-dev-secret"
