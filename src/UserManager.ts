@@ -287,7 +287,9 @@ class HookManager extends Context.Tag("effect-users/UserHooks/HookManager")<Hook
 type AnyHook = (...args: ReadonlyArray<unknown>) => Effect.Effect<void, unknown>
 
 /** What `layerHooks`' function returns: the hooks, or an effect that builds them from the app's services. */
-type HooksOf<U extends BaseUser, E, R> = Partial<UserHooksService<U>> | Effect.Effect<Partial<UserHooksService<U>>, E, R>
+type HooksOf<U extends BaseUser, E, R> =
+  | Partial<UserHooksService<U>>
+  | Effect.Effect<Partial<UserHooksService<U>>, E, R>
 
 const withManager = <U extends BaseUser, E, R>(
   make: (users: UserManagerService<U>) => HooksOf<U, E, R>,
