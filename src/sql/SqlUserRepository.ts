@@ -12,7 +12,7 @@ import type { SqlError } from "@effect/sql/SqlError"
 import type * as Statement from "@effect/sql/Statement"
 import * as Clock from "effect/Clock"
 import type * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
+import * as ConfigError from "effect/ConfigError"
 import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -277,13 +277,18 @@ const catchEmailConflict = <A, R>(effect: Effect.Effect<A, SqlError, R>): Effect
 
 /**
  * Builds the repository of the model's users over the `SqlClient` in context (PostgreSQL or SQLite). Fails with
- * `MissingColumns` when the users table lacks a model field's column or one of the library's.
+ * `MissingColumns` when the users table lacks a model field's column or one of the library's, and with a
+ * `ConfigError` when `oauthTokenSecret` is shorter than 32 bytes.
  *
  * @since 0.1.0
  */
 export const make = <M extends UserModel.Any = typeof UserModel.Default>(
   options: Options<M> = {}
-): Effect.Effect<UserRepositoryService<UserModel.UserOf<M>>, MissingColumns, SqlClient.SqlClient> =>
+): Effect.Effect<
+  UserRepositoryService<UserModel.UserOf<M>>,
+  MissingColumns | ConfigError.ConfigError,
+  SqlClient.SqlClient
+> =>
   Effect.gen(function* () {
     type U = UserModel.UserOf<M>
     // Our own column names: an app's client may camelCase results or snake_case identifiers, we must not.
@@ -385,8 +390,11 @@ export const make = <M extends UserModel.Any = typeof UserModel.Default>(
       )
     const tokenSecret = options.oauthTokenSecret
     if (tokenSecret !== undefined && Buffer.byteLength(Redacted.value(tokenSecret), "utf8") < minimumSecretBytes) {
-      return yield* Effect.dieMessage(
-        `SqlUserRepository: oauthTokenSecret must be at least ${minimumSecretBytes} bytes`
+      return yield* Effect.fail(
+        ConfigError.InvalidData(
+          ["oauthTokenSecret"],
+          `SqlUserRepository: oauthTokenSecret is too short: it must be at least ${minimumSecretBytes} bytes`
+        )
       )
     }
     const cipher = tokenSecret === undefined ? TokenCipher.plain : TokenCipher.make(tokenSecret)
@@ -783,7 +791,7 @@ export const make = <M extends UserModel.Any = typeof UserModel.Default>(
  */
 export const layer = <M extends UserModel.Any = typeof UserModel.Default>(
   options: Options<M> = {}
-): Layer.Layer<UserRepository, MissingColumns, SqlClient.SqlClient> =>
+): Layer.Layer<UserRepository, MissingColumns | ConfigError.ConfigError, SqlClient.SqlClient> =>
   Layer.effect(
     UserRepository as unknown as Context.Tag<UserRepository, UserRepositoryService<UserModel.UserOf<M>>>,
     make(options)

@@ -86,3 +86,18 @@ describe("README hooks that use the manager", () => {
     assert.match(runTsx("hooks.ts"), /To king\.arthur@camelot\.bt: verify with [\w-]+\.[\w-]+\.[\w-]+/)
   })
 })
+
+describe("README OAuth", () => {
+  it("is examples/oauth-google.ts word for word (which tsc type-checks): every name it uses is defined", () => {
+    assert.strictEqual(blockAfter("## OAuth and OpenID Connect"), example("oauth-google.ts"))
+    assert.include(example("oauth-google.ts"), "const UsersLive = Users.layer(Api)")
+  })
+})
+
+describe("README custom model, the model's user type", () => {
+  it("names it as the README says (`type AppUser = UserModel.UserOf<typeof AppUser>`), used by the example", () => {
+    assert.include(example("custom-model.ts"), "type AppUser = UserModel.UserOf<typeof AppUser>")
+    assert.include(readme, "`UserManager.layerHooks<AppUser>(...)`")
+    assert.notInclude(readme, "layerWithManager")
+  })
+})
