@@ -3,6 +3,7 @@
  * of commands, each working on the database named by `--database-url` or `DATABASE_URL`.
  */
 import { randomBytes } from "node:crypto"
+import { createRequire } from "node:module"
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
@@ -84,6 +85,7 @@ const findUser = (reference: string) =>
     const byEmail = yield* repository.getByEmail(reference)
     if (Option.isSome(byEmail)) return byEmail.value
     const id = yield* Effect.option(IdParser.pipe(Effect.flatMap((parser) => parser.parse(reference))))
+    // The CLI's repository is the default model's, whose IDs the default parser reads.
     const byId = Option.isSome(id) ? yield* repository.get(id.value as User.User["id"]) : Option.none()
     return Option.isSome(byId) ? byId.value : yield* fail(`No user with the e-mail or ID ${JSON.stringify(reference)}.`)
   })
@@ -196,7 +198,9 @@ const sessions = Command.make("sessions").pipe(
 )
 
 /**
- * The command table: one entry per top-level command (a group such as `users` holds its own subcommands).
+ * The command table: one entry per top-level command (a group such as `users` holds its own subcommands). A new
+ * command is one more entry, e.g. `Command.make("mfa").pipe(Command.withSubcommands([reset]))` whose `reset`
+ * finds its user with `findUser` and runs `onDatabase` as `sessions revoke` does.
  */
 export const commands = [migrate, createSuperuser, users, sessions] as const
 
@@ -207,6 +211,9 @@ export const command = Command.make("effect-users").pipe(
   Command.withDescription("Administers the users of an effect-users database"),
   Command.withSubcommands(commands)
 )
+
+// src/cli/ and dist/cli/ are both two folders below the package's root.
+const { version } = createRequire(import.meta.url)("../../package.json") as { readonly version: string }
 
 /** A failure's message, without a stack trace: the messages of a `ConfigError`, an error's own message. */
 const describe = (error: unknown): string => {
@@ -231,7 +238,7 @@ const describe = (error: unknown): string => {
  * wrong usage.
  */
 export const run = (argv: ReadonlyArray<string>) =>
-  Command.run(command, { name: "effect-users", version: "0.1.0" })(argv).pipe(
+  Command.run(command, { name: "effect-users", version })(argv).pipe(
     Effect.as(0),
     Effect.catchAll((error) => {
       if (error instanceof CliFailure) return Effect.as(Console.error(error.message), error.code)
