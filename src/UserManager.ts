@@ -301,7 +301,11 @@ const withManager = <U extends BaseUser, E, R>(
     const hooks = built.get(users)
     if (hooks !== undefined) return Effect.succeed(hooks)
     const made = make(users)
-    return Effect.map(Effect.isEffect(made) ? Effect.provide(made, context) : Effect.succeed(made), (hooks) => {
+    if (!Effect.isEffect(made)) {
+      built.set(users, made)
+      return Effect.succeed(made)
+    }
+    return Effect.map(Effect.provide(made, context), (hooks) => {
       if (!built.has(users)) built.set(users, hooks)
       return built.get(users)!
     })
