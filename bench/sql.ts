@@ -135,7 +135,11 @@ try {
   const failed = await program.pipe(
     Effect.scoped,
     Effect.provide(
-      SqlUserRepository.layer().pipe(Layer.provideMerge(PgClient.layer({ url: Redacted.make(url), maxConnections: 1 })))
+      // The repository checks its columns when built: the migrations run first.
+      SqlUserRepository.layer().pipe(
+        Layer.provide(Migrations.layer()),
+        Layer.provideMerge(PgClient.layer({ url: Redacted.make(url), maxConnections: 1 }))
+      )
     ),
     Effect.runPromise
   )

@@ -30,6 +30,7 @@ import {
   Passkeys,
   SecondFactor,
   type UserManager,
+  UserManagerConfig,
   type UserRepository
 } from "effect-users"
 import {
@@ -92,10 +93,10 @@ export interface AppOptions {
 }
 
 /** Encrypts the OAuth state cookies: `USERS_OAUTH_STATE_SECRET`, at least 32 bytes. */
-export const oauthStateSecret = Config.redacted("USERS_OAUTH_STATE_SECRET")
+export const oauthStateSecret = UserManagerConfig.secret("USERS_OAUTH_STATE_SECRET")
 
 /** The authentication secret: `USERS_AUTH_SECRET`, at least 32 bytes. */
-export const authSecret = Config.redacted("USERS_AUTH_SECRET")
+export const authSecret = UserManagerConfig.secret("USERS_AUTH_SECRET")
 
 /**
  * Signs the device tokens (see `DeviceTokens`): `USERS_DEVICE_TOKEN_SECRET`, else `USERS_AUTH_SECRET` (the key is
@@ -104,7 +105,7 @@ export const authSecret = Config.redacted("USERS_AUTH_SECRET")
  */
 export const DeviceTokensLive = Layer.unwrapEffect(
   Effect.map(
-    Config.option(Config.redacted("USERS_DEVICE_TOKEN_SECRET").pipe(Config.orElse(() => authSecret))),
+    Config.option(UserManagerConfig.secret("USERS_DEVICE_TOKEN_SECRET").pipe(Config.orElse(() => authSecret))),
     Option.match({ onNone: () => Layer.empty, onSome: (secret) => DeviceTokens.layer({ secret }) })
   )
 )

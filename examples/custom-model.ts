@@ -7,6 +7,7 @@ import { Migrations, SqlUserRepository } from "effect-users/sql"
 // Integer IDs (`id: UserId` keeps the default UUIDs) and a field of the app's own.
 const AppUser = UserModel.make({ id: Schema.Int, fields: { firstName: Schema.String } })
 const AppUsers = UserManager.forModel(AppUser) // typed: ids are numbers, users have firstName
+type AppUser = UserModel.UserOf<typeof AppUser> // the model's user type, named like the model
 
 // Our migrations with integer IDs, then the app's own column (app migrations start at 100).
 const migrate = Migrator.make({})({
@@ -41,7 +42,7 @@ const program = Effect.gen(function* () {
     firstName: "Percival"
   })
   const id = yield* users.parseId(String(created.id)) // as an ID arrives in a URL path
-  const user = yield* users.get(id)
+  const user: AppUser = yield* users.get(id)
   console.log(`${user.firstName} has ID ${user.id} (${typeof user.id})`)
 })
 

@@ -1,8 +1,8 @@
 /**
- * The password policy of `npm start` and `npm run users`: NIST SP 800-63B-4's (`PasswordValidator.nist`: 15
- * characters while the password is the only factor) unless USERS_PASSWORD_POLICY=compat, the default policy
- * with FastAPI Users' 8 characters, for front ends written for FastAPI Users that ask for 8. Both refuse the
- * 100,000 most common passwords and the words of the user's e-mail.
+ * The password policy of `npm start` (and of `npm run users -- create-superuser`, which reads the same variable):
+ * NIST SP 800-63B-4's (`PasswordValidator.nist`: 15 characters while the password is the only factor) unless
+ * USERS_PASSWORD_POLICY=compat, the default policy with FastAPI Users' 8 characters, for front ends written for
+ * FastAPI Users that ask for 8. Both refuse the 100,000 most common passwords and the words of the user's e-mail.
  */
 import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"

@@ -1,6 +1,6 @@
 /**
- * Where the example app keeps its users, shared by `npm start` and `npm run users`: an SQLite file
- * (`effect-users.db`, or SQLITE_FILE) by default, PostgreSQL when DATABASE_URL is set (every query bounded by
+ * Where the example app keeps its users (give `npm run users -- <command>` the same with `--database-url`): an
+ * SQLite file (`effect-users.db`, or SQLITE_FILE) by default, PostgreSQL when DATABASE_URL is set (every query bounded by
  * DATABASE_QUERY_TIMEOUT, a connection waited for at most DATABASE_CONNECT_TIMEOUT; both 5 seconds by default).
  */
 import type * as SqlClient from "@effect/sql/SqlClient"

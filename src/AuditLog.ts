@@ -66,7 +66,9 @@ export interface Page {
  * @since 0.2.0
  */
 export interface AuditLogService {
+  /** Stores the events, in order. */
   readonly append: (events: ReadonlyArray<AuthEvents.AuthEvent>) => Effect.Effect<void>
+  /** One page of the entries the query selects, newest first. */
   readonly query: (query: Query) => Effect.Effect<Page>
   /** Deletes at most `limit` entries older than `before`; the number deleted. */
   readonly purge: (before: Date, limit: number) => Effect.Effect<number>

@@ -310,7 +310,9 @@ export const withRequest =
  * @since 0.2.0
  */
 export interface Sink {
+  /** Names the sink in the log line of a failed write. */
   readonly name: string
+  /** Delivers a batch of events; a failure is logged (and retried, see `retrySink`), never the caller's. */
   readonly write: (events: ReadonlyArray<AuthEvent>) => Effect.Effect<void, unknown>
 }
 

@@ -6,15 +6,17 @@
 import { createHash, randomBytes } from "node:crypto"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
+import * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import { AccessTokenStore, type StoredToken } from "./AccessTokenStore.js"
+import { read } from "./internal/config.js"
 import { type Listed, type Listing, type Opening, Sessions, type SessionsService, type SignIn } from "./Sessions.js"
 import { type HmacAlgorithm, makeJwt, type TokenCodecService } from "./TokenCodec.js"
 import type { BaseUser } from "./User.js"
+import { minimumSecretBytes } from "./UserManagerConfig.js"
 
 /**
  * A strategy, bound to the session state and storage it needs.
@@ -67,7 +69,8 @@ export type Configurable<A> = A | Config.Config<A>
  * @since 0.1.0
  */
 export const resolveConfigurable = <A>(value: Configurable<A>): Effect.Effect<A, ConfigError.ConfigError> =>
-  Config.isConfig(value) ? value : Effect.succeed(value)
+  // A missing `Config.redacted` value names its variable instead of "<redacted>".
+  Config.isConfig(value) ? read(value) : Effect.succeed(value)
 
 /**
  * Options of the JWT strategy.
@@ -112,8 +115,14 @@ export const jwt = (
     const sessions = yield* Sessions
     const store = yield* AccessTokenStore
     const secret = yield* resolveConfigurable(options.secret)
-    if (Buffer.byteLength(Redacted.value(secret)) < 32) {
-      return yield* Effect.dieMessage("The JWT strategy's secret must be at least 32 bytes")
+    if (Buffer.byteLength(Redacted.value(secret)) < minimumSecretBytes) {
+      return yield* Effect.fail(
+        ConfigError.InvalidData(
+          ["secret"],
+          `AuthStrategy.jwt: the secret is too short: it must be at least ${minimumSecretBytes} bytes ` +
+            `(read it with UserManagerConfig.secret("VARIABLE") to have its variable named)`
+        )
+      )
     }
     const codec = options.codec ?? makeJwt({ algorithm: options.algorithm })
     const audience = options.audience ?? ["effect-users:auth"]

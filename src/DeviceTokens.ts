@@ -22,9 +22,9 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import { optional, unwrap } from "./internal/config.js"
+import { optional, read, unwrap } from "./internal/config.js"
 import { emailKey } from "./User.js"
-import { checkSecret } from "./UserManagerConfig.js"
+import { checkSecret, secret } from "./UserManagerConfig.js"
 
 /**
  * A token issued at a login, and how long it is valid (a cookie's `Max-Age`).
@@ -137,7 +137,7 @@ export const layer = (options: Options): Layer.Layer<DeviceTokens, ConfigError.C
  * @since 0.2.0
  */
 export const fromEnv: Config.Config.Wrap<Options> = {
-  secret: Config.redacted("USERS_DEVICE_TOKEN_SECRET"),
+  secret: secret("USERS_DEVICE_TOKEN_SECRET"),
   lifetime: optional(Config.duration("USERS_DEVICE_TOKEN_LIFETIME"))
 }
 
@@ -149,7 +149,7 @@ export const fromEnv: Config.Config.Wrap<Options> = {
 export const layerConfig = (
   config: Config.Config.Wrap<Options> = fromEnv
 ): Layer.Layer<DeviceTokens, ConfigError.ConfigError> =>
-  Layer.effect(DeviceTokens, Effect.flatMap(unwrap(config), make))
+  Layer.effect(DeviceTokens, Effect.flatMap(read(unwrap(config)), make))
 
 /**
  * Device tokens under a random key of this process: right for a single instance (its tokens end with it);

@@ -19,7 +19,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as jose from "jose"
-import { optional } from "./internal/config.js"
+import { optional, redacted } from "./internal/config.js"
 import * as Jwt from "./internal/jwt.js"
 import { invalidToken, type TokenCodecService } from "./TokenCodec.js"
 
@@ -261,11 +261,11 @@ export const make = (options: JwtKeySetOptions): Effect.Effect<JwtKeySetService,
  * @since 0.1.0
  */
 export const fromEnv: Config.Config<JwtKeySetOptions> = Config.all({
-  signing: Config.all({ privateKey: Config.redacted("JWT_PRIVATE_KEY"), kid: optional(Config.string("JWT_KEY_ID")) }),
+  signing: Config.all({ privateKey: redacted("JWT_PRIVATE_KEY"), kid: optional(Config.string("JWT_KEY_ID")) }),
   verifying: Config.map(
     Config.option(
       Config.all({
-        key: Config.redacted("JWT_PREVIOUS_KEY"),
+        key: redacted("JWT_PREVIOUS_KEY"),
         kid: optional(Config.string("JWT_PREVIOUS_KEY_ID")),
         until: optional(Config.date("JWT_PREVIOUS_KEY_UNTIL"))
       })

@@ -88,7 +88,9 @@ export interface CallbackRequest {
  * @since 0.1.0
  */
 export interface OAuthClient {
+  /** The provider's authorization URL that the browser is sent to. */
   readonly authorizationUrl: (request: AuthorizationRequest) => Effect.Effect<string, OAuthProviderError>
+  /** Exchanges the callback's code and reads the account's profile. */
   readonly callback: (request: CallbackRequest) => Effect.Effect<OAuthProfile, OAuthProviderError>
 }
 

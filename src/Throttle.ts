@@ -305,8 +305,11 @@ export const delayAfter = (attempts: number, limits: AccountLimits): number =>
 export class AccountStore extends Context.Tag("effect-users/Throttle/AccountStore")<
   AccountStore,
   {
+    /** Counts an attempt on the account's key; the effect it returns waits for the decision. */
     readonly send: (key: string, now: number, limits: AccountLimits) => Effect.Effect<Effect.Effect<AttemptResult>>
+    /** Gives an allowed attempt back (the count drops by one). */
     readonly release: (key: string, reservation: Reservation) => Effect.Effect<void>
+    /** Clears the account's counts; the effect it returns waits for the store. */
     readonly reset: (key: string) => Effect.Effect<Effect.Effect<void>>
   }
 >() {}

@@ -60,7 +60,9 @@ export type Claims = Readonly<Record<string, unknown>>
  * @since 0.1.0
  */
 export interface TokenCodecService {
+  /** A signed token of the claims, with `aud` and `exp` from the options. */
   readonly sign: (claims: Claims, options: SignOptions) => Effect.Effect<string>
+  /** The claims of a token signed with the secret, for the audience and unexpired; `InvalidToken` otherwise. */
   readonly verify: (token: string, options: VerifyOptions) => Effect.Effect<Claims, InvalidToken>
 }
 

@@ -50,18 +50,27 @@ export type OAuthUnlinkReason = "unlinked" | "emailProven"
  * @since 0.1.0
  */
 export interface UserHooksService<U extends BaseUser = User> {
+  /** A user registered (or was created). */
   readonly onAfterRegister: (user: U, request: HookRequest) => Effect.Effect<void, unknown>
+  /** A user was updated; `changes` holds the fields that changed. */
   readonly onAfterUpdate: (user: U, changes: UserChanges<U>, request: HookRequest) => Effect.Effect<void, unknown>
+  /** A user logged in; `response` is the login's response when there is one (to add a header or cookie). */
   readonly onAfterLogin: (
     user: U,
     request: HookRequest,
     response: Option.Option<HttpServerResponse.HttpServerResponse>
   ) => Effect.Effect<void, unknown>
+  /** A verification token was issued: mail it to the user. */
   readonly onAfterRequestVerify: (user: U, token: string, request: HookRequest) => Effect.Effect<void, unknown>
+  /** A user verified their e-mail. */
   readonly onAfterVerify: (user: U, request: HookRequest) => Effect.Effect<void, unknown>
+  /** A reset-password token was issued: mail it to the user. */
   readonly onAfterForgotPassword: (user: U, token: string, request: HookRequest) => Effect.Effect<void, unknown>
+  /** A user reset their password. */
   readonly onAfterResetPassword: (user: U, request: HookRequest) => Effect.Effect<void, unknown>
+  /** A user is about to be deleted; a failure stops the deletion. */
   readonly onBeforeDelete: (user: U, request: HookRequest) => Effect.Effect<void, unknown>
+  /** A user was deleted. */
   readonly onAfterDelete: (user: U, request: HookRequest) => Effect.Effect<void, unknown>
   /** An OAuth account was linked to an existing user (association, or a login linked by e-mail): mail the owner. */
   readonly onAfterOAuthLink: (user: U, link: OAuthLink, request: HookRequest) => Effect.Effect<void, unknown>

@@ -288,26 +288,39 @@ class HookManager extends Context.Tag("effect-users/UserHooks/HookManager")<Hook
 
 type AnyHook = (...args: ReadonlyArray<unknown>) => Effect.Effect<void, unknown>
 
-const withManager = <U extends BaseUser>(
-  make: (users: UserManagerService<U>) => Partial<UserHooksService<U>>
+/** What `layerHooks`' function returns: the hooks, or an effect that builds them from the app's services. */
+type HooksOf<U extends BaseUser, E, R> =
+  | Partial<UserHooksService<U>>
+  | Effect.Effect<Partial<UserHooksService<U>>, E, R>
+
+const withManager = <U extends BaseUser, E, R>(
+  make: (users: UserManagerService<U>) => HooksOf<U, E, R>,
+  context: Context.Context<R>
 ): UserHooksService<U> => {
-  // Built once per manager, on its first hook call.
+  // Built once per manager, on its first hook call (a failed build is tried again on the next call).
   const built = new WeakMap<object, Partial<UserHooksService<U>>>()
-  const hooksOf = (users: UserManagerService<U>) => {
-    let hooks = built.get(users)
-    if (hooks === undefined) {
-      hooks = make(users)
-      built.set(users, hooks)
+  const hooksOf = (users: UserManagerService<U>): Effect.Effect<Partial<UserHooksService<U>>, E> => {
+    const hooks = built.get(users)
+    if (hooks !== undefined) return Effect.succeed(hooks)
+    const made = make(users)
+    if (!Effect.isEffect(made)) {
+      built.set(users, made)
+      return Effect.succeed(made)
     }
-    return hooks
+    return Effect.map(Effect.provide(made, context), (hooks) => {
+      if (!built.has(users)) built.set(users, hooks)
+      return built.get(users)!
+    })
   }
   const delegate =
     (name: keyof UserHooksService): AnyHook =>
     (...args) =>
       Effect.flatMap(Effect.serviceOption(HookManager), (users) => {
         if (Option.isNone(users)) return Effect.dieMessage(`UserHooks.${name} ran outside a UserManager`)
-        const hook = hooksOf(users.value as UserManagerService<U>)[name] as AnyHook | undefined
-        return hook === undefined ? Effect.void : hook(...args)
+        return Effect.flatMap(hooksOf(users.value as UserManagerService<U>), (hooks) => {
+          const hook = hooks[name] as AnyHook | undefined
+          return hook === undefined ? Effect.void : hook(...args)
+        })
       })
   return Object.fromEntries(hookNames.map((name) => [name, delegate(name)])) as unknown as UserHooksService<U>
 }
@@ -879,10 +892,18 @@ export const forModel = <M extends UserModel.Any>(
  * `UserManager.layerHooks((users) => ({ onAfterRegister: (user) => users.requestVerify(user) }))`. `make` runs
  * once per manager, on its first hook call; the hooks it leaves out stay no-ops.
  *
+ * Hooks that use the app's own services (a mailer) return an effect that reads them:
+ * `UserManager.layerHooks((users) => Effect.map(Mailer, (mailer) => ({ ... })))`. The layer carries the effect's
+ * requirements; a failure of the effect fails the hook call that ran it (logged as that hook's failure), and the
+ * next hook call tries again.
+ *
  * @since 0.2.0
  */
-export const layerHooks = <U extends BaseUser = User>(
-  make: (users: UserManagerService<U>) => Partial<UserHooksService<U>>
-): Layer.Layer<UserHooks> =>
-  // The tag holds the hooks of whichever model the app has; the manager of that model runs them typed by its users.
-  Layer.succeed(UserHooks, withManager(make) as unknown as UserHooksService)
+export const layerHooks = <U extends BaseUser = User, E = never, R = never>(
+  make: (users: UserManagerService<U>) => HooksOf<U, E, R>
+): Layer.Layer<UserHooks, never, R> =>
+  Layer.effect(
+    UserHooks,
+    // The tag holds the hooks of whichever model the app has; the manager of that model runs them typed by its users.
+    Effect.map(Effect.context<R>(), (context) => withManager(make, context) as unknown as UserHooksService)
+  )

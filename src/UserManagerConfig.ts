@@ -1,6 +1,7 @@
 /**
  * The manager's settings: the secrets, lifetimes and audiences of verification and reset-password tokens.
- * A missing secret, or one shorter than 32 bytes, fails the layer with a message naming the setting.
+ * A missing secret, or one shorter than 32 bytes, fails the layer with a `ConfigError` naming the environment
+ * variable (`layerConfig`) or the option (`layer`).
  */
 import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
@@ -9,7 +10,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
-import { optional } from "./internal/config.js"
+import { optional, read, secret as secretConfig } from "./internal/config.js"
 
 /**
  * The settings as given; everything but the secrets has a default.
@@ -69,6 +70,15 @@ export const checkSecret = (
 }
 
 /**
+ * A secret read from the environment variable `name` (or the app's `ConfigProvider`): a missing, empty or short
+ * one (under `minimumSecretBytes`) fails with a `ConfigError` naming the variable, e.g.
+ * `AuthStrategy.jwt({ secret: UserManagerConfig.secret("USERS_AUTH_SECRET") })`.
+ *
+ * @since 0.3.0
+ */
+export const secret = (name: string): Config.Config<Redacted.Redacted<string>> => secretConfig(name, minimumSecretBytes)
+
+/**
  * Checks the options and fills in the defaults.
  *
  * @since 0.2.0
@@ -93,8 +103,8 @@ export const make = (options: UserManagerOptions): Effect.Effect<UserManagerSett
  * @since 0.2.0
  */
 export const fromEnv: Config.Config.Wrap<UserManagerOptions> = {
-  resetPasswordTokenSecret: Config.redacted("USERS_RESET_PASSWORD_TOKEN_SECRET"),
-  verificationTokenSecret: Config.redacted("USERS_VERIFICATION_TOKEN_SECRET"),
+  resetPasswordTokenSecret: secret("USERS_RESET_PASSWORD_TOKEN_SECRET"),
+  verificationTokenSecret: secret("USERS_VERIFICATION_TOKEN_SECRET"),
   resetPasswordTokenLifetime: optional(Config.duration("USERS_RESET_PASSWORD_TOKEN_LIFETIME")),
   verificationTokenLifetime: optional(Config.duration("USERS_VERIFICATION_TOKEN_LIFETIME")),
   resetPasswordTokenAudience: optional(Config.string("USERS_RESET_PASSWORD_TOKEN_AUDIENCE")),
@@ -127,4 +137,4 @@ export const layer = (options: UserManagerOptions): Layer.Layer<UserManagerConfi
 export const layerConfig = (
   config: Config.Config.Wrap<UserManagerOptions> = fromEnv
 ): Layer.Layer<UserManagerConfig, ConfigError.ConfigError> =>
-  Layer.effect(UserManagerConfig, Effect.flatMap(Config.unwrap(config), make))
+  Layer.effect(UserManagerConfig, Effect.flatMap(read(Config.unwrap(config)), make))

@@ -143,6 +143,7 @@ export const pageOf = (options: ListOptions): { readonly limit: number; readonly
  * @since 0.1.0
  */
 export interface UserRepositoryService<U extends BaseUser = User> {
+  /** The user with this ID, if any. */
   readonly get: (id: IdOf<U>) => Effect.Effect<Option.Option<U>>
   /** Finds the user whose e-mail has this one's `emailKey` (any case, any Unicode normal form). */
   readonly getByEmail: (email: string) => Effect.Effect<Option.Option<U>>
@@ -150,6 +151,7 @@ export interface UserRepositoryService<U extends BaseUser = User> {
   readonly getWithEpoch: (id: IdOf<U>) => Effect.Effect<Option.Option<UserWithSessions<U>>>
   /** `getByEmail` with the session state, in one lookup (logins stamp the epoch read before the password check). */
   readonly getByEmailWithEpoch: (email: string) => Effect.Effect<Option.Option<UserWithSessions<U>>>
+  /** The user who linked this provider account, with their OAuth accounts. */
   readonly getByOAuthAccount: (oauthName: string, accountId: string) => Effect.Effect<Option.Option<UserWithOAuth<U>>>
   /** Stores a new user; assigns the ID when `id` is absent. */
   readonly create: (user: UserInsert<U>) => Effect.Effect<U, UserAlreadyExists>
@@ -161,6 +163,7 @@ export interface UserRepositoryService<U extends BaseUser = User> {
     user: UserInsert<U>,
     account: OAuthAccountCreate
   ) => Effect.Effect<UserWithOAuth<U>, UserAlreadyExists | OAuthAccountAlreadyLinked | OAuthProfileRejected>
+  /** Applies the patch; `UserAlreadyExists` when a new e-mail is taken, `UserNotExists` when the user is gone. */
   readonly update: (user: U, patch: UserPatch<U>) => Effect.Effect<U, UserAlreadyExists | UserNotExists>
   /**
    * Applies the patch only if the stored user still matches `expected`, checked and written in one atomic
@@ -202,6 +205,7 @@ export interface UserRepositoryService<U extends BaseUser = User> {
     user: U,
     account: OAuthAccountCreate
   ) => Effect.Effect<UserWithOAuth<U>, UserNotExists | OAuthAccountAlreadyLinked>
+  /** Updates a linked account's tokens and e-mail; `UserNotExists` when the user is gone. */
   readonly updateOAuthAccount: (
     user: U,
     account: OAuthAccount,

@@ -23,6 +23,8 @@ export * as IdParser from "./IdParser.js"
 export * as JwtKeySet from "./JwtKeySet.js"
 /** @since 0.2.0 */
 export * as Login from "./Login.js"
+/** @since 0.3.0 */
+export * as MemoryStores from "./MemoryStores.js"
 /** @since 0.1.0 */
 export * as OAuthProvider from "./OAuthProvider.js"
 /** @since 0.1.0 */

@@ -75,6 +75,8 @@ const isCore = (file: string) =>
   (/^src\/[^/]+\.ts$/.test(file) && !entries.has(file)) || file.startsWith("src/internal/")
 const isAdapter = (file: string) => /^src\/(sql|redis|pg)\//.test(file)
 const isHttp = (file: string) => file.startsWith("src/http/")
+/** The administration CLI (the package's `bin`): it may import anything; nothing imports it. */
+const isCli = (file: string) => file.startsWith("src/cli/")
 
 const isPackage = (to: string, names: ReadonlyArray<string>) =>
   names.some((name) => to === name || to.startsWith(`${name}/`))
@@ -214,6 +216,17 @@ describe("the import graph of src/", () => {
       edges
         .filter((edge) => isAdapter(edge.from))
         .filter((edge) => isHttp(edge.to))
+        .map(show)
+    )
+  })
+
+  it("nothing outside src/cli/ imports the CLI (it is the package's bin, no entry's module)", () => {
+    assert.isTrue(edges.some((edge) => isCli(edge.from) && isAdapter(edge.to)))
+    report(
+      "CLI imports",
+      edges
+        .filter((edge) => !isCli(edge.from))
+        .filter((edge) => isCli(edge.to))
         .map(show)
     )
   })

@@ -216,6 +216,11 @@ describe("the packed package", () => {
       readFileSync(join(root, "package.json"), "utf8")
     ).devDependencies
     const otel = Object.keys(devDependencies).filter((name) => /^@(effect\/opentelemetry|opentelemetry\/)/.test(name))
+    // The README names the PostgreSQL packages, pg's types among them, at these versions.
+    const section = /\n## Install in your app\n([\s\S]*?)\n## /.exec(readFileSync(join(root, "README.md"), "utf8"))![1]!
+    for (const name of ["@effect/sql-pg", "pg", "@types/pg"]) {
+      assert.include(section.replace(/\n/g, " "), `\`${name}@${devDependencies[name]}\``, name)
+    }
     const optional = ["ioredis", "pg", "@effect/sql-pg", "@types/pg", ...otel].map(
       (name) => `${name}@${devDependencies[name]}`
     )
@@ -260,6 +265,14 @@ console.log(JSON.stringify(out))
       byEntry["effect-users/http"]!.map(([name]) => name),
       ["UsersApi", "CurrentUser"]
     )
+
+    // The package's bin, from the installed tarball: its help, and a command's.
+    const bin = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).bin
+    assert.deepStrictEqual(bin, { "effect-users": "./dist/cli/bin.js" })
+    const help = await sh("npx --no-install effect-users --help", dir, npmEnv())
+    for (const command of ["migrate", "create-superuser", "users list", "sessions revoke"])
+      assert.include(help, command)
+    assert.include(await sh("npx --no-install effect-users sessions revoke --help", dir, npmEnv()), "--database-url")
 
     const [compile, launch] = start.trim().split("\n") as [string, string]
     await sh(compile, dir, npmEnv())

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Logger, Schema } from "effect"
+import { Context, Effect, Layer, Logger, Schema } from "effect"
 import { IdParser, PasswordHasher, type UserHooks, UserManager, UserModel, UserRepository } from "effect-users"
 import { freshEmail, makeFakeHasher, password, testConfig } from "./utils/TestUsers.js"
 
@@ -19,7 +19,41 @@ const managerWith = (hooks: Layer.Layer<UserHooks.UserHooks>) =>
     ])
   )
 
+/** An app's own service, as hooks would use it. */
+class Mailer extends Context.Tag("test/Mailer")<
+  Mailer,
+  { readonly send: (to: string, text: string) => Effect.Effect<void> }
+>() {}
+
 describe("UserManager.layerHooks", () => {
+  it.effect("hooks may use the app's services: the layer requires them, and the hooks get them and the manager", () => {
+    const sent: Array<string> = []
+    const MailerLive = Layer.succeed(Mailer, {
+      send: (to, text) => Effect.sync(() => sent.push(`${to}: ${text}`))
+    })
+    // The layer carries the effect's requirement: without a Mailer it does not type-check as a complete program.
+    const Hooks: Layer.Layer<UserHooks.UserHooks, never, Mailer> = UserManager.layerHooks<Knight, never, Mailer>(
+      (users) =>
+        Effect.gen(function* () {
+          const mailer = yield* Mailer
+          return {
+            onAfterRegister: (user) => users.requestVerify(user),
+            onAfterRequestVerify: (user, token) => mailer.send(user.email, `Dear ${user.firstName}, verify: ${token}`)
+          }
+        })
+    )
+    return Effect.gen(function* () {
+      const users = yield* Knights
+      const email = freshEmail("lamorak")
+      yield* users.create({ email, password: password("correct horse"), firstName: "Lamorak" })
+      yield* users.create({ email: freshEmail(), password: password("correct horse"), firstName: "Tor" })
+      assert.lengthOf(sent, 2)
+      assert.match(sent[0]!, new RegExp(`^${email.replace(/\./g, "\\.")}: Dear Lamorak, verify: [\\w-]+\\.`))
+      const token = sent[0]!.split("verify: ")[1]!
+      assert.isTrue((yield* users.verify(token)).isVerified)
+    }).pipe(Effect.provide(managerWith(Hooks.pipe(Layer.provide(MailerLive)))))
+  })
+
   it.effect("onAfterRegister calls requestVerify; onAfterRequestVerify gets a token that verifies the user", () => {
     const tokens: Array<{ readonly firstName: string; readonly token: string }> = []
     // Typed for the app's model: the hooks and the manager they receive see `firstName`.

@@ -27,6 +27,7 @@ import type { CsrfRejected } from "./HttpErrors.js"
  * @since 0.2.0
  */
 export interface RunningBackend extends Login.Backend {
+  /** How its tokens travel: bearer header or cookie. */
   readonly transport: Transport
   /** How its logins' device tokens travel (`UsersApi` sets it: the device cookie and header). */
   readonly device?: DeviceTransport | undefined
@@ -38,7 +39,9 @@ export interface RunningBackend extends Login.Backend {
  * @since 0.2.0
  */
 export interface RequestSession {
+  /** The backend whose token it was. */
   readonly backend: RunningBackend
+  /** The token as the request carried it. */
   readonly token: string
 }
 
@@ -48,7 +51,9 @@ export interface RequestSession {
  * @since 0.2.0
  */
 export interface AuthenticatorService {
+  /** The backends, in the order they were given. */
   readonly backends: ReadonlyArray<RunningBackend>
+  /** The backend of this name (a defect if there is none). */
   readonly backend: (name: string) => RunningBackend
   /**
    * The user of the first backend (among `names`, default all) whose token maps to a user. On an unsafe request

@@ -42,6 +42,7 @@ export interface DeviceTransport {
    * a narrower path, comes first): reading only one would let whoever can plant a cookie hide the owner's device.
    */
   readonly read: (request: HttpServerRequest.HttpServerRequest) => ReadonlyArray<string>
+  /** The response carrying the issued device token (a cookie, or a header). */
   readonly write: (
     response: HttpServerResponse.HttpServerResponse,
     issued: DeviceTokens.Issued

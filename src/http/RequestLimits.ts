@@ -7,6 +7,8 @@
 import type { IncomingMessage } from "node:http"
 import { Readable } from "node:stream"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import type * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
+import type * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as HttpApiMiddleware from "@effect/platform/HttpApiMiddleware"
 import type * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
@@ -305,3 +307,22 @@ export const layerContentTypes: Layer.Layer<JsonOnly | JsonOrForm | JsonOrEmpty>
   Layer.succeed(JsonOrForm, accepting("form")),
   Layer.succeed(JsonOrEmpty, accepting("empty"))
 )
+
+/**
+ * Puts the user routes' content-type rule on every endpoint of an app's own group: a body must be JSON (415 for a
+ * form, `text/plain` or multipart body, which a browser sends cross-site without a CORS preflight, to a
+ * cookie-authenticated route too), and a request without a body passes (`JsonOrEmpty`). The body limit already
+ * bounds every route of the API that `UsersApi.make(...).layer(api)` serves, which also implements the rule:
+ * `class Notes extends RequestLimits.guard(HttpApiGroup.make("notes").add(...)) {}`.
+ *
+ * @since 0.3.0
+ */
+export const guard = <
+  Id extends string,
+  Endpoints extends HttpApiEndpoint.HttpApiEndpoint.Any,
+  Error,
+  R,
+  TopLevel extends true | false
+>(
+  group: HttpApiGroup.HttpApiGroup<Id, Endpoints, Error, R, TopLevel>
+): HttpApiGroup.HttpApiGroup<Id, Endpoints, Error | Failure, R | JsonOrEmpty, TopLevel> => group.middleware(JsonOrEmpty)

@@ -41,6 +41,7 @@ export interface Options extends Omit<Argon2Options, "concurrency"> {
 
 /** The worker-pool hasher, with its live thread count (`Argon2Workers.Argon2WorkersService`). */
 export interface Service extends BoundedHasherService {
+  /** Threads that started and have not exited yet. */
   readonly threads: () => number
 }
 

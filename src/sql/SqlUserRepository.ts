@@ -12,7 +12,7 @@ import type { SqlError } from "@effect/sql/SqlError"
 import type * as Statement from "@effect/sql/Statement"
 import * as Clock from "effect/Clock"
 import type * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
+import * as ConfigError from "effect/ConfigError"
 import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -88,6 +88,69 @@ export interface Options<M extends UserModel.Any = typeof UserModel.Default> {
    * tokens unreadable (reads die).
    */
   readonly oauthTokenSecret?: Redacted.Redacted<string> | undefined
+}
+
+/**
+ * The users table lacks columns that the model's fields or the library's own state are stored in, or the table
+ * itself (`columns` empty): `make` checks them at start-up, so a missing column fails there, named, instead of
+ * the first write that needs it.
+ *
+ * @since 0.3.0
+ */
+export class MissingColumns extends Schema.TaggedError<MissingColumns>()("MissingColumns", {
+  table: Schema.String,
+  columns: Schema.Array(Schema.String)
+}) {
+  get message(): string {
+    const migrate = "effect-users' migrations (Migrations.layer(), or npx effect-users migrate)"
+    return this.columns.length === 0
+      ? `The table "${this.table}" does not exist: run ${migrate}`
+      : `The table "${this.table}" has no column ${this.columns.map((column) => `"${column}"`).join(", ")}: ` +
+          `a model field is stored in the snake_case column of its name (add yours with a migration of your own), ` +
+          `and ${migrate} add the library's`
+  }
+}
+
+/** Whether an `SqlError` says that a table or column does not exist (PostgreSQL's 42P01 and 42703, SQLite's text). */
+const isUndefinedName = (error: SqlError): boolean => {
+  const cause = error.cause as { code?: unknown; message?: unknown } | undefined
+  return (
+    cause?.code === "42703" ||
+    cause?.code === "42P01" ||
+    (typeof cause?.message === "string" && /^no such (column|table):/.test(cause.message))
+  )
+}
+
+/**
+ * Fails with `MissingColumns` when the table or one of the columns does not exist: one query when all do, one more
+ * per column otherwise. Another failure (the database down at start-up) skips the check with a warning: the
+ * repository's queries report an outage as they always do.
+ */
+const checkColumns = (
+  sql: SqlClient.SqlClient,
+  table: string,
+  columns: ReadonlyArray<string>
+): Effect.Effect<void, MissingColumns> => {
+  const from = sql(table)
+  const probe = (names: ReadonlyArray<string>) =>
+    Effect.either(sql`SELECT ${sql.literal(names.map(quote).join(", "))} FROM ${from} WHERE 1 = 0`)
+  return Effect.gen(function* () {
+    const all = yield* probe(columns)
+    if (all._tag === "Right") return
+    if (!isUndefinedName(all.left)) {
+      return yield* Effect.logWarning(`SqlUserRepository: could not check the columns of "${table}"`, all.left)
+    }
+    const tableExists = yield* Effect.either(sql`SELECT 1 FROM ${from} WHERE 1 = 0`)
+    if (tableExists._tag === "Left" && isUndefinedName(tableExists.left)) {
+      return yield* new MissingColumns({ table, columns: [] })
+    }
+    const missing: Array<string> = []
+    for (const column of columns) {
+      const one = yield* probe([column])
+      if (one._tag === "Left" && isUndefinedName(one.left)) missing.push(column)
+    }
+    return yield* new MissingColumns({ table, columns: missing })
+  }).pipe(Effect.withSpan("SqlUserRepository.checkColumns", spanOptions))
 }
 
 /**
@@ -213,13 +276,19 @@ const catchEmailConflict = <A, R>(effect: Effect.Effect<A, SqlError, R>): Effect
   )
 
 /**
- * Builds the repository of the model's users over the `SqlClient` in context (PostgreSQL or SQLite).
+ * Builds the repository of the model's users over the `SqlClient` in context (PostgreSQL or SQLite). Fails with
+ * `MissingColumns` when the users table lacks a model field's column or one of the library's, and with a
+ * `ConfigError` when `oauthTokenSecret` is shorter than 32 bytes.
  *
  * @since 0.1.0
  */
 export const make = <M extends UserModel.Any = typeof UserModel.Default>(
   options: Options<M> = {}
-): Effect.Effect<UserRepositoryService<UserModel.UserOf<M>>, never, SqlClient.SqlClient> =>
+): Effect.Effect<
+  UserRepositoryService<UserModel.UserOf<M>>,
+  MissingColumns | ConfigError.ConfigError,
+  SqlClient.SqlClient
+> =>
   Effect.gen(function* () {
     type U = UserModel.UserOf<M>
     // Our own column names: an app's client may camelCase results or snake_case identifiers, we must not.
@@ -242,6 +311,17 @@ export const make = <M extends UserModel.Any = typeof UserModel.Default>(
         .join(", ")
     )
     const epochColumn = sql(sessionEpochColumn)
+    yield* checkColumns(sql, options.userTable ?? "user", [
+      ...new Set([
+        ...userColumns.map(({ column }) => column),
+        emailKeyColumn,
+        passwordSetColumn,
+        sessionEpochColumn,
+        revokedUntilColumn,
+        deactivationReasonColumn,
+        deactivatedUntilColumn
+      ])
+    ])
     const selectAccount = sql.literal(accountColumns.map(({ column }) => quote(column)).join(", "))
 
     // Stored users decode without services: a model's schemas have no context requirements.
@@ -310,8 +390,11 @@ export const make = <M extends UserModel.Any = typeof UserModel.Default>(
       )
     const tokenSecret = options.oauthTokenSecret
     if (tokenSecret !== undefined && Buffer.byteLength(Redacted.value(tokenSecret), "utf8") < minimumSecretBytes) {
-      return yield* Effect.dieMessage(
-        `SqlUserRepository: oauthTokenSecret must be at least ${minimumSecretBytes} bytes`
+      return yield* Effect.fail(
+        ConfigError.InvalidData(
+          ["oauthTokenSecret"],
+          `SqlUserRepository: oauthTokenSecret is too short: it must be at least ${minimumSecretBytes} bytes`
+        )
       )
     }
     const cipher = tokenSecret === undefined ? TokenCipher.plain : TokenCipher.make(tokenSecret)
@@ -717,7 +800,7 @@ export const make = <M extends UserModel.Any = typeof UserModel.Default>(
  */
 export const layer = <M extends UserModel.Any = typeof UserModel.Default>(
   options: Options<M> = {}
-): Layer.Layer<UserRepository, never, SqlClient.SqlClient> =>
+): Layer.Layer<UserRepository, MissingColumns | ConfigError.ConfigError, SqlClient.SqlClient> =>
   Layer.effect(
     UserRepository as unknown as Context.Tag<UserRepository, UserRepositoryService<UserModel.UserOf<M>>>,
     make(options)
@@ -730,5 +813,5 @@ export const layer = <M extends UserModel.Any = typeof UserModel.Default>(
  */
 export const layerConfig = <M extends UserModel.Any = typeof UserModel.Default>(
   config: Config.Config.Wrap<Options<M>>
-): Layer.Layer<UserRepository, ConfigError.ConfigError, SqlClient.SqlClient> =>
+): Layer.Layer<UserRepository, ConfigError.ConfigError | MissingColumns, SqlClient.SqlClient> =>
   Layer.unwrapEffect(Effect.map(unwrap(config), (options) => layer(options)))

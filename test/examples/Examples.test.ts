@@ -84,3 +84,13 @@ describe("docs/hooks.md hooks that use the manager", () => {
     assert.match(runTsx("hooks.ts"), /To king\.arthur@camelot\.bt: verify with [\w-]+\.[\w-]+\.[\w-]+/)
   })
 })
+
+describe("docs/user-model.md, the model's user type", () => {
+  it("names it as the guide says (`type AppUser = UserModel.UserOf<typeof AppUser>`), used by the example", () => {
+    assert.include(example("custom-model.ts"), "type AppUser = UserModel.UserOf<typeof AppUser>")
+    const guide = readFileSync(new URL("docs/user-model.md", root), "utf8")
+    assert.include(guide, "`UserManager.layerHooks<AppUser>(...)`")
+    assert.include(guide, "type AppUser = UserModel.UserOf<typeof AppUser>")
+    assert.notInclude(guide, "layerWithManager")
+  })
+})

@@ -11,7 +11,7 @@ import { assert, describe, it, layer } from "@effect/vitest"
 import { Cause, Context, Effect, Exit, Layer, Redacted } from "effect"
 import { AccessTokenStore, AuthStrategy, OAuthProvider, OAuthStateStore, UserManager } from "effect-users"
 import { AuthBackend, OAuth, UsersApi } from "effect-users/http"
-import { SqlUserRepository } from "effect-users/sql"
+import { Migrations, SqlUserRepository } from "effect-users/sql"
 import { makeBrowser } from "../utils/Browser.js"
 import { serveOAuth } from "../utils/OAuthServer.js"
 import { freePort } from "../utils/OidcProvider.js"
@@ -256,7 +256,7 @@ describe("OAuth layer options", () => {
           Layer.provide(Bearer.layer(Api)),
           Layer.provide([OAuthStateStore.layerMemory, AccessTokenStore.layerMemory]),
           Layer.provide(UserManager.layer),
-          Layer.provide([SqlUserRepository.layer(), testConfig()]),
+          Layer.provide([SqlUserRepository.layer().pipe(Layer.provide(Migrations.layer())), testConfig()]),
           Layer.provide(SqliteClient.layer({ filename: ":memory:" }))
         )
     ).pipe(Effect.scoped, Effect.exit)

@@ -1,9 +1,12 @@
+import { rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { SqliteClient } from "@effect/sql-sqlite-node"
-import { assert, describe, layer } from "@effect/vitest"
+import { afterAll, assert, describe, it, layer } from "@effect/vitest"
 import { assertSome, deepStrictEqual } from "@effect/vitest/utils"
-import { Cause, Effect, Exit, Layer, Option, Redacted, String as Str } from "effect"
-import { UserRepository } from "effect-users"
+import { Cause, Effect, Exit, Layer, Option, Redacted, Schema, String as Str } from "effect"
+import { User, UserModel, UserRepository } from "effect-users"
 import { Migrations, SqlUserRepository } from "effect-users/sql"
 import { singleUseManagerSuite, singleUseRepositorySuite } from "../suites/SingleUseSuite.js"
 import { userManagerSuite } from "../suites/UserManagerSuite.js"
@@ -294,4 +297,77 @@ describePg("PostgreSQL", () => {
       )
     }
   )
+})
+
+/**
+ * The start-up check (issue 25): a users table that lacks a model field's column, one of the library's, or the
+ * table itself fails the repository's construction with `MissingColumns`, naming table and columns, instead of
+ * the first write that needs it failing with a 500.
+ */
+const missingColumnsSuite = (name: string, open: (database: string) => Layer.Layer<SqlClient.SqlClient, unknown>) =>
+  describe(name, () => {
+    const Phoned = UserModel.make({
+      id: User.UserId,
+      fields: { phoneNumber: Schema.NullOr(Schema.String), nickName: Schema.NullOr(Schema.String) }
+    })
+    const missingOf = <E>(layer: Layer.Layer<UserRepository.UserRepository, E, SqlClient.SqlClient>) =>
+      Effect.gen(function* () {
+        const exit = yield* Effect.exit(Effect.scoped(Layer.build(layer)))
+        assert.isTrue(Exit.isFailure(exit), "the construction fails")
+        const cause = Exit.isFailure(exit) ? exit.cause : Cause.empty
+        assert.isFalse(Cause.isDie(cause), Cause.pretty(cause))
+        const error = Option.getOrThrow(Cause.failureOption(cause))
+        assert.instanceOf(error, SqlUserRepository.MissingColumns)
+        return error as SqlUserRepository.MissingColumns
+      })
+
+    it.effect("names the table and each model field's missing column", () =>
+      Effect.gen(function* () {
+        yield* Migrations.run()
+        const error = yield* missingOf(SqlUserRepository.layer({ model: Phoned }))
+        assert.strictEqual(error.table, "user")
+        assert.deepStrictEqual(error.columns, ["phone_number", "nick_name"])
+        assert.include(error.message, 'The table "user" has no column "phone_number", "nick_name"')
+        const sql = yield* SqlClient.SqlClient
+        yield* sql`ALTER TABLE ${sql("user")} ADD COLUMN phone_number VARCHAR(32)`
+        yield* sql`ALTER TABLE ${sql("user")} ADD COLUMN nick_name VARCHAR(32)`
+        // With its columns the model's repository builds (on a new connection, as after a restart: SQLite's client
+        // keeps the statements it failed to prepare), and writes the field.
+        const user = yield* Effect.provide(
+          Effect.flatMap(UserRepository.forModel(Phoned), (repository) =>
+            repository.create({ ...newUser(), phoneNumber: "+44 20 7946 0000", nickName: null })
+          ),
+          SqlUserRepository.layer({ model: Phoned }).pipe(Layer.provide(open("fields")))
+        )
+        assert.strictEqual(user.phoneNumber, "+44 20 7946 0000")
+      }).pipe(Effect.provide(open("fields")))
+    )
+
+    it.effect("names a column of the library's own that a migration adds, and a missing table", () =>
+      Effect.gen(function* () {
+        const noTable = yield* missingOf(SqlUserRepository.layer({ userTable: "members" }))
+        assert.strictEqual(noTable.table, "members")
+        assert.deepStrictEqual(noTable.columns, [])
+        assert.include(noTable.message, 'The table "members" does not exist: run effect-users\' migrations')
+        yield* Migrations.run()
+        const sql = yield* SqlClient.SqlClient
+        yield* sql`ALTER TABLE ${sql("user")} DROP COLUMN sessions_revoked_until`
+        const dropped = yield* missingOf(SqlUserRepository.layer())
+        assert.strictEqual(dropped.table, "user")
+        assert.deepStrictEqual(dropped.columns, ["sessions_revoked_until"])
+      }).pipe(Effect.provide(open("library")))
+    )
+  })
+
+const sqliteFiles = join(tmpdir(), `effect-users-columns-${process.pid}-${Date.now()}`)
+missingColumnsSuite("SqlUserRepository's column check on SQLite", (database) =>
+  SqliteClient.layer({ filename: `${sqliteFiles}-${database}.db` })
+)
+afterAll(() => {
+  for (const database of ["fields", "library"]) rmSync(`${sqliteFiles}-${database}.db`, { force: true })
+})
+describePg("SqlUserRepository's column check on PostgreSQL", () => {
+  const fields = freshDatabase()
+  const library = freshDatabase()
+  missingColumnsSuite("on databases of its own", (database) => (database === "fields" ? fields : library).client)
 })

@@ -3,7 +3,7 @@
  * `@ts-expect-error` fails the type check if the line below it ever compiles. Nothing here runs.
  */
 import { HttpApi, HttpApiBuilder, HttpApiEndpoint, HttpApiGroup } from "@effect/platform"
-import { Effect, Layer, Redacted, Schema } from "effect"
+import { Context, Effect, Layer, Redacted, Schema } from "effect"
 import {
   type AccessTokenStore,
   AuthStrategy,
@@ -12,6 +12,7 @@ import {
   type RefreshTokenStore,
   type Sessions,
   Throttle,
+  type UserHooks,
   UserManager,
   type UserManagerConfig,
   UserModel,
@@ -284,6 +285,16 @@ export const WrongHookField = UserManager.layerHooks<Knight>(() => ({
   // @ts-expect-error: Knights have a `firstName`, not a `lastName`
   onAfterRegister: (user) => Effect.log(user.lastName)
 }))
+
+// Hooks that use an app's service carry it as a requirement: the layer is not complete without it.
+class Mailer extends Context.Tag("types/Mailer")<Mailer, { readonly send: (to: string) => Effect.Effect<void> }>() {}
+const MailingHooks = UserManager.layerHooks((users) =>
+  Effect.map(Mailer, (mailer) => ({
+    onAfterRegister: (user) => Effect.zipRight(users.requestVerify(user), mailer.send(user.email))
+  }))
+)
+// @ts-expect-error: the hooks need a Mailer, which nothing provides
+export const WrongMissingMailer: Layer.Layer<UserHooks.UserHooks> = MailingHooks
 
 // An OAuth sign-up fills the model's own fields from the provider's profile: a model with a required field of
 // its own (`displayName`, NOT NULL in its table) needs `mapProfile`, typed by that field.
