@@ -4,6 +4,9 @@
  * `email_key` column (each e-mail's `emailKey`, computed in TypeScript) with its unique index, a unique
  * `(oauth_name, account_id)` with `text` token columns, and `oauth_state` (spent OAuth states).
  *
+ * `0018_outbox` creates the mail outbox (`SqlOutbox`); `0019_email_sign_in` the pending sign-ins by e-mail link or
+ * code (`SqlEmailSignInStore`).
+ *
  * `0015_user_deactivation` adds `deactivation_reason` and `deactivated_until` (ms since 1970; when a deactivation
  * lifts itself) to `user`.
  *
@@ -50,6 +53,10 @@ export interface Options {
   readonly refreshTokenTable?: string | undefined
   /** The audit log's table (default `auth_event`). */
   readonly authEventTable?: string | undefined
+  /** The mail outbox's table (default `outbox`). */
+  readonly outboxTable?: string | undefined
+  /** The pending sign-ins by e-mail link or code (default `email_sign_in`). */
+  readonly emailSignInTable?: string | undefined
   /** `uuid` (default, FastAPI Users' GUID) or `integer` (assigned by the database). */
   readonly idType?: "uuid" | "integer" | undefined
 }
@@ -191,6 +198,8 @@ export const migrations = (options: Options = {}): Record<string, Migration> => 
   const familyTable = `${refreshTable}_family`
   const integer = options.idType === "integer"
   const eventTable = options.authEventTable ?? "auth_event"
+  const outboxTable = options.outboxTable ?? "outbox"
+  const signInTable = options.emailSignInTable ?? "email_sign_in"
 
   const columnsOf = (table: string) =>
     Effect.gen(function* () {
@@ -476,6 +485,42 @@ export const migrations = (options: Options = {}): Record<string, Migration> => 
     }
   })
 
+  // The mail outbox (`SqlOutbox`): the message sealed in `payload`, times in ms since 1970 on both dialects.
+  const createOutbox: Migration = Effect.gen(function* () {
+    const { sql: client } = yield* dialect
+    const sql = client.withoutTransforms()
+    yield* sql`CREATE TABLE IF NOT EXISTS ${sql(outboxTable)} (
+      id VARCHAR(36) PRIMARY KEY,
+      kind VARCHAR(64) NOT NULL,
+      user_id VARCHAR(64),
+      payload TEXT NOT NULL,
+      state VARCHAR(8) NOT NULL,
+      attempts INTEGER NOT NULL,
+      available_at BIGINT NOT NULL,
+      created_at BIGINT NOT NULL,
+      last_error TEXT
+    )`
+    yield* sql`CREATE INDEX IF NOT EXISTS ${sql(`ix_${outboxTable}_state_available_at`)}
+      ON ${sql(outboxTable)} (state, available_at)`
+  })
+
+  // Pending sign-ins by e-mail (`SqlEmailSignInStore`): one link and one code per address (its key), by digest.
+  const createEmailSignIn: Migration = Effect.gen(function* () {
+    const { sql: client } = yield* dialect
+    const sql = client.withoutTransforms()
+    yield* sql`CREATE TABLE IF NOT EXISTS ${sql(signInTable)} (
+      kind VARCHAR(8) NOT NULL,
+      email_key VARCHAR(400) NOT NULL,
+      email VARCHAR(320) NOT NULL,
+      digest VARCHAR(64) NOT NULL,
+      user_id VARCHAR(64),
+      attempts INTEGER NOT NULL,
+      expires_at BIGINT NOT NULL,
+      PRIMARY KEY (kind, email_key)
+    )`
+    yield* sql`CREATE UNIQUE INDEX IF NOT EXISTS ${sql(`ix_${signInTable}_digest`)} ON ${sql(signInTable)} (digest)`
+  })
+
   return {
     "0001_create_user": createUser,
     "0002_create_oauth_account": createOAuthAccount,
@@ -492,7 +537,9 @@ export const migrations = (options: Options = {}): Record<string, Migration> => 
     "0012_session_family": sessionFamily,
     "0013_oauth_account_created_at_password_set": oauthLinks,
     "0014_auth_event": createAuthEvent,
-    "0015_user_deactivation": userDeactivation
+    "0015_user_deactivation": userDeactivation,
+    "0018_outbox": createOutbox,
+    "0019_email_sign_in": createEmailSignIn
   }
 }
 
