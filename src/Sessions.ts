@@ -17,12 +17,12 @@ import type { BaseUser, User } from "./User.js"
 import { UserRepository, type UserWithSessions } from "./UserRepository.js"
 
 /**
- * How a sign-in was made: `password`, `oauth:<provider>`; `refresh` names `Login.refresh`, which continues a
+ * How a sign-in was made: `password`, `oauth:<provider>`, `magic-link`, `email-code`; `refresh` names `Login.refresh`, which continues a
  * session (the session keeps the method it was started with). Later methods add their own names.
  *
  * @since 0.2.0
  */
-export type Method = "password" | "refresh" | `oauth:${string}`
+export type Method = "password" | "refresh" | "magic-link" | "email-code" | `oauth:${string}`
 
 /**
  * The method of an OAuth login through this provider.
@@ -75,13 +75,18 @@ export interface SignIn {
 }
 
 /**
- * Whether a sign-in proves, now, that the person holding the session is the user: a password or provider login
+ * Whether a sign-in proves, now, that the person holding the session is the user: a password, provider or e-mail login
  * (not a refresh, which continues a session) no older than `window` (ms).
  *
  * @since 0.2.0
  */
 export const isRecentSignIn = (signIn: SignIn, now: number, window: number): boolean =>
-  (signIn.method === "password" || signIn.method.startsWith("oauth:")) && signIn.at <= now && now - signIn.at <= window
+  (signIn.method === "password" ||
+    signIn.method === "magic-link" ||
+    signIn.method === "email-code" ||
+    signIn.method.startsWith("oauth:")) &&
+  signIn.at <= now &&
+  now - signIn.at <= window
 
 /**
  * A session as its user sees it (`GET /users/me/sessions`): never the token or its digest.

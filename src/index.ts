@@ -23,10 +23,16 @@ export * as IdParser from "./IdParser.js"
 export * as JwtKeySet from "./JwtKeySet.js"
 /** @since 0.2.0 */
 export * as Login from "./Login.js"
+/** @since 0.3.0 */
+export * as Mail from "./Mail.js"
+/** @since 0.3.0 */
+export * as Mailer from "./Mailer.js"
 /** @since 0.1.0 */
 export * as OAuthProvider from "./OAuthProvider.js"
 /** @since 0.1.0 */
 export * as OAuthStateStore from "./OAuthStateStore.js"
+/** @since 0.3.0 */
+export * as Outbox from "./Outbox.js"
 /** @since 0.2.0 */
 export * as PasswordHasher from "./PasswordHasher.js"
 /** @since 0.2.0 */
