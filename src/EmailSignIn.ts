@@ -69,7 +69,12 @@ export interface EmailSignInStoreService {
    * Checks a code for the address's key: the right digest (unexpired, fewer than `maxAttempts` wrong tries) deletes
    * and returns it; a wrong one counts a try, and the try that reaches `maxAttempts` deletes the code.
    */
-  readonly tryCode: (key: string, digest: string, now: number, maxAttempts: number) => Effect.Effect<Option.Option<Spent>>
+  readonly tryCode: (
+    key: string,
+    digest: string,
+    now: number,
+    maxAttempts: number
+  ) => Effect.Effect<Option.Option<Spent>>
 }
 
 /**
@@ -186,10 +191,7 @@ export const make = (
     const minutes = (millis: number) => Math.max(1, Math.round(millis / 60_000))
 
     const activeUser = (email: string) =>
-      users.getByEmail(email).pipe(
-        Effect.option,
-        Effect.map(Option.filter((user) => user.isActive))
-      )
+      users.getByEmail(email).pipe(Effect.option, Effect.map(Option.filter((user) => user.isActive)))
 
     const requestLink = Effect.fn("EmailSignIn.requestLink")(function* (address: string) {
       const email = normalizeEmail(address)
@@ -214,16 +216,14 @@ export const make = (
     })
 
     const signUp = (email: string) =>
-      users
-        .create({ email, password: Redacted.make(randomBytes(32).toString("base64url")), isVerified: true })
-        .pipe(
-          // A concurrent sign-up of the address, or a registration since the link was sent: that user.
-          Effect.catchIf(
-            (error) => error instanceof UserAlreadyExists,
-            () => users.getByEmail(email)
-          ),
-          Effect.orElseFail(() => new MagicLinkBadToken())
-        )
+      users.create({ email, password: Redacted.make(randomBytes(32).toString("base64url")), isVerified: true }).pipe(
+        // A concurrent sign-up of the address, or a registration since the link was sent: that user.
+        Effect.catchIf(
+          (error) => error instanceof UserAlreadyExists,
+          () => users.getByEmail(email)
+        ),
+        Effect.orElseFail(() => new MagicLinkBadToken())
+      )
 
     // The user a spent link or code names, if their e-mail is still the address it was sent to.
     const owner = <E>(spent: Spent, fail: () => E) =>
@@ -286,6 +286,5 @@ export const make = (
  *
  * @since 0.3.0
  */
-export const layer = (
-  options: Options = {}
-): Layer.Layer<EmailSignIn, never, EmailSignInStore | Mail | UserManager> => Layer.effect(EmailSignIn, make(options))
+export const layer = (options: Options = {}): Layer.Layer<EmailSignIn, never, EmailSignInStore | Mail | UserManager> =>
+  Layer.effect(EmailSignIn, make(options))

@@ -43,7 +43,11 @@ export interface Templates {
   readonly passwordChanged: (data: { readonly email: string }) => Rendered
   readonly emailChanged: (data: { readonly oldEmail: string; readonly newEmail: string }) => Rendered
   /** `method`: what was added or removed, as a person reads it (`a GitHub account`, `a passkey`, `two-step ...`). */
-  readonly signInMethod: (data: { readonly email: string; readonly method: string; readonly added: boolean }) => Rendered
+  readonly signInMethod: (data: {
+    readonly email: string
+    readonly method: string
+    readonly added: boolean
+  }) => Rendered
   readonly magicLink: (data: { readonly email: string; readonly link: string; readonly minutes: number }) => Rendered
   readonly emailCode: (data: { readonly email: string; readonly code: string; readonly minutes: number }) => Rendered
 }
@@ -53,20 +57,20 @@ export interface Templates {
  *
  * @since 0.3.0
  */
-export const escapeHtml = (text: string): string =>
-  text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`)
+export const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`)
 
 const page = (paragraphs: ReadonlyArray<string>, link?: string) =>
   `<!doctype html><html><body style="font-family:sans-serif;line-height:1.5">${paragraphs
     .map((paragraph) => `<p>${escapeHtml(paragraph)}</p>`)
-    .join("")}${
-    link === undefined ? "" : `<p><a href="${escapeHtml(link)}">${escapeHtml(link)}</a></p>`
-  }</body></html>`
+    .join("")}${link === undefined ? "" : `<p><a href="${escapeHtml(link)}">${escapeHtml(link)}</a></p>`}</body></html>`
 
 const withLink = (subject: string, lines: ReadonlyArray<string>, link: string, after: ReadonlyArray<string>) => ({
   subject,
   text: [...lines, "", link, "", ...after].join("\n"),
-  html: page([...lines], link).replace("</body>", `${after.map((line) => `<p>${escapeHtml(line)}</p>`).join("")}</body>`)
+  html: page([...lines], link).replace(
+    "</body>",
+    `${after.map((line) => `<p>${escapeHtml(line)}</p>`).join("")}</body>`
+  )
 })
 
 const notice = (subject: string, lines: ReadonlyArray<string>) => ({
@@ -91,7 +95,8 @@ export const defaultTemplates: Templates = {
     withLink("Reset your password", ["Open this link to choose a new password:"], link, [
       "If you did not ask for it, ignore this mail: your password stays as it is."
     ]),
-  passwordChanged: () => notice("Your password was changed", ["The password of your account was just changed.", notYou]),
+  passwordChanged: () =>
+    notice("Your password was changed", ["The password of your account was just changed.", notYou]),
   emailChanged: ({ newEmail }) =>
     notice("Your e-mail address was changed", [
       `The e-mail address of your account was changed to ${newEmail}. This address no longer signs in.`,
@@ -129,7 +134,12 @@ export interface MailService {
   readonly emailChanged: (user: BaseUser, oldEmail: string) => Effect.Effect<void>
   readonly signInMethod: (user: BaseUser, method: string, added: boolean) => Effect.Effect<void>
   /** A sign-in link to `email` (a user's, or an address that may sign up). */
-  readonly magicLink: (email: string, token: string, minutes: number, userId?: string | undefined) => Effect.Effect<void>
+  readonly magicLink: (
+    email: string,
+    token: string,
+    minutes: number,
+    userId?: string | undefined
+  ) => Effect.Effect<void>
   readonly emailCode: (email: string, code: string, minutes: number, userId?: string | undefined) => Effect.Effect<void>
   /** The work of a mail without the write: for a request that sends nothing, so that it costs what one that does. */
   readonly decoy: Effect.Effect<void>
@@ -176,7 +186,12 @@ export const make = (options: Options): Effect.Effect<MailService, never, Outbox
       verification: (user, token) =>
         send("verify", user.email, templates.verify({ email: user.email, link: link("verify", token) }), idOf(user)),
       reset: (user, token) =>
-        send("reset", user.email, templates.reset({ email: user.email, link: link("reset-password", token) }), idOf(user)),
+        send(
+          "reset",
+          user.email,
+          templates.reset({ email: user.email, link: link("reset-password", token) }),
+          idOf(user)
+        ),
       passwordChanged: (user) =>
         send("passwordChanged", user.email, templates.passwordChanged({ email: user.email }), idOf(user)),
       emailChanged: (user, oldEmail) =>
@@ -189,7 +204,11 @@ export const make = (options: Options): Effect.Effect<MailService, never, Outbox
         send("emailCode", email, templates.emailCode({ email, code, minutes }), userId),
       decoy: outbox.seal({
         to: "nobody@example.invalid",
-        ...templates.magicLink({ email: "nobody@example.invalid", link: link("magic-link", "x".repeat(43)), minutes: 15 })
+        ...templates.magicLink({
+          email: "nobody@example.invalid",
+          link: link("magic-link", "x".repeat(43)),
+          minutes: 15
+        })
       }),
       transaction: outbox.transaction
     })
@@ -215,5 +234,7 @@ export const layerConfig = (
   templates?: Partial<Templates>
 ): Layer.Layer<Mail, ConfigError.ConfigError, Outbox> =>
   Layer.unwrapEffect(
-    Effect.map(Config.unwrap(config), (options) => layer({ ...options, ...(templates === undefined ? {} : { templates }) }))
+    Effect.map(Config.unwrap(config), (options) =>
+      layer({ ...options, ...(templates === undefined ? {} : { templates }) })
+    )
   )

@@ -137,7 +137,8 @@ export const makeStoreMemory = (): OutboxStoreService => {
     retryAt: (id, at, error) =>
       Effect.sync(() => {
         const entry = entries.get(id)
-        if (entry !== undefined && entry.state === "pending") Object.assign(entry, { availableAt: at, lastError: error })
+        if (entry !== undefined && entry.state === "pending")
+          Object.assign(entry, { availableAt: at, lastError: error })
       }),
     bury: (id, error) =>
       Effect.sync(() => {
@@ -299,7 +300,13 @@ const build = (options: Options): Effect.Effect<Built, never, OutboxStore | Mail
         yield* store.retryAt(entry.id, retryAt, reason)
         yield* events.emit(
           (common) =>
-            new AuthEvents.MailFailed({ ...common, ...about(entry), kind: entry.kind, attempts: entry.attempts, retryAt })
+            new AuthEvents.MailFailed({
+              ...common,
+              ...about(entry),
+              kind: entry.kind,
+              attempts: entry.attempts,
+              retryAt
+            })
         )
         return false
       }).pipe(Effect.withSpan("Outbox.deliver", { attributes: { kind: entry.kind, attempts: entry.attempts } }))
@@ -335,7 +342,10 @@ const checkSecret = (secret: Redacted.Redacted<string>) =>
   Buffer.byteLength(Redacted.value(secret), "utf8") >= minimumSecretBytes
     ? Effect.void
     : Effect.fail(
-        ConfigError.InvalidData(["secret"], `Outbox secret is too short: it must be at least ${minimumSecretBytes} bytes`)
+        ConfigError.InvalidData(
+          ["secret"],
+          `Outbox secret is too short: it must be at least ${minimumSecretBytes} bytes`
+        )
       )
 
 /**

@@ -345,8 +345,7 @@ function* build<U extends BaseUser>() {
   const events = yield* AuthEvents.AuthEvents
   const mail = Option.getOrUndefined(yield* Effect.serviceOption(Mail))
   /** Writes a mail to the outbox when `Mail` is in context. */
-  const sendMail = (send: (mail: MailService) => Effect.Effect<void>) =>
-    mail === undefined ? Effect.void : send(mail)
+  const sendMail = (send: (mail: MailService) => Effect.Effect<void>) => (mail === undefined ? Effect.void : send(mail))
   /** A change and the mails it causes, in one transaction of the outbox (as is without `Mail`). */
   const withMail = <A, E, R>(change: Effect.Effect<A, E, R>, mails: (a: A) => Effect.Effect<void>) =>
     mail === undefined ? change : mail.transaction(Effect.tap(change, mails))
@@ -630,8 +629,7 @@ function* build<U extends BaseUser>() {
             Effect.dieMessage("UserRepository.updateIf reported a taken e-mail on a password reset")
           )
         ),
-      (written) =>
-        Option.isSome(written) ? sendMail((mail) => mail.passwordChanged(written.value.user)) : Effect.void
+      (written) => (Option.isSome(written) ? sendMail((mail) => mail.passwordChanged(written.value.user)) : Effect.void)
     )
     if (Option.isNone(written)) return yield* invalid()
     const updated = written.value.user
@@ -836,14 +834,12 @@ function* build<U extends BaseUser>() {
     const updated = Option.isSome(linked)
       ? yield* refreshTokens(linked.value, account)
       : yield* withMail(repository.addOAuthAccount(user, account), (joined) => linkedNotice(joined, account)).pipe(
-            Effect.catchTag("OAuthAccountAlreadyLinked", (error) =>
-              Effect.flatMap(repository.getByOAuthAccount(account.oauthName, account.accountId), (now) =>
-                Option.isSome(now) && Equal.equals(now.value.id, user.id)
-                  ? Effect.succeed(now.value)
-                  : Effect.fail(error)
-              )
+          Effect.catchTag("OAuthAccountAlreadyLinked", (error) =>
+            Effect.flatMap(repository.getByOAuthAccount(account.oauthName, account.accountId), (now) =>
+              Option.isSome(now) && Equal.equals(now.value.id, user.id) ? Effect.succeed(now.value) : Effect.fail(error)
             )
           )
+        )
     if (Option.isNone(linked)) yield* runLinkHook(updated, account)
     yield* runAfterHook("onAfterUpdate", updated, (request) => hooks.onAfterUpdate(updated, {}, request))
     return updated

@@ -77,7 +77,8 @@ export const make = (options: Options = {}): Effect.Effect<OutboxStoreService, n
           SqlUnavailable.orDie,
           span("claim")
         ),
-      remove: (id) => sql`delete from ${table} where id = ${id}`.pipe(Effect.asVoid, SqlUnavailable.orDie, span("remove")),
+      remove: (id) =>
+        sql`delete from ${table} where id = ${id}`.pipe(Effect.asVoid, SqlUnavailable.orDie, span("remove")),
       retryAt: (id, at, error) =>
         sql`update ${table} set available_at = ${at}, last_error = ${error} where id = ${id} and state = 'pending'`.pipe(
           Effect.asVoid,
@@ -116,9 +117,7 @@ export const make = (options: Options = {}): Effect.Effect<OutboxStoreService, n
       ),
       transaction: <A, E, R>(effect: Effect.Effect<A, E, R>) =>
         // Only the transaction's own `SqlError` (begin, commit) is caught: the effect's errors pass through as typed.
-        client
-          .withTransaction(effect)
-          .pipe(Effect.catchIf(isSqlError, SqlUnavailable.die)) as Effect.Effect<A, E, R>
+        client.withTransaction(effect).pipe(Effect.catchIf(isSqlError, SqlUnavailable.die)) as Effect.Effect<A, E, R>
     })
   })
 
