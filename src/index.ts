@@ -18,6 +18,8 @@ export * as AuthMetrics from "./AuthMetrics.js"
 export * as AuthStrategy from "./AuthStrategy.js"
 /** @since 0.2.0 */
 export * as DeviceTokens from "./DeviceTokens.js"
+/** @since 0.3.0 */
+export * as EmailSignIn from "./EmailSignIn.js"
 export * as IdParser from "./IdParser.js"
 /** @since 0.2.0 */
 export * as JwtKeySet from "./JwtKeySet.js"

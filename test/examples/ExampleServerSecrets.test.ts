@@ -11,7 +11,8 @@ import { freePort } from "../utils/LocalServer.js"
 const secrets = {
   USERS_AUTH_SECRET: "a-real-auth-secret-of-at-least-32-bytes!",
   USERS_VERIFICATION_TOKEN_SECRET: "a-real-verify-secret-of-at-least-32-bytes",
-  USERS_RESET_PASSWORD_TOKEN_SECRET: "a-real-reset-secret-of-at-least-32-bytes!"
+  USERS_RESET_PASSWORD_TOKEN_SECRET: "a-real-reset-secret-of-at-least-32-bytes!",
+  USERS_OUTBOX_SECRET: "a-real-outbox-secret-of-at-least-32-bytes"
 }
 const names = Object.keys(devSecrets)
 
@@ -21,8 +22,14 @@ const start = async (env: Record<string, string>, timeoutMs = 60_000) => {
   return new Promise<{ readonly code: number | null; readonly output: string; readonly listened: boolean }>(
     (resolve, reject) => {
       const file = join(tmpdir(), `effect-users-secrets-test-${crypto.randomUUID()}.db`)
-      const { USERS_AUTH_SECRET, USERS_VERIFICATION_TOKEN_SECRET, USERS_RESET_PASSWORD_TOKEN_SECRET, ...rest } =
-        baseEnv()
+      const {
+        USERS_AUTH_SECRET,
+        USERS_VERIFICATION_TOKEN_SECRET,
+        USERS_RESET_PASSWORD_TOKEN_SECRET,
+        USERS_OUTBOX_SECRET,
+        ...rest
+      } = baseEnv()
+      void USERS_OUTBOX_SECRET
       void USERS_AUTH_SECRET
       void USERS_VERIFICATION_TOKEN_SECRET
       void USERS_RESET_PASSWORD_TOKEN_SECRET
