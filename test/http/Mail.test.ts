@@ -60,7 +60,8 @@ const mailOverHttp = (name: string, client: Layer.Layer<SqlClient.SqlClient, unk
         const mails = yield* wait(email, 2)
         const token = tokenIn(mails[1]!.text, "verify")
         yield* Effect.promise(async () => {
-          while (server.hooks.named("onAfterRequestVerify").length === before) await new Promise((r) => setTimeout(r, 10))
+          while (server.hooks.named("onAfterRequestVerify").length === before)
+            await new Promise((r) => setTimeout(r, 10))
         })
         assert.isString(lastToken(server.hooks, "onAfterRequestVerify"))
         assert.strictEqual((yield* request("/auth/verify", { json: { token } })).status, 200)
