@@ -2,8 +2,8 @@
  * `OutboxStore` over `@effect/sql` (PostgreSQL or SQLite): the `outbox` table of migration `0018_outbox`.
  *
  * A claim is one `UPDATE ... RETURNING` that counts the attempt and moves `available_at` past the lease. On PostgreSQL
- * its inner select locks the rows it picks with `FOR UPDATE SKIP LOCKED`: instances claiming at once each get other
- * rows, without waiting on each other. SQLite runs one writing statement at a time over the whole file, so the same
+ * it picks its rows in a CTE with `FOR UPDATE SKIP LOCKED`: instances claiming at once each get other rows, without
+ * waiting on each other. SQLite runs one writing statement at a time over the whole file, so the same
  * statement claims each row once among the processes sharing the file. `transaction` is the client's
  * `withTransaction`: an `enqueue` inside it commits with the change around it.
  *
@@ -67,12 +67,23 @@ export const make = (options: Options = {}): Effect.Effect<OutboxStoreService, n
           created_at: availableAt
         })}`.pipe(Effect.asVoid, SqlUnavailable.orDie, span("insert")),
       claim: (now, leaseMillis, limit) =>
-        sql<Row>`update ${table} set attempts = attempts + 1, available_at = ${now + leaseMillis}
-          where id in (
-            select id from ${table} where state = 'pending' and available_at <= ${now}
-            order by available_at limit ${limit}${sql.literal(pg ? " for update skip locked" : "")}
-          ) and state = 'pending' and available_at <= ${now}
-          returning id, kind, user_id, payload, attempts`.pipe(
+        (pg
+          ? // The locked rows are picked once, in a CTE: a subquery under `IN` may be rescanned, each scan skipping
+            // the rows the last one locked, and claim more than `limit`.
+            sql<Row>`with due as (
+              select id from ${table} where state = 'pending' and available_at <= ${now}
+              order by available_at limit ${limit} for update skip locked
+            )
+            update ${table} set attempts = ${table}.attempts + 1, available_at = ${now + leaseMillis}
+            from due where ${table}.id = due.id
+            returning ${table}.id, ${table}.kind, ${table}.user_id, ${table}.payload, ${table}.attempts`
+          : sql<Row>`update ${table} set attempts = attempts + 1, available_at = ${now + leaseMillis}
+            where id in (
+              select id from ${table} where state = 'pending' and available_at <= ${now}
+              order by available_at limit ${limit}
+            )
+            returning id, kind, user_id, payload, attempts`
+        ).pipe(
           Effect.map((rows) => rows.map(toEntry)),
           SqlUnavailable.orDie,
           span("claim")
