@@ -8,7 +8,10 @@ import { Migrations, SqlUserRepository } from "effect-users/sql"
 import { describePg, freshDatabase } from "../utils/PgTest.js"
 
 /** The IDs of every migration, in order. */
-const allMigrations = Object.keys(Migrations.migrations()).map((_, index) => index + 1)
+// The IDs are the keys' numbers (`0018_outbox` is 18), in order.
+const allMigrations = Object.keys(Migrations.migrations())
+  .map((name) => Number(name.slice(0, 4)))
+  .sort((a, b) => a - b)
 
 let counter = 0
 /** Table names no other test uses, so that tests can share one database. */
