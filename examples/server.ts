@@ -97,7 +97,8 @@ const Hooks = UserHooks.layer({
 // The mails: written to the outbox in the database with the change that causes them, delivered by its worker to
 // SMTP_URL's server, or printed (with their links and codes) when SMTP_URL is unset.
 const smtp = process.env.SMTP_URL !== undefined && process.env.SMTP_URL !== ""
-if (!smtp) console.warn("Mail: SMTP_URL is unset; mails (with their links and codes) are printed to the console.")
+if (!smtp && process.env.USERS_MAIL !== "off")
+  console.warn("Mail: SMTP_URL is unset; mails (with their links and codes) are printed to the console.")
 const publicUrl =
   process.env.PUBLIC_URL || `http://${host.includes(":") ? `[${host}]` : host}:${process.env.PORT || 8000}`
 const MailLive = Mail.layer({ publicUrl }).pipe(
@@ -125,7 +126,8 @@ const Users = UserManager.layer.pipe(
     // once hashes overlap; a lone one (the manager's start-up hash, a login on a quiet server) runs on libuv's pool.
     Argon2Workers.layer({ lazyThreads: true })
   ]),
-  Layer.provideMerge(MailLive),
+  // USERS_MAIL=off: no mail at all (`npm run bench:http` compares both).
+  Layer.provideMerge(process.env.USERS_MAIL === "off" ? Layer.empty : MailLive),
   // Security events, kept in the database's audit log (`GET /admin/events`, `GET /users/me/events`); with
   // USERS_AUDIT_LOG=off none are emitted and the routes read an empty log (`npm run bench:http` compares both).
   Layer.provideMerge(process.env.USERS_AUDIT_LOG === "off" ? AuditLog.layerMemory : layerAudit()),
