@@ -9,14 +9,15 @@ import { join } from "node:path"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
-import { type Mailer, Outbox } from "effect-users"
-import { Migrations, SqlOutbox } from "effect-users/sql"
+import { Effect, Exit, Layer, Redacted } from "effect"
+import { Mail, type Mailer, Outbox, PasswordHasher, UserManager } from "effect-users"
+import { Migrations, SqlOutbox, SqlUserRepository } from "effect-users/sql"
 import { outboxStoreSuite } from "../suites/OutboxStoreSuite.js"
 import { eventually } from "../utils/Eventually.js"
 import { fastOutbox, outboxSecret, smtpMailer } from "../utils/MailTest.js"
 import { describePg, freshDatabase } from "../utils/PgTest.js"
 import { type SmtpServer, startSmtpServer } from "../utils/SmtpServer.js"
+import { freshEmail, makeFakeHasher, testConfig } from "../utils/TestUsers.js"
 
 const migrated = (client: Layer.Layer<SqlClient.SqlClient, unknown>) =>
   SqlOutbox.layer().pipe(Layer.provideMerge(Migrations.layer()), Layer.provideMerge(client), Layer.orDie)
@@ -109,6 +110,30 @@ describe("the SQL outbox's guarantees", () => {
       yield* outbox.transaction(outbox.enqueue("verify", message("commit@camelot.bt")))
       assert.strictEqual(yield* outbox.pending, 1)
     }).pipe(Effect.provide(outboxOver(db.client, { worker: false })), Effect.ensuring(Effect.sync(db.remove)))
+  })
+
+  it.live("a registration and its verification mail commit together: no outbox, no user", () => {
+    const db = sqliteFile()
+    const users = UserManager.layer.pipe(
+      Layer.provide([SqlUserRepository.layer(), testConfig(), PasswordHasher.layer(makeFakeHasher().service)]),
+      Layer.provideMerge(Mail.layer({ publicUrl: "https://app.camelot.bt" })),
+      Layer.provideMerge(outboxOver(db.client, { worker: false })),
+      Layer.provideMerge(db.client)
+    )
+    return Effect.gen(function* () {
+      const manager = yield* UserManager.UserManager
+      const outbox = yield* Outbox.Outbox
+      const kept = freshEmail("kept")
+      yield* manager.create({ email: kept, password: Redacted.make("correct-horse-battery") }).pipe(Effect.orDie)
+      assert.strictEqual(yield* outbox.pending, 1)
+      const sql = yield* SqliteClient.SqliteClient
+      yield* sql`ALTER TABLE outbox RENAME TO outbox_gone`
+      const lost = freshEmail("lost")
+      const exit = yield* Effect.exit(manager.create({ email: lost, password: Redacted.make("correct-horse-battery") }))
+      assert.isTrue(Exit.isFailure(exit))
+      assert.isTrue(Exit.isFailure(yield* Effect.exit(manager.getByEmail(lost))))
+      assert.strictEqual((yield* manager.getByEmail(kept).pipe(Effect.orDie)).email, kept)
+    }).pipe(Effect.provide(users), Effect.ensuring(Effect.sync(db.remove)))
   })
 
   describePg("two instances on one PostgreSQL", () => {
