@@ -198,7 +198,7 @@ export class Outbox extends Context.Tag("effect-users/Outbox")<Outbox, OutboxSer
 export interface Options {
   /** Encrypts the messages at rest: at least 32 bytes (the layer fails naming `secret` otherwise). */
   readonly secret: Redacted.Redacted<string>
-  /** Attempts before a message is dead-lettered; default 8. */
+  /** Attempts before a message is dead-lettered; default 10 (about 85 minutes of retries with the default delays). */
   readonly maxAttempts?: number | undefined
   /** The wait after the first failed attempt, doubled after each; default 10 seconds. */
   readonly baseDelay?: Duration.DurationInput | undefined
@@ -239,7 +239,7 @@ const build = (options: Options): Effect.Effect<Built, never, OutboxStore | Mail
     const mailer = yield* Mailer
     const events = yield* AuthEvents.AuthEvents
     const cipher = TokenCipher.make(options.secret, "effect-users:outbox")
-    const maxAttempts = options.maxAttempts ?? 8
+    const maxAttempts = options.maxAttempts ?? 10
     const base = millis(options.baseDelay ?? "10 seconds")
     const max = millis(options.maxDelay ?? "1 hour")
     const lease = millis(options.lease ?? "2 minutes")
