@@ -5,8 +5,8 @@
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
 import { SqliteClient } from "@effect/sql-sqlite-node"
-import { afterAll, assert, beforeAll, layer } from "@effect/vitest"
-import { Effect, type Layer } from "effect"
+import { afterAll, assert, beforeAll, describe, layer } from "@effect/vitest"
+import { Effect, Layer, Logger } from "effect"
 import { makeServer, type Reply, request } from "../utils/HttpTest.js"
 import { smtpMailer, sqlMail } from "../utils/MailTest.js"
 import { describePg, freshDatabase } from "../utils/PgTest.js"
@@ -231,6 +231,49 @@ describePg("sign-up by link", () => {
         // No verification mail for an address its own link proved.
         yield* Effect.sleep("300 millis")
         assert.lengthOf(smtp.to(email), 1)
+      })
+    )
+  })
+})
+
+describe("logs of the sign-ins by e-mail", () => {
+  let smtp: SmtpServer
+  beforeAll(async () => {
+    smtp = await startSmtpServer()
+  })
+  afterAll(() => smtp?.stop())
+  const lines: Array<string> = []
+  const server = makeServer(SqliteClient.layer({ filename: ":memory:" }), {
+    mail: sqlMail(
+      smtpMailer(() => smtp),
+      { verifyOnRegister: false }
+    )
+  })
+  const logged = Logger.replace(
+    Logger.defaultLogger,
+    Logger.make(({ annotations, cause, message }) => {
+      lines.push(`${String(message)} ${JSON.stringify(Object.fromEntries(annotations))} ${String(cause)}`)
+    })
+  )
+  layer(server.layer.pipe(Layer.provide(logged)), { excludeTestServices: true })("SQLite", (it) => {
+    it.effect("no link token and no code reaches a log line, used, wrong or replayed", () =>
+      Effect.gen(function* () {
+        const email = freshEmail("quiet")
+        assert.strictEqual((yield* request("/auth/register", { json: { email, password } })).status, 201)
+        yield* request("/auth/magic-link", { json: { email } })
+        const [linkMail] = yield* Effect.promise(() => smtp.waitFor(email))
+        const token = tokenIn(linkMail!.text, "magic-link")
+        yield* request("/auth/jwt/magic-link/login", { json: { token } })
+        yield* request("/auth/jwt/magic-link/login", { json: { token } })
+        yield* request("/auth/email-code", { json: { email } })
+        const mails = yield* Effect.promise(() => smtp.waitFor(email, 2))
+        const code = codeIn(mails[1]!.text)
+        yield* request("/auth/jwt/email-code/login", { json: { email, code: "000000" === code ? "111111" : "000000" } })
+        yield* request("/auth/jwt/email-code/login", { json: { email, code } })
+        assert.isAbove(lines.length, 0)
+        const written = lines.join("\n")
+        assert.notInclude(written, token)
+        assert.notInclude(written, code)
       })
     )
   })
