@@ -90,8 +90,11 @@ if (missing.length > 0) {
   )
 }
 
+// FastAPI Users' example hooks, without the tokens: `Mail` sends them (printed below when SMTP_URL is unset).
 const Hooks = UserHooks.layer({
-  onAfterRegister: (user) => Effect.log(`User ${user.id} has registered.`)
+  onAfterRegister: (user) => Effect.log(`User ${user.id} has registered.`),
+  onAfterForgotPassword: (user) => Effect.log(`User ${user.id} has forgot their password.`),
+  onAfterRequestVerify: (user) => Effect.log(`Verification requested for user ${user.id}.`)
 })
 
 // The mails: written to the outbox in the database with the change that causes them, delivered by its worker to
