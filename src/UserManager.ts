@@ -3,6 +3,8 @@
  *
  * It is built from a `UserRepository`, a `UserManagerConfig` and the swappable parts (`IdParser`,
  * `PasswordValidator`, `PasswordHasher`, `TokenCodec`, `UserHooks`), each of which has a default.
+ * With `Mail` in context it also writes its mails (verification, reset, notices) to the outbox, in the transaction
+ * of the change that causes them.
  */
 
 import { randomBytes } from "node:crypto"
