@@ -44,6 +44,9 @@
  *    here from `redis-server` on free ports) / the same on the single Redis of REDIS_URL: two example servers, medians
  *    of BENCH_LIMITER_PAIRS alternating pairs of BENCH_LIMITER_SECONDS runs (logins) and of BENCH_PAIRS one-second
  *    pairs (/users/me); skipped when no Redis answers or no cluster can be started;
+
+ * 12. mail: registrations per second with the outbox on / off, and request latency with an SMTP server that answers
+ *    after 2 s / at once (see `mail` below).
  * 9. profile: the main thread of an example server under `node --cpu-prof` during a login flood, its self time
  *    per login by module group and by function, beside its CPU per login and per /users/me from /proc.
  * 14. twoStep: two-step logins per second (the password step answered 401 `LOGIN_MFA_REQUIRED`, then
@@ -951,6 +954,121 @@ const audit: Phase = {
     ])
 }
 
+/** An SMTP server in this process that accepts every message, after `delay` ms: the mail phase's mail servers. */
+const smtpSink = async (listenOn: number, delay: number) => {
+  const { SMTPServer } = await import("smtp-server")
+  let accepted = 0
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ["STARTTLS", "AUTH"],
+    logger: false,
+    onData(stream, _session, callback) {
+      stream.resume()
+      stream.on("end", () =>
+        setTimeout(() => {
+          accepted++
+          callback()
+        }, delay)
+      )
+    }
+  })
+  await new Promise<void>((resolve) => server.listen(listenOn, "127.0.0.1", () => resolve()))
+  return {
+    url: `smtp://127.0.0.1:${listenOn}`,
+    accepted: () => accepted,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve()))
+  }
+}
+
+const mailPairs = Number(process.env.BENCH_MAIL_PAIRS ?? 5)
+const mailSeconds = Number(process.env.BENCH_MAIL_SECONDS ?? 3)
+const mailPorts = [port + 12, port + 13, port + 14, port + 15, port + 16] as const
+
+/**
+ * 12. mail (issue 23): registration (argon2, the user, and with mail on its verification mail written to the outbox in
+ * the same transaction, then delivered by the worker to a local SMTP server) per second with mail on / off
+ * (`USERS_MAIL=off`), target ≥ 95%; then the latency of registration and forgot-password with an SMTP server
+ * that answers each message after 2 s / one that answers at once, target p50 and p99 within 1.1 (the request
+ * never waits for the mail server).
+ */
+const mail: Phase = {
+  name: "mail",
+  run: async () => {
+    const fast = await smtpSink(mailPorts[0], 0)
+    const slow = await smtpSink(mailPorts[1], 2000)
+    let counter = 0
+    const registerOn = (base: string) => async () => {
+      const reply = await fetch(`${base}/auth/register`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ email: `mail-bench-${process.pid}-${counter++}@example.com`, password })
+      })
+      if (reply.status !== 201) throw new Error(`register: ${reply.status} ${await reply.text()}`)
+    }
+    try {
+      return await withServer("build/examples/server.js", mailPorts[2], { SMTP_URL: fast.url }, (on) =>
+        withServer("build/examples/server.js", mailPorts[3], { USERS_MAIL: "off" }, async (off) => {
+          const ratios: Array<number> = []
+          await fetchLoops(4, 1, registerOn(on.base))
+          await fetchLoops(4, 1, registerOn(off.base))
+          for (let pair = 0; pair < mailPairs; pair++) {
+            const order = pair % 2 === 0 ? [on, off] : [off, on]
+            const rates = new Map<Running, number>()
+            for (const server of order)
+              rates.set(server, (await fetchLoops(8, mailSeconds, registerOn(server.base))).perSecond)
+            ratios.push(rates.get(on)! / rates.get(off)!)
+          }
+          const delivered = fast.accepted()
+          return await withServer(
+            "build/examples/server.js",
+            mailPorts[4],
+            { SMTP_URL: slow.url },
+            async (slowServer) => {
+              const forgotOn = (base: string) => async () => {
+                const reply = await fetch(`${base}/auth/forgot-password`, {
+                  method: "POST",
+                  headers: { "content-type": "application/json" },
+                  body: JSON.stringify({ email: `mail-bench-${process.pid}-${counter - 1}@example.com` })
+                })
+                if (reply.status !== 202) throw new Error(`forgot-password: ${reply.status}`)
+              }
+              await fetchLoops(2, 1, registerOn(slowServer.base))
+              const latency = {
+                fast: [] as Array<{ p50: number; p99: number }>,
+                slow: [] as Array<{ p50: number; p99: number }>
+              }
+              for (let pair = 0; pair < mailPairs; pair++) {
+                const order = pair % 2 === 0 ? (["fast", "slow"] as const) : (["slow", "fast"] as const)
+                for (const which of order) {
+                  const base = which === "fast" ? on.base : slowServer.base
+                  latency[which].push(await fetchLoops(2, mailSeconds, registerOn(base)))
+                }
+              }
+              const forgot = {
+                fast: await fetchLoops(2, mailSeconds, forgotOn(on.base)),
+                slow: await fetchLoops(2, mailSeconds, forgotOn(slowServer.base))
+              }
+              const p = (which: "fast" | "slow", key: "p50" | "p99") => median(latency[which].map((run) => run[key]))
+              const within = (a: number, b: number) => a / b <= 1.1
+              return [
+                "12. mail (outbox on the example server's SQLite, delivered to an SMTP server in this process):",
+                `   register req/s mail on / off: ${percent(median(ratios))}  (target ≥ 95%)  ${verdict(median(ratios) >= 0.95)}` +
+                  `  (median of ${ratios.length} alternating pairs of ${mailSeconds} s runs, 8 loops; range ${percent(Math.min(...ratios))}–${percent(Math.max(...ratios))}; ${delivered} mails delivered)`,
+                `   register latency, SMTP answering after 2 s / at once: p50 ${p("slow", "p50").toFixed(1)} / ${p("fast", "p50").toFixed(1)} ms, p99 ${p("slow", "p99").toFixed(1)} / ${p("fast", "p99").toFixed(1)} ms  ${verdict(within(p("slow", "p50"), p("fast", "p50")) && within(p("slow", "p99"), p("fast", "p99")))}`,
+                `   forgot-password latency, SMTP after 2 s / at once: p50 ${forgot.slow.p50.toFixed(1)} / ${forgot.fast.p50.toFixed(1)} ms, p99 ${forgot.slow.p99.toFixed(1)} / ${forgot.fast.p99.toFixed(1)} ms`,
+                `   (the slow server had accepted ${slow.accepted()} mails by the end: deliveries wait, requests do not)`
+              ]
+            }
+          )
+        })
+      )
+    } finally {
+      await fast.close()
+      await slow.close()
+    }
+  }
+}
+
 const loginPairs = Number(process.env.BENCH_LOGIN_PAIRS ?? 5)
 const loginSeconds = Number(process.env.BENCH_LOGIN_SECONDS ?? 3)
 
@@ -1550,6 +1668,7 @@ const allPhases: ReadonlyArray<Phase> = [
   epoch,
   before,
   audit,
+  mail,
   limiter,
   cluster,
   profile,

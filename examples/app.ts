@@ -4,6 +4,8 @@
  */
 // One module per import (`effect/Effect`, not `effect`): ES modules load a package's index whole, and
 // `@effect/platform`'s carries two inlined API documentation pages (about 20 MB of strings).
+
+import { randomBytes } from "node:crypto"
 import * as HttpApi from "@effect/platform/HttpApi"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
@@ -15,6 +17,7 @@ import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import {
   type AccessTokenStore,
@@ -23,9 +26,13 @@ import {
   AuthMetrics,
   AuthStrategy,
   DeviceTokens,
+  EmailSignIn,
   JwtKeySet,
+  Mail,
+  Mailer,
   type OAuthProvider,
   type OAuthStateStore,
+  Outbox,
   type PasskeyStore,
   Passkeys,
   SecondFactor,
@@ -39,6 +46,7 @@ import {
   type Authenticator,
   type ClientAddress,
   CurrentUser,
+  EmailSignInApi,
   Jwks,
   OAuth,
   PasskeyRoutes,
@@ -47,6 +55,7 @@ import {
 import {
   SqlAccessTokenStore,
   SqlAuditLog,
+  SqlEmailSignInStore,
   SqlOAuthStateStore,
   SqlPasskeyStore,
   SqlSecondFactorStore,
@@ -90,7 +99,28 @@ export interface AppOptions {
    * allowed to use them. Default: no passkey routes.
    */
   readonly webauthn?: { readonly rpId: string; readonly origins: ReadonlyArray<string> } | undefined
+  /** The sign-ins by e-mail link and code (`signUp`, lifetimes); both are mounted. */
+  readonly emailSignIn?: EmailSignIn.Options | undefined
 }
+
+/**
+ * The app's mails: the `Mail` in context (the server's, over the SQL outbox), else mails printed to the console from
+ * an outbox in memory (for tests and embedded uses of `makeApp` that set up no mail).
+ */
+const MailOrConsole = Layer.unwrapEffect(
+  Effect.map(
+    Effect.serviceOption(Mail.Mail),
+    Option.match({
+      onSome: (mail) => Layer.succeed(Mail.Mail, mail),
+      onNone: () =>
+        Mail.layer({ publicUrl: "http://127.0.0.1" }).pipe(
+          Layer.provide(Outbox.layer({ secret: Redacted.make(randomBytes(32).toString("hex")) })),
+          Layer.provide([Outbox.layerStoreMemory, Mailer.layerConsole]),
+          Layer.orDie
+        )
+    })
+  )
+)
 
 /** Encrypts the OAuth state cookies: `USERS_OAUTH_STATE_SECRET`, at least 32 bytes. */
 export const oauthStateSecret = UserManagerConfig.secret("USERS_OAUTH_STATE_SECRET")
@@ -192,6 +222,8 @@ export const makeApp = (options: AppOptions = {}) => {
 
   class Api extends Users.addTo(HttpApi.make("app"))
     .add(AuditApi.declareGroup(Users))
+    .add(EmailSignInApi.magicLinkGroup(Users))
+    .add(EmailSignInApi.emailCodeGroup(Users))
     .add(GreetingsApi)
     .annotate(OpenApi.Title, "effect-users example")
     .annotate(OpenApi.Version, "0.1.0") {}
@@ -281,6 +313,13 @@ export const makeApp = (options: AppOptions = {}) => {
     api.pipe(
       Layer.provide(GreetingsLive),
       Layer.provide(AuditApi.layer(Api)),
+      Layer.provide(
+        Layer.merge(EmailSignInApi.layerMagicLink(Api), EmailSignInApi.layerEmailCode(Api)).pipe(
+          Layer.provide(EmailSignIn.layer(options.emailSignIn)),
+          Layer.provide(SqlEmailSignInStore.layer()),
+          Layer.provide(MailOrConsole)
+        )
+      ),
       Layer.provide(OAuthLive),
       Layer.provide(PasskeysLive),
       Layer.provide([Users.layerAuthentication(Verified), Users.layerAuthentication(MaybeUser)]),

@@ -9,7 +9,9 @@ export const devSecrets = {
   USERS_AUTH_SECRET: "development-auth-secret-CHANGE-ME-0123456789",
   USERS_VERIFICATION_TOKEN_SECRET: "development-verify-secret-CHANGE-ME-0123456789",
   USERS_RESET_PASSWORD_TOKEN_SECRET: "development-reset-secret-CHANGE-ME-0123456789",
-  USERS_MFA_ENCRYPTION_KEY: "development-mfa-encryption-key-CHANGE-ME-01234"
+  USERS_MFA_ENCRYPTION_KEY: "development-mfa-encryption-key-CHANGE-ME-01234",
+  /** Encrypts the mails waiting in the outbox (they hold tokens). */
+  USERS_OUTBOX_SECRET: "development-outbox-secret-CHANGE-ME-012345678"
 }
 
 /** Development secrets of optional features, required only when the feature is on. */

@@ -10,8 +10,13 @@
  * Storage (`storage.ts`): an SQLite file (`effect-users.db`, or SQLITE_FILE), created and migrated on first
  * start; PostgreSQL when DATABASE_URL is set. Cookie sessions are kept in a Redis Cluster when REDIS_CLUSTER_NODES
  * (`host:port,...`) is set, else in Redis when REDIS_URL is set (keys under
- * REDIS_KEY_PREFIX, default `effect-users:`), else in the database. Verification and reset tokens are printed to the console, as in
- * FastAPI Users' example: send them by e-mail in a real app.
+ * REDIS_KEY_PREFIX, default `effect-users:`), else in the database.
+ *
+ * Mail (docs/mail.md): verification, reset and notice mails and the sign-in links and codes go through the outbox
+ * (in the database, encrypted with USERS_OUTBOX_SECRET) to the SMTP server of SMTP_URL
+ * (`smtp://user:pass@host:587`), from MAIL_FROM; without SMTP_URL they are printed to the console. Links start with
+ * PUBLIC_URL (default this server's own address). Sign-in by e-mail link (`POST /auth/magic-link`) and by code
+ * (`POST /auth/email-code`) are mounted; USERS_MAGIC_LINK_SIGN_UP=true lets an unknown address sign up by its link.
  *
  * OAuth (`oauth.ts`): an OpenID Provider with OIDC_ISSUER + OIDC_CLIENT_ID (+ OIDC_CLIENT_SECRET,
  * OIDC_REDIRECT_URL), Google with GOOGLE_*, GitHub with GITHUB_*; the state cookies are encrypted with
@@ -59,10 +64,20 @@ import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { Argon2Workers, AuditLog, JwtKeySet, UserHooks, UserManager, UserManagerConfig } from "effect-users"
+import {
+  Argon2Workers,
+  AuditLog,
+  JwtKeySet,
+  Mail,
+  Mailer,
+  Outbox,
+  UserHooks,
+  UserManager,
+  UserManagerConfig
+} from "effect-users"
 import type { ClientAddress } from "effect-users/http"
 import { CrossSite } from "effect-users/http"
-import { Migrations, SqlPasskeyStore, SqlUserRepository } from "effect-users/sql"
+import { Migrations, SqlOutbox, SqlPasskeyStore, SqlUserRepository } from "effect-users/sql"
 import { layerAudit, layerSecondFactor, makeApp } from "./app.js"
 import { checkSecrets } from "./devSecrets.js"
 import * as Docs from "./docs.js"
@@ -89,13 +104,34 @@ if (missing.length > 0) {
   )
 }
 
+// FastAPI Users' example hooks, without the tokens: `Mail` sends them (printed below when SMTP_URL is unset).
 const Hooks = UserHooks.layer({
   onAfterRegister: (user) => Effect.log(`User ${user.id} has registered.`),
-  onAfterForgotPassword: (user, token) =>
-    Effect.log(`User ${user.id} has forgot their password. Reset token: ${token}`),
-  onAfterRequestVerify: (user, token) =>
-    Effect.log(`Verification requested for user ${user.id}. Verification token: ${token}`)
+  onAfterForgotPassword: (user) => Effect.log(`User ${user.id} has forgot their password.`),
+  onAfterRequestVerify: (user) => Effect.log(`Verification requested for user ${user.id}.`)
 })
+
+// The mails: written to the outbox in the database with the change that causes them, delivered by its worker to
+// SMTP_URL's server, or printed (with their links and codes) when SMTP_URL is unset.
+const smtp = process.env.SMTP_URL !== undefined && process.env.SMTP_URL !== ""
+if (!smtp && process.env.USERS_MAIL !== "off")
+  console.warn("Mail: SMTP_URL is unset; mails (with their links and codes) are printed to the console.")
+const publicUrl =
+  process.env.PUBLIC_URL || `http://${host.includes(":") ? `[${host}]` : host}:${process.env.PORT || 8000}`
+const MailLive = Mail.layer({ publicUrl }).pipe(
+  Layer.provideMerge(Outbox.layerConfig()),
+  Layer.provide(SqlOutbox.layer()),
+  Layer.provide(
+    smtp
+      ? Mailer.layerSmtpConfig(
+          Config.all({
+            url: Config.redacted("SMTP_URL"),
+            from: Config.string("MAIL_FROM").pipe(Config.withDefault("effect-users <no-reply@localhost>"))
+          })
+        )
+      : Mailer.layerConsole
+  )
+)
 
 const Users = UserManager.layer.pipe(
   Layer.provide([
@@ -111,6 +147,8 @@ const Users = UserManager.layer.pipe(
   ]),
   // Second factors (TOTP, recovery codes), offered by default: USERS_MFA_ENCRYPTION_KEY seals the TOTP secrets.
   Layer.provideMerge(layerSecondFactor),
+  // USERS_MAIL=off: no mail at all (`npm run bench:http` compares both).
+  Layer.provideMerge(process.env.USERS_MAIL === "off" ? Layer.empty : MailLive),
   // Security events, kept in the database's audit log (`GET /admin/events`, `GET /users/me/events`); with
   // USERS_AUDIT_LOG=off none are emitted and the routes read an empty log (`npm run bench:http` compares both).
   Layer.provideMerge(process.env.USERS_AUDIT_LOG === "off" ? AuditLog.layerMemory : layerAudit()),
@@ -169,7 +207,8 @@ const app = makeApp({
   oauth,
   postLoginRedirects: (process.env.OAUTH_POST_LOGIN_REDIRECTS ?? "").split(",").filter((url) => url !== ""),
   trustedProxies: trustedProxies(),
-  allowedOrigins
+  allowedOrigins,
+  emailSignIn: { signUp: process.env.USERS_MAGIC_LINK_SIGN_UP === "true" }
 })
 if (oauth.length > 0) console.log(`OAuth providers: ${oauth.map(({ provider }) => provider.name).join(", ")}`)
 

@@ -82,12 +82,20 @@ const noClientLimits: Record<Throttle.Route, false> = {
   requestVerifyToken: false,
   verify: false,
   resetPassword: false,
-  refresh: false
+  refresh: false,
+  magicLink: false,
+  emailCode: false,
+  magicLinkLogin: false
 }
 const rateLimits = Effect.map(
   Config.literal("on", "off")("USERS_RATE_LIMITS").pipe(Config.withDefault("on")),
   (setting): Throttle.Options =>
-    setting === "on" ? {} : { clients: noClientLimits, addresses: { forgotPassword: false, requestVerifyToken: false } }
+    setting === "on"
+      ? {}
+      : {
+          clients: noClientLimits,
+          addresses: { forgotPassword: false, requestVerifyToken: false, magicLink: false, emailCode: false }
+        }
 )
 
 /** The throttle's store chosen like the sessions': Redis (every process on it shares the counts), or memory. */

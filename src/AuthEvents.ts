@@ -206,6 +206,39 @@ export class RecoveryCodesRegenerated extends Schema.TaggedClass<RecoveryCodesRe
 ) {}
 
 /**
+ * The outbox's mail server accepted a mail (`kind`: `verify`, `reset`, `magicLink`, ...) at its `attempts`-th attempt.
+ *
+ * @since 0.3.0
+ */
+export class MailSent extends Schema.TaggedClass<MailSent>()("MailSent", {
+  ...common,
+  kind: Schema.String,
+  attempts: Schema.Number
+}) {}
+/**
+ * An attempt to deliver a mail failed; it is retried at `retryAt` (ms since 1970).
+ *
+ * @since 0.3.0
+ */
+export class MailFailed extends Schema.TaggedClass<MailFailed>()("MailFailed", {
+  ...common,
+  kind: Schema.String,
+  attempts: Schema.Number,
+  retryAt: Schema.Number
+}) {}
+/**
+ * A mail will never be delivered: its attempts ran out, the server refused it for good, or it cannot be decrypted.
+ *
+ * @since 0.3.0
+ */
+export class MailDeadLettered extends Schema.TaggedClass<MailDeadLettered>()("MailDeadLettered", {
+  ...common,
+  kind: Schema.String,
+  attempts: Schema.Number,
+  reason: Schema.Literal("attempts", "refused", "undecryptable")
+}) {}
+
+/**
  * Every security event.
  *
  * @since 0.2.0
@@ -242,7 +275,10 @@ export const AuthEvent = Schema.Union(
   RecoveryCodesRegenerated,
   PasskeyAdded,
   PasskeyRemoved,
-  PasskeyCounterRegressed
+  PasskeyCounterRegressed,
+  MailSent,
+  MailFailed,
+  MailDeadLettered
 )
 
 /**

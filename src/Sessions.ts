@@ -17,13 +17,13 @@ import type { BaseUser, User } from "./User.js"
 import { UserRepository, type UserWithSessions } from "./UserRepository.js"
 
 /**
- * How a sign-in was made: `password`, `oauth:<provider>`, `passkey` (with user verification, complete on its own);
- * `refresh` names `Login.refresh`, which continues a session (the session keeps the method it was started with).
- * Later methods add their own names.
+ * How a sign-in was made: `password`, `oauth:<provider>`, `passkey` (with user verification, complete on its own),
+ * `magic-link`, `email-code`; `refresh` names `Login.refresh`, which continues a session (the session keeps the
+ * method it was started with). Later methods add their own names.
  *
  * @since 0.2.0
  */
-export type Method = "password" | "refresh" | "passkey" | `oauth:${string}`
+export type Method = "password" | "refresh" | "passkey" | "magic-link" | "email-code" | `oauth:${string}`
 
 /**
  * The method of an OAuth login through this provider.
@@ -89,13 +89,17 @@ export interface SignIn {
 }
 
 /**
- * Whether a sign-in proves, now, that the person holding the session is the user: a password, provider or passkey
- * login (not a refresh, which continues a session) no older than `window` (ms).
+ * Whether a sign-in proves, now, that the person holding the session is the user: a password, provider, passkey or
+ * e-mail login (not a refresh, which continues a session) no older than `window` (ms).
  *
  * @since 0.2.0
  */
 export const isRecentSignIn = (signIn: SignIn, now: number, window: number): boolean =>
-  (signIn.method === "password" || signIn.method === "passkey" || signIn.method.startsWith("oauth:")) &&
+  (signIn.method === "password" ||
+    signIn.method === "passkey" ||
+    signIn.method === "magic-link" ||
+    signIn.method === "email-code" ||
+    signIn.method.startsWith("oauth:")) &&
   signIn.at <= now &&
   now - signIn.at <= window
 

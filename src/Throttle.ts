@@ -41,7 +41,8 @@ import { Email, emailKey } from "./User.js"
 import { ServiceUnavailable } from "./UserError.js"
 
 /**
- * The routes with a per-client limit; `refresh` is the session refresh route.
+ * The routes with a per-client limit; `refresh` is the session refresh route, `magicLinkLogin` the sign-in by link
+ * (a sign-in by code counts as a `login`, its wrong codes on the account's back-off).
  *
  * @since 0.1.0
  */
@@ -53,13 +54,16 @@ export type Route =
   | "verify"
   | "resetPassword"
   | "refresh"
+  | "magicLink"
+  | "emailCode"
+  | "magicLinkLogin"
 
 /**
  * The routes that send mail, limited per target address too.
  *
  * @since 0.1.0
  */
-export type MailRoute = "forgotPassword" | "requestVerifyToken"
+export type MailRoute = "forgotPassword" | "requestVerifyToken" | "magicLink" | "emailCode"
 
 /**
  * At most `limit` requests per `window`.
@@ -96,7 +100,10 @@ export const defaultClientLimits: Readonly<Record<Route, Limit>> = {
   requestVerifyToken: { limit: 10, window: "15 minutes" },
   verify: { limit: 30, window: "15 minutes" },
   resetPassword: { limit: 30, window: "15 minutes" },
-  refresh: { limit: 60, window: "1 minute" }
+  refresh: { limit: 60, window: "1 minute" },
+  magicLink: { limit: 10, window: "15 minutes" },
+  emailCode: { limit: 10, window: "15 minutes" },
+  magicLinkLogin: { limit: 30, window: "15 minutes" }
 }
 
 /**
@@ -106,7 +113,9 @@ export const defaultClientLimits: Readonly<Record<Route, Limit>> = {
  */
 export const defaultAddressLimits: Readonly<Record<MailRoute, Limit>> = {
   forgotPassword: { limit: 3, window: "1 hour" },
-  requestVerifyToken: { limit: 3, window: "1 hour" }
+  requestVerifyToken: { limit: 3, window: "1 hour" },
+  magicLink: { limit: 5, window: "1 hour" },
+  emailCode: { limit: 5, window: "1 hour" }
 }
 
 /**

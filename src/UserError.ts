@@ -150,6 +150,20 @@ export class UserDeleteAborted extends Schema.TaggedError<UserDeleteAborted>()("
 export class DeactivationUntilPast extends Schema.TaggedError<DeactivationUntilPast>()("DeactivationUntilPast", {}) {}
 
 /**
+ * A sign-in link that is unknown, used, expired, replaced by a newer one, or sent to an address its user no longer has.
+ *
+ * @since 0.3.0
+ */
+export class MagicLinkBadToken extends Schema.TaggedError<MagicLinkBadToken>()("MagicLinkBadToken", {}) {}
+
+/**
+ * A sign-in code that is wrong, used, expired, replaced by a newer one or spent by too many wrong tries.
+ *
+ * @since 0.3.0
+ */
+export class EmailCodeBadCode extends Schema.TaggedError<EmailCodeBadCode>()("EmailCodeBadCode", {}) {}
+
+/**
  * Every typed failure of the user manager.
  *
  * @since 0.1.0
@@ -173,6 +187,8 @@ export type UserError =
   | OAuthProfileRejected
   | ReauthenticationRequired
   | DeactivationUntilPast
+  | MagicLinkBadToken
+  | EmailCodeBadCode
 
 /**
  * A dependency cannot serve the request right now (storage down, a full hash queue, ...): the HTTP edge

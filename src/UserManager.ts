@@ -3,6 +3,8 @@
  *
  * It is built from a `UserRepository`, a `UserManagerConfig` and the swappable parts (`IdParser`,
  * `PasswordValidator`, `PasswordHasher`, `TokenCodec`, `UserHooks`), each of which has a default.
+ * With `Mail` in context it also writes its mails (verification, reset, notices) to the outbox, in the transaction
+ * of the change that causes them.
  */
 
 import { randomBytes } from "node:crypto"
@@ -18,6 +20,7 @@ import * as Schema from "effect/Schema"
 import * as AuthEvents from "./AuthEvents.js"
 import { IdParser } from "./IdParser.js"
 import { HttpServerRequestTag } from "./internal/httpRequest.js"
+import { Mail, type MailService } from "./Mail.js"
 import { PasskeyStore } from "./PasskeyStore.js"
 import { PasswordHasher } from "./PasswordHasher.js"
 import { type PasswordOwner, PasswordValidator, type PasswordValidatorService } from "./PasswordValidator.js"
@@ -160,6 +163,12 @@ export interface UserManagerService<U extends BaseUser = User> {
   readonly requestVerify: (user: U) => Effect.Effect<void, UserInactive | UserAlreadyVerified>
   /** Marks the token's user verified, then runs `onAfterVerify`. */
   readonly verify: (token: string) => Effect.Effect<U, InvalidVerifyToken | UserAlreadyVerified>
+  /**
+   * Marks the user's address verified on a proof other than a verification token (a sign-in by e-mail link or code
+   * sent to it), as `verify` does (`Verified`, links made before the proof end, `onAfterVerify`); a verified user is
+   * returned as is.
+   */
+  readonly markVerified: (user: U) => Effect.Effect<U, UserNotExists>
   /** Makes a reset-password token and hands it to `onAfterForgotPassword`. */
   readonly forgotPassword: (user: U) => Effect.Effect<void, UserInactive>
   /**
@@ -357,6 +366,13 @@ function* build<U extends BaseUser>() {
   /** The password rule's view of a stored user: with whether they have a second factor (`nist`'s 8 instead of 15). */
   const ownerWithFactors = (user: BaseUser, owner: object) =>
     Effect.map(factors.hasFactor(String(user.id)), (secondFactor) => ({ ...ownerOf<U>(owner), secondFactor }))
+
+  const mail = Option.getOrUndefined(yield* Effect.serviceOption(Mail))
+  /** Writes a mail to the outbox when `Mail` is in context. */
+  const sendMail = (send: (mail: MailService) => Effect.Effect<void>) => (mail === undefined ? Effect.void : send(mail))
+  /** A change and the mails it causes, in one transaction of the outbox (as is without `Mail`). */
+  const withMail = <A, E, R>(change: Effect.Effect<A, E, R>, mails: (a: A) => Effect.Effect<void>) =>
+    mail === undefined ? change : mail.transaction(Effect.tap(change, mails))
   /** Emits an event about this user (with the common fields and the user's ID). */
   const emitFor = (user: BaseUser, make: (common: AuthEvents.Common) => AuthEvents.AuthEvent) =>
     events.emit((common) => make({ ...common, userId: String(user.id) }))
@@ -420,14 +436,23 @@ function* build<U extends BaseUser>() {
       ...definedFields(input, ["password", ...protectedFields, ...(options?.safe ? flagFields : [])]),
       email
     }
-    const user = yield* repository.create({
-      isActive: true,
-      isSuperuser: false,
-      isVerified: false,
-      ...fields,
-      ...(yield* newId),
-      hashedPassword: yield* hasher.hash(input.password)
-    } as UserInsert<U>)
+    const hashedPassword = yield* hasher.hash(input.password)
+    const id = yield* newId
+    // The verification mail commits with the user: both or neither.
+    const user = yield* withMail(
+      repository.create({
+        isActive: true,
+        isSuperuser: false,
+        isVerified: false,
+        ...fields,
+        ...id,
+        hashedPassword
+      } as UserInsert<U>),
+      (user) =>
+        mail?.verifyOnRegister === true && !user.isVerified && user.isActive
+          ? Effect.flatMap(verifyTokenOf(String(user.id), user.email), (token) => mail.verification(user, token))
+          : Effect.void
+    )
     yield* emitFor(user, (common) => new AuthEvents.Registered({ ...common, method: "password" }))
     yield* runAfterHook("onAfterRegister", user, (request) => hooks.onAfterRegister(user, request))
     return user
@@ -439,6 +464,7 @@ function* build<U extends BaseUser>() {
     if (!user.isActive) return yield* new UserInactive()
     if (user.isVerified) return yield* new UserAlreadyVerified()
     const token = yield* verifyTokenOf(String(user.id), user.email)
+    yield* sendMail((mail) => mail.verification(user, token))
     yield* runAfterHook("onAfterRequestVerify", user, (request) => hooks.onAfterRequestVerify(user, token, request))
   })
 
@@ -473,6 +499,7 @@ function* build<U extends BaseUser>() {
       return yield* Effect.ignore(requestVerify(found.value))
     }
     yield* verifyTokenOf("", email)
+    yield* sendMail((mail) => mail.decoy)
   })
 
   const verify = Effect.fn("UserManager.verify")(function* (token: string) {
@@ -498,11 +525,28 @@ function* build<U extends BaseUser>() {
         ? Effect.fail(new UserAlreadyVerified())
         : Effect.fail(invalid())
     }
-    const verified = written.value
+    return yield* afterVerified(written.value)
+  })
+
+  const afterVerified = Effect.fnUntraced(function* (verified: U) {
     yield* emitFor(verified, (common) => new AuthEvents.Verified(common))
     yield* endUnprovenLinks(verified)
     yield* runAfterHook("onAfterVerify", verified, (request) => hooks.onAfterVerify(verified, request))
     return verified
+  })
+
+  const markVerified = Effect.fn("UserManager.markVerified")(function* (user: U) {
+    if (user.isVerified) return user
+    const written = yield* repository
+      .updateIf(user, { isVerified: true } as UserPatch<U>, { email: user.email, isVerified: false })
+      .pipe(
+        Effect.catchTag("UserAlreadyExists", () =>
+          Effect.dieMessage("UserRepository.updateIf reported a taken e-mail on a verify")
+        )
+      )
+    // Verified meanwhile, or the address changed: the user as stored now.
+    if (Option.isNone(written)) return yield* get(user.id)
+    return yield* afterVerified(written.value)
   })
 
   // The token carries a hash of the current password hash: once the password changes, the token is spent.
@@ -514,6 +558,7 @@ function* build<U extends BaseUser>() {
   const forgotPassword = Effect.fn("UserManager.forgotPassword")(function* (user: U) {
     if (!user.isActive) return yield* new UserInactive()
     const token = yield* resetTokenOf(String(user.id), user.hashedPassword, user.email)
+    yield* sendMail((mail) => mail.reset(user, token))
     yield* emitFor(user, (common) => new AuthEvents.ResetRequested(common))
     yield* runAfterHook("onAfterForgotPassword", user, (request) => hooks.onAfterForgotPassword(user, token, request))
   })
@@ -523,6 +568,7 @@ function* build<U extends BaseUser>() {
     if (Option.isSome(found) && found.value.isActive) return yield* Effect.ignore(forgotPassword(found.value))
     // A fingerprint of a hash like a stored one (the dummy's): an argon2 run, as for a known address.
     yield* resetTokenOf("", dummyHash, email)
+    yield* sendMail((mail) => mail.decoy)
   })
 
   /** Validates, checks the e-mail, hashes and stores a patch; returns the user and what changed. */
@@ -560,9 +606,20 @@ function* build<U extends BaseUser>() {
     // A new password or address, or a deactivation, ends every session in the same write.
     const endsSessions = changes.passwordChanged === true || stored.email !== undefined || stored.isActive === false
     const row = stored as UserPatch<U>
+    // The notices (to the old address for a new one) commit with the change.
+    const notices = (updated: U) =>
+      sendMail((mail) =>
+        Effect.zipRight(
+          changes.passwordChanged === true ? mail.passwordChanged(updated) : Effect.void,
+          stored.email !== undefined ? mail.emailChanged(updated, user.email) : Effect.void
+        )
+      )
     let updated: U
     if (endsSessions) {
-      const written = yield* Effect.flatMap(repository.updateEndingSessions(user, row, {}), someOrNotExists)
+      const written = yield* withMail(
+        Effect.flatMap(repository.updateEndingSessions(user, row, {}), someOrNotExists),
+        (written) => notices(written.user)
+      )
       if (options.keepSession !== undefined) yield* options.keepSession(written.sessionEpoch)
       updated = written.user
     } else {
@@ -587,17 +644,20 @@ function* build<U extends BaseUser>() {
     // Written only over the hash and e-mail the token was checked against, in one statement: of concurrent
     // resets with one token exactly one wins, and a change that lands meanwhile spends the token.
     // The session epoch moves in the same statement: every session of the user ends with the reset.
-    const written = yield* repository
-      .updateEndingSessions(user, { hashedPassword } as UserPatch<U>, {
-        hashedPassword: user.hashedPassword,
-        email: user.email,
-        isActive: true
-      })
-      .pipe(
-        Effect.catchTag("UserAlreadyExists", () =>
-          Effect.dieMessage("UserRepository.updateIf reported a taken e-mail on a password reset")
-        )
-      )
+    const written = yield* withMail(
+      repository
+        .updateEndingSessions(user, { hashedPassword } as UserPatch<U>, {
+          hashedPassword: user.hashedPassword,
+          email: user.email,
+          isActive: true
+        })
+        .pipe(
+          Effect.catchTag("UserAlreadyExists", () =>
+            Effect.dieMessage("UserRepository.updateIf reported a taken e-mail on a password reset")
+          )
+        ),
+      (written) => (Option.isSome(written) ? sendMail((mail) => mail.passwordChanged(written.value.user)) : Effect.void)
+    )
     if (Option.isNone(written)) return yield* invalid()
     const updated = written.value.user
     yield* emitFor(updated, (common) => new AuthEvents.PasswordReset(common))
@@ -726,6 +786,9 @@ function* build<U extends BaseUser>() {
           )
     })
 
+  const linkedNotice = (user: U, account: OAuthAccountCreate) =>
+    sendMail((mail) => mail.signInMethod(user, `a ${account.oauthName} account`, true))
+
   const linkOrRegister = Effect.fnUntraced(function* (account: OAuthAccountCreate, options?: OAuthCallbackOptions<U>) {
     const linked = yield* repository.getByOAuthAccount(account.oauthName, account.accountId)
     if (Option.isSome(linked)) return yield* refreshTokens(linked.value, account)
@@ -741,9 +804,12 @@ function* build<U extends BaseUser>() {
       if (!owner.value.isVerified || !sameMailbox(owner.value.email, account.accountEmail)) {
         return yield* new UserAlreadyExists()
       }
-      const joined = yield* repository
-        .addOAuthAccount(owner.value, account)
-        .pipe(Effect.catchTag("UserNotExists", () => new UserAlreadyExists()))
+      const joined = yield* withMail(
+        repository
+          .addOAuthAccount(owner.value, account)
+          .pipe(Effect.catchTag("UserNotExists", () => new UserAlreadyExists())),
+        (joined) => linkedNotice(joined, account)
+      )
       yield* runLinkHook(joined, account)
       return joined
     }
@@ -798,17 +864,13 @@ function* build<U extends BaseUser>() {
     if (Option.isSome(linked) && !Equal.equals(linked.value.id, user.id)) return yield* new OAuthAccountAlreadyLinked()
     const updated = Option.isSome(linked)
       ? yield* refreshTokens(linked.value, account)
-      : yield* repository
-          .addOAuthAccount(user, account)
-          .pipe(
-            Effect.catchTag("OAuthAccountAlreadyLinked", (error) =>
-              Effect.flatMap(repository.getByOAuthAccount(account.oauthName, account.accountId), (now) =>
-                Option.isSome(now) && Equal.equals(now.value.id, user.id)
-                  ? Effect.succeed(now.value)
-                  : Effect.fail(error)
-              )
+      : yield* withMail(repository.addOAuthAccount(user, account), (joined) => linkedNotice(joined, account)).pipe(
+          Effect.catchTag("OAuthAccountAlreadyLinked", (error) =>
+            Effect.flatMap(repository.getByOAuthAccount(account.oauthName, account.accountId), (now) =>
+              Option.isSome(now) && Equal.equals(now.value.id, user.id) ? Effect.succeed(now.value) : Effect.fail(error)
             )
           )
+        )
     if (Option.isNone(linked)) yield* runLinkHook(updated, account)
     yield* runAfterHook("onAfterUpdate", updated, (request) => hooks.onAfterUpdate(updated, {}, request))
     return updated
@@ -832,6 +894,7 @@ function* build<U extends BaseUser>() {
     requestVerify,
     requestVerifyByEmail,
     verify,
+    markVerified,
     forgotPassword,
     forgotPasswordByEmail,
     resetPassword,

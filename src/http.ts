@@ -23,6 +23,8 @@ export * as CrossSite from "./http/CrossSite.js"
 export * as CurrentUser from "./http/CurrentUser.js"
 /** @since 0.1.0 */
 export * as DeviceTransport from "./http/DeviceTransport.js"
+/** @since 0.3.0 */
+export * as EmailSignInApi from "./http/EmailSignInApi.js"
 export * as Failures from "./http/Failures.js"
 /** @since 0.1.0 */
 export * as HttpErrors from "./http/HttpErrors.js"

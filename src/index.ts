@@ -18,17 +18,23 @@ export * as AuthMetrics from "./AuthMetrics.js"
 export * as AuthStrategy from "./AuthStrategy.js"
 /** @since 0.2.0 */
 export * as DeviceTokens from "./DeviceTokens.js"
+/** @since 0.3.0 */
+export * as EmailSignIn from "./EmailSignIn.js"
 export * as IdParser from "./IdParser.js"
 /** @since 0.2.0 */
 export * as JwtKeySet from "./JwtKeySet.js"
 /** @since 0.2.0 */
 export * as Login from "./Login.js"
+export * as Mail from "./Mail.js"
+/** @since 0.3.0 */
+export * as Mailer from "./Mailer.js"
 /** @since 0.3.0 */
 export * as MemoryStores from "./MemoryStores.js"
 /** @since 0.1.0 */
 export * as OAuthProvider from "./OAuthProvider.js"
 /** @since 0.1.0 */
 export * as OAuthStateStore from "./OAuthStateStore.js"
+export * as Outbox from "./Outbox.js"
 /** @since 0.3.0 */
 export * as PasskeyStore from "./PasskeyStore.js"
 /** @since 0.3.0 */

@@ -13,8 +13,11 @@ export * as Migrations from "./sql/Migrations.js"
 export * as SqlAccessTokenStore from "./sql/SqlAccessTokenStore.js"
 /** @since 0.2.0 */
 export * as SqlAuditLog from "./sql/SqlAuditLog.js"
+/** @since 0.3.0 */
+export * as SqlEmailSignInStore from "./sql/SqlEmailSignInStore.js"
 /** @since 0.1.0 */
 export * as SqlOAuthStateStore from "./sql/SqlOAuthStateStore.js"
+export * as SqlOutbox from "./sql/SqlOutbox.js"
 /** @since 0.3.0 */
 export * as SqlPasskeyStore from "./sql/SqlPasskeyStore.js"
 /** @since 0.1.0 */

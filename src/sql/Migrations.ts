@@ -8,8 +8,11 @@
  * one and the last accepted time step per user), `mfa_recovery_code` (digests) and `mfa_challenge` (pending
  * two-step logins), and adds `amr` (how a session was proven, RFC 8176) to `accesstoken` and the refresh-token
  * families.
-
+ *
  * `0017_passkey` creates the passkeys' `passkey` table (deleted with their user) and `passkey_challenge`.
+ *
+ * `0018_outbox` creates the mail outbox (`SqlOutbox`); `0019_email_sign_in` the pending sign-ins by e-mail link or
+ * code (`SqlEmailSignInStore`).
  *
  * `0015_user_deactivation` adds `deactivation_reason` and `deactivated_until` (ms since 1970; when a deactivation
  * lifts itself) to `user`.
@@ -61,6 +64,10 @@ export interface Options {
   readonly mfaTablePrefix?: string | undefined
   /** The passkeys table (default `passkey`); their challenges go in `{passkeyTable}_challenge`. */
   readonly passkeyTable?: string | undefined
+  /** The mail outbox's table (default `outbox`). */
+  readonly outboxTable?: string | undefined
+  /** The pending sign-ins by e-mail link or code (default `email_sign_in`). */
+  readonly emailSignInTable?: string | undefined
   /** `uuid` (default, FastAPI Users' GUID) or `integer` (assigned by the database). */
   readonly idType?: "uuid" | "integer" | undefined
 }
@@ -215,6 +222,8 @@ export const migrations = (options: Options = {}): Record<string, Migration> => 
   const eventTable = options.authEventTable ?? "auth_event"
   const mfa = mfaTablesOf(options.mfaTablePrefix)
   const passkeyTable = options.passkeyTable ?? "passkey"
+  const outboxTable = options.outboxTable ?? "outbox"
+  const signInTable = options.emailSignInTable ?? "email_sign_in"
 
   const columnsOf = (table: string) =>
     Effect.gen(function* () {
@@ -567,6 +576,42 @@ export const migrations = (options: Options = {}): Record<string, Migration> => 
     yield* sql`CREATE INDEX IF NOT EXISTS ${sql(`ix_${challengeTable}_expires_at`)} ON ${sql(challengeTable)} (expires_at)`
   })
 
+  // The mail outbox (`SqlOutbox`): the message sealed in `payload`, times in ms since 1970 on both dialects.
+  const createOutbox: Migration = Effect.gen(function* () {
+    const { sql: client } = yield* dialect
+    const sql = client.withoutTransforms()
+    yield* sql`CREATE TABLE IF NOT EXISTS ${sql(outboxTable)} (
+      id VARCHAR(36) PRIMARY KEY,
+      kind VARCHAR(64) NOT NULL,
+      user_id VARCHAR(64),
+      payload TEXT NOT NULL,
+      state VARCHAR(8) NOT NULL,
+      attempts INTEGER NOT NULL,
+      available_at BIGINT NOT NULL,
+      created_at BIGINT NOT NULL,
+      last_error TEXT
+    )`
+    yield* sql`CREATE INDEX IF NOT EXISTS ${sql(`ix_${outboxTable}_state_available_at`)}
+      ON ${sql(outboxTable)} (state, available_at)`
+  })
+
+  // Pending sign-ins by e-mail (`SqlEmailSignInStore`): one link and one code per address (its key), by digest.
+  const createEmailSignIn: Migration = Effect.gen(function* () {
+    const { sql: client } = yield* dialect
+    const sql = client.withoutTransforms()
+    yield* sql`CREATE TABLE IF NOT EXISTS ${sql(signInTable)} (
+      kind VARCHAR(8) NOT NULL,
+      email_key VARCHAR(400) NOT NULL,
+      email VARCHAR(320) NOT NULL,
+      digest VARCHAR(64) NOT NULL,
+      user_id VARCHAR(64),
+      attempts INTEGER NOT NULL,
+      expires_at BIGINT NOT NULL,
+      PRIMARY KEY (kind, email_key)
+    )`
+    yield* sql`CREATE UNIQUE INDEX IF NOT EXISTS ${sql(`ix_${signInTable}_digest`)} ON ${sql(signInTable)} (digest)`
+  })
+
   return {
     "0001_create_user": createUser,
     "0002_create_oauth_account": createOAuthAccount,
@@ -585,7 +630,9 @@ export const migrations = (options: Options = {}): Record<string, Migration> => 
     "0014_auth_event": createAuthEvent,
     "0015_user_deactivation": userDeactivation,
     "0016_mfa": createMfa,
-    "0017_passkey": createPasskey
+    "0017_passkey": createPasskey,
+    "0018_outbox": createOutbox,
+    "0019_email_sign_in": createEmailSignIn
   }
 }
 

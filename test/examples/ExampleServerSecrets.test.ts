@@ -12,7 +12,8 @@ const secrets = {
   USERS_AUTH_SECRET: "a-real-auth-secret-of-at-least-32-bytes!",
   USERS_VERIFICATION_TOKEN_SECRET: "a-real-verify-secret-of-at-least-32-bytes",
   USERS_RESET_PASSWORD_TOKEN_SECRET: "a-real-reset-secret-of-at-least-32-bytes!",
-  USERS_MFA_ENCRYPTION_KEY: "a-real-mfa-encryption-key-of-at-least-32-bytes"
+  USERS_MFA_ENCRYPTION_KEY: "a-real-mfa-encryption-key-of-at-least-32-bytes",
+  USERS_OUTBOX_SECRET: "a-real-outbox-secret-of-at-least-32-bytes"
 }
 const names = Object.keys(devSecrets)
 
@@ -27,9 +28,11 @@ const start = async (env: Record<string, string>, timeoutMs = 60_000) => {
         USERS_VERIFICATION_TOKEN_SECRET,
         USERS_RESET_PASSWORD_TOKEN_SECRET,
         USERS_MFA_ENCRYPTION_KEY,
+        USERS_OUTBOX_SECRET,
         ...rest
       } = baseEnv()
       void USERS_MFA_ENCRYPTION_KEY
+      void USERS_OUTBOX_SECRET
       void USERS_AUTH_SECRET
       void USERS_VERIFICATION_TOKEN_SECRET
       void USERS_RESET_PASSWORD_TOKEN_SECRET

@@ -7,8 +7,10 @@ import { User, UserRepository } from "effect-users"
 import { Migrations, SqlUserRepository } from "effect-users/sql"
 import { describePg, freshDatabase } from "../utils/PgTest.js"
 
-/** The IDs of every migration, in order (the number each name starts with; branches may leave gaps). */
-const allMigrations = Object.keys(Migrations.migrations()).map((name) => Number(name.slice(0, 4)))
+/** The IDs of every migration, in order: the number each name starts with (`0018_outbox` is 18). */
+const allMigrations = Object.keys(Migrations.migrations())
+  .map((name) => Number(name.slice(0, 4)))
+  .sort((a, b) => a - b)
 
 let counter = 0
 /** Table names no other test uses, so that tests can share one database. */

@@ -7,7 +7,15 @@ import { HttpApiBuilder, HttpApiSwagger, HttpMiddleware, HttpServer } from "@eff
 import { NodeHttpServer } from "@effect/platform-node"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import { ConfigProvider, Effect, Layer } from "effect"
-import { type AuditLog, PasswordHasher, type Throttle, type UserHooks, UserManager } from "effect-users"
+import {
+  type AuditLog,
+  type Mail,
+  type Outbox,
+  PasswordHasher,
+  type Throttle,
+  type UserHooks,
+  UserManager
+} from "effect-users"
 import { Migrations, SqlPasskeyStore, SqlUserRepository } from "effect-users/sql"
 import { type AppOptions, layerAudit, layerSecondFactor, makeApp } from "../../examples/app.js"
 import { makeFakeHasher, recordingHooks, testConfig } from "./TestUsers.js"
@@ -23,12 +31,14 @@ export interface ServerOptions extends AppOptions {
   readonly requestLogger?: boolean
   /** The audit log's store (default: SQL, in the server's database). */
   readonly auditLog?: Layer.Layer<AuditLog.AuditLog, never, SqlClient.SqlClient>
+  /** The app's mails (`Mail` over an outbox), under the manager and the API; default none (the app prints them). */
+  readonly mail?: Layer.Layer<Mail.Mail | Outbox.Outbox, unknown, SqlClient.SqlClient>
 }
 
 /** The server layer; outputs the HttpServer (for its address), the manager and the SQL client. */
 export const makeServer = (
   client: Layer.Layer<SqlClient.SqlClient, unknown>,
-  { auditLog, requestLogger, throttle, ...options }: ServerOptions = {},
+  { auditLog, mail, requestLogger, throttle, ...options }: ServerOptions = {},
   // biome-ignore lint/suspicious/noExplicitAny: a test helper over every user model or an untyped JSON reply
   hookOverrides: Partial<UserHooks.UserHooksService<any>> = {},
   hasher: PasswordHasher.PasswordHasherService = makeFakeHasher().service
@@ -44,6 +54,7 @@ export const makeServer = (
       PasswordHasher.layer(hasher)
     ]),
     Layer.provideMerge(layerSecondFactor),
+    Layer.provideMerge(mail ?? Layer.empty),
     Layer.provideMerge(layerAudit(auditLog)),
     Layer.provideMerge(Migrations.layer()),
     Layer.provideMerge(client)

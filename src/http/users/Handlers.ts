@@ -105,6 +105,38 @@ export const endOtherSessions = (
 export const userById = (users: UserManagerService, id: string) =>
   Effect.flatMap(users.parseId(id), (parsed) => users.get(parsed))
 
+/**
+ * The 202 of a mail route, at once; its work (`UserManager.forgotPasswordByEmail`, ...) after it, on the
+ * `BackgroundWork` in context. Past the address's limit the answer is the same and nothing is sent: only the
+ * per-client limit answers 429 here.
+ */
+export const mailLaterWith =
+  (clientOf: Effect.Effect<Client & { readonly address: string }, never, HttpServerRequest.HttpServerRequest>) =>
+  (route: Throttle.MailRoute, email: string, work: Effect.Effect<void>) =>
+    Effect.all([
+      Throttle.Throttle,
+      clientOf,
+      BackgroundWork,
+      HttpServerRequest.HttpServerRequest,
+      AuthEvents.CurrentRequest
+    ]).pipe(
+      Effect.flatMap(([throttle, { address }, background, request, info]) =>
+        Effect.flatMap(throttle.mail(route, address, email), (send) =>
+          send
+            ? background.submit(
+                route,
+                work.pipe(
+                  Effect.provideService(HttpServerRequest.HttpServerRequest, request),
+                  Effect.provideService(AuthEvents.CurrentRequest, info)
+                )
+              )
+            : Effect.void
+        )
+      ),
+      Effect.as(null),
+      Effect.catchIf(isThrottled, throttledResponse)
+    )
+
 /** The helpers of every handler module, built once from the settings. */
 export const make = (settings: Settings) => {
   // User bodies are encoded here and sent as is, with `no-store`; on `/users/me`, the hottest route, this
@@ -137,32 +169,7 @@ export const make = (settings: Settings) => {
         })
       )
 
-  // The 202 of a mail route, at once; its work (`UserManager.forgotPasswordByEmail`, ...) after it. Past the
-  // address's limit the answer is the same and nothing is sent: only the per-client limit answers 429 here.
-  const mailLater = (route: Throttle.MailRoute, email: string, work: Effect.Effect<void>) =>
-    Effect.all([
-      Throttle.Throttle,
-      clientOf,
-      BackgroundWork,
-      HttpServerRequest.HttpServerRequest,
-      AuthEvents.CurrentRequest
-    ]).pipe(
-      Effect.flatMap(([throttle, { address }, background, request, info]) =>
-        Effect.flatMap(throttle.mail(route, address, email), (send) =>
-          send
-            ? background.submit(
-                route,
-                work.pipe(
-                  Effect.provideService(HttpServerRequest.HttpServerRequest, request),
-                  Effect.provideService(AuthEvents.CurrentRequest, info)
-                )
-              )
-            : Effect.void
-        )
-      ),
-      Effect.as(null),
-      Effect.catchIf(isThrottled, throttledResponse)
-    )
+  const mailLater = mailLaterWith(clientOf)
 
   return { settings, encodeRead, ok, created, sendUser, client, limited, clientOf, mailLater }
 }
