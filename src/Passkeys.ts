@@ -7,8 +7,10 @@
  *   the user's credentials excluded), then `register` with the authenticator's response.
  * - Usernameless sign-in: `signInOptions` hands out a challenge under a `challengeToken`; `signIn` takes it and
  *   verifies the assertion of whichever credential answered, with user verification required.
- * - `verifyAssertion` checks an assertion for a known credential and challenge: what a second step for a known
- *   user reuses.
+ * - `verifyAssertion` checks an assertion for a known credential and challenge.
+ * - A passkey as a second factor: `assertionOptions` hands a known user request options for their own passkeys,
+ *   the challenge bound to what it is for (a pending login, a step-up), and `verifyBound` takes it back once.
+ *   `factor` is the `webauthn` `SecondFactor.Factor` built on them, registered by `layerFactor`.
  *
  * The signature counter is stored; a sign-in whose counter does not move forward (a cloned authenticator, or the
  * same assertion twice) is refused and emits `PasskeyCounterRegressed`.
@@ -29,6 +31,7 @@ import * as AuthEvents from "./AuthEvents.js"
 import { type Configurable, resolveConfigurable } from "./AuthStrategy.js"
 import { unwrap } from "./internal/config.js"
 import { type Credential, PasskeyStore } from "./PasskeyStore.js"
+import * as SecondFactor from "./SecondFactor.js"
 import type { User } from "./User.js"
 import { UserRepository } from "./UserRepository.js"
 
@@ -187,6 +190,30 @@ export interface PasskeysService {
     readonly userId?: string | undefined
     readonly requireUserVerification: boolean
   }) => Effect.Effect<Asserted, PasskeyInvalid>
+  /**
+   * Request options for a known user's own passkeys (user verification preferred), the challenge kept for
+   * `challengeLifetime` under `binding` (what it may be used for: a pending login, a step-up) and the user.
+   *
+   * @since 0.3.0
+   */
+  readonly assertionOptions: (userId: string, binding: string) => Effect.Effect<OptionsJSON>
+  /**
+   * Takes the challenge the assertion answers, if it was issued by `assertionOptions` for this user and binding
+   * (once: of concurrent uses, one gets it), and verifies the assertion of one of the user's passkeys.
+   *
+   * @since 0.3.0
+   */
+  readonly verifyBound: (
+    userId: string,
+    binding: string,
+    response: AuthenticationResponse
+  ) => Effect.Effect<Asserted, PasskeyInvalid>
+  /**
+   * Whether the user has a passkey.
+   *
+   * @since 0.3.0
+   */
+  readonly hasPasskey: (userId: string) => Effect.Effect<boolean>
 }
 
 /**
@@ -220,6 +247,7 @@ export interface Options {
 export const maxNameLength = 100
 
 const challengeKey = () => randomBytes(32).toString("base64url")
+const boundKey = (binding: string, challenge: string) => `bound:${binding}:${challenge}`
 
 /**
  * Builds the service over the `PasskeyStore` and `UserRepository` in context.
@@ -408,6 +436,38 @@ export const make = (
         return yield* verifyAssertion({ challenge: kept.value.challenge, response, requireUserVerification: true })
       }).pipe(Effect.withSpan("Passkeys.signIn"))
 
+    const assertionOptions = (userId: string, binding: string) =>
+      Effect.gen(function* () {
+        const owned = yield* store.listOf(userId)
+        const options = yield* Effect.promise(() =>
+          webauthn.generateAuthenticationOptions({
+            rpID: rpId,
+            timeout,
+            userVerification: "preferred",
+            allowCredentials: owned.map((credential) => ({ id: credential.id, transports: [...credential.transports] }))
+          })
+        )
+        yield* keep(boundKey(binding, options.challenge), options.challenge, "authentication", userId)
+        // WebAuthn's JSON form, passed through as the library made it (an interface has no index signature).
+        return options as unknown as OptionsJSON
+      }).pipe(Effect.withSpan("Passkeys.assertionOptions"))
+
+    const verifyBound = (userId: string, binding: string, response: AuthenticationResponse) =>
+      Effect.gen(function* () {
+        const sent = yield* challengeOf(response.response.clientDataJSON)
+        const kept = yield* store.takeChallenge(boundKey(binding, sent))
+        if (
+          Option.isNone(kept) ||
+          kept.value.purpose !== "authentication" ||
+          kept.value.userId !== userId ||
+          kept.value.challenge !== sent
+        ) {
+          return yield* invalid("challenge unknown, spent, expired, or not issued for this user and purpose")
+        }
+        // The other factor was proven already (the password): the key's presence is this one.
+        return yield* verifyAssertion({ challenge: sent, response, userId, requireUserVerification: false })
+      }).pipe(Effect.withSpan("Passkeys.verifyBound"))
+
     const remove = (user: User, id: string) =>
       Effect.gen(function* () {
         const found = yield* store.find(id)
@@ -436,7 +496,10 @@ export const make = (
       remove,
       signInOptions,
       signIn,
-      verifyAssertion
+      verifyAssertion,
+      assertionOptions,
+      verifyBound,
+      hasPasskey: (userId) => Effect.map(store.listOf(userId), (owned) => owned.length > 0)
     })
   })
 
@@ -460,3 +523,55 @@ export const layerConfig = (
   config: Config.Config.Wrap<Options>
 ): Layer.Layer<Passkeys, ConfigError.ConfigError, PasskeyStore | UserRepository> =>
   Layer.effect(Passkeys, Effect.flatMap(unwrap(config), make))
+
+/**
+ * What a `webauthn` proof's challenge is bound to: the pending login of an `mfa_token` (its digest, the proof
+ * context's `challenge`), or a step-up of the user (no context).
+ *
+ * @since 0.3.0
+ */
+export const bindingOf = (context: SecondFactor.ProofContext): string =>
+  context.challenge === undefined ? "step-up" : `mfa:${context.challenge}`
+
+const decodeAssertion = Schema.decodeUnknownOption(AuthenticationResponse)
+
+/**
+ * A passkey as a second factor (`webauthn`): a user with a passkey has it; a proof is an `AuthenticationResponse`
+ * to a challenge of `assertionOptions` bound to the pending login (or the step-up) it finishes; it adds `amr`
+ * `hwk`. Removing the factor (an admin's reset) removes the user's passkeys.
+ *
+ * @since 0.3.0
+ */
+export const factor: Effect.Effect<SecondFactor.Factor, never, Passkeys | PasskeyStore> = Effect.gen(function* () {
+  const passkeys = yield* Passkeys
+  const store = yield* PasskeyStore
+  return {
+    method: "webauthn",
+    amr: ["hwk"],
+    enrolled: (userId) => passkeys.hasPasskey(userId),
+    verify: (userId, value, context) =>
+      Option.match(decodeAssertion(value), {
+        onNone: () => Effect.succeed(false),
+        onSome: (response) =>
+          passkeys.verifyBound(userId, bindingOf(context), response).pipe(
+            Effect.as(true),
+            Effect.catchTag("PasskeyInvalid", () => Effect.succeed(false))
+          )
+      }),
+    remove: (userId) => store.removeAllOf(userId)
+  }
+})
+
+/**
+ * Registers `factor` with the `SecondFactor` in context for the layer's lifetime: from then on a user with a
+ * passkey is asked for it after a password (`webauthn` in `LOGIN_MFA_REQUIRED`'s methods), and it counts for
+ * step-up and the password policy. Without second factors (`SecondFactor.disabled`) it registers nothing.
+ *
+ * @since 0.3.0
+ */
+export const layerFactor: Layer.Layer<never, never, Passkeys | PasskeyStore | SecondFactor.SecondFactor> =
+  Layer.unwrapEffect(
+    Effect.map(SecondFactor.SecondFactor, (service) =>
+      service.enabled ? SecondFactor.layerFactor(factor) : Layer.empty
+    )
+  )

@@ -2,7 +2,7 @@
  * Second factors: which a user has, the check of a proof, TOTP enrolment, recovery codes, and the pending
  * two-step logins (`mfa_token`s) that `Login` issues and redeems.
  *
- * A factor is a `Factor`: a method name (`totp`, `recovery_code`; `webauthn` with passkeys), the `amr` values a
+ * A factor is a `Factor`: a method name (`totp`, `recovery_code`; `webauthn` with `Passkeys.layerFactor`), the `amr` values a
  * proof of it adds (RFC 8176), whether the user has it, and the check of a proof, which spends what it accepts (a
  * TOTP time step, a recovery code). `layer` registers TOTP and recovery codes; another factor is one more
  * `layerFactor(...)`, and from then on it is offered at login, counts for step-up and for the password policy.
@@ -553,8 +553,10 @@ export const combinedAmr = (first: ReadonlyArray<string>, second: ReadonlyArray<
 ]
 
 /**
- * Whether a session's `amr` says it was made with two factors.
+ * Whether a session's `amr` says it was made with two factors: `mfa`, or a passkey with user verification (`hwk`
+ * and `user`: a multi-factor authenticator, something held and something known or being).
  *
  * @since 0.3.0
  */
-export const isMultiFactor = (amr: ReadonlyArray<string> | undefined): boolean => amr?.includes("mfa") === true
+export const isMultiFactor = (amr: ReadonlyArray<string> | undefined): boolean =>
+  amr !== undefined && (amr.includes("mfa") || (amr.includes("hwk") && amr.includes("user")))

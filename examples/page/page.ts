@@ -167,8 +167,9 @@ const refresh = async () => {
 const run = (work: () => Promise<string | undefined>) => async () => {
   try {
     const done = await work()
-    if (done !== undefined) status(done)
+    // The view first, then the status: what the status announces is on the page when it shows.
     await refresh()
+    if (done !== undefined) status(done)
   } catch (error) {
     status(error instanceof Error ? error.message : String(error), true)
   }

@@ -23,17 +23,20 @@ const Options = Schema.Record({ key: Schema.String, value: Schema.Unknown }).ann
 })
 
 /**
- * The step-up a sensitive passkey change needs: `current_password` (for a user with a password of their own;
- * others need a recent sign-in). `code` is the second factor's, read once second factors exist.
+ * The step-up a sensitive passkey change needs (`StepUp.requireOrRecentSignIn`): `current_password` (a user without
+ * a password of their own needs a recent sign-in instead) and, for a user with a second factor, one proof of it
+ * (`code`, `recovery_code`, or `webauthn`), unless the session was made with both factors within the window.
  *
  * @since 0.3.0
  */
-export const StepUpBody = Schema.Struct({
-  current_password: Schema.optional(
-    Schema.Redacted(Schema.String.pipe(Schema.maxLength(UserSchemas.maxPasswordLength)))
-  ),
-  code: Schema.optional(Schema.String.pipe(Schema.maxLength(64)))
-}).annotations({ identifier: "PasskeyStepUp" })
+export const StepUpBody = UserSchemas.StepUpBody
+
+/**
+ * `POST /auth/{backend}/login/mfa/webauthn/options`.
+ *
+ * @since 0.3.0
+ */
+export const MfaOptionsBody = Schema.Struct({ mfa_token: UserSchemas.MfaToken })
 
 /**
  * `POST /users/me/passkeys`.
@@ -103,6 +106,16 @@ const stepUp = {
     code: ErrorCode.CURRENT_PASSWORD_REQUIRED,
     description: "Needs current_password (the user has a password of their own)"
   },
+  MfaCodeRequired: {
+    status: 400,
+    code: ErrorCode.MFA_CODE_REQUIRED,
+    description: "You have a second factor: send a current `code`, a `recovery_code` or a passkey's `webauthn` too"
+  },
+  MfaBadCode: {
+    status: 400,
+    code: ErrorCode.MFA_BAD_CODE,
+    description: "The code is wrong, replayed or used, or the passkey's assertion failed"
+  },
   InvalidCredentials: {
     status: 400,
     code: ErrorCode.CURRENT_PASSWORD_INVALID,
@@ -121,6 +134,29 @@ const stepUp = {
  * @since 0.3.0
  */
 export const OptionsErrors = errorTable(stepUp)
+
+/**
+ * `POST /auth/{backend}/login/mfa/webauthn/options`.
+ *
+ * @since 0.3.0
+ */
+export const MfaOptionsErrors = errorTable({
+  MfaTokenInvalid: {
+    status: 400,
+    code: ErrorCode.LOGIN_MFA_TOKEN_INVALID,
+    description: "The mfa_token is unknown, expired, spent, dead after too many wrong proofs, or of another backend"
+  },
+  PasskeyNotFound: { status: 404, code: ErrorCode.PASSKEY_NOT_FOUND, description: "The user has no passkey" }
+})
+
+/**
+ * `POST /users/me/mfa/webauthn/options`.
+ *
+ * @since 0.3.0
+ */
+export const StepUpOptionsErrors = errorTable({
+  PasskeyNotFound: { status: 404, code: ErrorCode.PASSKEY_NOT_FOUND, description: "You have no passkey" }
+})
 
 /**
  * `POST /users/me/passkeys`.
@@ -223,6 +259,22 @@ export const declareGroup = <I extends HttpApiMiddleware.HttpApiMiddleware.AnyId
         .middleware(authenticated)
         .annotate(OpenApi.Summary, "Remove one of my passkeys (step-up; ends your other sessions)")
     )
+    .add(
+      HttpApiEndpoint.post("stepUpOptions", "/me/mfa/webauthn/options")
+        .setPayload(Schema.Struct({}))
+        .middleware(RequestLimits.JsonOnly)
+        .addSuccess(Options)
+        .addError(StepUpOptionsErrors.schema)
+        .addError(ValidationError)
+        .addError(TooManyRequests)
+        .middleware(authenticated)
+        .annotate(OpenApi.Summary, "Request options for a passkey as the second factor of a step-up")
+        .annotate(
+          OpenApi.Description,
+          "Answer them with one of your passkeys and send the AuthenticationResponseJSON as `webauthn` in the " +
+            "step-up body of a sensitive change. The challenge works once, for 5 minutes, for your step-ups only."
+        )
+    )
     .prefix(usersPrefix)
     .annotate(OpenApi.Title, "passkeys")
 
@@ -257,6 +309,22 @@ export const declareLoginGroup = <const N extends string, Success extends Schema
         .addError(ValidationError)
         .addError(TooManyRequests)
         .annotate(OpenApi.Summary, `Sign in with a passkey (${name})`)
+    )
+    .add(
+      HttpApiEndpoint.post("mfaOptions", "/login/mfa/webauthn/options")
+        .setPayload(MfaOptionsBody)
+        .middleware(RequestLimits.JsonOnly)
+        .addSuccess(Options)
+        .addError(MfaOptionsErrors.schema)
+        .addError(ValidationError)
+        .addError(TooManyRequests)
+        .annotate(OpenApi.Summary, `Passkey request options for the second step of a login (${name})`)
+        .annotate(
+          OpenApi.Description,
+          "For the mfa_token of a LOGIN_MFA_REQUIRED answer whose methods include webauthn: request options for " +
+            "that user's passkeys. Send the AuthenticationResponseJSON as `webauthn` with the mfa_token to " +
+            "/login/mfa. The challenge works once, for 5 minutes, for this login only."
+        )
     )
     .prefix(`${authPrefix}/${name}`)
     .annotate(OpenApi.Title, `auth:${name}`)

@@ -21,13 +21,12 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import type * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as AuthEvents from "../AuthEvents.js"
 import * as Login from "../Login.js"
 import type { Credential } from "../PasskeyStore.js"
 import { PasskeyStore } from "../PasskeyStore.js"
-import { Passkeys } from "../Passkeys.js"
+import { bindingOf, layerFactor, PasskeyNotFound, Passkeys } from "../Passkeys.js"
 import { Sessions } from "../Sessions.js"
 import * as Throttle from "../Throttle.js"
 import type { User } from "../User.js"
@@ -43,15 +42,20 @@ import {
   declareLoginGroup,
   type LoginBody,
   LoginErrors,
+  type MfaOptionsBody,
+  MfaOptionsErrors,
   OptionsErrors,
   PasskeyRead,
   RegisterErrors,
   RemoveErrors,
   RenameErrors,
-  SignInOptionsRead
+  SignInOptionsRead,
+  type StepUpBody,
+  StepUpOptionsErrors
 } from "./PasskeyGroups.js"
 import * as Reauthentication from "./Reauthentication.js"
 import * as SignIn from "./SignIn.js"
+import * as StepUp from "./StepUp.js"
 import * as UserSchemas from "./UserSchemas.js"
 
 /**
@@ -123,9 +127,6 @@ export const make = <I extends HttpApiMiddleware.HttpApiMiddleware.AnyId, S>(
     const login = yield* Login.Login
     const sessions = yield* Sessions
     const throttle = yield* Throttle.orDefault
-    const reauthenticate = Reauthentication.requireRecentSignIn(
-      users.reauthenticationWindow ?? Reauthentication.defaultWindow
-    )
     const clientOf = Effect.zipWith(
       HttpServerRequest.HttpServerRequest,
       AuthEvents.CurrentRequest,
@@ -137,19 +138,25 @@ export const make = <I extends HttpApiMiddleware.HttpApiMiddleware.AnyId, S>(
     const throttled = (error: Throttle.Throttled) =>
       Effect.succeed(tooManyRequestsResponse(Duration.toMillis(error.retryAfter)))
 
+    const window = users.reauthenticationWindow ?? Reauthentication.defaultWindow
     /**
-     * The step-up before a passkey is added or removed, in one place (the second factor's shared step-up replaces
-     * it): `current_password` for a user with a password of their own, counted like a login on their account; a
-     * recent sign-in for one without.
+     * The step-up before a passkey is added or removed, the shared one (`StepUp`): the current password and, for a
+     * user with a second factor, a proof of it (unless the session was made with both within the window); a user
+     * without a password of their own gives a recent sign-in instead of the password.
      */
-    const stepUp = (user: User, body: { readonly current_password?: Redacted.Redacted<string> | undefined }) =>
-      Effect.gen(function* () {
-        if (!(yield* repository.hasOwnPassword(user))) return yield* reauthenticate
-        if (body.current_password === undefined) return yield* Effect.fail({ _tag: "CurrentPasswordRequired" } as const)
-        const { address } = yield* clientOf
-        const attempt = yield* throttle.account(user.email, address, "currentPassword")
-        yield* Throttle.checked(attempt, manager.checkPassword(user, body.current_password))
-      })
+    const stepUp = (user: User, body: typeof StepUpBody.Type) =>
+      Effect.flatMap(clientOf, ({ address }) =>
+        StepUp.requireOrRecentSignIn(
+          user,
+          { currentPassword: body.current_password, proof: SignIn.proofOf(body) },
+          { window, client: address }
+        )
+      ).pipe(
+        Effect.provideService(Throttle.Throttle, throttle),
+        Effect.provideService(UserManager, manager),
+        Effect.provideService(UserRepository, repository),
+        Effect.provideService(Authenticator, authenticator)
+      )
 
     /** Ends every other session of the user: the epoch moves, and the session of this request is carried over. */
     const endOtherSessions = (user: User) =>
@@ -215,7 +222,44 @@ export const make = <I extends HttpApiMiddleware.HttpApiMiddleware.AnyId, S>(
         Effect.mapError((error) => ("detail" in error ? error : LoginErrors.body(error)))
       )
 
-    return { passkeys, stepUp, endOtherSessions, signIn, authenticator, throttled, throttle, clientOf }
+    /** Request options for the second step of a pending login on this backend, bound to it. */
+    const mfaOptions = (running: RunningBackend, body: typeof MfaOptionsBody.Type) =>
+      Effect.gen(function* () {
+        // Each call stores a challenge: counted on the client's login limit, as the login is.
+        yield* throttle.route("login", (yield* clientOf).address)
+        const pending = yield* login.pending(running.name, body.mfa_token)
+        const userId = String(pending.user.id)
+        if (!(yield* passkeys.hasPasskey(userId))) return yield* new PasskeyNotFound()
+        const options = yield* passkeys.assertionOptions(userId, bindingOf({ challenge: pending.digest }))
+        return HttpServerResponse.unsafeJson(options, ok)
+      }).pipe(
+        Effect.catchTag("Throttled", throttled),
+        Effect.mapError((error) => MfaOptionsErrors.body(error))
+      )
+
+    /** Request options for a step-up of the logged-in user by one of their passkeys. */
+    const stepUpOptions = Effect.gen(function* () {
+      const user = yield* CurrentUser
+      yield* throttle.route("login", (yield* clientOf).address)
+      if (!(yield* passkeys.hasPasskey(String(user.id)))) return yield* new PasskeyNotFound()
+      return HttpServerResponse.unsafeJson(yield* passkeys.assertionOptions(String(user.id), bindingOf({})), ok)
+    }).pipe(
+      Effect.catchTag("Throttled", throttled),
+      Effect.mapError((error) => StepUpOptionsErrors.body(error))
+    )
+
+    return {
+      passkeys,
+      stepUp,
+      endOtherSessions,
+      signIn,
+      authenticator,
+      throttled,
+      throttle,
+      clientOf,
+      mfaOptions,
+      stepUpOptions
+    }
   })
 
   /** Implements the groups against the app's API (which must contain them). */
@@ -233,7 +277,18 @@ export const make = <I extends HttpApiMiddleware.HttpApiMiddleware.AnyId, S>(
     const implemented = Layer.unwrapEffect(
       Effect.map(
         build,
-        ({ authenticator, clientOf, endOtherSessions, passkeys, signIn, stepUp, throttle, throttled }) => {
+        ({
+          authenticator,
+          clientOf,
+          endOtherSessions,
+          mfaOptions,
+          passkeys,
+          signIn,
+          stepUp,
+          stepUpOptions,
+          throttle,
+          throttled
+        }) => {
           const manage = HttpApiBuilder.group(typed, "passkeys", (handlers) =>
             handlers
               .handle("registrationOptions", ({ payload }) =>
@@ -281,6 +336,7 @@ export const make = <I extends HttpApiMiddleware.HttpApiMiddleware.AnyId, S>(
                   Effect.mapError((error) => RemoveErrors.body(error))
                 )
               )
+              .handle("stepUpOptions", () => stepUpOptions)
           )
           const signIns = mounted.map((backend) =>
             HttpApiBuilder.group(typed, `passkey.${backend.name}`, (handlers) =>
@@ -297,9 +353,11 @@ export const make = <I extends HttpApiMiddleware.HttpApiMiddleware.AnyId, S>(
                   }).pipe(Effect.catchTag("Throttled", throttled))
                 )
                 .handle("login", ({ payload }) => signIn(authenticator.backend(backend.name), payload))
+                .handle("mfaOptions", ({ payload }) => mfaOptions(authenticator.backend(backend.name), payload))
             )
           )
-          return Layer.mergeAll(manage, ...signIns)
+          // A passkey is a second factor too (with second factors on): asked after a password, counted for step-up.
+          return Layer.mergeAll(manage, ...signIns, layerFactor)
         }
       )
     )

@@ -32,7 +32,7 @@ export const MfaRequired = Schema.Struct({
   ...HttpApiSchema.annotations({ status: 401 }),
   identifier: `Error.${ErrorCode.LOGIN_MFA_REQUIRED}`,
   description:
-    "The user has a second factor: no session yet. Send the mfa_token with a code (or recovery_code) to " +
+    "The user has a second factor: no session yet. Send the mfa_token with a code, recovery_code or webauthn to " +
     "POST /auth/{backend}/login/mfa within 5 minutes.",
   examples: [
     { detail: { code: ErrorCode.LOGIN_MFA_REQUIRED, mfa_token: "kX3...opaque", methods: ["totp", "recovery_code"] } }
@@ -68,8 +68,8 @@ export const respond =
   }
 
 /**
- * The proof a body carries (`code`: TOTP, `recovery_code`: a recovery code), if it carries one. A factor with a
- * field of its own adds it here.
+ * The proof a body carries (`code`: TOTP, `recovery_code`: a recovery code, `webauthn`: a passkey's assertion), if
+ * it carries one. A factor with a field of its own adds it here.
  *
  * @since 0.3.0
  */
@@ -77,9 +77,12 @@ export const proofOf = (body: {
   readonly code?: unknown
   readonly recovery_code?: unknown
   readonly recoveryCode?: unknown
+  readonly webauthn?: unknown
 }): Option.Option<SecondFactor.Proof> =>
   body.code !== undefined
     ? Option.some({ method: "totp", value: body.code })
     : body.recovery_code !== undefined || body.recoveryCode !== undefined
       ? Option.some({ method: "recovery_code", value: body.recovery_code ?? body.recoveryCode })
-      : Option.none()
+      : body.webauthn !== undefined
+        ? Option.some({ method: "webauthn", value: body.webauthn })
+        : Option.none()

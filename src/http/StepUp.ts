@@ -3,8 +3,13 @@
  * second factor turned on or off, new recovery codes, and passkeys). A user without a second factor gives their
  * current password (where the app requires it); a user with one gives their current password AND a current code
  * of a factor (or a recovery code), unless the session was made with both factors within the window (default 5
- * minutes). Wrong passwords count on the account's re-authentication throttle, wrong codes on its second-factor
- * throttle.
+ * minutes; a passkey sign-in with user verification is both). Wrong passwords count on the account's
+ * re-authentication throttle, wrong codes on its second-factor throttle. A proof of a passkey (`webauthn`) answers
+ * the options of `POST /users/me/mfa/webauthn/options`.
+ *
+ * With `requireOrRecentSignIn`, a user without a password of their own (an OAuth or passkey sign-up) gives a
+ * sign-in within the window instead of the password (`ReauthenticationRequired` without one), and still a proof of
+ * their factor unless that sign-in had both.
  *
  * @since 0.3.0
  */
@@ -18,8 +23,9 @@ import * as AuthEvents from "../AuthEvents.js"
 import { MfaBadCode, MfaCodeRequired, type Proof, SecondFactor } from "../SecondFactor.js"
 import * as Throttle from "../Throttle.js"
 import type { User } from "../User.js"
-import type { InvalidCredentials } from "../UserError.js"
+import { type InvalidCredentials, ReauthenticationRequired } from "../UserError.js"
 import { UserManager } from "../UserManager.js"
+import { UserRepository } from "../UserRepository.js"
 import type { Authenticator } from "./Authenticator.js"
 import { isRecent } from "./Reauthentication.js"
 
@@ -79,13 +85,46 @@ export const require = (
   Refusal,
   Authenticator | HttpServerRequest.HttpServerRequest | UserManager | Throttle.Throttle
 > =>
+  check(user, proofs, options, Effect.succeed(true)).pipe(
+    // Never raised here: every user is asked for the password (only requireOrRecentSignIn takes a sign-in instead).
+    Effect.catchTag("ReauthenticationRequired", (error) => Effect.die(error)),
+    Effect.withSpan("StepUp.require")
+  )
+
+/**
+ * `require`, where a user without a password of their own (an OAuth or passkey sign-up) gives a sign-in within the
+ * window instead of the password (`ReauthenticationRequired` without one), and still a proof of their factor unless
+ * that sign-in had both.
+ *
+ * @since 0.3.0
+ */
+export const requireOrRecentSignIn = (
+  user: User,
+  proofs: Proofs,
+  options: Options
+): Effect.Effect<
+  void,
+  Refusal | ReauthenticationRequired,
+  Authenticator | HttpServerRequest.HttpServerRequest | UserManager | UserRepository | Throttle.Throttle
+> =>
+  check(
+    user,
+    proofs,
+    options,
+    Effect.flatMap(UserRepository, (repository) => repository.hasOwnPassword(user))
+  ).pipe(Effect.withSpan("StepUp.require"))
+
+const check = <R>(user: User, proofs: Proofs, options: Options, hasOwnPassword: Effect.Effect<boolean, never, R>) =>
   Effect.gen(function* () {
     const factors = yield* SecondFactor
     const userId = String(user.id)
     const hasFactor = yield* factors.hasFactor(userId)
     if (hasFactor && (yield* isRecent(options.window, true))) return
     const throttle = yield* Throttle.Throttle
-    if (hasFactor || options.passwordRequired !== false) {
+    const withoutPassword = !(yield* hasOwnPassword)
+    if (withoutPassword) {
+      if (!(yield* isRecent(options.window))) return yield* new ReauthenticationRequired()
+    } else if (hasFactor || options.passwordRequired !== false) {
       if (proofs.currentPassword === undefined) return yield* new CurrentPasswordRequired()
       const users = yield* UserManager
       // Counted like a login on the user's account: a stolen token cannot guess the password faster.
@@ -105,4 +144,4 @@ export const require = (
     yield* Effect.flatMap(AuthEvents.AuthEvents, (events) =>
       events.emit((common) => new AuthEvents.SecondFactorVerified({ ...common, userId, factor: proof.method }))
     )
-  }).pipe(Effect.withSpan("StepUp.require"))
+  })

@@ -6,6 +6,7 @@
 import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import type * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import { AuthenticationResponse } from "../Passkeys.js"
 import { Email } from "../User.js"
 import * as UserModel from "../UserModel.js"
 import { maxListLimit } from "../UserRepository.js"
@@ -443,25 +444,29 @@ export const UserPage = <Read extends Schema.Schema.Any>(UserRead: Read) =>
 export const MfaToken = Schema.String.pipe(Schema.maxLength(128))
 
 /**
- * The body of `POST /auth/{backend}/login/mfa`: the `mfa_token` and one proof (`code` or `recovery_code`).
+ * The body of `POST /auth/{backend}/login/mfa`: the `mfa_token` and one proof (`code`, `recovery_code`, or
+ * `webauthn`: a passkey's `AuthenticationResponseJSON` to the options of `/login/mfa/webauthn/options`).
  *
  * @since 0.3.0
  */
 export const LoginMfaBody = Schema.Struct({
   mfa_token: MfaToken,
   code: Schema.optional(Code),
-  recovery_code: Schema.optional(Code)
+  recovery_code: Schema.optional(Code),
+  webauthn: Schema.optional(AuthenticationResponse)
 }).annotations({ identifier: "LoginMfaBody" })
 
 /**
- * `{"current_password"}` (and `code`, once the user has a factor): the body of `POST /users/me/mfa/totp`.
+ * `{"current_password"}` and, once the user has a factor, one proof of it (`code`, `recovery_code`, or `webauthn`:
+ * a passkey's `AuthenticationResponseJSON` to the options of `POST /users/me/mfa/webauthn/options`).
  *
  * @since 0.3.0
  */
 export const StepUpBody = Schema.Struct({
   current_password: Schema.optional(Password),
   code: Schema.optional(Code),
-  recovery_code: Schema.optional(Code)
+  recovery_code: Schema.optional(Code),
+  webauthn: Schema.optional(AuthenticationResponse)
 }).annotations({ identifier: "StepUpBody" })
 
 /**

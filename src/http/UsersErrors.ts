@@ -97,9 +97,13 @@ const secondFactorErrors = {
   MfaCodeRequired: {
     status: 400,
     code: ErrorCode.MFA_CODE_REQUIRED,
-    description: "You have a second factor: send a current `code` (or a `recovery_code`) too"
+    description: "You have a second factor: send a current `code`, a `recovery_code` or a passkey's `webauthn` too"
   },
-  MfaBadCode: { status: 400, code: ErrorCode.MFA_BAD_CODE, description: "The code is wrong, replayed or used" }
+  MfaBadCode: {
+    status: 400,
+    code: ErrorCode.MFA_BAD_CODE,
+    description: "The code is wrong, replayed or used, or the passkey's assertion failed"
+  }
 } as const
 
 /**
@@ -211,7 +215,9 @@ export const LoginMfaErrors = errorTable({
   MfaBadCode: {
     status: 400,
     code: ErrorCode.LOGIN_MFA_BAD_CODE,
-    description: "The code or recovery code is wrong, replayed or already used"
+    description:
+      "The code or recovery code is wrong, replayed or already used, or the passkey's assertion failed (signature, " +
+      "another user's passkey, a challenge not of this login, spent or expired)"
   },
   MfaTokenInvalid: {
     status: 400,

@@ -184,8 +184,9 @@ const loginMfa = (backend: string) =>
     .annotate(OpenApi.Summary, `Finish a two-step login with a second factor (${backend})`)
     .annotate(
       OpenApi.Description,
-      "The mfa_token of a LOGIN_MFA_REQUIRED answer (this backend's) with `code` (TOTP) or `recovery_code`: " +
-        "the backend's login answer. The token works once, for 5 minutes, and dies after 5 wrong codes."
+      "The mfa_token of a LOGIN_MFA_REQUIRED answer (this backend's) with `code` (TOTP), `recovery_code`, or " +
+        "`webauthn` (a passkey's AuthenticationResponseJSON to the options of /login/mfa/webauthn/options): the " +
+        "backend's login answer. The token works once, for 5 minutes, and dies after 5 wrong proofs."
     )
 
 const logout = <Self extends HttpApiMiddleware.HttpApiMiddleware.AnyId, S>(

@@ -160,7 +160,14 @@ export const makeSoftAuthenticator = (defaults: {
   // biome-ignore lint/suspicious/noExplicitAny: WebAuthn's JSON options as the server sent them
   const get = (options: any, overrides: Overrides = {}) => {
     const rpId = overrides.rpId ?? options.rpId ?? defaults.rpId
-    const credential = overrides.credential ?? credentials.find((each) => each.rpId === (options.rpId ?? defaults.rpId))
+    // The credentials the options allow (a known user's), else any of the RP (usernameless).
+    const allowed: ReadonlyArray<string> = (options.allowCredentials ?? []).map((each: { id: string }) => each.id)
+    const credential =
+      overrides.credential ??
+      credentials.find(
+        (each) =>
+          each.rpId === (options.rpId ?? defaults.rpId) && (allowed.length === 0 || allowed.includes(b64(each.id)))
+      )
     if (credential === undefined) throw new Error("no credential for this RP ID")
     const counter = overrides.counter ?? credential.counter + 1
     credential.counter = Math.max(credential.counter, counter)
