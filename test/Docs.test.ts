@@ -150,9 +150,6 @@ describe("the documentation's code blocks", () => {
   })
 })
 
-/** Pages linked before the branches that write them merge; a link to one passes while it is missing. */
-const announced = new Set(["docs/passkeys.md", "docs/mail.md"])
-
 /** GitHub's anchor of a heading: lower case, punctuation dropped, spaces as hyphens. */
 const anchorOf = (heading: string) =>
   heading
@@ -180,7 +177,6 @@ const brokenLinks = (page: string, text: string, read: (path: string) => string 
     if (/^[a-z]+:/i.test(href)) return []
     const [path = "", anchor] = href.split("#")
     const target = path === "" ? page : normalize(join(dirname(page), path))
-    if (announced.has(target)) return []
     const content = read(target)
     if (content === undefined) return [`${page}: ${href} (no such file)`]
     if (anchor !== undefined && target.endsWith(".md") && !anchorsOf(content).has(anchor)) {
@@ -197,11 +193,11 @@ describe("the links between the pages", () => {
     assert.deepStrictEqual(failures, [])
   })
 
-  it("reports a missing file and a missing heading, not code blocks, other sites or announced pages", () => {
+  it("reports a missing file and a missing heading, not code blocks or other sites", () => {
     const files: Record<string, string> = { "docs/a.md": "# A page\n\n## The `Users` layer: set up\n" }
     const text = [
       "[ok](a.md) [ok](a.md#a-page) [ok](a.md#the-users-layer-set-up) [ok](../README.md) [ok](https://x.org/y)",
-      "[ok](mail.md) [bad](b.md) [bad](a.md#nowhere)",
+      "[bad](b.md) [bad](a.md#nowhere)",
       "```md\n[in code](c.md)\n```"
     ].join("\n")
     const read = (path: string) => (path === "README.md" ? "" : files[path])
