@@ -11,6 +11,7 @@ import { join } from "node:path"
 import { afterAll, assert, beforeAll, beforeEach, describe, it } from "@effect/vitest"
 import * as OTPAuth from "otpauth"
 import type { CDPSession, Page } from "playwright-core"
+import * as QRCode from "qrcode"
 import { launch } from "../utils/Chromium.js"
 import { type ExampleServer, root, startExampleServer } from "../utils/ExampleServer.js"
 import { freePort } from "../utils/LocalServer.js"
@@ -184,17 +185,31 @@ describe("the sign-in page with a passkey, in Chromium", () => {
     await register(address)
     assert.strictEqual(await page.textContent("#totp-state"), "Off.")
     await page.fill("#current-password", password)
+    const enrolment = page.waitForResponse(
+      (response) => response.url().endsWith("/users/me/mfa/totp") && response.request().method() === "POST"
+    )
     await page.click("#totp-start")
     await statusIs("Scan the QR code, then type the code your app shows")
     const secret = (await page.textContent("#totp-secret")) ?? ""
     assert.match(secret, /^[A-Z2-7]{32}$/)
-    // The QR code is drawn in the page (a canvas with pixels, not an image from elsewhere).
-    // (A blank canvas of that size encodes to a few hundred bytes of PNG.)
-    const qr = await page.evaluate<{ width: number; png: number }>(
-      `(() => { const canvas = document.getElementById("totp-qr"); return { width: canvas.width, png: canvas.toDataURL().length } })()`
-    )
-    assert.isAbove(qr.width, 100)
-    assert.isAbove(qr.png, 2000)
+    const uri = ((await (await enrolment).json()) as { otpauth_uri: string }).otpauth_uri
+    assert.strictEqual(new URL(uri).searchParams.get("secret"), secret)
+    // The canvas holds the QR code of otpauth_uri: each module's centre pixel, dark or light, as qrcode encodes it.
+    const expected = QRCode.create(uri, {})
+    const size = expected.modules.size
+    const drawn = await page.evaluate<string>(`(() => {
+      const canvas = document.getElementById("totp-qr")
+      const scale = canvas.width / (${size} + 4)
+      const pixels = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data
+      let bits = ""
+      for (let row = 0; row < ${size}; row++)
+        for (let col = 0; col < ${size}; col++) {
+          const y = Math.floor((row + 2.5) * scale), x = Math.floor((col + 2.5) * scale)
+          bits += pixels[(y * canvas.width + x) * 4] < 128 ? "1" : "0"
+        }
+      return bits
+    })()`)
+    assert.strictEqual(drawn, Array.from(expected.modules.data, (bit) => (bit ? "1" : "0")).join(""))
     await shot("b1-totp-qr-code")
 
     const totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(secret), digits: 6, period: 30 })
