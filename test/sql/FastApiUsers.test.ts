@@ -72,8 +72,16 @@ describePg("A FastAPI Users database on PostgreSQL (test/fixtures/fastapi-users.
         }
         assert.deepStrictEqual(
           after.tokens.map(
-            ({ epoch: _, last_used_at: __, backend: ___, user_agent: ____, method: _____, family: ______, ...row }) =>
-              row
+            ({
+              epoch: _,
+              last_used_at: __,
+              backend: ___,
+              user_agent: ____,
+              method: _____,
+              family: ______,
+              amr: _______,
+              ...row
+            }) => row
           ),
           before.tokens
         )
@@ -84,7 +92,8 @@ describePg("A FastAPI Users database on PostgreSQL (test/fixtures/fastapi-users.
             backend: null,
             user_agent: null,
             method: null,
-            family: null
+            family: null,
+            amr: null
           })
         }
         assert.deepStrictEqual(
