@@ -1,7 +1,8 @@
 /**
- * The sign-in page of `npm start`: `/` serves `page/index.html` and `/page.js` its module, compiled with the rest
- * (`npm run build:start`, into `build/examples/page/`). Run from the sources (`npm run dev`, the tests), the module
- * is compiled from `page/page.ts` on its first request.
+ * The sign-in page of `npm start`: `/` serves `page/index.html` and `/page.js` its module, bundled with esbuild (the
+ * QR code library included) by `npm run build:start` into `build/examples/page/`. Run from the sources (`npm run dev`,
+ * the tests), the module is bundled from `page/page.ts` on its first request. `/magic-link` serves the page too: the
+ * sign-in mail links there (`{publicUrl}/magic-link?token=...`) and the page signs the browser in with the token.
  */
 import { existsSync, readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
@@ -22,21 +23,29 @@ const pageModule = Effect.promise(async () => {
   if (existsSync(built)) return readFileSync(built, "utf8")
   const source = firstExisting("page.ts")
   if (source === undefined) throw new Error("examples/page/page.ts not found")
-  // Only without a build: TypeScript is a development dependency.
-  const ts = (await import("typescript")).default
-  return ts.transpileModule(readFileSync(source, "utf8"), {
-    compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ES2022 }
-  }).outputText
+  // Only without a build: esbuild is a development dependency.
+  const esbuild = await import("esbuild")
+  const bundled = await esbuild.build({
+    entryPoints: [source],
+    bundle: true,
+    format: "esm",
+    target: "es2022",
+    write: false,
+    logLevel: "warning"
+  })
+  return bundled.outputFiles[0]!.text
 })
 
 const headers = {
   "cache-control": "no-store",
   "x-content-type-options": "nosniff",
+  // The magic link's token is in the page's URL: no request of the page carries it in a Referer.
+  "referrer-policy": "no-referrer",
   "content-security-policy":
     "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 } as const
 
-/** `GET /` (the page) and `GET /page.js` (its module). */
+/** `GET /` and `GET /magic-link` (the page) and `GET /page.js` (its module). */
 export const layer: Layer.Layer<never> = HttpApiBuilder.Router.use((router) =>
   Effect.gen(function* () {
     const html = yield* Effect.cached(
@@ -47,10 +56,11 @@ export const layer: Layer.Layer<never> = HttpApiBuilder.Router.use((router) =>
       })
     )
     const script = yield* Effect.cached(pageModule)
-    yield* router.get(
-      "/",
-      Effect.map(html, (body) => HttpServerResponse.text(body, { contentType: "text/html; charset=utf-8", headers }))
+    const page = Effect.map(html, (body) =>
+      HttpServerResponse.text(body, { contentType: "text/html; charset=utf-8", headers })
     )
+    yield* router.get("/", page)
+    yield* router.get("/magic-link", page)
     yield* router.get(
       "/page.js",
       Effect.map(script, (body) =>

@@ -69,7 +69,15 @@ describe("npm start on a fresh clone", () => {
     assert.include(await page.text(), '<script type="module" src="/page.js">')
     const module = await fetch(`${first.base}/page.js`)
     assert.strictEqual(module.status, 200)
-    assert.strictEqual(await module.text(), readFileSync(join(clone, "build/examples/page/page.js"), "utf8"))
+    const script = await module.text()
+    assert.strictEqual(script, readFileSync(join(clone, "build/examples/page/page.js"), "utf8"))
+    // One bundle: the QR code library is inside, the browser resolves no bare import.
+    assert.notMatch(script, /^import\s/m)
+    assert.include(script, "toCanvas")
+    // The sign-in mail's link opens the page.
+    const landing = await fetch(`${first.base}/magic-link?token=x`)
+    assert.strictEqual(landing.status, 200)
+    assert.include(await landing.text(), '<script type="module" src="/page.js">')
     const processes = tree(first.process.pid!)
     assert.isTrue(
       processes.some((line) => /^\S*node( --\S+)* build\/examples\/server\.js$/.test(line)),
