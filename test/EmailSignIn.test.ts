@@ -197,6 +197,22 @@ describe("EmailSignIn", () => {
         assert.lengthOf(yield* mailsTo(inactive), 0)
       })
     )
+
+    it.effect("a known user's link is still bound to their current e-mail: after a change it signs nobody up", () =>
+      Effect.gen(function* () {
+        const signIn = yield* EmailSignIn.EmailSignIn
+        const users = yield* UserManager.UserManager
+        const email = freshEmail("mover")
+        const user = yield* users
+          .create({ email, password: Redacted.make("correct-horse-battery"), isVerified: true })
+          .pipe(Effect.orDie)
+        yield* signIn.requestLink(email)
+        const token = tokenIn((yield* mailsTo(email)).at(-1)!.text, "magic-link")
+        yield* users.update(user, { email: freshEmail("moved") }).pipe(Effect.orDie)
+        assert.instanceOf(yield* Effect.flip(signIn.spendLink(token)), UserError.MagicLinkBadToken)
+        assert.isTrue(Option.isNone(yield* Effect.option(users.getByEmail(email))), "no account at the old address")
+      })
+    )
   })
 
   it("the default templates escape what they insert into HTML", () => {
