@@ -4,7 +4,7 @@
  * registration mail and the manager's other mails go through the same outbox. The memory store passes the contract.
  */
 import { assert, describe, it, layer } from "@effect/vitest"
-import { Effect, Exit, Layer, Redacted, TestClock } from "effect"
+import { Effect, Exit, Layer, Option, Redacted, TestClock } from "effect"
 import { EmailSignIn, Mail, Mailer, Outbox, PasswordHasher, UserError, UserManager, UserRepository } from "effect-users"
 import { emailSignInStoreSuite } from "./suites/EmailSignInStoreSuite.js"
 import { outboxSecret } from "./utils/MailTest.js"
@@ -112,6 +112,106 @@ describe("EmailSignIn", () => {
           // The link itself is still valid: `Login.start` refuses the inactive user it proves.
           assert.isFalse((yield* signIn.spendLink(token).pipe(Effect.orDie)).isActive)
         })
+    )
+
+    it.effect("a wrong or malformed code is EmailCodeBadCode and a try; the fifth kills the code; spaces aside", () =>
+      Effect.gen(function* () {
+        const signIn = yield* EmailSignIn.EmailSignIn
+        const email = yield* registered(true)
+        yield* signIn.requestCode(email)
+        const mail = (yield* mailsTo(email)).at(-1)!
+        assert.include(mail.text, "for 10 minutes")
+        const right = codeIn(mail.subject)
+        const wrong = right === "000000" ? "111111" : "000000"
+        const error = yield* Effect.flip(signIn.spendCode(email, Redacted.make(wrong)))
+        assert.instanceOf(error, UserError.EmailCodeBadCode)
+        assert.instanceOf(
+          yield* Effect.flip(signIn.spendCode(email, Redacted.make(`x${right}`))),
+          UserError.EmailCodeBadCode
+        )
+        assert.strictEqual(
+          (yield* signIn.spendCode(email, Redacted.make(` ${right} `)).pipe(Effect.orDie)).email,
+          email
+        )
+        assert.instanceOf(yield* Effect.flip(signIn.spendCode(email, Redacted.make(right))), UserError.EmailCodeBadCode)
+        yield* signIn.requestCode(email)
+        const next = codeIn((yield* mailsTo(email)).at(-1)!.subject)
+        const other = next === "000000" ? "111111" : "000000"
+        for (let attempt = 0; attempt < 5; attempt++) yield* Effect.flip(signIn.spendCode(email, Redacted.make(other)))
+        assert.instanceOf(yield* Effect.flip(signIn.spendCode(email, Redacted.make(next))), UserError.EmailCodeBadCode)
+      })
+    )
+
+    it.effect("a link or code is bound to the address: once the user's e-mail changes, both are refused", () =>
+      Effect.gen(function* () {
+        const signIn = yield* EmailSignIn.EmailSignIn
+        const users = yield* UserManager.UserManager
+        const email = yield* registered(true)
+        yield* signIn.requestLink(email)
+        yield* signIn.requestCode(email)
+        const mails = yield* mailsTo(email)
+        assert.include(mails.at(-2)!.text, "for 15 minutes")
+        const token = tokenIn(mails.at(-2)!.text, "magic-link")
+        const code = codeIn(mails.at(-1)!.subject)
+        const user = yield* users.getByEmail(email).pipe(Effect.orDie)
+        yield* users.update(user, { email: freshEmail("moved") }).pipe(Effect.orDie)
+        assert.instanceOf(yield* Effect.flip(signIn.spendLink(token)), UserError.MagicLinkBadToken)
+        assert.instanceOf(yield* Effect.flip(signIn.spendCode(email, Redacted.make(code))), UserError.EmailCodeBadCode)
+        assert.isTrue(Option.isNone(yield* Effect.option(users.getByEmail(email))), "nobody signed up")
+      })
+    )
+  })
+
+  layer(
+    EmailSignIn.layer({ signUp: true }).pipe(
+      Layer.provideMerge(Users),
+      Layer.provide(EmailSignIn.layerStoreMemory),
+      Layer.orDie
+    )
+  )("with signUp", (it) => {
+    it.effect("an unknown address's link signs it up, verified; an inactive user's address still gets nothing", () =>
+      Effect.gen(function* () {
+        const signIn = yield* EmailSignIn.EmailSignIn
+        const users = yield* UserManager.UserManager
+        const email = freshEmail("newcomer")
+        yield* signIn.requestLink(email)
+        const token = tokenIn((yield* mailsTo(email)).at(-1)!.text, "magic-link")
+        const created = yield* signIn.spendLink(token).pipe(Effect.orDie)
+        assert.strictEqual(created.email, email)
+        assert.isTrue(created.isVerified)
+        assert.isTrue(created.isActive)
+        assert.instanceOf(yield* Effect.flip(signIn.spendLink(token)), UserError.MagicLinkBadToken)
+        // Registered between the link and its use: the link signs in that user.
+        const late = freshEmail("late")
+        yield* signIn.requestLink(late)
+        const lateToken = tokenIn((yield* mailsTo(late)).at(-1)!.text, "magic-link")
+        const registeredUser = yield* users
+          .create({ email: late, password: Redacted.make("correct-horse-battery") })
+          .pipe(Effect.orDie)
+        assert.strictEqual((yield* signIn.spendLink(lateToken).pipe(Effect.orDie)).id, registeredUser.id)
+        const inactive = freshEmail("inactive")
+        yield* users
+          .create({ email: inactive, password: Redacted.make("correct-horse-battery"), isActive: false })
+          .pipe(Effect.orDie)
+        yield* signIn.requestLink(inactive)
+        assert.lengthOf(yield* mailsTo(inactive), 0)
+      })
+    )
+
+    it.effect("a known user's link is still bound to their current e-mail: after a change it signs nobody up", () =>
+      Effect.gen(function* () {
+        const signIn = yield* EmailSignIn.EmailSignIn
+        const users = yield* UserManager.UserManager
+        const email = freshEmail("mover")
+        const user = yield* users
+          .create({ email, password: Redacted.make("correct-horse-battery"), isVerified: true })
+          .pipe(Effect.orDie)
+        yield* signIn.requestLink(email)
+        const token = tokenIn((yield* mailsTo(email)).at(-1)!.text, "magic-link")
+        yield* users.update(user, { email: freshEmail("moved") }).pipe(Effect.orDie)
+        assert.instanceOf(yield* Effect.flip(signIn.spendLink(token)), UserError.MagicLinkBadToken)
+        assert.isTrue(Option.isNone(yield* Effect.option(users.getByEmail(email))), "no account at the old address")
+      })
     )
   })
 

@@ -69,7 +69,24 @@ export const secondFactorStoreSuite = (
         const both = Option.getOrThrow(yield* factors.totp(userId))
         assert.deepStrictEqual(both.secret, Option.some("sealed-secret"))
         assert.deepStrictEqual(both.pending, Option.some("replacement"))
+        assert.strictEqual(both.lastStep, 100, "the confirmed secret keeps its last step")
+        assert.isFalse(yield* factors.acceptStep(userId, 100), "a new pending secret reopens no step")
+        assert.isFalse(yield* factors.acceptStep(userId, 50))
         assert.isTrue(yield* factors.acceptStep(userId, 101))
+      })
+    )
+
+    it.effect("a user with nothing stored: no TOTP to confirm or step to accept, no code, no pending login", () =>
+      Effect.gen(function* () {
+        const factors = yield* store
+        const userId = yield* someone
+        assert.isFalse(yield* factors.confirm(userId, "sealed-secret", 1, ["a"]))
+        assert.isFalse(yield* factors.acceptStep(userId, 1))
+        assert.isFalse(yield* factors.useRecoveryCode(userId, "a"))
+        assert.strictEqual(yield* factors.recoveryCodesLeft(userId), 0)
+        assert.isFalse(yield* factors.failChallenge(digest(), 5))
+        assert.isFalse(yield* factors.spendChallenge(digest()))
+        assert.isTrue(Option.isNone(yield* factors.totp(userId)))
       })
     )
 
