@@ -216,7 +216,13 @@ export const make = (
     })
 
     const signUp = (email: string) =>
-      users.create({ email, password: Redacted.make(randomBytes(32).toString("base64url")), isVerified: true }).pipe(
+      users
+        .create(
+          { email, password: Redacted.make(randomBytes(32).toString("base64url")), isVerified: true },
+          // Recorded as it came: the `Registered` event says `magic-link`, not `password`.
+          { method: "magic-link" }
+        )
+        .pipe(
         // A concurrent sign-up of the address, or a registration since the link was sent: that user.
         Effect.catchIf(
           (error) => error instanceof UserAlreadyExists,
