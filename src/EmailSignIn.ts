@@ -223,13 +223,13 @@ export const make = (
           { method: "magic-link" }
         )
         .pipe(
-        // A concurrent sign-up of the address, or a registration since the link was sent: that user.
-        Effect.catchIf(
-          (error) => error instanceof UserAlreadyExists,
-          () => users.getByEmail(email)
-        ),
-        Effect.orElseFail(() => new MagicLinkBadToken())
-      )
+          // A concurrent sign-up of the address, or a registration since the link was sent: that user.
+          Effect.catchIf(
+            (error) => error instanceof UserAlreadyExists,
+            () => users.getByEmail(email)
+          ),
+          Effect.orElseFail(() => new MagicLinkBadToken())
+        )
 
     // The user a spent link or code names, if their e-mail is still the address it was sent to.
     const owner = <E>(spent: Spent, fail: () => E) =>
