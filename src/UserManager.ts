@@ -227,6 +227,13 @@ export interface UserManagerService<U extends BaseUser = User> {
    */
   readonly checkPassword: (user: U, password: Redacted.Redacted<string>) => Effect.Effect<void, InvalidCredentials>
   /**
+   * Whether the user has a password of their own (set at registration, reset or change), not the random one of an
+   * OAuth, passkey or e-mail-link sign-up: a step-up asks such a user for a recent sign-in instead.
+   *
+   * @since 0.3.0
+   */
+  readonly hasOwnPassword: (user: U) => Effect.Effect<boolean>
+  /**
    * Logs in through an OAuth account: refreshes a known account; otherwise, only with a trusted verified e-mail
    * (`emailVerified`, else `OAuthEmailNotVerified`), links it by e-mail (see `associateByEmail`, then
    * `onAfterOAuthLink`) or registers a verified user with the model's `fields` (`OAuthProfileRejected` when the
@@ -918,6 +925,7 @@ function* build<U extends BaseUser>() {
     delete: deleteUser,
     authenticate,
     checkPassword,
+    hasOwnPassword: (user) => repository.hasOwnPassword(user),
     oauthCallback,
     oauthAssociateCallback,
     oauthLinks: (user) =>
