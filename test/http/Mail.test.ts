@@ -161,7 +161,10 @@ const mailOverHttp = (name: string, client: Layer.Layer<SqlClient.SqlClient, unk
         const secret = yield* totpOn(headers)
         const on = yield* wait(email, 2)
         assert.strictEqual(on[1]!.subject, "A sign-in method was added")
-        assert.include(on[1]!.text, "You can now sign in to your account with two-step sign-in with an authenticator app.")
+        assert.include(
+          on[1]!.text,
+          "You can now sign in to your account with two-step sign-in with an authenticator app."
+        )
         assert.notInclude(on[1]!.text, secret)
         const off = yield* request("/users/me/mfa/totp", {
           method: "DELETE",
