@@ -216,14 +216,20 @@ export const make = (
     })
 
     const signUp = (email: string) =>
-      users.create({ email, password: Redacted.make(randomBytes(32).toString("base64url")), isVerified: true }).pipe(
-        // A concurrent sign-up of the address, or a registration since the link was sent: that user.
-        Effect.catchIf(
-          (error) => error instanceof UserAlreadyExists,
-          () => users.getByEmail(email)
-        ),
-        Effect.orElseFail(() => new MagicLinkBadToken())
-      )
+      users
+        .create(
+          { email, password: Redacted.make(randomBytes(32).toString("base64url")), isVerified: true },
+          // Recorded as it came: the `Registered` event says `magic-link`, not `password`.
+          { method: "magic-link" }
+        )
+        .pipe(
+          // A concurrent sign-up of the address, or a registration since the link was sent: that user.
+          Effect.catchIf(
+            (error) => error instanceof UserAlreadyExists,
+            () => users.getByEmail(email)
+          ),
+          Effect.orElseFail(() => new MagicLinkBadToken())
+        )
 
     // The user a spent link or code names, if their e-mail is still the address it was sent to.
     const owner = <E>(spent: Spent, fail: () => E) =>

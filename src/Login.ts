@@ -92,7 +92,9 @@ export interface Attempt {
 
 /**
  * The `amr` values (RFC 8176) of a first factor by its method: `pwd` for a password, `oauth` for a provider,
- * `hwk` and `user` for a passkey (a key's proof of possession, with the user verified by the authenticator).
+ * `hwk` and `user` for a passkey (a key's proof of possession, with the user verified by the authenticator), `otp`
+ * for a sign-in by e-mail link or code. RFC 8176 has no value for a mailbox: its secret is a one-time password sent
+ * out of band (`otp`; `sms` would name a phone), and the session's `method` (`magic-link`, `email-code`) says which.
  *
  * @since 0.3.0
  */
@@ -101,9 +103,11 @@ export const amrOf = (method: Method): ReadonlyArray<string> =>
     ? ["pwd"]
     : method === "passkey"
       ? ["hwk", "user"]
-      : method.startsWith("oauth:")
-        ? ["oauth"]
-        : []
+      : method === "magic-link" || method === "email-code"
+        ? ["otp"]
+        : method.startsWith("oauth:")
+          ? ["oauth"]
+          : []
 
 /**
  * A login waiting for its second step, found by its `mfa_token` (`pending`): the user as stored now.

@@ -42,7 +42,11 @@ export interface Templates {
   readonly reset: (data: { readonly email: string; readonly link: string }) => Rendered
   readonly passwordChanged: (data: { readonly email: string }) => Rendered
   readonly emailChanged: (data: { readonly oldEmail: string; readonly newEmail: string }) => Rendered
-  /** `method`: what was added or removed, as a person reads it (`a GitHub account`, `a passkey`, `two-step ...`). */
+  /**
+   * `method`: what was added or removed, as a person reads it: `a github account`, `the passkey "Laptop"`
+   * (`Passkeys.passkeyMethodText`), `two-step sign-in with an authenticator app` (`SecondFactor.totpMethodText`),
+   * `two-step sign-in (every second factor, reset by an administrator)` (`SecondFactor.resetMethodText`).
+   */
   readonly signInMethod: (data: {
     readonly email: string
     readonly method: string
@@ -104,7 +108,9 @@ export const defaultTemplates: Templates = {
     ]),
   signInMethod: ({ added, method }) =>
     notice(added ? "A sign-in method was added" : "A sign-in method was removed", [
-      added ? `You can now sign in to your account with ${method}.` : `${method} no longer signs in to your account.`,
+      added
+        ? `You can now sign in to your account with ${method}.`
+        : `${method.charAt(0).toUpperCase()}${method.slice(1)} no longer signs in to your account.`,
       notYou
     ]),
   magicLink: ({ link, minutes }) =>

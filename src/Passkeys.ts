@@ -30,6 +30,7 @@ import * as Schema from "effect/Schema"
 import * as AuthEvents from "./AuthEvents.js"
 import { type Configurable, resolveConfigurable } from "./AuthStrategy.js"
 import { unwrap } from "./internal/config.js"
+import { Mail } from "./Mail.js"
 import { type Credential, PasskeyStore } from "./PasskeyStore.js"
 import * as SecondFactor from "./SecondFactor.js"
 import type { User } from "./User.js"
@@ -246,6 +247,13 @@ export interface Options {
  */
 export const maxNameLength = 100
 
+/**
+ * How the notice mails of `Mail.signInMethod` name a passkey.
+ *
+ * @since 0.3.0
+ */
+export const passkeyMethodText = (name: string): string => `the passkey "${name}"`
+
 const challengeKey = () => randomBytes(32).toString("base64url")
 const boundKey = (binding: string, challenge: string) => `bound:${binding}:${challenge}`
 
@@ -269,6 +277,20 @@ export const make = (
     // Loaded here, not at import: an app without passkeys never loads it.
     const webauthn = yield* Effect.promise(() => import("@simplewebauthn/server"))
     const invalid = (reason: string) => new PasskeyInvalid({ reason })
+    // With `Mail` in context, adding or removing a passkey mails the user a notice, in the transaction of the change.
+    const mail = Option.getOrUndefined(yield* Effect.serviceOption(Mail))
+    const noticed = <A, E>(
+      user: User,
+      name: string,
+      change: Effect.Effect<A, E>,
+      added: boolean,
+      done: (a: A) => boolean
+    ) =>
+      mail === undefined
+        ? change
+        : mail.transaction(
+            Effect.tap(change, (a) => (done(a) ? mail.signInMethod(user, passkeyMethodText(name), added) : Effect.void))
+          )
     const attempt = <A>(reason: string, run: () => Promise<A>) =>
       Effect.tryPromise({
         try: run,
@@ -350,7 +372,8 @@ export const make = (
           createdAt: now,
           lastUsedAt: null
         }
-        if (!(yield* store.add(credential))) return yield* invalid("credential registered already")
+        const stored = noticed(user, credential.name, store.add(credential), true, (added) => added)
+        if (!(yield* stored)) return yield* invalid("credential registered already")
         yield* events.emit(
           (common) => new AuthEvents.PasskeyAdded({ ...common, userId: String(user.id), credentialId: credential.id })
         )
@@ -474,7 +497,13 @@ export const make = (
         if (Option.isNone(found) || found.value.userId !== String(user.id)) return yield* new PasskeyNotFound()
         // Another way in: a password of their own or a linked account; else the store keeps their last passkey.
         const other = (yield* repository.hasOwnPassword(user)) || (yield* repository.oauthAccountsOf(user)).length > 0
-        const removed = yield* store.remove(String(user.id), id, !other)
+        const removed = yield* noticed(
+          user,
+          found.value.name,
+          store.remove(String(user.id), id, !other),
+          false,
+          (result) => result !== "notFound" && result !== "last"
+        )
         if (removed === "notFound") return yield* new PasskeyNotFound()
         if (removed === "last") return yield* new PasskeyLastLoginMethod()
         yield* events.emit(

@@ -33,6 +33,7 @@ import * as OTPAuth from "otpauth"
 import * as AuthEvents from "./AuthEvents.js"
 import { type Configurable, resolveConfigurable } from "./AuthStrategy.js"
 import * as TokenCipher from "./internal/tokenCipher.js"
+import { Mail } from "./Mail.js"
 import { type Challenge, SecondFactorStore } from "./SecondFactorStore.js"
 import type { BaseUser } from "./User.js"
 
@@ -234,6 +235,20 @@ export interface Options {
   readonly purgeInterval?: Duration.DurationInput | undefined
 }
 
+/**
+ * How the notice mails of `Mail.signInMethod` name TOTP.
+ *
+ * @since 0.3.0
+ */
+export const totpMethodText = "two-step sign-in with an authenticator app"
+
+/**
+ * How the notice mail of an admin's reset (`DELETE /users/{id}/mfa`) names what it removed.
+ *
+ * @since 0.3.0
+ */
+export const resetMethodText = "two-step sign-in (every second factor, reset by an administrator)"
+
 /** TOTP's parameters: what every authenticator app reads. */
 const period = 30
 const digits = 6
@@ -296,6 +311,14 @@ export const make = (
     const factors: Array<Factor> = []
     const emitFor = (userId: string, make: (common: AuthEvents.Common) => AuthEvents.AuthEvent) =>
       events.emit((common) => make({ ...common, userId }))
+    // With `Mail` in context, turning TOTP on or off mails the user a notice, in the transaction of the change.
+    const mail = Option.getOrUndefined(yield* Effect.serviceOption(Mail))
+    const noticed = <A, E>(user: BaseUser, change: Effect.Effect<A, E>, added: boolean, done: (a: A) => boolean) =>
+      mail === undefined
+        ? change
+        : mail.transaction(
+            Effect.tap(change, (a) => (done(a) ? mail.signInMethod(user, totpMethodText, added) : Effect.void))
+          )
 
     const totpOf = (secret: string, label: string) =>
       new OTPAuth.TOTP({ issuer, label, algorithm: "SHA1", digits, period, secret: OTPAuth.Secret.fromBase32(secret) })
@@ -434,19 +457,22 @@ export const make = (
         if (Option.isNone(step)) return yield* new MfaBadCode()
         const { digests, shown } = newCodes(userId)
         // The confirming code's step is spent with it: it cannot also finish a login.
-        if (!(yield* store.confirm(userId, found.value, step.value, digests))) return yield* new MfaNotPending()
+        const confirmed = store.confirm(userId, found.value, step.value, digests)
+        if (!(yield* noticed(user, confirmed, true, (done) => done))) return yield* new MfaNotPending()
         yield* emitFor(userId, (common) => new AuthEvents.SecondFactorEnrolled({ ...common, factor: "totp" }))
         return shown
       })
 
     const disableTotp = (user: BaseUser) =>
-      Effect.tap(store.removeTotp(String(user.id)), (removed) =>
-        removed
-          ? emitFor(
-              String(user.id),
-              (common) => new AuthEvents.SecondFactorRemoved({ ...common, factor: "totp", by: "user" })
-            )
-          : Effect.void
+      Effect.tap(
+        noticed(user, store.removeTotp(String(user.id)), false, (removed) => removed),
+        (removed) =>
+          removed
+            ? emitFor(
+                String(user.id),
+                (common) => new AuthEvents.SecondFactorRemoved({ ...common, factor: "totp", by: "user" })
+              )
+            : Effect.void
       )
 
     const regenerateRecoveryCodes = (user: BaseUser) =>

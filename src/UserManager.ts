@@ -91,6 +91,16 @@ export interface SafeOption {
 }
 
 /**
+ * How a create runs: safe or not, and how the user came (the `Registered` event's `method`).
+ *
+ * @since 0.3.0
+ */
+export interface CreateOptions extends SafeOption {
+  /** How the user signed up, as the `Registered` event records it: `password` by default, `magic-link`... */
+  readonly method?: string | undefined
+}
+
+/**
  * How an update runs: safe or not, and what happens to the session that asked for it.
  *
  * @since 0.2.0
@@ -158,7 +168,10 @@ export interface UserManagerService<U extends BaseUser = User> {
    * Validates the password, stores a user with its hash, then runs `onAfterRegister`. Unless `safe`, the
    * flags are applied: `create({ email, password, isSuperuser: true, isVerified: true })` makes a superuser.
    */
-  readonly create: (input: UserCreate<U>, options?: SafeOption) => Effect.Effect<U, InvalidPassword | UserAlreadyExists>
+  readonly create: (
+    input: UserCreate<U>,
+    options?: CreateOptions
+  ) => Effect.Effect<U, InvalidPassword | UserAlreadyExists>
   /** Makes a verification token and hands it to `onAfterRequestVerify`. */
   readonly requestVerify: (user: U) => Effect.Effect<void, UserInactive | UserAlreadyVerified>
   /** Marks the token's user verified, then runs `onAfterVerify`. */
@@ -213,6 +226,13 @@ export interface UserManagerService<U extends BaseUser = User> {
    * wrong, after the same hash work as a failed login. The one place wrong current passwords pass through.
    */
   readonly checkPassword: (user: U, password: Redacted.Redacted<string>) => Effect.Effect<void, InvalidCredentials>
+  /**
+   * Whether the user has a password of their own (set at registration, reset or change), not the random one of an
+   * OAuth, passkey or e-mail-link sign-up: a step-up asks such a user for a recent sign-in instead.
+   *
+   * @since 0.3.0
+   */
+  readonly hasOwnPassword: (user: U) => Effect.Effect<boolean>
   /**
    * Logs in through an OAuth account: refreshes a known account; otherwise, only with a trusted verified e-mail
    * (`emailVerified`, else `OAuthEmailNotVerified`), links it by e-mail (see `associateByEmail`, then
@@ -428,7 +448,7 @@ function* build<U extends BaseUser>() {
     onSome: (generate) => Effect.map(generate, (id) => ({ id }))
   })
 
-  const create = Effect.fn("UserManager.create")(function* (input: UserCreate<U>, options?: SafeOption) {
+  const create = Effect.fn("UserManager.create")(function* (input: UserCreate<U>, options?: CreateOptions) {
     const email = normalizeEmail(input.email)
     yield* validator.validate(input.password, ownerOf({ ...input, email }))
     if (Option.isSome(yield* repository.getByEmail(email))) return yield* new UserAlreadyExists()
@@ -453,7 +473,7 @@ function* build<U extends BaseUser>() {
           ? Effect.flatMap(verifyTokenOf(String(user.id), user.email), (token) => mail.verification(user, token))
           : Effect.void
     )
-    yield* emitFor(user, (common) => new AuthEvents.Registered({ ...common, method: "password" }))
+    yield* emitFor(user, (common) => new AuthEvents.Registered({ ...common, method: options?.method ?? "password" }))
     yield* runAfterHook("onAfterRegister", user, (request) => hooks.onAfterRegister(user, request))
     return user
   })
@@ -905,6 +925,7 @@ function* build<U extends BaseUser>() {
     delete: deleteUser,
     authenticate,
     checkPassword,
+    hasOwnPassword: (user) => repository.hasOwnPassword(user),
     oauthCallback,
     oauthAssociateCallback,
     oauthLinks: (user) =>

@@ -25,7 +25,6 @@ import * as Throttle from "../Throttle.js"
 import type { User } from "../User.js"
 import { type InvalidCredentials, ReauthenticationRequired } from "../UserError.js"
 import { UserManager } from "../UserManager.js"
-import { UserRepository } from "../UserRepository.js"
 import type { Authenticator } from "./Authenticator.js"
 import { isRecent } from "./Reauthentication.js"
 
@@ -105,13 +104,13 @@ export const requireOrRecentSignIn = (
 ): Effect.Effect<
   void,
   Refusal | ReauthenticationRequired,
-  Authenticator | HttpServerRequest.HttpServerRequest | UserManager | UserRepository | Throttle.Throttle
+  Authenticator | HttpServerRequest.HttpServerRequest | UserManager | Throttle.Throttle
 > =>
   check(
     user,
     proofs,
     options,
-    Effect.flatMap(UserRepository, (repository) => repository.hasOwnPassword(user))
+    Effect.flatMap(UserManager, (users) => users.hasOwnPassword(user))
   ).pipe(Effect.withSpan("StepUp.require"))
 
 const check = <R>(user: User, proofs: Proofs, options: Options, hasOwnPassword: Effect.Effect<boolean, never, R>) =>

@@ -233,11 +233,12 @@ const notEnabled = {
 } as const
 
 /**
- * `POST /users/me/mfa/totp`: the step-up (a current code once a factor exists).
+ * `POST /users/me/mfa/totp`: the step-up (a current code once a factor exists; a recent sign-in from a user without a
+ * password of their own).
  *
  * @since 0.3.0
  */
-export const EnrolTotpErrors = StepUpErrors
+export const EnrolTotpErrors = errorTable({ ...StepUpErrors.table, ReauthenticationRequired: reauthenticationRequired })
 
 /**
  * `POST /users/me/mfa/totp/confirm`.
@@ -258,4 +259,8 @@ export const ConfirmTotpErrors = errorTable({
  *
  * @since 0.3.0
  */
-export const ChangeTotpErrors = errorTable({ ...StepUpErrors.table, MfaNotEnabled: notEnabled })
+export const ChangeTotpErrors = errorTable({
+  ...StepUpErrors.table,
+  ReauthenticationRequired: reauthenticationRequired,
+  MfaNotEnabled: notEnabled
+})

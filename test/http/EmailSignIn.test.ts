@@ -1,13 +1,19 @@
 /**
  * Sign-in by e-mail link and by e-mail code over HTTP, end to end through a real SMTP server, on the bearer and the
  * cookie backends, on SQLite and PostgreSQL: single use under concurrent requests, replacement, a changed e-mail,
- * wrong-code limits on the throttle, unknown addresses (202, nothing sent), and sign-up by link when allowed.
+ * wrong-code limits on the throttle, unknown addresses (202, nothing sent), the second step of a user with TOTP (401
+ * LOGIN_MFA_REQUIRED, then `/login/mfa`; `amr` `otp` and `mfa` in the token and the session list), and sign-up by
+ * link when allowed (recorded as a `magic-link` registration).
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { afterAll, assert, beforeAll, describe, layer } from "@effect/vitest"
 import { Effect, Layer, Logger } from "effect"
+import { AuditLog, Throttle } from "effect-users"
+import * as OTPAuth from "otpauth"
+import { eventually } from "../utils/Eventually.js"
 import { makeServer, type Reply, request } from "../utils/HttpTest.js"
+import { payloadOf } from "../utils/Jwt.js"
 import { smtpMailer, sqlMail } from "../utils/MailTest.js"
 import { describePg, freshDatabase } from "../utils/PgTest.js"
 import { codeIn, type SmtpServer, startSmtpServer, tokenIn } from "../utils/SmtpServer.js"
@@ -16,6 +22,9 @@ import { freshEmail } from "../utils/TestUsers.js"
 const password = "correct-horse-battery"
 const parallel = <A, E, R>(effects: ReadonlyArray<Effect.Effect<A, E, R>>) =>
   Effect.all(effects, { concurrency: "unbounded" })
+/** The code of a TOTP secret for the time step `steps` away from now. */
+const codeAt = (secret: string, steps = 0) =>
+  new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(secret) }).generate({ timestamp: Date.now() + steps * 30_000 })
 const statuses = (replies: ReadonlyArray<Reply>) => replies.map((reply) => reply.status).sort()
 
 const emailSignInOverHttp = (name: string, client: Layer.Layer<SqlClient.SqlClient, unknown>) => {
@@ -28,7 +37,11 @@ const emailSignInOverHttp = (name: string, client: Layer.Layer<SqlClient.SqlClie
     mail: sqlMail(
       smtpMailer(() => smtp),
       { verifyOnRegister: false }
-    )
+    ),
+    // Every request comes from 127.0.0.1: the per-client limits of the mail routes hold this suite's requests.
+    throttle: Throttle.layerMemory({
+      clients: { magicLink: { limit: 100, window: "15 minutes" }, emailCode: { limit: 100, window: "15 minutes" } }
+    })
   })
   const wait = (email: string, count = 1) => Effect.promise(() => smtp.waitFor(email, count))
   const register = (email: string) =>
@@ -165,6 +178,60 @@ const emailSignInOverHttp = (name: string, client: Layer.Layer<SqlClient.SqlClie
       })
     )
 
+    it.effect(
+      "a user with TOTP: a link and a code answer 401 LOGIN_MFA_REQUIRED; /login/mfa with a code signs in",
+      () =>
+        Effect.gen(function* () {
+          const email = freshEmail("twostep")
+          yield* register(email)
+          const session = yield* request("/auth/jwt/login", { form: { username: email, password } })
+          const headers = { authorization: `Bearer ${session.body.access_token}` }
+          const started = yield* request("/users/me/mfa/totp", { headers, json: { current_password: password } })
+          const secret = started.body.secret as string
+          const confirmed = yield* request("/users/me/mfa/totp/confirm", {
+            headers,
+            json: { code: codeAt(secret, -1) }
+          })
+          assert.strictEqual(confirmed.status, 200, JSON.stringify(confirmed.body))
+          // The notice of the new factor comes first.
+          assert.strictEqual((yield* wait(email))[0]!.subject, "A sign-in method was added")
+
+          // By link, on the bearer backend: no token before the second step.
+          const byLink = yield* linkLogin("jwt", yield* link(email, 2))
+          assert.strictEqual(byLink.status, 401, JSON.stringify(byLink.body))
+          assert.deepStrictEqual(Object.keys(byLink.body.detail).sort(), ["code", "methods", "mfa_token"])
+          assert.strictEqual(byLink.body.detail.code, "LOGIN_MFA_REQUIRED")
+          assert.deepStrictEqual(byLink.body.detail.methods, ["totp", "recovery_code"])
+          const finished = yield* request("/auth/jwt/login/mfa", {
+            json: { mfa_token: byLink.body.detail.mfa_token, code: codeAt(secret) }
+          })
+          assert.strictEqual(finished.status, 200, JSON.stringify(finished.body))
+          const claims = payloadOf(finished.body.access_token)
+          assert.deepStrictEqual([claims.mth, claims.amr], ["magic-link", ["otp", "mfa"]])
+
+          // By code, on the cookie backend (its sessions are listed): no cookie before the second step.
+          const byCode = yield* codeLogin("cookie", email, yield* code(email, 3))
+          assert.strictEqual(byCode.status, 401, JSON.stringify(byCode.body))
+          assert.strictEqual(byCode.body.detail.code, "LOGIN_MFA_REQUIRED")
+          assert.isNull(byCode.headers.get("set-cookie"))
+          // The mfa_token is bound to its backend, and the step of the code above is spent.
+          const elsewhere = yield* request("/auth/jwt/login/mfa", {
+            json: { mfa_token: byCode.body.detail.mfa_token, code: codeAt(secret, 1) }
+          })
+          assert.deepStrictEqual(elsewhere.body, { detail: "LOGIN_MFA_TOKEN_INVALID" })
+          const again = yield* codeLogin("cookie", email, yield* code(email, 4))
+          const cookie = yield* request("/auth/cookie/login/mfa", {
+            json: { mfa_token: again.body.detail.mfa_token, code: codeAt(secret, 1) }
+          })
+          assert.strictEqual(cookie.status, 204, JSON.stringify(cookie.body))
+          const viaCookie = yield* request("/users/me/sessions", { headers: cookieOf(cookie) })
+          const listed = (viaCookie.body as ReadonlyArray<{ current: boolean; method: string; amr: unknown }>).find(
+            (each) => each.current
+          )
+          assert.deepStrictEqual([listed?.method, listed?.amr], ["email-code", ["otp", "mfa"]])
+        })
+    )
+
     it.effect("an unknown address: 202 and nothing sent; a malformed code or token: 400", () =>
       Effect.gen(function* () {
         const unknown = freshEmail("nobody")
@@ -231,6 +298,20 @@ describePg("sign-up by link", () => {
         // No verification mail for an address its own link proved.
         yield* Effect.sleep("300 millis")
         assert.lengthOf(smtp.to(email), 1)
+        // Recorded as it came: a registration by link, not by password.
+        const registered = yield* eventually(
+          Effect.flatMap(AuditLog.AuditLog, (log) =>
+            log.query({ userId: user.body.id, kinds: ["Registered"], limit: 10 })
+          ).pipe(
+            Effect.flatMap((page) =>
+              page.entries.length === 0 ? Effect.fail(new Error("no Registered yet")) : Effect.succeed(page.entries)
+            )
+          )
+        )
+        assert.deepStrictEqual(
+          registered.map((entry) => entry.event.method),
+          ["magic-link"]
+        )
       })
     )
   })

@@ -14,6 +14,7 @@ import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, layer } from "@effect/vitest"
 import { Effect, Layer, Option, Redacted } from "effect"
 import { AuditLog, PasswordValidator, Sessions, Throttle, UserManager } from "effect-users"
+import * as OTPAuth from "otpauth"
 import { eventually } from "../utils/Eventually.js"
 import { authSecret, makeServer, request } from "../utils/HttpTest.js"
 import { payloadOf, signJwt } from "../utils/Jwt.js"
@@ -25,6 +26,9 @@ const rpId = "localhost"
 const origin = "http://localhost:8000"
 const password = "correct-horse-battery-staple"
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
+/** The code of a TOTP secret for the time step `steps` away from now. */
+const codeAt = (secret: string, steps = 0) =>
+  new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(secret) }).generate({ timestamp: Date.now() + steps * 30_000 })
 
 const suite = (name: string, client: Layer.Layer<SqlClient.SqlClient, unknown>) => {
   const server = makeServer(client, {
@@ -459,6 +463,49 @@ const suite = (name: string, client: Layer.Layer<SqlClient.SqlClient, unknown>) 
           const elsewhere = yield* request("/auth/cookie/login/mfa/webauthn/options", { json: { mfa_token: jwtToken } })
           assert.deepStrictEqual(elsewhere.body, { detail: "LOGIN_MFA_TOKEN_INVALID" })
         })
+    )
+
+    it.effect("TOTP and a passkey: methods totp, recovery_code, webauthn; each one finishes the login", () =>
+      Effect.gen(function* () {
+        const { authenticator, email, token } = yield* withPasskey
+        // The passkey is a factor already: enrolling TOTP takes a proof of it beside the password.
+        const started = yield* request("/users/me/mfa/totp", {
+          headers: bearer(token),
+          json: { current_password: password, webauthn: yield* passkeyProof(token, authenticator) }
+        })
+        assert.strictEqual(started.status, 200, JSON.stringify(started.body))
+        const secret = started.body.secret as string
+        const confirmed = yield* request("/users/me/mfa/totp/confirm", {
+          headers: bearer(token),
+          json: { code: codeAt(secret, -1) }
+        })
+        assert.strictEqual(confirmed.status, 200, JSON.stringify(confirmed.body))
+        const recoveryCode = confirmed.body.recovery_codes[0] as string
+        const first = () =>
+          Effect.map(request("/auth/jwt/login", { form: { username: email, password } }), (reply) => {
+            assert.strictEqual(reply.status, 401, JSON.stringify(reply.body))
+            assert.deepStrictEqual(reply.body.detail.methods, ["totp", "recovery_code", "webauthn"])
+            return reply.body.detail.mfa_token as string
+          })
+        const amrOf = (reply: { status: number; body: { access_token: string } }) => {
+          assert.strictEqual(reply.status, 200, JSON.stringify(reply.body))
+          return payloadOf(reply.body.access_token).amr
+        }
+        const byTotp = yield* request("/auth/jwt/login/mfa", {
+          json: { mfa_token: yield* first(), code: codeAt(secret) }
+        })
+        assert.deepStrictEqual(amrOf(byTotp), ["pwd", "otp", "mfa"])
+        const byRecovery = yield* request("/auth/jwt/login/mfa", {
+          json: { mfa_token: yield* first(), recovery_code: recoveryCode }
+        })
+        assert.deepStrictEqual(amrOf(byRecovery), ["pwd", "otp", "mfa"])
+        const byPasskey = yield* loginWithPasskey(email, authenticator)
+        assert.deepStrictEqual(amrOf(byPasskey), ["pwd", "hwk", "mfa"])
+        // The passkey alone still signs in, complete on its own.
+        const options = yield* signInOptions()
+        const alone = yield* passkeyLogin(options.body.challenge_token, authenticator.get(options.body.options))
+        assert.deepStrictEqual(amrOf(alone), ["hwk", "user"])
+      })
     )
 
     it.effect("the second step refuses a wrong, replayed or foreign assertion with LOGIN_MFA_BAD_CODE", () =>

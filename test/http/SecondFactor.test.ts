@@ -665,6 +665,33 @@ const suite = (name: string, client: Layer.Layer<SqlClient.SqlClient, unknown>) 
       })
     )
 
+    it.effect(
+      "a provider sign-up (no password of their own) enrols TOTP with its recent sign-in, and turns it off",
+      () =>
+        Effect.gen(function* () {
+          const sub = yield* providerAccount({ email: freshEmail("oauthonly"), email_verified: true })
+          const signedIn = yield* oauthLogin(sub)
+          assert.strictEqual(signedIn.status, 200, JSON.stringify(signedIn.body))
+          const headers = bearer(signedIn.body.access_token)
+          // No current_password to give: the sign-in of minutes ago stands in for it.
+          const started = yield* call("/users/me/mfa/totp", { headers, json: {} })
+          assert.strictEqual(started.status, 200, JSON.stringify(started.body))
+          const secret = started.body.secret as string
+          const confirmed = yield* call("/users/me/mfa/totp/confirm", { headers, json: { code: codeAt(secret, -1) } })
+          assert.strictEqual(confirmed.status, 200, JSON.stringify(confirmed.body))
+          assert.lengthOf(confirmed.body.recovery_codes, 10)
+          // A factor now exists: a proof of it is asked for, still no password.
+          const renew = yield* call("/users/me/mfa/recovery-codes", { headers, json: {} })
+          assert.deepStrictEqual([renew.status, renew.body], [400, { detail: "MFA_CODE_REQUIRED" }])
+          const off = yield* call("/users/me/mfa/totp", { method: "DELETE", headers, json: { code: codeAt(secret) } })
+          assert.strictEqual(off.status, 204, JSON.stringify(off.body))
+          assert.deepStrictEqual((yield* call("/users/me/mfa", { headers })).body, {
+            totp: false,
+            recovery_codes_left: 0
+          })
+        })
+    )
+
     it.effect("no route gives a session without the second factor", () =>
       Effect.gen(function* () {
         const user = yield* enrolled

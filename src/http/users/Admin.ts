@@ -9,7 +9,8 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as AuthEvents from "../../AuthEvents.js"
-import { SecondFactor } from "../../SecondFactor.js"
+import { Mail } from "../../Mail.js"
+import { resetMethodText, SecondFactor } from "../../SecondFactor.js"
 import { Sessions } from "../../Sessions.js"
 import type { User } from "../../User.js"
 import { UserManager } from "../../UserManager.js"
@@ -32,6 +33,17 @@ export const layer = (api: ErasedApi, { ok, sendUser }: Tools) =>
       const authenticator = yield* Authenticator.Authenticator
       const factors = yield* SecondFactor
       const events = yield* AuthEvents.AuthEvents
+      const mail = Option.getOrUndefined(yield* Effect.serviceOption(Mail))
+      // The factors go, and (with `Mail` in context, a factor to remove) the user's notice, in one transaction.
+      const resetFactors = (user: User) =>
+        Effect.gen(function* () {
+          const userId = String(user.id)
+          if (mail === undefined) return yield* factors.reset(userId)
+          const had = yield* factors.hasFactor(userId)
+          yield* mail.transaction(
+            Effect.zipRight(factors.reset(userId), had ? mail.signInMethod(user, resetMethodText, false) : Effect.void)
+          )
+        })
       const noContent = HttpServerResponse.empty({ status: 204, headers: noStore })
 
       /** Every session of the user ends, on every backend and instance (ASVS 7.4.5); the caller's own stay. */
@@ -71,7 +83,7 @@ export const layer = (api: ErasedApi, { ok, sendUser }: Tools) =>
             Effect.flatMap((user) =>
               asActor(
                 Effect.all([
-                  factors.reset(String(user.id)),
+                  resetFactors(user),
                   events.emit((common) => new AuthEvents.SecondFactorReset({ ...common, userId: String(user.id) })),
                   logoutAll(user)
                 ])

@@ -1,8 +1,9 @@
 /**
  * `GET /users/me/mfa`, `POST /users/me/mfa/totp`, `POST /users/me/mfa/totp/confirm`,
  * `POST /users/me/mfa/recovery-codes` and `DELETE /users/me/mfa/totp`: the user's second factors. Starting an
- * enrolment, renewing codes and turning TOTP off take a step-up (`StepUp`); turning a factor on or off ends the
- * user's other sessions (not the caller's).
+ * enrolment, renewing codes and turning TOTP off take a step-up (`StepUp.requireOrRecentSignIn`: a user without a
+ * password of their own gives a recent sign-in instead); turning a factor on or off ends the user's other sessions
+ * (not the caller's), and mails the user a notice when `Mail` is in context (`SecondFactor` sends it).
  */
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
@@ -35,7 +36,8 @@ export const layer = (api: ErasedApi, { client, ok, settings }: Tools) =>
       const authenticator = yield* Authenticator.Authenticator
       const stepUp = (user: User, body: typeof UserSchemas.StepUpBody.Type) =>
         Effect.flatMap(client, (key) =>
-          StepUp.require(
+          // A user without a password of their own (an OAuth or passkey sign-up) gives a recent sign-in instead.
+          StepUp.requireOrRecentSignIn(
             user,
             { currentPassword: body.current_password, proof: proofOf(body) },
             { window: settings.reauthenticationWindow, client: key }
