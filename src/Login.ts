@@ -130,6 +130,7 @@ export interface SecondStep {
   readonly pending: Pending
   readonly proof: Proof
   readonly client?: Client | undefined
+  /** The response that carries the tokens, as `Attempt.respond`. */
   readonly respond?: ((tokens: Tokens) => HttpServerResponse.HttpServerResponse) | undefined
 }
 

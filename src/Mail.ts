@@ -38,12 +38,16 @@ export interface Rendered {
  * @since 0.3.0
  */
 export interface Templates {
+  /** The verification mail: `link` is `{publicUrl}/verify?token=...`. */
   readonly verify: (data: { readonly email: string; readonly link: string }) => Rendered
+  /** The reset mail: `link` is `{publicUrl}/reset-password?token=...`. */
   readonly reset: (data: { readonly email: string; readonly link: string }) => Rendered
+  /** The notice that the password changed. */
   readonly passwordChanged: (data: { readonly email: string }) => Rendered
+  /** The notice, sent to the old address, that the e-mail changed. */
   readonly emailChanged: (data: { readonly oldEmail: string; readonly newEmail: string }) => Rendered
   /**
-   * `method`: what was added or removed, as a person reads it: `a github account`, `the passkey "Laptop"`
+   * The notice that a sign-in method was added or removed. `method`: what was added or removed, as a person reads it: `a github account`, `the passkey "Laptop"`
    * (`Passkeys.passkeyMethodText`), `two-step sign-in with an authenticator app` (`SecondFactor.totpMethodText`),
    * `two-step sign-in (every second factor, reset by an administrator)` (`SecondFactor.resetMethodText`).
    */
@@ -52,7 +56,9 @@ export interface Templates {
     readonly method: string
     readonly added: boolean
   }) => Rendered
+  /** The sign-in link: `link` is `{publicUrl}/magic-link?token=...`, valid `minutes`. */
   readonly magicLink: (data: { readonly email: string; readonly link: string; readonly minutes: number }) => Rendered
+  /** The sign-in code, valid `minutes`. */
   readonly emailCode: (data: { readonly email: string; readonly code: string; readonly minutes: number }) => Rendered
 }
 
@@ -133,11 +139,15 @@ export const defaultTemplates: Templates = {
 export interface MailService {
   /** Whether registration sends the verification mail (to an unverified user); default true. */
   readonly verifyOnRegister: boolean
+  /** Writes the verification mail of this token to the outbox. */
   readonly verification: (user: BaseUser, token: string) => Effect.Effect<void>
+  /** Writes the reset mail of this token to the outbox. */
   readonly reset: (user: BaseUser, token: string) => Effect.Effect<void>
+  /** Writes the notice that the password changed. */
   readonly passwordChanged: (user: BaseUser) => Effect.Effect<void>
   /** Sent to the old address. */
   readonly emailChanged: (user: BaseUser, oldEmail: string) => Effect.Effect<void>
+  /** Writes the notice that a sign-in method (`Templates.signInMethod`'s `method`) was added or removed. */
   readonly signInMethod: (user: BaseUser, method: string, added: boolean) => Effect.Effect<void>
   /** A sign-in link to `email` (a user's, or an address that may sign up). */
   readonly magicLink: (
@@ -146,6 +156,7 @@ export interface MailService {
     minutes: number,
     userId?: string | undefined
   ) => Effect.Effect<void>
+  /** A sign-in code to `email`. */
   readonly emailCode: (email: string, code: string, minutes: number, userId?: string | undefined) => Effect.Effect<void>
   /** The work of a mail without the write: for a request that sends nothing, so that it costs what one that does. */
   readonly decoy: Effect.Effect<void>

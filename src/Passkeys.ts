@@ -170,6 +170,7 @@ export interface PasskeysService {
   ) => Effect.Effect<Credential, PasskeyInvalid>
   /** The user's passkeys, oldest first. */
   readonly list: (user: User) => Effect.Effect<ReadonlyArray<Credential>>
+  /** Renames one of the user's passkeys. */
   readonly rename: (user: User, id: string, name: string) => Effect.Effect<Credential, PasskeyNotFound>
   /** Removes one of the user's passkeys, unless it is their last way to sign in. */
   readonly remove: (user: User, id: string) => Effect.Effect<Credential, PasskeyNotFound | PasskeyLastLoginMethod>

@@ -178,6 +178,7 @@ export interface SecondFactorService {
   readonly disableTotp: (user: BaseUser) => Effect.Effect<boolean>
   /** New recovery codes (the old ones die), shown once. */
   readonly regenerateRecoveryCodes: (user: BaseUser) => Effect.Effect<ReadonlyArray<Redacted.Redacted<string>>>
+  /** Whether the user has TOTP on, and how many recovery codes they have left. */
   readonly status: (userId: string) => Effect.Effect<Status>
   /** Removes every factor of the user and their pending logins (an admin's reset, a deletion). */
   readonly reset: (userId: string) => Effect.Effect<void>

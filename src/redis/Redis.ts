@@ -215,7 +215,8 @@ export const layer = (options: Options): Layer.Layer<Redis, RedisError> => Layer
  * @since 0.1.0
  */
 export const layerConfig = (
-  config: Config.Config.Wrap<Options> = { url: Config.redacted("REDIS_URL") }
+  // ioredis's own options are code, not configuration: pass them to `layer`.
+  config: Config.Config.Wrap<Omit<Options, "redisOptions">> = { url: Config.redacted("REDIS_URL") }
 ): Layer.Layer<Redis, RedisError | ConfigError.ConfigError> =>
   Layer.scoped(Redis, Effect.flatMap(Config.unwrap(config), make))
 

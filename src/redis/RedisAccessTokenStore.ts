@@ -518,12 +518,36 @@ const jtiMarkOf = ([mark, epoch]: ReadonlyArray<string | null>): Option.Option<J
 }
 
 /**
+ * The keys of the sharded layout (`shardedKeys`).
+ *
+ * @since 0.3.0
+ */
+export interface ShardedKeys {
+  /** The prefix of every key of a user's (their hash tag). */
+  readonly user: (userId: string) => string
+  /** A stored token's hash. */
+  readonly token: (userId: string, digest: string) => string
+  /** The user's index of their tokens. */
+  readonly tokens: (userId: string) => string
+  /** Whose a token digest is (a cookie names its digest only). */
+  readonly owner: (digest: string) => string
+  /** The prefix of a purge bucket's keys (its hash tag). */
+  readonly bucket: (n: number) => string
+  /** The bucket a token's purge entries are in. */
+  readonly tokenBucket: (digest: string) => string
+  /** A JWT's deny-list record. */
+  readonly jti: (jti: string) => string
+  /** The bucket a JWT record is in. */
+  readonly jtiBucket: (jti: string) => string
+}
+
+/**
  * The keys of the sharded layout under `prefix`: a user's token hashes and index share the user's hash tag; a
  * digest's owner is a key of its own; each bucket's purge indexes and JWT records share the bucket's tag.
  *
  * @since 0.3.0
  */
-export const shardedKeys = (prefix: string) => {
+export const shardedKeys = (prefix: string): ShardedKeys => {
   const user = (userId: string) => `${prefix}{u:${userId}}:`
   const bucket = (n: number) => `${prefix}{p:${n}}:`
   return {
