@@ -196,8 +196,8 @@ const cursorOf = (text: string | undefined) =>
 export const layer = <ApiId extends string, G extends HttpApiGroup.HttpApiGroup.Any, E, R>(
   api: HttpApi.HttpApi<ApiId, G, E, R>
 ): Layer.Layer<HttpApiGroup.ApiGroup<ApiId, "events">, never, AuditLog.AuditLog> => {
-  // The one cast: the API holds `declareGroup`'s group, whatever its authentication tags.
   const erased: HttpApi.HttpApi.Any = api
+  // The one cast: the API holds `declareGroup`'s group, whatever its authentication tags.
   const typed = erased as HttpApi.HttpApi<ApiId, Group>
   return HttpApiBuilder.group(
     typed,

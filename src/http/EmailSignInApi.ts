@@ -214,8 +214,8 @@ export const layerMagicLink = <ApiId extends string, G extends HttpApiGroup.Http
   never,
   EmailSignIn | Login.Login | Authenticator.Authenticator | RequestLimits.JsonOnly
 > => {
-  // The one cast: the API holds `magicLinkGroup`'s group, whatever its backends.
   const erased: HttpApi.HttpApi.Any = api
+  // The one cast: the API holds `magicLinkGroup`'s group, whatever its backends.
   return HttpApiBuilder.group(erased as HttpApi.HttpApi<ApiId, MagicLinkGroup>, "magicLink", (handlers) =>
     Effect.map(EmailSignIn, (emailSignIn) =>
       handlers
@@ -247,8 +247,8 @@ export const layerEmailCode = <ApiId extends string, G extends HttpApiGroup.Http
   never,
   EmailSignIn | Login.Login | Authenticator.Authenticator | RequestLimits.JsonOnly
 > => {
-  // The one cast: the API holds `emailCodeGroup`'s group, whatever its backends.
   const erased: HttpApi.HttpApi.Any = api
+  // The one cast: the API holds `emailCodeGroup`'s group, whatever its backends.
   return HttpApiBuilder.group(erased as HttpApi.HttpApi<ApiId, EmailCodeGroup>, "emailCode", (handlers) =>
     Effect.map(EmailSignIn, (emailSignIn) =>
       handlers

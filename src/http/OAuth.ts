@@ -474,6 +474,7 @@ export const make = <
         return Layer.merge(loginGroup, associateGroup)
       })
     )
+    // Typed as `make` declares the groups; the middleware tags are the app's users API's, provided with it.
     return implemented as Layer.Layer<
       HttpApiGroup.ApiGroup<ApiId, `oauth.${Name}` | `oauthAssociate.${Name}`>,
       ConfigError.ConfigError,

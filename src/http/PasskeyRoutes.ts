@@ -273,6 +273,7 @@ export const make = <I extends HttpApiMiddleware.HttpApiMiddleware.AnyId, S>(
     // The one cast of the API, as in `UsersApi.layer`: these groups come from `PasskeyGroups`, and the handlers are
     // checked against their erased instantiation.
     const erased: HttpApi.HttpApi.Any = api
+    // The groups `PasskeyGroups` declared for the app's backends; the handlers are checked against them, erased.
     const typed = erased as ErasedApi
     const implemented = Layer.unwrapEffect(
       Effect.map(
@@ -361,6 +362,7 @@ export const make = <I extends HttpApiMiddleware.HttpApiMiddleware.AnyId, S>(
         }
       )
     )
+    // The groups are typed as `make` declares them; the middleware tags are the app's users API's, provided with it.
     return implemented as Layer.Layer<
       HttpApiGroup.ApiGroup<ApiId, "passkeys" | `passkey.${string}`>,
       ConfigError.ConfigError,
